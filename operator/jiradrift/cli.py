@@ -1,0 +1,33 @@
+"""The one CLI: ``jiradrift ...`` (also ``python -m jiradrift``).
+
+Each layer owns its commands in its own module; this file only assembles them, so
+``jiradrift --help`` lists everything and each command's ``--help`` is its manual.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="jiradrift",
+    help="Snapshot Jira site configuration, detect drift, and report it (read-only towards Jira).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# --- foundation: CRDs and the local control plane -------------------------------------------
+from jiradrift.k8s.crdgen import crds_command  # noqa: E402
+from jiradrift.dev.cli import dev_app  # noqa: E402
+
+app.command("crds")(crds_command)
+app.add_typer(dev_app, name="dev")
+
+# --- emulator (jiradrift.sim) ---------------------------------------------------------------
+# --- core: snapshot / diff / drift (jiradrift.snapshot) -------------------------------------
+# --- operator (jiradrift.handlers) ----------------------------------------------------------
+# --- tokens (jiradrift.tokens) --------------------------------------------------------------
+
+
+def main() -> None:
+    app()

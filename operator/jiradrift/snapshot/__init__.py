@@ -1,0 +1,1 @@
+"""Kubernetes-free core: capture, manifests, diff, drift listing."""

@@ -1,0 +1,40 @@
+"""A snapshot's manifest: which configuration items it holds, by stable key and content hash.
+
+A manifest is all that a snapshot owns; item bodies live once in the content-addressed store.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class CaptureError(BaseModel):
+    """One object or endpoint that could not be read; the snapshot is then incomplete."""
+
+    kind: str
+    key: str | None = None
+    endpoint: str
+    status: int | None = None
+    message: str
+
+
+class Manifest(BaseModel):
+    """The result of one capture: ``items`` maps a stable item key to the sha256 of its body.
+
+    Item keys look like ``<kind>/<stable id>`` (for example ``workflow/Software Simplified
+    Workflow``); ``kinds`` maps each key to its config kind so a diff can rate severity.
+    """
+
+    snapshot_id: str
+    tenant: str
+    type: str
+    captured_at: datetime
+    site: str = ""
+    items: dict[str, str] = Field(default_factory=dict)
+    complete: bool = True
+    errors: list[CaptureError] = Field(default_factory=list)
+    request_count: int = 0
+    unchanged_from: str | None = None
+    digest: str = ""  # sha256 over sorted (key, hash) pairs: equal digests mean equal content

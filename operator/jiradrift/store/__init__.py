@@ -1,0 +1,1 @@
+"""Where snapshot payloads live: the SnapshotStore protocol and its backends."""
