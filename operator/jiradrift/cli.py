@@ -17,8 +17,8 @@ app = typer.Typer(
 )
 
 # --- foundation: CRDs and the local control plane -------------------------------------------
-from jiradrift.k8s.crdgen import crds_command  # noqa: E402
 from jiradrift.dev.cli import dev_app  # noqa: E402
+from jiradrift.k8s.crdgen import crds_command  # noqa: E402
 
 app.command("crds")(crds_command)
 app.add_typer(dev_app, name="dev")

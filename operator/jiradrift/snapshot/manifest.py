@@ -5,6 +5,7 @@ A manifest is all that a snapshot owns; item bodies live once in the content-add
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from pydantic import BaseModel, Field
@@ -38,3 +39,18 @@ class Manifest(BaseModel):
     request_count: int = 0
     unchanged_from: str | None = None
     digest: str = ""  # sha256 over sorted (key, hash) pairs: equal digests mean equal content
+
+
+def compute_digest(items: dict[str, str]) -> str:
+    """The content digest of a manifest: sha256 over its sorted ``key NUL hash LF`` lines.
+
+    Two manifests with equal digests hold exactly the same items, so a diff between them is empty
+    and a store may keep the newer one as an ``unchanged_from`` reference.
+    """
+    h = hashlib.sha256()
+    for key in sorted(items):
+        h.update(key.encode())
+        h.update(b"\0")
+        h.update(items[key].encode())
+        h.update(b"\n")
+    return h.hexdigest()

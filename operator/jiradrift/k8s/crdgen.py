@@ -1,0 +1,210 @@
+"""Generate structural CustomResourceDefinitions from the pydantic models in ``resources.py``.
+
+pydantic emits JSON Schema with ``$ref``/``$defs`` and ``anyOf [X, null]`` for optional fields;
+Kubernetes wants a structural OpenAPI v3 schema: every node typed, no refs, no anyOf-null. This
+module does that translation and adds what only Kubernetes knows about (printer columns, short
+names, the status subresource, CEL rules carried in ``json_schema_extra``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from pydantic import BaseModel
+
+from jiradrift.k8s import resources as r
+
+_DROP = {"title", "examples"}
+
+
+def _structural(node: Any, defs: dict[str, Any]) -> Any:
+    """Inline refs, collapse optional unions, and drop keys Kubernetes rejects."""
+    if isinstance(node, list):
+        return [_structural(n, defs) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = defs[node["$ref"].split("/")[-1]]
+        merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        return _structural(merged, defs)
+    if "anyOf" in node:
+        options = [o for o in node["anyOf"] if o.get("type") != "null"]
+        if len(options) != 1:
+            raise ValueError(f"cannot express union {node['anyOf']} structurally")
+        rest = {k: v for k, v in node.items() if k != "anyOf"}
+        if rest.get("default", ...) is None:
+            rest.pop("default")
+        return _structural({**options[0], **rest}, defs)
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _DROP:
+            continue
+        if key == "const":  # apiVersion/kind literals: the API server owns these
+            continue
+        if key == "properties":
+            out[key] = {name: _structural(v, defs) for name, v in value.items()}
+        elif key == "additionalProperties" and value is False:
+            continue  # structural schemas prune unknown fields; false is not allowed here
+        else:
+            out[key] = _structural(value, defs)
+    if out.get("format") == "date-time" and out.get("type") == "string":
+        pass
+    if out.get("type") == "number" and isinstance(out.get("default"), float) and out["default"].is_integer():
+        out["default"] = int(out["default"])
+    if "enum" in out and "type" not in out:
+        out["type"] = "string"
+    return out
+
+
+def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
+    raw = model.model_json_schema(by_alias=True, mode="serialization")
+    defs = raw.pop("$defs", {})
+    schema = _structural(raw, defs)
+    props = schema["properties"]
+    # Kubernetes supplies these; the CRD only declares their type.
+    props["apiVersion"] = {"type": "string"}
+    props["kind"] = {"type": "string"}
+    props["metadata"] = {"type": "object"}
+    schema["required"] = [
+        n for n in schema.get("required", []) if n not in {"apiVersion", "kind", "metadata"}
+    ]
+    schema.pop("description", None)
+    schema["description"] = (model.__doc__ or "").strip().splitlines()[0]
+    return schema
+
+
+def _column(name: str, path: str, type_: str = "string", priority: int = 0, desc: str = "") -> dict[str, Any]:
+    col: dict[str, Any] = {"name": name, "type": type_, "jsonPath": path}
+    if priority:
+        col["priority"] = priority
+    if desc:
+        col["description"] = desc
+    return col
+
+
+def _crd(
+    model: type[BaseModel], kind: str, plural: str, short: str, columns: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": f"{plural}.{r.GROUP}",
+            "labels": {
+                "app.kubernetes.io/name": "jira-drift-operator",
+                "app.kubernetes.io/part-of": "jiradrift",
+            },
+        },
+        "spec": {
+            "group": r.GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": kind.lower(),
+                "shortNames": [short],
+                "categories": [r.CATEGORY],
+            },
+            "versions": [
+                {
+                    "name": r.VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": columns,
+                    "schema": {"openAPIV3Schema": openapi_schema(model)},
+                }
+            ],
+        },
+    }
+
+
+READY = '.status.conditions[?(@.type=="Ready")]'
+
+
+def build_crds() -> dict[str, dict[str, Any]]:
+    """File name -> CRD object, for ``crds/`` and the chart."""
+    tenant = _crd(
+        r.JiraTenant,
+        "JiraTenant",
+        "jiratenants",
+        "jt",
+        [
+            _column("Site", ".spec.site"),
+            _column("Ready", f"{READY}.status"),
+            _column("Last Snapshot", ".status.lastSnapshotTime", "date"),
+            _column("Drift", ".status.drift.summary"),
+            _column("Token Expires", ".status.token.expiresAt", "date"),
+            _column("Status", f"{READY}.message", priority=1),
+            _column("Age", ".metadata.creationTimestamp", "date"),
+        ],
+    )
+    snapshot = _crd(
+        r.Snapshot,
+        "Snapshot",
+        "snapshots",
+        "snap",
+        [
+            _column("Tenant", ".spec.tenantRef.name"),
+            _column("Type", ".spec.type"),
+            _column("Window", ".spec.windowStart"),
+            _column("Phase", ".status.phase"),
+            _column("Items", ".status.itemCount", "integer"),
+            _column("Changes", ".status.drift.total", "integer"),
+            _column("Message", ".status.message", priority=1),
+            _column("Age", ".metadata.creationTimestamp", "date"),
+        ],
+    )
+    return {"jiradrift.io_jiratenants.yaml": tenant, "jiradrift.io_snapshots.yaml": snapshot}
+
+
+HEADER = "# Generated by `jiradrift crds` from operator/jiradrift/k8s/resources.py. Do not edit.\n"
+
+
+def render(crd: dict[str, Any]) -> str:
+    return HEADER + yaml.safe_dump(crd, sort_keys=False, width=120, allow_unicode=True)
+
+
+def write_crds(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, crd in build_crds().items():
+        path = directory / name
+        path.write_text(render(crd), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def stale_crds(directory: Path) -> list[str]:
+    """File names under ``directory`` whose content differs from what the models generate."""
+    stale = []
+    for name, crd in build_crds().items():
+        path = directory / name
+        if not path.exists() or path.read_text(encoding="utf-8") != render(crd):
+            stale.append(name)
+    return stale
+
+
+def crds_command(
+    out: list[Path] = typer.Option(  # noqa: B008
+        [Path("crds")], "--out", "-o", help="Directory to write into (repeatable)."
+    ),
+    check: bool = typer.Option(False, "--check", help="Only report whether the files are up to date."),
+) -> None:
+    """Generate the CRD YAML from the pydantic models (the single source of truth)."""
+    for directory in out:
+        if check:
+            stale = stale_crds(directory)
+            if stale:
+                typer.echo(
+                    f"{directory}: out of date: {', '.join(stale)}; run `jiradrift crds -o {directory}`"
+                )
+                raise typer.Exit(1)
+            typer.echo(f"{directory}: up to date")
+        else:
+            for path in write_crds(directory):
+                typer.echo(f"wrote {path}")

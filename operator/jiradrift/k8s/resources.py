@@ -1,0 +1,445 @@
+"""The custom resources, as pydantic models: the single source of truth for the CRDs.
+
+``jiradrift crds`` turns these models into the structural CRD YAML in ``crds/`` (and the chart);
+``tests/unit/test_crds.py`` fails when the committed YAML is out of date. Field docs become the
+``kubectl explain`` text, so they are written for a cluster admin.
+
+Rules the API server enforces live here too, as ``x-kubernetes-validations`` (CEL) next to the
+field they guard, so a bad object is refused at ``kubectl apply`` with a message naming the field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from jiradrift.jira.snapshot_types import SnapshotType
+
+GROUP = "jiradrift.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+CATEGORY = "jiradrift"
+
+# Label keys the operator sets on Snapshots, Leases and ConfigMaps.
+LABEL_TENANT = f"{GROUP}/tenant"
+LABEL_TYPE = f"{GROUP}/type"
+LABEL_WINDOW = f"{GROUP}/window"
+LABEL_DRIFT = f"{GROUP}/drift"
+
+# A site is https, or plain http on loopback (the emulator and local development only).
+SITE_PATTERN = r"^(https://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?|http://(127\.0\.0\.1|localhost)(:[0-9]{1,5})?)(/[^\s]*)?$"
+DURATION_PATTERN = r"^([0-9]{1,5}h)?([0-9]{1,6}m)?([0-9]{1,7}s)?$"
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+
+def cel(
+    rule: str, message: str, *, field_path: str | None = None, reason: str | None = None
+) -> dict[str, str]:
+    """One ``x-kubernetes-validations`` entry."""
+    entry = {"rule": rule, "message": message}
+    if field_path:
+        entry["fieldPath"] = field_path
+    if reason:
+        entry["reason"] = reason
+    return entry
+
+
+class Resource(BaseModel):
+    """Base for every CR model: camelCase on the wire, unknown fields refused."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+# --- shared pieces --------------------------------------------------------------------------
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(Resource):
+    """A metav1.Condition: one observed aspect of the object, with a stable reason."""
+
+    type: str = Field(
+        max_length=316,
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
+        description="Type of condition in CamelCase, e.g. Ready.",
+    )
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="The .metadata.generation the condition was set for."
+    )
+    last_transition_time: datetime = Field(description="When the status last changed.")
+    reason: str = Field(
+        min_length=1,
+        max_length=1024,
+        pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
+        description="A stable CamelCase reason for the last transition.",
+    )
+    message: str = Field(default="", max_length=32768, description="What happened and what to do about it.")
+
+
+CONDITIONS_SCHEMA_EXTRA: dict[str, Any] = {
+    "x-kubernetes-list-type": "map",
+    "x-kubernetes-list-map-keys": ["type"],
+}
+
+
+class SecretReference(Resource):
+    """A Secret in the same namespace as the JiraTenant. Credentials are never inline."""
+
+    name: str = Field(max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="Name of the Secret.")
+
+
+# --- JiraTenant -----------------------------------------------------------------------------
+
+
+class Deployment(StrEnum):
+    CLOUD = "Cloud"
+    DATA_CENTER = "DataCenter"
+
+
+class OAuthAuth(Resource):
+    """OAuth 2.0 (3LO) with a rotating refresh token.
+
+    The Secret holds ``client_id``, ``client_secret`` and ``refresh_token``; the operator adds
+    ``access_token`` and ``expires_at`` and rotates ``refresh_token``. Create it with
+    ``jiradrift auth login``.
+    """
+
+    secret_ref: SecretReference = Field(description="Secret with client_id, client_secret, refresh_token.")
+    token_url: str = Field(
+        default="https://auth.atlassian.com/oauth/token",
+        max_length=2048,
+        pattern=SITE_PATTERN,
+        description="OAuth token endpoint. Change only for testing against an emulator.",
+    )
+
+
+class ServiceAccountAuth(Resource):
+    """OAuth 2.0 client credentials of an Atlassian service account (no refresh token to rotate)."""
+
+    secret_ref: SecretReference = Field(description="Secret with client_id and client_secret.")
+    token_url: str = Field(
+        default="https://auth.atlassian.com/oauth/token",
+        max_length=2048,
+        pattern=SITE_PATTERN,
+        description="OAuth token endpoint. Change only for testing against an emulator.",
+    )
+
+
+class ApiTokenAuth(Resource):
+    """Email and API token (basic auth) against the site URL."""
+
+    secret_ref: SecretReference = Field(description="Secret with email and token.")
+
+
+class PatAuth(Resource):
+    """Jira Data Center personal access token (bearer)."""
+
+    secret_ref: SecretReference = Field(description="Secret with token.")
+
+
+class TenantAuth(Resource):
+    """How the operator authenticates to Jira: set exactly one of oauth, serviceAccount, apiToken, pat."""
+
+    oauth: OAuthAuth | None = None
+    service_account: ServiceAccountAuth | None = None
+    api_token: ApiTokenAuth | None = None
+    pat: PatAuth | None = None
+    allow_write_scopes: bool = Field(
+        default=False,
+        description=(
+            "Accept a token whose granted scopes could write to Jira. The operator never writes "
+            "either way; leave false so an over-privileged token is refused."
+        ),
+    )
+
+
+TENANT_AUTH_RULES = [
+    cel(
+        "[has(self.oauth), has(self.serviceAccount), has(self.apiToken), has(self.pat)]"
+        ".filter(x, x).size() == 1",
+        "spec.auth must set exactly one of oauth, serviceAccount, apiToken or pat",
+        reason="FieldValueInvalid",
+    ),
+]
+
+
+class Schedule(Resource):
+    interval: str = Field(
+        default="6h",
+        max_length=32,
+        pattern=DURATION_PATTERN,
+        description="How often to snapshot, as a duration such as 30m, 6h or 1h30m. At least 5m.",
+    )
+
+
+SCHEDULE_RULES = [
+    cel(
+        "self.interval != '' && duration(self.interval) >= duration('5m')",
+        "spec.schedule.interval must be a duration of at least 5m, such as 30m or 6h",
+        field_path=".interval",
+        reason="FieldValueInvalid",
+    )
+]
+
+
+class Retention(Resource):
+    keep_last: int = Field(
+        default=30, ge=1, le=1000, description="Completed Snapshots to keep per snapshot type."
+    )
+    max_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        ge=1024 * 1024,
+        le=10 * 1024 * 1024 * 1024,
+        description="Byte budget for this tenant's stored payloads; oldest Snapshots are pruned first.",
+    )
+
+
+class CompareTo(StrEnum):
+    PREVIOUS = "previous"
+    BASELINE = "baseline"
+
+
+class DriftSettings(Resource):
+    compare_to: CompareTo = Field(
+        default=CompareTo.PREVIOUS,
+        description="Compare each Snapshot to the previous completed one, or to a named baseline.",
+    )
+    baseline_snapshot: str | None = Field(
+        default=None,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description="Name of the baseline Snapshot when compareTo is baseline.",
+    )
+    ignore: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Changes to ignore, as '<kind>/<id>:<path>' glob patterns, e.g. 'field/*:description'.",
+        json_schema_extra={"items": {"type": "string", "maxLength": 512, "minLength": 1}},
+    )
+
+
+DRIFT_RULES = [
+    cel(
+        "self.compareTo != 'baseline' || has(self.baselineSnapshot)",
+        "spec.drift.baselineSnapshot is required when spec.drift.compareTo is baseline",
+        field_path=".baselineSnapshot",
+        reason="FieldValueRequired",
+    )
+]
+
+
+class RateLimit(Resource):
+    max_concurrency: int = Field(default=8, ge=1, le=64, description="Concurrent requests to this site.")
+    requests_per_second: float = Field(default=10.0, ge=0.1, le=100, description="Request rate cap.")
+
+
+class JiraTenantSpec(Resource):
+    """What to watch: one Jira site and how to read it."""
+
+    site: str = Field(
+        max_length=2048,
+        pattern=SITE_PATTERN,
+        description="The site URL, e.g. https://acme.atlassian.net (http is accepted for loopback only).",
+    )
+    cloud_id: str | None = Field(
+        default=None, max_length=64, description="Jira Cloud id; discovered from the site when empty."
+    )
+    deployment: Deployment = Field(default=Deployment.CLOUD, description="Cloud or DataCenter.")
+    api_gateway: str = Field(
+        default="https://api.atlassian.com",
+        max_length=2048,
+        pattern=SITE_PATTERN,
+        description="Gateway for OAuth and service-account calls. Change only for testing.",
+    )
+    auth: TenantAuth = Field(json_schema_extra={"x-kubernetes-validations": TENANT_AUTH_RULES})
+    schedule: Schedule = Field(
+        default_factory=Schedule, json_schema_extra={"x-kubernetes-validations": SCHEDULE_RULES}
+    )
+    snapshot_types: list[SnapshotType] = Field(
+        default_factory=lambda: list(SnapshotType),
+        min_length=1,
+        max_length=len(SnapshotType),
+        description="Which configuration groups to snapshot (default: all).",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    retention: Retention = Field(default_factory=Retention)
+    drift: DriftSettings = Field(
+        default_factory=DriftSettings, json_schema_extra={"x-kubernetes-validations": DRIFT_RULES}
+    )
+    rate_limit: RateLimit = Field(default_factory=RateLimit)
+    paused: bool = Field(
+        default=False, description="Stop scheduling Snapshots; status is still kept current."
+    )
+
+
+class TokenStatus(Resource):
+    expires_at: datetime | None = Field(default=None, description="When the current access token expires.")
+    last_refresh_time: datetime | None = Field(default=None, description="When the token was last refreshed.")
+    scopes_read_only: bool | None = Field(default=None, description="False when a granted scope can write.")
+
+
+class SiteInfo(Resource):
+    cloud_id: str | None = Field(default=None, max_length=64)
+    title: str | None = Field(default=None, max_length=512)
+    version: str | None = Field(default=None, max_length=64)
+    deployment_type: str | None = Field(default=None, max_length=64)
+
+
+class TenantDriftSummary(Resource):
+    last_detected: datetime | None = Field(default=None, description="When drift was last detected.")
+    last_snapshot: str | None = Field(default=None, max_length=253, description="Snapshot that drifted.")
+    added: int = 0
+    removed: int = 0
+    changed: int = 0
+    highest_severity: str | None = Field(default=None, max_length=16)
+    summary: str = Field(default="", max_length=256, description="One line, e.g. '3 changes (high)'.")
+
+
+class JiraTenantStatus(Resource):
+    """What the operator observed. Written only by the operator."""
+
+    observed_generation: int | None = Field(default=None, ge=0)
+    conditions: list[Condition] = Field(
+        default_factory=list, max_length=16, json_schema_extra=CONDITIONS_SCHEMA_EXTRA
+    )
+    last_snapshot_time: datetime | None = None
+    next_snapshot_time: datetime | None = None
+    token: TokenStatus | None = None
+    site: SiteInfo | None = None
+    drift: TenantDriftSummary | None = None
+
+
+class JiraTenant(Resource):
+    """A Jira site whose configuration is snapshotted on a schedule and checked for drift."""
+
+    api_version: Literal["jiradrift.io/v1alpha1"] = API_VERSION
+    kind: Literal["JiraTenant"] = "JiraTenant"
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    spec: JiraTenantSpec
+    status: JiraTenantStatus | None = None
+
+
+# --- Snapshot -------------------------------------------------------------------------------
+
+
+class SnapshotReason(StrEnum):
+    SCHEDULED = "Scheduled"
+    MANUAL = "Manual"
+
+
+class SnapshotPhase(StrEnum):
+    PENDING = "Pending"
+    CAPTURING = "Capturing"
+    COMPLETED = "Completed"
+    INCOMPLETE = "Incomplete"
+    FAILED = "Failed"
+
+
+class TenantReference(Resource):
+    name: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        description="JiraTenant in this namespace.",
+    )
+
+
+class SnapshotSpec(Resource):
+    """Which capture this is. Immutable: create a new Snapshot instead of editing one."""
+
+    tenant_ref: TenantReference
+    type: SnapshotType = Field(description="The configuration group to capture.")
+    window_start: datetime | None = Field(
+        default=None, description="Start of the schedule window (UTC) for Scheduled snapshots."
+    )
+    reason: SnapshotReason = Field(default=SnapshotReason.MANUAL, description="Scheduled or Manual.")
+
+
+SNAPSHOT_SPEC_RULES = [
+    cel(
+        "self == oldSelf",
+        "Snapshot spec is immutable; create a new Snapshot instead",
+        reason="FieldValueForbidden",
+    ),
+    cel(
+        "self.reason != 'Scheduled' || has(self.windowStart)",
+        "spec.windowStart is required when spec.reason is Scheduled",
+        field_path=".windowStart",
+        reason="FieldValueRequired",
+    ),
+]
+
+
+class StorageRef(Resource):
+    backend: str = Field(max_length=32, description="ConfigMap or Filesystem.")
+    location: str = Field(max_length=1024, description="Where the manifest lives in that backend.")
+
+
+class ChangeSummary(Resource):
+    key: str = Field(max_length=512)
+    op: str = Field(max_length=16)
+    path: str = Field(default="", max_length=512)
+    severity: str = Field(max_length=16)
+
+
+class SnapshotDrift(Resource):
+    baseline: str | None = Field(default=None, max_length=253, description="Snapshot compared against.")
+    total: int = Field(default=0, description="added + removed + changed.")
+    added: int = 0
+    removed: int = 0
+    changed: int = 0
+    highest_severity: str | None = Field(default=None, max_length=16)
+    changes: list[ChangeSummary] = Field(
+        default_factory=list,
+        max_length=10,
+        description="The first few changes; list all with jiradrift drift list.",
+    )
+
+
+class LockRecord(Resource):
+    lease: str = Field(max_length=253)
+    key: str = Field(max_length=1024)
+    holder: str = Field(max_length=253)
+    transitions: int = 0
+    acquired_at: datetime | None = None
+
+
+class SnapshotStatus(Resource):
+    observed_generation: int | None = Field(default=None, ge=0)
+    phase: SnapshotPhase = SnapshotPhase.PENDING
+    conditions: list[Condition] = Field(
+        default_factory=list, max_length=16, json_schema_extra=CONDITIONS_SCHEMA_EXTRA
+    )
+    message: str = Field(default="", max_length=4096)
+    start_time: datetime | None = None
+    completion_time: datetime | None = None
+    duration_seconds: float | None = None
+    item_count: int | None = None
+    request_count: int | None = None
+    error_count: int | None = None
+    digest: str | None = Field(default=None, max_length=80)
+    storage_ref: StorageRef | None = None
+    unchanged_from: str | None = Field(default=None, max_length=253)
+    drift: SnapshotDrift | None = None
+    lock: LockRecord | None = None
+    attempts: int = 0
+
+
+class Snapshot(Resource):
+    """One capture of one configuration group of a JiraTenant, with its drift from the baseline."""
+
+    api_version: Literal["jiradrift.io/v1alpha1"] = API_VERSION
+    kind: Literal["Snapshot"] = "Snapshot"
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    spec: SnapshotSpec = Field(json_schema_extra={"x-kubernetes-validations": SNAPSHOT_SPEC_RULES})
+    status: SnapshotStatus | None = None

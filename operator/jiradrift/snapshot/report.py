@@ -1,0 +1,180 @@
+"""A drift report: what changed between two snapshots, as path-level changes with severities.
+
+``diff_manifests`` (in ``jiradrift.snapshot.diff``) builds one; stores persist it next to the newer
+snapshot so the drift listing can page through changes without recomputing them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from jiradrift.jira.kinds import Severity
+
+#: A value longer than this (as JSON) is clipped when a change is built, so one huge description
+#: cannot blow up a persisted report; the clipped value is a string ending in ``CLIP_MARK``.
+MAX_VALUE_CHARS = 1024
+CLIP_MARK = "…[clipped]"
+
+
+class ChangeOp(StrEnum):
+    """What happened at a path.
+
+    - ``added`` / ``removed``: a whole item (empty path) or a field / list element appeared or vanished.
+    - ``modified``: a value at a path differs (for a reordered list matched by id: the list path,
+      with old and new as the ordered ids).
+    - ``renamed``: the item's own top-level ``name`` changed. It *replaces* the ``modified`` change
+      for path ``name``; other changes to the same item are still reported as ``modified``.
+    """
+
+    ADDED = "added"
+    REMOVED = "removed"
+    MODIFIED = "modified"
+    RENAMED = "renamed"
+
+
+def clip_value(value: Any) -> Any:
+    """Return ``value`` unchanged when it is small, else a clipped JSON rendering of it."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return value if len(value) <= MAX_VALUE_CHARS else value[:MAX_VALUE_CHARS] + CLIP_MARK
+    text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    return value if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS] + CLIP_MARK
+
+
+def display_value(value: Any, width: int = 60) -> str:
+    """A one-line rendering for tables: JSON, cut to ``width`` characters with an ellipsis."""
+    text = value if isinstance(value, str) else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One path-level change of one item.
+
+    ``path`` is empty for a whole item, else dotted keys with list indexes, e.g.
+    ``transitions[3].name`` (index in the new list; in the old list for ``removed``).
+    ``old`` is None for ``added``; ``new`` is None for ``removed``.
+    """
+
+    key: str
+    op: ChangeOp
+    path: str
+    severity: Severity
+    old: Any = None
+    new: Any = None
+
+    @property
+    def kind(self) -> str:
+        return self.key.split("/", 1)[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "op": self.op.value,
+            "path": self.path,
+            "severity": self.severity.value,
+            "old": self.old,
+            "new": self.new,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Change:
+        return cls(
+            key=data["key"],
+            op=ChangeOp(data["op"]),
+            path=data["path"],
+            severity=Severity(data["severity"]),
+            old=data.get("old"),
+            new=data.get("new"),
+        )
+
+
+@dataclass(slots=True)
+class DriftReport:
+    """The drift of snapshot ``new_snapshot`` against ``old_snapshot`` (None: no baseline).
+
+    ``added``, ``removed`` and ``changed`` count *items*; ``changes`` lists path-level changes
+    sorted by item key, then in document order within an item. ``ignored`` counts changes dropped
+    by ignore rules.
+    """
+
+    tenant: str
+    type: str
+    new_snapshot: str
+    old_snapshot: str | None
+    added: int = 0
+    removed: int = 0
+    changed: int = 0
+    ignored: int = 0
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def change_count(self) -> int:
+        return len(self.changes)
+
+    @property
+    def has_drift(self) -> bool:
+        return bool(self.changes)
+
+    @property
+    def highest_severity(self) -> Severity | None:
+        best: Severity | None = None
+        for change in self.changes:
+            if best is None or change.severity.rank > best.rank:
+                best = change.severity
+                if best is Severity.HIGH:
+                    break
+        return best
+
+    def first(self, n: int) -> list[Change]:
+        """The first ``n`` changes, e.g. for a Snapshot's status summary."""
+        return self.changes[: max(n, 0)]
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the change list: small enough for a status field or an index."""
+        highest = self.highest_severity
+        return {
+            "tenant": self.tenant,
+            "type": self.type,
+            "new_snapshot": self.new_snapshot,
+            "old_snapshot": self.old_snapshot,
+            "added": self.added,
+            "removed": self.removed,
+            "changed": self.changed,
+            "ignored": self.ignored,
+            "change_count": self.change_count,
+            "highest_severity": highest.value if highest else None,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.summary()
+        data["changes"] = [c.to_dict() for c in self.changes]
+        return data
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DriftReport:
+        return cls(
+            tenant=data["tenant"],
+            type=data["type"],
+            new_snapshot=data["new_snapshot"],
+            old_snapshot=data.get("old_snapshot"),
+            added=data.get("added", 0),
+            removed=data.get("removed", 0),
+            changed=data.get("changed", 0),
+            ignored=data.get("ignored", 0),
+            changes=[Change.from_dict(c) for c in data.get("changes", [])],
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> DriftReport:
+        return cls.from_dict(orjson.loads(raw))

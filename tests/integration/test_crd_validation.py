@@ -1,0 +1,197 @@
+"""The CRDs against the real kube-apiserver: accepted, refused with a message naming the field."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+from kubernetes.client.rest import ApiException
+
+from jiradrift.dev.controlplane import ControlPlane
+
+pytestmark = pytest.mark.k8s
+
+GROUP, VERSION = "jiradrift.io", "v1alpha1"
+
+TENANT: dict[str, Any] = {
+    "apiVersion": f"{GROUP}/{VERSION}",
+    "kind": "JiraTenant",
+    "metadata": {"name": "acme"},
+    "spec": {
+        "site": "https://acme.atlassian.net",
+        "auth": {"apiToken": {"secretRef": {"name": "acme-jira"}}},
+        "schedule": {"interval": "30m"},
+        "snapshotTypes": ["workflows", "fields"],
+    },
+}
+SNAPSHOT: dict[str, Any] = {
+    "apiVersion": f"{GROUP}/{VERSION}",
+    "kind": "Snapshot",
+    "metadata": {"name": "acme-workflows-manual"},
+    "spec": {"tenantRef": {"name": "acme"}, "type": "workflows", "reason": "Manual"},
+}
+
+
+def _create(api: k8s.ApiClient, ns: str, body: dict[str, Any]) -> dict[str, Any]:
+    plural = {"JiraTenant": "jiratenants", "Snapshot": "snapshots"}[body["kind"]]
+    result: dict[str, Any] = k8s.CustomObjectsApi(api).create_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        ns,
+        plural,
+        body,
+        field_validation="Strict",  # what kubectl apply does by default
+    )
+    return result
+
+
+def _refusal(api: k8s.ApiClient, ns: str, body: dict[str, Any]) -> str:
+    with pytest.raises(ApiException) as err:
+        _create(api, ns, body)
+    assert err.value.status in (400, 422), err.value.body
+    return str(json.loads(err.value.body)["message"])
+
+
+def test_crds_are_established(control_plane: ControlPlane) -> None:
+    out = control_plane.kubectl("get", "crd", "-o", "jsonpath={.items[*].metadata.name}").stdout
+    assert {"jiratenants.jiradrift.io", "snapshots.jiradrift.io"} <= set(out.split())
+    established = control_plane.kubectl(
+        "get",
+        "crd",
+        "jiratenants.jiradrift.io",
+        "-o",
+        'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+    ).stdout
+    assert established == "True"
+
+
+def test_valid_objects_are_accepted_with_defaults(k8s_api: k8s.ApiClient, k8s_namespace: str) -> None:
+    tenant = _create(k8s_api, k8s_namespace, copy.deepcopy(TENANT))
+    assert tenant["spec"]["deployment"] == "Cloud"  # schema default applied by the server
+    assert tenant["spec"]["auth"]["allowWriteScopes"] is False
+    snap = _create(k8s_api, k8s_namespace, copy.deepcopy(SNAPSHOT))
+    assert snap["spec"]["reason"] == "Manual"
+    loopback = copy.deepcopy(TENANT)
+    loopback["metadata"]["name"] = "emulator"
+    loopback["spec"]["site"] = "http://127.0.0.1:8080"
+    assert _create(k8s_api, k8s_namespace, loopback)["spec"]["site"] == "http://127.0.0.1:8080"
+
+
+def _tenant(**spec_changes: Any) -> dict[str, Any]:
+    body = copy.deepcopy(TENANT)
+    for key, value in spec_changes.items():
+        if value is None:
+            body["spec"].pop(key, None)
+        else:
+            body["spec"][key] = value
+    return body
+
+
+INVALID_TENANTS = {
+    "bad URL": (_tenant(site="ftp://acme"), "spec.site"),
+    "plain http off loopback": (_tenant(site="http://acme.atlassian.net"), "spec.site"),
+    "two auth methods": (
+        _tenant(auth={"apiToken": {"secretRef": {"name": "a"}}, "pat": {"secretRef": {"name": "b"}}}),
+        "exactly one of oauth, serviceAccount, apiToken or pat",
+    ),
+    "no auth method": (_tenant(auth={}), "exactly one of oauth, serviceAccount, apiToken or pat"),
+    "no auth at all": (_tenant(auth=None), "spec.auth"),
+    "interval too short": (_tenant(schedule={"interval": "4m"}), "spec.schedule.interval"),
+    "interval not a duration": (_tenant(schedule={"interval": "often"}), "spec.schedule.interval"),
+    "unknown snapshot type": (_tenant(snapshotTypes=["workflows", "boards"]), "spec.snapshotTypes"),
+    "oversized list": (_tenant(drift={"ignore": [f"field/*:p{i}" for i in range(101)]}), "spec.drift.ignore"),
+    "inline credential": (
+        _tenant(auth={"apiToken": {"secretRef": {"name": "a"}, "token": "hunter2"}}),
+        'unknown field "spec.auth.apiToken.token"',
+    ),
+    "baseline without a name": (_tenant(drift={"compareTo": "baseline"}), "spec.drift.baselineSnapshot"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID_TENANTS))
+def test_invalid_tenants_are_refused_naming_the_field(
+    case: str, k8s_api: k8s.ApiClient, k8s_namespace: str
+) -> None:
+    body, expected = INVALID_TENANTS[case]
+    message = _refusal(k8s_api, k8s_namespace, body)
+    assert expected in message, message
+
+
+def test_missing_tenant_ref_is_refused(k8s_api: k8s.ApiClient, k8s_namespace: str) -> None:
+    body = copy.deepcopy(SNAPSHOT)
+    del body["spec"]["tenantRef"]
+    assert "spec.tenantRef" in _refusal(k8s_api, k8s_namespace, body)
+
+
+def test_scheduled_snapshot_needs_a_window(k8s_api: k8s.ApiClient, k8s_namespace: str) -> None:
+    body = copy.deepcopy(SNAPSHOT)
+    body["spec"]["reason"] = "Scheduled"
+    assert "spec.windowStart" in _refusal(k8s_api, k8s_namespace, body)
+
+
+def test_snapshot_spec_is_immutable(k8s_api: k8s.ApiClient, k8s_namespace: str) -> None:
+    _create(k8s_api, k8s_namespace, copy.deepcopy(SNAPSHOT))
+    objects = k8s.CustomObjectsApi(k8s_api)
+    with pytest.raises(ApiException) as err:
+        objects.patch_namespaced_custom_object(
+            GROUP,
+            VERSION,
+            k8s_namespace,
+            "snapshots",
+            SNAPSHOT["metadata"]["name"],
+            {"spec": {"type": "fields"}},
+        )
+    assert err.value.status == 422
+    assert "immutable" in json.loads(err.value.body)["message"]
+    # status is a separate subresource: the operator can still write it
+    objects.patch_namespaced_custom_object_status(
+        GROUP,
+        VERSION,
+        k8s_namespace,
+        "snapshots",
+        SNAPSHOT["metadata"]["name"],
+        {"status": {"phase": "Capturing"}},
+    )
+    got = objects.get_namespaced_custom_object(
+        GROUP, VERSION, k8s_namespace, "snapshots", SNAPSHOT["metadata"]["name"]
+    )
+    assert got["status"]["phase"] == "Capturing"
+    assert got["spec"]["type"] == "workflows"
+
+
+def test_status_is_ignored_on_spec_writes(k8s_api: k8s.ApiClient, k8s_namespace: str) -> None:
+    body = copy.deepcopy(TENANT)
+    body["status"] = {"observedGeneration": 99}
+    created = _create(k8s_api, k8s_namespace, body)
+    assert "status" not in created or created["status"].get("observedGeneration") != 99
+
+
+def test_printer_columns(control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str) -> None:
+    _create(k8s_api, k8s_namespace, copy.deepcopy(TENANT))
+    _create(k8s_api, k8s_namespace, copy.deepcopy(SNAPSHOT))
+    tenants = control_plane.kubectl("get", "jiratenants", "-n", k8s_namespace).stdout
+    header = tenants.splitlines()[0].split()
+    assert header[:3] == ["NAME", "SITE", "READY"]
+    assert "https://acme.atlassian.net" in tenants
+    for column in ["LAST", "SNAPSHOT", "DRIFT", "TOKEN", "EXPIRES", "AGE"]:
+        assert column in header
+    both = control_plane.kubectl("get", "jiradrift", "-n", k8s_namespace).stdout
+    assert "jiratenant.jiradrift.io/acme" in both
+    assert "snapshot.jiradrift.io/acme-workflows-manual" in both
+    snaps = control_plane.kubectl("get", "snap", "-n", k8s_namespace).stdout.splitlines()
+    assert snaps[0].split() == ["NAME", "TENANT", "TYPE", "WINDOW", "PHASE", "ITEMS", "CHANGES", "AGE"]
+    assert snaps[1].split()[:3] == ["acme-workflows-manual", "acme", "workflows"]
+    short = control_plane.kubectl("get", "jt", "-n", k8s_namespace, "-o", "name").stdout.strip()
+    assert short == "jiratenant.jiradrift.io/acme"
+
+
+def test_kubectl_apply_refuses_an_inline_credential(control_plane: ControlPlane, k8s_namespace: str) -> None:
+    body = copy.deepcopy(TENANT)
+    body["spec"]["auth"]["apiToken"]["token"] = "hunter2"
+    proc = control_plane.kubectl("apply", "-n", k8s_namespace, "-f", "-", input=json.dumps(body), check=False)
+    assert proc.returncode != 0
+    assert 'unknown field "spec.auth.apiToken.token"' in proc.stderr
+    assert "hunter2" not in proc.stderr

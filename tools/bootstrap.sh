@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Create .venv with the package and its dev extra, and build (or reuse) the control plane.
+# Idempotent; prints the control-plane bin dir on its last line.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+command -v go >/dev/null || { echo "bootstrap: Go >= 1.26 is required to build kube-apiserver (see README)" >&2; exit 1; }
+PY="${PYTHON:-python3}"
+if [[ ! -x .venv/bin/python ]]; then
+  "$PY" -m venv .venv
+fi
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+if [[ ! -f "$stamp" ]]; then
+  .venv/bin/pip install -q --upgrade pip >/dev/null
+  .venv/bin/pip install -q -e '.[dev]'
+  rm -f .venv/.installed-*; touch "$stamp"
+fi
+bash tools/build-control-plane.sh
