@@ -1,0 +1,206 @@
+"""Diff two snapshots: manifests first, then path-level changes only for the items that changed.
+
+    report = diff_manifests(old, new, store, ignore=["field/*:description"])
+    report.changed, report.highest_severity, report.first(5)
+
+Why it is fast: equal manifest digests end the diff at once, equal item hashes skip an item without
+reading it, and only changed items are read back and compared value by value. A 100k-item snapshot
+with 1 % changes reads 2 x 1,000 bodies, not 200,000.
+
+Lists: an ordered list whose elements are objects with a unique ``id`` (else ``key``, else
+``name``) is matched by that identity, so an insertion is one ``added`` element and a reorder is one
+``modified`` change at the list's path (old/new: the identities in order). Other lists are aligned
+with a sequence matcher, so an insertion does not make every later element ``modified``.
+Paths use the new list's index (the old one for ``removed``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from difflib import SequenceMatcher
+from typing import Any, Protocol
+
+import orjson
+
+from jiradrift.jira.kinds import Severity, severity_of_key
+from jiradrift.snapshot.ignore import IgnoreRules, ItemIgnore
+from jiradrift.snapshot.manifest import Manifest
+from jiradrift.snapshot.report import Change, ChangeOp, DriftReport, clip_value
+
+_IDENTITY_FIELDS = ("id", "key", "name")
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+# (op, path, old, new) before severity and clipping are applied.
+_RawChange = tuple[ChangeOp, str, Any, Any]
+
+
+class ItemReader(Protocol):
+    """What the diff needs from a store: bodies by digest (every SnapshotStore qualifies)."""
+
+    def get_item(self, digest: str) -> bytes: ...
+
+
+def _key_path(path: str, key: str) -> str:
+    if not _PLAIN_KEY.match(key):
+        seg = "[" + orjson.dumps(key).decode() + "]"
+        return path + seg
+    return f"{path}.{key}" if path else key
+
+
+def _diff_values(old: Any, new: Any, path: str, out: list[_RawChange]) -> None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for k in sorted(old.keys() | new.keys()):
+            if k not in new:
+                out.append((ChangeOp.REMOVED, _key_path(path, k), old[k], None))
+            elif k not in old:
+                out.append((ChangeOp.ADDED, _key_path(path, k), None, new[k]))
+            elif old[k] != new[k]:
+                _diff_values(old[k], new[k], _key_path(path, k), out)
+    elif isinstance(old, list) and isinstance(new, list):
+        _diff_lists(old, new, path, out)
+    else:
+        out.append((ChangeOp.MODIFIED, path, old, new))
+
+
+def _identity_field(old: list[Any], new: list[Any]) -> str | None:
+    """A field that identifies every element of both lists uniquely, if there is one."""
+    if not old or not new or not all(isinstance(e, dict) for e in old) or not all(
+        isinstance(e, dict) for e in new
+    ):
+        return None
+    for name in _IDENTITY_FIELDS:
+        for seq in (old, new):
+            ids = [e.get(name) for e in seq]
+            if any(not isinstance(i, str | int) or isinstance(i, bool) for i in ids) or len(set(ids)) != len(ids):
+                break
+        else:
+            return name
+    return None
+
+
+def _diff_lists(old: list[Any], new: list[Any], path: str, out: list[_RawChange]) -> None:
+    ident = _identity_field(old, new)
+    if ident is not None:
+        _diff_lists_by_identity(old, new, ident, path, out)
+        return
+    # Trim the common prefix and suffix: cheap, and most edits are local.
+    lo = 0
+    while lo < len(old) and lo < len(new) and old[lo] == new[lo]:
+        lo += 1
+    hi_o, hi_n = len(old), len(new)
+    while hi_o > lo and hi_n > lo and old[hi_o - 1] == new[hi_n - 1]:
+        hi_o -= 1
+        hi_n -= 1
+    mid_o, mid_n = old[lo:hi_o], new[lo:hi_n]
+    proxy_o = [_hashable(e) for e in mid_o]
+    proxy_n = [_hashable(e) for e in mid_n]
+    matcher = SequenceMatcher(None, proxy_o, proxy_n, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        paired = min(i2 - i1, j2 - j1)
+        for t in range(paired):
+            _diff_values(mid_o[i1 + t], mid_n[j1 + t], f"{path}[{lo + j1 + t}]", out)
+        for i in range(i1 + paired, i2):
+            out.append((ChangeOp.REMOVED, f"{path}[{lo + i}]", mid_o[i], None))
+        for j in range(j1 + paired, j2):
+            out.append((ChangeOp.ADDED, f"{path}[{lo + j}]", None, mid_n[j]))
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    return (type(value).__name__, value)  # keep 1, 1.0 and True apart
+
+
+def _diff_lists_by_identity(
+    old: list[Any], new: list[Any], ident: str, path: str, out: list[_RawChange]
+) -> None:
+    old_by = {e[ident]: (i, e) for i, e in enumerate(old)}
+    new_ids = {e[ident] for e in new}
+    for i, e in enumerate(old):
+        if e[ident] not in new_ids:
+            out.append((ChangeOp.REMOVED, f"{path}[{i}]", e, None))
+    for j, e in enumerate(new):
+        match = old_by.get(e[ident])
+        if match is None:
+            out.append((ChangeOp.ADDED, f"{path}[{j}]", None, e))
+        elif match[1] != e:
+            _diff_values(match[1], e, f"{path}[{j}]", out)
+    old_order = [e[ident] for e in old if e[ident] in new_ids]
+    new_order = [e[ident] for e in new if e[ident] in old_by]
+    if old_order != new_order:
+        out.append((ChangeOp.MODIFIED, path, old_order, new_order))
+
+
+def diff_items(key: str, old_body: bytes, new_body: bytes) -> list[_RawChange]:
+    """Path-level changes between two bodies of one item (no severity, no ignore rules)."""
+    old, new = orjson.loads(old_body), orjson.loads(new_body)
+    out: list[_RawChange] = []
+    _diff_values(old, new, "", out)
+    if not out:
+        # The bytes differ but the values compare equal (e.g. 1 vs 1.0): still a change.
+        out.append((ChangeOp.MODIFIED, "", old, new))
+    return [(ChangeOp.RENAMED, p, o, n) if p == "name" and op is ChangeOp.MODIFIED else (op, p, o, n)
+            for op, p, o, n in out]
+
+
+def diff_manifests(
+    old: Manifest,
+    new: Manifest,
+    store: ItemReader,
+    ignore: Sequence[str] = (),
+) -> DriftReport:
+    """The drift of ``new`` against ``old``: item counts and path-level changes, sorted by key.
+
+    ``store`` supplies bodies for changed items only. ``ignore`` holds rules as described in
+    ``jiradrift.snapshot.ignore`` (e.g. ``"workflow/*:transitions[*].description"``).
+    """
+    report = DriftReport(
+        tenant=new.tenant, type=new.type, new_snapshot=new.snapshot_id, old_snapshot=old.snapshot_id
+    )
+    if old.digest and old.digest == new.digest:
+        return report
+    rules = IgnoreRules(ignore)
+    old_items, new_items = old.items, new.items
+    added = new_items.keys() - old_items.keys()
+    removed = old_items.keys() - new_items.keys()
+    modified = [k for k, h in new_items.items() if old_items.get(k, h) != h]
+    severities: dict[str, Severity] = {}
+
+    def severity(key: str) -> Severity:
+        kind = key.split("/", 1)[0]
+        sev = severities.get(kind)
+        if sev is None:
+            sev = severities[kind] = severity_of_key(key)
+        return sev
+
+    changes: list[Change] = []
+    for key in sorted((*added, *removed, *modified)):
+        hide = rules.for_key(key) if rules else ItemIgnore(False, [])
+        if hide.whole_item:
+            report.ignored += 1
+            continue
+        sev = severity(key)
+        if key in added:
+            body = orjson.loads(store.get_item(new_items[key]))
+            changes.append(Change(key, ChangeOp.ADDED, "", sev, None, clip_value(body)))
+            report.added += 1
+        elif key in removed:
+            body = orjson.loads(store.get_item(old_items[key]))
+            changes.append(Change(key, ChangeOp.REMOVED, "", sev, clip_value(body), None))
+            report.removed += 1
+        else:
+            kept = 0
+            raw = diff_items(key, store.get_item(old_items[key]), store.get_item(new_items[key]))
+            for op, path, o, n in raw:
+                if hide.paths and hide.hides(path):
+                    report.ignored += 1
+                    continue
+                changes.append(Change(key, op, path, sev, clip_value(o), clip_value(n)))
+                kept += 1
+            if kept:
+                report.changed += 1
+    report.changes = changes
+    return report

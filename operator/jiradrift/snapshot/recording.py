@@ -1,0 +1,58 @@
+"""Record drift: diff a stored snapshot against its baseline and store the report beside it.
+
+Capture calls ``record_drift(store, manifest.snapshot_id)`` right after ``put_manifest``; the drift
+listing then pages through stored reports. ``backfill_drift`` records the reports a store is
+missing (e.g. snapshots written by a capture that did not record drift).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from jiradrift.snapshot.diff import diff_manifests
+from jiradrift.snapshot.report import DriftReport
+from jiradrift.store.base import SnapshotStore
+
+
+def predecessor_of(store: SnapshotStore, snapshot_id: str) -> str | None:
+    """The newest snapshot of the same tenant and type captured before ``snapshot_id``."""
+    infos = list(store.list_snapshots())
+    me = next((i for i in infos if i.snapshot_id == snapshot_id), None)
+    if me is None:
+        store.get_manifest(snapshot_id)  # raises the store's "not found" error, naming the id
+        return None
+    key = (me.captured_at, me.snapshot_id)
+    for info in infos:  # newest first: the first older one wins
+        if info.tenant == me.tenant and info.type == me.type and (info.captured_at, info.snapshot_id) < key:
+            return info.snapshot_id
+    return None
+
+
+def record_drift(
+    store: SnapshotStore,
+    snapshot_id: str,
+    *,
+    baseline: str | None = None,
+    ignore: Sequence[str] = (),
+) -> DriftReport:
+    """Diff ``snapshot_id`` against ``baseline`` (default: its predecessor) and store the report.
+
+    The first snapshot of a tenant and type has no baseline: its report is empty, not "everything
+    was added".
+    """
+    new = store.get_manifest(snapshot_id)
+    baseline = baseline if baseline is not None else predecessor_of(store, snapshot_id)
+    if baseline is None:
+        report = DriftReport(tenant=new.tenant, type=new.type, new_snapshot=snapshot_id, old_snapshot=None)
+    else:
+        report = diff_manifests(store.get_manifest(baseline), new, store, ignore)
+    store.put_drift(report)
+    return report
+
+
+def backfill_drift(store: SnapshotStore, tenant: str | None = None, ignore: Sequence[str] = ()) -> int:
+    """Record drift for every snapshot that has no stored report yet; returns how many."""
+    missing = [i.snapshot_id for i in store.list_snapshots(tenant) if i.change_count is None]
+    for snapshot_id in reversed(missing):  # oldest first, like capture would have
+        record_drift(store, snapshot_id, ignore=ignore)
+    return len(missing)
