@@ -1,0 +1,58 @@
+"""Builders for store, diff and drift tests: canonical bodies, snapshots, reports."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from jiradrift.jira.kinds import Severity
+from jiradrift.snapshot.manifest import Manifest
+from jiradrift.snapshot.report import Change, ChangeOp, DriftReport
+from jiradrift.store.base import SnapshotStore
+
+T0 = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def canonical(obj: Any) -> tuple[str, bytes]:
+    """(sha256 hex, canonical JSON bytes) exactly as capture produces them."""
+    body = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(body).hexdigest(), body
+
+
+def put_snapshot(
+    store: SnapshotStore,
+    snapshot_id: str,
+    objects: dict[str, Any],
+    *,
+    tenant: str = "acme",
+    type: str = "workflows",
+    hours: float = 0,
+) -> Manifest:
+    """Put every body, then the manifest (capture's order); returns the manifest as stored."""
+    items = {}
+    for key, obj in objects.items():
+        digest, body = canonical(obj)
+        store.put_item(digest, body)
+        items[key] = digest
+    manifest = Manifest(
+        snapshot_id=snapshot_id,
+        tenant=tenant,
+        type=type,
+        captured_at=T0 + timedelta(hours=hours),
+        items=items,
+    )
+    return store.put_manifest(manifest)
+
+
+def report_with(snapshot_id: str, n: int, *, tenant: str = "acme", type: str = "workflows") -> DriftReport:
+    """A drift report of ``n`` distinguishable changes for ``snapshot_id``."""
+    changes = [
+        Change(f"field/f{i:06d}", ChangeOp.MODIFIED, "description", Severity.MEDIUM, f"old {i}", f"new {i}")
+        for i in range(n)
+    ]
+    return DriftReport(
+        tenant=tenant, type=type, new_snapshot=snapshot_id, old_snapshot=None, changed=n, changes=changes
+    )
