@@ -1,0 +1,324 @@
+"""The async, read-only Jira REST client every capture goes through.
+
+    async with await JiraClient.connect("https://acme.atlassian.net", ApiTokenAuth(email, token)) as jira:
+        fields = await jira.get_json("/field")
+        flows = await jira.post_read("/workflows", {"workflowIds": ids})
+
+Every request passes one function (``_request``) and one transport (``ReadOnlyTransport``): writes are
+refused before sending, a tenant-wide quota pause is honoured, concurrency is bounded by a
+semaphore, the request rate by a token bucket, and 429/5xx are retried per ``RetryPolicy``.
+``stats`` counts requests by status and rate-limit waits for the operator's metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import random
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import httpx
+import orjson
+
+from jiradrift.jira import errors
+from jiradrift.jira.auth import DEFAULT_GATEWAY, Credentials, api_base, normalise_origin, origin_of, uses_gateway
+from jiradrift.jira.clock import Clock, SystemClock
+from jiradrift.jira.guard import ReadOnlyTransport, check_request
+from jiradrift.jira.oauth import DEFAULT_TOKEN_URL
+from jiradrift.jira.ratelimit import RetryPolicy, TokenBucket, decide
+from jiradrift.jira.token_source import TokenSource, token_source_for
+
+QueryValue = str | int | bool
+Params = Mapping[str, QueryValue | Sequence[QueryValue]] | Sequence[tuple[str, QueryValue]]
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Per-tenant pacing and timeouts (``JiraTenant.spec.rateLimit`` maps onto these)."""
+
+    max_concurrency: int = 8
+    requests_per_second: float = 50.0
+    burst: float | None = None  # defaults to one second's worth of requests
+    timeout: float = 30.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    accept_language: str = "en-US"
+    user_agent: str = "jiradrift (read-only configuration snapshotter)"
+
+
+@dataclass
+class ClientStats:
+    """Counters for Prometheus: requests by status ("200", "429", "timeout", "transport_error")."""
+
+    requests_total: int = 0
+    requests_by_status: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+    rate_limit_waits: int = 0
+    rate_limit_wait_seconds: float = 0.0
+    quota_pauses: int = 0
+    throttle_wait_seconds: float = 0.0  # time spent waiting for the requests-per-second cap
+    near_limit_responses: int = 0  # responses carrying X-RateLimit-NearLimit: true
+    writes_refused: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests_total": self.requests_total,
+            "requests_by_status": dict(self.requests_by_status),
+            "retries": self.retries,
+            "rate_limit_waits": self.rate_limit_waits,
+            "rate_limit_wait_seconds": round(self.rate_limit_wait_seconds, 3),
+            "quota_pauses": self.quota_pauses,
+            "throttle_wait_seconds": round(self.throttle_wait_seconds, 3),
+            "near_limit_responses": self.near_limit_responses,
+            "writes_refused": self.writes_refused,
+        }
+
+
+_TAG = re.compile(r"<[^>]+>")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+
+
+def error_detail(response: httpx.Response) -> str:
+    """Jira's ``errorMessages``/``errors`` if the body is JSON; the title or text of an HTML page otherwise."""
+    body = response.content[:20000]
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        data = None
+    if isinstance(data, dict):
+        parts = [str(m) for m in data.get("errorMessages") or []]
+        errs = data.get("errors")
+        if isinstance(errs, dict):
+            parts += [f"{k}: {v}" for k, v in errs.items()]
+        for key in ("message", "error_description", "error"):
+            if not parts and data.get(key):
+                parts.append(str(data[key]))
+        if parts:
+            return "; ".join(parts)[:500]
+    text = body.decode("utf-8", "replace")
+    title = _TITLE.search(text)
+    if title and title.group(1).strip():
+        return "HTML page: " + html.unescape(title.group(1).strip())[:200]
+    flat = " ".join(html.unescape(_TAG.sub(" ", text)).split())
+    return (("HTML page: " if "<" in text else "") + flat)[:200]
+
+
+_STATUS_ERRORS: dict[int, type[errors.JiraHTTPError]] = {
+    400: errors.BadRequest,
+    401: errors.AuthenticationFailed,
+    403: errors.PermissionDenied,
+    404: errors.NotFound,
+    429: errors.RateLimited,
+}
+
+
+def http_error(status: int, method: str, url: str, detail: str) -> errors.JiraHTTPError:
+    cls = _STATUS_ERRORS.get(status) or (errors.ServerError if status >= 500 else errors.JiraHTTPError)
+    return cls(status, method, url, detail)
+
+
+class JiraClient:
+    """One tenant's connection. Construct with :meth:`connect` (resolves cloudId, mints tokens)."""
+
+    def __init__(
+        self,
+        *,
+        api_base: str,
+        token_source: TokenSource,
+        site: str = "",
+        settings: ClientSettings | None = None,
+        clock: Clock | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        rng: random.Random | None = None,
+        cloud_id: str | None = None,
+    ) -> None:
+        self.api_base = api_base.rstrip("/")
+        self.site = site or origin_of(self.api_base)
+        self.cloud_id = cloud_id
+        self.settings = settings or ClientSettings()
+        self.clock: Clock = clock or SystemClock()
+        self.stats = ClientStats()
+        self._tokens = token_source
+        self._rng = rng or random.Random()
+        self._allowed = frozenset({origin_of(self.api_base)})
+        self._transport = ReadOnlyTransport(
+            transport or httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=self.settings.max_concurrency)),
+            self._allowed,
+        )
+        self._http = httpx.AsyncClient(
+            transport=self._transport,
+            timeout=httpx.Timeout(self.settings.timeout),
+            headers={
+                "Accept": "application/json",
+                "Accept-Language": self.settings.accept_language,
+                "X-Force-Accept-Language": "true",
+                "User-Agent": self.settings.user_agent,
+            },
+            follow_redirects=False,
+        )
+        self._semaphore = asyncio.Semaphore(self.settings.max_concurrency)
+        rps = self.settings.requests_per_second
+        self._bucket = TokenBucket(rps, self.settings.burst or rps, self.clock)
+        self._paused_until = 0.0
+
+    # -- construction --------------------------------------------------------------------------
+
+    @classmethod
+    async def connect(
+        cls,
+        site: str,
+        credentials: Credentials,
+        *,
+        cloud_id: str | None = None,
+        gateway: str = DEFAULT_GATEWAY,
+        token_url: str = DEFAULT_TOKEN_URL,
+        settings: ClientSettings | None = None,
+        clock: Clock | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        rng: random.Random | None = None,
+    ) -> JiraClient:
+        """Resolve the API base for ``credentials`` (discovering the cloudId for gateway auth) and build a client."""
+        from jiradrift.jira.discovery import discover_cloud_id
+
+        site = normalise_origin(site, "site URL")
+        clock = clock or SystemClock()
+        settings = settings or ClientSettings()
+        source = token_source_for(credentials, clock, token_url=token_url)
+        if uses_gateway(credentials) and not cloud_id:
+            cloud_id = await discover_cloud_id(
+                site,
+                gateway=gateway,
+                authorization=await source.authorization(),
+                transport=transport,
+                timeout=settings.timeout,
+            )
+        base = api_base(site, credentials, cloud_id=cloud_id, gateway=gateway)
+        return cls(
+            api_base=base,
+            token_source=source,
+            site=site,
+            settings=settings,
+            clock=clock,
+            transport=transport,
+            rng=rng,
+            cloud_id=cloud_id,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> JiraClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -- the public read API --------------------------------------------------------------------
+
+    async def get_json(self, path: str, params: Params | None = None) -> Any:
+        """GET ``api_base + path`` and return the decoded JSON body."""
+        return await self._request("GET", path, params=params)
+
+    async def post_read(self, path: str, body: Any, params: Params | None = None) -> Any:
+        """POST to one of the allowlisted bulk-read endpoints (anything else raises WriteRefused)."""
+        return await self._request("POST", path, params=params, body=body)
+
+    # -- the one request function ------------------------------------------------------------------
+
+    def _url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return self.api_base + (path if path.startswith("/") else "/" + path)
+
+    async def _wait_if_paused(self) -> None:
+        for _ in range(1000):
+            remaining = self._paused_until - self.clock.monotonic()
+            if remaining <= 0:
+                return
+            await self.clock.sleep(remaining)
+
+    async def _request(self, method: str, path: str, *, params: Params | None = None, body: Any = None) -> Any:
+        content = orjson.dumps(body) if body is not None else None
+        request = self._http.build_request(
+            method,
+            self._url(path),
+            params=params,  # type: ignore[arg-type]
+            content=content,
+            headers={"Content-Type": "application/json"} if content is not None else None,
+        )
+        endpoint = f"{request.url.copy_with(query=None)}"
+        try:
+            check_request(method, request.url, self._allowed)  # refuse before queueing, not only in the transport
+        except errors.WriteRefused:
+            self.stats.writes_refused += 1
+            raise
+        policy = self.settings.retry
+        attempt = 0
+        renewed = False
+        while True:
+            await self._wait_if_paused()
+            failure: str | None = None
+            async with self._semaphore:
+                await self._wait_if_paused()
+                self.stats.throttle_wait_seconds += await self._bucket.acquire()
+                request.headers["Authorization"] = await self._tokens.authorization()
+                self.stats.requests_total += 1
+                try:
+                    response = await self._http.send(request)
+                except httpx.TimeoutException:
+                    failure = "timeout"
+                except httpx.TransportError as exc:
+                    failure = f"transport_error: {type(exc).__name__}: {exc}"
+            if failure is not None:
+                self.stats.requests_by_status[failure.split(":", 1)[0]] += 1
+                if attempt >= policy.max_retries:
+                    if failure == "timeout":
+                        raise errors.JiraTimeout(method, endpoint, attempt + 1)
+                    raise errors.JiraUnreachable(method, endpoint, failure.split(": ", 1)[1])
+                await self._retry_sleep(policy.backoff(attempt, self._rng))
+                attempt += 1
+                continue
+
+            status = response.status_code
+            self.stats.requests_by_status[str(status)] += 1
+            if response.headers.get("X-RateLimit-NearLimit", "").lower() == "true":
+                self.stats.near_limit_responses += 1
+            if 200 <= status < 300:
+                try:
+                    return orjson.loads(response.content) if response.content else None
+                except orjson.JSONDecodeError:
+                    # A truncated body is usually transient (a dropped connection mid-stream).
+                    if attempt >= policy.max_retries:
+                        raise errors.MalformedResponse(
+                            method, endpoint, f"not JSON ({len(response.content)} bytes: {error_detail(response)[:80]!r})"
+                        ) from None
+                    await self._retry_sleep(policy.backoff(attempt, self._rng))
+                    attempt += 1
+                    continue
+            if status == 401 and self._tokens.renewable and not renewed:
+                renewed = True  # the service-account token may have expired under us: mint once more
+                await self._tokens.authorization(renew=True)
+                continue
+            decision = decide(status, response.headers, attempt, policy, self._rng, self.clock.now())
+            if not decision.retry:
+                raise http_error(status, method, endpoint, error_detail(response))
+            if status == 429:
+                self.stats.rate_limit_waits += 1
+                self.stats.rate_limit_wait_seconds += decision.delay
+            if decision.pause_tenant:
+                self.stats.quota_pauses += 1
+                self._paused_until = max(self._paused_until, self.clock.monotonic() + decision.delay)
+                self.stats.retries += 1
+            else:
+                await self._retry_sleep(decision.delay)
+            attempt += 1
+
+    async def _retry_sleep(self, delay: float) -> None:
+        self.stats.retries += 1
+        await self.clock.sleep(delay)
