@@ -26,6 +26,9 @@ app.add_typer(dev_app, name="dev")
 # --- emulator (jiradrift.sim) ---------------------------------------------------------------
 # --- core: snapshot / diff / drift (jiradrift.snapshot) -------------------------------------
 # --- operator (jiradrift.handlers) ----------------------------------------------------------
+from jiradrift.handlers.run import run_command  # noqa: E402
+
+app.command("run")(run_command)
 # --- tokens (jiradrift.tokens) --------------------------------------------------------------
 
 

@@ -1,0 +1,54 @@
+"""Operator settings (one typed object) and the shared context the handlers receive through kopf's memo."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client as k8s
+
+from jiradrift.store.base import SnapshotStore
+
+
+@dataclass
+class OperatorSettings:
+    """Everything the operator can be tuned with; ``jiradrift run`` fills it from flags."""
+
+    namespaces: list[str] = field(default_factory=list)  # empty = all namespaces
+    standalone: bool = True
+    store: str = "configmap"  # configmap | filesystem
+    store_path: Path = Path("/data")
+    lease_duration_seconds: int = 90
+    tenant_timer_seconds: float = 30.0  # how often each JiraTenant is reconciled
+    recheck_seconds: float = 600.0  # how often a healthy tenant's site/credentials are re-checked
+    error_recheck_seconds: float = 60.0  # ...and an unhealthy one's (no hot loop)
+    token_window_seconds: float = 300.0  # refresh an OAuth token that expires within this window before capturing
+    capture_timeout_seconds: float = 3600.0
+    max_changes_in_status: int = 10
+    identity: str = field(default_factory=lambda: os.environ.get("POD_NAME") or os.environ.get("HOSTNAME") or "jiradrift")
+
+
+@dataclass
+class OperatorContext:
+    """What every handler needs, passed in rather than global, so tests can build their own."""
+
+    api: k8s.ApiClient
+    settings: OperatorSettings
+    holder: str
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    # per-tenant in-memory state keyed by uid: when the site was last checked, and the result
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    def store_for(self, namespace: str, tenant: str, owner: dict[str, Any] | None = None) -> SnapshotStore:
+        """The payload store of one tenant (``namespace/name``)."""
+        if self.settings.store == "filesystem":
+            from jiradrift.store.filesystem import FilesystemStore
+
+            return FilesystemStore(self.settings.store_path)
+        from jiradrift.store.configmap import ConfigMapStore
+
+        return ConfigMapStore(self.api, namespace, tenant, owner=owner)  # type: ignore[no-any-return]

@@ -1,0 +1,105 @@
+"""Open a read-only Jira client for a JiraTenant, and turn Jira failures into condition reasons."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from jiradrift.handlers.context import OperatorContext
+from jiradrift.jira import errors as jira_errors
+from jiradrift.jira.auth import ApiTokenAuth, Credentials, OAuthAuth, PatAuth, ServiceAccountAuth
+from jiradrift.jira.client import ClientSettings, JiraClient
+from jiradrift.k8s.credentials import TenantSecret, read_tenant_secret
+from jiradrift.k8s.resources import JiraTenantSpec
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A failure as a condition: which condition it falsifies, its reason and its message."""
+
+    condition: str
+    reason: str
+    message: str
+
+
+async def credentials_for(
+    ctx: OperatorContext, namespace: str, name: str, spec: JiraTenantSpec, tenant: dict[str, Any]
+) -> tuple[Credentials, TenantSecret]:
+    """Read the Secret (and for OAuth make sure the access token is fresh) -> credentials."""
+    secret = await asyncio.to_thread(read_tenant_secret, ctx.api, namespace, spec)
+    data = secret.data
+    if secret.method == "apiToken":
+        return ApiTokenAuth(email=data["email"], api_token=data["token"]), secret
+    if secret.method == "pat":
+        return PatAuth(token=data["token"]), secret
+    if secret.method == "serviceAccount":
+        return ServiceAccountAuth(client_id=data["client_id"], client_secret=data["client_secret"]), secret
+    from datetime import timedelta
+
+    from jiradrift.tokens import ensure_fresh_token
+
+    state = await ensure_fresh_token(
+        ctx.api, tenant, window=timedelta(seconds=ctx.settings.token_window_seconds)
+    )
+    return OAuthAuth(access_token=state.access_token), secret
+
+
+def token_url(spec: JiraTenantSpec) -> str:
+    auth = spec.auth.oauth or spec.auth.service_account
+    return auth.token_url if auth else "https://auth.atlassian.com/oauth/token"
+
+
+async def open_client(spec: JiraTenantSpec, credentials: Credentials) -> JiraClient:
+    settings = ClientSettings(
+        max_concurrency=spec.rate_limit.max_concurrency,
+        requests_per_second=spec.rate_limit.requests_per_second,
+    )
+    return await JiraClient.connect(
+        spec.site,
+        credentials,
+        cloud_id=spec.cloud_id,
+        gateway=spec.api_gateway,
+        token_url=token_url(spec),
+        settings=settings,
+    )
+
+
+def classify(exc: BaseException, spec: JiraTenantSpec) -> Problem:
+    """A Jira-side exception -> the condition it falsifies, with a message that says what to fix."""
+    site = spec.site
+    if isinstance(exc, jira_errors.AuthenticationFailed):
+        return Problem(
+            "CredentialsValid", "CredentialsRejected",
+            f"{site} rejected the credentials (401); check the Secret's values or re-create the token",
+        )
+    if isinstance(exc, jira_errors.PermissionDenied):
+        return Problem(
+            "CredentialsValid", "PermissionDenied",
+            f"{site} refused access (403): the account needs the Administer Jira permission and the read scopes",
+        )
+    if isinstance(exc, jira_errors.ReauthorizationRequired):
+        return Problem(
+            "TokenFresh", "ReauthorizationRequired",
+            f"the OAuth grant was revoked or expired ({exc}); run `jiradrift auth login --tenant NS/NAME`",
+        )
+    if isinstance(exc, jira_errors.OAuthError):
+        return Problem("CredentialsValid", "TokenRequestFailed", f"the token endpoint refused: {exc}")
+    if isinstance(exc, jira_errors.MalformedResponse):
+        return Problem(
+            "Reachable", "NotJira",
+            f"{site} answered but not like Jira ({exc}); check spec.site points at a Jira site",
+        )
+    if isinstance(exc, jira_errors.NotFound):
+        return Problem("Reachable", "NotJira", f"{site} has no Jira REST API ({exc}); check spec.site")
+    if isinstance(exc, jira_errors.JiraUnreachable | jira_errors.JiraTimeout):
+        return Problem("Reachable", "Unreachable", f"cannot reach {site}: {exc}")
+    if isinstance(exc, jira_errors.DiscoveryError):
+        return Problem("Reachable", "CloudIdUnknown", f"{exc}; or set spec.cloudId")
+    if isinstance(exc, jira_errors.RateLimited):
+        return Problem("Reachable", "RateLimited", f"{site} is rate limiting us: {exc}")
+    if isinstance(exc, jira_errors.JiraHTTPError):
+        return Problem("Reachable", "JiraError", f"{site}: {exc}")
+    if isinstance(exc, jira_errors.ConfigurationError):
+        return Problem("Reachable", "InvalidSite", str(exc))
+    return Problem("Reachable", "UnexpectedError", f"{type(exc).__name__}: {exc}")

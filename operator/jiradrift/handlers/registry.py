@@ -1,0 +1,64 @@
+"""The kopf handlers: thin wrappers that hand the object to ``tenant.py`` / ``snapshot.py``.
+
+Built by a function rather than at import time, so the intervals come from OperatorSettings
+and tests can run an operator with second-scale timers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from jiradrift.handlers.context import OperatorContext
+from jiradrift.handlers.snapshot import run_snapshot
+from jiradrift.handlers.tenant import reconcile_tenant
+from jiradrift.k8s.resources import GROUP, VERSION
+
+TENANTS = (GROUP, VERSION, "jiratenants")
+SNAPSHOTS = (GROUP, VERSION, "snapshots")
+
+
+def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+    settings = ctx.settings
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_via_client(**kwargs)
+
+    @kopf.on.startup(registry=registry)
+    def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
+        settings.persistence.finalizer = f"{GROUP}/finalizer"
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix=GROUP, key="last-handled-configuration"
+        )
+        settings.posting.level = 30  # WARNING: our own Events carry the story; kopf adds only failures
+        settings.scanning.disabled = bool(ctx.settings.namespaces)
+        settings.watching.server_timeout = 300
+        settings.networking.error_backoffs = [1, 2, 5, 10, 20]
+        settings.execution.max_workers = 8
+
+    @kopf.on.resume(*TENANTS, registry=registry)
+    @kopf.on.create(*TENANTS, registry=registry)
+    @kopf.on.update(*TENANTS, field="spec", registry=registry)
+    async def tenant_changed(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        await reconcile_tenant(ctx, dict(body), patch, force_check=True)
+
+    @kopf.timer(*TENANTS, interval=settings.tenant_timer_seconds, initial_delay=settings.tenant_timer_seconds, registry=registry)
+    async def tenant_tick(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
+        await reconcile_tenant(ctx, dict(body), patch)
+
+    @kopf.on.resume(*SNAPSHOTS, registry=registry)
+    @kopf.on.create(*SNAPSHOTS, registry=registry)
+    async def snapshot_created(body: kopf.Body, **_: Any) -> None:
+        await run_snapshot(ctx, _plain(body))
+
+    return registry
+
+
+def _plain(body: kopf.Body) -> dict[str, Any]:
+    import copy
+
+    return copy.deepcopy(dict(body))

@@ -1,0 +1,64 @@
+"""``jiradrift run``: start the operator (kopf) with our settings, metrics and JSON logs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import kopf
+import typer
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+from jiradrift.handlers import logs, metrics
+from jiradrift.handlers.context import OperatorContext, OperatorSettings
+from jiradrift.handlers.registry import build_registry
+from jiradrift.k8s.lease import holder_identity
+
+
+def api_client() -> k8s.ApiClient:
+    """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG)."""
+    try:
+        k8s_config.load_incluster_config()
+        return k8s.ApiClient()
+    except k8s_config.ConfigException:
+        return k8s_config.new_client_from_config()
+
+
+def run_command(
+    namespace: list[str] = typer.Option([], "--namespace", "-n", help="Namespace to watch (repeatable)."),
+    all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A", help="Watch every namespace."),
+    standalone: bool = typer.Option(True, help="Run without kopf peering (use one replica, strategy Recreate)."),
+    liveness: str = typer.Option("http://0.0.0.0:8080/healthz", help="kopf liveness endpoint ('' to disable)."),
+    metrics_port: int = typer.Option(9090, help="Port for Prometheus /metrics (0 to disable)."),
+    store: str = typer.Option("configmap", help="Where payloads go: configmap (in-cluster) or filesystem."),
+    store_path: Path = typer.Option(Path("/data"), help="Root of the filesystem store."),
+    lease_duration: int = typer.Option(90, help="Snapshot lock Lease duration, seconds."),
+    tenant_interval: float = typer.Option(30.0, help="Seconds between reconciliations of each JiraTenant."),
+    log_format: str = typer.Option("json", help="json or plain."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Run the operator: reconcile JiraTenants and Snapshots in the given namespaces."""
+    if not namespace and not all_namespaces:
+        raise typer.BadParameter("pass --namespace NS (repeatable) or --all-namespaces")
+    if store not in ("configmap", "filesystem"):
+        raise typer.BadParameter(f"--store must be configmap or filesystem, not {store!r}")
+    logs.configure(logging.DEBUG if verbose else logging.INFO, json_format=log_format == "json")
+    settings = OperatorSettings(
+        namespaces=list(namespace), standalone=standalone, store=store, store_path=store_path,
+        lease_duration_seconds=lease_duration, tenant_timer_seconds=tenant_interval,
+    )
+    ctx = OperatorContext(api=api_client(), settings=settings, holder=holder_identity())
+    if metrics_port:
+        metrics.serve(metrics_port)
+    registry = build_registry(ctx)
+    asyncio.run(
+        kopf.operator(
+            registry=registry,
+            standalone=standalone,
+            clusterwide=all_namespaces,
+            namespaces=list(namespace),
+            liveness_endpoint=liveness or None,
+        )
+    )

@@ -1,0 +1,336 @@
+"""Reconcile one JiraTenant: check credentials and site, keep conditions current, schedule Snapshots.
+
+Reads like the paragraph in DESIGN.md: parse the spec, resolve the Secret, check the site (not
+on every tick: a healthy tenant every ``recheck_seconds``, a failing one every
+``error_recheck_seconds``), compute the window, create the window's Snapshots, prune by
+retention, and write status. Failures become conditions and Warning Events, never exceptions
+that kopf would retry in a tight loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes.client.rest import ApiException
+from pydantic import ValidationError
+
+from jiradrift.handlers import metrics
+from jiradrift.handlers.context import OperatorContext
+from jiradrift.handlers.jiraconn import Problem, classify, credentials_for, open_client
+from jiradrift.k8s import conditions as cond
+from jiradrift.k8s import events
+from jiradrift.k8s.credentials import CredentialsProblem
+from jiradrift.k8s.resources import (
+    API_VERSION,
+    GROUP,
+    LABEL_TENANT,
+    LABEL_TYPE,
+    LABEL_WINDOW,
+    VERSION,
+    JiraTenantSpec,
+)
+from jiradrift.k8s.scheduling import label_value, parse_duration, snapshot_name, window_iso, window_label, window_start
+
+log = logging.getLogger("jiradrift.tenant")
+
+CHECKED = ("CredentialsValid", "Reachable", "TokenFresh", "ScopesReadOnly")
+
+
+def tenant_key(namespace: str, name: str) -> str:
+    return f"{namespace}/{name}"
+
+
+async def check_site(
+    ctx: OperatorContext, namespace: str, name: str, spec: JiraTenantSpec, body: dict[str, Any]
+) -> tuple[list[Problem], dict[str, Any]]:
+    """Resolve credentials and ask the site who it is. Returns problems and site info."""
+    try:
+        credentials, _secret = await credentials_for(ctx, namespace, name, spec, body)
+    except CredentialsProblem as exc:
+        return [Problem("CredentialsValid", exc.reason, exc.message)], {}
+    except Exception as exc:  # token errors land here (ReauthorizationRequired, OAuthError, ...)
+        return [classify(exc, spec)], {}
+    try:
+        client = await open_client(spec, credentials)
+    except Exception as exc:
+        return [classify(exc, spec)], {}
+    try:
+        info = await client.get_json("/serverInfo")
+        if not isinstance(info, dict) or "baseUrl" not in info and "version" not in info:
+            return [Problem("Reachable", "NotJira", f"{spec.site}/serverInfo did not describe a Jira site")], {}
+        # serverInfo needs no permission; a config endpoint proves the credentials can read config.
+        await client.get_json("/priority/search", {"maxResults": 1})
+        site = {
+            "cloudId": client.cloud_id,
+            "title": str(info.get("serverTitle") or "")[:512] or None,
+            "version": str(info.get("version") or "")[:64] or None,
+            "deploymentType": str(info.get("deploymentType") or "")[:64] or None,
+        }
+        return [], {k: v for k, v in site.items() if v}
+    except Exception as exc:
+        return [classify(exc, spec)], {}
+    finally:
+        await client.aclose()
+
+
+def conditions_from(
+    previous: list[dict[str, Any]], problems: list[Problem], spec: JiraTenantSpec, generation: int, now: datetime,
+    token_status: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
+    conditions = list(previous)
+    failing = {p.condition: p for p in problems}
+    method = "oauth" if spec.auth.oauth else "serviceAccount" if spec.auth.service_account else "static"
+    ok_messages = {
+        "CredentialsValid": ("Accepted", "the site accepted the credentials"),
+        "Reachable": ("Reachable", f"{spec.site} answered as a Jira site"),
+        "TokenFresh": (
+            ("Fresh", "the access token is valid")
+            if method != "static"
+            else ("NotApplicable", "API tokens and PATs are not refreshed; the site is checked instead")
+        ),
+        "ScopesReadOnly": ("ReadOnly", "no granted scope can write to Jira"),
+    }
+    for type_ in CHECKED:
+        if type_ in failing:
+            p = failing[type_]
+            conditions = cond.set_condition(conditions, type_, False, p.reason, p.message, generation=generation, now=now)
+        elif type_ == "ScopesReadOnly" and token_status and token_status.get("scopesReadOnly") is False:
+            continue  # the token module owns this condition's False state
+        elif type_ == "TokenFresh" and method == "oauth" and "CredentialsValid" in failing:
+            continue
+        else:
+            reason, message = ok_messages[type_]
+            conditions = cond.set_condition(conditions, type_, True, reason, message, generation=generation, now=now)
+    return conditions
+
+
+def ready_condition(conditions: list[dict[str, Any]], spec: JiraTenantSpec, generation: int, now: datetime) -> list[dict[str, Any]]:
+    for type_ in CHECKED:
+        c = cond.find(conditions, type_)
+        if c is None or c["status"] != "True":
+            if type_ == "ScopesReadOnly" and spec.auth.allow_write_scopes:
+                continue
+            reason = c["reason"] if c else "Pending"
+            message = c["message"] if c else f"{type_} not checked yet"
+            return cond.set_condition(conditions, "Ready", False, reason, message, generation=generation, now=now)
+    message = "paused: no Snapshots are scheduled (spec.paused)" if spec.paused else "snapshots are scheduled"
+    return cond.set_condition(
+        conditions, "Ready", True, "Paused" if spec.paused else "Ready", message, generation=generation, now=now
+    )
+
+
+def ensure_snapshot(
+    api: k8s.ApiClient, namespace: str, tenant: str, tenant_uid: str, snapshot_type: str, start: datetime
+) -> bool:
+    """Create the window's Snapshot unless it exists. True when this call created it."""
+    name = snapshot_name(tenant, snapshot_type, start)
+    body = {
+        "apiVersion": API_VERSION,
+        "kind": "Snapshot",
+        "metadata": {
+            "name": name,
+            "labels": {
+                LABEL_TENANT: label_value(tenant),
+                LABEL_TYPE: snapshot_type,
+                LABEL_WINDOW: window_label(start),
+            },
+            "ownerReferences": [
+                {"apiVersion": API_VERSION, "kind": "JiraTenant", "name": tenant, "uid": tenant_uid}
+            ],
+        },
+        "spec": {
+            "tenantRef": {"name": tenant},
+            "type": snapshot_type,
+            "windowStart": window_iso(start),
+            "reason": "Scheduled",
+        },
+    }
+    try:
+        k8s.CustomObjectsApi(api).create_namespaced_custom_object(GROUP, VERSION, namespace, "snapshots", body)
+        return True
+    except ApiException as exc:
+        if exc.status == 409:
+            return False
+        raise
+
+
+def list_snapshots(api: k8s.ApiClient, namespace: str, tenant: str, page: int = 200) -> list[dict[str, Any]]:
+    """All Snapshots of a tenant, via limit/continue pages (label selector on the tenant)."""
+    objects = k8s.CustomObjectsApi(api)
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    for _ in range(10_000):  # bounded: 2M snapshots is far beyond any retention
+        kwargs: dict[str, Any] = {"label_selector": f"{LABEL_TENANT}={label_value(tenant)}", "limit": page}
+        if token:
+            kwargs["_continue"] = token
+        result = objects.list_namespaced_custom_object(GROUP, VERSION, namespace, "snapshots", **kwargs)
+        items.extend(i for i in result["items"] if i["spec"]["tenantRef"]["name"] == tenant)
+        token = result["metadata"].get("continue")
+        if not token:
+            break
+    return items
+
+
+def prune(ctx: OperatorContext, namespace: str, tenant: str, spec: JiraTenantSpec) -> list[str]:
+    """Delete the oldest finished Snapshots beyond ``retention.keepLast`` per type, and their payloads."""
+    finished = ("Completed", "Incomplete", "Failed")
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for snap in list_snapshots(ctx.api, namespace, tenant):
+        if (snap.get("status") or {}).get("phase") in finished:
+            by_type.setdefault(snap["spec"]["type"], []).append(snap)
+    baseline = spec.drift.baseline_snapshot if spec.drift.compare_to == "baseline" else None
+    doomed: list[dict[str, Any]] = []
+    for snaps in by_type.values():
+        snaps.sort(key=lambda s: (s["metadata"]["creationTimestamp"], s["metadata"]["name"]), reverse=True)
+        doomed.extend(s for s in snaps[spec.retention.keep_last :] if s["metadata"]["name"] != baseline)
+    store = ctx.store_for(namespace, tenant_key(namespace, tenant))
+    deleted = [_delete_snapshot(ctx, store, namespace, s["metadata"]["name"]) for s in doomed]
+    # byte budget: drop the oldest until the tenant fits, never the newest of a type (the next baseline)
+    latest = {max(ss, key=lambda s: s["metadata"]["creationTimestamp"])["metadata"]["name"] for ss in by_type.values()}
+    rest = sorted(
+        (s for ss in by_type.values() for s in ss if s not in doomed),
+        key=lambda s: (s["metadata"]["creationTimestamp"], s["metadata"]["name"]),
+    )
+    for snap in rest:
+        if store.usage(tenant_key(namespace, tenant)).total_bytes <= spec.retention.max_bytes:
+            break
+        name = snap["metadata"]["name"]
+        if name in latest or name == baseline:
+            continue
+        deleted.append(_delete_snapshot(ctx, store, namespace, name))
+    return deleted
+
+
+async def reconcile_tenant(
+    ctx: OperatorContext, body: dict[str, Any], patch: Any, *, force_check: bool = False
+) -> None:
+    meta, namespace, name = body["metadata"], body["metadata"]["namespace"], body["metadata"]["name"]
+    generation = int(meta.get("generation") or 0)
+    status = body.get("status") or {}
+    previous = list(status.get("conditions") or [])
+    now = ctx.clock()
+    try:
+        spec = JiraTenantSpec.model_validate(body.get("spec") or {})
+    except ValidationError as exc:
+        message = f"spec is invalid: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
+        patch.status["conditions"] = cond.set_condition(previous, "Ready", False, "InvalidSpec", message, generation=generation, now=now)
+        patch.status["observedGeneration"] = generation
+        return
+
+    # 1. credentials and site, at a bounded rate
+    state = ctx.checks.get(meta["uid"])
+    secret_version = await asyncio.to_thread(_secret_version, ctx, namespace, spec)
+    due = (
+        force_check
+        or state is None
+        or state["generation"] != generation
+        or state["secret"] != secret_version
+        or (now - state["at"]).total_seconds() >= (ctx.settings.error_recheck_seconds if state["problems"] else ctx.settings.recheck_seconds)
+    )
+    if due:
+        problems, site = await check_site(ctx, namespace, name, spec, body)
+        state = {"generation": generation, "secret": secret_version, "at": now, "problems": problems, "site": site}
+        ctx.checks[meta["uid"]] = state
+        for p in problems:
+            metrics.ERRORS.labels(namespace, name, p.reason).inc()
+        # re-read: the token module may have written status (token, ScopesReadOnly) meanwhile
+        fresh = await asyncio.to_thread(_read_tenant, ctx, namespace, name)
+        status = (fresh or body).get("status") or {}
+        previous = list(status.get("conditions") or [])
+    conditions = conditions_from(previous, state["problems"], spec, generation, now, status.get("token"))
+    conditions = ready_condition(conditions, spec, generation, now)
+    await asyncio.to_thread(_post_transition_events, ctx, body, previous, conditions)
+    patch.status["conditions"] = conditions
+    patch.status["observedGeneration"] = generation
+    if state["site"]:
+        patch.status["site"] = state["site"]
+
+    # 2. schedule
+    interval = parse_duration(spec.schedule.interval)
+    start = window_start(now, interval)
+    patch.status["nextSnapshotTime"] = cond.now_rfc3339(start + interval)
+    if cond.is_true(conditions, "Ready") and not spec.paused:
+        for snapshot_type in spec.snapshot_types:
+            created = await asyncio.to_thread(
+                ensure_snapshot, ctx.api, namespace, name, meta["uid"], snapshot_type.value, start
+            )
+            if created:
+                log.info("created Snapshot %s for window %s", snapshot_name(name, snapshot_type.value, start), window_iso(start))
+
+    # 3. retention
+    try:
+        deleted = await asyncio.to_thread(prune, ctx, namespace, name, spec)
+        if deleted:
+            log.info("retention pruned %d Snapshot(s) of %s/%s", len(deleted), namespace, name)
+    except Exception as exc:  # retention must never block scheduling
+        log.warning("retention for %s/%s failed: %s", namespace, name, exc)
+
+
+def _delete_snapshot(ctx: OperatorContext, store: Any, namespace: str, name: str) -> str:
+    try:
+        store.delete_snapshot(name)
+    except KeyError:
+        pass
+    try:
+        k8s.CustomObjectsApi(ctx.api).delete_namespaced_custom_object(GROUP, VERSION, namespace, "snapshots", name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+    return name
+
+
+def _secret_version(ctx: OperatorContext, namespace: str, spec: JiraTenantSpec) -> str:
+    from jiradrift.k8s.credentials import auth_method
+
+    _, secret_name = auth_method(spec)
+    try:
+        secret = k8s.CoreV1Api(ctx.api).read_namespaced_secret(secret_name, namespace)
+        return str(secret.metadata.resource_version)
+    except ApiException as exc:
+        return f"error-{exc.status}"
+
+
+def _read_tenant(ctx: OperatorContext, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        result: dict[str, Any] = k8s.CustomObjectsApi(ctx.api).get_namespaced_custom_object(
+            GROUP, VERSION, namespace, "jiratenants", name
+        )
+        return result
+    except ApiException:
+        return None
+
+
+def _post_transition_events(
+    ctx: OperatorContext, body: dict[str, Any], before: list[dict[str, Any]], after: list[dict[str, Any]]
+) -> None:
+    """One Event per condition that changed status or reason: Warning when it went False."""
+    for new in after:
+        old = cond.find(before, new["type"])
+        if old and old["status"] == new["status"] and old.get("reason") == new.get("reason"):
+            continue
+        if new["status"] == "False":
+            events.post(ctx.api, body, "Warning", new["reason"], f"{new['type']}: {new['message']}")
+        elif new["type"] == "Ready" and old is not None:
+            events.post(ctx.api, body, "Normal", "Ready", new["message"])
+
+
+def tenant_drift_patch(report_summary: dict[str, Any], snapshot: str, now: datetime) -> dict[str, Any]:
+    total = int(report_summary.get("change_count") or 0)
+    highest = report_summary.get("highest_severity")
+    return {
+        "lastDetected": cond.now_rfc3339(now),
+        "lastSnapshot": snapshot,
+        "added": int(report_summary.get("added") or 0),
+        "removed": int(report_summary.get("removed") or 0),
+        "changed": int(report_summary.get("changed") or 0),
+        "highestSeverity": highest,
+        "summary": f"{total} change{'s' if total != 1 else ''} ({highest}) in {report_summary.get('type')}",
+    }
+
+
+def interval_of(spec: JiraTenantSpec) -> timedelta:
+    return parse_duration(spec.schedule.interval)

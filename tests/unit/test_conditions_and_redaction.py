@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+
+from jiradrift.handlers.logs import JsonFormatter
+from jiradrift.k8s.conditions import find, set_condition
+from jiradrift.redact import redact
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_transition_time_moves_only_when_status_flips() -> None:
+    c = set_condition([], "Reachable", True, "Reachable", "ok", generation=1, now=T0)
+    c = set_condition(c, "Reachable", True, "Reachable", "still ok", generation=2, now=T0 + timedelta(hours=1))
+    entry = find(c, "Reachable")
+    assert entry is not None
+    assert entry["lastTransitionTime"] == "2026-01-01T00:00:00Z"
+    assert entry["observedGeneration"] == 2 and entry["message"] == "still ok"
+    c = set_condition(c, "Reachable", False, "Unreachable", "down", now=T0 + timedelta(hours=2))
+    entry = find(c, "Reachable")
+    assert entry is not None and entry["lastTransitionTime"] == "2026-01-01T02:00:00Z"
+
+
+def test_ready_sorts_first() -> None:
+    c = set_condition([], "TokenFresh", True, "Fresh", "", now=T0)
+    c = set_condition(c, "Ready", True, "Ready", "", now=T0)
+    assert [x["type"] for x in c] == ["Ready", "TokenFresh"]
+
+
+def test_secrets_are_redacted_in_text_and_logs() -> None:
+    text = 'Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.abc {"refresh_token": "r-123456", "client_secret":"s3cr3t"}'
+    out = redact(text)
+    for secret in ("eyJhbGciOiJIUzI1NiJ9", "r-123456", "s3cr3t"):
+        assert secret not in out
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "got %s", (text,), None)
+    line = json.loads(JsonFormatter().format(record))
+    assert "s3cr3t" not in line["message"] and line["level"] == "info"
