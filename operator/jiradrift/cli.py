@@ -25,6 +25,11 @@ app.add_typer(dev_app, name="dev")
 
 # --- emulator (jiradrift.sim) ---------------------------------------------------------------
 # --- core: snapshot / diff / drift (jiradrift.snapshot) -------------------------------------
+from jiradrift.snapshot.commands import diff_command, drift_app  # noqa: E402
+
+app.command("diff")(diff_command)
+app.add_typer(drift_app, name="drift")
+
 # --- operator (jiradrift.handlers) ----------------------------------------------------------
 from jiradrift.handlers.run import run_command  # noqa: E402
 

@@ -140,6 +140,16 @@ class FilesystemStore:
         if not marker.exists():
             self._write_atomic(marker, orjson.dumps({"format": FORMAT_VERSION}))
 
+    @classmethod
+    def open(cls, root: Path | str, **options: Any) -> FilesystemStore:
+        """Open a store that must already exist (for commands that only read)."""
+        if not (Path(root) / FORMAT_MARKER).exists():
+            raise StoreError(
+                f"{root} is not a jiradrift store (no {FORMAT_MARKER}); point at a directory written "
+                f"by `jiradrift snapshot --out DIR`"
+            )
+        return cls(root, **options)
+
     def __repr__(self) -> str:
         return f"FilesystemStore({str(self.root)!r})"
 

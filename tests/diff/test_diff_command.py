@@ -1,0 +1,104 @@
+"""`jiradrift diff`: the forms of its arguments, both formats, exit codes and errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from jiradrift.cli import app
+from jiradrift.store.filesystem import FilesystemStore
+from tests.store.builders import put_snapshot
+
+OLD = {"workflow/1": {"name": "Flow", "statuses": ["To Do", "Done"]}, "field/f1": {"name": "Team", "description": "a"}}
+NEW = {"workflow/1": {"name": "Flow 2", "statuses": ["To Do", "Review", "Done"]}, "field/f1": {"name": "Team", "description": "b"}}
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def two_stores(tmp_path: Path) -> tuple[Path, Path]:
+    put_snapshot(FilesystemStore(tmp_path / "a", durable=False), "s1", OLD, hours=0)
+    put_snapshot(FilesystemStore(tmp_path / "b", durable=False), "s2", NEW, hours=1)
+    return tmp_path / "a", tmp_path / "b"
+
+
+@pytest.fixture
+def one_store(tmp_path: Path) -> Path:
+    store = FilesystemStore(tmp_path / "s", durable=False)
+    put_snapshot(store, "s1", OLD, hours=0)
+    put_snapshot(store, "s2", NEW, hours=1)
+    return tmp_path / "s"
+
+
+def changes(output: str) -> list[tuple[str, str, str]]:
+    [report] = orjson.loads(output)["reports"]
+    return [(c["key"], c["op"], c["path"]) for c in report["changes"]]
+
+
+EXPECTED = [
+    ("field/f1", "modified", "description"),
+    ("workflow/1", "renamed", "name"),
+    ("workflow/1", "added", "statuses[1]"),
+]
+
+
+def test_diff_of_two_store_directories_as_json(two_stores: tuple[Path, Path]) -> None:
+    result = runner.invoke(app, ["diff", str(two_stores[0]), str(two_stores[1]), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert changes(result.stdout) == EXPECTED
+
+
+def test_diff_within_one_store_compares_the_newest_with_its_predecessor(one_store: Path) -> None:
+    result = runner.invoke(app, ["diff", str(one_store), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert changes(result.stdout) == EXPECTED
+    reverse = runner.invoke(app, ["diff", str(one_store), "--from", "s2", "--to", "s1", "--format", "json"])
+    assert ("workflow/1", "removed", "statuses[1]") in changes(reverse.stdout)
+
+
+def test_diff_of_snapshot_directories(one_store: Path) -> None:
+    a, b = one_store / "snapshots" / "s1", one_store / "snapshots" / "s2"
+    result = runner.invoke(app, ["diff", str(a), str(b), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert changes(result.stdout) == EXPECTED
+
+
+def test_table_format_shows_the_summary_and_each_change(two_stores: tuple[Path, Path]) -> None:
+    result = runner.invoke(app, ["diff", str(two_stores[0]), str(two_stores[1])], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "acme/workflows" in result.stdout and "1 changed items" not in result.stdout
+    assert "2 changed items" in result.stdout and "renamed" in result.stdout and "statuses[1]" in result.stdout
+
+
+def test_ignore_rules_apply(two_stores: tuple[Path, Path]) -> None:
+    result = runner.invoke(
+        app, ["diff", *map(str, two_stores), "--ignore", "field/*:description", "--format", "json"]
+    )
+    assert ("field/f1", "modified", "description") not in changes(result.stdout)
+
+
+def test_exit_code_option_reports_drift(two_stores: tuple[Path, Path], one_store: Path) -> None:
+    assert runner.invoke(app, ["diff", *map(str, two_stores), "--exit-code"]).exit_code == 1
+    same = runner.invoke(app, ["diff", str(one_store), "--from", "s2", "--to", "s2", "--exit-code"])
+    assert same.exit_code == 0, same.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{tmp}/missing"], "not a jiradrift store"),
+        (["{store}", "--from", "nope", "--to", "s2"], "'nope' is not in the store"),
+        (["{store}", "--to", "s1"], "no earlier snapshot"),
+        (["{store}", "--ignore", "field/*:"], "KEY_GLOB:PATH_GLOB"),
+    ],
+)
+def test_errors_exit_2_with_a_message_that_says_what_to_do(
+    tmp_path: Path, one_store: Path, args: list[str], message: str
+) -> None:
+    argv = ["diff", *(a.format(tmp=tmp_path, store=one_store) for a in args)]
+    result = runner.invoke(app, argv, terminal_width=400)
+    assert result.exit_code == 2
+    assert message in " ".join(result.output.split())
