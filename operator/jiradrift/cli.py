@@ -25,6 +25,9 @@ app.add_typer(dev_app, name="dev")
 
 # --- emulator (jiradrift.sim) ---------------------------------------------------------------
 # --- core: snapshot / diff / drift (jiradrift.snapshot) -------------------------------------
+from jiradrift.snapshot.cli import snapshot_command  # noqa: E402
+
+app.command("snapshot")(snapshot_command)
 from jiradrift.snapshot.commands import diff_command, drift_app  # noqa: E402
 
 app.command("diff")(diff_command)

@@ -22,7 +22,7 @@ READ_POSTS: tuple[str, ...] = (
     "permissions/check",
     "priorityscheme/mappings",
 )
-_READ_POST = re.compile(r"/rest/api/[23]/(?:" + "|".join(READ_POSTS) + r")/?")
+_READ_POST = re.compile(r"/rest/api/[23]/(?:" + "|".join(READ_POSTS) + r")/?$")
 
 
 def is_allowed(method: str, path: str) -> bool:
@@ -36,8 +36,7 @@ def is_allowed(method: str, path: str) -> bool:
     if "%" in path or "." in segments or ".." in segments or path.count("/rest/api/") != 1:
         # Encoded characters or dot segments could make a server route elsewhere than we checked.
         return False
-    match = _READ_POST.search(path)
-    return match is not None and match.end() == len(path)
+    return _READ_POST.search(path) is not None
 
 
 def check_request(method: str, url: httpx.URL, allowed_origins: frozenset[str] | None = None) -> None:

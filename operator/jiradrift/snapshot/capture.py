@@ -154,5 +154,4 @@ async def capture_snapshot(
     manifest.items = dict(sorted(manifest.items.items()))
     manifest.digest = compute_digest(manifest.items)
     manifest.request_count = _request_count(client) - start_requests
-    store.put_manifest(manifest)
-    return manifest
+    return store.put_manifest(manifest)  # the stored form (the store may mark it unchanged_from)

@@ -1,0 +1,223 @@
+"""``jiradrift snapshot``: capture a site's configuration into a local store directory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from jiradrift.jira.auth import DEFAULT_GATEWAY, ApiTokenAuth, Credentials, OAuthAuth, PatAuth, ServiceAccountAuth
+from jiradrift.jira.client import ClientSettings, JiraClient
+from jiradrift.jira.errors import JiraError
+from jiradrift.jira.oauth import DEFAULT_TOKEN_URL
+from jiradrift.jira.snapshot_types import SnapshotType
+from jiradrift.snapshot.capture import CaptureProgress, capture_snapshot
+from jiradrift.snapshot.manifest import Manifest
+
+EXIT_INCOMPLETE = 3
+
+
+class AuthMethod(StrEnum):
+    basic = "basic"
+    oauth = "oauth"
+    service_account = "service-account"
+    pat = "pat"
+
+
+def read_secret(what: str, env: str | None, file: Path | None) -> str:
+    """A secret from a file (preferred) or an environment variable; never from the command line."""
+    if file is not None:
+        try:
+            value = file.read_text().strip()
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read {what} from {file}: {exc.strerror}") from exc
+        if value:
+            return value
+        raise typer.BadParameter(f"{what} file {file} is empty")
+    if env:
+        value = os.environ.get(env, "").strip()
+        if value:
+            return value
+    raise typer.BadParameter(f"no {what}: set the environment variable {env} or pass a --*-file option")
+
+
+def build_credentials(
+    auth: AuthMethod,
+    *,
+    email: str | None,
+    token_env: str | None,
+    token_file: Path | None,
+    client_id: str | None,
+    client_secret_env: str,
+    client_secret_file: Path | None,
+) -> Credentials:
+    if auth is AuthMethod.basic:
+        if not email:
+            raise typer.BadParameter("--auth basic needs --email")
+        return ApiTokenAuth(email=email, api_token=read_secret("API token", token_env or "JIRA_API_TOKEN", token_file))
+    if auth is AuthMethod.oauth:
+        return OAuthAuth(access_token=read_secret("OAuth access token", token_env or "JIRA_ACCESS_TOKEN", token_file))
+    if auth is AuthMethod.pat:
+        return PatAuth(token=read_secret("personal access token", token_env or "JIRA_PAT", token_file))
+    if not client_id:
+        raise typer.BadParameter("--auth service-account needs --client-id")
+    return ServiceAccountAuth(
+        client_id=client_id, client_secret=read_secret("client secret", client_secret_env, client_secret_file)
+    )
+
+
+def _types(values: list[str] | None) -> list[SnapshotType]:
+    if not values:
+        return list(SnapshotType)
+    out: list[SnapshotType] = []
+    for value in values:
+        for name in value.split(","):
+            try:
+                out.append(SnapshotType(name.strip()))
+            except ValueError:
+                choices = ", ".join(t.value for t in SnapshotType)
+                raise typer.BadParameter(f"unknown snapshot type {name!r}; choose from {choices}") from None
+    return list(dict.fromkeys(out))
+
+
+def _tenant_from(site: str) -> str:
+    host = re.sub(r"^https?://", "", site).split("/")[0].split(":")[0]
+    return re.sub(r"[^A-Za-z0-9.-]", "-", host.split(".")[0] or "site")
+
+
+async def run_snapshot(
+    client: JiraClient,
+    out: Path,
+    *,
+    tenant: str,
+    types: list[SnapshotType],
+    console: Console,
+    captured_at: datetime | None = None,
+) -> list[Manifest]:
+    """Capture every type (concurrently; the client paces the tenant) into a FilesystemStore at ``out``."""
+    from jiradrift.store.filesystem import FilesystemStore
+
+    store = FilesystemStore(out)
+    now = captured_at or datetime.now(UTC)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.fields[stype]:<11}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} sources  {task.fields[items]} items  {task.fields[errors]} errors"),
+        TextColumn("{task.fields[source]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        tasks = {t: bar.add_task(t.value, total=None, stype=t.value, items=0, errors=0, source="") for t in types}
+
+        def on_progress(p: CaptureProgress) -> None:
+            bar.update(
+                tasks[SnapshotType(p.snapshot_type)],
+                total=p.sources_total,
+                completed=p.sources_done,
+                items=p.items,
+                errors=p.errors,
+                source=p.source,
+            )
+
+        return list(
+            await asyncio.gather(
+                *(
+                    capture_snapshot(
+                        client,
+                        store,
+                        tenant=tenant,
+                        snapshot_type=t,
+                        snapshot_id=f"{tenant}-{t.value}-{stamp}",
+                        captured_at=now,
+                        progress=on_progress,
+                    )
+                    for t in types
+                )
+            )
+        )
+
+
+def snapshot_command(
+    site: str = typer.Option(..., "--site", help="Jira site URL, e.g. https://acme.atlassian.net (Data Center: its base URL)."),
+    auth: AuthMethod = typer.Option(
+        AuthMethod.basic, "--auth", help="basic = email + API token; oauth = 3LO access token; service-account = client credentials; pat = Data Center PAT."
+    ),
+    out: Path = typer.Option(..., "--out", help="Store directory (created if missing; reused across runs, content-addressed)."),
+    types: list[str] | None = typer.Option(None, "--types", help="Snapshot types, comma-separated or repeated (default: all)."),
+    email: str | None = typer.Option(None, "--email", help="Atlassian account email (basic auth)."),
+    token_env: str | None = typer.Option(
+        None, "--token-env", help="Env var holding the API token / access token / PAT (defaults: JIRA_API_TOKEN, JIRA_ACCESS_TOKEN, JIRA_PAT)."
+    ),
+    token_file: Path | None = typer.Option(None, "--token-file", help="File holding the token (takes precedence over the env var)."),
+    client_id: str | None = typer.Option(None, "--client-id", help="Service-account OAuth client id."),
+    client_secret_env: str = typer.Option("JIRA_CLIENT_SECRET", "--client-secret-env", help="Env var holding the client secret."),
+    client_secret_file: Path | None = typer.Option(None, "--client-secret-file", help="File holding the client secret."),
+    cloud_id: str | None = typer.Option(None, "--cloud-id", help="Skip cloudId discovery (oauth / service-account)."),
+    gateway: str = typer.Option(DEFAULT_GATEWAY, "--gateway", help="API gateway for oauth / service-account."),
+    token_url: str = typer.Option(DEFAULT_TOKEN_URL, "--token-url", help="OAuth token endpoint (service-account)."),
+    tenant: str | None = typer.Option(None, "--tenant", help="Tenant name in the store (default: derived from the site host)."),
+    max_concurrency: int = typer.Option(8, "--max-concurrency", min=1, max=64, help="Requests in flight at once."),
+    rps: float = typer.Option(50.0, "--rps", min=0.1, help="Requests per second cap."),
+    timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Per-request timeout in seconds."),
+) -> None:
+    """Capture the configuration of a Jira site into a store directory (read-only towards Jira).
+
+    Secrets are read from environment variables or files, never from the command line, and never
+    printed. Exit codes: 0 complete, 3 some objects could not be read (the snapshot is stored and
+    marked incomplete), 1 the site could not be read at all.
+    """
+    console = Console(stderr=True)
+    snapshot_types = _types(types)
+    credentials = build_credentials(
+        auth,
+        email=email,
+        token_env=token_env,
+        token_file=token_file,
+        client_id=client_id,
+        client_secret_env=client_secret_env,
+        client_secret_file=client_secret_file,
+    )
+    settings = ClientSettings(max_concurrency=max_concurrency, requests_per_second=rps, timeout=timeout)
+
+    async def main() -> tuple[list[Manifest], dict[str, object]]:
+        client = await JiraClient.connect(
+            site, credentials, cloud_id=cloud_id, gateway=gateway, token_url=token_url, settings=settings
+        )
+        async with client:
+            manifests = await run_snapshot(
+                client, out, tenant=tenant or _tenant_from(site), types=snapshot_types, console=console
+            )
+            return manifests, client.stats.as_dict()
+
+    try:
+        manifests, stats = asyncio.run(main())
+    except JiraError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+
+    table = Table(title=f"snapshot of {site} -> {out}")
+    for column in ("type", "snapshot", "items", "requests", "complete", "errors", "unchanged from"):
+        table.add_column(column)
+    for m in manifests:
+        table.add_row(
+            m.type, m.snapshot_id, str(len(m.items)), str(m.request_count), "yes" if m.complete else "[red]no[/red]",
+            str(len(m.errors)), m.unchanged_from or "",
+        )
+    console.print(table)
+    for m in manifests:
+        for err in m.errors[:5]:
+            console.print(f"[yellow]{m.type}[/yellow] {err.kind} {err.key or ''} {err.endpoint}: {err.message}")
+    console.print(f"requests: {stats['requests_total']} by status {stats['requests_by_status']}; rate-limit waits {stats['rate_limit_waits']}")
+    if not all(m.complete for m in manifests):
+        raise typer.Exit(EXIT_INCOMPLETE)
