@@ -1,0 +1,150 @@
+{{/* Chart name, truncated to the 63 characters a label value allows. */}}
+{{- define "jira-drift-operator.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Resource name prefix: <release>-<chart>, or <release> when it already holds the chart name. */}}
+{{- define "jira-drift-operator.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "jira-drift-operator.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels: only the immutable name and instance. */}}
+{{- define "jira-drift-operator.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "jira-drift-operator.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "jira-drift-operator.labels" -}}
+helm.sh/chart: {{ include "jira-drift-operator.chart" . }}
+{{ include "jira-drift-operator.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: jiradrift
+{{- end }}
+
+{{/* Name of a component's resources, e.g. "<fullname>-token-refresh". */}}
+{{- define "jira-drift-operator.componentName" -}}
+{{- printf "%s-%s" (include "jira-drift-operator.fullname" .root) .component | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "jira-drift-operator.operatorServiceAccount" -}}
+{{- if .Values.operator.serviceAccount.create }}
+{{- default (include "jira-drift-operator.fullname" .) .Values.operator.serviceAccount.name }}
+{{- else }}
+{{- required "operator.serviceAccount.name is required when operator.serviceAccount.create is false" .Values.operator.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "jira-drift-operator.tokenServiceAccount" -}}
+{{- if .Values.tokenRefresh.serviceAccount.create }}
+{{- default (include "jira-drift-operator.componentName" (dict "root" . "component" "token-refresh")) .Values.tokenRefresh.serviceAccount.name }}
+{{- else }}
+{{- required "tokenRefresh.serviceAccount.name is required when tokenRefresh.serviceAccount.create is false" .Values.tokenRefresh.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "jira-drift-operator.image" -}}
+{{- $tag := .Values.image.tag | default .Chart.AppVersion }}
+{{- if .Values.image.digest }}
+{{- printf "%s:%s@%s" .Values.image.repository $tag .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{/*
+Namespaces served in namespaced mode, as a JSON list (use with fromJsonArray).
+Empty watchNamespaces means the release namespace.
+*/}}
+{{- define "jira-drift-operator.watchNamespaces" -}}
+{{- if .Values.watchNamespaces }}
+{{- .Values.watchNamespaces | uniq | toJson }}
+{{- else }}
+{{- list .Release.Namespace | toJson }}
+{{- end }}
+{{- end }}
+
+{{/* The scope flags shared by the operator and the token job. */}}
+{{- define "jira-drift-operator.scopeArgs" -}}
+{{- if .Values.rbac.clusterWide }}
+- --all-namespaces
+{{- else }}
+{{- range (include "jira-drift-operator.watchNamespaces" . | fromJsonArray) }}
+- --namespace={{ . }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+RBAC rules of the operator (see the table in README and tests/chart/test_rbac.py).
+No create/delete on jiratenants: the operator never makes or removes tenants; patch is for kopf's
+finalizer and annotations. Secrets: get/watch for credentials, update/patch to store refreshed
+tokens; never create or delete.
+*/}}
+{{- define "jira-drift-operator.operatorRules" -}}
+- apiGroups: ["jiradrift.io"]
+  resources: ["jiratenants"]
+  verbs: ["get", "list", "watch", "patch"]
+- apiGroups: ["jiradrift.io"]
+  resources: ["snapshots"]
+  verbs: ["get", "list", "watch", "create", "patch", "delete"]
+- apiGroups: ["jiradrift.io"]
+  resources: ["jiratenants/status", "snapshots/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "list", "watch", "update", "patch"]
+{{- if eq .Values.operator.store.type "configmap" }}
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+{{- end }}
+{{- end }}
+
+{{/* RBAC rules of the token-refresh job: read tenants, write their token status and Secrets. */}}
+{{- define "jira-drift-operator.tokenRules" -}}
+- apiGroups: ["jiradrift.io"]
+  resources: ["jiratenants"]
+  verbs: ["get", "list"]
+- apiGroups: ["jiradrift.io"]
+  resources: ["jiratenants/status"]
+  verbs: ["get", "patch"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "update", "patch"]
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["get", "create", "update"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create"]
+{{- end }}
+
+{{/* Volumes and mounts every container of this chart needs on a read-only root filesystem. */}}
+{{- define "jira-drift-operator.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- end }}
