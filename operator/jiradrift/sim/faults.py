@@ -1,0 +1,118 @@
+"""Switchable faults: the ways a real Jira misbehaves that a client must survive.
+
+Each rule matches requests by method and an ``fnmatch`` pattern on the API path in its site form
+(``/rest/api/3/field/*/context``), fires ``times`` times (``None`` = until cleared) and then retires.
+Rules are checked in the order they were added; the first one that fires wins.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import Literal
+
+FaultKind = Literal["rate_limit", "server_error", "timeout", "truncate", "latency", "changing_total", "fail"]
+
+HTML_429 = (
+    "<!DOCTYPE html><html><head><title>Oops - an error has occurred</title></head><body>"
+    "<h1>Oops - an error has occurred</h1><p>Rate limit exceeded.</p></body></html>"
+)
+
+
+@dataclass
+class FaultRule:
+    kind: FaultKind
+    path: str = "*"
+    method: str = "*"
+    times: int | None = 1
+    status: int = 0
+    retry_after: int | None = None
+    reason: str = ""
+    html: bool = False
+    seconds: float = 0.0
+    step: int = 0
+    fired: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method in ("*", method)) and fnmatchcase(path, self.path)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.times is not None and self.fired >= self.times
+
+
+@dataclass
+class Faults:
+    """The fault switchboard; thread-safe because tests flip it while the server thread serves."""
+
+    rules: list[FaultRule] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, rule: FaultRule) -> FaultRule:
+        with self._lock:
+            self.rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        with self._lock:
+            self.rules.clear()
+
+    # ------------------------------------------------------------- switches
+
+    def latency(self, ms: float, *, path: str = "*", times: int | None = None) -> FaultRule:
+        """Delay matching responses by ``ms`` (on top of the emulator-wide latency)."""
+        return self.add(FaultRule("latency", path, seconds=ms / 1000.0, times=times))
+
+    def rate_limit(self, *, times: int | None = 1, retry_after: int | None = 1, path: str = "*",
+                   reason: str = "jira-burst-based", html: bool = False, method: str = "*") -> FaultRule:
+        """429 burst limit: ``Retry-After`` seconds and ``RateLimit-Reason``; ``html`` gives the
+        "Oops" page instead of JSON."""
+        return self.add(FaultRule("rate_limit", path, method, times, 429, retry_after, reason, html))
+
+    def quota(self, *, times: int | None = 1, retry_after: int = 3600, path: str = "*") -> FaultRule:
+        """429 from the hourly points quota (tenant-wide): a long ``Retry-After``."""
+        return self.add(FaultRule("rate_limit", path, "*", times, 429, retry_after, "jira-quota-tenant-based"))
+
+    def server_error(self, *, status: int = 503, times: int | None = 1, retry_after: int | None = None,
+                     path: str = "*", method: str = "*") -> FaultRule:
+        """5xx, with ``Retry-After`` only when given (clients retry only those)."""
+        return self.add(FaultRule("server_error", path, method, times, status, retry_after))
+
+    def timeout(self, *, seconds: float = 30.0, times: int | None = 1, path: str = "*") -> FaultRule:
+        """Hold the response for ``seconds`` (bounded at 120) so the client's timeout fires first."""
+        return self.add(FaultRule("timeout", path, "*", times, seconds=min(seconds, 120.0)))
+
+    def truncate(self, *, times: int | None = 1, path: str = "*") -> FaultRule:
+        """A 200 whose JSON body is cut in half."""
+        return self.add(FaultRule("truncate", path, "*", times, 200))
+
+    def changing_total(self, *, step: int = 7, path: str = "*", times: int | None = None) -> FaultRule:
+        """PageBean ``total`` grows by ``step`` on every page served (an admin editing mid-scan)."""
+        return self.add(FaultRule("changing_total", path, "*", times, step=step))
+
+    def fail_object(self, path: str, *, status: int = 500, times: int | None = None) -> FaultRule:
+        """One object's read fails (e.g. ``/rest/api/3/field/customfield_10003/context``) while its
+        siblings succeed."""
+        return self.add(FaultRule("fail", path, "*", times, status))
+
+    # ---------------------------------------------------------- evaluation
+
+    def pick(self, method: str, path: str, kinds: tuple[FaultKind, ...]) -> FaultRule | None:
+        """The first live rule of one of ``kinds`` that matches; counts it as fired."""
+        if not self.rules:
+            return None
+        with self._lock:
+            for rule in self.rules:
+                if rule.kind in kinds and not rule.exhausted and rule.matches(method, path):
+                    rule.fired += 1
+                    return rule
+        return None
+
+    def extra_latency(self, method: str, path: str) -> float:
+        rule = self.pick(method, path, ("latency",))
+        return rule.seconds if rule else 0.0
+
+
+FaultSwitch = Callable[..., FaultRule]
