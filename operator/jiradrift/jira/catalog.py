@@ -661,8 +661,6 @@ async def _project_details(jira: JiraReader, sink: Sink, project: Json, schemes:
     with recorded(sink, "project", f"GET /project/{pid}/...", f"project/{pid}"):
         body = _project(project)
         body["schemes"] = dict(sorted(schemes.items()))
-        perm = await jira.get_json(f"/project/{pid}/permissionscheme")
-        body["schemes"]["permissionScheme"] = str(perm.get("id")) if isinstance(perm, dict) and perm.get("id") else None
         components = await plain_list(jira, f"/project/{pid}/components")
         body["components"] = sorted_list(
             (
@@ -764,7 +762,7 @@ CATALOG: tuple[Source, ...] = (
         ("project",),
         ("GET /project/search", "GET /issuetypescheme/project", "GET /issuetypescreenscheme/project", "GET /fieldconfigurationscheme/project",
          "GET /workflowscheme/project", "GET /notificationscheme/project", "GET /issuesecurityschemes/project",
-         "GET /project/{id}/permissionscheme", "GET /project/{id}/components", "GET /project/{id}/roledetails", "GET /project/{id}/role/{roleId}"),
+         "GET /project/{id}/components", "GET /project/{id}/roledetails", "GET /project/{id}/role/{roleId}"),
         PB + " (100); association batches of project ids",
         "id",
         collect_projects,
