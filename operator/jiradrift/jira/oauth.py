@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from jiradrift.jira.errors import OAuthError, ReauthorizationRequired
 
 DEFAULT_TOKEN_URL = "https://auth.atlassian.com/oauth/token"
-TERMINAL_ERRORS = frozenset({"invalid_grant", "unauthorized_client", "invalid_client"})
+TERMINAL_ERRORS = frozenset({"invalid_grant", "unauthorized_client", "invalid_client", "access_denied"})
 WRITE_SCOPE_PREFIXES = ("write:", "manage:", "delete:")
 
 

@@ -1,0 +1,33 @@
+"""Fixtures for tests that talk to the emulator over loopback."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from jiradrift.jira.auth import ApiTokenAuth
+from jiradrift.jira.client import ClientSettings, JiraClient
+from jiradrift.jira.clock import FakeClock
+from jiradrift.sim.emulator import RunningEmulator
+
+FAST = ClientSettings(max_concurrency=8, requests_per_second=10_000, timeout=2.0)
+
+
+@pytest.fixture
+def fast() -> ClientSettings:
+    return FAST
+
+
+@pytest.fixture
+def basic_client() -> Callable[..., Awaitable[JiraClient]]:
+    return _basic_client
+
+
+async def _basic_client(sim: RunningEmulator, *, clock: FakeClock | None = None, settings: ClientSettings = FAST) -> JiraClient:
+    """A basic-auth client whose retry sleeps are instant (a FakeClock), so faults cost no wall time."""
+    c = sim.credentials
+    return await JiraClient.connect(
+        sim.base_url, ApiTokenAuth(c.email, c.api_token), settings=settings, clock=clock or FakeClock(), rng=random.Random(5)
+    )
