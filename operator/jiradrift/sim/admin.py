@@ -117,7 +117,6 @@ class Admin:
                 raise JiraError(404, f"No custom field {field_id!r}.")
             old = body["name"]
             body["name"] = name
-            body["untranslatedName"] = name
             body["clauseNames"] = sorted([f"cf[{body['schema']['customId']}]", name])
             self._audit("Custom field updated", "fields", name, "CUSTOM_FIELD", [("name", old, name)])
             return body
@@ -128,7 +127,7 @@ class Admin:
             site = self._site
             num = max((f["schema"].get("customId", 0) for f in site.fields), default=10000) + 1
             fid = f"customfield_{num}"
-            body: Json = {"id": fid, "key": fid, "name": name, "untranslatedName": name, "custom": True,
+            body: Json = {"id": fid, "key": fid, "name": name, "custom": True,
                           "orderable": True, "navigable": True, "searchable": True,
                           "clauseNames": sorted([f"cf[{num}]", name]),
                           "schema": {"type": "string", "custom": CF_PREFIX + type_key, "customId": num}}

@@ -107,7 +107,7 @@ def server_info(call: Call) -> Json:
             "versionNumbers": [1001, 0, 0], "deploymentType": "Cloud", "buildNumber": 100282,
             "buildDate": "2026-01-02T00:00:00.000+0000", "serverTime": timestamp(now),
             "scmInfo": "57a0ca5b4a0bb0ac5f3fee4764acb1c14e4d7e71", "serverTitle": call.site.title,
-            "defaultLocale": {"locale": "en_US"}, "serverTimeZone": "Etc/UTC"} | {}
+            "serverTimeZone": "Etc/UTC"}
 
 
 @op("GET", "/myself")

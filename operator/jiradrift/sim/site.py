@@ -338,7 +338,7 @@ class Site:
             if items:
                 schema["items"] = items
             body = {
-                "id": fid, "key": fid, "name": name, "untranslatedName": name, "custom": True,
+                "id": fid, "key": fid, "name": name, "custom": True,
                 "orderable": True, "navigable": True, "searchable": True,
                 "clauseNames": sorted([f"cf[{num}]", name]), "schema": schema,
             }
@@ -694,7 +694,7 @@ class Site:
             chosen = self.priorities[:] if i == 0 else rng.sample(self.priorities, min(len(self.priorities), 4))
             self.priority_schemes.append({
                 "id": str(1 if i == 0 else 10000 + i), "name": "Default Priority Scheme" if i == 0 else f"Priority Scheme {i}",
-                "description": "", "defaultPriorityId": chosen[0]["id"], "isDefault": i == 0, "default": i == 0,
+                "description": "", "defaultPriorityId": chosen[0]["id"], "default": i == 0,
                 "self": self.url(f"priorityscheme/{1 if i == 0 else 10000 + i}"),
                 "_priority_ids": [p["id"] for p in chosen], "_project_ids": [],
             })
@@ -762,8 +762,7 @@ class Site:
                 for h in rng.sample(holders[:5], 2):
                     self.security_members.append({"id": str(member_id), "issueSecurityLevelId": lid,
                                                   "issueSecuritySchemeId": str(sid),
-                                                  "holder": {**h, "expand": h["type"]} if "parameter" in h else dict(h),
-                                                  "managed": False})
+                                                  "holder": {**h, "expand": h["type"]} if "parameter" in h else dict(h)})
                     member_id += 1
             self.security_schemes.append({"self": self.url(f"issuesecurityschemes/{sid}"), "id": sid,
                                           "name": namer.name(i, suffix="Security Scheme"), "description": "",
