@@ -1,0 +1,54 @@
+"""``jiradrift snapshot`` end to end against the emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from jiradrift.cli import app
+from jiradrift.sim.emulator import RunningEmulator
+from jiradrift.store.filesystem import FilesystemStore
+
+
+def test_snapshot_command_writes_store_and_never_echoes_secrets(jira_sim: RunningEmulator, tmp_path: Path) -> None:
+    c = jira_sim.credentials
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        ["snapshot", "--site", jira_sim.base_url, "--auth", "basic", "--email", c.email, "--out", str(out),
+         "--types", "workflows,priorities", "--tenant", "acme"],
+        env={"JIRA_API_TOKEN": c.api_token, "COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    assert c.api_token not in result.output
+    ids = sorted(FilesystemStore(out).list_manifests("acme"))
+    assert len(ids) == 2 and {i.split("-")[1] for i in ids} == {"workflows", "priorities"}
+    assert all(FilesystemStore(out).get_manifest(i).complete for i in ids)
+
+
+def test_service_account_and_incomplete_exit_code(jira_sim: RunningEmulator, tmp_path: Path) -> None:
+    c = jira_sim.credentials
+    secret = tmp_path / "secret"
+    secret.write_text(c.sa_client_secret + "\n")
+    jira_sim.faults.server_error(status=500, times=None, path="/rest/api/3/statuses/search")
+    result = CliRunner().invoke(
+        app,
+        ["snapshot", "--site", jira_sim.base_url, "--auth", "service-account", "--client-id", c.sa_client_id,
+         "--client-secret-file", str(secret), "--gateway", jira_sim.gateway_url, "--token-url", jira_sim.token_url,
+         "--out", str(tmp_path / "out"), "--types", "workflows"],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 3, result.output
+    assert c.sa_client_secret not in result.output
+    assert any("/ex/jira/" in r.path for r in jira_sim.requests)
+
+
+def test_missing_secret_says_what_to_set(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["snapshot", "--site", "https://acme.atlassian.net", "--auth", "pat", "--out", str(tmp_path)],
+        env={"JIRA_PAT": "", "COLUMNS": "200"},
+    )
+    assert result.exit_code != 0
+    assert "JIRA_PAT" in result.output
