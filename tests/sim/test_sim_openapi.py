@@ -200,7 +200,7 @@ def test_every_operation_validates_against_the_spec(size: str) -> None:
 
 def test_error_bodies_validate_against_the_spec(jira_sim: RunningEmulator) -> None:
     auth = (jira_sim.credentials.email, jira_sim.credentials.api_token)
-    cases = [("GET", "/project/NOPE"), ("GET", "/field/customfield_1/context"), ("GET", "/screens?orderBy=colour")]
+    cases = [("GET", "/project/NOPE"), ("GET", "/field/customfield_1/context"), ("GET", "/issuetypescheme/project")]
     for method, path in cases:
         response = httpx.request(method, jira_sim.api_url + path, auth=auth)
         assert response.status_code in (400, 404)
