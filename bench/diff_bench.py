@@ -45,14 +45,19 @@ def make_item(rng: random.Random, i: int) -> tuple[str, dict[str, Any]]:
     }
     if kind == "workflow":
         body["transitions"] = [
-            {"id": t, "name": f"T{t}", "to": f"S{t + 1}", "description": f"move {t}"} for t in range(rng.randint(3, 8))
+            {"id": t, "name": f"T{t}", "to": f"S{t + 1}", "description": f"move {t}"}
+            for t in range(rng.randint(3, 8))
         ]
         body["statuses"] = [f"S{s}" for s in range(6)]
     elif kind == "screen":
-        body["tabs"] = [{"id": t, "name": f"Tab {t}", "fields": [f"customfield_{t}{f}" for f in range(5)]} for t in range(3)]
+        body["tabs"] = [
+            {"id": t, "name": f"Tab {t}", "fields": [f"customfield_{t}{f}" for f in range(5)]}
+            for t in range(3)
+        ]
     elif kind == "permission-scheme":
         body["permissions"] = [
-            {"id": p, "permission": f"PERM_{p}", "holder": {"type": "group", "parameter": f"g{p % 4}"}} for p in range(10)
+            {"id": p, "permission": f"PERM_{p}", "holder": {"type": "group", "parameter": f"g{p % 4}"}}
+            for p in range(10)
         ]
     else:
         body["schema"] = {"type": rng.choice(["string", "number", "array"]), "custom": f"com.acme:{kind}"}
@@ -105,8 +110,13 @@ def store_snapshot(store: FilesystemStore, sid: str, objects: dict[str, Any], ho
         store.put_item(digest, body)
         items[key] = digest
     return store.put_manifest(
-        Manifest(snapshot_id=sid, tenant="bench", type="all", captured_at=datetime(2024, 1, 1, tzinfo=UTC)
-                 + timedelta(hours=hours), items=items)
+        Manifest(
+            snapshot_id=sid,
+            tenant="bench",
+            type="all",
+            captured_at=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=hours),
+            items=items,
+        )
     )
 
 
@@ -120,14 +130,16 @@ def best_of(runs: int, fn: Callable[[], object]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--deepdiff-items", type=int, default=10_000)
     parser.add_argument("--full-deepdiff", action="store_true")
     args = parser.parse_args()
 
-    from deepdiff import DeepDiff
     import dictdiffer
+    from deepdiff import DeepDiff
 
     print(f"generating two {args.items:,}-item snapshots with 1 % changes ...", flush=True)
     old, new, n_changed = make_snapshots(args.items)
@@ -144,8 +156,10 @@ def main() -> None:
         ours_loading = best_of(
             3, lambda: diff_manifests(store.get_manifest("old"), store.get_manifest("new"), store)
         )
-        print(f"ours: {report.changed} changed, {report.added} added, {report.removed} removed items, "
-              f"{report.change_count} path-level changes")
+        print(
+            f"ours: {report.changed} changed, {report.added} added, {report.removed} removed items, "
+            f"{report.change_count} path-level changes"
+        )
 
     serialise = best_of(5, lambda: (orjson.dumps(old), orjson.dumps(new)))
     dictdiffer_t = best_of(1, lambda: list(dictdiffer.diff(old, new)))
@@ -158,8 +172,10 @@ def main() -> None:
         deep_slice = best_of(1, lambda: DeepDiff(s_old, s_new))
         scale = args.items / args.deepdiff_items
         deep_t = deep_slice * scale
-        deep_note = (f"DeepDiff measured on a {args.deepdiff_items:,}-item slice ({deep_slice:.2f} s) "
-                     f"and scaled x{scale:g} linearly")
+        deep_note = (
+            f"DeepDiff measured on a {args.deepdiff_items:,}-item slice ({deep_slice:.2f} s) "
+            f"and scaled x{scale:g} linearly"
+        )
 
     def row(name: str, seconds: float) -> None:
         print(f"  {name:<44} {seconds * 1000:>10.1f} ms")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.store.builders import T0, canonical
 
 from jiradrift.jira.kinds import Severity
 from jiradrift.snapshot.diff import diff_manifests
 from jiradrift.snapshot.ignore import InvalidIgnoreRule
 from jiradrift.snapshot.manifest import Manifest, compute_digest
 from jiradrift.snapshot.report import CLIP_MARK, ChangeOp, DriftReport
-from tests.store.builders import T0, canonical
 
 
 class MemoryItems:
@@ -32,8 +32,14 @@ def manifest(items: MemoryItems, sid: str, objects: dict[str, Any]) -> Manifest:
         digest, body = canonical(obj)
         items.bodies[digest] = body
         hashes[key] = digest
-    return Manifest(snapshot_id=sid, tenant="acme", type="workflows", captured_at=T0, items=hashes,
-                    digest=compute_digest(hashes))
+    return Manifest(
+        snapshot_id=sid,
+        tenant="acme",
+        type="workflows",
+        captured_at=T0,
+        items=hashes,
+        digest=compute_digest(hashes),
+    )
 
 
 def diff(old: dict[str, Any], new: dict[str, Any], ignore: list[str] | None = None) -> DriftReport:
@@ -77,7 +83,12 @@ def test_nested_values_get_dotted_paths_with_old_and_new_values() -> None:
         {"project/1": {"name": "P", "lead": {"accountId": "u2"}, "schemes": {"permission": 1}}},
     )
     [change] = report.changes
-    assert (change.op, change.path, change.old, change.new) == (ChangeOp.MODIFIED, "lead.accountId", "u1", "u2")
+    assert (change.op, change.path, change.old, change.new) == (
+        ChangeOp.MODIFIED,
+        "lead.accountId",
+        "u1",
+        "u2",
+    )
 
 
 def test_keys_that_are_not_identifiers_are_quoted_in_paths() -> None:
@@ -96,7 +107,9 @@ def test_a_changed_item_name_is_a_rename_and_other_changes_stay_modified() -> No
 
 
 def test_a_nested_name_change_is_modified_not_renamed() -> None:
-    report = diff({"workflow/1": {"name": "W", "x": {"name": "a"}}}, {"workflow/1": {"name": "W", "x": {"name": "b"}}})
+    report = diff(
+        {"workflow/1": {"name": "W", "x": {"name": "a"}}}, {"workflow/1": {"name": "W", "x": {"name": "b"}}}
+    )
     assert ops(report) == [("workflow/1", "modified", "x.name")]
 
 
@@ -124,9 +137,15 @@ def test_replacing_a_plain_list_element_recurses_into_it() -> None:
 
 def test_lists_of_objects_with_ids_match_by_id_so_an_insertion_shifts_nothing() -> None:
     old = {"workflow/1": {"transitions": [{"id": 1, "name": "Start"}, {"id": 2, "name": "Done", "d": "x"}]}}
-    new = {"workflow/1": {"transitions": [
-        {"id": 1, "name": "Start"}, {"id": 3, "name": "Review"}, {"id": 2, "name": "Done", "d": "y"},
-    ]}}
+    new = {
+        "workflow/1": {
+            "transitions": [
+                {"id": 1, "name": "Start"},
+                {"id": 3, "name": "Review"},
+                {"id": 2, "name": "Done", "d": "y"},
+            ]
+        }
+    }
     report = diff(old, new)
     assert ops(report) == [
         ("workflow/1", "added", "transitions[1]"),
@@ -164,7 +183,11 @@ def test_severity_comes_from_the_kind_and_the_report_keeps_the_highest() -> None
         {"screen/1": {"n": 2}, "permission-scheme/1": {"n": 2}, "mystery/1": {"n": 2}},
     )
     by_key = {c.key: c.severity for c in report.changes}
-    assert by_key == {"screen/1": Severity.LOW, "permission-scheme/1": Severity.HIGH, "mystery/1": Severity.MEDIUM}
+    assert by_key == {
+        "screen/1": Severity.LOW,
+        "permission-scheme/1": Severity.HIGH,
+        "mystery/1": Severity.MEDIUM,
+    }
     assert report.highest_severity is Severity.HIGH
     assert diff({"screen/1": {"n": 1}}, {"screen/1": {"n": 2}}).highest_severity is Severity.LOW
     assert diff({}, {}).highest_severity is None
@@ -232,7 +255,9 @@ def test_huge_values_are_clipped() -> None:
 
 
 def test_report_json_round_trips_and_first_n_gives_a_summary() -> None:
-    report = diff({"workflow/1": {"name": "A", "x": 1}}, {"workflow/1": {"name": "B", "x": 2}, "screen/1": {}})
+    report = diff(
+        {"workflow/1": {"name": "A", "x": 1}}, {"workflow/1": {"name": "B", "x": 2}, "screen/1": {}}
+    )
     again = DriftReport.from_json(report.to_json())
     assert again == report
     assert again.summary()["highest_severity"] == "medium"

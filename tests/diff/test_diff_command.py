@@ -6,14 +6,20 @@ from pathlib import Path
 
 import orjson
 import pytest
+from tests.store.builders import put_snapshot
 from typer.testing import CliRunner
 
 from jiradrift.cli import app
 from jiradrift.store.filesystem import FilesystemStore
-from tests.store.builders import put_snapshot
 
-OLD = {"workflow/1": {"name": "Flow", "statuses": ["To Do", "Done"]}, "field/f1": {"name": "Team", "description": "a"}}
-NEW = {"workflow/1": {"name": "Flow 2", "statuses": ["To Do", "Review", "Done"]}, "field/f1": {"name": "Team", "description": "b"}}
+OLD = {
+    "workflow/1": {"name": "Flow", "statuses": ["To Do", "Done"]},
+    "field/f1": {"name": "Team", "description": "a"},
+}
+NEW = {
+    "workflow/1": {"name": "Flow 2", "statuses": ["To Do", "Review", "Done"]},
+    "field/f1": {"name": "Team", "description": "b"},
+}
 
 runner = CliRunner()
 
@@ -70,7 +76,9 @@ def test_table_format_shows_the_summary_and_each_change(two_stores: tuple[Path, 
     result = runner.invoke(app, ["diff", str(two_stores[0]), str(two_stores[1])], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "acme/workflows" in result.stdout and "1 changed items" not in result.stdout
-    assert "2 changed items" in result.stdout and "renamed" in result.stdout and "statuses[1]" in result.stdout
+    assert (
+        "2 changed items" in result.stdout and "renamed" in result.stdout and "statuses[1]" in result.stdout
+    )
 
 
 def test_ignore_rules_apply(two_stores: tuple[Path, Path]) -> None:

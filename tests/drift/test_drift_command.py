@@ -6,11 +6,11 @@ from pathlib import Path
 
 import orjson
 import pytest
+from tests.store.builders import put_snapshot
 from typer.testing import CliRunner
 
 from jiradrift.cli import app
 from jiradrift.store.filesystem import FilesystemStore
-from tests.store.builders import put_snapshot
 
 runner = CliRunner()
 
@@ -37,7 +37,12 @@ def test_drift_list_pages_through_every_event_with_the_cursor(store_dir: Path) -
     assert (first["page"], first["limit"], first["total_count"], first["has_more"]) == (1, 10, 15, True)
     assert [e["snapshot_id"] for e in first["items"]] == ["s3"] * 5 + ["s2"] * 5
     second = listing(str(store_dir), "--tenant", "acme", "--limit", "10", "--cursor", first["next_cursor"])
-    assert (second["page"], len(second["items"]), second["has_more"], second["next_cursor"]) == (2, 5, False, None)
+    assert (second["page"], len(second["items"]), second["has_more"], second["next_cursor"]) == (
+        2,
+        5,
+        False,
+        None,
+    )
     assert {e["snapshot_id"] for e in second["items"]} == {"s1"}
 
 
@@ -45,12 +50,18 @@ def test_without_a_tenant_every_tenant_is_listed(store_dir: Path) -> None:
     page = listing(str(store_dir))
     assert page["total_count"] == 16
     order = [(e["tenant"], e["snapshot_id"]) for e in page["items"]]
-    assert sorted(set(order), key=order.index) == [("acme", "s3"), ("acme", "s2"), ("acme", "s1"), ("globex", "g1")]
+    assert sorted(set(order), key=order.index) == [
+        ("acme", "s3"),
+        ("acme", "s2"),
+        ("acme", "s1"),
+        ("globex", "g1"),
+    ]
 
 
 def test_table_format_prints_events_and_the_next_command(store_dir: Path) -> None:
-    result = runner.invoke(app, ["drift", "list", str(store_dir), "--tenant", "acme", "--limit", "3"],
-                           terminal_width=250)
+    result = runner.invoke(
+        app, ["drift", "list", str(store_dir), "--tenant", "acme", "--limit", "3"], terminal_width=250
+    )
     assert result.exit_code == 0, result.output
     assert "field/f0" in result.stdout and "page 1 (limit 3): 3 of 15 events" in result.stdout
     assert "--tenant acme --cursor " in result.stdout

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from tests.store.builders import T0, put_snapshot
 
 from jiradrift.jira.kinds import Severity
 from jiradrift.snapshot.drift import (
@@ -21,7 +22,6 @@ from jiradrift.snapshot.drift import (
 from jiradrift.snapshot.recording import backfill_drift, record_drift
 from jiradrift.snapshot.report import Change, ChangeOp
 from jiradrift.store.filesystem import FilesystemStore
-from tests.store.builders import T0, put_snapshot
 
 
 class FakeSource:
@@ -30,13 +30,16 @@ class FakeSource:
     def __init__(self, counts: dict[str, tuple[float, int]], tenant: str = "acme") -> None:
         # snapshot id -> (hours after T0, change count)
         self.snaps = {
-            sid: SnapshotDrift(sid, tenant, "workflows", T0 + timedelta(hours=h), n) for sid, (h, n) in counts.items()
+            sid: SnapshotDrift(sid, tenant, "workflows", T0 + timedelta(hours=h), n)
+            for sid, (h, n) in counts.items()
         }
         self.reads: list[tuple[str, int, int]] = []
 
     def snapshots(self, tenant: str | None) -> Iterator[SnapshotDrift]:
         yield from sorted(
-            (s for s in self.snaps.values() if tenant in (None, s.tenant)), key=lambda s: s.order, reverse=True
+            (s for s in self.snaps.values() if tenant in (None, s.tenant)),
+            key=lambda s: s.order,
+            reverse=True,
         )
 
     def changes(self, snapshot_id: str, start: int, stop: int) -> list[Change]:
@@ -59,7 +62,9 @@ def walk(source: FakeSource, limit: int, tenant: str | None = "acme") -> list[li
         cursor = page.next_cursor
 
 
-@pytest.mark.parametrize(("given", "used"), [(None, 100), (0, 1), (-3, 1), (1, 1), (250, 250), (501, 500), (10**9, 500)])
+@pytest.mark.parametrize(
+    ("given", "used"), [(None, 100), (0, 1), (-3, 1), (1, 1), (250, 250), (501, 500), (10**9, 500)]
+)
 def test_limit_defaults_to_100_and_is_clamped_to_1_through_500(given: int | None, used: int) -> None:
     assert clamp_limit(given) == used
     assert list_drift_events(FakeSource({"s1": (0, 3)}), "acme", None, given).limit == used
@@ -91,7 +96,13 @@ def test_page_total_count_and_has_more_follow_the_paginator() -> None:
 
 def test_an_empty_listing_has_no_more() -> None:
     page = list_drift_events(FakeSource({}), "acme", None, None)
-    assert (page.items, page.has_more, page.page, page.total_count, page.next_cursor) == ([], False, 1, 0, None)
+    assert (page.items, page.has_more, page.page, page.total_count, page.next_cursor) == (
+        [],
+        False,
+        1,
+        0,
+        None,
+    )
 
 
 def test_only_the_changes_of_one_page_are_read() -> None:
@@ -154,7 +165,9 @@ def test_no_tenant_lists_every_tenant() -> None:
     source.snaps["g1"] = SnapshotDrift("g1", "globex", "fields", T0 + timedelta(hours=1), 1)
     page = list_drift_events(source, None, None, 10)
     assert [(e.tenant, e.change.key) for e in page.items] == [
-        ("globex", "field/g1-0"), ("acme", "field/s1-0"), ("acme", "field/s1-1")
+        ("globex", "field/g1-0"),
+        ("acme", "field/s1-0"),
+        ("acme", "field/s1-1"),
     ]
 
 
@@ -180,7 +193,9 @@ def test_record_drift_diffs_against_the_predecessor_and_the_first_snapshot_has_n
     assert store.get_drift("s2") == second
 
 
-def test_backfill_records_only_missing_reports_and_events_carry_their_snapshot(store: FilesystemStore) -> None:
+def test_backfill_records_only_missing_reports_and_events_carry_their_snapshot(
+    store: FilesystemStore,
+) -> None:
     put_snapshot(store, "s1", {"permission-scheme/1": {"grants": ["a"]}}, hours=0)
     put_snapshot(store, "s2", {"permission-scheme/1": {"grants": ["a", "b"]}}, hours=1)
     record_drift(store, "s1")

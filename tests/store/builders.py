@@ -22,6 +22,16 @@ def canonical(obj: Any) -> tuple[str, bytes]:
     return hashlib.sha256(body).hexdigest(), body
 
 
+def put_bodies(store: SnapshotStore, objects: dict[str, Any]) -> dict[str, str]:
+    """Put every object's canonical body; returns the manifest items (key -> digest)."""
+    items = {}
+    for key, obj in objects.items():
+        digest, body = canonical(obj)
+        store.put_item(digest, body)
+        items[key] = digest
+    return items
+
+
 def put_snapshot(
     store: SnapshotStore,
     snapshot_id: str,
@@ -32,17 +42,12 @@ def put_snapshot(
     hours: float = 0,
 ) -> Manifest:
     """Put every body, then the manifest (capture's order); returns the manifest as stored."""
-    items = {}
-    for key, obj in objects.items():
-        digest, body = canonical(obj)
-        store.put_item(digest, body)
-        items[key] = digest
     manifest = Manifest(
         snapshot_id=snapshot_id,
         tenant=tenant,
         type=type,
         captured_at=T0 + timedelta(hours=hours),
-        items=items,
+        items=put_bodies(store, objects),
     )
     return store.put_manifest(manifest)
 

@@ -16,13 +16,16 @@ Only the public protocol (``jiradrift.store.base.SnapshotStore``) is used here.
 from __future__ import annotations
 
 import pytest
+from tests.store.builders import T0, canonical, put_bodies, put_snapshot, report_with
 
 from jiradrift.snapshot.manifest import CaptureError, Manifest, compute_digest
 from jiradrift.store.base import SnapshotStore
-from tests.store.builders import T0, canonical, put_snapshot, report_with
 
 WF_A = {"workflow/1": {"name": "Simplified", "statuses": ["To Do", "Done"]}, "field/f1": {"name": "Team"}}
-WF_B = {"workflow/1": {"name": "Simplified", "statuses": ["To Do", "Review", "Done"]}, "field/f1": {"name": "Team"}}
+WF_B = {
+    "workflow/1": {"name": "Simplified", "statuses": ["To Do", "Review", "Done"]},
+    "field/f1": {"name": "Team"},
+}
 
 
 class StoreContract:
@@ -54,11 +57,7 @@ class StoreContract:
     # --- manifests ----------------------------------------------------------------------------
 
     def test_manifest_round_trips_with_its_metadata_and_a_filled_digest(self, store: SnapshotStore) -> None:
-        items = {}
-        for key, obj in WF_A.items():
-            digest, body = canonical(obj)
-            store.put_item(digest, body)
-            items[key] = digest
+        items = put_bodies(store, WF_A)
         manifest = Manifest(
             snapshot_id="acme-workflows-1",
             tenant="acme",
@@ -67,7 +66,9 @@ class StoreContract:
             site="https://acme.atlassian.net",
             items=items,
             complete=False,
-            errors=[CaptureError(kind="workflow", endpoint="/rest/api/3/workflows", status=500, message="boom")],
+            errors=[
+                CaptureError(kind="workflow", endpoint="/rest/api/3/workflows", status=500, message="boom")
+            ],
             request_count=7,
         )
         stored = store.put_manifest(manifest)
@@ -76,7 +77,9 @@ class StoreContract:
         assert store.get_manifest("acme-workflows-1") == stored
         assert store.get_manifest("acme-workflows-1").errors[0].message == "boom"
 
-    def test_a_manifest_pointing_at_missing_bodies_is_refused_and_not_listed(self, store: SnapshotStore) -> None:
+    def test_a_manifest_pointing_at_missing_bodies_is_refused_and_not_listed(
+        self, store: SnapshotStore
+    ) -> None:
         digest, _ = canonical({"name": "never put"})
         manifest = Manifest(
             snapshot_id="s1", tenant="acme", type="fields", captured_at=T0, items={"field/x": digest}
@@ -94,7 +97,9 @@ class StoreContract:
             put_snapshot(store, "s1", WF_B, hours=1)
         assert store.get_manifest("s1").items == {k: canonical(v)[0] for k, v in WF_A.items()}
 
-    def test_get_manifest_of_an_unknown_snapshot_raises_key_error_naming_it(self, store: SnapshotStore) -> None:
+    def test_get_manifest_of_an_unknown_snapshot_raises_key_error_naming_it(
+        self, store: SnapshotStore
+    ) -> None:
         with pytest.raises(KeyError) as info:
             store.get_manifest("nope-123")
         assert "nope-123" in str(info.value)

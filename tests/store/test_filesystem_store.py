@@ -9,12 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from tests.store.builders import T0, canonical, put_snapshot
+from tests.store.contract import WF_A, WF_B, StoreContract
 
 from jiradrift.snapshot.manifest import Manifest
 from jiradrift.store.errors import InvalidStoreName, StoreError, StoreIntegrityError
 from jiradrift.store.filesystem import FilesystemStore
-from tests.store.builders import T0, canonical, put_snapshot
-from tests.store.contract import WF_A, WF_B, StoreContract
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -140,6 +140,7 @@ def test_integrity_error_names_the_snapshot_and_the_fix(root: Path) -> None:
     store = FilesystemStore(root, durable=False)
     digest, _ = canonical({"x": 1})
     with pytest.raises(StoreIntegrityError) as info:
-        store.put_manifest(Manifest(snapshot_id="snap-7", tenant="acme", type="t", captured_at=T0,
-                                    items={"field/x": digest}))
+        store.put_manifest(
+            Manifest(snapshot_id="snap-7", tenant="acme", type="t", captured_at=T0, items={"field/x": digest})
+        )
     assert "snap-7" in str(info.value) and "put_item every body before put_manifest" in str(info.value)

@@ -86,20 +86,20 @@ def _pairs(
     """(old id, new id) pairs to diff, explained when there are none."""
     old_id = from_id or a.snapshot_id
     if b is None:
-        new_ids = [to_id] if to_id else list(_newest_per_stream(a.store, types).values())
+        targets = [to_id] if to_id else list(_newest_per_stream(a.store, types).values())
         pairs = []
-        for new_id in new_ids:
-            base = old_id or predecessor_of(a.store, new_id)
+        for target in targets:
+            base = old_id or predecessor_of(a.store, target)
             if base is None:
                 raise _fail(
-                    f"snapshot {new_id!r} in {a.store.root} has no earlier snapshot of its tenant and type "
+                    f"snapshot {target!r} in {a.store.root} has no earlier snapshot of its tenant and type "
                     f"to compare with; pass --from ID or a second store"
                 )
-            pairs.append((base, new_id))
+            pairs.append((base, target))
         if not pairs:
             raise _fail(f"{a.store.root} holds no snapshot{' of the given --type' if types else ''}")
         return pairs
-    new_id = to_id or b.snapshot_id
+    new_id: str | None = to_id or b.snapshot_id
     if old_id and new_id:
         return [(old_id, new_id)]
     old_newest = _newest_per_stream(a.store, types)
@@ -150,17 +150,25 @@ def _print_report(console: Console, report: DriftReport) -> None:
 
 
 def diff_command(
-    snapshot_a: Annotated[Path, typer.Argument(metavar="DIR_A", help="Older side: STORE_DIR or STORE_DIR/snapshots/ID.")],
+    snapshot_a: Annotated[
+        Path, typer.Argument(metavar="DIR_A", help="Older side: STORE_DIR or STORE_DIR/snapshots/ID.")
+    ],
     snapshot_b: Annotated[
         Path | None,
         typer.Argument(metavar="[DIR_B]", help="Newer side; omit to compare within DIR_A."),
     ] = None,
     from_id: Annotated[str | None, typer.Option("--from", help="Older snapshot id (in DIR_A).")] = None,
-    to_id: Annotated[str | None, typer.Option("--to", help="Newer snapshot id (in DIR_B, else DIR_A).")] = None,
-    types: Annotated[list[str] | None, typer.Option("--type", help="Only these snapshot types (repeatable).")] = None,
+    to_id: Annotated[
+        str | None, typer.Option("--to", help="Newer snapshot id (in DIR_B, else DIR_A).")
+    ] = None,
+    types: Annotated[
+        list[str] | None, typer.Option("--type", help="Only these snapshot types (repeatable).")
+    ] = None,
     ignore: Annotated[
         list[str] | None,
-        typer.Option("--ignore", help="Ignore rule KEY_GLOB[:PATH_GLOB], e.g. 'field/*:description' (repeatable)."),
+        typer.Option(
+            "--ignore", help="Ignore rule KEY_GLOB[:PATH_GLOB], e.g. 'field/*:description' (repeatable)."
+        ),
     ] = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when there is drift.")] = False,
@@ -186,7 +194,9 @@ def diff_command(
     except (StoreError, InvalidIgnoreRule, KeyError) as exc:
         raise _fail(str(exc)) from None
     if output is OutputFormat.json:
-        sys.stdout.write(orjson.dumps({"reports": [r.to_dict() for r in reports]}, option=orjson.OPT_INDENT_2).decode())
+        sys.stdout.write(
+            orjson.dumps({"reports": [r.to_dict() for r in reports]}, option=orjson.OPT_INDENT_2).decode()
+        )
         sys.stdout.write("\n")
     else:
         console = Console()
@@ -201,14 +211,18 @@ drift_app = typer.Typer(help="Drift events recorded in a store.", no_args_is_hel
 
 @drift_app.command("list")
 def drift_list_command(
-    store_dir: Annotated[Path, typer.Argument(metavar="DIR", help="A store written by `jiradrift snapshot --out DIR`.")],
+    store_dir: Annotated[
+        Path, typer.Argument(metavar="DIR", help="A store written by `jiradrift snapshot --out DIR`.")
+    ],
     limit: Annotated[int, typer.Option("--limit", help="Events per page (clamped to 1..500).")] = 100,
     cursor: Annotated[str | None, typer.Option("--cursor", help="next_cursor of the previous page.")] = None,
     tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant (default: all).")] = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
     backfill: Annotated[
         bool,
-        typer.Option("--backfill/--no-backfill", help="First record drift for snapshots that have no report."),
+        typer.Option(
+            "--backfill/--no-backfill", help="First record drift for snapshots that have no report."
+        ),
     ] = True,
 ) -> None:
     """List drift events newest first, one page at a time.
@@ -248,8 +262,9 @@ def drift_list_command(
     console.print(f"page {page.page} (limit {page.limit}): {shown}", highlight=False)
     if page.has_more:
         tenant_opt = f" --tenant {tenant}" if tenant else ""
+        command = f"jiradrift drift list {store_dir} --limit {page.limit}{tenant_opt}"
         console.print(
-            f"next: jiradrift drift list {store_dir} --limit {page.limit}{tenant_opt} --cursor {page.next_cursor}",
+            f"next: {command} --cursor {page.next_cursor}",
             highlight=False,
             soft_wrap=True,
         )

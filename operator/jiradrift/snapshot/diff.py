@@ -65,14 +65,19 @@ def _diff_values(old: Any, new: Any, path: str, out: list[_RawChange]) -> None:
 
 def _identity_field(old: list[Any], new: list[Any]) -> str | None:
     """A field that identifies every element of both lists uniquely, if there is one."""
-    if not old or not new or not all(isinstance(e, dict) for e in old) or not all(
-        isinstance(e, dict) for e in new
+    if (
+        not old
+        or not new
+        or not all(isinstance(e, dict) for e in old)
+        or not all(isinstance(e, dict) for e in new)
     ):
         return None
     for name in _IDENTITY_FIELDS:
         for seq in (old, new):
             ids = [e.get(name) for e in seq]
-            if any(not isinstance(i, str | int) or isinstance(i, bool) for i in ids) or len(set(ids)) != len(ids):
+            if any(not isinstance(i, str | int) or isinstance(i, bool) for i in ids) or len(set(ids)) != len(
+                ids
+            ):
                 break
         else:
             return name
@@ -142,8 +147,10 @@ def diff_items(key: str, old_body: bytes, new_body: bytes) -> list[_RawChange]:
     if not out:
         # The bytes differ but the values compare equal (e.g. 1 vs 1.0): still a change.
         out.append((ChangeOp.MODIFIED, "", old, new))
-    return [(ChangeOp.RENAMED, p, o, n) if p == "name" and op is ChangeOp.MODIFIED else (op, p, o, n)
-            for op, p, o, n in out]
+    return [
+        (ChangeOp.RENAMED, p, o, n) if p == "name" and op is ChangeOp.MODIFIED else (op, p, o, n)
+        for op, p, o, n in out
+    ]
 
 
 def diff_manifests(

@@ -7,7 +7,12 @@ class StoreError(Exception):
     """Base class for every error a snapshot store raises on purpose."""
 
 
-class ItemNotFound(StoreError, KeyError):
+class _NotFound(StoreError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class ItemNotFound(_NotFound):
     """No body is stored under a digest."""
 
     def __init__(self, digest: str, where: str) -> None:
@@ -17,11 +22,8 @@ class ItemNotFound(StoreError, KeyError):
         )
         self.digest = digest
 
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
 
-
-class SnapshotNotFound(StoreError, KeyError):
+class SnapshotNotFound(_NotFound):
     """No manifest is stored under a snapshot id."""
 
     def __init__(self, snapshot_id: str, where: str) -> None:
@@ -30,9 +32,6 @@ class SnapshotNotFound(StoreError, KeyError):
             f"with `jiradrift drift list {where}` or check the id"
         )
         self.snapshot_id = snapshot_id
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 class StoreIntegrityError(StoreError):

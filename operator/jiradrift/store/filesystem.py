@@ -450,7 +450,9 @@ class FilesystemStore:
 
     def _drift_summary(self, snapshot_id: str) -> dict[str, Any] | None:
         try:
-            summary: dict[str, Any] = orjson.loads((self._snapshot_dir(snapshot_id) / "drift.json").read_bytes())
+            summary: dict[str, Any] = orjson.loads(
+                (self._snapshot_dir(snapshot_id) / "drift.json").read_bytes()
+            )
         except FileNotFoundError:
             if not (self._snapshot_dir(snapshot_id) / "manifest.json.zst").exists():
                 raise SnapshotNotFound(snapshot_id, str(self.root)) from None
