@@ -1,0 +1,176 @@
+"""``jiradrift refresh-tokens`` (the CronJob's command) and ``jiradrift auth login``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import typer
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+from jiradrift.handlers import logs
+from jiradrift.jira.errors import OAuthError
+from jiradrift.tokens.errors import TokenError
+from jiradrift.tokens.job import run_refresh_job
+from jiradrift.tokens.login import DEFAULT_PORT, LoginError, login
+from jiradrift.tokens.scopes import LOGIN_SCOPES
+
+_DURATION = re.compile(r"(\d+)([dhms])")
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def parse_window(text: str) -> timedelta:
+    """``24h``, ``90m``, ``1h30m``, ``2d``, ``45s`` -> timedelta."""
+    compact = text.strip().lower()
+    parts = _DURATION.findall(compact)
+    if not parts or "".join(n + u for n, u in parts) != compact:
+        raise typer.BadParameter(f"{text!r} is not a duration; use e.g. 24h, 90m, 1h30m or 2d")
+    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+
+
+def api_client(kubeconfig: Path | None, pool_size: int) -> k8s.ApiClient:
+    """In-cluster credentials in a pod, else ``--kubeconfig`` / ``KUBECONFIG`` / ``~/.kube/config``."""
+    config = k8s.Configuration()
+    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        k8s_config.load_incluster_config(client_configuration=config)  # type: ignore[no-untyped-call]
+    else:
+        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=str(kubeconfig) if kubeconfig else None, client_configuration=config
+        )
+    config.connection_pool_maxsize = pool_size
+    return k8s.ApiClient(config)
+
+
+def refresh_tokens_command(
+    namespace: list[str] = typer.Option(
+        [], "--namespace", "-n", help="Namespace to visit (repeatable). Default: all namespaces."
+    ),
+    all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A", help="Visit every namespace."),
+    window: str = typer.Option(
+        "24h", help="Refresh tokens that expire within this duration (e.g. 24h, 90m); the rest are skipped."
+    ),
+    concurrency: int = typer.Option(20, min=1, max=256, help="Tenants refreshed at the same time."),
+    lease_wait: float = typer.Option(
+        30.0, help="Seconds to wait for a tenant's refresh Lease held by the operator before giving up."
+    ),
+    kubeconfig: Path | None = typer.Option(
+        None, help="Kubeconfig file (default: in-cluster, then KUBECONFIG)."
+    ),
+    log_format: str = typer.Option("json", help="json or plain (logs go to stderr)."),
+) -> None:
+    """Refresh the OAuth / service-account tokens of every JiraTenant that needs it (the CronJob).
+
+    Visits each JiraTenant using spec.auth.oauth or spec.auth.serviceAccount, refreshes those whose
+    access token expires within --window under the tenant's refresh Lease, skips the rest, and
+    carries on past failures. The last line of stdout is exactly
+    `Token refresh job: N refreshed, M skipped, K failed`; the exit status is 0 when K is 0.
+    """
+    if namespace and all_namespaces:
+        raise typer.BadParameter("pass either --namespace (repeatable) or --all-namespaces, not both")
+    span = parse_window(window)
+    logs.configure(logging.INFO, json_format=log_format == "json")
+    api = api_client(kubeconfig, pool_size=concurrency + 8)
+
+    async def main() -> int:
+        # Kubernetes calls are blocking and run in the default executor: size it to the concurrency.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=concurrency + 8))
+        summary = await run_refresh_job(
+            api, namespaces=namespace or None, window=span, concurrency=concurrency, lease_wait=lease_wait
+        )
+        sys.stderr.flush()
+        typer.echo(summary.line())
+        return summary.exit_code
+
+    try:
+        code = asyncio.run(main())
+    finally:
+        api.close()  # type: ignore[no-untyped-call]
+    raise typer.Exit(code)
+
+
+auth_app = typer.Typer(
+    help="OAuth consent for JiraTenants (writes the credential Secret).", no_args_is_help=True
+)
+
+
+@auth_app.command("login")
+def login_command(
+    tenant: str = typer.Option(..., "--tenant", help="The JiraTenant as NAMESPACE/NAME (spec.auth.oauth)."),
+    client_id: str | None = typer.Option(
+        None, help="OAuth client ID of the Atlassian app (default: the one already in the Secret)."
+    ),
+    client_secret_env: str = typer.Option(
+        "JIRADRIFT_CLIENT_SECRET",
+        help="Environment variable holding the app's client secret (default: the one already in the Secret).",
+    ),
+    port: int = typer.Option(
+        DEFAULT_PORT,
+        min=0,
+        max=65535,
+        help="Loopback port; the app's callback must be http://127.0.0.1:<port>/callback (0: any).",
+    ),
+    scopes: str | None = typer.Option(
+        None, help="Space- or comma-separated scopes (default: the granular read scopes + offline_access)."
+    ),
+    auth_url: str | None = typer.Option(
+        None, help="Authorization server base URL (default: derived from the tenant's tokenUrl)."
+    ),
+    timeout: float = typer.Option(300.0, help="Seconds to wait for the consent."),
+    open_browser: bool = typer.Option(False, "--open", help="Also open the URL in a browser."),
+    kubeconfig: Path | None = typer.Option(
+        None, help="Kubeconfig file (default: KUBECONFIG, ~/.kube/config)."
+    ),
+) -> None:
+    """Consent to the Atlassian app (3LO) and write the tenant's Secret; prints the URL to open."""
+    namespace, _, name = tenant.partition("/")
+    if not namespace or not name or "/" in name:
+        raise typer.BadParameter(f"--tenant {tenant!r} must be NAMESPACE/NAME")
+    wanted = tuple(s for s in re.split(r"[\s,]+", scopes or "") if s) or LOGIN_SCOPES
+    api = api_client(kubeconfig, pool_size=4)
+
+    def announce(url: str) -> None:
+        typer.echo("Open this URL, sign in and accept (waiting for the callback):", err=True)
+        typer.echo(url)
+        sys.stdout.flush()
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    try:
+        result = asyncio.run(
+            login(
+                api,
+                namespace,
+                name,
+                client_id=client_id,
+                client_secret=os.environ.get(client_secret_env) or None,
+                scopes=wanted,
+                port=port,
+                auth_base=auth_url,
+                timeout=timeout,
+                announce=announce,
+            )
+        )
+    except (LoginError, TokenError, OAuthError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        api.close()  # type: ignore[no-untyped-call]
+    verb = "created" if result.created else "updated"
+    typer.echo(
+        f"Secret {result.secret} {verb}; access token valid until {result.expires_at:%Y-%m-%dT%H:%M:%SZ}"
+    )
+    if result.write_scopes:
+        typer.echo(
+            f"warning: granted write-capable scope(s) {' '.join(result.write_scopes)}; captures are refused "
+            "unless spec.auth.allowWriteScopes is true. Give the app only the granular read scopes.",
+            err=True,
+        )

@@ -1,0 +1,547 @@
+"""Refresh one tenant's token: the single code path of the CronJob and of the operator.
+
+    refresher = TokenRefresher(api, http=http)
+    result = await refresher.refresh(tenant, window=timedelta(hours=24))   # never raises TokenError
+    state = await ensure_fresh_token(api, tenant, window=timedelta(minutes=5))  # raises TokenError
+
+The steps, and why:
+
+1. A tenant whose status says the token is good beyond the window is confirmed by reading the
+   Secret without the Lease; skipping writes nothing, so it needs no lock.
+2. Otherwise take the tenant's refresh Lease (``token_refresh:{namespace}/{name}``) and **re-read the
+   Secret**: the other caller may have rotated it a moment ago. Decide again (``decide``).
+3. Refresh: 3LO rotates the refresh token (the old one is spent), a service account re-mints.
+4. Persist the rotation with the Secret's resourceVersion as precondition **before** the new access
+   token is handed out. On 409 re-read: if the credentials are still the ones we spent, the change
+   was unrelated and we write again on the new version; if they changed, someone else rotated or
+   replaced them, and their Secret wins (never overwritten). Steps 3-4 are shielded from
+   cancellation, so a rotated refresh token is never dropped half-way.
+5. Update ``status.token`` and the ``TokenFresh`` / ``ScopesReadOnly`` conditions (merge patch of
+   ``/status`` with the tenant's resourceVersion; 409 re-reads and recomputes).
+
+``invalid_grant`` / ``unauthorized_client`` mark the Secret with a fingerprint of the rejected
+credentials, set ``TokenFresh=False, reason=ReauthorizationRequired`` and post one Warning Event;
+until the Secret's credentials change nothing calls the token endpoint for that tenant again.
+Tokens never reach logs, Events or status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+
+import httpx
+from kubernetes import client as k8s
+
+from jiradrift.jira.clock import SystemClock
+from jiradrift.jira.errors import OAuthError, ReauthorizationRequired
+from jiradrift.jira.oauth import (
+    TokenResponse,
+    refresh_access_token,
+    request_client_credentials_token,
+    write_scopes,
+)
+from jiradrift.k8s import events
+from jiradrift.k8s.lease import LeaseLock, holder_identity
+from jiradrift.k8s.resources import API_VERSION, LABEL_TENANT
+from jiradrift.redact import redact
+from jiradrift.store.kubeapi import label_value
+from jiradrift.tokens.decision import Action, Decision, decide
+from jiradrift.tokens.errors import (
+    LeaseUnavailable,
+    MalformedSecret,
+    ReauthorizationPending,
+    RefreshFailed,
+    SecretConflict,
+    SecretNotFound,
+    TokenError,
+    UnsupportedAuth,
+    WriteScopesRefused,
+)
+from jiradrift.tokens.kube import Conflict, KubeError, KubeOps
+from jiradrift.tokens.secret import (
+    ACCESS_TOKEN,
+    EXPIRES_AT,
+    REAUTH_ANNOTATION,
+    REFRESH_TOKEN,
+    SCOPE,
+    AuthKind,
+    SecretFormatError,
+    TokenSecret,
+    format_time,
+    parse_secret,
+    updated_secret_body,
+)
+from jiradrift.tokens.tenant import (
+    REAUTHORIZATION_REQUIRED,
+    TenantAuthRef,
+    TokenFreshness,
+    tenant_auth,
+    token_status_patch,
+)
+
+log = logging.getLogger("jiradrift.tokens")
+
+FRESH = TokenFreshness(True, "Fresh", "the access token is valid")
+LEASE_DURATION_SECONDS = 60
+PERSIST_ATTEMPTS = 5
+STATUS_ATTEMPTS = 4
+MIN_REMAINING = timedelta(minutes=5)
+"""A token someone else just minted is used if it lasts at least this long."""
+
+
+class WallClock(Protocol):
+    def now(self) -> datetime:
+        """Timezone-aware UTC."""
+
+
+def lease_key(namespace: str, name: str) -> str:
+    return f"token_refresh:{namespace}/{name}"
+
+
+@dataclass(frozen=True)
+class TokenState:
+    """A usable access token. ``repr`` never shows it."""
+
+    tenant: str
+    access_token: str = field(repr=False)
+    expires_at: datetime
+    scopes: tuple[str, ...]
+    refreshed: bool
+
+    @property
+    def write_scopes(self) -> list[str]:
+        return write_scopes(self.scopes)
+
+    @property
+    def authorization(self) -> str:
+        return f"Bearer {self.access_token}"
+
+
+class Outcome(StrEnum):
+    REFRESHED = "refreshed"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    tenant: str
+    outcome: Outcome
+    reason: str
+    message: str
+    state: TokenState | None = None
+    error: TokenError | None = None
+
+
+def _state(ref: TenantAuthRef, secret: TokenSecret, *, refreshed: bool) -> TokenState:
+    assert secret.access_token is not None and secret.expires_at is not None
+    return TokenState(
+        tenant=ref.key,
+        access_token=secret.access_token,
+        expires_at=secret.expires_at,
+        scopes=tuple((secret.scope or "").split()),
+        refreshed=refreshed,
+    )
+
+
+class TokenRefresher:
+    """Refreshes tenants' tokens through one ApiClient and one HTTP client (share it across tenants)."""
+
+    def __init__(
+        self,
+        api: k8s.ApiClient,
+        *,
+        http: httpx.AsyncClient,
+        clock: WallClock | None = None,
+        lease_wait: float = 30.0,
+        lease_duration: int = LEASE_DURATION_SECONDS,
+        holder_prefix: str | None = None,
+    ) -> None:
+        self.api = api
+        self.ops = KubeOps(api)
+        self.http = http
+        self.clock: WallClock = clock or SystemClock()
+        self.lease_wait = lease_wait
+        self.lease_duration = lease_duration
+        self.holder_prefix = holder_prefix
+
+    # --- entry points ---------------------------------------------------------------------
+
+    async def refresh(self, tenant: dict[str, Any], *, window: timedelta) -> RefreshResult:
+        """Refresh when needed; every failure comes back as a ``FAILED`` result, never raised."""
+        meta = tenant.get("metadata") or {}
+        key = f"{meta.get('namespace')}/{meta.get('name')}"
+        try:
+            return await self._refresh(tenant, window)
+        except TokenError as exc:
+            return RefreshResult(exc.tenant, Outcome.FAILED, exc.reason, exc.message, error=exc)
+        except KubeError as exc:
+            error = RefreshFailed(key, f"the Kubernetes API refused a call: {exc}")
+            return RefreshResult(key, Outcome.FAILED, "KubernetesError", error.message, error=error)
+        except Exception as exc:  # a bug or an unexpected library error must not sink the other tenants
+            log.exception("token refresh of JiraTenant %s failed unexpectedly", key)
+            error = RefreshFailed(key, f"unexpected {type(exc).__name__}: {redact(str(exc))}")
+            return RefreshResult(key, Outcome.FAILED, "UnexpectedError", error.message, error=error)
+
+    # --- the steps ------------------------------------------------------------------------
+
+    async def _refresh(self, tenant: dict[str, Any], window: timedelta) -> RefreshResult:
+        ref = tenant_auth(tenant)
+        if not ref.kind.refreshable:
+            raise UnsupportedAuth(ref.key, f"spec.auth.{ref.kind.value} has no token to refresh")
+        # Reading and skipping write nothing to the Secret, so they need no lock.
+        first = await self._read_and_decide(ref, window)
+        if first.action is Action.SKIP:
+            return await self._skipped(tenant, ref, first)
+        if first.action is Action.FAIL:
+            raise await self._failed(tenant, ref, first)
+        lock = LeaseLock(
+            self.api,
+            ref.namespace,
+            lease_key(ref.namespace, ref.name),
+            holder_identity(self.holder_prefix),
+            duration_seconds=self.lease_duration,
+            labels={LABEL_TENANT: label_value(ref.key)},
+        )
+        if not await self._acquire(lock):
+            # The other refresher held it all along; what it wrote may be all we need.
+            decision = await self._read_and_decide(ref, window)
+            if decision.action is Action.SKIP or self._refreshed_meanwhile(first, decision):
+                return await self._skipped(tenant, ref, decision, reason="RefreshedConcurrently")
+            holder = lock.record.holder if lock.record else "?"
+            raise LeaseUnavailable(
+                ref.key,
+                f"the refresh Lease {ref.namespace}/{lock.name} stayed held by {holder} for "
+                f"{self.lease_wait:.0f}s; it expires {self.lease_duration}s after its holder stops, "
+                "then the next run refreshes",
+            )
+        try:
+            return await self._refresh_locked(tenant, ref, window, first)
+        finally:
+            try:
+                await asyncio.to_thread(lock.release)
+            except Exception as exc:  # the Lease expires on its own; never mask the result
+                log.warning("could not release refresh Lease of JiraTenant %s: %s", ref.key, exc)
+
+    def _refreshed_meanwhile(self, first: Decision, latest: Decision) -> bool:
+        """Someone rotated the Secret between our first read and now, and left a usable token.
+
+        Then the need that made us want to refresh has been met, even if the new token still falls
+        within our (possibly long) window: refreshing again would only rotate for nothing.
+        """
+        before, after = first.secret, latest.secret
+        if before is None or after is None or after.access_token is None or after.expires_at is None:
+            return False
+        if after.resource_version == before.resource_version:
+            return False
+        if before.expires_at is not None and after.expires_at <= before.expires_at:
+            return False
+        return after.expires_at - self.clock.now() > MIN_REMAINING
+
+    async def _acquire(self, lock: LeaseLock) -> bool:
+        """Poll ``try_acquire`` briefly (a refresh takes well under a second), up to ``lease_wait``."""
+        deadline = time.monotonic() + self.lease_wait
+        pause = 0.02
+        while True:
+            if await asyncio.to_thread(lock.try_acquire):
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, 1.0)
+
+    async def _read_and_decide(self, ref: TenantAuthRef, window: timedelta) -> Decision:
+        body = await self.ops.get_secret(ref.namespace, ref.secret_name)
+        return decide(body, ref.kind, now=self.clock.now(), window=window, secret_ref=ref.secret_key)
+
+    async def _failed(self, tenant: dict[str, Any], ref: TenantAuthRef, decision: Decision) -> TokenError:
+        error = self._decision_error(ref, decision)
+        await self._set_status(tenant, ref, TokenFreshness(False, error.reason, error.message))
+        return error
+
+    async def _refresh_locked(
+        self, tenant: dict[str, Any], ref: TenantAuthRef, window: timedelta, first: Decision
+    ) -> RefreshResult:
+        decision = await self._read_and_decide(ref, window)
+        if decision.action is Action.SKIP:
+            return await self._skipped(tenant, ref, decision)
+        if decision.action is Action.FAIL:
+            raise await self._failed(tenant, ref, decision)
+        if self._refreshed_meanwhile(first, decision):
+            return await self._skipped(tenant, ref, decision, reason="RefreshedConcurrently")
+        assert decision.secret is not None
+        # Rotation and persistence must finish together even if our caller is cancelled.
+        task = asyncio.ensure_future(self._rotate_and_persist(ref, decision.secret))
+        try:
+            stored, refreshed_at = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                await asyncio.wait([task], timeout=60)
+            raise
+        except ReauthorizationRequired as exc:
+            await self._mark_reauthorization(tenant, ref, decision.secret, exc)
+            raise ReauthorizationPending(ref.key, self._reauth_message(ref, exc)) from exc
+        except OAuthError as exc:
+            error = RefreshFailed(ref.key, f"the token endpoint {ref.token_url} failed: {redact(str(exc))}")
+            current_expiry = decision.secret.expires_at
+            if current_expiry is not None and current_expiry > self.clock.now():
+                freshness = TokenFreshness(
+                    True,
+                    "RefreshDeferred",
+                    f"{error.message}; the current token stays valid until {format_time(current_expiry)}",
+                )
+            else:
+                freshness = TokenFreshness(False, error.reason, error.message)
+            await self._set_status(tenant, ref, freshness)
+            raise error from exc
+        if stored is None:  # someone else rotated or replaced the credentials meanwhile: theirs win
+            return await self._after_conflict(tenant, ref, window)
+        await self._set_status(
+            tenant, ref, FRESH, expires_at=stored.expires_at, refreshed_at=refreshed_at, scopes=stored.scope
+        )
+        log.info(
+            "JiraTenant %s: token refreshed (%s), valid until %s",
+            ref.key,
+            decision.reason,
+            format_time(stored.expires_at) if stored.expires_at else "?",
+        )
+        state = _state(ref, stored, refreshed=True)
+        return RefreshResult(ref.key, Outcome.REFRESHED, decision.reason, decision.message, state=state)
+
+    def _decision_error(self, ref: TenantAuthRef, decision: Decision) -> TokenError:
+        if decision.reason == "SecretNotFound":
+            return SecretNotFound(ref.key, ref.namespace, ref.secret_name)
+        if decision.reason == REAUTHORIZATION_REQUIRED:
+            return ReauthorizationPending(ref.key, decision.message)
+        return MalformedSecret(ref.key, ref.namespace, ref.secret_name, decision.message)
+
+    async def _call_token_endpoint(self, ref: TenantAuthRef, secret: TokenSecret) -> TokenResponse:
+        if ref.kind is AuthKind.OAUTH:
+            assert secret.refresh_token is not None
+            return await refresh_access_token(
+                client_id=secret.client_id,
+                client_secret=secret.client_secret,
+                refresh_token=secret.refresh_token,
+                token_url=ref.token_url,
+                http=self.http,
+            )
+        return await request_client_credentials_token(
+            client_id=secret.client_id,
+            client_secret=secret.client_secret,
+            token_url=ref.token_url,
+            http=self.http,
+        )
+
+    async def _rotate_and_persist(
+        self, ref: TenantAuthRef, secret: TokenSecret
+    ) -> tuple[TokenSecret | None, datetime]:
+        """Call the token endpoint and save the answer; ``None`` when another writer's Secret won."""
+        started = self.clock.now()
+        tokens = await self._call_token_endpoint(ref, secret)
+        # Count the lifetime from before the request: the token never outlives what we record.
+        expires_at = started + timedelta(seconds=max(0, tokens.expires_in))
+        values = {ACCESS_TOKEN: tokens.access_token, EXPIRES_AT: format_time(expires_at), SCOPE: tokens.scope}
+        if ref.kind is AuthKind.OAUTH and tokens.refresh_token:
+            values[REFRESH_TOKEN] = tokens.refresh_token
+        stored = await self._persist(ref, secret, values)
+        return stored, started
+
+    async def _persist(
+        self, ref: TenantAuthRef, spent: TokenSecret, values: dict[str, str]
+    ) -> TokenSecret | None:
+        current = spent.raw
+        pause = 0.1
+        last_error: Exception | None = None
+        for _ in range(PERSIST_ATTEMPTS):
+            body = updated_secret_body(current, values, annotations={REAUTH_ANNOTATION: None})
+            try:
+                written = await self.ops.replace_secret(body)
+                return parse_secret(written, ref.kind)
+            except Conflict:
+                latest = await self.ops.get_secret(ref.namespace, ref.secret_name)
+                if latest is None:
+                    raise SecretNotFound(ref.key, ref.namespace, ref.secret_name) from None
+                try:
+                    same = parse_secret(latest, ref.kind).fingerprint == spent.fingerprint
+                except SecretFormatError:
+                    same = False
+                if not same:
+                    log.info(
+                        "JiraTenant %s: Secret %s changed while refreshing; keeping the other writer's",
+                        ref.key,
+                        ref.secret_key,
+                    )
+                    return None
+                current = latest  # an unrelated change (labels, annotations): write ours on top of it
+            except KubeError as exc:
+                last_error = exc
+                await asyncio.sleep(pause)
+                pause *= 2
+        detail = f": {last_error}" if last_error else " (it kept changing)"
+        log.error(
+            "JiraTenant %s: the new token could not be saved to Secret %s%s. For 3LO the previous refresh "
+            "token remains usable for 10 minutes; run `jiradrift refresh-tokens` again within that time",
+            ref.key,
+            ref.secret_key,
+            detail,
+        )
+        raise SecretConflict(
+            ref.key, f"the refreshed token could not be saved to Secret {ref.secret_key}{detail}"
+        )
+
+    async def _after_conflict(
+        self, tenant: dict[str, Any], ref: TenantAuthRef, window: timedelta
+    ) -> RefreshResult:
+        decision = await self._read_and_decide(ref, window)
+        if decision.action is Action.SKIP:
+            return await self._skipped(tenant, ref, decision, reason="RefreshedConcurrently")
+        raise SecretConflict(
+            ref.key,
+            f"Secret {ref.secret_key} was changed by someone else during the refresh and its token is "
+            f"not fresh ({decision.reason}: {decision.message}); the next run refreshes it",
+        )
+
+    async def _skipped(
+        self, tenant: dict[str, Any], ref: TenantAuthRef, decision: Decision, *, reason: str | None = None
+    ) -> RefreshResult:
+        secret = decision.secret
+        assert secret is not None and secret.expires_at is not None
+        await self._set_status(tenant, ref, FRESH, expires_at=secret.expires_at, scopes=secret.scope)
+        state = _state(ref, secret, refreshed=False)
+        return RefreshResult(
+            ref.key, Outcome.SKIPPED, reason or decision.reason, decision.message, state=state
+        )
+
+    # --- revoked grants -------------------------------------------------------------------
+
+    def _reauth_message(self, ref: TenantAuthRef, exc: OAuthError) -> str:
+        fix = (
+            f"run `jiradrift auth login --tenant {ref.key}` to consent again"
+            if ref.kind is AuthKind.OAUTH
+            else f"issue new service-account OAuth credentials and update Secret {ref.secret_key}"
+        )
+        return (
+            f"the token endpoint answered {exc.error} ({redact(exc.description)}) for the credentials in "
+            f"Secret {ref.secret_key}; captures are paused and nothing is retried until the Secret changes. "
+            f"Fix: {fix}"
+        )
+
+    async def _mark_reauthorization(
+        self, tenant: dict[str, Any], ref: TenantAuthRef, secret: TokenSecret, exc: OAuthError
+    ) -> None:
+        message = self._reauth_message(ref, exc)
+        log.warning("JiraTenant %s: %s", ref.key, message)
+        current = secret.raw
+        for _ in range(3):
+            body = updated_secret_body(current, {}, annotations={REAUTH_ANNOTATION: secret.fingerprint})
+            try:
+                await self.ops.replace_secret(body)
+                break
+            except Conflict:
+                latest = await self.ops.get_secret(ref.namespace, ref.secret_name)
+                try:
+                    if latest is None or parse_secret(latest, ref.kind).fingerprint != secret.fingerprint:
+                        break  # already replaced by someone: those credentials deserve a try
+                except SecretFormatError:
+                    break
+                current = latest
+            except KubeError as err:
+                log.warning("JiraTenant %s: could not mark Secret %s: %s", ref.key, ref.secret_key, err)
+                break
+        await self._set_status(tenant, ref, TokenFreshness(False, REAUTHORIZATION_REQUIRED, message))
+        involved = {**tenant, "apiVersion": API_VERSION, "kind": "JiraTenant"}
+        await asyncio.to_thread(events.post, self.api, involved, "Warning", REAUTHORIZATION_REQUIRED, message)
+
+    # --- status ---------------------------------------------------------------------------
+
+    async def publish(self, tenant: dict[str, Any], secret: TokenSecret, *, refreshed_at: datetime) -> None:
+        """Mirror a token just written by someone else (``jiradrift auth login``) into the status."""
+        await self._set_status(
+            tenant,
+            tenant_auth(tenant),
+            FRESH,
+            expires_at=secret.expires_at,
+            refreshed_at=refreshed_at,
+            scopes=secret.scope,
+        )
+
+    async def _set_status(
+        self,
+        tenant: dict[str, Any],
+        ref: TenantAuthRef,
+        freshness: TokenFreshness,
+        *,
+        expires_at: datetime | None = None,
+        refreshed_at: datetime | None = None,
+        scopes: str | None = None,
+    ) -> None:
+        """Best effort: the Secret is the record of truth; status mirrors it for people and the operator."""
+        current: dict[str, Any] | None = tenant
+        for _ in range(STATUS_ATTEMPTS):
+            assert current is not None
+            patch = token_status_patch(
+                current,
+                ref,
+                freshness=freshness,
+                now=self.clock.now(),
+                expires_at=expires_at,
+                refreshed_at=refreshed_at,
+                scopes=scopes,
+            )
+            if patch is None:
+                return
+            try:
+                await self.ops.patch_tenant_status(ref.namespace, ref.name, patch)
+                return
+            except Conflict:
+                current = await self.ops.get_tenant(ref.namespace, ref.name)
+                if current is None:
+                    return
+            except KubeError as exc:
+                log.warning("JiraTenant %s: could not update status: %s", ref.key, exc)
+                return
+        log.warning("JiraTenant %s: status kept changing; token status not updated this time", ref.key)
+
+
+async def ensure_fresh_token(
+    api: k8s.ApiClient,
+    tenant: dict[str, Any],
+    *,
+    window: timedelta,
+    http: httpx.AsyncClient | None = None,
+    clock: WallClock | None = None,
+    lease_wait: float = 30.0,
+) -> TokenState:
+    """The operator's call before a capture: an access token valid for longer than ``window``.
+
+    Refreshes under the tenant's Lease when needed (the same code the CronJob runs). Raises a
+    :class:`~jiradrift.tokens.errors.TokenError`: ``ReauthorizationPending`` (grant revoked; captures
+    paused), ``WriteScopesRefused`` (write scope without ``allowWriteScopes``), ``MalformedSecret``,
+    ``SecretNotFound``, ``RefreshFailed``, ``LeaseUnavailable``, ``SecretConflict``, ``UnsupportedAuth``.
+    """
+    own = http is None
+    client = http or httpx.AsyncClient(timeout=30.0)
+    try:
+        refresher = TokenRefresher(api, http=client, clock=clock, lease_wait=lease_wait)
+        result = await refresher.refresh(tenant, window=window)
+    finally:
+        if own:
+            await client.aclose()
+    if result.error is not None:
+        raise result.error
+    assert result.state is not None
+    writes = result.state.write_scopes
+    if writes and not tenant_auth(tenant).allow_write_scopes:
+        raise WriteScopesRefused(
+            result.tenant,
+            f"the token was granted write-capable scope(s) {' '.join(writes)} and spec.auth.allowWriteScopes "
+            "is not true; re-consent with only the granular read scopes (`jiradrift auth login`)",
+        )
+    return result.state

@@ -1,0 +1,183 @@
+"""What the token lifecycle reads from a JiraTenant, and what it writes to its status.
+
+    ref = tenant_auth(tenant)                 # which Secret, which token endpoint
+    verdict = tenant_may_capture(tenant)      # the operator's gate before a capture
+    if not verdict: ...                       # verdict.reason / verdict.message say why
+
+Only ``status.token`` and the ``TokenFresh`` / ``ScopesReadOnly`` conditions are written here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from jiradrift.jira.oauth import DEFAULT_TOKEN_URL, write_scopes
+from jiradrift.k8s import conditions as cond
+from jiradrift.tokens.errors import UnsupportedAuth
+from jiradrift.tokens.scopes import write_scopes_message
+from jiradrift.tokens.secret import AuthKind, format_time
+
+REAUTHORIZATION_REQUIRED = "ReauthorizationRequired"
+WRITE_SCOPES_GRANTED = "WriteScopesGranted"
+
+
+@dataclass(frozen=True)
+class TenantAuthRef:
+    namespace: str
+    name: str
+    uid: str
+    generation: int | None
+    kind: AuthKind
+    secret_name: str
+    token_url: str
+    allow_write_scopes: bool
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def secret_key(self) -> str:
+        return f"{self.namespace}/{self.secret_name}"
+
+
+def auth_kind(tenant: dict[str, Any]) -> AuthKind | None:
+    auth = (tenant.get("spec") or {}).get("auth") or {}
+    for kind in AuthKind:
+        if auth.get(kind.value):
+            return kind
+    return None
+
+
+def tenant_auth(tenant: dict[str, Any]) -> TenantAuthRef:
+    """The auth reference of a JiraTenant (the API server's JSON). Raises :class:`UnsupportedAuth`."""
+    meta = tenant.get("metadata") or {}
+    namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
+    auth = (tenant.get("spec") or {}).get("auth") or {}
+    kind = auth_kind(tenant)
+    key = f"{namespace}/{name}"
+    if kind is None:
+        raise UnsupportedAuth(key, "spec.auth sets none of oauth, serviceAccount, apiToken, pat")
+    block = auth[kind.value]
+    secret_name = str((block.get("secretRef") or {}).get("name", ""))
+    if not secret_name:
+        raise UnsupportedAuth(
+            key, f"spec.auth.{kind.value}.secretRef.name is empty; name the credential Secret"
+        )
+    return TenantAuthRef(
+        namespace=namespace,
+        name=name,
+        uid=str(meta.get("uid", "")),
+        generation=meta.get("generation"),
+        kind=kind,
+        secret_name=secret_name,
+        token_url=str(block.get("tokenUrl") or DEFAULT_TOKEN_URL),
+        allow_write_scopes=bool(auth.get("allowWriteScopes", False)),
+    )
+
+
+@dataclass(frozen=True)
+class CaptureVerdict:
+    allowed: bool
+    reason: str = ""
+    message: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def tenant_may_capture(tenant: dict[str, Any]) -> CaptureVerdict:
+    """May the operator capture this tenant now, as far as its token is concerned?
+
+    Refused while the grant awaits re-authorisation, and while a write-capable scope is granted
+    without ``spec.auth.allowWriteScopes: true``.
+    """
+    status = tenant.get("status") or {}
+    conditions = status.get("conditions") or []
+    fresh = cond.find(conditions, cond.TOKEN_FRESH)
+    if fresh and fresh.get("status") == "False" and fresh.get("reason") == REAUTHORIZATION_REQUIRED:
+        return CaptureVerdict(False, REAUTHORIZATION_REQUIRED, str(fresh.get("message", "")))
+    allowed = bool(((tenant.get("spec") or {}).get("auth") or {}).get("allowWriteScopes", False))
+    read_only = cond.find(conditions, cond.SCOPES_READ_ONLY)
+    writes = (read_only is not None and read_only.get("status") == "False") or (
+        (status.get("token") or {}).get("scopesReadOnly") is False
+    )
+    if writes and not allowed:
+        message = str(read_only.get("message", "")) if read_only else "a granted scope can write to Jira"
+        return CaptureVerdict(False, WRITE_SCOPES_GRANTED, message)
+    return CaptureVerdict(True)
+
+
+@dataclass(frozen=True)
+class TokenFreshness:
+    """The ``TokenFresh`` condition to set."""
+
+    status: bool
+    reason: str
+    message: str
+
+
+def token_status_patch(
+    tenant: dict[str, Any],
+    ref: TenantAuthRef,
+    *,
+    freshness: TokenFreshness,
+    now: datetime,
+    expires_at: datetime | None = None,
+    refreshed_at: datetime | None = None,
+    scopes: str | None = None,
+) -> dict[str, Any] | None:
+    """The merge patch for ``/status`` (with the tenant's resourceVersion), or ``None`` if nothing changes."""
+    status = tenant.get("status") or {}
+    generation = (tenant.get("metadata") or {}).get("generation", ref.generation)
+    old_token = dict(status.get("token") or {})
+    token = dict(old_token)
+    if expires_at is not None:
+        token["expiresAt"] = format_time(expires_at)
+    if refreshed_at is not None:
+        token["lastRefreshTime"] = format_time(refreshed_at)
+    conditions = status.get("conditions") or []
+    conditions = cond.set_condition(
+        conditions,
+        cond.TOKEN_FRESH,
+        freshness.status,
+        freshness.reason,
+        freshness.message,
+        generation=generation,
+        now=now,
+    )
+    if scopes is not None:
+        granted = scopes.split()
+        writes = write_scopes(granted)
+        token["scopesReadOnly"] = not writes
+        if writes:
+            conditions = cond.set_condition(
+                conditions,
+                cond.SCOPES_READ_ONLY,
+                False,
+                WRITE_SCOPES_GRANTED,
+                write_scopes_message(granted, allowed=ref.allow_write_scopes),
+                generation=generation,
+                now=now,
+            )
+        else:
+            conditions = cond.set_condition(
+                conditions,
+                cond.SCOPES_READ_ONLY,
+                True,
+                "ReadOnly",
+                "no granted scope can write to Jira",  # the operator's wording: no flip-flopping
+                generation=generation,
+                now=now,
+            )
+    if token == old_token and conditions == (status.get("conditions") or []):
+        return None
+    patch: dict[str, Any] = {"status": {"conditions": conditions}}
+    if token != old_token:
+        patch["status"]["token"] = token
+    resource_version = (tenant.get("metadata") or {}).get("resourceVersion")
+    if resource_version:
+        patch["metadata"] = {"resourceVersion": resource_version}
+    return patch
