@@ -1,0 +1,232 @@
+"""RBAC proven against the real API server, with the chart's own ServiceAccount identities.
+
+Each check is a SelfSubjectAccessReview sent *as* the ServiceAccount (a kubeconfig with its user
+name and groups), so the answer is exactly what its pod would get. A few real calls follow, to
+prove the rules and the tenant-spec admission policy hold for actual requests, not just reviews.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from chartlib import CHART, unique
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.rest import ApiException
+
+from jiradrift.dev.controlplane import ControlPlane
+
+pytestmark = pytest.mark.k8s
+
+G = "jiradrift.io"
+
+# (verb, group, resource) the operator needs in every watched namespace: the contract in issue 7.
+OPERATOR_NEEDS = [
+    *[(v, G, "jiratenants") for v in ("get", "list", "watch", "patch")],
+    *[(v, G, "jiratenants/status") for v in ("get", "patch", "update")],
+    *[(v, G, "snapshots") for v in ("get", "list", "watch", "create", "patch", "delete")],
+    *[(v, G, "snapshots/status") for v in ("get", "patch", "update")],
+    *[(v, g, "events") for v in ("create", "patch") for g in ("", "events.k8s.io")],
+    *[(v, "coordination.k8s.io", "leases") for v in ("get", "list", "watch", "create", "update", "patch", "delete")],
+    *[(v, "", "secrets") for v in ("get", "list", "watch", "update", "patch")],
+    *[(v, "", "configmaps") for v in ("get", "list", "watch", "create", "update", "patch", "delete")],
+]
+TOKEN_JOB_NEEDS = [
+    ("get", G, "jiratenants"),
+    ("list", G, "jiratenants"),
+    ("get", G, "jiratenants/status"),
+    ("patch", G, "jiratenants/status"),
+    *[(v, "", "secrets") for v in ("get", "update", "patch")],
+    *[(v, "coordination.k8s.io", "leases") for v in ("get", "create", "update")],
+    ("create", "", "events"),
+]
+# Never, in a watched namespace.
+OPERATOR_MUST_NOT = [
+    *[(v, G, "jiratenants") for v in ("create", "delete", "deletecollection", "update")],
+    *[(v, "", "secrets") for v in ("create", "delete")],
+    ("create", "", "pods"),
+    ("create", "", "pods/exec"),
+    ("create", "", "serviceaccounts/token"),
+    ("create", "rbac.authorization.k8s.io", "rolebindings"),
+    ("create", "apps", "deployments"),
+    ("deletecollection", G, "snapshots"),
+]
+TOKEN_JOB_MUST_NOT = [
+    *[(v, G, "jiratenants") for v in ("patch", "update", "create", "delete", "watch")],
+    *[(v, "", "secrets") for v in ("list", "watch", "create", "delete")],
+    *[(v, G, "snapshots") for v in ("get", "create", "delete")],
+    ("get", "", "configmaps"),
+    ("delete", "coordination.k8s.io", "leases"),
+    ("create", "", "pods"),
+]
+# Never, anywhere (cluster-scoped or all namespaces), for both.
+NOBODY = [
+    *[(v, "apiextensions.k8s.io", "customresourcedefinitions") for v in ("create", "update", "patch", "delete")],
+    ("list", "", "secrets"),
+    ("create", "rbac.authorization.k8s.io", "clusterrolebindings"),
+    ("escalate", "rbac.authorization.k8s.io", "clusterroles"),
+    ("create", "", "namespaces"),
+]
+
+
+@dataclass
+class Identity:
+    api: k8s.ApiClient
+
+    def can(self, verb: str, group: str, resource: str, namespace: str = "") -> bool:
+        resource, _, sub = resource.partition("/")
+        review = k8s.V1SelfSubjectAccessReview(
+            spec=k8s.V1SelfSubjectAccessReviewSpec(
+                resource_attributes=k8s.V1ResourceAttributes(
+                    verb=verb, group=group, resource=resource, subresource=sub or None,
+                    namespace=namespace or None,
+                )
+            )
+        )
+        return bool(k8s.AuthorizationV1Api(self.api).create_self_subject_access_review(review).status.allowed)
+
+    def denied(self, checks: list[tuple[str, str, str]], namespace: str = "") -> list[tuple[str, ...]]:
+        return [(*c, namespace) for c in checks if self.can(*c, namespace=namespace)]
+
+    def missing(self, checks: list[tuple[str, str, str]], namespace: str = "") -> list[tuple[str, ...]]:
+        return [(*c, namespace) for c in checks if not self.can(*c, namespace=namespace)]
+
+
+@dataclass
+class Release:
+    namespace: str
+    watched: list[str]
+    other: str
+    operator: Identity
+    token_job: Identity
+
+
+def _identity(plane: ControlPlane, namespace: str, sa: str) -> Identity:
+    return Identity(k8s_config.new_client_from_config(str(plane.service_account_kubeconfig(namespace, sa))))
+
+
+def _install(plane: ControlPlane, release: str, namespace: str, *sets: str) -> dict[str, str]:
+    # A short fullname: the harness authenticates a ServiceAccount with a client certificate whose
+    # CN (system:serviceaccount:<ns>:<name>) may not exceed 64 characters.
+    plane.helm(
+        "install", release, str(CHART), "--namespace", namespace, "--set", "crds.install=false",
+        "--set", f"fullnameOverride={release}", *sets,
+    )
+    manifest = plane.helm("get", "manifest", release, "--namespace", namespace).stdout
+    assert "kind: Deployment" in manifest
+    sas = {}
+    listed = plane.kubectl("get", "sa", "-n", namespace, "-l", f"app.kubernetes.io/instance={release}", "-o", "json")
+    for doc in json.loads(listed.stdout)["items"]:
+        sas[doc["metadata"]["labels"]["app.kubernetes.io/component"]] = doc["metadata"]["name"]
+    return sas
+
+
+@pytest.fixture(scope="module")
+def namespaced(control_plane: ControlPlane) -> Iterator[Release]:
+    ns, team1, team2, other = (unique(p) for p in ("jdr", "team1", "team2", "other"))
+    for name in (ns, team1, team2, other):
+        control_plane.kubectl("create", "namespace", name)
+    release = unique("jd")
+    sas = _install(control_plane, release, ns, "--set", f"watchNamespaces={{{team1},{team2}}}")
+    yield Release(
+        ns, [team1, team2], other,
+        _identity(control_plane, ns, sas["operator"]), _identity(control_plane, ns, sas["token-refresh"]),
+    )
+    control_plane.helm("uninstall", release, "--namespace", ns)
+
+
+def test_operator_may_make_every_call_it_needs_in_each_watched_namespace(namespaced: Release) -> None:
+    for ns in namespaced.watched:
+        assert namespaced.operator.missing(OPERATOR_NEEDS, ns) == []
+
+
+def test_token_job_may_make_every_call_it_needs_in_each_watched_namespace(namespaced: Release) -> None:
+    for ns in namespaced.watched:
+        assert namespaced.token_job.missing(TOKEN_JOB_NEEDS, ns) == []
+
+
+def test_deny_list_is_denied(namespaced: Release) -> None:
+    op, job = namespaced.operator, namespaced.token_job
+    for ns in namespaced.watched:
+        assert op.denied(OPERATOR_MUST_NOT, ns) == []
+        assert job.denied(TOKEN_JOB_MUST_NOT, ns) == []
+    for identity in (op, job):
+        assert identity.denied(NOBODY) == []
+        # Outside the watched namespaces, including its own: nothing at all.
+        for ns in (namespaced.other, namespaced.namespace, "default", "kube-system"):
+            assert identity.denied(OPERATOR_NEEDS + TOKEN_JOB_NEEDS, ns) == []
+
+
+def test_real_calls_obey_rbac_and_the_tenant_spec_guard(control_plane: ControlPlane, namespaced: Release) -> None:
+    ns = namespaced.watched[0]
+    admin = k8s_config.new_client_from_config(str(control_plane.kubeconfig))
+    k8s.CoreV1Api(admin).create_namespaced_secret(
+        ns, k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="acme-jira"), string_data={"email": "a@b.c", "token": "t"})
+    )
+    k8s.CoreV1Api(admin).create_namespaced_secret(
+        namespaced.other, k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="not-yours"), string_data={"token": "t"})
+    )
+    tenant = {
+        "apiVersion": f"{G}/v1alpha1", "kind": "JiraTenant", "metadata": {"name": "acme"},
+        "spec": {"site": "https://acme.atlassian.net", "auth": {"apiToken": {"secretRef": {"name": "acme-jira"}}}},
+    }
+    k8s.CustomObjectsApi(admin).create_namespaced_custom_object(G, "v1alpha1", ns, "jiratenants", tenant)
+
+    def forbidden(call: object, *args: object, **kwargs: object) -> str:
+        with pytest.raises(ApiException) as err:
+            call(*args, **kwargs)  # type: ignore[operator]
+        assert err.value.status == 403, err.value.body
+        return str(err.value.body)
+
+    for identity in (namespaced.operator, namespaced.token_job):
+        objects, core = k8s.CustomObjectsApi(identity.api), k8s.CoreV1Api(identity.api)
+        objects.patch_namespaced_custom_object_status(
+            G, "v1alpha1", ns, "jiratenants", "acme", {"status": {"observedGeneration": 1}}
+        )
+        secret = core.read_namespaced_secret("acme-jira", ns)
+        secret.string_data = {"token": "rotated"}
+        core.replace_namespaced_secret("acme-jira", ns, secret)  # PUT with its resourceVersion
+        forbidden(core.read_namespaced_secret, "not-yours", namespaced.other)
+        spec_patch = {"spec": {"paused": True}}
+        body = forbidden(objects.patch_namespaced_custom_object, G, "v1alpha1", ns, "jiratenants", "acme", spec_patch)
+        if identity is namespaced.operator:  # RBAC allows patch (kopf finalizers); the policy refuses spec
+            assert "never changes a JiraTenant's spec" in body
+    # The operator's metadata writes (kopf's finalizer) still go through.
+    operator = k8s.CustomObjectsApi(namespaced.operator.api)
+    operator.patch_namespaced_custom_object(
+        G, "v1alpha1", ns, "jiratenants", "acme", {"metadata": {"finalizers": ["kopf.zalando.org/KopfFinalizerMarker"]}}
+    )
+    core = k8s.CoreV1Api(namespaced.operator.api)
+    core.create_namespaced_config_map(ns, k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="payload-0")))
+    leases = k8s.CoordinationV1Api(namespaced.operator.api)
+    leases.create_namespaced_lease(ns, k8s.V1Lease(metadata=k8s.V1ObjectMeta(name="snapshot-lock-x")))
+    leases.delete_namespaced_lease("snapshot-lock-x", ns)
+    forbidden(
+        k8s.CustomObjectsApi(namespaced.operator.api).delete_namespaced_custom_object,
+        G, "v1alpha1", ns, "jiratenants", "acme",
+    )
+    assert k8s.CoreV1Api(admin).read_namespaced_secret("acme-jira", ns).data["token"] == "cm90YXRlZA=="
+    spec = k8s.CustomObjectsApi(admin).get_namespaced_custom_object(G, "v1alpha1", ns, "jiratenants", "acme")["spec"]
+    assert spec.get("paused") is False
+
+
+def test_cluster_wide_mode_uses_cluster_roles_but_keeps_the_deny_list(control_plane: ControlPlane) -> None:
+    ns, anywhere = unique("jdw"), unique("anywhere")
+    control_plane.kubectl("create", "namespace", ns)
+    release = unique("jdw")
+    sas = _install(control_plane, release, ns, "--set", "rbac.clusterWide=true")
+    try:
+        op, job = _identity(control_plane, ns, sas["operator"]), _identity(control_plane, ns, sas["token-refresh"])
+        assert op.missing(OPERATOR_NEEDS, anywhere) == []
+        assert op.missing([("list", G, "jiratenants"), ("watch", G, "jiratenants"), ("list", "", "secrets")]) == []
+        assert op.missing([("list", "apiextensions.k8s.io", "customresourcedefinitions")]) == []
+        assert job.missing(TOKEN_JOB_NEEDS, anywhere) == []
+        assert op.denied(OPERATOR_MUST_NOT, anywhere) == []
+        assert job.denied(TOKEN_JOB_MUST_NOT, anywhere) == []
+        cluster_wide_nobody = [c for c in NOBODY if c != ("list", "", "secrets")]
+        assert op.denied(cluster_wide_nobody) == [] and job.denied(NOBODY) == []
+    finally:
+        control_plane.helm("uninstall", release, "--namespace", ns)

@@ -1,0 +1,225 @@
+"""The chart renders, lints, validates against Kubernetes 1.36 schemas, and refuses bad values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+from kubernetes_validate.utils import all_versions
+import pytest
+import yaml
+
+from jiradrift.k8s.chartgen import stale_chart_crds
+from jiradrift.k8s.crdgen import build_crds
+
+from chartlib import CHART, CI_VALUES, REPO, Helm, by_kind, documents, one
+
+pytestmark = pytest.mark.k8s
+
+# kubernetes-validate bundles schemas per minor; this is the apiserver we build.
+SCHEMA_VERSION = "1.36.0"
+
+
+def test_lint_strict_passes_for_every_ci_values_file(helm: Helm) -> None:
+    for values in CI_VALUES:
+        out = helm.run("lint", "--strict", str(CHART), "-f", str(values), "--kube-version", "1.36.3")
+        assert "0 chart(s) failed" in out.stdout, out.stdout
+
+
+@pytest.mark.parametrize("values", CI_VALUES, ids=lambda p: p.stem)
+def test_ci_values_render_objects_valid_for_kubernetes_1_36(helm: Helm, values: Path) -> None:
+    assert SCHEMA_VERSION in all_versions()
+    docs = documents(helm.template("-f", str(values)))
+    assert docs
+    for doc in docs:
+        # Strict: an unknown field (a typo in a template) fails, and so does an unknown kind.
+        kubernetes_validate.validate(doc, SCHEMA_VERSION, strict=True)
+
+
+def test_chart_crds_are_the_generated_crds(helm: Helm) -> None:
+    assert stale_chart_crds() == [], "run `python -m jiradrift.k8s.chartgen`"
+    rendered = {d["metadata"]["name"]: d for d in by_kind(documents(helm.template()), "CustomResourceDefinition")}
+    committed = {}
+    for path in sorted((REPO / "crds").glob("*.yaml")):
+        crd = yaml.safe_load(path.read_text())
+        committed[crd["metadata"]["name"]] = crd
+    generated = {crd["metadata"]["name"]: crd for crd in build_crds().values()}
+    assert set(rendered) == set(committed) == set(generated) == {
+        "jiratenants.jiradrift.io",
+        "snapshots.jiradrift.io",
+    }
+    for name, crd in rendered.items():
+        assert crd["spec"] == committed[name]["spec"] == generated[name]["spec"], name
+        assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+        for key, value in committed[name]["metadata"]["labels"].items():
+            assert crd["metadata"]["labels"][key] == value
+
+
+def test_crds_can_be_left_out_and_unkept(helm: Helm) -> None:
+    assert by_kind(documents(helm.template("--set", "crds.install=false")), "CustomResourceDefinition") == []
+    unkept = by_kind(documents(helm.template("--set", "crds.keep=false")), "CustomResourceDefinition")
+    assert len(unkept) == 2 and all("annotations" not in crd["metadata"] for crd in unkept)
+
+
+def _container(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    pod = doc["spec"]["template"]["spec"] if doc["kind"] == "Deployment" else (
+        doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    )
+    (container,) = pod["containers"]
+    return pod, container
+
+
+def test_workloads_are_hardened(helm: Helm) -> None:
+    docs = documents(helm.template())
+    deployment, cronjob = one(docs, "Deployment"), one(docs, "CronJob")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    for workload in (deployment, cronjob):
+        pod, container = _container(workload)
+        assert pod["securityContext"] == {
+            "runAsNonRoot": True,
+            "runAsUser": 65532,
+            "runAsGroup": 65532,
+            "fsGroup": 65532,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        }
+        assert container["securityContext"] == {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "privileged": False,
+            "capabilities": {"drop": ["ALL"]},
+        }
+        assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+        assert any(v["name"] == "tmp" and "emptyDir" in v for v in pod["volumes"])
+        assert {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"} in container["env"]
+        assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+        assert pod["automountServiceAccountToken"] is True
+    _, operator = _container(deployment)
+    assert operator["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
+    assert "--liveness=http://0.0.0.0:8080/healthz" in operator["args"]
+    for sa in by_kind(docs, "ServiceAccount"):  # tokens are mounted only where a pod asks for one
+        assert sa["automountServiceAccountToken"] is False
+
+
+def test_operator_and_token_job_arguments_follow_the_scope(helm: Helm) -> None:
+    default = documents(helm.template(namespace="ops"))
+    _, operator = _container(one(default, "Deployment"))
+    assert operator["args"][:3] == ["run", "--standalone", "--namespace=ops"]
+    assert "--store=configmap" in operator["args"] and "--metrics-port=9090" in operator["args"]
+    names = {e["name"]: e for e in operator["env"]}
+    assert names["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert names["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    _, job = _container(one(default, "CronJob"))
+    assert job["args"] == ["refresh-tokens", "--namespace=ops", "--window=24h"]
+
+    teams = documents(helm.template("--set", "watchNamespaces={team-a,team-b}", namespace="ops"))
+    _, operator = _container(one(teams, "Deployment"))
+    assert [a for a in operator["args"] if a.startswith("--namespace")] == [
+        "--namespace=team-a",
+        "--namespace=team-b",
+    ]
+    assert sorted(r["metadata"]["namespace"] for r in by_kind(teams, "Role")) == [
+        "team-a", "team-a", "team-b", "team-b"
+    ]
+    assert by_kind(teams, "ClusterRole") == []
+
+    wide = documents(helm.template("--set", "rbac.clusterWide=true"))
+    _, operator = _container(one(wide, "Deployment"))
+    assert "--all-namespaces" in operator["args"] and not any(a.startswith("--namespace") for a in operator["args"])
+    assert by_kind(wide, "Role") == [] and len(by_kind(wide, "ClusterRole")) == 2
+
+
+def test_cronjob_is_safe_by_default(helm: Helm) -> None:
+    spec = one(documents(helm.template()), "CronJob")["spec"]
+    assert spec["schedule"] == "0 */12 * * *"
+    assert spec["timeZone"] == "Etc/UTC"
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert 0 < spec["startingDeadlineSeconds"] <= 600
+    assert spec["jobTemplate"]["spec"]["backoffLimit"] <= 3
+    assert spec["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"].endswith("-token-refresh")
+
+
+def test_service_monitor_is_opt_in_and_selects_the_metrics_service(helm: Helm) -> None:
+    assert by_kind(documents(helm.template()), "ServiceMonitor") == []
+    missing = helm.run(
+        "template", "drift", str(CHART), "--kube-version", "1.36.3", "--set", "metrics.serviceMonitor.enabled=true",
+        check=False,
+    )
+    assert missing.returncode != 0 and "install prometheus-operator's CRDs first" in missing.stderr
+    docs = documents(
+        helm.template(
+            "--set", "metrics.serviceMonitor.enabled=true",
+            "--set", "metrics.serviceMonitor.labels.release=prom",
+            "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor",
+        )
+    )
+    monitor, service = one(docs, "ServiceMonitor"), one(docs, "Service")
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"] == "metrics"
+    _, operator = _container(one(docs, "Deployment"))
+    pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in operator["ports"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--set", "imagee.tag=x"], "additional properties 'imagee' not allowed"),
+        (["--set", "operator.resource.limits.cpu=1"], "additional properties 'resource' not allowed"),
+        (["--set", "tokenRefresh.shedule=* * * * *"], "additional properties 'shedule' not allowed"),
+        (["--set", "crds.install=yes"], "/crds/install"),
+        (["--set", "operator.store.type=s3"], "/operator/store/type"),
+        (["--set", "operator.store.type=filesystem"], "/operator/store/existingClaim"),
+        (["--set", "watchNamespaces={Team_A}"], "/watchNamespaces/0"),
+        (["--set", "tokenRefresh.window=1day"], "/tokenRefresh/window"),
+        (["--set", "tokenRefresh.schedule=every day"], "/tokenRefresh/schedule"),
+    ],
+    ids=["top-level", "nested", "cron", "bool", "enum", "conditional", "namespace", "duration", "schedule"],
+)
+def test_values_typos_are_refused(helm: Helm, args: list[str], expected: str) -> None:
+    proc = helm.run("template", "drift", str(CHART), "--kube-version", "1.36.3", *args, check=False)
+    assert proc.returncode != 0
+    assert expected in proc.stderr, proc.stderr
+
+
+def test_every_values_key_is_commented_and_in_the_schema() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    lines = (CHART / "values.yaml").read_text().splitlines()
+
+    def walk(node: dict[str, Any], props: dict[str, Any], path: str) -> None:
+        for key, value in node.items():
+            where = f"{path}{key}"
+            assert key in props, f"{where} is missing from values.schema.json"
+            sub = props[key]
+            if "$ref" in sub:
+                sub = schema["definitions"][sub["$ref"].split("/")[-1]]
+            if isinstance(value, dict) and value and "properties" in sub:
+                walk(value, sub["properties"], f"{where}.")
+
+    walk(values, schema["properties"], "")
+    # Every leaf key carries a comment, on itself or on an enclosing key whose default it is part of
+    # (e.g. the requests/limits under a documented `resources`). Grouping keys need none.
+    stack: list[tuple[int, bool]] = []  # (indent, documented) of the enclosing keys
+    previous = ""
+    for number, line in enumerate(lines, 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or stripped.startswith("- "):
+            previous = stripped if stripped else previous
+            continue
+        indent = len(line) - len(line.lstrip())
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        documented = previous.startswith("#") or any(doc for _, doc in stack)
+        key, _, value = stripped.partition(":")
+        if value.strip():
+            assert documented, f"values.yaml line {number} ({key}) has no comment"
+        stack.append((indent, documented))
+        previous = stripped
