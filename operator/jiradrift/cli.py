@@ -24,6 +24,10 @@ app.command("crds")(crds_command)
 app.add_typer(dev_app, name="dev")
 
 # --- emulator (jiradrift.sim) ---------------------------------------------------------------
+from jiradrift.sim.cli import sim_command  # noqa: E402
+
+app.command("sim")(sim_command)
+
 # --- core: snapshot / diff / drift (jiradrift.snapshot) -------------------------------------
 from jiradrift.snapshot.cli import snapshot_command  # noqa: E402
 
@@ -38,6 +42,10 @@ from jiradrift.handlers.run import run_command  # noqa: E402
 
 app.command("run")(run_command)
 # --- tokens (jiradrift.tokens) --------------------------------------------------------------
+from jiradrift.tokens.cli import auth_app, refresh_tokens_command  # noqa: E402
+
+app.command("refresh-tokens")(refresh_tokens_command)
+app.add_typer(auth_app, name="auth")
 
 
 def main() -> None:
