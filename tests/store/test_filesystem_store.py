@@ -104,11 +104,27 @@ def test_a_non_empty_directory_that_is_not_a_store_is_refused(tmp_path: Path) ->
         FilesystemStore(tmp_path)
 
 
-@pytest.mark.parametrize("bad", ["../escape", "a/b", ".hidden", ""])
-def test_names_that_are_not_safe_file_names_are_refused_with_the_rule(root: Path, bad: str) -> None:
+@pytest.mark.parametrize("bad", ["../escape", "a/b", ".hidden"])
+def test_snapshot_ids_that_are_not_safe_file_names_are_refused_with_the_rule(root: Path, bad: str) -> None:
     store = FilesystemStore(root, durable=False)
     with pytest.raises(InvalidStoreName, match="letters, digits"):
-        put_snapshot(store, bad or "s1", WF_A, tenant="acme" if bad else "")
+        put_snapshot(store, bad, WF_A)
+
+
+@pytest.mark.parametrize("tenant", ["team-a/acme", "../up", ".dot", "a%2Fb", "ünï code"])
+def test_any_tenant_name_is_stored_and_listed_as_given(root: Path, tenant: str) -> None:
+    store = FilesystemStore(root, durable=False)
+    put_snapshot(store, "s1", WF_A, tenant=tenant)
+    put_snapshot(store, "s2", WF_A, tenant="plain", hours=1)
+    assert list(store.list_manifests(tenant)) == ["s1"]
+    assert [i.tenant for i in store.list_snapshots()] == ["plain", tenant]
+    assert store.usage(tenant).snapshots == 1
+    assert not list(root.parent.glob("*.json"))  # nothing escaped the store directory
+
+
+def test_an_empty_tenant_is_refused(root: Path) -> None:
+    with pytest.raises(InvalidStoreName, match="tenant is empty"):
+        put_snapshot(FilesystemStore(root, durable=False), "s1", WF_A, tenant="")
 
 
 def test_a_malformed_digest_is_refused(root: Path) -> None:

@@ -27,6 +27,7 @@ import shutil
 import threading
 import time
 import uuid
+from urllib.parse import quote, unquote
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -62,6 +63,14 @@ def _check_name(what: str, value: str) -> str:
             f"'._:@+=-', starting with a letter or digit (Kubernetes object names always qualify)"
         )
     return value
+
+
+def _tenant_file(tenant: str) -> str:
+    """A file name for a tenant: any non-empty name works (the operator uses ``namespace/name``)."""
+    if not tenant:
+        raise InvalidStoreName("a snapshot's tenant is empty; set Manifest.tenant to the tenant's name")
+    encoded = quote(tenant, safe="")
+    return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
 
 
 def _check_digest(digest: str) -> str:
@@ -187,11 +196,11 @@ class FilesystemStore:
         return self.root / "snapshots" / _check_name("snapshot id", snapshot_id)
 
     def _index_path(self, tenant: str) -> Path:
-        return self.root / "index" / f"{_check_name('tenant', tenant)}.json"
+        return self.root / "index" / f"{_tenant_file(tenant)}.json"
 
     @contextlib.contextmanager
     def _index_lock(self, tenant: str) -> Iterator[None]:
-        lock = self.root / "index" / f"{_check_name('tenant', tenant)}.lock"
+        lock = self.root / "index" / f"{_tenant_file(tenant)}.lock"
         with open(lock, "a+b") as f:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             try:
@@ -211,7 +220,7 @@ class FilesystemStore:
         self._write_atomic(self._index_path(tenant), orjson.dumps(rows))
 
     def _tenants(self) -> list[str]:
-        return sorted(p.stem for p in (self.root / "index").glob("*.json"))
+        return sorted(unquote(p.stem) for p in (self.root / "index").glob("*.json"))
 
     def _find_row(self, snapshot_id: str) -> dict[str, Any]:
         for tenant in self._tenants():
@@ -251,7 +260,7 @@ class FilesystemStore:
     # --- manifests --------------------------------------------------------------------------
 
     def put_manifest(self, manifest: Manifest) -> Manifest:
-        _check_name("tenant", manifest.tenant)
+        _tenant_file(manifest.tenant)
         snap_dir = self._snapshot_dir(manifest.snapshot_id)
         missing = [k for k, d in manifest.items.items() if not self._item_path(_check_digest(d)).exists()]
         if missing:
