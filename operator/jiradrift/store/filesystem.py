@@ -27,11 +27,11 @@ import shutil
 import threading
 import time
 import uuid
-from urllib.parse import quote, unquote
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import orjson
 import zstandard
