@@ -19,8 +19,13 @@ import aiohttp
 
 from jiradrift.sim import Emulator
 
-PATHS = ("/field/search?maxResults=50", "/issuetype", "/priority/search", "/statuses/search?maxResults=50",
-         "/project/search?maxResults=50")
+PATHS = (
+    "/field/search?maxResults=50",
+    "/issuetype",
+    "/priority/search",
+    "/statuses/search?maxResults=50",
+    "/project/search?maxResults=50",
+)
 
 
 async def _load(api_url: str, auth: str, seconds: float, concurrency: int) -> tuple[int, int]:
@@ -28,6 +33,7 @@ async def _load(api_url: str, auth: str, seconds: float, concurrency: int) -> tu
     deadline = time.perf_counter() + seconds
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, headers={"Authorization": auth}) as session:
+
         async def worker(offset: int) -> None:
             nonlocal done, errors
             i = offset

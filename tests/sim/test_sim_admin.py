@@ -8,17 +8,28 @@ from jiradrift.sim import RunningEmulator
 
 
 def _get(sim: RunningEmulator, path: str, **params: object) -> httpx.Response:
-    return httpx.get(sim.api_url + path, params=params,  # type: ignore[arg-type]
-                     auth=(sim.credentials.email, sim.credentials.api_token))
+    return httpx.get(
+        sim.api_url + path,
+        params=params,  # type: ignore[arg-type]
+        auth=(sim.credentials.email, sim.credentials.api_token),
+    )
 
 
 def test_change_workflow_is_visible_and_audited(jira_sim: RunningEmulator) -> None:
     wf = jira_sim.site.workflows[1]
-    before = httpx.post(jira_sim.api_url + "/workflows", json={"workflowIds": [wf["id"]]},
-                        auth=(jira_sim.credentials.email, jira_sim.credentials.api_token)).json()["workflows"][0]
-    jira_sim.admin.change_workflow(wf["name"], description="changed by test", add_status=jira_sim.site.statuses[-1]["id"])
-    after = httpx.post(jira_sim.api_url + "/workflows", json={"workflowIds": [wf["id"]]},
-                       auth=(jira_sim.credentials.email, jira_sim.credentials.api_token)).json()["workflows"][0]
+    before = httpx.post(
+        jira_sim.api_url + "/workflows",
+        json={"workflowIds": [wf["id"]]},
+        auth=(jira_sim.credentials.email, jira_sim.credentials.api_token),
+    ).json()["workflows"][0]
+    jira_sim.admin.change_workflow(
+        wf["name"], description="changed by test", add_status=jira_sim.site.statuses[-1]["id"]
+    )
+    after = httpx.post(
+        jira_sim.api_url + "/workflows",
+        json={"workflowIds": [wf["id"]]},
+        auth=(jira_sim.credentials.email, jira_sim.credentials.api_token),
+    ).json()["workflows"][0]
     assert after["description"] == "changed by test"
     assert len(after["transitions"]) == len(before["transitions"]) + 1
     assert after["version"]["versionNumber"] == before["version"]["versionNumber"] + 1
@@ -27,7 +38,9 @@ def test_change_workflow_is_visible_and_audited(jira_sim: RunningEmulator) -> No
 
 
 def test_add_field_option_rename_status_grant_permission(jira_sim: RunningEmulator) -> None:
-    field = next(f for f in jira_sim.site.custom_fields if f["schema"]["type"] == "option" and "scope" not in f)
+    field = next(
+        f for f in jira_sim.site.custom_fields if f["schema"]["type"] == "option" and "scope" not in f
+    )
     ctx = jira_sim.site.contexts(field["id"])[0].body["id"]
     jira_sim.admin.add_field_option(field["id"], "Brand new")
     options = _get(jira_sim, f"/field/{field['id']}/context/{ctx}/option", maxResults=1000).json()["values"]
@@ -42,7 +55,9 @@ def test_add_field_option_rename_status_grant_permission(jira_sim: RunningEmulat
 
 def test_mutations_over_http_and_helpful_errors(jira_sim: RunningEmulator) -> None:
     key = jira_sim.site.projects[0]["key"]
-    ok = httpx.post(jira_sim.base_url + "/_sim/admin/rename_project", json={"project": key, "name": "Renamed"})
+    ok = httpx.post(
+        jira_sim.base_url + "/_sim/admin/rename_project", json={"project": key, "name": "Renamed"}
+    )
     assert ok.status_code == 200
     assert _get(jira_sim, f"/project/{key}").json()["name"] == "Renamed"
     unknown = httpx.post(jira_sim.base_url + "/_sim/admin/drop_database", json={})

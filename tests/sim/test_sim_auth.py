@@ -10,8 +10,15 @@ from jiradrift.sim import REUSE_WINDOW_S, WRITE_CAPABLE_SCOPES, ManualClock, Run
 
 def _refresh(sim: RunningEmulator, refresh_token: str) -> httpx.Response:
     c = sim.credentials
-    return httpx.post(sim.token_url, json={"grant_type": "refresh_token", "client_id": c.client_id,
-                                           "client_secret": c.client_secret, "refresh_token": refresh_token})
+    return httpx.post(
+        sim.token_url,
+        json={
+            "grant_type": "refresh_token",
+            "client_id": c.client_id,
+            "client_secret": c.client_secret,
+            "refresh_token": refresh_token,
+        },
+    )
 
 
 def _bearer(sim: RunningEmulator, token: str, path: str = "/field") -> httpx.Response:
@@ -35,36 +42,57 @@ def test_basic_auth_on_site_form_and_401_without_it(jira_sim: RunningEmulator) -
 def test_oauth_token_works_on_gateway_only_and_pat_on_site_only(jira_sim: RunningEmulator) -> None:
     body = _refresh(jira_sim, jira_sim.credentials.refresh_token).json()
     assert _bearer(jira_sim, body["access_token"]).status_code == 200
-    site_form = httpx.get(jira_sim.api_url + "/field", headers={"Authorization": f"Bearer {body['access_token']}"})
+    site_form = httpx.get(
+        jira_sim.api_url + "/field", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
     assert site_form.status_code == 401  # 3LO tokens do not work against <site>.atlassian.net
     pat = {"Authorization": f"Bearer {jira_sim.credentials.pat}"}
     assert httpx.get(jira_sim.api_url + "/field", headers=pat).status_code == 200
-    wrong_cloud = httpx.get(f"{jira_sim.gateway_url}/ex/jira/not-a-cloud/rest/api/3/field",
-                            headers={"Authorization": f"Bearer {body['access_token']}"})
+    wrong_cloud = httpx.get(
+        f"{jira_sim.gateway_url}/ex/jira/not-a-cloud/rest/api/3/field",
+        headers={"Authorization": f"Bearer {body['access_token']}"},
+    )
     assert wrong_cloud.status_code == 404
 
 
 def test_tenant_info_and_accessible_resources(jira_sim: RunningEmulator) -> None:
     assert httpx.get(jira_sim.base_url + "/_edge/tenant_info").json() == {"cloudId": jira_sim.cloud_id}
     token = _refresh(jira_sim, jira_sim.credentials.refresh_token).json()
-    resources = httpx.get(jira_sim.base_url + "/oauth/token/accessible-resources",
-                          headers={"Authorization": f"Bearer {token['access_token']}"}).json()
+    resources = httpx.get(
+        jira_sim.base_url + "/oauth/token/accessible-resources",
+        headers={"Authorization": f"Bearer {token['access_token']}"},
+    ).json()
     assert resources[0]["id"] == jira_sim.cloud_id and resources[0]["url"] == jira_sim.base_url
     assert set(resources[0]["scopes"]) == set(token["scope"].split()) == set(read_only_scopes())
 
 
 def test_authorization_code_flow(jira_sim: RunningEmulator) -> None:
     c = jira_sim.credentials
-    redirect = httpx.get(jira_sim.base_url + "/authorize", params={
-        "client_id": c.client_id, "redirect_uri": "http://127.0.0.1/cb", "scope": "read:field:jira offline_access",
-        "state": "xyz", "response_type": "code"})
+    redirect = httpx.get(
+        jira_sim.base_url + "/authorize",
+        params={
+            "client_id": c.client_id,
+            "redirect_uri": "http://127.0.0.1/cb",
+            "scope": "read:field:jira offline_access",
+            "state": "xyz",
+            "response_type": "code",
+        },
+    )
     assert redirect.status_code == 302
     code = httpx.URL(redirect.headers["location"]).params["code"]
-    form = {"grant_type": "authorization_code", "client_id": c.client_id, "client_secret": c.client_secret,
-            "code": code, "redirect_uri": "http://127.0.0.1/cb"}
+    form = {
+        "grant_type": "authorization_code",
+        "client_id": c.client_id,
+        "client_secret": c.client_secret,
+        "code": code,
+        "redirect_uri": "http://127.0.0.1/cb",
+    }
     first = httpx.post(jira_sim.token_url, json=form)
-    assert first.status_code == 200 and first.json()["refresh_token"] and first.json()["scope"] == \
-        "offline_access read:field:jira"
+    assert (
+        first.status_code == 200
+        and first.json()["refresh_token"]
+        and first.json()["scope"] == "offline_access read:field:jira"
+    )
     again = httpx.post(jira_sim.token_url, json=form)  # a code works once
     assert again.status_code == 400 and again.json()["error"] == "invalid_request"
 
@@ -98,12 +126,20 @@ def test_access_tokens_expire(clocked: RunningEmulator) -> None:
 
 def test_client_credentials_grant_has_no_refresh_token(jira_sim: RunningEmulator) -> None:
     c = jira_sim.credentials
-    body = httpx.post(jira_sim.token_url, data={"grant_type": "client_credentials", "client_id": c.sa_client_id,
-                                                 "client_secret": c.sa_client_secret}).json()
+    body = httpx.post(
+        jira_sim.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": c.sa_client_id,
+            "client_secret": c.sa_client_secret,
+        },
+    ).json()
     assert "refresh_token" not in body and body["token_type"] == "Bearer"
     assert _bearer(jira_sim, body["access_token"]).status_code == 200
-    bad = httpx.post(jira_sim.token_url, data={"grant_type": "client_credentials", "client_id": c.sa_client_id,
-                                                "client_secret": "wrong"})
+    bad = httpx.post(
+        jira_sim.token_url,
+        data={"grant_type": "client_credentials", "client_id": c.sa_client_id, "client_secret": "wrong"},
+    )
     assert bad.status_code == 401
 
 
@@ -125,5 +161,9 @@ def test_grants_with_chosen_scopes_report_them(jira_sim: RunningEmulator) -> Non
     refresh = jira_sim.oauth.create_grant(WRITE_CAPABLE_SCOPES)
     body = _refresh(jira_sim, refresh).json()
     assert set(body["scope"].split()) == set(WRITE_CAPABLE_SCOPES)
-    over_http = httpx.post(jira_sim.base_url + "/_sim/oauth/grants", json={"scopes": "manage:jira-configuration"})
-    assert _refresh(jira_sim, over_http.json()["refresh_token"]).json()["scope"] == "manage:jira-configuration"
+    over_http = httpx.post(
+        jira_sim.base_url + "/_sim/oauth/grants", json={"scopes": "manage:jira-configuration"}
+    )
+    assert (
+        _refresh(jira_sim, over_http.json()["refresh_token"]).json()["scope"] == "manage:jira-configuration"
+    )

@@ -9,8 +9,12 @@ from jiradrift.sim import RunningEmulator
 
 
 def _get(sim: RunningEmulator, path: str, timeout: float = 10, **params: object) -> httpx.Response:
-    return httpx.get(sim.api_url + path, params=params, timeout=timeout,  # type: ignore[arg-type]
-                     auth=(sim.credentials.email, sim.credentials.api_token))
+    return httpx.get(
+        sim.api_url + path,
+        params=params,
+        timeout=timeout,  # type: ignore[arg-type]
+        auth=(sim.credentials.email, sim.credentials.api_token),
+    )
 
 
 def test_burst_rate_limit_with_retry_after_then_recovers(jira_sim: RunningEmulator) -> None:
@@ -41,7 +45,9 @@ def test_html_429(jira_sim: RunningEmulator) -> None:
 
 
 @pytest.mark.parametrize("retry_after", [None, 2])
-def test_server_error_with_and_without_retry_after(jira_sim: RunningEmulator, retry_after: int | None) -> None:
+def test_server_error_with_and_without_retry_after(
+    jira_sim: RunningEmulator, retry_after: int | None
+) -> None:
     jira_sim.faults.server_error(status=503, retry_after=retry_after)
     failed = _get(jira_sim, "/field")
     assert failed.status_code == 503

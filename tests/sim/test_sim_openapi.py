@@ -35,16 +35,27 @@ SPEC_HOST = "https://your-domain.atlassian.net"
 # patch is as narrow as possible (one schema, one keyword).
 SPEC_ERRATA: list[tuple[str, str, str]] = [
     # (schema, patch, why)
-    ("PageBeanFieldConfigurationDetails", "values.items -> FieldConfiguration",
-     "GET /fieldconfiguration returns id/name/description/isDefault; the document points at the *create* "
-     "body (name, description, additionalProperties false), which would forbid the id every client needs"),
-    ("ScreenTypes", "drop writeOnly",
-     "GET /screenscheme returns `screens` (the scheme's whole content); the type is shared with the create "
-     "body and marked writeOnly"),
-    ("CustomFieldContextDefaultValue", "drop additionalProperties",
-     "a oneOf of the typed defaults with additionalProperties false and no properties of its own matches "
-     "no non-empty object, so the documented example itself fails"),
+    (
+        "PageBeanFieldConfigurationDetails",
+        "values.items -> FieldConfiguration",
+        "GET /fieldconfiguration returns id/name/description/isDefault; the document points at the *create* "
+        "body (name, description, additionalProperties false), which would forbid the id every client needs",
+    ),
+    (
+        "ScreenTypes",
+        "drop writeOnly",
+        "GET /screenscheme returns `screens` (the scheme's whole content); the type is shared with "
+        "the create body and marked writeOnly",
+    ),
+    (
+        "CustomFieldContextDefaultValue",
+        "drop additionalProperties",
+        "a oneOf of the typed defaults with additionalProperties false and no properties of its own matches "
+        "no non-empty object, so the documented example itself fails",
+    ),
 ]
+
+Plan = list[tuple[str, str, dict[str, Any], Any]]  # (method, spec path suffix, query, json body)
 
 
 def _date_time(value: str) -> bool:
@@ -64,7 +75,8 @@ def _openapi() -> OpenAPI:
     spec = orjson.loads(SPEC_PATH.read_bytes())
     schemas = copy.deepcopy(spec["components"]["schemas"])
     schemas["PageBeanFieldConfigurationDetails"]["properties"]["values"]["items"] = {
-        "$ref": "#/components/schemas/FieldConfiguration"}
+        "$ref": "#/components/schemas/FieldConfiguration"
+    }
     del schemas["ScreenTypes"]["writeOnly"]
     del schemas["CustomFieldContextDefaultValue"]["additionalProperties"]
     spec["components"]["schemas"] = schemas
@@ -86,40 +98,86 @@ def _plan(sim: RunningEmulator) -> Plan:
     by_type = {f["schema"]["custom"]: f for f in custom}
     fields = list(by_type.values())[: len(CUSTOM_TYPES)]
     projects = _sample([p for p in site.projects if not p["simplified"]]) + _sample(
-        [p for p in site.projects if p["simplified"]], 1)
+        [p for p in site.projects if p["simplified"]], 1
+    )
     project_ids = [p["id"] for p in site.projects[:60]]
     plan: Plan = []
 
     def get(path: str, **query: Any) -> None:
         plan.append(("GET", path, query, None))
 
-    for path in ("/serverInfo", "/myself", "/configuration", "/application-properties/advanced-settings",
-                 "/applicationrole", "/events", "/permissions", "/configuration/timetracking",
-                 "/configuration/timetracking/options", "/field", "/issuetype", "/statuscategory", "/status",
-                 "/priority", "/resolution", "/issueLinkType", "/permissionscheme", "/issuesecurityschemes",
-                 "/projectCategory", "/role", "/project"):
+    for path in (
+        "/serverInfo",
+        "/myself",
+        "/configuration",
+        "/application-properties/advanced-settings",
+        "/applicationrole",
+        "/events",
+        "/permissions",
+        "/configuration/timetracking",
+        "/configuration/timetracking/options",
+        "/field",
+        "/issuetype",
+        "/statuscategory",
+        "/status",
+        "/priority",
+        "/resolution",
+        "/issueLinkType",
+        "/permissionscheme",
+        "/issuesecurityschemes",
+        "/projectCategory",
+        "/role",
+        "/project",
+    ):
         get(path)
     get("/permissionscheme", expand="all")
     get("/project", expand="description,lead,issueTypes,url,insight")
-    for path in ("/field/search", "/field/search/trashed", "/issuetypescheme", "/issuetypescheme/mapping",
-                 "/issuetypescreenscheme", "/issuetypescreenscheme/mapping", "/screens", "/screenscheme",
-                 "/fieldconfiguration", "/fieldconfigurationscheme", "/fieldconfigurationscheme/mapping",
-                 "/statuses/search", "/workflows/search", "/workflowscheme", "/priority/search", "/priorityscheme",
-                 "/resolution/search", "/notificationscheme", "/notificationscheme/project",
-                 "/issuesecurityschemes/level", "/issuesecurityschemes/level/member", "/issuesecurityschemes/project",
-                 "/project/search", "/screens/tabs"):
+    for path in (
+        "/field/search",
+        "/field/search/trashed",
+        "/issuetypescheme",
+        "/issuetypescheme/mapping",
+        "/issuetypescreenscheme",
+        "/issuetypescreenscheme/mapping",
+        "/screens",
+        "/screenscheme",
+        "/fieldconfiguration",
+        "/fieldconfigurationscheme",
+        "/fieldconfigurationscheme/mapping",
+        "/statuses/search",
+        "/workflows/search",
+        "/workflowscheme",
+        "/priority/search",
+        "/priorityscheme",
+        "/resolution/search",
+        "/notificationscheme",
+        "/notificationscheme/project",
+        "/issuesecurityschemes/level",
+        "/issuesecurityschemes/level/member",
+        "/issuesecurityschemes/project",
+        "/project/search",
+        "/screens/tabs",
+    ):
         size = "maxResult" if path == "/screens/tabs" else "maxResults"
         get(path, **{size: 1000})
         get(path, startAt=10**6)  # past the end: an empty last page
-    get("/field/search", expand="key,stableId,lastUsed,screensCount,contextsCount,isLocked,searcherKey",
-        type="custom", orderBy="-name")
+    get(
+        "/field/search",
+        expand="key,stableId,lastUsed,screensCount,contextsCount,isLocked,searcherKey",
+        type="custom",
+        orderBy="-name",
+    )
     get("/workflows/search", expand="values.transitions", orderBy="name")
     get("/screenscheme", expand="issueTypeScreenSchemes")
     get("/priorityscheme", expand="priorities,projects")
     get("/notificationscheme", expand="all")
     get("/project/search", expand="description,lead,issueTypes,url,insight,projectKeys", status="live")
-    for path in ("/issuetypescheme/project", "/issuetypescreenscheme/project", "/fieldconfigurationscheme/project",
-                 "/workflowscheme/project"):
+    for path in (
+        "/issuetypescheme/project",
+        "/issuetypescreenscheme/project",
+        "/fieldconfigurationscheme/project",
+        "/workflowscheme/project",
+    ):
         get(path, projectId=project_ids[:100])
     for f in fields:
         fid = f["id"]
@@ -127,8 +185,18 @@ def _plan(sim: RunningEmulator) -> Plan:
             get(f"/field/{{fieldId}}/context{sub}".replace("{fieldId}", fid))
         for ctx in site.contexts(fid)[:2]:
             get(f"/field/{fid}/context/{ctx.body['id']}/option", maxResults=1000)
-        plan.append(("POST", f"/field/{fid}/context/mapping", {},
-                     {"mappings": [{"projectId": p["id"], "issueTypeId": site.issue_types[0]["id"]} for p in projects]}))
+        plan.append(
+            (
+                "POST",
+                f"/field/{fid}/context/mapping",
+                {},
+                {
+                    "mappings": [
+                        {"projectId": p["id"], "issueTypeId": site.issue_types[0]["id"]} for p in projects
+                    ]
+                },
+            )
+        )
     for s in _sample(site.screens):
         get(f"/screens/{s['id']}/tabs")
         for t in site.tabs(s["id"]):
@@ -136,9 +204,17 @@ def _plan(sim: RunningEmulator) -> Plan:
     for fc in _sample(site.field_configurations):
         get(f"/fieldconfiguration/{fc['id']}/fields", maxResults=1000)
     plan.append(("POST", "/workflows", {}, {"workflowIds": [w["id"] for w in _sample(site.workflows, 25)]}))
-    plan.append(("POST", "/workflowscheme/read", {}, {"workflowSchemeIds": [str(s["id"]) for s in
-                                                                          _sample(site.workflow_schemes)],
-                                                    "projectIds": [p["id"] for p in projects]}))
+    plan.append(
+        (
+            "POST",
+            "/workflowscheme/read",
+            {},
+            {
+                "workflowSchemeIds": [str(s["id"]) for s in _sample(site.workflow_schemes)],
+                "projectIds": [p["id"] for p in projects],
+            },
+        )
+    )
     for ps in _sample(site.priority_schemes):
         get(f"/priorityscheme/{ps['id']}/priorities")
         get(f"/priorityscheme/{ps['id']}/projects")
@@ -155,10 +231,13 @@ def _plan(sim: RunningEmulator) -> Plan:
 def _spec_template(method: str, concrete: str) -> tuple[str, str]:
     """Map a concrete path to the registered operation (method, template)."""
     parts = concrete.strip("/").split("/")
-    for (m, template) in OPERATIONS:
+    for m, template in OPERATIONS:
         tparts = template.strip("/").split("/")
-        if m == method and len(tparts) == len(parts) and all(
-                t.startswith("{") or t == p for t, p in zip(tparts, parts, strict=True)):
+        if (
+            m == method
+            and len(tparts) == len(parts)
+            and all(t.startswith("{") or t == p for t, p in zip(tparts, parts, strict=True))
+        ):
             return m, template
     raise AssertionError(f"no operation for {method} {concrete}")
 
@@ -173,8 +252,11 @@ def _run_plan(sim: RunningEmulator, plan: Plan) -> Iterator[tuple[str, str, http
 
 def _validate(method: str, path: str, response: httpx.Response) -> None:
     request = MockRequest(SPEC_HOST, method.lower(), "/rest/api/3" + path)
-    mock = MockResponse(response.content, status_code=response.status_code,
-                        content_type=response.headers["content-type"].split(";")[0])
+    mock = MockResponse(
+        response.content,
+        status_code=response.status_code,
+        content_type=response.headers["content-type"].split(";")[0],
+    )
     _openapi().validate_response(request, mock)
 
 
@@ -200,7 +282,11 @@ def test_every_operation_validates_against_the_spec(size: str) -> None:
 
 def test_error_bodies_validate_against_the_spec(jira_sim: RunningEmulator) -> None:
     auth = (jira_sim.credentials.email, jira_sim.credentials.api_token)
-    cases = [("GET", "/project/NOPE"), ("GET", "/field/customfield_1/context"), ("GET", "/issuetypescheme/project")]
+    cases = [
+        ("GET", "/project/NOPE"),
+        ("GET", "/field/customfield_1/context"),
+        ("GET", "/issuetypescheme/project"),
+    ]
     for method, path in cases:
         response = httpx.request(method, jira_sim.api_url + path, auth=auth)
         assert response.status_code in (400, 404)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from jira import JIRA
 
+from jira import JIRA
 from jiradrift.sim import SIZES, Emulator
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_jira_library_reads_config_objects(size: str) -> None:
     with Emulator(size=size, seed=3).running() as sim:
-        client = JIRA(server=sim.base_url, basic_auth=(sim.credentials.email, sim.credentials.api_token),
-                      timeout=30, max_retries=0)
+        client = JIRA(
+            server=sim.base_url,
+            basic_auth=(sim.credentials.email, sim.credentials.api_token),
+            timeout=30,
+            max_retries=0,
+        )
         site = sim.site
         assert {f["id"] for f in client.fields()} == {f["id"] for f in site.fields}
         assert [p.key for p in client.projects()] == [p["key"] for p in site.projects]

@@ -20,8 +20,18 @@ from jiradrift.sim.site import CF_PREFIX, Json, Site, timestamp
 T = TypeVar("T")
 Runner = Callable[[Callable[[], Any]], Any]
 
-MUTATIONS = ("change_workflow", "rename_status", "add_field_option", "rename_field", "grant_permission",
-             "revoke_permission", "set_project_scheme", "add_custom_field", "toggle_setting", "rename_project")
+MUTATIONS = (
+    "change_workflow",
+    "rename_status",
+    "add_field_option",
+    "rename_field",
+    "grant_permission",
+    "revoke_permission",
+    "set_project_scheme",
+    "add_custom_field",
+    "toggle_setting",
+    "rename_project",
+)
 
 
 def _direct(fn: Callable[[], Any]) -> Any:
@@ -40,16 +50,24 @@ class Admin:
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self._clock.now(), UTC)
 
-    def _audit(self, summary: str, category: str, name: str, type_name: str,
-               changes: list[tuple[str, str, str]]) -> None:
+    def _audit(
+        self, summary: str, category: str, name: str, type_name: str, changes: list[tuple[str, str, str]]
+    ) -> None:
         self._site.record_audit(self._now(), summary, category, name, type_name, changes)
 
     # ---------------------------------------------------------------- workflows
 
-    def change_workflow(self, workflow: str, *, description: str | None = None, add_status: str | None = None,
-                        remove_transition: str | None = None) -> Json:
+    def change_workflow(
+        self,
+        workflow: str,
+        *,
+        description: str | None = None,
+        add_status: str | None = None,
+        remove_transition: str | None = None,
+    ) -> Json:
         """Change a workflow (by id or name): its description, add a global status to it (with a
         transition into it), or remove a transition by name."""
+
         def do() -> Json:
             site = self._site
             wf = next((w for w in site.workflows if workflow in (w["id"], w["name"])), None)
@@ -62,24 +80,47 @@ class Admin:
             if add_status is not None:
                 status = site.status_by_id.get(add_status)
                 if status is None:
-                    raise JiraError(404, f"No status with id {add_status!r}; list them at /rest/api/3/statuses/search.")
-                wf["statuses"] = [*wf["statuses"], {"statusReference": add_status, "properties": {}, "deprecated": False,
-                                                    "layout": {"x": 0.0, "y": 300.0}}]
-                wf["transitions"] = [*wf["transitions"], {
-                    "id": str(1000 + len(wf["transitions"])), "type": "GLOBAL", "name": f"To {status['name']}",
-                    "description": "", "toStatusReference": add_status, "links": [], "properties": {},
-                    "actions": [], "validators": [], "triggers": []}]
+                    raise JiraError(
+                        404, f"No status with id {add_status!r}; list them at /rest/api/3/statuses/search."
+                    )
+                wf["statuses"] = [
+                    *wf["statuses"],
+                    {
+                        "statusReference": add_status,
+                        "properties": {},
+                        "deprecated": False,
+                        "layout": {"x": 0.0, "y": 300.0},
+                    },
+                ]
+                wf["transitions"] = [
+                    *wf["transitions"],
+                    {
+                        "id": str(1000 + len(wf["transitions"])),
+                        "type": "GLOBAL",
+                        "name": f"To {status['name']}",
+                        "description": "",
+                        "toStatusReference": add_status,
+                        "links": [],
+                        "properties": {},
+                        "actions": [],
+                        "validators": [],
+                        "triggers": [],
+                    },
+                ]
                 changes.append(("status", "", status["name"]))
             if remove_transition is not None:
                 before = len(wf["transitions"])
                 wf["transitions"] = [t for t in wf["transitions"] if t["name"] != remove_transition]
                 if len(wf["transitions"]) == before:
-                    raise JiraError(404, f"Workflow {wf['name']!r} has no transition named {remove_transition!r}.")
+                    raise JiraError(
+                        404, f"Workflow {wf['name']!r} has no transition named {remove_transition!r}."
+                    )
                 changes.append(("transition", remove_transition, ""))
             wf["version"] = {"id": str(uuid.uuid4()), "versionNumber": wf["version"]["versionNumber"] + 1}
             wf["updated"] = timestamp(self._now())
             self._audit("Workflow updated", "workflows", wf["name"], "WORKFLOW", changes)
             return wf
+
         return self._run(do)  # type: ignore[no-any-return]
 
     def rename_status(self, status_id: str, name: str) -> Json:
@@ -91,23 +132,32 @@ class Admin:
             status["name"] = name
             self._audit("Status updated", "workflows", name, "STATUS", [("name", old, name)])
             return status
+
         return self._run(do)  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------- fields
 
     def add_field_option(self, field_id: str, value: str, *, context_id: str | None = None) -> Json:
         """Append an option to a field's context (the first context when none is given)."""
+
         def do() -> Json:
             contexts = self._site.contexts(field_id)
             ctx = next((c for c in contexts if context_id in (None, c.body["id"])), None)
             if ctx is None:
-                raise JiraError(404, f"Field {field_id!r} has no context {context_id or '(any)'}; only company-managed "
-                                     "custom fields with options have contexts.")
-            option = {"id": str(int(ctx.body["id"]) * 100_000 + 90_000 + len(ctx.options)), "value": value,
-                      "disabled": False}
+                raise JiraError(
+                    404,
+                    f"Field {field_id!r} has no context {context_id or '(any)'}; only company-managed "
+                    "custom fields with options have contexts.",
+                )
+            option = {
+                "id": str(int(ctx.body["id"]) * 100_000 + 90_000 + len(ctx.options)),
+                "value": value,
+                "disabled": False,
+            }
             ctx.options.append(option)
             self._audit("Custom field updated", "fields", field_id, "CUSTOM_FIELD", [("options", "", value)])
             return option
+
         return self._run(do)  # type: ignore[no-any-return]
 
     def rename_field(self, field_id: str, name: str) -> Json:
@@ -120,6 +170,7 @@ class Admin:
             body["clauseNames"] = sorted([f"cf[{body['schema']['customId']}]", name])
             self._audit("Custom field updated", "fields", name, "CUSTOM_FIELD", [("name", old, name)])
             return body
+
         return self._run(do)  # type: ignore[no-any-return]
 
     def add_custom_field(self, name: str, type_key: str = "textfield") -> Json:
@@ -127,45 +178,76 @@ class Admin:
             site = self._site
             num = max((f["schema"].get("customId", 0) for f in site.fields), default=10000) + 1
             fid = f"customfield_{num}"
-            body: Json = {"id": fid, "key": fid, "name": name, "custom": True,
-                          "orderable": True, "navigable": True, "searchable": True,
-                          "clauseNames": sorted([f"cf[{num}]", name]),
-                          "schema": {"type": "string", "custom": CF_PREFIX + type_key, "customId": num}}
+            body: Json = {
+                "id": fid,
+                "key": fid,
+                "name": name,
+                "custom": True,
+                "orderable": True,
+                "navigable": True,
+                "searchable": True,
+                "clauseNames": sorted([f"cf[{num}]", name]),
+                "schema": {"type": "string", "custom": CF_PREFIX + type_key, "customId": num},
+            }
             site.fields.append(body)
             site.field_by_id[fid] = body
-            site.field_extra[fid] = {"isLocked": False, "searcherKey": CF_PREFIX + "textsearcher", "description": ""}
+            site.field_extra[fid] = {
+                "isLocked": False,
+                "searcherKey": CF_PREFIX + "textsearcher",
+                "description": "",
+            }
             self._audit("Custom field created", "fields", name, "CUSTOM_FIELD", [("name", "", name)])
             return body
+
         return self._run(do)  # type: ignore[no-any-return]
 
     # -------------------------------------------------------------- permissions
 
-    def grant_permission(self, scheme_id: int | str, permission: str, holder_type: str,
-                         parameter: str | None = None) -> Json:
+    def grant_permission(
+        self, scheme_id: int | str, permission: str, holder_type: str, parameter: str | None = None
+    ) -> Json:
         def do() -> Json:
             scheme = self._permission_scheme(scheme_id)
-            grant_id = 1 + max((g["id"] for s in self._site.permission_schemes for g in s["permissions"]), default=0)
+            grant_id = 1 + max(
+                (g["id"] for s in self._site.permission_schemes for g in s["permissions"]), default=0
+            )
             holder: Json = {"type": holder_type}
             if parameter is not None:
                 holder.update({"parameter": parameter, "value": parameter, "expand": holder_type})
-            grant = {"id": grant_id, "self": self._site.url(f"permissionscheme/{scheme['id']}/permission/{grant_id}"),
-                     "holder": holder, "permission": permission}
+            grant = {
+                "id": grant_id,
+                "self": self._site.url(f"permissionscheme/{scheme['id']}/permission/{grant_id}"),
+                "holder": holder,
+                "permission": permission,
+            }
             scheme["permissions"] = [*scheme["permissions"], grant]
-            self._audit("Permission scheme updated", "permissions", scheme["name"], "SCHEME",
-                        [(permission, "", f"{holder_type}:{parameter or ''}")])
+            self._audit(
+                "Permission scheme updated",
+                "permissions",
+                scheme["name"],
+                "SCHEME",
+                [(permission, "", f"{holder_type}:{parameter or ''}")],
+            )
             return grant
+
         return self._run(do)  # type: ignore[no-any-return]
 
     def revoke_permission(self, scheme_id: int | str, grant_id: int) -> Json:
         def do() -> Json:
             scheme = self._permission_scheme(scheme_id)
-            grant = next((g for g in scheme["permissions"] if g["id"] == int(grant_id)), None)
+            grant: Json | None = next((g for g in scheme["permissions"] if g["id"] == int(grant_id)), None)
             if grant is None:
                 raise JiraError(404, f"Permission scheme {scheme_id} has no grant {grant_id}.")
             scheme["permissions"] = [g for g in scheme["permissions"] if g is not grant]
-            self._audit("Permission scheme updated", "permissions", scheme["name"], "SCHEME",
-                        [(grant["permission"], grant["holder"]["type"], "")])
+            self._audit(
+                "Permission scheme updated",
+                "permissions",
+                scheme["name"],
+                "SCHEME",
+                [(grant["permission"], grant["holder"]["type"], "")],
+            )
             return grant
+
         return self._run(do)  # type: ignore[no-any-return]
 
     def _permission_scheme(self, scheme_id: int | str) -> Json:
@@ -180,18 +262,25 @@ class Admin:
         """Assign a scheme to a project; ``kind`` is one of issuetypescheme, issuetypescreenscheme,
         fieldconfigurationscheme, workflowscheme, permissionscheme, notificationscheme,
         issuesecurityscheme, priorityscheme."""
+
         def do() -> dict[str, str | None]:
             p = self._site.project_by_key.get(project)
             if p is None:
                 raise JiraError(404, f"No project with key or id {project!r}.")
             assigned = self._site.project_schemes[p["id"]]
             if kind not in assigned:
-                raise JiraError(400, f"Unknown scheme kind {kind!r} for classic project {p['key']}; "
-                                     f"use one of {', '.join(sorted(assigned)) or '(team-managed: none)'}.")
+                raise JiraError(
+                    400,
+                    f"Unknown scheme kind {kind!r} for classic project {p['key']}; "
+                    f"use one of {', '.join(sorted(assigned)) or '(team-managed: none)'}.",
+                )
             old = assigned[kind]
             assigned[kind] = scheme_id
-            self._audit("Project updated", "projects", p["name"], "PROJECT", [(kind, old or "", scheme_id or "")])
+            self._audit(
+                "Project updated", "projects", p["name"], "PROJECT", [(kind, old or "", scheme_id or "")]
+            )
             return assigned
+
         return self._run(do)  # type: ignore[no-any-return]
 
     def rename_project(self, project: str, name: str) -> Json:
@@ -203,19 +292,27 @@ class Admin:
             p["name"] = name
             self._audit("Project updated", "projects", name, "PROJECT", [("name", old, name)])
             return p
+
         return self._run(do)  # type: ignore[no-any-return]
 
     def toggle_setting(self, name: str, value: bool) -> Json:
         """Flip a global feature toggle of ``/configuration`` (e.g. ``votingEnabled``)."""
+
         def do() -> Json:
             conf = self._site.configuration
             if name not in conf or not isinstance(conf[name], bool):
-                raise JiraError(400, f"Unknown toggle {name!r}; use one of "
-                                     f"{', '.join(k for k, v in conf.items() if isinstance(v, bool))}.")
+                raise JiraError(
+                    400,
+                    f"Unknown toggle {name!r}; use one of "
+                    f"{', '.join(k for k, v in conf.items() if isinstance(v, bool))}.",
+                )
             old = conf[name]
             conf[name] = bool(value)
-            self._audit("Global settings updated", "system", name, "SYSTEM", [(name, str(old), str(bool(value)))])
+            self._audit(
+                "Global settings updated", "system", name, "SYSTEM", [(name, str(old), str(bool(value)))]
+            )
             return conf
+
         return self._run(do)  # type: ignore[no-any-return]
 
     def call(self, name: str, kwargs: dict[str, Any]) -> Any:
@@ -226,4 +323,3 @@ class Admin:
             return getattr(self, name)(**kwargs)
         except TypeError as err:
             raise JiraError(400, f"Bad arguments for {name}: {err}.") from None
-

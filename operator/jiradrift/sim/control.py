@@ -16,13 +16,23 @@ from jiradrift.sim.errors import JiraError
 from jiradrift.sim.faults import FaultRule
 from jiradrift.sim.server import ServerState
 
-FAULT_SWITCHES = ("latency", "rate_limit", "quota", "server_error", "timeout", "truncate", "changing_total",
-                  "fail_object")
+FAULT_SWITCHES = (
+    "latency",
+    "rate_limit",
+    "quota",
+    "server_error",
+    "timeout",
+    "truncate",
+    "changing_total",
+    "fail_object",
+)
 
 
 def control_routes(state: ServerState, admin: Admin) -> list[web.RouteDef]:
     def reply(body: Any, status: int = 200) -> web.Response:
-        return web.Response(body=orjson.dumps(body, default=str), status=status, content_type="application/json")
+        return web.Response(
+            body=orjson.dumps(body, default=str), status=status, content_type="application/json"
+        )
 
     async def kwargs_of(request: web.Request) -> dict[str, Any]:
         if not request.can_read_body:
@@ -41,7 +51,9 @@ def control_routes(state: ServerState, admin: Admin) -> list[web.RouteDef]:
     async def add_fault(request: web.Request) -> web.Response:
         name = request.match_info["name"]
         if name not in FAULT_SWITCHES:
-            return reply(JiraError(404, f"Unknown fault {name!r}; available: {', '.join(FAULT_SWITCHES)}.").body(), 404)
+            return reply(
+                JiraError(404, f"Unknown fault {name!r}; available: {', '.join(FAULT_SWITCHES)}.").body(), 404
+            )
         try:
             rule: FaultRule = getattr(state.faults, name)(**await kwargs_of(request))
         except (TypeError, JiraError) as err:
@@ -63,19 +75,34 @@ def control_routes(state: ServerState, admin: Admin) -> list[web.RouteDef]:
         kwargs = await kwargs_of(request)
         scopes = kwargs.get("scopes")
         refresh = state.oauth.create_grant(scopes.split() if isinstance(scopes, str) else scopes)
-        return reply({"refresh_token": refresh, "client_id": state.oauth.client_id,
-                      "client_secret": state.oauth.client_secret})
+        return reply(
+            {
+                "refresh_token": refresh,
+                "client_id": state.oauth.client_id,
+                "client_secret": state.oauth.client_secret,
+            }
+        )
 
     async def advance_clock(request: web.Request) -> web.Response:
         if not isinstance(state.clock, ManualClock):
-            return reply(JiraError(409, "The clock is the system clock; start the emulator with "
-                                        "--manual-clock to move time.").body(), 409)
+            return reply(
+                JiraError(
+                    409, "The clock is the system clock; start the emulator with --manual-clock to move time."
+                ).body(),
+                409,
+            )
         state.clock.advance(float((await kwargs_of(request)).get("seconds", 0)))
         return reply({"now": state.clock.now()})
 
     async def info(request: web.Request) -> web.Response:
-        return reply({"cloudId": state.site.cloud_id, "size": state.site.spec.name, "seed": state.site.seed,
-                      "credentials": asdict(state.credentials)})
+        return reply(
+            {
+                "cloudId": state.site.cloud_id,
+                "size": state.site.spec.name,
+                "seed": state.site.seed,
+                "credentials": asdict(state.credentials),
+            }
+        )
 
     return [
         web.get("/_sim/info", info),

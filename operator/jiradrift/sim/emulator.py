@@ -38,8 +38,16 @@ def read_only_scopes() -> frozenset[str]:
     return frozenset(scopes | {"offline_access"})
 
 
-WRITE_CAPABLE_SCOPES = frozenset({"read:jira-work", "read:jira-user", "manage:jira-configuration",
-                                  "manage:jira-project", "write:jira-work", "offline_access"})
+WRITE_CAPABLE_SCOPES = frozenset(
+    {
+        "read:jira-work",
+        "read:jira-user",
+        "manage:jira-configuration",
+        "manage:jira-project",
+        "write:jira-work",
+        "offline_access",
+    }
+)
 
 
 @dataclass
@@ -81,10 +89,20 @@ class Emulator:
     ``(seed, size)``; ``spec`` overrides the size with explicit counts.
     """
 
-    def __init__(self, size: str = "small", seed: int = 1, *, spec: SiteSpec | None = None,
-                 latency_ms: float = 0, access_token_ttl: int = 3600, clock: Clock | None = None,
-                 host: str = "127.0.0.1", port: int = 0, email: str = "admin@example.com",
-                 api_token: str | None = None) -> None:
+    def __init__(
+        self,
+        size: str = "small",
+        seed: int = 1,
+        *,
+        spec: SiteSpec | None = None,
+        latency_ms: float = 0,
+        access_token_ttl: int = 3600,
+        clock: Clock | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        email: str = "admin@example.com",
+        api_token: str | None = None,
+    ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"the emulator binds loopback only; got host {host!r}")
         self.spec = spec or SiteSpec.for_size(size)
@@ -104,30 +122,59 @@ class Emulator:
             sock.bind((self.host, self.port))
         except OSError as err:
             sock.close()
-            raise OSError(f"cannot bind {self.host}:{self.port} ({err}); pick another --port or 0 for any free one") from err
+            raise OSError(
+                f"cannot bind {self.host}:{self.port} ({err}); pick another --port or 0 for any free one"
+            ) from err
         sock.listen(1024)
         sock.setblocking(False)
         return sock
 
-    def _prepare(self, sock: socket.socket, runner: Callable[[Callable[[], Any]], Any]) -> tuple[RunningEmulator, web.Application]:
+    def _prepare(
+        self, sock: socket.socket, runner: Callable[[Callable[[], Any]], Any]
+    ) -> tuple[RunningEmulator, web.Application]:
         port = sock.getsockname()[1]
         base_url = f"http://{self.host}:{port}"
         site = Site.generate(self.spec, self.seed, base_url)
         default_scopes = read_only_scopes()
         oauth = AuthorizationServer(
-            clock=self.clock, access_token_ttl=self.access_token_ttl,
-            client_id="sim-client-" + secrets.token_hex(4), client_secret=secrets.token_urlsafe(16),
-            sa_client_id="sim-sa-" + secrets.token_hex(4), sa_client_secret=secrets.token_urlsafe(16),
-            sa_scopes=default_scopes - {"offline_access"}, default_scopes=default_scopes)
+            clock=self.clock,
+            access_token_ttl=self.access_token_ttl,
+            client_id="sim-client-" + secrets.token_hex(4),
+            client_secret=secrets.token_urlsafe(16),
+            sa_client_id="sim-sa-" + secrets.token_hex(4),
+            sa_client_secret=secrets.token_urlsafe(16),
+            sa_scopes=default_scopes - {"offline_access"},
+            default_scopes=default_scopes,
+        )
         credentials = Credentials(
-            email=self.email, api_token=self.api_token, client_id=oauth.client_id, client_secret=oauth.client_secret,
-            refresh_token=oauth.create_grant(), sa_client_id=oauth.sa_client_id,
-            sa_client_secret=oauth.sa_client_secret, pat="sim-pat-" + secrets.token_hex(8))
-        state = ServerState(site, oauth, Faults(), RequestLog(), self.clock, credentials, self.latency_ms / 1000.0)
+            email=self.email,
+            api_token=self.api_token,
+            client_id=oauth.client_id,
+            client_secret=oauth.client_secret,
+            refresh_token=oauth.create_grant(),
+            sa_client_id=oauth.sa_client_id,
+            sa_client_secret=oauth.sa_client_secret,
+            pat="sim-pat-" + secrets.token_hex(8),
+        )
+        state = ServerState(
+            site, oauth, Faults(), RequestLog(), self.clock, credentials, self.latency_ms / 1000.0
+        )
         admin = Admin(site, self.clock, runner)
         app = build_app(state, control_routes(state, Admin(site, self.clock)))
-        running = RunningEmulator(base_url, base_url, base_url + "/oauth/token", site.cloud_id, credentials, site,
-                                  admin, state.faults, state.requests, oauth, self.clock, state)
+        running = RunningEmulator(
+            base_url,
+            base_url,
+            base_url + "/oauth/token",
+            site.cloud_id,
+            credentials,
+            site,
+            admin,
+            state.faults,
+            state.requests,
+            oauth,
+            self.clock,
+            state,
+        )
         return running, app
 
     @asynccontextmanager
@@ -175,7 +222,9 @@ class Emulator:
                 await runner.cleanup()
                 sock.close()
 
-        thread = threading.Thread(target=loop.run_until_complete, args=(main(),), name="jira-sim", daemon=True)
+        thread = threading.Thread(
+            target=loop.run_until_complete, args=(main(),), name="jira-sim", daemon=True
+        )
         thread.start()
         try:
             running = ready.result(timeout=START_TIMEOUT_S)

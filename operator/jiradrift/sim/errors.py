@@ -8,8 +8,14 @@ from typing import Any
 class JiraError(Exception):
     """Raised by handlers; rendered as ``{"errorMessages": [...], "errors": {}, "status": N}``."""
 
-    def __init__(self, status: int, message: str, *, errors: dict[str, str] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        errors: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
@@ -17,8 +23,11 @@ class JiraError(Exception):
         self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
-        return {"errorMessages": [self.message] if self.message else [], "errors": self.errors,
-                "status": self.status}
+        return {
+            "errorMessages": [self.message] if self.message else [],
+            "errors": self.errors,
+            "status": self.status,
+        }
 
 
 class OAuthError(Exception):

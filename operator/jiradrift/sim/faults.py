@@ -65,18 +65,35 @@ class Faults:
         """Delay matching responses by ``ms`` (on top of the emulator-wide latency)."""
         return self.add(FaultRule("latency", path, seconds=ms / 1000.0, times=times))
 
-    def rate_limit(self, *, times: int | None = 1, retry_after: int | None = 1, path: str = "*",
-                   reason: str = "jira-burst-based", html: bool = False, method: str = "*") -> FaultRule:
+    def rate_limit(
+        self,
+        *,
+        times: int | None = 1,
+        retry_after: int | None = 1,
+        path: str = "*",
+        reason: str = "jira-burst-based",
+        html: bool = False,
+        method: str = "*",
+    ) -> FaultRule:
         """429 burst limit: ``Retry-After`` seconds and ``RateLimit-Reason``; ``html`` gives the
         "Oops" page instead of JSON."""
         return self.add(FaultRule("rate_limit", path, method, times, 429, retry_after, reason, html))
 
     def quota(self, *, times: int | None = 1, retry_after: int = 3600, path: str = "*") -> FaultRule:
         """429 from the hourly points quota (tenant-wide): a long ``Retry-After``."""
-        return self.add(FaultRule("rate_limit", path, "*", times, 429, retry_after, "jira-quota-tenant-based"))
+        return self.add(
+            FaultRule("rate_limit", path, "*", times, 429, retry_after, "jira-quota-tenant-based")
+        )
 
-    def server_error(self, *, status: int = 503, times: int | None = 1, retry_after: int | None = None,
-                     path: str = "*", method: str = "*") -> FaultRule:
+    def server_error(
+        self,
+        *,
+        status: int = 503,
+        times: int | None = 1,
+        retry_after: int | None = None,
+        path: str = "*",
+        method: str = "*",
+    ) -> FaultRule:
         """5xx, with ``Retry-After`` only when given (clients retry only those)."""
         return self.add(FaultRule("server_error", path, method, times, status, retry_after))
 

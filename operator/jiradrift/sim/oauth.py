@@ -61,17 +61,30 @@ class TokenResponse:
     refresh_token: str | None
 
     def body(self) -> dict[str, object]:
-        out: dict[str, object] = {"access_token": self.access_token, "expires_in": self.expires_in,
-                                  "token_type": "Bearer", "scope": self.scope}
+        out: dict[str, object] = {
+            "access_token": self.access_token,
+            "expires_in": self.expires_in,
+            "token_type": "Bearer",
+            "scope": self.scope,
+        }
         if self.refresh_token:
             out["refresh_token"] = self.refresh_token
         return out
 
 
 class AuthorizationServer:
-    def __init__(self, *, clock: Clock, access_token_ttl: int, client_id: str, client_secret: str,
-                 sa_client_id: str, sa_client_secret: str, sa_scopes: Iterable[str],
-                 default_scopes: Iterable[str]) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        access_token_ttl: int,
+        client_id: str,
+        client_secret: str,
+        sa_client_id: str,
+        sa_client_secret: str,
+        sa_scopes: Iterable[str],
+        default_scopes: Iterable[str],
+    ) -> None:
         self.clock = clock
         self.access_token_ttl = access_token_ttl
         self.client_id = client_id
@@ -101,8 +114,9 @@ class AuthorizationServer:
             grant = self._new_grant(self._scopes(scopes), principal)
             return self._new_refresh(grant)
 
-    def issue_access_token(self, scopes: Iterable[str] | None = None, principal: str = "user:admin",
-                           ttl: float | None = None) -> str:
+    def issue_access_token(
+        self, scopes: Iterable[str] | None = None, principal: str = "user:admin", ttl: float | None = None
+    ) -> str:
         """An access token without going through a grant, for tests of scope enforcement."""
         with self._lock:
             return self._new_access(principal, self._scopes(scopes), None, ttl).token
@@ -122,10 +136,16 @@ class AuthorizationServer:
         self._refresh_index[token] = grant.grant_id
         return token
 
-    def _new_access(self, principal: str, scopes: frozenset[str], grant_id: str | None,
-                    ttl: float | None = None) -> AccessToken:
-        token = AccessToken("at-" + secrets.token_urlsafe(24), principal, scopes,
-                            self.clock.now() + (self.access_token_ttl if ttl is None else ttl), grant_id)
+    def _new_access(
+        self, principal: str, scopes: frozenset[str], grant_id: str | None, ttl: float | None = None
+    ) -> AccessToken:
+        token = AccessToken(
+            "at-" + secrets.token_urlsafe(24),
+            principal,
+            scopes,
+            self.clock.now() + (self.access_token_ttl if ttl is None else ttl),
+            grant_id,
+        )
         self._access[token.token] = token
         return token
 
@@ -140,9 +160,12 @@ class AuthorizationServer:
                 return self._refresh(form)
             if grant_type == "client_credentials":
                 return self._client_credentials(form)
-        raise OAuthError(400, "unsupported_grant_type",
-                         f"grant_type {grant_type!r} is not supported; use authorization_code, "
-                         "refresh_token or client_credentials")
+        raise OAuthError(
+            400,
+            "unsupported_grant_type",
+            f"grant_type {grant_type!r} is not supported; use authorization_code, "
+            "refresh_token or client_credentials",
+        )
 
     def _check_client(self, form: dict[str, str]) -> None:
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:

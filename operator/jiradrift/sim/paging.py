@@ -59,19 +59,33 @@ def page_request(query: Mapping[str, str], spec_path: str, *, size_param: str = 
     return PageRequest(start_at, min(size, cap))
 
 
-def page_bean(items: Sequence[Any], page: PageRequest, *, self_url: str, query: Mapping[str, str],
-              total_bump: int = 0, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def page_bean(
+    items: Sequence[Any],
+    page: PageRequest,
+    *,
+    self_url: str,
+    query: Mapping[str, str],
+    total_bump: int = 0,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """An offset PageBean: ``{self, nextPage, maxResults, startAt, total, isLast, values}``."""
     total = len(items)
-    values = list(items[page.start_at: page.start_at + page.max_results])
+    values = list(items[page.start_at : page.start_at + page.max_results])
     is_last = page.start_at + len(values) >= total
     body: dict[str, Any] = {"self": _with_query(self_url, query)}
     if not is_last:
         nxt = dict(query)
         nxt["startAt"] = str(page.start_at + len(values))
         body["nextPage"] = _with_query(self_url, nxt)
-    body.update({"maxResults": page.max_results, "startAt": page.start_at, "total": total + total_bump,
-                 "isLast": is_last, "values": values})
+    body.update(
+        {
+            "maxResults": page.max_results,
+            "startAt": page.start_at,
+            "total": total + total_bump,
+            "isLast": is_last,
+            "values": values,
+        }
+    )
     if extra:
         body.update(extra)
     return body

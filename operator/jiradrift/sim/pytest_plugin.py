@@ -22,6 +22,7 @@ EmulatorFactory = Callable[..., RunningEmulator]
 @pytest.fixture
 def jira_sim_factory() -> Iterator[EmulatorFactory]:
     with ExitStack() as stack:
+
         def start(size: str = "small", seed: int = 1, **kwargs: Any) -> RunningEmulator:
             return stack.enter_context(Emulator(size=size, seed=seed, **kwargs).running())
 

@@ -38,8 +38,11 @@ class RequestLog:
 
     def count(self, operation: str | None = None, *, status: int | None = None) -> int:
         """Requests for one operation (``"GET /rest/api/3/field"``), optionally with one status."""
-        return sum(1 for r in self if (operation is None or r.operation == operation)
-                   and (status is None or r.status == status))
+        return sum(
+            1
+            for r in self
+            if (operation is None or r.operation == operation) and (status is None or r.status == status)
+        )
 
     def clear(self) -> None:
         with self._lock:

@@ -12,12 +12,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from multidict import MultiDictProxy
+from multidict import MultiMapping
 
 from jiradrift.sim.errors import JiraError
 from jiradrift.sim.paging import int_param, page_bean, page_request
 from jiradrift.sim.site import (
-    ADMIN_ACCOUNT_ID, EVENTS, PERMISSION_KEYS, ROLES, STATUS_CATEGORIES, Json, Site, timestamp,
+    ADMIN_ACCOUNT_ID,
+    EVENTS,
+    PERMISSION_KEYS,
+    ROLES,
+    STATUS_CATEGORIES,
+    Json,
+    Site,
+    timestamp,
 )
 
 
@@ -26,7 +33,7 @@ class Call:
     site: Site
     spec_path: str  # "/field/{fieldId}/context"
     path: str  # the concrete path below /rest/api/3
-    query: MultiDictProxy[str]
+    query: MultiMapping[str]
     params: dict[str, str]  # path parameters
     body: Any  # parsed JSON body for POST reads
     now: float
@@ -43,10 +50,18 @@ class Call:
     def expand(self) -> set[str]:
         return {e.strip() for raw in self.query.getall("expand", []) for e in raw.split(",") if e.strip()}
 
-    def page(self, items: Sequence[Any], *, size_param: str = "maxResults", extra: Json | None = None) -> Json:
+    def page(
+        self, items: Sequence[Any], *, size_param: str = "maxResults", extra: Json | None = None
+    ) -> Json:
         req = page_request(self.query, self.spec_path, size_param=size_param)
-        return page_bean(items, req, self_url=self.site.url(self.path.lstrip("/")), query=dict(self.query),
-                         total_bump=self.total_bump, extra=extra)
+        return page_bean(
+            items,
+            req,
+            self_url=self.site.url(self.path.lstrip("/")),
+            query=dict(self.query),
+            total_bump=self.total_bump,
+            extra=extra,
+        )
 
     def flag(self, name: str) -> bool | None:
         raw = self.query.get(name)
@@ -61,6 +76,7 @@ def op(method: str, path: str) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
         OPERATIONS[(method, path)] = fn
         return fn
+
     return register
 
 
@@ -77,8 +93,11 @@ def _order(items: list[Json], order_by: str | None, allowed: dict[str, Callable[
     desc = order_by.startswith("-")
     key = order_by.lstrip("+-")
     if key not in allowed:
-        raise JiraError(400, f"Invalid orderBy value {order_by!r}; allowed: {', '.join(sorted(allowed))} "
-                             "(prefix with - for descending).")
+        raise JiraError(
+            400,
+            f"Invalid orderBy value {order_by!r}; allowed: {', '.join(sorted(allowed))} "
+            "(prefix with - for descending).",
+        )
     return sorted(items, key=allowed[key], reverse=desc)
 
 
@@ -100,21 +119,37 @@ def _project(call: Call, key_or_id: str) -> Json:
 
 # ------------------------------------------------------------------ 1. instance
 
+
 @op("GET", "/serverInfo")
 def server_info(call: Call) -> Json:
     now = datetime.fromtimestamp(call.now, UTC)
-    return {"baseUrl": call.site.base_url, "displayUrl": call.site.base_url, "version": "1001.0.0-SNAPSHOT",
-            "versionNumbers": [1001, 0, 0], "deploymentType": "Cloud", "buildNumber": 100282,
-            "buildDate": "2026-01-02T00:00:00.000+0000", "serverTime": timestamp(now),
-            "scmInfo": "57a0ca5b4a0bb0ac5f3fee4764acb1c14e4d7e71", "serverTitle": call.site.title,
-            "serverTimeZone": "Etc/UTC"}
+    return {
+        "baseUrl": call.site.base_url,
+        "displayUrl": call.site.base_url,
+        "version": "1001.0.0-SNAPSHOT",
+        "versionNumbers": [1001, 0, 0],
+        "deploymentType": "Cloud",
+        "buildNumber": 100282,
+        "buildDate": "2026-01-02T00:00:00.000+0000",
+        "serverTime": timestamp(now),
+        "scmInfo": "57a0ca5b4a0bb0ac5f3fee4764acb1c14e4d7e71",
+        "serverTitle": call.site.title,
+        "serverTimeZone": "Etc/UTC",
+    }
 
 
 @op("GET", "/myself")
 def myself(call: Call) -> Json:
-    return {"self": call.site.url(f"user?accountId={ADMIN_ACCOUNT_ID}"), "accountId": ADMIN_ACCOUNT_ID,
-            "accountType": "atlassian", "emailAddress": "admin@example.com", "displayName": "Site Admin",
-            "active": True, "timeZone": "Etc/UTC", "locale": "en_US"}
+    return {
+        "self": call.site.url(f"user?accountId={ADMIN_ACCOUNT_ID}"),
+        "accountId": ADMIN_ACCOUNT_ID,
+        "accountType": "atlassian",
+        "emailAddress": "admin@example.com",
+        "displayName": "Site Admin",
+        "active": True,
+        "timeZone": "Etc/UTC",
+        "locale": "en_US",
+    }
 
 
 @op("GET", "/configuration")
@@ -139,8 +174,12 @@ def events(call: Call) -> list[Json]:
 
 @op("GET", "/permissions")
 def permissions(call: Call) -> Json:
-    return {"permissions": {k: {"key": k, "name": n, "type": t, "description": f"Ability to {n.lower()}."}
-                            for k, n, t in PERMISSION_KEYS}}
+    return {
+        "permissions": {
+            k: {"key": k, "name": n, "type": t, "description": f"Ability to {n.lower()}."}
+            for k, n, t in PERMISSION_KEYS
+        }
+    }
 
 
 @op("GET", "/configuration/timetracking")
@@ -150,10 +189,12 @@ def timetracking(call: Call) -> Json:
 
 @op("GET", "/configuration/timetracking/options")
 def timetracking_options(call: Call) -> Json:
-    return call.site.configuration["timeTrackingConfiguration"]
+    options: Json = call.site.configuration["timeTrackingConfiguration"]
+    return options
 
 
 # ------------------------------------------------------------------ 2. fields
+
 
 @op("GET", "/field")
 def fields(call: Call) -> list[Json]:
@@ -174,9 +215,17 @@ def field_search(call: Call) -> Json:
     project_ids = set(call.ids("projectIds"))
     if project_ids:
         items = [f for f in items if "scope" not in f or f["scope"]["project"]["id"] in project_ids]
-    items = _order(items, call.query.get("orderBy"), {
-        "name": lambda f: f["name"], "contextsCount": lambda f: len(site.contexts(f["id"])),
-        "lastUsed": lambda f: f["id"], "screensCount": lambda f: f["id"], "projectsCount": lambda f: f["id"]})
+    items = _order(
+        items,
+        call.query.get("orderBy"),
+        {
+            "name": lambda f: f["name"],
+            "contextsCount": lambda f: len(site.contexts(f["id"])),
+            "lastUsed": lambda f: f["id"],
+            "screensCount": lambda f: f["id"],
+            "projectsCount": lambda f: f["id"],
+        },
+    )
     expand = call.expand
     page = call.page(items)
     page["values"] = [site.field_search_item(f, expand) for f in page["values"]]
@@ -201,9 +250,13 @@ def field_contexts(call: Call) -> Json:
     ctxs = _contexts(call)
     wanted = set(call.ids("contextId"))
     any_it, is_global = call.flag("isAnyIssueType"), call.flag("isGlobalContext")
-    items = [c.body for c in ctxs if (not wanted or c.body["id"] in wanted)
-             and (any_it is None or c.body["isAnyIssueType"] == any_it)
-             and (is_global is None or c.body["isGlobalContext"] == is_global)]
+    items = [
+        c.body
+        for c in ctxs
+        if (not wanted or c.body["id"] in wanted)
+        and (any_it is None or c.body["isAnyIssueType"] == any_it)
+        and (is_global is None or c.body["isGlobalContext"] == is_global)
+    ]
     return call.page(items)
 
 
@@ -217,7 +270,9 @@ def context_issue_type_mapping(call: Call) -> Json:
             continue
         if not c.issue_type_ids:
             items.append({"contextId": cid, "isAnyIssueType": True})
-        items.extend({"contextId": cid, "issueTypeId": it, "isAnyIssueType": False} for it in c.issue_type_ids)
+        items.extend(
+            {"contextId": cid, "issueTypeId": it, "isAnyIssueType": False} for it in c.issue_type_ids
+        )
     return call.page(items)
 
 
@@ -262,19 +317,23 @@ def context_for_project_and_issue_type(call: Call) -> Json:
     ctxs = _contexts(call)
     pairs = (call.body or {}).get("mappings", [])
     if not isinstance(pairs, list):
-        raise JiraError(400, "Body must be {\"mappings\": [{\"projectId\": ..., \"issueTypeId\": ...}]}.")
+        raise JiraError(400, 'Body must be {"mappings": [{"projectId": ..., "issueTypeId": ...}]}.')
     out = []
     for pair in pairs:
         pid, it = str(pair.get("projectId", "")), str(pair.get("issueTypeId", ""))
-        match = next((c for c in ctxs if pid in c.project_ids and (not c.issue_type_ids or it in c.issue_type_ids)),
-                     None) or next((c for c in ctxs if not c.project_ids and
-                                    (not c.issue_type_ids or it in c.issue_type_ids)), None)
+        match = next(
+            (c for c in ctxs if pid in c.project_ids and (not c.issue_type_ids or it in c.issue_type_ids)),
+            None,
+        ) or next(
+            (c for c in ctxs if not c.project_ids and (not c.issue_type_ids or it in c.issue_type_ids)), None
+        )
         if match:
             out.append({"projectId": pid, "issueTypeId": it, "contextId": match.body["id"]})
     return call.page(out)
 
 
 # ---------------------------------------------- 3. issue types, screens, field configurations
+
 
 @op("GET", "/issuetype")
 def issue_types(call: Call) -> list[Json]:
@@ -287,20 +346,32 @@ def issue_type_schemes(call: Call) -> Json:
     query = (call.query.get("queryString") or "").lower()
     if query:
         items = [s for s in items if query in s["name"].lower()]
-    items = _order(items, call.query.get("orderBy"), {"name": lambda s: s["name"], "id": lambda s: int(s["id"])})
+    items = _order(
+        items, call.query.get("orderBy"), {"name": lambda s: s["name"], "id": lambda s: int(s["id"])}
+    )
     return call.page(items)
 
 
 @op("GET", "/issuetypescheme/mapping")
 def issue_type_scheme_mapping(call: Call) -> Json:
     wanted = set(call.ids("issueTypeSchemeId"))
-    items = [{"issueTypeSchemeId": sid, "issueTypeId": it}
-             for sid, its in call.site.issue_type_scheme_items.items() if not wanted or sid in wanted for it in its]
+    items = [
+        {"issueTypeSchemeId": sid, "issueTypeId": it}
+        for sid, its in call.site.issue_type_scheme_items.items()
+        if not wanted or sid in wanted
+        for it in its
+    ]
     return call.page(items)
 
 
-def _by_project(call: Call, kind: str, schemes: list[Json], wrap: str | None, ids_key: str = "projectIds",
-                maximum: int | None = None) -> list[Json]:
+def _by_project(
+    call: Call,
+    kind: str,
+    schemes: list[Json],
+    wrap: str | None,
+    ids_key: str = "projectIds",
+    maximum: int | None = None,
+) -> list[Json]:
     """Group requested projects by assigned scheme: ``[{<wrap>: scheme, projectIds: [...]}]``."""
     project_ids = _required_ids(call, "projectId", maximum)
     groups: dict[str | None, list[str]] = {}
@@ -327,13 +398,17 @@ def issue_type_scheme_projects(call: Call) -> Json:
 @op("GET", "/issuetypescreenscheme")
 def itss(call: Call) -> Json:
     items = _filter_ids(call.site.itss, call.ids("id"))
-    items = _order(items, call.query.get("orderBy"), {"name": lambda s: s["name"], "id": lambda s: int(s["id"])})
+    items = _order(
+        items, call.query.get("orderBy"), {"name": lambda s: s["name"], "id": lambda s: int(s["id"])}
+    )
     return call.page(items)
 
 
 @op("GET", "/issuetypescreenscheme/mapping")
 def itss_mapping(call: Call) -> Json:
-    return call.page(_filter_ids(call.site.itss_items, call.ids("issueTypeScreenSchemeId"), "issueTypeScreenSchemeId"))
+    return call.page(
+        _filter_ids(call.site.itss_items, call.ids("issueTypeScreenSchemeId"), "issueTypeScreenSchemeId")
+    )
 
 
 @op("GET", "/issuetypescreenscheme/project")
@@ -360,8 +435,12 @@ def screen_tabs_bulk(call: Call) -> Json:
     tab_ids = {int(t) for t in call.ids("tabId") if t.isdigit()}
     site = call.site
     chosen = [s for s in (site.screen_by_id(i) for i in screen_ids) if s] if screen_ids else site.screens
-    items = [{"screenId": s["id"], "tabId": t["id"], "tabName": t["name"]}
-             for s in chosen for t in site.tabs(s["id"]) if not tab_ids or t["id"] in tab_ids]
+    items = [
+        {"screenId": s["id"], "tabId": t["id"], "tabName": t["name"]}
+        for s in chosen
+        for t in site.tabs(s["id"])
+        if not tab_ids or t["id"] in tab_ids
+    ]
     # This endpoint names its page size `maxResult` (singular); `maxResults` is ignored, as in Jira.
     page = call.page(items, size_param="maxResult")
     page.pop("self", None)
@@ -408,8 +487,18 @@ def screen_schemes(call: Call) -> Json:
         values = []
         for s in page["values"]:
             nested = [by_id[i] for i in dict.fromkeys(users.get(str(s["id"]), []))]
-            values.append({**s, "issueTypeScreenSchemes": {"maxResults": 100, "startAt": 0, "total": len(nested),
-                                                           "isLast": True, "values": nested}})
+            values.append(
+                {
+                    **s,
+                    "issueTypeScreenSchemes": {
+                        "maxResults": 100,
+                        "startAt": 0,
+                        "total": len(nested),
+                        "isLast": True,
+                        "values": nested,
+                    },
+                }
+            )
         page["values"] = values
     return page
 
@@ -452,6 +541,7 @@ def field_configuration_scheme_projects(call: Call) -> Json:
 
 
 # ------------------------------------------------------------------- 4. workflows
+
 
 @op("GET", "/statuses/search")
 def statuses_search(call: Call) -> Json:
@@ -498,10 +588,14 @@ def workflows_search(call: Call) -> Json:
     active = call.flag("isActive")
     if active is not None:
         used = {s["defaultWorkflow"] for s in site.workflow_schemes} | {
-            n for s in site.workflow_schemes for n in s["issueTypeMappings"].values()}
+            n for s in site.workflow_schemes for n in s["issueTypeMappings"].values()
+        }
         items = [w for w in items if (w["name"] in used) == active]
-    items = _order(items, call.query.get("orderBy"), {
-        "name": lambda w: w["name"], "created": lambda w: w["created"], "updated": lambda w: w["updated"]})
+    items = _order(
+        items,
+        call.query.get("orderBy"),
+        {"name": lambda w: w["name"], "created": lambda w: w["created"], "updated": lambda w: w["updated"]},
+    )
     page = call.page(items)
     with_transitions = "values.transitions" in call.expand
     page["values"] = [_workflow_view(w, with_transitions) for w in page["values"]]
@@ -513,7 +607,9 @@ def workflows_search(call: Call) -> Json:
 def workflows_read(call: Call) -> Json:
     body = call.body or {}
     if not isinstance(body, dict):
-        raise JiraError(400, "Body must be a JSON object with workflowIds, workflowNames or projectAndIssueTypes.")
+        raise JiraError(
+            400, "Body must be a JSON object with workflowIds, workflowNames or projectAndIssueTypes."
+        )
     ids = set(body.get("workflowIds") or [])
     names = set(body.get("workflowNames") or [])
     chosen = [w for w in call.site.workflows if w["id"] in ids or w["name"] in names]
@@ -543,7 +639,12 @@ def workflow_schemes_read(call: Call) -> list[Json]:
     by_name = {w["name"]: w for w in site.workflows}
 
     def meta(wf: Json) -> Json:
-        return {"id": wf["id"], "name": wf["name"], "description": wf["description"], "version": wf["version"]}
+        return {
+            "id": wf["id"],
+            "name": wf["name"],
+            "description": wf["description"],
+            "version": wf["version"],
+        }
 
     out = []
     for s in site.workflow_schemes:
@@ -552,12 +653,19 @@ def workflow_schemes_read(call: Call) -> list[Json]:
         groups: dict[str, list[str]] = {}
         for it, name in s["issueTypeMappings"].items():
             groups.setdefault(name, []).append(it)
-        out.append({
-            "id": str(s["id"]), "name": s["name"], "description": s["description"], "scope": {"type": "GLOBAL"},
-            "defaultWorkflow": meta(by_name[s["defaultWorkflow"]]),
-            "workflowsForIssueTypes": [{"issueTypeIds": its, "workflow": meta(by_name[n])} for n, its in groups.items()],
-            "version": {"id": f"00000000-0000-4000-8000-{int(s['id']):012d}", "versionNumber": 1},
-        })
+        out.append(
+            {
+                "id": str(s["id"]),
+                "name": s["name"],
+                "description": s["description"],
+                "scope": {"type": "GLOBAL"},
+                "defaultWorkflow": meta(by_name[s["defaultWorkflow"]]),
+                "workflowsForIssueTypes": [
+                    {"issueTypeIds": its, "workflow": meta(by_name[n])} for n, its in groups.items()
+                ],
+                "version": {"id": f"00000000-0000-4000-8000-{int(s['id']):012d}", "versionNumber": 1},
+            }
+        )
     return out
 
 
@@ -568,6 +676,7 @@ def workflow_scheme_projects(call: Call) -> Json:
 
 
 # ------------------------------------------------------------- 5. priorities etc.
+
 
 @op("GET", "/priority/search")
 def priority_search(call: Call) -> Json:
@@ -590,19 +699,33 @@ def _priority_scheme_view(call: Call, s: Json) -> Json:
     expand = call.expand
     by_id = {p["id"]: p for p in call.site.priorities}
     if "priorities" in expand:
-        prios = [{**{k: v for k, v in by_id[i].items() if k != "avatarId"}, "sequence": str(n)}
-                 for n, i in enumerate(s["_priority_ids"])]
-        view["priorities"] = {"maxResults": 50, "startAt": 0, "total": len(prios), "isLast": len(prios) <= 50,
-                              "values": prios[:50]}
+        prios = [
+            {**{k: v for k, v in by_id[i].items() if k != "avatarId"}, "sequence": str(n)}
+            for n, i in enumerate(s["_priority_ids"])
+        ]
+        view["priorities"] = {
+            "maxResults": 50,
+            "startAt": 0,
+            "total": len(prios),
+            "isLast": len(prios) <= 50,
+            "values": prios[:50],
+        }
     if "projects" in expand:
         projs = [_project_details(call.site.project_by_key[p]) for p in s["_project_ids"]]
-        view["projects"] = {"maxResults": 50, "startAt": 0, "total": len(projs), "isLast": len(projs) <= 50,
-                            "values": projs[:50]}
+        view["projects"] = {
+            "maxResults": 50,
+            "startAt": 0,
+            "total": len(projs),
+            "isLast": len(projs) <= 50,
+            "values": projs[:50],
+        }
     return view
 
 
 def _project_details(p: Json) -> Json:
-    out = {k: p[k] for k in ("self", "id", "key", "name", "avatarUrls", "projectTypeKey", "simplified") if k in p}
+    out: Json = {
+        k: p[k] for k in ("self", "id", "key", "name", "avatarUrls", "projectTypeKey", "simplified") if k in p
+    }
     if "projectCategory" in p:
         out["projectCategory"] = {k: p["projectCategory"][k] for k in ("id", "name", "description", "self")}
     return out
@@ -628,14 +751,20 @@ def _priority_scheme(call: Call) -> Json:
 def priority_scheme_priorities(call: Call) -> Json:
     scheme = _priority_scheme(call)
     by_id = {p["id"]: p for p in call.site.priorities}
-    return call.page([{**{k: v for k, v in by_id[i].items() if k != "avatarId"}, "sequence": str(n)}
-                      for n, i in enumerate(scheme["_priority_ids"])])
+    return call.page(
+        [
+            {**{k: v for k, v in by_id[i].items() if k != "avatarId"}, "sequence": str(n)}
+            for n, i in enumerate(scheme["_priority_ids"])
+        ]
+    )
 
 
 @op("GET", "/priorityscheme/{schemeId}/projects")
 def priority_scheme_projects(call: Call) -> Json:
     scheme = _priority_scheme(call)
-    return call.page([_project_view(call, call.site.project_by_key[p], set()) for p in scheme["_project_ids"]])
+    return call.page(
+        [_project_view(call, call.site.project_by_key[p], set()) for p in scheme["_project_ids"]]
+    )
 
 
 @op("GET", "/resolution/search")
@@ -658,6 +787,7 @@ def issue_link_types(call: Call) -> Json:
 
 # ------------------------------------------------------------------ 6. schemes
 
+
 def _permission_scheme_view(s: Json, with_grants: bool) -> Json:
     return s if with_grants else {k: v for k, v in s.items() if k != "permissions"}
 
@@ -666,7 +796,9 @@ def _permission_scheme_view(s: Json, with_grants: bool) -> Json:
 def permission_schemes(call: Call) -> Json:
     # Any expand value at all includes the grants.
     with_grants = bool(call.expand)
-    return {"permissionSchemes": [_permission_scheme_view(s, with_grants) for s in call.site.permission_schemes]}
+    return {
+        "permissionSchemes": [_permission_scheme_view(s, with_grants) for s in call.site.permission_schemes]
+    }
 
 
 @op("GET", "/permissionscheme/{schemeId}/permission")
@@ -688,16 +820,21 @@ def notification_schemes(call: Call) -> Json:
         items = items[:1]
     page = call.page(items)
     if not call.expand:
-        page["values"] = [{k: v for k, v in s.items() if k != "notificationSchemeEvents"} for s in page["values"]]
+        page["values"] = [
+            {k: v for k, v in s.items() if k != "notificationSchemeEvents"} for s in page["values"]
+        ]
     return page
 
 
 @op("GET", "/notificationscheme/project")
 def notification_scheme_projects(call: Call) -> Json:
     wanted_s, wanted_p = set(call.ids("notificationSchemeId")), set(call.ids("projectId"))
-    items = [{"notificationSchemeId": str(s["id"]), "projectId": str(p)}
-             for s in call.site.notification_schemes for p in s["projects"]
-             if (not wanted_s or str(s["id"]) in wanted_s) and (not wanted_p or str(p) in wanted_p)]
+    items = [
+        {"notificationSchemeId": str(s["id"]), "projectId": str(p)}
+        for s in call.site.notification_schemes
+        for p in s["projects"]
+        if (not wanted_s or str(s["id"]) in wanted_s) and (not wanted_p or str(p) in wanted_p)
+    ]
     return call.page(items)
 
 
@@ -710,8 +847,13 @@ def security_schemes(call: Call) -> Json:
 def security_levels(call: Call) -> Json:
     schemes = set(call.ids("schemeId"))
     ids = set(call.ids("id"))
-    items = [lvl for s in call.site.security_schemes if not schemes or str(s["id"]) in schemes for lvl in s["levels"]
-             if not ids or lvl["id"] in ids]
+    items = [
+        lvl
+        for s in call.site.security_schemes
+        if not schemes or str(s["id"]) in schemes
+        for lvl in s["levels"]
+        if not ids or lvl["id"] in ids
+    ]
     if call.flag("onlyDefault"):
         items = [lvl for lvl in items if lvl["isDefault"]]
     return call.page(items)
@@ -720,40 +862,59 @@ def security_levels(call: Call) -> Json:
 @op("GET", "/issuesecurityschemes/level/member")
 def security_level_members(call: Call) -> Json:
     schemes, levels = set(call.ids("schemeId")), set(call.ids("levelId"))
-    items = [m for m in call.site.security_members if (not schemes or m["issueSecuritySchemeId"] in schemes)
-             and (not levels or m["issueSecurityLevelId"] in levels)]
+    items = [
+        m
+        for m in call.site.security_members
+        if (not schemes or m["issueSecuritySchemeId"] in schemes)
+        and (not levels or m["issueSecurityLevelId"] in levels)
+    ]
     return call.page(items)
 
 
 @op("GET", "/issuesecurityschemes/project")
 def security_scheme_projects(call: Call) -> Json:
     wanted_s, wanted_p = set(call.ids("issueSecuritySchemeId")), set(call.ids("projectId"))
-    items = [{"issueSecuritySchemeId": sid, "projectId": pid}
-             for pid, assigned in call.site.project_schemes.items()
-             if (sid := assigned.get("issuesecurityscheme")) and (not wanted_s or sid in wanted_s)
-             and (not wanted_p or pid in wanted_p)]
+    items = [
+        {"issueSecuritySchemeId": sid, "projectId": pid}
+        for pid, assigned in call.site.project_schemes.items()
+        if (sid := assigned.get("issuesecurityscheme"))
+        and (not wanted_s or sid in wanted_s)
+        and (not wanted_p or pid in wanted_p)
+    ]
     return call.page(items)
 
 
 # ------------------------------------------------------------------ 7. projects
+
 
 def _project_view(call: Call, p: Json, expand: set[str]) -> Json:
     view = dict(p)
     if "description" in expand:
         view["description"] = f"Project {p['name']}"
     if "lead" in expand:
-        view["lead"] = {"self": call.site.url(f"user?accountId={ADMIN_ACCOUNT_ID}"), "accountId": ADMIN_ACCOUNT_ID,
-                        "displayName": "Site Admin", "active": True, "accountType": "atlassian"}
+        view["lead"] = {
+            "self": call.site.url(f"user?accountId={ADMIN_ACCOUNT_ID}"),
+            "accountId": ADMIN_ACCOUNT_ID,
+            "displayName": "Site Admin",
+            "active": True,
+            "accountType": "atlassian",
+        }
     if "issueTypes" in expand:
         site = call.site
         scheme = site.project_schemes.get(p["id"], {}).get("issuetypescheme")
         ids = set(site.issue_type_scheme_items.get(scheme or "", []))
-        view["issueTypes"] = [t for t in site.issue_types if t["id"] in ids
-                              or t.get("scope", {}).get("project", {}).get("id") == p["id"]]
+        view["issueTypes"] = [
+            t
+            for t in site.issue_types
+            if t["id"] in ids or t.get("scope", {}).get("project", {}).get("id") == p["id"]
+        ]
     if "url" in expand:
         view["url"] = ""
     if "insight" in expand:
-        view["insight"] = {"totalIssueCount": int(p["id"]) % 997, "lastIssueUpdateTime": "2026-01-04T10:00:00.000+0000"}
+        view["insight"] = {
+            "totalIssueCount": int(p["id"]) % 997,
+            "lastIssueUpdateTime": "2026-01-04T10:00:00.000+0000",
+        }
     return view
 
 
@@ -775,11 +936,21 @@ def _projects_filtered(call: Call) -> list[Json]:
     query = (call.query.get("query") or "").lower()
     if query:
         items = [p for p in items if query in p["name"].lower() or query in p["key"].lower()]
-    return _order(items, call.query.get("orderBy"), {
-        "key": lambda p: p["key"], "name": lambda p: p["name"], "id": lambda p: int(p["id"]),
-        "category": lambda p: p.get("projectCategory", {}).get("name", ""),
-        "owner": lambda p: p["id"], "issueCount": lambda p: p["id"], "lastIssueUpdatedDate": lambda p: p["id"],
-        "archivedDate": lambda p: p["id"], "deletedDate": lambda p: p["id"]})
+    return _order(
+        items,
+        call.query.get("orderBy"),
+        {
+            "key": lambda p: p["key"],
+            "name": lambda p: p["name"],
+            "id": lambda p: int(p["id"]),
+            "category": lambda p: p.get("projectCategory", {}).get("name", ""),
+            "owner": lambda p: p["id"],
+            "issueCount": lambda p: p["id"],
+            "lastIssueUpdatedDate": lambda p: p["id"],
+            "archivedDate": lambda p: p["id"],
+            "deletedDate": lambda p: p["id"],
+        },
+    )
 
 
 @op("GET", "/project/search")
@@ -808,9 +979,16 @@ def project_categories(call: Call) -> list[Json]:
 
 
 def _role(call: Call, role_id: int, name: str, desc: str, actors: list[Json] | None) -> Json:
-    body: Json = {"self": call.site.url(f"role/{role_id}"), "name": name, "id": role_id, "description": desc,
-                  "admin": role_id == 10002, "default": role_id == 10000, "roleConfigurable": True,
-                  "translatedName": name}
+    body: Json = {
+        "self": call.site.url(f"role/{role_id}"),
+        "name": name,
+        "id": role_id,
+        "description": desc,
+        "admin": role_id == 10002,
+        "default": role_id == 10000,
+        "roleConfigurable": True,
+        "translatedName": name,
+    }
     if actors is not None:
         body["actors"] = actors
     return body
@@ -855,6 +1033,7 @@ def project_versions(call: Call) -> list[Json]:
 
 # ------------------------------------------------------------------ 9. audit log
 
+
 @op("GET", "/auditing/record")
 def audit_records(call: Call) -> Json:
     offset = int_param(call.query, "offset", 0)
@@ -868,7 +1047,12 @@ def audit_records(call: Call) -> Json:
     terms = (call.query.get("filter") or "").lower().split()
     if terms:
         records = [r for r in records if all(t in _audit_text(r) for t in terms)]
-    return {"offset": offset, "limit": limit, "total": len(records), "records": records[offset: offset + limit]}
+    return {
+        "offset": offset,
+        "limit": limit,
+        "total": len(records),
+        "records": records[offset : offset + limit],
+    }
 
 
 def _as_dt(raw: str) -> datetime:
@@ -878,13 +1062,21 @@ def _as_dt(raw: str) -> datetime:
         try:
             value = datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S.%f%z")
         except ValueError:
-            raise JiraError(400, f"Invalid date {raw!r}; use ISO 8601, e.g. 2026-01-05T09:00:00.000+0000.") from None
+            raise JiraError(
+                400, f"Invalid date {raw!r}; use ISO 8601, e.g. 2026-01-05T09:00:00.000+0000."
+            ) from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _audit_text(r: Json) -> str:
-    parts = [r["summary"], r["category"], r["eventSource"], r["remoteAddress"], r["objectItem"].get("name", ""),
-             r["objectItem"].get("typeName", "")]
+    parts = [
+        r["summary"],
+        r["category"],
+        r["eventSource"],
+        r["remoteAddress"],
+        r["objectItem"].get("name", ""),
+        r["objectItem"].get("typeName", ""),
+    ]
     for c in r["changedValues"]:
         parts += [c.get("changedFrom", ""), c.get("changedTo", "")]
     return " ".join(parts).lower()

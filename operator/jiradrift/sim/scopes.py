@@ -56,7 +56,10 @@ def build_scope_table(spec: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
                 # No extension (e.g. /priority/search): only the classic scope in `security` applies.
                 for sec in op.get("security", []):
                     classic.extend(sec.get("OAuth2", []))
-            table[f"{method.upper()} {path}"] = {"classic": sorted(set(classic)), "granular": sorted(set(granular))}
+            table[f"{method.upper()} {path}"] = {
+                "classic": sorted(set(classic)),
+                "granular": sorted(set(granular)),
+            }
     return table
 
 

@@ -60,7 +60,9 @@ class ServerState:
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
+    return web.Response(
+        body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
+    )
 
 
 @dataclass(frozen=True)
@@ -85,9 +87,9 @@ def _authenticate(state: ServerState, request: web.Request, gateway: bool) -> _P
         if not gateway:
             # Site form: only a Data Center PAT works; 3LO tokens do not work against <site>.atlassian.net.
             return _Principal("pat:admin", None) if value == creds.pat else None
-        token = state.oauth.access_token(value)
-        if token is not None:
-            return _Principal(token.principal, token.scopes)
+        access = state.oauth.access_token(value)
+        if access is not None:
+            return _Principal(access.principal, access.scopes)
     return None
 
 
@@ -112,8 +114,9 @@ def _fault_response(state: ServerState, method: str, api_path: str) -> web.Respo
     return _json(JiraError(rule.status, message).body(), rule.status, headers)
 
 
-def make_api_handler(state: ServerState, method: str, spec_suffix: str, fn: Handler,
-                     *, gateway: bool) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def make_api_handler(
+    state: ServerState, method: str, spec_suffix: str, fn: Handler, *, gateway: bool
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     spec_path = API_PREFIX + spec_suffix
     operation = f"{method} {spec_path}"
     needed: OperationScopes = scopes_for(method, spec_path)
@@ -133,15 +136,24 @@ def make_api_handler(state: ServerState, method: str, spec_suffix: str, fn: Hand
             if extra:
                 await asyncio.sleep(extra)
             if gateway and cloud_id != state.site.cloud_id:
-                raise JiraError(404, f"No Jira site with cloudId '{cloud_id}'; use the id from "
-                                     "/_edge/tenant_info or /oauth/token/accessible-resources.")
+                raise JiraError(
+                    404,
+                    f"No Jira site with cloudId '{cloud_id}'; use the id from "
+                    "/_edge/tenant_info or /oauth/token/accessible-resources.",
+                )
             principal = _authenticate(state, request, gateway)
             if principal is None and not anonymous_ok:
-                raise JiraError(401, "You are not authenticated. Authentication required to perform this operation."
-                                if not gateway else "Unauthorized; the Bearer token is missing, unknown or expired. "
-                                "Refresh it at /oauth/token.")
+                raise JiraError(
+                    401,
+                    "You are not authenticated. Authentication required to perform this operation."
+                    if not gateway
+                    else "Unauthorized; the Bearer token is missing, unknown or expired. "
+                    "Refresh it at /oauth/token.",
+                )
             if principal is not None and principal.scopes is not None and not needed.allows(principal.scopes):
-                raise JiraError(403, f"Unauthorized; scope does not match. {operation} needs {needed.describe()}.")
+                raise JiraError(
+                    403, f"Unauthorized; scope does not match. {operation} needs {needed.describe()}."
+                )
             faulted = _fault_response(state, method, api_path)
             if faulted is not None:
                 response = faulted
@@ -151,15 +163,30 @@ def make_api_handler(state: ServerState, method: str, spec_suffix: str, fn: Hand
             response = _json(err.body(), err.status, err.headers)
         if principal is not None and principal.name.startswith(("user:", "pat:")):
             response.headers["X-AAccountId"] = ADMIN_ACCOUNT_ID
-        state.requests.add(RequestRecord(method, request.path, request.query_string, operation,
-                                         principal.name if principal else None, response.status))
+        state.requests.add(
+            RequestRecord(
+                method,
+                request.path,
+                request.query_string,
+                operation,
+                principal.name if principal else None,
+                response.status,
+            )
+        )
         return response
 
     return handler
 
 
-async def _run(state: ServerState, request: web.Request, fn: Handler, spec_suffix: str, api_path: str,
-               params: dict[str, str], method: str) -> web.StreamResponse:
+async def _run(
+    state: ServerState,
+    request: web.Request,
+    fn: Handler,
+    spec_suffix: str,
+    api_path: str,
+    params: dict[str, str],
+    method: str,
+) -> web.StreamResponse:
     body = None
     if request.can_read_body:
         try:
@@ -167,8 +194,16 @@ async def _run(state: ServerState, request: web.Request, fn: Handler, spec_suffi
         except ValueError:
             raise JiraError(400, "The request body is not valid JSON.") from None
     bump_rule = state.faults.pick(method, api_path, ("changing_total",))
-    call = Call(state.site, spec_suffix, request.path.split("/rest/api/", 1)[1][1:], request.query, params, body,
-                state.clock.now(), total_bump=bump_rule.step * bump_rule.fired if bump_rule else 0)
+    call = Call(
+        state.site,
+        spec_suffix,
+        request.path.split("/rest/api/", 1)[1][1:],
+        request.query,
+        params,
+        body,
+        state.clock.now(),
+        total_bump=bump_rule.step * bump_rule.fired if bump_rule else 0,
+    )
     result = fn(call)
     slow = state.faults.pick(method, api_path, ("timeout",))
     if slow is not None:
@@ -181,6 +216,7 @@ async def _run(state: ServerState, request: web.Request, fn: Handler, spec_suffi
 
 # --------------------------------------------------------------- auth server routes
 
+
 def _oauth_routes(state: ServerState) -> list[web.RouteDef]:
     async def token(request: web.Request) -> web.Response:
         if request.content_type == "application/json":
@@ -192,8 +228,11 @@ def _oauth_routes(state: ServerState) -> list[web.RouteDef]:
             response = _json(result.body())
         except OAuthError as err:
             response = _json(err.body(), err.status)
-        state.requests.add(RequestRecord("POST", request.path, "", "POST /oauth/token",
-                                         str(form.get("client_id")), response.status))
+        state.requests.add(
+            RequestRecord(
+                "POST", request.path, "", "POST /oauth/token", str(form.get("client_id")), response.status
+            )
+        )
         return response
 
     async def accessible_resources(request: web.Request) -> web.Response:
@@ -203,27 +242,57 @@ def _oauth_routes(state: ServerState) -> list[web.RouteDef]:
             response = _json({"code": 401, "message": "Unauthorized"}, 401)
         else:
             site = state.site
-            response = _json([{"id": site.cloud_id, "name": site.title, "url": site.base_url,
-                               "scopes": sorted(tok.scopes), "avatarUrl": f"{site.base_url}/avatar.png"}])
-        state.requests.add(RequestRecord("GET", request.path, "", "GET /oauth/token/accessible-resources",
-                                         tok.principal if tok else None, response.status))
+            response = _json(
+                [
+                    {
+                        "id": site.cloud_id,
+                        "name": site.title,
+                        "url": site.base_url,
+                        "scopes": sorted(tok.scopes),
+                        "avatarUrl": f"{site.base_url}/avatar.png",
+                    }
+                ]
+            )
+        state.requests.add(
+            RequestRecord(
+                "GET",
+                request.path,
+                "",
+                "GET /oauth/token/accessible-resources",
+                tok.principal if tok else None,
+                response.status,
+            )
+        )
         return response
 
     async def authorize(request: web.Request) -> web.Response:
         # Auto-consent: the user always clicks "Accept" and gets the scopes the app asked for.
         q = request.query
         if q.get("client_id") != state.oauth.client_id or not q.get("redirect_uri"):
-            return _json({"error": "invalid_request", "error_description": "unknown client_id or missing redirect_uri"}, 400)
+            return _json(
+                {
+                    "error": "invalid_request",
+                    "error_description": "unknown client_id or missing redirect_uri",
+                },
+                400,
+            )
         code = state.oauth.issue_code(q.get("scope", "").split() or None)
-        target = q["redirect_uri"] + ("&" if "?" in q["redirect_uri"] else "?") + urlencode(
-            {"code": code, "state": q.get("state", "")})
+        target = (
+            q["redirect_uri"]
+            + ("&" if "?" in q["redirect_uri"] else "?")
+            + urlencode({"code": code, "state": q.get("state", "")})
+        )
         raise web.HTTPFound(target)
 
     async def tenant_info(request: web.Request) -> web.Response:
         return _json({"cloudId": state.site.cloud_id})
 
-    return [web.post("/oauth/token", token), web.get("/oauth/token/accessible-resources", accessible_resources),
-            web.get("/authorize", authorize), web.get("/_edge/tenant_info", tenant_info)]
+    return [
+        web.post("/oauth/token", token),
+        web.get("/oauth/token/accessible-resources", accessible_resources),
+        web.get("/authorize", authorize),
+        web.get("/_edge/tenant_info", tenant_info),
+    ]
 
 
 def build_app(state: ServerState, extra_routes: list[web.RouteDef] | None = None) -> web.Application:
@@ -231,10 +300,20 @@ def build_app(state: ServerState, extra_routes: list[web.RouteDef] | None = None
     routes: list[web.RouteDef] = []
     for (method, suffix), fn in OPERATIONS.items():
         for version in ("2", "3"):
-            routes.append(web.route(method, f"/rest/api/{version}{suffix}",
-                                    make_api_handler(state, method, suffix, fn, gateway=False)))
-            routes.append(web.route(method, f"/ex/jira/{{cloudId}}/rest/api/{version}{suffix}",
-                                    make_api_handler(state, method, suffix, fn, gateway=True)))
+            routes.append(
+                web.route(
+                    method,
+                    f"/rest/api/{version}{suffix}",
+                    make_api_handler(state, method, suffix, fn, gateway=False),
+                )
+            )
+            routes.append(
+                web.route(
+                    method,
+                    f"/ex/jira/{{cloudId}}/rest/api/{version}{suffix}",
+                    make_api_handler(state, method, suffix, fn, gateway=True),
+                )
+            )
     routes += _oauth_routes(state)
     routes += extra_routes or []
     app.add_routes(routes)

@@ -23,13 +23,21 @@ from jiradrift.sim.spec import SiteSpec
 Json = dict[str, Any]
 
 SYSTEM_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("summary", "Summary", "string"), ("description", "Description", "string"),
-    ("status", "Status", "status"), ("priority", "Priority", "priority"),
-    ("resolution", "Resolution", "resolution"), ("issuetype", "Issue Type", "issuetype"),
-    ("project", "Project", "project"), ("assignee", "Assignee", "user"), ("reporter", "Reporter", "user"),
-    ("labels", "Labels", "array"), ("components", "Components", "array"),
-    ("fixVersions", "Fix versions", "array"), ("duedate", "Due date", "date"),
-    ("environment", "Environment", "string"), ("created", "Created", "datetime"),
+    ("summary", "Summary", "string"),
+    ("description", "Description", "string"),
+    ("status", "Status", "status"),
+    ("priority", "Priority", "priority"),
+    ("resolution", "Resolution", "resolution"),
+    ("issuetype", "Issue Type", "issuetype"),
+    ("project", "Project", "project"),
+    ("assignee", "Assignee", "user"),
+    ("reporter", "Reporter", "user"),
+    ("labels", "Labels", "array"),
+    ("components", "Components", "array"),
+    ("fixVersions", "Fix versions", "array"),
+    ("duedate", "Due date", "date"),
+    ("environment", "Environment", "string"),
+    ("created", "Created", "datetime"),
     ("updated", "Updated", "datetime"),
 )
 
@@ -58,24 +66,45 @@ STATUS_CATEGORIES: tuple[Json, ...] = (
 _CATEGORY_BY_NEW_API = {2: "TODO", 4: "IN_PROGRESS", 3: "DONE"}
 
 PERMISSION_KEYS: tuple[tuple[str, str, str], ...] = (
-    ("ADMINISTER", "Administer Jira", "GLOBAL"), ("SYSTEM_ADMIN", "Administer Jira System", "GLOBAL"),
-    ("BULK_CHANGE", "Make bulk changes", "GLOBAL"), ("CREATE_SHARED_OBJECTS", "Share dashboards and filters", "GLOBAL"),
-    ("ADMINISTER_PROJECTS", "Administer Projects", "PROJECT"), ("BROWSE_PROJECTS", "Browse Projects", "PROJECT"),
-    ("CREATE_ISSUES", "Create Issues", "PROJECT"), ("EDIT_ISSUES", "Edit Issues", "PROJECT"),
-    ("DELETE_ISSUES", "Delete Issues", "PROJECT"), ("ASSIGN_ISSUES", "Assign Issues", "PROJECT"),
-    ("ASSIGNABLE_USER", "Assignable User", "PROJECT"), ("RESOLVE_ISSUES", "Resolve Issues", "PROJECT"),
-    ("CLOSE_ISSUES", "Close Issues", "PROJECT"), ("TRANSITION_ISSUES", "Transition Issues", "PROJECT"),
-    ("MOVE_ISSUES", "Move Issues", "PROJECT"), ("LINK_ISSUES", "Link Issues", "PROJECT"),
-    ("ADD_COMMENTS", "Add Comments", "PROJECT"), ("EDIT_ALL_COMMENTS", "Edit All Comments", "PROJECT"),
-    ("DELETE_ALL_COMMENTS", "Delete All Comments", "PROJECT"), ("CREATE_ATTACHMENTS", "Create Attachments", "PROJECT"),
-    ("DELETE_ALL_ATTACHMENTS", "Delete All Attachments", "PROJECT"), ("WORK_ON_ISSUES", "Work On Issues", "PROJECT"),
-    ("MANAGE_WATCHERS", "Manage Watchers", "PROJECT"), ("SET_ISSUE_SECURITY", "Set Issue Security", "PROJECT"),
-    ("SCHEDULE_ISSUES", "Schedule Issues", "PROJECT"), ("VIEW_DEV_TOOLS", "View Development Tools", "PROJECT"),
+    ("ADMINISTER", "Administer Jira", "GLOBAL"),
+    ("SYSTEM_ADMIN", "Administer Jira System", "GLOBAL"),
+    ("BULK_CHANGE", "Make bulk changes", "GLOBAL"),
+    ("CREATE_SHARED_OBJECTS", "Share dashboards and filters", "GLOBAL"),
+    ("ADMINISTER_PROJECTS", "Administer Projects", "PROJECT"),
+    ("BROWSE_PROJECTS", "Browse Projects", "PROJECT"),
+    ("CREATE_ISSUES", "Create Issues", "PROJECT"),
+    ("EDIT_ISSUES", "Edit Issues", "PROJECT"),
+    ("DELETE_ISSUES", "Delete Issues", "PROJECT"),
+    ("ASSIGN_ISSUES", "Assign Issues", "PROJECT"),
+    ("ASSIGNABLE_USER", "Assignable User", "PROJECT"),
+    ("RESOLVE_ISSUES", "Resolve Issues", "PROJECT"),
+    ("CLOSE_ISSUES", "Close Issues", "PROJECT"),
+    ("TRANSITION_ISSUES", "Transition Issues", "PROJECT"),
+    ("MOVE_ISSUES", "Move Issues", "PROJECT"),
+    ("LINK_ISSUES", "Link Issues", "PROJECT"),
+    ("ADD_COMMENTS", "Add Comments", "PROJECT"),
+    ("EDIT_ALL_COMMENTS", "Edit All Comments", "PROJECT"),
+    ("DELETE_ALL_COMMENTS", "Delete All Comments", "PROJECT"),
+    ("CREATE_ATTACHMENTS", "Create Attachments", "PROJECT"),
+    ("DELETE_ALL_ATTACHMENTS", "Delete All Attachments", "PROJECT"),
+    ("WORK_ON_ISSUES", "Work On Issues", "PROJECT"),
+    ("MANAGE_WATCHERS", "Manage Watchers", "PROJECT"),
+    ("SET_ISSUE_SECURITY", "Set Issue Security", "PROJECT"),
+    ("SCHEDULE_ISSUES", "Schedule Issues", "PROJECT"),
+    ("VIEW_DEV_TOOLS", "View Development Tools", "PROJECT"),
 )
 EVENTS: tuple[tuple[int, str], ...] = (
-    (1, "Issue Created"), (2, "Issue Updated"), (3, "Issue Assigned"), (4, "Issue Resolved"),
-    (5, "Issue Closed"), (6, "Issue Commented"), (7, "Issue Reopened"), (8, "Issue Deleted"),
-    (9, "Issue Moved"), (10, "Work Logged On Issue"), (13, "Generic Event"),
+    (1, "Issue Created"),
+    (2, "Issue Updated"),
+    (3, "Issue Assigned"),
+    (4, "Issue Resolved"),
+    (5, "Issue Closed"),
+    (6, "Issue Commented"),
+    (7, "Issue Reopened"),
+    (8, "Issue Deleted"),
+    (9, "Issue Moved"),
+    (10, "Work Logged On Issue"),
+    (13, "Generic Event"),
 )
 ROLES: tuple[tuple[int, str, str], ...] = (
     (10002, "Administrators", "A project role that represents administrators in a project"),
@@ -196,8 +225,11 @@ class Site:
     def generate(cls, spec: SiteSpec, seed: int, base_url: str) -> Site:
         rng = _rng(seed, spec.name, "site")
         site = cls(
-            spec=spec, seed=seed, base_url=base_url.rstrip("/"),
-            cloud_id=_uuid(rng), title=f"Emulated Jira ({spec.name}, seed {seed})",
+            spec=spec,
+            seed=seed,
+            base_url=base_url.rstrip("/"),
+            cloud_id=_uuid(rng),
+            title=f"Emulated Jira ({spec.name}, seed {seed})",
             started=datetime(2026, 1, 5, 9, 0, tzinfo=UTC),
         )
         site._build()
@@ -224,38 +256,105 @@ class Site:
 
     def _build_settings(self) -> None:
         self.configuration = {
-            "votingEnabled": True, "watchingEnabled": True, "unassignedIssuesAllowed": False,
-            "subTasksEnabled": True, "issueLinkingEnabled": True, "timeTrackingEnabled": True,
+            "votingEnabled": True,
+            "watchingEnabled": True,
+            "unassignedIssuesAllowed": False,
+            "subTasksEnabled": True,
+            "issueLinkingEnabled": True,
+            "timeTrackingEnabled": True,
             "attachmentsEnabled": True,
-            "timeTrackingConfiguration": {"workingHoursPerDay": 8.0, "workingDaysPerWeek": 5.0,
-                                          "timeFormat": "pretty", "defaultUnit": "minute"},
+            "timeTrackingConfiguration": {
+                "workingHoursPerDay": 8.0,
+                "workingDaysPerWeek": 5.0,
+                "timeFormat": "pretty",
+                "defaultUnit": "minute",
+            },
         }
         self.advanced_settings = [
             {"id": k, "key": k, "value": v, "name": n, "desc": d, "type": t, "defaultValue": dv}
             for k, v, n, d, t, dv in (
-                ("jira.clone.prefix", "CLONE -", "The prefix added to the Summary field of cloned issues", "", "string", "CLONE -"),
-                ("jira.date.picker.java.format", "d/MMM/yy", "Date picker format (Java)", "", "string", "d/MMM/yy"),
+                (
+                    "jira.clone.prefix",
+                    "CLONE -",
+                    "The prefix added to the Summary field of cloned issues",
+                    "",
+                    "string",
+                    "CLONE -",
+                ),
+                (
+                    "jira.date.picker.java.format",
+                    "d/MMM/yy",
+                    "Date picker format (Java)",
+                    "",
+                    "string",
+                    "d/MMM/yy",
+                ),
                 ("jira.issue.actions.order", "asc", "Default order of issue actions", "", "string", "asc"),
-                ("jira.table.cols.subtasks", "issuetype, status, assignee, progress", "Sub-task columns", "", "string", "issuetype, status, assignee, progress"),
-                ("jira.view.issue.links.sort.order", "type, status, priority", "Issue link sort order", "", "string", "type, status, priority"),
-                ("jira.option.timetracking.estimates.legacy.behaviour", "false", "Legacy time tracking", "", "boolean", "false"),
+                (
+                    "jira.table.cols.subtasks",
+                    "issuetype, status, assignee, progress",
+                    "Sub-task columns",
+                    "",
+                    "string",
+                    "issuetype, status, assignee, progress",
+                ),
+                (
+                    "jira.view.issue.links.sort.order",
+                    "type, status, priority",
+                    "Issue link sort order",
+                    "",
+                    "string",
+                    "type, status, priority",
+                ),
+                (
+                    "jira.option.timetracking.estimates.legacy.behaviour",
+                    "false",
+                    "Legacy time tracking",
+                    "",
+                    "boolean",
+                    "false",
+                ),
             )
         ]
         self.application_roles = [
-            {"key": "jira-software", "groups": ["jira-software-users", "site-admins"], "name": "Jira Software",
-             "defaultGroups": ["jira-software-users"], "selectedByDefault": False, "defined": True,
-             "numberOfSeats": 100, "remainingSeats": 61, "userCount": 39, "userCountDescription": "users",
-             "hasUnlimitedSeats": False, "platform": False},
-            {"key": "jira-core", "groups": ["site-admins"], "name": "Jira Work Management",
-             "defaultGroups": [], "selectedByDefault": False, "defined": True, "numberOfSeats": 100,
-             "remainingSeats": 98, "userCount": 2, "userCountDescription": "users", "hasUnlimitedSeats": False,
-             "platform": True},
+            {
+                "key": "jira-software",
+                "groups": ["jira-software-users", "site-admins"],
+                "name": "Jira Software",
+                "defaultGroups": ["jira-software-users"],
+                "selectedByDefault": False,
+                "defined": True,
+                "numberOfSeats": 100,
+                "remainingSeats": 61,
+                "userCount": 39,
+                "userCountDescription": "users",
+                "hasUnlimitedSeats": False,
+                "platform": False,
+            },
+            {
+                "key": "jira-core",
+                "groups": ["site-admins"],
+                "name": "Jira Work Management",
+                "defaultGroups": [],
+                "selectedByDefault": False,
+                "defined": True,
+                "numberOfSeats": 100,
+                "remainingSeats": 98,
+                "userCount": 2,
+                "userCountDescription": "users",
+                "hasUnlimitedSeats": False,
+                "platform": True,
+            },
         ]
 
     def _build_categories_and_projects(self) -> None:
         self.categories = [
-            {"self": self.url(f"projectCategory/{10000 + i}"), "id": str(10000 + i), "name": n,
-             "description": f"Projects for {n.lower()}"}
+            {
+                "self": self.url(f"projectCategory/{10000 + i}"),
+                "id": str(10000 + i),
+                "name": n,
+                "description": f"Projects for {n.lower()}",
+            }
             for i, n in enumerate(("Engineering", "Operations", "Business", "Ünterstützung"))
         ]
         rng = self._r("projects")
@@ -266,12 +365,16 @@ class Site:
             key = project_key(i)
             body: Json = {
                 "expand": "description,lead,issueTypes,url,projectKeys,permissions,insight",
-                "self": self.url(f"project/{pid}"), "id": pid, "key": key,
+                "self": self.url(f"project/{pid}"),
+                "id": pid,
+                "key": key,
                 "name": namer.name(i, suffix=f"({key})" if i % 17 == 16 else ""),
                 "avatarUrls": self._avatars("project", pid),
                 "projectTypeKey": ("software", "business", "service_desk")[i % 3],
-                "simplified": team_managed, "style": "next-gen" if team_managed else "classic",
-                "isPrivate": False, "properties": {},
+                "simplified": team_managed,
+                "style": "next-gen" if team_managed else "classic",
+                "isPrivate": False,
+                "properties": {},
             }
             if i % 4 != 3:
                 cat = self.categories[i % len(self.categories)]
@@ -284,16 +387,23 @@ class Site:
 
     def _avatars(self, kind: str, ident: str) -> Json:
         base = f"{self.base_url}/rest/api/3/universal_avatar/view/type/{kind}/avatar/{ident}"
-        return {s: f"{base}?size={n}" for s, n in
-                (("48x48", "large"), ("24x24", "small"), ("16x16", "xsmall"), ("32x32", "medium"))}
+        return {
+            s: f"{base}?size={n}"
+            for s, n in (("48x48", "large"), ("24x24", "small"), ("16x16", "xsmall"), ("32x32", "medium"))
+        }
 
     def _team_project(self, i: int) -> Json:
         team = [p for p in self.projects if p["simplified"]] or self.projects
         return team[i % len(team)]
 
     def _build_issue_types(self) -> None:
-        base = (("Task", 0, False), ("Sub-task", -1, True), ("Bug", 0, False), ("Story", 0, False),
-                ("Epic", 1, False))
+        base = (
+            ("Task", 0, False),
+            ("Sub-task", -1, True),
+            ("Bug", 0, False),
+            ("Story", 0, False),
+            ("Epic", 1, False),
+        )
         rng = self._r("issuetypes")
         namer = Namer(rng)
         for i in range(self.spec.issue_types):
@@ -303,9 +413,14 @@ class Site:
             else:
                 name, level, subtask = namer.name(i, suffix="Type"), 0, False
             body: Json = {
-                "self": self.url(f"issuetype/{iid}"), "id": iid,
-                "description": f"{name} issue type", "iconUrl": f"{self.base_url}/images/icons/{iid}.svg",
-                "name": name, "subtask": subtask, "avatarId": 10300 + i % 20, "hierarchyLevel": level,
+                "self": self.url(f"issuetype/{iid}"),
+                "id": iid,
+                "description": f"{name} issue type",
+                "iconUrl": f"{self.base_url}/images/icons/{iid}.svg",
+                "name": name,
+                "subtask": subtask,
+                "avatarId": 10300 + i % 20,
+                "hierarchyLevel": level,
             }
             if i >= len(base) and i % 4 == 1 and self.projects:
                 proj = self._team_project(i)
@@ -320,8 +435,14 @@ class Site:
     def _build_fields(self) -> None:
         for fid, name, typ in SYSTEM_FIELDS:
             body: Json = {
-                "id": fid, "key": fid, "name": name, "custom": False, "orderable": fid not in ("status",),
-                "navigable": True, "searchable": True, "clauseNames": [fid],
+                "id": fid,
+                "key": fid,
+                "name": name,
+                "custom": False,
+                "orderable": fid not in ("status",),
+                "navigable": True,
+                "searchable": True,
+                "clauseNames": [fid],
                 "schema": {"type": typ, "system": fid},
             }
             if typ == "array":
@@ -338,17 +459,27 @@ class Site:
             if items:
                 schema["items"] = items
             body = {
-                "id": fid, "key": fid, "name": name, "custom": True,
-                "orderable": True, "navigable": True, "searchable": True,
-                "clauseNames": sorted([f"cf[{num}]", name]), "schema": schema,
+                "id": fid,
+                "key": fid,
+                "name": name,
+                "custom": True,
+                "orderable": True,
+                "navigable": True,
+                "searchable": True,
+                "clauseNames": sorted([f"cf[{num}]", name]),
+                "schema": schema,
             }
             if i % 25 == 24 and self.projects:
                 # Team-managed field: scoped to one project; a snapshot skips it.
                 body["scope"] = {"type": "PROJECT", "project": {"id": self._team_project(i)["id"]}}
-            self._add_field(body, {
-                "isLocked": i % 50 == 7, "searcherKey": CF_PREFIX + searcher,
-                "description": f"Custom field {name}" if i % 3 else "",
-            })
+            self._add_field(
+                body,
+                {
+                    "isLocked": i % 50 == 7,
+                    "searcherKey": CF_PREFIX + searcher,
+                    "description": f"Custom field {name}" if i % 3 else "",
+                },
+            )
         self.field_by_id.update({f["id"]: f for f in self.fields})
 
     def _add_field(self, body: Json, extra: Json) -> None:
@@ -405,26 +536,46 @@ class Site:
         for j in range(count):
             cid = str(10000 + index * 4 + j)
             is_global = j == 0
-            project_ids = [] if is_global else [p["id"] for p in rng.sample(self.projects, min(2, len(self.projects)))
-                                                 if not p["simplified"]]
+            project_ids = (
+                []
+                if is_global
+                else [
+                    p["id"]
+                    for p in rng.sample(self.projects, min(2, len(self.projects)))
+                    if not p["simplified"]
+                ]
+            )
             issue_type_ids = [] if j == 0 or rng.random() < 0.5 else rng.sample(its, min(2, len(its)))
             ctx_body: Json = {
-                "id": cid, "name": "Default Configuration Scheme for " + body["name"] if j == 0 else f"Context {j}",
+                "id": cid,
+                "name": "Default Configuration Scheme for " + body["name"] if j == 0 else f"Context {j}",
                 "description": "Default configuration scheme generated by Jira" if j == 0 else "",
-                "isGlobalContext": is_global and not project_ids, "isAnyIssueType": not issue_type_ids,
+                "isGlobalContext": is_global and not project_ids,
+                "isAnyIssueType": not issue_type_ids,
             }
             options: list[Json] = []
             default: Json | None = None
             if has_options:
                 n_options = 10_000 if index % 500 == 3 and j == 0 else rng.randint(2, self.spec.max_options)
                 for k in range(n_options):
-                    options.append({"id": str(int(cid) * 100_000 + k), "value": f"Option {k + 1}",
-                                    "disabled": k % 13 == 12})
+                    options.append(
+                        {
+                            "id": str(int(cid) * 100_000 + k),
+                            "value": f"Option {k + 1}",
+                            "disabled": k % 13 == 12,
+                        }
+                    )
                 if body["schema"]["type"] == "option-with-child":
                     parents = options[: max(1, len(options) // 3)]
-                    children = [{"id": str(int(cid) * 100_000 + 50_000 + k), "value": f"Child {k + 1}",
-                                 "disabled": False, "optionId": parents[k % len(parents)]["id"]}
-                                for k in range(len(options) - len(parents))]
+                    children = [
+                        {
+                            "id": str(int(cid) * 100_000 + 50_000 + k),
+                            "value": f"Child {k + 1}",
+                            "disabled": False,
+                            "optionId": parents[k % len(parents)]["id"],
+                        }
+                        for k in range(len(options) - len(parents))
+                    ]
                     options = parents + children
                     default = {"type": "option.cascading", "contextId": cid, "optionId": parents[0]["id"]}
                 elif body["schema"]["type"] == "array":
@@ -441,9 +592,18 @@ class Site:
 
     def _build_statuses_and_workflows(self) -> None:
         rng = self._r("statuses")
-        base = (("To Do", 2), ("In Progress", 4), ("Done", 3), ("In Review", 4), ("Blocked", 4),
-                ("Backlog", 2), ("Selected for Development", 2), ("Closed", 3), ("Reopened", 2),
-                ("Won't Do", 3))
+        base = (
+            ("To Do", 2),
+            ("In Progress", 4),
+            ("Done", 3),
+            ("In Review", 4),
+            ("Blocked", 4),
+            ("Backlog", 2),
+            ("Selected for Development", 2),
+            ("Closed", 3),
+            ("Reopened", 2),
+            ("Won't Do", 3),
+        )
         words = ("Waiting for", "Ready for", "Pending", "Awaiting", "In")
         objs = ("QA", "Approval", "Customer", "Deploy", "Legal", "Design", "Prüfung", "承認", "Triage")
         for i in range(self.spec.statuses):
@@ -455,9 +615,14 @@ class Site:
             else:
                 name, cat = f"{rng.choice(words)} {rng.choice(objs)} {i}", (2, 4, 3)[i % 3]
             category = next(c for c in STATUS_CATEGORIES if c["id"] == cat)
-            body: Json = {"id": sid, "name": name, "description": f"{name} status" if i % 2 else "",
-                          "statusCategory": _CATEGORY_BY_NEW_API[cat], "scope": {"type": "GLOBAL"},
-                          "_category": category}
+            body: Json = {
+                "id": sid,
+                "name": name,
+                "description": f"{name} status" if i % 2 else "",
+                "statusCategory": _CATEGORY_BY_NEW_API[cat],
+                "scope": {"type": "GLOBAL"},
+                "_category": category,
+            }
             if i >= len(base) and i % 10 == 3 and self.projects:
                 body["scope"] = {"type": "PROJECT", "project": {"id": self._team_project(i)["id"]}}
             self.statuses.append(body)
@@ -474,11 +639,20 @@ class Site:
                 scope = {"type": "PROJECT", "project": {"id": self._team_project(i)["id"]}}
                 name = f"Software Simplified Workflow for Project {self._team_project(i)['key']}"
             wf: Json = {
-                "id": _uuid(wrng), "name": name, "description": "" if i % 4 else f"Workflow {name}",
-                "scope": scope, "isEditable": i != 0,
-                "statuses": [{"statusReference": s["id"], "properties": {}, "deprecated": False,
-                              "layout": {"x": float(120 * k), "y": float(60 * (k % 2))}}
-                             for k, s in enumerate(chosen)],
+                "id": _uuid(wrng),
+                "name": name,
+                "description": "" if i % 4 else f"Workflow {name}",
+                "scope": scope,
+                "isEditable": i != 0,
+                "statuses": [
+                    {
+                        "statusReference": s["id"],
+                        "properties": {},
+                        "deprecated": False,
+                        "layout": {"x": float(120 * k), "y": float(60 * (k % 2))},
+                    }
+                    for k, s in enumerate(chosen)
+                ],
                 "transitions": self._transitions(chosen, wrng),
                 "startPointLayout": {"x": -100.0, "y": 0.0},
                 "version": {"id": _uuid(wrng), "versionNumber": wrng.randint(0, 12)},
@@ -489,26 +663,59 @@ class Site:
 
     @staticmethod
     def _transitions(chosen: list[Json], rng: random.Random) -> list[Json]:
-        out: list[Json] = [{
-            "id": "1", "type": "INITIAL", "name": "Create", "description": "",
-            "toStatusReference": chosen[0]["id"], "links": [], "properties": {}, "actions": [],
-            "validators": [], "triggers": [],
-        }]
+        out: list[Json] = [
+            {
+                "id": "1",
+                "type": "INITIAL",
+                "name": "Create",
+                "description": "",
+                "toStatusReference": chosen[0]["id"],
+                "links": [],
+                "properties": {},
+                "actions": [],
+                "validators": [],
+                "triggers": [],
+            }
+        ]
         for k in range(1, len(chosen)):
-            out.append({
-                "id": str(11 + 10 * k), "type": "DIRECTED", "name": f"To {chosen[k]['name']}",
-                "description": "", "toStatusReference": chosen[k]["id"],
-                "links": [{"fromStatusReference": chosen[k - 1]["id"], "fromPort": 0, "toPort": 1}],
-                "properties": {}, "actions": [], "triggers": [],
-                "validators": ([{"ruleKey": "system:validate-field-value", "parameters": {"fieldsRequired": "resolution"}}]
-                               if k == len(chosen) - 1 and rng.random() < 0.5 else []),
-                "conditions": {"operation": "ALL", "conditions": [], "conditionGroups": []},
-            })
-        out.append({
-            "id": "900", "type": "GLOBAL", "name": "Any to Done", "description": "",
-            "toStatusReference": chosen[-1]["id"], "links": [], "properties": {}, "actions": [],
-            "validators": [], "triggers": [],
-        })
+            out.append(
+                {
+                    "id": str(11 + 10 * k),
+                    "type": "DIRECTED",
+                    "name": f"To {chosen[k]['name']}",
+                    "description": "",
+                    "toStatusReference": chosen[k]["id"],
+                    "links": [{"fromStatusReference": chosen[k - 1]["id"], "fromPort": 0, "toPort": 1}],
+                    "properties": {},
+                    "actions": [],
+                    "triggers": [],
+                    "validators": (
+                        [
+                            {
+                                "ruleKey": "system:validate-field-value",
+                                "parameters": {"fieldsRequired": "resolution"},
+                            }
+                        ]
+                        if k == len(chosen) - 1 and rng.random() < 0.5
+                        else []
+                    ),
+                    "conditions": {"operation": "ALL", "conditions": [], "conditionGroups": []},
+                }
+            )
+        out.append(
+            {
+                "id": "900",
+                "type": "GLOBAL",
+                "name": "Any to Done",
+                "description": "",
+                "toStatusReference": chosen[-1]["id"],
+                "links": [],
+                "properties": {},
+                "actions": [],
+                "validators": [],
+                "triggers": [],
+            }
+        )
         return out
 
     def workflow_statuses(self, workflows: list[Json]) -> list[Json]:
@@ -520,9 +727,14 @@ class Site:
                 sid = ref["statusReference"]
                 if sid not in seen and sid in by_id:
                     s = by_id[sid]
-                    seen[sid] = {"id": s["id"], "name": s["name"], "statusReference": s["id"],
-                                 "statusCategory": s["statusCategory"], "scope": s["scope"],
-                                 "description": s["description"]}
+                    seen[sid] = {
+                        "id": s["id"],
+                        "name": s["name"],
+                        "statusReference": s["id"],
+                        "statusCategory": s["statusCategory"],
+                        "scope": s["scope"],
+                        "description": s["description"],
+                    }
         return list(seen.values())
 
     @property
@@ -532,9 +744,14 @@ class Site:
     def status_details(self, s: Json) -> Json:
         """The older ``StatusDetails`` shape of ``/status``."""
         cat = s["_category"]
-        body: Json = {"self": self.url(f"status/{s['id']}"), "description": s["description"],
-                      "iconUrl": f"{self.base_url}/images/icons/statuses/generic.png", "name": s["name"],
-                      "id": s["id"], "statusCategory": {"self": self.url(f"statuscategory/{cat['id']}"), **cat}}
+        body: Json = {
+            "self": self.url(f"status/{s['id']}"),
+            "description": s["description"],
+            "iconUrl": f"{self.base_url}/images/icons/statuses/generic.png",
+            "name": s["name"],
+            "id": s["id"],
+            "statusCategory": {"self": self.url(f"statuscategory/{cat['id']}"), **cat},
+        }
         if s["scope"]["type"] == "PROJECT":
             body["scope"] = {"type": "PROJECT", "project": {"id": s["scope"]["project"]["id"]}}
         return body
@@ -549,8 +766,11 @@ class Site:
         namer = Namer(rng)
         for i in range(self.spec.screens):
             sid = 1 + i if i < 3 else 10000 + i
-            name = ("Default Screen", "Resolve Issue Screen", "Workflow Screen")[i] if i < 3 else \
-                namer.name(i, suffix="Screen")
+            name = (
+                ("Default Screen", "Resolve Issue Screen", "Workflow Screen")[i]
+                if i < 3
+                else namer.name(i, suffix="Screen")
+            )
             body: Json = {"id": sid, "name": name, "description": "" if i % 3 else f"Screen for {name}"}
             if i >= 3 and i % 12 == 5 and self.projects:
                 proj = self._team_project(i)
@@ -560,11 +780,18 @@ class Site:
         for i in range(n_schemes):
             screens = rng.sample(self.screens, min(3, len(self.screens)))
             sid = 1 if i == 0 else 10000 + i
-            self.screen_schemes.append({
-                "id": sid, "name": "Default Screen Scheme" if i == 0 else namer.name(i, suffix="Screen Scheme"),
-                "description": "", "screens": {"default": screens[0]["id"], "create": screens[-1]["id"],
-                                               **({"edit": screens[1]["id"]} if i % 2 and len(screens) > 1 else {})},
-            })
+            self.screen_schemes.append(
+                {
+                    "id": sid,
+                    "name": "Default Screen Scheme" if i == 0 else namer.name(i, suffix="Screen Scheme"),
+                    "description": "",
+                    "screens": {
+                        "default": screens[0]["id"],
+                        "create": screens[-1]["id"],
+                        **({"edit": screens[1]["id"]} if i % 2 and len(screens) > 1 else {}),
+                    },
+                }
+            )
 
     def tabs(self, screen_id: int) -> list[Json]:
         found = self._tabs.get(screen_id)
@@ -572,8 +799,13 @@ class Site:
             rng = self._r("tabs", screen_id)
             n = 1 + rng.randrange(3)
             names = ("Field Tab", "Details", "Dates", "Überblick")
-            found = [{"id": 10000 + screen_id * 4 + k if screen_id >= 10000 else 10000 + screen_id * 4 + k,
-                      "name": names[k]} for k in range(n)]
+            found = [
+                {
+                    "id": 10000 + screen_id * 4 + k,  # 4 slots per screen: ids never collide
+                    "name": names[k],
+                }
+                for k in range(n)
+            ]
             self._tabs[screen_id] = found
         return found
 
@@ -581,8 +813,9 @@ class Site:
         found = self._tab_fields.get(tab_id)
         if found is None:
             rng = self._r("tabfields", screen_id, tab_id)
-            candidates = [f for f in self.fields if f["id"] not in ("status", "created", "updated")
-                          and "scope" not in f]
+            candidates = [
+                f for f in self.fields if f["id"] not in ("status", "created", "updated") and "scope" not in f
+            ]
             picked = rng.sample(candidates, min(len(candidates), rng.randint(2, 12)))
             found = [{"id": f["id"], "name": f["name"]} for f in picked]
             self._tab_fields[tab_id] = found
@@ -603,9 +836,14 @@ class Site:
             chosen = its[:] if i == 0 else rng.sample(its, min(len(its), rng.randint(2, 6)))
             if i:
                 rng.shuffle(chosen)
-            body: Json = {"id": sid, "name": "Default Issue Type Scheme" if i == 0 else namer.name(i, suffix="Issue Type Scheme"),
-                          "description": "Default issue type scheme is the list of global issue types." if i == 0 else "",
-                          "isDefault": i == 0}
+            body: Json = {
+                "id": sid,
+                "name": "Default Issue Type Scheme" if i == 0 else namer.name(i, suffix="Issue Type Scheme"),
+                "description": "Default issue type scheme is the list of global issue types."
+                if i == 0
+                else "",
+                "isDefault": i == 0,
+            }
             if i:
                 body["defaultIssueTypeId"] = chosen[0]
             self.issue_type_schemes.append(body)
@@ -613,40 +851,77 @@ class Site:
         n = max(1, self.spec.projects // 3 + 1)
         for i in range(n):
             sid = str(1 if i == 0 else 10000 + i)
-            self.itss.append({"id": sid, "name": "Default Issue Type Screen Scheme" if i == 0 else namer.name(i, suffix="ITSS"),
-                              "description": ""})
+            self.itss.append(
+                {
+                    "id": sid,
+                    "name": "Default Issue Type Screen Scheme" if i == 0 else namer.name(i, suffix="ITSS"),
+                    "description": "",
+                }
+            )
             ss = rng.sample(self.screen_schemes, min(2, len(self.screen_schemes)))
-            self.itss_items.append({"issueTypeScreenSchemeId": sid, "issueTypeId": "default",
-                                    "screenSchemeId": str(ss[0]["id"])})
+            self.itss_items.append(
+                {"issueTypeScreenSchemeId": sid, "issueTypeId": "default", "screenSchemeId": str(ss[0]["id"])}
+            )
             if i and len(ss) > 1:
-                self.itss_items.append({"issueTypeScreenSchemeId": sid, "issueTypeId": rng.choice(its),
-                                        "screenSchemeId": str(ss[1]["id"])})
+                self.itss_items.append(
+                    {
+                        "issueTypeScreenSchemeId": sid,
+                        "issueTypeId": rng.choice(its),
+                        "screenSchemeId": str(ss[1]["id"]),
+                    }
+                )
         for i in range(self.spec.field_configurations):
             fid = 10000 + i
-            self.field_configurations.append({
-                "id": fid, "name": "Default Field Configuration" if i == 0 else namer.name(i, suffix="Field Configuration"),
-                "description": "The default field configuration" if i == 0 else "", "isDefault": i == 0})
+            self.field_configurations.append(
+                {
+                    "id": fid,
+                    "name": "Default Field Configuration"
+                    if i == 0
+                    else namer.name(i, suffix="Field Configuration"),
+                    "description": "The default field configuration" if i == 0 else "",
+                    "isDefault": i == 0,
+                }
+            )
         n = max(1, self.spec.field_configurations // 2)
         for i in range(n):
             sid = str(10000 + i)
-            self.fcs.append({"id": sid, "name": namer.name(i, suffix="Field Configuration Scheme"), "description": ""})
+            self.fcs.append(
+                {"id": sid, "name": namer.name(i, suffix="Field Configuration Scheme"), "description": ""}
+            )
             fcs = rng.sample(self.field_configurations, min(2, len(self.field_configurations)))
-            self.fcs_items.append({"fieldConfigurationSchemeId": sid, "issueTypeId": "default",
-                                   "fieldConfigurationId": str(fcs[0]["id"])})
+            self.fcs_items.append(
+                {
+                    "fieldConfigurationSchemeId": sid,
+                    "issueTypeId": "default",
+                    "fieldConfigurationId": str(fcs[0]["id"]),
+                }
+            )
             if len(fcs) > 1:
-                self.fcs_items.append({"fieldConfigurationSchemeId": sid, "issueTypeId": rng.choice(its),
-                                       "fieldConfigurationId": str(fcs[1]["id"])})
+                self.fcs_items.append(
+                    {
+                        "fieldConfigurationSchemeId": sid,
+                        "issueTypeId": rng.choice(its),
+                        "fieldConfigurationId": str(fcs[1]["id"]),
+                    }
+                )
         global_wfs = [w for w in self.workflows if w["scope"]["type"] == "GLOBAL"]
         n = max(1, self.spec.projects // 3 + 1)
         for i in range(n):
             default = global_wfs[0] if i == 0 else rng.choice(global_wfs)
-            mappings = {it: rng.choice(global_wfs)["name"] for it in rng.sample(its, min(len(its), rng.randint(0, 3)))}
-            self.workflow_schemes.append({
-                "id": 10000 + i, "name": "Default Workflow Scheme" if i == 0 else namer.name(i, suffix="Workflow Scheme"),
-                "description": "" if i % 2 else "Workflow scheme", "defaultWorkflow": default["name"],
-                "issueTypeMappings": mappings, "self": self.url(f"workflowscheme/{10000 + i}"),
-                "_default_id": default["id"],
-            })
+            mappings = {
+                it: rng.choice(global_wfs)["name"] for it in rng.sample(its, min(len(its), rng.randint(0, 3)))
+            }
+            self.workflow_schemes.append(
+                {
+                    "id": 10000 + i,
+                    "name": "Default Workflow Scheme" if i == 0 else namer.name(i, suffix="Workflow Scheme"),
+                    "description": "" if i % 2 else "Workflow scheme",
+                    "defaultWorkflow": default["name"],
+                    "issueTypeMappings": mappings,
+                    "self": self.url(f"workflowscheme/{10000 + i}"),
+                    "_default_id": default["id"],
+                }
+            )
 
     def fc_items(self, fc_id: int) -> LazyItems:
         found = self._fc_items.get(fc_id)
@@ -667,37 +942,79 @@ class Site:
         return found
 
     def _build_priorities(self) -> None:
-        base = (("Highest", "#d04437"), ("High", "#f15C75"), ("Medium", "#f79232"), ("Low", "#707070"),
-                ("Lowest", "#999999"), ("Blocker", "#ff0000"), ("Trivial", "#cccccc"), ("Kritisch ⚠", "#aa0000"))
+        base = (
+            ("Highest", "#d04437"),
+            ("High", "#f15C75"),
+            ("Medium", "#f79232"),
+            ("Low", "#707070"),
+            ("Lowest", "#999999"),
+            ("Blocker", "#ff0000"),
+            ("Trivial", "#cccccc"),
+            ("Kritisch ⚠", "#aa0000"),
+        )
         for i in range(self.spec.priorities):
             name, colour = base[i] if i < len(base) else (f"Priority {i}", "#123456")
             pid = str(i + 1)
-            self.priorities.append({
-                "self": self.url(f"priority/{pid}"), "statusColor": colour, "description": f"{name} priority",
-                "iconUrl": f"{self.base_url}/images/icons/priorities/{pid}.svg", "name": name, "id": pid,
-                "isDefault": name == "Medium", "avatarId": 14800 + i})
+            self.priorities.append(
+                {
+                    "self": self.url(f"priority/{pid}"),
+                    "statusColor": colour,
+                    "description": f"{name} priority",
+                    "iconUrl": f"{self.base_url}/images/icons/priorities/{pid}.svg",
+                    "name": name,
+                    "id": pid,
+                    "isDefault": name == "Medium",
+                    "avatarId": 14800 + i,
+                }
+            )
         base_r = ("Done", "Won't Do", "Duplicate", "Cannot Reproduce", "Fixed", "Déjà vu")
         for i in range(self.spec.resolutions):
             rid = str(10000 + i)
             name = base_r[i] if i < len(base_r) else f"Resolution {i}"
-            self.resolutions.append({"self": self.url(f"resolution/{rid}"), "id": rid,
-                                     "description": f"{name}.", "name": name, "default": i == 0})
-        for i, (name, inward, outward) in enumerate((("Blocks", "is blocked by", "blocks"),
-                                                      ("Cloners", "is cloned by", "clones"),
-                                                      ("Duplicate", "is duplicated by", "duplicates"),
-                                                      ("Relates", "relates to", "relates to"))):
+            self.resolutions.append(
+                {
+                    "self": self.url(f"resolution/{rid}"),
+                    "id": rid,
+                    "description": f"{name}.",
+                    "name": name,
+                    "default": i == 0,
+                }
+            )
+        for i, (name, inward, outward) in enumerate(
+            (
+                ("Blocks", "is blocked by", "blocks"),
+                ("Cloners", "is cloned by", "clones"),
+                ("Duplicate", "is duplicated by", "duplicates"),
+                ("Relates", "relates to", "relates to"),
+            )
+        ):
             lid = str(10000 + i)
-            self.link_types.append({"id": lid, "name": name, "inward": inward, "outward": outward,
-                                    "self": self.url(f"issueLinkType/{lid}")})
+            self.link_types.append(
+                {
+                    "id": lid,
+                    "name": name,
+                    "inward": inward,
+                    "outward": outward,
+                    "self": self.url(f"issueLinkType/{lid}"),
+                }
+            )
         rng = self._r("priorityschemes")
         for i in range(max(1, self.spec.projects // 10 + 1)):
-            chosen = self.priorities[:] if i == 0 else rng.sample(self.priorities, min(len(self.priorities), 4))
-            self.priority_schemes.append({
-                "id": str(1 if i == 0 else 10000 + i), "name": "Default Priority Scheme" if i == 0 else f"Priority Scheme {i}",
-                "description": "", "defaultPriorityId": chosen[0]["id"], "default": i == 0,
-                "self": self.url(f"priorityscheme/{1 if i == 0 else 10000 + i}"),
-                "_priority_ids": [p["id"] for p in chosen], "_project_ids": [],
-            })
+            chosen = (
+                self.priorities[:] if i == 0 else rng.sample(self.priorities, min(len(self.priorities), 4))
+            )
+            self.priority_schemes.append(
+                {
+                    "id": str(1 if i == 0 else 10000 + i),
+                    "name": "Default Priority Scheme" if i == 0 else f"Priority Scheme {i}",
+                    "description": "",
+                    "defaultPriorityId": chosen[0]["id"],
+                    "default": i == 0,
+                    "self": self.url(f"priorityscheme/{1 if i == 0 else 10000 + i}"),
+                    "_priority_ids": [p["id"] for p in chosen],
+                    "_project_ids": [],
+                }
+            )
 
     def _build_permission_like_schemes(self) -> None:
         rng = self._r("permissionschemes")
@@ -709,7 +1026,9 @@ class Site:
             {"type": "applicationRole"},
             {"type": "group", "parameter": GROUPS[0][0], "value": GROUPS[0][1]},
             {"type": "group", "parameter": GROUPS[3][0], "value": GROUPS[3][1]},
-            {"type": "projectLead"}, {"type": "reporter"}, {"type": "anyone"},
+            {"type": "projectLead"},
+            {"type": "reporter"},
+            {"type": "anyone"},
             {"type": "user", "parameter": ADMIN_ACCOUNT_ID, "value": ADMIN_ACCOUNT_ID},
         )
         project_keys = [k for k, _, t in PERMISSION_KEYS if t == "PROJECT"]
@@ -718,14 +1037,23 @@ class Site:
             grants = []
             for key in project_keys:
                 for h in rng.sample(holders, rng.randint(1, 3)):
-                    grants.append({"id": grant_id, "self": self.url(f"permissionscheme/{sid}/permission/{grant_id}"),
-                                   "holder": {**h, "expand": h["type"]} if "parameter" in h else dict(h),
-                                   "permission": key})
+                    grants.append(
+                        {
+                            "id": grant_id,
+                            "self": self.url(f"permissionscheme/{sid}/permission/{grant_id}"),
+                            "holder": {**h, "expand": h["type"]} if "parameter" in h else dict(h),
+                            "permission": key,
+                        }
+                    )
                     grant_id += 1
-            body: Json = {"expand": "permissions,user,group,projectRole,field,all", "id": sid,
-                          "self": self.url(f"permissionscheme/{sid}"),
-                          "name": "Default Permission Scheme" if i == 0 else namer.name(i, suffix="Permission Scheme"),
-                          "description": "", "permissions": grants}
+            body: Json = {
+                "expand": "permissions,user,group,projectRole,field,all",
+                "id": sid,
+                "self": self.url(f"permissionscheme/{sid}"),
+                "name": "Default Permission Scheme" if i == 0 else namer.name(i, suffix="Permission Scheme"),
+                "description": "",
+                "permissions": grants,
+            }
             if i and i % 15 == 7 and self.projects:
                 body["scope"] = {"type": "PROJECT", "project": {"id": self._team_project(i)["id"]}}
             self.permission_schemes.append(body)
@@ -735,38 +1063,75 @@ class Site:
             events = []
             for eid, ename in EVENTS:
                 notes = []
-                for t, param in rng.sample((("CurrentAssignee", None), ("Reporter", None), ("AllWatchers", None),
-                                            ("Group", GROUPS[1][0]), ("ProjectRole", "10002"),
-                                            ("EmailAddress", "ops@example.com")), rng.randint(1, 3)):
+                for t, param in rng.sample(
+                    (
+                        ("CurrentAssignee", None),
+                        ("Reporter", None),
+                        ("AllWatchers", None),
+                        ("Group", GROUPS[1][0]),
+                        ("ProjectRole", "10002"),
+                        ("EmailAddress", "ops@example.com"),
+                    ),
+                    rng.randint(1, 3),
+                ):
                     note: Json = {"id": nid, "notificationType": t}
                     if param:
                         note["parameter"] = param
                         note["recipient"] = param
                     notes.append(note)
                     nid += 1
-                events.append({"event": {"id": eid, "name": ename, "description": ""}, "notifications": notes})
-            self.notification_schemes.append({
-                "expand": "notificationSchemeEvents,user,group,projectRole,field,all", "id": sid,
-                "self": self.url(f"notificationscheme/{sid}"),
-                "name": "Default Notification Scheme" if i == 0 else namer.name(i, suffix="Notification Scheme"),
-                "description": "", "notificationSchemeEvents": events, "projects": []})
+                events.append(
+                    {"event": {"id": eid, "name": ename, "description": ""}, "notifications": notes}
+                )
+            self.notification_schemes.append(
+                {
+                    "expand": "notificationSchemeEvents,user,group,projectRole,field,all",
+                    "id": sid,
+                    "self": self.url(f"notificationscheme/{sid}"),
+                    "name": "Default Notification Scheme"
+                    if i == 0
+                    else namer.name(i, suffix="Notification Scheme"),
+                    "description": "",
+                    "notificationSchemeEvents": events,
+                    "projects": [],
+                }
+            )
         member_id = 10000
         for i in range(self.spec.security_schemes):
             sid = 10000 + i
             levels = []
             for k in range(rng.randint(2, 4)):
                 lid = str(10000 + i * 10 + k)
-                levels.append({"self": self.url(f"securitylevel/{lid}"), "id": lid, "description": "",
-                               "name": ("Public", "Internal", "Confidential", "Geheim")[k],
-                               "isDefault": k == 0, "issueSecuritySchemeId": str(sid)})
+                levels.append(
+                    {
+                        "self": self.url(f"securitylevel/{lid}"),
+                        "id": lid,
+                        "description": "",
+                        "name": ("Public", "Internal", "Confidential", "Geheim")[k],
+                        "isDefault": k == 0,
+                        "issueSecuritySchemeId": str(sid),
+                    }
+                )
                 for h in rng.sample(holders[:5], 2):
-                    self.security_members.append({"id": str(member_id), "issueSecurityLevelId": lid,
-                                                  "issueSecuritySchemeId": str(sid),
-                                                  "holder": {**h, "expand": h["type"]} if "parameter" in h else dict(h)})
+                    self.security_members.append(
+                        {
+                            "id": str(member_id),
+                            "issueSecurityLevelId": lid,
+                            "issueSecuritySchemeId": str(sid),
+                            "holder": {**h, "expand": h["type"]} if "parameter" in h else dict(h),
+                        }
+                    )
                     member_id += 1
-            self.security_schemes.append({"self": self.url(f"issuesecurityschemes/{sid}"), "id": sid,
-                                          "name": namer.name(i, suffix="Security Scheme"), "description": "",
-                                          "defaultSecurityLevelId": int(levels[0]["id"]), "levels": levels})
+            self.security_schemes.append(
+                {
+                    "self": self.url(f"issuesecurityschemes/{sid}"),
+                    "id": sid,
+                    "name": namer.name(i, suffix="Security Scheme"),
+                    "description": "",
+                    "defaultSecurityLevelId": int(levels[0]["id"]),
+                    "levels": levels,
+                }
+            )
 
     def _assign_projects(self) -> None:
         rng = self._r("assign")
@@ -784,10 +1149,15 @@ class Site:
                 "issuetypescreenscheme": rng.choice(self.itss)["id"],
                 "fieldconfigurationscheme": rng.choice(self.fcs)["id"] if rng.random() < 0.7 else None,
                 "workflowscheme": str(rng.choice(self.workflow_schemes)["id"]),
-                "permissionscheme": str(rng.choice([s for s in self.permission_schemes if "scope" not in s])["id"]),
+                "permissionscheme": str(
+                    rng.choice([s for s in self.permission_schemes if "scope" not in s])["id"]
+                ),
                 "notificationscheme": str(ns["id"]) if ns else None,
-                "issuesecurityscheme": (str(rng.choice(self.security_schemes)["id"])
-                                        if self.security_schemes and rng.random() < 0.3 else None),
+                "issuesecurityscheme": (
+                    str(rng.choice(self.security_schemes)["id"])
+                    if self.security_schemes and rng.random() < 0.3
+                    else None
+                ),
                 "priorityscheme": ps["id"],
             }
 
@@ -798,50 +1168,113 @@ class Site:
             rng = self._r("actors", project_id, role_id)
             found = []
             for k, (gname, gid) in enumerate(rng.sample(GROUPS, rng.randint(0, 2))):
-                found.append({"id": 10000 + k, "displayName": gname, "type": "atlassian-group-role-actor",
-                              "name": gname, "actorGroup": {"name": gname, "displayName": gname, "groupId": gid}})
+                found.append(
+                    {
+                        "id": 10000 + k,
+                        "displayName": gname,
+                        "type": "atlassian-group-role-actor",
+                        "name": gname,
+                        "actorGroup": {"name": gname, "displayName": gname, "groupId": gid},
+                    }
+                )
             if rng.random() < 0.6:
-                found.append({"id": 10100, "displayName": "Site Admin", "type": "atlassian-user-role-actor",
-                              "actorUser": {"accountId": ADMIN_ACCOUNT_ID}})
+                found.append(
+                    {
+                        "id": 10100,
+                        "displayName": "Site Admin",
+                        "type": "atlassian-user-role-actor",
+                        "actorUser": {"accountId": ADMIN_ACCOUNT_ID},
+                    }
+                )
             self._role_actors[key] = found
         return found
 
     def components(self, project: Json) -> list[Json]:
         rng = self._r("components", project["id"])
-        return [{"self": self.url(f"component/{int(project['id']) * 10 + k}"), "id": str(int(project["id"]) * 10 + k),
-                 "name": ("Backend", "Frontend", "API", "Datenbank")[k], "description": "",
-                 "assigneeType": "PROJECT_DEFAULT", "realAssigneeType": "PROJECT_DEFAULT", "isAssigneeTypeValid": False,
-                 "project": project["key"], "projectId": int(project["id"])}
-                for k in range(rng.randint(0, 3))]
+        return [
+            {
+                "self": self.url(f"component/{int(project['id']) * 10 + k}"),
+                "id": str(int(project["id"]) * 10 + k),
+                "name": ("Backend", "Frontend", "API", "Datenbank")[k],
+                "description": "",
+                "assigneeType": "PROJECT_DEFAULT",
+                "realAssigneeType": "PROJECT_DEFAULT",
+                "isAssigneeTypeValid": False,
+                "project": project["key"],
+                "projectId": int(project["id"]),
+            }
+            for k in range(rng.randint(0, 3))
+        ]
 
     def versions(self, project: Json) -> list[Json]:
         rng = self._r("versions", project["id"])
-        return [{"self": self.url(f"version/{int(project['id']) * 10 + k}"), "id": str(int(project["id"]) * 10 + k),
-                 "name": f"v{k + 1}.0", "description": "", "archived": False, "released": k == 0,
-                 "releaseDate": "2026-02-01", "projectId": int(project["id"])}
-                for k in range(rng.randint(0, 3))]
+        return [
+            {
+                "self": self.url(f"version/{int(project['id']) * 10 + k}"),
+                "id": str(int(project["id"]) * 10 + k),
+                "name": f"v{k + 1}.0",
+                "description": "",
+                "archived": False,
+                "released": k == 0,
+                "releaseDate": "2026-02-01",
+                "projectId": int(project["id"]),
+            }
+            for k in range(rng.randint(0, 3))
+        ]
 
     # --------------------------------------------------------------------- audit
 
     def _build_audit(self) -> None:
         for i in range(self.spec.audit_records):
             when = self.started - timedelta(minutes=37 * (self.spec.audit_records - i))
-            self.audit_records.append(self._audit_body(10000 + i, when, "Workflow updated", "workflows",
-                                                       self.workflows[i % len(self.workflows)]["name"] if self.workflows else "jira",
-                                                       "WORKFLOW", [("description", "", "updated")]))
+            self.audit_records.append(
+                self._audit_body(
+                    10000 + i,
+                    when,
+                    "Workflow updated",
+                    "workflows",
+                    self.workflows[i % len(self.workflows)]["name"] if self.workflows else "jira",
+                    "WORKFLOW",
+                    [("description", "", "updated")],
+                )
+            )
 
-    def _audit_body(self, rid: int, when: datetime, summary: str, category: str, obj_name: str,
-                    type_name: str, changes: list[tuple[str, str, str]]) -> Json:
-        return {"id": rid, "summary": summary, "remoteAddress": "192.0.2.10", "authorKey": ADMIN_ACCOUNT_ID,
-                "created": _ts(when), "category": category, "eventSource": "",
-                "objectItem": {"id": str(rid), "name": obj_name, "typeName": type_name},
-                "changedValues": [{"fieldName": f, "changedFrom": a, "changedTo": b} for f, a, b in changes],
-                "associatedItems": []}
+    def _audit_body(
+        self,
+        rid: int,
+        when: datetime,
+        summary: str,
+        category: str,
+        obj_name: str,
+        type_name: str,
+        changes: list[tuple[str, str, str]],
+    ) -> Json:
+        return {
+            "id": rid,
+            "summary": summary,
+            "remoteAddress": "192.0.2.10",
+            "authorKey": ADMIN_ACCOUNT_ID,
+            "created": _ts(when),
+            "category": category,
+            "eventSource": "",
+            "objectItem": {"id": str(rid), "name": obj_name, "typeName": type_name},
+            "changedValues": [{"fieldName": f, "changedFrom": a, "changedTo": b} for f, a, b in changes],
+            "associatedItems": [],
+        }
 
-    def record_audit(self, when: datetime, summary: str, category: str, obj_name: str, type_name: str,
-                     changes: list[tuple[str, str, str]]) -> None:
+    def record_audit(
+        self,
+        when: datetime,
+        summary: str,
+        category: str,
+        obj_name: str,
+        type_name: str,
+        changes: list[tuple[str, str, str]],
+    ) -> None:
         rid = 10000 + len(self.audit_records)
-        self.audit_records.append(self._audit_body(rid, when, summary, category, obj_name, type_name, changes))
+        self.audit_records.append(
+            self._audit_body(rid, when, summary, category, obj_name, type_name, changes)
+        )
 
 
 def _ts(when: datetime) -> str:
