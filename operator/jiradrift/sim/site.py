@@ -556,7 +556,7 @@ class Site:
             options: list[Json] = []
             default: Json | None = None
             if has_options:
-                n_options = 10_000 if index % 500 == 3 and j == 0 else rng.randint(2, self.spec.max_options)
+                n_options = 10_000 if index % 500 == 110 and j == 0 else rng.randint(2, self.spec.max_options)
                 for k in range(n_options):
                     options.append(
                         {
