@@ -46,6 +46,7 @@ from jiradrift.jira.oauth import (
     request_client_credentials_token,
     write_scopes,
 )
+from jiradrift.k8s import conditions as cond
 from jiradrift.k8s import events
 from jiradrift.k8s.lease import LeaseLock, holder_identity
 from jiradrift.k8s.resources import API_VERSION, LABEL_TENANT
@@ -263,6 +264,14 @@ class TokenRefresher:
 
     async def _failed(self, tenant: dict[str, Any], ref: TenantAuthRef, decision: Decision) -> TokenError:
         error = self._decision_error(ref, decision)
+        reported = cond.find((tenant.get("status") or {}).get("conditions"), cond.TOKEN_FRESH)
+        if (
+            isinstance(error, ReauthorizationPending)
+            and reported is not None
+            and (reported.get("status"), reported.get("reason")) == ("False", REAUTHORIZATION_REQUIRED)
+        ):
+            # Status already carries what the token endpoint said; repeat it, rewrite nothing.
+            return ReauthorizationPending(ref.key, str(reported.get("message", error.message)))
         await self._set_status(tenant, ref, TokenFreshness(False, error.reason, error.message))
         return error
 
@@ -319,7 +328,12 @@ class TokenRefresher:
         if decision.reason == "SecretNotFound":
             return SecretNotFound(ref.key, ref.namespace, ref.secret_name)
         if decision.reason == REAUTHORIZATION_REQUIRED:
-            return ReauthorizationPending(ref.key, decision.message)
+            return ReauthorizationPending(
+                ref.key,
+                f"the token endpoint rejected the credentials in Secret {ref.secret_key} as revoked "
+                "(invalid_grant / unauthorized_client); captures are paused and nothing is retried until "
+                f"the Secret changes. Fix: {self._reauth_fix(ref)}",
+            )
         return MalformedSecret(ref.key, ref.namespace, ref.secret_name, decision.message)
 
     async def _call_token_endpoint(self, ref: TenantAuthRef, secret: TokenSecret) -> TokenResponse:
@@ -421,12 +435,13 @@ class TokenRefresher:
 
     # --- revoked grants -------------------------------------------------------------------
 
+    def _reauth_fix(self, ref: TenantAuthRef) -> str:
+        if ref.kind is AuthKind.OAUTH:
+            return f"run `jiradrift auth login --tenant {ref.key}` to consent again"
+        return f"issue new service-account OAuth credentials and update Secret {ref.secret_key}"
+
     def _reauth_message(self, ref: TenantAuthRef, exc: OAuthError) -> str:
-        fix = (
-            f"run `jiradrift auth login --tenant {ref.key}` to consent again"
-            if ref.kind is AuthKind.OAUTH
-            else f"issue new service-account OAuth credentials and update Secret {ref.secret_key}"
-        )
+        fix = self._reauth_fix(ref)
         return (
             f"the token endpoint answered {exc.error} ({redact(exc.description)}) for the credentials in "
             f"Secret {ref.secret_key}; captures are paused and nothing is retried until the Secret changes. "
