@@ -22,6 +22,9 @@ from jiradrift.k8s.crdgen import crds_command  # noqa: E402
 
 app.command("crds")(crds_command)
 app.add_typer(dev_app, name="dev")
+from jiradrift.dev.demo import demo_command  # noqa: E402
+
+app.command("demo")(demo_command)
 
 # --- emulator (jiradrift.sim) ---------------------------------------------------------------
 from jiradrift.sim.cli import sim_command  # noqa: E402

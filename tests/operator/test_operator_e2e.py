@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -109,5 +112,14 @@ def test_tenant_snapshots_and_reports_drift(
 
         table = control_plane.kubectl("get", "jt,snap", "-n", ns).stdout
         assert "True" in table and "acme-workflows-manual-1" in table and "Completed" in table
+        listing = subprocess.run(
+            [sys.executable, "-m", "jiradrift", "drift", "list", "--tenant", f"{ns}/acme", "--limit", "1", "--format", "json"],
+            capture_output=True, text=True, env={**os.environ, "KUBECONFIG": str(control_plane.kubeconfig)}, check=False,
+        )
+        assert listing.returncode == 0, listing.stderr
+        page = json.loads(listing.stdout)
+        assert page["total_count"] == drift["total"] and page["limit"] == 1 and page["page"] == 1
+        assert page["items"][0]["snapshot_id"] == "acme-workflows-manual-1"
+        assert page["has_more"] == (drift["total"] > 1)
         # secrets never reach logs
         assert creds.api_token not in op.text()

@@ -157,6 +157,10 @@ async def _capture_locked(
         {"phase": "Capturing", "startTime": cond.now_rfc3339(started), "lock": lock_record, "attempts": attempts,
          "message": f"capturing {snapshot_type} from {tenant_spec.site}", "observedGeneration": meta.get("generation")},
     )
+    # Manual Snapshots arrive unlabelled; the labels make them listable per tenant and type.
+    await asyncio.to_thread(
+        _label, ctx, namespace, name, {LABEL_TENANT: label_value(tenant_name), LABEL_TYPE: snapshot_type}
+    )
     owner = {"apiVersion": body["apiVersion"], "kind": "Snapshot", "name": name, "uid": meta["uid"]}
     store = ctx.store_for(namespace, tkey, owner=owner)
     try:
@@ -220,7 +224,7 @@ async def _capture_locked(
     }
     await asyncio.to_thread(patch_status, ctx, namespace, name, status)
     drifted = bool(report and report.has_drift)
-    await asyncio.to_thread(_label, ctx, namespace, name, drifted)
+    await asyncio.to_thread(_label, ctx, namespace, name, {LABEL_DRIFT: "true" if drifted else "false"})
     metrics.SNAPSHOT_DURATION.labels(namespace, tenant_name, snapshot_type, phase).observe(time.monotonic() - t0)
     metrics.SNAPSHOTS.labels(namespace, tenant_name, snapshot_type, phase).inc()
     metrics.SNAPSHOT_ITEMS.labels(namespace, tenant_name, snapshot_type).set(len(manifest.items))
@@ -255,9 +259,9 @@ def _summary(manifest: Manifest, report: DriftReport | None) -> str:
     )[:4000]
 
 
-def _label(ctx: OperatorContext, namespace: str, name: str, drifted: bool) -> None:
+def _label(ctx: OperatorContext, namespace: str, name: str, labels: dict[str, str]) -> None:
     _objects(ctx).patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, "snapshots", name, {"metadata": {"labels": {LABEL_DRIFT: "true" if drifted else "false"}}}
+        GROUP, VERSION, namespace, "snapshots", name, {"metadata": {"labels": labels}}
     )
 
 

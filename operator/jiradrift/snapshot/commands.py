@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jiradrift.snapshot.diff import diff_manifests
-from jiradrift.snapshot.drift import InvalidCursor, StoreDriftSource, list_drift_events
+from jiradrift.snapshot.drift import DriftPage, InvalidCursor, StoreDriftSource, list_drift_events
 from jiradrift.snapshot.ignore import InvalidIgnoreRule
 from jiradrift.snapshot.recording import backfill_drift, predecessor_of
 from jiradrift.snapshot.report import DriftReport, display_value
@@ -212,8 +212,13 @@ drift_app = typer.Typer(help="Drift events recorded in a store.", no_args_is_hel
 @drift_app.command("list")
 def drift_list_command(
     store_dir: Annotated[
-        Path, typer.Argument(metavar="DIR", help="A store written by `jiradrift snapshot --out DIR`.")
-    ],
+        Path | None,
+        typer.Argument(
+            metavar="[DIR]",
+            help="A store written by `jiradrift snapshot --out DIR`; omit it to read a cluster's "
+            "Snapshots (with --tenant NAMESPACE/NAME and your kubeconfig).",
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Events per page (clamped to 1..500).")] = 100,
     cursor: Annotated[str | None, typer.Option("--cursor", help="next_cursor of the previous page.")] = None,
     tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant (default: all).")] = None,
@@ -231,10 +236,13 @@ def drift_list_command(
     cursor to --cursor for the next page, with the same --tenant as for the first page.
     """
     try:
-        store = FilesystemStore.open(store_dir)
-        if backfill and cursor is None:
-            backfill_drift(store, tenant)
-        page = list_drift_events(StoreDriftSource(store), tenant, cursor, limit)
+        if store_dir is None:
+            page = _cluster_page(tenant, cursor, limit)
+        else:
+            store = FilesystemStore.open(store_dir)
+            if backfill and cursor is None:
+                backfill_drift(store, tenant)
+            page = list_drift_events(StoreDriftSource(store), tenant, cursor, limit)
     except (StoreError, InvalidCursor, KeyError) as exc:
         raise _fail(str(exc)) from None
     if output is OutputFormat.json:
@@ -262,9 +270,25 @@ def drift_list_command(
     console.print(f"page {page.page} (limit {page.limit}): {shown}", highlight=False)
     if page.has_more:
         tenant_opt = f" --tenant {tenant}" if tenant else ""
-        command = f"jiradrift drift list {store_dir} --limit {page.limit}{tenant_opt}"
+        where = f" {store_dir}" if store_dir else ""
+        command = f"jiradrift drift list{where} --limit {page.limit}{tenant_opt}"
         console.print(
             f"next: {command} --cursor {page.next_cursor}",
             highlight=False,
             soft_wrap=True,
         )
+
+
+def _cluster_page(tenant: str | None, cursor: str | None, limit: int) -> DriftPage:
+    """Drift events of one JiraTenant in the cluster of the current kubeconfig."""
+    from kubernetes import config as k8s_config
+
+    from jiradrift.k8s.drift_source import KubernetesDriftSource
+    from jiradrift.store.configmap import ConfigMapStore
+
+    if not tenant or tenant.count("/") != 1:
+        raise _fail("without DIR, pass --tenant NAMESPACE/NAME to read a JiraTenant's drift from the cluster")
+    namespace, name = tenant.split("/")
+    api = k8s_config.new_client_from_config()
+    store = ConfigMapStore(api, namespace, tenant)
+    return list_drift_events(KubernetesDriftSource(api, namespace, name, store), tenant, cursor, limit)
