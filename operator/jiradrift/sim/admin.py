@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from jiradrift.sim.clock import Clock
 from jiradrift.sim.errors import JiraError
-from jiradrift.sim.site import CF_PREFIX, Json, Site, timestamp
+from jiradrift.sim.site import CF_PREFIX, Json, Site, custom_field_body, timestamp
 
 T = TypeVar("T")
 Runner = Callable[[Callable[[], Any]], Any]
@@ -178,17 +178,9 @@ class Admin:
             site = self._site
             num = max((f["schema"].get("customId", 0) for f in site.fields), default=10000) + 1
             fid = f"customfield_{num}"
-            body: Json = {
-                "id": fid,
-                "key": fid,
-                "name": name,
-                "custom": True,
-                "orderable": True,
-                "navigable": True,
-                "searchable": True,
-                "clauseNames": sorted([f"cf[{num}]", name]),
-                "schema": {"type": "string", "custom": CF_PREFIX + type_key, "customId": num},
-            }
+            body = custom_field_body(
+                num, name, {"type": "string", "custom": CF_PREFIX + type_key, "customId": num}
+            )
             site.fields.append(body)
             site.field_by_id[fid] = body
             site.field_extra[fid] = {

@@ -260,34 +260,30 @@ def field_contexts(call: Call) -> Json:
     return call.page(items)
 
 
-@op("GET", "/field/{fieldId}/context/issuetypemapping")
-def context_issue_type_mapping(call: Call) -> Json:
+def _context_mapping(call: Call, members: str, id_key: str, all_key: str) -> Json:
+    """One row per (context, member); a context with no members maps to "all" (any issue type,
+    or global)."""
     wanted = set(call.ids("contextId"))
     items: list[Json] = []
     for c in _contexts(call):
         cid = c.body["id"]
         if wanted and cid not in wanted:
             continue
-        if not c.issue_type_ids:
-            items.append({"contextId": cid, "isAnyIssueType": True})
-        items.extend(
-            {"contextId": cid, "issueTypeId": it, "isAnyIssueType": False} for it in c.issue_type_ids
-        )
+        ids: list[str] = getattr(c, members)
+        if not ids:
+            items.append({"contextId": cid, all_key: True})
+        items.extend({"contextId": cid, id_key: i, all_key: False} for i in ids)
     return call.page(items)
+
+
+@op("GET", "/field/{fieldId}/context/issuetypemapping")
+def context_issue_type_mapping(call: Call) -> Json:
+    return _context_mapping(call, "issue_type_ids", "issueTypeId", "isAnyIssueType")
 
 
 @op("GET", "/field/{fieldId}/context/projectmapping")
 def context_project_mapping(call: Call) -> Json:
-    wanted = set(call.ids("contextId"))
-    items: list[Json] = []
-    for c in _contexts(call):
-        cid = c.body["id"]
-        if wanted and cid not in wanted:
-            continue
-        if not c.project_ids:
-            items.append({"contextId": cid, "isGlobalContext": True})
-        items.extend({"contextId": cid, "projectId": p, "isGlobalContext": False} for p in c.project_ids)
-    return call.page(items)
+    return _context_mapping(call, "project_ids", "projectId", "isGlobalContext")
 
 
 @op("GET", "/field/{fieldId}/context/defaultValue")

@@ -458,17 +458,7 @@ class Site:
             schema: Json = {"type": stype, "custom": CF_PREFIX + type_key, "customId": num}
             if items:
                 schema["items"] = items
-            body = {
-                "id": fid,
-                "key": fid,
-                "name": name,
-                "custom": True,
-                "orderable": True,
-                "navigable": True,
-                "searchable": True,
-                "clauseNames": sorted([f"cf[{num}]", name]),
-                "schema": schema,
-            }
+            body = custom_field_body(num, name, schema)
             if i % 25 == 24 and self.projects:
                 # Team-managed field: scoped to one project; a snapshot skips it.
                 body["scope"] = {"type": "PROJECT", "project": {"id": self._team_project(i)["id"]}}
@@ -1275,6 +1265,22 @@ class Site:
         self.audit_records.append(
             self._audit_body(rid, when, summary, category, obj_name, type_name, changes)
         )
+
+
+def custom_field_body(num: int, name: str, schema: Json) -> Json:
+    """The ``/field`` (FieldDetails) body of custom field ``customfield_<num>``."""
+    fid = f"customfield_{num}"
+    return {
+        "id": fid,
+        "key": fid,
+        "name": name,
+        "custom": True,
+        "orderable": True,
+        "navigable": True,
+        "searchable": True,
+        "clauseNames": sorted([f"cf[{num}]", name]),
+        "schema": schema,
+    }
 
 
 def _ts(when: datetime) -> str:
