@@ -629,12 +629,15 @@ def _project(project: Json) -> Json:
 async def _associations(jira: JiraReader, ids: list[str]) -> dict[str, dict[str, str | None]]:
     """Scheme id per project and association kind, for one batch of project ids."""
     found: dict[str, dict[str, str | None]] = defaultdict(dict)
-    for path, style, field, name in PROJECT_ASSOCIATIONS:
-        params = repeat("projectId", ids)
+    params = repeat("projectId", ids)
+
+    async def rows_of(path: str, style: str) -> list[Json]:
         if style == "wrapped":
-            rows: list[Json] = await wrapped_list(jira, path, "values", params)
-        else:
-            rows = await _all(offset_pages(jira, path, params, page_size=BIG_PAGE))
+            return await wrapped_list(jira, path, "values", params)
+        return await _all(offset_pages(jira, path, params, page_size=BIG_PAGE))
+
+    answers = await asyncio.gather(*(rows_of(path, style) for path, style, _, _ in PROJECT_ASSOCIATIONS))
+    for (_, style, field, name), rows in zip(PROJECT_ASSOCIATIONS, answers, strict=True):
         for row in rows:
             if style == "pairs":
                 found[str(row.get("projectId"))][name] = None if row.get(field) is None else str(row.get(field))
@@ -661,7 +664,9 @@ async def _project_details(jira: JiraReader, sink: Sink, project: Json, schemes:
     with recorded(sink, "project", f"GET /project/{pid}/...", f"project/{pid}"):
         body = _project(project)
         body["schemes"] = dict(sorted(schemes.items()))
-        components = await plain_list(jira, f"/project/{pid}/components")
+        components, roles = await asyncio.gather(
+            plain_list(jira, f"/project/{pid}/components"), plain_list(jira, f"/project/{pid}/roledetails")
+        )
         body["components"] = sorted_list(
             (
                 clean(c, frozenset({"assignee", "realAssignee", "realAssigneeType", "isAssigneeTypeValid", "ari", "metadata", "project", "projectId"}))
@@ -672,12 +677,11 @@ async def _project_details(jira: JiraReader, sink: Sink, project: Json, schemes:
         for comp in body["components"]:
             if isinstance(comp.get("lead"), dict):
                 comp["lead"] = pick(comp["lead"], "accountId")
-        roles = await plain_list(jira, f"/project/{pid}/roledetails")
-        actors: dict[str, list[Json]] = {}
-        for role in roles:
-            rid = str(role["id"])
-            detail = await jira.get_json(f"/project/{pid}/role/{rid}")
-            actors[rid] = sorted_list((_actor(a) for a in detail.get("actors") or []))
+        details = await asyncio.gather(*(jira.get_json(f"/project/{pid}/role/{role['id']}") for role in roles))
+        actors = {
+            str(role["id"]): sorted_list(_actor(a) for a in detail.get("actors") or [])
+            for role, detail in zip(roles, details, strict=True)
+        }
         body["roles"] = dict(sorted(actors.items()))
         sink.item("project", pid, body)
 

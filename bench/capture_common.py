@@ -1,0 +1,66 @@
+"""Shared pieces of the capture benchmarks: an emulator in its own process (so it does not share a
+GIL with the client being measured), and a capture driver."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+import random
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+
+def _serve(size: str, latency_ms: float, conn: Any) -> None:
+    from jiradrift.sim.emulator import Emulator
+
+    with Emulator(size=size, seed=1, latency_ms=latency_ms).running() as emu:
+        conn.send({"base_url": emu.base_url, "credentials": asdict(emu.credentials)})
+        conn.recv()  # block until told to stop
+
+
+@contextmanager
+def emulator_process(size: str, latency_ms: float) -> Iterator[dict[str, Any]]:
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_serve, args=(size, latency_ms, child), daemon=True)
+    proc.start()
+    try:
+        if not parent.poll(120):
+            raise RuntimeError("emulator did not start within 120 s")
+        yield parent.recv()
+    finally:
+        parent.send("stop")
+        proc.join(30)
+        if proc.is_alive():
+            proc.terminate()
+
+
+async def capture_all(info: dict[str, Any], types: list[str], *, concurrency: int, rps: float, reader_wrapper: Any = None) -> dict[str, Any]:
+    from jiradrift.jira.auth import ApiTokenAuth
+    from jiradrift.jira.client import ClientSettings, JiraClient
+    from jiradrift.snapshot.capture import capture_snapshot
+    from jiradrift.store.filesystem import FilesystemStore
+
+    c = info["credentials"]
+    store = FilesystemStore(tempfile.mkdtemp(prefix="jiradrift-bench-"))
+    settings = ClientSettings(max_concurrency=concurrency, requests_per_second=rps, timeout=60)
+    jira = await JiraClient.connect(info["base_url"], ApiTokenAuth(c["email"], c["api_token"]), settings=settings, rng=random.Random(1))
+    reader = reader_wrapper(jira) if reader_wrapper else jira
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    async with jira:
+        manifests = await asyncio.gather(
+            *(capture_snapshot(reader, store, tenant="bench", snapshot_type=t, snapshot_id=f"bench-{t}", captured_at=now) for t in types)
+        )
+    return {
+        "seconds": time.perf_counter() - started,
+        "items": sum(len(m.items) for m in manifests),
+        "complete": all(m.complete for m in manifests),
+        "errors": sum(len(m.errors) for m in manifests),
+        "stats": jira.stats.as_dict(),
+    }
