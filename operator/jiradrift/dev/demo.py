@@ -93,7 +93,7 @@ def demo_command(
             wait_for(lambda: _phases(plane) == ["Completed"] * 3, "first three Snapshots Completed", op=op, timeout=180)
             _show(plane, "get", "jiratenants,snapshots", "-n", NAMESPACE)
 
-            _step("Changing the Jira site: a workflow is edited and a status renamed")
+            _step("Changing the Jira site through the emulator's admin API: a workflow's description is edited")
             wf = next(w for w in jira.site.workflows if w["scope"]["type"] == "GLOBAL")
             jira.admin.change_workflow(wf["id"], description="Edited by the demo: approvals now required")
             typer.echo(f"changed the description of workflow {wf['name']!r}")
@@ -116,7 +116,7 @@ def demo_command(
 
             _step(f"jiradrift drift list --tenant {NAMESPACE}/acme")
             cli = [sys.executable, "-m", "jiradrift", "drift", "list", "--tenant", f"{NAMESPACE}/acme", "--limit", "10"]
-            env_kube = {"KUBECONFIG": str(plane.kubeconfig)}
+            env_kube = {"KUBECONFIG": str(plane.kubeconfig), "COLUMNS": "160"}
             result = subprocess.run(cli, capture_output=True, text=True, env={**_environ(), **env_kube}, check=False)
             typer.echo(result.stdout.rstrip() or result.stderr.rstrip())
 
