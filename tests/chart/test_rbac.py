@@ -30,7 +30,10 @@ OPERATOR_NEEDS = [
     *[(v, G, "snapshots") for v in ("get", "list", "watch", "create", "patch", "delete")],
     *[(v, G, "snapshots/status") for v in ("get", "patch", "update")],
     *[(v, g, "events") for v in ("create", "patch") for g in ("", "events.k8s.io")],
-    *[(v, "coordination.k8s.io", "leases") for v in ("get", "list", "watch", "create", "update", "patch", "delete")],
+    *[
+        (v, "coordination.k8s.io", "leases")
+        for v in ("get", "list", "watch", "create", "update", "patch", "delete")
+    ],
     *[(v, "", "secrets") for v in ("get", "list", "watch", "update", "patch")],
     *[(v, "", "configmaps") for v in ("get", "list", "watch", "create", "update", "patch", "delete")],
 ]
@@ -64,7 +67,10 @@ TOKEN_JOB_MUST_NOT = [
 ]
 # Never, anywhere (cluster-scoped or all namespaces), for both.
 NOBODY = [
-    *[(v, "apiextensions.k8s.io", "customresourcedefinitions") for v in ("create", "update", "patch", "delete")],
+    *[
+        (v, "apiextensions.k8s.io", "customresourcedefinitions")
+        for v in ("create", "update", "patch", "delete")
+    ],
     ("list", "", "secrets"),
     ("create", "rbac.authorization.k8s.io", "clusterrolebindings"),
     ("escalate", "rbac.authorization.k8s.io", "clusterroles"),
@@ -81,7 +87,10 @@ class Identity:
         review = k8s.V1SelfSubjectAccessReview(
             spec=k8s.V1SelfSubjectAccessReviewSpec(
                 resource_attributes=k8s.V1ResourceAttributes(
-                    verb=verb, group=group, resource=resource, subresource=sub or None,
+                    verb=verb,
+                    group=group,
+                    resource=resource,
+                    subresource=sub or None,
                     namespace=namespace or None,
                 )
             )
@@ -112,13 +121,23 @@ def _install(plane: ControlPlane, release: str, namespace: str, *sets: str) -> d
     # A short fullname: the harness authenticates a ServiceAccount with a client certificate whose
     # CN (system:serviceaccount:<ns>:<name>) may not exceed 64 characters.
     plane.helm(
-        "install", release, str(CHART), "--namespace", namespace, "--set", "crds.install=false",
-        "--set", f"fullnameOverride={release}", *sets,
+        "install",
+        release,
+        str(CHART),
+        "--namespace",
+        namespace,
+        "--set",
+        "crds.install=false",
+        "--set",
+        f"fullnameOverride={release}",
+        *sets,
     )
     manifest = plane.helm("get", "manifest", release, "--namespace", namespace).stdout
     assert "kind: Deployment" in manifest
     sas = {}
-    listed = plane.kubectl("get", "sa", "-n", namespace, "-l", f"app.kubernetes.io/instance={release}", "-o", "json")
+    listed = plane.kubectl(
+        "get", "sa", "-n", namespace, "-l", f"app.kubernetes.io/instance={release}", "-o", "json"
+    )
     for doc in json.loads(listed.stdout)["items"]:
         sas[doc["metadata"]["labels"]["app.kubernetes.io/component"]] = doc["metadata"]["name"]
     return sas
@@ -132,8 +151,11 @@ def namespaced(control_plane: ControlPlane) -> Iterator[Release]:
     release = unique("jd")
     sas = _install(control_plane, release, ns, "--set", f"watchNamespaces={{{team1},{team2}}}")
     yield Release(
-        ns, [team1, team2], other,
-        _identity(control_plane, ns, sas["operator"]), _identity(control_plane, ns, sas["token-refresh"]),
+        ns,
+        [team1, team2],
+        other,
+        _identity(control_plane, ns, sas["operator"]),
+        _identity(control_plane, ns, sas["token-refresh"]),
     )
     control_plane.helm("uninstall", release, "--namespace", ns)
 
@@ -160,18 +182,29 @@ def test_deny_list_is_denied(namespaced: Release) -> None:
             assert identity.denied(OPERATOR_NEEDS + TOKEN_JOB_NEEDS, ns) == []
 
 
-def test_real_calls_obey_rbac_and_the_tenant_spec_guard(control_plane: ControlPlane, namespaced: Release) -> None:
+def test_real_calls_obey_rbac_and_the_tenant_spec_guard(
+    control_plane: ControlPlane, namespaced: Release
+) -> None:
     ns = namespaced.watched[0]
     admin = k8s_config.new_client_from_config(str(control_plane.kubeconfig))
     k8s.CoreV1Api(admin).create_namespaced_secret(
-        ns, k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="acme-jira"), string_data={"email": "a@b.c", "token": "t"})
+        ns,
+        k8s.V1Secret(
+            metadata=k8s.V1ObjectMeta(name="acme-jira"), string_data={"email": "a@b.c", "token": "t"}
+        ),
     )
     k8s.CoreV1Api(admin).create_namespaced_secret(
-        namespaced.other, k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="not-yours"), string_data={"token": "t"})
+        namespaced.other,
+        k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="not-yours"), string_data={"token": "t"}),
     )
     tenant = {
-        "apiVersion": f"{G}/v1alpha1", "kind": "JiraTenant", "metadata": {"name": "acme"},
-        "spec": {"site": "https://acme.atlassian.net", "auth": {"apiToken": {"secretRef": {"name": "acme-jira"}}}},
+        "apiVersion": f"{G}/v1alpha1",
+        "kind": "JiraTenant",
+        "metadata": {"name": "acme"},
+        "spec": {
+            "site": "https://acme.atlassian.net",
+            "auth": {"apiToken": {"secretRef": {"name": "acme-jira"}}},
+        },
     }
     k8s.CustomObjectsApi(admin).create_namespaced_custom_object(G, "v1alpha1", ns, "jiratenants", tenant)
 
@@ -191,13 +224,20 @@ def test_real_calls_obey_rbac_and_the_tenant_spec_guard(control_plane: ControlPl
         core.replace_namespaced_secret("acme-jira", ns, secret)  # PUT with its resourceVersion
         forbidden(core.read_namespaced_secret, "not-yours", namespaced.other)
         spec_patch = {"spec": {"paused": True}}
-        body = forbidden(objects.patch_namespaced_custom_object, G, "v1alpha1", ns, "jiratenants", "acme", spec_patch)
+        body = forbidden(
+            objects.patch_namespaced_custom_object, G, "v1alpha1", ns, "jiratenants", "acme", spec_patch
+        )
         if identity is namespaced.operator:  # RBAC allows patch (kopf finalizers); the policy refuses spec
             assert "never changes a JiraTenant's spec" in body
     # The operator's metadata writes (kopf's finalizer) still go through.
     operator = k8s.CustomObjectsApi(namespaced.operator.api)
     operator.patch_namespaced_custom_object(
-        G, "v1alpha1", ns, "jiratenants", "acme", {"metadata": {"finalizers": ["kopf.zalando.org/KopfFinalizerMarker"]}}
+        G,
+        "v1alpha1",
+        ns,
+        "jiratenants",
+        "acme",
+        {"metadata": {"finalizers": ["kopf.zalando.org/KopfFinalizerMarker"]}},
     )
     core = k8s.CoreV1Api(namespaced.operator.api)
     core.create_namespaced_config_map(ns, k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="payload-0")))
@@ -206,10 +246,16 @@ def test_real_calls_obey_rbac_and_the_tenant_spec_guard(control_plane: ControlPl
     leases.delete_namespaced_lease("snapshot-lock-x", ns)
     forbidden(
         k8s.CustomObjectsApi(namespaced.operator.api).delete_namespaced_custom_object,
-        G, "v1alpha1", ns, "jiratenants", "acme",
+        G,
+        "v1alpha1",
+        ns,
+        "jiratenants",
+        "acme",
     )
     assert k8s.CoreV1Api(admin).read_namespaced_secret("acme-jira", ns).data["token"] == "cm90YXRlZA=="
-    spec = k8s.CustomObjectsApi(admin).get_namespaced_custom_object(G, "v1alpha1", ns, "jiratenants", "acme")["spec"]
+    spec = k8s.CustomObjectsApi(admin).get_namespaced_custom_object(G, "v1alpha1", ns, "jiratenants", "acme")[
+        "spec"
+    ]
     assert spec.get("paused") is False
 
 
@@ -219,9 +265,15 @@ def test_cluster_wide_mode_uses_cluster_roles_but_keeps_the_deny_list(control_pl
     release = unique("jdw")
     sas = _install(control_plane, release, ns, "--set", "rbac.clusterWide=true")
     try:
-        op, job = _identity(control_plane, ns, sas["operator"]), _identity(control_plane, ns, sas["token-refresh"])
+        op, job = (
+            _identity(control_plane, ns, sas["operator"]),
+            _identity(control_plane, ns, sas["token-refresh"]),
+        )
         assert op.missing(OPERATOR_NEEDS, anywhere) == []
-        assert op.missing([("list", G, "jiratenants"), ("watch", G, "jiratenants"), ("list", "", "secrets")]) == []
+        assert (
+            op.missing([("list", G, "jiratenants"), ("watch", G, "jiratenants"), ("list", "", "secrets")])
+            == []
+        )
         assert op.missing([("list", "apiextensions.k8s.io", "customresourcedefinitions")]) == []
         assert job.missing(TOKEN_JOB_NEEDS, anywhere) == []
         assert op.denied(OPERATOR_MUST_NOT, anywhere) == []

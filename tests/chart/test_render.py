@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
-from kubernetes_validate.utils import all_versions
 import pytest
 import yaml
+from chartlib import CHART, CI_VALUES, REPO, Helm, by_kind, documents, one
+from kubernetes_validate.utils import all_versions
 
 from jiradrift.k8s.chartgen import stale_chart_crds
 from jiradrift.k8s.crdgen import build_crds
-
-from chartlib import CHART, CI_VALUES, REPO, Helm, by_kind, documents, one
 
 pytestmark = pytest.mark.k8s
 
@@ -40,16 +39,23 @@ def test_ci_values_render_objects_valid_for_kubernetes_1_36(helm: Helm, values: 
 
 def test_chart_crds_are_the_generated_crds(helm: Helm) -> None:
     assert stale_chart_crds() == [], "run `python -m jiradrift.k8s.chartgen`"
-    rendered = {d["metadata"]["name"]: d for d in by_kind(documents(helm.template()), "CustomResourceDefinition")}
+    rendered = {
+        d["metadata"]["name"]: d for d in by_kind(documents(helm.template()), "CustomResourceDefinition")
+    }
     committed = {}
     for path in sorted((REPO / "crds").glob("*.yaml")):
         crd = yaml.safe_load(path.read_text())
         committed[crd["metadata"]["name"]] = crd
     generated = {crd["metadata"]["name"]: crd for crd in build_crds().values()}
-    assert set(rendered) == set(committed) == set(generated) == {
-        "jiratenants.jiradrift.io",
-        "snapshots.jiradrift.io",
-    }
+    assert (
+        set(rendered)
+        == set(committed)
+        == set(generated)
+        == {
+            "jiratenants.jiradrift.io",
+            "snapshots.jiradrift.io",
+        }
+    )
     for name, crd in rendered.items():
         assert crd["spec"] == committed[name]["spec"] == generated[name]["spec"], name
         assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
@@ -64,8 +70,10 @@ def test_crds_can_be_left_out_and_unkept(helm: Helm) -> None:
 
 
 def _container(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    pod = doc["spec"]["template"]["spec"] if doc["kind"] == "Deployment" else (
-        doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    pod = (
+        doc["spec"]["template"]["spec"]
+        if doc["kind"] == "Deployment"
+        else (doc["spec"]["jobTemplate"]["spec"]["template"]["spec"])
     )
     (container,) = pod["containers"]
     return pod, container
@@ -121,13 +129,18 @@ def test_operator_and_token_job_arguments_follow_the_scope(helm: Helm) -> None:
         "--namespace=team-b",
     ]
     assert sorted(r["metadata"]["namespace"] for r in by_kind(teams, "Role")) == [
-        "team-a", "team-a", "team-b", "team-b"
+        "team-a",
+        "team-a",
+        "team-b",
+        "team-b",
     ]
     assert by_kind(teams, "ClusterRole") == []
 
     wide = documents(helm.template("--set", "rbac.clusterWide=true"))
     _, operator = _container(one(wide, "Deployment"))
-    assert "--all-namespaces" in operator["args"] and not any(a.startswith("--namespace") for a in operator["args"])
+    assert "--all-namespaces" in operator["args"] and not any(
+        a.startswith("--namespace") for a in operator["args"]
+    )
     assert by_kind(wide, "Role") == [] and len(by_kind(wide, "ClusterRole")) == 2
 
 
@@ -146,15 +159,24 @@ def test_cronjob_is_safe_by_default(helm: Helm) -> None:
 def test_service_monitor_is_opt_in_and_selects_the_metrics_service(helm: Helm) -> None:
     assert by_kind(documents(helm.template()), "ServiceMonitor") == []
     missing = helm.run(
-        "template", "drift", str(CHART), "--kube-version", "1.36.3", "--set", "metrics.serviceMonitor.enabled=true",
+        "template",
+        "drift",
+        str(CHART),
+        "--kube-version",
+        "1.36.3",
+        "--set",
+        "metrics.serviceMonitor.enabled=true",
         check=False,
     )
     assert missing.returncode != 0 and "install prometheus-operator's CRDs first" in missing.stderr
     docs = documents(
         helm.template(
-            "--set", "metrics.serviceMonitor.enabled=true",
-            "--set", "metrics.serviceMonitor.labels.release=prom",
-            "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor",
+            "--set",
+            "metrics.serviceMonitor.enabled=true",
+            "--set",
+            "metrics.serviceMonitor.labels.release=prom",
+            "--api-versions",
+            "monitoring.coreos.com/v1/ServiceMonitor",
         )
     )
     monitor, service = one(docs, "ServiceMonitor"), one(docs, "Service")

@@ -34,8 +34,15 @@ def test_ci_values_pass_server_side_dry_run(
     kinds = sorted({d["kind"] for d in documents(manifest)})
     assert "Deployment" in kinds
     proc = control_plane.kubectl(
-        "apply", "--dry-run=server", "--server-side", "--force-conflicts", "--field-manager=chart-test",
-        "-f", "-", input=manifest, check=False,
+        "apply",
+        "--dry-run=server",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=chart-test",
+        "-f",
+        "-",
+        input=manifest,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("(server dry run)") == len(documents(manifest))

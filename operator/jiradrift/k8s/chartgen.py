@@ -58,9 +58,7 @@ def render_template(crd: dict[str, Any]) -> str:
     }
     extra = {k: v for k, v in crd["metadata"].get("labels", {}).items() if k not in owned}
     labels = "".join(f"\n    {k}: {yaml.safe_dump(v).splitlines()[0]}" for k, v in extra.items())
-    head = yaml.safe_dump(
-        {"apiVersion": crd["apiVersion"], "kind": crd["kind"]}, sort_keys=False, width=120
-    )
+    head = yaml.safe_dump({"apiVersion": crd["apiVersion"], "kind": crd["kind"]}, sort_keys=False, width=120)
     spec = yaml.safe_dump({"spec": crd["spec"]}, sort_keys=False, width=120, allow_unicode=True)
     return (
         HEADER
