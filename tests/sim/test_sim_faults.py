@@ -56,9 +56,9 @@ def test_server_error_with_and_without_retry_after(
 
 
 def test_timeout(jira_sim: RunningEmulator) -> None:
-    jira_sim.faults.timeout(seconds=2)
+    jira_sim.faults.timeout(seconds=1)
     with pytest.raises(httpx.ReadTimeout):
-        _get(jira_sim, "/field", timeout=0.3)
+        _get(jira_sim, "/field", timeout=0.2)
     assert _get(jira_sim, "/field").status_code == 200
 
 
