@@ -40,7 +40,9 @@ def emulator_process(size: str, latency_ms: float) -> Iterator[dict[str, Any]]:
             proc.terminate()
 
 
-async def capture_all(info: dict[str, Any], types: list[str], *, concurrency: int, rps: float, reader_wrapper: Any = None) -> dict[str, Any]:
+async def capture_all(
+    info: dict[str, Any], types: list[str], *, concurrency: int, rps: float, reader_wrapper: Any = None
+) -> dict[str, Any]:
     from jiradrift.jira.auth import ApiTokenAuth
     from jiradrift.jira.client import ClientSettings, JiraClient
     from jiradrift.snapshot.capture import capture_snapshot
@@ -49,13 +51,20 @@ async def capture_all(info: dict[str, Any], types: list[str], *, concurrency: in
     c = info["credentials"]
     store = FilesystemStore(tempfile.mkdtemp(prefix="jiradrift-bench-"))
     settings = ClientSettings(max_concurrency=concurrency, requests_per_second=rps, timeout=60)
-    jira = await JiraClient.connect(info["base_url"], ApiTokenAuth(c["email"], c["api_token"]), settings=settings, rng=random.Random(1))
+    jira = await JiraClient.connect(
+        info["base_url"], ApiTokenAuth(c["email"], c["api_token"]), settings=settings, rng=random.Random(1)
+    )
     reader = reader_wrapper(jira) if reader_wrapper else jira
     started = time.perf_counter()
     now = datetime.now(UTC)
     async with jira:
         manifests = await asyncio.gather(
-            *(capture_snapshot(reader, store, tenant="bench", snapshot_type=t, snapshot_id=f"bench-{t}", captured_at=now) for t in types)
+            *(
+                capture_snapshot(
+                    reader, store, tenant="bench", snapshot_type=t, snapshot_id=f"bench-{t}", captured_at=now
+                )
+                for t in types
+            )
         )
     return {
         "seconds": time.perf_counter() - started,

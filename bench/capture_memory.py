@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from capture_common import capture_all, emulator_process  # noqa: E402
+from capture_common import capture_all, emulator_process
 
 
 def child(base_url: str, email: str, token: str) -> None:
@@ -25,7 +25,16 @@ def child(base_url: str, email: str, token: str) -> None:
     info = {"base_url": base_url, "credentials": {"email": email, "api_token": token}}
     result = asyncio.run(capture_all(info, [t.value for t in SnapshotType], concurrency=16, rps=1000))
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"peak_mib": peak_kib / 1024, "items": result["items"], "complete": result["complete"], "seconds": result["seconds"]}))
+    print(
+        json.dumps(
+            {
+                "peak_mib": peak_kib / 1024,
+                "items": result["items"],
+                "complete": result["complete"],
+                "seconds": result["seconds"],
+            }
+        )
+    )
 
 
 def measure(size: str) -> dict[str, float]:
@@ -33,7 +42,9 @@ def measure(size: str) -> dict[str, float]:
         c = info["credentials"]
         out = subprocess.run(
             [sys.executable, __file__, "--child", info["base_url"], c["email"], c["api_token"]],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         )
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -45,9 +56,15 @@ def main() -> None:
     large = measure("large")
     xl = measure("xl")
     growth = xl["peak_mib"] - large["peak_mib"]
-    print(f"large: peak RSS {large['peak_mib']:.1f} MiB, {large['items']} items, {large['seconds']:.0f}s, complete={large['complete']}")
-    print(f"xl:    peak RSS {xl['peak_mib']:.1f} MiB, {xl['items']} items, {xl['seconds']:.0f}s, complete={xl['complete']}")
-    print(f"growth large -> xl: {growth:.1f} MiB (target < 64 MiB); ratio {xl['peak_mib'] / large['peak_mib']:.2f}x")
+    print(
+        f"large: peak RSS {large['peak_mib']:.1f} MiB, {large['items']} items, {large['seconds']:.0f}s, complete={large['complete']}"
+    )
+    print(
+        f"xl:    peak RSS {xl['peak_mib']:.1f} MiB, {xl['items']} items, {xl['seconds']:.0f}s, complete={xl['complete']}"
+    )
+    print(
+        f"growth large -> xl: {growth:.1f} MiB (target < 64 MiB); ratio {xl['peak_mib'] / large['peak_mib']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

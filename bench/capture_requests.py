@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
-from capture_common import capture_all, emulator_process  # noqa: E402
+from capture_common import capture_all, emulator_process
 
 PAGING = {"startAt", "maxResults", "maxResult", "nextPageToken", "offset", "limit"}
 
@@ -28,7 +28,9 @@ class Recorder:
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        self.listings: dict[tuple[str, tuple[Any, ...]], list[int]] = defaultdict(lambda: [0, 0, 0])  # items, cap, pages
+        self.listings: dict[tuple[str, tuple[Any, ...]], list[int]] = defaultdict(
+            lambda: [0, 0, 0]
+        )  # items, cap, pages
         self.unpaged = 0
 
     @property
@@ -56,7 +58,9 @@ class Recorder:
         return await self.client.post_read(path, body, params)
 
     def minimum(self) -> int:
-        paged = sum(max(1, math.ceil(items / cap)) if cap else pages for items, cap, pages in self.listings.values())
+        paged = sum(
+            max(1, math.ceil(items / cap)) if cap else pages for items, cap, pages in self.listings.values()
+        )
         return paged + self.unpaged
 
 
@@ -76,14 +80,24 @@ def main() -> None:
         return recorders[-1]
 
     with emulator_process(args.size, args.latency_ms) as info:
-        result = asyncio.run(capture_all(info, [t.value for t in SnapshotType], concurrency=args.concurrency, rps=args.rps, reader_wrapper=wrap))
+        result = asyncio.run(
+            capture_all(
+                info,
+                [t.value for t in SnapshotType],
+                concurrency=args.concurrency,
+                rps=args.rps,
+                reader_wrapper=wrap,
+            )
+        )
     issued = result["stats"]["requests_total"]
     minimum = recorders[0].minimum()
     by_status = result["stats"]["requests_by_status"]
     print(f"site={args.size} latency={args.latency_ms}ms concurrency={args.concurrency} rps-cap={args.rps}")
     print(f"items={result['items']} complete={result['complete']} wall={result['seconds']:.1f}s")
     print(f"requests issued={issued} minimum={minimum} ratio={issued / minimum:.3f} (target <= 1.05)")
-    print(f"status counts={by_status} 429s={by_status.get('429', 0)} rate-limit waits={result['stats']['rate_limit_waits']}")
+    print(
+        f"status counts={by_status} 429s={by_status.get('429', 0)} rate-limit waits={result['stats']['rate_limit_waits']}"
+    )
 
 
 if __name__ == "__main__":

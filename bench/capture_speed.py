@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
-from capture_common import capture_all, emulator_process  # noqa: E402
+from capture_common import capture_all, emulator_process
 
 DEFAULT_TYPES = "instance,issuetypes,workflows,priorities,schemes,projects"
 
@@ -33,7 +33,13 @@ class JiraLibraryReader:
     def __init__(self, base_url: str, email: str, token: str) -> None:
         from jira import JIRA
 
-        self.lib = JIRA(server=base_url, basic_auth=(email, token), options={"rest_api_version": "3"}, get_server_info=False, max_retries=4)
+        self.lib = JIRA(
+            server=base_url,
+            basic_auth=(email, token),
+            options={"rest_api_version": "3"},
+            get_server_info=False,
+            max_retries=4,
+        )
         self.base = base_url + "/rest/api/3"
         self.requests = 0
 
@@ -59,11 +65,23 @@ async def baseline(info: dict[str, Any], types: list[str]) -> dict[str, Any]:
     items = 0
     complete = True
     for t in types:  # one type after another, one request at a time
-        m = await capture_snapshot(reader, store, tenant="lib", snapshot_type=t, snapshot_id=f"lib-{t}",
-                                   captured_at=datetime.now(UTC), max_parallel_sources=1)
+        m = await capture_snapshot(
+            reader,
+            store,
+            tenant="lib",
+            snapshot_type=t,
+            snapshot_id=f"lib-{t}",
+            captured_at=datetime.now(UTC),
+            max_parallel_sources=1,
+        )
         items += len(m.items)
         complete = complete and m.complete
-    return {"seconds": time.perf_counter() - started, "items": items, "requests": reader.requests, "complete": complete}
+    return {
+        "seconds": time.perf_counter() - started,
+        "items": items,
+        "requests": reader.requests,
+        "complete": complete,
+    }
 
 
 def main() -> None:
@@ -79,9 +97,13 @@ def main() -> None:
         ours = asyncio.run(capture_all(info, types, concurrency=args.concurrency, rps=args.rps))
         base = asyncio.run(baseline(info, types))
     print(f"site={args.size} latency={args.latency_ms}ms types={','.join(types)}")
-    print(f"jiradrift: {ours['seconds']:.1f}s items={ours['items']} requests={ours['stats']['requests_total']} "
-          f"complete={ours['complete']} 429s={ours['stats']['requests_by_status'].get('429', 0)}")
-    print(f"jira lib sequential: {base['seconds']:.1f}s items={base['items']} requests={base['requests']} complete={base['complete']}")
+    print(
+        f"jiradrift: {ours['seconds']:.1f}s items={ours['items']} requests={ours['stats']['requests_total']} "
+        f"complete={ours['complete']} 429s={ours['stats']['requests_by_status'].get('429', 0)}"
+    )
+    print(
+        f"jira lib sequential: {base['seconds']:.1f}s items={base['items']} requests={base['requests']} complete={base['complete']}"
+    )
     print(f"speed-up: {base['seconds'] / ours['seconds']:.1f}x (target >= 5x)")
 
 

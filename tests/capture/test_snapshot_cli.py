@@ -11,13 +11,28 @@ from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.store.filesystem import FilesystemStore
 
 
-def test_snapshot_command_writes_store_and_never_echoes_secrets(jira_sim: RunningEmulator, tmp_path: Path) -> None:
+def test_snapshot_command_writes_store_and_never_echoes_secrets(
+    jira_sim: RunningEmulator, tmp_path: Path
+) -> None:
     c = jira_sim.credentials
     out = tmp_path / "out"
     result = CliRunner().invoke(
         app,
-        ["snapshot", "--site", jira_sim.base_url, "--auth", "basic", "--email", c.email, "--out", str(out),
-         "--types", "workflows,priorities", "--tenant", "acme"],
+        [
+            "snapshot",
+            "--site",
+            jira_sim.base_url,
+            "--auth",
+            "basic",
+            "--email",
+            c.email,
+            "--out",
+            str(out),
+            "--types",
+            "workflows,priorities",
+            "--tenant",
+            "acme",
+        ],
         env={"JIRA_API_TOKEN": c.api_token, "COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output
@@ -34,9 +49,25 @@ def test_service_account_and_incomplete_exit_code(jira_sim: RunningEmulator, tmp
     jira_sim.faults.server_error(status=500, times=None, path="/rest/api/3/statuses/search")
     result = CliRunner().invoke(
         app,
-        ["snapshot", "--site", jira_sim.base_url, "--auth", "service-account", "--client-id", c.sa_client_id,
-         "--client-secret-file", str(secret), "--gateway", jira_sim.gateway_url, "--token-url", jira_sim.token_url,
-         "--out", str(tmp_path / "out"), "--types", "workflows"],
+        [
+            "snapshot",
+            "--site",
+            jira_sim.base_url,
+            "--auth",
+            "service-account",
+            "--client-id",
+            c.sa_client_id,
+            "--client-secret-file",
+            str(secret),
+            "--gateway",
+            jira_sim.gateway_url,
+            "--token-url",
+            jira_sim.token_url,
+            "--out",
+            str(tmp_path / "out"),
+            "--types",
+            "workflows",
+        ],
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 3, result.output

@@ -25,9 +25,15 @@ def basic_client() -> Callable[..., Awaitable[JiraClient]]:
     return _basic_client
 
 
-async def _basic_client(sim: RunningEmulator, *, clock: FakeClock | None = None, settings: ClientSettings = FAST) -> JiraClient:
+async def _basic_client(
+    sim: RunningEmulator, *, clock: FakeClock | None = None, settings: ClientSettings = FAST
+) -> JiraClient:
     """A basic-auth client whose retry sleeps are instant (a FakeClock), so faults cost no wall time."""
     c = sim.credentials
     return await JiraClient.connect(
-        sim.base_url, ApiTokenAuth(c.email, c.api_token), settings=settings, clock=clock or FakeClock(), rng=random.Random(5)
+        sim.base_url,
+        ApiTokenAuth(c.email, c.api_token),
+        settings=settings,
+        clock=clock or FakeClock(),
+        rng=random.Random(5),
     )

@@ -5,11 +5,23 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from jiradrift.jira.auth import ApiTokenAuth, OAuthAuth, PatAuth, ServiceAccountAuth, api_base, normalise_origin
-from jiradrift.jira.client import JiraClient
+from jiradrift.jira.auth import (
+    ApiTokenAuth,
+    OAuthAuth,
+    PatAuth,
+    ServiceAccountAuth,
+    api_base,
+    normalise_origin,
+)
+from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.jira.clock import FakeClock
 from jiradrift.jira.discovery import accessible_resources_cloud_id, tenant_info_cloud_id
-from jiradrift.jira.errors import AuthenticationFailed, ConfigurationError, DiscoveryError, ReauthorizationRequired
+from jiradrift.jira.errors import (
+    AuthenticationFailed,
+    ConfigurationError,
+    DiscoveryError,
+    ReauthorizationRequired,
+)
 from jiradrift.jira.oauth import (
     exchange_authorization_code,
     is_write_scope,
@@ -19,8 +31,6 @@ from jiradrift.jira.oauth import (
 )
 from jiradrift.sim.clock import ManualClock
 from jiradrift.sim.emulator import RunningEmulator
-
-from jiradrift.jira.client import ClientSettings
 
 
 def test_base_url_forms() -> None:
@@ -39,7 +49,11 @@ def test_base_url_forms() -> None:
 
 
 def test_credentials_never_print_secrets() -> None:
-    text = repr(ApiTokenAuth("me@x", "s3cret")) + repr(PatAuth("s3cret")) + repr(ServiceAccountAuth("id", "s3cret"))
+    text = (
+        repr(ApiTokenAuth("me@x", "s3cret"))
+        + repr(PatAuth("s3cret"))
+        + repr(ServiceAccountAuth("id", "s3cret"))
+    )
     assert "s3cret" not in text
 
 
@@ -56,21 +70,31 @@ def test_scope_classification() -> None:
 
 async def test_basic_auth_site_form(jira_sim: RunningEmulator, fast: ClientSettings) -> None:
     c = jira_sim.credentials
-    async with await JiraClient.connect(jira_sim.base_url, ApiTokenAuth(c.email, c.api_token), settings=fast) as jira:
+    async with await JiraClient.connect(
+        jira_sim.base_url, ApiTokenAuth(c.email, c.api_token), settings=fast
+    ) as jira:
         assert jira.api_base == jira_sim.base_url + "/rest/api/3"
         assert isinstance(await jira.get_json("/field"), list)
     ops = [r.path for r in jira_sim.requests]
     assert ops == ["/rest/api/3/field"]
 
 
-async def test_wrong_api_token_is_authentication_failed(jira_sim: RunningEmulator, fast: ClientSettings) -> None:
-    async with await JiraClient.connect(jira_sim.base_url, ApiTokenAuth("admin@example.com", "nope"), settings=fast) as jira:
-        with pytest.raises(AuthenticationFailed, match=r"GET .*/rest/api/3/field -> HTTP 401.*update the Secret"):
+async def test_wrong_api_token_is_authentication_failed(
+    jira_sim: RunningEmulator, fast: ClientSettings
+) -> None:
+    async with await JiraClient.connect(
+        jira_sim.base_url, ApiTokenAuth("admin@example.com", "nope"), settings=fast
+    ) as jira:
+        with pytest.raises(
+            AuthenticationFailed, match=r"GET .*/rest/api/3/field -> HTTP 401.*update the Secret"
+        ):
             await jira.get_json("/field")
 
 
 async def test_pat_uses_v2_site_form(jira_sim: RunningEmulator, fast: ClientSettings) -> None:
-    async with await JiraClient.connect(jira_sim.base_url, PatAuth(jira_sim.credentials.pat), settings=fast) as jira:
+    async with await JiraClient.connect(
+        jira_sim.base_url, PatAuth(jira_sim.credentials.pat), settings=fast
+    ) as jira:
         assert jira.api_base.endswith("/rest/api/2")
         assert isinstance(await jira.get_json("/issuetype"), list)
     assert [r.path for r in jira_sim.requests] == ["/rest/api/2/issuetype"]
@@ -88,22 +112,33 @@ async def test_cloud_id_discovery(jira_sim: RunningEmulator) -> None:
     assert found == jira_sim.cloud_id
     with pytest.raises(DiscoveryError, match="cannot reach https://other.atlassian.net"):
         await accessible_resources_cloud_id(
-            "https://other.atlassian.net", gateway=jira_sim.gateway_url, authorization=f"Bearer {tokens.access_token}"
+            "https://other.atlassian.net",
+            gateway=jira_sim.gateway_url,
+            authorization=f"Bearer {tokens.access_token}",
         )
 
 
-async def test_oauth_3lo_code_exchange_refresh_and_gateway(jira_sim_factory: object, fast: ClientSettings) -> None:
+async def test_oauth_3lo_code_exchange_refresh_and_gateway(
+    jira_sim_factory: object, fast: ClientSettings
+) -> None:
     clock = ManualClock()
     sim: RunningEmulator = jira_sim_factory(clock=clock)  # type: ignore[operator]
     c = sim.credentials
     code = sim.oauth.issue_code()
     first = await exchange_authorization_code(
-        client_id=c.client_id, client_secret=c.client_secret, code=code, redirect_uri="http://127.0.0.1/cb", token_url=sim.token_url
+        client_id=c.client_id,
+        client_secret=c.client_secret,
+        code=code,
+        redirect_uri="http://127.0.0.1/cb",
+        token_url=sim.token_url,
     )
     assert first.refresh_token and first.expires_in > 0 and first.scopes
     assert "ey" not in repr(first) and first.access_token not in repr(first)
     rotated = await refresh_access_token(
-        client_id=c.client_id, client_secret=c.client_secret, refresh_token=first.refresh_token, token_url=sim.token_url
+        client_id=c.client_id,
+        client_secret=c.client_secret,
+        refresh_token=first.refresh_token,
+        token_url=sim.token_url,
     )
     assert rotated.refresh_token and rotated.refresh_token != first.refresh_token
     async with await JiraClient.connect(
@@ -116,15 +151,23 @@ async def test_oauth_3lo_code_exchange_refresh_and_gateway(jira_sim_factory: obj
     clock.advance(11 * 60)
     with pytest.raises(ReauthorizationRequired, match="invalid_grant.*re-authorise"):
         await refresh_access_token(
-            client_id=c.client_id, client_secret=c.client_secret, refresh_token=first.refresh_token, token_url=sim.token_url
+            client_id=c.client_id,
+            client_secret=c.client_secret,
+            refresh_token=first.refresh_token,
+            token_url=sim.token_url,
         )
     with pytest.raises(ReauthorizationRequired):
         await refresh_access_token(
-            client_id=c.client_id, client_secret=c.client_secret, refresh_token=rotated.refresh_token, token_url=sim.token_url
+            client_id=c.client_id,
+            client_secret=c.client_secret,
+            refresh_token=rotated.refresh_token,
+            token_url=sim.token_url,
         )
 
 
-async def test_service_account_mints_and_reminted_after_expiry(jira_sim_factory: object, fast: ClientSettings) -> None:
+async def test_service_account_mints_and_reminted_after_expiry(
+    jira_sim_factory: object, fast: ClientSettings
+) -> None:
     clock = ManualClock()
     sim: RunningEmulator = jira_sim_factory(clock=clock, access_token_ttl=600)  # type: ignore[operator]
     c = sim.credentials

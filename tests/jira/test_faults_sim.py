@@ -26,7 +26,9 @@ async def test_burst_429_with_retry_after(jira_sim: RunningEmulator, basic_clien
     assert jira_sim.requests.count("GET /rest/api/3/field") == 3
 
 
-async def test_html_429_without_retry_after_backs_off_then_fails(jira_sim: RunningEmulator, basic_client: Factory) -> None:
+async def test_html_429_without_retry_after_backs_off_then_fails(
+    jira_sim: RunningEmulator, basic_client: Factory
+) -> None:
     jira_sim.faults.rate_limit(times=None, retry_after=None, html=True, path=FIELD)
     clock = FakeClock()
     async with await basic_client(jira_sim, clock=clock) as jira:
@@ -73,7 +75,9 @@ async def test_timeout_is_retried(jira_sim: RunningEmulator, basic_client: Facto
             await jira2.get_json("/issuetype")
 
 
-async def test_truncated_json_is_retried_then_reported(jira_sim: RunningEmulator, basic_client: Factory) -> None:
+async def test_truncated_json_is_retried_then_reported(
+    jira_sim: RunningEmulator, basic_client: Factory
+) -> None:
     jira_sim.faults.truncate(times=1, path=FIELD)
     async with await basic_client(jira_sim) as jira:
         assert isinstance(await jira.get_json("/field"), list)
@@ -93,7 +97,9 @@ async def test_changing_total_and_clamped_pages(jira_sim: RunningEmulator, basic
     assert jira_sim.requests.count("GET /rest/api/3/screens") == -(-len(expected) // 10)
 
 
-async def test_clamped_page_size_advances_by_real_length(jira_sim_factory: Callable[..., RunningEmulator], basic_client: Factory) -> None:
+async def test_clamped_page_size_advances_by_real_length(
+    jira_sim_factory: Callable[..., RunningEmulator], basic_client: Factory
+) -> None:
     sim = jira_sim_factory(size="medium")
     async with await basic_client(sim) as jira:
         ids: list[str] = []

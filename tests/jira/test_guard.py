@@ -26,7 +26,9 @@ class RecordingTransport(httpx.AsyncBaseTransport):
 
 
 def _client(wire: RecordingTransport) -> JiraClient:
-    return JiraClient(api_base=BASE, token_source=StaticAuthorization(ApiTokenAuth("a@b.c", "t").header()), transport=wire)
+    return JiraClient(
+        api_base=BASE, token_source=StaticAuthorization(ApiTokenAuth("a@b.c", "t").header()), transport=wire
+    )
 
 
 @pytest.mark.parametrize(

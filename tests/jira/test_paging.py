@@ -23,7 +23,9 @@ class Pages:
         return self.answer(query)
 
 
-def bean(items: list[int], start: int, size: int, *, cap: int = 50, total: Any = "auto", is_last: Any = "auto") -> dict[str, Any]:
+def bean(
+    items: list[int], start: int, size: int, *, cap: int = 50, total: Any = "auto", is_last: Any = "auto"
+) -> dict[str, Any]:
     size = min(size, cap)
     values = items[start : start + size]
     page: dict[str, Any] = {"startAt": start, "maxResults": size, "values": values}
@@ -76,7 +78,9 @@ async def test_changing_total_does_not_stop_early_or_loop() -> None:
     assert await collect(offset_pages(src, "/x")) == items
     # no isLast, total grows as we page: we follow the newest total
     grow = list(range(75))
-    src2 = Pages(lambda q: bean(grow, q["startAt"], q["maxResults"], total=60 + q["startAt"] // 50 * 15, is_last=None))
+    src2 = Pages(
+        lambda q: bean(grow, q["startAt"], q["maxResults"], total=60 + q["startAt"] // 50 * 15, is_last=None)
+    )
     assert await collect(offset_pages(src2, "/x")) == grow
 
 
@@ -89,13 +93,23 @@ async def test_empty_page_stops_even_without_is_last() -> None:
 async def test_screens_tabs_uses_max_result() -> None:
     items = list(range(150))
     src = Pages(lambda q: bean(items, q["startAt"], q["maxResult"], cap=100))
-    assert await collect(offset_pages(src, "/screens/tabs", [("screenId", 1)], page_size=100, size_param="maxResult")) == items
+    assert (
+        await collect(
+            offset_pages(src, "/screens/tabs", [("screenId", 1)], page_size=100, size_param="maxResult")
+        )
+        == items
+    )
     assert "maxResults" not in src.calls[0] and src.calls[0]["maxResult"] == 100
 
 
 async def test_token_pages() -> None:
     chunks = {None: ([1, 2], "t1"), "t1": ([3], "t2"), "t2": ([4], None)}
-    src = Pages(lambda q: {"values": chunks[q.get("nextPageToken")][0], "nextPageToken": chunks[q.get("nextPageToken")][1]})
+    src = Pages(
+        lambda q: {
+            "values": chunks[q.get("nextPageToken")][0],
+            "nextPageToken": chunks[q.get("nextPageToken")][1],
+        }
+    )
     assert await collect(token_pages(src, "/x")) == [1, 2, 3, 4]
     nested = Pages(lambda q: {"statusId": "1", "projects": {"values": [9], "nextPageToken": None}})
     assert await collect(token_pages(nested, "/statuses/1/projectUsages", container="projects")) == [9]
@@ -103,7 +117,14 @@ async def test_token_pages() -> None:
 
 async def test_audit_pages() -> None:
     records = list(range(2500))
-    src = Pages(lambda q: {"offset": q["offset"], "limit": q["limit"], "total": 2500, "records": records[q["offset"] : q["offset"] + q["limit"]]})
+    src = Pages(
+        lambda q: {
+            "offset": q["offset"],
+            "limit": q["limit"],
+            "total": 2500,
+            "records": records[q["offset"] : q["offset"] + q["limit"]],
+        }
+    )
     assert await collect(audit_pages(src, "/auditing/record")) == records
     assert [c["offset"] for c in src.calls] == [0, 1000, 2000]
 

@@ -83,7 +83,9 @@ def recorded(sink: Sink, kind: str, endpoint: str, key: str | None = None) -> It
         sink.error(kind, endpoint, exc, key)
 
 
-async def for_each(items: Iterable[T], work: Callable[[T], Awaitable[None]], limit: int = SUBREQUEST_CONCURRENCY) -> None:
+async def for_each(
+    items: Iterable[T], work: Callable[[T], Awaitable[None]], limit: int = SUBREQUEST_CONCURRENCY
+) -> None:
     """Run ``work`` on every item, at most ``limit`` at a time (the client bounds requests further)."""
     queue = list(items)
     if not queue:
@@ -97,7 +99,9 @@ async def for_each(items: Iterable[T], work: Callable[[T], Awaitable[None]], lim
     await asyncio.gather(*(worker() for _ in range(min(limit, len(queue)))))
 
 
-def _emit_all(sink: Sink, kind: str, objects: Iterable[Json], normalise: Callable[[Json], Json], key: str = "id") -> None:
+def _emit_all(
+    sink: Sink, kind: str, objects: Iterable[Json], normalise: Callable[[Json], Json], key: str = "id"
+) -> None:
     for obj in objects:
         with recorded(sink, kind, "", None):
             if is_team_managed(obj):
@@ -122,7 +126,12 @@ async def collect_configuration(jira: JiraReader, sink: Sink) -> None:
 
 async def collect_application_properties(jira: JiraReader, sink: Sink) -> None:
     with recorded(sink, "application-property", "GET /application-properties/advanced-settings"):
-        _emit_all(sink, "application-property", await plain_list(jira, "/application-properties/advanced-settings"), clean)
+        _emit_all(
+            sink,
+            "application-property",
+            await plain_list(jira, "/application-properties/advanced-settings"),
+            clean,
+        )
 
 
 def _application_role(role: Json) -> Json:
@@ -138,7 +147,9 @@ def _application_role(role: Json) -> Json:
 
 async def collect_application_roles(jira: JiraReader, sink: Sink) -> None:
     with recorded(sink, "application-role", "GET /applicationrole"):
-        _emit_all(sink, "application-role", await plain_list(jira, "/applicationrole"), _application_role, key="key")
+        _emit_all(
+            sink, "application-role", await plain_list(jira, "/applicationrole"), _application_role, key="key"
+        )
 
 
 async def collect_events(jira: JiraReader, sink: Sink) -> None:
@@ -229,7 +240,10 @@ async def _field_contexts(jira: JiraReader, sink: Sink, field: Json) -> None:
         with recorded(sink, "field-context", f"GET {base}/{cid}/option", f"field-context/{cid}"):
             options: list[Json] = []
             if ctype in OPTION_TYPES:
-                options = [clean(o) for o in await _all(offset_pages(jira, f"{base}/{cid}/option", page_size=BIG_PAGE))]
+                options = [
+                    clean(o)
+                    for o in await _all(offset_pages(jira, f"{base}/{cid}/option", page_size=BIG_PAGE))
+                ]
             body = clean(ctx)
             body.update(
                 fieldId=fid,
@@ -287,7 +301,9 @@ async def _mapped_schemes(
             mappings: dict[str, list[Json]] = defaultdict(list)
             with recorded(sink, kind, f"GET {mapping_path}"):
                 for batch in batches(ids, 50):
-                    async for mpage in offset_pages(jira, mapping_path, repeat(filter_param, batch), page_size=BIG_PAGE):
+                    async for mpage in offset_pages(
+                        jira, mapping_path, repeat(filter_param, batch), page_size=BIG_PAGE
+                    ):
                         for m in mpage:
                             mappings[str(m[scheme_field])].append(mapping_normalise(omit(m, scheme_field)))
                 for scheme in page:
@@ -387,8 +403,15 @@ async def collect_field_configurations(jira: JiraReader, sink: Sink) -> None:
 
             async def one(fc: Json) -> None:
                 fcid = str(fc["id"])
-                with recorded(sink, "field-configuration", f"GET /fieldconfiguration/{fcid}/fields", f"field-configuration/{fcid}"):
-                    items = await _all(offset_pages(jira, f"/fieldconfiguration/{fcid}/fields", page_size=BIG_PAGE))
+                with recorded(
+                    sink,
+                    "field-configuration",
+                    f"GET /fieldconfiguration/{fcid}/fields",
+                    f"field-configuration/{fcid}",
+                ):
+                    items = await _all(
+                        offset_pages(jira, f"/fieldconfiguration/{fcid}/fields", page_size=BIG_PAGE)
+                    )
                     body = clean(fc)
                     body["items"] = sorted_list((clean(i) for i in items), key=lambda i: i.get("id"))
                     sink.item("field-configuration", fcid, body)
@@ -456,7 +479,9 @@ def _workflow_scheme(scheme: Json) -> Json:
         if isinstance(e.get("issueTypeIds"), list):
             e["issueTypeIds"] = sorted(e["issueTypeIds"])
         if isinstance(e.get("issueTypes"), list):
-            e["issueTypes"] = sorted_list(e["issueTypes"], key=lambda t: t.get("id") if isinstance(t, dict) else t)
+            e["issueTypes"] = sorted_list(
+                e["issueTypes"], key=lambda t: t.get("id") if isinstance(t, dict) else t
+            )
         entries.append(e)
     if "workflowsForIssueTypes" in body:
         body["workflowsForIssueTypes"] = sorted_list(entries)
@@ -471,7 +496,9 @@ async def collect_workflow_schemes(jira: JiraReader, sink: Sink) -> None:
                 continue
             with recorded(sink, "workflow-scheme", "POST /workflowscheme/read"):
                 schemes = await jira.post_read("/workflowscheme/read", {"workflowSchemeIds": ids})
-                _emit_all(sink, "workflow-scheme", schemes if isinstance(schemes, list) else [], _workflow_scheme)
+                _emit_all(
+                    sink, "workflow-scheme", schemes if isinstance(schemes, list) else [], _workflow_scheme
+                )
 
 
 # ---------------------------------------------------------------------------- 5. priorities
@@ -495,15 +522,25 @@ async def _nested_rest(jira: JiraReader, path: str, nested: Any) -> list[Json]:
 
 async def collect_priority_schemes(jira: JiraReader, sink: Sink) -> None:
     with recorded(sink, "priority-scheme", "GET /priorityscheme"):
-        async for page in offset_pages(jira, "/priorityscheme", [("expand", "priorities,projects")], page_size=BIG_PAGE):
+        async for page in offset_pages(
+            jira, "/priorityscheme", [("expand", "priorities,projects")], page_size=BIG_PAGE
+        ):
 
             async def one(scheme: Json) -> None:
                 sid = str(scheme["id"])
-                with recorded(sink, "priority-scheme", f"GET /priorityscheme/{sid}/priorities", f"priority-scheme/{sid}"):
-                    priorities = await _nested_rest(jira, f"/priorityscheme/{sid}/priorities", scheme.get("priorities"))
-                    projects = await _nested_rest(jira, f"/priorityscheme/{sid}/projects", scheme.get("projects"))
+                with recorded(
+                    sink, "priority-scheme", f"GET /priorityscheme/{sid}/priorities", f"priority-scheme/{sid}"
+                ):
+                    priorities = await _nested_rest(
+                        jira, f"/priorityscheme/{sid}/priorities", scheme.get("priorities")
+                    )
+                    projects = await _nested_rest(
+                        jira, f"/priorityscheme/{sid}/projects", scheme.get("projects")
+                    )
                     body = clean(omit(scheme, "priorities", "projects"))
-                    body["priorityIds"] = [str(p["id"]) for p in priorities]  # sequence order is configuration
+                    body["priorityIds"] = [
+                        str(p["id"]) for p in priorities
+                    ]  # sequence order is configuration
                     body["projectIds"] = sorted(str(p["id"]) for p in projects)
                     sink.item("priority-scheme", sid, body)
 
@@ -518,7 +555,9 @@ async def collect_resolutions(jira: JiraReader, sink: Sink) -> None:
 
 async def collect_link_types(jira: JiraReader, sink: Sink) -> None:
     with recorded(sink, "issue-link-type", "GET /issueLinkType"):
-        _emit_all(sink, "issue-link-type", await wrapped_list(jira, "/issueLinkType", "issueLinkTypes"), clean)
+        _emit_all(
+            sink, "issue-link-type", await wrapped_list(jira, "/issueLinkType", "issueLinkTypes"), clean
+        )
 
 
 # ---------------------------------------------------------------------------- 6. schemes
@@ -552,7 +591,9 @@ def _notification_scheme(scheme: Json) -> Json:
         events.append(
             {
                 "event": event,
-                "notifications": sorted_list(recipients, key=lambda n: (n.get("notificationType"), n.get("parameter"))),
+                "notifications": sorted_list(
+                    recipients, key=lambda n: (n.get("notificationType"), n.get("parameter"))
+                ),
             }
         )
     body["notificationSchemeEvents"] = sorted_list(events, key=lambda e: e["event"].get("id"))
@@ -568,29 +609,44 @@ async def collect_notification_schemes(jira: JiraReader, sink: Sink) -> None:
 async def collect_security_schemes(jira: JiraReader, sink: Sink) -> None:
     """``/issuesecurityschemes`` (wrapper) with levels; members per batch of 50 scheme ids."""
     with recorded(sink, "issue-security-scheme", "GET /issuesecurityschemes"):
-        schemes = [s for s in await wrapped_list(jira, "/issuesecurityschemes", "issueSecuritySchemes") if not is_team_managed(s)]
+        schemes = [
+            s
+            for s in await wrapped_list(jira, "/issuesecurityschemes", "issueSecuritySchemes")
+            if not is_team_managed(s)
+        ]
         for batch in batches(schemes, 50):
             ids = [str(s["id"]) for s in batch]
             members: dict[str, list[Json]] = defaultdict(list)
             levels: dict[str, list[Json]] = defaultdict(list)
             with recorded(sink, "issue-security-scheme", "GET /issuesecurityschemes/level/member"):
-                async for page in offset_pages(jira, "/issuesecurityschemes/level/member", repeat("schemeId", ids), page_size=BIG_PAGE):
+                async for page in offset_pages(
+                    jira, "/issuesecurityschemes/level/member", repeat("schemeId", ids), page_size=BIG_PAGE
+                ):
                     for m in page:
                         members[str(m.get("issueSecuritySchemeId"))].append(
-                            {"levelId": str(m.get("issueSecurityLevelId")), "holder": _holder(m.get("holder"))}
+                            {
+                                "levelId": str(m.get("issueSecurityLevelId")),
+                                "holder": _holder(m.get("holder")),
+                            }
                         )
                 if any("levels" not in s for s in batch):
-                    async for page in offset_pages(jira, "/issuesecurityschemes/level", repeat("schemeId", ids), page_size=BIG_PAGE):
+                    async for page in offset_pages(
+                        jira, "/issuesecurityschemes/level", repeat("schemeId", ids), page_size=BIG_PAGE
+                    ):
                         for lv in page:
-                            levels[str(lv.get("issueSecuritySchemeId"))].append(clean(omit(lv, "issueSecuritySchemeId")))
+                            levels[str(lv.get("issueSecuritySchemeId"))].append(
+                                clean(omit(lv, "issueSecuritySchemeId"))
+                            )
                 for scheme in batch:
                     sid = str(scheme["id"])
                     body = clean(omit(scheme, "levels"))
                     body["levels"] = sorted_list(
-                        (clean(lv) for lv in scheme.get("levels", levels.get(sid, []))), key=lambda lv: lv.get("id")
+                        (clean(lv) for lv in scheme.get("levels", levels.get(sid, []))),
+                        key=lambda lv: lv.get("id"),
                     )
                     body["members"] = sorted_list(
-                        members.get(sid, []), key=lambda m: (m["levelId"], m["holder"].get("type"), m["holder"].get("parameter"))
+                        members.get(sid, []),
+                        key=lambda m: (m["levelId"], m["holder"].get("type"), m["holder"].get("parameter")),
                     )
                     sink.item("issue-security-scheme", sid, body)
 
@@ -598,8 +654,19 @@ async def collect_security_schemes(jira: JiraReader, sink: Sink) -> None:
 # ---------------------------------------------------------------------------- 7. projects
 
 PROJECT_DROP = frozenset(
-    {"favourite", "permissions", "landingPageInfo", "isPrivate", "archivedDate", "archivedBy", "deletedDate",
-     "deletedBy", "retentionTillDate", "properties", "uuid"}
+    {
+        "favourite",
+        "permissions",
+        "landingPageInfo",
+        "isPrivate",
+        "archivedDate",
+        "archivedBy",
+        "deletedDate",
+        "deletedBy",
+        "retentionTillDate",
+        "properties",
+        "uuid",
+    }
 )
 # (endpoint, response style, scheme field in the response, name in the project item)
 PROJECT_ASSOCIATIONS: tuple[tuple[str, str, str, str], ...] = (
@@ -640,7 +707,9 @@ async def _associations(jira: JiraReader, ids: list[str]) -> dict[str, dict[str,
     for (_, style, field, name), rows in zip(PROJECT_ASSOCIATIONS, answers, strict=True):
         for row in rows:
             if style == "pairs":
-                found[str(row.get("projectId"))][name] = None if row.get(field) is None else str(row.get(field))
+                found[str(row.get("projectId"))][name] = (
+                    None if row.get(field) is None else str(row.get(field))
+                )
                 continue
             scheme = row.get(field)
             sid = str(scheme.get("id")) if isinstance(scheme, dict) and scheme.get("id") is not None else None
@@ -659,7 +728,9 @@ def _actor(actor: Json) -> Json:
     return out
 
 
-async def _project_details(jira: JiraReader, sink: Sink, project: Json, schemes: dict[str, str | None]) -> None:
+async def _project_details(
+    jira: JiraReader, sink: Sink, project: Json, schemes: dict[str, str | None]
+) -> None:
     pid = str(project["id"])
     with recorded(sink, "project", f"GET /project/{pid}/...", f"project/{pid}"):
         body = _project(project)
@@ -669,7 +740,21 @@ async def _project_details(jira: JiraReader, sink: Sink, project: Json, schemes:
         )
         body["components"] = sorted_list(
             (
-                clean(c, frozenset({"assignee", "realAssignee", "realAssigneeType", "isAssigneeTypeValid", "ari", "metadata", "project", "projectId"}))
+                clean(
+                    c,
+                    frozenset(
+                        {
+                            "assignee",
+                            "realAssignee",
+                            "realAssigneeType",
+                            "isAssigneeTypeValid",
+                            "ari",
+                            "metadata",
+                            "project",
+                            "projectId",
+                        }
+                    ),
+                )
                 for c in components
             ),
             key=lambda c: c.get("id"),
@@ -677,7 +762,9 @@ async def _project_details(jira: JiraReader, sink: Sink, project: Json, schemes:
         for comp in body["components"]:
             if isinstance(comp.get("lead"), dict):
                 comp["lead"] = pick(comp["lead"], "accountId")
-        details = await asyncio.gather(*(jira.get_json(f"/project/{pid}/role/{role['id']}") for role in roles))
+        details = await asyncio.gather(
+            *(jira.get_json(f"/project/{pid}/role/{role['id']}") for role in roles)
+        )
         actors = {
             str(role["id"]): sorted_list(_actor(a) for a in detail.get("actors") or [])
             for role, detail in zip(roles, details, strict=True)
@@ -701,8 +788,8 @@ async def collect_projects(jira: JiraReader, sink: Sink) -> None:
                     sink.error("project", "GET scheme associations", exc)
                     continue
 
-                async def one(project: Json) -> None:
-                    await _project_details(jira, sink, project, schemes.get(str(project["id"]), {}))
+                async def one(project: Json, found: dict[str, dict[str, str | None]] = schemes) -> None:
+                    await _project_details(jira, sink, project, found.get(str(project["id"]), {}))
 
                 await for_each(chunk, one)
 
@@ -728,51 +815,199 @@ async def collect_project_categories(jira: JiraReader, sink: Sink) -> None:
 
 PB = "offset PageBean"
 CATALOG: tuple[Source, ...] = (
-    Source("configuration", ("configuration",), ("GET /configuration",), "single object", "global", collect_configuration),
-    Source("application-properties", ("application-property",), ("GET /application-properties/advanced-settings",), "plain array", "id", collect_application_properties),
-    Source("application-roles", ("application-role",), ("GET /applicationrole",), "plain array", "key", collect_application_roles),
+    Source(
+        "configuration",
+        ("configuration",),
+        ("GET /configuration",),
+        "single object",
+        "global",
+        collect_configuration,
+    ),
+    Source(
+        "application-properties",
+        ("application-property",),
+        ("GET /application-properties/advanced-settings",),
+        "plain array",
+        "id",
+        collect_application_properties,
+    ),
+    Source(
+        "application-roles",
+        ("application-role",),
+        ("GET /applicationrole",),
+        "plain array",
+        "key",
+        collect_application_roles,
+    ),
     Source("events", ("issue-event",), ("GET /events",), "plain array", "id", collect_events),
-    Source("permissions", ("permission-key",), ("GET /permissions",), "object keyed by permission", "permission key", collect_permission_keys),
-    Source("timetracking", ("timetracking",), ("GET /configuration/timetracking", "GET /configuration/timetracking/options"), "single object", "global", collect_timetracking),
+    Source(
+        "permissions",
+        ("permission-key",),
+        ("GET /permissions",),
+        "object keyed by permission",
+        "permission key",
+        collect_permission_keys,
+    ),
+    Source(
+        "timetracking",
+        ("timetracking",),
+        ("GET /configuration/timetracking", "GET /configuration/timetracking/options"),
+        "single object",
+        "global",
+        collect_timetracking,
+    ),
     Source(
         "fields",
         ("field", "field-context"),
-        ("GET /field", "GET /field/{id}/context", "GET /field/{id}/context/issuetypemapping", "GET /field/{id}/context/projectmapping",
-         "GET /field/{id}/context/defaultValue", "GET /field/{id}/context/{contextId}/option"),
+        (
+            "GET /field",
+            "GET /field/{id}/context",
+            "GET /field/{id}/context/issuetypemapping",
+            "GET /field/{id}/context/projectmapping",
+            "GET /field/{id}/context/defaultValue",
+            "GET /field/{id}/context/{contextId}/option",
+        ),
         "plain array; per field: " + PB,
         "field id; context id",
         collect_fields,
     ),
     Source("issuetypes", ("issuetype",), ("GET /issuetype",), "plain array", "id", collect_issue_types),
-    Source("issuetype-schemes", ("issuetype-scheme",), ("GET /issuetypescheme", "GET /issuetypescheme/mapping"), PB, "id", collect_issue_type_schemes),
-    Source("issuetype-screen-schemes", ("issuetype-screen-scheme",), ("GET /issuetypescreenscheme", "GET /issuetypescreenscheme/mapping"), PB, "id", collect_issue_type_screen_schemes),
+    Source(
+        "issuetype-schemes",
+        ("issuetype-scheme",),
+        ("GET /issuetypescheme", "GET /issuetypescheme/mapping"),
+        PB,
+        "id",
+        collect_issue_type_schemes,
+    ),
+    Source(
+        "issuetype-screen-schemes",
+        ("issuetype-screen-scheme",),
+        ("GET /issuetypescreenscheme", "GET /issuetypescreenscheme/mapping"),
+        PB,
+        "id",
+        collect_issue_type_screen_schemes,
+    ),
     Source("screen-schemes", ("screen-scheme",), ("GET /screenscheme",), PB, "id", collect_screen_schemes),
-    Source("screens", ("screen",), ("GET /screens", "GET /screens/tabs", "GET /screens/{id}/tabs/{tabId}/fields"), PB + "; /screens/tabs maxResult; plain arrays", "id", collect_screens),
-    Source("field-configurations", ("field-configuration",), ("GET /fieldconfiguration", "GET /fieldconfiguration/{id}/fields"), PB, "id", collect_field_configurations),
-    Source("field-configuration-schemes", ("field-configuration-scheme",), ("GET /fieldconfigurationscheme", "GET /fieldconfigurationscheme/mapping"), PB, "id", collect_field_configuration_schemes),
+    Source(
+        "screens",
+        ("screen",),
+        ("GET /screens", "GET /screens/tabs", "GET /screens/{id}/tabs/{tabId}/fields"),
+        PB + "; /screens/tabs maxResult; plain arrays",
+        "id",
+        collect_screens,
+    ),
+    Source(
+        "field-configurations",
+        ("field-configuration",),
+        ("GET /fieldconfiguration", "GET /fieldconfiguration/{id}/fields"),
+        PB,
+        "id",
+        collect_field_configurations,
+    ),
+    Source(
+        "field-configuration-schemes",
+        ("field-configuration-scheme",),
+        ("GET /fieldconfigurationscheme", "GET /fieldconfigurationscheme/mapping"),
+        PB,
+        "id",
+        collect_field_configuration_schemes,
+    ),
     Source("statuses", ("status",), ("GET /statuses/search",), PB + " (200)", "id", collect_statuses),
-    Source("status-categories", ("status-category",), ("GET /statuscategory",), "plain array", "id", collect_status_categories),
-    Source("workflows", ("workflow",), ("GET /workflows/search", "POST /workflows"), PB + "; bulk-read batches", "workflow UUID", collect_workflows),
-    Source("workflow-schemes", ("workflow-scheme",), ("GET /workflowscheme", "POST /workflowscheme/read"), PB + "; bulk-read per page", "id", collect_workflow_schemes),
+    Source(
+        "status-categories",
+        ("status-category",),
+        ("GET /statuscategory",),
+        "plain array",
+        "id",
+        collect_status_categories,
+    ),
+    Source(
+        "workflows",
+        ("workflow",),
+        ("GET /workflows/search", "POST /workflows"),
+        PB + "; bulk-read batches",
+        "workflow UUID",
+        collect_workflows,
+    ),
+    Source(
+        "workflow-schemes",
+        ("workflow-scheme",),
+        ("GET /workflowscheme", "POST /workflowscheme/read"),
+        PB + "; bulk-read per page",
+        "id",
+        collect_workflow_schemes,
+    ),
     Source("priorities", ("priority",), ("GET /priority/search",), PB, "id", collect_priorities),
-    Source("priority-schemes", ("priority-scheme",), ("GET /priorityscheme?expand=priorities,projects", "GET /priorityscheme/{id}/priorities"), PB + " with nested pages", "id", collect_priority_schemes),
+    Source(
+        "priority-schemes",
+        ("priority-scheme",),
+        ("GET /priorityscheme?expand=priorities,projects", "GET /priorityscheme/{id}/priorities"),
+        PB + " with nested pages",
+        "id",
+        collect_priority_schemes,
+    ),
     Source("resolutions", ("resolution",), ("GET /resolution/search",), PB, "id", collect_resolutions),
-    Source("link-types", ("issue-link-type",), ("GET /issueLinkType",), "wrapper object", "id", collect_link_types),
-    Source("permission-schemes", ("permission-scheme",), ("GET /permissionscheme?expand=all",), "wrapper object", "id", collect_permission_schemes),
-    Source("notification-schemes", ("notification-scheme",), ("GET /notificationscheme?expand=all",), PB, "id", collect_notification_schemes),
-    Source("security-schemes", ("issue-security-scheme",), ("GET /issuesecurityschemes", "GET /issuesecurityschemes/level/member"), "wrapper object; " + PB, "id", collect_security_schemes),
+    Source(
+        "link-types",
+        ("issue-link-type",),
+        ("GET /issueLinkType",),
+        "wrapper object",
+        "id",
+        collect_link_types,
+    ),
+    Source(
+        "permission-schemes",
+        ("permission-scheme",),
+        ("GET /permissionscheme?expand=all",),
+        "wrapper object",
+        "id",
+        collect_permission_schemes,
+    ),
+    Source(
+        "notification-schemes",
+        ("notification-scheme",),
+        ("GET /notificationscheme?expand=all",),
+        PB,
+        "id",
+        collect_notification_schemes,
+    ),
+    Source(
+        "security-schemes",
+        ("issue-security-scheme",),
+        ("GET /issuesecurityschemes", "GET /issuesecurityschemes/level/member"),
+        "wrapper object; " + PB,
+        "id",
+        collect_security_schemes,
+    ),
     Source(
         "projects",
         ("project",),
-        ("GET /project/search", "GET /issuetypescheme/project", "GET /issuetypescreenscheme/project", "GET /fieldconfigurationscheme/project",
-         "GET /workflowscheme/project", "GET /notificationscheme/project", "GET /issuesecurityschemes/project",
-         "GET /project/{id}/components", "GET /project/{id}/roledetails", "GET /project/{id}/role/{roleId}"),
+        (
+            "GET /project/search",
+            "GET /issuetypescheme/project",
+            "GET /issuetypescreenscheme/project",
+            "GET /fieldconfigurationscheme/project",
+            "GET /workflowscheme/project",
+            "GET /notificationscheme/project",
+            "GET /issuesecurityschemes/project",
+            "GET /project/{id}/components",
+            "GET /project/{id}/roledetails",
+            "GET /project/{id}/role/{roleId}",
+        ),
         PB + " (100); association batches of project ids",
         "id",
         collect_projects,
     ),
     Source("project-roles", ("project-role",), ("GET /role",), "plain array", "id", collect_project_roles),
-    Source("project-categories", ("project-category",), ("GET /projectCategory",), "plain array", "id", collect_project_categories),
+    Source(
+        "project-categories",
+        ("project-category",),
+        ("GET /projectCategory",),
+        "plain array",
+        "id",
+        collect_project_categories,
+    ),
 )
 
 

@@ -26,7 +26,14 @@ import httpx
 import orjson
 
 from jiradrift.jira import errors
-from jiradrift.jira.auth import DEFAULT_GATEWAY, Credentials, api_base, normalise_origin, origin_of, uses_gateway
+from jiradrift.jira.auth import (
+    DEFAULT_GATEWAY,
+    Credentials,
+    api_base,
+    normalise_origin,
+    origin_of,
+    uses_gateway,
+)
 from jiradrift.jira.clock import Clock, SystemClock
 from jiradrift.jira.guard import ReadOnlyTransport, check_request
 from jiradrift.jira.oauth import DEFAULT_TOKEN_URL
@@ -146,7 +153,8 @@ class JiraClient:
         self._rng = rng or random.Random()
         self._allowed = frozenset({origin_of(self.api_base)})
         self._transport = ReadOnlyTransport(
-            transport or httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=self.settings.max_concurrency)),
+            transport
+            or httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=self.settings.max_concurrency)),
             self._allowed,
         )
         self._http = httpx.AsyncClient(
@@ -243,7 +251,9 @@ class JiraClient:
                 return
             await self.clock.sleep(remaining)
 
-    async def _request(self, method: str, path: str, *, params: Params | None = None, body: Any = None) -> Any:
+    async def _request(
+        self, method: str, path: str, *, params: Params | None = None, body: Any = None
+    ) -> Any:
         content = orjson.dumps(body) if body is not None else None
         request = self._http.build_request(
             method,
@@ -254,7 +264,9 @@ class JiraClient:
         )
         endpoint = f"{request.url.copy_with(query=None)}"
         try:
-            check_request(method, request.url, self._allowed)  # refuse before queueing, not only in the transport
+            check_request(
+                method, request.url, self._allowed
+            )  # refuse before queueing, not only in the transport
         except errors.WriteRefused:
             self.stats.writes_refused += 1
             raise
@@ -296,7 +308,9 @@ class JiraClient:
                     # A truncated body is usually transient (a dropped connection mid-stream).
                     if attempt >= policy.max_retries:
                         raise errors.MalformedResponse(
-                            method, endpoint, f"not JSON ({len(response.content)} bytes: {error_detail(response)[:80]!r})"
+                            method,
+                            endpoint,
+                            f"not JSON ({len(response.content)} bytes: {error_detail(response)[:80]!r})",
                         ) from None
                     await self._retry_sleep(policy.backoff(attempt, self._rng))
                     attempt += 1

@@ -46,8 +46,13 @@ def strip_host(url: str) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def clean(value: Any, drop: frozenset[str] = frozenset()) -> Any:
+def clean(obj: Json, drop: frozenset[str] = frozenset()) -> Json:
     """Recursively drop ALWAYS_DROP, STATISTICS and ``drop`` keys; strip the host of ``iconUrl``."""
+    cleaned: Json = _clean(obj, drop)
+    return cleaned
+
+
+def _clean(value: Any, drop: frozenset[str]) -> Any:
     if isinstance(value, dict):
         out: Json = {}
         for key, item in value.items():
@@ -56,10 +61,10 @@ def clean(value: Any, drop: frozenset[str] = frozenset()) -> Any:
             if key == "iconUrl" and isinstance(item, str):
                 out[key] = strip_host(item)
             else:
-                out[key] = clean(item, drop)
+                out[key] = _clean(item, drop)
         return out
     if isinstance(value, list):
-        return [clean(item, drop) for item in value]
+        return [_clean(item, drop) for item in value]
     return value
 
 

@@ -78,7 +78,9 @@ async def _post_token(body: dict[str, Any], token_url: str, http: httpx.AsyncCli
         hint = "transient: retry later" if response.status_code >= 500 or response.status_code == 429 else ""
         raise OAuthError(error, description, response.status_code, hint)
     if "access_token" not in payload:
-        raise OAuthError("malformed_response", f"no access_token in the answer from {token_url}", response.status_code)
+        raise OAuthError(
+            "malformed_response", f"no access_token in the answer from {token_url}", response.status_code
+        )
     return TokenResponse.model_validate(payload)
 
 

@@ -54,7 +54,9 @@ def next_offset(page: dict[str, Any], start_at: int, count: int) -> int | None:
 
 def _items(page: Any, items_key: str, path: str) -> list[Any]:
     if not isinstance(page, dict):
-        raise MalformedResponse("GET", path, f"expected a page object with {items_key!r}, got {type(page).__name__}")
+        raise MalformedResponse(
+            "GET", path, f"expected a page object with {items_key!r}, got {type(page).__name__}"
+        )
     values = page.get(items_key)
     if values is None:
         return []
@@ -126,7 +128,11 @@ async def audit_pages(
             yield records
         offset += len(records)
         total = page.get("total")
-        if not records or (isinstance(total, int) and offset >= total) or len(records) < int(page.get("limit") or limit):
+        if (
+            not records
+            or (isinstance(total, int) and offset >= total)
+            or len(records) < int(page.get("limit") or limit)
+        ):
             return
 
 

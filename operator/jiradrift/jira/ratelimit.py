@@ -29,7 +29,7 @@ class RetryPolicy:
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Delay before retry number ``attempt`` (0-based): 5, 10, 20, 30, 30 ... seconds, jittered."""
         base = min(self.initial_delay * (2**attempt), self.max_delay)
-        return base * rng.uniform(*self.jitter)
+        return float(base * rng.uniform(*self.jitter))
 
 
 @dataclass(frozen=True)

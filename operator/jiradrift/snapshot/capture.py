@@ -52,7 +52,9 @@ def canonical_bytes(body: Any) -> bytes:
 class _ManifestSink:
     """Receives items from catalog sources, hashes and stores them, and builds the manifest."""
 
-    def __init__(self, manifest: Manifest, store: SnapshotStore, kinds: set[str], on_item: Callable[[], None]) -> None:
+    def __init__(
+        self, manifest: Manifest, store: SnapshotStore, kinds: set[str], on_item: Callable[[], None]
+    ) -> None:
         self.manifest = manifest
         self.store = store
         self.kinds = kinds
@@ -77,7 +79,13 @@ class _ManifestSink:
         if not isinstance(exc, JiraHTTPError) and type(exc).__name__ not in message:
             message = f"{type(exc).__name__}: {message}"
         self.manifest.errors.append(
-            CaptureError(kind=kind, key=key, endpoint=endpoint or f"{kind} response", status=status, message=message[:1000])
+            CaptureError(
+                kind=kind,
+                key=key,
+                endpoint=endpoint or f"{kind} response",
+                status=status,
+                message=message[:1000],
+            )
         )
         self.manifest.complete = False
         self.on_item()
