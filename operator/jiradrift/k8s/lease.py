@@ -46,7 +46,7 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from jiradrift.k8s.resources import GROUP, LABEL_TENANT, LABEL_TYPE
-from jiradrift.store.kubeapi import request_json, status_message
+from jiradrift.store.kubeapi import label_value, request_json, status_message
 
 ANNOTATION_LOCK_KEY = f"{GROUP}/lock-key"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -62,7 +62,6 @@ LOCK_RESULTS: Counter[str] = Counter()
 
 _log = logging.getLogger(__name__)
 _SLUG = re.compile(r"[^a-z0-9]+")
-_LABEL_BAD = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 class LeaseError(Exception):
@@ -93,21 +92,6 @@ def lease_name(key: str, max_len: int = 63) -> str:
     slug = _SLUG.sub("-", key.lower()).strip("-")
     slug = slug[: max_len - len(digest) - 1].rstrip("-")
     return f"{slug}-{digest}" if slug else f"lock-{digest}"
-
-
-def label_value(value: str) -> str:
-    """``value`` made into a valid label value (<= 63 chars of ``[A-Za-z0-9_.-]``, alphanumeric ends).
-
-    ``namespace/name`` becomes ``namespace.name``. Long or mangled values get a hash suffix so two
-    different inputs do not end up with the same label. Label values are for selecting; the exact
-    value belongs in an annotation.
-    """
-    clean = _LABEL_BAD.sub("-", value.replace("/", ".")).strip("-_.")
-    if clean == value.replace("/", ".") and len(clean) <= 63:
-        return clean
-    digest = hashlib.sha256(value.encode()).hexdigest()[:10]
-    clean = clean[: 63 - len(digest) - 1].rstrip("-_.")
-    return f"{clean}-{digest}" if clean else digest
 
 
 def _window_iso(window_start: datetime) -> str:

@@ -14,7 +14,9 @@ too without ``store`` importing ``k8s``.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +24,10 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 DEFAULT_TIMEOUT = 30.0
+#: Ask the API server for metadata only (what ``kubectl get`` does): no ``data``/``binaryData``.
+ACCEPT_METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+
+_LABEL_BAD = re.compile(r"[^A-Za-z0-9_.-]+")
 
 Query = Mapping[str, str | int | bool] | Sequence[tuple[str, str | int | bool]]
 
@@ -34,6 +40,7 @@ def request_json(
     query: Query | None = None,
     body: Any = None,
     content_type: str = "application/json",
+    accept: str = "application/json",
     timeout: float = DEFAULT_TIMEOUT,
 ) -> dict[str, Any]:
     """Send one request and return the decoded JSON answer.
@@ -42,7 +49,7 @@ def request_json(
     client, so callers can branch on 404 / 409 / 410.
     """
     params = list(query.items()) if isinstance(query, Mapping) else list(query or [])
-    headers = {"Accept": "application/json"}
+    headers = {"Accept": accept}
     if body is not None:
         headers["Content-Type"] = content_type
     request = api.param_serialize(
@@ -67,3 +74,19 @@ def status_message(exc: ApiException) -> str:
         return str(json.loads(exc.body or "{}").get("message") or exc.body)
     except (ValueError, AttributeError):
         return str(exc.body)
+
+
+def label_value(value: str) -> str:
+    """``value`` made into a valid label value (<= 63 chars of ``[A-Za-z0-9_.-]``, alphanumeric ends).
+
+    ``namespace/name`` becomes ``namespace.name``. Long or mangled values get a hash suffix so two
+    different inputs do not end up with the same label. Label values are for selecting; keep the
+    exact value in an annotation.
+    """
+    wanted = value.replace("/", ".")
+    clean = _LABEL_BAD.sub("-", wanted).strip("-_.")
+    if clean == wanted and len(clean) <= 63:
+        return clean
+    digest = hashlib.sha256(value.encode()).hexdigest()[:10]
+    clean = clean[: 63 - len(digest) - 1].rstrip("-_.")
+    return f"{clean}-{digest}" if clean else digest
