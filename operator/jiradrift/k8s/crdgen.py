@@ -194,8 +194,21 @@ def crds_command(
         [Path("crds")], "--out", "-o", help="Directory to write into (repeatable)."
     ),
     check: bool = typer.Option(False, "--check", help="Only report whether the files are up to date."),
+    chart: bool = typer.Option(True, "--chart/--no-chart", help="Also the Helm chart's CRD templates."),
 ) -> None:
-    """Generate the CRD YAML from the pydantic models (the single source of truth)."""
+    """Generate the CRD YAML (crds/ and the chart's templates) from the pydantic models."""
+    from jiradrift.k8s.chartgen import CHART_DIR, stale_chart_crds, write_chart_crds
+
+    if chart and CHART_DIR.exists():
+        if check:
+            stale_chart = stale_chart_crds(CHART_DIR)
+            if stale_chart:
+                typer.echo(f"{CHART_DIR}: out of date: {', '.join(stale_chart)}; run `jiradrift crds`")
+                raise typer.Exit(1)
+            typer.echo(f"{CHART_DIR}: up to date")
+        else:
+            for path in write_chart_crds(CHART_DIR):
+                typer.echo(f"wrote {path}")
     for directory in out:
         if check:
             stale = stale_crds(directory)
