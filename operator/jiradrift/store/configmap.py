@@ -417,13 +417,25 @@ class ConfigMapStore:
         return blob
 
     def _refresh_index(self, force: bool = False) -> None:
+        """Learn digest -> pack from stored manifests.
+
+        For writing (not ``force``), the newest manifest of each tenant and type is enough: a
+        capture re-uses mostly its predecessor's bodies. Reading a body nobody indexed yet
+        (``force``) reads every manifest's index once.
+        """
         shared = self._shared
         if not force and self._clock() - shared.index_time < self.index_ttl:
             return
+        records = self._records(self.tenant)
         if force:
             with shared.lock:
                 shared.indexed.clear()
-        for record in self._records(self.tenant):
+        else:
+            newest: dict[tuple[str, str], _Record] = {}
+            for record in records:  # newest first
+                newest.setdefault((record.info.tenant, record.info.type), record)
+            records = list(newest.values())
+        for record in records:
             parts_key = ",".join(record.items_parts)
             if parts_key in shared.indexed:
                 continue
