@@ -6,7 +6,6 @@ the emulator over HTTP on loopback; the client is kubectl.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -16,48 +15,13 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+from tests.operator.kube import condition, get, make_secret, make_tenant, snapshots
 
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
 from jiradrift.k8s.resources import GROUP, VERSION
 
 pytestmark = pytest.mark.k8s
-
-
-def make_secret(api: k8s.ApiClient, ns: str, name: str, data: dict[str, str]) -> None:
-    k8s.CoreV1Api(api).create_namespaced_secret(
-        ns,
-        {
-            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
-            "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
-        },
-    )
-
-
-def make_tenant(api: k8s.ApiClient, ns: str, name: str, site: str, secret: str, types: list[str], **spec: Any) -> None:
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}", "kind": "JiraTenant", "metadata": {"name": name},
-        "spec": {"site": site, "auth": {"apiToken": {"secretRef": {"name": secret}}},
-                 "schedule": {"interval": "6h"}, "snapshotTypes": types, **spec},
-    }
-    k8s.CustomObjectsApi(api).create_namespaced_custom_object(GROUP, VERSION, ns, "jiratenants", body)
-
-
-def get(api: k8s.ApiClient, ns: str, plural: str, name: str) -> dict[str, Any]:
-    result: dict[str, Any] = k8s.CustomObjectsApi(api).get_namespaced_custom_object(GROUP, VERSION, ns, plural, name)
-    return result
-
-
-def snapshots(api: k8s.ApiClient, ns: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = k8s.CustomObjectsApi(api).list_namespaced_custom_object(GROUP, VERSION, ns, "snapshots")["items"]
-    return items
-
-
-def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if c["type"] == type_:
-            return dict(c)
-    return {}
 
 
 def test_tenant_snapshots_and_reports_drift(

@@ -42,6 +42,11 @@ class OperatorContext:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # per-tenant in-memory state keyed by uid: when the site was last checked, and the result
     checks: dict[str, Any] = field(default_factory=dict)
+    # one store per tenant, so its caches (newest manifests, body index) survive between captures
+    stores: dict[tuple[str, str], SnapshotStore] = field(default_factory=dict)
+    # Lease locks live across handler retries: expiry is judged from how long *this process* has
+    # seen a Lease unchanged (client-go's observedTime), which a fresh lock object would forget.
+    locks: dict[str, Any] = field(default_factory=dict)
 
     def store_for(self, namespace: str, tenant: str, owner: dict[str, Any] | None = None) -> SnapshotStore:
         """The payload store of one tenant (``namespace/name``)."""
@@ -51,4 +56,8 @@ class OperatorContext:
             return FilesystemStore(self.settings.store_path)
         from jiradrift.store.configmap import ConfigMapStore
 
-        return ConfigMapStore(self.api, namespace, tenant, owner=owner)  # type: ignore[no-any-return]
+        store = self.stores.get((namespace, tenant))
+        if store is None:
+            store = self.stores[(namespace, tenant)] = ConfigMapStore(self.api, namespace, tenant)
+        assert isinstance(store, ConfigMapStore)
+        return store.for_owner(owner) if owner is not None else store

@@ -94,10 +94,18 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
     meta, spec = body["metadata"], body["spec"]
     namespace, name = meta["namespace"], meta["name"]
     status = body.get("status") or {}
+    tenant_name, snapshot_type = spec["tenantRef"]["name"], spec["type"]
+    window = spec.get("windowStart")
+    if window:
+        key = snapshot_lock_key(
+            tenant_key(namespace, tenant_name), snapshot_type, datetime.fromisoformat(window.replace("Z", "+00:00"))
+        )
+    else:  # a Manual Snapshot is its own window
+        key = f"snapshot_lock:{tenant_key(namespace, tenant_name)}:{snapshot_type}:manual-{name}"
     if status.get("phase") in FINAL:
+        ctx.locks.pop(key, None)  # another replica finished it; forget our observation
         return
     attempts = int(status.get("attempts") or 0) + 1
-    tenant_name, snapshot_type = spec["tenantRef"]["name"], spec["type"]
     tenant = await asyncio.to_thread(read, ctx, namespace, "jiratenants", tenant_name)
     if tenant is None:
         await _finish_failed(
@@ -108,18 +116,13 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
         return
     tenant_spec = JiraTenantSpec.model_validate(tenant.get("spec") or {})
 
-    window = spec.get("windowStart")
-    if window:
-        key = snapshot_lock_key(
-            tenant_key(namespace, tenant_name), snapshot_type, datetime.fromisoformat(window.replace("Z", "+00:00"))
+    lock = ctx.locks.get(key)
+    if lock is None:
+        lock = ctx.locks[key] = LeaseLock(
+            ctx.api, namespace, key, ctx.holder,
+            duration_seconds=ctx.settings.lease_duration_seconds,
+            labels={LABEL_TENANT: label_value(tenant_name), LABEL_TYPE: snapshot_type},
         )
-    else:  # a Manual Snapshot is its own window
-        key = f"snapshot_lock:{tenant_key(namespace, tenant_name)}:{snapshot_type}:manual-{name}"
-    lock = LeaseLock(
-        ctx.api, namespace, key, ctx.holder,
-        duration_seconds=ctx.settings.lease_duration_seconds,
-        labels={LABEL_TENANT: label_value(tenant_name), LABEL_TYPE: snapshot_type},
-    )
     acquired = await asyncio.to_thread(lock.try_acquire)
     metrics.LOCK_ACQUISITIONS.labels("acquired" if acquired else "denied").inc()
     if not acquired:
@@ -129,10 +132,11 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
         # The other holder may have finished between our read and our acquire.
         fresh = await asyncio.to_thread(read, ctx, namespace, "snapshots", name)
         if fresh is None or (fresh.get("status") or {}).get("phase") in FINAL:
-            return
+            return  # the finally below releases and forgets the lock
         await _capture_locked(ctx, fresh, tenant, tenant_spec, lock, attempts)
     finally:
         await asyncio.to_thread(lock.release)
+        ctx.locks.pop(key, None)
 
 
 async def _capture_locked(
@@ -161,6 +165,7 @@ async def _capture_locked(
     await asyncio.to_thread(
         _label, ctx, namespace, name, {LABEL_TENANT: label_value(tenant_name), LABEL_TYPE: snapshot_type}
     )
+    log.info("snapshot %s/%s capturing under %s (holder %s)", namespace, name, lock.key, lock.holder)
     owner = {"apiVersion": body["apiVersion"], "kind": "Snapshot", "name": name, "uid": meta["uid"]}
     store = ctx.store_for(namespace, tkey, owner=owner)
     try:
@@ -174,7 +179,7 @@ async def _capture_locked(
         await _retry_or_fail(ctx, body, problem.reason, problem.message, attempts)
         return
     try:
-        with lock.held() as hold:
+        with lock.held(release=False) as hold:  # released in run_snapshot, off the event loop
             manifest = await asyncio.wait_for(
                 capture_snapshot(
                     client, store, tenant=tkey, snapshot_type=snapshot_type, snapshot_id=name, captured_at=started

@@ -188,7 +188,7 @@ def prune(ctx: OperatorContext, namespace: str, tenant: str, spec: JiraTenantSpe
         snaps.sort(key=lambda s: (s["metadata"]["creationTimestamp"], s["metadata"]["name"]), reverse=True)
         doomed.extend(s for s in snaps[spec.retention.keep_last :] if s["metadata"]["name"] != baseline)
     store = ctx.store_for(namespace, tenant_key(namespace, tenant))
-    deleted = [_delete_snapshot(ctx, store, namespace, s["metadata"]["name"]) for s in doomed]
+    deleted = [_delete_snapshot(ctx, store, namespace, s["metadata"]["name"], s) for s in doomed]
     # byte budget: drop the oldest until the tenant fits, never the newest of a type (the next baseline)
     latest = {max(ss, key=lambda s: s["metadata"]["creationTimestamp"])["metadata"]["name"] for ss in by_type.values()}
     rest = sorted(
@@ -201,7 +201,7 @@ def prune(ctx: OperatorContext, namespace: str, tenant: str, spec: JiraTenantSpe
         name = snap["metadata"]["name"]
         if name in latest or name == baseline:
             continue
-        deleted.append(_delete_snapshot(ctx, store, namespace, name))
+        deleted.append(_delete_snapshot(ctx, store, namespace, name, snap))
     return deleted
 
 
@@ -270,17 +270,39 @@ async def reconcile_tenant(
         log.warning("retention for %s/%s failed: %s", namespace, name, exc)
 
 
-def _delete_snapshot(ctx: OperatorContext, store: Any, namespace: str, name: str) -> str:
+def _delete_snapshot(ctx: OperatorContext, store: Any, namespace: str, name: str, snap: dict[str, Any] | None = None) -> str:
     try:
         store.delete_snapshot(name)
     except KeyError:
         pass
+    if snap is not None:
+        _delete_released_lease(ctx, namespace, snap)
     try:
         k8s.CustomObjectsApi(ctx.api).delete_namespaced_custom_object(GROUP, VERSION, namespace, "snapshots", name)
     except ApiException as exc:
         if exc.status != 404:
             raise
     return name
+
+
+def _delete_released_lease(ctx: OperatorContext, namespace: str, snap: dict[str, Any]) -> None:
+    """The window's Lease goes with its Snapshot, unless someone holds it right now."""
+    lock = (snap.get("status") or {}).get("lock") or {}
+    lease = lock.get("lease")
+    if not lease:
+        return
+    coordination = k8s.CoordinationV1Api(ctx.api)
+    try:
+        current = coordination.read_namespaced_lease(lease, namespace)
+        if current.spec.holder_identity:
+            return
+        coordination.delete_namespaced_lease(
+            lease, namespace,
+            body=k8s.V1DeleteOptions(preconditions=k8s.V1Preconditions(resource_version=current.metadata.resource_version)),
+        )
+    except ApiException as exc:
+        if exc.status not in (404, 409):
+            log.warning("could not delete Lease %s/%s: %s", namespace, lease, exc.reason)
 
 
 def _secret_version(ctx: OperatorContext, namespace: str, spec: JiraTenantSpec) -> str:

@@ -1,0 +1,111 @@
+"""Two operators on one cluster, and an operator killed mid-capture: exactly one capture per window.
+
+Both run as separate `jiradrift run --standalone` processes against the real kube-apiserver; the
+Lease per window is the only thing between them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client as k8s
+
+from jiradrift.dev.controlplane import ControlPlane
+from jiradrift.dev.operator_process import running_operator, start_operator, wait_for
+from jiradrift.k8s.resources import GROUP, VERSION
+from jiradrift.k8s.scheduling import snapshot_name, window_iso
+from tests.operator.kube import get, make_secret, make_tenant, snapshots
+
+pytestmark = pytest.mark.k8s
+
+
+def scheduled(ns: str, tenant: str, type_: str, start: datetime) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}", "kind": "Snapshot",
+        "metadata": {"name": snapshot_name(tenant, type_, start), "namespace": ns},
+        "spec": {"tenantRef": {"name": tenant}, "type": type_, "windowStart": window_iso(start), "reason": "Scheduled"},
+    }
+
+
+def phases(api: k8s.ApiClient, ns: str) -> list[str]:
+    return [(s.get("status") or {}).get("phase", "") for s in snapshots(api, ns)]
+
+
+def acquired_keys(text: str) -> list[str]:
+    return re.findall(r"(snapshot_lock:\S+) acquired", text)
+
+
+def test_two_operators_capture_each_window_exactly_once(
+    control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: Any, tmp_path: Path
+) -> None:
+    ns, windows = k8s_namespace, 20
+    creds = jira_sim.credentials
+    make_secret(k8s_api, ns, "jira", {"email": creds.email, "token": creds.api_token})
+    # paused: the test, not the schedule, decides which windows exist
+    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "jira", ["priorities"], paused=True)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    with running_operator(control_plane, [ns], tmp_path, name="op-a") as a, \
+            running_operator(control_plane, [ns], tmp_path, name="op-b") as b:
+        for i in range(windows):
+            body = scheduled(ns, "acme", "priorities", t0 + timedelta(hours=6 * i))
+            control_plane.kubectl("apply", "-f", "-", input=json.dumps(body))
+        wait_for(lambda: phases(k8s_api, ns) == ["Completed"] * windows, f"{windows} windows Completed", op=a, timeout=180)
+        assert b.proc.poll() is None
+        text_a, text_b = a.text(), b.text()
+    both = text_a + text_b
+    captures = re.findall(r"snapshot (\S+) capturing under", both)
+    completions = re.findall(r"snapshot (\S+) completed", both)
+    acquired = len(acquired_keys(both))
+    denied = len(re.findall(r"snapshot_lock:\S+ denied", both))
+    # exactly one capture per window, each completed once
+    assert sorted(set(captures)) == sorted(captures) and len(captures) == windows, captures
+    assert sorted(completions) == sorted(captures)
+    wasted = len(captures) - windows
+    attempts = acquired + denied
+    print(f"\nlock attempts: {attempts} ({acquired} acquired, {denied} denied: contention {denied / attempts:.1%}); "
+          f"captures: {len(captures)} for {windows} windows, wasted {wasted} ({wasted / len(captures):.1%})")
+    assert wasted / len(captures) < 0.01
+    # both did work (the lock shared it out), and no Lease is left held
+    assert re.search("capturing under", text_a) and re.search("capturing under", text_b)
+    leases = json.loads(control_plane.kubectl("get", "leases", "-n", ns, "-o", "json").stdout)["items"]
+    assert len(leases) == windows
+    assert all(not lease["spec"].get("holderIdentity") for lease in leases)
+
+
+def test_operator_killed_mid_capture_completes_the_window_once(
+    control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: Any, tmp_path: Path
+) -> None:
+    ns = k8s_namespace
+    creds = jira_sim.credentials
+    make_secret(k8s_api, ns, "jira", {"email": creds.email, "token": creds.api_token})
+    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "jira", ["workflows"], paused=True)
+    jira_sim.set_latency(300)  # a capture of several seconds, so the kill lands inside it
+    body = scheduled(ns, "acme", "workflows", datetime(2026, 1, 1, tzinfo=UTC))
+    name = body["metadata"]["name"]
+    first = start_operator(control_plane, [ns], tmp_path, name="op-first", lease_duration=8)
+    try:
+        control_plane.kubectl("apply", "-f", "-", input=json.dumps(body))
+        wait_for(lambda: (get(k8s_api, ns, "snapshots", name).get("status") or {}).get("phase") == "Capturing",
+                 "capture started", op=first, timeout=60)
+    finally:
+        first.kill()  # SIGKILL: no release, no cleanup
+    held = json.loads(control_plane.kubectl("get", "leases", "-n", ns, "-o", "json").stdout)["items"]
+    assert len(held) == 1 and held[0]["spec"]["holderIdentity"].startswith("op-first")
+    jira_sim.set_latency(0)
+    with running_operator(control_plane, [ns], tmp_path, name="op-second", lease_duration=8) as second:
+        snap = wait_for(
+            lambda: (s := get(k8s_api, ns, "snapshots", name)) and (s.get("status") or {}).get("phase") == "Completed" and s,
+            "the window Completed by the restarted operator", op=second, timeout=120,
+        )
+        text = second.text()
+    assert snap["status"]["lock"]["holder"].startswith("op-second")
+    assert snap["status"]["lock"]["transitions"] >= 1  # taken over from the dead holder
+    assert len(re.findall(rf"snapshot {ns}/{name} completed", text)) == 1
+    lease = json.loads(control_plane.kubectl("get", "leases", "-n", ns, "-o", "json").stdout)["items"]
+    assert len(lease) == 1 and not lease[0]["spec"].get("holderIdentity"), "no orphaned lock"
+    assert len(snapshots(k8s_api, ns)) == 1
