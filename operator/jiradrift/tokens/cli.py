@@ -76,6 +76,8 @@ def refresh_tokens_command(
         raise typer.BadParameter("pass either --namespace (repeatable) or --all-namespaces, not both")
     span = parse_window(window)
     logs.configure(logging.INFO, json_format=log_format == "json")
+    # One line per refreshed tenant is enough; the Lease's acquired/released lines would triple it.
+    logging.getLogger("jiradrift.k8s.lease").setLevel(logging.WARNING)
     api = api_client(kubeconfig, pool_size=concurrency + 8)
 
     async def main() -> int:
