@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import typer
+from tokenlib import b64, unb64
 
 from jiradrift.tokens import Action, AuthKind, decide, tenant_may_capture
 from jiradrift.tokens.cli import parse_window
@@ -17,7 +18,6 @@ from jiradrift.tokens.secret import (
     updated_secret_body,
 )
 from jiradrift.tokens.tenant import TokenFreshness, tenant_auth, token_status_patch
-from tokenlib import b64, unb64
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 WINDOW = timedelta(hours=24)
@@ -25,8 +25,12 @@ WINDOW = timedelta(hours=24)
 
 def secret(values: dict[str, str], annotations: dict[str, str] | None = None) -> dict[str, Any]:
     return {
-        "metadata": {"name": "acme-creds", "namespace": "team-a", "resourceVersion": "7",
-                     "annotations": annotations or {}},
+        "metadata": {
+            "name": "acme-creds",
+            "namespace": "team-a",
+            "resourceVersion": "7",
+            "annotations": annotations or {},
+        },
         "data": {k: b64(v) for k, v in values.items()},
     }
 
@@ -61,7 +65,9 @@ def test_not_expiring_within_the_window_is_skipped() -> None:
 
 def test_window_boundary_is_inclusive() -> None:
     exactly = decide(oauth_with_expiry(NOW + WINDOW), AuthKind.OAUTH, now=NOW, window=WINDOW)
-    beyond = decide(oauth_with_expiry(NOW + WINDOW + timedelta(seconds=1)), AuthKind.OAUTH, now=NOW, window=WINDOW)
+    beyond = decide(
+        oauth_with_expiry(NOW + WINDOW + timedelta(seconds=1)), AuthKind.OAUTH, now=NOW, window=WINDOW
+    )
     assert (exactly.action, beyond.action) == (Action.REFRESH, Action.SKIP)
 
 
@@ -121,7 +127,9 @@ def test_parsed_secret_never_shows_credentials() -> None:
 
 
 def test_expiry_without_offset_is_utc() -> None:
-    parsed = parse_secret(secret({**OAUTH, "access_token": "a", "expires_at": "2026-03-01T13:00:00"}), AuthKind.OAUTH)
+    parsed = parse_secret(
+        secret({**OAUTH, "access_token": "a", "expires_at": "2026-03-01T13:00:00"}), AuthKind.OAUTH
+    )
     assert parsed.expires_at == datetime(2026, 3, 1, 13, 0, tzinfo=UTC)
 
 
@@ -151,13 +159,20 @@ def tenant(status: dict[str, Any] | None = None, *, allow: bool = False) -> dict
 def test_status_patch_records_expiry_scopes_and_generation() -> None:
     t = tenant()
     patch = token_status_patch(
-        t, tenant_auth(t), freshness=TokenFreshness(True, "Fresh", "ok"), now=NOW,
-        expires_at=NOW + timedelta(hours=1), refreshed_at=NOW, scopes="read:field:jira offline_access",
+        t,
+        tenant_auth(t),
+        freshness=TokenFreshness(True, "Fresh", "ok"),
+        now=NOW,
+        expires_at=NOW + timedelta(hours=1),
+        refreshed_at=NOW,
+        scopes="read:field:jira offline_access",
     )
     assert patch is not None
     assert patch["metadata"] == {"resourceVersion": "42"}
     assert patch["status"]["token"] == {
-        "expiresAt": "2026-03-01T13:00:00Z", "lastRefreshTime": "2026-03-01T12:00:00Z", "scopesReadOnly": True,
+        "expiresAt": "2026-03-01T13:00:00Z",
+        "lastRefreshTime": "2026-03-01T12:00:00Z",
+        "scopesReadOnly": True,
     }
     types = {c["type"]: c for c in patch["status"]["conditions"]}
     assert types["TokenFresh"]["status"] == "True" and types["TokenFresh"]["observedGeneration"] == 3
@@ -167,7 +182,10 @@ def test_status_patch_records_expiry_scopes_and_generation() -> None:
 def test_write_scopes_are_named_with_the_fix() -> None:
     t = tenant()
     patch = token_status_patch(
-        t, tenant_auth(t), freshness=TokenFreshness(True, "Fresh", "ok"), now=NOW,
+        t,
+        tenant_auth(t),
+        freshness=TokenFreshness(True, "Fresh", "ok"),
+        now=NOW,
         scopes="read:jira-work manage:jira-configuration write:jira-work offline_access",
     )
     assert patch is not None
@@ -180,22 +198,50 @@ def test_write_scopes_are_named_with_the_fix() -> None:
 
 def test_unchanged_status_needs_no_patch() -> None:
     t = tenant()
-    first = token_status_patch(t, tenant_auth(t), freshness=TokenFreshness(True, "Fresh", "ok"), now=NOW,
-                               expires_at=NOW, scopes="read:field:jira")
+    first = token_status_patch(
+        t,
+        tenant_auth(t),
+        freshness=TokenFreshness(True, "Fresh", "ok"),
+        now=NOW,
+        expires_at=NOW,
+        scopes="read:field:jira",
+    )
     assert first is not None
     t["status"] = first["status"]
-    again = token_status_patch(t, tenant_auth(t), freshness=TokenFreshness(True, "Fresh", "ok"),
-                               now=NOW + timedelta(minutes=5), expires_at=NOW, scopes="read:field:jira")
+    again = token_status_patch(
+        t,
+        tenant_auth(t),
+        freshness=TokenFreshness(True, "Fresh", "ok"),
+        now=NOW + timedelta(minutes=5),
+        expires_at=NOW,
+        scopes="read:field:jira",
+    )
     assert again is None
 
 
 def test_capture_gate() -> None:
     read_only = {"token": {"scopesReadOnly": True}, "conditions": []}
-    writes = {"token": {"scopesReadOnly": False},
-              "conditions": [{"type": "ScopesReadOnly", "status": "False", "reason": "WriteScopesGranted",
-                              "message": "granted write-capable scope(s) write:jira-work"}]}
-    revoked = {"conditions": [{"type": "TokenFresh", "status": "False", "reason": "ReauthorizationRequired",
-                               "message": "run jiradrift auth login"}]}
+    writes = {
+        "token": {"scopesReadOnly": False},
+        "conditions": [
+            {
+                "type": "ScopesReadOnly",
+                "status": "False",
+                "reason": "WriteScopesGranted",
+                "message": "granted write-capable scope(s) write:jira-work",
+            }
+        ],
+    }
+    revoked = {
+        "conditions": [
+            {
+                "type": "TokenFresh",
+                "status": "False",
+                "reason": "ReauthorizationRequired",
+                "message": "run jiradrift auth login",
+            }
+        ]
+    }
     assert tenant_may_capture(tenant(read_only))
     refused = tenant_may_capture(tenant(writes))
     assert not refused and refused.reason == "WriteScopesGranted" and "write:jira-work" in refused.message
@@ -204,7 +250,9 @@ def test_capture_gate() -> None:
     assert not paused and paused.reason == "ReauthorizationRequired"
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("24h", 86400), ("90m", 5400), ("1h30m", 5400), ("2d", 172800)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("24h", 86400), ("90m", 5400), ("1h30m", 5400), ("2d", 172800)]
+)
 def test_window_durations(text: str, seconds: int) -> None:
     assert parse_window(text).total_seconds() == seconds
 

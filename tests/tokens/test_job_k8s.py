@@ -12,22 +12,35 @@ from datetime import timedelta
 
 import pytest
 from kubernetes import client as k8s
+from tokenlib import create_secret, create_tenant, oauth_secret, sa_secret, secret_values, soon
 
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.tokens import run_refresh_job
-from tokenlib import create_secret, create_tenant, oauth_secret, sa_secret, secret_values, soon
 
 pytestmark = pytest.mark.k8s
 
 
-def populate(api: k8s.ApiClient, ns: str, sim: RunningEmulator, *, expiring: int, fresh: int = 0,
-             malformed: int = 0, service_accounts: int = 0, api_tokens: int = 0) -> None:
+def populate(
+    api: k8s.ApiClient,
+    ns: str,
+    sim: RunningEmulator,
+    *,
+    expiring: int,
+    fresh: int = 0,
+    malformed: int = 0,
+    service_accounts: int = 0,
+    api_tokens: int = 0,
+) -> None:
     for i in range(expiring):
-        create_secret(api, ns, f"t{i}-creds", oauth_secret(sim, sim.oauth.create_grant(), expires_at=soon(30)))
+        create_secret(
+            api, ns, f"t{i}-creds", oauth_secret(sim, sim.oauth.create_grant(), expires_at=soon(30))
+        )
         create_tenant(api, ns, f"t{i}", sim)
     for i in range(fresh):
-        create_secret(api, ns, f"f{i}-creds", oauth_secret(sim, sim.oauth.create_grant(), expires_at=soon(48 * 60)))
+        create_secret(
+            api, ns, f"f{i}-creds", oauth_secret(sim, sim.oauth.create_grant(), expires_at=soon(48 * 60))
+        )
         create_tenant(api, ns, f"f{i}", sim)
     for i in range(malformed):
         create_secret(api, ns, f"m{i}-creds", {"client_id": "x"})
@@ -53,8 +66,9 @@ async def test_job_visits_every_tenant_continues_past_failures_and_counts(
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=28))
 
     started = time.monotonic()
-    summary = await run_refresh_job(k8s_api, namespaces=namespaces, window=timedelta(hours=24),
-                                    concurrency=20, page_size=50)
+    summary = await run_refresh_job(
+        k8s_api, namespaces=namespaces, window=timedelta(hours=24), concurrency=20, page_size=50
+    )
     elapsed = time.monotonic() - started
 
     assert summary.line() == "Token refresh job: 270 refreshed, 20 skipped, 10 failed"
@@ -69,9 +83,21 @@ async def test_job_visits_every_tenant_continues_past_failures_and_counts(
 
 def run_cli(plane: ControlPlane, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "jiradrift", "refresh-tokens", "--kubeconfig", str(plane.kubeconfig),
-         "--log-format", "plain", *args],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "jiradrift",
+            "refresh-tokens",
+            "--kubeconfig",
+            str(plane.kubeconfig),
+            "--log-format",
+            "plain",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

@@ -12,6 +12,15 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from kubernetes import client as k8s
+from tokenlib import (
+    condition,
+    create_secret,
+    create_tenant,
+    get_secret,
+    get_tenant,
+    patch_secret,
+    secret_values,
+)
 
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.sim.emulator import RunningEmulator
@@ -19,7 +28,6 @@ from jiradrift.tokens import ensure_fresh_token
 from jiradrift.tokens.login import LoginError, login
 from jiradrift.tokens.scopes import GRANULAR_READ_SCOPES
 from jiradrift.tokens.secret import REAUTH_ANNOTATION, credentials_fingerprint
-from tokenlib import condition, create_secret, create_tenant, get_secret, get_tenant, patch_secret, secret_values
 
 pytestmark = pytest.mark.k8s
 
@@ -36,17 +44,27 @@ async def test_login_writes_the_secret_and_the_token_refreshes(
     ns, sim = k8s_namespace, jira_sim
     create_tenant(k8s_api, ns, "acme", sim)
     urls: list[str] = []
-    task = asyncio.create_task(login(
-        k8s_api, ns, "acme", client_id=sim.credentials.client_id, client_secret=sim.credentials.client_secret,
-        port=0, announce=urls.append, timeout=30,
-    ))
+    task = asyncio.create_task(
+        login(
+            k8s_api,
+            ns,
+            "acme",
+            client_id=sim.credentials.client_id,
+            client_secret=sim.credentials.client_secret,
+            port=0,
+            announce=urls.append,
+            timeout=30,
+        )
+    )
     for _ in range(200):
         if urls or task.done():
             break
         await asyncio.sleep(0.02)
     query = parse_qs(urlsplit(urls[0]).query)
     assert urls[0].startswith(f"{sim.base_url}/authorize?")
-    assert query["redirect_uri"][0].startswith("http://127.0.0.1:") and query["redirect_uri"][0].endswith("/callback")
+    assert query["redirect_uri"][0].startswith("http://127.0.0.1:") and query["redirect_uri"][0].endswith(
+        "/callback"
+    )
     assert set(query["scope"][0].split()) == {*GRANULAR_READ_SCOPES, "offline_access"}
     assert query["response_type"] == ["code"] and len(query["state"][0]) >= 20
 
@@ -65,7 +83,10 @@ async def test_login_writes_the_secret_and_the_token_refreshes(
     assert tenant["status"]["token"]["scopesReadOnly"] is True
 
     state = await ensure_fresh_token(k8s_api, tenant, window=timedelta(hours=2))  # 1 h token: refresh
-    assert state.refreshed and secret_values(k8s_api, ns, "acme-creds")["refresh_token"] != stored["refresh_token"]
+    assert (
+        state.refreshed
+        and secret_values(k8s_api, ns, "acme-creds")["refresh_token"] != stored["refresh_token"]
+    )
 
 
 async def test_login_refuses_a_callback_with_the_wrong_state(
@@ -74,10 +95,18 @@ async def test_login_refuses_a_callback_with_the_wrong_state(
     ns, sim = k8s_namespace, jira_sim
     create_tenant(k8s_api, ns, "acme", sim)
     urls: list[str] = []
-    task = asyncio.create_task(login(
-        k8s_api, ns, "acme", client_id=sim.credentials.client_id, client_secret=sim.credentials.client_secret,
-        port=0, announce=urls.append, timeout=1.5,
-    ))
+    task = asyncio.create_task(
+        login(
+            k8s_api,
+            ns,
+            "acme",
+            client_id=sim.credentials.client_id,
+            client_secret=sim.credentials.client_secret,
+            port=0,
+            announce=urls.append,
+            timeout=1.5,
+        )
+    )
     while not urls:
         await asyncio.sleep(0.02)
     redirect = parse_qs(urlsplit(urls[0]).query)["redirect_uri"][0]
@@ -94,16 +123,46 @@ def test_cli_login_replaces_revoked_credentials(
 ) -> None:
     """The command an admin runs: client id from the existing Secret, secret from the environment."""
     ns, sim = k8s_namespace, jira_sim
-    old = {"client_id": sim.credentials.client_id, "client_secret": sim.credentials.client_secret,
-           "refresh_token": "rt-revoked"}
+    old = {
+        "client_id": sim.credentials.client_id,
+        "client_secret": sim.credentials.client_secret,
+        "refresh_token": "rt-revoked",
+    }
     create_secret(k8s_api, ns, "acme-creds", old)
-    patch_secret(k8s_api, ns, "acme-creds", {"metadata": {"annotations": {
-        REAUTH_ANNOTATION: credentials_fingerprint(old["client_id"], old["client_secret"], old["refresh_token"])}}})
+    patch_secret(
+        k8s_api,
+        ns,
+        "acme-creds",
+        {
+            "metadata": {
+                "annotations": {
+                    REAUTH_ANNOTATION: credentials_fingerprint(
+                        old["client_id"], old["client_secret"], old["refresh_token"]
+                    )
+                }
+            }
+        },
+    )
     create_tenant(k8s_api, ns, "acme", sim)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jiradrift", "auth", "login", "--tenant", f"{ns}/acme", "--port", "0",
-         "--kubeconfig", str(control_plane.kubeconfig), "--timeout", "30"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "jiradrift",
+            "auth",
+            "login",
+            "--tenant",
+            f"{ns}/acme",
+            "--port",
+            "0",
+            "--kubeconfig",
+            str(control_plane.kubeconfig),
+            "--timeout",
+            "30",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "JIRADRIFT_CLIENT_SECRET": sim.credentials.client_secret},
     )
     try:
@@ -119,5 +178,7 @@ def test_cli_login_replaces_revoked_credentials(
     assert f"Secret {ns}/acme-creds updated" in out
     stored = secret_values(k8s_api, ns, "acme-creds")
     assert stored["refresh_token"] != "rt-revoked"
-    assert REAUTH_ANNOTATION not in (get_secret(k8s_api, ns, "acme-creds")["metadata"].get("annotations") or {})
+    assert REAUTH_ANNOTATION not in (
+        get_secret(k8s_api, ns, "acme-creds")["metadata"].get("annotations") or {}
+    )
     assert stored["refresh_token"] not in out + err and stored["access_token"] not in out + err

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
+import httpx
 import pytest
 from kubernetes import client as k8s
-
-from jiradrift.sim.emulator import RunningEmulator
-from jiradrift.tokens import ensure_fresh_token, run_refresh_job
 from tokenlib import (
     RefreshTokenSpy,
     create_secret,
@@ -22,8 +22,19 @@ from tokenlib import (
     soon,
 )
 
+from jiradrift.sim.emulator import RunningEmulator
+from jiradrift.tokens import TokenState, ensure_fresh_token, run_refresh_job
+
 pytestmark = pytest.mark.k8s
 TRIALS = 100
+
+
+async def operator(
+    api: k8s.ApiClient, tenant: dict[str, Any], http: httpx.AsyncClient, *, delay: float
+) -> TokenState:
+    """The operator before a capture; the jitter lets either caller reach the Lease first."""
+    await asyncio.sleep(delay)
+    return await ensure_fresh_token(api, tenant, window=timedelta(minutes=5), http=http)
 
 
 async def test_job_and_operator_race_rotates_exactly_once_per_trial(
@@ -39,12 +50,14 @@ async def test_job_and_operator_race_rotates_exactly_once_per_trial(
     async with job_spy.client() as job_http, operator_spy.client() as operator_http:
         for _ in range(TRIALS):
             # Both callers find the token about to expire (1 min) and want it valid for their window.
-            set_secret_values(k8s_api, ns, "acme-creds", {"expires_at": soon(1).strftime("%Y-%m-%dT%H:%M:%SZ")})
+            set_secret_values(
+                k8s_api, ns, "acme-creds", {"expires_at": soon(1).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            )
             before = len(job_spy.presented) + len(operator_spy.presented)
             tenant = get_tenant(k8s_api, ns, "acme")
             summary, state = await asyncio.gather(
                 run_refresh_job(k8s_api, namespaces=[ns], window=timedelta(minutes=30), http=job_http),
-                ensure_fresh_token(k8s_api, tenant, window=timedelta(minutes=5), http=operator_http),
+                operator(k8s_api, tenant, operator_http, delay=random.uniform(0, 0.03)),
             )
             rotations.append(len(job_spy.presented) + len(operator_spy.presented) - before)
             assert summary.failed == 0 and summary.refreshed + summary.skipped == 1

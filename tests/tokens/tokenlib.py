@@ -44,12 +44,17 @@ def secret_values(api: k8s.ApiClient, ns: str, name: str) -> dict[str, str]:
 
 def patch_secret(api: k8s.ApiClient, ns: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
     return request_json(
-        api, "PATCH", f"/api/v1/namespaces/{ns}/secrets/{name}", body=patch,
+        api,
+        "PATCH",
+        f"/api/v1/namespaces/{ns}/secrets/{name}",
+        body=patch,
         content_type="application/merge-patch+json",
     )
 
 
-def set_secret_values(api: k8s.ApiClient, ns: str, name: str, values: dict[str, str | None]) -> dict[str, Any]:
+def set_secret_values(
+    api: k8s.ApiClient, ns: str, name: str, values: dict[str, str | None]
+) -> dict[str, Any]:
     """Merge-patch data keys (``None`` removes a key)."""
     data = {k: (b64(v) if v is not None else None) for k, v in values.items()}
     return patch_secret(api, ns, name, {"data": data})
@@ -97,7 +102,11 @@ def condition(tenant: dict[str, Any], type_: str) -> dict[str, Any]:
 
 
 def oauth_secret(
-    sim: RunningEmulator, refresh_token: str, *, expires_at: datetime | None = None, access_token: str = "at-old"
+    sim: RunningEmulator,
+    refresh_token: str,
+    *,
+    expires_at: datetime | None = None,
+    access_token: str = "at-old",
 ) -> dict[str, str]:
     values = {
         "client_id": sim.credentials.client_id,
@@ -120,7 +129,9 @@ def soon(minutes: float = 1) -> datetime:
 
 def events_for(api: k8s.ApiClient, ns: str, name: str, reason: str) -> list[dict[str, Any]]:
     found = request_json(
-        api, "GET", f"/api/v1/namespaces/{ns}/events",
+        api,
+        "GET",
+        f"/api/v1/namespaces/{ns}/events",
         query={"fieldSelector": f"involvedObject.name={name},reason={reason}"},
     )
     return list(found.get("items") or [])

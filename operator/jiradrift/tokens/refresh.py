@@ -6,10 +6,11 @@
 
 The steps, and why:
 
-1. A tenant whose status says the token is good beyond the window is confirmed by reading the
-   Secret without the Lease; skipping writes nothing, so it needs no lock.
-2. Otherwise take the tenant's refresh Lease (``token_refresh:{namespace}/{name}``) and **re-read the
-   Secret**: the other caller may have rotated it a moment ago. Decide again (``decide``).
+1. Unless status already says a refresh is due, read the Secret without the Lease: a token good
+   beyond the window is skipped, and skipping writes nothing, so it needs no lock.
+2. Take the tenant's refresh Lease (``token_refresh:{namespace}/{name}``) and **re-read the
+   Secret**: the other caller may have rotated it a moment ago. Decide again (``decide``); a token
+   someone refreshed since we looked (and that lasts 5 more minutes) is used, not rotated again.
 3. Refresh: 3LO rotates the refresh token (the old one is spent), a service account re-mints.
 4. Persist the rotation with the Secret's resourceVersion as precondition **before** the new access
    token is handed out. On 409 re-read: if the credentials are still the ones we spent, the change
@@ -76,6 +77,7 @@ from jiradrift.tokens.secret import (
     TokenSecret,
     format_time,
     parse_secret,
+    parse_time,
     updated_secret_body,
 )
 from jiradrift.tokens.tenant import (
@@ -99,6 +101,14 @@ MIN_REMAINING = timedelta(minutes=5)
 class WallClock(Protocol):
     def now(self) -> datetime:
         """Timezone-aware UTC."""
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What we knew before taking the Lease: the Secret we read, or only the expiry status reported."""
+
+    resource_version: str | None
+    expires_at: datetime | None
 
 
 def lease_key(namespace: str, name: str) -> str:
@@ -196,12 +206,19 @@ class TokenRefresher:
         ref = tenant_auth(tenant)
         if not ref.kind.refreshable:
             raise UnsupportedAuth(ref.key, f"spec.auth.{ref.kind.value} has no token to refresh")
-        # Reading and skipping write nothing to the Secret, so they need no lock.
-        first = await self._read_and_decide(ref, window)
-        if first.action is Action.SKIP:
-            return await self._skipped(tenant, ref, first)
-        if first.action is Action.FAIL:
-            raise await self._failed(tenant, ref, first)
+        reported = self._status_expiry(tenant)
+        if reported is not None and reported - self.clock.now() <= window:
+            # Status says a refresh is due: go straight to the Lease (the Secret is read under it).
+            seen = _Seen(None, reported)
+        else:
+            # Reading and skipping write nothing to the Secret, so they need no lock.
+            first = await self._read_and_decide(ref, window)
+            if first.action is Action.SKIP:
+                return await self._skipped(tenant, ref, first)
+            if first.action is Action.FAIL:
+                raise await self._failed(tenant, ref, first)
+            assert first.secret is not None
+            seen = _Seen(first.secret.resource_version, first.secret.expires_at)
         lock = LeaseLock(
             self.api,
             ref.namespace,
@@ -213,7 +230,7 @@ class TokenRefresher:
         if not await self._acquire(lock):
             # The other refresher held it all along; what it wrote may be all we need.
             decision = await self._read_and_decide(ref, window)
-            if decision.action is Action.SKIP or self._refreshed_meanwhile(first, decision):
+            if decision.action is Action.SKIP or self._refreshed_meanwhile(seen, decision):
                 return await self._skipped(tenant, ref, decision, reason="RefreshedConcurrently")
             holder = lock.record.holder if lock.record else "?"
             raise LeaseUnavailable(
@@ -223,25 +240,34 @@ class TokenRefresher:
                 "then the next run refreshes",
             )
         try:
-            return await self._refresh_locked(tenant, ref, window, first)
+            return await self._refresh_locked(tenant, ref, window, seen)
         finally:
             try:
                 await asyncio.to_thread(lock.release)
             except Exception as exc:  # the Lease expires on its own; never mask the result
                 log.warning("could not release refresh Lease of JiraTenant %s: %s", ref.key, exc)
 
-    def _refreshed_meanwhile(self, first: Decision, latest: Decision) -> bool:
-        """Someone rotated the Secret between our first read and now, and left a usable token.
+    def _status_expiry(self, tenant: dict[str, Any]) -> datetime | None:
+        reported = ((tenant.get("status") or {}).get("token") or {}).get("expiresAt")
+        try:
+            return parse_time(str(reported)) if reported else None
+        except ValueError:
+            return None
+
+    def _refreshed_meanwhile(self, seen: _Seen, latest: Decision) -> bool:
+        """Someone refreshed since we looked (Secret read, or status), and left a usable token.
 
         Then the need that made us want to refresh has been met, even if the new token still falls
         within our (possibly long) window: refreshing again would only rotate for nothing.
         """
-        before, after = first.secret, latest.secret
-        if before is None or after is None or after.access_token is None or after.expires_at is None:
+        after = latest.secret
+        if after is None or after.access_token is None or after.expires_at is None:
             return False
-        if after.resource_version == before.resource_version:
+        if seen.resource_version is None and seen.expires_at is None:
+            return False  # we knew nothing before: nothing to compare with
+        if seen.resource_version is not None and after.resource_version == seen.resource_version:
             return False
-        if before.expires_at is not None and after.expires_at <= before.expires_at:
+        if seen.expires_at is not None and after.expires_at <= seen.expires_at:
             return False
         return after.expires_at - self.clock.now() > MIN_REMAINING
 
@@ -276,14 +302,14 @@ class TokenRefresher:
         return error
 
     async def _refresh_locked(
-        self, tenant: dict[str, Any], ref: TenantAuthRef, window: timedelta, first: Decision
+        self, tenant: dict[str, Any], ref: TenantAuthRef, window: timedelta, seen: _Seen
     ) -> RefreshResult:
         decision = await self._read_and_decide(ref, window)
         if decision.action is Action.SKIP:
             return await self._skipped(tenant, ref, decision)
         if decision.action is Action.FAIL:
             raise await self._failed(tenant, ref, decision)
-        if self._refreshed_meanwhile(first, decision):
+        if self._refreshed_meanwhile(seen, decision):
             return await self._skipped(tenant, ref, decision, reason="RefreshedConcurrently")
         assert decision.secret is not None
         # Rotation and persistence must finish together even if our caller is cancelled.
