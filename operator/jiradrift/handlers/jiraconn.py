@@ -8,7 +8,7 @@ from typing import Any
 
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.jira import errors as jira_errors
-from jiradrift.jira.auth import ApiTokenAuth, Credentials, OAuthAuth, PatAuth, ServiceAccountAuth
+from jiradrift.jira.auth import ApiTokenAuth, Credentials, OAuthAuth, PatAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.k8s.credentials import TenantSecret, read_tenant_secret
 from jiradrift.k8s.resources import JiraTenantSpec
@@ -26,15 +26,17 @@ class Problem:
 async def credentials_for(
     ctx: OperatorContext, namespace: str, name: str, spec: JiraTenantSpec, tenant: dict[str, Any]
 ) -> tuple[Credentials, TenantSecret]:
-    """Read the Secret (and for OAuth make sure the access token is fresh) -> credentials."""
+    """Read the Secret (and for OAuth / service accounts make sure the access token is fresh).
+
+    Both token kinds go through ``jiradrift.tokens`` -- the same code the CronJob runs -- so the
+    Secret, the refresh Lease and the tenant's TokenFresh / ScopesReadOnly status stay in one place.
+    """
     secret = await asyncio.to_thread(read_tenant_secret, ctx.api, namespace, spec)
     data = secret.data
     if secret.method == "apiToken":
         return ApiTokenAuth(email=data["email"], api_token=data["token"]), secret
     if secret.method == "pat":
         return PatAuth(token=data["token"]), secret
-    if secret.method == "serviceAccount":
-        return ServiceAccountAuth(client_id=data["client_id"], client_secret=data["client_secret"]), secret
     from datetime import timedelta
 
     from jiradrift.tokens import ensure_fresh_token
@@ -65,9 +67,20 @@ async def open_client(spec: JiraTenantSpec, credentials: Credentials) -> JiraCli
     )
 
 
+TOKEN_CONDITION = {
+    "WriteScopesGranted": "ScopesReadOnly",
+    "SecretNotFound": "CredentialsValid",
+    "MalformedSecret": "CredentialsValid",
+}
+
+
 def classify(exc: BaseException, spec: JiraTenantSpec) -> Problem:
     """A Jira-side exception -> the condition it falsifies, with a message that says what to fix."""
+    from jiradrift.tokens.errors import TokenError
+
     site = spec.site
+    if isinstance(exc, TokenError):
+        return Problem(TOKEN_CONDITION.get(exc.reason, "TokenFresh"), exc.reason, str(exc))
     if isinstance(exc, jira_errors.AuthenticationFailed):
         return Problem(
             "CredentialsValid", "CredentialsRejected",

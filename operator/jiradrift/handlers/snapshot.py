@@ -32,6 +32,7 @@ from jiradrift.snapshot.diff import diff_manifests
 from jiradrift.snapshot.manifest import Manifest
 from jiradrift.snapshot.report import DriftReport
 from jiradrift.store.base import SnapshotStore
+from jiradrift.tokens.tenant import tenant_may_capture
 
 log = logging.getLogger("jiradrift.snapshot")
 
@@ -115,6 +116,10 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
         )
         return
     tenant_spec = JiraTenantSpec.model_validate(tenant.get("spec") or {})
+    verdict = tenant_may_capture(tenant)
+    if not verdict:
+        await _finish_failed(ctx, body, verdict.reason, f"JiraTenant {namespace}/{tenant_name} may not be captured: {verdict.message}", attempts)
+        return
 
     lock = ctx.locks.get(key)
     if lock is None:
@@ -284,7 +289,7 @@ async def _retry_or_fail(ctx: OperatorContext, body: dict[str, Any], reason: str
     meta = body["metadata"]
     metrics.ERRORS.labels(meta["namespace"], body["spec"]["tenantRef"]["name"], reason).inc()
     terminal = reason in {"SecretNotFound", "SecretKeyMissing", "CredentialsRejected", "ReauthorizationRequired",
-                          "PermissionDenied", "NotJira", "InvalidSite"}
+                          "PermissionDenied", "NotJira", "InvalidSite", "WriteScopesGranted", "MalformedSecret"}
     if terminal or attempts >= MAX_ATTEMPTS:
         await _finish_failed(ctx, body, reason, message, attempts)
         return

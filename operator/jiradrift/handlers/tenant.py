@@ -62,8 +62,9 @@ async def check_site(
         info = await client.get_json("/serverInfo")
         if not isinstance(info, dict) or "baseUrl" not in info and "version" not in info:
             return [Problem("Reachable", "NotJira", f"{spec.site}/serverInfo did not describe a Jira site")], {}
-        # serverInfo needs no permission; a config endpoint proves the credentials can read config.
-        await client.get_json("/priority/search", {"maxResults": 1})
+        # serverInfo needs no permission; a config endpoint proves the credentials can read config
+        # (/statuses/search needs Administer Jira, and read:workflow:jira with granular scopes).
+        await client.get_json("/statuses/search", {"maxResults": 1})
         site = {
             "cloudId": client.cloud_id,
             "title": str(info.get("serverTitle") or "")[:512] or None,
@@ -98,10 +99,18 @@ def conditions_from(
         if type_ in failing:
             p = failing[type_]
             conditions = cond.set_condition(conditions, type_, False, p.reason, p.message, generation=generation, now=now)
-        elif type_ == "ScopesReadOnly" and token_status and token_status.get("scopesReadOnly") is False:
-            continue  # the token module owns this condition's False state
-        elif type_ == "TokenFresh" and method == "oauth" and "CredentialsValid" in failing:
-            continue
+        elif method != "static" and type_ in ("TokenFresh", "ScopesReadOnly"):
+            # jiradrift.tokens owns these for refreshable tokens (it knows expiry and granted scopes)
+            if cond.find(conditions, type_) is None:
+                conditions = cond.set_condition(
+                    conditions, type_, "Unknown", "Pending", "no token has been obtained yet", generation=generation, now=now
+                )
+        elif type_ == "ScopesReadOnly" and method == "static":
+            conditions = cond.set_condition(
+                conditions, type_, True, "NotApplicable",
+                "API tokens and PATs carry no OAuth scopes; the client refuses every write regardless",
+                generation=generation, now=now,
+            )
         else:
             reason, message = ok_messages[type_]
             conditions = cond.set_condition(conditions, type_, True, reason, message, generation=generation, now=now)

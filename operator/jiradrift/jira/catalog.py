@@ -505,9 +505,20 @@ async def collect_workflow_schemes(jira: JiraReader, sink: Sink) -> None:
 
 
 async def collect_priorities(jira: JiraReader, sink: Sink) -> None:
+    # /priority/search has no granular scope (jira-api.md 4.5): a token with only the granular
+    # read scopes gets 403 there, so fall back to the older /priority list (read:priority:jira).
+    forbidden = False
     with recorded(sink, "priority", "GET /priority/search"):
-        async for page in offset_pages(jira, "/priority/search", page_size=BIG_PAGE):
-            _emit_all(sink, "priority", page, clean)
+        try:
+            async for page in offset_pages(jira, "/priority/search", page_size=BIG_PAGE):
+                _emit_all(sink, "priority", page, clean)
+        except JiraHTTPError as exc:
+            if exc.status != 403:
+                raise
+            forbidden = True
+    if forbidden:
+        with recorded(sink, "priority", "GET /priority"):
+            _emit_all(sink, "priority", await plain_list(jira, "/priority"), clean)
 
 
 async def _nested_rest(jira: JiraReader, path: str, nested: Any) -> list[Json]:
