@@ -10,6 +10,7 @@ from jiradrift.handlers.context import OperatorContext
 from jiradrift.jira import errors as jira_errors
 from jiradrift.jira.auth import ApiTokenAuth, Credentials, OAuthAuth, PatAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
+from jiradrift.jira.ratelimit import RetryPolicy
 from jiradrift.k8s.credentials import TenantSecret, read_tenant_secret
 from jiradrift.k8s.resources import JiraTenantSpec
 
@@ -52,10 +53,13 @@ def token_url(spec: JiraTenantSpec) -> str:
     return auth.token_url if auth else "https://auth.atlassian.com/oauth/token"
 
 
-async def open_client(spec: JiraTenantSpec, credentials: Credentials) -> JiraClient:
+async def open_client(spec: JiraTenantSpec, credentials: Credentials, *, probe: bool = False) -> JiraClient:
+    """A client honouring the tenant's rate limits. ``probe``: a quick health check that gives up
+    after one short retry, so a dead site costs the reconciler seconds, not minutes of backoff."""
     settings = ClientSettings(
         max_concurrency=spec.rate_limit.max_concurrency,
         requests_per_second=spec.rate_limit.requests_per_second,
+        **({"timeout": 10.0, "retry": RetryPolicy(max_retries=1, initial_delay=1.0, max_delay=2.0)} if probe else {}),
     )
     return await JiraClient.connect(
         spec.site,

@@ -55,7 +55,7 @@ async def check_site(
     except Exception as exc:  # token errors land here (ReauthorizationRequired, OAuthError, ...)
         return [classify(exc, spec)], {}
     try:
-        client = await open_client(spec, credentials)
+        client = await open_client(spec, credentials, probe=True)
     except Exception as exc:
         return [classify(exc, spec)], {}
     try:
@@ -242,7 +242,9 @@ async def reconcile_tenant(
     )
     if due:
         problems, site = await check_site(ctx, namespace, name, spec, body)
-        state = {"generation": generation, "secret": secret_version, "at": now, "problems": problems, "site": site}
+        posted = (ctx.checks.get(meta["uid"]) or {}).get("posted", {})
+        state = {"generation": generation, "secret": secret_version, "at": now, "problems": problems, "site": site,
+                 "posted": posted}
         ctx.checks[meta["uid"]] = state
         for p in problems:
             metrics.ERRORS.labels(namespace, name, p.reason).inc()
@@ -338,14 +340,20 @@ def _read_tenant(ctx: OperatorContext, namespace: str, name: str) -> dict[str, A
 def _post_transition_events(
     ctx: OperatorContext, body: dict[str, Any], before: list[dict[str, Any]], after: list[dict[str, Any]]
 ) -> None:
-    """One Event per condition that changed status or reason: Warning when it went False."""
+    """One Event per transition: a Warning when a specific condition goes False, Normal when the
+    tenant becomes Ready. What was posted is remembered per tenant, because a timer may run on a
+    body that does not show the last status patch yet; a restart re-posts at most once."""
+    state = ctx.checks.setdefault(body["metadata"]["uid"], {}).setdefault("posted", {})
     for new in after:
+        key = (new["status"], new.get("reason"))
         old = cond.find(before, new["type"])
-        if old and old["status"] == new["status"] and old.get("reason") == new.get("reason"):
+        seen = state.get(new["type"]) or ((old["status"], old.get("reason")) if old else None)
+        state[new["type"]] = key
+        if seen == key:
             continue
-        if new["status"] == "False":
+        if new["type"] != "Ready" and new["status"] == "False":
             events.post(ctx.api, body, "Warning", new["reason"], f"{new['type']}: {new['message']}")
-        elif new["type"] == "Ready" and old is not None:
+        elif new["type"] == "Ready" and new["status"] == "True" and seen is not None:
             events.post(ctx.api, body, "Normal", "Ready", new["message"])
 
 
