@@ -86,7 +86,7 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def populate(api: Any, sim: dict[str, Any], tenants: int, per_namespace: int) -> list[str]:
+def populate(api: Any, sim: dict[str, Any], tenants: int, per_namespace: int, with_status: bool) -> list[str]:
     expires = (datetime.now(UTC) + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     namespaces = [f"bench-{i:03d}" for i in range((tenants + per_namespace - 1) // per_namespace)]
     for ns in namespaces:
@@ -122,6 +122,14 @@ def populate(api: Any, sim: dict[str, Any], tenants: int, per_namespace: int) ->
                 },
             },
         )
+        if with_status:  # as after an earlier refresh by the operator or the job: status knows the expiry
+            request_json(
+                api,
+                "PATCH",
+                f"/apis/jiradrift.io/v1alpha1/namespaces/{ns}/jiratenants/{name}/status",
+                body={"status": {"token": {"expiresAt": expires}}},
+                content_type="application/merge-patch+json",
+            )
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         list(pool.map(one, range(tenants)))
@@ -142,6 +150,11 @@ def main() -> int:
     parser.add_argument(
         "--concurrency", type=int, default=20, help="the job's --concurrency (default: the CLI's)"
     )
+    parser.add_argument(
+        "--first-run",
+        action="store_true",
+        help="tenants without status.token (never refreshed before): every Secret is read once more",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="token-bench-") as tmp, ControlPlane.start() as plane:
@@ -150,7 +163,7 @@ def main() -> int:
         api.configuration.connection_pool_maxsize = 32
         with emulator_process(args.tenants) as (sim, counts):
             started = time.monotonic()
-            populate(api, sim, args.tenants, args.per_namespace)
+            populate(api, sim, args.tenants, args.per_namespace, not args.first_run)
             print(f"setup: {args.tenants} tenants + Secrets created in {time.monotonic() - started:.1f}s")
 
             servers = {
