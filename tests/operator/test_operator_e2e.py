@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from kubernetes import client as k8s
 from tests.operator.kube import condition, get, make_secret, make_tenant, snapshots
@@ -85,5 +86,16 @@ def test_tenant_snapshots_and_reports_drift(
         assert page["total_count"] == drift["total"] and page["limit"] == 1 and page["page"] == 1
         assert page["items"][0]["snapshot_id"] == "acme-workflows-manual-1"
         assert page["has_more"] == (drift["total"] > 1)
+        # the figures an admin alerts on, and kopf's liveness endpoint
+        scrape = httpx.get(f"http://127.0.0.1:{op.metrics_port}/metrics", timeout=5).text
+        for line in (
+            f'jiradrift_snapshots_total{{namespace="{ns}",phase="Completed",tenant="acme",type="workflows"}} 2.0',
+            'jiradrift_lock_acquisitions_total{result="acquired"} 3.0',
+            f'jiradrift_drift_changes_total{{namespace="{ns}",severity="medium",tenant="acme",type="workflows"}}',
+            f'jiradrift_jira_requests_total{{namespace="{ns}",status="200",tenant="acme"}}',
+            "jiradrift_snapshot_duration_seconds_bucket",
+        ):
+            assert line in scrape, line
+        assert httpx.get(f"http://127.0.0.1:{op.liveness_port}/healthz", timeout=5).status_code == 200
         # secrets never reach logs
         assert creds.api_token not in op.text()
