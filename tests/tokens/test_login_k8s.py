@@ -25,7 +25,7 @@ from tokenlib import (
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.tokens import ensure_fresh_token
-from jiradrift.tokens.login import LoginError, login
+from jiradrift.tokens.login import LoginError, LoginResult, login
 from jiradrift.tokens.scopes import GRANULAR_READ_SCOPES
 from jiradrift.tokens.secret import REAUTH_ANNOTATION, credentials_fingerprint
 
@@ -38,37 +38,46 @@ async def consent(url: str) -> httpx.Response:
         return await browser.get(url)
 
 
-async def test_login_writes_the_secret_and_the_token_refreshes(
-    k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
-) -> None:
-    ns, sim = k8s_namespace, jira_sim
-    create_tenant(k8s_api, ns, "acme", sim)
+async def start_login(
+    api: k8s.ApiClient, ns: str, sim: RunningEmulator, *, timeout: float
+) -> tuple[asyncio.Task[LoginResult], str]:
+    """Start ``login`` for ``ns/acme`` and return it with the authorize URL it announced."""
     urls: list[str] = []
     task = asyncio.create_task(
         login(
-            k8s_api,
+            api,
             ns,
             "acme",
             client_id=sim.credentials.client_id,
             client_secret=sim.credentials.client_secret,
             port=0,
             announce=urls.append,
-            timeout=30,
+            timeout=timeout,
         )
     )
-    for _ in range(200):
+    for _ in range(500):
         if urls or task.done():
             break
         await asyncio.sleep(0.02)
-    query = parse_qs(urlsplit(urls[0]).query)
-    assert urls[0].startswith(f"{sim.base_url}/authorize?")
+    assert urls, "login announced no URL"
+    return task, urls[0]
+
+
+async def test_login_writes_the_secret_and_the_token_refreshes(
+    k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+) -> None:
+    ns, sim = k8s_namespace, jira_sim
+    create_tenant(k8s_api, ns, "acme", sim)
+    task, url = await start_login(k8s_api, ns, sim, timeout=30)
+    query = parse_qs(urlsplit(url).query)
+    assert url.startswith(f"{sim.base_url}/authorize?")
     assert query["redirect_uri"][0].startswith("http://127.0.0.1:") and query["redirect_uri"][0].endswith(
         "/callback"
     )
     assert set(query["scope"][0].split()) == {*GRANULAR_READ_SCOPES, "offline_access"}
     assert query["response_type"] == ["code"] and len(query["state"][0]) >= 20
 
-    page = await consent(urls[0])
+    page = await consent(url)
     result = await asyncio.wait_for(task, 30)
 
     assert page.status_code == 200 and "authorised" in page.text
@@ -94,22 +103,8 @@ async def test_login_refuses_a_callback_with_the_wrong_state(
 ) -> None:
     ns, sim = k8s_namespace, jira_sim
     create_tenant(k8s_api, ns, "acme", sim)
-    urls: list[str] = []
-    task = asyncio.create_task(
-        login(
-            k8s_api,
-            ns,
-            "acme",
-            client_id=sim.credentials.client_id,
-            client_secret=sim.credentials.client_secret,
-            port=0,
-            announce=urls.append,
-            timeout=1.5,
-        )
-    )
-    while not urls:
-        await asyncio.sleep(0.02)
-    redirect = parse_qs(urlsplit(urls[0]).query)["redirect_uri"][0]
+    task, url = await start_login(k8s_api, ns, sim, timeout=1.5)
+    redirect = parse_qs(urlsplit(url).query)["redirect_uri"][0]
     async with httpx.AsyncClient() as attacker:
         forged = await attacker.get(redirect, params={"code": "stolen", "state": "guess"})
     assert forged.status_code == 400
