@@ -56,6 +56,9 @@ def test_two_operators_capture_each_window_exactly_once(
             control_plane.kubectl("apply", "-f", "-", input=json.dumps(body))
         wait_for(lambda: phases(k8s_api, ns) == ["Completed"] * windows, f"{windows} windows Completed", op=a, timeout=180)
         assert b.proc.poll() is None
+        # the "completed" log line follows the status patch; give the last ones a moment
+        wait_for(lambda: len(re.findall(r"snapshot \S+ completed", a.text() + b.text())) >= windows,
+                 "completion log lines", op=a, timeout=30)
         text_a, text_b = a.text(), b.text()
     both = text_a + text_b
     captures = re.findall(r"snapshot (\S+) capturing under", both)
