@@ -7,7 +7,9 @@ import re
 _SECRETS = [
     (re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 [REDACTED]"),
     (
-        re.compile(r"(?i)([\"']?(?:access_token|refresh_token|client_secret|api_token|token|password)[\"']?\s*[:=]\s*[\"']?)[^\s\"',&}]+"),
+        re.compile(
+            r"(?i)([\"']?(?:access_token|refresh_token|client_secret|api_token|token|password)[\"']?\s*[:=]\s*[\"']?)[^\s\"',&}]+"
+        ),
         r"\1[REDACTED]",
     ),
 ]

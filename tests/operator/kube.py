@@ -14,28 +14,43 @@ def make_secret(api: k8s.ApiClient, ns: str, name: str, data: dict[str, str]) ->
     k8s.CoreV1Api(api).create_namespaced_secret(
         ns,
         {
-            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name},
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
         },
     )
 
 
-def make_tenant(api: k8s.ApiClient, ns: str, name: str, site: str, secret: str, types: list[str], **spec: Any) -> None:
+def make_tenant(
+    api: k8s.ApiClient, ns: str, name: str, site: str, secret: str, types: list[str], **spec: Any
+) -> None:
     body = {
-        "apiVersion": f"{GROUP}/{VERSION}", "kind": "JiraTenant", "metadata": {"name": name},
-        "spec": {"site": site, "auth": {"apiToken": {"secretRef": {"name": secret}}},
-                 "schedule": {"interval": "6h"}, "snapshotTypes": types, **spec},
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "JiraTenant",
+        "metadata": {"name": name},
+        "spec": {
+            "site": site,
+            "auth": {"apiToken": {"secretRef": {"name": secret}}},
+            "schedule": {"interval": "6h"},
+            "snapshotTypes": types,
+            **spec,
+        },
     }
     k8s.CustomObjectsApi(api).create_namespaced_custom_object(GROUP, VERSION, ns, "jiratenants", body)
 
 
 def get(api: k8s.ApiClient, ns: str, plural: str, name: str) -> dict[str, Any]:
-    result: dict[str, Any] = k8s.CustomObjectsApi(api).get_namespaced_custom_object(GROUP, VERSION, ns, plural, name)
+    result: dict[str, Any] = k8s.CustomObjectsApi(api).get_namespaced_custom_object(
+        GROUP, VERSION, ns, plural, name
+    )
     return result
 
 
 def snapshots(api: k8s.ApiClient, ns: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = k8s.CustomObjectsApi(api).list_namespaced_custom_object(GROUP, VERSION, ns, "snapshots")["items"]
+    items: list[dict[str, Any]] = k8s.CustomObjectsApi(api).list_namespaced_custom_object(
+        GROUP, VERSION, ns, "snapshots"
+    )["items"]
     return items
 
 

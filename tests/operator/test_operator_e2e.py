@@ -34,15 +34,27 @@ def test_tenant_snapshots_and_reports_drift(
     make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "acme-jira", ["workflows", "priorities"])
     with running_operator(control_plane, [ns], tmp_path) as op:
         tenant = wait_for(
-            lambda: (t := get(k8s_api, ns, "jiratenants", "acme")) and condition(t, "Ready").get("status") == "True" and t,
-            "tenant Ready", op=op, timeout=90,
+            lambda: (
+                (t := get(k8s_api, ns, "jiratenants", "acme"))
+                and condition(t, "Ready").get("status") == "True"
+                and t
+            ),
+            "tenant Ready",
+            op=op,
+            timeout=90,
         )
         assert condition(tenant, "CredentialsValid")["reason"] == "Accepted"
         assert tenant["status"]["observedGeneration"] == tenant["metadata"]["generation"]
         done = wait_for(
-            lambda: (s := snapshots(k8s_api, ns)) and len(s) == 2
-            and all((x.get("status") or {}).get("phase") == "Completed" for x in s) and s,
-            "the window's two Snapshots Completed", op=op, timeout=120,
+            lambda: (
+                (s := snapshots(k8s_api, ns))
+                and len(s) == 2
+                and all((x.get("status") or {}).get("phase") == "Completed" for x in s)
+                and s
+            ),
+            "the window's two Snapshots Completed",
+            op=op,
+            timeout=120,
         )
         for snap in done:
             assert snap["spec"]["reason"] == "Scheduled"
@@ -55,22 +67,33 @@ def test_tenant_snapshots_and_reports_drift(
         global_wf = next(w for w in jira_sim.site.workflows if w["scope"]["type"] == "GLOBAL")
         workflow = jira_sim.admin.change_workflow(global_wf["id"], description="changed by the test")
         manual = {
-            "apiVersion": f"{GROUP}/{VERSION}", "kind": "Snapshot", "metadata": {"name": "acme-workflows-manual-1"},
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Snapshot",
+            "metadata": {"name": "acme-workflows-manual-1"},
             "spec": {"tenantRef": {"name": "acme"}, "type": "workflows"},
         }
         control_plane.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(manual))
         snap = wait_for(
-            lambda: (x := get(k8s_api, ns, "snapshots", "acme-workflows-manual-1"))
-            and (x.get("status") or {}).get("phase") == "Completed" and x,
-            "manual Snapshot Completed", op=op, timeout=90,
+            lambda: (
+                (x := get(k8s_api, ns, "snapshots", "acme-workflows-manual-1"))
+                and (x.get("status") or {}).get("phase") == "Completed"
+                and x
+            ),
+            "manual Snapshot Completed",
+            op=op,
+            timeout=90,
         )
         drift = snap["status"]["drift"]
         assert drift["total"] >= 1 and drift["changed"] == 1
-        assert any(c["key"].startswith("workflow/") and c["path"] == "description" for c in drift["changes"]), drift
+        assert any(
+            c["key"].startswith("workflow/") and c["path"] == "description" for c in drift["changes"]
+        ), drift
         assert snap["metadata"]["labels"]["jiradrift.io/drift"] == "true"
         assert workflow is not None
 
-        events = control_plane.kubectl("get", "events", "-n", ns, "--field-selector", "reason=DriftDetected", "-o", "json").stdout
+        events = control_plane.kubectl(
+            "get", "events", "-n", ns, "--field-selector", "reason=DriftDetected", "-o", "json"
+        ).stdout
         assert any(e["involvedObject"]["name"] == "acme" for e in json.loads(events)["items"])
         tenant = get(k8s_api, ns, "jiratenants", "acme")
         assert tenant["status"]["drift"]["lastSnapshot"] == "acme-workflows-manual-1"
@@ -78,8 +101,23 @@ def test_tenant_snapshots_and_reports_drift(
         table = control_plane.kubectl("get", "jt,snap", "-n", ns).stdout
         assert "True" in table and "acme-workflows-manual-1" in table and "Completed" in table
         listing = subprocess.run(
-            [sys.executable, "-m", "jiradrift", "drift", "list", "--tenant", f"{ns}/acme", "--limit", "1", "--format", "json"],
-            capture_output=True, text=True, env={**os.environ, "KUBECONFIG": str(control_plane.kubeconfig)}, check=False,
+            [
+                sys.executable,
+                "-m",
+                "jiradrift",
+                "drift",
+                "list",
+                "--tenant",
+                f"{ns}/acme",
+                "--limit",
+                "1",
+                "--format",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "KUBECONFIG": str(control_plane.kubeconfig)},
+            check=False,
         )
         assert listing.returncode == 0, listing.stderr
         page = json.loads(listing.stdout)

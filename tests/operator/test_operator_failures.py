@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+from tests.operator.kube import condition, get, make_secret, make_tenant, snapshots
 
 from jiradrift.dev.controlplane import ControlPlane, free_port
 from jiradrift.dev.operator_process import running_operator, wait_for
-from tests.operator.kube import condition, get, make_secret, make_tenant, snapshots
 
 pytestmark = pytest.mark.k8s
 
@@ -51,7 +51,11 @@ def warning_reasons(plane: ControlPlane, ns: str, name: str) -> list[str]:
 
 
 def test_each_failure_is_a_condition_with_a_reason_and_a_warning(
-    control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: Any, html_site: str,
+    control_plane: ControlPlane,
+    k8s_api: k8s.ApiClient,
+    k8s_namespace: str,
+    jira_sim: Any,
+    html_site: str,
     tmp_path: Path,
 ) -> None:
     ns, creds = k8s_namespace, jira_sim.credentials
@@ -61,8 +65,20 @@ def test_each_failure_is_a_condition_with_a_reason_and_a_warning(
     dead = f"http://127.0.0.1:{free_port()}"
     cases = {
         # tenant: (site, secret, condition, reason, words the message must contain)
-        "missing-secret": (jira_sim.base_url, "absent", "CredentialsValid", "SecretNotFound", ["absent", "email, token"]),
-        "missing-key": (jira_sim.base_url, "no-token", "CredentialsValid", "SecretKeyMissing", ["no-token", "token"]),
+        "missing-secret": (
+            jira_sim.base_url,
+            "absent",
+            "CredentialsValid",
+            "SecretNotFound",
+            ["absent", "email, token"],
+        ),
+        "missing-key": (
+            jira_sim.base_url,
+            "no-token",
+            "CredentialsValid",
+            "SecretKeyMissing",
+            ["no-token", "token"],
+        ),
         "wrong-token": (jira_sim.base_url, "wrong", "CredentialsValid", "CredentialsRejected", ["rejected"]),
         "unreachable": (dead, "good", "Reachable", "Unreachable", ["cannot reach", dead]),
         "not-jira": (html_site, "good", "Reachable", "NotJira", ["spec.site"]),
@@ -72,8 +88,14 @@ def test_each_failure_is_a_condition_with_a_reason_and_a_warning(
     with running_operator(control_plane, [ns], tmp_path, tenant_interval=1) as op:
         for name, (_site, _secret, type_, reason, words) in cases.items():
             tenant = wait_for(
-                lambda n=name, t=type_: (x := get(k8s_api, ns, "jiratenants", n)) and condition(x, t).get("status") == "False" and x,
-                f"{name}: {type_}=False", op=op, timeout=60,
+                lambda n=name, t=type_: (
+                    (x := get(k8s_api, ns, "jiratenants", n))
+                    and condition(x, t).get("status") == "False"
+                    and x
+                ),
+                f"{name}: {type_}=False",
+                op=op,
+                timeout=60,
             )
             failing = condition(tenant, type_)
             assert failing["reason"] == reason, (name, failing)
@@ -83,7 +105,12 @@ def test_each_failure_is_a_condition_with_a_reason_and_a_warning(
             assert ready["status"] == "False" and ready["reason"] == reason
             assert failing["observedGeneration"] == tenant["metadata"]["generation"]
         for name, (*_x, reason, _w) in cases.items():
-            wait_for(lambda n=name, r=reason: r in warning_reasons(control_plane, ns, n), f"{name}: Warning {reason}", op=op, timeout=30)
+            wait_for(
+                lambda n=name, r=reason: r in warning_reasons(control_plane, ns, n),
+                f"{name}: Warning {reason}",
+                op=op,
+                timeout=30,
+            )
         assert snapshots(k8s_api, ns) == []  # nothing is scheduled for a tenant that is not Ready
 
         # no hot loop: with a 1 s reconcile timer, the failing site is asked once per recheck period
@@ -98,5 +125,11 @@ def test_each_failure_is_a_condition_with_a_reason_and_a_warning(
         k8s.CoreV1Api(k8s_api).patch_namespaced_secret(
             "wrong", ns, {"data": {"token": base64.b64encode(creds.api_token.encode()).decode()}}
         )
-        wait_for(lambda: condition(get(k8s_api, ns, "jiratenants", "wrong-token"), "Ready").get("status") == "True",
-                 "wrong-token Ready after the Secret is fixed", op=op, timeout=60)
+        wait_for(
+            lambda: (
+                condition(get(k8s_api, ns, "jiratenants", "wrong-token"), "Ready").get("status") == "True"
+            ),
+            "wrong-token Ready after the Secret is fixed",
+            op=op,
+            timeout=60,
+        )

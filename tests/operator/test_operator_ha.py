@@ -14,21 +14,27 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+from tests.operator.kube import get, make_secret, make_tenant, snapshots
 
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, start_operator, wait_for
 from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.k8s.scheduling import snapshot_name, window_iso
-from tests.operator.kube import get, make_secret, make_tenant, snapshots
 
 pytestmark = pytest.mark.k8s
 
 
 def scheduled(ns: str, tenant: str, type_: str, start: datetime) -> dict[str, Any]:
     return {
-        "apiVersion": f"{GROUP}/{VERSION}", "kind": "Snapshot",
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Snapshot",
         "metadata": {"name": snapshot_name(tenant, type_, start), "namespace": ns},
-        "spec": {"tenantRef": {"name": tenant}, "type": type_, "windowStart": window_iso(start), "reason": "Scheduled"},
+        "spec": {
+            "tenantRef": {"name": tenant},
+            "type": type_,
+            "windowStart": window_iso(start),
+            "reason": "Scheduled",
+        },
     }
 
 
@@ -49,16 +55,27 @@ def test_two_operators_capture_each_window_exactly_once(
     # paused: the test, not the schedule, decides which windows exist
     make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "jira", ["priorities"], paused=True)
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
-    with running_operator(control_plane, [ns], tmp_path, name="op-a") as a, \
-            running_operator(control_plane, [ns], tmp_path, name="op-b") as b:
+    with (
+        running_operator(control_plane, [ns], tmp_path, name="op-a") as a,
+        running_operator(control_plane, [ns], tmp_path, name="op-b") as b,
+    ):
         for i in range(windows):
             body = scheduled(ns, "acme", "priorities", t0 + timedelta(hours=6 * i))
             control_plane.kubectl("apply", "-f", "-", input=json.dumps(body))
-        wait_for(lambda: phases(k8s_api, ns) == ["Completed"] * windows, f"{windows} windows Completed", op=a, timeout=180)
+        wait_for(
+            lambda: phases(k8s_api, ns) == ["Completed"] * windows,
+            f"{windows} windows Completed",
+            op=a,
+            timeout=180,
+        )
         assert b.proc.poll() is None
         # the "completed" log line follows the status patch; give the last ones a moment
-        wait_for(lambda: len(re.findall(r"snapshot \S+ completed", a.text() + b.text())) >= windows,
-                 "completion log lines", op=a, timeout=30)
+        wait_for(
+            lambda: len(re.findall(r"snapshot \S+ completed", a.text() + b.text())) >= windows,
+            "completion log lines",
+            op=a,
+            timeout=30,
+        )
         text_a, text_b = a.text(), b.text()
     both = text_a + text_b
     captures = re.findall(r"snapshot (\S+) capturing under", both)
@@ -70,8 +87,10 @@ def test_two_operators_capture_each_window_exactly_once(
     assert sorted(completions) == sorted(captures)
     wasted = len(captures) - windows
     attempts = acquired + denied
-    print(f"\nlock attempts: {attempts} ({acquired} acquired, {denied} denied: contention {denied / attempts:.1%}); "
-          f"captures: {len(captures)} for {windows} windows, wasted {wasted} ({wasted / len(captures):.1%})")
+    print(
+        f"\nlock attempts: {attempts} ({acquired} acquired, {denied} denied: contention {denied / attempts:.1%}); "
+        f"captures: {len(captures)} for {windows} windows, wasted {wasted} ({wasted / len(captures):.1%})"
+    )
     assert wasted / len(captures) < 0.01
     # both did work (the lock shared it out), and no Lease is left held
     assert re.search("capturing under", text_a) and re.search("capturing under", text_b)
@@ -93,8 +112,12 @@ def test_operator_killed_mid_capture_completes_the_window_once(
     first = start_operator(control_plane, [ns], tmp_path, name="op-first", lease_duration=8)
     try:
         control_plane.kubectl("apply", "-f", "-", input=json.dumps(body))
-        wait_for(lambda: (get(k8s_api, ns, "snapshots", name).get("status") or {}).get("phase") == "Capturing",
-                 "capture started", op=first, timeout=60)
+        wait_for(
+            lambda: (get(k8s_api, ns, "snapshots", name).get("status") or {}).get("phase") == "Capturing",
+            "capture started",
+            op=first,
+            timeout=60,
+        )
     finally:
         first.kill()  # SIGKILL: no release, no cleanup
     held = json.loads(control_plane.kubectl("get", "leases", "-n", ns, "-o", "json").stdout)["items"]
@@ -102,8 +125,14 @@ def test_operator_killed_mid_capture_completes_the_window_once(
     jira_sim.set_latency(0)
     with running_operator(control_plane, [ns], tmp_path, name="op-second", lease_duration=8) as second:
         snap = wait_for(
-            lambda: (s := get(k8s_api, ns, "snapshots", name)) and (s.get("status") or {}).get("phase") == "Completed" and s,
-            "the window Completed by the restarted operator", op=second, timeout=120,
+            lambda: (
+                (s := get(k8s_api, ns, "snapshots", name))
+                and (s.get("status") or {}).get("phase") == "Completed"
+                and s
+            ),
+            "the window Completed by the restarted operator",
+            op=second,
+            timeout=120,
         )
         text = second.text()
     assert snap["status"]["lock"]["holder"].startswith("op-second")

@@ -8,22 +8,26 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+from tests.operator.kube import condition, get, make_secret, snapshots
 
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
 from jiradrift.k8s.resources import GROUP, VERSION
-from tests.operator.kube import condition, get, make_secret, snapshots
 
 pytestmark = pytest.mark.k8s
 
 
 def oauth_tenant(ns: str, jira: Any, **auth: Any) -> dict[str, Any]:
     return {
-        "apiVersion": f"{GROUP}/{VERSION}", "kind": "JiraTenant", "metadata": {"name": "acme", "namespace": ns},
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "JiraTenant",
+        "metadata": {"name": "acme", "namespace": ns},
         "spec": {
-            "site": jira.base_url, "apiGateway": jira.gateway_url,
+            "site": jira.base_url,
+            "apiGateway": jira.gateway_url,
             "auth": {"oauth": {"secretRef": {"name": "acme-oauth"}, "tokenUrl": jira.token_url}, **auth},
-            "schedule": {"interval": "6h"}, "snapshotTypes": ["priorities"],
+            "schedule": {"interval": "6h"},
+            "snapshotTypes": ["priorities"],
         },
     }
 
@@ -32,21 +36,38 @@ def test_oauth_tenant_is_ready_with_token_expiry_and_snapshots(
     control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: Any, tmp_path: Path
 ) -> None:
     ns, creds = k8s_namespace, jira_sim.credentials
-    make_secret(k8s_api, ns, "acme-oauth", {
-        "client_id": creds.client_id, "client_secret": creds.client_secret, "refresh_token": creds.refresh_token,
-    })
+    make_secret(
+        k8s_api,
+        ns,
+        "acme-oauth",
+        {
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+            "refresh_token": creds.refresh_token,
+        },
+    )
     control_plane.kubectl("apply", "-f", "-", input=json.dumps(oauth_tenant(ns, jira_sim)))
     with running_operator(control_plane, [ns], tmp_path) as op:
         tenant = wait_for(
-            lambda: (t := get(k8s_api, ns, "jiratenants", "acme")) and condition(t, "Ready").get("status") == "True" and t,
-            "OAuth tenant Ready", op=op, timeout=90,
+            lambda: (
+                (t := get(k8s_api, ns, "jiratenants", "acme"))
+                and condition(t, "Ready").get("status") == "True"
+                and t
+            ),
+            "OAuth tenant Ready",
+            op=op,
+            timeout=90,
         )
         assert condition(tenant, "TokenFresh")["status"] == "True"
         assert condition(tenant, "ScopesReadOnly")["status"] == "True"
         assert tenant["status"]["token"]["expiresAt"]
         assert tenant["status"]["site"]["cloudId"] == jira_sim.cloud_id
-        wait_for(lambda: [(s.get("status") or {}).get("phase") for s in snapshots(k8s_api, ns)] == ["Completed"],
-                 "OAuth snapshot Completed", op=op, timeout=90)
+        wait_for(
+            lambda: [(s.get("status") or {}).get("phase") for s in snapshots(k8s_api, ns)] == ["Completed"],
+            "OAuth snapshot Completed",
+            op=op,
+            timeout=90,
+        )
         # the rotated refresh token was written back, and no token reached the logs or the status
         secret = k8s.CoreV1Api(k8s_api).read_namespaced_secret("acme-oauth", ns)
         assert "access_token" in secret.data
@@ -62,19 +83,44 @@ def test_write_scopes_are_refused_unless_allowed(
     from jiradrift.sim import read_only_scopes
 
     writer = jira_sim.oauth.create_grant([*read_only_scopes(), "manage:jira-configuration"])
-    make_secret(k8s_api, ns, "acme-oauth", {
-        "client_id": creds.client_id, "client_secret": creds.client_secret, "refresh_token": writer,
-    })
+    make_secret(
+        k8s_api,
+        ns,
+        "acme-oauth",
+        {
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+            "refresh_token": writer,
+        },
+    )
     control_plane.kubectl("apply", "-f", "-", input=json.dumps(oauth_tenant(ns, jira_sim)))
     with running_operator(control_plane, [ns], tmp_path) as op:
         tenant = wait_for(
-            lambda: (t := get(k8s_api, ns, "jiratenants", "acme")) and condition(t, "ScopesReadOnly").get("status") == "False" and t,
-            "ScopesReadOnly=False", op=op, timeout=90,
+            lambda: (
+                (t := get(k8s_api, ns, "jiratenants", "acme"))
+                and condition(t, "ScopesReadOnly").get("status") == "False"
+                and t
+            ),
+            "ScopesReadOnly=False",
+            op=op,
+            timeout=90,
         )
         assert condition(tenant, "Ready")["status"] == "False"
         assert condition(tenant, "ScopesReadOnly")["reason"] == "WriteScopesGranted"
         assert snapshots(k8s_api, ns) == []  # nothing captured with a write-capable token
-        control_plane.kubectl("patch", "jt", "acme", "-n", ns, "--type=merge", "-p",
-                              json.dumps({"spec": {"auth": {"allowWriteScopes": True}}}))
-        wait_for(lambda: condition(get(k8s_api, ns, "jiratenants", "acme"), "Ready").get("status") == "True",
-                 "Ready once write scopes are explicitly allowed", op=op, timeout=90)
+        control_plane.kubectl(
+            "patch",
+            "jt",
+            "acme",
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            json.dumps({"spec": {"auth": {"allowWriteScopes": True}}}),
+        )
+        wait_for(
+            lambda: condition(get(k8s_api, ns, "jiratenants", "acme"), "Ready").get("status") == "True",
+            "Ready once write scopes are explicitly allowed",
+            op=op,
+            timeout=90,
+        )

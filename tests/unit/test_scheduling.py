@@ -11,7 +11,12 @@ from jiradrift.k8s.scheduling import label_value, parse_duration, snapshot_name,
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("5m", timedelta(minutes=5)), ("6h", timedelta(hours=6)), ("1h30m", timedelta(minutes=90)), ("90s", timedelta(seconds=90))],
+    [
+        ("5m", timedelta(minutes=5)),
+        ("6h", timedelta(hours=6)),
+        ("1h30m", timedelta(minutes=90)),
+        ("90s", timedelta(seconds=90)),
+    ],
 )
 def test_parse_duration(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected

@@ -224,7 +224,19 @@ class ControlPlane:
             plane.stop()
 
     @classmethod
-    def launch(cls, workdir: Path | None = None, *, timeout: float = 90) -> ControlPlane:
+    def launch(cls, workdir: Path | None = None, *, timeout: float = 90, attempts: int = 3) -> ControlPlane:
+        """Start etcd + kube-apiserver. Ports are picked free and then handed to the child, so a
+        busy machine can take one in between: a start that fails on a taken port is retried."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return cls._launch(workdir, timeout=timeout)
+            except ControlPlaneError as exc:
+                if attempt == attempts or "address already in use" not in str(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _launch(cls, workdir: Path | None = None, *, timeout: float = 90) -> ControlPlane:
         bin_dir = find_binaries()
         own_dir = workdir is None
         root = Path(tempfile.mkdtemp(prefix="jiradrift-cp-")) if workdir is None else workdir
@@ -338,7 +350,10 @@ class ControlPlane:
         safe = user.replace(":", "_").replace("/", "_")
         (certs / f"{safe}.crt").write_bytes(_pem_cert(cert))
         (certs / f"{safe}.key").write_bytes(_pem_key(key))
-        b64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
+
+        def b64(data: bytes) -> str:
+            return base64.b64encode(data).decode()
+
         config = {
             "apiVersion": "v1",
             "kind": "Config",

@@ -40,7 +40,9 @@ def demo_command(
     size: str = typer.Option("small", help="Emulated site size: small, medium, large, xl."),
     keep: bool = typer.Option(False, help="Keep everything running until Ctrl-C at the end."),
     workdir: Path | None = typer.Option(None, help="Where to keep certificates, logs and kubeconfig."),
-    chart: bool = typer.Option(True, help="Install with the Helm chart (CRDs, RBAC) and run the operator as its ServiceAccount."),
+    chart: bool = typer.Option(
+        True, help="Install with the Helm chart (CRDs, RBAC) and run the operator as its ServiceAccount."
+    ),
 ) -> None:
     """Run the demo: control plane + Jira emulator + operator, then show a real drift."""
     from jiradrift.sim import Emulator
@@ -58,7 +60,13 @@ def demo_command(
         if chart and chart_dir.exists():
             _step("helm install jira-drift-operator (CRDs, ServiceAccounts, least-privilege RBAC)")
             plane.helm("install", "jira-drift-operator", str(chart_dir), "-n", NAMESPACE, "--wait=false")
-            plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd/jiratenants.jiradrift.io", "crd/snapshots.jiradrift.io")
+            plane.kubectl(
+                "wait",
+                "--for=condition=Established",
+                "--timeout=60s",
+                "crd/jiratenants.jiradrift.io",
+                "crd/snapshots.jiradrift.io",
+            )
             kubeconfig = plane.service_account_kubeconfig(NAMESPACE, "jira-drift-operator")
             typer.echo("the operator will run with the chart's ServiceAccount permissions")
         else:
@@ -68,11 +76,14 @@ def demo_command(
         _step("Applying a Secret and a JiraTenant")
         creds = jira.credentials
         secret = {
-            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "acme-jira", "namespace": NAMESPACE},
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "acme-jira", "namespace": NAMESPACE},
             "data": {"email": _b64(creds.email), "token": _b64(creds.api_token)},
         }
         tenant: dict[str, Any] = {
-            "apiVersion": "jiradrift.io/v1alpha1", "kind": "JiraTenant",
+            "apiVersion": "jiradrift.io/v1alpha1",
+            "kind": "JiraTenant",
             "metadata": {"name": "acme", "namespace": NAMESPACE},
             "spec": {
                 "site": jira.base_url,
@@ -86,41 +97,102 @@ def demo_command(
         typer.echo(json.dumps(tenant["spec"], indent=2))
 
         _step("Starting the operator (jiradrift run)")
-        with running_operator(plane, [NAMESPACE], root / "operator", kubeconfig=kubeconfig, tenant_interval=3) as op:
-            wait_for(lambda: "True" in plane.kubectl("get", "jt", "acme", "-n", NAMESPACE, "-o",
-                                                     'jsonpath={.status.conditions[?(@.type=="Ready")].status}').stdout,
-                     "JiraTenant Ready", op=op, timeout=120)
-            wait_for(lambda: _phases(plane) == ["Completed"] * 3, "first three Snapshots Completed", op=op, timeout=180)
+        with running_operator(
+            plane, [NAMESPACE], root / "operator", kubeconfig=kubeconfig, tenant_interval=3
+        ) as op:
+            wait_for(
+                lambda: (
+                    "True"
+                    in plane.kubectl(
+                        "get",
+                        "jt",
+                        "acme",
+                        "-n",
+                        NAMESPACE,
+                        "-o",
+                        'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+                    ).stdout
+                ),
+                "JiraTenant Ready",
+                op=op,
+                timeout=120,
+            )
+            wait_for(
+                lambda: _phases(plane) == ["Completed"] * 3,
+                "first three Snapshots Completed",
+                op=op,
+                timeout=180,
+            )
             _show(plane, "get", "jiratenants,snapshots", "-n", NAMESPACE)
 
-            _step("Changing the Jira site through the emulator's admin API: a workflow's description is edited")
+            _step(
+                "Changing the Jira site through the emulator's admin API: a workflow's description is edited"
+            )
             wf = next(w for w in jira.site.workflows if w["scope"]["type"] == "GLOBAL")
             jira.admin.change_workflow(wf["id"], description="Edited by the demo: approvals now required")
             typer.echo(f"changed the description of workflow {wf['name']!r}")
 
             _step("Taking a manual Snapshot of workflows (kubectl apply)")
             manual = {
-                "apiVersion": "jiradrift.io/v1alpha1", "kind": "Snapshot",
+                "apiVersion": "jiradrift.io/v1alpha1",
+                "kind": "Snapshot",
                 "metadata": {"name": "acme-workflows-after-change", "namespace": NAMESPACE},
                 "spec": {"tenantRef": {"name": "acme"}, "type": "workflows"},
             }
             plane.kubectl("apply", "-f", "-", input=json.dumps(manual))
-            wait_for(lambda: "Completed" in plane.kubectl("get", "snap", "acme-workflows-after-change", "-n", NAMESPACE,
-                                                          "-o", "jsonpath={.status.phase}").stdout,
-                     "manual Snapshot Completed", op=op, timeout=120)
+            wait_for(
+                lambda: (
+                    "Completed"
+                    in plane.kubectl(
+                        "get",
+                        "snap",
+                        "acme-workflows-after-change",
+                        "-n",
+                        NAMESPACE,
+                        "-o",
+                        "jsonpath={.status.phase}",
+                    ).stdout
+                ),
+                "manual Snapshot Completed",
+                op=op,
+                timeout=120,
+            )
             _show(plane, "get", "jiratenants,snapshots", "-n", NAMESPACE)
             _step("kubectl describe shows the drift and the Event")
             _show(plane, "get", "events", "-n", NAMESPACE, "--field-selector", "reason=DriftDetected")
-            _show(plane, "get", "snap", "acme-workflows-after-change", "-n", NAMESPACE, "-o",
-                  "jsonpath={.status.message}{\"\\n\"}{range .status.drift.changes[*]}{.op} {.key} {.path} ({.severity}){\"\\n\"}{end}")
+            _show(
+                plane,
+                "get",
+                "snap",
+                "acme-workflows-after-change",
+                "-n",
+                NAMESPACE,
+                "-o",
+                'jsonpath={.status.message}{"\\n"}'
+                '{range .status.drift.changes[*]}{.op} {.key} {.path} ({.severity}){"\\n"}{end}',
+            )
 
             _step(f"jiradrift drift list --tenant {NAMESPACE}/acme")
-            cli = [sys.executable, "-m", "jiradrift", "drift", "list", "--tenant", f"{NAMESPACE}/acme", "--limit", "10"]
+            cli = [
+                sys.executable,
+                "-m",
+                "jiradrift",
+                "drift",
+                "list",
+                "--tenant",
+                f"{NAMESPACE}/acme",
+                "--limit",
+                "10",
+            ]
             env_kube = {"KUBECONFIG": str(plane.kubeconfig), "COLUMNS": "160"}
-            result = subprocess.run(cli, capture_output=True, text=True, env={**_environ(), **env_kube}, check=False)
+            result = subprocess.run(
+                cli, capture_output=True, text=True, env={**_environ(), **env_kube}, check=False
+            )
             typer.echo(result.stdout.rstrip() or result.stderr.rstrip())
 
-            typer.secho(f"\nDemo finished in {time.monotonic() - started:.0f}s.", fg=typer.colors.GREEN, bold=True)
+            typer.secho(
+                f"\nDemo finished in {time.monotonic() - started:.0f}s.", fg=typer.colors.GREEN, bold=True
+            )
             if keep:
                 typer.echo(f"export KUBECONFIG={plane.kubeconfig}   # Ctrl-C to stop")
                 try:

@@ -21,7 +21,9 @@ from jiradrift.dev.controlplane import ControlPlane, free_port
 
 
 class OperatorProcess:
-    def __init__(self, proc: subprocess.Popen[bytes], log: Path, metrics_port: int, liveness_port: int) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[bytes], log: Path, metrics_port: int, liveness_port: int
+    ) -> None:
         self.proc = proc
         self.log = log
         self.metrics_port = metrics_port
@@ -71,22 +73,31 @@ def start_operator(
     for ns in namespaces:
         args += ["--namespace", ns]
     args += [
-        "--store", store, "--store-path", str(workdir / "store"),
-        "--metrics-port", str(metrics_port),
-        "--liveness", f"http://127.0.0.1:{liveness_port}/healthz",
-        "--lease-duration", str(lease_duration),
-        "--tenant-interval", str(tenant_interval),
+        "--store",
+        store,
+        "--store-path",
+        str(workdir / "store"),
+        "--metrics-port",
+        str(metrics_port),
+        "--liveness",
+        f"http://127.0.0.1:{liveness_port}/healthz",
+        "--lease-duration",
+        str(lease_duration),
+        "--tenant-interval",
+        str(tenant_interval),
         *extra,
     ]
     env = {**os.environ, "KUBECONFIG": str(kubeconfig or plane.kubeconfig), "POD_NAME": name}
     log = workdir / f"{name}.log"
-    out = open(log, "ab")  # noqa: SIM115 - the child owns it
+    out = open(log, "ab")
     proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     return OperatorProcess(proc, log, metrics_port, liveness_port)
 
 
 @contextmanager
-def running_operator(plane: ControlPlane, namespaces: Sequence[str], workdir: Path, **kwargs: Any) -> Iterator[OperatorProcess]:
+def running_operator(
+    plane: ControlPlane, namespaces: Sequence[str], workdir: Path, **kwargs: Any
+) -> Iterator[OperatorProcess]:
     op = start_operator(plane, namespaces, workdir, **kwargs)
     try:
         yield op
@@ -94,7 +105,13 @@ def running_operator(plane: ControlPlane, namespaces: Sequence[str], workdir: Pa
         op.stop()
 
 
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 60, interval: float = 0.5, op: OperatorProcess | None = None) -> Any:
+def wait_for(
+    check: Callable[[], Any],
+    what: str,
+    timeout: float = 60,
+    interval: float = 0.5,
+    op: OperatorProcess | None = None,
+) -> Any:
     """Poll ``check`` until it returns a truthy value; fail with the operator's log tail."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -102,7 +119,9 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 60, interval:
         if value:
             return value
         if op is not None and op.proc.poll() is not None:
-            raise AssertionError(f"operator exited ({op.proc.returncode}) while waiting for {what}:\n{op.text()[-4000:]}")
+            raise AssertionError(
+                f"operator exited ({op.proc.returncode}) while waiting for {what}:\n{op.text()[-4000:]}"
+            )
         time.sleep(interval)
     tail = op.text()[-4000:] if op else ""
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{tail}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +43,7 @@ async def credentials_for(
 
     from jiradrift.tokens import ensure_fresh_token
 
-    state = await ensure_fresh_token(
-        ctx.api, tenant, window=timedelta(seconds=ctx.settings.token_window_seconds)
-    )
+    state = await ensure_fresh_token(ctx.api, tenant, window=timedelta(seconds=ctx.settings.token_window_seconds))
     return OAuthAuth(access_token=state.access_token), secret
 
 
@@ -59,8 +58,11 @@ async def open_client(spec: JiraTenantSpec, credentials: Credentials, *, probe: 
     settings = ClientSettings(
         max_concurrency=spec.rate_limit.max_concurrency,
         requests_per_second=spec.rate_limit.requests_per_second,
-        **({"timeout": 10.0, "retry": RetryPolicy(max_retries=1, initial_delay=1.0, max_delay=2.0)} if probe else {}),
     )
+    if probe:
+        settings = dataclasses.replace(
+            settings, timeout=10.0, retry=RetryPolicy(max_retries=1, initial_delay=1.0, max_delay=2.0)
+        )
     return await JiraClient.connect(
         spec.site,
         credentials,
@@ -87,24 +89,28 @@ def classify(exc: BaseException, spec: JiraTenantSpec) -> Problem:
         return Problem(TOKEN_CONDITION.get(exc.reason, "TokenFresh"), exc.reason, str(exc))
     if isinstance(exc, jira_errors.AuthenticationFailed):
         return Problem(
-            "CredentialsValid", "CredentialsRejected",
+            "CredentialsValid",
+            "CredentialsRejected",
             f"{site} rejected the credentials (401); check the Secret's values or re-create the token",
         )
     if isinstance(exc, jira_errors.PermissionDenied):
         return Problem(
-            "CredentialsValid", "PermissionDenied",
+            "CredentialsValid",
+            "PermissionDenied",
             f"{site} refused access (403): the account needs the Administer Jira permission and the read scopes",
         )
     if isinstance(exc, jira_errors.ReauthorizationRequired):
         return Problem(
-            "TokenFresh", "ReauthorizationRequired",
+            "TokenFresh",
+            "ReauthorizationRequired",
             f"the OAuth grant was revoked or expired ({exc}); run `jiradrift auth login --tenant NS/NAME`",
         )
     if isinstance(exc, jira_errors.OAuthError):
         return Problem("CredentialsValid", "TokenRequestFailed", f"the token endpoint refused: {exc}")
     if isinstance(exc, jira_errors.MalformedResponse):
         return Problem(
-            "Reachable", "NotJira",
+            "Reachable",
+            "NotJira",
             f"{site} answered but not like Jira ({exc}); check spec.site points at a Jira site",
         )
     if isinstance(exc, jira_errors.NotFound):

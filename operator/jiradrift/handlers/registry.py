@@ -46,7 +46,12 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     async def tenant_changed(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         await reconcile_tenant(ctx, dict(body), patch, force_check=True)
 
-    @kopf.timer(*TENANTS, interval=settings.tenant_timer_seconds, initial_delay=settings.tenant_timer_seconds, registry=registry)
+    @kopf.timer(
+        *TENANTS,
+        interval=settings.tenant_timer_seconds,
+        initial_delay=settings.tenant_timer_seconds,
+        registry=registry,
+    )
     async def tenant_tick(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         await reconcile_tenant(ctx, dict(body), patch)
 

@@ -23,7 +23,8 @@ def api_client() -> k8s.ApiClient:
         k8s_config.load_incluster_config()
         return k8s.ApiClient()
     except k8s_config.ConfigException:
-        return k8s_config.new_client_from_config()
+        client: k8s.ApiClient = k8s_config.new_client_from_config()
+        return client
 
 
 def run_command(
@@ -46,8 +47,12 @@ def run_command(
         raise typer.BadParameter(f"--store must be configmap or filesystem, not {store!r}")
     logs.configure(logging.DEBUG if verbose else logging.INFO, json_format=log_format == "json")
     settings = OperatorSettings(
-        namespaces=list(namespace), standalone=standalone, store=store, store_path=store_path,
-        lease_duration_seconds=lease_duration, tenant_timer_seconds=tenant_interval,
+        namespaces=list(namespace),
+        standalone=standalone,
+        store=store,
+        store_path=store_path,
+        lease_duration_seconds=lease_duration,
+        tenant_timer_seconds=tenant_interval,
     )
     ctx = OperatorContext(api=api_client(), settings=settings, holder=holder_identity())
     if metrics_port:

@@ -12,11 +12,11 @@ import asyncio
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import kopf
 from kubernetes import client as k8s
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
@@ -45,13 +45,17 @@ def _objects(ctx: OperatorContext) -> k8s.CustomObjectsApi:
 
 
 def patch_status(ctx: OperatorContext, namespace: str, name: str, status: dict[str, Any]) -> None:
-    _objects(ctx).patch_namespaced_custom_object_status(GROUP, VERSION, namespace, "snapshots", name, {"status": status})
+    _objects(ctx).patch_namespaced_custom_object_status(
+        GROUP, VERSION, namespace, "snapshots", name, {"status": status}
+    )
 
 
 def read(ctx: OperatorContext, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
     try:
-        result: dict[str, Any] = _objects(ctx).get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
-        return result
+        return cast(
+            dict[str, Any],
+            _objects(ctx).get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name),
+        )
     except ApiException as exc:
         if exc.status == 404:
             return None
@@ -99,7 +103,9 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
     window = spec.get("windowStart")
     if window:
         key = snapshot_lock_key(
-            tenant_key(namespace, tenant_name), snapshot_type, datetime.fromisoformat(window.replace("Z", "+00:00"))
+            tenant_key(namespace, tenant_name),
+            snapshot_type,
+            datetime.fromisoformat(window.replace("Z", "+00:00")),
         )
     else:  # a Manual Snapshot is its own window
         key = f"snapshot_lock:{tenant_key(namespace, tenant_name)}:{snapshot_type}:manual-{name}"
@@ -110,21 +116,33 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
     tenant = await asyncio.to_thread(read, ctx, namespace, "jiratenants", tenant_name)
     if tenant is None:
         await _finish_failed(
-            ctx, body, "TenantNotFound",
-            f"JiraTenant {namespace}/{tenant_name} (spec.tenantRef.name) does not exist; create it or delete this Snapshot",
+            ctx,
+            body,
+            "TenantNotFound",
+            f"JiraTenant {namespace}/{tenant_name} (spec.tenantRef.name) does not exist; "
+            "create it or delete this Snapshot",
             attempts,
         )
         return
     tenant_spec = JiraTenantSpec.model_validate(tenant.get("spec") or {})
     verdict = tenant_may_capture(tenant)
     if not verdict:
-        await _finish_failed(ctx, body, verdict.reason, f"JiraTenant {namespace}/{tenant_name} may not be captured: {verdict.message}", attempts)
+        await _finish_failed(
+            ctx,
+            body,
+            verdict.reason,
+            f"JiraTenant {namespace}/{tenant_name} may not be captured: {verdict.message}",
+            attempts,
+        )
         return
 
     lock = ctx.locks.get(key)
     if lock is None:
         lock = ctx.locks[key] = LeaseLock(
-            ctx.api, namespace, key, ctx.holder,
+            ctx.api,
+            namespace,
+            key,
+            ctx.holder,
             duration_seconds=ctx.settings.lease_duration_seconds,
             labels={LABEL_TENANT: label_value(tenant_name), LABEL_TYPE: snapshot_type},
         )
@@ -132,7 +150,10 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
     metrics.LOCK_ACQUISITIONS.labels("acquired" if acquired else "denied").inc()
     if not acquired:
         # Someone else is capturing this window (or died doing so: its Lease will expire).
-        raise kopf.TemporaryError(f"{key} is held by another operator; waiting", delay=max(5, ctx.settings.lease_duration_seconds // 3))
+        raise kopf.TemporaryError(
+            f"{key} is held by another operator; waiting",
+            delay=max(5, ctx.settings.lease_duration_seconds // 3),
+        )
     try:
         # The other holder may have finished between our read and our acquire.
         fresh = await asyncio.to_thread(read, ctx, namespace, "snapshots", name)
@@ -145,8 +166,12 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
 
 
 async def _capture_locked(
-    ctx: OperatorContext, body: dict[str, Any], tenant: dict[str, Any], tenant_spec: JiraTenantSpec,
-    lock: LeaseLock, attempts: int,
+    ctx: OperatorContext,
+    body: dict[str, Any],
+    tenant: dict[str, Any],
+    tenant_spec: JiraTenantSpec,
+    lock: LeaseLock,
+    attempts: int,
 ) -> None:
     from jiradrift.snapshot.capture import capture_snapshot
 
@@ -157,14 +182,25 @@ async def _capture_locked(
     started = ctx.clock()
     t0 = time.monotonic()
     lock_record = {
-        "lease": lock.name, "key": lock.key[:1024], "holder": lock.holder,
+        "lease": lock.name,
+        "key": lock.key[:1024],
+        "holder": lock.holder,
         "transitions": lock.record.transitions if lock.record else 0,
         "acquiredAt": cond.now_rfc3339(started),
     }
     await asyncio.to_thread(
-        patch_status, ctx, namespace, name,
-        {"phase": "Capturing", "startTime": cond.now_rfc3339(started), "lock": lock_record, "attempts": attempts,
-         "message": f"capturing {snapshot_type} from {tenant_spec.site}", "observedGeneration": meta.get("generation")},
+        patch_status,
+        ctx,
+        namespace,
+        name,
+        {
+            "phase": "Capturing",
+            "startTime": cond.now_rfc3339(started),
+            "lock": lock_record,
+            "attempts": attempts,
+            "message": f"capturing {snapshot_type} from {tenant_spec.site}",
+            "observedGeneration": meta.get("generation"),
+        },
     )
     # Manual Snapshots arrive unlabelled; the labels make them listable per tenant and type.
     await asyncio.to_thread(
@@ -187,13 +223,20 @@ async def _capture_locked(
         with lock.held(release=False) as hold:  # released in run_snapshot, off the event loop
             manifest = await asyncio.wait_for(
                 capture_snapshot(
-                    client, store, tenant=tkey, snapshot_type=snapshot_type, snapshot_id=name, captured_at=started
+                    client,
+                    store,
+                    tenant=tkey,
+                    snapshot_type=snapshot_type,
+                    snapshot_id=name,
+                    captured_at=started,
                 ),
                 timeout=ctx.settings.capture_timeout_seconds,
             )
             if hold.lost.is_set():
                 metrics.LOCK_ACQUISITIONS.labels("lost").inc()
-                raise kopf.TemporaryError(f"lost {lock.key} during the capture; another holder will finish it", delay=10)
+                raise kopf.TemporaryError(
+                    f"lost {lock.key} during the capture; another holder will finish it", delay=10
+                )
     except kopf.TemporaryError:
         raise
     except Exception as exc:
@@ -213,6 +256,11 @@ async def _capture_locked(
     finished = ctx.clock()
     drift = drift_status(report, ctx.settings.max_changes_in_status)
     message = _summary(manifest, report)
+    ready_message = (
+        message
+        if phase == "Completed"
+        else f"{len(manifest.errors)} object(s) could not be read: " + "; ".join(e.message for e in manifest.errors[:3])
+    )
     status = {
         "phase": phase,
         "message": message,
@@ -222,14 +270,20 @@ async def _capture_locked(
         "requestCount": manifest.request_count,
         "errorCount": len(manifest.errors),
         "digest": f"sha256:{manifest.digest}",
-        "storageRef": {"backend": "ConfigMap" if ctx.settings.store == "configmap" else "Filesystem", "location": f"{namespace}/{name}"},
+        "storageRef": {
+            "backend": "ConfigMap" if ctx.settings.store == "configmap" else "Filesystem",
+            "location": f"{namespace}/{name}",
+        },
         "unchangedFrom": manifest.unchanged_from,
         "drift": drift,
         "conditions": cond.set_condition(
-            [], "Ready", phase == "Completed", phase,
-            message if phase == "Completed" else f"{len(manifest.errors)} object(s) could not be read: "
-            + "; ".join(e.message for e in manifest.errors[:3]),
-            generation=meta.get("generation"), now=finished,
+            [],
+            "Ready",
+            phase == "Completed",
+            phase,
+            ready_message,
+            generation=meta.get("generation"),
+            now=finished,
         ),
     }
     await asyncio.to_thread(patch_status, ctx, namespace, name, status)
@@ -245,7 +299,7 @@ async def _capture_locked(
         tenant_status["drift"] = tenant_drift_patch(report.summary(), name, finished)
         await asyncio.to_thread(events.post, ctx.api, tenant, "Normal", "DriftDetected", f"{name}: {message}")
     if phase == "Incomplete":
-        await asyncio.to_thread(events.post, ctx.api, body, "Warning", "SnapshotIncomplete", status["conditions"][0]["message"])
+        await asyncio.to_thread(events.post, ctx.api, body, "Warning", "SnapshotIncomplete", ready_message)
     await asyncio.to_thread(
         lambda: _objects(ctx).patch_namespaced_custom_object_status(
             GROUP, VERSION, namespace, "jiratenants", tenant_name, {"status": tenant_status}
@@ -288,14 +342,30 @@ def _record_requests(namespace: str, tenant: str, client: Any) -> None:
 async def _retry_or_fail(ctx: OperatorContext, body: dict[str, Any], reason: str, message: str, attempts: int) -> None:
     meta = body["metadata"]
     metrics.ERRORS.labels(meta["namespace"], body["spec"]["tenantRef"]["name"], reason).inc()
-    terminal = reason in {"SecretNotFound", "SecretKeyMissing", "CredentialsRejected", "ReauthorizationRequired",
-                          "PermissionDenied", "NotJira", "InvalidSite", "WriteScopesGranted", "MalformedSecret"}
+    terminal = reason in {
+        "SecretNotFound",
+        "SecretKeyMissing",
+        "CredentialsRejected",
+        "ReauthorizationRequired",
+        "PermissionDenied",
+        "NotJira",
+        "InvalidSite",
+        "WriteScopesGranted",
+        "MalformedSecret",
+    }
     if terminal or attempts >= MAX_ATTEMPTS:
         await _finish_failed(ctx, body, reason, message, attempts)
         return
     await asyncio.to_thread(
-        patch_status, ctx, meta["namespace"], meta["name"],
-        {"phase": "Pending", "attempts": attempts, "message": f"attempt {attempts}/{MAX_ATTEMPTS} failed: {message}"},
+        patch_status,
+        ctx,
+        meta["namespace"],
+        meta["name"],
+        {
+            "phase": "Pending",
+            "attempts": attempts,
+            "message": f"attempt {attempts}/{MAX_ATTEMPTS} failed: {message}",
+        },
     )
     raise kopf.TemporaryError(f"{reason}: {message}", delay=min(300, 15 * 2**attempts))
 
@@ -304,10 +374,18 @@ async def _finish_failed(ctx: OperatorContext, body: dict[str, Any], reason: str
     meta = body["metadata"]
     now = ctx.clock()
     await asyncio.to_thread(
-        patch_status, ctx, meta["namespace"], meta["name"],
+        patch_status,
+        ctx,
+        meta["namespace"],
+        meta["name"],
         {
-            "phase": "Failed", "message": message, "attempts": attempts, "completionTime": cond.now_rfc3339(now),
-            "conditions": cond.set_condition([], "Ready", False, reason, message, generation=meta.get("generation"), now=now),
+            "phase": "Failed",
+            "message": message,
+            "attempts": attempts,
+            "completionTime": cond.now_rfc3339(now),
+            "conditions": cond.set_condition(
+                [], "Ready", False, reason, message, generation=meta.get("generation"), now=now
+            ),
         },
     )
     metrics.SNAPSHOTS.labels(meta["namespace"], body["spec"]["tenantRef"]["name"], body["spec"]["type"], "Failed").inc()

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client as k8s
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from jiradrift.handlers import metrics
@@ -33,11 +33,20 @@ from jiradrift.k8s.resources import (
     VERSION,
     JiraTenantSpec,
 )
-from jiradrift.k8s.scheduling import label_value, parse_duration, snapshot_name, window_iso, window_label, window_start
+from jiradrift.k8s.scheduling import (
+    EPOCH,
+    label_value,
+    parse_duration,
+    snapshot_name,
+    window_iso,
+    window_label,
+    window_start,
+)
 
 log = logging.getLogger("jiradrift.tenant")
 
 CHECKED = ("CredentialsValid", "Reachable", "TokenFresh", "ScopesReadOnly")
+PRUNE_SECONDS = 30.0
 
 
 def tenant_key(namespace: str, name: str) -> str:
@@ -60,7 +69,7 @@ async def check_site(
         return [classify(exc, spec)], {}
     try:
         info = await client.get_json("/serverInfo")
-        if not isinstance(info, dict) or "baseUrl" not in info and "version" not in info:
+        if not isinstance(info, dict) or ("baseUrl" not in info and "version" not in info):
             return [Problem("Reachable", "NotJira", f"{spec.site}/serverInfo did not describe a Jira site")], {}
         # serverInfo needs no permission; a config endpoint proves the credentials can read config
         # (/statuses/search needs Administer Jira, and read:workflow:jira with granular scopes).
@@ -79,7 +88,11 @@ async def check_site(
 
 
 def conditions_from(
-    previous: list[dict[str, Any]], problems: list[Problem], spec: JiraTenantSpec, generation: int, now: datetime,
+    previous: list[dict[str, Any]],
+    problems: list[Problem],
+    spec: JiraTenantSpec,
+    generation: int,
+    now: datetime,
     token_status: dict[str, Any] | None,
 ) -> list[dict[str, Any]]:
     conditions = list(previous)
@@ -98,18 +111,30 @@ def conditions_from(
     for type_ in CHECKED:
         if type_ in failing:
             p = failing[type_]
-            conditions = cond.set_condition(conditions, type_, False, p.reason, p.message, generation=generation, now=now)
+            conditions = cond.set_condition(
+                conditions, type_, False, p.reason, p.message, generation=generation, now=now
+            )
         elif method != "static" and type_ in ("TokenFresh", "ScopesReadOnly"):
             # jiradrift.tokens owns these for refreshable tokens (it knows expiry and granted scopes)
             if cond.find(conditions, type_) is None:
                 conditions = cond.set_condition(
-                    conditions, type_, "Unknown", "Pending", "no token has been obtained yet", generation=generation, now=now
+                    conditions,
+                    type_,
+                    "Unknown",
+                    "Pending",
+                    "no token has been obtained yet",
+                    generation=generation,
+                    now=now,
                 )
         elif type_ == "ScopesReadOnly" and method == "static":
             conditions = cond.set_condition(
-                conditions, type_, True, "NotApplicable",
+                conditions,
+                type_,
+                True,
+                "NotApplicable",
                 "API tokens and PATs carry no OAuth scopes; the client refuses every write regardless",
-                generation=generation, now=now,
+                generation=generation,
+                now=now,
             )
         else:
             reason, message = ok_messages[type_]
@@ -117,7 +142,9 @@ def conditions_from(
     return conditions
 
 
-def ready_condition(conditions: list[dict[str, Any]], spec: JiraTenantSpec, generation: int, now: datetime) -> list[dict[str, Any]]:
+def ready_condition(
+    conditions: list[dict[str, Any]], spec: JiraTenantSpec, generation: int, now: datetime
+) -> list[dict[str, Any]]:
     for type_ in CHECKED:
         c = cond.find(conditions, type_)
         if c is None or c["status"] != "True":
@@ -128,7 +155,13 @@ def ready_condition(conditions: list[dict[str, Any]], spec: JiraTenantSpec, gene
             return cond.set_condition(conditions, "Ready", False, reason, message, generation=generation, now=now)
     message = "paused: no Snapshots are scheduled (spec.paused)" if spec.paused else "snapshots are scheduled"
     return cond.set_condition(
-        conditions, "Ready", True, "Paused" if spec.paused else "Ready", message, generation=generation, now=now
+        conditions,
+        "Ready",
+        True,
+        "Paused" if spec.paused else "Ready",
+        message,
+        generation=generation,
+        now=now,
     )
 
 
@@ -147,9 +180,7 @@ def ensure_snapshot(
                 LABEL_TYPE: snapshot_type,
                 LABEL_WINDOW: window_label(start),
             },
-            "ownerReferences": [
-                {"apiVersion": API_VERSION, "kind": "JiraTenant", "name": tenant, "uid": tenant_uid}
-            ],
+            "ownerReferences": [{"apiVersion": API_VERSION, "kind": "JiraTenant", "name": tenant, "uid": tenant_uid}],
         },
         "spec": {
             "tenantRef": {"name": tenant},
@@ -176,7 +207,10 @@ def list_snapshots(api: k8s.ApiClient, namespace: str, tenant: str, page: int = 
         kwargs: dict[str, Any] = {"label_selector": f"{LABEL_TENANT}={label_value(tenant)}", "limit": page}
         if token:
             kwargs["_continue"] = token
-        result = objects.list_namespaced_custom_object(GROUP, VERSION, namespace, "snapshots", **kwargs)
+        result = cast(
+            dict[str, Any],
+            objects.list_namespaced_custom_object(GROUP, VERSION, namespace, "snapshots", **kwargs),
+        )
         items.extend(i for i in result["items"] if i["spec"]["tenantRef"]["name"] == tenant)
         token = result["metadata"].get("continue")
         if not token:
@@ -226,25 +260,34 @@ async def reconcile_tenant(
         spec = JiraTenantSpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
         message = f"spec is invalid: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
-        patch.status["conditions"] = cond.set_condition(previous, "Ready", False, "InvalidSpec", message, generation=generation, now=now)
+        patch.status["conditions"] = cond.set_condition(
+            previous, "Ready", False, "InvalidSpec", message, generation=generation, now=now
+        )
         patch.status["observedGeneration"] = generation
         return
 
     # 1. credentials and site, at a bounded rate
-    state = ctx.checks.get(meta["uid"])
+    state: dict[str, Any] | None = ctx.checks.get(meta["uid"])
     secret_version = await asyncio.to_thread(_secret_version, ctx, namespace, spec)
     due = (
         force_check
         or state is None
         or state["generation"] != generation
         or state["secret"] != secret_version
-        or (now - state["at"]).total_seconds() >= (ctx.settings.error_recheck_seconds if state["problems"] else ctx.settings.recheck_seconds)
+        or (now - state["at"]).total_seconds()
+        >= (ctx.settings.error_recheck_seconds if state["problems"] else ctx.settings.recheck_seconds)
     )
     if due:
         problems, site = await check_site(ctx, namespace, name, spec, body)
         posted = (ctx.checks.get(meta["uid"]) or {}).get("posted", {})
-        state = {"generation": generation, "secret": secret_version, "at": now, "problems": problems, "site": site,
-                 "posted": posted}
+        state = {
+            "generation": generation,
+            "secret": secret_version,
+            "at": now,
+            "problems": problems,
+            "site": site,
+            "posted": posted,
+        }
         ctx.checks[meta["uid"]] = state
         for p in problems:
             metrics.ERRORS.labels(namespace, name, p.reason).inc()
@@ -252,6 +295,7 @@ async def reconcile_tenant(
         fresh = await asyncio.to_thread(_read_tenant, ctx, namespace, name)
         status = (fresh or body).get("status") or {}
         previous = list(status.get("conditions") or [])
+    assert state is not None
     conditions = conditions_from(previous, state["problems"], spec, generation, now, status.get("token"))
     conditions = ready_condition(conditions, spec, generation, now)
     await asyncio.to_thread(_post_transition_events, ctx, body, previous, conditions)
@@ -264,15 +308,25 @@ async def reconcile_tenant(
     interval = parse_duration(spec.schedule.interval)
     start = window_start(now, interval)
     patch.status["nextSnapshotTime"] = cond.now_rfc3339(start + interval)
-    if cond.is_true(conditions, "Ready") and not spec.paused:
+    scheduled = (window_iso(start), tuple(spec.snapshot_types))
+    if cond.is_true(conditions, "Ready") and not spec.paused and state.get("scheduled") != scheduled:
+        # once per window and type set per process; a restart re-creates idempotently (409)
         for snapshot_type in spec.snapshot_types:
             created = await asyncio.to_thread(
                 ensure_snapshot, ctx.api, namespace, name, meta["uid"], snapshot_type.value, start
             )
             if created:
-                log.info("created Snapshot %s for window %s", snapshot_name(name, snapshot_type.value, start), window_iso(start))
+                log.info(
+                    "created Snapshot %s for window %s",
+                    snapshot_name(name, snapshot_type.value, start),
+                    window_iso(start),
+                )
+        state["scheduled"] = scheduled
 
-    # 3. retention
+    # 3. retention: it lists Snapshots and ConfigMaps, so at most every PRUNE_SECONDS per tenant
+    if (now - state.get("pruned_at", EPOCH)).total_seconds() < PRUNE_SECONDS:
+        return
+    state["pruned_at"] = now
     try:
         deleted = await asyncio.to_thread(prune, ctx, namespace, name, spec)
         if deleted:
@@ -281,7 +335,9 @@ async def reconcile_tenant(
         log.warning("retention for %s/%s failed: %s", namespace, name, exc)
 
 
-def _delete_snapshot(ctx: OperatorContext, store: Any, namespace: str, name: str, snap: dict[str, Any] | None = None) -> str:
+def _delete_snapshot(
+    ctx: OperatorContext, store: Any, namespace: str, name: str, snap: dict[str, Any] | None = None
+) -> str:
     try:
         store.delete_snapshot(name)
     except KeyError:
@@ -305,11 +361,14 @@ def _delete_released_lease(ctx: OperatorContext, namespace: str, snap: dict[str,
     coordination = k8s.CoordinationV1Api(ctx.api)
     try:
         current = coordination.read_namespaced_lease(lease, namespace)
-        if current.spec.holder_identity:
+        if current.spec is None or current.metadata is None or current.spec.holder_identity:
             return
         coordination.delete_namespaced_lease(
-            lease, namespace,
-            body=k8s.V1DeleteOptions(preconditions=k8s.V1Preconditions(resource_version=current.metadata.resource_version)),
+            lease,
+            namespace,
+            body=k8s.V1DeleteOptions(
+                preconditions=k8s.V1Preconditions(resource_version=current.metadata.resource_version)
+            ),
         )
     except ApiException as exc:
         if exc.status not in (404, 409):
@@ -322,17 +381,17 @@ def _secret_version(ctx: OperatorContext, namespace: str, spec: JiraTenantSpec) 
     _, secret_name = auth_method(spec)
     try:
         secret = k8s.CoreV1Api(ctx.api).read_namespaced_secret(secret_name, namespace)
-        return str(secret.metadata.resource_version)
+        return str(secret.metadata.resource_version if secret.metadata else "")
     except ApiException as exc:
         return f"error-{exc.status}"
 
 
 def _read_tenant(ctx: OperatorContext, namespace: str, name: str) -> dict[str, Any] | None:
     try:
-        result: dict[str, Any] = k8s.CustomObjectsApi(ctx.api).get_namespaced_custom_object(
-            GROUP, VERSION, namespace, "jiratenants", name
+        return cast(
+            dict[str, Any],
+            k8s.CustomObjectsApi(ctx.api).get_namespaced_custom_object(GROUP, VERSION, namespace, "jiratenants", name),
         )
-        return result
     except ApiException:
         return None
 

@@ -62,7 +62,7 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
 def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
     raw = model.model_json_schema(by_alias=True, mode="serialization")
     defs = raw.pop("$defs", {})
-    schema = _structural(raw, defs)
+    schema: dict[str, Any] = _structural(raw, defs)
     props = schema["properties"]
     # Kubernetes supplies these; the CRD only declares their type.
     props["apiVersion"] = {"type": "string"}
@@ -190,7 +190,7 @@ def stale_crds(directory: Path) -> list[str]:
 
 
 def crds_command(
-    out: list[Path] = typer.Option(  # noqa: B008
+    out: list[Path] = typer.Option(
         [Path("crds")], "--out", "-o", help="Directory to write into (repeatable)."
     ),
     check: bool = typer.Option(False, "--check", help="Only report whether the files are up to date."),

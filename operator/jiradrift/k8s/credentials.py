@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client as k8s
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from jiradrift.k8s.resources import JiraTenantSpec
 
@@ -61,7 +61,9 @@ def auth_method(spec: JiraTenantSpec) -> tuple[str, str]:
     ):
         if value is not None:
             return method, value.secret_ref.name
-    raise CredentialsProblem("NoAuthMethod", "spec.auth sets no method; set one of oauth, serviceAccount, apiToken, pat")
+    raise CredentialsProblem(
+        "NoAuthMethod", "spec.auth sets no method; set one of oauth, serviceAccount, apiToken, pat"
+    )
 
 
 def decode_secret_data(secret: Any) -> dict[str, str]:
@@ -101,4 +103,5 @@ def read_tenant_secret(api: k8s.ApiClient, namespace: str, spec: JiraTenantSpec)
             f"Secret {namespace}/{name} (from {field}) lacks key(s) {', '.join(missing)}; "
             f"{method} needs {', '.join(REQUIRED_KEYS[method])}",
         )
-    return TenantSecret(method, name, data, secret.metadata.resource_version or "")
+    version = secret.metadata.resource_version if secret.metadata else None
+    return TenantSecret(method, name, data, version or "")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client as k8s
 
@@ -20,7 +20,9 @@ from jiradrift.store.base import SnapshotStore
 class KubernetesDriftSource:
     """A ``DriftSource`` over the Snapshots of one JiraTenant (``namespace/name``)."""
 
-    def __init__(self, api: k8s.ApiClient, namespace: str, tenant: str, store: SnapshotStore, page_size: int = 250):
+    def __init__(
+        self, api: k8s.ApiClient, namespace: str, tenant: str, store: SnapshotStore, page_size: int = 250
+    ):
         self.api = api
         self.namespace = namespace
         self.tenant = tenant
@@ -31,10 +33,16 @@ class KubernetesDriftSource:
         objects = k8s.CustomObjectsApi(self.api)
         token: str | None = None
         for _ in range(100_000):  # bounded; each page is page_size objects
-            kwargs: dict[str, Any] = {"label_selector": f"{LABEL_TENANT}={label_value(self.tenant)}", "limit": self.page_size}
+            kwargs: dict[str, Any] = {
+                "label_selector": f"{LABEL_TENANT}={label_value(self.tenant)}",
+                "limit": self.page_size,
+            }
             if token:
                 kwargs["_continue"] = token
-            result = objects.list_namespaced_custom_object(GROUP, VERSION, self.namespace, "snapshots", **kwargs)
+            result: dict[str, Any] = cast(
+                dict[str, Any],
+                objects.list_namespaced_custom_object(GROUP, VERSION, self.namespace, "snapshots", **kwargs),
+            )
             yield from result["items"]
             token = result["metadata"].get("continue")
             if not token:

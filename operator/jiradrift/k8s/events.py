@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client as k8s
-from kubernetes.client.rest import ApiException
+from kubernetes.client.exceptions import ApiException
 
 from jiradrift.redact import redact
 
@@ -20,7 +20,7 @@ def post(api: k8s.ApiClient, obj: dict[str, Any], type_: str, reason: str, messa
     """Best effort: an Event that cannot be posted is logged, never raised (Events are advisory)."""
     meta = obj["metadata"]
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    body = {
+    body: Any = {
         "apiVersion": "v1",
         "kind": "Event",
         "metadata": {"name": f"{meta['name'][:200]}.{uuid.uuid4().hex[:12]}", "namespace": meta["namespace"]},
@@ -43,4 +43,11 @@ def post(api: k8s.ApiClient, obj: dict[str, Any], type_: str, reason: str, messa
     try:
         k8s.CoreV1Api(api).create_namespaced_event(meta["namespace"], body)
     except ApiException as exc:
-        log.warning("could not post %s Event %s on %s/%s: %s", type_, reason, meta["namespace"], meta["name"], exc.reason)
+        log.warning(
+            "could not post %s Event %s on %s/%s: %s",
+            type_,
+            reason,
+            meta["namespace"],
+            meta["name"],
+            exc.reason,
+        )

@@ -49,6 +49,11 @@ def cel(
     return entry
 
 
+def validations(rules: list[dict[str, str]]) -> dict[str, Any]:
+    """``json_schema_extra`` carrying CEL rules for the CRD generator."""
+    return {"x-kubernetes-validations": rules}
+
+
 class Resource(BaseModel):
     """Base for every CR model: camelCase on the wire, unknown fields refused."""
 
@@ -261,10 +266,8 @@ class JiraTenantSpec(Resource):
         pattern=SITE_PATTERN,
         description="Gateway for OAuth and service-account calls. Change only for testing.",
     )
-    auth: TenantAuth = Field(json_schema_extra={"x-kubernetes-validations": TENANT_AUTH_RULES})
-    schedule: Schedule = Field(
-        default_factory=Schedule, json_schema_extra={"x-kubernetes-validations": SCHEDULE_RULES}
-    )
+    auth: TenantAuth = Field(json_schema_extra=validations(TENANT_AUTH_RULES))
+    schedule: Schedule = Field(default_factory=Schedule, json_schema_extra=validations(SCHEDULE_RULES))
     snapshot_types: list[SnapshotType] = Field(
         default_factory=lambda: list(SnapshotType),
         min_length=1,
@@ -273,9 +276,7 @@ class JiraTenantSpec(Resource):
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
     retention: Retention = Field(default_factory=Retention)
-    drift: DriftSettings = Field(
-        default_factory=DriftSettings, json_schema_extra={"x-kubernetes-validations": DRIFT_RULES}
-    )
+    drift: DriftSettings = Field(default_factory=DriftSettings, json_schema_extra=validations(DRIFT_RULES))
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     paused: bool = Field(
         default=False, description="Stop scheduling Snapshots; status is still kept current."
@@ -322,7 +323,7 @@ class JiraTenantStatus(Resource):
 class JiraTenant(Resource):
     """A Jira site whose configuration is snapshotted on a schedule and checked for drift."""
 
-    api_version: Literal["jiradrift.io/v1alpha1"] = API_VERSION
+    api_version: Literal["jiradrift.io/v1alpha1"] = "jiradrift.io/v1alpha1"
     kind: Literal["JiraTenant"] = "JiraTenant"
     metadata: dict[str, Any] = Field(default_factory=dict)
     spec: JiraTenantSpec
@@ -438,8 +439,8 @@ class SnapshotStatus(Resource):
 class Snapshot(Resource):
     """One capture of one configuration group of a JiraTenant, with its drift from the baseline."""
 
-    api_version: Literal["jiradrift.io/v1alpha1"] = API_VERSION
+    api_version: Literal["jiradrift.io/v1alpha1"] = "jiradrift.io/v1alpha1"
     kind: Literal["Snapshot"] = "Snapshot"
     metadata: dict[str, Any] = Field(default_factory=dict)
-    spec: SnapshotSpec = Field(json_schema_extra={"x-kubernetes-validations": SNAPSHOT_SPEC_RULES})
+    spec: SnapshotSpec = Field(json_schema_extra=validations(SNAPSHOT_SPEC_RULES))
     status: SnapshotStatus | None = None
