@@ -107,9 +107,7 @@ def test_a_changed_item_name_is_a_rename_and_other_changes_stay_modified() -> No
 
 
 def test_a_nested_name_change_is_modified_not_renamed() -> None:
-    report = diff(
-        {"workflow/1": {"name": "W", "x": {"name": "a"}}}, {"workflow/1": {"name": "W", "x": {"name": "b"}}}
-    )
+    report = diff({"workflow/1": {"name": "W", "x": {"name": "a"}}}, {"workflow/1": {"name": "W", "x": {"name": "b"}}})
     assert ops(report) == [("workflow/1", "modified", "x.name")]
 
 
@@ -255,10 +253,17 @@ def test_huge_values_are_clipped() -> None:
 
 
 def test_report_json_round_trips_and_first_n_gives_a_summary() -> None:
-    report = diff(
-        {"workflow/1": {"name": "A", "x": 1}}, {"workflow/1": {"name": "B", "x": 2}, "screen/1": {}}
-    )
+    report = diff({"workflow/1": {"name": "A", "x": 1}}, {"workflow/1": {"name": "B", "x": 2}, "screen/1": {}})
     again = DriftReport.from_json(report.to_json())
     assert again == report
     assert again.summary()["highest_severity"] == "medium"
     assert report.first(1) == report.changes[:1] and report.first(0) == []
+
+
+def test_changes_carry_the_items_display_name() -> None:
+    from jiradrift.snapshot.diff import display_name
+
+    assert display_name({"id": "1", "name": "Bug workflow"}) == "Bug workflow"
+    assert display_name({"id": "1", "value": "High"}) == "High"
+    assert display_name({"id": "1"}) is None
+    assert display_name(["not", "a", "dict"]) is None

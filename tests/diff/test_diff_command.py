@@ -76,15 +76,11 @@ def test_table_format_shows_the_summary_and_each_change(two_stores: tuple[Path, 
     result = runner.invoke(app, ["diff", str(two_stores[0]), str(two_stores[1])], terminal_width=200)
     assert result.exit_code == 0, result.output
     assert "acme/workflows" in result.stdout and "1 changed items" not in result.stdout
-    assert (
-        "2 changed items" in result.stdout and "renamed" in result.stdout and "statuses[1]" in result.stdout
-    )
+    assert "2 changed items" in result.stdout and "renamed" in result.stdout and "statuses[1]" in result.stdout
 
 
 def test_ignore_rules_apply(two_stores: tuple[Path, Path]) -> None:
-    result = runner.invoke(
-        app, ["diff", *map(str, two_stores), "--ignore", "field/*:description", "--format", "json"]
-    )
+    result = runner.invoke(app, ["diff", *map(str, two_stores), "--ignore", "field/*:description", "--format", "json"])
     assert ("field/f1", "modified", "description") not in changes(result.stdout)
 
 

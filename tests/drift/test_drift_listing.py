@@ -30,8 +30,7 @@ class FakeSource:
     def __init__(self, counts: dict[str, tuple[float, int]], tenant: str = "acme") -> None:
         # snapshot id -> (hours after T0, change count)
         self.snaps = {
-            sid: SnapshotDrift(sid, tenant, "workflows", T0 + timedelta(hours=h), n)
-            for sid, (h, n) in counts.items()
+            sid: SnapshotDrift(sid, tenant, "workflows", T0 + timedelta(hours=h), n) for sid, (h, n) in counts.items()
         }
         self.reads: list[tuple[str, int, int]] = []
 
@@ -214,4 +213,5 @@ def test_backfill_records_only_missing_reports_and_events_carry_their_snapshot(
         "severity": "high",
         "old": None,
         "new": "b",
+        "name": None,  # the body has no name, value or key
     }

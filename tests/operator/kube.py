@@ -22,9 +22,7 @@ def make_secret(api: k8s.ApiClient, ns: str, name: str, data: dict[str, str]) ->
     )
 
 
-def make_tenant(
-    api: k8s.ApiClient, ns: str, name: str, site: str, secret: str, types: list[str], **spec: Any
-) -> None:
+def make_tenant(api: k8s.ApiClient, ns: str, name: str, site: str, secret: str, types: list[str], **spec: Any) -> None:
     body = {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "JiraTenant",
@@ -41,9 +39,7 @@ def make_tenant(
 
 
 def get(api: k8s.ApiClient, ns: str, plural: str, name: str) -> dict[str, Any]:
-    result: dict[str, Any] = k8s.CustomObjectsApi(api).get_namespaced_custom_object(
-        GROUP, VERSION, ns, plural, name
-    )
+    result: dict[str, Any] = k8s.CustomObjectsApi(api).get_namespaced_custom_object(GROUP, VERSION, ns, plural, name)
     return result
 
 

@@ -35,9 +35,7 @@ def test_tenant_snapshots_and_reports_drift(
     with running_operator(control_plane, [ns], tmp_path) as op:
         tenant = wait_for(
             lambda: (
-                (t := get(k8s_api, ns, "jiratenants", "acme"))
-                and condition(t, "Ready").get("status") == "True"
-                and t
+                (t := get(k8s_api, ns, "jiratenants", "acme")) and condition(t, "Ready").get("status") == "True" and t
             ),
             "tenant Ready",
             op=op,
@@ -86,7 +84,8 @@ def test_tenant_snapshots_and_reports_drift(
         drift = snap["status"]["drift"]
         assert drift["total"] >= 1 and drift["changed"] == 1
         assert any(
-            c["key"].startswith("workflow/") and c["path"] == "description" for c in drift["changes"]
+            c["key"] == f"workflow/{global_wf['id']}" and c["path"] == "description" and c["name"] == global_wf["name"]
+            for c in drift["changes"]
         ), drift
         assert snap["metadata"]["labels"]["jiradrift.io/drift"] == "true"
         assert workflow is not None

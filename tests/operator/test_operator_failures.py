@@ -89,9 +89,7 @@ def test_each_failure_is_a_condition_with_a_reason_and_a_warning(
         for name, (_site, _secret, type_, reason, words) in cases.items():
             tenant = wait_for(
                 lambda n=name, t=type_: (
-                    (x := get(k8s_api, ns, "jiratenants", n))
-                    and condition(x, t).get("status") == "False"
-                    and x
+                    (x := get(k8s_api, ns, "jiratenants", n)) and condition(x, t).get("status") == "False" and x
                 ),
                 f"{name}: {type_}=False",
                 op=op,
@@ -126,9 +124,7 @@ def test_each_failure_is_a_condition_with_a_reason_and_a_warning(
             "wrong", ns, {"data": {"token": base64.b64encode(creds.api_token.encode()).decode()}}
         )
         wait_for(
-            lambda: (
-                condition(get(k8s_api, ns, "jiratenants", "wrong-token"), "Ready").get("status") == "True"
-            ),
+            lambda: condition(get(k8s_api, ns, "jiratenants", "wrong-token"), "Ready").get("status") == "True",
             "wrong-token Ready after the Secret is fixed",
             op=op,
             timeout=60,

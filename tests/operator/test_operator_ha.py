@@ -126,9 +126,7 @@ def test_operator_killed_mid_capture_completes_the_window_once(
     with running_operator(control_plane, [ns], tmp_path, name="op-second", lease_duration=8) as second:
         snap = wait_for(
             lambda: (
-                (s := get(k8s_api, ns, "snapshots", name))
-                and (s.get("status") or {}).get("phase") == "Completed"
-                and s
+                (s := get(k8s_api, ns, "snapshots", name)) and (s.get("status") or {}).get("phase") == "Completed" and s
             ),
             "the window Completed by the restarted operator",
             op=second,

@@ -50,9 +50,7 @@ def test_oauth_tenant_is_ready_with_token_expiry_and_snapshots(
     with running_operator(control_plane, [ns], tmp_path) as op:
         tenant = wait_for(
             lambda: (
-                (t := get(k8s_api, ns, "jiratenants", "acme"))
-                and condition(t, "Ready").get("status") == "True"
-                and t
+                (t := get(k8s_api, ns, "jiratenants", "acme")) and condition(t, "Ready").get("status") == "True" and t
             ),
             "OAuth tenant Ready",
             op=op,

@@ -22,9 +22,7 @@ def test_keep_last_prunes_oldest_snapshots_and_their_configmaps(
 ) -> None:
     ns, creds = k8s_namespace, jira_sim.credentials
     make_secret(k8s_api, ns, "jira", {"email": creds.email, "token": creds.api_token})
-    make_tenant(
-        k8s_api, ns, "acme", jira_sim.base_url, "jira", ["priorities"], paused=True, retention={"keepLast": 2}
-    )
+    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "jira", ["priorities"], paused=True, retention={"keepLast": 2})
     with running_operator(control_plane, [ns], tmp_path, tenant_interval=1) as op:
         for i in range(1, 5):
             name = f"acme-manual-{i}"
@@ -35,14 +33,10 @@ def test_keep_last_prunes_oldest_snapshots_and_their_configmaps(
                 "spec": {"tenantRef": {"name": "acme"}, "type": "priorities"},
             }
             if i == 3:  # a change in the middle, so the kept snapshots hold different bodies
-                jira_sim.admin.call(
-                    "rename_status", {"status_id": jira_sim.site.statuses[0]["id"], "name": "Renamed"}
-                )
+                jira_sim.admin.call("rename_status", {"status_id": jira_sim.site.statuses[0]["id"], "name": "Renamed"})
             control_plane.kubectl("apply", "-f", "-", input=json.dumps(manual))
             wait_for(
-                lambda n=name: (
-                    (get(k8s_api, ns, "snapshots", n).get("status") or {}).get("phase") == "Completed"
-                ),
+                lambda n=name: (get(k8s_api, ns, "snapshots", n).get("status") or {}).get("phase") == "Completed",
                 f"{name} Completed",
                 op=op,
                 timeout=60,
@@ -58,12 +52,8 @@ def test_keep_last_prunes_oldest_snapshots_and_their_configmaps(
             timeout=60,
         )
         assert kept == ["acme-manual-3", "acme-manual-4"]
-        configmaps = json.loads(control_plane.kubectl("get", "configmaps", "-n", ns, "-o", "json").stdout)[
-            "items"
-        ]
-        manifests = [
-            c for c in configmaps if c["metadata"].get("labels", {}).get("jiradrift.io/part") == "manifest"
-        ]
+        configmaps = json.loads(control_plane.kubectl("get", "configmaps", "-n", ns, "-o", "json").stdout)["items"]
+        manifests = [c for c in configmaps if c["metadata"].get("labels", {}).get("jiradrift.io/part") == "manifest"]
         assert sorted(c["metadata"]["labels"]["jiradrift.io/snapshot"] for c in manifests) == kept
         # no payload is left that only pruned Snapshots used (shared packs keep a kept owner)
         orphans = [

@@ -89,7 +89,13 @@ def drift_status(report: DriftReport | None, limit: int) -> dict[str, Any]:
         "changed": report.changed,
         "highestSeverity": highest.value if highest else None,
         "changes": [
-            {"key": c.key[:512], "op": c.op.value, "path": c.path[:512], "severity": c.severity.value}
+            {
+                "key": c.key[:512],
+                **({"name": c.name[:256]} if c.name else {}),
+                "op": c.op.value,
+                "path": c.path[:512],
+                "severity": c.severity.value,
+            }
             for c in report.first(limit)
         ],
     }
@@ -319,7 +325,8 @@ def _summary(manifest: Manifest, report: DriftReport | None) -> str:
     more = f" and {report.change_count - 1} more" if report.change_count > 1 else ""
     return (
         f"{items}; {report.change_count} change(s) ({highest}) from {report.old_snapshot}: "
-        f"{first.op.value} {first.key}{':' + first.path if first.path else ''}{more}"
+        f"{first.op.value} {first.key}{f' ({first.name!r})' if first.name else ''}"
+        f"{':' + first.path if first.path else ''}{more}"
     )[:4000]
 
 

@@ -117,8 +117,7 @@ def _pairs(
     ]
     if not pairs:
         raise _fail(
-            f"{a.store.root} and {b.store.root} share no tenant and snapshot type; pick snapshots "
-            f"with --from and --to"
+            f"{a.store.root} and {b.store.root} share no tenant and snapshot type; pick snapshots with --from and --to"
         )
     return pairs
 
@@ -141,7 +140,7 @@ def _print_report(console: Console, report: DriftReport) -> None:
         table.add_row(
             f"[{_SEVERITY_STYLE[c.severity.value]}]{c.severity.value}[/]",
             c.op.value,
-            c.key,
+            f"{c.key} ({c.name})" if c.name else c.key,
             c.path or "—",
             "" if c.old is None else display_value(c.old, 40),
             "" if c.new is None else display_value(c.new, 40),
@@ -158,17 +157,11 @@ def diff_command(
         typer.Argument(metavar="[DIR_B]", help="Newer side; omit to compare within DIR_A."),
     ] = None,
     from_id: Annotated[str | None, typer.Option("--from", help="Older snapshot id (in DIR_A).")] = None,
-    to_id: Annotated[
-        str | None, typer.Option("--to", help="Newer snapshot id (in DIR_B, else DIR_A).")
-    ] = None,
-    types: Annotated[
-        list[str] | None, typer.Option("--type", help="Only these snapshot types (repeatable).")
-    ] = None,
+    to_id: Annotated[str | None, typer.Option("--to", help="Newer snapshot id (in DIR_B, else DIR_A).")] = None,
+    types: Annotated[list[str] | None, typer.Option("--type", help="Only these snapshot types (repeatable).")] = None,
     ignore: Annotated[
         list[str] | None,
-        typer.Option(
-            "--ignore", help="Ignore rule KEY_GLOB[:PATH_GLOB], e.g. 'field/*:description' (repeatable)."
-        ),
+        typer.Option("--ignore", help="Ignore rule KEY_GLOB[:PATH_GLOB], e.g. 'field/*:description' (repeatable)."),
     ] = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when there is drift.")] = False,
@@ -194,9 +187,7 @@ def diff_command(
     except (StoreError, InvalidIgnoreRule, KeyError) as exc:
         raise _fail(str(exc)) from None
     if output is OutputFormat.json:
-        sys.stdout.write(
-            orjson.dumps({"reports": [r.to_dict() for r in reports]}, option=orjson.OPT_INDENT_2).decode()
-        )
+        sys.stdout.write(orjson.dumps({"reports": [r.to_dict() for r in reports]}, option=orjson.OPT_INDENT_2).decode())
         sys.stdout.write("\n")
     else:
         console = Console()
@@ -225,9 +216,7 @@ def drift_list_command(
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
     backfill: Annotated[
         bool,
-        typer.Option(
-            "--backfill/--no-backfill", help="First record drift for snapshots that have no report."
-        ),
+        typer.Option("--backfill/--no-backfill", help="First record drift for snapshots that have no report."),
     ] = True,
 ) -> None:
     """List drift events newest first, one page at a time.
@@ -261,7 +250,7 @@ def drift_list_command(
             e.type,
             f"[{_SEVERITY_STYLE[c.severity.value]}]{c.severity.value}[/]",
             c.op.value,
-            c.key,
+            f"{c.key} ({c.name})" if c.name else c.key,
             c.path or "—",
             f"{display_value(c.old, 30)} → {display_value(c.new, 30)}",
         )

@@ -65,19 +65,12 @@ def _diff_values(old: Any, new: Any, path: str, out: list[_RawChange]) -> None:
 
 def _identity_field(old: list[Any], new: list[Any]) -> str | None:
     """A field that identifies every element of both lists uniquely, if there is one."""
-    if (
-        not old
-        or not new
-        or not all(isinstance(e, dict) for e in old)
-        or not all(isinstance(e, dict) for e in new)
-    ):
+    if not old or not new or not all(isinstance(e, dict) for e in old) or not all(isinstance(e, dict) for e in new):
         return None
     for name in _IDENTITY_FIELDS:
         for seq in (old, new):
             ids = [e.get(name) for e in seq]
-            if any(not isinstance(i, str | int) or isinstance(i, bool) for i in ids) or len(set(ids)) != len(
-                ids
-            ):
+            if any(not isinstance(i, str | int) or isinstance(i, bool) for i in ids) or len(set(ids)) != len(ids):
                 break
         else:
             return name
@@ -119,9 +112,7 @@ def _hashable(value: Any) -> Any:
     return (type(value).__name__, value)  # keep 1, 1.0 and True apart
 
 
-def _diff_lists_by_identity(
-    old: list[Any], new: list[Any], ident: str, path: str, out: list[_RawChange]
-) -> None:
+def _diff_lists_by_identity(old: list[Any], new: list[Any], ident: str, path: str, out: list[_RawChange]) -> None:
     old_by = {e[ident]: (i, e) for i, e in enumerate(old)}
     new_ids = {e[ident] for e in new}
     for i, e in enumerate(old):
@@ -148,9 +139,18 @@ def diff_items(key: str, old_body: bytes, new_body: bytes) -> list[_RawChange]:
         # The bytes differ but the values compare equal (e.g. 1 vs 1.0): still a change.
         out.append((ChangeOp.MODIFIED, "", old, new))
     return [
-        (ChangeOp.RENAMED, p, o, n) if p == "name" and op is ChangeOp.MODIFIED else (op, p, o, n)
-        for op, p, o, n in out
+        (ChangeOp.RENAMED, p, o, n) if p == "name" and op is ChangeOp.MODIFIED else (op, p, o, n) for op, p, o, n in out
     ]
+
+
+def display_name(body: Any) -> str | None:
+    """What a person calls the item: its ``name`` (else ``value``, ``key``), clipped to 200 characters."""
+    if isinstance(body, dict):
+        for field in ("name", "value", "key"):
+            value = body.get(field)
+            if isinstance(value, str) and value:
+                return value[:200]
+    return None
 
 
 def diff_manifests(
@@ -164,9 +164,7 @@ def diff_manifests(
     ``store`` supplies bodies for changed items only. ``ignore`` holds rules as described in
     ``jiradrift.snapshot.ignore`` (e.g. ``"workflow/*:transitions[*].description"``).
     """
-    report = DriftReport(
-        tenant=new.tenant, type=new.type, new_snapshot=new.snapshot_id, old_snapshot=old.snapshot_id
-    )
+    report = DriftReport(tenant=new.tenant, type=new.type, new_snapshot=new.snapshot_id, old_snapshot=old.snapshot_id)
     if old.digest and old.digest == new.digest:
         return report
     rules = IgnoreRules(ignore)
@@ -192,20 +190,22 @@ def diff_manifests(
         sev = severity(key)
         if key in added:
             body = orjson.loads(store.get_item(new_items[key]))
-            changes.append(Change(key, ChangeOp.ADDED, "", sev, None, clip_value(body)))
+            changes.append(Change(key, ChangeOp.ADDED, "", sev, None, clip_value(body), display_name(body)))
             report.added += 1
         elif key in removed:
             body = orjson.loads(store.get_item(old_items[key]))
-            changes.append(Change(key, ChangeOp.REMOVED, "", sev, clip_value(body), None))
+            changes.append(Change(key, ChangeOp.REMOVED, "", sev, clip_value(body), None, display_name(body)))
             report.removed += 1
         else:
             kept = 0
-            raw = diff_items(key, store.get_item(old_items[key]), store.get_item(new_items[key]))
+            new_body = store.get_item(new_items[key])
+            raw = diff_items(key, store.get_item(old_items[key]), new_body)
+            name = display_name(orjson.loads(new_body)) if raw else None
             for op, path, o, n in raw:
                 if hide.paths and hide.hides(path):
                     report.ignored += 1
                     continue
-                changes.append(Change(key, op, path, sev, clip_value(o), clip_value(n)))
+                changes.append(Change(key, op, path, sev, clip_value(o), clip_value(n), name))
                 kept += 1
             if kept:
                 report.changed += 1

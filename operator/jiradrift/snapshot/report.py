@@ -68,6 +68,7 @@ class Change:
     severity: Severity
     old: Any = None
     new: Any = None
+    name: str | None = None  # the item's display name (its ``name``, else ``value``/``key``), for people
 
     @property
     def kind(self) -> str:
@@ -82,6 +83,7 @@ class Change:
             "severity": self.severity.value,
             "old": self.old,
             "new": self.new,
+            "name": self.name,
         }
 
     @classmethod
@@ -93,6 +95,7 @@ class Change:
             severity=Severity(data["severity"]),
             old=data.get("old"),
             new=data.get("new"),
+            name=data.get("name"),
         )
 
 
