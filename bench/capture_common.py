@@ -41,7 +41,13 @@ def emulator_process(size: str, latency_ms: float) -> Iterator[dict[str, Any]]:
 
 
 async def capture_all(
-    info: dict[str, Any], types: list[str], *, concurrency: int, rps: float, reader_wrapper: Any = None
+    info: dict[str, Any],
+    types: list[str],
+    *,
+    concurrency: int,
+    rps: float,
+    endpoint_rps: float | None = None,
+    reader_wrapper: Any = None,
 ) -> dict[str, Any]:
     from jiradrift.jira.auth import ApiTokenAuth
     from jiradrift.jira.client import ClientSettings, JiraClient
@@ -50,7 +56,12 @@ async def capture_all(
 
     c = info["credentials"]
     store = FilesystemStore(tempfile.mkdtemp(prefix="jiradrift-bench-"))
-    settings = ClientSettings(max_concurrency=concurrency, requests_per_second=rps, timeout=60)
+    settings = ClientSettings(
+        max_concurrency=concurrency,
+        requests_per_second=rps,
+        endpoint_requests_per_second=endpoint_rps,
+        timeout=60,
+    )
     jira = await JiraClient.connect(
         info["base_url"], ApiTokenAuth(c["email"], c["api_token"]), settings=settings, rng=random.Random(1)
     )

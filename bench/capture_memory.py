@@ -32,6 +32,7 @@ def child(base_url: str, email: str, token: str) -> None:
                 "items": result["items"],
                 "complete": result["complete"],
                 "seconds": result["seconds"],
+                "requests": result["stats"]["requests_total"],
             }
         )
     )
@@ -56,15 +57,13 @@ def main() -> None:
     large = measure("large")
     xl = measure("xl")
     growth = xl["peak_mib"] - large["peak_mib"]
-    print(
-        f"large: peak RSS {large['peak_mib']:.1f} MiB, {large['items']} items, {large['seconds']:.0f}s, complete={large['complete']}"
-    )
-    print(
-        f"xl:    peak RSS {xl['peak_mib']:.1f} MiB, {xl['items']} items, {xl['seconds']:.0f}s, complete={xl['complete']}"
-    )
-    print(
-        f"growth large -> xl: {growth:.1f} MiB (target < 64 MiB); ratio {xl['peak_mib'] / large['peak_mib']:.2f}x"
-    )
+    for name, r in (("large", large), ("xl", xl)):
+        print(
+            f"{name + ':':6s} peak RSS {r['peak_mib']:.1f} MiB, {r['items']} items, "
+            f"{r['requests']} requests, {r['seconds']:.0f}s, complete={r['complete']}"
+        )
+    ratio = xl["peak_mib"] / large["peak_mib"]
+    print(f"growth large -> xl: {growth:.1f} MiB (target < 64 MiB); ratio {ratio:.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Requests issued by a capture vs the minimum the page caps allow (target <= 1.05), with no 429 storm.
 
-    .venv/bin/python bench/capture_requests.py [--size xl] [--latency-ms 30]
+    .venv/bin/python bench/capture_requests.py [--size xl] [--latency-ms 30] [--endpoint-rps 80]
 
 The minimum is derived from what Jira answered: for every listing (a path plus its non-paging query)
 ceil(items / the page cap Jira echoed), at least 1; every unpaged read and every bulk-read batch is 1.
@@ -69,7 +69,8 @@ def main() -> None:
     parser.add_argument("--size", default="xl")
     parser.add_argument("--latency-ms", type=float, default=30)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--rps", type=float, default=400)
+    parser.add_argument("--rps", type=float, default=400, help="tenant-wide requests-per-second cap")
+    parser.add_argument("--endpoint-rps", type=float, default=80, help="per-endpoint cap (Jira: 100 GET/s)")
     args = parser.parse_args()
     from jiradrift.jira.snapshot_types import SnapshotType
 
@@ -86,17 +87,22 @@ def main() -> None:
                 [t.value for t in SnapshotType],
                 concurrency=args.concurrency,
                 rps=args.rps,
+                endpoint_rps=args.endpoint_rps,
                 reader_wrapper=wrap,
             )
         )
     issued = result["stats"]["requests_total"]
     minimum = recorders[0].minimum()
     by_status = result["stats"]["requests_by_status"]
-    print(f"site={args.size} latency={args.latency_ms}ms concurrency={args.concurrency} rps-cap={args.rps}")
+    print(
+        f"site={args.size} latency={args.latency_ms}ms concurrency={args.concurrency} "
+        f"rps-cap={args.rps:g} endpoint-rps-cap={args.endpoint_rps:g}"
+    )
     print(f"items={result['items']} complete={result['complete']} wall={result['seconds']:.1f}s")
     print(f"requests issued={issued} minimum={minimum} ratio={issued / minimum:.3f} (target <= 1.05)")
     print(
-        f"status counts={by_status} 429s={by_status.get('429', 0)} rate-limit waits={result['stats']['rate_limit_waits']}"
+        f"status counts={by_status} 429s={by_status.get('429', 0)} "
+        f"rate-limit waits={result['stats']['rate_limit_waits']}"
     )
 
 

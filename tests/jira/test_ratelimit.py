@@ -168,3 +168,30 @@ async def test_language_is_pinned() -> None:
     assert seen[0]["Accept-Language"] == "en-US"
     assert seen[0]["X-Force-Accept-Language"] == "true"
     assert seen[0]["Authorization"] == "Basic x"
+
+
+async def test_endpoint_rate_paces_each_endpoint_template_separately() -> None:
+    """Jira's burst limit is per endpoint: 20 role reads at 8 rps wait ~2.25 s; other endpoints do not."""
+    clock = FakeClock()
+    jira = JiraClient(
+        api_base="https://acme.atlassian.net/rest/api/3",
+        token_source=StaticAuthorization("Basic x"),
+        transport=Scripted(lambda r, n: httpx.Response(200, json={})),
+        clock=clock,
+        rng=random.Random(3),
+        settings=ClientSettings(requests_per_second=1000, endpoint_requests_per_second=8),
+    )
+    async with jira:
+        for i in range(20):
+            await jira.get_json(f"/project/{10000 + i}/role/{10002 + i % 5}")
+        roles_waited = jira.stats.throttle_wait_seconds
+        # burst of 8/4 = 2, then 18 more at 8 per second
+        assert roles_waited == pytest.approx(18 / 8, rel=0.01)
+        await jira.get_json("/field/customfield_10001/context")
+        await jira.get_json("/project/10001/components")
+        assert jira.stats.throttle_wait_seconds == pytest.approx(roles_waited)
+    assert set(jira._endpoint_buckets) == {
+        "GET /project/{}/role/{}",
+        "GET /field/{}/context",
+        "GET /project/{}/components",
+    }

@@ -39,6 +39,7 @@ from jiradrift.jira.guard import ReadOnlyTransport, check_request
 from jiradrift.jira.oauth import DEFAULT_TOKEN_URL
 from jiradrift.jira.ratelimit import RetryPolicy, TokenBucket, decide
 from jiradrift.jira.token_source import TokenSource, token_source_for
+from jiradrift.jira.transport import AiohttpTransport
 
 QueryValue = str | int | bool
 Params = Mapping[str, QueryValue | Sequence[QueryValue]] | Sequence[tuple[str, QueryValue]]
@@ -51,6 +52,9 @@ class ClientSettings:
     max_concurrency: int = 8
     requests_per_second: float = 50.0
     burst: float | None = None  # defaults to one second's worth of requests
+    # Jira's burst limits are per tenant, endpoint and method (GET 100 rps by default): when set,
+    # each endpoint template ("GET /project/{}/role/{}") is also paced to this rate.
+    endpoint_requests_per_second: float | None = None
     timeout: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     accept_language: str = "en-US"
@@ -85,6 +89,7 @@ class ClientStats:
         }
 
 
+_ID_SEGMENT = re.compile(r"/[^/]*\d[^/]*")  # a path segment holding an id ("10001", "customfield_10001")
 _TAG = re.compile(r"<[^>]+>")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 
@@ -153,8 +158,7 @@ class JiraClient:
         self._rng = rng or random.Random()
         self._allowed = frozenset({origin_of(self.api_base)})
         self._transport = ReadOnlyTransport(
-            transport
-            or httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=self.settings.max_concurrency)),
+            transport or AiohttpTransport(max_connections=self.settings.max_concurrency),
             self._allowed,
         )
         self._http = httpx.AsyncClient(
@@ -171,6 +175,7 @@ class JiraClient:
         self._semaphore = asyncio.Semaphore(self.settings.max_concurrency)
         rps = self.settings.requests_per_second
         self._bucket = TokenBucket(rps, self.settings.burst or rps, self.clock)
+        self._endpoint_buckets: dict[str, TokenBucket] = {}
         self._paused_until = 0.0
 
     # -- construction --------------------------------------------------------------------------
@@ -244,6 +249,17 @@ class JiraClient:
             return path
         return self.api_base + (path if path.startswith("/") else "/" + path)
 
+    def _endpoint_bucket(self, method: str, path: str) -> TokenBucket | None:
+        rate = self.settings.endpoint_requests_per_second
+        if not rate:
+            return None
+        template = method + " " + _ID_SEGMENT.sub("/{}", path.split("?", 1)[0])
+        bucket = self._endpoint_buckets.get(template)
+        if bucket is None:
+            # A quarter-second burst: no one-second window ever sees more than 1.25 x rate.
+            bucket = self._endpoint_buckets[template] = TokenBucket(rate, rate / 4, self.clock)
+        return bucket
+
     async def _wait_if_paused(self) -> None:
         for _ in range(1000):
             remaining = self._paused_until - self.clock.monotonic()
@@ -273,9 +289,12 @@ class JiraClient:
         policy = self.settings.retry
         attempt = 0
         renewed = False
+        endpoint_bucket = self._endpoint_bucket(method, path)
         while True:
             await self._wait_if_paused()
             failure: str | None = None
+            if endpoint_bucket is not None:  # before taking a connection slot other endpoints could use
+                self.stats.throttle_wait_seconds += await endpoint_bucket.acquire()
             async with self._semaphore:
                 await self._wait_if_paused()
                 self.stats.throttle_wait_seconds += await self._bucket.acquire()
