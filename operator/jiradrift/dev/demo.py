@@ -21,7 +21,7 @@ import typer
 
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
-from jiradrift.dev.pytest_plugin import install_crds
+from jiradrift.dev.pytest_plugin import install_crds, wait_crds_established
 
 NAMESPACE = "jira-demo"
 
@@ -60,13 +60,7 @@ def demo_command(
         if chart and chart_dir.exists():
             _step("helm install jira-drift-operator (CRDs, ServiceAccounts, least-privilege RBAC)")
             plane.helm("install", "jira-drift-operator", str(chart_dir), "-n", NAMESPACE, "--wait=false")
-            plane.kubectl(
-                "wait",
-                "--for=condition=Established",
-                "--timeout=60s",
-                "crd/jiratenants.jiradrift.io",
-                "crd/snapshots.jiradrift.io",
-            )
+            wait_crds_established(plane)
             kubeconfig = plane.service_account_kubeconfig(NAMESPACE, "jira-drift-operator")
             typer.echo("the operator will run with the chart's ServiceAccount permissions")
         else:
@@ -158,7 +152,7 @@ def demo_command(
                 timeout=120,
             )
             _show(plane, "get", "jiratenants,snapshots", "-n", NAMESPACE)
-            _step("kubectl describe shows the drift and the Event")
+            _step("The drift as an admin sees it: the Event on the JiraTenant and the Snapshot's status")
             _show(plane, "get", "events", "-n", NAMESPACE, "--field-selector", "reason=DriftDetected")
             _show(
                 plane,
@@ -169,7 +163,7 @@ def demo_command(
                 NAMESPACE,
                 "-o",
                 'jsonpath={.status.message}{"\\n"}'
-                '{range .status.drift.changes[*]}{.op} {.key} {.path} ({.severity}){"\\n"}{end}',
+                '{range .status.drift.changes[*]}{.op} {.key} ({.name}) {.path} ({.severity}){"\\n"}{end}',
             )
 
             _step(f"jiradrift drift list --tenant {NAMESPACE}/acme")

@@ -21,6 +21,10 @@ from jiradrift.k8s.crdgen import write_crds
 def install_crds(plane: ControlPlane, directory: Path) -> None:
     write_crds(directory)
     plane.kubectl("apply", "--server-side", "-f", str(directory))
+    wait_crds_established(plane)
+
+
+def wait_crds_established(plane: ControlPlane) -> None:
     plane.kubectl(
         "wait",
         "--for=condition=Established",
