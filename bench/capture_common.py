@@ -15,19 +15,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 
-def _serve(size: str, latency_ms: float, conn: Any) -> None:
+def _serve(size: str, latency_ms: float, conn: Any, burst_limit: int | None = None) -> None:
     from jiradrift.sim.emulator import Emulator
 
-    with Emulator(size=size, seed=1, latency_ms=latency_ms).running() as emu:
+    with Emulator(size=size, seed=1, latency_ms=latency_ms, burst_limit=burst_limit).running() as emu:
         conn.send({"base_url": emu.base_url, "credentials": asdict(emu.credentials)})
         conn.recv()  # block until told to stop
 
 
 @contextmanager
-def emulator_process(size: str, latency_ms: float) -> Iterator[dict[str, Any]]:
+def emulator_process(size: str, latency_ms: float, burst_limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """The emulator in a child process; ``burst_limit`` makes it enforce Jira's per-endpoint
+    burst limit (429 ``jira-burst-based`` above N requests/s per endpoint)."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_serve, args=(size, latency_ms, child), daemon=True)
+    proc = ctx.Process(target=_serve, args=(size, latency_ms, child, burst_limit), daemon=True)
     proc.start()
     try:
         if not parent.poll(120):

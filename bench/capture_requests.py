@@ -67,6 +67,10 @@ class Recorder:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", default="xl")
+    parser.add_argument(
+        "--jira-burst-limit", type=int, default=100,
+        help="requests/s per endpoint the emulator allows before answering 429 jira-burst-based (0: off)",
+    )
     parser.add_argument("--latency-ms", type=float, default=30)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rps", type=float, default=400, help="tenant-wide requests-per-second cap")
@@ -80,7 +84,7 @@ def main() -> None:
         recorders.append(Recorder(client))
         return recorders[-1]
 
-    with emulator_process(args.size, args.latency_ms) as info:
+    with emulator_process(args.size, args.latency_ms, args.jira_burst_limit) as info:
         result = asyncio.run(
             capture_all(
                 info,
@@ -96,7 +100,8 @@ def main() -> None:
     by_status = result["stats"]["requests_by_status"]
     print(
         f"site={args.size} latency={args.latency_ms}ms concurrency={args.concurrency} "
-        f"rps-cap={args.rps:g} endpoint-rps-cap={args.endpoint_rps:g}"
+        f"rps-cap={args.rps:g} endpoint-rps-cap={args.endpoint_rps:g} "
+        f"emulated Jira burst limit={args.jira_burst_limit or 'off'}/s per endpoint"
     )
     print(f"items={result['items']} complete={result['complete']} wall={result['seconds']:.1f}s")
     print(f"requests issued={issued} minimum={minimum} ratio={issued / minimum:.3f} (target <= 1.05)")

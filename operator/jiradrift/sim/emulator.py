@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from jiradrift.sim.admin import Admin
+from jiradrift.sim.burst import BurstLimiter
 from jiradrift.sim.clock import Clock, SystemClock
 from jiradrift.sim.control import control_routes
 from jiradrift.sim.faults import Faults
@@ -81,6 +82,10 @@ class RunningEmulator:
     def set_latency(self, ms: float) -> None:
         self.state.latency_s = ms / 1000.0
 
+    def set_burst_limit(self, per_second: int | None) -> None:
+        """Enforce Jira's per-endpoint burst limit (e.g. 100 GET/s); None turns it off."""
+        self.state.burst = BurstLimiter(per_second) if per_second else None
+
 
 class Emulator:
     """A Jira Cloud site on loopback.
@@ -102,12 +107,14 @@ class Emulator:
         port: int = 0,
         email: str = "admin@example.com",
         api_token: str | None = None,
+        burst_limit: int | None = None,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError(f"the emulator binds loopback only; got host {host!r}")
         self.spec = spec or SiteSpec.for_size(size)
         self.seed = seed
         self.latency_ms = latency_ms
+        self.burst_limit = burst_limit
         self.access_token_ttl = access_token_ttl
         self.clock: Clock = clock or SystemClock()
         self.host = host
@@ -157,7 +164,8 @@ class Emulator:
             pat="sim-pat-" + secrets.token_hex(8),
         )
         state = ServerState(
-            site, oauth, Faults(), RequestLog(), self.clock, credentials, self.latency_ms / 1000.0
+            site, oauth, Faults(), RequestLog(), self.clock, credentials, self.latency_ms / 1000.0,
+            BurstLimiter(self.burst_limit) if self.burst_limit else None,
         )
         admin = Admin(site, self.clock, runner)
         app = build_app(state, control_routes(state, Admin(site, self.clock)))

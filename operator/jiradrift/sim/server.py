@@ -22,6 +22,7 @@ import orjson
 from aiohttp import web
 
 from jiradrift.sim.clock import Clock
+from jiradrift.sim.burst import BurstLimiter
 from jiradrift.sim.errors import JiraError, OAuthError
 from jiradrift.sim.faults import HTML_429, Faults
 from jiradrift.sim.oauth import AuthorizationServer
@@ -57,6 +58,7 @@ class ServerState:
     clock: Clock
     credentials: Credentials
     latency_s: float = 0.0
+    burst: BurstLimiter | None = None  # Jira's per-endpoint burst limit; None = unlimited
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -153,6 +155,10 @@ def make_api_handler(
             if principal is not None and principal.scopes is not None and not needed.allows(principal.scopes):
                 raise JiraError(
                     403, f"Unauthorized; scope does not match. {operation} needs {needed.describe()}."
+                )
+            if state.burst is not None and not state.burst.admit(operation):
+                raise JiraError(
+                    429, "Rate limit exceeded.", headers={"Retry-After": "1", "RateLimit-Reason": "jira-burst-based"}
                 )
             faulted = _fault_response(state, method, api_path)
             if faulted is not None:
