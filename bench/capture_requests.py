@@ -58,9 +58,7 @@ class Recorder:
         return await self.client.post_read(path, body, params)
 
     def minimum(self) -> int:
-        paged = sum(
-            max(1, math.ceil(items / cap)) if cap else pages for items, cap, pages in self.listings.values()
-        )
+        paged = sum(max(1, math.ceil(items / cap)) if cap else pages for items, cap, pages in self.listings.values())
         return paged + self.unpaged
 
 
@@ -68,7 +66,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", default="xl")
     parser.add_argument(
-        "--jira-burst-limit", type=int, default=100,
+        "--jira-burst-limit",
+        type=int,
+        default=100,
         help="requests/s per endpoint the emulator allows before answering 429 jira-burst-based (0: off)",
     )
     parser.add_argument("--latency-ms", type=float, default=30)

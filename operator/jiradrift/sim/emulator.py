@@ -164,7 +164,13 @@ class Emulator:
             pat="sim-pat-" + secrets.token_hex(8),
         )
         state = ServerState(
-            site, oauth, Faults(), RequestLog(), self.clock, credentials, self.latency_ms / 1000.0,
+            site,
+            oauth,
+            Faults(),
+            RequestLog(),
+            self.clock,
+            credentials,
+            self.latency_ms / 1000.0,
             BurstLimiter(self.burst_limit) if self.burst_limit else None,
         )
         admin = Admin(site, self.clock, runner)
@@ -230,9 +236,7 @@ class Emulator:
                 await runner.cleanup()
                 sock.close()
 
-        thread = threading.Thread(
-            target=loop.run_until_complete, args=(main(),), name="jira-sim", daemon=True
-        )
+        thread = threading.Thread(target=loop.run_until_complete, args=(main(),), name="jira-sim", daemon=True)
         thread.start()
         try:
             running = ready.result(timeout=START_TIMEOUT_S)

@@ -21,8 +21,8 @@ from urllib.parse import urlencode
 import orjson
 from aiohttp import web
 
-from jiradrift.sim.clock import Clock
 from jiradrift.sim.burst import BurstLimiter
+from jiradrift.sim.clock import Clock
 from jiradrift.sim.errors import JiraError, OAuthError
 from jiradrift.sim.faults import HTML_429, Faults
 from jiradrift.sim.oauth import AuthorizationServer
@@ -62,9 +62,7 @@ class ServerState:
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(body), status=status, content_type="application/json", headers=headers
-    )
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json", headers=headers)
 
 
 @dataclass(frozen=True)
@@ -149,13 +147,10 @@ def make_api_handler(
                     401,
                     "You are not authenticated. Authentication required to perform this operation."
                     if not gateway
-                    else "Unauthorized; the Bearer token is missing, unknown or expired. "
-                    "Refresh it at /oauth/token.",
+                    else "Unauthorized; the Bearer token is missing, unknown or expired. Refresh it at /oauth/token.",
                 )
             if principal is not None and principal.scopes is not None and not needed.allows(principal.scopes):
-                raise JiraError(
-                    403, f"Unauthorized; scope does not match. {operation} needs {needed.describe()}."
-                )
+                raise JiraError(403, f"Unauthorized; scope does not match. {operation} needs {needed.describe()}.")
             if state.burst is not None and not state.burst.admit(operation):
                 raise JiraError(
                     429, "Rate limit exceeded.", headers={"Retry-After": "1", "RateLimit-Reason": "jira-burst-based"}
@@ -235,9 +230,7 @@ def _oauth_routes(state: ServerState) -> list[web.RouteDef]:
         except OAuthError as err:
             response = _json(err.body(), err.status)
         state.requests.add(
-            RequestRecord(
-                "POST", request.path, "", "POST /oauth/token", str(form.get("client_id")), response.status
-            )
+            RequestRecord("POST", request.path, "", "POST /oauth/token", str(form.get("client_id")), response.status)
         )
         return response
 
