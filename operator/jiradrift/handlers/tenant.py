@@ -299,15 +299,16 @@ async def reconcile_tenant(
     conditions = conditions_from(previous, state["problems"], spec, generation, now, status.get("token"))
     conditions = ready_condition(conditions, spec, generation, now)
     await asyncio.to_thread(_post_transition_events, ctx, body, previous, conditions)
-    patch.status["conditions"] = conditions
-    patch.status["observedGeneration"] = generation
+    current = body.get("status") or {}
+    _set_if_changed(patch, current, "conditions", conditions)
+    _set_if_changed(patch, current, "observedGeneration", generation)
     if state["site"]:
-        patch.status["site"] = state["site"]
+        _set_if_changed(patch, current, "site", state["site"])
 
     # 2. schedule
     interval = parse_duration(spec.schedule.interval)
     start = window_start(now, interval)
-    patch.status["nextSnapshotTime"] = cond.now_rfc3339(start + interval)
+    _set_if_changed(patch, current, "nextSnapshotTime", cond.now_rfc3339(start + interval))
     scheduled = (window_iso(start), tuple(spec.snapshot_types))
     if cond.is_true(conditions, "Ready") and not spec.paused and state.get("scheduled") != scheduled:
         # once per window and type set per process; a restart re-creates idempotently (409)
@@ -333,6 +334,12 @@ async def reconcile_tenant(
             log.info("retention pruned %d Snapshot(s) of %s/%s", len(deleted), namespace, name)
     except Exception as exc:  # retention must never block scheduling
         log.warning("retention for %s/%s failed: %s", namespace, name, exc)
+
+
+def _set_if_changed(patch: Any, current: dict[str, Any], field: str, value: Any) -> None:
+    """Only changed status fields go into the patch, so a steady tenant costs no write per tick."""
+    if current.get(field) != value:
+        patch.status[field] = value
 
 
 def _delete_snapshot(
