@@ -9,8 +9,10 @@ window, so each one takes its Lease, re-reads its Secret, rotates its refresh to
 emulator, writes the Secret (resourceVersion precondition), patches status and releases the Lease.
 
 A real kube-apiserver + etcd (``ControlPlane``) and the emulator (its own process) run on loopback;
-the job is the CLI exactly as the CronJob runs it, in its own process. Prints the wall time, the
-ratio to the 60 s target, tenants/s, and the CPU seconds each process used (all share the cores).
+the job is the CLI exactly as the CronJob runs it, in its own process, authenticated by a
+ServiceAccount token with the chart's refresher RBAC (``--admin``: the admin client certificate).
+Prints the wall time, the ratio to the 60 s target, tenants/s, and the CPU seconds each process
+used (all share the cores).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import argparse
 import base64
 import multiprocessing as mp
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import yaml
 from kubernetes import config as k8s_config
 
 from jiradrift.dev.controlplane import ControlPlane
@@ -136,9 +141,77 @@ def populate(api: Any, sim: dict[str, Any], tenants: int, per_namespace: int, wi
     return namespaces
 
 
+#: What the chart grants the refresher's ServiceAccount (docs/tokens.md, "Permissions").
+REFRESHER_RULES = [
+    {"apiGroups": ["jiradrift.io"], "resources": ["jiratenants"], "verbs": ["get", "list"]},
+    {"apiGroups": ["jiradrift.io"], "resources": ["jiratenants/status"], "verbs": ["patch"]},
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "update"]},
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+]
+
+
+def refresher_kubeconfig(api: Any, plane: ControlPlane, tmp: Path) -> Path:
+    """A kubeconfig with a bound ServiceAccount token (TokenRequest) and the refresher's RBAC only.
+
+    That is how the CronJob's pod authenticates (a projected token), and what the API server
+    authenticates per request (cached), rather than verifying an admin client certificate.
+    """
+    ns, name = "jiradrift-system", "token-refresher"
+    rbac = "/apis/rbac.authorization.k8s.io/v1"
+    request_json(api, "POST", "/api/v1/namespaces", body={"metadata": {"name": ns}})
+    request_json(api, "POST", f"/api/v1/namespaces/{ns}/serviceaccounts", body={"metadata": {"name": name}})
+    request_json(api, "POST", f"{rbac}/clusterroles", body={"metadata": {"name": name}, "rules": REFRESHER_RULES})
+    request_json(
+        api,
+        "POST",
+        f"{rbac}/clusterrolebindings",
+        body={
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
+        },
+    )
+    token = request_json(
+        api,
+        "POST",
+        f"/api/v1/namespaces/{ns}/serviceaccounts/{name}/token",
+        body={"spec": {"expirationSeconds": 3600}},
+    )["status"]["token"]
+    config = yaml.safe_load(plane.kubeconfig.read_text())
+    config["users"] = [{"name": name, "user": {"token": token}}]
+    for context in config["contexts"]:
+        context["context"]["user"] = name
+    path = tmp / "refresher.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
 def cpu_seconds(pid: int) -> float:
     times = psutil.Process(pid).cpu_times()
     return float(times.user + times.system)
+
+
+def _start_pprof(api: Any, path: str) -> threading.Thread:
+    """Fetch ``/debug/pprof/profile`` (kube-apiserver serves it to cluster admins) in the background."""
+
+    def fetch() -> None:
+        time.sleep(2)  # past the job's start-up
+        resp = api.call_api(
+            *api.param_serialize(
+                method="GET",
+                resource_path="/debug/pprof/profile",
+                query_params=[("seconds", "20")],
+                auth_settings=["BearerToken"],
+            ),
+            _request_timeout=60,
+        )
+        Path(path).write_bytes(resp.read())
+
+    thread = threading.Thread(target=fetch, daemon=True)
+    thread.start()
+    return thread
 
 
 def main() -> int:
@@ -155,6 +228,22 @@ def main() -> int:
         action="store_true",
         help="tenants without status.token (never refreshed before): every Secret is read once more",
     )
+    parser.add_argument(
+        "--wrap",
+        default="",
+        help="prefix for the job's command line, e.g. a profiler: 'py-spy record -o prof.txt -f raw --'",
+    )
+    parser.add_argument(
+        "--admin",
+        action="store_true",
+        help="run the job with the admin client certificate instead of a ServiceAccount token with "
+        "the chart's refresher RBAC (as the CronJob runs)",
+    )
+    parser.add_argument(
+        "--apiserver-pprof",
+        metavar="FILE",
+        help="also save a 20 s CPU profile of kube-apiserver taken during the job (go tool pprof FILE)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="token-bench-") as tmp, ControlPlane.start() as plane:
@@ -166,6 +255,7 @@ def main() -> int:
             populate(api, sim, args.tenants, args.per_namespace, not args.first_run)
             print(f"setup: {args.tenants} tenants + Secrets created in {time.monotonic() - started:.1f}s")
 
+            kubeconfig = plane.kubeconfig if args.admin else refresher_kubeconfig(api, plane, Path(tmp))
             servers = {
                 p.name(): p.pid
                 for p in psutil.Process().children(recursive=True)
@@ -174,19 +264,21 @@ def main() -> int:
             servers["emulator"] = sim["pid"]
             before = {name: cpu_seconds(pid) for name, pid in servers.items()}
             command = [
+                *shlex.split(args.wrap),
                 sys.executable,
                 "-m",
                 "jiradrift",
                 "refresh-tokens",
                 "--all-namespaces",
                 "--kubeconfig",
-                str(plane.kubeconfig),
+                str(kubeconfig),
                 "--concurrency",
                 str(args.concurrency),
                 "--log-format",
                 "plain",
             ]
             log_path = Path(tmp) / "job.log"  # a file, not a pipe: a full pipe would stall the job
+            profiler = _start_pprof(api, args.apiserver_pprof) if args.apiserver_pprof else None
             started = time.monotonic()
             with open(log_path, "w") as log_file:
                 job = psutil.Popen(
@@ -206,6 +298,8 @@ def main() -> int:
                 out = job.stdout.read() if job.stdout else ""
                 elapsed = time.monotonic() - started
             err = log_path.read_text()
+            if profiler is not None:
+                profiler.join()
             after = {name: cpu_seconds(pid) for name, pid in servers.items()}
         api.close()
 

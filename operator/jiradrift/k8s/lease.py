@@ -454,12 +454,18 @@ class LeaseLock:
 
         Writes ``holderIdentity: ""`` and ``leaseDurationSeconds: 1`` (keeping the transitions), as
         client-go does, so the next candidate takes it at once. True when released by this call.
+
+        The first attempt PUTs the object our own last write (acquire or renew) returned: its
+        resourceVersion is the precondition, so it succeeds only if nobody wrote the Lease since,
+        i.e. while it is still ours. Only a 409 (or no write of ours to start from) costs a read.
         """
         with self._mutex:
+            current = self._object if self._is_leader() else None
             for _ in range(3):  # a 409 here is a concurrent write: re-read and decide again
-                current = self._get()
                 if current is None:
-                    return False
+                    current = self._get()
+                    if current is None:
+                        return False
                 old = self._observe(current)
                 if old.holder != self.holder:
                     return False
@@ -470,6 +476,7 @@ class LeaseLock:
                     self._observe(written, written=True)
                     self._note("released")
                     return True
+                current = None
             return False
 
     @contextmanager

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from kubernetes import client as k8s
 
+from jiradrift.tokens.http import token_http_client
 from jiradrift.tokens.kube import KubeError, KubeOps
 from jiradrift.tokens.refresh import Outcome, RefreshResult, TokenRefresher, WallClock
 from jiradrift.tokens.tenant import auth_kind
@@ -72,11 +73,10 @@ async def run_refresh_job(
     if concurrency < 1:
         raise ValueError(f"concurrency={concurrency} must be at least 1")
     own = http is None
-    client = http or httpx.AsyncClient(
-        timeout=30.0, limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    )
-    refresher = TokenRefresher(api, http=client, clock=clock, lease_wait=lease_wait, holder_prefix=None)
-    ops = KubeOps(api)
+    client = http or token_http_client(concurrency)
+    # One native asyncio connection pool for every Kubernetes call: the workers' and the listing's.
+    ops = KubeOps.connect(api, pool=concurrency + 1)
+    refresher = TokenRefresher(api, http=client, clock=clock, lease_wait=lease_wait, holder_prefix=None, ops=ops)
     summary = JobSummary()
     queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=concurrency * 2)
 
@@ -120,6 +120,7 @@ async def run_refresh_job(
     finally:
         for task in workers:
             task.cancel()
+        await ops.aclose()
         if own:
             await client.aclose()
     if summary.not_refreshable:

@@ -49,7 +49,7 @@ from jiradrift.jira.oauth import (
 )
 from jiradrift.k8s import conditions as cond
 from jiradrift.k8s import events
-from jiradrift.k8s.lease import LeaseLock, holder_identity
+from jiradrift.k8s.lease import holder_identity
 from jiradrift.k8s.resources import API_VERSION, LABEL_TENANT
 from jiradrift.redact import redact
 from jiradrift.store.kubeapi import label_value
@@ -66,6 +66,7 @@ from jiradrift.tokens.errors import (
     WriteScopesRefused,
 )
 from jiradrift.tokens.kube import Conflict, KubeError, KubeOps
+from jiradrift.tokens.lease import RefreshLease
 from jiradrift.tokens.secret import (
     ACCESS_TOKEN,
     EXPIRES_AT,
@@ -173,9 +174,10 @@ class TokenRefresher:
         lease_wait: float = 30.0,
         lease_duration: int = LEASE_DURATION_SECONDS,
         holder_prefix: str | None = None,
+        ops: KubeOps | None = None,
     ) -> None:
         self.api = api
-        self.ops = KubeOps(api)
+        self.ops = ops or KubeOps(api)
         self.http = http
         self.clock: WallClock = clock or SystemClock()
         self.lease_wait = lease_wait
@@ -219,15 +221,17 @@ class TokenRefresher:
                 raise await self._failed(tenant, ref, first)
             assert first.secret is not None
             seen = _Seen(first.secret.resource_version, first.secret.expires_at)
-        lock = LeaseLock(
-            self.api,
+        lock = RefreshLease(
+            self.ops,
             ref.namespace,
             lease_key(ref.namespace, ref.name),
             holder_identity(self.holder_prefix),
             duration_seconds=self.lease_duration,
             labels={LABEL_TENANT: label_value(ref.key)},
         )
-        if not await self._acquire(lock):
+        # Never refreshed: no Lease is expected yet, so try creating it before reading it.
+        never_refreshed = not ((tenant.get("status") or {}).get("token") or {}).get("lastRefreshTime")
+        if not await self._acquire(lock, probably_new=never_refreshed):
             # The other refresher held it all along; what it wrote may be all we need.
             decision = await self._read_and_decide(ref, window)
             if decision.action is Action.SKIP or self._refreshed_meanwhile(seen, decision):
@@ -243,7 +247,7 @@ class TokenRefresher:
             return await self._refresh_locked(tenant, ref, window, seen)
         finally:
             try:
-                await asyncio.to_thread(lock.release)
+                await lock.release()
             except Exception as exc:  # the Lease expires on its own; never mask the result
                 log.warning("could not release refresh Lease of JiraTenant %s: %s", ref.key, exc)
 
@@ -271,12 +275,12 @@ class TokenRefresher:
             return False
         return after.expires_at - self.clock.now() > MIN_REMAINING
 
-    async def _acquire(self, lock: LeaseLock) -> bool:
+    async def _acquire(self, lock: RefreshLease, *, probably_new: bool = False) -> bool:
         """Poll ``try_acquire`` briefly (a refresh takes well under a second), up to ``lease_wait``."""
         deadline = time.monotonic() + self.lease_wait
         pause = 0.02
         while True:
-            if await asyncio.to_thread(lock.try_acquire):
+            if await lock.try_acquire(probably_new=probably_new):
                 return True
             left = deadline - time.monotonic()
             if left <= 0:
@@ -379,9 +383,7 @@ class TokenRefresher:
             http=self.http,
         )
 
-    async def _rotate_and_persist(
-        self, ref: TenantAuthRef, secret: TokenSecret
-    ) -> tuple[TokenSecret | None, datetime]:
+    async def _rotate_and_persist(self, ref: TenantAuthRef, secret: TokenSecret) -> tuple[TokenSecret | None, datetime]:
         """Call the token endpoint and save the answer; ``None`` when another writer's Secret won."""
         started = self.clock.now()
         tokens = await self._call_token_endpoint(ref, secret)
@@ -393,9 +395,7 @@ class TokenRefresher:
         stored = await self._persist(ref, secret, values)
         return stored, started
 
-    async def _persist(
-        self, ref: TenantAuthRef, spent: TokenSecret, values: dict[str, str]
-    ) -> TokenSecret | None:
+    async def _persist(self, ref: TenantAuthRef, spent: TokenSecret, values: dict[str, str]) -> TokenSecret | None:
         current = spent.raw
         pause = 0.1
         last_error: Exception | None = None
@@ -432,13 +432,9 @@ class TokenRefresher:
             ref.secret_key,
             detail,
         )
-        raise SecretConflict(
-            ref.key, f"the refreshed token could not be saved to Secret {ref.secret_key}{detail}"
-        )
+        raise SecretConflict(ref.key, f"the refreshed token could not be saved to Secret {ref.secret_key}{detail}")
 
-    async def _after_conflict(
-        self, tenant: dict[str, Any], ref: TenantAuthRef, window: timedelta
-    ) -> RefreshResult:
+    async def _after_conflict(self, tenant: dict[str, Any], ref: TenantAuthRef, window: timedelta) -> RefreshResult:
         decision = await self._read_and_decide(ref, window)
         if decision.action is Action.SKIP:
             return await self._skipped(tenant, ref, decision, reason="RefreshedConcurrently")
@@ -455,9 +451,7 @@ class TokenRefresher:
         assert secret is not None and secret.expires_at is not None
         await self._set_status(tenant, ref, FRESH, expires_at=secret.expires_at, scopes=secret.scope)
         state = _state(ref, secret, refreshed=False)
-        return RefreshResult(
-            ref.key, Outcome.SKIPPED, reason or decision.reason, decision.message, state=state
-        )
+        return RefreshResult(ref.key, Outcome.SKIPPED, reason or decision.reason, decision.message, state=state)
 
     # --- revoked grants -------------------------------------------------------------------
 
