@@ -155,9 +155,7 @@ async def baseline(info: dict[str, Any], types: list[str]) -> dict[str, Any]:
 def main() -> None:
     from jiradrift.jira.snapshot_types import SnapshotType
 
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="large")
     parser.add_argument("--latency-ms", type=float, default=30)
     parser.add_argument("--types", default="all", help="comma-separated snapshot types, or 'all'")
@@ -165,9 +163,7 @@ def main() -> None:
     parser.add_argument("--rps", type=float, default=400, help="tenant-wide requests-per-second cap")
     parser.add_argument("--endpoint-rps", type=float, default=80, help="per-endpoint cap (Jira: 100 GET/s)")
     args = parser.parse_args()
-    types = (
-        [t.value for t in SnapshotType] if args.types == "all" else [t.strip() for t in args.types.split(",")]
-    )
+    types = [t.value for t in SnapshotType] if args.types == "all" else [t.strip() for t in args.types.split(",")]
     recorders: list[RateRecorder] = []
 
     def wrap(client: Any) -> RateRecorder:

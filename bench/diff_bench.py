@@ -45,14 +45,12 @@ def make_item(rng: random.Random, i: int) -> tuple[str, dict[str, Any]]:
     }
     if kind == "workflow":
         body["transitions"] = [
-            {"id": t, "name": f"T{t}", "to": f"S{t + 1}", "description": f"move {t}"}
-            for t in range(rng.randint(3, 8))
+            {"id": t, "name": f"T{t}", "to": f"S{t + 1}", "description": f"move {t}"} for t in range(rng.randint(3, 8))
         ]
         body["statuses"] = [f"S{s}" for s in range(6)]
     elif kind == "screen":
         body["tabs"] = [
-            {"id": t, "name": f"Tab {t}", "fields": [f"customfield_{t}{f}" for f in range(5)]}
-            for t in range(3)
+            {"id": t, "name": f"Tab {t}", "fields": [f"customfield_{t}{f}" for f in range(5)]} for t in range(3)
         ]
     elif kind == "permission-scheme":
         body["permissions"] = [
@@ -130,9 +128,7 @@ def best_of(runs: int, fn: Callable[[], object]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--deepdiff-items", type=int, default=10_000)
     parser.add_argument("--full-deepdiff", action="store_true")
@@ -153,9 +149,7 @@ def main() -> None:
         report = diff_manifests(m_old, m_new, store)
         assert report.added + report.removed + report.changed == n_changed, report.summary()
         ours = best_of(5, lambda: diff_manifests(m_old, m_new, store))
-        ours_loading = best_of(
-            3, lambda: diff_manifests(store.get_manifest("old"), store.get_manifest("new"), store)
-        )
+        ours_loading = best_of(3, lambda: diff_manifests(store.get_manifest("old"), store.get_manifest("new"), store))
         print(
             f"ours: {report.changed} changed, {report.added} added, {report.removed} removed items, "
             f"{report.change_count} path-level changes"

@@ -215,14 +215,10 @@ def _start_pprof(api: Any, path: str) -> threading.Thread:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tenants", type=int, default=10_000)
     parser.add_argument("--per-namespace", type=int, default=500)
-    parser.add_argument(
-        "--concurrency", type=int, default=20, help="the job's --concurrency (default: the CLI's)"
-    )
+    parser.add_argument("--concurrency", type=int, default=20, help="the job's --concurrency (default: the CLI's)")
     parser.add_argument(
         "--first-run",
         action="store_true",

@@ -133,9 +133,7 @@ async def test_faults_during_capture_still_complete(
     assert clean_run.complete and clean_run.digest == reference.digest
 
 
-async def test_progress_and_kind_filter(
-    jira_sim: RunningEmulator, store: FilesystemStore, connect: Connect
-) -> None:
+async def test_progress_and_kind_filter(jira_sim: RunningEmulator, store: FilesystemStore, connect: Connect) -> None:
     seen: list[CaptureProgress] = []
     async with await connect(jira_sim) as jira:
         manifest = await _capture(

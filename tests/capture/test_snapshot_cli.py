@@ -11,9 +11,7 @@ from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.store.filesystem import FilesystemStore
 
 
-def test_snapshot_command_writes_store_and_never_echoes_secrets(
-    jira_sim: RunningEmulator, tmp_path: Path
-) -> None:
+def test_snapshot_command_writes_store_and_never_echoes_secrets(jira_sim: RunningEmulator, tmp_path: Path) -> None:
     c = jira_sim.credentials
     out = tmp_path / "out"
     result = CliRunner().invoke(

@@ -245,9 +245,7 @@ def test_operator_and_token_job_run_as_the_charts_service_accounts(
         assert _arg_values(job["args"], "--window") == ["48h"]
         env = {
             **os.environ,
-            "KUBECONFIG": str(
-                control_plane.service_account_kubeconfig(installed.namespace, installed.token_sa)
-            ),
+            "KUBECONFIG": str(control_plane.service_account_kubeconfig(installed.namespace, installed.token_sa)),
             "POD_NAME": f"{installed.cronjob['metadata']['name']}-manual-x7k2p",
             "POD_NAMESPACE": installed.namespace,
         }
@@ -267,9 +265,7 @@ def test_operator_and_token_job_run_as_the_charts_service_accounts(
         # apiToken tenants have nothing to refresh and are not counted at all (jiradrift.tokens.job).
         assert result.stdout.splitlines() == ["Token refresh job: 1 refreshed, 0 skipped, 0 failed"]
         assert jira_sim.requests.count("POST /oauth/token") - grants_before == 1
-        assert jira_sim.requests.count("POST /oauth/token", status=200) == jira_sim.requests.count(
-            "POST /oauth/token"
-        )
+        assert jira_sim.requests.count("POST /oauth/token", status=200) == jira_sim.requests.count("POST /oauth/token")
         after_token = _secret_value(k8s_api, ns, "acme-oauth", "refresh_token")
         assert after_token and after_token != before_token
         acme = get(k8s_api, ns, "jiratenants", "acme")

@@ -25,9 +25,7 @@ DOCKERFILE = REPO / "Dockerfile"
 
 def _context(dest: Path) -> Path:
     """Copy what .dockerignore lets into the build context (a `*` then `!` allow-list)."""
-    rules = [
-        r.strip() for r in (REPO / ".dockerignore").read_text().splitlines() if r.strip() and r[0] != "#"
-    ]
+    rules = [r.strip() for r in (REPO / ".dockerignore").read_text().splitlines() if r.strip() and r[0] != "#"]
     assert rules[0] == "*", "the .dockerignore is an allow-list"
     allowed = [r[1:].rstrip("/") for r in rules if r.startswith("!")]
     denied = [r for r in rules[1:] if not r.startswith("!")]
@@ -123,11 +121,7 @@ def test_wheel_builds_from_the_image_context_and_runs_in_a_fresh_venv(tmp_path: 
         docs = documents(helm.template(*values))
         for workload in (one(docs, "Deployment"), one(docs, "CronJob")):
             spec = workload["spec"]
-            pod = (
-                spec["template"]["spec"]
-                if "template" in spec
-                else spec["jobTemplate"]["spec"]["template"]["spec"]
-            )
+            pod = spec["template"]["spec"] if "template" in spec else spec["jobTemplate"]["spec"]["template"]["spec"]
             args = pod["containers"][0]["args"]
             proc = subprocess.run(
                 [str(entry), *args, "--help"], capture_output=True, text=True, cwd=tmp_path, check=False

@@ -69,9 +69,9 @@ def test_install_upgrade_uninstall_reinstall(fresh_cluster: ControlPlane) -> Non
         "--set",
         "metrics.enabled=false",
     )
-    args = _json(plane, "get", "deploy/drift-jira-drift-operator", "-n", NS)["spec"]["template"]["spec"][
-        "containers"
-    ][0]["args"]
+    args = _json(plane, "get", "deploy/drift-jira-drift-operator", "-n", NS)["spec"]["template"]["spec"]["containers"][
+        0
+    ]["args"]
     assert f"--namespace={NS}" in args and "--namespace=team-x" in args and "--metrics-port=0" in args
     roles = _json(plane, "get", "role", "-n", "team-x", "-l", "app.kubernetes.io/instance=drift")["items"]
     assert len(roles) == 2  # operator and token job
@@ -84,9 +84,7 @@ def test_install_upgrade_uninstall_reinstall(fresh_cluster: ControlPlane) -> Non
 
     plane.helm("uninstall", "drift", "--namespace", NS)
     for kind in ("deploy", "cronjob", "sa", "role", "rolebinding"):
-        leftover = plane.kubectl(
-            "get", kind, "-A", "-l", "app.kubernetes.io/instance=drift", "-o", "name"
-        ).stdout
+        leftover = plane.kubectl("get", kind, "-A", "-l", "app.kubernetes.io/instance=drift", "-o", "name").stdout
         assert leftover == "", f"{kind} left behind: {leftover}"
     assert plane.kubectl("get", "validatingadmissionpolicies", "-o", "name").stdout == ""
     # Kept: the CRDs, the tenant, and the tenant's Secret.

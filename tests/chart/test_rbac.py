@@ -30,10 +30,7 @@ OPERATOR_NEEDS = [
     *[(v, G, "snapshots") for v in ("get", "list", "watch", "create", "patch", "delete")],
     *[(v, G, "snapshots/status") for v in ("get", "patch", "update")],
     *[(v, g, "events") for v in ("create", "patch") for g in ("", "events.k8s.io")],
-    *[
-        (v, "coordination.k8s.io", "leases")
-        for v in ("get", "list", "watch", "create", "update", "patch", "delete")
-    ],
+    *[(v, "coordination.k8s.io", "leases") for v in ("get", "list", "watch", "create", "update", "patch", "delete")],
     *[(v, "", "secrets") for v in ("get", "list", "watch", "update", "patch")],
     *[(v, "", "configmaps") for v in ("get", "list", "watch", "create", "update", "patch", "delete")],
 ]
@@ -67,10 +64,7 @@ TOKEN_JOB_MUST_NOT = [
 ]
 # Never, anywhere (cluster-scoped or all namespaces), for both.
 NOBODY = [
-    *[
-        (v, "apiextensions.k8s.io", "customresourcedefinitions")
-        for v in ("create", "update", "patch", "delete")
-    ],
+    *[(v, "apiextensions.k8s.io", "customresourcedefinitions") for v in ("create", "update", "patch", "delete")],
     ("list", "", "secrets"),
     ("create", "rbac.authorization.k8s.io", "clusterrolebindings"),
     ("escalate", "rbac.authorization.k8s.io", "clusterroles"),
@@ -135,9 +129,7 @@ def _install(plane: ControlPlane, release: str, namespace: str, *sets: str) -> d
     manifest = plane.helm("get", "manifest", release, "--namespace", namespace).stdout
     assert "kind: Deployment" in manifest
     sas = {}
-    listed = plane.kubectl(
-        "get", "sa", "-n", namespace, "-l", f"app.kubernetes.io/instance={release}", "-o", "json"
-    )
+    listed = plane.kubectl("get", "sa", "-n", namespace, "-l", f"app.kubernetes.io/instance={release}", "-o", "json")
     for doc in json.loads(listed.stdout)["items"]:
         sas[doc["metadata"]["labels"]["app.kubernetes.io/component"]] = doc["metadata"]["name"]
     return sas
@@ -182,16 +174,12 @@ def test_deny_list_is_denied(namespaced: Release) -> None:
             assert identity.denied(OPERATOR_NEEDS + TOKEN_JOB_NEEDS, ns) == []
 
 
-def test_real_calls_obey_rbac_and_the_tenant_spec_guard(
-    control_plane: ControlPlane, namespaced: Release
-) -> None:
+def test_real_calls_obey_rbac_and_the_tenant_spec_guard(control_plane: ControlPlane, namespaced: Release) -> None:
     ns = namespaced.watched[0]
     admin = k8s_config.new_client_from_config(str(control_plane.kubeconfig))
     k8s.CoreV1Api(admin).create_namespaced_secret(
         ns,
-        k8s.V1Secret(
-            metadata=k8s.V1ObjectMeta(name="acme-jira"), string_data={"email": "a@b.c", "token": "t"}
-        ),
+        k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="acme-jira"), string_data={"email": "a@b.c", "token": "t"}),
     )
     k8s.CoreV1Api(admin).create_namespaced_secret(
         namespaced.other,
@@ -224,9 +212,7 @@ def test_real_calls_obey_rbac_and_the_tenant_spec_guard(
         core.replace_namespaced_secret("acme-jira", ns, secret)  # PUT with its resourceVersion
         forbidden(core.read_namespaced_secret, "not-yours", namespaced.other)
         spec_patch = {"spec": {"paused": True}}
-        body = forbidden(
-            objects.patch_namespaced_custom_object, G, "v1alpha1", ns, "jiratenants", "acme", spec_patch
-        )
+        body = forbidden(objects.patch_namespaced_custom_object, G, "v1alpha1", ns, "jiratenants", "acme", spec_patch)
         if identity is namespaced.operator:  # RBAC allows patch (kopf finalizers); the policy refuses spec
             assert "never changes a JiraTenant's spec" in body
     # The operator's metadata writes (kopf's finalizer) still go through.
@@ -253,9 +239,7 @@ def test_real_calls_obey_rbac_and_the_tenant_spec_guard(
         "acme",
     )
     assert k8s.CoreV1Api(admin).read_namespaced_secret("acme-jira", ns).data["token"] == "cm90YXRlZA=="
-    spec = k8s.CustomObjectsApi(admin).get_namespaced_custom_object(G, "v1alpha1", ns, "jiratenants", "acme")[
-        "spec"
-    ]
+    spec = k8s.CustomObjectsApi(admin).get_namespaced_custom_object(G, "v1alpha1", ns, "jiratenants", "acme")["spec"]
     assert spec.get("paused") is False
 
 
@@ -270,10 +254,7 @@ def test_cluster_wide_mode_uses_cluster_roles_but_keeps_the_deny_list(control_pl
             _identity(control_plane, ns, sas["token-refresh"]),
         )
         assert op.missing(OPERATOR_NEEDS, anywhere) == []
-        assert (
-            op.missing([("list", G, "jiratenants"), ("watch", G, "jiratenants"), ("list", "", "secrets")])
-            == []
-        )
+        assert op.missing([("list", G, "jiratenants"), ("watch", G, "jiratenants"), ("list", "", "secrets")]) == []
         assert op.missing([("list", "apiextensions.k8s.io", "customresourcedefinitions")]) == []
         assert job.missing(TOKEN_JOB_NEEDS, anywhere) == []
         assert op.denied(OPERATOR_MUST_NOT, anywhere) == []

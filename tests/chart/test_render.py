@@ -39,9 +39,7 @@ def test_ci_values_render_objects_valid_for_kubernetes_1_36(helm: Helm, values: 
 
 def test_chart_crds_are_the_generated_crds(helm: Helm) -> None:
     assert stale_chart_crds() == [], "run `python -m jiradrift.k8s.chartgen`"
-    rendered = {
-        d["metadata"]["name"]: d for d in by_kind(documents(helm.template()), "CustomResourceDefinition")
-    }
+    rendered = {d["metadata"]["name"]: d for d in by_kind(documents(helm.template()), "CustomResourceDefinition")}
     committed = {}
     for path in sorted((REPO / "crds").glob("*.yaml")):
         crd = yaml.safe_load(path.read_text())
@@ -138,9 +136,7 @@ def test_operator_and_token_job_arguments_follow_the_scope(helm: Helm) -> None:
 
     wide = documents(helm.template("--set", "rbac.clusterWide=true"))
     _, operator = _container(one(wide, "Deployment"))
-    assert "--all-namespaces" in operator["args"] and not any(
-        a.startswith("--namespace") for a in operator["args"]
-    )
+    assert "--all-namespaces" in operator["args"] and not any(a.startswith("--namespace") for a in operator["args"])
     assert by_kind(wide, "Role") == [] and len(by_kind(wide, "ClusterRole")) == 2
 
 

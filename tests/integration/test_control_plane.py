@@ -25,9 +25,7 @@ def test_minted_users_are_subject_to_rbac(control_plane: ControlPlane, k8s_names
     control_plane.kubectl(
         "create", "role", "read-secrets", "--verb=get,list", "--resource=secrets", "-n", k8s_namespace
     )
-    control_plane.kubectl(
-        "create", "rolebinding", "alice", "--role=read-secrets", "--group=devs", "-n", k8s_namespace
-    )
+    control_plane.kubectl("create", "rolebinding", "alice", "--role=read-secrets", "--group=devs", "-n", k8s_namespace)
     allowed = control_plane.kubectl(
         "auth", "can-i", "list", "secrets", "-n", k8s_namespace, kubeconfig=alice, check=False
     )

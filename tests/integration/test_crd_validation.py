@@ -112,9 +112,7 @@ INVALID_TENANTS = {
 
 
 @pytest.mark.parametrize("case", sorted(INVALID_TENANTS))
-def test_invalid_tenants_are_refused_naming_the_field(
-    case: str, k8s_api: k8s.ApiClient, k8s_namespace: str
-) -> None:
+def test_invalid_tenants_are_refused_naming_the_field(case: str, k8s_api: k8s.ApiClient, k8s_namespace: str) -> None:
     body, expected = INVALID_TENANTS[case]
     message = _refusal(k8s_api, k8s_namespace, body)
     assert expected in message, message
@@ -155,9 +153,7 @@ def test_snapshot_spec_is_immutable(k8s_api: k8s.ApiClient, k8s_namespace: str) 
         SNAPSHOT["metadata"]["name"],
         {"status": {"phase": "Capturing"}},
     )
-    got = objects.get_namespaced_custom_object(
-        GROUP, VERSION, k8s_namespace, "snapshots", SNAPSHOT["metadata"]["name"]
-    )
+    got = objects.get_namespaced_custom_object(GROUP, VERSION, k8s_namespace, "snapshots", SNAPSHOT["metadata"]["name"])
     assert got["status"]["phase"] == "Capturing"
     assert got["spec"]["type"] == "workflows"
 

@@ -49,11 +49,7 @@ def test_base_url_forms() -> None:
 
 
 def test_credentials_never_print_secrets() -> None:
-    text = (
-        repr(ApiTokenAuth("me@x", "s3cret"))
-        + repr(PatAuth("s3cret"))
-        + repr(ServiceAccountAuth("id", "s3cret"))
-    )
+    text = repr(ApiTokenAuth("me@x", "s3cret")) + repr(PatAuth("s3cret")) + repr(ServiceAccountAuth("id", "s3cret"))
     assert "s3cret" not in text
 
 
@@ -70,31 +66,23 @@ def test_scope_classification() -> None:
 
 async def test_basic_auth_site_form(jira_sim: RunningEmulator, fast: ClientSettings) -> None:
     c = jira_sim.credentials
-    async with await JiraClient.connect(
-        jira_sim.base_url, ApiTokenAuth(c.email, c.api_token), settings=fast
-    ) as jira:
+    async with await JiraClient.connect(jira_sim.base_url, ApiTokenAuth(c.email, c.api_token), settings=fast) as jira:
         assert jira.api_base == jira_sim.base_url + "/rest/api/3"
         assert isinstance(await jira.get_json("/field"), list)
     ops = [r.path for r in jira_sim.requests]
     assert ops == ["/rest/api/3/field"]
 
 
-async def test_wrong_api_token_is_authentication_failed(
-    jira_sim: RunningEmulator, fast: ClientSettings
-) -> None:
+async def test_wrong_api_token_is_authentication_failed(jira_sim: RunningEmulator, fast: ClientSettings) -> None:
     async with await JiraClient.connect(
         jira_sim.base_url, ApiTokenAuth("admin@example.com", "nope"), settings=fast
     ) as jira:
-        with pytest.raises(
-            AuthenticationFailed, match=r"GET .*/rest/api/3/field -> HTTP 401.*update the Secret"
-        ):
+        with pytest.raises(AuthenticationFailed, match=r"GET .*/rest/api/3/field -> HTTP 401.*update the Secret"):
             await jira.get_json("/field")
 
 
 async def test_pat_uses_v2_site_form(jira_sim: RunningEmulator, fast: ClientSettings) -> None:
-    async with await JiraClient.connect(
-        jira_sim.base_url, PatAuth(jira_sim.credentials.pat), settings=fast
-    ) as jira:
+    async with await JiraClient.connect(jira_sim.base_url, PatAuth(jira_sim.credentials.pat), settings=fast) as jira:
         assert jira.api_base.endswith("/rest/api/2")
         assert isinstance(await jira.get_json("/issuetype"), list)
     assert [r.path for r in jira_sim.requests] == ["/rest/api/2/issuetype"]
@@ -110,7 +98,7 @@ async def test_cloud_id_discovery(jira_sim: RunningEmulator) -> None:
         jira_sim.base_url, gateway=jira_sim.gateway_url, authorization=f"Bearer {tokens.access_token}"
     )
     assert found == jira_sim.cloud_id
-    with pytest.raises(DiscoveryError, match="cannot reach https://other.atlassian.net"):
+    with pytest.raises(DiscoveryError, match=r"cannot reach https://other\.atlassian\.net"):
         await accessible_resources_cloud_id(
             "https://other.atlassian.net",
             gateway=jira_sim.gateway_url,
@@ -118,9 +106,7 @@ async def test_cloud_id_discovery(jira_sim: RunningEmulator) -> None:
         )
 
 
-async def test_oauth_3lo_code_exchange_refresh_and_gateway(
-    jira_sim_factory: object, fast: ClientSettings
-) -> None:
+async def test_oauth_3lo_code_exchange_refresh_and_gateway(jira_sim_factory: object, fast: ClientSettings) -> None:
     clock = ManualClock()
     sim: RunningEmulator = jira_sim_factory(clock=clock)  # type: ignore[operator]
     c = sim.credentials
@@ -149,7 +135,7 @@ async def test_oauth_3lo_code_exchange_refresh_and_gateway(
         assert isinstance(await jira.get_json("/issuetype"), list)
     # Reusing the rotated-out refresh token after the 10-minute leeway revokes the grant: terminal.
     clock.advance(11 * 60)
-    with pytest.raises(ReauthorizationRequired, match="invalid_grant.*re-authorise"):
+    with pytest.raises(ReauthorizationRequired, match=r"invalid_grant.*re-authorise"):
         await refresh_access_token(
             client_id=c.client_id,
             client_secret=c.client_secret,
@@ -165,9 +151,7 @@ async def test_oauth_3lo_code_exchange_refresh_and_gateway(
         )
 
 
-async def test_service_account_mints_and_reminted_after_expiry(
-    jira_sim_factory: object, fast: ClientSettings
-) -> None:
+async def test_service_account_mints_and_reminted_after_expiry(jira_sim_factory: object, fast: ClientSettings) -> None:
     clock = ManualClock()
     sim: RunningEmulator = jira_sim_factory(clock=clock, access_token_ttl=600)  # type: ignore[operator]
     c = sim.credentials

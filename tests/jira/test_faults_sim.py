@@ -32,7 +32,7 @@ async def test_html_429_without_retry_after_backs_off_then_fails(
     jira_sim.faults.rate_limit(times=None, retry_after=None, html=True, path=FIELD)
     clock = FakeClock()
     async with await basic_client(jira_sim, clock=clock) as jira:
-        with pytest.raises(RateLimited, match="Oops - an error has occurred.*lower rateLimit"):
+        with pytest.raises(RateLimited, match=r"Oops - an error has occurred.*lower rateLimit"):
             await jira.get_json("/field")
     assert len(clock.sleeps) == 4 and 3.5 <= clock.sleeps[0] <= 6.5 and clock.sleeps[-1] >= 21
     assert jira_sim.requests.count("GET /rest/api/3/field") == 5  # no storm: 1 + 4 retries
@@ -75,9 +75,7 @@ async def test_timeout_is_retried(jira_sim: RunningEmulator, basic_client: Facto
             await jira2.get_json("/issuetype")
 
 
-async def test_truncated_json_is_retried_then_reported(
-    jira_sim: RunningEmulator, basic_client: Factory
-) -> None:
+async def test_truncated_json_is_retried_then_reported(jira_sim: RunningEmulator, basic_client: Factory) -> None:
     jira_sim.faults.truncate(times=1, path=FIELD)
     async with await basic_client(jira_sim) as jira:
         assert isinstance(await jira.get_json("/field"), list)

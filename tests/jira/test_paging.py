@@ -78,9 +78,7 @@ async def test_changing_total_does_not_stop_early_or_loop() -> None:
     assert await collect(offset_pages(src, "/x")) == items
     # no isLast, total grows as we page: we follow the newest total
     grow = list(range(75))
-    src2 = Pages(
-        lambda q: bean(grow, q["startAt"], q["maxResults"], total=60 + q["startAt"] // 50 * 15, is_last=None)
-    )
+    src2 = Pages(lambda q: bean(grow, q["startAt"], q["maxResults"], total=60 + q["startAt"] // 50 * 15, is_last=None))
     assert await collect(offset_pages(src2, "/x")) == grow
 
 
@@ -94,9 +92,7 @@ async def test_screens_tabs_uses_max_result() -> None:
     items = list(range(150))
     src = Pages(lambda q: bean(items, q["startAt"], q["maxResult"], cap=100))
     assert (
-        await collect(
-            offset_pages(src, "/screens/tabs", [("screenId", 1)], page_size=100, size_param="maxResult")
-        )
+        await collect(offset_pages(src, "/screens/tabs", [("screenId", 1)], page_size=100, size_param="maxResult"))
         == items
     )
     assert "maxResults" not in src.calls[0] and src.calls[0]["maxResult"] == 100

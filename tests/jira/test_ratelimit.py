@@ -83,9 +83,7 @@ def _client(script: Script, clock: FakeClock) -> tuple[JiraClient, Scripted]:
 async def test_429_storm_backs_off_then_gives_up_with_html_body() -> None:
     clock = FakeClock()
     html = b"<html><head><title>Oops - an error has occurred</title></head><body>rate</body></html>"
-    jira, wire = _client(
-        lambda r, n: httpx.Response(429, content=html, headers={"Content-Type": "text/html"}), clock
-    )
+    jira, wire = _client(lambda r, n: httpx.Response(429, content=html, headers={"Content-Type": "text/html"}), clock)
     async with jira:
         with pytest.raises(RateLimited, match="Oops - an error has occurred") as info:
             await jira.get_json("/field")
@@ -100,10 +98,8 @@ async def test_429_storm_backs_off_then_gives_up_with_html_body() -> None:
 
 async def test_retry_after_is_honoured_exactly() -> None:
     clock = FakeClock()
-    jira, wire = _client(
-        lambda r, n: (
-            httpx.Response(429, headers={"Retry-After": "3"}) if n == 1 else httpx.Response(200, json=[1])
-        ),
+    jira, _ = _client(
+        lambda r, n: httpx.Response(429, headers={"Retry-After": "3"}) if n == 1 else httpx.Response(200, json=[1]),
         clock,
     )
     async with jira:
@@ -119,9 +115,7 @@ async def test_quota_pauses_the_whole_tenant() -> None:
     def script(request: httpx.Request, n: int) -> httpx.Response:
         sent_at.append(clock.monotonic())
         if n == 1:
-            return httpx.Response(
-                429, headers={"Retry-After": "600", "RateLimit-Reason": "jira-quota-tenant-based"}
-            )
+            return httpx.Response(429, headers={"Retry-After": "600", "RateLimit-Reason": "jira-quota-tenant-based"})
         return httpx.Response(200, json={})
 
     jira, _ = _client(script, clock)
@@ -145,9 +139,7 @@ async def test_5xx_without_retry_after_is_not_retried() -> None:
 async def test_5xx_with_retry_after_is_retried() -> None:
     clock = FakeClock()
     jira, wire = _client(
-        lambda r, n: (
-            httpx.Response(503, headers={"Retry-After": "2"}) if n < 3 else httpx.Response(200, json=[])
-        ),
+        lambda r, n: httpx.Response(503, headers={"Retry-After": "2"}) if n < 3 else httpx.Response(200, json=[]),
         clock,
     )
     async with jira:

@@ -28,9 +28,7 @@ SELECTOR = "app.kubernetes.io/managed-by=jira-drift-operator"
 
 def configmaps(api: k8s.ApiClient, namespace: str, part: str | None = None) -> list[dict[str, Any]]:
     selector = SELECTOR + (f",jiradrift.io/part={part}" if part else "")
-    data = request_json(
-        api, "GET", f"/api/v1/namespaces/{namespace}/configmaps", query={"labelSelector": selector}
-    )
+    data = request_json(api, "GET", f"/api/v1/namespaces/{namespace}/configmaps", query={"labelSelector": selector})
     items: list[dict[str, Any]] = data["items"]
     return items
 
@@ -69,9 +67,7 @@ def test_a_large_capture_is_packed_into_few_configmaps_each_below_one_mib(
     make_store: Callable[..., ConfigMapStore], k8s_api: k8s.ApiClient, k8s_namespace: str
 ) -> None:
     store = make_store(gc_grace=timedelta(hours=1))
-    objects: dict[str, Any] = {
-        f"field/f{i}": {"name": f"Field {i}", "id": f"customfield_{i}"} for i in range(3000)
-    }
+    objects: dict[str, Any] = {f"field/f{i}": {"name": f"Field {i}", "id": f"customfield_{i}"} for i in range(3000)}
     for i in range(4):  # incompressible bodies of ~300 KiB: several per pack would exceed 1 MiB
         objects[f"workflow/big{i}"] = {"blob": base64.b64encode(os.urandom(225 * 1024)).decode()}
     stored = put_snapshot(store, "big-1", objects)

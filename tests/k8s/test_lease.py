@@ -337,9 +337,7 @@ def test_held_renews_in_the_background_and_releases(
         assert hold.acquired_at is not None
         assert hold.resource_version == first["metadata"]["resourceVersion"]
         assert wait_for(
-            lambda: (
-                raw_lease(k8s_api, k8s_namespace, lock.name)["spec"]["renewTime"] > first["spec"]["renewTime"]
-            ),
+            lambda: raw_lease(k8s_api, k8s_namespace, lock.name)["spec"]["renewTime"] > first["spec"]["renewTime"],
             timeout=3,
         )
         assert wait_for(lambda: hold.resource_version != first["metadata"]["resourceVersion"], timeout=3)

@@ -38,9 +38,7 @@ def test_change_workflow_is_visible_and_audited(jira_sim: RunningEmulator) -> No
 
 
 def test_add_field_option_rename_status_grant_permission(jira_sim: RunningEmulator) -> None:
-    field = next(
-        f for f in jira_sim.site.custom_fields if f["schema"]["type"] == "option" and "scope" not in f
-    )
+    field = next(f for f in jira_sim.site.custom_fields if f["schema"]["type"] == "option" and "scope" not in f)
     ctx = jira_sim.site.contexts(field["id"])[0].body["id"]
     jira_sim.admin.add_field_option(field["id"], "Brand new")
     options = _get(jira_sim, f"/field/{field['id']}/context/{ctx}/option", maxResults=1000).json()["values"]
@@ -55,9 +53,7 @@ def test_add_field_option_rename_status_grant_permission(jira_sim: RunningEmulat
 
 def test_mutations_over_http_and_helpful_errors(jira_sim: RunningEmulator) -> None:
     key = jira_sim.site.projects[0]["key"]
-    ok = httpx.post(
-        jira_sim.base_url + "/_sim/admin/rename_project", json={"project": key, "name": "Renamed"}
-    )
+    ok = httpx.post(jira_sim.base_url + "/_sim/admin/rename_project", json={"project": key, "name": "Renamed"})
     assert ok.status_code == 200
     assert _get(jira_sim, f"/project/{key}").json()["name"] == "Renamed"
     unknown = httpx.post(jira_sim.base_url + "/_sim/admin/drop_database", json={})

@@ -42,9 +42,7 @@ def test_basic_auth_on_site_form_and_401_without_it(jira_sim: RunningEmulator) -
 def test_oauth_token_works_on_gateway_only_and_pat_on_site_only(jira_sim: RunningEmulator) -> None:
     body = _refresh(jira_sim, jira_sim.credentials.refresh_token).json()
     assert _bearer(jira_sim, body["access_token"]).status_code == 200
-    site_form = httpx.get(
-        jira_sim.api_url + "/field", headers={"Authorization": f"Bearer {body['access_token']}"}
-    )
+    site_form = httpx.get(jira_sim.api_url + "/field", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert site_form.status_code == 401  # 3LO tokens do not work against <site>.atlassian.net
     pat = {"Authorization": f"Bearer {jira_sim.credentials.pat}"}
     assert httpx.get(jira_sim.api_url + "/field", headers=pat).status_code == 200
@@ -161,9 +159,5 @@ def test_grants_with_chosen_scopes_report_them(jira_sim: RunningEmulator) -> Non
     refresh = jira_sim.oauth.create_grant(WRITE_CAPABLE_SCOPES)
     body = _refresh(jira_sim, refresh).json()
     assert set(body["scope"].split()) == set(WRITE_CAPABLE_SCOPES)
-    over_http = httpx.post(
-        jira_sim.base_url + "/_sim/oauth/grants", json={"scopes": "manage:jira-configuration"}
-    )
-    assert (
-        _refresh(jira_sim, over_http.json()["refresh_token"]).json()["scope"] == "manage:jira-configuration"
-    )
+    over_http = httpx.post(jira_sim.base_url + "/_sim/oauth/grants", json={"scopes": "manage:jira-configuration"})
+    assert _refresh(jira_sim, over_http.json()["refresh_token"]).json()["scope"] == "manage:jira-configuration"

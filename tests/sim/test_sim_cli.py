@@ -13,9 +13,7 @@ from jiradrift.sim.cli import sim_command
 def test_sim_command_prints_site_url_and_credentials() -> None:
     app = typer.Typer()
     app.command()(sim_command)
-    result = CliRunner().invoke(
-        app, ["--size", "xl", "--port", "0", "--latency-ms", "30", "--run-for", "0.2"]
-    )
+    result = CliRunner().invoke(app, ["--size", "xl", "--port", "0", "--latency-ms", "30", "--run-for", "0.2"])
     assert result.exit_code == 0, result.output
     assert re.search(r"site URL\s+http://127\.0\.0\.1:\d+", result.output)
     assert "api_token=sim-api-token-" in result.output and "refresh_token=rt-" in result.output

@@ -45,9 +45,7 @@ def test_html_429(jira_sim: RunningEmulator) -> None:
 
 
 @pytest.mark.parametrize("retry_after", [None, 2])
-def test_server_error_with_and_without_retry_after(
-    jira_sim: RunningEmulator, retry_after: int | None
-) -> None:
+def test_server_error_with_and_without_retry_after(jira_sim: RunningEmulator, retry_after: int | None) -> None:
     jira_sim.faults.server_error(status=503, retry_after=retry_after)
     failed = _get(jira_sim, "/field")
     assert failed.status_code == 503

@@ -190,11 +190,7 @@ def _plan(sim: RunningEmulator) -> Plan:
                 "POST",
                 f"/field/{fid}/context/mapping",
                 {},
-                {
-                    "mappings": [
-                        {"projectId": p["id"], "issueTypeId": site.issue_types[0]["id"]} for p in projects
-                    ]
-                },
+                {"mappings": [{"projectId": p["id"], "issueTypeId": site.issue_types[0]["id"]} for p in projects]},
             )
         )
     for s in _sample(site.screens):

@@ -12,9 +12,7 @@ def _get(sim: RunningEmulator, path: str, **params: object) -> httpx.Response:
     return httpx.get(sim.api_url + path, params=params, auth=auth, timeout=10)  # type: ignore[arg-type]
 
 
-def _walk(
-    sim: RunningEmulator, path: str, size_param: str = "maxResults", size: int = 1000
-) -> tuple[list[dict], int]:
+def _walk(sim: RunningEmulator, path: str, size_param: str = "maxResults", size: int = 1000) -> tuple[list[dict], int]:
     start, values, pages = 0, [], 0
     for _ in range(10_000):  # bounded
         body = _get(sim, path, startAt=start, **{size_param: size}).json()
@@ -87,9 +85,7 @@ def test_bulk_read_posts(jira_sim: RunningEmulator) -> None:
 
 
 def test_order_by_and_bad_order_by(jira_sim: RunningEmulator) -> None:
-    names = [
-        p["name"] for p in _get(jira_sim, "/project/search", orderBy="-name", maxResults=100).json()["values"]
-    ]
+    names = [p["name"] for p in _get(jira_sim, "/project/search", orderBy="-name", maxResults=100).json()["values"]]
     assert names == sorted(names, reverse=True)
     bad = _get(jira_sim, "/screens", orderBy="colour")
     assert bad.status_code == 400 and "orderBy" in bad.json()["errorMessages"][0]
@@ -105,6 +101,4 @@ def test_same_seed_and_size_give_the_same_site() -> None:
     a, b = Emulator(size="small", seed=7), Emulator(size="small", seed=7)
     with a.running() as one, b.running() as two:
         for path in ("/field", "/workflows/search", "/permissionscheme?expand=all"):
-            assert _get(one, path).text.replace(one.base_url, "") == _get(two, path).text.replace(
-                two.base_url, ""
-            )
+            assert _get(one, path).text.replace(one.base_url, "") == _get(two, path).text.replace(two.base_url, "")

@@ -66,9 +66,7 @@ class StoreContract:
             site="https://acme.atlassian.net",
             items=items,
             complete=False,
-            errors=[
-                CaptureError(kind="workflow", endpoint="/rest/api/3/workflows", status=500, message="boom")
-            ],
+            errors=[CaptureError(kind="workflow", endpoint="/rest/api/3/workflows", status=500, message="boom")],
             request_count=7,
         )
         stored = store.put_manifest(manifest)
@@ -77,13 +75,9 @@ class StoreContract:
         assert store.get_manifest("acme-workflows-1") == stored
         assert store.get_manifest("acme-workflows-1").errors[0].message == "boom"
 
-    def test_a_manifest_pointing_at_missing_bodies_is_refused_and_not_listed(
-        self, store: SnapshotStore
-    ) -> None:
+    def test_a_manifest_pointing_at_missing_bodies_is_refused_and_not_listed(self, store: SnapshotStore) -> None:
         digest, _ = canonical({"name": "never put"})
-        manifest = Manifest(
-            snapshot_id="s1", tenant="acme", type="fields", captured_at=T0, items={"field/x": digest}
-        )
+        manifest = Manifest(snapshot_id="s1", tenant="acme", type="fields", captured_at=T0, items={"field/x": digest})
         with pytest.raises(Exception, match="put_item") as info:
             store.put_manifest(manifest)
         assert not isinstance(info.value, AssertionError)
@@ -97,9 +91,7 @@ class StoreContract:
             put_snapshot(store, "s1", WF_B, hours=1)
         assert store.get_manifest("s1").items == {k: canonical(v)[0] for k, v in WF_A.items()}
 
-    def test_get_manifest_of_an_unknown_snapshot_raises_key_error_naming_it(
-        self, store: SnapshotStore
-    ) -> None:
+    def test_get_manifest_of_an_unknown_snapshot_raises_key_error_naming_it(self, store: SnapshotStore) -> None:
         with pytest.raises(KeyError) as info:
             store.get_manifest("nope-123")
         assert "nope-123" in str(info.value)
@@ -124,9 +116,7 @@ class StoreContract:
         put_snapshot(store, "s2", WF_B, hours=2)
         assert put_snapshot(store, "s3", WF_A, hours=3).unchanged_from is None  # equal to s1, not to s2
 
-    def test_listing_is_newest_first_with_ties_broken_by_id_and_filters_by_tenant(
-        self, store: SnapshotStore
-    ) -> None:
+    def test_listing_is_newest_first_with_ties_broken_by_id_and_filters_by_tenant(self, store: SnapshotStore) -> None:
         put_snapshot(store, "b", WF_A, hours=1)
         put_snapshot(store, "a", WF_B, hours=1, type="fields")
         put_snapshot(store, "c", WF_A, hours=0, type="screens")
@@ -159,9 +149,7 @@ class StoreContract:
         assert store.has_item(shared) is True
         assert store.get_manifest("s2") == new
 
-    def test_deleting_the_snapshot_others_are_unchanged_from_keeps_them_readable(
-        self, store: SnapshotStore
-    ) -> None:
+    def test_deleting_the_snapshot_others_are_unchanged_from_keeps_them_readable(self, store: SnapshotStore) -> None:
         first = put_snapshot(store, "s1", WF_A, hours=0)
         put_snapshot(store, "s2", WF_A, hours=1)
         put_snapshot(store, "s3", WF_A, hours=2)

@@ -65,9 +65,7 @@ def test_not_expiring_within_the_window_is_skipped() -> None:
 
 def test_window_boundary_is_inclusive() -> None:
     exactly = decide(oauth_with_expiry(NOW + WINDOW), AuthKind.OAUTH, now=NOW, window=WINDOW)
-    beyond = decide(
-        oauth_with_expiry(NOW + WINDOW + timedelta(seconds=1)), AuthKind.OAUTH, now=NOW, window=WINDOW
-    )
+    beyond = decide(oauth_with_expiry(NOW + WINDOW + timedelta(seconds=1)), AuthKind.OAUTH, now=NOW, window=WINDOW)
     assert (exactly.action, beyond.action) == (Action.REFRESH, Action.SKIP)
 
 
@@ -127,9 +125,7 @@ def test_parsed_secret_never_shows_credentials() -> None:
 
 
 def test_expiry_without_offset_is_utc() -> None:
-    parsed = parse_secret(
-        secret({**OAUTH, "access_token": "a", "expires_at": "2026-03-01T13:00:00"}), AuthKind.OAUTH
-    )
+    parsed = parse_secret(secret({**OAUTH, "access_token": "a", "expires_at": "2026-03-01T13:00:00"}), AuthKind.OAUTH)
     assert parsed.expires_at == datetime(2026, 3, 1, 13, 0, tzinfo=UTC)
 
 
@@ -250,9 +246,7 @@ def test_capture_gate() -> None:
     assert not paused and paused.reason == "ReauthorizationRequired"
 
 
-@pytest.mark.parametrize(
-    ("text", "seconds"), [("24h", 86400), ("90m", 5400), ("1h30m", 5400), ("2d", 172800)]
-)
+@pytest.mark.parametrize(("text", "seconds"), [("24h", 86400), ("90m", 5400), ("1h30m", 5400), ("2d", 172800)])
 def test_window_durations(text: str, seconds: int) -> None:
     assert parse_window(text).total_seconds() == seconds
 

@@ -33,14 +33,10 @@ def populate(
     api_tokens: int = 0,
 ) -> None:
     for i in range(expiring):
-        create_secret(
-            api, ns, f"t{i}-creds", oauth_secret(sim, sim.oauth.create_grant(), expires_at=soon(30))
-        )
+        create_secret(api, ns, f"t{i}-creds", oauth_secret(sim, sim.oauth.create_grant(), expires_at=soon(30)))
         create_tenant(api, ns, f"t{i}", sim)
     for i in range(fresh):
-        create_secret(
-            api, ns, f"f{i}-creds", oauth_secret(sim, sim.oauth.create_grant(), expires_at=soon(48 * 60))
-        )
+        create_secret(api, ns, f"f{i}-creds", oauth_secret(sim, sim.oauth.create_grant(), expires_at=soon(48 * 60)))
         create_tenant(api, ns, f"f{i}", sim)
     for i in range(malformed):
         create_secret(api, ns, f"m{i}-creds", {"client_id": "x"})

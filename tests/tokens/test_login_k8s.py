@@ -71,9 +71,7 @@ async def test_login_writes_the_secret_and_the_token_refreshes(
     task, url = await start_login(k8s_api, ns, sim, timeout=30)
     query = parse_qs(urlsplit(url).query)
     assert url.startswith(f"{sim.base_url}/authorize?")
-    assert query["redirect_uri"][0].startswith("http://127.0.0.1:") and query["redirect_uri"][0].endswith(
-        "/callback"
-    )
+    assert query["redirect_uri"][0].startswith("http://127.0.0.1:") and query["redirect_uri"][0].endswith("/callback")
     assert set(query["scope"][0].split()) == {*GRANULAR_READ_SCOPES, "offline_access"}
     assert query["response_type"] == ["code"] and len(query["state"][0]) >= 20
 
@@ -92,10 +90,7 @@ async def test_login_writes_the_secret_and_the_token_refreshes(
     assert tenant["status"]["token"]["scopesReadOnly"] is True
 
     state = await ensure_fresh_token(k8s_api, tenant, window=timedelta(hours=2))  # 1 h token: refresh
-    assert (
-        state.refreshed
-        and secret_values(k8s_api, ns, "acme-creds")["refresh_token"] != stored["refresh_token"]
-    )
+    assert state.refreshed and secret_values(k8s_api, ns, "acme-creds")["refresh_token"] != stored["refresh_token"]
 
 
 async def test_login_refuses_a_callback_with_the_wrong_state(
@@ -173,7 +168,5 @@ def test_cli_login_replaces_revoked_credentials(
     assert f"Secret {ns}/acme-creds updated" in out
     stored = secret_values(k8s_api, ns, "acme-creds")
     assert stored["refresh_token"] != "rt-revoked"
-    assert REAUTH_ANNOTATION not in (
-        get_secret(k8s_api, ns, "acme-creds")["metadata"].get("annotations") or {}
-    )
+    assert REAUTH_ANNOTATION not in (get_secret(k8s_api, ns, "acme-creds")["metadata"].get("annotations") or {})
     assert stored["refresh_token"] not in out + err and stored["access_token"] not in out + err

@@ -29,9 +29,7 @@ pytestmark = pytest.mark.k8s
 TRIALS = 100
 
 
-async def operator(
-    api: k8s.ApiClient, tenant: dict[str, Any], http: httpx.AsyncClient, *, delay: float
-) -> TokenState:
+async def operator(api: k8s.ApiClient, tenant: dict[str, Any], http: httpx.AsyncClient, *, delay: float) -> TokenState:
     """The operator before a capture; the jitter lets either caller reach the Lease first."""
     await asyncio.sleep(delay)
     return await ensure_fresh_token(api, tenant, window=timedelta(minutes=5), http=http)
@@ -50,9 +48,7 @@ async def test_job_and_operator_race_rotates_exactly_once_per_trial(
     async with job_spy.client() as job_http, operator_spy.client() as operator_http:
         for _ in range(TRIALS):
             # Both callers find the token about to expire (1 min) and want it valid for their window.
-            set_secret_values(
-                k8s_api, ns, "acme-creds", {"expires_at": soon(1).strftime("%Y-%m-%dT%H:%M:%SZ")}
-            )
+            set_secret_values(k8s_api, ns, "acme-creds", {"expires_at": soon(1).strftime("%Y-%m-%dT%H:%M:%SZ")})
             before = len(job_spy.presented) + len(operator_spy.presented)
             tenant = get_tenant(k8s_api, ns, "acme")
             summary, state = await asyncio.gather(

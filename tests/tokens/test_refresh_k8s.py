@@ -119,9 +119,7 @@ async def test_revoked_grant_reports_once_and_never_retries_until_the_secret_cha
     tenant = oauth_tenant(k8s_api, ns, sim)
     sim.oauth.revoke_grant_of(secret_values(k8s_api, ns, "acme-creds")["refresh_token"])
 
-    summaries = [
-        await run_refresh_job(k8s_api, namespaces=[ns], window=timedelta(hours=24)) for _ in range(5)
-    ]
+    summaries = [await run_refresh_job(k8s_api, namespaces=[ns], window=timedelta(hours=24)) for _ in range(5)]
     assert [(s.refreshed, s.skipped, s.failed) for s in summaries] == [(0, 0, 1)] * 5
     assert {s.failures[0].reason for s in summaries} == {"ReauthorizationRequired"}
     assert sim.requests.count(TOKEN_CALL) == 1, "one call found the grant revoked; no retry storm"
@@ -132,9 +130,7 @@ async def test_revoked_grant_reports_once_and_never_retries_until_the_secret_cha
     after = get_tenant(k8s_api, ns, "acme")
     fresh = condition(after, "TokenFresh")
     assert (fresh["status"], fresh["reason"]) == ("False", "ReauthorizationRequired")
-    assert (
-        "invalid_grant" in fresh["message"] and f"jiradrift auth login --tenant {ns}/acme" in fresh["message"]
-    )
+    assert "invalid_grant" in fresh["message"] and f"jiradrift auth login --tenant {ns}/acme" in fresh["message"]
     assert not tenant_may_capture(after)
     warnings = events_for(k8s_api, ns, "acme", "ReauthorizationRequired")
     assert len(warnings) == 1 and warnings[0]["type"] == "Warning"
@@ -144,9 +140,7 @@ async def test_revoked_grant_reports_once_and_never_retries_until_the_secret_cha
     set_secret_values(k8s_api, ns, "acme-creds", {"refresh_token": sim.oauth.create_grant()})
     summary = await run_refresh_job(k8s_api, namespaces=[ns], window=timedelta(hours=24))
     assert (summary.refreshed, summary.failed) == (1, 0)
-    assert REAUTH_ANNOTATION not in (
-        get_secret(k8s_api, ns, "acme-creds")["metadata"].get("annotations") or {}
-    )
+    assert REAUTH_ANNOTATION not in (get_secret(k8s_api, ns, "acme-creds")["metadata"].get("annotations") or {})
     assert condition(get_tenant(k8s_api, ns, "acme"), "TokenFresh")["status"] == "True"
     assert tenant_may_capture(get_tenant(k8s_api, ns, "acme"))
     del tenant
@@ -233,14 +227,10 @@ async def test_a_long_window_does_not_rotate_again_what_the_lease_holder_just_ro
     assert operator.try_acquire()
     spy = RefreshTokenSpy()
     async with spy.client() as http:
-        job = asyncio.create_task(
-            TokenRefresher(k8s_api, http=http).refresh(tenant, window=timedelta(hours=24))
-        )
+        job = asyncio.create_task(TokenRefresher(k8s_api, http=http).refresh(tenant, window=timedelta(hours=24)))
         await asyncio.sleep(0.3)  # the job has read the Secret and waits for the Lease
         assert not job.done()
-        set_secret_values(
-            k8s_api, ns, "acme-creds", oauth_secret(sim, sim.oauth.create_grant(), expires_at=soon(60))
-        )
+        set_secret_values(k8s_api, ns, "acme-creds", oauth_secret(sim, sim.oauth.create_grant(), expires_at=soon(60)))
         operator.release()
         result = await asyncio.wait_for(job, 30)
     assert (result.outcome, result.reason) == (Outcome.SKIPPED, "RefreshedConcurrently")

@@ -52,9 +52,7 @@ def patch_secret(api: k8s.ApiClient, ns: str, name: str, patch: dict[str, Any]) 
     )
 
 
-def set_secret_values(
-    api: k8s.ApiClient, ns: str, name: str, values: dict[str, str | None]
-) -> dict[str, Any]:
+def set_secret_values(api: k8s.ApiClient, ns: str, name: str, values: dict[str, str | None]) -> dict[str, Any]:
     """Merge-patch data keys (``None`` removes a key)."""
     data = {k: (b64(v) if v is not None else None) for k, v in values.items()}
     return patch_secret(api, ns, name, {"data": data})

@@ -13,9 +13,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def test_transition_time_moves_only_when_status_flips() -> None:
     c = set_condition([], "Reachable", True, "Reachable", "ok", generation=1, now=T0)
-    c = set_condition(
-        c, "Reachable", True, "Reachable", "still ok", generation=2, now=T0 + timedelta(hours=1)
-    )
+    c = set_condition(c, "Reachable", True, "Reachable", "still ok", generation=2, now=T0 + timedelta(hours=1))
     entry = find(c, "Reachable")
     assert entry is not None
     assert entry["lastTransitionTime"] == "2026-01-01T00:00:00Z"

@@ -49,8 +49,6 @@ def test_every_command_has_help() -> None:
 
 
 def test_python_dash_m_entry_point() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "jiradrift", "--help"], capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run([sys.executable, "-m", "jiradrift", "--help"], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "crds" in proc.stdout

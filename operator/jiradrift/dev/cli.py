@@ -11,9 +11,7 @@ import typer
 from jiradrift.dev.controlplane import ControlPlane, find_binaries
 from jiradrift.dev.pytest_plugin import install_crds
 
-dev_app = typer.Typer(
-    help="Local development helpers: a real kube-apiserver + etcd on loopback.", no_args_is_help=True
-)
+dev_app = typer.Typer(help="Local development helpers: a real kube-apiserver + etcd on loopback.", no_args_is_help=True)
 
 
 @dev_app.command("build")
@@ -24,9 +22,7 @@ def build_command() -> None:
 
 @dev_app.command("cluster")
 def cluster_command(
-    workdir: Path = typer.Option(
-        Path(".jiradrift-dev"), help="Where certificates, etcd data and kubeconfigs go."
-    ),
+    workdir: Path = typer.Option(Path(".jiradrift-dev"), help="Where certificates, etcd data and kubeconfigs go."),
     crds: bool = typer.Option(True, help="Install the jiradrift CRDs."),
     wait: bool = typer.Option(True, help="Keep running until Ctrl-C; --no-wait starts, checks and stops."),
 ) -> None:

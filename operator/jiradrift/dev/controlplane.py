@@ -56,9 +56,7 @@ def find_binaries(build: bool = True) -> Path:
         raise ControlPlaneError("JIRADRIFT_K8S_BIN is not set and building was not allowed")
     proc = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise ControlPlaneError(
-            f"{BUILD_SCRIPT} failed (exit {proc.returncode}); last output:\n{proc.stderr[-3000:]}"
-        )
+        raise ControlPlaneError(f"{BUILD_SCRIPT} failed (exit {proc.returncode}); last output:\n{proc.stderr[-3000:]}")
     bin_dir = Path(proc.stdout.strip().splitlines()[-1])
     os.environ["JIRADRIFT_K8S_BIN"] = str(bin_dir)
     return bin_dir
@@ -97,9 +95,7 @@ class _CA:
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=7))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
-            )
+            .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
             .sign(key, hashes.SHA256())
         )
         return cls(key, cert)
@@ -185,9 +181,7 @@ def _wait_until(check: object, what: str, proc: subprocess.Popen[bytes], log: Pa
     last_error = ""
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise ControlPlaneError(
-                f"{what} exited with {proc.returncode}; log tail:\n{log.read_text()[-3000:]}"
-            )
+            raise ControlPlaneError(f"{what} exited with {proc.returncode}; log tail:\n{log.read_text()[-3000:]}")
         try:
             if check():  # type: ignore[operator]
                 return
@@ -404,9 +398,7 @@ class ControlPlane:
         cmd = [str(self.bin_dir / "kubectl"), f"--kubeconfig={kubeconfig or self.kubeconfig}", *args]
         proc = subprocess.run(cmd, capture_output=True, text=True, input=input, check=False, timeout=120)
         if check and proc.returncode != 0:
-            raise ControlPlaneError(
-                f"kubectl {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}"
-            )
+            raise ControlPlaneError(f"kubectl {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
         return proc
 
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -426,7 +418,5 @@ class ControlPlane:
             timeout=300,
         )
         if check and proc.returncode != 0:
-            raise ControlPlaneError(
-                f"helm {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}"
-            )
+            raise ControlPlaneError(f"helm {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
         return proc

@@ -91,9 +91,7 @@ def demo_command(
         typer.echo(json.dumps(tenant["spec"], indent=2))
 
         _step("Starting the operator (jiradrift run)")
-        with running_operator(
-            plane, [NAMESPACE], root / "operator", kubeconfig=kubeconfig, tenant_interval=3
-        ) as op:
+        with running_operator(plane, [NAMESPACE], root / "operator", kubeconfig=kubeconfig, tenant_interval=3) as op:
             wait_for(
                 lambda: (
                     "True"
@@ -119,9 +117,7 @@ def demo_command(
             )
             _show(plane, "get", "jiratenants,snapshots", "-n", NAMESPACE)
 
-            _step(
-                "Changing the Jira site through the emulator's admin API: a workflow's description is edited"
-            )
+            _step("Changing the Jira site through the emulator's admin API: a workflow's description is edited")
             wf = next(w for w in jira.site.workflows if w["scope"]["type"] == "GLOBAL")
             jira.admin.change_workflow(wf["id"], description="Edited by the demo: approvals now required")
             typer.echo(f"changed the description of workflow {wf['name']!r}")
@@ -179,14 +175,10 @@ def demo_command(
                 "10",
             ]
             env_kube = {"KUBECONFIG": str(plane.kubeconfig), "COLUMNS": "160"}
-            result = subprocess.run(
-                cli, capture_output=True, text=True, env={**_environ(), **env_kube}, check=False
-            )
+            result = subprocess.run(cli, capture_output=True, text=True, env={**_environ(), **env_kube}, check=False)
             typer.echo(result.stdout.rstrip() or result.stderr.rstrip())
 
-            typer.secho(
-                f"\nDemo finished in {time.monotonic() - started:.0f}s.", fg=typer.colors.GREEN, bold=True
-            )
+            typer.secho(f"\nDemo finished in {time.monotonic() - started:.0f}s.", fg=typer.colors.GREEN, bold=True)
             if keep:
                 typer.echo(f"export KUBECONFIG={plane.kubeconfig}   # Ctrl-C to stop")
                 try:

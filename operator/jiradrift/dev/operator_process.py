@@ -21,9 +21,7 @@ from jiradrift.dev.controlplane import ControlPlane, free_port
 
 
 class OperatorProcess:
-    def __init__(
-        self, proc: subprocess.Popen[bytes], log: Path, metrics_port: int, liveness_port: int
-    ) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], log: Path, metrics_port: int, liveness_port: int) -> None:
         self.proc = proc
         self.log = log
         self.metrics_port = metrics_port

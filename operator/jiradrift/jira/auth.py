@@ -84,9 +84,7 @@ def normalise_origin(url: str, what: str) -> str:
     """
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(
-            f"{what} {url!r} is not an http(s) URL; use e.g. https://your-site.atlassian.net"
-        )
+        raise ConfigurationError(f"{what} {url!r} is not an http(s) URL; use e.g. https://your-site.atlassian.net")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ConfigurationError(
             f"{what} {url!r} uses plain http; credentials would travel unencrypted. Use https "
@@ -104,16 +102,12 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def api_base(
-    site: str, credentials: Credentials, *, cloud_id: str | None, gateway: str = DEFAULT_GATEWAY
-) -> str:
+def api_base(site: str, credentials: Credentials, *, cloud_id: str | None, gateway: str = DEFAULT_GATEWAY) -> str:
     """The REST API root for these credentials (see the module table)."""
     if isinstance(credentials, PatAuth):
         return f"{normalise_origin(site, 'site URL')}/rest/api/2"
     if isinstance(credentials, ApiTokenAuth):
         return f"{normalise_origin(site, 'site URL')}/rest/api/3"
     if not cloud_id:
-        raise ConfigurationError(
-            "OAuth and service-account access go through the gateway and need the cloudId"
-        )
+        raise ConfigurationError("OAuth and service-account access go through the gateway and need the cloudId")
     return f"{normalise_origin(gateway, 'gateway URL')}/ex/jira/{cloud_id}/rest/api/3"

@@ -147,9 +147,7 @@ def _application_role(role: Json) -> Json:
 
 async def collect_application_roles(jira: JiraReader, sink: Sink) -> None:
     with recorded(sink, "application-role", "GET /applicationrole"):
-        _emit_all(
-            sink, "application-role", await plain_list(jira, "/applicationrole"), _application_role, key="key"
-        )
+        _emit_all(sink, "application-role", await plain_list(jira, "/applicationrole"), _application_role, key="key")
 
 
 async def collect_events(jira: JiraReader, sink: Sink) -> None:
@@ -240,10 +238,7 @@ async def _field_contexts(jira: JiraReader, sink: Sink, field: Json) -> None:
         with recorded(sink, "field-context", f"GET {base}/{cid}/option", f"field-context/{cid}"):
             options: list[Json] = []
             if ctype in OPTION_TYPES:
-                options = [
-                    clean(o)
-                    for o in await _all(offset_pages(jira, f"{base}/{cid}/option", page_size=BIG_PAGE))
-                ]
+                options = [clean(o) for o in await _all(offset_pages(jira, f"{base}/{cid}/option", page_size=BIG_PAGE))]
             body = clean(ctx)
             body.update(
                 fieldId=fid,
@@ -409,9 +404,7 @@ async def collect_field_configurations(jira: JiraReader, sink: Sink) -> None:
                     f"GET /fieldconfiguration/{fcid}/fields",
                     f"field-configuration/{fcid}",
                 ):
-                    items = await _all(
-                        offset_pages(jira, f"/fieldconfiguration/{fcid}/fields", page_size=BIG_PAGE)
-                    )
+                    items = await _all(offset_pages(jira, f"/fieldconfiguration/{fcid}/fields", page_size=BIG_PAGE))
                     body = clean(fc)
                     body["items"] = sorted_list((clean(i) for i in items), key=lambda i: i.get("id"))
                     sink.item("field-configuration", fcid, body)
@@ -479,9 +472,7 @@ def _workflow_scheme(scheme: Json) -> Json:
         if isinstance(e.get("issueTypeIds"), list):
             e["issueTypeIds"] = sorted(e["issueTypeIds"])
         if isinstance(e.get("issueTypes"), list):
-            e["issueTypes"] = sorted_list(
-                e["issueTypes"], key=lambda t: t.get("id") if isinstance(t, dict) else t
-            )
+            e["issueTypes"] = sorted_list(e["issueTypes"], key=lambda t: t.get("id") if isinstance(t, dict) else t)
         entries.append(e)
     if "workflowsForIssueTypes" in body:
         body["workflowsForIssueTypes"] = sorted_list(entries)
@@ -496,9 +487,7 @@ async def collect_workflow_schemes(jira: JiraReader, sink: Sink) -> None:
                 continue
             with recorded(sink, "workflow-scheme", "POST /workflowscheme/read"):
                 schemes = await jira.post_read("/workflowscheme/read", {"workflowSchemeIds": ids})
-                _emit_all(
-                    sink, "workflow-scheme", schemes if isinstance(schemes, list) else [], _workflow_scheme
-                )
+                _emit_all(sink, "workflow-scheme", schemes if isinstance(schemes, list) else [], _workflow_scheme)
 
 
 # ---------------------------------------------------------------------------- 5. priorities
@@ -542,16 +531,10 @@ async def collect_priority_schemes(jira: JiraReader, sink: Sink) -> None:
                 with recorded(
                     sink, "priority-scheme", f"GET /priorityscheme/{sid}/priorities", f"priority-scheme/{sid}"
                 ):
-                    priorities = await _nested_rest(
-                        jira, f"/priorityscheme/{sid}/priorities", scheme.get("priorities")
-                    )
-                    projects = await _nested_rest(
-                        jira, f"/priorityscheme/{sid}/projects", scheme.get("projects")
-                    )
+                    priorities = await _nested_rest(jira, f"/priorityscheme/{sid}/priorities", scheme.get("priorities"))
+                    projects = await _nested_rest(jira, f"/priorityscheme/{sid}/projects", scheme.get("projects"))
                     body = clean(omit(scheme, "priorities", "projects"))
-                    body["priorityIds"] = [
-                        str(p["id"]) for p in priorities
-                    ]  # sequence order is configuration
+                    body["priorityIds"] = [str(p["id"]) for p in priorities]  # sequence order is configuration
                     body["projectIds"] = sorted(str(p["id"]) for p in projects)
                     sink.item("priority-scheme", sid, body)
 
@@ -566,9 +549,7 @@ async def collect_resolutions(jira: JiraReader, sink: Sink) -> None:
 
 async def collect_link_types(jira: JiraReader, sink: Sink) -> None:
     with recorded(sink, "issue-link-type", "GET /issueLinkType"):
-        _emit_all(
-            sink, "issue-link-type", await wrapped_list(jira, "/issueLinkType", "issueLinkTypes"), clean
-        )
+        _emit_all(sink, "issue-link-type", await wrapped_list(jira, "/issueLinkType", "issueLinkTypes"), clean)
 
 
 # ---------------------------------------------------------------------------- 6. schemes
@@ -602,9 +583,7 @@ def _notification_scheme(scheme: Json) -> Json:
         events.append(
             {
                 "event": event,
-                "notifications": sorted_list(
-                    recipients, key=lambda n: (n.get("notificationType"), n.get("parameter"))
-                ),
+                "notifications": sorted_list(recipients, key=lambda n: (n.get("notificationType"), n.get("parameter"))),
             }
         )
     body["notificationSchemeEvents"] = sorted_list(events, key=lambda e: e["event"].get("id"))
@@ -718,9 +697,7 @@ async def _associations(jira: JiraReader, ids: list[str]) -> dict[str, dict[str,
     for (_, style, field, name), rows in zip(PROJECT_ASSOCIATIONS, answers, strict=True):
         for row in rows:
             if style == "pairs":
-                found[str(row.get("projectId"))][name] = (
-                    None if row.get(field) is None else str(row.get(field))
-                )
+                found[str(row.get("projectId"))][name] = None if row.get(field) is None else str(row.get(field))
                 continue
             scheme = row.get(field)
             sid = str(scheme.get("id")) if isinstance(scheme, dict) and scheme.get("id") is not None else None
@@ -739,9 +716,7 @@ def _actor(actor: Json) -> Json:
     return out
 
 
-async def _project_details(
-    jira: JiraReader, sink: Sink, project: Json, schemes: dict[str, str | None]
-) -> None:
+async def _project_details(jira: JiraReader, sink: Sink, project: Json, schemes: dict[str, str | None]) -> None:
     pid = str(project["id"])
     with recorded(sink, "project", f"GET /project/{pid}/...", f"project/{pid}"):
         body = _project(project)
@@ -773,9 +748,7 @@ async def _project_details(
         for comp in body["components"]:
             if isinstance(comp.get("lead"), dict):
                 comp["lead"] = pick(comp["lead"], "accountId")
-        details = await asyncio.gather(
-            *(jira.get_json(f"/project/{pid}/role/{role['id']}") for role in roles)
-        )
+        details = await asyncio.gather(*(jira.get_json(f"/project/{pid}/role/{role['id']}") for role in roles))
         actors = {
             str(role["id"]): sorted_list(_actor(a) for a in detail.get("actors") or [])
             for role, detail in zip(roles, details, strict=True)

@@ -267,9 +267,7 @@ class JiraClient:
                 return
             await self.clock.sleep(remaining)
 
-    async def _request(
-        self, method: str, path: str, *, params: Params | None = None, body: Any = None
-    ) -> Any:
+    async def _request(self, method: str, path: str, *, params: Params | None = None, body: Any = None) -> Any:
         content = orjson.dumps(body) if body is not None else None
         request = self._http.build_request(
             method,
@@ -280,9 +278,7 @@ class JiraClient:
         )
         endpoint = f"{request.url.copy_with(query=None)}"
         try:
-            check_request(
-                method, request.url, self._allowed
-            )  # refuse before queueing, not only in the transport
+            check_request(method, request.url, self._allowed)  # refuse before queueing, not only in the transport
         except errors.WriteRefused:
             self.stats.writes_refused += 1
             raise

@@ -12,17 +12,13 @@ from jiradrift.jira.errors import DiscoveryError
 from jiradrift.jira.guard import ReadOnlyTransport
 
 
-async def _get(
-    url: str, headers: dict[str, str], transport: httpx.AsyncBaseTransport | None, timeout: float
-) -> Any:
+async def _get(url: str, headers: dict[str, str], transport: httpx.AsyncBaseTransport | None, timeout: float) -> Any:
     guarded = ReadOnlyTransport(transport or httpx.AsyncHTTPTransport(), frozenset({origin_of(url)}))
     async with httpx.AsyncClient(transport=guarded, timeout=timeout) as http:
         try:
             response = await http.get(url, headers={"Accept": "application/json", **headers})
         except httpx.HTTPError as exc:
-            raise DiscoveryError(
-                f"GET {url} failed ({type(exc).__name__}); check the URL and network"
-            ) from exc
+            raise DiscoveryError(f"GET {url} failed ({type(exc).__name__}); check the URL and network") from exc
     if response.status_code != 200:
         raise DiscoveryError(
             f"GET {url} -> HTTP {response.status_code}; cannot discover the cloudId: set spec.cloudId explicitly "
@@ -59,11 +55,7 @@ async def accessible_resources_cloud_id(
     wanted = normalise_origin(site, "site URL")
     resources = data if isinstance(data, list) else []
     for resource in resources:
-        if (
-            isinstance(resource, dict)
-            and resource.get("url", "").rstrip("/") == wanted
-            and resource.get("id")
-        ):
+        if isinstance(resource, dict) and resource.get("url", "").rstrip("/") == wanted and resource.get("id"):
             return str(resource["id"])
     seen = sorted(str(r.get("url")) for r in resources if isinstance(r, dict))
     raise DiscoveryError(

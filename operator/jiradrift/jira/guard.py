@@ -53,9 +53,7 @@ def check_request(method: str, url: httpx.URL, allowed_origins: frozenset[str] |
 class ReadOnlyTransport(httpx.AsyncBaseTransport):
     """Wraps a real transport; a write never reaches it."""
 
-    def __init__(
-        self, inner: httpx.AsyncBaseTransport, allowed_origins: frozenset[str] | None = None
-    ) -> None:
+    def __init__(self, inner: httpx.AsyncBaseTransport, allowed_origins: frozenset[str] | None = None) -> None:
         self._inner = inner
         self._allowed = allowed_origins
         self.refused = 0

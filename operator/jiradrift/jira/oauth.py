@@ -37,7 +37,8 @@ class TokenResponse(BaseModel):
         return self.scope.split()
 
     def __repr__(self) -> str:  # never print a token
-        return f"TokenResponse(expires_in={self.expires_in}, scope={self.scope!r}, rotated={self.refresh_token is not None})"
+        rotated = self.refresh_token is not None
+        return f"TokenResponse(expires_in={self.expires_in}, scope={self.scope!r}, rotated={rotated})"
 
     __str__ = __repr__
 
@@ -78,9 +79,7 @@ async def _post_token(body: dict[str, Any], token_url: str, http: httpx.AsyncCli
         hint = "transient: retry later" if response.status_code >= 500 or response.status_code == 429 else ""
         raise OAuthError(error, description, response.status_code, hint)
     if "access_token" not in payload:
-        raise OAuthError(
-            "malformed_response", f"no access_token in the answer from {token_url}", response.status_code
-        )
+        raise OAuthError("malformed_response", f"no access_token in the answer from {token_url}", response.status_code)
     return TokenResponse.model_validate(payload)
 
 

@@ -54,9 +54,7 @@ def next_offset(page: dict[str, Any], start_at: int, count: int) -> int | None:
 
 def _items(page: Any, items_key: str, path: str) -> list[Any]:
     if not isinstance(page, dict):
-        raise MalformedResponse(
-            "GET", path, f"expected a page object with {items_key!r}, got {type(page).__name__}"
-        )
+        raise MalformedResponse("GET", path, f"expected a page object with {items_key!r}, got {type(page).__name__}")
     values = page.get(items_key)
     if values is None:
         return []

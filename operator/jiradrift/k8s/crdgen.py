@@ -68,9 +68,7 @@ def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
     props["apiVersion"] = {"type": "string"}
     props["kind"] = {"type": "string"}
     props["metadata"] = {"type": "object"}
-    schema["required"] = [
-        n for n in schema.get("required", []) if n not in {"apiVersion", "kind", "metadata"}
-    ]
+    schema["required"] = [n for n in schema.get("required", []) if n not in {"apiVersion", "kind", "metadata"}]
     schema.pop("description", None)
     schema["description"] = (model.__doc__ or "").strip().splitlines()[0]
     return schema
@@ -85,9 +83,7 @@ def _column(name: str, path: str, type_: str = "string", priority: int = 0, desc
     return col
 
 
-def _crd(
-    model: type[BaseModel], kind: str, plural: str, short: str, columns: list[dict[str, Any]]
-) -> dict[str, Any]:
+def _crd(model: type[BaseModel], kind: str, plural: str, short: str, columns: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -190,9 +186,7 @@ def stale_crds(directory: Path) -> list[str]:
 
 
 def crds_command(
-    out: list[Path] = typer.Option(
-        [Path("crds")], "--out", "-o", help="Directory to write into (repeatable)."
-    ),
+    out: list[Path] = typer.Option([Path("crds")], "--out", "-o", help="Directory to write into (repeatable)."),
     check: bool = typer.Option(False, "--check", help="Only report whether the files are up to date."),
     chart: bool = typer.Option(True, "--chart/--no-chart", help="Also the Helm chart's CRD templates."),
 ) -> None:
@@ -213,9 +207,7 @@ def crds_command(
         if check:
             stale = stale_crds(directory)
             if stale:
-                typer.echo(
-                    f"{directory}: out of date: {', '.join(stale)}; run `jiradrift crds -o {directory}`"
-                )
+                typer.echo(f"{directory}: out of date: {', '.join(stale)}; run `jiradrift crds -o {directory}`")
                 raise typer.Exit(1)
             typer.echo(f"{directory}: up to date")
         else:

@@ -20,9 +20,7 @@ from jiradrift.store.base import SnapshotStore
 class KubernetesDriftSource:
     """A ``DriftSource`` over the Snapshots of one JiraTenant (``namespace/name``)."""
 
-    def __init__(
-        self, api: k8s.ApiClient, namespace: str, tenant: str, store: SnapshotStore, page_size: int = 250
-    ):
+    def __init__(self, api: k8s.ApiClient, namespace: str, tenant: str, store: SnapshotStore, page_size: int = 250):
         self.api = api
         self.namespace = namespace
         self.tenant = tenant

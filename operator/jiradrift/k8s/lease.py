@@ -377,9 +377,7 @@ class LeaseLock:
         # 2. Read it; create it if there is none.
         current = self._get()
         if current is None:
-            created = self._create(
-                LeaseRecord(self.holder, self.duration_seconds, 0, acquire_time=now, renew_time=now)
-            )
+            created = self._create(LeaseRecord(self.holder, self.duration_seconds, 0, acquire_time=now, renew_time=now))
             if created is None:
                 return False
             self._observe(created, written=True)

@@ -37,9 +37,7 @@ DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 
-def cel(
-    rule: str, message: str, *, field_path: str | None = None, reason: str | None = None
-) -> dict[str, str]:
+def cel(rule: str, message: str, *, field_path: str | None = None, reason: str | None = None) -> dict[str, str]:
     """One ``x-kubernetes-validations`` entry."""
     entry = {"rule": rule, "message": message}
     if field_path:
@@ -170,8 +168,7 @@ class TenantAuth(Resource):
 
 TENANT_AUTH_RULES = [
     cel(
-        "[has(self.oauth), has(self.serviceAccount), has(self.apiToken), has(self.pat)]"
-        ".filter(x, x).size() == 1",
+        "[has(self.oauth), has(self.serviceAccount), has(self.apiToken), has(self.pat)].filter(x, x).size() == 1",
         "spec.auth must set exactly one of oauth, serviceAccount, apiToken or pat",
         reason="FieldValueInvalid",
     ),
@@ -198,9 +195,7 @@ SCHEDULE_RULES = [
 
 
 class Retention(Resource):
-    keep_last: int = Field(
-        default=30, ge=1, le=1000, description="Completed Snapshots to keep per snapshot type."
-    )
+    keep_last: int = Field(default=30, ge=1, le=1000, description="Completed Snapshots to keep per snapshot type.")
     max_bytes: int = Field(
         default=50 * 1024 * 1024,
         ge=1024 * 1024,
@@ -278,9 +273,7 @@ class JiraTenantSpec(Resource):
     retention: Retention = Field(default_factory=Retention)
     drift: DriftSettings = Field(default_factory=DriftSettings, json_schema_extra=validations(DRIFT_RULES))
     rate_limit: RateLimit = Field(default_factory=RateLimit)
-    paused: bool = Field(
-        default=False, description="Stop scheduling Snapshots; status is still kept current."
-    )
+    paused: bool = Field(default=False, description="Stop scheduling Snapshots; status is still kept current.")
 
 
 class TokenStatus(Resource):
@@ -310,9 +303,7 @@ class JiraTenantStatus(Resource):
     """What the operator observed. Written only by the operator."""
 
     observed_generation: int | None = Field(default=None, ge=0)
-    conditions: list[Condition] = Field(
-        default_factory=list, max_length=16, json_schema_extra=CONDITIONS_SCHEMA_EXTRA
-    )
+    conditions: list[Condition] = Field(default_factory=list, max_length=16, json_schema_extra=CONDITIONS_SCHEMA_EXTRA)
     last_snapshot_time: datetime | None = None
     next_snapshot_time: datetime | None = None
     token: TokenStatus | None = None
@@ -419,9 +410,7 @@ class LockRecord(Resource):
 class SnapshotStatus(Resource):
     observed_generation: int | None = Field(default=None, ge=0)
     phase: SnapshotPhase = SnapshotPhase.PENDING
-    conditions: list[Condition] = Field(
-        default_factory=list, max_length=16, json_schema_extra=CONDITIONS_SCHEMA_EXTRA
-    )
+    conditions: list[Condition] = Field(default_factory=list, max_length=16, json_schema_extra=CONDITIONS_SCHEMA_EXTRA)
     message: str = Field(default="", max_length=4096)
     start_time: datetime | None = None
     completion_time: datetime | None = None

@@ -19,9 +19,7 @@ def parse_duration(text: str) -> timedelta:
     """``"1h30m"`` -> 90 minutes. Raises ValueError naming the accepted form."""
     match = _DURATION.match(text.strip())
     if not text.strip() or not match:
-        raise ValueError(
-            f"{text!r} is not a duration; use hours, minutes and seconds such as 30m, 6h or 1h30m"
-        )
+        raise ValueError(f"{text!r} is not a duration; use hours, minutes and seconds such as 30m, 6h or 1h30m")
     hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
     return timedelta(hours=hours, minutes=minutes, seconds=seconds)
 

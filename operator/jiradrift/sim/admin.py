@@ -80,9 +80,7 @@ class Admin:
             if add_status is not None:
                 status = site.status_by_id.get(add_status)
                 if status is None:
-                    raise JiraError(
-                        404, f"No status with id {add_status!r}; list them at /rest/api/3/statuses/search."
-                    )
+                    raise JiraError(404, f"No status with id {add_status!r}; list them at /rest/api/3/statuses/search.")
                 wf["statuses"] = [
                     *wf["statuses"],
                     {
@@ -112,9 +110,7 @@ class Admin:
                 before = len(wf["transitions"])
                 wf["transitions"] = [t for t in wf["transitions"] if t["name"] != remove_transition]
                 if len(wf["transitions"]) == before:
-                    raise JiraError(
-                        404, f"Workflow {wf['name']!r} has no transition named {remove_transition!r}."
-                    )
+                    raise JiraError(404, f"Workflow {wf['name']!r} has no transition named {remove_transition!r}.")
                 changes.append(("transition", remove_transition, ""))
             wf["version"] = {"id": str(uuid.uuid4()), "versionNumber": wf["version"]["versionNumber"] + 1}
             wf["updated"] = timestamp(self._now())
@@ -178,9 +174,7 @@ class Admin:
             site = self._site
             num = max((f["schema"].get("customId", 0) for f in site.fields), default=10000) + 1
             fid = f"customfield_{num}"
-            body = custom_field_body(
-                num, name, {"type": "string", "custom": CF_PREFIX + type_key, "customId": num}
-            )
+            body = custom_field_body(num, name, {"type": "string", "custom": CF_PREFIX + type_key, "customId": num})
             site.fields.append(body)
             site.field_by_id[fid] = body
             site.field_extra[fid] = {
@@ -200,9 +194,7 @@ class Admin:
     ) -> Json:
         def do() -> Json:
             scheme = self._permission_scheme(scheme_id)
-            grant_id = 1 + max(
-                (g["id"] for s in self._site.permission_schemes for g in s["permissions"]), default=0
-            )
+            grant_id = 1 + max((g["id"] for s in self._site.permission_schemes for g in s["permissions"]), default=0)
             holder: Json = {"type": holder_type}
             if parameter is not None:
                 holder.update({"parameter": parameter, "value": parameter, "expand": holder_type})
@@ -268,9 +260,7 @@ class Admin:
                 )
             old = assigned[kind]
             assigned[kind] = scheme_id
-            self._audit(
-                "Project updated", "projects", p["name"], "PROJECT", [(kind, old or "", scheme_id or "")]
-            )
+            self._audit("Project updated", "projects", p["name"], "PROJECT", [(kind, old or "", scheme_id or "")])
             return assigned
 
         return self._run(do)  # type: ignore[no-any-return]
@@ -300,9 +290,7 @@ class Admin:
                 )
             old = conf[name]
             conf[name] = bool(value)
-            self._audit(
-                "Global settings updated", "system", name, "SYSTEM", [(name, str(old), str(bool(value)))]
-            )
+            self._audit("Global settings updated", "system", name, "SYSTEM", [(name, str(old), str(bool(value)))])
             return conf
 
         return self._run(do)  # type: ignore[no-any-return]

@@ -20,9 +20,7 @@ def sim_command(
     seed: Annotated[int, typer.Option(help="Seed of the generated site; same seed and size, same site.")] = 1,
     latency_ms: Annotated[float, typer.Option("--latency-ms", help="Added to every API response.")] = 0,
     access_token_ttl: Annotated[int, typer.Option(help="OAuth access token lifetime in seconds.")] = 3600,
-    manual_clock: Annotated[
-        bool, typer.Option(help="Freeze time; move it with POST /_sim/clock/advance.")
-    ] = False,
+    manual_clock: Annotated[bool, typer.Option(help="Freeze time; move it with POST /_sim/clock/advance.")] = False,
     run_for: Annotated[float, typer.Option(help="Stop after this many seconds (0 = until Ctrl-C).")] = 0,
 ) -> None:
     """Serve an emulated Jira Cloud site on 127.0.0.1 for tests, benchmarks and the demo.
@@ -47,9 +45,7 @@ def sim_command(
     started = time.perf_counter()
     with emulator.running() as sim:
         c = sim.credentials
-        console.print(
-            f"[bold]Jira emulator[/] size={size} seed={seed} started in {time.perf_counter() - started:.2f}s"
-        )
+        console.print(f"[bold]Jira emulator[/] size={size} seed={seed} started in {time.perf_counter() - started:.2f}s")
         console.print(f"site URL        {sim.base_url}   (API {sim.api_url})")
         console.print(f"gateway API     {sim.gateway_api_url}")
         console.print(f"cloud id        {sim.cloud_id}")
@@ -59,9 +55,7 @@ def sim_command(
         console.print(f"                refresh_token={c.refresh_token}")
         console.print(f"service account client_id={c.sa_client_id} client_secret={c.sa_client_secret}")
         console.print(f"DC PAT          {c.pat}")
-        console.print(
-            f"control         {sim.base_url}/_sim/info, /_sim/admin/<mutation>, /_sim/faults/<fault>"
-        )
+        console.print(f"control         {sim.base_url}/_sim/info, /_sim/admin/<mutation>, /_sim/faults/<fault>")
         stop = threading.Event()
         try:
             stop.wait(run_for if run_for > 0 else None)

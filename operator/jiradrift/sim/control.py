@@ -30,9 +30,7 @@ FAULT_SWITCHES = (
 
 def control_routes(state: ServerState, admin: Admin) -> list[web.RouteDef]:
     def reply(body: Any, status: int = 200) -> web.Response:
-        return web.Response(
-            body=orjson.dumps(body, default=str), status=status, content_type="application/json"
-        )
+        return web.Response(body=orjson.dumps(body, default=str), status=status, content_type="application/json")
 
     async def kwargs_of(request: web.Request) -> dict[str, Any]:
         if not request.can_read_body:
@@ -51,9 +49,7 @@ def control_routes(state: ServerState, admin: Admin) -> list[web.RouteDef]:
     async def add_fault(request: web.Request) -> web.Response:
         name = request.match_info["name"]
         if name not in FAULT_SWITCHES:
-            return reply(
-                JiraError(404, f"Unknown fault {name!r}; available: {', '.join(FAULT_SWITCHES)}.").body(), 404
-            )
+            return reply(JiraError(404, f"Unknown fault {name!r}; available: {', '.join(FAULT_SWITCHES)}.").body(), 404)
         try:
             rule: FaultRule = getattr(state.faults, name)(**await kwargs_of(request))
         except (TypeError, JiraError) as err:

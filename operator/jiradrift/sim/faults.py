@@ -81,9 +81,7 @@ class Faults:
 
     def quota(self, *, times: int | None = 1, retry_after: int = 3600, path: str = "*") -> FaultRule:
         """429 from the hourly points quota (tenant-wide): a long ``Retry-After``."""
-        return self.add(
-            FaultRule("rate_limit", path, "*", times, 429, retry_after, "jira-quota-tenant-based")
-        )
+        return self.add(FaultRule("rate_limit", path, "*", times, 429, retry_after, "jira-quota-tenant-based"))
 
     def server_error(
         self,

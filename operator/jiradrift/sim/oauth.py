@@ -163,8 +163,7 @@ class AuthorizationServer:
         raise OAuthError(
             400,
             "unsupported_grant_type",
-            f"grant_type {grant_type!r} is not supported; use authorization_code, "
-            "refresh_token or client_credentials",
+            f"grant_type {grant_type!r} is not supported; use authorization_code, refresh_token or client_credentials",
         )
 
     def _check_client(self, form: dict[str, str]) -> None:

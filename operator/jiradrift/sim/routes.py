@@ -50,9 +50,7 @@ class Call:
     def expand(self) -> set[str]:
         return {e.strip() for raw in self.query.getall("expand", []) for e in raw.split(",") if e.strip()}
 
-    def page(
-        self, items: Sequence[Any], *, size_param: str = "maxResults", extra: Json | None = None
-    ) -> Json:
+    def page(self, items: Sequence[Any], *, size_param: str = "maxResults", extra: Json | None = None) -> Json:
         req = page_request(self.query, self.spec_path, size_param=size_param)
         return page_bean(
             items,
@@ -320,9 +318,7 @@ def context_for_project_and_issue_type(call: Call) -> Json:
         match = next(
             (c for c in ctxs if pid in c.project_ids and (not c.issue_type_ids or it in c.issue_type_ids)),
             None,
-        ) or next(
-            (c for c in ctxs if not c.project_ids and (not c.issue_type_ids or it in c.issue_type_ids)), None
-        )
+        ) or next((c for c in ctxs if not c.project_ids and (not c.issue_type_ids or it in c.issue_type_ids)), None)
         if match:
             out.append({"projectId": pid, "issueTypeId": it, "contextId": match.body["id"]})
     return call.page(out)
@@ -342,9 +338,7 @@ def issue_type_schemes(call: Call) -> Json:
     query = (call.query.get("queryString") or "").lower()
     if query:
         items = [s for s in items if query in s["name"].lower()]
-    items = _order(
-        items, call.query.get("orderBy"), {"name": lambda s: s["name"], "id": lambda s: int(s["id"])}
-    )
+    items = _order(items, call.query.get("orderBy"), {"name": lambda s: s["name"], "id": lambda s: int(s["id"])})
     return call.page(items)
 
 
@@ -394,17 +388,13 @@ def issue_type_scheme_projects(call: Call) -> Json:
 @op("GET", "/issuetypescreenscheme")
 def itss(call: Call) -> Json:
     items = _filter_ids(call.site.itss, call.ids("id"))
-    items = _order(
-        items, call.query.get("orderBy"), {"name": lambda s: s["name"], "id": lambda s: int(s["id"])}
-    )
+    items = _order(items, call.query.get("orderBy"), {"name": lambda s: s["name"], "id": lambda s: int(s["id"])})
     return call.page(items)
 
 
 @op("GET", "/issuetypescreenscheme/mapping")
 def itss_mapping(call: Call) -> Json:
-    return call.page(
-        _filter_ids(call.site.itss_items, call.ids("issueTypeScreenSchemeId"), "issueTypeScreenSchemeId")
-    )
+    return call.page(_filter_ids(call.site.itss_items, call.ids("issueTypeScreenSchemeId"), "issueTypeScreenSchemeId"))
 
 
 @op("GET", "/issuetypescreenscheme/project")
@@ -603,9 +593,7 @@ def workflows_search(call: Call) -> Json:
 def workflows_read(call: Call) -> Json:
     body = call.body or {}
     if not isinstance(body, dict):
-        raise JiraError(
-            400, "Body must be a JSON object with workflowIds, workflowNames or projectAndIssueTypes."
-        )
+        raise JiraError(400, "Body must be a JSON object with workflowIds, workflowNames or projectAndIssueTypes.")
     ids = set(body.get("workflowIds") or [])
     names = set(body.get("workflowNames") or [])
     chosen = [w for w in call.site.workflows if w["id"] in ids or w["name"] in names]
@@ -719,9 +707,7 @@ def _priority_scheme_view(call: Call, s: Json) -> Json:
 
 
 def _project_details(p: Json) -> Json:
-    out: Json = {
-        k: p[k] for k in ("self", "id", "key", "name", "avatarUrls", "projectTypeKey", "simplified") if k in p
-    }
+    out: Json = {k: p[k] for k in ("self", "id", "key", "name", "avatarUrls", "projectTypeKey", "simplified") if k in p}
     if "projectCategory" in p:
         out["projectCategory"] = {k: p["projectCategory"][k] for k in ("id", "name", "description", "self")}
     return out
@@ -758,9 +744,7 @@ def priority_scheme_priorities(call: Call) -> Json:
 @op("GET", "/priorityscheme/{schemeId}/projects")
 def priority_scheme_projects(call: Call) -> Json:
     scheme = _priority_scheme(call)
-    return call.page(
-        [_project_view(call, call.site.project_by_key[p], set()) for p in scheme["_project_ids"]]
-    )
+    return call.page([_project_view(call, call.site.project_by_key[p], set()) for p in scheme["_project_ids"]])
 
 
 @op("GET", "/resolution/search")
@@ -792,9 +776,7 @@ def _permission_scheme_view(s: Json, with_grants: bool) -> Json:
 def permission_schemes(call: Call) -> Json:
     # Any expand value at all includes the grants.
     with_grants = bool(call.expand)
-    return {
-        "permissionSchemes": [_permission_scheme_view(s, with_grants) for s in call.site.permission_schemes]
-    }
+    return {"permissionSchemes": [_permission_scheme_view(s, with_grants) for s in call.site.permission_schemes]}
 
 
 @op("GET", "/permissionscheme/{schemeId}/permission")
@@ -816,9 +798,7 @@ def notification_schemes(call: Call) -> Json:
         items = items[:1]
     page = call.page(items)
     if not call.expand:
-        page["values"] = [
-            {k: v for k, v in s.items() if k != "notificationSchemeEvents"} for s in page["values"]
-        ]
+        page["values"] = [{k: v for k, v in s.items() if k != "notificationSchemeEvents"} for s in page["values"]]
     return page
 
 
@@ -900,9 +880,7 @@ def _project_view(call: Call, p: Json, expand: set[str]) -> Json:
         scheme = site.project_schemes.get(p["id"], {}).get("issuetypescheme")
         ids = set(site.issue_type_scheme_items.get(scheme or "", []))
         view["issueTypes"] = [
-            t
-            for t in site.issue_types
-            if t["id"] in ids or t.get("scope", {}).get("project", {}).get("id") == p["id"]
+            t for t in site.issue_types if t["id"] in ids or t.get("scope", {}).get("project", {}).get("id") == p["id"]
         ]
     if "url" in expand:
         view["url"] = ""
@@ -1058,9 +1036,7 @@ def _as_dt(raw: str) -> datetime:
         try:
             value = datetime.strptime(raw, "%Y-%m-%dT%H:%M:%S.%f%z")
         except ValueError:
-            raise JiraError(
-                400, f"Invalid date {raw!r}; use ISO 8601, e.g. 2026-01-05T09:00:00.000+0000."
-            ) from None
+            raise JiraError(400, f"Invalid date {raw!r}; use ISO 8601, e.g. 2026-01-05T09:00:00.000+0000.") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

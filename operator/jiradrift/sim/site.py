@@ -529,11 +529,7 @@ class Site:
             project_ids = (
                 []
                 if is_global
-                else [
-                    p["id"]
-                    for p in rng.sample(self.projects, min(2, len(self.projects)))
-                    if not p["simplified"]
-                ]
+                else [p["id"] for p in rng.sample(self.projects, min(2, len(self.projects))) if not p["simplified"]]
             )
             issue_type_ids = [] if j == 0 or rng.random() < 0.5 else rng.sample(its, min(2, len(its)))
             ctx_body: Json = {
@@ -829,9 +825,7 @@ class Site:
             body: Json = {
                 "id": sid,
                 "name": "Default Issue Type Scheme" if i == 0 else namer.name(i, suffix="Issue Type Scheme"),
-                "description": "Default issue type scheme is the list of global issue types."
-                if i == 0
-                else "",
+                "description": "Default issue type scheme is the list of global issue types." if i == 0 else "",
                 "isDefault": i == 0,
             }
             if i:
@@ -865,9 +859,7 @@ class Site:
             self.field_configurations.append(
                 {
                     "id": fid,
-                    "name": "Default Field Configuration"
-                    if i == 0
-                    else namer.name(i, suffix="Field Configuration"),
+                    "name": "Default Field Configuration" if i == 0 else namer.name(i, suffix="Field Configuration"),
                     "description": "The default field configuration" if i == 0 else "",
                     "isDefault": i == 0,
                 }
@@ -875,9 +867,7 @@ class Site:
         n = max(1, self.spec.field_configurations // 2)
         for i in range(n):
             sid = str(10000 + i)
-            self.fcs.append(
-                {"id": sid, "name": namer.name(i, suffix="Field Configuration Scheme"), "description": ""}
-            )
+            self.fcs.append({"id": sid, "name": namer.name(i, suffix="Field Configuration Scheme"), "description": ""})
             fcs = rng.sample(self.field_configurations, min(2, len(self.field_configurations)))
             self.fcs_items.append(
                 {
@@ -898,9 +888,7 @@ class Site:
         n = max(1, self.spec.projects // 3 + 1)
         for i in range(n):
             default = global_wfs[0] if i == 0 else rng.choice(global_wfs)
-            mappings = {
-                it: rng.choice(global_wfs)["name"] for it in rng.sample(its, min(len(its), rng.randint(0, 3)))
-            }
+            mappings = {it: rng.choice(global_wfs)["name"] for it in rng.sample(its, min(len(its), rng.randint(0, 3)))}
             self.workflow_schemes.append(
                 {
                     "id": 10000 + i,
@@ -990,9 +978,7 @@ class Site:
             )
         rng = self._r("priorityschemes")
         for i in range(max(1, self.spec.projects // 10 + 1)):
-            chosen = (
-                self.priorities[:] if i == 0 else rng.sample(self.priorities, min(len(self.priorities), 4))
-            )
+            chosen = self.priorities[:] if i == 0 else rng.sample(self.priorities, min(len(self.priorities), 4))
             self.priority_schemes.append(
                 {
                     "id": str(1 if i == 0 else 10000 + i),
@@ -1070,17 +1056,13 @@ class Site:
                         note["recipient"] = param
                     notes.append(note)
                     nid += 1
-                events.append(
-                    {"event": {"id": eid, "name": ename, "description": ""}, "notifications": notes}
-                )
+                events.append({"event": {"id": eid, "name": ename, "description": ""}, "notifications": notes})
             self.notification_schemes.append(
                 {
                     "expand": "notificationSchemeEvents,user,group,projectRole,field,all",
                     "id": sid,
                     "self": self.url(f"notificationscheme/{sid}"),
-                    "name": "Default Notification Scheme"
-                    if i == 0
-                    else namer.name(i, suffix="Notification Scheme"),
+                    "name": "Default Notification Scheme" if i == 0 else namer.name(i, suffix="Notification Scheme"),
                     "description": "",
                     "notificationSchemeEvents": events,
                     "projects": [],
@@ -1139,9 +1121,7 @@ class Site:
                 "issuetypescreenscheme": rng.choice(self.itss)["id"],
                 "fieldconfigurationscheme": rng.choice(self.fcs)["id"] if rng.random() < 0.7 else None,
                 "workflowscheme": str(rng.choice(self.workflow_schemes)["id"]),
-                "permissionscheme": str(
-                    rng.choice([s for s in self.permission_schemes if "scope" not in s])["id"]
-                ),
+                "permissionscheme": str(rng.choice([s for s in self.permission_schemes if "scope" not in s])["id"]),
                 "notificationscheme": str(ns["id"]) if ns else None,
                 "issuesecurityscheme": (
                     str(rng.choice(self.security_schemes)["id"])
@@ -1262,9 +1242,7 @@ class Site:
         changes: list[tuple[str, str, str]],
     ) -> None:
         rid = 10000 + len(self.audit_records)
-        self.audit_records.append(
-            self._audit_body(rid, when, summary, category, obj_name, type_name, changes)
-        )
+        self.audit_records.append(self._audit_body(rid, when, summary, category, obj_name, type_name, changes))
 
 
 def custom_field_body(num: int, name: str, schema: Json) -> Json:

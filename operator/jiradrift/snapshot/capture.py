@@ -52,9 +52,7 @@ def canonical_bytes(body: Any) -> bytes:
 class _ManifestSink:
     """Receives items from catalog sources, hashes and stores them, and builds the manifest."""
 
-    def __init__(
-        self, manifest: Manifest, store: SnapshotStore, kinds: set[str], on_item: Callable[[], None]
-    ) -> None:
+    def __init__(self, manifest: Manifest, store: SnapshotStore, kinds: set[str], on_item: Callable[[], None]) -> None:
         self.manifest = manifest
         self.store = store
         self.kinds = kinds

@@ -69,13 +69,9 @@ def build_credentials(
     if auth is AuthMethod.basic:
         if not email:
             raise typer.BadParameter("--auth basic needs --email")
-        return ApiTokenAuth(
-            email=email, api_token=read_secret("API token", token_env or "JIRA_API_TOKEN", token_file)
-        )
+        return ApiTokenAuth(email=email, api_token=read_secret("API token", token_env or "JIRA_API_TOKEN", token_file))
     if auth is AuthMethod.oauth:
-        return OAuthAuth(
-            access_token=read_secret("OAuth access token", token_env or "JIRA_ACCESS_TOKEN", token_file)
-        )
+        return OAuthAuth(access_token=read_secret("OAuth access token", token_env or "JIRA_ACCESS_TOKEN", token_file))
     if auth is AuthMethod.pat:
         return PatAuth(token=read_secret("personal access token", token_env or "JIRA_PAT", token_file))
     if not client_id:
@@ -123,17 +119,13 @@ async def run_snapshot(
         SpinnerColumn(),
         TextColumn("[bold]{task.fields[stype]:<11}"),
         BarColumn(),
-        TextColumn(
-            "{task.completed}/{task.total} sources  {task.fields[items]} items  {task.fields[errors]} errors"
-        ),
+        TextColumn("{task.completed}/{task.total} sources  {task.fields[items]} items  {task.fields[errors]} errors"),
         TextColumn("{task.fields[source]}"),
         TimeElapsedColumn(),
         console=console,
         transient=False,
     ) as bar:
-        tasks = {
-            t: bar.add_task(t.value, total=None, stype=t.value, items=0, errors=0, source="") for t in types
-        }
+        tasks = {t: bar.add_task(t.value, total=None, stype=t.value, items=0, errors=0, source="") for t in types}
 
         def on_progress(p: CaptureProgress) -> None:
             bar.update(
@@ -170,7 +162,8 @@ def snapshot_command(
     auth: AuthMethod = typer.Option(
         AuthMethod.basic,
         "--auth",
-        help="basic = email + API token; oauth = 3LO access token; service-account = client credentials; pat = Data Center PAT.",
+        help="basic = email + API token; oauth = 3LO access token; "
+        "service-account = client credentials; pat = Data Center PAT.",
     ),
     out: Path = typer.Option(
         ..., "--out", help="Store directory (created if missing; reused across runs, content-addressed)."
@@ -182,7 +175,8 @@ def snapshot_command(
     token_env: str | None = typer.Option(
         None,
         "--token-env",
-        help="Env var holding the API token / access token / PAT (defaults: JIRA_API_TOKEN, JIRA_ACCESS_TOKEN, JIRA_PAT).",
+        help="Env var holding the API token / access token / PAT "
+        "(defaults: JIRA_API_TOKEN, JIRA_ACCESS_TOKEN, JIRA_PAT).",
     ),
     token_file: Path | None = typer.Option(
         None, "--token-file", help="File holding the token (takes precedence over the env var)."
@@ -194,21 +188,13 @@ def snapshot_command(
     client_secret_file: Path | None = typer.Option(
         None, "--client-secret-file", help="File holding the client secret."
     ),
-    cloud_id: str | None = typer.Option(
-        None, "--cloud-id", help="Skip cloudId discovery (oauth / service-account)."
-    ),
-    gateway: str = typer.Option(
-        DEFAULT_GATEWAY, "--gateway", help="API gateway for oauth / service-account."
-    ),
-    token_url: str = typer.Option(
-        DEFAULT_TOKEN_URL, "--token-url", help="OAuth token endpoint (service-account)."
-    ),
+    cloud_id: str | None = typer.Option(None, "--cloud-id", help="Skip cloudId discovery (oauth / service-account)."),
+    gateway: str = typer.Option(DEFAULT_GATEWAY, "--gateway", help="API gateway for oauth / service-account."),
+    token_url: str = typer.Option(DEFAULT_TOKEN_URL, "--token-url", help="OAuth token endpoint (service-account)."),
     tenant: str | None = typer.Option(
         None, "--tenant", help="Tenant name in the store (default: derived from the site host)."
     ),
-    max_concurrency: int = typer.Option(
-        8, "--max-concurrency", min=1, max=64, help="Requests in flight at once."
-    ),
+    max_concurrency: int = typer.Option(8, "--max-concurrency", min=1, max=64, help="Requests in flight at once."),
     rps: float = typer.Option(50.0, "--rps", min=0.1, help="Requests per second cap."),
     timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Per-request timeout in seconds."),
 ) -> None:
@@ -263,11 +249,10 @@ def snapshot_command(
     console.print(table)
     for m in manifests:
         for err in m.errors[:5]:
-            console.print(
-                f"[yellow]{m.type}[/yellow] {err.kind} {err.key or ''} {err.endpoint}: {err.message}"
-            )
+            console.print(f"[yellow]{m.type}[/yellow] {err.kind} {err.key or ''} {err.endpoint}: {err.message}")
     console.print(
-        f"requests: {stats['requests_total']} by status {stats['requests_by_status']}; rate-limit waits {stats['rate_limit_waits']}"
+        f"requests: {stats['requests_total']} by status {stats['requests_by_status']}; "
+        f"rate-limit waits {stats['rate_limit_waits']}"
     )
     if not all(m.complete for m in manifests):
         raise typer.Exit(EXIT_INCOMPLETE)

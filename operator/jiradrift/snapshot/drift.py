@@ -80,9 +80,7 @@ class StoreDriftSource:
     def snapshots(self, tenant: str | None) -> Iterator[SnapshotDrift]:
         for info in self.store.list_snapshots(tenant):
             if info.change_count:
-                yield SnapshotDrift(
-                    info.snapshot_id, info.tenant, info.type, info.captured_at, info.change_count
-                )
+                yield SnapshotDrift(info.snapshot_id, info.tenant, info.type, info.captured_at, info.change_count)
 
     def changes(self, snapshot_id: str, start: int, stop: int) -> list[Change]:
         return self.store.read_changes(snapshot_id, start, stop)
@@ -163,9 +161,7 @@ def decode_cursor(cursor: str, tenant: str | None) -> _Position:
         if given != _checksum(body) or body["v"] != _CURSOR_VERSION:
             raise ValueError("checksum or version")
         at, sid, index = body["at"], body["s"], body["i"]
-        if not (
-            isinstance(at, int | float) and isinstance(sid, str) and isinstance(index, int) and index >= 0
-        ):
+        if not (isinstance(at, int | float) and isinstance(sid, str) and isinstance(index, int) and index >= 0):
             raise ValueError("field types")
     except (binascii.Error, ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
         raise InvalidCursor(

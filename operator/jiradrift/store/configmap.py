@@ -194,9 +194,7 @@ class ConfigMapStore:
 
     def _zstd(self) -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
         local = self._shared.local
-        pair: tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor] | None = getattr(
-            local, "zstd", None
-        )
+        pair: tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor] | None = getattr(local, "zstd", None)
         if pair is None:  # (de)compressors must not be shared between threads
             pair = (zstandard.ZstdCompressor(level=self._level), zstandard.ZstdDecompressor())
             local.zstd = pair
@@ -280,9 +278,7 @@ class ConfigMapStore:
     ) -> dict[str, Any]:
         size = _size(binary)
         if size > self.max_chunk_bytes:  # a bug if it happens: callers split first
-            raise StoreError(
-                f"configmap {name} would hold {size} bytes, over max_chunk_bytes={self.max_chunk_bytes}"
-            )
+            raise StoreError(f"configmap {name} would hold {size} bytes, over max_chunk_bytes={self.max_chunk_bytes}")
         metadata: dict[str, Any] = {
             "name": name,
             "namespace": self.namespace,
@@ -568,8 +564,7 @@ class ConfigMapStore:
         with self._shared.lock:
             pending = self._shared.pending
             if pending and (
-                _size(pending) + len(digest) + len(data) > self.max_chunk_bytes
-                or len(pending) >= MAX_KEYS_PER_PACK
+                _size(pending) + len(digest) + len(data) > self.max_chunk_bytes or len(pending) >= MAX_KEYS_PER_PACK
             ):
                 self._flush()
             self._shared.pending[digest] = data
@@ -631,8 +626,7 @@ class ConfigMapStore:
             predecessor is not None
             and unchanged_from is not None
             and all(
-                self._pack_keys(pack, touch=True, force=True) is not None
-                and pack not in self._shared.retiring
+                self._pack_keys(pack, touch=True, force=True) is not None and pack not in self._shared.retiring
                 for pack in predecessor.packs
             )
         )
@@ -823,9 +817,7 @@ class ConfigMapStore:
         entries = [
             (
                 f"changes.{n}",
-                self._compress(
-                    orjson.dumps([c.to_dict() for c in report.changes[i : i + CHANGES_PER_CHUNK]])
-                ),
+                self._compress(orjson.dumps([c.to_dict() for c in report.changes[i : i + CHANGES_PER_CHUNK]])),
             )
             for n, i in enumerate(range(0, report.change_count, CHANGES_PER_CHUNK))
         ]
@@ -854,9 +846,7 @@ class ConfigMapStore:
                     raise
                 cm = self._manifest_cm(report.new_snapshot)
         else:
-            raise StoreError(
-                f"could not record the drift of {report.new_snapshot!r}: its manifest kept changing"
-            )
+            raise StoreError(f"could not record the drift of {report.new_snapshot!r}: its manifest kept changing")
         for name in (record.drift or {}).get("parts", []):
             self._delete(name)
 
@@ -887,9 +877,7 @@ class ConfigMapStore:
             if name not in fetched:
                 cm = self._get(name)
                 if cm is None:
-                    raise StoreError(
-                        f"drift part {self.namespace}/{name} is missing; store the drift report again"
-                    )
+                    raise StoreError(f"drift part {self.namespace}/{name} is missing; store the drift report again")
                 fetched[name] = cm.get("binaryData") or {}
             chunk = orjson.loads(self._decompress(base64.b64decode(fetched[name][f"changes.{n}"])))
             lo = max(start - n * size, 0)
@@ -947,9 +935,7 @@ class _SharedState:
         self.index: dict[str, str] = {}  # digest -> pack name
         self.indexed: set[str] = set()  # items blobs merged into the index
         self.index_time = float("-inf")
-        self.touched: dict[
-            str, tuple[float, frozenset[str], frozenset[str]]
-        ] = {}  # pack -> (when, keys, owners)
+        self.touched: dict[str, tuple[float, frozenset[str], frozenset[str]]] = {}  # pack -> (when, keys, owners)
         self.packs: OrderedDict[str, dict[str, str]] = OrderedDict()  # a few packs' binaryData (base64)
         self.retiring: set[str] = set()  # packs mostly garbage: re-store rather than re-use
         self.items_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()

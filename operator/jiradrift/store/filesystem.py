@@ -79,9 +79,7 @@ def _check_digest(digest: str) -> str:
     return digest
 
 
-def _info_to_json(
-    info: SnapshotInfo, manifest_bytes: int, drift_bytes: int, items_from: str | None
-) -> dict[str, Any]:
+def _info_to_json(info: SnapshotInfo, manifest_bytes: int, drift_bytes: int, items_from: str | None) -> dict[str, Any]:
     return {
         "id": info.snapshot_id,
         "tenant": info.tenant,
@@ -166,9 +164,7 @@ class FilesystemStore:
 
     def _zstd(self) -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
         # zstandard (de)compressors must not be shared between threads.
-        pair: tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor] | None = getattr(
-            self._local, "zstd", None
-        )
+        pair: tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor] | None = getattr(self._local, "zstd", None)
         if pair is None:
             pair = (zstandard.ZstdCompressor(level=self._level), zstandard.ZstdDecompressor())
             self._local.zstd = pair
@@ -459,9 +455,7 @@ class FilesystemStore:
 
     def _drift_summary(self, snapshot_id: str) -> dict[str, Any] | None:
         try:
-            summary: dict[str, Any] = orjson.loads(
-                (self._snapshot_dir(snapshot_id) / "drift.json").read_bytes()
-            )
+            summary: dict[str, Any] = orjson.loads((self._snapshot_dir(snapshot_id) / "drift.json").read_bytes())
         except FileNotFoundError:
             if not (self._snapshot_dir(snapshot_id) / "manifest.json.zst").exists():
                 raise SnapshotNotFound(snapshot_id, str(self.root)) from None

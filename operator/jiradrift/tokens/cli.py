@@ -39,11 +39,9 @@ def api_client(kubeconfig: Path | None, pool_size: int) -> k8s.ApiClient:
     """In-cluster credentials in a pod, else ``--kubeconfig`` / ``KUBECONFIG`` / ``~/.kube/config``."""
     config = k8s.Configuration()
     if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        k8s_config.load_incluster_config(client_configuration=config)  # type: ignore[no-untyped-call]
+        k8s_config.load_incluster_config(client_configuration=config)
     else:
-        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=str(kubeconfig) if kubeconfig else None, client_configuration=config
-        )
+        k8s_config.load_kube_config(config_file=str(kubeconfig) if kubeconfig else None, client_configuration=config)
     config.connection_pool_maxsize = pool_size
     return k8s.ApiClient(config)
 
@@ -60,9 +58,7 @@ def refresh_tokens_command(
     lease_wait: float = typer.Option(
         30.0, help="Seconds to wait for a tenant's refresh Lease held by the operator before giving up."
     ),
-    kubeconfig: Path | None = typer.Option(
-        None, help="Kubeconfig file (default: in-cluster, then KUBECONFIG)."
-    ),
+    kubeconfig: Path | None = typer.Option(None, help="Kubeconfig file (default: in-cluster, then KUBECONFIG)."),
     log_format: str = typer.Option("json", help="json or plain (logs go to stderr)."),
 ) -> None:
     """Refresh the OAuth / service-account tokens of every JiraTenant that needs it (the CronJob).
@@ -93,13 +89,11 @@ def refresh_tokens_command(
     try:
         code = asyncio.run(main())
     finally:
-        api.close()  # type: ignore[no-untyped-call]
+        api.close()
     raise typer.Exit(code)
 
 
-auth_app = typer.Typer(
-    help="OAuth consent for JiraTenants (writes the credential Secret).", no_args_is_help=True
-)
+auth_app = typer.Typer(help="OAuth consent for JiraTenants (writes the credential Secret).", no_args_is_help=True)
 
 
 @auth_app.command("login")
@@ -126,9 +120,7 @@ def login_command(
     ),
     timeout: float = typer.Option(300.0, help="Seconds to wait for the consent."),
     open_browser: bool = typer.Option(False, "--open", help="Also open the URL in a browser."),
-    kubeconfig: Path | None = typer.Option(
-        None, help="Kubeconfig file (default: KUBECONFIG, ~/.kube/config)."
-    ),
+    kubeconfig: Path | None = typer.Option(None, help="Kubeconfig file (default: KUBECONFIG, ~/.kube/config)."),
 ) -> None:
     """Consent to the Atlassian app (3LO) and write the tenant's Secret; prints the URL to open."""
     namespace, _, name = tenant.partition("/")
@@ -165,11 +157,9 @@ def login_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     finally:
-        api.close()  # type: ignore[no-untyped-call]
+        api.close()
     verb = "created" if result.created else "updated"
-    typer.echo(
-        f"Secret {result.secret} {verb}; access token valid until {result.expires_at:%Y-%m-%dT%H:%M:%SZ}"
-    )
+    typer.echo(f"Secret {result.secret} {verb}; access token valid until {result.expires_at:%Y-%m-%dT%H:%M:%SZ}")
     if result.write_scopes:
         typer.echo(
             f"warning: granted write-capable scope(s) {' '.join(result.write_scopes)}; captures are refused "

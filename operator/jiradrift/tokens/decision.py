@@ -65,8 +65,7 @@ def decide(
         return Decision(
             Action.REFRESH,
             "ExpiresWithinWindow",
-            f"access token {state} at {format_time(secret.expires_at)}, "
-            f"within the {_duration(window)} window",
+            f"access token {state} at {format_time(secret.expires_at)}, within the {_duration(window)} window",
             secret,
         )
     return Decision(

@@ -74,9 +74,7 @@ def auth_base_from_token_url(token_url: str) -> str:
     return base[: -len("/oauth/token")] if base.endswith("/oauth/token") else base
 
 
-def authorize_url(
-    auth_base: str, *, client_id: str, scopes: Sequence[str], redirect_uri: str, state: str
-) -> str:
+def authorize_url(auth_base: str, *, client_id: str, scopes: Sequence[str], redirect_uri: str, state: str) -> str:
     query = {
         "audience": AUDIENCE,
         "client_id": client_id,
@@ -129,9 +127,7 @@ class CallbackServer:
     async def _callback(self, request: web.Request) -> web.Response:
         query = request.query
         if query.get("state") != self.state:
-            return web.Response(
-                status=400, text="state does not match this login; start `jiradrift auth login` again"
-            )
+            return web.Response(status=400, text="state does not match this login; start `jiradrift auth login` again")
         if self.code.done():
             return web.Response(text="Already received; you can close this window.")
         if query.get("error"):
@@ -146,9 +142,7 @@ class CallbackServer:
         if not code:
             return web.Response(status=400, text="no code in the callback")
         self.code.set_result(code)
-        return web.Response(
-            text="jiradrift: authorised. You can close this window and return to the terminal."
-        )
+        return web.Response(text="jiradrift: authorised. You can close this window and return to the terminal.")
 
 
 async def login(
@@ -175,8 +169,7 @@ async def login(
     ref = tenant_auth(tenant)
     if ref.kind is not AuthKind.OAUTH:
         raise LoginError(
-            f"JiraTenant {key} uses spec.auth.{ref.kind.value}; "
-            "`auth login` is for spec.auth.oauth (3LO) only"
+            f"JiraTenant {key} uses spec.auth.{ref.kind.value}; `auth login` is for spec.auth.oauth (3LO) only"
         )
     existing = await ops.get_secret(namespace, ref.secret_name)
     known: dict[str, str] = {}
@@ -221,8 +214,7 @@ async def login(
         )
     if not tokens.refresh_token:
         raise LoginError(
-            "the token endpoint issued no refresh token: add the offline_access scope to the app "
-            "and log in again"
+            "the token endpoint issued no refresh token: add the offline_access scope to the app and log in again"
         )
     expires_at = started + timedelta(seconds=max(0, tokens.expires_in))
     values = {
@@ -278,6 +270,4 @@ async def _write_secret(
             return await ops.replace_secret(body), False
         except Conflict:
             current = await ops.get_secret(namespace, name)
-    raise LoginError(
-        f"Secret {namespace}/{name} kept changing while it was being written; run the login again"
-    )
+    raise LoginError(f"Secret {namespace}/{name} kept changing while it was being written; run the login again")

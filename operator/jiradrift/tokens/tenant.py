@@ -63,9 +63,7 @@ def tenant_auth(tenant: dict[str, Any]) -> TenantAuthRef:
     block = auth[kind.value]
     secret_name = str((block.get("secretRef") or {}).get("name", ""))
     if not secret_name:
-        raise UnsupportedAuth(
-            key, f"spec.auth.{kind.value}.secretRef.name is empty; name the credential Secret"
-        )
+        raise UnsupportedAuth(key, f"spec.auth.{kind.value}.secretRef.name is empty; name the credential Secret")
     return TenantAuthRef(
         namespace=namespace,
         name=name,
