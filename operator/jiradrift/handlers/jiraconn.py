@@ -58,6 +58,7 @@ async def open_client(spec: JiraTenantSpec, credentials: Credentials, *, probe: 
     settings = ClientSettings(
         max_concurrency=spec.rate_limit.max_concurrency,
         requests_per_second=spec.rate_limit.requests_per_second,
+        endpoint_requests_per_second=ENDPOINT_REQUESTS_PER_SECOND,
     )
     if probe:
         settings = dataclasses.replace(
@@ -72,6 +73,9 @@ async def open_client(spec: JiraTenantSpec, credentials: Credentials, *, probe: 
         settings=settings,
     )
 
+
+# Jira Cloud's burst limit is 100 GET/s per endpoint (jira-api.md 3.1); stay below it.
+ENDPOINT_REQUESTS_PER_SECOND = 80.0
 
 TOKEN_CONDITION = {
     "WriteScopesGranted": "ScopesReadOnly",
