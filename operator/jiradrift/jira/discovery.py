@@ -10,10 +10,13 @@ import orjson
 from jiradrift.jira.auth import normalise_origin, origin_of
 from jiradrift.jira.errors import DiscoveryError
 from jiradrift.jira.guard import ReadOnlyTransport
+from jiradrift.jira.transport import default_ssl_context
 
 
 async def _get(url: str, headers: dict[str, str], transport: httpx.AsyncBaseTransport | None, timeout: float) -> Any:
-    guarded = ReadOnlyTransport(transport or httpx.AsyncHTTPTransport(), frozenset({origin_of(url)}))
+    guarded = ReadOnlyTransport(
+        transport or httpx.AsyncHTTPTransport(verify=default_ssl_context()), frozenset({origin_of(url)})
+    )
     async with httpx.AsyncClient(transport=guarded, timeout=timeout) as http:
         try:
             response = await http.get(url, headers={"Accept": "application/json", **headers})

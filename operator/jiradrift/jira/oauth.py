@@ -19,6 +19,7 @@ import orjson
 from pydantic import BaseModel
 
 from jiradrift.jira.errors import OAuthError, ReauthorizationRequired
+from jiradrift.jira.transport import default_ssl_context
 
 DEFAULT_TOKEN_URL = "https://auth.atlassian.com/oauth/token"
 TERMINAL_ERRORS = frozenset({"invalid_grant", "unauthorized_client", "invalid_client", "access_denied"})
@@ -56,7 +57,7 @@ def write_scopes(scopes: Iterable[str] | str) -> list[str]:
 
 async def _post_token(body: dict[str, Any], token_url: str, http: httpx.AsyncClient | None) -> TokenResponse:
     own = http is None
-    client = http or httpx.AsyncClient(timeout=30.0)
+    client = http or httpx.AsyncClient(timeout=30.0, verify=default_ssl_context())
     try:
         try:
             response = await client.post(token_url, json=body, headers={"Accept": "application/json"})

@@ -15,12 +15,20 @@ through undecoded; httpx decodes ``Content-Encoding`` as it would for its own tr
 
 from __future__ import annotations
 
+import functools
 import ssl
 from typing import Any
 
 import aiohttp
 import httpx
 from yarl import URL
+
+
+@functools.cache
+def default_ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: loading the CA bundle costs milliseconds and a few
+    MiB, and an SSLContext is safe to share, so tenants' clients reuse it instead of each loading it."""
+    return httpx.create_ssl_context()
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -31,7 +39,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if isinstance(verify, ssl.SSLContext):
             self._ssl: ssl.SSLContext | bool = verify
         else:
-            self._ssl = httpx.create_ssl_context() if verify else False
+            self._ssl = default_ssl_context() if verify else False
         self._session: aiohttp.ClientSession | None = None
 
     def _session_for_loop(self) -> aiohttp.ClientSession:

@@ -27,6 +27,7 @@ from kubernetes import client as k8s
 
 from jiradrift.jira.clock import SystemClock
 from jiradrift.jira.oauth import exchange_authorization_code, write_scopes
+from jiradrift.jira.transport import default_ssl_context
 from jiradrift.k8s.resources import GROUP
 from jiradrift.tokens.kube import Conflict, KubeOps
 from jiradrift.tokens.refresh import TokenRefresher, WallClock
@@ -228,7 +229,7 @@ async def login(
     written, created = await _write_secret(ops, namespace, ref.secret_name, values, existing)
     secret = parse_secret(written, AuthKind.OAUTH)
     own = http is None
-    client = http or httpx.AsyncClient(timeout=30.0)
+    client = http or httpx.AsyncClient(timeout=30.0, verify=default_ssl_context())
     try:
         await TokenRefresher(api, http=client, clock=clock).publish(tenant, secret, refreshed_at=started)
     finally:

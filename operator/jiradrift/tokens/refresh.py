@@ -47,6 +47,7 @@ from jiradrift.jira.oauth import (
     request_client_credentials_token,
     write_scopes,
 )
+from jiradrift.jira.transport import default_ssl_context
 from jiradrift.k8s import conditions as cond
 from jiradrift.k8s import events
 from jiradrift.k8s.lease import holder_identity
@@ -562,7 +563,7 @@ async def ensure_fresh_token(
     ``SecretNotFound``, ``RefreshFailed``, ``LeaseUnavailable``, ``SecretConflict``, ``UnsupportedAuth``.
     """
     own = http is None
-    client = http or httpx.AsyncClient(timeout=30.0)
+    client = http or httpx.AsyncClient(timeout=30.0, verify=default_ssl_context())
     try:
         refresher = TokenRefresher(api, http=client, clock=clock, lease_wait=lease_wait)
         result = await refresher.refresh(tenant, window=window)
