@@ -87,6 +87,12 @@ def test_tenant_snapshots_and_reports_drift(
             c["key"] == f"workflow/{global_wf['id']}" and c["path"] == "description" and c["name"] == global_wf["name"]
             for c in drift["changes"]
         ), drift
+        # attribution from Jira's audit log: the emulator recorded the admin's edit
+        changed = next(c for c in drift["changes"] if c["key"] == f"workflow/{global_wf['id']}")
+        assert (
+            "by " in changed["changedBy"] and global_wf["name"] in jira_sim.site.audit_records[-1]["objectItem"]["name"]
+        )
+        assert "[audit:" in snap["status"]["message"]
         assert snap["metadata"]["labels"]["jiradrift.io/drift"] == "true"
         assert workflow is not None
 

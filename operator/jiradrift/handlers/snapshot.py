@@ -22,6 +22,8 @@ from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.jiraconn import classify, credentials_for, open_client
 from jiradrift.handlers.tenant import tenant_drift_patch, tenant_key
+from jiradrift.jira.audit import AuditEntry, attribute, audit_entries
+from jiradrift.jira.errors import JiraError
 from jiradrift.k8s import conditions as cond
 from jiradrift.k8s import events
 from jiradrift.k8s.credentials import CredentialsProblem
@@ -77,7 +79,9 @@ def find_baseline(
     return None
 
 
-def drift_status(report: DriftReport | None, limit: int) -> dict[str, Any]:
+def drift_status(
+    report: DriftReport | None, limit: int, attribution: dict[str, AuditEntry] | None = None
+) -> dict[str, Any]:
     if report is None:
         return {"baseline": None, "total": 0, "added": 0, "removed": 0, "changed": 0, "changes": []}
     highest = report.highest_severity
@@ -92,6 +96,7 @@ def drift_status(report: DriftReport | None, limit: int) -> dict[str, Any]:
             {
                 "key": c.key[:512],
                 **({"name": c.name[:256]} if c.name else {}),
+                **({"changedBy": attribution[c.key].describe()} if attribution and c.key in attribution else {}),
                 "op": c.op.value,
                 "path": c.path[:512],
                 "severity": c.severity.value,
@@ -243,6 +248,14 @@ async def _capture_locked(
                 raise kopf.TemporaryError(
                     f"lost {lock.key} during the capture; another holder will finish it", delay=10
                 )
+        baseline = await asyncio.to_thread(find_baseline, store, tkey, snapshot_type, name, tenant_spec)
+        report = None
+        attribution: dict[str, AuditEntry] = {}
+        if baseline is not None:
+            report = await asyncio.to_thread(diff_manifests, baseline, manifest, store, tenant_spec.drift.ignore)
+            await asyncio.to_thread(store.put_drift, report)
+            if report.has_drift:
+                attribution = await _attribute(client, report, baseline.captured_at, ctx.clock(), ctx.settings)
     except kopf.TemporaryError:
         raise
     except Exception as exc:
@@ -253,15 +266,10 @@ async def _capture_locked(
         _record_requests(namespace, tenant_name, client)
         await client.aclose()
 
-    baseline = await asyncio.to_thread(find_baseline, store, tkey, snapshot_type, name, tenant_spec)
-    report = None
-    if baseline is not None:
-        report = await asyncio.to_thread(diff_manifests, baseline, manifest, store, tenant_spec.drift.ignore)
-        await asyncio.to_thread(store.put_drift, report)
     phase = "Completed" if manifest.complete else "Incomplete"
     finished = ctx.clock()
-    drift = drift_status(report, ctx.settings.max_changes_in_status)
-    message = _summary(manifest, report)
+    drift = drift_status(report, ctx.settings.max_changes_in_status, attribution)
+    message = _summary(manifest, report, attribution)
     ready_message = (
         message
         if phase == "Completed"
@@ -314,7 +322,20 @@ async def _capture_locked(
     log.info("snapshot %s/%s %s: %s", namespace, name, phase.lower(), message)
 
 
-def _summary(manifest: Manifest, report: DriftReport | None) -> str:
+async def _attribute(
+    client: Any, report: DriftReport, since: datetime, until: datetime, settings: Any
+) -> dict[str, AuditEntry]:
+    """Audit-log attribution of the changes shown in status; best effort (needs the audit scope)."""
+    shown = report.first(settings.max_changes_in_status)
+    try:
+        entries = await audit_entries(client, since, until)
+    except JiraError as exc:
+        log.info("no audit attribution for %s: %s", report.new_snapshot, exc)
+        return {}
+    return attribute(((c.key, c.name) for c in shown), entries)
+
+
+def _summary(manifest: Manifest, report: DriftReport | None, attribution: dict[str, AuditEntry] | None = None) -> str:
     items = f"{len(manifest.items)} items"
     if report is None:
         return f"{items}; first snapshot of this type, no baseline to compare"
@@ -326,7 +347,8 @@ def _summary(manifest: Manifest, report: DriftReport | None) -> str:
     return (
         f"{items}; {report.change_count} change(s) ({highest}) from {report.old_snapshot}: "
         f"{first.op.value} {first.key}{f' ({first.name!r})' if first.name else ''}"
-        f"{':' + first.path if first.path else ''}{more}"
+        f"{':' + first.path if first.path else ''}"
+        f"{f' [audit: {attribution[first.key].describe()}]' if attribution and first.key in attribution else ''}{more}"
     )[:4000]
 
 

@@ -385,6 +385,9 @@ class StorageRef(Resource):
 class ChangeSummary(Resource):
     key: str = Field(max_length=512)
     name: str | None = Field(default=None, max_length=256, description="The item's name in Jira.")
+    changed_by: str | None = Field(
+        default=None, max_length=256, description="The matching Jira audit-log entry: what, who and when."
+    )
     op: str = Field(max_length=16)
     path: str = Field(default="", max_length=512)
     severity: str = Field(max_length=16)
