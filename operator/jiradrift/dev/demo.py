@@ -159,7 +159,7 @@ def demo_command(
                 NAMESPACE,
                 "-o",
                 'jsonpath={.status.message}{"\\n"}'
-                '{range .status.drift.changes[*]}{.op} {.key} ({.name}) {.path} ({.severity}){"\\n"}{end}',
+                '{range .status.drift.changes[*]}{.op} {.key} ({.name}) {.path} ({.severity}) {.changedBy}{"\\n"}{end}',
             )
 
             _step(f"jiradrift drift list --tenant {NAMESPACE}/acme")
