@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from kubernetes import client as k8s
 from tests.operator.kube import condition, get, make_secret, snapshots
@@ -66,6 +67,18 @@ def test_oauth_tenant_is_ready_with_token_expiry_and_snapshots(
             op=op,
             timeout=90,
         )
+        # the expiry is a metric an alert can watch
+        scrape = wait_for(
+            lambda: (
+                (m := httpx.get(f"http://127.0.0.1:{op.metrics_port}/metrics", timeout=5).text)
+                and f'jiradrift_token_expiry_timestamp_seconds{{namespace="{ns}",tenant="acme"}}' in m
+                and m
+            ),
+            "token expiry metric",
+            op=op,
+            timeout=30,
+        )
+        assert "jiradrift_token_expiry_timestamp_seconds" in scrape
         # the rotated refresh token was written back, and no token reached the logs or the status
         secret = k8s.CoreV1Api(k8s_api).read_namespaced_secret("acme-oauth", ns)
         assert "access_token" in secret.data

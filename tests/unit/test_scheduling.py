@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from jiradrift.k8s.resources import DNS_SUBDOMAIN_PATTERN
-from jiradrift.k8s.scheduling import label_value, parse_duration, snapshot_name, window_start
+from jiradrift.k8s.scheduling import parse_duration, snapshot_name, window_start
+from jiradrift.store.kubeapi import label_value
 
 
 @pytest.mark.parametrize(

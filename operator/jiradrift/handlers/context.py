@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,9 +28,6 @@ class OperatorSettings:
     token_window_seconds: float = 300.0  # refresh an OAuth token that expires within this window before capturing
     capture_timeout_seconds: float = 3600.0
     max_changes_in_status: int = 10
-    identity: str = field(
-        default_factory=lambda: os.environ.get("POD_NAME") or os.environ.get("HOSTNAME") or "jiradrift"
-    )
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 import kopf
@@ -27,13 +27,13 @@ from jiradrift.jira.errors import JiraError
 from jiradrift.k8s import conditions as cond
 from jiradrift.k8s import events
 from jiradrift.k8s.credentials import CredentialsProblem
-from jiradrift.k8s.lease import LeaseLock, snapshot_lock_key
+from jiradrift.k8s.lease import LeaseLock, snapshot_lock_key, snapshot_lock_labels
 from jiradrift.k8s.resources import GROUP, LABEL_DRIFT, LABEL_TENANT, LABEL_TYPE, VERSION, JiraTenantSpec
-from jiradrift.k8s.scheduling import label_value
 from jiradrift.snapshot.diff import diff_manifests
 from jiradrift.snapshot.manifest import Manifest
 from jiradrift.snapshot.report import DriftReport
 from jiradrift.store.base import SnapshotStore
+from jiradrift.store.kubeapi import label_value
 from jiradrift.tokens.tenant import tenant_may_capture
 
 log = logging.getLogger("jiradrift.snapshot")
@@ -155,7 +155,7 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
             key,
             ctx.holder,
             duration_seconds=ctx.settings.lease_duration_seconds,
-            labels={LABEL_TENANT: label_value(tenant_name), LABEL_TYPE: snapshot_type},
+            labels=snapshot_lock_labels(tenant_name, snapshot_type),
         )
     acquired = await asyncio.to_thread(lock.try_acquire)
     metrics.LOCK_ACQUISITIONS.labels("acquired" if acquired else "denied").inc()
@@ -420,7 +420,3 @@ async def _finish_failed(ctx: OperatorContext, body: dict[str, Any], reason: str
     metrics.SNAPSHOTS.labels(meta["namespace"], body["spec"]["tenantRef"]["name"], body["spec"]["type"], "Failed").inc()
     await asyncio.to_thread(events.post, ctx.api, body, "Warning", reason, message)
     log.warning("snapshot %s/%s failed: %s", meta["namespace"], meta["name"], message)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

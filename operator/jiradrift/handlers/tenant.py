@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 from kubernetes import client as k8s
@@ -35,13 +35,13 @@ from jiradrift.k8s.resources import (
 )
 from jiradrift.k8s.scheduling import (
     EPOCH,
-    label_value,
     parse_duration,
     snapshot_name,
     window_iso,
     window_label,
     window_start,
 )
+from jiradrift.store.kubeapi import label_value
 
 log = logging.getLogger("jiradrift.tenant")
 
@@ -93,7 +93,6 @@ def conditions_from(
     spec: JiraTenantSpec,
     generation: int,
     now: datetime,
-    token_status: dict[str, Any] | None,
 ) -> list[dict[str, Any]]:
     conditions = list(previous)
     failing = {p.condition: p for p in problems}
@@ -296,7 +295,12 @@ async def reconcile_tenant(
         status = (fresh or body).get("status") or {}
         previous = list(status.get("conditions") or [])
     assert state is not None
-    conditions = conditions_from(previous, state["problems"], spec, generation, now, status.get("token"))
+    expires = (status.get("token") or {}).get("expiresAt")
+    if expires:
+        metrics.TOKEN_EXPIRY.labels(namespace, name).set(
+            datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
+        )
+    conditions = conditions_from(previous, state["problems"], spec, generation, now)
     conditions = ready_condition(conditions, spec, generation, now)
     await asyncio.to_thread(_post_transition_events, ctx, body, previous, conditions)
     current = body.get("status") or {}
@@ -435,7 +439,3 @@ def tenant_drift_patch(report_summary: dict[str, Any], snapshot: str, now: datet
         "highestSeverity": highest,
         "summary": f"{total} change{'s' if total != 1 else ''} ({highest}) in {report_summary.get('type')}",
     }
-
-
-def interval_of(spec: JiraTenantSpec) -> timedelta:
-    return parse_duration(spec.schedule.interval)

@@ -49,12 +49,3 @@ def snapshot_name(tenant: str, snapshot_type: str, start: datetime) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:10]
     return f"{name[: 253 - 11].rstrip('-.')}-{digest}"
-
-
-def label_value(text: str) -> str:
-    """A valid label value (<= 63, alphanumeric at both ends) derived from ``text``."""
-    value = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-_.")
-    if len(value) > 63:
-        digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-        value = f"{value[:54].rstrip('-_.')}-{digest}"
-    return value
