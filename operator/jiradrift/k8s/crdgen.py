@@ -8,6 +8,7 @@ names, the status subresource, CEL rules carried in ``json_schema_extra``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -193,23 +194,17 @@ def crds_command(
     """Generate the CRD YAML (crds/ and the chart's templates) from the pydantic models."""
     from jiradrift.k8s.chartgen import CHART_DIR, stale_chart_crds, write_chart_crds
 
+    targets: list[tuple[Path, Callable[[Path], list[str]], Callable[[Path], list[Path]]]] = []
     if chart and CHART_DIR.exists():
+        targets.append((CHART_DIR, stale_chart_crds, write_chart_crds))
+    targets += [(directory, stale_crds, write_crds) for directory in out]
+    for directory, stale_in, write_to in targets:
         if check:
-            stale_chart = stale_chart_crds(CHART_DIR)
-            if stale_chart:
-                typer.echo(f"{CHART_DIR}: out of date: {', '.join(stale_chart)}; run `jiradrift crds`")
-                raise typer.Exit(1)
-            typer.echo(f"{CHART_DIR}: up to date")
-        else:
-            for path in write_chart_crds(CHART_DIR):
-                typer.echo(f"wrote {path}")
-    for directory in out:
-        if check:
-            stale = stale_crds(directory)
+            stale = stale_in(directory)
             if stale:
-                typer.echo(f"{directory}: out of date: {', '.join(stale)}; run `jiradrift crds -o {directory}`")
+                typer.echo(f"{directory}: out of date: {', '.join(stale)}; run `jiradrift crds`")
                 raise typer.Exit(1)
             typer.echo(f"{directory}: up to date")
         else:
-            for path in write_crds(directory):
+            for path in write_to(directory):
                 typer.echo(f"wrote {path}")

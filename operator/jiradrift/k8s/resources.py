@@ -108,6 +108,14 @@ class Deployment(StrEnum):
     DATA_CENTER = "DataCenter"
 
 
+TOKEN_URL_FIELD: str = Field(
+    default="https://auth.atlassian.com/oauth/token",
+    max_length=2048,
+    pattern=SITE_PATTERN,
+    description="OAuth token endpoint. Change only for testing against an emulator.",
+)
+
+
 class OAuthAuth(Resource):
     """OAuth 2.0 (3LO) with a rotating refresh token.
 
@@ -117,24 +125,14 @@ class OAuthAuth(Resource):
     """
 
     secret_ref: SecretReference = Field(description="Secret with client_id, client_secret, refresh_token.")
-    token_url: str = Field(
-        default="https://auth.atlassian.com/oauth/token",
-        max_length=2048,
-        pattern=SITE_PATTERN,
-        description="OAuth token endpoint. Change only for testing against an emulator.",
-    )
+    token_url: str = TOKEN_URL_FIELD
 
 
 class ServiceAccountAuth(Resource):
     """OAuth 2.0 client credentials of an Atlassian service account (no refresh token to rotate)."""
 
     secret_ref: SecretReference = Field(description="Secret with client_id and client_secret.")
-    token_url: str = Field(
-        default="https://auth.atlassian.com/oauth/token",
-        max_length=2048,
-        pattern=SITE_PATTERN,
-        description="OAuth token endpoint. Change only for testing against an emulator.",
-    )
+    token_url: str = TOKEN_URL_FIELD
 
 
 class ApiTokenAuth(Resource):
