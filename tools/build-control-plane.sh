@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build a real control plane (kube-apiserver, etcd, kubectl) and helm from the Go
+# Build a real control plane and node (kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubelet, kube-proxy, etcd, kubectl) and helm from the Go
 # module proxy, into a cache outside the repository. Idempotent: when the binaries for
 # these exact versions exist and run, it prints their directory and exits in seconds.
 #
@@ -40,6 +41,11 @@ build_k8s() {  # name, package
 
 build_k8s kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
 build_k8s kubectl k8s.io/kubernetes/cmd/kubectl
+# The node: controllers, scheduler, kubelet and kube-proxy from the same module graph.
+build_k8s kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
+build_k8s kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
+build_k8s kubelet k8s.io/kubernetes/cmd/kubelet
+build_k8s kube-proxy k8s.io/kubernetes/cmd/kube-proxy
 
 if ok etcd --version; then log "etcd cached"; else
   log "building etcd $ETCD_VERSION"
