@@ -38,8 +38,7 @@ import psutil
 import yaml
 from kubernetes import config as k8s_config
 
-from jiradrift.dev.controlplane import ControlPlane
-from jiradrift.dev.pytest_plugin import install_crds
+from jiradrift.dev.controlplane import ControlPlane, install_crds
 from jiradrift.store.kubeapi import request_json
 
 TARGET_S = 60.0

@@ -1,1 +1,1 @@
-pytest_plugins = ["jiradrift.dev.pytest_plugin", "jiradrift.sim.pytest_plugin"]
+pytest_plugins = ["tests.plugins.k8s", "tests.plugins.sim"]

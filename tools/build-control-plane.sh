@@ -16,6 +16,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${JIRADRIFT_CACHE:-$HOME/.cache/jiradrift}"
 bin="$cache/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION/bin"
 mkdir -p "$bin"
+# One build at a time per cache (tests, the demo and helpers may all call this at once).
+exec 9>"$cache/.build.lock"
+flock 9
 
 export CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"

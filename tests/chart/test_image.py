@@ -11,7 +11,6 @@ import fnmatch
 import shutil
 import subprocess
 import sys
-import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -38,6 +37,19 @@ def _context(dest: Path) -> Path:
         (dest / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, dest / rel)
     return dest
+
+
+# Imports every module of the installed package, then lists any dev-extra module that came along.
+_IMPORT_EVERYTHING = """
+import importlib, pkgutil, sys
+import jiradrift
+for info in pkgutil.walk_packages(jiradrift.__path__, "jiradrift."):
+    if info.name != "jiradrift.__main__":
+        importlib.import_module(info.name)
+dev = {"pytest", "_pytest", "openapi_core", "deepdiff", "dictdiffer", "psutil", "jira", "mypy", "ruff"}
+print(jiradrift.__file__)
+print(sorted(m for m in sys.modules if m.split(".")[0] in dev))
+"""
 
 
 def _parents(rel: str) -> list[str]:
@@ -84,33 +96,30 @@ def test_wheel_builds_from_the_image_context_and_runs_in_a_fresh_venv(tmp_path: 
     assert any(n.startswith("jiradrift/sim/data/") for n in names)
     assert not any(n.startswith(("tests/", "operator/")) or "__pycache__" in n for n in names)
 
-    # A fresh venv with only the wheel installed; its dependencies are borrowed read-only from the
-    # project venv through a path entry (not a site dir, so the editable install's hook stays off).
+    # A fresh venv with the wheel and its declared dependencies only (no dev extra), as the
+    # Dockerfile installs it: test tooling in the project venv must not make this pass.
     venv = tmp_path / "fresh"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = venv / "bin" / "python"
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps", str(wheel)],
+        [str(py), "-m", "pip", "install", "-q", str(wheel)],
         check=True,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=480,
     )
-    site = subprocess.run(
-        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+    # Every module of the package imports, and none of them pulls in test or dev tooling.
+    probe = subprocess.run(
+        [str(py), "-c", _IMPORT_EVERYTHING],
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout.strip()
-    (Path(site) / "project-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    where = subprocess.run(
-        [str(py), "-c", "import jiradrift; print(jiradrift.__file__)"],
-        capture_output=True,
-        text=True,
-        check=True,
+        check=False,
         cwd=tmp_path,
-    ).stdout.strip()
-    assert where.startswith(site), f"jiradrift imported from {where}, not the wheel"
+    )
+    assert probe.returncode == 0, probe.stderr
+    where, dev_modules = probe.stdout.splitlines()
+    assert "/fresh/" in where, f"jiradrift imported from {where}, not the wheel"
+    assert dev_modules == "[]", f"a production install imports test tooling: {dev_modules}"
 
     entry = venv / "bin" / "jiradrift"
     top = subprocess.run([str(entry), "--help"], capture_output=True, text=True, cwd=tmp_path, check=False)

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import typer
 
-from jiradrift.dev.controlplane import ControlPlane, find_binaries
-from jiradrift.dev.pytest_plugin import install_crds
+from jiradrift.dev.controlplane import ControlPlane, find_binaries, install_crds
 
 dev_app = typer.Typer(help="Local development helpers: a real kube-apiserver + etcd on loopback.", no_args_is_help=True)
 

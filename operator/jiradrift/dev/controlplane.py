@@ -36,6 +36,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from jiradrift.k8s.crdgen import write_crds
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 BUILD_SCRIPT = REPO_ROOT / "tools" / "build-control-plane.sh"
 
@@ -420,3 +422,22 @@ class ControlPlane:
         if check and proc.returncode != 0:
             raise ControlPlaneError(f"helm {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
         return proc
+
+
+# --- the project's CRDs ---------------------------------------------------------------------
+
+
+def install_crds(plane: ControlPlane, directory: Path) -> None:
+    write_crds(directory)
+    plane.kubectl("apply", "--server-side", "-f", str(directory))
+    wait_crds_established(plane)
+
+
+def wait_crds_established(plane: ControlPlane) -> None:
+    plane.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/jiratenants.jiradrift.io",
+        "crd/snapshots.jiradrift.io",
+    )

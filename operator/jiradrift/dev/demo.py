@@ -19,9 +19,8 @@ from typing import Any
 
 import typer
 
-from jiradrift.dev.controlplane import ControlPlane
+from jiradrift.dev.controlplane import ControlPlane, install_crds, wait_crds_established
 from jiradrift.dev.operator_process import running_operator, wait_for
-from jiradrift.dev.pytest_plugin import install_crds, wait_crds_established
 
 NAMESPACE = "jira-demo"
 

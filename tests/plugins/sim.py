@@ -1,5 +1,5 @@
 """Pytest fixtures for the emulator. Registered from ``tests/conftest.py`` with
-``pytest_plugins = ["jiradrift.sim.pytest_plugin"]``.
+``pytest_plugins = ["tests.plugins.sim"]`` (test tooling, not shipped).
 
 - ``jira_sim``: a running small site (seed 1), fresh per test.
 - ``jira_sim_factory``: ``jira_sim_factory(size="medium", seed=3, latency_ms=20, clock=ManualClock())``

@@ -1,4 +1,4 @@
-"""pytest fixtures for the real control plane (registered in tests/conftest.py).
+"""pytest fixtures for the real control plane (registered in tests/conftest.py; test tooling, not shipped).
 
 ``control_plane`` starts etcd + kube-apiserver once per session and installs the CRDs;
 ``k8s_namespace`` gives each test its own namespace; ``k8s_api`` is an ApiClient for it.
@@ -8,30 +8,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from jiradrift.dev.controlplane import ControlPlane
-from jiradrift.k8s.crdgen import write_crds
-
-
-def install_crds(plane: ControlPlane, directory: Path) -> None:
-    write_crds(directory)
-    plane.kubectl("apply", "--server-side", "-f", str(directory))
-    wait_crds_established(plane)
-
-
-def wait_crds_established(plane: ControlPlane) -> None:
-    plane.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "--timeout=60s",
-        "crd/jiratenants.jiradrift.io",
-        "crd/snapshots.jiradrift.io",
-    )
+from jiradrift.dev.controlplane import ControlPlane, install_crds
 
 
 @pytest.fixture(scope="session")
