@@ -1,22 +1,27 @@
-# syntax=docker/dockerfile:1
 # The jira-drift-operator image: `jiradrift run` (the operator) and `jiradrift refresh-tokens`
 # (the CronJob) from one image. Built from a wheel; the final stage has no compiler, no source
-# tree and no pip cache, and runs as the non-root user the chart's securityContext expects.
+# tree, no pip and no pip cache, and runs as the non-root user the chart's securityContext expects.
 #
 #   docker build -t jira-drift-operator:0.1.0 .
+#
+# PYTHON_IMAGE is any Debian-based image with python3 (>= 3.11) and its venv module: the upstream
+# default for real builds; the test harness passes a base made from Debian packages
+# (tools/build-image.sh), since registries cannot be reached there. Both stages install into a
+# virtualenv, so a distribution's externally-managed Python works the same as the upstream image.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS builder
-ENV PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
+RUN python3 -m venv /opt/build
 COPY pyproject.toml README.md ./
 COPY operator ./operator
 # The project's wheel, then wheels for all its dependencies, so the final stage installs offline.
-RUN pip wheel --no-deps --wheel-dir /wheels . \
- && pip wheel --wheel-dir /wheels /wheels/jira_drift_operator-*.whl
+RUN --mount=type=cache,target=/root/.cache/pip \
+    /opt/build/bin/pip wheel --no-deps --wheel-dir /wheels . \
+ && /opt/build/bin/pip wheel --wheel-dir /wheels /wheels/jira_drift_operator-*.whl
 
 FROM ${PYTHON_IMAGE}
 ARG VERSION=0.1.0
@@ -26,16 +31,20 @@ LABEL org.opencontainers.image.title="jira-drift-operator" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/jiradrift/bin:$PATH \
     HOME=/tmp
 # uid/gid 65532, matching the chart's runAsUser/runAsGroup; no home, no shell.
 RUN groupadd --system --gid 65532 nonroot \
  && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin nonroot
+# Install offline from the builder's wheels, drop pip, and smoke-test every command the chart runs.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels "jira-drift-operator==${VERSION}" \
- && jiradrift --help >/dev/null
+    python3 -m venv /opt/jiradrift \
+ && /opt/jiradrift/bin/pip install --no-cache-dir --no-index --find-links=/wheels "jira-drift-operator==${VERSION}" \
+ && /opt/jiradrift/bin/pip uninstall -q -y pip \
+ && jiradrift --help >/dev/null \
+ && jiradrift run --help >/dev/null \
+ && jiradrift refresh-tokens --help >/dev/null
 USER 65532:65532
 WORKDIR /tmp
 # 8080: kopf liveness (/healthz); 9090: Prometheus metrics.

@@ -148,3 +148,27 @@ tokens; never create or delete.
   emptyDir:
     sizeLimit: 64Mi
 {{- end }}
+
+{{/* The extra CA bundle: env, mount and volume, shared by both workloads. */}}
+{{- define "jira-drift-operator.caEnv" -}}
+{{- if .Values.extraCACertificates.configMap }}
+- name: JIRADRIFT_EXTRA_CA_FILE
+  value: /etc/jiradrift/ca/{{ .Values.extraCACertificates.key }}
+{{- end }}
+{{- end }}
+
+{{- define "jira-drift-operator.caMount" -}}
+{{- if .Values.extraCACertificates.configMap }}
+- name: extra-ca
+  mountPath: /etc/jiradrift/ca
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "jira-drift-operator.caVolume" -}}
+{{- if .Values.extraCACertificates.configMap }}
+- name: extra-ca
+  configMap:
+    name: {{ .Values.extraCACertificates.configMap }}
+{{- end }}
+{{- end }}

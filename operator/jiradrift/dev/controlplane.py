@@ -42,6 +42,10 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 BUILD_SCRIPT = REPO_ROOT / "tools" / "build-control-plane.sh"
 
 
+SERVICE_CIDR = "10.0.0.0/24"
+SERVICE_IP = "10.0.0.1"  # the `kubernetes` Service's ClusterIP: pods reach the API server here
+
+
 class ControlPlaneError(RuntimeError):
     """The control plane could not be built or started; the message says which step and why."""
 
@@ -103,7 +107,7 @@ class _CA:
         return cls(key, cert)
 
     def issue(
-        self, cn: str, orgs: Sequence[str] = (), *, server: bool = False
+        self, cn: str, orgs: Sequence[str] = (), *, server: bool = False, sans: Sequence[str] = ()
     ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         key = ec.generate_private_key(ec.SECP256R1())
         # ServiceAccount user names exceed the 64-character CN bound of RFC 5280; the API server
@@ -121,12 +125,13 @@ class _CA:
             .not_valid_after(now + dt.timedelta(days=7))
         )
         if server:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName(
-                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-                ),
-                critical=False,
-            ).add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            names: list[x509.GeneralName] = []
+            for san in ("localhost", "127.0.0.1", *sans):
+                try:
+                    names.append(x509.IPAddress(ipaddress.ip_address(san)))
+                except ValueError:
+                    names.append(x509.DNSName(san))
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False).add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         else:
             builder = builder.add_extension(
                 x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
@@ -220,19 +225,30 @@ class ControlPlane:
             plane.stop()
 
     @classmethod
-    def launch(cls, workdir: Path | None = None, *, timeout: float = 90, attempts: int = 3) -> ControlPlane:
+    def launch(
+        cls,
+        workdir: Path | None = None,
+        *,
+        timeout: float = 90,
+        attempts: int = 3,
+        bind_address: str = "127.0.0.1",
+    ) -> ControlPlane:
         """Start etcd + kube-apiserver. Ports are picked free and then handed to the child, so a
         busy machine can take one in between: a start that fails on a taken port is retried."""
         for attempt in range(1, attempts + 1):
             try:
-                return cls._launch(workdir, timeout=timeout)
+                return cls._launch(workdir, timeout=timeout, bind_address=bind_address)
             except ControlPlaneError as exc:
                 if attempt == attempts or "address already in use" not in str(exc):
                     raise
         raise AssertionError("unreachable")
 
     @classmethod
-    def _launch(cls, workdir: Path | None = None, *, timeout: float = 90) -> ControlPlane:
+    def _launch(cls, workdir: Path | None = None, *, timeout: float, bind_address: str) -> ControlPlane:
+        """``bind_address`` other than loopback serves pods too (see :mod:`jiradrift.dev.node`): then the
+        API server also authorizes kubelets (Node authorizer), admits ServiceAccounts, publishes the
+        ``kubernetes`` Service's endpoints, and reaches kubelets for logs and exec."""
+        for_pods = bind_address != "127.0.0.1"
         bin_dir = find_binaries()
         own_dir = workdir is None
         root = Path(tempfile.mkdtemp(prefix="jiradrift-cp-")) if workdir is None else workdir
@@ -241,7 +257,11 @@ class ControlPlane:
         certs.mkdir(exist_ok=True)
 
         serving_ca, client_ca = _CA.create("jiradrift-serving-ca"), _CA.create("jiradrift-client-ca")
-        skey, scert = serving_ca.issue("kube-apiserver", server=True)
+        skey, scert = serving_ca.issue(
+            "kube-apiserver",
+            server=True,
+            sans=[bind_address, SERVICE_IP, "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
+        )
         (certs / "apiserver.crt").write_bytes(_pem_cert(scert) + _pem_cert(serving_ca.cert))
         (certs / "apiserver.key").write_bytes(_pem_key(skey))
         (certs / "client-ca.crt").write_bytes(_pem_cert(client_ca.cert))
@@ -282,33 +302,46 @@ class ControlPlane:
             )
 
             api_log = root / "kube-apiserver.log"
-            api = _spawn(
-                [
-                    str(bin_dir / "kube-apiserver"),
-                    f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-                    f"--cert-dir={certs}",
-                    f"--tls-cert-file={certs / 'apiserver.crt'}",
-                    f"--tls-private-key-file={certs / 'apiserver.key'}",
-                    f"--secure-port={api_port}",
-                    "--bind-address=127.0.0.1",
-                    "--advertise-address=127.0.0.1",
-                    "--service-cluster-ip-range=10.0.0.0/24",
-                    "--allow-privileged=true",
-                    "--disable-admission-plugins=ServiceAccount",
+            api_args = [
+                str(bin_dir / "kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+                f"--cert-dir={certs}",
+                f"--tls-cert-file={certs / 'apiserver.crt'}",
+                f"--tls-private-key-file={certs / 'apiserver.key'}",
+                f"--secure-port={api_port}",
+                f"--bind-address={bind_address}",
+                f"--advertise-address={bind_address}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--allow-privileged=true",
+                f"--service-account-issuer=https://{bind_address}:{api_port}/",
+                f"--service-account-key-file={certs / 'sa.pub'}",
+                f"--service-account-signing-key-file={certs / 'sa.key'}",
+                f"--client-ca-file={certs / 'client-ca.crt'}",
+                "--enable-priority-and-fairness=false",
+                "--event-ttl=1h",
+                "--v=0",
+            ]
+            if for_pods:
+                kkey, kcert = client_ca.issue("kube-apiserver-kubelet-client", ["system:masters"])
+                (certs / "kubelet-client.crt").write_bytes(_pem_cert(kcert))
+                (certs / "kubelet-client.key").write_bytes(_pem_key(kkey))
+                api_args += [
+                    "--authorization-mode=Node,RBAC",
+                    "--endpoint-reconciler-type=lease",
+                    f"--kubelet-client-certificate={certs / 'kubelet-client.crt'}",
+                    f"--kubelet-client-key={certs / 'kubelet-client.key'}",
+                    "--kubelet-preferred-address-types=InternalIP,Hostname",
+                ]
+            else:
+                # envtest's shape: no controller creates ServiceAccounts, no node reads Endpoints.
+                api_args += [
                     "--authorization-mode=RBAC",
-                    f"--service-account-issuer=https://127.0.0.1:{api_port}/",
-                    f"--service-account-key-file={certs / 'sa.pub'}",
-                    f"--service-account-signing-key-file={certs / 'sa.key'}",
-                    f"--client-ca-file={certs / 'client-ca.crt'}",
+                    "--disable-admission-plugins=ServiceAccount",
                     "--endpoint-reconciler-type=none",
-                    "--enable-priority-and-fairness=false",
-                    "--event-ttl=1h",
-                    "--v=0",
-                ],
-                api_log,
-            )
+                ]
+            api = _spawn(api_args, api_log)
             procs.append(api)
-            url = f"https://127.0.0.1:{api_port}"
+            url = f"https://{bind_address}:{api_port}"
             plane = cls(root, bin_dir, url, root / "admin.kubeconfig", client_ca, serving_ca, procs)
             plane._write_kubeconfig(plane.kubeconfig, "admin", ["system:masters"])
             tls = ssl.create_default_context(cafile=str(certs / "serving-ca.crt"))

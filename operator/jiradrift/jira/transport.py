@@ -16,6 +16,7 @@ through undecoded; httpx decodes ``Content-Encoding`` as it would for its own tr
 from __future__ import annotations
 
 import functools
+import os
 import ssl
 from typing import Any
 
@@ -27,8 +28,15 @@ from yarl import URL
 @functools.cache
 def default_ssl_context() -> ssl.SSLContext:
     """One verifying TLS context per process: loading the CA bundle costs milliseconds and a few
-    MiB, and an SSLContext is safe to share, so tenants' clients reuse it instead of each loading it."""
-    return httpx.create_ssl_context()
+    MiB, and an SSLContext is safe to share, so tenants' clients reuse it instead of each loading it.
+
+    ``JIRADRIFT_EXTRA_CA_FILE`` adds a PEM bundle to the default trust store (the chart's
+    ``extraCACertificates``): a Jira Data Center site or a TLS-inspecting egress proxy with a private CA."""
+    context = httpx.create_ssl_context()
+    extra = os.environ.get("JIRADRIFT_EXTRA_CA_FILE")
+    if extra:
+        context.load_verify_locations(cafile=extra)
+    return context
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):

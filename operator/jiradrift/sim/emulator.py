@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import socket
+import ssl
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future
@@ -87,6 +88,10 @@ class RunningEmulator:
         self.state.burst = BurstLimiter(per_second) if per_second else None
 
 
+# Loopback, or the bridge address of the dev node (jiradrift.dev.node.GATEWAY), which pods reach.
+BIND_HOSTS = ("127.0.0.1", "localhost", "::1", "10.244.0.1")
+
+
 class Emulator:
     """A Jira Cloud site on loopback.
 
@@ -108,9 +113,11 @@ class Emulator:
         email: str = "admin@example.com",
         api_token: str | None = None,
         burst_limit: int | None = None,
+        tls: ssl.SSLContext | None = None,
+        public_url: str | None = None,
     ) -> None:
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError(f"the emulator binds loopback only; got host {host!r}")
+        if host not in BIND_HOSTS:
+            raise ValueError(f"the emulator binds loopback or the dev node's bridge only; got host {host!r}")
         self.spec = spec or SiteSpec.for_size(size)
         self.seed = seed
         self.latency_ms = latency_ms
@@ -121,6 +128,10 @@ class Emulator:
         self.port = port
         self.email = email
         self.api_token = api_token or "sim-api-token-" + secrets.token_hex(8)
+        # Served over TLS, the site answers as ``public_url`` (e.g. https://jira.emulator.test), the name a
+        # pod resolves to the bind address (hostAliases) and the certificate names.
+        self.tls = tls
+        self.public_url = public_url
 
     def _bind(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET6 if self.host == "::1" else socket.AF_INET, socket.SOCK_STREAM)
@@ -140,7 +151,7 @@ class Emulator:
         self, sock: socket.socket, runner: Callable[[Callable[[], Any]], Any]
     ) -> tuple[RunningEmulator, web.Application]:
         port = sock.getsockname()[1]
-        base_url = f"http://{self.host}:{port}"
+        base_url = self.public_url or f"{'https' if self.tls else 'http'}://{self.host}:{port}"
         site = Site.generate(self.spec, self.seed, base_url)
         default_scopes = read_only_scopes()
         oauth = AuthorizationServer(
@@ -199,7 +210,7 @@ class Emulator:
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         try:
-            await web.SockSite(runner, sock).start()
+            await web.SockSite(runner, sock, ssl_context=self.tls).start()
             yield running
         finally:
             await runner.cleanup()
@@ -224,7 +235,7 @@ class Emulator:
                 running, app = self._prepare(sock, in_loop)
                 runner = web.AppRunner(app, access_log=None, handle_signals=False)
                 await runner.setup()
-                await web.SockSite(runner, sock).start()
+                await web.SockSite(runner, sock, ssl_context=self.tls).start()
             except BaseException as err:
                 sock.close()
                 ready.set_exception(err)
