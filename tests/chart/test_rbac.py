@@ -18,6 +18,7 @@ from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 
 from jiradrift.dev.controlplane import ControlPlane
+from jiradrift.dev.operator_process import wait_for
 
 pytestmark = pytest.mark.k8s
 
@@ -174,6 +175,18 @@ def test_deny_list_is_denied(namespaced: Release) -> None:
             assert identity.denied(OPERATOR_NEEDS + TOKEN_JOB_NEEDS, ns) == []
 
 
+def policy_refuses_spec_patch(identity: Identity, ns: str, tenant: str) -> str:
+    """The refusal's body once the tenant-spec policy refuses a dry-run spec patch; else AssertionError."""
+    try:
+        k8s.CustomObjectsApi(identity.api).patch_namespaced_custom_object(
+            G, "v1alpha1", ns, "jiratenants", tenant, {"spec": {"paused": True}}, dry_run="All"
+        )
+    except ApiException as exc:
+        assert exc.status == 403 and "never changes a JiraTenant's spec" in str(exc.body), (exc.status, exc.body)
+        return str(exc.body)
+    raise AssertionError("a dry-run spec patch by the operator was admitted: the policy is not in effect yet")
+
+
 def test_real_calls_obey_rbac_and_the_tenant_spec_guard(control_plane: ControlPlane, namespaced: Release) -> None:
     ns = namespaced.watched[0]
     admin = k8s_config.new_client_from_config(str(control_plane.kubeconfig))
@@ -195,6 +208,14 @@ def test_real_calls_obey_rbac_and_the_tenant_spec_guard(control_plane: ControlPl
         },
     }
     k8s.CustomObjectsApi(admin).create_namespaced_custom_object(G, "v1alpha1", ns, "jiratenants", tenant)
+    # The API server loads a new admission policy and its binding asynchronously: until it has,
+    # the operator's spec patch would be admitted. Wait for a dry-run probe (nothing persists) to be
+    # refused by the policy itself.
+    wait_for(
+        lambda: policy_refuses_spec_patch(namespaced.operator, ns, "acme"),
+        "the tenant-spec admission policy to refuse the operator's spec patch",
+        timeout=60,
+    )
 
     def forbidden(call: object, *args: object, **kwargs: object) -> str:
         with pytest.raises(ApiException) as err:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
+from jiradrift.dev.operator_process import wait_for
 from jiradrift.k8s.lease import (
     ANNOTATION_LOCK_KEY,
     LOCK_RESULTS,
@@ -52,15 +52,6 @@ def raw_lease(api: k8s.ApiClient, namespace: str, name: str) -> dict[str, Any]:
     return request_json(api, "GET", f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases/{name}")
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
 def race(locks: list[LeaseLock]) -> dict[str, bool]:
     """Let every lock try_acquire at the same moment, each from its own thread."""
     barrier = threading.Barrier(len(locks))
@@ -74,7 +65,7 @@ def race(locks: list[LeaseLock]) -> dict[str, bool]:
     for t in threads:
         t.start()
     for t in threads:
-        t.join(10)
+        t.join(60)
     assert len(results) == len(locks), "a contender did not finish"
     return results
 
@@ -336,11 +327,22 @@ def test_held_renews_in_the_background_and_releases(
         assert hold.lease == lock.name and hold.holder == "a" and hold.transitions == 0
         assert hold.acquired_at is not None
         assert hold.resource_version == first["metadata"]["resourceVersion"]
-        assert wait_for(
-            lambda: raw_lease(k8s_api, k8s_namespace, lock.name)["spec"]["renewTime"] > first["spec"]["renewTime"],
-            timeout=3,
+        renewed = wait_for(
+            lambda: (
+                (now := raw_lease(k8s_api, k8s_namespace, lock.name))["spec"]["renewTime"] > first["spec"]["renewTime"]
+                and now
+            ),
+            "a renewal in the background",
+            timeout=30,
+            interval=0.05,
         )
-        assert wait_for(lambda: hold.resource_version != first["metadata"]["resourceVersion"], timeout=3)
+        wait_for(
+            lambda: hold.resource_version != first["metadata"]["resourceVersion"],
+            f"the hold's resourceVersion to move on from {first['metadata']['resourceVersion']}",
+            timeout=30,
+            interval=0.05,
+        )
+        assert renewed["spec"]["holderIdentity"] == "a"
         assert not hold.lost.is_set()
         hold.ensure()
     lease = raw_lease(k8s_api, k8s_namespace, lock.name)
@@ -359,7 +361,7 @@ def test_held_sets_lost_when_someone_steals_the_lease(
         stolen["spec"]["holderIdentity"] = "thief"
         path = f"/apis/coordination.k8s.io/v1/namespaces/{k8s_namespace}/leases/{lock.name}"
         request_json(k8s_api, "PUT", path, body=stolen)
-        assert wait_for(hold.lost.is_set, timeout=3)
+        wait_for(hold.lost.is_set, "the hold to notice the theft", timeout=30, interval=0.05)
         with pytest.raises(LeaseLost, match="taken over"):
             hold.ensure()
     # Leaving the block did not release the thief's lease.

@@ -55,3 +55,13 @@ def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
         if c["type"] == type_:
             return dict(c)
     return {}
+
+
+def conditions_are(api: k8s.ApiClient, ns: str, name: str, **expected: str) -> dict[str, Any]:
+    """The JiraTenant once every named condition has the expected status; else AssertionError
+    saying what the conditions are now (for ``wait_for``: conditions are written asynchronously,
+    some in separate patches, so one read may see some of them and not others)."""
+    tenant = get(api, ns, "jiratenants", name)
+    seen = {c["type"]: c.get("status") for c in (tenant.get("status") or {}).get("conditions") or []}
+    assert all(seen.get(t) == s for t, s in expected.items()), f"{name}: want {expected}, conditions are {seen}"
+    return tenant

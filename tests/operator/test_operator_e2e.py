@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,15 @@ def test_tenant_snapshots_and_reports_drift(
             op=op,
             timeout=90,
         )
+        # The phase comes first; the drift label, the metrics, the DriftDetected Event and the
+        # tenant's status follow it, and each capture's "completed" log line comes after all of them.
+        wait_for(
+            lambda: len(re.findall(rf"snapshot {ns}/\S+ completed", op.text())) >= 3,
+            "the three captures' completed log lines",
+            op=op,
+            timeout=60,
+        )
+        snap = get(k8s_api, ns, "snapshots", "acme-workflows-manual-1")
         drift = snap["status"]["drift"]
         assert drift["total"] >= 1 and drift["changed"] == 1
         assert any(

@@ -17,7 +17,7 @@ from kubernetes import client as k8s
 from tests.operator.kube import get, make_secret, make_tenant, snapshots
 
 from jiradrift.dev.controlplane import ControlPlane
-from jiradrift.dev.operator_process import running_operator, start_operator, wait_for
+from jiradrift.dev.operator_process import OperatorProcess, running_operator, start_operator, wait_for
 from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.k8s.scheduling import snapshot_name, window_iso
 
@@ -46,6 +46,25 @@ def acquired_keys(text: str) -> list[str]:
     return re.findall(r"(snapshot_lock:\S+) acquired", text)
 
 
+def reconciled_tenant(op: OperatorProcess, tenant: str) -> bool:
+    """The operator has handled the JiraTenant: it is up and its watches are running."""
+    return any(
+        (line.get("object") or {}).get("kind") == "JiraTenant"
+        and (line.get("object") or {}).get("name") == tenant
+        and "tenant_changed' succeeded" in line.get("message", "")
+        for line in op.lines()
+    )
+
+
+def released_leases(plane: ControlPlane, ns: str, count: int) -> list[dict[str, Any]]:
+    """The namespace's Leases once there are ``count`` and none is held; else AssertionError saying which are."""
+    leases: list[dict[str, Any]] = json.loads(plane.kubectl("get", "leases", "-n", ns, "-o", "json").stdout)["items"]
+    held = {lease["metadata"]["name"]: lease["spec"].get("holderIdentity") for lease in leases}
+    held = {name: holder for name, holder in held.items() if holder}
+    assert len(leases) == count and not held, f"{len(leases)} Leases (want {count}), held: {held}"
+    return leases
+
+
 def test_two_operators_capture_each_window_exactly_once(
     control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: Any, tmp_path: Path
 ) -> None:
@@ -59,6 +78,10 @@ def test_two_operators_capture_each_window_exactly_once(
         running_operator(control_plane, [ns], tmp_path, name="op-a") as a,
         running_operator(control_plane, [ns], tmp_path, name="op-b") as b,
     ):
+        # Both must be watching before the windows exist: one still starting would find them all
+        # taken when its first list arrives, and the race this test is about would not happen.
+        for op in (a, b):
+            wait_for(lambda op=op: reconciled_tenant(op, "acme"), f"{op.log.stem} reconciled the tenant", op=op)
         for i in range(windows):
             body = scheduled(ns, "acme", "priorities", t0 + timedelta(hours=6 * i))
             control_plane.kubectl("apply", "-f", "-", input=json.dumps(body))
@@ -69,12 +92,18 @@ def test_two_operators_capture_each_window_exactly_once(
             timeout=180,
         )
         assert b.proc.poll() is None
-        # the "completed" log line follows the status patch; give the last ones a moment
+        # the "completed" log line follows the status patch, and the Lease is released after it
         wait_for(
             lambda: len(re.findall(r"snapshot \S+ completed", a.text() + b.text())) >= windows,
             "completion log lines",
             op=a,
-            timeout=30,
+            timeout=60,
+        )
+        leases = wait_for(
+            lambda: released_leases(control_plane, ns, windows),
+            f"{windows} Leases, none held",
+            op=a,
+            timeout=60,
         )
         text_a, text_b = a.text(), b.text()
     both = text_a + text_b
@@ -94,9 +123,7 @@ def test_two_operators_capture_each_window_exactly_once(
     assert wasted / len(captures) < 0.01
     # both did work (the lock shared it out), and no Lease is left held
     assert re.search("capturing under", text_a) and re.search("capturing under", text_b)
-    leases = json.loads(control_plane.kubectl("get", "leases", "-n", ns, "-o", "json").stdout)["items"]
     assert len(leases) == windows
-    assert all(not lease["spec"].get("holderIdentity") for lease in leases)
 
 
 def test_operator_killed_mid_capture_completes_the_window_once(
@@ -132,10 +159,13 @@ def test_operator_killed_mid_capture_completes_the_window_once(
             op=second,
             timeout=120,
         )
+        # the "completed" log line follows the status patch, and the Lease is released after it
+        wait_for(
+            lambda: f"snapshot {ns}/{name} completed" in second.text(), "the completed log line", op=second, timeout=60
+        )
+        wait_for(lambda: released_leases(control_plane, ns, 1), "no orphaned lock", op=second, timeout=60)
         text = second.text()
     assert snap["status"]["lock"]["holder"].startswith("op-second")
     assert snap["status"]["lock"]["transitions"] >= 1  # taken over from the dead holder
     assert len(re.findall(rf"snapshot {ns}/{name} completed", text)) == 1
-    lease = json.loads(control_plane.kubectl("get", "leases", "-n", ns, "-o", "json").stdout)["items"]
-    assert len(lease) == 1 and not lease[0]["spec"].get("holderIdentity"), "no orphaned lock"
     assert len(snapshots(k8s_api, ns)) == 1

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from kubernetes import client as k8s
-from tests.operator.kube import condition, get, make_secret, snapshots
+from tests.operator.kube import condition, conditions_are, get, make_secret, snapshots
 
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
@@ -50,9 +50,7 @@ def test_oauth_tenant_is_ready_with_token_expiry_and_snapshots(
     control_plane.kubectl("apply", "-f", "-", input=json.dumps(oauth_tenant(ns, jira_sim)))
     with running_operator(control_plane, [ns], tmp_path) as op:
         tenant = wait_for(
-            lambda: (
-                (t := get(k8s_api, ns, "jiratenants", "acme")) and condition(t, "Ready").get("status") == "True" and t
-            ),
+            lambda: conditions_are(k8s_api, ns, "acme", Ready="True", TokenFresh="True", ScopesReadOnly="True"),
             "OAuth tenant Ready",
             op=op,
             timeout=90,
@@ -106,17 +104,13 @@ def test_write_scopes_are_refused_unless_allowed(
     )
     control_plane.kubectl("apply", "-f", "-", input=json.dumps(oauth_tenant(ns, jira_sim)))
     with running_operator(control_plane, [ns], tmp_path) as op:
+        # The token module writes ScopesReadOnly, the tenant reconcile then writes Ready: two patches.
         tenant = wait_for(
-            lambda: (
-                (t := get(k8s_api, ns, "jiratenants", "acme"))
-                and condition(t, "ScopesReadOnly").get("status") == "False"
-                and t
-            ),
-            "ScopesReadOnly=False",
+            lambda: conditions_are(k8s_api, ns, "acme", ScopesReadOnly="False", Ready="False"),
+            "ScopesReadOnly=False and Ready=False",
             op=op,
             timeout=90,
         )
-        assert condition(tenant, "Ready")["status"] == "False"
         assert condition(tenant, "ScopesReadOnly")["reason"] == "WriteScopesGranted"
         assert snapshots(k8s_api, ns) == []  # nothing captured with a write-capable token
         control_plane.kubectl(
@@ -130,7 +124,7 @@ def test_write_scopes_are_refused_unless_allowed(
             json.dumps({"spec": {"auth": {"allowWriteScopes": True}}}),
         )
         wait_for(
-            lambda: condition(get(k8s_api, ns, "jiratenants", "acme"), "Ready").get("status") == "True",
+            lambda: conditions_are(k8s_api, ns, "acme", Ready="True"),
             "Ready once write scopes are explicitly allowed",
             op=op,
             timeout=90,

@@ -110,16 +110,31 @@ def wait_for(
     interval: float = 0.5,
     op: OperatorProcess | None = None,
 ) -> Any:
-    """Poll ``check`` until it returns a truthy value; fail with the operator's log tail."""
+    """Poll ``check`` until it returns a truthy value, and return that value.
+
+    ``check`` may also raise AssertionError to say "not yet" with a reason. On timeout the failure
+    names what was awaited, what ``check`` last saw (its falsy value or its assertion message), and
+    the operator's log tail. ``check`` always runs at least once, and once more after the deadline.
+    """
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
+    last = "nothing"
+    while True:
+        past = time.monotonic() >= deadline
+        try:
+            value = check()
+        except AssertionError as exc:
+            last = str(exc) or repr(exc)
+        else:
+            if value:
+                return value
+            last = repr(value)
         if op is not None and op.proc.poll() is not None:
             raise AssertionError(
-                f"operator exited ({op.proc.returncode}) while waiting for {what}:\n{op.text()[-4000:]}"
+                f"operator exited ({op.proc.returncode}) while waiting for {what}; last seen: {last}\n"
+                f"{op.text()[-4000:]}"
             )
+        if past:
+            break
         time.sleep(interval)
     tail = op.text()[-4000:] if op else ""
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{tail}")
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last seen: {last[:2000]}\n{tail}")
