@@ -27,7 +27,8 @@ def connect() -> Callable[[RunningEmulator], Awaitable[JiraClient]]:
         return await JiraClient.connect(
             sim.base_url,
             ApiTokenAuth(c.email, c.api_token),
-            settings=ClientSettings(max_concurrency=8, requests_per_second=10_000, timeout=2.0),
+            # a generous timeout: a slow answer on a loaded machine must not become a retry
+            settings=ClientSettings(max_concurrency=8, requests_per_second=10_000, timeout=30.0),
             clock=FakeClock(),
             rng=random.Random(1),
         )

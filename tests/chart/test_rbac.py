@@ -99,6 +99,18 @@ class Identity:
         return [(*c, namespace) for c in checks if not self.can(*c, namespace=namespace)]
 
 
+def in_effect(identity: Identity, checks: list[tuple[str, str, str]], namespaces: list[str]) -> None:
+    """Wait until the API server's authorizer grants every check: it sees new Roles and bindings
+    through its own watch, a moment after they are created."""
+
+    def nothing_missing() -> bool:
+        missing = [m for ns in namespaces for m in identity.missing(checks, ns)]
+        assert missing == [], f"not allowed (yet): {missing}"
+        return True
+
+    wait_for(nothing_missing, f"RBAC in effect in {namespaces}", timeout=60)
+
+
 @dataclass
 class Release:
     namespace: str
@@ -143,13 +155,16 @@ def namespaced(control_plane: ControlPlane) -> Iterator[Release]:
         control_plane.kubectl("create", "namespace", name)
     release = unique("jd")
     sas = _install(control_plane, release, ns, "--set", f"watchNamespaces={{{team1},{team2}}}")
-    yield Release(
+    installed = Release(
         ns,
         [team1, team2],
         other,
         _identity(control_plane, ns, sas["operator"]),
         _identity(control_plane, ns, sas["token-refresh"]),
     )
+    in_effect(installed.operator, OPERATOR_NEEDS, installed.watched)
+    in_effect(installed.token_job, TOKEN_JOB_NEEDS, installed.watched)
+    yield installed
     control_plane.helm("uninstall", release, "--namespace", ns)
 
 
@@ -274,6 +289,8 @@ def test_cluster_wide_mode_uses_cluster_roles_but_keeps_the_deny_list(control_pl
             _identity(control_plane, ns, sas["operator"]),
             _identity(control_plane, ns, sas["token-refresh"]),
         )
+        in_effect(op, OPERATOR_NEEDS, [anywhere])
+        in_effect(job, TOKEN_JOB_NEEDS, [anywhere])
         assert op.missing(OPERATOR_NEEDS, anywhere) == []
         assert op.missing([("list", G, "jiratenants"), ("watch", G, "jiratenants"), ("list", "", "secrets")]) == []
         assert op.missing([("list", "apiextensions.k8s.io", "customresourcedefinitions")]) == []

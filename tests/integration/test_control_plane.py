@@ -8,6 +8,7 @@ import os
 import pytest
 
 from jiradrift.dev.controlplane import ControlPlane
+from jiradrift.dev.operator_process import wait_for
 
 pytestmark = pytest.mark.k8s
 
@@ -26,10 +27,16 @@ def test_minted_users_are_subject_to_rbac(control_plane: ControlPlane, k8s_names
         "create", "role", "read-secrets", "--verb=get,list", "--resource=secrets", "-n", k8s_namespace
     )
     control_plane.kubectl("create", "rolebinding", "alice", "--role=read-secrets", "--group=devs", "-n", k8s_namespace)
-    allowed = control_plane.kubectl(
-        "auth", "can-i", "list", "secrets", "-n", k8s_namespace, kubeconfig=alice, check=False
-    )
-    assert allowed.stdout.strip() == "yes"
+
+    def alice_may_list_secrets() -> bool:
+        answer = control_plane.kubectl(
+            "auth", "can-i", "list", "secrets", "-n", k8s_namespace, kubeconfig=alice, check=False
+        ).stdout.strip()
+        assert answer == "yes", f"kubectl auth can-i said {answer!r}"
+        return True
+
+    # The authorizer sees a new binding through its own watch, a moment after it is created.
+    wait_for(alice_may_list_secrets, "alice may list secrets through the group binding", timeout=60)
     sa = control_plane.service_account_kubeconfig(k8s_namespace, "op")
     whoami = json.loads(control_plane.kubectl("auth", "whoami", "-o", "json", kubeconfig=sa).stdout)
     assert whoami["status"]["userInfo"]["username"] == f"system:serviceaccount:{k8s_namespace}:op"

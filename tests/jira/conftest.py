@@ -12,7 +12,9 @@ from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.jira.clock import FakeClock
 from jiradrift.sim.emulator import RunningEmulator
 
-FAST = ClientSettings(max_concurrency=8, requests_per_second=10_000, timeout=2.0)
+# timeout: generous, so that a loaded machine never turns a slow loopback answer into a retry that
+# changes the request counts tests assert on (timeout faults set their own, shorter one).
+FAST = ClientSettings(max_concurrency=8, requests_per_second=10_000, timeout=30.0)
 
 
 @pytest.fixture

@@ -63,8 +63,10 @@ async def test_5xx_with_and_without_retry_after(jira_sim: RunningEmulator, basic
 
 
 async def test_timeout_is_retried(jira_sim: RunningEmulator, basic_client: Factory) -> None:
-    jira_sim.faults.timeout(seconds=1.0, times=1, path=FIELD)
-    settings = ClientSettings(requests_per_second=10_000, timeout=0.3)
+    # The held response outlasts the client's timeout by far; the timeout leaves the retry, a
+    # normal loopback request, ample time on a loaded machine (it must not time out too).
+    jira_sim.faults.timeout(seconds=4.0, times=1, path=FIELD)
+    settings = ClientSettings(requests_per_second=10_000, timeout=1.5)
     async with await basic_client(jira_sim, settings=settings) as jira:
         assert isinstance(await jira.get_json("/field"), list)
         assert jira.stats.requests_by_status["timeout"] == 1

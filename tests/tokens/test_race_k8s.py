@@ -62,6 +62,7 @@ async def test_job_and_operator_race_rotates_exactly_once_per_trial(
             assert sim.oauth.access_token(state.access_token) is not None
 
     presented = job_spy.presented + operator_spy.presented
+    print(f"\nrotations won: job {len(job_spy.presented)}, operator {len(operator_spy.presented)}")
     assert rotations == [1] * TRIALS, "exactly one rotation per trial"
     assert len(set(presented)) == len(presented) == TRIALS, "no spent refresh token is ever presented again"
     assert first_token in presented

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -24,7 +25,7 @@ from tokenlib import (
     soon,
 )
 
-from jiradrift.k8s.lease import LeaseLock
+from jiradrift.k8s.lease import LOCK_RESULTS, LeaseLock
 from jiradrift.sim.emulator import WRITE_CAPABLE_SCOPES, RunningEmulator
 from jiradrift.tokens import (
     MalformedSecret,
@@ -228,7 +229,12 @@ async def test_a_long_window_does_not_rotate_again_what_the_lease_holder_just_ro
     spy = RefreshTokenSpy()
     async with spy.client() as http:
         job = asyncio.create_task(TokenRefresher(k8s_api, http=http).refresh(tenant, window=timedelta(hours=24)))
-        await asyncio.sleep(0.3)  # the job has read the Secret and waits for the Lease
+        # Wait until the job has read the Secret and been denied the Lease (it reads before it asks).
+        denied, deadline = LOCK_RESULTS["denied"], time.monotonic() + 30
+        while LOCK_RESULTS["denied"] == denied:
+            assert not job.done(), f"the job finished without waiting for the Lease: {job.result()}"
+            assert time.monotonic() < deadline, "the job was not denied the held Lease within 30 s"
+            await asyncio.sleep(0.02)
         assert not job.done()
         set_secret_values(k8s_api, ns, "acme-creds", oauth_secret(sim, sim.oauth.create_grant(), expires_at=soon(60)))
         operator.release()
