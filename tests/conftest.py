@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.plugins.k8s", "tests.plugins.sim"]
+pytest_plugins = ["tests.plugins.k8s", "tests.plugins.sim", "tests.plugins.node"]

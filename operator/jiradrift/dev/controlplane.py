@@ -131,7 +131,9 @@ class _CA:
                     names.append(x509.IPAddress(ipaddress.ip_address(san)))
                 except ValueError:
                     names.append(x509.DNSName(san))
-            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False).add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False).add_extension(
+                x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+            )
         else:
             builder = builder.add_extension(
                 x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False

@@ -38,11 +38,13 @@ import yaml
 
 from jiradrift.dev.controlplane import (
     SERVICE_CIDR,
+    SERVICE_IP,
     ControlPlane,
     ControlPlaneError,
     _spawn,
     _stop,
     find_binaries,
+    free_port,
 )
 
 NODE_DIR = Path(os.environ.get("JIRADRIFT_NODE_DIR", "/var/lib/jiradrift-node"))
@@ -52,6 +54,7 @@ BRIDGE = "jiradrift0"
 GATEWAY = "10.244.0.1"
 POD_CIDR = "10.244.0.0/24"
 NODE_NAME = "jiradrift-node"
+ISOLATION_CHAIN = "JIRADRIFT-ISOLATE"
 PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 K8S_VERSION = "v1.36.3"
 CNI_BIN = Path("/usr/lib/cni")
@@ -223,7 +226,7 @@ def _iptables_cleanup() -> None:
             continue
         for table in ("filter", "nat", "mangle"):
             rules = _run(tool, "-t", table, "-S", check=False).stdout.splitlines()
-            ours = ("KUBE-", "CNI-")
+            ours = ("KUBE-", "CNI-", "JIRADRIFT-")
             # Jumps into our chains first, then the chains themselves.
             for rule in rules:
                 if rule.startswith("-A ") and any(f"-j {p}" in rule for p in ours):
@@ -249,6 +252,14 @@ def _cgroup_cleanup() -> None:
                     directory.rmdir()
         with contextlib.suppress(OSError):
             kubepods.rmdir()
+
+
+def _isolate_pods() -> None:
+    """Pods talk to this machine only: the API server and the emulator on the bridge, and Services
+    (whose DNAT happens before forwarding). Anything else a pod sends is refused, never routed out."""
+    _run("iptables", "-N", ISOLATION_CHAIN)
+    _run("iptables", "-A", ISOLATION_CHAIN, "-s", POD_CIDR, "!", "-d", POD_CIDR, "-j", "REJECT")
+    _run("iptables", "-I", "FORWARD", "1", "-j", ISOLATION_CHAIN)
 
 
 def cleanup() -> None:
@@ -322,6 +333,7 @@ class Cluster:
             _run("ip", "link", "add", BRIDGE, "type", "bridge")
             _run("ip", "addr", "add", f"{GATEWAY}/24", "dev", BRIDGE)
             _run("ip", "link", "set", BRIDGE, "up")
+            _isolate_pods()
             plane = ControlPlane.launch(workdir / "control-plane", timeout=timeout, bind_address=GATEWAY)
             state["pids"] += [p.pid for p in plane._procs]
             _save_state(state)
@@ -491,11 +503,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                 "kubeconfig": str(self._kubeconfig("kube-proxy", "system:kube-proxy", [])),
             },
             "conntrack": {"maxPerCore": 0, "min": 0, "tcpEstablishedTimeout": "0s", "tcpCloseWaitTimeout": "0s"},
-            "metricsBindAddress": "127.0.0.1:0",
-            "healthzBindAddress": "127.0.0.1:0",
+            "metricsBindAddress": f"127.0.0.1:{free_port()}",
+            "healthzBindAddress": f"127.0.0.1:{free_port()}",
         }
         (w / "kube-proxy.yaml").write_text(yaml.safe_dump(proxy_config))
-        self._spawn(state, "kube-proxy", [str(bins / "kube-proxy"), f"--config={w / 'kube-proxy.yaml'}"])
+        proxy = self._spawn(state, "kube-proxy", [str(bins / "kube-proxy"), f"--config={w / 'kube-proxy.yaml'}"])
 
         def node_ready() -> bool:
             out = self.plane.kubectl(
@@ -504,6 +516,13 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             return out.stdout.strip() == "True"
 
         self._wait(node_ready, "the node", kubelet, timeout)
+        # Pods reach the API server only once kube-proxy has programmed the `kubernetes` Service.
+        self._wait(
+            lambda: SERVICE_IP in _run("iptables", "-t", "nat", "-S", "KUBE-SERVICES", check=False).stdout,
+            "kube-proxy (the kubernetes Service's rules)",
+            proxy,
+            timeout,
+        )
         # kube-root-ca.crt in every namespace comes from the controller-manager; pods wait for it.
         self._wait(
             lambda: (

@@ -1,0 +1,376 @@
+"""The product as a cluster admin meets it: ``helm install`` on a real node, the chart's pods.
+
+The image is built from the repository's Dockerfile and loaded into the node's containerd; the
+chart starts the operator as its Deployment's pod (in-cluster config, the chart's ServiceAccount,
+non-root, read-only root filesystem) and the token CronJob's Jobs; kube-controller-manager turns the
+CronJob into Jobs and Pods and garbage-collects what ``helm uninstall`` removes. The Jira emulator
+is reached from the pods over TLS on the node's bridge as ``https://jira.emulator.test`` (a
+``hostAliases`` entry and a test CA given to the chart's ``extraCACertificates``), so the CRD admits
+nothing it would not admit for everyone.
+
+The tests run in file order and share one release, as an admin's day would: install, drift, token
+job, upgrade, uninstall.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pytest
+from tests.chart.chartlib import CHART
+from tests.plugins.node import OperatorImage, TlsJira
+
+from jiradrift.dev.node import Cluster
+from jiradrift.k8s.resources import GROUP, VERSION
+
+pytestmark = pytest.mark.k8s
+
+T = TypeVar("T")
+RELEASE = "jdo"
+NS = "jiradrift"
+
+
+def wait_until(check: Callable[[], T | None], what: str, timeout: float, describe: Callable[[], str]) -> T:
+    """Poll ``check`` until it returns something truthy; fail with what was last seen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not after {timeout:.0f}s. Last seen:\n{describe()}")
+        time.sleep(0.5)
+
+
+@dataclass
+class Release:
+    cluster: Cluster
+    image: OperatorImage
+    jira: TlsJira
+
+    def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> str:
+        return self.cluster.plane.kubectl(*args, check=check, input=input).stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json"))
+
+    def helm(self, *args: str) -> str:
+        return self.cluster.plane.helm(*args).stdout
+
+    def values(self, tag: str) -> list[str]:
+        return [
+            "--namespace",
+            NS,
+            "--set",
+            f"image.repository={self.image.repository}",
+            "--set",
+            f"image.tag={tag}",
+            "--set",
+            "image.pullPolicy=Never",
+            "--set",
+            f"fullnameOverride={RELEASE}",
+            "--set",
+            "extraCACertificates.configMap=jira-ca",
+            "--set",
+            f"hostAliases[0].ip={self.jira.ip}",
+            "--set",
+            f"hostAliases[0].hostnames[0]={self.jira.host}",
+            "--set",
+            "tokenRefresh.schedule=* * * * *",
+            "--set",
+            "tokenRefresh.window=48h",
+            "--set",
+            "operator.livenessProbe.initialDelaySeconds=5",
+            "--wait",
+            "--timeout=180s",
+        ]
+
+    def operator_pods(self) -> list[dict[str, Any]]:
+        pods: list[dict[str, Any]] = self.json(
+            "get", "pods", "-n", NS, "-l", f"app.kubernetes.io/instance={RELEASE},app.kubernetes.io/component=operator"
+        )["items"]
+        return pods
+
+    def describe(self) -> str:
+        return (
+            self.kubectl("get", "pods,jobs,jiratenants,snapshots", "-n", NS, "-o", "wide", check=False)
+            + self.kubectl("get", "events", "-n", NS, "--sort-by=.lastTimestamp", check=False)[-3000:]
+            + self.kubectl("logs", "-n", NS, "deploy/" + RELEASE, "--tail=40", check=False)
+        )
+
+    def secret_value(self, name: str, key: str) -> str:
+        data = self.json("get", "secret", "-n", NS, name)["data"]
+        return base64.b64decode(data[key]).decode()
+
+    def tenant(self, name: str) -> dict[str, Any]:
+        tenant: dict[str, Any] = self.json("get", "jiratenant", "-n", NS, name)
+        return tenant
+
+    def snapshot_phase(self, name: str) -> dict[str, Any] | None:
+        snap = self.json("get", "snapshot", "-n", NS, name)
+        return snap if (snap.get("status") or {}).get("phase") == "Completed" else None
+
+
+def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c["type"] == type_:
+            return dict(c)
+    return {}
+
+
+@pytest.fixture(scope="module")
+def release(node_cluster: Cluster, operator_image: OperatorImage, tls_jira: TlsJira) -> Iterator[Release]:
+    rel = Release(node_cluster, operator_image, tls_jira)
+    rel.kubectl("create", "namespace", NS)
+    rel.kubectl(
+        "create", "configmap", "jira-ca", "-n", NS, f"--from-literal=ca.crt={tls_jira.ca_pem}"
+    )  # the admin's trust for a private CA
+    creds = tls_jira.sim.credentials
+    rel.kubectl(
+        "create", "secret", "generic", "acme-jira", "-n", NS,
+        f"--from-literal=email={creds.email}", f"--from-literal=token={creds.api_token}",
+    )  # fmt: skip
+    rel.kubectl(
+        "create", "secret", "generic", "acme-oauth", "-n", NS,
+        f"--from-literal=client_id={creds.client_id}", f"--from-literal=client_secret={creds.client_secret}",
+        f"--from-literal=refresh_token={creds.refresh_token}",
+    )  # fmt: skip
+    rel.helm("install", RELEASE, str(CHART), *rel.values(operator_image.tag))
+    yield rel
+    rel.helm("uninstall", RELEASE, "--namespace", NS, "--ignore-not-found")
+    rel.kubectl("delete", "namespace", NS, "--wait=false", check=False)
+
+
+def _tenant_body(name: str, spec: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "JiraTenant",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"schedule": {"interval": "6h"}, **spec},
+        }
+    )
+
+
+def test_operator_runs_as_the_charts_pod_and_reports_drift(release: Release) -> None:
+    (pod,) = release.operator_pods()
+    spec = pod["spec"]
+    container = spec["containers"][0]
+    assert container["image"] == release.image.ref and container["imagePullPolicy"] == "Never"
+    assert spec["serviceAccountName"] == RELEASE
+    assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] == 65532
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    status = pod["status"]["containerStatuses"][0]
+    assert status["ready"] is True and status["restartCount"] == 0, status
+    # The process really runs as uid 65532 on a read-only root (not just declared so).
+    ident = release.kubectl("exec", "-n", NS, pod["metadata"]["name"], "--", "python3", "-c", _WHOAMI)
+    assert ident.split() == ["65532", "read-only"], ident
+
+    jira = release.jira
+    release.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=_tenant_body(
+            "acme",
+            {
+                "site": jira.url,
+                "auth": {"apiToken": {"secretRef": {"name": "acme-jira"}}},
+                "snapshotTypes": ["workflows", "priorities"],
+            },
+        ),
+    )
+    wait_until(
+        lambda: _condition(release.tenant("acme"), "Ready").get("status") == "True",
+        "JiraTenant acme Ready",
+        120,
+        release.describe,
+    )
+
+    def first_snapshots() -> list[dict[str, Any]] | None:
+        snaps = release.json("get", "snapshots", "-n", NS)["items"]
+        done = [s for s in snaps if (s.get("status") or {}).get("phase") == "Completed"]
+        return done if len(done) == 2 else None
+
+    first = wait_until(first_snapshots, "the first two Snapshots Completed", 120, release.describe)
+    assert sorted(s["spec"]["type"] for s in first) == ["priorities", "workflows"]
+
+    # A change in Jira shows as drift in the next Snapshot.
+    workflow = next(w for w in jira.sim.site.workflows if w["scope"]["type"] == "GLOBAL")
+    jira.sim.admin.change_workflow(workflow["id"], description="Changed by the node test")
+    release.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=json.dumps(
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "Snapshot",
+                "metadata": {"name": "acme-after-change", "namespace": NS},
+                "spec": {"tenantRef": {"name": "acme"}, "type": "workflows"},
+            }
+        ),
+    )
+    snap = wait_until(
+        lambda: release.snapshot_phase("acme-after-change"), "the manual Snapshot Completed", 120, release.describe
+    )
+    changes = snap["status"]["drift"]["changes"]
+    assert len(changes) == 1, changes
+    assert workflow["id"]["entityId"] in json.dumps(changes[0]), changes
+    events = release.json("get", "events", "-n", NS, "--field-selector", "reason=DriftDetected")["items"]
+    assert [e["involvedObject"]["name"] for e in events] == ["acme"]
+
+
+_WHOAMI = """
+import os
+try:
+    open('/probe', 'w')
+    print(os.getuid(), 'writable')
+except OSError:
+    print(os.getuid(), 'read-only')
+"""
+
+
+def _jobs(release: Release) -> list[dict[str, Any]]:
+    jobs: list[dict[str, Any]] = release.json("get", "jobs", "-n", NS)["items"]
+    return jobs
+
+
+def _succeeded(job: dict[str, Any]) -> bool:
+    return any(
+        c["type"] == "Complete" and c["status"] == "True" for c in (job.get("status") or {}).get("conditions") or []
+    )
+
+
+def test_token_cronjob_fires_and_rotates_the_refresh_token(release: Release) -> None:
+    jira = release.jira
+    release.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=_tenant_body(
+            "acme-oauth",
+            {
+                "site": jira.url,
+                "apiGateway": jira.url,
+                "auth": {"oauth": {"secretRef": {"name": "acme-oauth"}, "tokenUrl": jira.url + "/oauth/token"}},
+                "snapshotTypes": ["priorities"],
+            },
+        ),
+    )
+    wait_until(
+        lambda: _condition(release.tenant("acme-oauth"), "Ready").get("status") == "True",
+        "OAuth JiraTenant Ready",
+        120,
+        release.describe,
+    )
+
+    # By hand, as an admin would: kubectl create job --from=cronjob/...
+    before = release.secret_value("acme-oauth", "refresh_token")
+    release.kubectl("create", "job", "-n", NS, "--from", f"cronjob/{RELEASE}-token-refresh", "refresh-by-hand")
+    job = wait_until(
+        lambda: next((j for j in _jobs(release) if j["metadata"]["name"] == "refresh-by-hand" and _succeeded(j)), None),
+        "the manual token Job Complete",
+        120,
+        release.describe,
+    )
+    pod_spec = job["spec"]["template"]["spec"]
+    assert pod_spec["serviceAccountName"] == f"{RELEASE}-token-refresh"
+    log = release.kubectl("logs", "-n", NS, "job/refresh-by-hand")
+    assert "Token refresh job: 1 refreshed, 0 skipped, 0 failed" in log.splitlines(), log
+    after = release.secret_value("acme-oauth", "refresh_token")
+    assert after and after != before
+    assert before not in log and after not in log
+
+    # On its schedule (every minute here): the CronJob controller creates a Job that completes.
+    scheduled = wait_until(
+        lambda: next(
+            (
+                j
+                for j in _jobs(release)
+                if any(o["kind"] == "CronJob" for o in j["metadata"].get("ownerReferences", [])) and _succeeded(j)
+            ),
+            None,
+        ),
+        "a scheduled token Job Complete",
+        150,
+        release.describe,
+    )
+    assert scheduled["metadata"]["name"].startswith(f"{RELEASE}-token-refresh-")
+
+
+def test_helm_upgrade_rolls_the_operator_pod_without_losing_a_window(release: Release) -> None:
+    (old,) = release.operator_pods()
+    completed_before = {
+        s["metadata"]["name"]
+        for s in release.json("get", "snapshots", "-n", NS)["items"]
+        if (s.get("status") or {}).get("phase") == "Completed"
+    }
+    new_tag = release.image.tag + "-upgrade"
+    release.cluster.tag_image(release.image.ref, f"{release.image.repository}:{new_tag}")
+    release.helm("upgrade", RELEASE, str(CHART), *release.values(new_tag))
+
+    def rolled() -> dict[str, Any] | None:
+        pods = release.operator_pods()
+        if len(pods) != 1 or pods[0]["metadata"]["uid"] == old["metadata"]["uid"]:
+            return None
+        statuses = pods[0]["status"].get("containerStatuses") or [{}]
+        return pods[0] if statuses[0].get("ready") else None
+
+    new = wait_until(rolled, "the upgraded operator pod Ready (and the old one gone)", 120, release.describe)
+    assert new["spec"]["containers"][0]["image"].endswith(new_tag)
+    # Nothing done before is lost or redone: every Completed Snapshot is still there, once.
+    snaps = release.json("get", "snapshots", "-n", NS)["items"]
+    names = [s["metadata"]["name"] for s in snaps]
+    assert completed_before <= set(names) and len(names) == len(set(names))
+    # The new pod picks up work: a Snapshot created now completes.
+    release.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=json.dumps(
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "Snapshot",
+                "metadata": {"name": "acme-after-upgrade", "namespace": NS},
+                "spec": {"tenantRef": {"name": "acme"}, "type": "priorities"},
+            }
+        ),
+    )
+    wait_until(
+        lambda: release.snapshot_phase("acme-after-upgrade"), "a Snapshot after the upgrade", 120, release.describe
+    )
+
+
+def test_helm_uninstall_keeps_crds_tenants_secrets_and_snapshots(release: Release) -> None:
+    snapshots_before = {s["metadata"]["name"] for s in release.json("get", "snapshots", "-n", NS)["items"]}
+    release.helm("uninstall", RELEASE, "--namespace", NS, "--wait", "--timeout=120s")
+
+    def chart_objects_gone() -> bool:
+        out = release.kubectl(
+            "get",
+            "deploy,replicaset,pods,cronjob,jobs,serviceaccount,role,rolebinding,service",
+            "-n",
+            NS,
+            "-l",
+            f"app.kubernetes.io/instance={RELEASE}",
+            "-o",
+            "name",
+        )
+        pods = release.json("get", "pods", "-n", NS)["items"]
+        return not out.strip() and not pods
+
+    # ReplicaSets, Pods and the token Jobs go by the real garbage collector (owner references).
+    wait_until(chart_objects_gone, "everything the chart owns removed", 120, release.describe)
+    assert release.kubectl("get", "crd", "jiratenants.jiradrift.io", "snapshots.jiradrift.io", "-o", "name").split()
+    assert {t["metadata"]["name"] for t in release.json("get", "jiratenants", "-n", NS)["items"]} == {
+        "acme",
+        "acme-oauth",
+    }
+    assert {s["metadata"]["name"] for s in release.json("get", "snapshots", "-n", NS)["items"]} == snapshots_before
+    assert release.secret_value("acme-jira", "token") == release.jira.sim.credentials.api_token
