@@ -221,7 +221,7 @@ def test_operator_runs_as_the_charts_pod_and_reports_drift(release: Release) -> 
     )
     changes = snap["status"]["drift"]["changes"]
     assert len(changes) == 1, changes
-    assert workflow["id"]["entityId"] in json.dumps(changes[0]), changes
+    assert workflow["name"] in json.dumps(changes[0]), changes
     events = release.json("get", "events", "-n", NS, "--field-selector", "reason=DriftDetected")["items"]
     assert [e["involvedObject"]["name"] for e in events] == ["acme"]
 
