@@ -25,6 +25,14 @@ FAULT_SWITCHES = (
     "truncate",
     "changing_total",
     "fail_object",
+    "retry_after",
+    "gzip_bomb",
+    "oversized",
+    "deep_json",
+    "endless_pages",
+    "looping_pages",
+    "lying_total",
+    "trickle",
 )
 
 
