@@ -222,6 +222,7 @@ class JiraClient:
                 authorization=await source.authorization(),
                 transport=transport,
                 timeout=settings.timeout,
+                limits=settings.limits,
             )
         base = api_base(site, credentials, cloud_id=cloud_id, gateway=gateway)
         return cls(

@@ -225,14 +225,16 @@ async def _run(
 
 
 def _oauth_routes(state: ServerState) -> list[web.RouteDef]:
-    async def token(request: web.Request) -> web.Response:
+    async def token(request: web.Request) -> web.StreamResponse:
         if request.content_type == "application/json":
             form = await request.json(loads=orjson.loads)
         else:
             form = dict(await request.post())
+        response: web.StreamResponse
         try:
             result = state.oauth.token({k: str(v) for k, v in form.items()})
-            response = _json(result.body())
+            hostile = state.faults.pick("POST", "/oauth/token", HOSTILE_KINDS)
+            response = await respond(hostile, request, result.body()) if hostile else _json(result.body())
         except OAuthError as err:
             response = _json(err.body(), err.status)
         state.requests.add(
