@@ -14,8 +14,15 @@ from kubernetes import config as k8s_config
 from jiradrift.handlers import logs, metrics
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.registry import build_registry
-from jiradrift.jira.limits import DEFAULT_LIMITS, ResponseLimits
 from jiradrift.k8s.lease import holder_identity
+from jiradrift.snapshot.cli import (
+    MAX_DEPTH,
+    MAX_PAGES,
+    MAX_RESPONSE_BYTES,
+    MAX_WAIT,
+    REQUEST_DEADLINE,
+    response_limits,
+)
 
 
 def api_client() -> k8s.ApiClient:
@@ -38,17 +45,11 @@ def run_command(
     store_path: Path = typer.Option(Path("/data"), help="Root of the filesystem store."),
     lease_duration: int = typer.Option(90, help="Snapshot lock Lease duration, seconds."),
     tenant_interval: float = typer.Option(30.0, help="Seconds between reconciliations of each JiraTenant."),
-    max_response_bytes: int = typer.Option(
-        DEFAULT_LIMITS.max_body_bytes, min=1024, help="Largest Jira response body, after decompression."
-    ),
-    max_depth: int = typer.Option(DEFAULT_LIMITS.max_depth, min=1, help="Deepest JSON nesting accepted from Jira."),
-    request_deadline: float = typer.Option(
-        DEFAULT_LIMITS.request_deadline, min=0.1, help="Wall-clock seconds for one Jira request including its body."
-    ),
-    max_pages: int = typer.Option(DEFAULT_LIMITS.max_pages, min=1, help="Most pages read from one Jira listing."),
-    max_wait: float = typer.Option(
-        DEFAULT_LIMITS.max_wait, min=0, max=86400, help="Longest Retry-After or quota pause honoured, seconds."
-    ),
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
+    max_depth: int = MAX_DEPTH,
+    request_deadline: float = REQUEST_DEADLINE,
+    max_pages: int = MAX_PAGES,
+    max_wait: float = MAX_WAIT,
     probe_timeout: float = typer.Option(60.0, min=0.1, help="Overall deadline of a tenant's health check, seconds."),
     audit_timeout: float = typer.Option(60.0, min=0.1, help="Overall deadline of audit-log attribution, seconds."),
     log_format: str = typer.Option("json", help="json or plain."),
@@ -67,13 +68,7 @@ def run_command(
         store_path=store_path,
         lease_duration_seconds=lease_duration,
         tenant_timer_seconds=tenant_interval,
-        limits=ResponseLimits(
-            max_body_bytes=max_response_bytes,
-            max_depth=max_depth,
-            request_deadline=request_deadline,
-            max_pages=max_pages,
-            max_wait=max_wait,
-        ),
+        limits=response_limits(max_response_bytes, max_depth, request_deadline, max_pages, max_wait),
         probe_timeout_seconds=probe_timeout,
         audit_timeout_seconds=audit_timeout,
     )

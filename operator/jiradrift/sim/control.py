@@ -13,7 +13,7 @@ from aiohttp import web
 from jiradrift.sim.admin import Admin
 from jiradrift.sim.clock import ManualClock
 from jiradrift.sim.errors import JiraError
-from jiradrift.sim.faults import FaultRule
+from jiradrift.sim.faults import HOSTILE_KINDS, FaultRule
 from jiradrift.sim.server import ServerState
 
 FAULT_SWITCHES = (
@@ -26,13 +26,7 @@ FAULT_SWITCHES = (
     "changing_total",
     "fail_object",
     "retry_after",
-    "gzip_bomb",
-    "oversized",
-    "deep_json",
-    "endless_pages",
-    "looping_pages",
-    "lying_total",
-    "trickle",
+    *HOSTILE_KINDS,
 )
 
 

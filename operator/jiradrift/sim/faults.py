@@ -11,34 +11,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+# What a broken or malicious site sends (answered by jiradrift.sim.hostile); each is also a switch.
+HostileKind = Literal["gzip_bomb", "oversized", "deep_json", "endless_pages", "looping_pages", "lying_total", "trickle"]
+HOSTILE_KINDS: tuple[HostileKind, ...] = get_args(HostileKind)
 FaultKind = Literal[
-    "rate_limit",
-    "server_error",
-    "timeout",
-    "truncate",
-    "latency",
-    "changing_total",
-    "fail",
-    # hostile: what a broken or malicious site sends (answered by jiradrift.sim.hostile)
-    "gzip_bomb",
-    "oversized",
-    "deep_json",
-    "endless_pages",
-    "looping_pages",
-    "lying_total",
-    "trickle",
+    "rate_limit", "server_error", "timeout", "truncate", "latency", "changing_total", "fail", HostileKind
 ]
-HOSTILE_KINDS: tuple[FaultKind, ...] = (
-    "gzip_bomb",
-    "oversized",
-    "deep_json",
-    "endless_pages",
-    "looping_pages",
-    "lying_total",
-    "trickle",
-)
 
 HTML_429 = (
     "<!DOCTYPE html><html><head><title>Oops - an error has occurred</title></head><body>"

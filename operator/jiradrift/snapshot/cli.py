@@ -32,6 +32,38 @@ from jiradrift.snapshot.manifest import Manifest
 
 EXIT_INCOMPLETE = 3
 
+# What a site may cost us (jiradrift.jira.limits.ResponseLimits): shared with `jiradrift run`.
+MAX_RESPONSE_BYTES = typer.Option(
+    DEFAULT_LIMITS.max_body_bytes, "--max-response-bytes", min=1024, help="Largest response body, after decompression."
+)
+MAX_DEPTH = typer.Option(DEFAULT_LIMITS.max_depth, "--max-depth", min=1, help="Deepest JSON nesting accepted.")
+REQUEST_DEADLINE = typer.Option(
+    DEFAULT_LIMITS.request_deadline,
+    "--request-deadline",
+    min=0.1,
+    help="Wall-clock seconds for one request including its whole body.",
+)
+MAX_PAGES = typer.Option(DEFAULT_LIMITS.max_pages, "--max-pages", min=1, help="Most pages read from one listing.")
+MAX_WAIT = typer.Option(
+    DEFAULT_LIMITS.max_wait,
+    "--max-wait",
+    min=0,
+    max=86400,
+    help="Longest Retry-After or quota pause honoured, in seconds; a site asking for more fails the request.",
+)
+
+
+def response_limits(
+    max_response_bytes: int, max_depth: int, request_deadline: float, max_pages: int, max_wait: float
+) -> ResponseLimits:
+    return ResponseLimits(
+        max_body_bytes=max_response_bytes,
+        max_depth=max_depth,
+        request_deadline=request_deadline,
+        max_pages=max_pages,
+        max_wait=max_wait,
+    )
+
 
 class AuthMethod(StrEnum):
     basic = "basic"
@@ -200,31 +232,11 @@ def snapshot_command(
     timeout: float = typer.Option(
         30.0, "--timeout", min=0.1, help="Connect/read timeout in seconds (a read timeout restarts with every byte)."
     ),
-    max_response_bytes: int = typer.Option(
-        DEFAULT_LIMITS.max_body_bytes,
-        "--max-response-bytes",
-        min=1024,
-        help="Largest response body, after decompression.",
-    ),
-    max_depth: int = typer.Option(
-        DEFAULT_LIMITS.max_depth, "--max-depth", min=1, help="Deepest JSON nesting accepted."
-    ),
-    request_deadline: float = typer.Option(
-        DEFAULT_LIMITS.request_deadline,
-        "--request-deadline",
-        min=0.1,
-        help="Wall-clock seconds for one request including its whole body.",
-    ),
-    max_pages: int = typer.Option(
-        DEFAULT_LIMITS.max_pages, "--max-pages", min=1, help="Most pages read from one listing."
-    ),
-    max_wait: float = typer.Option(
-        DEFAULT_LIMITS.max_wait,
-        "--max-wait",
-        min=0,
-        max=86400,
-        help="Longest Retry-After or quota pause honoured, in seconds; a site asking for more fails the request.",
-    ),
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
+    max_depth: int = MAX_DEPTH,
+    request_deadline: float = REQUEST_DEADLINE,
+    max_pages: int = MAX_PAGES,
+    max_wait: float = MAX_WAIT,
 ) -> None:
     """Capture the configuration of a Jira site into a store directory (read-only towards Jira).
 
@@ -247,13 +259,7 @@ def snapshot_command(
         client_secret_env=client_secret_env,
         client_secret_file=client_secret_file,
     )
-    limits = ResponseLimits(
-        max_body_bytes=max_response_bytes,
-        max_depth=max_depth,
-        request_deadline=request_deadline,
-        max_pages=max_pages,
-        max_wait=max_wait,
-    )
+    limits = response_limits(max_response_bytes, max_depth, request_deadline, max_pages, max_wait)
     settings = ClientSettings(max_concurrency=max_concurrency, requests_per_second=rps, timeout=timeout, limits=limits)
 
     async def main() -> tuple[list[Manifest], dict[str, object]]:
