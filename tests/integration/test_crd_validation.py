@@ -191,3 +191,28 @@ def test_kubectl_apply_refuses_an_inline_credential(control_plane: ControlPlane,
     assert proc.returncode != 0
     assert 'unknown field "spec.auth.apiToken.token"' in proc.stderr
     assert "hunter2" not in proc.stderr
+
+
+# The same rules `jiradrift.snapshot.ignore` cannot parse, refused by the API server, naming the rule.
+UNPARSABLE_IGNORE_RULES = ["field/*:", ":description", "   ", " workflow/*:\t", "\u3000:x"]
+
+
+@pytest.mark.parametrize("rule", UNPARSABLE_IGNORE_RULES)
+def test_unparsable_ignore_rules_are_refused_naming_the_rule(
+    rule: str, k8s_api: k8s.ApiClient, k8s_namespace: str
+) -> None:
+    body = _tenant(drift={"ignore": ["field/*:description", rule]})
+    message = _refusal(k8s_api, k8s_namespace, body)
+    assert "spec.drift.ignore[1]" in message and f"ignore rule '{rule}' is not KEY_GLOB" in message, message
+
+
+def test_parsable_ignore_rules_are_accepted(k8s_api: k8s.ApiClient, k8s_namespace: str) -> None:
+    rules = [
+        "field/*:description",
+        "workflow/*:**?**?**?**?**?**?**?**?**?**?**?**?~",
+        " field/x ",
+        "\x1c:x",  # not whitespace to CEL's trim() nor to the parser
+        "project/*:**.avatarUrls",
+    ]
+    created = _create(k8s_api, k8s_namespace, _tenant(drift={"ignore": rules}))
+    assert created["spec"]["drift"]["ignore"] == rules

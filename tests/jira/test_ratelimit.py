@@ -36,14 +36,46 @@ def test_retry_after_and_beta_fallback() -> None:
 def test_decide() -> None:
     rng = random.Random(1)
     assert decide(429, {"Retry-After": "2"}, 0, POLICY, rng, NOW).delay == 2
-    quota = decide(429, {"RateLimit-Reason": "jira-quota-tenant-based"}, 0, POLICY, rng, NOW)
+    quota = decide(429, {"RateLimit-Reason": "jira-quota-tenant-based"}, 0, POLICY, rng, NOW, max_wait=3600)
     assert quota.pause_tenant and quota.delay == 45 * 60  # until the UTC hour resets
+    capped = decide(429, {"RateLimit-Reason": "jira-quota-tenant-based"}, 0, POLICY, rng, NOW)
+    assert capped.too_long and not capped.retry and capped.asked.startswith("2700 s")  # default cap: 300 s
     burst = decide(429, {"RateLimit-Reason": "jira-burst-based"}, 1, POLICY, rng, NOW)
     assert burst.retry and not burst.pause_tenant and 7 <= burst.delay <= 13
     assert not decide(503, {}, 0, POLICY, rng, NOW).retry  # 5xx only with Retry-After
     assert decide(503, {"Retry-After": "1"}, 0, POLICY, rng, NOW).retry
     assert not decide(429, {"Retry-After": "1"}, 4, POLICY, rng, NOW).retry  # 4 retries, then give up
     assert not decide(404, {}, 0, POLICY, rng, NOW).retry
+
+
+@pytest.mark.parametrize(
+    ("value", "asked"),
+    [
+        ("inf", "forever"),
+        ("Infinity", "forever"),
+        ("1e400", "forever"),
+        ("99999999999", "99999999999 s"),
+        ("301", "301 s"),
+        ("Fri, 01 Jan 9999 00:00:00 GMT", " s (Retry-After: Fri, 01 Jan 9999"),
+    ],
+)
+def test_waits_beyond_the_cap_give_up(value: str, asked: str) -> None:
+    for status in (429, 503):
+        decision = decide(status, {"Retry-After": value}, 0, POLICY, random.Random(1), NOW)
+        assert decision.too_long and not decision.retry, value
+        assert asked in decision.asked
+
+
+@pytest.mark.parametrize("value", ["nan", "-5", "-inf", "soon", "Fri, 99 Foo 2026 99:99:99 GMT"])
+def test_nonsense_retry_after_is_ignored(value: str) -> None:
+    assert retry_after_seconds({"Retry-After": value}, NOW) is None
+    burst = decide(429, {"Retry-After": value}, 0, POLICY, random.Random(1), NOW)
+    assert burst.retry and burst.reason == "backoff" and 3.5 <= burst.delay <= 6.5
+
+
+def test_a_wait_at_the_cap_is_honoured() -> None:
+    decision = decide(429, {"Retry-After": "300"}, 0, POLICY, random.Random(1), NOW)
+    assert decision.retry and decision.delay == 300 and not decision.too_long
 
 
 async def test_token_bucket_caps_rate() -> None:
@@ -115,7 +147,7 @@ async def test_quota_pauses_the_whole_tenant() -> None:
     def script(request: httpx.Request, n: int) -> httpx.Response:
         sent_at.append(clock.monotonic())
         if n == 1:
-            return httpx.Response(429, headers={"Retry-After": "600", "RateLimit-Reason": "jira-quota-tenant-based"})
+            return httpx.Response(429, headers={"Retry-After": "200", "RateLimit-Reason": "jira-quota-tenant-based"})
         return httpx.Response(200, json={})
 
     jira, _ = _client(script, clock)
@@ -123,8 +155,8 @@ async def test_quota_pauses_the_whole_tenant() -> None:
         await jira.get_json("/field")
         await jira.get_json("/issuetype")  # a different endpoint waits too: the pause is tenant-wide
     assert jira.stats.quota_pauses == 1
-    assert sent_at[1] - sent_at[0] >= 600
-    assert sent_at[2] >= sent_at[0] + 600
+    assert sent_at[1] - sent_at[0] >= 200
+    assert sent_at[2] >= sent_at[0] + 200
 
 
 async def test_5xx_without_retry_after_is_not_retried() -> None:

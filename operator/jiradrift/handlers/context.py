@@ -10,6 +10,7 @@ from typing import Any
 
 from kubernetes import client as k8s
 
+from jiradrift.jira.limits import ResponseLimits
 from jiradrift.store.base import SnapshotStore
 
 
@@ -28,6 +29,11 @@ class OperatorSettings:
     token_window_seconds: float = 300.0  # refresh an OAuth token that expires within this window before capturing
     capture_timeout_seconds: float = 3600.0
     max_changes_in_status: int = 10
+    # A site is untrusted: what one response, listing or wait may cost (see ResponseLimits), and an
+    # overall deadline on the tenant's health check and on the audit-log attribution of drift.
+    limits: ResponseLimits = field(default_factory=ResponseLimits)
+    probe_timeout_seconds: float = 60.0
+    audit_timeout_seconds: float = 60.0
 
 
 @dataclass

@@ -11,6 +11,7 @@ from jiradrift.handlers.context import OperatorContext
 from jiradrift.jira import errors as jira_errors
 from jiradrift.jira.auth import ApiTokenAuth, Credentials, OAuthAuth, PatAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
+from jiradrift.jira.limits import DEFAULT_LIMITS, ResponseLimits
 from jiradrift.jira.ratelimit import RetryPolicy
 from jiradrift.k8s.credentials import TenantSecret, read_tenant_secret
 from jiradrift.k8s.resources import JiraTenantSpec
@@ -52,13 +53,17 @@ def token_url(spec: JiraTenantSpec) -> str:
     return auth.token_url if auth else "https://auth.atlassian.com/oauth/token"
 
 
-async def open_client(spec: JiraTenantSpec, credentials: Credentials, *, probe: bool = False) -> JiraClient:
-    """A client honouring the tenant's rate limits. ``probe``: a quick health check that gives up
-    after one short retry, so a dead site costs the reconciler seconds, not minutes of backoff."""
+async def open_client(
+    spec: JiraTenantSpec, credentials: Credentials, *, probe: bool = False, limits: ResponseLimits = DEFAULT_LIMITS
+) -> JiraClient:
+    """A client honouring the tenant's rate limits and the operator's ``limits`` on what a site may
+    cost. ``probe``: a quick health check that gives up after one short retry, so a dead site costs
+    the reconciler seconds, not minutes of backoff."""
     settings = ClientSettings(
         max_concurrency=spec.rate_limit.max_concurrency,
         requests_per_second=spec.rate_limit.requests_per_second,
         endpoint_requests_per_second=ENDPOINT_REQUESTS_PER_SECOND,
+        limits=limits,
     )
     if probe:
         settings = dataclasses.replace(
@@ -111,6 +116,12 @@ def classify(exc: BaseException, spec: JiraTenantSpec) -> Problem:
         )
     if isinstance(exc, jira_errors.OAuthError):
         return Problem("CredentialsValid", "TokenRequestFailed", f"the token endpoint refused: {exc}")
+    if isinstance(exc, jira_errors.WaitTooLong):
+        return Problem("Reachable", "RateLimited", f"{site} is rate limiting us: {exc}")
+    if isinstance(exc, jira_errors.SiteMisbehaved):
+        return Problem("Reachable", "SiteMisbehaved", f"{site} answered like no Jira does: {exc}")
+    if isinstance(exc, TimeoutError):
+        return Problem("Reachable", "Timeout", f"{site} did not finish answering in time; check the site")
     if isinstance(exc, jira_errors.MalformedResponse):
         return Problem(
             "Reachable",

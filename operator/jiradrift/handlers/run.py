@@ -15,6 +15,14 @@ from jiradrift.handlers import logs, metrics
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.registry import build_registry
 from jiradrift.k8s.lease import holder_identity
+from jiradrift.snapshot.cli import (
+    MAX_DEPTH,
+    MAX_PAGES,
+    MAX_RESPONSE_BYTES,
+    MAX_WAIT,
+    REQUEST_DEADLINE,
+    response_limits,
+)
 
 
 def api_client() -> k8s.ApiClient:
@@ -37,6 +45,13 @@ def run_command(
     store_path: Path = typer.Option(Path("/data"), help="Root of the filesystem store."),
     lease_duration: int = typer.Option(90, help="Snapshot lock Lease duration, seconds."),
     tenant_interval: float = typer.Option(30.0, help="Seconds between reconciliations of each JiraTenant."),
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
+    max_depth: int = MAX_DEPTH,
+    request_deadline: float = REQUEST_DEADLINE,
+    max_pages: int = MAX_PAGES,
+    max_wait: float = MAX_WAIT,
+    probe_timeout: float = typer.Option(60.0, min=0.1, help="Overall deadline of a tenant's health check, seconds."),
+    audit_timeout: float = typer.Option(60.0, min=0.1, help="Overall deadline of audit-log attribution, seconds."),
     log_format: str = typer.Option("json", help="json or plain."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
@@ -53,6 +68,9 @@ def run_command(
         store_path=store_path,
         lease_duration_seconds=lease_duration,
         tenant_timer_seconds=tenant_interval,
+        limits=response_limits(max_response_bytes, max_depth, request_deadline, max_pages, max_wait),
+        probe_timeout_seconds=probe_timeout,
+        audit_timeout_seconds=audit_timeout,
     )
     ctx = OperatorContext(api=api_client(), settings=settings, holder=holder_identity())
     if metrics_port:

@@ -19,7 +19,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from jiradrift.handlers import metrics
-from jiradrift.handlers.context import OperatorContext
+from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.jiraconn import classify, credentials_for, open_client
 from jiradrift.handlers.tenant import tenant_drift_patch, tenant_key
 from jiradrift.jira.audit import AuditEntry, attribute, audit_entries
@@ -222,7 +222,7 @@ async def _capture_locked(
     store = ctx.store_for(namespace, tkey, owner=owner)
     try:
         credentials, _ = await credentials_for(ctx, namespace, tenant_name, tenant_spec, tenant)
-        client = await open_client(tenant_spec, credentials)
+        client = await open_client(tenant_spec, credentials, limits=ctx.settings.limits)
     except CredentialsProblem as exc:
         await _retry_or_fail(ctx, body, exc.reason, exc.message, attempts)
         return
@@ -323,14 +323,23 @@ async def _capture_locked(
 
 
 async def _attribute(
-    client: Any, report: DriftReport, since: datetime, until: datetime, settings: Any
+    client: Any, report: DriftReport, since: datetime, until: datetime, settings: OperatorSettings
 ) -> dict[str, AuditEntry]:
-    """Audit-log attribution of the changes shown in status; best effort (needs the audit scope)."""
+    """Audit-log attribution of the changes shown in status; best effort (needs the audit scope),
+    and given at most ``audit_timeout_seconds``: a slow audit log never holds up a Snapshot."""
     shown = report.first(settings.max_changes_in_status)
     try:
-        entries = await audit_entries(client, since, until)
+        async with asyncio.timeout(settings.audit_timeout_seconds):
+            entries = await audit_entries(client, since, until)
     except JiraError as exc:
         log.info("no audit attribution for %s: %s", report.new_snapshot, exc)
+        return {}
+    except TimeoutError:
+        log.info(
+            "no audit attribution for %s: the audit log did not answer within %g s",
+            report.new_snapshot,
+            settings.audit_timeout_seconds,
+        )
         return {}
     return attribute(((c.key, c.name) for c in shown), entries)
 

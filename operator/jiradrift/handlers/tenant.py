@@ -56,7 +56,26 @@ def tenant_key(namespace: str, name: str) -> str:
 async def check_site(
     ctx: OperatorContext, namespace: str, name: str, spec: JiraTenantSpec, body: dict[str, Any]
 ) -> tuple[list[Problem], dict[str, Any]]:
-    """Resolve credentials and ask the site who it is. Returns problems and site info."""
+    """Resolve credentials and ask the site who it is, within ``probe_timeout_seconds`` overall.
+    Returns problems and site info."""
+    seconds = ctx.settings.probe_timeout_seconds
+    try:
+        async with asyncio.timeout(seconds):
+            return await _check_site(ctx, namespace, name, spec, body)
+    except TimeoutError:
+        return [
+            Problem(
+                "Reachable",
+                "ProbeTimeout",
+                f"the health check of {spec.site} did not finish within {seconds:g} s "
+                "(the site or its token endpoint is hanging or trickling its answers)",
+            )
+        ], {}
+
+
+async def _check_site(
+    ctx: OperatorContext, namespace: str, name: str, spec: JiraTenantSpec, body: dict[str, Any]
+) -> tuple[list[Problem], dict[str, Any]]:
     try:
         credentials, _secret = await credentials_for(ctx, namespace, name, spec, body)
     except CredentialsProblem as exc:
@@ -64,7 +83,7 @@ async def check_site(
     except Exception as exc:  # token errors land here (ReauthorizationRequired, OAuthError, ...)
         return [classify(exc, spec)], {}
     try:
-        client = await open_client(spec, credentials, probe=True)
+        client = await open_client(spec, credentials, probe=True, limits=ctx.settings.limits)
     except Exception as exc:
         return [classify(exc, spec)], {}
     try:

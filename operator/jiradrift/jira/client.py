@@ -8,6 +8,11 @@ Every request passes one function (``_request``) and one transport (``ReadOnlyTr
 refused before sending, a tenant-wide quota pause is honoured, concurrency is bounded by a
 semaphore, the request rate by a token bucket, and 429/5xx are retried per ``RetryPolicy``.
 ``stats`` counts requests by status and rate-limit waits for the operator's metrics.
+
+The site is untrusted: each request has a wall-clock deadline covering its whole body, bodies are
+read with a size cap after decompression, JSON with a nesting cap, and waits a site asks for are
+capped (``ClientSettings.limits``, see :class:`~jiradrift.jira.limits.ResponseLimits`). Breaking
+one raises a :class:`~jiradrift.jira.errors.SiteMisbehaved`, which is never retried.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from jiradrift.jira.auth import (
 )
 from jiradrift.jira.clock import Clock, SystemClock
 from jiradrift.jira.guard import ReadOnlyTransport, check_request
+from jiradrift.jira.limits import ACCEPT_ENCODING, ResponseLimits, deadline, decoded, loads_json, read_response
 from jiradrift.jira.oauth import DEFAULT_TOKEN_URL
 from jiradrift.jira.ratelimit import RetryPolicy, TokenBucket, decide
 from jiradrift.jira.token_source import TokenSource, token_source_for
@@ -47,7 +53,13 @@ Params = Mapping[str, QueryValue | Sequence[QueryValue]] | Sequence[tuple[str, Q
 
 @dataclass(frozen=True)
 class ClientSettings:
-    """Per-tenant pacing and timeouts (``JiraTenant.spec.rateLimit`` maps onto these)."""
+    """Per-tenant pacing and timeouts (``JiraTenant.spec.rateLimit`` maps onto these).
+
+    ``timeout`` is httpx's connect/read/pool timeout (a read timeout restarts with every byte);
+    ``limits`` bound what the site may cost us: body size after decompression, JSON depth, a
+    wall-clock deadline per request, pages per listing, and the longest Retry-After or quota
+    pause honoured. ``jiradrift snapshot`` and ``jiradrift run`` set them from flags.
+    """
 
     max_concurrency: int = 8
     requests_per_second: float = 50.0
@@ -57,6 +69,7 @@ class ClientSettings:
     endpoint_requests_per_second: float | None = None
     timeout: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    limits: ResponseLimits = field(default_factory=ResponseLimits)
     accept_language: str = "en-US"
     user_agent: str = "jiradrift (read-only configuration snapshotter)"
 
@@ -166,6 +179,7 @@ class JiraClient:
             timeout=httpx.Timeout(self.settings.timeout),
             headers={
                 "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
                 "Accept-Language": self.settings.accept_language,
                 "X-Force-Accept-Language": "true",
                 "User-Agent": self.settings.user_agent,
@@ -208,6 +222,7 @@ class JiraClient:
                 authorization=await source.authorization(),
                 transport=transport,
                 timeout=settings.timeout,
+                limits=settings.limits,
             )
         base = api_base(site, credentials, cloud_id=cloud_id, gateway=gateway)
         return cls(
@@ -283,6 +298,7 @@ class JiraClient:
             self.stats.writes_refused += 1
             raise
         policy = self.settings.retry
+        limits = self.settings.limits
         attempt = 0
         renewed = False
         endpoint_bucket = self._endpoint_bucket(method, path)
@@ -297,7 +313,10 @@ class JiraClient:
                 request.headers["Authorization"] = await self._tokens.authorization()
                 self.stats.requests_total += 1
                 try:
-                    response = await self._http.send(request)
+                    response = await self._exchange(request, method, endpoint)
+                except errors.SiteMisbehaved as exc:
+                    self.stats.requests_by_status[type(exc).__name__] += 1
+                    raise
                 except httpx.TimeoutException:
                     failure = "timeout"
                 except httpx.TransportError as exc:
@@ -318,7 +337,9 @@ class JiraClient:
                 self.stats.near_limit_responses += 1
             if 200 <= status < 300:
                 try:
-                    return orjson.loads(response.content) if response.content else None
+                    return (
+                        loads_json(response.content, limits.max_depth, method, endpoint) if response.content else None
+                    )
                 except orjson.JSONDecodeError:
                     # A truncated body is usually transient (a dropped connection mid-stream).
                     if attempt >= policy.max_retries:
@@ -334,7 +355,13 @@ class JiraClient:
                 renewed = True  # the service-account token may have expired under us: mint once more
                 await self._tokens.authorization(renew=True)
                 continue
-            decision = decide(status, response.headers, attempt, policy, self._rng, self.clock.now())
+            decision = decide(status, response.headers, attempt, policy, self._rng, self.clock.now(), limits.max_wait)
+            if decision.too_long:
+                raise errors.WaitTooLong(
+                    method,
+                    endpoint,
+                    f"HTTP {status} asked us to wait {decision.asked} (more than the {limits.max_wait:g} s we wait)",
+                )
             if not decision.retry:
                 raise http_error(status, method, endpoint, error_detail(response))
             if status == 429:
@@ -347,6 +374,17 @@ class JiraClient:
             else:
                 await self._retry_sleep(decision.delay)
             attempt += 1
+
+    async def _exchange(self, request: httpx.Request, method: str, endpoint: str) -> httpx.Response:
+        """Send ``request`` and read its body within the deadline and the size cap."""
+        limits = self.settings.limits
+        async with deadline(limits.request_deadline, method, endpoint):
+            response = await self._http.send(request, stream=True)
+            try:
+                content = await read_response(response, limits.max_body_bytes, method, endpoint)
+            finally:
+                await response.aclose()
+        return decoded(response, content)
 
     async def _retry_sleep(self, delay: float) -> None:
         self.stats.retries += 1

@@ -8,37 +8,53 @@ import httpx
 import orjson
 
 from jiradrift.jira.auth import normalise_origin, origin_of
-from jiradrift.jira.errors import DiscoveryError
+from jiradrift.jira.errors import DiscoveryError, MalformedResponse, SiteMisbehaved
 from jiradrift.jira.guard import ReadOnlyTransport
+from jiradrift.jira.limits import ACCEPT_ENCODING, DEFAULT_LIMITS, ResponseLimits, deadline, loads_json, read_response
 from jiradrift.jira.transport import default_ssl_context
 
 
-async def _get(url: str, headers: dict[str, str], transport: httpx.AsyncBaseTransport | None, timeout: float) -> Any:
+async def _get(
+    url: str,
+    headers: dict[str, str],
+    transport: httpx.AsyncBaseTransport | None,
+    timeout: float,
+    limits: ResponseLimits = DEFAULT_LIMITS,
+) -> Any:
     guarded = ReadOnlyTransport(
         transport or httpx.AsyncHTTPTransport(verify=default_ssl_context()), frozenset({origin_of(url)})
     )
+    sent = {"Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING, **headers}
     async with httpx.AsyncClient(transport=guarded, timeout=timeout) as http:
         try:
-            response = await http.get(url, headers={"Accept": "application/json", **headers})
+            async with deadline(limits.request_deadline, "GET", url), http.stream("GET", url, headers=sent) as response:
+                content = await read_response(response, limits.max_body_bytes, "GET", url)
+                status = response.status_code
         except httpx.HTTPError as exc:
             raise DiscoveryError(f"GET {url} failed ({type(exc).__name__}); check the URL and network") from exc
-    if response.status_code != 200:
+        except (SiteMisbehaved, MalformedResponse) as exc:
+            raise DiscoveryError(f"{exc}; set spec.cloudId explicitly") from exc
+    if status != 200:
         raise DiscoveryError(
-            f"GET {url} -> HTTP {response.status_code}; cannot discover the cloudId: set spec.cloudId explicitly "
+            f"GET {url} -> HTTP {status}; cannot discover the cloudId: set spec.cloudId explicitly "
             "or check the credentials"
         )
     try:
-        return orjson.loads(response.content)
-    except orjson.JSONDecodeError as exc:
-        raise DiscoveryError(f"GET {url} did not return JSON; set spec.cloudId explicitly") from exc
+        return loads_json(content, limits.max_depth, "GET", url)
+    except (orjson.JSONDecodeError, SiteMisbehaved) as exc:
+        raise DiscoveryError(f"GET {url} did not return usable JSON; set spec.cloudId explicitly") from exc
 
 
 async def tenant_info_cloud_id(
-    site: str, *, transport: httpx.AsyncBaseTransport | None = None, timeout: float = 30.0
+    site: str,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    timeout: float = 30.0,
+    limits: ResponseLimits = DEFAULT_LIMITS,
 ) -> str:
     """Unauthenticated: ``GET <site>/_edge/tenant_info`` -> ``{"cloudId": ...}``."""
     url = f"{normalise_origin(site, 'site URL')}/_edge/tenant_info"
-    data = await _get(url, {}, transport, timeout)
+    data = await _get(url, {}, transport, timeout, limits)
     if not isinstance(data, dict) or not data.get("cloudId"):
         raise DiscoveryError(f"GET {url} returned no cloudId; set spec.cloudId explicitly")
     return str(data["cloudId"])
@@ -51,10 +67,11 @@ async def accessible_resources_cloud_id(
     authorization: str,
     transport: httpx.AsyncBaseTransport | None = None,
     timeout: float = 30.0,
+    limits: ResponseLimits = DEFAULT_LIMITS,
 ) -> str:
     """``GET <gateway>/oauth/token/accessible-resources``, matched on ``url`` (the list has no order)."""
     url = f"{normalise_origin(gateway, 'gateway URL')}/oauth/token/accessible-resources"
-    data = await _get(url, {"Authorization": authorization}, transport, timeout)
+    data = await _get(url, {"Authorization": authorization}, transport, timeout, limits)
     wanted = normalise_origin(site, "site URL")
     resources = data if isinstance(data, list) else []
     for resource in resources:
@@ -74,17 +91,18 @@ async def discover_cloud_id(
     authorization: str | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     timeout: float = 30.0,
+    limits: ResponseLimits = DEFAULT_LIMITS,
 ) -> str:
     """With a bearer token ask the gateway (authoritative for that token); fall back to tenant_info."""
     if authorization:
         try:
             return await accessible_resources_cloud_id(
-                site, gateway=gateway, authorization=authorization, transport=transport, timeout=timeout
+                site, gateway=gateway, authorization=authorization, transport=transport, timeout=timeout, limits=limits
             )
         except DiscoveryError:
             try:
-                return await tenant_info_cloud_id(site, transport=transport, timeout=timeout)
+                return await tenant_info_cloud_id(site, transport=transport, timeout=timeout, limits=limits)
             except DiscoveryError:
                 pass
             raise
-    return await tenant_info_cloud_id(site, transport=transport, timeout=timeout)
+    return await tenant_info_cloud_id(site, transport=transport, timeout=timeout, limits=limits)

@@ -116,6 +116,44 @@ class MalformedResponse(JiraError):
         )
 
 
+class SiteMisbehaved(JiraError):
+    """The site sent what no Jira sends -- a runaway body, nesting, listing or wait -- so the read was
+    abandoned rather than let one site stall or exhaust the operator. Never retried."""
+
+    limit_hint = "the site (or whatever answers at its URL) is broken or hostile"
+
+    def __init__(self, method: str, url: str, what: str) -> None:
+        self.method = method
+        self.url = url
+        self.what = what
+        super().__init__(f"{method} {url}: {what}; {self.limit_hint}")
+
+
+class ResponseTooLarge(SiteMisbehaved):
+    limit_hint = (
+        "no Jira configuration response is that big, so the site is broken or hostile "
+        "(if it is a genuine Jira, raise the response size limit)"
+    )
+
+
+class ResponseTooDeep(SiteMisbehaved):
+    limit_hint = "Jira configuration nests far less, so the site is broken or hostile"
+
+
+class DeadlineExceeded(SiteMisbehaved):
+    limit_hint = (
+        "the site is trickling its answer or hanging; if it is a genuine but slow Jira, raise the request deadline"
+    )
+
+
+class RunawayListing(SiteMisbehaved):
+    limit_hint = "the listing would never end, so it was abandoned and the snapshot is incomplete"
+
+
+class WaitTooLong(SiteMisbehaved):
+    limit_hint = "the request was abandoned instead of waiting; the snapshot is incomplete and is retried later"
+
+
 class DiscoveryError(JiraError):
     """The cloudId of a site could not be determined."""
 

@@ -7,6 +7,11 @@
 Refresh tokens rotate: the one sent is disabled, so persist ``TokenResponse.refresh_token``
 before using the new access token. ``invalid_grant`` / ``unauthorized_client`` /
 ``invalid_client`` raise :class:`ReauthorizationRequired`, which is terminal: never retry it.
+
+The token endpoint is a URL a tenant names, so it is untrusted like a Jira site: its answer is read
+within ``TOKEN_LIMITS`` (1 MiB after decompression, 30 s for the whole exchange, JSON depth 64)
+by the same bounded reader as Jira responses; breaking one is an :class:`OAuthError`
+(``unusable_response``), transient like any other token-endpoint failure.
 """
 
 from __future__ import annotations
@@ -18,12 +23,15 @@ import httpx
 import orjson
 from pydantic import BaseModel
 
-from jiradrift.jira.errors import OAuthError, ReauthorizationRequired
+from jiradrift.jira.errors import MalformedResponse, OAuthError, ReauthorizationRequired, SiteMisbehaved
+from jiradrift.jira.limits import ACCEPT_ENCODING, MiB, ResponseLimits, deadline, loads_json, read_response
 from jiradrift.jira.transport import default_ssl_context
 
 DEFAULT_TOKEN_URL = "https://auth.atlassian.com/oauth/token"
 TERMINAL_ERRORS = frozenset({"invalid_grant", "unauthorized_client", "invalid_client", "access_denied"})
 WRITE_SCOPE_PREFIXES = ("write:", "manage:", "delete:")
+# A token answer is a few hundred bytes; these bound what a hostile token endpoint can cost.
+TOKEN_LIMITS = ResponseLimits(max_body_bytes=1 * MiB, request_deadline=30.0)
 
 
 class TokenResponse(BaseModel):
@@ -55,32 +63,51 @@ def write_scopes(scopes: Iterable[str] | str) -> list[str]:
     return sorted({s for s in items if is_write_scope(s)})
 
 
-async def _post_token(body: dict[str, Any], token_url: str, http: httpx.AsyncClient | None) -> TokenResponse:
+async def _exchange(
+    client: httpx.AsyncClient, token_url: str, body: dict[str, Any], limits: ResponseLimits
+) -> tuple[int, bytes]:
+    """POST ``body``; the status and the (bounded, decoded) answer."""
+    headers = {"Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
+    if not isinstance(client, httpx.AsyncClient):
+        # jiradrift.tokens.http's lean client: it bounds its reads with the same helpers.
+        answer = await client.post(token_url, json=body, headers=headers)
+        return answer.status_code, answer.content
+    async with deadline(limits.request_deadline, "POST", token_url):
+        async with client.stream("POST", token_url, json=body, headers=headers) as response:
+            return response.status_code, await read_response(response, limits.max_body_bytes, "POST", token_url)
+
+
+async def _post_token(
+    body: dict[str, Any], token_url: str, http: httpx.AsyncClient | None, limits: ResponseLimits = TOKEN_LIMITS
+) -> TokenResponse:
     own = http is None
     client = http or httpx.AsyncClient(timeout=30.0, verify=default_ssl_context())
     try:
         try:
-            response = await client.post(token_url, json=body, headers={"Accept": "application/json"})
+            status, content = await _exchange(client, token_url, body, limits)
+            payload = loads_json(content, limits.max_depth, "POST", token_url) if content else {}
         except httpx.HTTPError as exc:
             raise OAuthError("unreachable", f"{type(exc).__name__}: {exc}", 0, f"check {token_url}") from exc
+        except (SiteMisbehaved, MalformedResponse) as exc:
+            raise OAuthError(
+                "unusable_response", str(exc), 0, f"the token endpoint {token_url} is broken or hostile"
+            ) from exc
+        except orjson.JSONDecodeError:
+            payload = {}
     finally:
         if own:
             await client.aclose()
-    try:
-        payload = orjson.loads(response.content) if response.content else {}
-    except orjson.JSONDecodeError:
-        payload = {}
     if not isinstance(payload, dict):
         payload = {}
-    if response.status_code >= 400:
-        error = str(payload.get("error") or f"http_{response.status_code}")
-        description = str(payload.get("error_description") or response.text[:200])
+    if status >= 400:
+        error = str(payload.get("error") or f"http_{status}")
+        description = str(payload.get("error_description") or content[:200].decode(errors="replace"))
         if error in TERMINAL_ERRORS:
-            raise ReauthorizationRequired(error, description, response.status_code)
-        hint = "transient: retry later" if response.status_code >= 500 or response.status_code == 429 else ""
-        raise OAuthError(error, description, response.status_code, hint)
+            raise ReauthorizationRequired(error, description, status)
+        hint = "transient: retry later" if status >= 500 or status == 429 else ""
+        raise OAuthError(error, description, status, hint)
     if "access_token" not in payload:
-        raise OAuthError("malformed_response", f"no access_token in the answer from {token_url}", response.status_code)
+        raise OAuthError("malformed_response", f"no access_token in the answer from {token_url}", status)
     return TokenResponse.model_validate(payload)
 
 

@@ -1,6 +1,10 @@
 """Every pagination style Jira uses for configuration, as async iterators of pages (lists of items).
 
-Only the current page is held; callers stream items out of it. All loops are bounded.
+Only the current page is held; callers stream items out of it. All loops are bounded, and a site
+cannot keep one going: every listing stops with :class:`RunawayListing` (an error, never "complete")
+after ``max_pages`` pages (``ResponseLimits.max_pages`` of the client, 10,000 by default), when a
+cursor points back at one already followed, when a page repeats the items of an earlier one (a site
+ignoring ``startAt``), or when pages keep coming beyond the ``total`` the site announced.
 
 - :func:`offset_pages`: the PageBean (``startAt``/``maxResults``/``total``/``isLast``/``values``),
   including ``/screens/tabs`` whose size parameter is ``maxResult``. Advances by the real page
@@ -15,12 +19,14 @@ Only the current page is held; callers stream items out of it. All loops are bou
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
-from jiradrift.jira.errors import MalformedResponse
+import orjson
 
-MAX_PAGES = 100_000  # a runaway guard: no Jira configuration list has 100k pages
+from jiradrift.jira.errors import MalformedResponse, RunawayListing
+from jiradrift.jira.limits import DEFAULT_LIMITS
 
 T = TypeVar("T")
 ParamList = list[tuple[str, str | int | bool]]
@@ -28,6 +34,74 @@ ParamList = list[tuple[str, str | int | bool]]
 
 class JsonSource(Protocol):
     async def get_json(self, path: str, params: Any = None) -> Any: ...
+
+
+def page_cap(client: object) -> int:
+    """The client's ``settings.limits.max_pages`` (a scripted test source has none: the default)."""
+    limits = getattr(getattr(client, "settings", None), "limits", DEFAULT_LIMITS)
+    return int(getattr(limits, "max_pages", DEFAULT_LIMITS.max_pages))
+
+
+def _identity(item: Any) -> Any:
+    if isinstance(item, dict):
+        for key in ("id", "key", "name"):
+            if key in item:
+                return item[key]
+    return item
+
+
+class ListingGuard:
+    """Ends a listing the site would never end. Remembers a 16-byte fingerprint per page and the
+    cursors followed, both bounded by the page cap."""
+
+    def __init__(self, path: str, max_pages: int) -> None:
+        self.path = path
+        self.max_pages = max_pages
+        self.pages = 0
+        self._seen: dict[bytes, int] = {}
+        self._cursors: set[str] = set()
+        self._beyond_total = 0
+
+    def _stop(self, what: str) -> RunawayListing:
+        return RunawayListing("GET", self.path, what)
+
+    def page(self, values: list[Any]) -> None:
+        """Account for one more page of ``values``."""
+        self.pages += 1
+        if not values:
+            return
+        ids = orjson.dumps([_identity(v) for v in values], default=str)
+        fingerprint = hashlib.blake2b(ids, digest_size=16).digest()
+        earlier = self._seen.setdefault(fingerprint, self.pages)
+        if earlier != self.pages:
+            raise self._stop(
+                f"page {self.pages} repeats the items of page {earlier}: the site serves the same page again "
+                "(it ignores startAt or its pages loop)"
+            )
+
+    def more(self) -> None:
+        """Before fetching another page."""
+        if self.pages >= self.max_pages:
+            raise self._stop(
+                f"the listing had not ended after {self.max_pages} pages (isLast never true): "
+                "no Jira configuration list is that long"
+            )
+
+    def cursor(self, token: str) -> None:
+        if token in self._cursors:
+            raise self._stop(f"nextPageToken {token[:40]!r} points back at a page already read: a cursor loop")
+        self._cursors.add(token)
+
+    def beyond_total(self, start_at: int, total: Any, count: int) -> None:
+        """A page starting at or past the announced ``total`` that still says more is coming: allowed
+        once (a total can go stale while an admin edits), not twice."""
+        if isinstance(total, int) and count and start_at >= total:
+            self._beyond_total += 1
+            if self._beyond_total > 1:
+                raise self._stop(
+                    f"the site said total={total} but served items from startAt={start_at} on and isLast is "
+                    "still false: the total lies"
+                )
 
 
 def next_offset(page: dict[str, Any], start_at: int, count: int) -> int | None:
@@ -77,15 +151,19 @@ async def offset_pages(
     base = list(params or [])
     start_at = 0
     page = first_page
-    for _ in range(MAX_PAGES):
+    guard = ListingGuard(path, page_cap(client))
+    while True:
         if page is None:
+            guard.more()
             page = await client.get_json(path, [*base, ("startAt", start_at), (size_param, page_size)])
         values = _items(page, items_key, path)
+        guard.page(values)
         if values:
             yield values
         following = next_offset(page, start_at, len(values))
         if following is None:
             return
+        guard.beyond_total(start_at, page.get("total"), len(values))
         start_at, page = following, None
 
 
@@ -101,16 +179,20 @@ async def token_pages(
     """``nextPageToken`` paging; ``container`` names the nested object holding token and values, if any."""
     base = list(params or [])
     token: str | None = None
-    for _ in range(MAX_PAGES):
+    guard = ListingGuard(path, page_cap(client))
+    while True:
+        guard.more()
         query = [*base, ("maxResults", page_size)] + ([("nextPageToken", token)] if token else [])
         page = await client.get_json(path, query)
         holder = page.get(container) if container and isinstance(page, dict) else page
         values = _items(holder, items_key, path)
+        guard.page(values)
         if values:
             yield values
         token = holder.get("nextPageToken") if isinstance(holder, dict) else None
         if not token or not values:
             return
+        guard.cursor(str(token))
 
 
 async def audit_pages(
@@ -119,9 +201,12 @@ async def audit_pages(
     """The audit log: ``offset``/``limit`` with ``records`` and ``total``."""
     base = list(params or [])
     offset = 0
-    for _ in range(MAX_PAGES):
+    guard = ListingGuard(path, page_cap(client))
+    while True:
+        guard.more()
         page = await client.get_json(path, [*base, ("offset", offset), ("limit", limit)])
         records = _items(page, "records", path)
+        guard.page(records)
         if records:
             yield records
         offset += len(records)

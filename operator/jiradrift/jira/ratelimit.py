@@ -4,11 +4,16 @@ Atlassian's guidance: honour ``Retry-After`` (falling back to ``Beta-Retry-After
 off exponentially from 5 s, doubling, capped at 30 s, with x0.7-1.3 jitter, at most 4 retries. A
 ``RateLimit-Reason`` naming a quota means the whole tenant is out of budget until the reset: pause
 every request of the tenant instead of hammering. 5xx are retried only when they carry Retry-After.
+
+A site is untrusted: a wait longer than ``max_wait`` (``Retry-After: inf``, a huge number, a date
+next year, a quota reset hours away) is not honoured -- the decision is to give up, so no request
+waits forever. Unparseable values (``nan``, negative numbers) are ignored like a missing header.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 from jiradrift.jira.clock import Clock
+from jiradrift.jira.limits import DEFAULT_LIMITS
 
 
 @dataclass(frozen=True)
@@ -24,7 +30,6 @@ class RetryPolicy:
     initial_delay: float = 5.0
     max_delay: float = 30.0
     jitter: tuple[float, float] = (0.7, 1.3)
-    max_quota_pause: float = 3600.0  # never pause a tenant longer than one quota window
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Delay before retry number ``attempt`` (0-based): 5, 10, 20, 30, 30 ... seconds, jittered."""
@@ -38,6 +43,8 @@ class Decision:
     delay: float = 0.0
     pause_tenant: bool = False  # a quota limit: every request of this tenant waits ``delay``
     reason: str = ""
+    too_long: bool = False  # the site asked for a wait longer than max_wait: give up instead
+    asked: str = ""  # what it asked for, for the error message
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -55,12 +62,16 @@ def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None)
             continue
         raw = raw.strip()
         try:
-            return max(0.0, float(raw))
+            seconds = float(raw)
         except ValueError:
             pass
+        else:
+            if math.isnan(seconds) or seconds < 0:
+                continue  # not a delay: ignore it, as if absent
+            return seconds  # may be inf: the caller refuses waits beyond its cap
         try:
             when = parsedate_to_datetime(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             continue
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
@@ -95,8 +106,10 @@ def decide(
     policy: RetryPolicy,
     rng: random.Random,
     now: datetime,
+    max_wait: float = DEFAULT_LIMITS.max_wait,
 ) -> Decision:
-    """What to do after a response with ``status``, on retry ``attempt`` (0-based)."""
+    """What to do after a response with ``status``, on retry ``attempt`` (0-based); a wait longer
+    than ``max_wait`` seconds is a ``too_long`` refusal instead."""
     if status != 429 and status < 500:
         return Decision(retry=False)
     if attempt >= policy.max_retries:
@@ -105,13 +118,31 @@ def decide(
     if status == 429:
         if is_quota_limit(headers):
             wait = retry_after if retry_after is not None else seconds_until_reset(headers, now)
-            return Decision(True, min(wait, policy.max_quota_pause), pause_tenant=True, reason="quota")
+            return _capped(Decision(True, wait, pause_tenant=True, reason="quota"), headers, max_wait)
         if retry_after is not None:
-            return Decision(True, retry_after, reason="retry-after")
+            return _capped(Decision(True, retry_after, reason="retry-after"), headers, max_wait)
         return Decision(True, policy.backoff(attempt, rng), reason="backoff")
     if retry_after is not None:  # 5xx: retried only when Jira says when
-        return Decision(True, retry_after, reason="5xx retry-after")
+        return _capped(Decision(True, retry_after, reason="5xx retry-after"), headers, max_wait)
     return Decision(retry=False, reason="5xx without Retry-After")
+
+
+def _capped(decision: Decision, headers: Mapping[str, str], max_wait: float) -> Decision:
+    if decision.delay <= max_wait:
+        return decision
+    sent = [
+        f"{n}: {v.strip()[:60]}"
+        for n in ("Retry-After", "Beta-Retry-After", "X-RateLimit-Reset")
+        if (v := _header(headers, n))
+    ]
+    asked = "forever" if math.isinf(decision.delay) else f"{decision.delay:.0f} s"
+    return Decision(
+        retry=False,
+        delay=decision.delay,
+        reason=f"{decision.reason}: wait too long",
+        too_long=True,
+        asked=f"{asked} ({'; '.join(sent) or 'quota reset'})",
+    )
 
 
 class TokenBucket:

@@ -9,15 +9,18 @@ Behaviour kept from ``httpx.AsyncHTTPTransport``: TLS verification with httpx's 
 ``SSL_CERT_FILE``), no proxy from the environment (httpx ignores it too once a transport is passed),
 a bounded connection pool, the per-request ``timeout`` extension (connect / read / pool), and httpx
 exception types (``ConnectTimeout``, ``ReadTimeout``, ``PoolTimeout``, ``ConnectError``,
-``ReadError``, ``RemoteProtocolError``), so the client's retry logic is unchanged. Bodies are passed
-through undecoded; httpx decodes ``Content-Encoding`` as it would for its own transport.
+``ReadError``, ``RemoteProtocolError``), so the client's retry logic is unchanged. Bodies are
+streamed through undecoded, chunk by chunk: the caller decides how much of a body it will read
+(:func:`jiradrift.jira.limits.read_response`), and closing the response closes the connection.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import ssl
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -39,6 +42,47 @@ def default_ssl_context() -> ssl.SSLContext:
     return context
 
 
+CHUNK_BYTES = 64 * 1024
+
+
+@contextlib.contextmanager
+def httpx_errors(request: httpx.Request) -> Iterator[None]:
+    """aiohttp failures as the httpx exceptions the client's retry logic knows."""
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise httpx.ConnectTimeout(str(exc) or "connect timed out", request=request) from exc
+    except aiohttp.SocketTimeoutError as exc:
+        raise httpx.ReadTimeout(str(exc) or "read timed out", request=request) from exc
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise httpx.ConnectError(str(exc), request=request) from exc
+    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
+        raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__, request=request) from exc
+    except aiohttp.ClientError as exc:
+        raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
+
+
+class _BodyStream(httpx.AsyncByteStream):
+    """An aiohttp response body as an httpx stream; closing it before the end drops the connection."""
+
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with httpx_errors(self._request):
+            async for chunk in self._response.content.iter_chunked(CHUNK_BYTES):
+                yield chunk
+
+    async def aclose(self) -> None:
+        if self._response.content.at_eof():
+            self._response.release()
+        else:
+            self._response.close()
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """An ``httpx`` transport that sends requests over a (lazily created) ``aiohttp.ClientSession``."""
 
@@ -57,7 +101,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
-                auto_decompress=False,  # httpx decodes Content-Encoding
+                auto_decompress=False,  # decoded by jiradrift.jira.limits.read_body, with a size bound
                 skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
                 trust_env=False,
                 cookie_jar=aiohttp.DummyCookieJar(),
@@ -78,35 +122,22 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session = self._session_for_loop()
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         body = request.content if request.method not in ("GET", "HEAD") else None
-        try:
-            async with session.request(
+        with httpx_errors(request):
+            response = await session.request(
                 request.method,
                 URL(str(request.url), encoded=True),
                 headers=headers,
                 data=body or None,
                 allow_redirects=False,
                 timeout=self._timeout(request),
-            ) as response:
-                content = await response.read()
-                return httpx.Response(
-                    response.status,
-                    headers=list(response.raw_headers),
-                    content=content,
-                    request=request,
-                    extensions={"http_version": b"HTTP/1.1"},
-                )
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise httpx.ConnectTimeout(str(exc) or "connect timed out", request=request) from exc
-        except aiohttp.SocketTimeoutError as exc:
-            raise httpx.ReadTimeout(str(exc) or "read timed out", request=request) from exc
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise httpx.ReadTimeout(str(exc) or "timed out", request=request) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(str(exc), request=request) from exc
-        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
-            raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__, request=request) from exc
-        except aiohttp.ClientError as exc:
-            raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from exc
+            )
+        return httpx.Response(
+            response.status,
+            headers=list(response.raw_headers),
+            stream=_BodyStream(response, request),
+            request=request,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -14,10 +14,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from jiradrift.jira.snapshot_types import SnapshotType
+from jiradrift.snapshot.ignore import rule_problem
 
 GROUP = "jiradrift.io"
 VERSION = "v1alpha1"
@@ -36,9 +37,18 @@ DURATION_PATTERN = r"^([0-9]{1,5}h)?([0-9]{1,6}m)?([0-9]{1,7}s)?$"
 DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 
 
-def cel(rule: str, message: str, *, field_path: str | None = None, reason: str | None = None) -> dict[str, str]:
-    """One ``x-kubernetes-validations`` entry."""
+def cel(
+    rule: str,
+    message: str,
+    *,
+    field_path: str | None = None,
+    reason: str | None = None,
+    message_expression: str | None = None,
+) -> dict[str, str]:
+    """One ``x-kubernetes-validations`` entry (``message_expression``: a CEL string naming the value)."""
     entry = {"rule": rule, "message": message}
+    if message_expression:
+        entry["messageExpression"] = message_expression
     if field_path:
         entry["fieldPath"] = field_path
     if reason:
@@ -206,6 +216,22 @@ class CompareTo(StrEnum):
     BASELINE = "baseline"
 
 
+# The CEL twin of jiradrift.snapshot.ignore.rule_problem: after trimming whitespace, a key glob
+# before the first ':' and, if there is a ':', a path glob after it.
+IGNORE_RULE_MESSAGE = (
+    '"ignore rule \'" + self + "\' is not KEY_GLOB or KEY_GLOB:PATH_GLOB '
+    "(e.g. 'field/*:description' or 'workflow/*:transitions[*].description')\""
+)
+IGNORE_RULE_RULES = [
+    cel(
+        "self.trim() != '' && !self.trim().startsWith(':') && self.trim().indexOf(':') != size(self.trim()) - 1",
+        "an ignore rule is not KEY_GLOB or KEY_GLOB:PATH_GLOB (e.g. 'field/*:description')",
+        message_expression=IGNORE_RULE_MESSAGE,
+        reason="FieldValueInvalid",
+    )
+]
+
+
 class DriftSettings(Resource):
     compare_to: CompareTo = Field(
         default=CompareTo.PREVIOUS,
@@ -221,8 +247,18 @@ class DriftSettings(Resource):
         default_factory=list,
         max_length=100,
         description="Changes to ignore, as '<kind>/<id>:<path>' glob patterns, e.g. 'field/*:description'.",
-        json_schema_extra={"items": {"type": "string", "maxLength": 512, "minLength": 1}},
+        json_schema_extra={
+            "items": {"type": "string", "maxLength": 512, "minLength": 1, **validations(IGNORE_RULE_RULES)}
+        },
     )
+
+    @field_validator("ignore")
+    @classmethod
+    def _rules_parse(cls, rules: list[str]) -> list[str]:
+        problems = [p for p in map(rule_problem, rules) if p]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return rules
 
 
 DRIFT_RULES = [

@@ -13,7 +13,7 @@ from aiohttp import web
 from jiradrift.sim.admin import Admin
 from jiradrift.sim.clock import ManualClock
 from jiradrift.sim.errors import JiraError
-from jiradrift.sim.faults import FaultRule
+from jiradrift.sim.faults import HOSTILE_KINDS, FaultRule
 from jiradrift.sim.server import ServerState
 
 FAULT_SWITCHES = (
@@ -25,6 +25,8 @@ FAULT_SWITCHES = (
     "truncate",
     "changing_total",
     "fail_object",
+    "retry_after",
+    *HOSTILE_KINDS,
 )
 
 

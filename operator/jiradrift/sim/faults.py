@@ -11,9 +11,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from typing import Literal
+from typing import Any, Literal, get_args
 
-FaultKind = Literal["rate_limit", "server_error", "timeout", "truncate", "latency", "changing_total", "fail"]
+# What a broken or malicious site sends (answered by jiradrift.sim.hostile); each is also a switch.
+HostileKind = Literal["gzip_bomb", "oversized", "deep_json", "endless_pages", "looping_pages", "lying_total", "trickle"]
+HOSTILE_KINDS: tuple[HostileKind, ...] = get_args(HostileKind)
+FaultKind = Literal[
+    "rate_limit", "server_error", "timeout", "truncate", "latency", "changing_total", "fail", HostileKind
+]
 
 HTML_429 = (
     "<!DOCTYPE html><html><head><title>Oops - an error has occurred</title></head><body>"
@@ -33,7 +38,11 @@ class FaultRule:
     html: bool = False
     seconds: float = 0.0
     step: int = 0
+    size: int = 0  # bytes of a hostile body
+    depth: int = 0  # nesting of a hostile body
+    retry_after_text: str = ""  # a Retry-After sent verbatim ("inf", an HTTP date)
     fired: int = 0
+    template: list[Any] | None = field(default=None, repr=False)  # the first page, for hostile paging
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method in ("*", method)) and fnmatchcase(path, self.path)
@@ -111,6 +120,45 @@ class Faults:
         """One object's read fails (e.g. ``/rest/api/3/field/customfield_10003/context``) while its
         siblings succeed."""
         return self.add(FaultRule("fail", path, "*", times, status))
+
+    # ------------------------------------------------------------ hostile
+
+    def retry_after(
+        self, value: str = "inf", *, status: int = 429, times: int | None = None, path: str = "*"
+    ) -> FaultRule:
+        """429 (or a 5xx) whose ``Retry-After`` is ``value`` verbatim: ``inf``, ``nan``, ``-1``,
+        ``99999999999`` or an HTTP date years ahead."""
+        kind: FaultKind = "rate_limit" if status == 429 else "server_error"
+        rule = FaultRule(kind, path, "*", times, status, None, "jira-burst-based", retry_after_text=value)
+        return self.add(rule)
+
+    def gzip_bomb(self, *, size: int = 100 * 1024 * 1024, times: int | None = None, path: str = "*") -> FaultRule:
+        """A ~1,000:1 gzip body inflating to ``size`` bytes of (valid) JSON."""
+        return self.add(FaultRule("gzip_bomb", path, "*", times, 200, size=size))
+
+    def oversized(self, *, size: int = 100 * 1024 * 1024, times: int | None = None, path: str = "*") -> FaultRule:
+        """``size`` bytes of (valid) JSON, streamed uncompressed."""
+        return self.add(FaultRule("oversized", path, "*", times, 200, size=size))
+
+    def deep_json(self, *, depth: int = 1000, times: int | None = None, path: str = "*") -> FaultRule:
+        """An item nested ``depth`` arrays deep."""
+        return self.add(FaultRule("deep_json", path, "*", times, 200, depth=depth))
+
+    def endless_pages(self, *, path: str = "*", times: int | None = None) -> FaultRule:
+        """A PageBean whose isLast never becomes true, with fresh ids on every page."""
+        return self.add(FaultRule("endless_pages", path, "*", times, 200))
+
+    def looping_pages(self, *, path: str = "*", times: int | None = None) -> FaultRule:
+        """Every page is the first page again (startAt ignored; nextPage points back at itself)."""
+        return self.add(FaultRule("looping_pages", path, "*", times, 200))
+
+    def lying_total(self, *, path: str = "*", times: int | None = None) -> FaultRule:
+        """``total`` says one page while isLast stays false and fresh items keep coming."""
+        return self.add(FaultRule("lying_total", path, "*", times, 200))
+
+    def trickle(self, *, seconds: float = 1.0, path: str = "*", times: int | None = None) -> FaultRule:
+        """The real body, one byte every ``seconds``."""
+        return self.add(FaultRule("trickle", path, "*", times, 200, seconds=seconds))
 
     # ---------------------------------------------------------- evaluation
 

@@ -24,7 +24,8 @@ from aiohttp import web
 from jiradrift.sim.burst import BurstLimiter
 from jiradrift.sim.clock import Clock
 from jiradrift.sim.errors import JiraError, OAuthError
-from jiradrift.sim.faults import HTML_429, Faults
+from jiradrift.sim.faults import HOSTILE_KINDS, HTML_429, Faults
+from jiradrift.sim.hostile import respond
 from jiradrift.sim.oauth import AuthorizationServer
 from jiradrift.sim.requestlog import RequestLog, RequestRecord
 from jiradrift.sim.routes import OPERATIONS, Call, Handler
@@ -100,6 +101,8 @@ def _fault_response(state: ServerState, method: str, api_path: str) -> web.Respo
     headers: dict[str, str] = {}
     if rule.retry_after is not None:
         headers["Retry-After"] = str(rule.retry_after)
+    if rule.retry_after_text:
+        headers["Retry-After"] = rule.retry_after_text
     if rule.kind == "rate_limit":
         headers["RateLimit-Reason"] = rule.reason
         reset = datetime.fromtimestamp(state.clock.now() + (rule.retry_after or 0), UTC)
@@ -206,6 +209,9 @@ async def _run(
         total_bump=bump_rule.step * bump_rule.fired if bump_rule else 0,
     )
     result = fn(call)
+    hostile = state.faults.pick(method, api_path, HOSTILE_KINDS)
+    if hostile is not None:
+        return await respond(hostile, request, result)
     slow = state.faults.pick(method, api_path, ("timeout",))
     if slow is not None:
         await asyncio.sleep(slow.seconds)
@@ -219,14 +225,16 @@ async def _run(
 
 
 def _oauth_routes(state: ServerState) -> list[web.RouteDef]:
-    async def token(request: web.Request) -> web.Response:
+    async def token(request: web.Request) -> web.StreamResponse:
         if request.content_type == "application/json":
             form = await request.json(loads=orjson.loads)
         else:
             form = dict(await request.post())
+        response: web.StreamResponse
         try:
             result = state.oauth.token({k: str(v) for k, v in form.items()})
-            response = _json(result.body())
+            hostile = state.faults.pick("POST", "/oauth/token", HOSTILE_KINDS)
+            response = await respond(hostile, request, result.body()) if hostile else _json(result.body())
         except OAuthError as err:
             response = _json(err.body(), err.status)
         state.requests.add(

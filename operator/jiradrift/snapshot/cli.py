@@ -24,12 +24,45 @@ from jiradrift.jira.auth import (
 )
 from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.jira.errors import JiraError
+from jiradrift.jira.limits import DEFAULT_LIMITS, ResponseLimits
 from jiradrift.jira.oauth import DEFAULT_TOKEN_URL
 from jiradrift.jira.snapshot_types import SnapshotType
 from jiradrift.snapshot.capture import CaptureProgress, capture_snapshot
 from jiradrift.snapshot.manifest import Manifest
 
 EXIT_INCOMPLETE = 3
+
+# What a site may cost us (jiradrift.jira.limits.ResponseLimits): shared with `jiradrift run`.
+MAX_RESPONSE_BYTES = typer.Option(
+    DEFAULT_LIMITS.max_body_bytes, "--max-response-bytes", min=1024, help="Largest response body, after decompression."
+)
+MAX_DEPTH = typer.Option(DEFAULT_LIMITS.max_depth, "--max-depth", min=1, help="Deepest JSON nesting accepted.")
+REQUEST_DEADLINE = typer.Option(
+    DEFAULT_LIMITS.request_deadline,
+    "--request-deadline",
+    min=0.1,
+    help="Wall-clock seconds for one request including its whole body.",
+)
+MAX_PAGES = typer.Option(DEFAULT_LIMITS.max_pages, "--max-pages", min=1, help="Most pages read from one listing.")
+MAX_WAIT = typer.Option(
+    DEFAULT_LIMITS.max_wait,
+    "--max-wait",
+    min=0,
+    max=86400,
+    help="Longest Retry-After or quota pause honoured, in seconds; a site asking for more fails the request.",
+)
+
+
+def response_limits(
+    max_response_bytes: int, max_depth: int, request_deadline: float, max_pages: int, max_wait: float
+) -> ResponseLimits:
+    return ResponseLimits(
+        max_body_bytes=max_response_bytes,
+        max_depth=max_depth,
+        request_deadline=request_deadline,
+        max_pages=max_pages,
+        max_wait=max_wait,
+    )
 
 
 class AuthMethod(StrEnum):
@@ -196,13 +229,24 @@ def snapshot_command(
     ),
     max_concurrency: int = typer.Option(8, "--max-concurrency", min=1, max=64, help="Requests in flight at once."),
     rps: float = typer.Option(50.0, "--rps", min=0.1, help="Requests per second cap."),
-    timeout: float = typer.Option(30.0, "--timeout", min=0.1, help="Per-request timeout in seconds."),
+    timeout: float = typer.Option(
+        30.0, "--timeout", min=0.1, help="Connect/read timeout in seconds (a read timeout restarts with every byte)."
+    ),
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
+    max_depth: int = MAX_DEPTH,
+    request_deadline: float = REQUEST_DEADLINE,
+    max_pages: int = MAX_PAGES,
+    max_wait: float = MAX_WAIT,
 ) -> None:
     """Capture the configuration of a Jira site into a store directory (read-only towards Jira).
 
     Secrets are read from environment variables or files, never from the command line, and never
     printed. Exit codes: 0 complete, 3 some objects could not be read (the snapshot is stored and
     marked incomplete), 1 the site could not be read at all.
+
+    The site is untrusted: every response is read with a size cap after decompression, a JSON
+    depth cap and a wall-clock deadline; listings stop at a page cap or when they loop or their
+    total lies; long Retry-After waits are refused. Each ends that source with a reason (exit 3).
     """
     console = Console(stderr=True)
     snapshot_types = _types(types)
@@ -215,7 +259,8 @@ def snapshot_command(
         client_secret_env=client_secret_env,
         client_secret_file=client_secret_file,
     )
-    settings = ClientSettings(max_concurrency=max_concurrency, requests_per_second=rps, timeout=timeout)
+    limits = response_limits(max_response_bytes, max_depth, request_deadline, max_pages, max_wait)
+    settings = ClientSettings(max_concurrency=max_concurrency, requests_per_second=rps, timeout=timeout, limits=limits)
 
     async def main() -> tuple[list[Manifest], dict[str, object]]:
         client = await JiraClient.connect(

@@ -19,57 +19,46 @@ that ends at a segment boundary. A rule with a path never hides a whole item bei
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from jiradrift.snapshot.globmatch import Glob, key_glob, path_glob
+
+# Whitespace stripped around a rule: what Go's unicode.IsSpace calls space, so the CRD's CEL
+# ``trim()`` and this parser agree on which rules are empty (Python's str.strip would also strip
+# the ASCII separators U+001C..U+001F).
+WHITESPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B))) + "\u2028\u2029\u202f\u205f\u3000"
+SEGMENT_BOUNDARY = ".["
 
 
 class InvalidIgnoreRule(ValueError):
     """An ignore rule cannot be parsed."""
 
 
-def _path_regex(glob: str) -> re.Pattern[str]:
-    out: list[str] = []
-    i = 0
-    while i < len(glob):
-        if glob.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif glob.startswith("[*]", i):
-            out.append(r"\[\d+\]")
-            i += 3
-        elif glob[i] == "*":
-            out.append(r"[^.\[]*")
-            i += 1
-        elif glob[i] == "?":
-            out.append(r"[^.\[]")
-            i += 1
-        else:
-            out.append(re.escape(glob[i]))
-            i += 1
-    return re.compile("(?:" + "".join(out) + r")(?:$|(?=[.\[]))")
+def rule_problem(text: str) -> str | None:
+    """Why ``text`` is not a rule, or None when it parses (the CRD's CEL rule says the same)."""
+    key_glob_text, sep, path_glob_text = text.strip(WHITESPACE).partition(":")
+    if not key_glob_text or (sep and not path_glob_text):
+        return (
+            f"ignore rule {text!r} is not KEY_GLOB or KEY_GLOB:PATH_GLOB "
+            f"(e.g. 'field/*:description' or 'workflow/*:transitions[*].description')"
+        )
+    return None
 
 
 @dataclass(frozen=True)
 class IgnoreRule:
     text: str
-    key: re.Pattern[str]
-    path: re.Pattern[str] | None  # None: the whole item
+    key: Glob
+    path: Glob | None  # None: the whole item
 
     @classmethod
     def parse(cls, text: str) -> IgnoreRule:
-        key_glob, sep, path_glob = text.strip().partition(":")
-        if not key_glob or (sep and not path_glob):
-            raise InvalidIgnoreRule(
-                f"ignore rule {text!r} is not KEY_GLOB or KEY_GLOB:PATH_GLOB "
-                f"(e.g. 'field/*:description' or 'workflow/*:transitions[*].description')"
-            )
-        return cls(
-            text=text,
-            key=re.compile(fnmatch.translate(key_glob)),
-            path=_path_regex(path_glob) if sep else None,
-        )
+        problem = rule_problem(text)
+        if problem:
+            raise InvalidIgnoreRule(problem)
+        key_glob_text, sep, path_glob_text = text.strip(WHITESPACE).partition(":")
+        return cls(text=text, key=key_glob(key_glob_text), path=path_glob(path_glob_text) if sep else None)
 
 
 class IgnoreRules:
@@ -82,7 +71,7 @@ class IgnoreRules:
         return bool(self.rules)
 
     def for_key(self, key: str) -> ItemIgnore:
-        matching = [r for r in self.rules if r.key.match(key)]
+        matching = [r for r in self.rules if r.key.matches(key)]
         whole = any(r.path is None for r in matching)
         return ItemIgnore(whole, [r.path for r in matching if r.path is not None])
 
@@ -90,10 +79,10 @@ class IgnoreRules:
 @dataclass(frozen=True)
 class ItemIgnore:
     whole_item: bool
-    paths: list[re.Pattern[str]]
+    paths: list[Glob]
 
     def hides(self, path: str) -> bool:
         """True when a change at ``path`` of this item is ignored ("" is the whole item)."""
         if self.whole_item:
             return True
-        return bool(path) and any(p.match(path) for p in self.paths)
+        return bool(path) and any(p.matches_prefix(path, SEGMENT_BOUNDARY) for p in self.paths)

@@ -1,0 +1,143 @@
+"""``jiradrift snapshot`` against hostile sites: every attack ends the affected source with a reason
+(exit 3, the snapshot stored as incomplete), quickly and in bounded memory.
+
+The CLI runs as its own process so its peak RSS (``ru_maxrss`` from ``wait4``) is its own; the
+emulator answers over loopback with one hostile mode switched on for ``/resolution/search``, the
+one listing of the ``priorities`` snapshot that pages. Each attack runs twice: with tight limits
+(fast), and with the defaults (proving the shipped limits are bounded too).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from jiradrift.sim.emulator import RunningEmulator
+from jiradrift.sim.faults import Faults
+from jiradrift.store.filesystem import FilesystemStore
+
+MiB = 1024 * 1024
+TARGET = "/rest/api/3/resolution/search"
+WALL_LIMIT = 120.0  # the issue's bound for any attack
+RSS_LIMIT = 256 * MiB  # half the chart's 512 MiB pod limit
+TIGHT = ["--max-response-bytes", str(8 * MiB), "--max-pages", "40", "--request-deadline", "3", "--max-wait", "10"]
+
+
+@dataclass(frozen=True)
+class Attack:
+    switch: Callable[[Faults], object]
+    reason: str  # what the stored error (and the CLI output) must say, with tight limits
+    default_reason: str  # ... with the default limits
+
+
+ATTACKS = {
+    "gzip bomb": Attack(
+        lambda f: f.gzip_bomb(size=100 * MiB, path=TARGET),
+        "exceeded 8.0 MiB after decompression",
+        "exceeded 32.0 MiB after decompression",
+    ),
+    "oversized body": Attack(
+        lambda f: f.oversized(size=100 * MiB, path=TARGET),
+        "the response body exceeded 8.0 MiB",
+        "the response body exceeded 32.0 MiB",
+    ),
+    "1,000-deep JSON": Attack(
+        lambda f: f.deep_json(depth=1000, path=TARGET),
+        "nests deeper than 64 levels",
+        "nests deeper than 64 levels",
+    ),
+    "endless pages": Attack(
+        lambda f: f.endless_pages(path=TARGET),
+        "had not ended after 40 pages",
+        "had not ended after 10000 pages",
+    ),
+    "page pointing back at itself": Attack(
+        lambda f: f.looping_pages(path=TARGET),
+        "page 2 repeats the items of page 1",
+        "page 2 repeats the items of page 1",
+    ),
+    "lying total": Attack(lambda f: f.lying_total(path=TARGET), "the total lies", "the total lies"),
+    "Retry-After: inf": Attack(
+        lambda f: f.retry_after("inf", path=TARGET), "asked us to wait forever", "asked us to wait forever"
+    ),
+    "body trickled a byte a second": Attack(
+        lambda f: f.trickle(seconds=1.0, path=TARGET),
+        "no complete response within the 3 s deadline",
+        "no complete response within the 60 s deadline",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    exit_code: int
+    output: str
+    seconds: float
+    peak_rss: int
+
+
+def run_snapshot(sim: RunningEmulator, out: Path, extra: list[str]) -> Run:
+    """``jiradrift snapshot`` in a child process; killed (and the test failed) after WALL_LIMIT."""
+    c = sim.credentials
+    args = ["--site", sim.base_url, "--auth", "basic", "--email", c.email, "--out", str(out)]
+    args += ["--types", "priorities", "--tenant", "acme", "--rps", "100000", *extra]
+    env = {**os.environ, "JIRA_API_TOKEN": c.api_token, "COLUMNS": "250", "NO_COLOR": "1"}
+    cmd = [sys.executable, "-c", "from jiradrift.cli import main; main()", "snapshot", *args]
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    killer = threading.Timer(WALL_LIMIT, proc.kill)
+    killer.start()
+    assert proc.stdout is not None
+    try:
+        output = proc.stdout.read().decode(errors="replace")  # until the child exits
+        _, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        killer.cancel()
+        proc.returncode = 0  # reaped by wait4 above
+    return Run(os.waitstatus_to_exitcode(status), output, time.monotonic() - start, usage.ru_maxrss * 1024)
+
+
+def _check(run: Run, out: Path, reason: str, sim: RunningEmulator) -> None:
+    assert run.seconds < WALL_LIMIT, f"killed after {run.seconds:.0f} s:\n{run.output[-3000:]}"
+    assert run.exit_code == 3, run.output[-3000:]  # incomplete, not a crash and not "complete"
+    flat = " ".join(run.output.split())
+    assert reason in flat, run.output[-3000:]
+    assert sim.credentials.api_token not in run.output
+    (snapshot_id,) = FilesystemStore(out).list_manifests("acme")
+    manifest = FilesystemStore(out).get_manifest(snapshot_id)
+    assert not manifest.complete
+    errors = [e for e in manifest.errors if e.kind == "resolution"]
+    assert errors and reason in errors[0].message, manifest.errors
+    assert {e.kind for e in manifest.errors} == {"resolution"}  # the other sources were read in full
+    assert any(key.startswith("priority/") for key in manifest.items)
+    assert run.peak_rss < RSS_LIMIT, f"peak RSS {run.peak_rss / MiB:.0f} MiB"
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_attack_ends_the_source_with_a_reason(attack: str, jira_sim: RunningEmulator, tmp_path: Path) -> None:
+    ATTACKS[attack].switch(jira_sim.faults)
+    run = run_snapshot(jira_sim, tmp_path / "out", TIGHT)
+    _check(run, tmp_path / "out", ATTACKS[attack].reason, jira_sim)
+    assert run.seconds < 30, run.seconds  # tight limits: seconds, not minutes
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_attack_is_bounded_by_the_default_limits(attack: str, jira_sim: RunningEmulator, tmp_path: Path) -> None:
+    ATTACKS[attack].switch(jira_sim.faults)
+    run = run_snapshot(jira_sim, tmp_path / "out", [])
+    _check(run, tmp_path / "out", ATTACKS[attack].default_reason, jira_sim)
+
+
+def test_a_healthy_site_completes_with_tight_limits(jira_sim: RunningEmulator, tmp_path: Path) -> None:
+    run = run_snapshot(jira_sim, tmp_path / "out", TIGHT)
+    assert run.exit_code == 0, run.output[-3000:]
+    (snapshot_id,) = FilesystemStore(tmp_path / "out").list_manifests("acme")
+    assert FilesystemStore(tmp_path / "out").get_manifest(snapshot_id).complete
