@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 from tests.operator.kube import condition, get, make_secret, make_tenant, snapshots
+from tests.plugins.sim import EmulatorFactory
 
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
-from jiradrift.sim.pytest_plugin import EmulatorFactory
 
 pytestmark = pytest.mark.k8s
 
@@ -83,10 +83,22 @@ def test_hostile_tenant_is_incomplete_while_a_healthy_one_completes(
     assert "repeats the items of page 1" in ready["message"]
     assert "asked us to wait forever" in ready["message"]
     assert 4 <= status["durationSeconds"] < 30, status  # the trickled listing was cut at its 4 s deadline
-    events = control_plane.kubectl(
-        "get", "events", "-n", ns, "--field-selector", "reason=SnapshotIncomplete", "-o", "jsonpath={.items[*].message}"
-    ).stdout
-    assert "exceeded 8.0 MiB after decompression" in events, events
+
+    def incomplete_event() -> str:  # posted after the status patch
+        events = control_plane.kubectl(
+            "get",
+            "events",
+            "-n",
+            ns,
+            "--field-selector",
+            "reason=SnapshotIncomplete",
+            "-o",
+            "jsonpath={.items[*].message}",
+        ).stdout
+        assert "exceeded 8.0 MiB after decompression" in events, f"SnapshotIncomplete Events: {events!r}"
+        return events
+
+    wait_for(incomplete_event, "the SnapshotIncomplete Event", timeout=60)
     assert status["itemCount"] > 0  # the sources the site did not attack were read
 
     assert good["status"]["phase"] == "Completed", good["status"]
