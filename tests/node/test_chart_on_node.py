@@ -101,6 +101,10 @@ class Release:
             self.kubectl("get", "pods,jobs,jiratenants,snapshots", "-n", NS, "-o", "wide", check=False)
             + self.kubectl("get", "events", "-n", NS, "--sort-by=.lastTimestamp", check=False)[-3000:]
             + self.kubectl("logs", "-n", NS, "deploy/" + RELEASE, "--tail=40", check=False)
+            + "".join(
+                self.kubectl("logs", "-n", NS, f"job/{job['metadata']['name']}", "--tail=30", check=False)
+                for job in self.json("get", "jobs", "-n", NS)["items"]
+            )
         )
 
     def secret_value(self, name: str, key: str) -> str:
