@@ -27,6 +27,7 @@ import orjson
 
 from jiradrift.jira.limits import ACCEPT_ENCODING, ResponseLimits, deadline, read_body
 from jiradrift.jira.oauth import TOKEN_LIMITS
+from jiradrift.jira.transport import default_ssl_context
 
 
 class TokenResponseView:
@@ -49,7 +50,7 @@ class AiohttpTokenClient:
     def __init__(self, pool: int, limits: ResponseLimits = TOKEN_LIMITS) -> None:
         self.limits = limits
         self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=pool),
+            connector=aiohttp.TCPConnector(limit=pool, ssl=default_ssl_context()),
             auto_decompress=False,  # read_body decodes, with a size bound
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=limits.request_deadline),
         )
