@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from pathlib import Path
 
 import typer
 
-from jiradrift.dev.controlplane import ControlPlane, find_binaries, install_crds
+from jiradrift.dev.controlplane import REPO_ROOT, ControlPlane, find_binaries, install_crds
+from jiradrift.dev.node import NODE_NAME, Cluster, build_operator_image
+from jiradrift.dev.node import cleanup as node_cleanup
 
 dev_app = typer.Typer(help="Local development helpers: a real kube-apiserver + etcd on loopback.", no_args_is_help=True)
 
@@ -24,10 +27,24 @@ def cluster_command(
     workdir: Path = typer.Option(Path(".jiradrift-dev"), help="Where certificates, etcd data and kubeconfigs go."),
     crds: bool = typer.Option(True, help="Install the jiradrift CRDs."),
     wait: bool = typer.Option(True, help="Keep running until Ctrl-C; --no-wait starts, checks and stops."),
+    node: bool = typer.Option(
+        False,
+        help="A real single-node cluster (controllers, scheduler, containerd, kubelet, kube-proxy) with the "
+        "operator image built from the Dockerfile loaded, as the tests use; needs root. Host state is undone on "
+        "exit, and by `jiradrift dev cleanup` after a crash.",
+    ),
 ) -> None:
-    """Start etcd + kube-apiserver on 127.0.0.1, install the CRDs, and print the kubeconfig."""
+    """Start etcd + kube-apiserver on 127.0.0.1 (or a whole node), install the CRDs, print the kubeconfig."""
     workdir = workdir.resolve()
-    with ControlPlane.start(workdir) as plane:
+    with contextlib.ExitStack() as stack:
+        if node:
+            cluster = stack.enter_context(Cluster.start())
+            tarball, ref = build_operator_image(REPO_ROOT)
+            cluster.import_image(tarball)
+            typer.echo(f"node {NODE_NAME} Ready; image {ref} loaded (helm: --set image.pullPolicy=Never)")
+            plane = cluster.plane
+        else:
+            plane = stack.enter_context(ControlPlane.start(workdir))
         if crds:
             install_crds(plane, workdir / "crds")
         typer.echo(f"kube-apiserver: {plane.url}")
@@ -47,3 +64,10 @@ def cluster_command(
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
+
+
+@dev_app.command("cleanup")
+def cleanup_command() -> None:
+    """Undo what a node left on this host (processes, mounts, iptables chains, bridge, cgroups, sysctls)."""
+    node_cleanup()
+    typer.echo("node state removed")
