@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -230,7 +231,7 @@ def _iptables_cleanup() -> None:
             # Jumps into our chains first, then the chains themselves.
             for rule in rules:
                 if rule.startswith("-A ") and any(f"-j {p}" in rule for p in ours):
-                    _run(tool, "-t", table, *rule.replace("-A ", "-D ", 1).split(), check=False)
+                    _run(tool, "-t", table, *shlex.split(rule.replace("-A ", "-D ", 1)), check=False)
             for rule in rules:
                 if rule.startswith("-N ") and rule[3:].startswith(ours):
                     _run(tool, "-t", table, "-F", rule[3:], check=False)
@@ -240,7 +241,7 @@ def _iptables_cleanup() -> None:
             # The CNI bridge plugin's masquerade rules name the pod subnet.
             for rule in _run(tool, "-t", table, "-S", check=False).stdout.splitlines():
                 if rule.startswith("-A ") and POD_CIDR in rule:
-                    _run(tool, "-t", table, *rule.replace("-A ", "-D ", 1).split(), check=False)
+                    _run(tool, "-t", table, *shlex.split(rule.replace("-A ", "-D ", 1)), check=False)
 
 
 def _cgroup_cleanup() -> None:
