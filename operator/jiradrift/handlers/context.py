@@ -10,6 +10,7 @@ from typing import Any
 
 from kubernetes import client as k8s
 
+from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.store.base import SnapshotStore
 
 
@@ -28,6 +29,8 @@ class OperatorSettings:
     token_window_seconds: float = 300.0  # refresh an OAuth token that expires within this window before capturing
     capture_timeout_seconds: float = 3600.0
     max_changes_in_status: int = 10
+    # where tenants' credentials may go: set by the cluster admin (--allowed-hosts), never by a tenant
+    allowed_hosts: HostAllowlist = field(default_factory=HostAllowlist)
 
 
 @dataclass

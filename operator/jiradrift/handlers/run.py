@@ -14,6 +14,7 @@ from kubernetes import config as k8s_config
 from jiradrift.handlers import logs, metrics
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.registry import build_registry
+from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
 from jiradrift.k8s.lease import holder_identity
 
 
@@ -37,6 +38,15 @@ def run_command(
     store_path: Path = typer.Option(Path("/data"), help="Root of the filesystem store."),
     lease_duration: int = typer.Option(90, help="Snapshot lock Lease duration, seconds."),
     tenant_interval: float = typer.Option(30.0, help="Seconds between reconciliations of each JiraTenant."),
+    allowed_hosts: str = typer.Option(
+        ",".join(DEFAULT_ALLOWED_HOSTS),
+        envvar=ALLOWED_HOSTS_ENV,
+        help=(
+            "Hosts tenants' credentials may be sent to (spec.site, spec.apiGateway, tokenUrl), comma-separated: "
+            "exact names or '*.' wildcards. Set by the cluster admin; no JiraTenant can widen it. Loopback "
+            "(127.0.0.1, localhost) only when named here: the emulator and tests."
+        ),
+    ),
     log_format: str = typer.Option("json", help="json or plain."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
@@ -45,6 +55,10 @@ def run_command(
         raise typer.BadParameter("pass --namespace NS (repeatable) or --all-namespaces")
     if store not in ("configmap", "filesystem"):
         raise typer.BadParameter(f"--store must be configmap or filesystem, not {store!r}")
+    try:
+        allowlist = HostAllowlist.parse(allowed_hosts)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--allowed-hosts") from None
     logs.configure(logging.DEBUG if verbose else logging.INFO, json_format=log_format == "json")
     settings = OperatorSettings(
         namespaces=list(namespace),
@@ -53,6 +67,7 @@ def run_command(
         store_path=store_path,
         lease_duration_seconds=lease_duration,
         tenant_timer_seconds=tenant_interval,
+        allowed_hosts=allowlist,
     )
     ctx = OperatorContext(api=api_client(), settings=settings, holder=holder_identity())
     if metrics_port:

@@ -46,6 +46,48 @@ def cel(rule: str, message: str, *, field_path: str | None = None, reason: str |
     return entry
 
 
+def url_rules(field: str) -> list[dict[str, str]]:
+    """CEL on a URL a tenant names: what the API server can tell is never a place for credentials.
+
+    The cluster admin's host allowlist is checked by the operator (and by the chart's
+    ValidatingAdmissionPolicy); these rules need no configuration: canonical form, no IP literal but
+    loopback, no cluster-internal name. Messages name the field and the fix.
+    """
+    host = "url(self).getHostname()"
+    guard = "!isURL(self) || "
+    return [
+        cel(
+            f"{guard}{host} == {host}.lowerAscii()",
+            f"{field} must use a lower-case host name, e.g. https://acme.atlassian.net: hosts are compared exactly",
+            reason="FieldValueInvalid",
+        ),
+        cel(
+            f"{guard}!((url(self).getScheme() == 'https' && url(self).getPort() == '443') || "
+            "(url(self).getScheme() == 'http' && url(self).getPort() == '80'))",
+            f"{field} must not spell out the default port (:443 for https); remove it",
+            reason="FieldValueInvalid",
+        ),
+        cel(
+            "!self.contains('?') && !self.contains('#') && !self.contains('@')",
+            f"{field} must be a plain base URL, without user info (@), query (?) or fragment (#)",
+            reason="FieldValueInvalid",
+        ),
+        cel(
+            f"{guard}!isIP({host}) || ip({host}).isLoopback()",
+            f"{field} must name a host, not an IP address: link-local (169.254.169.254), private and "
+            "cluster-internal addresses never receive credentials (loopback is allowed for the emulator only)",
+            reason="FieldValueForbidden",
+        ),
+        cel(
+            f"{guard}isIP({host}) || {host} == 'localhost' || ({host}.contains('.') && "
+            f"!['.svc', '.cluster.local', '.local', '.internal', '.localhost'].exists(s, {host}.endsWith(s)))",
+            f"{field} must not name a cluster-internal host (a single label, *.svc, *.cluster.local, *.local, "
+            "*.internal); use the site's public https host name",
+            reason="FieldValueForbidden",
+        ),
+    ]
+
+
 def validations(rules: list[dict[str, str]]) -> dict[str, Any]:
     """``json_schema_extra`` carrying CEL rules for the CRD generator."""
     return {"x-kubernetes-validations": rules}
@@ -112,7 +154,11 @@ TOKEN_URL_FIELD: str = Field(
     default="https://auth.atlassian.com/oauth/token",
     max_length=2048,
     pattern=SITE_PATTERN,
-    description="OAuth token endpoint. Change only for testing against an emulator.",
+    description=(
+        "OAuth token endpoint. Its host must be on the operator's host allowlist (set by the cluster admin). "
+        "Change only for testing against an emulator."
+    ),
+    json_schema_extra=validations(url_rules("tokenUrl")),
 )
 
 
@@ -251,7 +297,11 @@ class JiraTenantSpec(Resource):
     site: str = Field(
         max_length=2048,
         pattern=SITE_PATTERN,
-        description="The site URL, e.g. https://acme.atlassian.net (http is accepted for loopback only).",
+        description=(
+            "The site URL, e.g. https://acme.atlassian.net (http is accepted for loopback only). Its host must be "
+            "on the operator's host allowlist, set by the cluster admin (default: *.atlassian.net)."
+        ),
+        json_schema_extra=validations(url_rules("spec.site")),
     )
     cloud_id: str | None = Field(
         default=None, max_length=64, description="Jira Cloud id; discovered from the site when empty."
@@ -261,7 +311,11 @@ class JiraTenantSpec(Resource):
         default="https://api.atlassian.com",
         max_length=2048,
         pattern=SITE_PATTERN,
-        description="Gateway for OAuth and service-account calls. Change only for testing.",
+        description=(
+            "Gateway for OAuth and service-account calls. Its host must be on the operator's host allowlist. "
+            "Change only for testing."
+        ),
+        json_schema_extra=validations(url_rules("spec.apiGateway")),
     )
     auth: TenantAuth = Field(json_schema_extra=validations(TENANT_AUTH_RULES))
     schedule: Schedule = Field(default_factory=Schedule, json_schema_extra=validations(SCHEDULE_RULES))
