@@ -20,7 +20,7 @@ class OperatorSettings:
 
     namespaces: list[str] = field(default_factory=list)  # empty = all namespaces
     standalone: bool = True
-    store: str = "configmap"  # configmap | filesystem
+    store: str = "secret"  # secret (Secrets a namespace `view` binding cannot read) | configmap | filesystem
     store_path: Path = Path("/data")
     lease_duration_seconds: int = 90
     tenant_timer_seconds: float = 30.0  # how often each JiraTenant is reconciled
@@ -55,10 +55,11 @@ class OperatorContext:
             from jiradrift.store.filesystem import FilesystemStore
 
             return FilesystemStore(self.settings.store_path)
-        from jiradrift.store.configmap import ConfigMapStore
+        from jiradrift.store.configmap import ConfigMapStore, SecretStore
 
         store = self.stores.get((namespace, tenant))
         if store is None:
-            store = self.stores[(namespace, tenant)] = ConfigMapStore(self.api, namespace, tenant)
+            kind = SecretStore if self.settings.store == "secret" else ConfigMapStore
+            store = self.stores[(namespace, tenant)] = kind(self.api, namespace, tenant)
         assert isinstance(store, ConfigMapStore)
         return store.for_owner(owner) if owner is not None else store

@@ -18,6 +18,9 @@ from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostA
 from jiradrift.k8s.lease import holder_identity
 
 
+STORES = ("secret", "configmap", "filesystem")
+
+
 def api_client() -> k8s.ApiClient:
     """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG)."""
     try:
@@ -34,7 +37,13 @@ def run_command(
     standalone: bool = typer.Option(True, help="Run without kopf peering (use one replica, strategy Recreate)."),
     liveness: str = typer.Option("http://0.0.0.0:8080/healthz", help="kopf liveness endpoint ('' to disable)."),
     metrics_port: int = typer.Option(9090, help="Port for Prometheus /metrics (0 to disable)."),
-    store: str = typer.Option("configmap", help="Where payloads go: configmap (in-cluster) or filesystem."),
+    store: str = typer.Option(
+        "secret",
+        help=(
+            "Where payloads go: secret (Secrets of type jiradrift.io/snapshot-pack, which the namespace `view` "
+            "role cannot read), configmap (readable by `view`), or filesystem."
+        ),
+    ),
     store_path: Path = typer.Option(Path("/data"), help="Root of the filesystem store."),
     lease_duration: int = typer.Option(90, help="Snapshot lock Lease duration, seconds."),
     tenant_interval: float = typer.Option(30.0, help="Seconds between reconciliations of each JiraTenant."),
@@ -53,8 +62,8 @@ def run_command(
     """Run the operator: reconcile JiraTenants and Snapshots in the given namespaces."""
     if not namespace and not all_namespaces:
         raise typer.BadParameter("pass --namespace NS (repeatable) or --all-namespaces")
-    if store not in ("configmap", "filesystem"):
-        raise typer.BadParameter(f"--store must be configmap or filesystem, not {store!r}")
+    if store not in STORES:
+        raise typer.BadParameter(f"--store must be one of {', '.join(STORES)}, not {store!r}")
     try:
         allowlist = HostAllowlist.parse(allowed_hosts)
     except ValueError as exc:

@@ -47,6 +47,9 @@ def _objects(ctx: OperatorContext) -> k8s.CustomObjectsApi:
     return k8s.CustomObjectsApi(ctx.api)
 
 
+STORE_BACKENDS = {"secret": "Secret", "configmap": "ConfigMap", "filesystem": "Filesystem"}
+
+
 def patch_status(ctx: OperatorContext, namespace: str, name: str, status: dict[str, Any]) -> None:
     """Every string in a Snapshot's status passes redaction: messages quote errors, errors quote input."""
     _objects(ctx).patch_namespaced_custom_object_status(
@@ -287,7 +290,7 @@ async def _capture_locked(
         "errorCount": len(manifest.errors),
         "digest": f"sha256:{manifest.digest}",
         "storageRef": {
-            "backend": "ConfigMap" if ctx.settings.store == "configmap" else "Filesystem",
+            "backend": STORE_BACKENDS[ctx.settings.store],
             "location": f"{namespace}/{name}",
         },
         "unchangedFrom": manifest.unchanged_from,

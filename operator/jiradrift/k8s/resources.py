@@ -429,7 +429,7 @@ SNAPSHOT_SPEC_RULES = [
 
 
 class StorageRef(Resource):
-    backend: str = Field(max_length=32, description="ConfigMap or Filesystem.")
+    backend: str = Field(max_length=32, description="Secret, ConfigMap or Filesystem.")
     location: str = Field(max_length=1024, description="Where the manifest lives in that backend.")
 
 
