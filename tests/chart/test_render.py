@@ -113,12 +113,18 @@ def test_operator_and_token_job_arguments_follow_the_scope(helm: Helm) -> None:
     default = documents(helm.template(namespace="ops"))
     _, operator = _container(one(default, "Deployment"))
     assert operator["args"][:3] == ["run", "--standalone", "--namespace=ops"]
-    assert "--store=configmap" in operator["args"] and "--metrics-port=9090" in operator["args"]
+    assert "--store=secret" in operator["args"] and "--metrics-port=9090" in operator["args"]
+    assert "--allowed-hosts=*.atlassian.net,api.atlassian.com,auth.atlassian.com" in operator["args"]
     names = {e["name"]: e for e in operator["env"]}
     assert names["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert names["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     _, job = _container(one(default, "CronJob"))
-    assert job["args"] == ["refresh-tokens", "--namespace=ops", "--window=24h"]
+    assert job["args"] == [
+        "refresh-tokens",
+        "--namespace=ops",
+        "--allowed-hosts=*.atlassian.net,api.atlassian.com,auth.atlassian.com",
+        "--window=24h",
+    ]
 
     teams = documents(helm.template("--set", "watchNamespaces={team-a,team-b}", namespace="ops"))
     _, operator = _container(one(teams, "Deployment"))

@@ -22,6 +22,7 @@ import typer
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
 from jiradrift.dev.pytest_plugin import install_crds, wait_crds_established
+from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
 
 NAMESPACE = "jira-demo"
 
@@ -72,7 +73,12 @@ def demo_command(
         secret = {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "acme-jira", "namespace": NAMESPACE},
+            # The Secret opts in to the tenant that may use it; without this the operator refuses it.
+            "metadata": {
+                "name": "acme-jira",
+                "namespace": NAMESPACE,
+                "annotations": {ALLOWED_TENANTS_ANNOTATION: "acme"},
+            },
             "data": {"email": _b64(creds.email), "token": _b64(creds.api_token)},
         }
         tenant: dict[str, Any] = {

@@ -17,7 +17,6 @@ from jiradrift.handlers.registry import build_registry
 from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
 from jiradrift.k8s.lease import holder_identity
 
-
 STORES = ("secret", "configmap", "filesystem")
 
 

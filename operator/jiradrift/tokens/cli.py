@@ -136,12 +136,21 @@ def login_command(
     timeout: float = typer.Option(300.0, help="Seconds to wait for the consent."),
     open_browser: bool = typer.Option(False, "--open", help="Also open the URL in a browser."),
     kubeconfig: Path | None = typer.Option(None, help="Kubeconfig file (default: KUBECONFIG, ~/.kube/config)."),
+    allowed_hosts: str = typer.Option(
+        ",".join(DEFAULT_ALLOWED_HOSTS),
+        envvar=ALLOWED_HOSTS_ENV,
+        help="Hosts the tenant's tokenUrl may name, comma-separated (the operator's list).",
+    ),
 ) -> None:
     """Consent to the Atlassian app (3LO) and write the tenant's Secret; prints the URL to open."""
     namespace, _, name = tenant.partition("/")
     if not namespace or not name or "/" in name:
         raise typer.BadParameter(f"--tenant {tenant!r} must be NAMESPACE/NAME")
     wanted = tuple(s for s in re.split(r"[\s,]+", scopes or "") if s) or LOGIN_SCOPES
+    try:
+        allowlist = HostAllowlist.parse(allowed_hosts)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--allowed-hosts") from None
     api = api_client(kubeconfig, pool_size=4)
 
     def announce(url: str) -> None:
@@ -166,6 +175,7 @@ def login_command(
                 auth_base=auth_url,
                 timeout=timeout,
                 announce=announce,
+                allowlist=allowlist,
             )
         )
     except (LoginError, TokenError, OAuthError) as exc:
