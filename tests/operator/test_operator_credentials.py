@@ -35,7 +35,8 @@ pytestmark = pytest.mark.k8s
 
 @dataclass
 class HostileSite:
-    """Answers every request with a 400 whose Jira-style error quotes the credential it was sent."""
+    """Answers every request with a 400 whose error text quotes the credential it was sent: the Jira
+    API in Jira's error format, the token endpoint (POST) in OAuth's."""
 
     url: str
     authorizations: list[str] = field(default_factory=list)
@@ -52,6 +53,11 @@ def hostile_site() -> Iterator[HostileSite]:
             scheme, _, value = header.partition(" ")
             secret = base64.b64decode(value).decode().partition(":")[2] if scheme == "Basic" else value
             body = json.dumps({"errorMessages": [f"no user has the credential {secret}"]}).encode()
+            if self.command == "POST":
+                sent = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                seen.append(str(sent.get("client_secret", "")))
+                error = {"error": "invalid_request", "error_description": f"unknown client {sent.get('client_secret')}"}
+                body = json.dumps(error).encode()
             self.send_response(400)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -127,7 +133,7 @@ def test_a_planted_credential_goes_nowhere_it_may_not_and_appears_in_no_output(
         ns,
         "opted-oauth",
         {"client_id": creds.client_id, "client_secret": sentinel, "refresh_token": sentinel + "-r"},
-        tenants="oauth-exfil",
+        tenants="oauth-exfil,oauth-echo",
     )
     # Another workload's Secrets: they never opted in to any JiraTenant.
     make_secret(k8s_api, ns, "victim", {"email": creds.email, "token": sentinel}, tenants=None)
@@ -150,6 +156,11 @@ def test_a_planted_credential_goes_nowhere_it_may_not_and_appears_in_no_output(
             "apiGateway": jira_sim.gateway_url,
             "auth": {"oauth": {"secretRef": {"name": "victim-oauth"}, **oauth}},
         },
+        "oauth-echo": {
+            "site": jira_sim.base_url,
+            "apiGateway": jira_sim.gateway_url,
+            "auth": {"oauth": {"secretRef": {"name": "opted-oauth"}, "tokenUrl": f"{hostile_site.url}/oauth/token"}},
+        },
         "oauth-exfil": {
             "site": jira_sim.base_url,
             "apiGateway": jira_sim.gateway_url,
@@ -159,13 +170,14 @@ def test_a_planted_credential_goes_nowhere_it_may_not_and_appears_in_no_output(
     objects = k8s.CustomObjectsApi(k8s_api)
     for name, spec in tenants.items():
         objects.create_namespaced_custom_object(GROUP, VERSION, ns, "jiratenants", _tenant(name, spec))
-    manual = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "Snapshot",
-        "metadata": {"name": "echo-manual"},
-        "spec": {"tenantRef": {"name": "echo"}, "type": "priorities"},
-    }
-    objects.create_namespaced_custom_object(GROUP, VERSION, ns, "snapshots", manual)
+    for tenant in ("echo", "oauth-echo"):  # capture failures: an Incomplete one, and one kopf retries
+        manual = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Snapshot",
+            "metadata": {"name": f"{tenant}-manual"},
+            "spec": {"tenantRef": {"name": tenant}, "type": "priorities"},
+        }
+        objects.create_namespaced_custom_object(GROUP, VERSION, ns, "snapshots", manual)
 
     expected = {
         "echo": ("Reachable", "JiraError"),
@@ -174,24 +186,33 @@ def test_a_planted_credential_goes_nowhere_it_may_not_and_appears_in_no_output(
         "borrower": ("CredentialsValid", "SecretNotOptedIn"),
         "oauth-borrower": ("CredentialsValid", "SecretNotOptedIn"),
         "oauth-exfil": ("CredentialsValid", "HostNotAllowed"),
+        "oauth-echo": ("TokenFresh", "RefreshFailed"),
     }
     with running_operator(control_plane, [ns], tmp_path, tenant_interval=1, allowed_hosts=("127.0.0.1",)) as op:
 
-        def all_refused() -> bool:
-            return all(_reason(k8s_api, ns, t, c) == r for t, (c, r) in expected.items())
+        def reasons() -> dict[str, str]:
+            return {t: _reason(k8s_api, ns, t, c) for t, (c, _) in expected.items()}
 
-        wait_for(all_refused, "every tenant refused with its reason", op=op, timeout=60)
+        try:
+            wait_for(lambda: reasons() == {t: r for t, (_, r) in expected.items()}, "refusals", op=op, timeout=60)
+        except AssertionError:
+            raise AssertionError(f"every tenant refused with its reason, got {reasons()}") from None
 
-        def kopf_failure_event() -> list[dict[str, Any]]:
-            events = k8s.CoreV1Api(k8s_api).list_namespaced_event(ns).items
-            return [e for e in events if e.involved_object.name == "echo-manual" and "failed" in (e.message or "")]
+        # kopf's own record of the handler failure (kopf 1.3x posts it as an Event only with
+        # settings.posting.loggers; the same redaction filter sits on that poster)
+        def kopf_failure_logged() -> bool:
+            return any(
+                line.get("logger") == "kopf.objects"
+                and "failed temporarily" in str(line.get("message"))
+                and (line.get("object") or {}).get("name") == "oauth-echo-manual"
+                for line in op.lines()
+            )
 
-        # kopf's own Event for the handler failure (what it posts from its logs), not only ours
-        wait_for(kopf_failure_event, "kopf's handler-failure Event on the Snapshot", op=op, timeout=60)
+        wait_for(kopf_failure_logged, "kopf's handler-failure record for the Snapshot", op=op, timeout=60)
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics", timeout=10).read().decode()
         log = op.text()
 
-    # The token job, run like the CronJob: refuses the same two tenants, writes nothing.
+    # The token job, run like the CronJob: refuses the same tenants, writes nothing.
     job = subprocess.run(
         [
             sys.executable,
@@ -212,7 +233,7 @@ def test_a_planted_credential_goes_nowhere_it_may_not_and_appears_in_no_output(
         timeout=120,
         check=False,
     )
-    assert job.returncode == 1 and "0 refreshed, 0 skipped, 2 failed" in job.stdout, job.stdout + job.stderr
+    assert job.returncode == 1 and "0 refreshed, 0 skipped, 3 failed" in job.stdout, job.stdout + job.stderr
 
     # Nothing was sent where it may not go; what was sent went to the allowed host only.
     assert refused_site.authorizations == []

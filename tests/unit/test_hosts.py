@@ -82,6 +82,11 @@ def test_every_url_of_a_tenant_is_checked_before_its_secret_is_read() -> None:
     with pytest.raises(CredentialsProblem) as err:
         check_tenant_urls(DEFAULT, spec)
     assert err.value.reason == "HostNotAllowed" and "spec.auth.oauth.tokenUrl" in err.value.message
-    gateway = spec.model_copy(update={"api_gateway": "https://169.254.169.254", "auth": spec.auth})
+    gateway = spec.model_copy(update={"api_gateway": "https://169.254.169.254"})
     with pytest.raises(CredentialsProblem, match=r"spec\.apiGateway"):
         check_tenant_urls(DEFAULT, gateway)
+    # an API token goes to the site only: the (unused) gateway is not what decides
+    basic = JiraTenantSpec.model_validate(
+        {"site": "https://acme.atlassian.net", "auth": {"apiToken": {"secretRef": {"name": "s"}}}}
+    )
+    check_tenant_urls(HostAllowlist.parse("*.atlassian.net"), basic)

@@ -83,7 +83,9 @@ def auth_method(spec: JiraTenantSpec) -> tuple[str, str]:
 
 def tenant_urls(spec: JiraTenantSpec) -> list[tuple[str, str]]:
     """(field, URL) of every place this tenant's credentials would be sent."""
-    urls = [("spec.site", spec.site), ("spec.apiGateway", spec.api_gateway)]
+    urls = [("spec.site", spec.site)]
+    if spec.auth.oauth is not None or spec.auth.service_account is not None:  # bearer tokens go to the gateway
+        urls.append(("spec.apiGateway", spec.api_gateway))
     if spec.auth.oauth is not None:
         urls.append(("spec.auth.oauth.tokenUrl", spec.auth.oauth.token_url))
     if spec.auth.service_account is not None:
