@@ -75,6 +75,13 @@ def test_a_tenant_naming_a_host_off_the_allowlist_is_refused_at_admission(
             )
         assert "https://auth.evil.example/oauth/token" in json.loads(err.value.body)["message"]
         create(_tenant("acme", "https://acme.atlassian.net"))  # on the list: admitted
+        # an API token goes to the site only: the unused gateway does not decide (as in the operator)
+        create(
+            {
+                **_tenant("basic", "https://basic.atlassian.net"),
+                "spec": {**_tenant("basic", "https://basic.atlassian.net")["spec"], "apiGateway": "https://gw.example"},
+            }
+        )
     finally:
         for doc in policy:
             control_plane.kubectl("delete", doc["kind"], doc["metadata"]["name"], "--ignore-not-found")

@@ -17,7 +17,7 @@ import sys
 import threading
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,23 +42,13 @@ class HostileSite:
     authorizations: list[str] = field(default_factory=list)
 
 
-@pytest.fixture
-def hostile_site() -> Iterator[HostileSite]:
-    seen: list[str] = []
+def _serve(answer: Callable[[http.server.BaseHTTPRequestHandler], tuple[int, bytes]]) -> http.server.HTTPServer:
+    """A loopback server answering every GET and POST with ``answer(request)``."""
 
-    class Echo(http.server.BaseHTTPRequestHandler):
+    class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            header = self.headers.get("Authorization", "")
-            seen.append(header)
-            scheme, _, value = header.partition(" ")
-            secret = base64.b64decode(value).decode().partition(":")[2] if scheme == "Basic" else value
-            body = json.dumps({"errorMessages": [f"no user has the credential {secret}"]}).encode()
-            if self.command == "POST":
-                sent = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                seen.append(str(sent.get("client_secret", "")))
-                error = {"error": "invalid_request", "error_description": f"unknown client {sent.get('client_secret')}"}
-                body = json.dumps(error).encode()
-            self.send_response(400)
+            status, body = answer(self)
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -69,9 +59,28 @@ def hostile_site() -> Iterator[HostileSite]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def hostile_site() -> Iterator[HostileSite]:
+    seen: list[str] = []
+
+    def echo(request: http.server.BaseHTTPRequestHandler) -> tuple[int, bytes]:
+        header = request.headers.get("Authorization", "")
+        seen.append(header)
+        scheme, _, value = header.partition(" ")
+        secret = base64.b64decode(value).decode().partition(":")[2] if scheme == "Basic" else value
+        if request.command == "POST":  # the token endpoint: the client secret is in the body
+            sent = json.loads(request.rfile.read(int(request.headers.get("Content-Length") or 0)) or b"{}")
+            seen.append(str(sent.get("client_secret", "")))
+            error = {"error": "invalid_request", "error_description": f"unknown client {sent.get('client_secret')}"}
+            return 400, json.dumps(error).encode()
+        return 400, json.dumps({"errorMessages": [f"no user has the credential {secret}"]}).encode()
+
+    server = _serve(echo)
     yield HostileSite(f"http://127.0.0.1:{server.server_address[1]}", seen)
     server.shutdown()
 
@@ -81,21 +90,11 @@ def refused_site() -> Iterator[HostileSite]:
     """A server the tenants name as ``localhost``, which this operator's allowlist does not hold."""
     seen: list[str] = []
 
-    class Record(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(self.headers.get("Authorization", ""))
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    def record(request: http.server.BaseHTTPRequestHandler) -> tuple[int, bytes]:
+        seen.append(request.headers.get("Authorization", ""))
+        return 404, b"{}"
 
-        do_POST = do_GET
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Record)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = _serve(record)
     yield HostileSite(f"http://localhost:{server.server_address[1]}", seen)
     server.shutdown()
 
