@@ -294,8 +294,13 @@ def test_operator_and_token_job_run_as_the_charts_service_accounts(
         snap = wait_for(manual_completed, "manual Snapshot after the rotation Completed", op=op, timeout=30)
         changes = snap["status"]["drift"]["changes"]
         assert any("votingEnabled" in json.dumps(c) for c in changes), changes
-        events = k8s.CoreV1Api(k8s_api).list_namespaced_event(ns, field_selector="reason=DriftDetected").items
-        assert [e.involved_object.name for e in events] == ["acme"]
+
+        # The Event follows the status patch: wait for it rather than race it.
+        def drift_events() -> list[str]:
+            found = k8s.CoreV1Api(k8s_api).list_namespaced_event(ns, field_selector="reason=DriftDetected").items
+            return [e.involved_object.name for e in found]
+
+        assert wait_for(drift_events, "the DriftDetected Event", op=op, timeout=30) == ["acme"]
         assert jira_sim.requests.count("POST /oauth/token") - grants_before == 1, "no refresh since the job"
 
         # The operator is still healthy, and never met a 403 from the API server.
