@@ -60,7 +60,17 @@ def demo_command(
         chart_dir = Path(__file__).resolve().parents[3] / "charts" / "jira-drift-operator"
         if chart and chart_dir.exists():
             _step("helm install jira-drift-operator (CRDs, ServiceAccounts, least-privilege RBAC)")
-            plane.helm("install", "jira-drift-operator", str(chart_dir), "-n", NAMESPACE, "--wait=false")
+            # The emulator listens on loopback: allowed here, as an admin allows their Jira sites.
+            plane.helm(
+                "install",
+                "jira-drift-operator",
+                str(chart_dir),
+                "-n",
+                NAMESPACE,
+                "--wait=false",
+                "--set",
+                "allowedHosts={127.0.0.1}",
+            )
             wait_crds_established(plane)
             kubeconfig = plane.service_account_kubeconfig(NAMESPACE, "jira-drift-operator")
             typer.echo("the operator will run with the chart's ServiceAccount permissions")
