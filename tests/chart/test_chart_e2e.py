@@ -72,6 +72,9 @@ def installed(control_plane: ControlPlane, k8s_api: k8s.ApiClient) -> Iterator[I
         # Larger than the emulator's access-token lifetime (1h): the job must refresh.
         "--set",
         "tokenRefresh.window=48h",
+        # The emulator listens on loopback: the admin allows it, as they would allow a Jira site.
+        "--set",
+        "allowedHosts={127.0.0.1}",
     )
 
     def one(kind: str, component: str) -> dict[str, Any]:
@@ -213,6 +216,7 @@ def test_operator_and_token_job_run_as_the_charts_service_accounts(
             kubeconfig=operator_kubeconfig,
             name=f"{installed.release}-0",
             tenant_interval=1.0,
+            allowed_hosts=_arg_values(container["args"], "--allowed-hosts")[0].split(","),
         ) as op,
     ):
 
@@ -290,8 +294,13 @@ def test_operator_and_token_job_run_as_the_charts_service_accounts(
         snap = wait_for(manual_completed, "manual Snapshot after the rotation Completed", op=op, timeout=30)
         changes = snap["status"]["drift"]["changes"]
         assert any("votingEnabled" in json.dumps(c) for c in changes), changes
-        events = k8s.CoreV1Api(k8s_api).list_namespaced_event(ns, field_selector="reason=DriftDetected").items
-        assert [e.involved_object.name for e in events] == ["acme"]
+
+        # The Event follows the status patch: wait for it rather than race it.
+        def drift_events() -> list[str]:
+            found = k8s.CoreV1Api(k8s_api).list_namespaced_event(ns, field_selector="reason=DriftDetected").items
+            return [e.involved_object.name for e in found]
+
+        assert wait_for(drift_events, "the DriftDetected Event", op=op, timeout=30) == ["acme"]
         assert jira_sim.requests.count("POST /oauth/token") - grants_before == 1, "no refresh since the job"
 
         # The operator is still healthy, and never met a 403 from the API server.
@@ -304,7 +313,7 @@ def test_operator_and_token_job_run_as_the_charts_service_accounts(
             f'"PUT" URI="/api/v1/namespaces/{ns}/secrets/acme-oauth',  # rotated tokens written back
             f'"POST" URI="/api/v1/namespaces/{ns}/events',
             f'"POST" URI="/apis/coordination.k8s.io/v1/namespaces/{ns}/leases',
-            f'"POST" URI="/api/v1/namespaces/{ns}/configmaps',
+            f'"POST" URI="/api/v1/namespaces/{ns}/secrets',  # payload parts (type jiradrift.io/snapshot-pack)
             f'"PATCH" URI="/apis/{GROUP}/{VERSION}/namespaces/{ns}/jiratenants/acme/status',
             f'"PATCH" URI="/apis/{GROUP}/{VERSION}/namespaces/{ns}/snapshots/acme-after-rotation/status',
         ):

@@ -20,12 +20,15 @@ NS = "jiradrift-system"
 CRDS = ("crd/jiratenants.jiradrift.io", "crd/snapshots.jiradrift.io")
 
 
-def _notes_commands(notes: str) -> tuple[list[str], str]:
-    """The `kubectl create secret` command and the sample JiraTenant from NOTES, as printed."""
+def _notes_commands(notes: str) -> tuple[list[str], list[str], str]:
+    """The `kubectl create secret` and `kubectl annotate` (opt-in) commands and the sample JiraTenant
+    from NOTES, as printed."""
     secret = re.search(r"kubectl (-n \S+ create secret generic .*?)\n\n", notes.replace("\\\n", " "), re.S)
+    annotate = re.search(r"kubectl (-n \S+ annotate secret .*?)\n", notes)
     tenant = re.search(r"<<'YAML'\n(.*?)\n\s*YAML\n", notes, re.S)
-    assert secret and tenant, notes
-    return shlex.split(secret.group(1)), "\n".join(line[5:] for line in tenant.group(1).splitlines())
+    assert secret and annotate and tenant, notes
+    lines = "\n".join(line[5:] for line in tenant.group(1).splitlines())
+    return shlex.split(secret.group(1)), shlex.split(annotate.group(1)), lines
 
 
 def _json(plane: ControlPlane, *args: str) -> dict:  # type: ignore[type-arg]
@@ -44,8 +47,11 @@ def test_install_upgrade_uninstall_reinstall(fresh_cluster: ControlPlane) -> Non
     assert "kubectl get jiratenants,snapshots" in notes
 
     # Follow NOTES literally: create the Secret, apply the sample tenant, list.
-    secret_args, tenant = _notes_commands(notes)
+    secret_args, annotate_args, tenant = _notes_commands(notes)
     plane.kubectl(*secret_args)
+    plane.kubectl(*annotate_args)
+    opt_in = _json(plane, "get", "secret", "acme-jira", "-n", NS)["metadata"]["annotations"]
+    assert opt_in["jiradrift.io/allowed-tenants"] == "acme"
     plane.kubectl("apply", "-f", "-", input=tenant)
     listed = plane.kubectl("get", "jiratenants,snapshots", "-n", NS).stdout
     assert "acme" in listed and "https://acme.atlassian.net" in listed

@@ -32,22 +32,24 @@ OPERATOR_NEEDS = [
     *[(v, G, "snapshots/status") for v in ("get", "patch", "update")],
     *[(v, g, "events") for v in ("create", "patch") for g in ("", "events.k8s.io")],
     *[(v, "coordination.k8s.io", "leases") for v in ("get", "list", "watch", "create", "update", "patch", "delete")],
-    *[(v, "", "secrets") for v in ("get", "list", "watch", "update", "patch")],
-    *[(v, "", "configmaps") for v in ("get", "list", "watch", "create", "update", "patch", "delete")],
+    # credentials: get, and update for refreshed tokens; the default (secret) store's payload parts:
+    # list, create, patch, delete, confined to type jiradrift.io/snapshot-pack by the secret guard policy
+    *[(v, "", "secrets") for v in ("get", "update", "list", "create", "patch", "delete")],
 ]
 TOKEN_JOB_NEEDS = [
     ("get", G, "jiratenants"),
     ("list", G, "jiratenants"),
     ("get", G, "jiratenants/status"),
     ("patch", G, "jiratenants/status"),
-    *[(v, "", "secrets") for v in ("get", "update", "patch")],
+    *[(v, "", "secrets") for v in ("get", "update")],
     *[(v, "coordination.k8s.io", "leases") for v in ("get", "create", "update")],
     ("create", "", "events"),
 ]
 # Never, in a watched namespace.
 OPERATOR_MUST_NOT = [
     *[(v, G, "jiratenants") for v in ("create", "delete", "deletecollection", "update")],
-    *[(v, "", "secrets") for v in ("create", "delete")],
+    ("watch", "", "secrets"),  # never called: credentials are read by name when needed
+    *[(v, "", "configmaps") for v in ("get", "list", "create")],  # payloads are in Secrets by default
     ("create", "", "pods"),
     ("create", "", "pods/exec"),
     ("create", "", "serviceaccounts/token"),
@@ -57,7 +59,7 @@ OPERATOR_MUST_NOT = [
 ]
 TOKEN_JOB_MUST_NOT = [
     *[(v, G, "jiratenants") for v in ("patch", "update", "create", "delete", "watch")],
-    *[(v, "", "secrets") for v in ("list", "watch", "create", "delete")],
+    *[(v, "", "secrets") for v in ("list", "watch", "create", "delete", "patch")],
     *[(v, G, "snapshots") for v in ("get", "create", "delete")],
     ("get", "", "configmaps"),
     ("delete", "coordination.k8s.io", "leases"),
@@ -205,9 +207,16 @@ def policy_refuses_spec_patch(identity: Identity, ns: str, tenant: str) -> str:
 def test_real_calls_obey_rbac_and_the_tenant_spec_guard(control_plane: ControlPlane, namespaced: Release) -> None:
     ns = namespaced.watched[0]
     admin = k8s_config.new_client_from_config(str(control_plane.kubeconfig))
+    opt_in = {"jiradrift.io/allowed-tenants": "acme"}
     k8s.CoreV1Api(admin).create_namespaced_secret(
         ns,
-        k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="acme-jira"), string_data={"email": "a@b.c", "token": "t"}),
+        k8s.V1Secret(
+            metadata=k8s.V1ObjectMeta(name="acme-jira", annotations=opt_in),
+            string_data={"email": "a@b.c", "token": "t"},
+        ),
+    )
+    k8s.CoreV1Api(admin).create_namespaced_secret(
+        ns, k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="app-db"), string_data={"password": "p"})
     )
     k8s.CoreV1Api(admin).create_namespaced_secret(
         namespaced.other,
@@ -262,7 +271,21 @@ def test_real_calls_obey_rbac_and_the_tenant_spec_guard(control_plane: ControlPl
         {"metadata": {"finalizers": ["kopf.zalando.org/KopfFinalizerMarker"]}},
     )
     core = k8s.CoreV1Api(namespaced.operator.api)
-    core.create_namespaced_config_map(ns, k8s.V1ConfigMap(metadata=k8s.V1ObjectMeta(name="payload-0")))
+    pack = k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="payload-0"), type="jiradrift.io/snapshot-pack", data={})
+    core.create_namespaced_secret(ns, pack)
+    core.patch_namespaced_secret("payload-0", ns, {"metadata": {"annotations": {"jiradrift.io/touched-at": "x"}}})
+    core.delete_namespaced_secret("payload-0", ns)
+    # RBAC cannot tell Secrets apart; the secret guard policy does: no other Secret is created,
+    # deleted, or rewritten unless it opted in to a tenant (and the opt-in itself never changes).
+    opaque = k8s.V1Secret(metadata=k8s.V1ObjectMeta(name="planted"), string_data={"token": "x"})
+    assert "only Secrets of type jiradrift.io/snapshot-pack" in forbidden(core.create_namespaced_secret, ns, opaque)
+    assert "deletes only Secrets" in forbidden(core.delete_namespaced_secret, "app-db", ns)
+    foreign = core.read_namespaced_secret("app-db", ns)
+    foreign.string_data = {"password": "stolen"}
+    assert "opted in" in forbidden(core.replace_namespaced_secret, "app-db", ns, foreign)
+    widened = core.read_namespaced_secret("acme-jira", ns)
+    widened.metadata.annotations = {"jiradrift.io/allowed-tenants": "*"}
+    assert "opted in" in forbidden(core.replace_namespaced_secret, "acme-jira", ns, widened)
     leases = k8s.CoordinationV1Api(namespaced.operator.api)
     leases.create_namespaced_lease(ns, k8s.V1Lease(metadata=k8s.V1ObjectMeta(name="snapshot-lock-x")))
     leases.delete_namespaced_lease("snapshot-lock-x", ns)

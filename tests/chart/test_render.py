@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
-from chartlib import CHART, CI_VALUES, REPO, Helm, by_kind, documents, one
+from chartlib import CHART, CI_VALUES, KUBE_VERSION, REPO, Helm, by_kind, documents, one
 from kubernetes_validate.utils import all_versions
 
 from jiradrift.k8s.chartgen import stale_chart_crds
@@ -113,12 +114,18 @@ def test_operator_and_token_job_arguments_follow_the_scope(helm: Helm) -> None:
     default = documents(helm.template(namespace="ops"))
     _, operator = _container(one(default, "Deployment"))
     assert operator["args"][:3] == ["run", "--standalone", "--namespace=ops"]
-    assert "--store=configmap" in operator["args"] and "--metrics-port=9090" in operator["args"]
+    assert "--store=secret" in operator["args"] and "--metrics-port=9090" in operator["args"]
+    assert "--allowed-hosts=*.atlassian.net,api.atlassian.com,auth.atlassian.com" in operator["args"]
     names = {e["name"]: e for e in operator["env"]}
     assert names["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert names["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
     _, job = _container(one(default, "CronJob"))
-    assert job["args"] == ["refresh-tokens", "--namespace=ops", "--window=24h"]
+    assert job["args"] == [
+        "refresh-tokens",
+        "--namespace=ops",
+        "--allowed-hosts=*.atlassian.net,api.atlassian.com,auth.atlassian.com",
+        "--window=24h",
+    ]
 
     teams = documents(helm.template("--set", "watchNamespaces={team-a,team-b}", namespace="ops"))
     _, operator = _container(one(teams, "Deployment"))
@@ -241,3 +248,57 @@ def test_every_values_key_is_commented_and_in_the_schema() -> None:
             assert documented, f"values.yaml line {number} ({key}) has no comment"
         stack.append((indent, documented))
         previous = stripped
+
+
+def _refused_render(helm: Helm, value: str) -> subprocess.CompletedProcess[str]:
+    rendered = helm.run("template", "drift", str(CHART), "--kube-version", KUBE_VERSION, "--set", value, check=False)
+    assert rendered.returncode != 0, f"--set {value} rendered"
+    return rendered
+
+
+def test_egress_network_policy_is_opt_in_and_keeps_metadata_out(helm: Helm) -> None:
+    assert by_kind(documents(helm.template()), "NetworkPolicy") == []
+    missing = _refused_render(helm, "networkPolicy.enabled=true")
+    assert "networkPolicy.apiServerCIDRs" in missing.stderr
+    docs = documents(
+        helm.template("--set", "networkPolicy.enabled=true", "--set", "networkPolicy.apiServerCIDRs={10.96.0.1/32}")
+    )
+    policy = one(docs, "NetworkPolicy")
+    kubernetes_validate.validate(policy, SCHEMA_VERSION, strict=True)
+    assert policy["spec"]["policyTypes"] == ["Egress"]
+    deployment, cronjob = one(docs, "Deployment"), one(docs, "CronJob")
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    for labels in (
+        deployment["spec"]["template"]["metadata"]["labels"],
+        cronjob["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"],
+    ):
+        assert selector.items() <= labels.items()
+    dns, apiserver, jira = policy["spec"]["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert apiserver["to"] == [{"ipBlock": {"cidr": "10.96.0.1/32"}}]
+    block = jira["to"][0]["ipBlock"]
+    assert block["cidr"] == "0.0.0.0/0" and {"169.254.0.0/16", "10.0.0.0/8", "127.0.0.0/8"} <= set(block["except"])
+    assert [p["port"] for p in jira["ports"]] == [443]
+
+
+def test_the_admins_allowlist_reaches_both_workloads_and_the_admission_policy(helm: Helm) -> None:
+    docs = documents(
+        helm.template(
+            "--set",
+            "allowedHosts={*.atlassian.net,jira.example.com}",
+            "--api-versions",
+            "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy",
+        )
+    )
+    _, operator = _container(one(docs, "Deployment"))
+    _, job = _container(one(docs, "CronJob"))
+    for args in (operator["args"], job["args"]):
+        assert "--allowed-hosts=*.atlassian.net,jira.example.com" in args
+    policy = next(
+        d for d in by_kind(docs, "ValidatingAdmissionPolicy") if d["metadata"]["name"].endswith("-tenant-hosts")
+    )
+    refused = next(v for v in policy["spec"]["variables"] if v["name"] == "refused")["expression"]
+    assert "url(u).getHostname().endsWith('.atlassian.net')" in refused
+    assert "url(u).getHostname() == 'jira.example.com'" in refused
+    bad = _refused_render(helm, "allowedHosts={169.254.169.254}")
+    assert "allowedHosts" in bad.stderr

@@ -108,6 +108,19 @@ INVALID_TENANTS = {
         'unknown field "spec.auth.apiToken.token"',
     ),
     "baseline without a name": (_tenant(drift={"compareTo": "baseline"}), "spec.drift.baselineSnapshot"),
+    # Where credentials would go: what the API server can tell without the admin's allowlist.
+    "metadata address as site": (_tenant(site="https://169.254.169.254"), "spec.site must name a host, not an IP"),
+    "private IP as gateway": (_tenant(apiGateway="https://10.0.0.1"), "spec.apiGateway must name a host, not an IP"),
+    "IPv6 link-local site": (_tenant(site="https://[fe80::1]"), "spec.site"),
+    "cluster-internal site": (_tenant(site="https://jira.tools.svc.cluster.local"), "cluster-internal host"),
+    "single-label site": (_tenant(site="https://kubernetes"), "cluster-internal host"),
+    "upper-case host": (_tenant(site="https://Acme.atlassian.net"), "spec.site must use a lower-case host"),
+    "default port": (_tenant(site="https://acme.atlassian.net:443"), "must not spell out the default port"),
+    "user info": (_tenant(site="https://acme.atlassian.net@evil.example"), "spec.site"),
+    "internal token endpoint": (
+        _tenant(auth={"oauth": {"secretRef": {"name": "a"}, "tokenUrl": "https://169.254.169.254/token"}}),
+        "tokenUrl must name a host, not an IP",
+    ),
 }
 
 

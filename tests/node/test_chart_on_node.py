@@ -26,6 +26,7 @@ from tests.chart.chartlib import CHART
 from tests.plugins.node import OperatorImage, TlsJira
 
 from jiradrift.dev.node import Cluster
+from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.k8s.resources import GROUP, VERSION
 
 pytestmark = pytest.mark.k8s
@@ -80,6 +81,8 @@ class Release:
             f"hostAliases[0].ip={self.jira.ip}",
             "--set",
             f"hostAliases[0].hostnames[0]={self.jira.host}",
+            "--set",
+            f"allowedHosts={{{self.jira.host}}}",  # the admin allows the site (and token endpoint) host
             "--set",
             "tokenRefresh.schedule=* * * * *",
             "--set",
@@ -144,6 +147,9 @@ def release(node_cluster: Cluster, operator_image: OperatorImage, tls_jira: TlsJ
         f"--from-literal=client_id={creds.client_id}", f"--from-literal=client_secret={creds.client_secret}",
         f"--from-literal=refresh_token={creds.refresh_token}",
     )  # fmt: skip
+    # The Secrets opt in to the tenants that may use them.
+    rel.kubectl("annotate", "secret", "-n", NS, "acme-jira", f"{ALLOWED_TENANTS_ANNOTATION}=acme")
+    rel.kubectl("annotate", "secret", "-n", NS, "acme-oauth", f"{ALLOWED_TENANTS_ANNOTATION}=acme-oauth")
     rel.helm("install", RELEASE, str(CHART), *rel.values(operator_image.tag))
     yield rel
     rel.helm("uninstall", RELEASE, "--namespace", NS, "--ignore-not-found")

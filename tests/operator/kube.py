@@ -7,16 +7,19 @@ from typing import Any
 
 from kubernetes import client as k8s
 
+from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.k8s.resources import GROUP, VERSION
 
 
-def make_secret(api: k8s.ApiClient, ns: str, name: str, data: dict[str, str]) -> None:
+def make_secret(api: k8s.ApiClient, ns: str, name: str, data: dict[str, str], tenants: str | None = "*") -> None:
+    """A credential Secret; ``tenants`` is its opt-in (``jiradrift.io/allowed-tenants``), None for none."""
+    annotations = {ALLOWED_TENANTS_ANNOTATION: tenants} if tenants is not None else {}
     k8s.CoreV1Api(api).create_namespaced_secret(
         ns,
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": name},
+            "metadata": {"name": name, "annotations": annotations},
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()},
         },
     )

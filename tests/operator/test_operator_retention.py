@@ -17,7 +17,7 @@ from jiradrift.k8s.resources import GROUP, VERSION
 pytestmark = pytest.mark.k8s
 
 
-def test_keep_last_prunes_oldest_snapshots_and_their_configmaps(
+def test_keep_last_prunes_oldest_snapshots_and_their_payload_secrets(
     control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: Any, tmp_path: Path
 ) -> None:
     ns, creds = k8s_namespace, jira_sim.credentials
@@ -52,7 +52,13 @@ def test_keep_last_prunes_oldest_snapshots_and_their_configmaps(
             timeout=60,
         )
         assert kept == ["acme-manual-3", "acme-manual-4"]
-        configmaps = json.loads(control_plane.kubectl("get", "configmaps", "-n", ns, "-o", "json").stdout)["items"]
+        # payload parts are Secrets of the store's own type (the default store)
+        configmaps = json.loads(
+            control_plane.kubectl(
+                "get", "secrets", "-n", ns, "--field-selector", "type=jiradrift.io/snapshot-pack", "-o", "json"
+            ).stdout
+        )["items"]
+        assert configmaps, "no payload Secrets"
         manifests = [c for c in configmaps if c["metadata"].get("labels", {}).get("jiradrift.io/part") == "manifest"]
         assert sorted(c["metadata"]["labels"]["jiradrift.io/snapshot"] for c in manifests) == kept
         # no payload is left that only pruned Snapshots used (shared packs keep a kept owner)

@@ -18,6 +18,7 @@ from tests.operator.kube import snapshots
 
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
+from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.k8s.resources import GROUP, VERSION
 
 pytestmark = pytest.mark.k8s
@@ -46,7 +47,7 @@ def test_two_hundred_tenants_in_one_operator(
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "jira"},
+            "metadata": {"name": "jira", "annotations": {ALLOWED_TENANTS_ANNOTATION: "*"}},
             "data": {
                 "email": base64.b64encode(creds.email.encode()).decode(),
                 "token": base64.b64encode(creds.api_token.encode()).decode(),

@@ -254,3 +254,28 @@ def test_window_durations(text: str, seconds: int) -> None:
 def test_bad_window_is_refused() -> None:
     with pytest.raises(typer.BadParameter, match="not a duration"):
         parse_window("soon")
+
+
+# --- the Secret's opt-in ------------------------------------------------------------------------
+
+
+def test_a_secret_that_does_not_opt_in_to_the_tenant_is_not_used() -> None:
+    fresh = {**OAUTH, "access_token": "at", "expires_at": "2026-03-05T00:00:00Z"}
+    refused = decide(secret(fresh), AuthKind.OAUTH, now=NOW, window=WINDOW, tenant="acme")
+    assert refused.action is Action.FAIL and refused.reason == "SecretNotOptedIn"
+    assert "kubectl annotate secret acme-creds -n team-a jiradrift.io/allowed-tenants=acme" in refused.message
+    other = secret(fresh, {"jiradrift.io/allowed-tenants": "beta"})
+    refused = decide(other, AuthKind.OAUTH, now=NOW, window=WINDOW, tenant="acme")
+    assert refused.reason == "SecretNotOptedIn"
+    assert "kubectl annotate --overwrite secret acme-creds -n team-a jiradrift.io/allowed-tenants=beta,acme" in (
+        refused.message
+    )
+    for opt_in in ("acme", "beta, acme", "*"):
+        ok = decide(
+            secret(fresh, {"jiradrift.io/allowed-tenants": opt_in}),
+            AuthKind.OAUTH,
+            now=NOW,
+            window=WINDOW,
+            tenant="acme",
+        )
+        assert ok.action is Action.SKIP, opt_in

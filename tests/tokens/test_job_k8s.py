@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 from kubernetes import client as k8s
-from tokenlib import create_secret, create_tenant, oauth_secret, sa_secret, secret_values, soon
+from tokenlib import EMULATOR, create_secret, create_tenant, oauth_secret, sa_secret, secret_values, soon
 
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.sim.emulator import RunningEmulator
@@ -63,7 +63,7 @@ async def test_job_visits_every_tenant_continues_past_failures_and_counts(
 
     started = time.monotonic()
     summary = await run_refresh_job(
-        k8s_api, namespaces=namespaces, window=timedelta(hours=24), concurrency=20, page_size=50
+        k8s_api, namespaces=namespaces, window=timedelta(hours=24), concurrency=20, page_size=50, allowlist=EMULATOR
     )
     elapsed = time.monotonic() - started
 
@@ -88,6 +88,8 @@ def run_cli(plane: ControlPlane, *args: str) -> subprocess.CompletedProcess[str]
             str(plane.kubeconfig),
             "--log-format",
             "plain",
+            "--allowed-hosts",
+            str(EMULATOR),
             *args,
         ],
         capture_output=True,

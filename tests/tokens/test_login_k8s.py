@@ -13,6 +13,7 @@ import httpx
 import pytest
 from kubernetes import client as k8s
 from tokenlib import (
+    EMULATOR,
     condition,
     create_secret,
     create_tenant,
@@ -53,6 +54,7 @@ async def start_login(
             port=0,
             announce=urls.append,
             timeout=timeout,
+            allowlist=EMULATOR,
         )
     )
     for _ in range(500):
@@ -89,7 +91,9 @@ async def test_login_writes_the_secret_and_the_token_refreshes(
     assert condition(tenant, "TokenFresh")["status"] == "True"
     assert tenant["status"]["token"]["scopesReadOnly"] is True
 
-    state = await ensure_fresh_token(k8s_api, tenant, window=timedelta(hours=2))  # 1 h token: refresh
+    state = await ensure_fresh_token(
+        k8s_api, tenant, window=timedelta(hours=2), allowlist=EMULATOR
+    )  # 1 h token: refresh
     assert state.refreshed and secret_values(k8s_api, ns, "acme-creds")["refresh_token"] != stored["refresh_token"]
 
 
@@ -149,6 +153,8 @@ def test_cli_login_replaces_revoked_credentials(
             str(control_plane.kubeconfig),
             "--timeout",
             "30",
+            "--allowed-hosts",
+            str(EMULATOR),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from kubernetes import client as k8s
 from tokenlib import (
+    EMULATOR,
     RefreshTokenSpy,
     create_secret,
     create_tenant,
@@ -32,7 +33,7 @@ TRIALS = 100
 async def operator(api: k8s.ApiClient, tenant: dict[str, Any], http: httpx.AsyncClient, *, delay: float) -> TokenState:
     """The operator before a capture; the jitter lets either caller reach the Lease first."""
     await asyncio.sleep(delay)
-    return await ensure_fresh_token(api, tenant, window=timedelta(minutes=5), http=http)
+    return await ensure_fresh_token(api, tenant, window=timedelta(minutes=5), http=http, allowlist=EMULATOR)
 
 
 async def test_job_and_operator_race_rotates_exactly_once_per_trial(
@@ -52,7 +53,9 @@ async def test_job_and_operator_race_rotates_exactly_once_per_trial(
             before = len(job_spy.presented) + len(operator_spy.presented)
             tenant = get_tenant(k8s_api, ns, "acme")
             summary, state = await asyncio.gather(
-                run_refresh_job(k8s_api, namespaces=[ns], window=timedelta(minutes=30), http=job_http),
+                run_refresh_job(
+                    k8s_api, namespaces=[ns], window=timedelta(minutes=30), http=job_http, allowlist=EMULATOR
+                ),
                 operator(k8s_api, tenant, operator_http, delay=random.uniform(0, 0.03)),
             )
             rotations.append(len(job_spy.presented) + len(operator_spy.presented) - before)

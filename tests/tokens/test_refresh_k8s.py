@@ -10,6 +10,7 @@ import httpx
 import pytest
 from kubernetes import client as k8s
 from tokenlib import (
+    EMULATOR,
     RefreshTokenSpy,
     condition,
     create_secret,
@@ -59,8 +60,10 @@ async def test_refresh_rotates_persists_then_reports(
     spent = secret_values(k8s_api, ns, "acme-creds")["refresh_token"]
     spy = RefreshTokenSpy()
     async with spy.client() as http:
-        state = await ensure_fresh_token(k8s_api, tenant, window=FIVE_MIN, http=http)
-        again = await ensure_fresh_token(k8s_api, get_tenant(k8s_api, ns, "acme"), window=FIVE_MIN, http=http)
+        state = await ensure_fresh_token(k8s_api, tenant, window=FIVE_MIN, http=http, allowlist=EMULATOR)
+        again = await ensure_fresh_token(
+            k8s_api, get_tenant(k8s_api, ns, "acme"), window=FIVE_MIN, http=http, allowlist=EMULATOR
+        )
 
     stored = secret_values(k8s_api, ns, "acme-creds")
     assert state.refreshed and not again.refreshed
@@ -91,7 +94,7 @@ async def test_service_account_is_reminted(
     ns, sim = k8s_namespace, jira_sim
     create_secret(k8s_api, ns, "sa-creds", sa_secret(sim))
     tenant = create_tenant(k8s_api, ns, "sa", sim, kind="serviceAccount", secret="sa-creds")
-    state = await ensure_fresh_token(k8s_api, tenant, window=FIVE_MIN)
+    state = await ensure_fresh_token(k8s_api, tenant, window=FIVE_MIN, allowlist=EMULATOR)
     stored = secret_values(k8s_api, ns, "sa-creds")
     assert state.refreshed and stored["access_token"] == state.access_token
     assert "refresh_token" not in stored
@@ -106,7 +109,7 @@ async def test_malformed_secret_fails_without_calling_the_token_endpoint(
     create_secret(k8s_api, ns, "acme-creds", {"client_id": sim.credentials.client_id, "client_secret": "x"})
     tenant = create_tenant(k8s_api, ns, "acme", sim)
     with pytest.raises(MalformedSecret, match="refresh_token"):
-        await ensure_fresh_token(k8s_api, tenant, window=FIVE_MIN)
+        await ensure_fresh_token(k8s_api, tenant, window=FIVE_MIN, allowlist=EMULATOR)
     fresh = condition(get_tenant(k8s_api, ns, "acme"), "TokenFresh")
     assert (fresh["status"], fresh["reason"]) == ("False", "MalformedSecret")
     assert f"Secret {ns}/acme-creds" in fresh["message"]
@@ -120,12 +123,15 @@ async def test_revoked_grant_reports_once_and_never_retries_until_the_secret_cha
     tenant = oauth_tenant(k8s_api, ns, sim)
     sim.oauth.revoke_grant_of(secret_values(k8s_api, ns, "acme-creds")["refresh_token"])
 
-    summaries = [await run_refresh_job(k8s_api, namespaces=[ns], window=timedelta(hours=24)) for _ in range(5)]
+    summaries = [
+        await run_refresh_job(k8s_api, namespaces=[ns], window=timedelta(hours=24), allowlist=EMULATOR)
+        for _ in range(5)
+    ]
     assert [(s.refreshed, s.skipped, s.failed) for s in summaries] == [(0, 0, 1)] * 5
     assert {s.failures[0].reason for s in summaries} == {"ReauthorizationRequired"}
     assert sim.requests.count(TOKEN_CALL) == 1, "one call found the grant revoked; no retry storm"
     with pytest.raises(ReauthorizationPending, match="auth login"):
-        await ensure_fresh_token(k8s_api, get_tenant(k8s_api, ns, "acme"), window=FIVE_MIN)
+        await ensure_fresh_token(k8s_api, get_tenant(k8s_api, ns, "acme"), window=FIVE_MIN, allowlist=EMULATOR)
     assert sim.requests.count(TOKEN_CALL) == 1
 
     after = get_tenant(k8s_api, ns, "acme")
@@ -139,7 +145,7 @@ async def test_revoked_grant_reports_once_and_never_retries_until_the_secret_cha
 
     # Someone consents again: the next run uses the new credentials at once.
     set_secret_values(k8s_api, ns, "acme-creds", {"refresh_token": sim.oauth.create_grant()})
-    summary = await run_refresh_job(k8s_api, namespaces=[ns], window=timedelta(hours=24))
+    summary = await run_refresh_job(k8s_api, namespaces=[ns], window=timedelta(hours=24), allowlist=EMULATOR)
     assert (summary.refreshed, summary.failed) == (1, 0)
     assert REAUTH_ANNOTATION not in (get_secret(k8s_api, ns, "acme-creds")["metadata"].get("annotations") or {})
     assert condition(get_tenant(k8s_api, ns, "acme"), "TokenFresh")["status"] == "True"
@@ -154,7 +160,7 @@ async def test_write_scopes_are_refused_unless_allowed(
     tenant = oauth_tenant(k8s_api, ns, sim, scopes=WRITE_CAPABLE_SCOPES)
     spent = secret_values(k8s_api, ns, "acme-creds")["refresh_token"]
     with pytest.raises(WriteScopesRefused, match="manage:jira-configuration"):
-        await ensure_fresh_token(k8s_api, tenant, window=FIVE_MIN)
+        await ensure_fresh_token(k8s_api, tenant, window=FIVE_MIN, allowlist=EMULATOR)
     assert secret_values(k8s_api, ns, "acme-creds")["refresh_token"] != spent, "the rotation was still saved"
     after = get_tenant(k8s_api, ns, "acme")
     scopes = condition(after, "ScopesReadOnly")
@@ -166,7 +172,7 @@ async def test_write_scopes_are_refused_unless_allowed(
     patched = k8s.CustomObjectsApi(k8s_api).patch_namespaced_custom_object(
         "jiradrift.io", "v1alpha1", ns, "jiratenants", "acme", {"spec": {"auth": {"allowWriteScopes": True}}}
     )
-    state = await ensure_fresh_token(k8s_api, patched, window=FIVE_MIN)
+    state = await ensure_fresh_token(k8s_api, patched, window=FIVE_MIN, allowlist=EMULATOR)
     assert state.write_scopes and tenant_may_capture(get_tenant(k8s_api, ns, "acme"))
 
 
@@ -182,7 +188,7 @@ async def test_unrelated_secret_change_during_refresh_is_kept_and_rotation_saved
             patch_secret(k8s_api, ns, "acme-creds", {"metadata": {"labels": {"team": "a"}}})
 
     async with httpx.AsyncClient(event_hooks={"request": [label_the_secret]}) as http:
-        result = await TokenRefresher(k8s_api, http=http).refresh(tenant, window=FIVE_MIN)
+        result = await TokenRefresher(k8s_api, http=http, allowlist=EMULATOR).refresh(tenant, window=FIVE_MIN)
     body = get_secret(k8s_api, ns, "acme-creds")
     stored = secret_values(k8s_api, ns, "acme-creds")
     assert result.outcome is Outcome.REFRESHED
@@ -209,7 +215,7 @@ async def test_credentials_replaced_during_refresh_are_never_overwritten(
             )
 
     async with httpx.AsyncClient(event_hooks={"request": [replace_credentials]}) as http:
-        result = await TokenRefresher(k8s_api, http=http).refresh(tenant, window=FIVE_MIN)
+        result = await TokenRefresher(k8s_api, http=http, allowlist=EMULATOR).refresh(tenant, window=FIVE_MIN)
     stored = secret_values(k8s_api, ns, "acme-creds")
     assert stored["refresh_token"] == theirs and stored["access_token"] == their_access
     assert (result.outcome, result.reason) == (Outcome.SKIPPED, "RefreshedConcurrently")
@@ -228,7 +234,9 @@ async def test_a_long_window_does_not_rotate_again_what_the_lease_holder_just_ro
     assert operator.try_acquire()
     spy = RefreshTokenSpy()
     async with spy.client() as http:
-        job = asyncio.create_task(TokenRefresher(k8s_api, http=http).refresh(tenant, window=timedelta(hours=24)))
+        job = asyncio.create_task(
+            TokenRefresher(k8s_api, http=http, allowlist=EMULATOR).refresh(tenant, window=timedelta(hours=24))
+        )
         # Wait until the job has read the Secret and been denied the Lease (it reads before it asks).
         denied, deadline = LOCK_RESULTS["denied"], time.monotonic() + 30
         while LOCK_RESULTS["denied"] == denied:

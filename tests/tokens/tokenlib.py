@@ -10,10 +10,15 @@ from typing import Any
 import httpx
 from kubernetes import client as k8s
 
+from jiradrift.jira.hosts import HostAllowlist
+from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.store.kubeapi import request_json
 from jiradrift.tokens.secret import format_time
+
+EMULATOR = HostAllowlist.parse("127.0.0.1,localhost")
+"""The emulator's token endpoint is on loopback: allowed here as a cluster admin would allow a host."""
 
 
 def b64(text: str) -> str:
@@ -24,11 +29,15 @@ def unb64(text: str) -> str:
     return base64.b64decode(text).decode()
 
 
-def create_secret(api: k8s.ApiClient, ns: str, name: str, values: dict[str, str]) -> dict[str, Any]:
+def create_secret(
+    api: k8s.ApiClient, ns: str, name: str, values: dict[str, str], tenants: str | None = "*"
+) -> dict[str, Any]:
+    """A credential Secret; ``tenants`` is its opt-in (``jiradrift.io/allowed-tenants``), None for none."""
+    annotations = {ALLOWED_TENANTS_ANNOTATION: tenants} if tenants is not None else {}
     body = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name, "namespace": ns},
+        "metadata": {"name": name, "namespace": ns, "annotations": annotations},
         "data": {k: b64(v) for k, v in values.items()},
     }
     return request_json(api, "POST", f"/api/v1/namespaces/{ns}/secrets", body=body)

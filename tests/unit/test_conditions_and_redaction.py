@@ -37,3 +37,51 @@ def test_secrets_are_redacted_in_text_and_logs() -> None:
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "got %s", (text,), None)
     line = json.loads(JsonFormatter().format(record))
     assert "s3cr3t" not in line["message"] and line["level"] == "info"
+
+
+def test_a_credential_read_once_is_redacted_wherever_it_appears_verbatim() -> None:
+    from jiradrift.redact import remember_secrets
+
+    sentinel = "sentinel-cred-6f1d2a9b"
+    assert redact(f"Illegal header value b'{sentinel}\\n'") == f"Illegal header value b'{sentinel}\\n'"
+    remember_secrets({"token": sentinel, "email": "admin@acme.example"})
+    assert sentinel not in redact(f"Illegal header value b'{sentinel}\\n'")
+    assert "admin@acme.example" in redact("admin@acme.example")  # not a credential: kept
+
+
+def test_condition_messages_are_redacted() -> None:
+    c = set_condition([], "Reachable", False, "UnexpectedError", "ValueError: Bearer abcdefghijkl", now=T0)
+    assert "abcdefghijkl" not in c[0]["message"]
+
+
+def test_kopf_failure_records_are_redacted_before_they_become_events() -> None:
+    """kopf posts its own handler failures (with traceback) as Events through a handler on the
+    ``kopf.objects`` logger; the redaction filter runs before that handler sees the record."""
+    import sys
+
+    import kopf  # noqa: F401  (registers kopf's Event poster on kopf.objects)
+
+    from jiradrift.handlers.logs import KOPF_OBJECT_LOGGER, install_redaction
+    from jiradrift.redact import remember_secrets
+
+    sentinel = "sentinel-kopf-0c7e55aa"
+    remember_secrets({"client_secret": sentinel})
+    posted: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            posted.append(self.format(record))
+
+    logger = logging.getLogger(KOPF_OBJECT_LOGGER)
+    capture = Capture()
+    logger.addHandler(capture)
+    try:
+        install_redaction()
+        try:
+            raise RuntimeError(f"token endpoint said {sentinel}")
+        except RuntimeError:
+            logger.error("Handler 'x' failed with an exception: %s", sentinel, exc_info=sys.exc_info())
+    finally:
+        logger.removeHandler(capture)
+    assert posted and all(sentinel not in text for text in posted), posted
+    assert "RuntimeError" in posted[0]

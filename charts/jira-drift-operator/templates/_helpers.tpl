@@ -91,8 +91,10 @@ Empty watchNamespaces means the release namespace.
 {{/*
 RBAC rules of the operator (see the table in README and tests/chart/test_rbac.py).
 No create/delete on jiratenants: the operator never makes or removes tenants; patch is for kopf's
-finalizer and annotations. Secrets: get/watch for credentials, update/patch to store refreshed
-tokens; never create or delete.
+finalizer and annotations. Secrets: get for credentials, update to store refreshed tokens (only of
+Secrets that opted in to a tenant). With the default secret store, also list/create/patch/delete for
+the payload parts, which templates/tenant-spec-guard.yaml confines to Secrets of type
+jiradrift.io/snapshot-pack at admission (RBAC cannot tell Secret types apart).
 */}}
 {{- define "jira-drift-operator.operatorRules" -}}
 - apiGroups: ["jiradrift.io"]
@@ -115,7 +117,11 @@ tokens; never create or delete.
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "watch", "update", "patch"]
+  {{- if eq .Values.operator.store.type "secret" }}
+  verbs: ["get", "update", "list", "create", "patch", "delete"]
+  {{- else }}
+  verbs: ["get", "update"]
+  {{- end }}
 {{- if eq .Values.operator.store.type "configmap" }}
 - apiGroups: [""]
   resources: ["configmaps"]
@@ -133,13 +139,40 @@ tokens; never create or delete.
   verbs: ["get", "patch"]
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "update", "patch"]
+  verbs: ["get", "update"]
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
   verbs: ["get", "create", "update"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]
+{{- end }}
+
+{{/*
+The cluster admin's host allowlist, comma-separated, for --allowed-hosts of both workloads.
+*/}}
+{{- define "jira-drift-operator.allowedHosts" -}}
+{{- if not .Values.allowedHosts }}
+{{- fail "allowedHosts is empty: name at least one host tenants' credentials may go to, e.g. *.atlassian.net" }}
+{{- end }}
+{{- .Values.allowedHosts | uniq | join "," }}
+{{- end }}
+
+{{/*
+CEL: is the host name (the CEL expression in .host) on the allowlist? One clause per entry;
+'*.' entries match by suffix and never an IP address. Call with (dict "root" . "host" "<expr>").
+*/}}
+{{- define "jira-drift-operator.allowedHostCel" -}}
+{{- $host := .host }}
+{{- $clauses := list }}
+{{- range (.root.Values.allowedHosts | uniq) }}
+{{- if hasPrefix "*." . }}
+{{- $clauses = append $clauses (printf "(%s.endsWith('%s') && !isIP(%s))" $host (trimPrefix "*" .) $host) }}
+{{- else }}
+{{- $clauses = append $clauses (printf "%s == '%s'" $host .) }}
+{{- end }}
+{{- end }}
+{{- join " || " $clauses }}
 {{- end }}
 
 {{/* Volumes and mounts every container of this chart needs on a read-only root filesystem. */}}

@@ -21,6 +21,7 @@ import typer
 
 from jiradrift.dev.controlplane import ControlPlane, install_crds, wait_crds_established
 from jiradrift.dev.operator_process import running_operator, wait_for
+from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
 
 NAMESPACE = "jira-demo"
 
@@ -58,7 +59,17 @@ def demo_command(
         chart_dir = Path(__file__).resolve().parents[3] / "charts" / "jira-drift-operator"
         if chart and chart_dir.exists():
             _step("helm install jira-drift-operator (CRDs, ServiceAccounts, least-privilege RBAC)")
-            plane.helm("install", "jira-drift-operator", str(chart_dir), "-n", NAMESPACE, "--wait=false")
+            # The emulator listens on loopback: allowed here, as an admin allows their Jira sites.
+            plane.helm(
+                "install",
+                "jira-drift-operator",
+                str(chart_dir),
+                "-n",
+                NAMESPACE,
+                "--wait=false",
+                "--set",
+                "allowedHosts={127.0.0.1}",
+            )
             wait_crds_established(plane)
             kubeconfig = plane.service_account_kubeconfig(NAMESPACE, "jira-drift-operator")
             typer.echo("the operator will run with the chart's ServiceAccount permissions")
@@ -71,7 +82,12 @@ def demo_command(
         secret = {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "acme-jira", "namespace": NAMESPACE},
+            # The Secret opts in to the tenant that may use it; without this the operator refuses it.
+            "metadata": {
+                "name": "acme-jira",
+                "namespace": NAMESPACE,
+                "annotations": {ALLOWED_TENANTS_ANNOTATION: "acme"},
+            },
             "data": {"email": _b64(creds.email), "token": _b64(creds.api_token)},
         }
         tenant: dict[str, Any] = {

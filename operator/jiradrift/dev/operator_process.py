@@ -19,6 +19,10 @@ from typing import Any
 
 from jiradrift.dev.controlplane import ControlPlane, free_port
 
+# The emulator listens on loopback: the test and demo operators allow it, as a cluster admin would
+# allow a site (a production operator refuses loopback unless --allowed-hosts names it).
+EMULATOR_HOSTS = ("127.0.0.1", "localhost")
+
 
 class OperatorProcess:
     def __init__(self, proc: subprocess.Popen[bytes], log: Path, metrics_port: int, liveness_port: int) -> None:
@@ -59,11 +63,12 @@ def start_operator(
     workdir: Path,
     *,
     kubeconfig: Path | None = None,
-    store: str = "configmap",
+    store: str = "secret",
     lease_duration: int = 15,
     tenant_interval: float = 2.0,
     name: str = "operator",
     extra: Sequence[str] = (),
+    allowed_hosts: Sequence[str] = EMULATOR_HOSTS,
 ) -> OperatorProcess:
     workdir.mkdir(parents=True, exist_ok=True)
     metrics_port, liveness_port = free_port(), free_port()
@@ -83,6 +88,8 @@ def start_operator(
         str(lease_duration),
         "--tenant-interval",
         str(tenant_interval),
+        "--allowed-hosts",
+        ",".join(allowed_hosts),
         *extra,
     ]
     env = {**os.environ, "KUBECONFIG": str(kubeconfig or plane.kubeconfig), "POD_NAME": name}

@@ -10,6 +10,7 @@ from typing import Any
 
 from kubernetes import client as k8s
 
+from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.jira.limits import ResponseLimits
 from jiradrift.store.base import SnapshotStore
 
@@ -20,7 +21,7 @@ class OperatorSettings:
 
     namespaces: list[str] = field(default_factory=list)  # empty = all namespaces
     standalone: bool = True
-    store: str = "configmap"  # configmap | filesystem
+    store: str = "secret"  # secret (Secrets a namespace `view` binding cannot read) | configmap | filesystem
     store_path: Path = Path("/data")
     lease_duration_seconds: int = 90
     tenant_timer_seconds: float = 30.0  # how often each JiraTenant is reconciled
@@ -34,6 +35,8 @@ class OperatorSettings:
     limits: ResponseLimits = field(default_factory=ResponseLimits)
     probe_timeout_seconds: float = 60.0
     audit_timeout_seconds: float = 60.0
+    # where tenants' credentials may go: set by the cluster admin (--allowed-hosts), never by a tenant
+    allowed_hosts: HostAllowlist = field(default_factory=HostAllowlist)
 
 
 @dataclass
@@ -58,10 +61,11 @@ class OperatorContext:
             from jiradrift.store.filesystem import FilesystemStore
 
             return FilesystemStore(self.settings.store_path)
-        from jiradrift.store.configmap import ConfigMapStore
+        from jiradrift.store.configmap import ConfigMapStore, SecretStore
 
         store = self.stores.get((namespace, tenant))
         if store is None:
-            store = self.stores[(namespace, tenant)] = ConfigMapStore(self.api, namespace, tenant)
+            kind = SecretStore if self.settings.store == "secret" else ConfigMapStore
+            store = self.stores[(namespace, tenant)] = kind(self.api, namespace, tenant)
         assert isinstance(store, ConfigMapStore)
         return store.for_owner(owner) if owner is not None else store

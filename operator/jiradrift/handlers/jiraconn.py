@@ -13,8 +13,9 @@ from jiradrift.jira.auth import ApiTokenAuth, Credentials, OAuthAuth, PatAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.jira.limits import DEFAULT_LIMITS, ResponseLimits
 from jiradrift.jira.ratelimit import RetryPolicy
-from jiradrift.k8s.credentials import TenantSecret, read_tenant_secret
+from jiradrift.k8s.credentials import TenantSecret, check_tenant_urls, read_tenant_secret
 from jiradrift.k8s.resources import JiraTenantSpec
+from jiradrift.redact import redact
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ async def credentials_for(
     Both token kinds go through ``jiradrift.tokens`` -- the same code the CronJob runs -- so the
     Secret, the refresh Lease and the tenant's TokenFresh / ScopesReadOnly status stay in one place.
     """
-    secret = await asyncio.to_thread(read_tenant_secret, ctx.api, namespace, spec)
+    check_tenant_urls(ctx.settings.allowed_hosts, spec)  # before the Secret is even read
+    secret = await asyncio.to_thread(read_tenant_secret, ctx.api, namespace, name, spec)
     data = secret.data
     if secret.method == "apiToken":
         return ApiTokenAuth(email=data["email"], api_token=data["token"]), secret
@@ -44,7 +46,12 @@ async def credentials_for(
 
     from jiradrift.tokens import ensure_fresh_token
 
-    state = await ensure_fresh_token(ctx.api, tenant, window=timedelta(seconds=ctx.settings.token_window_seconds))
+    state = await ensure_fresh_token(
+        ctx.api,
+        tenant,
+        window=timedelta(seconds=ctx.settings.token_window_seconds),
+        allowlist=ctx.settings.allowed_hosts,
+    )
     return OAuthAuth(access_token=state.access_token), secret
 
 
@@ -86,6 +93,11 @@ TOKEN_CONDITION = {
     "WriteScopesGranted": "ScopesReadOnly",
     "SecretNotFound": "CredentialsValid",
     "MalformedSecret": "CredentialsValid",
+    "SecretNotOptedIn": "CredentialsValid",
+    "HostNotAllowed": "CredentialsValid",
+    "NonCanonicalURL": "CredentialsValid",
+    "InsecureURL": "CredentialsValid",
+    "InvalidURL": "CredentialsValid",
 }
 
 
@@ -140,4 +152,4 @@ def classify(exc: BaseException, spec: JiraTenantSpec) -> Problem:
         return Problem("Reachable", "JiraError", f"{site}: {exc}")
     if isinstance(exc, jira_errors.ConfigurationError):
         return Problem("Reachable", "InvalidSite", str(exc))
-    return Problem("Reachable", "UnexpectedError", f"{type(exc).__name__}: {exc}")
+    return Problem("Reachable", "UnexpectedError", redact(f"{type(exc).__name__}: {exc}"))

@@ -1,4 +1,9 @@
-"""Structured JSON logs with credentials redacted, whatever logger they come from."""
+"""Structured JSON logs with credentials redacted, whatever logger they come from.
+
+kopf turns its own log records about an object (a handler that failed, with its traceback) into
+Kubernetes Events through a handler on the ``kopf.objects`` logger. :class:`RedactingFilter` sits on
+that handler and on ours, so a record is redacted before it is written *or* posted.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +33,36 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+class RedactingFilter(logging.Filter):
+    """Redacts a record in place (message, arguments and traceback text) before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _PLAIN.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+_PLAIN = logging.Formatter()
+REDACTING_FILTER = RedactingFilter()
+KOPF_OBJECT_LOGGER = "kopf.objects"  # kopf's per-object records; its Event poster is a handler here
+
+
+def install_redaction() -> None:
+    """Put :data:`REDACTING_FILTER` on every handler that can emit: the root's and kopf's Event poster."""
+    handlers = [*logging.getLogger().handlers, *logging.getLogger(KOPF_OBJECT_LOGGER).handlers]
+    for handler in handlers:
+        if REDACTING_FILTER not in handler.filters:
+            handler.addFilter(REDACTING_FILTER)
+    for name in ("kopf", KOPF_OBJECT_LOGGER, "jiradrift"):
+        logger = logging.getLogger(name)
+        if REDACTING_FILTER not in logger.filters:
+            logger.addFilter(REDACTING_FILTER)
+
+
 def configure(level: int = logging.INFO, json_format: bool = True) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(
@@ -35,6 +70,7 @@ def configure(level: int = logging.INFO, json_format: bool = True) -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    install_redaction()
     root.setLevel(level)
     for noisy in ("aiohttp.access", "kubernetes.client.rest", "urllib3", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -6,6 +6,9 @@ and tests can run an operator with second-scale timers.
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import kopf
@@ -14,6 +17,32 @@ from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.snapshot import run_snapshot
 from jiradrift.handlers.tenant import reconcile_tenant
 from jiradrift.k8s.resources import GROUP, VERSION
+from jiradrift.redact import redact
+
+log = logging.getLogger("jiradrift.handlers")
+Handler = Callable[..., Awaitable[None]]
+UNEXPECTED_RETRY_SECONDS = 60  # what kopf itself waits after an arbitrary exception
+
+
+def sanitized(handler: Handler) -> Handler:
+    """Whatever a handler raises reaches kopf (its logs, its failure Events) redacted and without the
+    chained exception, whose text could quote a credential; kopf's retry behaviour is unchanged."""
+
+    @functools.wraps(handler)
+    async def wrapper(**kwargs: Any) -> None:
+        try:
+            await handler(**kwargs)
+        except kopf.TemporaryError as exc:
+            raise kopf.TemporaryError(redact(str(exc)), delay=exc.delay) from None
+        except kopf.PermanentError as exc:
+            raise kopf.PermanentError(redact(str(exc))) from None
+        except Exception as exc:
+            log.exception("handler %s failed unexpectedly", handler.__name__)  # redacted by the log filter
+            message = redact(f"{type(exc).__name__}: {exc}")
+            raise kopf.TemporaryError(message, delay=UNEXPECTED_RETRY_SECONDS) from None
+
+    return wrapper
+
 
 TENANTS = (GROUP, VERSION, "jiratenants")
 SNAPSHOTS = (GROUP, VERSION, "snapshots")
@@ -43,6 +72,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     @kopf.on.resume(*TENANTS, registry=registry)
     @kopf.on.create(*TENANTS, registry=registry)
     @kopf.on.update(*TENANTS, field="spec", registry=registry)
+    @sanitized
     async def tenant_changed(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         await reconcile_tenant(ctx, dict(body), patch, force_check=True)
 
@@ -52,11 +82,13 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         initial_delay=settings.tenant_timer_seconds,
         registry=registry,
     )
+    @sanitized
     async def tenant_tick(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         await reconcile_tenant(ctx, dict(body), patch)
 
     @kopf.on.resume(*SNAPSHOTS, registry=registry)
     @kopf.on.create(*SNAPSHOTS, registry=registry)
+    @sanitized
     async def snapshot_created(body: kopf.Body, **_: Any) -> None:
         await run_snapshot(ctx, _plain(body))
 

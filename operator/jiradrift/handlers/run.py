@@ -14,6 +14,7 @@ from kubernetes import config as k8s_config
 from jiradrift.handlers import logs, metrics
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.registry import build_registry
+from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
 from jiradrift.k8s.lease import holder_identity
 from jiradrift.snapshot.cli import (
     MAX_DEPTH,
@@ -23,6 +24,8 @@ from jiradrift.snapshot.cli import (
     REQUEST_DEADLINE,
     response_limits,
 )
+
+STORES = ("secret", "configmap", "filesystem")
 
 
 def api_client() -> k8s.ApiClient:
@@ -41,7 +44,13 @@ def run_command(
     standalone: bool = typer.Option(True, help="Run without kopf peering (use one replica, strategy Recreate)."),
     liveness: str = typer.Option("http://0.0.0.0:8080/healthz", help="kopf liveness endpoint ('' to disable)."),
     metrics_port: int = typer.Option(9090, help="Port for Prometheus /metrics (0 to disable)."),
-    store: str = typer.Option("configmap", help="Where payloads go: configmap (in-cluster) or filesystem."),
+    store: str = typer.Option(
+        "secret",
+        help=(
+            "Where payloads go: secret (Secrets of type jiradrift.io/snapshot-pack, which the namespace `view` "
+            "role cannot read), configmap (readable by `view`), or filesystem."
+        ),
+    ),
     store_path: Path = typer.Option(Path("/data"), help="Root of the filesystem store."),
     lease_duration: int = typer.Option(90, help="Snapshot lock Lease duration, seconds."),
     tenant_interval: float = typer.Option(30.0, help="Seconds between reconciliations of each JiraTenant."),
@@ -52,14 +61,27 @@ def run_command(
     max_wait: float = MAX_WAIT,
     probe_timeout: float = typer.Option(60.0, min=0.1, help="Overall deadline of a tenant's health check, seconds."),
     audit_timeout: float = typer.Option(60.0, min=0.1, help="Overall deadline of audit-log attribution, seconds."),
+    allowed_hosts: str = typer.Option(
+        ",".join(DEFAULT_ALLOWED_HOSTS),
+        envvar=ALLOWED_HOSTS_ENV,
+        help=(
+            "Hosts tenants' credentials may be sent to (spec.site, spec.apiGateway, tokenUrl), comma-separated: "
+            "exact names or '*.' wildcards. Set by the cluster admin; no JiraTenant can widen it. Loopback "
+            "(127.0.0.1, localhost) only when named here: the emulator and tests."
+        ),
+    ),
     log_format: str = typer.Option("json", help="json or plain."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Run the operator: reconcile JiraTenants and Snapshots in the given namespaces."""
     if not namespace and not all_namespaces:
         raise typer.BadParameter("pass --namespace NS (repeatable) or --all-namespaces")
-    if store not in ("configmap", "filesystem"):
-        raise typer.BadParameter(f"--store must be configmap or filesystem, not {store!r}")
+    if store not in STORES:
+        raise typer.BadParameter(f"--store must be one of {', '.join(STORES)}, not {store!r}")
+    try:
+        allowlist = HostAllowlist.parse(allowed_hosts)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--allowed-hosts") from None
     logs.configure(logging.DEBUG if verbose else logging.INFO, json_format=log_format == "json")
     settings = OperatorSettings(
         namespaces=list(namespace),
@@ -71,6 +93,7 @@ def run_command(
         limits=response_limits(max_response_bytes, max_depth, request_deadline, max_pages, max_wait),
         probe_timeout_seconds=probe_timeout,
         audit_timeout_seconds=audit_timeout,
+        allowed_hosts=allowlist,
     )
     ctx = OperatorContext(api=api_client(), settings=settings, holder=holder_identity())
     if metrics_port:

@@ -29,6 +29,7 @@ from jiradrift.k8s import events
 from jiradrift.k8s.credentials import CredentialsProblem
 from jiradrift.k8s.lease import LeaseLock, snapshot_lock_key, snapshot_lock_labels
 from jiradrift.k8s.resources import GROUP, LABEL_DRIFT, LABEL_TENANT, LABEL_TYPE, VERSION, JiraTenantSpec
+from jiradrift.redact import redact, redact_strings
 from jiradrift.snapshot.diff import diff_manifests
 from jiradrift.snapshot.manifest import Manifest
 from jiradrift.snapshot.report import DriftReport
@@ -46,9 +47,13 @@ def _objects(ctx: OperatorContext) -> k8s.CustomObjectsApi:
     return k8s.CustomObjectsApi(ctx.api)
 
 
+STORE_BACKENDS = {"secret": "Secret", "configmap": "ConfigMap", "filesystem": "Filesystem"}
+
+
 def patch_status(ctx: OperatorContext, namespace: str, name: str, status: dict[str, Any]) -> None:
+    """Every string in a Snapshot's status passes redaction: messages quote errors, errors quote input."""
     _objects(ctx).patch_namespaced_custom_object_status(
-        GROUP, VERSION, namespace, "snapshots", name, {"status": status}
+        GROUP, VERSION, namespace, "snapshots", name, {"status": redact_strings(status)}
     )
 
 
@@ -285,7 +290,7 @@ async def _capture_locked(
         "errorCount": len(manifest.errors),
         "digest": f"sha256:{manifest.digest}",
         "storageRef": {
-            "backend": "ConfigMap" if ctx.settings.store == "configmap" else "Filesystem",
+            "backend": STORE_BACKENDS[ctx.settings.store],
             "location": f"{namespace}/{name}",
         },
         "unchangedFrom": manifest.unchanged_from,
@@ -390,6 +395,11 @@ async def _retry_or_fail(ctx: OperatorContext, body: dict[str, Any], reason: str
         "InvalidSite",
         "WriteScopesGranted",
         "MalformedSecret",
+        "SecretNotOptedIn",
+        "HostNotAllowed",
+        "NonCanonicalURL",
+        "InsecureURL",
+        "InvalidURL",
     }
     if terminal or attempts >= MAX_ATTEMPTS:
         await _finish_failed(ctx, body, reason, message, attempts)
@@ -405,7 +415,7 @@ async def _retry_or_fail(ctx: OperatorContext, body: dict[str, Any], reason: str
             "message": f"attempt {attempts}/{MAX_ATTEMPTS} failed: {message}",
         },
     )
-    raise kopf.TemporaryError(f"{reason}: {message}", delay=min(300, 15 * 2**attempts))
+    raise kopf.TemporaryError(redact(f"{reason}: {message}"), delay=min(300, 15 * 2**attempts))
 
 
 async def _finish_failed(ctx: OperatorContext, body: dict[str, Any], reason: str, message: str, attempts: int) -> None:

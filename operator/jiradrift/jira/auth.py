@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from jiradrift.jira.errors import ConfigurationError
+from jiradrift.jira.hosts import canonical_url
 
 DEFAULT_GATEWAY = "https://api.atlassian.com"
 
@@ -90,11 +91,14 @@ def normalise_origin(url: str, what: str) -> str:
             f"{what} {url!r} uses plain http; credentials would travel unencrypted. Use https "
             "(http is accepted only for loopback test servers)"
         )
+    # The canonical origin (lower-case host, no default port): what httpx puts on the wire, so the
+    # client's foreign-host check compares like with like.
+    canonical = canonical_url(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}")
     path = parts.path.rstrip("/")
     for suffix in ("/rest/api/3", "/rest/api/2"):
         if path.endswith(suffix):
             path = path[: -len(suffix)]
-    return f"{parts.scheme}://{parts.netloc}{path}"
+    return f"{canonical}{path}"
 
 
 def origin_of(url: str) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from jiradrift.redact import redact
+
 # Condition types and the reasons the operator uses. Reasons are stable API: alerts match them.
 READY = "Ready"
 CREDENTIALS_VALID = "CredentialsValid"
@@ -45,7 +47,10 @@ def set_condition(
     generation: int | None = None,
     now: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """Return a new list with ``type_`` set; lastTransitionTime moves only when status flips."""
+    """Return a new list with ``type_`` set; lastTransitionTime moves only when status flips.
+
+    The message is redacted here, so no caller can put a credential into status.
+    """
     status_str = status if isinstance(status, str) else ("True" if status else "False")
     existing = find(conditions, type_)
     transition = (
@@ -57,7 +62,7 @@ def set_condition(
         "type": type_,
         "status": status_str,
         "reason": reason,
-        "message": message[:32768],
+        "message": redact(message)[:32768],
         "lastTransitionTime": transition,
     }
     if generation is not None:

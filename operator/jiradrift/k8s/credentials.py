@@ -9,18 +9,33 @@ serviceAccount     ``client_id``, ``client_secret``
 oauth              ``client_id``, ``client_secret``, ``refresh_token`` (+ ``access_token``,
                    ``expires_at``, ``scope`` written back by the operator)
 =================  ==========================================================================
+
+Two gates run before a credential is used, because whoever writes a JiraTenant is not trusted with
+anything else in the namespace:
+
+- :func:`check_tenant_urls`: every URL the tenant names is on the cluster admin's host allowlist
+  (checked before the Secret is even read);
+- the Secret opts in to the tenant: its annotation ``jiradrift.io/allowed-tenants`` lists the
+  tenant's name (comma-separated) or is ``*``. Otherwise the Secret is not used
+  (``SecretNotOptedIn``), so a tenant cannot borrow another workload's Secret.
 """
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from jiradrift.k8s.resources import JiraTenantSpec
+from jiradrift.jira.hosts import HostAllowlist, HostRefused
+from jiradrift.k8s.resources import GROUP, JiraTenantSpec
+from jiradrift.redact import remember_secrets
+
+ALLOWED_TENANTS_ANNOTATION = f"{GROUP}/allowed-tenants"
+"""On a Secret: the JiraTenants (names in the Secret's namespace, comma-separated, or ``*``) that may use it."""
 
 REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "apiToken": ("email", "token"),
@@ -66,6 +81,50 @@ def auth_method(spec: JiraTenantSpec) -> tuple[str, str]:
     )
 
 
+def tenant_urls(spec: JiraTenantSpec) -> list[tuple[str, str]]:
+    """(field, URL) of every place this tenant's credentials would be sent."""
+    urls = [("spec.site", spec.site)]
+    if spec.auth.oauth is not None or spec.auth.service_account is not None:  # bearer tokens go to the gateway
+        urls.append(("spec.apiGateway", spec.api_gateway))
+    if spec.auth.oauth is not None:
+        urls.append(("spec.auth.oauth.tokenUrl", spec.auth.oauth.token_url))
+    if spec.auth.service_account is not None:
+        urls.append(("spec.auth.serviceAccount.tokenUrl", spec.auth.service_account.token_url))
+    return urls
+
+
+def check_tenant_urls(allowlist: HostAllowlist, spec: JiraTenantSpec) -> None:
+    """Raise :class:`CredentialsProblem` unless every URL of the tenant is on the allowlist."""
+    for field, url in tenant_urls(spec):
+        try:
+            allowlist.check(url, field)
+        except HostRefused as exc:
+            raise CredentialsProblem(exc.reason, exc.message) from None
+
+
+def opted_in_tenants(annotations: Mapping[str, str] | None) -> list[str]:
+    value = (annotations or {}).get(ALLOWED_TENANTS_ANNOTATION) or ""
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
+def secret_opts_in(annotations: Mapping[str, str] | None, tenant: str) -> bool:
+    """True when the Secret's ``jiradrift.io/allowed-tenants`` annotation names ``tenant`` or is ``*``."""
+    names = opted_in_tenants(annotations)
+    return "*" in names or tenant in names
+
+
+def opt_in_message(namespace: str, secret: str, tenant: str, annotations: Mapping[str, str] | None) -> str:
+    """What a tenant owner (or the Secret's owner) reads when the Secret has not opted in."""
+    listed = opted_in_tenants(annotations)
+    value = ",".join([*listed, tenant])
+    overwrite = " --overwrite" if listed else ""
+    return (
+        f"Secret {namespace}/{secret} does not opt in to JiraTenant {namespace}/{tenant}, so it is not used. "
+        f"If this tenant may use it, the Secret's owner runs: kubectl annotate{overwrite} secret {secret} "
+        f"-n {namespace} {ALLOWED_TENANTS_ANNOTATION}={value}"
+    )
+
+
 def decode_secret_data(secret: Any) -> dict[str, str]:
     raw = (secret.data if hasattr(secret, "data") else secret.get("data")) or {}
     out = {}
@@ -77,7 +136,8 @@ def decode_secret_data(secret: Any) -> dict[str, str]:
     return out
 
 
-def read_tenant_secret(api: k8s.ApiClient, namespace: str, spec: JiraTenantSpec) -> TenantSecret:
+def read_tenant_secret(api: k8s.ApiClient, namespace: str, tenant: str, spec: JiraTenantSpec) -> TenantSecret:
+    """The tenant's Secret, if it exists, opts in to ``tenant`` and has the keys ``spec.auth`` needs."""
     method, name = auth_method(spec)
     field = f"spec.auth.{method}.secretRef.name"
     try:
@@ -95,7 +155,13 @@ def read_tenant_secret(api: k8s.ApiClient, namespace: str, spec: JiraTenantSpec)
                 f"the operator may not read Secret {namespace}/{name}; grant it get on secrets in {namespace}",
             ) from None
         raise
+    annotations = secret.metadata.annotations if secret.metadata else None
+    if not secret_opts_in(annotations, tenant):
+        raise CredentialsProblem("SecretNotOptedIn", opt_in_message(namespace, name, tenant, annotations))
     data = decode_secret_data(secret)
+    remember_secrets(data)
+    if data.get("email") and data.get("token"):  # the basic-auth value a site could echo back
+        remember_secrets([base64.b64encode(f"{data['email']}:{data['token']}".encode()).decode("ascii")])
     missing = [k for k in REQUIRED_KEYS[method] if not data.get(k)]
     if missing:
         raise CredentialsProblem(

@@ -56,6 +56,49 @@ def cel(
     return entry
 
 
+def url_rules(field: str) -> list[dict[str, str]]:
+    """CEL on a URL a tenant names: what the API server can tell is never a place for credentials.
+
+    The cluster admin's host allowlist is checked by the operator (and by the chart's
+    ValidatingAdmissionPolicy); these rules need no configuration: canonical form, no IP literal but
+    loopback, no cluster-internal name. Regular expressions on the host part rather than CEL's URL
+    library keep the estimated cost within the CRD budget. Messages name the field and the fix.
+    """
+    host = "^[a-z]+://"  # SITE_PATTERN already allows only a host name (no brackets, no user info)
+    port = "(:[0-9]+)?(/|$)"
+    numeric = r"(0x[0-9a-fA-F]+|[0-9]+)([.](0x[0-9a-fA-F]+|[0-9]+))*"
+    return [
+        cel(
+            f"!self.matches('{host}[^/]*[A-Z]')",
+            f"{field} must use a lower-case host name, e.g. https://acme.atlassian.net: hosts are compared exactly",
+            reason="FieldValueInvalid",
+        ),
+        cel(
+            "!self.matches('^https://[^/]*:443(/|$)') && !self.matches('^http://[^/]*:80(/|$)')",
+            f"{field} must not spell out the default port (:443 for https); remove it",
+            reason="FieldValueInvalid",
+        ),
+        cel(
+            "!self.contains('?') && !self.contains('#') && !self.contains('@')",
+            f"{field} must be a plain base URL, without user info (@), query (?) or fragment (#)",
+            reason="FieldValueInvalid",
+        ),
+        cel(
+            f"!self.matches('{host}{numeric}{port}') || self.matches('{host}127[.][0-9.]+{port}')",
+            f"{field} must name a host, not an IP address: link-local (169.254.169.254), private and "
+            "cluster-internal addresses never receive credentials (loopback is allowed for the emulator only)",
+            reason="FieldValueForbidden",
+        ),
+        cel(
+            f"self.matches('{host}(localhost|[^/:]+[.][^/:]+){port}') && "
+            f"!self.matches('{host}[^/:]*[.](svc|local|internal|localhost){port}')",
+            f"{field} must not name a cluster-internal host (a single label, *.svc, *.cluster.local, *.local, "
+            "*.internal); use the site's public https host name",
+            reason="FieldValueForbidden",
+        ),
+    ]
+
+
 def validations(rules: list[dict[str, str]]) -> dict[str, Any]:
     """``json_schema_extra`` carrying CEL rules for the CRD generator."""
     return {"x-kubernetes-validations": rules}
@@ -122,7 +165,11 @@ TOKEN_URL_FIELD: str = Field(
     default="https://auth.atlassian.com/oauth/token",
     max_length=2048,
     pattern=SITE_PATTERN,
-    description="OAuth token endpoint. Change only for testing against an emulator.",
+    description=(
+        "OAuth token endpoint. Its host must be on the operator's host allowlist (set by the cluster admin). "
+        "Change only for testing against an emulator."
+    ),
+    json_schema_extra=validations(url_rules("tokenUrl")),
 )
 
 
@@ -287,7 +334,11 @@ class JiraTenantSpec(Resource):
     site: str = Field(
         max_length=2048,
         pattern=SITE_PATTERN,
-        description="The site URL, e.g. https://acme.atlassian.net (http is accepted for loopback only).",
+        description=(
+            "The site URL, e.g. https://acme.atlassian.net (http is accepted for loopback only). Its host must be "
+            "on the operator's host allowlist, set by the cluster admin (default: *.atlassian.net)."
+        ),
+        json_schema_extra=validations(url_rules("spec.site")),
     )
     cloud_id: str | None = Field(
         default=None, max_length=64, description="Jira Cloud id; discovered from the site when empty."
@@ -297,7 +348,11 @@ class JiraTenantSpec(Resource):
         default="https://api.atlassian.com",
         max_length=2048,
         pattern=SITE_PATTERN,
-        description="Gateway for OAuth and service-account calls. Change only for testing.",
+        description=(
+            "Gateway for OAuth and service-account calls. Its host must be on the operator's host allowlist. "
+            "Change only for testing."
+        ),
+        json_schema_extra=validations(url_rules("spec.apiGateway")),
     )
     auth: TenantAuth = Field(json_schema_extra=validations(TENANT_AUTH_RULES))
     schedule: Schedule = Field(default_factory=Schedule, json_schema_extra=validations(SCHEDULE_RULES))
@@ -411,7 +466,7 @@ SNAPSHOT_SPEC_RULES = [
 
 
 class StorageRef(Resource):
-    backend: str = Field(max_length=32, description="ConfigMap or Filesystem.")
+    backend: str = Field(max_length=32, description="Secret, ConfigMap or Filesystem.")
     location: str = Field(max_length=1024, description="Where the manifest lives in that backend.")
 
 

@@ -273,11 +273,14 @@ def _cluster_page(tenant: str | None, cursor: str | None, limit: int) -> DriftPa
     from kubernetes import config as k8s_config
 
     from jiradrift.k8s.drift_source import KubernetesDriftSource
-    from jiradrift.store.configmap import ConfigMapStore
+    from jiradrift.store.configmap import ConfigMapStore, SecretStore
 
     if not tenant or tenant.count("/") != 1:
         raise _fail("without DIR, pass --tenant NAMESPACE/NAME to read a JiraTenant's drift from the cluster")
     namespace, name = tenant.split("/")
     api = k8s_config.new_client_from_config()
-    store = ConfigMapStore(api, namespace, tenant)
+    # The operator's default store is Secrets; an operator run with --store=configmap used ConfigMaps.
+    store: ConfigMapStore = SecretStore(api, namespace, tenant)
+    if next(iter(store.list_manifests(tenant)), None) is None:
+        store = ConfigMapStore(api, namespace, tenant)
     return list_drift_events(KubernetesDriftSource(api, namespace, name, store), tenant, cursor, limit)

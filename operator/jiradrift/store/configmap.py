@@ -86,6 +86,9 @@ A_DRIFT = f"{GROUP}/drift"  # JSON: drift summary + {"parts", "chunk_part", "chu
 A_TOUCHED = f"{GROUP}/touched-at"
 A_LIVE = f"{GROUP}/live-bytes"  # set by GC on a pack it could not compact because it was in use
 
+SNAPSHOT_PACK_TYPE = f"{GROUP}/snapshot-pack"
+"""The Secret type of :class:`SecretStore`'s parts."""
+
 DEFAULT_MAX_CHUNK_BYTES = 900 * 1024
 #: Keys per pack: the server's managedFields list every binaryData key, and etcd caps the object
 #: (payload + metadata) at 1.5 MiB, so many tiny bodies must not push a pack over.
@@ -93,7 +96,7 @@ MAX_KEYS_PER_PACK = 2000
 MIN_TOUCH_INTERVAL = 5.0
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _SLUG = re.compile(r"[^a-z0-9]+")
-_API = "/api/v1/namespaces/{namespace}/configmaps"
+_API = "/api/v1/namespaces/{namespace}/{resource}"
 MERGE_PATCH = "application/strategic-merge-patch+json"  # ownerReferences merge by uid
 
 
@@ -142,6 +145,11 @@ class ConfigMapStore:
     never collected, protecting a capture whose manifest is not written yet.
     """
 
+    RESOURCE = "configmaps"
+    KIND = "ConfigMap"
+    DATA = "binaryData"
+    TYPE: str | None = None
+
     def __init__(
         self,
         api: ApiClient,
@@ -177,15 +185,15 @@ class ConfigMapStore:
         self._level = compression_level
         self._wall_clock = wall_clock
         self._clock = clock
-        self._path = _API.format(namespace=namespace)
+        self._path = _API.format(namespace=namespace, resource=self.RESOURCE)
         self._shared = _SharedState()
 
     def __repr__(self) -> str:
-        return f"ConfigMapStore(namespace={self.namespace!r}, tenant={self.tenant!r})"
+        return f"{type(self).__name__}(namespace={self.namespace!r}, tenant={self.tenant!r})"
 
     def for_owner(self, owner: Mapping[str, Any] | None) -> ConfigMapStore:
         """The same store (same caches and write buffer) writing parts owned by ``owner``."""
-        clone = object.__new__(ConfigMapStore)
+        clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone.owner = _check_owner(owner) if owner is not None else None
         return clone
@@ -212,19 +220,22 @@ class ConfigMapStore:
         except ApiException as exc:
             if exc.status in (401, 403):
                 raise StoreError(
-                    f"the API server refused {method} on configmaps in namespace {self.namespace}: "
+                    f"the API server refused {method} on {self.RESOURCE} in namespace {self.namespace}: "
                     f"{status_message(exc)}; grant the operator's ServiceAccount get/list/create/update/"
-                    f"patch/delete on configmaps there"
+                    f"patch/delete on {self.RESOURCE} there"
                 ) from exc
             raise
 
     def _get(self, name: str) -> dict[str, Any] | None:
         try:
-            return self._request("GET", f"/{name}")
+            obj = self._request("GET", f"/{name}")
         except ApiException as exc:
             if exc.status == 404:
                 return None
             raise
+        if self.TYPE and obj.get("type") != self.TYPE:
+            return None  # not ours (a Secret of another type is never read or rewritten as a part)
+        return obj
 
     def _delete(self, name: str, resource_version: str | None = None) -> bool:
         body = {"preconditions": {"resourceVersion": resource_version}} if resource_version else None
@@ -243,6 +254,8 @@ class ConfigMapStore:
             try:
                 while True:
                     query: dict[str, str | int] = {"labelSelector": selector, "limit": self.page_size}
+                    if self.TYPE:
+                        query["fieldSelector"] = f"type={self.TYPE}"
                     if token:
                         query["continue"] = token
                     page = self._request("GET", query=query, accept=ACCEPT_METADATA_LIST)
@@ -254,7 +267,7 @@ class ConfigMapStore:
                 if exc.status == 410 and token:  # continue token expired: list again, consistently
                     continue
                 raise
-        raise StoreError(f"listing configmaps {selector!r} in {self.namespace} kept expiring; retry later")
+        raise StoreError(f"listing {self.RESOURCE} {selector!r} in {self.namespace} kept expiring; retry later")
 
     def _selector(self, part: str, **labels: str) -> str:
         pairs = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_PART: part, **labels}
@@ -278,7 +291,7 @@ class ConfigMapStore:
     ) -> dict[str, Any]:
         size = _size(binary)
         if size > self.max_chunk_bytes:  # a bug if it happens: callers split first
-            raise StoreError(f"configmap {name} would hold {size} bytes, over max_chunk_bytes={self.max_chunk_bytes}")
+            raise StoreError(f"{self.KIND} {name} would hold {size} bytes, over max_chunk_bytes={self.max_chunk_bytes}")
         metadata: dict[str, Any] = {
             "name": name,
             "namespace": self.namespace,
@@ -289,10 +302,12 @@ class ConfigMapStore:
             metadata["ownerReferences"] = [self.owner]
         body = {
             "apiVersion": "v1",
-            "kind": "ConfigMap",
+            "kind": self.KIND,
             "metadata": metadata,
-            "binaryData": {k: base64.b64encode(v).decode() for k, v in binary.items()},
+            self.DATA: {k: base64.b64encode(v).decode() for k, v in binary.items()},
         }
+        if self.TYPE:
+            body["type"] = self.TYPE
         return self._request("POST", body=body)
 
     def _write_parts(
@@ -325,7 +340,7 @@ class ConfigMapStore:
                     f"configmap {self.namespace}/{name} is missing, so the stored data it held is "
                     f"incomplete; it was deleted by hand or by garbage collection of its owner"
                 )
-            for key, value in (cm.get("binaryData") or {}).items():
+            for key, value in (cm.get(self.DATA) or {}).items():
                 if key.startswith(stem + "."):
                     chunks[int(key.rsplit(".", 1)[1])] = base64.b64decode(value)
         return b"".join(chunks[i] for i in sorted(chunks))
@@ -481,7 +496,7 @@ class ConfigMapStore:
                 shared.touched.pop(name, None)
                 shared.packs.pop(name, None)
             return None
-        keys = frozenset(cm.get("binaryData") or {})
+        keys = frozenset(cm.get(self.DATA) or {})
         owners = frozenset(o.get("uid", "") for o in cm["metadata"].get("ownerReferences") or [])
         ann = cm["metadata"].get("annotations") or {}
         retiring = A_LIVE in ann and int(ann[A_LIVE]) * 2 < int(ann.get(A_BYTES, 0))
@@ -490,7 +505,7 @@ class ConfigMapStore:
                 shared.retiring.add(name)
             else:
                 shared.retiring.discard(name)
-            shared.packs[name] = cm.get("binaryData") or {}
+            shared.packs[name] = cm.get(self.DATA) or {}
             shared.packs.move_to_end(name)
             while len(shared.packs) > 4:
                 shared.packs.popitem(last=False)
@@ -535,7 +550,7 @@ class ConfigMapStore:
             shared.index[digest] = name
         owners = frozenset([self.owner["uid"]]) if self.owner else frozenset()
         shared.touched[name] = (self._clock(), keys, owners)
-        shared.packs[name] = cm.get("binaryData") or {}
+        shared.packs[name] = cm.get(self.DATA) or {}
         shared.pending = {}
 
     # --- item bodies ------------------------------------------------------------------------
@@ -591,7 +606,7 @@ class ConfigMapStore:
         with self._shared.lock:
             value = self._shared.packs.get(pack or "", {}).get(digest)
         if value is None and pack is not None:  # evicted from the cache meanwhile
-            value = ((self._get(pack) or {}).get("binaryData") or {}).get(digest)
+            value = ((self._get(pack) or {}).get(self.DATA) or {}).get(digest)
         if value is None:
             raise ItemNotFound(digest, f"configmaps in namespace {self.namespace}")
         return self._decompress(base64.b64decode(value))
@@ -711,7 +726,7 @@ class ConfigMapStore:
     def get_manifest(self, snapshot_id: str) -> Manifest:
         cm = self._manifest_cm(snapshot_id)
         record = self._record(cm)
-        data = orjson.loads(self._decompress(base64.b64decode(cm["binaryData"]["manifest"])))
+        data = orjson.loads(self._decompress(base64.b64decode(cm[self.DATA]["manifest"])))
         data["items"] = self._items(record.items_parts)["items"]
         return Manifest.model_validate(data)
 
@@ -786,7 +801,7 @@ class ConfigMapStore:
         cm = self._get(pack)
         if cm is None:
             return
-        binary = cm.get("binaryData") or {}
+        binary = cm.get(self.DATA) or {}
         if not set(binary) - needed:
             return
         if not self._old_enough(cm["metadata"]):
@@ -799,7 +814,7 @@ class ConfigMapStore:
                 self._request("PATCH", f"/{pack}", body=patch, content_type=MERGE_PATCH)
             return
         kept = {k: v for k, v in binary.items() if k in needed}
-        cm["binaryData"] = kept
+        cm[self.DATA] = kept
         cm["metadata"].setdefault("annotations", {})[A_BYTES] = str(
             sum(len(k) + len(base64.b64decode(v)) for k, v in kept.items())
         )
@@ -878,7 +893,7 @@ class ConfigMapStore:
                 cm = self._get(name)
                 if cm is None:
                     raise StoreError(f"drift part {self.namespace}/{name} is missing; store the drift report again")
-                fetched[name] = cm.get("binaryData") or {}
+                fetched[name] = cm.get(self.DATA) or {}
             chunk = orjson.loads(self._decompress(base64.b64decode(fetched[name][f"changes.{n}"])))
             lo = max(start - n * size, 0)
             hi = min(stop - n * size, len(chunk))
@@ -923,6 +938,22 @@ class ConfigMapStore:
             self.delete_snapshot(oldest)
             deleted.append(oldest)
         return deleted
+
+
+class SecretStore(ConfigMapStore):
+    """The same store in Secrets of type ``jiradrift.io/snapshot-pack``: the in-cluster default.
+
+    Snapshot payloads (permission schemes, role actors, workflows) are configuration an attacker
+    would like to read. The built-in ``view`` role (and ``edit``'s read part) grants ConfigMaps but
+    never Secrets, so a namespace viewer can read ConfigMap payloads but not these. Lists carry a
+    ``type`` field selector and reads check the type, so a Secret of any other type (a credential)
+    is never read, rewritten or deleted as a part.
+    """
+
+    RESOURCE = "secrets"
+    KIND = "Secret"
+    DATA = "data"
+    TYPE = SNAPSHOT_PACK_TYPE
 
 
 class _SharedState:

@@ -17,6 +17,7 @@ from kubernetes import config as k8s_config
 
 from jiradrift.handlers import logs
 from jiradrift.jira.errors import OAuthError
+from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
 from jiradrift.tokens.errors import TokenError
 from jiradrift.tokens.job import run_refresh_job
 from jiradrift.tokens.login import DEFAULT_PORT, LoginError, login
@@ -60,6 +61,11 @@ def refresh_tokens_command(
     ),
     kubeconfig: Path | None = typer.Option(None, help="Kubeconfig file (default: in-cluster, then KUBECONFIG)."),
     log_format: str = typer.Option("json", help="json or plain (logs go to stderr)."),
+    allowed_hosts: str = typer.Option(
+        ",".join(DEFAULT_ALLOWED_HOSTS),
+        envvar=ALLOWED_HOSTS_ENV,
+        help="Hosts a tenant's tokenUrl may name, comma-separated (the same list as `jiradrift run`).",
+    ),
 ) -> None:
     """Refresh the OAuth / service-account tokens of every JiraTenant that needs it (the CronJob).
 
@@ -71,6 +77,10 @@ def refresh_tokens_command(
     if namespace and all_namespaces:
         raise typer.BadParameter("pass either --namespace (repeatable) or --all-namespaces, not both")
     span = parse_window(window)
+    try:
+        allowlist = HostAllowlist.parse(allowed_hosts)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--allowed-hosts") from None
     logs.configure(logging.INFO, json_format=log_format == "json")
     # One line per refreshed tenant is enough; the Lease's acquired/released lines would triple it.
     logging.getLogger("jiradrift.k8s.lease").setLevel(logging.WARNING)
@@ -80,7 +90,12 @@ def refresh_tokens_command(
         # Kubernetes calls are blocking and run in the default executor: size it to the concurrency.
         asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=concurrency + 8))
         summary = await run_refresh_job(
-            api, namespaces=namespace or None, window=span, concurrency=concurrency, lease_wait=lease_wait
+            api,
+            namespaces=namespace or None,
+            window=span,
+            concurrency=concurrency,
+            lease_wait=lease_wait,
+            allowlist=allowlist,
         )
         sys.stderr.flush()
         typer.echo(summary.line())
@@ -121,12 +136,21 @@ def login_command(
     timeout: float = typer.Option(300.0, help="Seconds to wait for the consent."),
     open_browser: bool = typer.Option(False, "--open", help="Also open the URL in a browser."),
     kubeconfig: Path | None = typer.Option(None, help="Kubeconfig file (default: KUBECONFIG, ~/.kube/config)."),
+    allowed_hosts: str = typer.Option(
+        ",".join(DEFAULT_ALLOWED_HOSTS),
+        envvar=ALLOWED_HOSTS_ENV,
+        help="Hosts the tenant's tokenUrl may name, comma-separated (the operator's list).",
+    ),
 ) -> None:
     """Consent to the Atlassian app (3LO) and write the tenant's Secret; prints the URL to open."""
     namespace, _, name = tenant.partition("/")
     if not namespace or not name or "/" in name:
         raise typer.BadParameter(f"--tenant {tenant!r} must be NAMESPACE/NAME")
     wanted = tuple(s for s in re.split(r"[\s,]+", scopes or "") if s) or LOGIN_SCOPES
+    try:
+        allowlist = HostAllowlist.parse(allowed_hosts)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--allowed-hosts") from None
     api = api_client(kubeconfig, pool_size=4)
 
     def announce(url: str) -> None:
@@ -151,6 +175,7 @@ def login_command(
                 auth_base=auth_url,
                 timeout=timeout,
                 announce=announce,
+                allowlist=allowlist,
             )
         )
     except (LoginError, TokenError, OAuthError) as exc:

@@ -3,6 +3,7 @@
 | Secret                                            | decision                                   |
 |---------------------------------------------------|--------------------------------------------|
 | absent                                            | fail ``SecretNotFound``                    |
+| does not opt in to the tenant (annotation)        | fail ``SecretNotOptedIn`` (nothing sent)   |
 | unreadable / a required key missing / bad expiry  | fail ``MalformedSecret``                   |
 | the grant was rejected and the Secret is the same | fail ``ReauthorizationRequired`` (no call) |
 | no ``access_token`` or no ``expires_at``          | refresh ``NoExpiryRecorded``               |
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from jiradrift.k8s.credentials import opt_in_message, secret_opts_in
 from jiradrift.tokens.secret import AuthKind, SecretFormatError, TokenSecret, format_time, parse_secret
 
 
@@ -41,10 +43,21 @@ def decide(
     now: datetime,
     window: timedelta,
     secret_ref: str = "",
+    tenant: str | None = None,
 ) -> Decision:
-    """Decide for the Secret ``body`` (the API server's JSON, or ``None`` when it does not exist)."""
+    """Decide for the Secret ``body`` (the API server's JSON, or ``None`` when it does not exist).
+
+    ``tenant``: the JiraTenant's name; the Secret must opt in to it (``jiradrift.io/allowed-tenants``)
+    or nothing is sent to the token endpoint and nothing is written back.
+    """
     if body is None:
         return Decision(Action.FAIL, "SecretNotFound", f"Secret {secret_ref} does not exist")
+    meta = body.get("metadata") or {}
+    if tenant is not None and not secret_opts_in(meta.get("annotations"), tenant):
+        message = opt_in_message(
+            str(meta.get("namespace", "")), str(meta.get("name", "")), tenant, meta.get("annotations")
+        )
+        return Decision(Action.FAIL, "SecretNotOptedIn", message)
     try:
         secret = parse_secret(body, kind)
     except SecretFormatError as exc:

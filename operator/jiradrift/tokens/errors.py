@@ -80,3 +80,17 @@ class WriteScopesRefused(TokenError):
     """The token could write to Jira and ``spec.auth.allowWriteScopes`` is not true: captures are refused."""
 
     reason = "WriteScopesGranted"
+
+
+class SecretNotOptedIn(TokenError):
+    """The Secret does not list the tenant in ``jiradrift.io/allowed-tenants``: it is neither used nor written."""
+
+    reason = "SecretNotOptedIn"
+
+
+class TokenHostRefused(TokenError):
+    """The tenant's tokenUrl is not on the cluster admin's host allowlist: no credential is posted there."""
+
+    def __init__(self, tenant: str, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(tenant, message)

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from kubernetes import client as k8s
 
+from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.tokens.http import token_http_client
 from jiradrift.tokens.kube import KubeError, KubeOps
 from jiradrift.tokens.refresh import Outcome, RefreshResult, TokenRefresher, WallClock
@@ -68,6 +69,7 @@ async def run_refresh_job(
     clock: WallClock | None = None,
     page_size: int = 500,
     lease_wait: float = 30.0,
+    allowlist: HostAllowlist | None = None,
 ) -> JobSummary:
     """Visit every JiraTenant in ``namespaces`` (``None``: all namespaces) and refresh what needs it."""
     if concurrency < 1:
@@ -76,7 +78,9 @@ async def run_refresh_job(
     client = http or token_http_client(concurrency)
     # One native asyncio connection pool for every Kubernetes call: the workers' and the listing's.
     ops = KubeOps.connect(api, pool=concurrency + 1)
-    refresher = TokenRefresher(api, http=client, clock=clock, lease_wait=lease_wait, holder_prefix=None, ops=ops)
+    refresher = TokenRefresher(
+        api, http=client, clock=clock, lease_wait=lease_wait, holder_prefix=None, ops=ops, allowlist=allowlist
+    )
     summary = JobSummary()
     queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=concurrency * 2)
 

@@ -26,8 +26,10 @@ from aiohttp import web
 from kubernetes import client as k8s
 
 from jiradrift.jira.clock import SystemClock
+from jiradrift.jira.hosts import HostAllowlist, HostRefused
 from jiradrift.jira.oauth import exchange_authorization_code, write_scopes
 from jiradrift.jira.transport import default_ssl_context
+from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION, opt_in_message, secret_opts_in
 from jiradrift.k8s.resources import GROUP
 from jiradrift.tokens.kube import Conflict, KubeOps
 from jiradrift.tokens.refresh import TokenRefresher, WallClock
@@ -160,8 +162,14 @@ async def login(
     announce: Callable[[str], None] = print,
     http: httpx.AsyncClient | None = None,
     clock: WallClock | None = None,
+    allowlist: HostAllowlist | None = None,
 ) -> LoginResult:
-    """Run the consent for JiraTenant ``namespace/name`` and write its oauth Secret."""
+    """Run the consent for JiraTenant ``namespace/name`` and write its oauth Secret.
+
+    The tenant's tokenUrl must be on ``allowlist`` (default: Atlassian Cloud) and an existing Secret
+    must opt in to the tenant: whoever wrote the JiraTenant could otherwise have the person logging in
+    send an app's client secret elsewhere. A Secret created here opts in to this tenant.
+    """
     ops = KubeOps(api)
     key = f"{namespace}/{name}"
     tenant = await ops.get_tenant(namespace, name)
@@ -172,9 +180,16 @@ async def login(
         raise LoginError(
             f"JiraTenant {key} uses spec.auth.{ref.kind.value}; `auth login` is for spec.auth.oauth (3LO) only"
         )
+    try:
+        (allowlist or HostAllowlist()).check(ref.token_url, "spec.auth.oauth.tokenUrl")
+    except HostRefused as exc:
+        raise LoginError(f"JiraTenant {key}: {exc.message}") from None
     existing = await ops.get_secret(namespace, ref.secret_name)
     known: dict[str, str] = {}
     if existing is not None:
+        notes = (existing.get("metadata") or {}).get("annotations")
+        if not secret_opts_in(notes, name):
+            raise LoginError(opt_in_message(namespace, ref.secret_name, name, notes))
         try:
             known = decode_values(existing, namespace, ref.secret_name)
         except SecretFormatError:
@@ -226,7 +241,7 @@ async def login(
         EXPIRES_AT: format_time(expires_at),
         SCOPE: tokens.scope,
     }
-    written, created = await _write_secret(ops, namespace, ref.secret_name, values, existing)
+    written, created = await _write_secret(ops, namespace, ref.secret_name, values, existing, tenant=name)
     secret = parse_secret(written, AuthKind.OAUTH)
     own = http is None
     client = http or httpx.AsyncClient(timeout=30.0, verify=default_ssl_context())
@@ -245,7 +260,13 @@ async def login(
 
 
 async def _write_secret(
-    ops: KubeOps, namespace: str, name: str, values: dict[str, str], existing: dict[str, object] | None
+    ops: KubeOps,
+    namespace: str,
+    name: str,
+    values: dict[str, str],
+    existing: dict[str, object] | None,
+    *,
+    tenant: str,
 ) -> tuple[dict[str, object], bool]:
     """Create the Secret, or update it in place (the new grant replaces whatever was there)."""
     current = existing
@@ -257,6 +278,7 @@ async def _write_secret(
                         "name": name,
                         "namespace": namespace,
                         "labels": {f"{GROUP}/credentials": "oauth"},
+                        "annotations": {ALLOWED_TENANTS_ANNOTATION: tenant},
                     }
                 },
                 values,

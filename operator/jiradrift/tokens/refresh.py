@@ -41,6 +41,7 @@ from kubernetes import client as k8s
 
 from jiradrift.jira.clock import SystemClock
 from jiradrift.jira.errors import OAuthError, ReauthorizationRequired
+from jiradrift.jira.hosts import HostAllowlist, HostRefused
 from jiradrift.jira.oauth import (
     TokenResponse,
     refresh_access_token,
@@ -52,7 +53,7 @@ from jiradrift.k8s import conditions as cond
 from jiradrift.k8s import events
 from jiradrift.k8s.lease import holder_identity
 from jiradrift.k8s.resources import API_VERSION, LABEL_TENANT
-from jiradrift.redact import redact
+from jiradrift.redact import redact, remember_secrets
 from jiradrift.store.kubeapi import label_value
 from jiradrift.tokens.decision import Action, Decision, decide
 from jiradrift.tokens.errors import (
@@ -62,7 +63,9 @@ from jiradrift.tokens.errors import (
     RefreshFailed,
     SecretConflict,
     SecretNotFound,
+    SecretNotOptedIn,
     TokenError,
+    TokenHostRefused,
     UnsupportedAuth,
     WriteScopesRefused,
 )
@@ -176,8 +179,10 @@ class TokenRefresher:
         lease_duration: int = LEASE_DURATION_SECONDS,
         holder_prefix: str | None = None,
         ops: KubeOps | None = None,
+        allowlist: HostAllowlist | None = None,
     ) -> None:
         self.api = api
+        self.allowlist = allowlist or HostAllowlist()
         self.ops = ops or KubeOps(api)
         self.http = http
         self.clock: WallClock = clock or SystemClock()
@@ -209,6 +214,12 @@ class TokenRefresher:
         ref = tenant_auth(tenant)
         if not ref.kind.refreshable:
             raise UnsupportedAuth(ref.key, f"spec.auth.{ref.kind.value} has no token to refresh")
+        try:  # before anything is read: a client secret never goes to a host the admin did not allow
+            self.allowlist.check(ref.token_url, f"spec.auth.{ref.kind.value}.tokenUrl")
+        except HostRefused as exc:
+            error = TokenHostRefused(ref.key, exc.reason, exc.message)
+            await self._set_status(tenant, ref, TokenFreshness(False, error.reason, error.message))
+            raise error from None
         reported = self._status_expiry(tenant)
         if reported is not None and reported - self.clock.now() <= window:
             # Status says a refresh is due: go straight to the Lease (the Secret is read under it).
@@ -291,7 +302,7 @@ class TokenRefresher:
 
     async def _read_and_decide(self, ref: TenantAuthRef, window: timedelta) -> Decision:
         body = await self.ops.get_secret(ref.namespace, ref.secret_name)
-        return decide(body, ref.kind, now=self.clock.now(), window=window, secret_ref=ref.secret_key)
+        return decide(body, ref.kind, now=self.clock.now(), window=window, secret_ref=ref.secret_key, tenant=ref.name)
 
     async def _failed(self, tenant: dict[str, Any], ref: TenantAuthRef, decision: Decision) -> TokenError:
         error = self._decision_error(ref, decision)
@@ -358,6 +369,8 @@ class TokenRefresher:
     def _decision_error(self, ref: TenantAuthRef, decision: Decision) -> TokenError:
         if decision.reason == "SecretNotFound":
             return SecretNotFound(ref.key, ref.namespace, ref.secret_name)
+        if decision.reason == "SecretNotOptedIn":
+            return SecretNotOptedIn(ref.key, decision.message)
         if decision.reason == REAUTHORIZATION_REQUIRED:
             return ReauthorizationPending(
                 ref.key,
@@ -388,6 +401,7 @@ class TokenRefresher:
         """Call the token endpoint and save the answer; ``None`` when another writer's Secret won."""
         started = self.clock.now()
         tokens = await self._call_token_endpoint(ref, secret)
+        remember_secrets([tokens.access_token, tokens.refresh_token or ""])
         # Count the lifetime from before the request: the token never outlives what we record.
         expires_at = started + timedelta(seconds=max(0, tokens.expires_in))
         values = {ACCESS_TOKEN: tokens.access_token, EXPIRES_AT: format_time(expires_at), SCOPE: tokens.scope}
@@ -554,6 +568,7 @@ async def ensure_fresh_token(
     http: httpx.AsyncClient | None = None,
     clock: WallClock | None = None,
     lease_wait: float = 30.0,
+    allowlist: HostAllowlist | None = None,
 ) -> TokenState:
     """The operator's call before a capture: an access token valid for longer than ``window``.
 
@@ -565,7 +580,7 @@ async def ensure_fresh_token(
     own = http is None
     client = http or httpx.AsyncClient(timeout=30.0, verify=default_ssl_context())
     try:
-        refresher = TokenRefresher(api, http=client, clock=clock, lease_wait=lease_wait)
+        refresher = TokenRefresher(api, http=client, clock=clock, lease_wait=lease_wait, allowlist=allowlist)
         result = await refresher.refresh(tenant, window=window)
     finally:
         if own:

@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from jiradrift.k8s.resources import GROUP
+from jiradrift.redact import remember_secrets
 
 CLIENT_ID = "client_id"
 CLIENT_SECRET = "client_secret"
@@ -125,6 +126,7 @@ def parse_secret(body: dict[str, Any], kind: AuthKind) -> TokenSecret:
     meta = body.get("metadata") or {}
     namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
     values = decode_values(body, namespace, name)
+    remember_secrets(values)
     missing = [key for key in REQUIRED_KEYS[kind] if not values.get(key, "").strip()]
     if missing:
         fix = (
