@@ -23,9 +23,10 @@ from typing import Any, TypeVar
 
 import pytest
 from tests.chart.chartlib import CHART
-from tests.plugins.node import OperatorImage, TlsJira
+from tests.plugins.node import OperatorImage
 
 from jiradrift.dev.node import Cluster
+from jiradrift.dev.tls_jira import TlsJira, chart_values
 from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.k8s.resources import GROUP, VERSION
 
@@ -67,22 +68,9 @@ class Release:
         return [
             "--namespace",
             NS,
-            "--set",
-            f"image.repository={self.image.repository}",
-            "--set",
-            f"image.tag={tag}",
-            "--set",
-            "image.pullPolicy=Never",
+            *chart_values(self.jira, f"{self.image.repository}:{tag}"),
             "--set",
             f"fullnameOverride={RELEASE}",
-            "--set",
-            "extraCACertificates.configMap=jira-ca",
-            "--set",
-            f"hostAliases[0].ip={self.jira.ip}",
-            "--set",
-            f"hostAliases[0].hostnames[0]={self.jira.host}",
-            "--set",
-            f"allowedHosts={{{self.jira.host}}}",  # the admin allows the site (and token endpoint) host
             "--set",
             "tokenRefresh.schedule=* * * * *",
             "--set",
