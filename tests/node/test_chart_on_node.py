@@ -58,6 +58,20 @@ class Release:
     def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> str:
         return self.cluster.plane.kubectl(*args, check=check, input=input).stdout
 
+    def apply(self, obj: dict[str, Any]) -> None:
+        self.kubectl("apply", "-f", "-", input=json.dumps(obj))
+
+    def take_snapshot(self, name: str, tenant: str, type_: str) -> None:
+        """A manual Snapshot, as an admin applies one."""
+        self.apply(
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "Snapshot",
+                "metadata": {"name": name, "namespace": NS},
+                "spec": {"tenantRef": {"name": tenant}, "type": type_},
+            }
+        )
+
     def json(self, *args: str) -> Any:
         return json.loads(self.kubectl(*args, "-o", "json"))
 
@@ -144,15 +158,13 @@ def release(node_cluster: Cluster, operator_image: OperatorImage, tls_jira: TlsJ
     rel.kubectl("delete", "namespace", NS, "--wait=false", check=False)
 
 
-def _tenant_body(name: str, spec: dict[str, Any]) -> str:
-    return json.dumps(
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "JiraTenant",
-            "metadata": {"name": name, "namespace": NS},
-            "spec": {"schedule": {"interval": "6h"}, **spec},
-        }
-    )
+def _tenant(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "JiraTenant",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"schedule": {"interval": "6h"}, **spec},
+    }
 
 
 def test_operator_runs_as_the_charts_pod_and_reports_drift(release: Release) -> None:
@@ -170,18 +182,15 @@ def test_operator_runs_as_the_charts_pod_and_reports_drift(release: Release) -> 
     assert ident.split() == ["65532", "read-only"], ident
 
     jira = release.jira
-    release.kubectl(
-        "apply",
-        "-f",
-        "-",
-        input=_tenant_body(
+    release.apply(
+        _tenant(
             "acme",
             {
                 "site": jira.url,
                 "auth": {"apiToken": {"secretRef": {"name": "acme-jira"}}},
                 "snapshotTypes": ["workflows", "priorities"],
             },
-        ),
+        )
     )
     wait_until(
         lambda: _condition(release.tenant("acme"), "Ready").get("status") == "True",
@@ -201,19 +210,7 @@ def test_operator_runs_as_the_charts_pod_and_reports_drift(release: Release) -> 
     # A change in Jira shows as drift in the next Snapshot.
     workflow = next(w for w in jira.sim.site.workflows if w["scope"]["type"] == "GLOBAL")
     jira.sim.admin.change_workflow(workflow["id"], description="Changed by the node test")
-    release.kubectl(
-        "apply",
-        "-f",
-        "-",
-        input=json.dumps(
-            {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "Snapshot",
-                "metadata": {"name": "acme-after-change", "namespace": NS},
-                "spec": {"tenantRef": {"name": "acme"}, "type": "workflows"},
-            }
-        ),
-    )
+    release.take_snapshot("acme-after-change", "acme", "workflows")
     snap = wait_until(
         lambda: release.snapshot_phase("acme-after-change"), "the manual Snapshot Completed", 120, release.describe
     )
@@ -247,11 +244,8 @@ def _succeeded(job: dict[str, Any]) -> bool:
 
 def test_token_cronjob_fires_and_rotates_the_refresh_token(release: Release) -> None:
     jira = release.jira
-    release.kubectl(
-        "apply",
-        "-f",
-        "-",
-        input=_tenant_body(
+    release.apply(
+        _tenant(
             "acme-oauth",
             {
                 "site": jira.url,
@@ -259,7 +253,7 @@ def test_token_cronjob_fires_and_rotates_the_refresh_token(release: Release) -> 
                 "auth": {"oauth": {"secretRef": {"name": "acme-oauth"}, "tokenUrl": jira.url + "/oauth/token"}},
                 "snapshotTypes": ["priorities"],
             },
-        ),
+        )
     )
     wait_until(
         lambda: _condition(release.tenant("acme-oauth"), "Ready").get("status") == "True",
@@ -329,19 +323,7 @@ def test_helm_upgrade_rolls_the_operator_pod_without_losing_a_window(release: Re
     names = [s["metadata"]["name"] for s in snaps]
     assert completed_before <= set(names) and len(names) == len(set(names))
     # The new pod picks up work: a Snapshot created now completes.
-    release.kubectl(
-        "apply",
-        "-f",
-        "-",
-        input=json.dumps(
-            {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "Snapshot",
-                "metadata": {"name": "acme-after-upgrade", "namespace": NS},
-                "spec": {"tenantRef": {"name": "acme"}, "type": "priorities"},
-            }
-        ),
-    )
+    release.take_snapshot("acme-after-upgrade", "acme", "priorities")
     wait_until(
         lambda: release.snapshot_phase("acme-after-upgrade"), "a Snapshot after the upgrade", 120, release.describe
     )

@@ -143,34 +143,20 @@ def _demo(plane: ControlPlane, tls: TlsJira, image: str, size: str, keep: bool, 
     plane.kubectl("apply", "-f", "-", input=json.dumps(manual))
     _wait_for(
         plane,
-        lambda: (
-            "Completed"
-            in plane.kubectl(
-                "get",
-                "snap",
-                "acme-workflows-after-change",
-                "-n",
-                NAMESPACE,
-                "-o",
-                "jsonpath={.status.phase}",
-            ).stdout
-        ),
+        lambda: _snapshot(plane, "acme-workflows-after-change", "{.status.phase}") == "Completed",
         "manual Snapshot Completed",
         timeout=120,
     )
     _show(plane, "get", "jiratenants,snapshots", "-n", NAMESPACE)
     _step("The drift as an admin sees it: the Event on the JiraTenant and the Snapshot's status")
     _show(plane, "get", "events", "-n", NAMESPACE, "--field-selector", "reason=DriftDetected")
-    _show(
-        plane,
-        "get",
-        "snap",
-        "acme-workflows-after-change",
-        "-n",
-        NAMESPACE,
-        "-o",
-        'jsonpath={.status.message}{"\\n"}'
-        '{range .status.drift.changes[*]}{.op} {.key} ({.name}) {.path} ({.severity}) {.changedBy}{"\\n"}{end}',
+    typer.echo(
+        _snapshot(
+            plane,
+            "acme-workflows-after-change",
+            '{.status.message}{"\\n"}'
+            '{range .status.drift.changes[*]}{.op} {.key} ({.name}) {.path} ({.severity}) {.changedBy}{"\\n"}{end}',
+        )
     )
 
     _step(f"jiradrift drift list --tenant {NAMESPACE}/acme")
@@ -212,6 +198,10 @@ def _wait_for(plane: ControlPlane, check: Callable[[], bool], what: str, timeout
 def _fail(message: str) -> int:
     typer.secho(message, fg=typer.colors.RED, err=True)
     return 1
+
+
+def _snapshot(plane: ControlPlane, name: str, jsonpath: str) -> str:
+    return plane.kubectl("get", "snap", name, "-n", NAMESPACE, "-o", f"jsonpath={jsonpath}").stdout.rstrip()
 
 
 def _phases(plane: ControlPlane) -> list[str]:
