@@ -329,6 +329,63 @@ def test_helm_upgrade_rolls_the_operator_pod_without_losing_a_window(release: Re
     )
 
 
+def _granted(release: Release, service_account: str) -> set[tuple[str, str, str]]:
+    """(apiGroup, resource, verb) the chart's bindings grant a ServiceAccount, expanded."""
+    granted = set()
+    bindings = (
+        release.json("get", "rolebindings", "-n", NS)["items"] + release.json("get", "clusterrolebindings")["items"]
+    )
+    for binding in bindings:
+        subjects = binding.get("subjects") or []
+        if not any(s["kind"] == "ServiceAccount" and s["name"] == service_account for s in subjects):
+            continue
+        ref = binding["roleRef"]
+        kind = "role" if ref["kind"] == "Role" else "clusterrole"
+        role = release.json("get", kind, ref["name"], *(("-n", NS) if kind == "role" else ()))
+        for rule in role.get("rules") or []:
+            for group in rule.get("apiGroups") or [""]:
+                for resource in rule.get("resources") or []:
+                    granted |= {(group, resource, verb) for verb in rule["verbs"]}
+    return granted
+
+
+def _called(release: Release, service_account: str) -> set[tuple[str, str, str]]:
+    """(apiGroup, resource, verb) of every request the API server's audit log recorded for it."""
+    user = f"system:serviceaccount:{NS}:{service_account}"
+    called = set()
+    for line in release.cluster.plane.audit_log.read_text().splitlines():
+        event = json.loads(line)
+        ref = event.get("objectRef")
+        if event["user"]["username"] != user or not ref or ref.get("resource") is None:
+            continue
+        resource = ref["resource"] + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+        called.add((ref.get("apiGroup", ""), resource, event["verb"]))
+    return called
+
+
+def test_each_service_account_holds_exactly_the_verbs_its_code_calls(release: Release) -> None:
+    """The chart's RBAC against the API server's own record of what the pods did (audit log).
+
+    Every verb granted and never called is listed here with the code path that needs it but that the
+    flow above does not reach; a grant that is neither called nor listed fails the test."""
+    not_reached = {
+        RELEASE: {
+            # retention prunes old Snapshots and their payload Secrets; a tenant deletion removes Leases
+            ("jiradrift.io", "snapshots", "delete"),
+            ("", "secrets", "delete"),
+            ("coordination.k8s.io", "leases", "delete"),
+        },
+        f"{RELEASE}-token-refresh": set(),
+    }
+    for service_account, unreached in not_reached.items():
+        granted, called = _granted(release, service_account), _called(release, service_account)
+        assert called - granted == set(), f"{service_account} made calls its RBAC does not grant"
+        assert granted - called == unreached, (
+            f"{service_account}: granted but never called: {sorted(granted - called - unreached)}; "
+            f"listed as not reached but called: {sorted(unreached & called)}"
+        )
+
+
 def test_helm_uninstall_keeps_crds_tenants_secrets_and_snapshots(release: Release) -> None:
     snapshots_before = {s["metadata"]["name"] for s in release.json("get", "snapshots", "-n", NS)["items"]}
     release.helm("uninstall", RELEASE, "--namespace", NS, "--wait", "--timeout=120s")

@@ -46,6 +46,16 @@ SERVICE_CIDR = "10.0.0.0/24"
 SERVICE_IP = "10.0.0.1"  # the `kubernetes` Service's ClusterIP: pods reach the API server here
 
 
+AUDIT_POLICY = """apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+"""
+
+
 class ControlPlaneError(RuntimeError):
     """The control plane could not be built or started; the message says which step and why."""
 
@@ -327,7 +337,13 @@ class ControlPlane:
                 kkey, kcert = client_ca.issue("kube-apiserver-kubelet-client", ["system:masters"])
                 (certs / "kubelet-client.crt").write_bytes(_pem_cert(kcert))
                 (certs / "kubelet-client.key").write_bytes(_pem_key(kkey))
+                # Who called what: the audit log records every request by a ServiceAccount (the chart's
+                # identities), so tests compare the RBAC the chart grants with the calls the code makes.
+                (root / "audit-policy.yaml").write_text(AUDIT_POLICY)
                 api_args += [
+                    f"--audit-policy-file={root / 'audit-policy.yaml'}",
+                    f"--audit-log-path={root / 'audit.log'}",
+                    "--audit-log-format=json",
                     "--authorization-mode=Node,RBAC",
                     "--endpoint-reconciler-type=lease",
                     f"--kubelet-client-certificate={certs / 'kubelet-client.crt'}",
@@ -370,6 +386,11 @@ class ControlPlane:
         self._procs.clear()
         if getattr(self, "_own_dir", False) and not os.environ.get("JIRADRIFT_KEEP_CONTROL_PLANE_DIR"):
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    @property
+    def audit_log(self) -> Path:
+        """JSON lines, one per request by a ServiceAccount (a plane that serves pods only)."""
+        return self.workdir / "audit.log"
 
     @property
     def ca_file(self) -> Path:
