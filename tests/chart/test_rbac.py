@@ -39,7 +39,6 @@ OPERATOR_NEEDS = [
 TOKEN_JOB_NEEDS = [
     ("get", G, "jiratenants"),
     ("list", G, "jiratenants"),
-    ("get", G, "jiratenants/status"),
     ("patch", G, "jiratenants/status"),
     *[(v, "", "secrets") for v in ("get", "update")],
     *[(v, "coordination.k8s.io", "leases") for v in ("get", "create", "update")],
@@ -69,6 +68,7 @@ TOKEN_JOB_MUST_NOT = [
     ("get", "", "configmaps"),
     ("delete", "coordination.k8s.io", "leases"),
     ("create", "", "pods"),
+    ("get", G, "jiratenants/status"),  # never called: status is only patched
 ]
 # Never, anywhere (cluster-scoped or all namespaces), for both.
 NOBODY = [

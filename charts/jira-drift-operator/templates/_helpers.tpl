@@ -133,7 +133,7 @@ jiradrift.io/snapshot-pack at admission (RBAC cannot tell Secret types apart).
   verbs: ["get", "list"]
 - apiGroups: ["jiradrift.io"]
   resources: ["jiratenants/status"]
-  verbs: ["get", "patch"]
+  verbs: ["patch"]
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "update"]
