@@ -13,6 +13,7 @@ import yaml
 from chartlib import CHART, CI_VALUES, KUBE_VERSION, REPO, Helm, by_kind, documents, one
 from kubernetes_validate.utils import all_versions
 
+from jiradrift.jira.limits import DEFAULT_LIMITS
 from jiradrift.k8s.chartgen import stale_chart_crds
 from jiradrift.k8s.crdgen import build_crds
 
@@ -302,3 +303,23 @@ def test_the_admins_allowlist_reaches_both_workloads_and_the_admission_policy(he
     assert "url(u).getHostname() == 'jira.example.com'" in refused
     bad = _refused_render(helm, "allowedHosts={169.254.169.254}")
     assert "allowedHosts" in bad.stderr
+
+
+def test_site_limits_reach_the_operator_and_default_to_the_codes(helm: Helm) -> None:
+    def limit_args(*values: str) -> dict[str, str]:
+        pod = one(documents(helm.template(*values)), "Deployment")["spec"]["template"]["spec"]
+        args = pod["containers"][0]["args"]
+        return {a.split("=", 1)[0]: a.split("=", 1)[1] for a in args if a.startswith("--max-") or "deadline" in a}
+
+    defaults = limit_args()
+    assert defaults == {
+        "--max-response-bytes": str(DEFAULT_LIMITS.max_body_bytes),
+        "--max-depth": str(DEFAULT_LIMITS.max_depth),
+        "--request-deadline": str(int(DEFAULT_LIMITS.request_deadline)),
+        "--max-pages": str(DEFAULT_LIMITS.max_pages),
+        "--max-wait": str(int(DEFAULT_LIMITS.max_wait)),
+    }
+    tight = limit_args(
+        "--set", "operator.siteLimits.maxResponseBytes=1048576", "--set", "operator.siteLimits.maxWait=30"
+    )
+    assert tight["--max-response-bytes"] == "1048576" and tight["--max-wait"] == "30"
