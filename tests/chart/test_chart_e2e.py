@@ -93,14 +93,35 @@ def installed(control_plane: ControlPlane, k8s_api: k8s.ApiClient) -> Iterator[I
         return dict(items[0])
 
     deployment, cronjob = one("deployment", "operator"), one("cronjob", "token-refresh")
+    operator_sa = deployment["spec"]["template"]["spec"]["serviceAccountName"]
+    token_sa = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["serviceAccountName"]
+
+    # The authorizer sees new Roles and bindings through its own watch, a moment after helm returns:
+    # the test asserts "no 403", so it starts only once the grants are in effect.
+    def granted(sa: str, verb: str, resource: str) -> bool:
+        who = f"--as=system:serviceaccount:{release_ns}:{sa}"
+        kind, _, sub = resource.partition("/")
+        args = ["auth", "can-i", verb, kind, "-n", tenants_ns, who, *([f"--subresource={sub}"] if sub else [])]
+        answer = control_plane.kubectl(*args, check=False)
+        return answer.stdout.strip() == "yes"
+
+    for sa, verb, resource in (
+        (operator_sa, "list", "jiratenants.jiradrift.io"),
+        (operator_sa, "patch", "snapshots.jiradrift.io/status"),
+        (operator_sa, "create", "leases.coordination.k8s.io"),
+        (operator_sa, "update", "secrets"),
+        (token_sa, "update", "secrets"),
+        (token_sa, "patch", "jiratenants.jiradrift.io/status"),
+    ):
+        wait_for(lambda c=(sa, verb, resource): granted(*c), f"{sa} may {verb} {resource}", timeout=60)
     yield Installed(
         release,
         release_ns,
         tenants_ns,
         deployment,
         cronjob,
-        deployment["spec"]["template"]["spec"]["serviceAccountName"],
-        cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["serviceAccountName"],
+        operator_sa,
+        token_sa,
     )
     control_plane.helm("uninstall", release, "--namespace", release_ns)
     for name in (release_ns, tenants_ns):
@@ -233,8 +254,8 @@ def test_operator_and_token_job_run_as_the_charts_service_accounts(
             )
             return phases == [("acme", "Completed"), ("acme", "Completed"), ("basic", "Completed")]
 
-        wait_for(tenants_ready, "both JiraTenants Ready", op=op, timeout=40)
-        wait_for(snapshots_completed, "the tenants' first Snapshots Completed", op=op, timeout=40)
+        wait_for(tenants_ready, "both JiraTenants Ready", op=op, timeout=120)
+        wait_for(snapshots_completed, "the tenants' first Snapshots Completed", op=op, timeout=120)
         acme = get(k8s_api, ns, "jiratenants", "acme")
         assert acme["status"]["token"]["expiresAt"]
         assert acme["status"]["site"]["cloudId"] == jira_sim.cloud_id
@@ -291,7 +312,7 @@ def test_operator_and_token_job_run_as_the_charts_service_accounts(
             snap = get(k8s_api, ns, "snapshots", "acme-after-rotation")
             return snap if (snap.get("status") or {}).get("phase") == "Completed" else None
 
-        snap = wait_for(manual_completed, "manual Snapshot after the rotation Completed", op=op, timeout=30)
+        snap = wait_for(manual_completed, "manual Snapshot after the rotation Completed", op=op, timeout=120)
         changes = snap["status"]["drift"]["changes"]
         assert any("votingEnabled" in json.dumps(c) for c in changes), changes
 
@@ -300,7 +321,7 @@ def test_operator_and_token_job_run_as_the_charts_service_accounts(
             found = k8s.CoreV1Api(k8s_api).list_namespaced_event(ns, field_selector="reason=DriftDetected").items
             return [e.involved_object.name for e in found]
 
-        assert wait_for(drift_events, "the DriftDetected Event", op=op, timeout=30) == ["acme"]
+        assert wait_for(drift_events, "the DriftDetected Event", op=op, timeout=120) == ["acme"]
         assert jira_sim.requests.count("POST /oauth/token") - grants_before == 1, "no refresh since the job"
 
         # The operator is still healthy, and never met a 403 from the API server.
