@@ -51,8 +51,10 @@ if [[ -s "$image_tar" ]]; then
   exit 0
 fi
 
-sock=/run/jiradrift-docker.sock
-run_dir=/run/jiradrift-docker
+# One private dockerd per cache (the lock above serialises builds within it).
+instance=$(printf '%s' "$cache" | sha256sum | cut -c1-8)
+run_dir="/run/jiradrift-docker-$instance"
+sock="$run_dir/docker.sock"
 dockerd_pid=""
 stop_dockerd() {
   if [[ -n "$dockerd_pid" ]] && kill -0 "$dockerd_pid" 2>/dev/null; then
