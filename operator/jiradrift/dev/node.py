@@ -44,6 +44,7 @@ from jiradrift.dev.controlplane import (
     ControlPlaneError,
     _spawn,
     _stop,
+    _wait_until,
     find_binaries,
     free_port,
 )
@@ -298,7 +299,7 @@ class Cluster:
     plane: ControlPlane
     workdir: Path
     _lock: IO[str]
-    _procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)  # by component name
 
     @property
     def containerd_socket(self) -> Path:
@@ -353,7 +354,7 @@ class Cluster:
 
     def _spawn(self, state: dict[str, Any], name: str, args: list[str]) -> subprocess.Popen[bytes]:
         proc = _spawn(args, self.workdir / f"{name}.log")
-        self._procs.append(proc)
+        self._procs[name] = proc
         state["pids"].append(proc.pid)
         _save_state(state)
         return proc
@@ -365,7 +366,7 @@ class Cluster:
         bins = self.plane.bin_dir
         certs = self.plane.workdir / "certs"
         w = self.workdir
-        cm = self._spawn(
+        self._spawn(
             state,
             "kube-controller-manager",
             [
@@ -446,8 +447,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                 }
             )
         )
-        containerd = self._spawn(state, "containerd", ["containerd", "--config", str(ctd / "config.toml")])
-        self._wait(lambda: self._ctr("version", check=False).returncode == 0, "containerd", containerd, timeout)
+        self._spawn(state, "containerd", ["containerd", "--config", str(ctd / "config.toml")])
+        self._wait(lambda: self._ctr("version", check=False).returncode == 0, "containerd", "containerd", timeout)
         self.import_image(pause_image_tar(find_binaries().parent.parent))
 
         # kubelet
@@ -478,7 +479,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         }
         (kubelet_dir / "config.yaml").write_text(yaml.safe_dump(kubelet_config))
         node_kubeconfig = self._kubeconfig("kubelet", f"system:node:{NODE_NAME}", ["system:nodes"])
-        kubelet = self._spawn(
+        self._spawn(
             state,
             "kubelet",
             [
@@ -508,7 +509,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             "healthzBindAddress": f"127.0.0.1:{free_port()}",
         }
         (w / "kube-proxy.yaml").write_text(yaml.safe_dump(proxy_config))
-        proxy = self._spawn(state, "kube-proxy", [str(bins / "kube-proxy"), f"--config={w / 'kube-proxy.yaml'}"])
+        self._spawn(state, "kube-proxy", [str(bins / "kube-proxy"), f"--config={w / 'kube-proxy.yaml'}"])
 
         def node_ready() -> bool:
             out = self.plane.kubectl(
@@ -516,12 +517,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             )
             return out.stdout.strip() == "True"
 
-        self._wait(node_ready, "the node", kubelet, timeout)
+        self._wait(node_ready, "the node", "kubelet", timeout)
         # Pods reach the API server only once kube-proxy has programmed the `kubernetes` Service.
         self._wait(
             lambda: SERVICE_IP in _run("iptables", "-t", "nat", "-S", "KUBE-SERVICES", check=False).stdout,
             "kube-proxy (the kubernetes Service's rules)",
-            proxy,
+            "kube-proxy",
             timeout,
         )
         # kube-root-ca.crt in every namespace comes from the controller-manager; pods wait for it.
@@ -530,21 +531,13 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                 self.plane.kubectl("get", "configmap", "-n", "default", "kube-root-ca.crt", check=False).returncode == 0
             ),
             "kube-controller-manager",
-            cm,
+            "kube-controller-manager",
             timeout,
         )
 
-    def _wait(self, check: Any, what: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                log = self.workdir / f"{Path(str(proc.args[0])).name}.log"  # type: ignore[index]
-                tail = log.read_text()[-3000:] if log.exists() else ""
-                raise ControlPlaneError(f"{what}: process exited with {proc.returncode}; log tail:\n{tail}")
-            if check():
-                return
-            time.sleep(0.3)
-        raise ControlPlaneError(f"{what} not ready after {timeout:.0f}s; logs under {self.workdir}")
+    def _wait(self, check: Any, what: str, name: str, timeout: float) -> None:
+        """Until ``check()``; fails with the log tail of component ``name`` if it exits meanwhile."""
+        _wait_until(check, what, self._procs[name], self.workdir / f"{name}.log", timeout)
 
     def _ctr(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return _run(
@@ -563,7 +556,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         pods), pods while kubelet still runs, then kube-proxy and kubelet, the API server, and last the
         host state (mounts, iptables, the bridge, cgroups, sysctls)."""
         try:
-            by_name = {Path(str(p.args[0])).name: p for p in self._procs}  # type: ignore[index]
+            by_name = self._procs
             for name in ("kube-controller-manager", "kube-scheduler"):
                 if name in by_name:
                     _stop(by_name[name])
