@@ -29,12 +29,13 @@ from jiradrift.k8s import events
 from jiradrift.k8s.credentials import CredentialsProblem
 from jiradrift.k8s.lease import LeaseLock, snapshot_lock_key, snapshot_lock_labels
 from jiradrift.k8s.resources import GROUP, LABEL_DRIFT, LABEL_TENANT, LABEL_TYPE, VERSION, JiraTenantSpec
+from jiradrift.kube.api import label_value
+from jiradrift.model.manifest import Manifest
+from jiradrift.model.report import DriftReport
+from jiradrift.model.store import SnapshotStore
 from jiradrift.redact import redact, redact_strings
+from jiradrift.snapshot.capture import capture_snapshot
 from jiradrift.snapshot.diff import diff_manifests
-from jiradrift.snapshot.manifest import Manifest
-from jiradrift.snapshot.report import DriftReport
-from jiradrift.store.base import SnapshotStore
-from jiradrift.store.kubeapi import label_value
 from jiradrift.tokens.tenant import tenant_may_capture
 
 log = logging.getLogger("jiradrift.snapshot")
@@ -189,7 +190,6 @@ async def _capture_locked(
     lock: LeaseLock,
     attempts: int,
 ) -> None:
-    from jiradrift.snapshot.capture import capture_snapshot
 
     meta, spec = body["metadata"], body["spec"]
     namespace, name = meta["namespace"], meta["name"]

@@ -17,8 +17,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from jiradrift.jira.snapshot_types import SnapshotType
-from jiradrift.snapshot.ignore import rule_problem
+from jiradrift.model.ignore import rule_problem
+from jiradrift.model.snapshot_types import SnapshotType
 
 GROUP = "jiradrift.io"
 VERSION = "v1alpha1"
@@ -263,7 +263,7 @@ class CompareTo(StrEnum):
     BASELINE = "baseline"
 
 
-# The CEL twin of jiradrift.snapshot.ignore.rule_problem: after trimming whitespace, a key glob
+# The CEL twin of jiradrift.model.ignore.rule_problem: after trimming whitespace, a key glob
 # before the first ':' and, if there is a ':', a path glob after it.
 IGNORE_RULE_MESSAGE = (
     '"ignore rule \'" + self + "\' is not KEY_GLOB or KEY_GLOB:PATH_GLOB '

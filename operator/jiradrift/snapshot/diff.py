@@ -23,10 +23,10 @@ from typing import Any, Protocol
 
 import orjson
 
-from jiradrift.jira.kinds import Severity, severity_of_key
-from jiradrift.snapshot.ignore import IgnoreRules, ItemIgnore
-from jiradrift.snapshot.manifest import Manifest
-from jiradrift.snapshot.report import Change, ChangeOp, DriftReport, clip_value
+from jiradrift.model.ignore import IgnoreRules, ItemIgnore
+from jiradrift.model.kinds import Severity, severity_of_key
+from jiradrift.model.manifest import Manifest
+from jiradrift.model.report import Change, ChangeOp, DriftReport, clip_value
 
 _IDENTITY_FIELDS = ("id", "key", "name")
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -162,7 +162,7 @@ def diff_manifests(
     """The drift of ``new`` against ``old``: item counts and path-level changes, sorted by key.
 
     ``store`` supplies bodies for changed items only. ``ignore`` holds rules as described in
-    ``jiradrift.snapshot.ignore`` (e.g. ``"workflow/*:transitions[*].description"``).
+    ``jiradrift.model.ignore`` (e.g. ``"workflow/*:transitions[*].description"``).
     """
     report = DriftReport(tenant=new.tenant, type=new.type, new_snapshot=new.snapshot_id, old_snapshot=old.snapshot_id)
     if old.digest and old.digest == new.digest:

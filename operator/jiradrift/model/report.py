@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from jiradrift.jira.kinds import Severity
+from jiradrift.model.kinds import Severity
 
 #: A value longer than this (as JSON) is clipped when a change is built, so one huge description
 #: cannot blow up a persisted report; the clipped value is a string ending in ``CLIP_MARK``.

@@ -11,12 +11,8 @@ import typer
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from jiradrift.handlers import logs, metrics
-from jiradrift.handlers.context import OperatorContext, OperatorSettings
-from jiradrift.handlers.registry import build_registry
-from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
-from jiradrift.k8s.lease import holder_identity
-from jiradrift.snapshot.cli import (
+from jiradrift import logs
+from jiradrift.cmd.snapshot import (
     MAX_DEPTH,
     MAX_PAGES,
     MAX_RESPONSE_BYTES,
@@ -24,6 +20,11 @@ from jiradrift.snapshot.cli import (
     REQUEST_DEADLINE,
     response_limits,
 )
+from jiradrift.handlers import metrics
+from jiradrift.handlers.context import OperatorContext, OperatorSettings
+from jiradrift.handlers.registry import build_registry
+from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
+from jiradrift.k8s.lease import holder_identity
 
 STORES = ("secret", "configmap", "filesystem")
 
