@@ -9,6 +9,7 @@ A SNAPSHOT argument is one of:
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,7 +21,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jiradrift.kube.client import Kube, KubeError
 from jiradrift.model.ignore import InvalidIgnoreRule
+from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport, display_value
 from jiradrift.model.store_errors import StoreError
 from jiradrift.snapshot.diff import diff_manifests
@@ -56,42 +59,53 @@ def _open_target(path: Path) -> _Target:
     return _Target(FilesystemStore.open(path), None)
 
 
-class _BothStores:
-    """Reads bodies from the newer store, falling back to the older one."""
+class _Bodies:
+    """The bodies a diff reads, read beforehand: from the newer store, else the older one."""
 
-    def __init__(self, old: FilesystemStore, new: FilesystemStore) -> None:
-        self.old, self.new = old, new
+    def __init__(self, bodies: dict[str, bytes]) -> None:
+        self.bodies = bodies
 
     def get_item(self, digest: str) -> bytes:
-        try:
-            return self.new.get_item(digest)
-        except KeyError:
-            return self.old.get_item(digest)
+        return self.bodies[digest]
+
+    @classmethod
+    async def read(
+        cls, old_store: FilesystemStore, new_store: FilesystemStore, old: Manifest, new: Manifest
+    ) -> _Bodies:
+        wanted = {d for k, d in new.items.items() if old.items.get(k) != d}
+        wanted.update(d for k, d in old.items.items() if new.items.get(k) != d)
+        bodies: dict[str, bytes] = {}
+        for digest in sorted(wanted):
+            try:
+                bodies[digest] = await new_store.get_item(digest)
+            except KeyError:
+                bodies[digest] = await old_store.get_item(digest)
+        return cls(bodies)
 
 
-def _newest_per_stream(store: FilesystemStore, types: list[str]) -> dict[tuple[str, str], str]:
+async def _newest_per_stream(store: FilesystemStore, types: list[str]) -> dict[tuple[str, str], str]:
     newest: dict[tuple[str, str], str] = {}
-    for info in store.list_snapshots():
+    for info in await store.list_snapshots():
         if not types or info.type in types:
             newest.setdefault((info.tenant, info.type), info.snapshot_id)
     return newest
 
 
-def _stream_of(store: FilesystemStore, snapshot_id: str) -> tuple[str, str]:
-    manifest = store.get_manifest(snapshot_id)
+async def _stream_of(store: FilesystemStore, snapshot_id: str) -> tuple[str, str]:
+    manifest = await store.get_manifest(snapshot_id)
     return (manifest.tenant, manifest.type)
 
 
-def _pairs(
+async def _pairs(
     a: _Target, b: _Target | None, from_id: str | None, to_id: str | None, types: list[str]
 ) -> list[tuple[str, str]]:
     """(old id, new id) pairs to diff, explained when there are none."""
     old_id = from_id or a.snapshot_id
     if b is None:
-        targets = [to_id] if to_id else list(_newest_per_stream(a.store, types).values())
+        targets = [to_id] if to_id else list((await _newest_per_stream(a.store, types)).values())
         pairs = []
         for target in targets:
-            base = old_id or predecessor_of(a.store, target)
+            base = old_id or await predecessor_of(a.store, target)
             if base is None:
                 raise _fail(
                     f"snapshot {target!r} in {a.store.root} has no earlier snapshot of its tenant and type "
@@ -104,12 +118,12 @@ def _pairs(
     new_id: str | None = to_id or b.snapshot_id
     if old_id and new_id:
         return [(old_id, new_id)]
-    old_newest = _newest_per_stream(a.store, types)
-    new_newest = _newest_per_stream(b.store, types)
+    old_newest = await _newest_per_stream(a.store, types)
+    new_newest = await _newest_per_stream(b.store, types)
     if old_id:
-        streams = [_stream_of(a.store, old_id)]
+        streams = [await _stream_of(a.store, old_id)]
     elif new_id:
-        streams = [_stream_of(b.store, new_id)]
+        streams = [await _stream_of(b.store, new_id)]
     else:
         streams = sorted(old_newest.keys() & new_newest.keys())
     pairs = [
@@ -176,16 +190,21 @@ def diff_command(
     jiradrift diff STORE --from ID1 --to ID2    two snapshots of one store
     jiradrift diff STORE/snapshots/ID1 STORE/snapshots/ID2
     """
-    try:
+
+    async def diff_all() -> list[DriftReport]:
         a = _open_target(snapshot_a)
         b = _open_target(snapshot_b) if snapshot_b is not None else None
         reports = []
-        for old_id, new_id in _pairs(a, b, from_id, to_id, types or []):
+        for old_id, new_id in await _pairs(a, b, from_id, to_id, types or []):
             new_store = b.store if b else a.store
-            old = a.store.get_manifest(old_id)
-            new = new_store.get_manifest(new_id)
-            reader = _BothStores(a.store, new_store)
+            old = await a.store.get_manifest(old_id)
+            new = await new_store.get_manifest(new_id)
+            reader = await _Bodies.read(a.store, new_store, old, new)
             reports.append(diff_manifests(old, new, reader, ignore or []))
+        return reports
+
+    try:
+        reports = asyncio.run(diff_all())
     except (StoreError, InvalidIgnoreRule, KeyError) as exc:
         raise _fail(str(exc)) from None
     if output is OutputFormat.json:
@@ -226,15 +245,21 @@ def drift_list_command(
     Each event is one change in one snapshot against its predecessor. Pass the printed
     cursor to --cursor for the next page, with the same --tenant as for the first page.
     """
+
+    async def one_page(directory: Path) -> DriftPage:
+        store = FilesystemStore.open(directory)
+        if backfill and cursor is None:
+            await backfill_drift(store, tenant)
+        return await list_drift_events(StoreDriftSource(store), tenant, cursor, limit)
+
     try:
         if store_dir is None:
-            page = _cluster_page(tenant, cursor, limit)
+            if not tenant or tenant.count("/") != 1:
+                raise _fail("without DIR, pass --tenant NAMESPACE/NAME to read a JiraTenant's drift from the cluster")
+            page = asyncio.run(_cluster_page(tenant, cursor, limit))
         else:
-            store = FilesystemStore.open(store_dir)
-            if backfill and cursor is None:
-                backfill_drift(store, tenant)
-            page = list_drift_events(StoreDriftSource(store), tenant, cursor, limit)
-    except (StoreError, InvalidCursor, KeyError) as exc:
+            page = asyncio.run(one_page(store_dir))
+    except (StoreError, InvalidCursor, KeyError, KubeError) as exc:
         raise _fail(str(exc)) from None
     if output is OutputFormat.json:
         sys.stdout.write(orjson.dumps(page.to_dict(), option=orjson.OPT_INDENT_2).decode())
@@ -270,16 +295,12 @@ def drift_list_command(
         )
 
 
-def _cluster_page(tenant: str | None, cursor: str | None, limit: int) -> DriftPage:
-    """Drift events of one JiraTenant in the cluster of the current kubeconfig."""
-    from kubernetes import config as k8s_config
-
-    if not tenant or tenant.count("/") != 1:
-        raise _fail("without DIR, pass --tenant NAMESPACE/NAME to read a JiraTenant's drift from the cluster")
+async def _cluster_page(tenant: str, cursor: str | None, limit: int) -> DriftPage:
+    """Drift events of one JiraTenant (``NAMESPACE/NAME``) in the cluster of the current kubeconfig."""
     namespace, name = tenant.split("/")
-    api = k8s_config.new_client_from_config()
-    # The operator's default store is Secrets; an operator run with --store=configmap used ConfigMaps.
-    store: ConfigMapStore = SecretStore(api, namespace, tenant)
-    if next(iter(store.list_manifests(tenant)), None) is None:
-        store = ConfigMapStore(api, namespace, tenant)
-    return list_drift_events(KubernetesDriftSource(api, namespace, name, store), tenant, cursor, limit)
+    async with await Kube.connect() as kube:
+        # The operator's default store is Secrets; an operator run with --store=configmap used ConfigMaps.
+        store: ConfigMapStore = SecretStore(kube, namespace, tenant)
+        if not await store.list_manifests(tenant):
+            store = ConfigMapStore(kube, namespace, tenant)
+        return await list_drift_events(KubernetesDriftSource(kube, namespace, name, store), tenant, cursor, limit)

@@ -145,7 +145,7 @@ async def run_snapshot(
 ) -> list[Manifest]:
     """Capture every type (concurrently; the client paces the tenant) into a FilesystemStore at ``out``."""
 
-    store = FilesystemStore(out)
+    FilesystemStore(out)  # create it (or refuse a directory that is not a store) before reading Jira
     now = captured_at or datetime.now(UTC)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
     with Progress(
@@ -175,7 +175,7 @@ async def run_snapshot(
                 *(
                     capture_snapshot(
                         client,
-                        store,
+                        FilesystemStore(out),  # one store object per capture: it tracks its capture
                         tenant=tenant,
                         snapshot_type=t,
                         snapshot_id=f"{tenant}-{t.value}-{stamp}",

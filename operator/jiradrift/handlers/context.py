@@ -12,6 +12,7 @@ from kubernetes import client as k8s
 
 from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.jira.limits import ResponseLimits
+from jiradrift.kube.client import Kube
 from jiradrift.model.store import SnapshotStore
 from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore
@@ -39,6 +40,8 @@ class OperatorSettings:
     audit_timeout_seconds: float = 60.0
     # where tenants' credentials may go: set by the cluster admin (--allowed-hosts), never by a tenant
     allowed_hosts: HostAllowlist = field(default_factory=HostAllowlist)
+    # cluster-wide cap on one tenant's stored snapshot bytes (chart: store.maxBytesPerTenant); None: no cap
+    store_max_bytes: int | None = None
 
 
 @dataclass
@@ -56,15 +59,31 @@ class OperatorContext:
     # Lease locks live across handler retries: expiry is judged from how long *this process* has
     # seen a Lease unchanged (client-go's observedTime), which a fresh lock object would forget.
     locks: dict[str, Any] = field(default_factory=dict)
+    # the async Kubernetes client of the payload stores, connected on first use (on the operator's loop)
+    kube: Kube | None = None
 
-    def store_for(self, namespace: str, tenant: str, owner: dict[str, Any] | None = None) -> SnapshotStore:
-        """The payload store of one tenant (``namespace/name``)."""
+    def budget(self, tenant_max_bytes: int | None) -> int | None:
+        """A tenant's byte budget: its own, within the cluster-wide cap."""
+        caps = [b for b in (tenant_max_bytes, self.settings.store_max_bytes) if b is not None]
+        return min(caps) if caps else None
+
+    async def store_for(
+        self,
+        namespace: str,
+        tenant: str,
+        owner: dict[str, Any] | None = None,
+        budget_bytes: int | None = None,
+    ) -> SnapshotStore:
+        """The payload store of one tenant (``namespace/name``); with ``owner``, a store object for
+        one capture of that Snapshot, enforcing ``budget_bytes`` (capped cluster-wide) while writing."""
+        budget = self.budget(budget_bytes)
         if self.settings.store == "filesystem":
-            return FilesystemStore(self.settings.store_path)
-
+            return FilesystemStore(self.settings.store_path, budget_bytes=budget)
+        if self.kube is None:
+            self.kube = await Kube.connect()
         store = self.stores.get((namespace, tenant))
         if store is None:
             kind = SecretStore if self.settings.store == "secret" else ConfigMapStore
-            store = self.stores[(namespace, tenant)] = kind(self.api, namespace, tenant)
+            store = self.stores[(namespace, tenant)] = kind(self.kube, namespace, tenant)
         assert isinstance(store, ConfigMapStore)
-        return store.for_owner(owner) if owner is not None else store
+        return store.for_owner(owner, budget_bytes=budget) if owner is not None else store

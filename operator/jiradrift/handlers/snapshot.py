@@ -33,9 +33,10 @@ from jiradrift.kube.api import label_value
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
+from jiradrift.model.store_errors import BudgetExceeded
 from jiradrift.redact import redact, redact_strings
 from jiradrift.snapshot.capture import capture_snapshot
-from jiradrift.snapshot.diff import diff_manifests
+from jiradrift.snapshot.recording import diff_stored
 from jiradrift.tokens.tenant import tenant_may_capture
 
 log = logging.getLogger("jiradrift.snapshot")
@@ -70,18 +71,18 @@ def read(ctx: OperatorContext, namespace: str, plural: str, name: str) -> dict[s
         raise
 
 
-def find_baseline(
+async def find_baseline(
     store: SnapshotStore, tenant: str, snapshot_type: str, current: str, spec: JiraTenantSpec
 ) -> Manifest | None:
     """The named baseline, else the newest other complete snapshot of this tenant and type."""
     if spec.drift.compare_to == "baseline" and spec.drift.baseline_snapshot:
         try:
-            return store.get_manifest(spec.drift.baseline_snapshot)
+            return await store.get_manifest(spec.drift.baseline_snapshot)
         except KeyError:
             return None
-    for info in store.list_snapshots(tenant):
+    for info in await store.list_snapshots(tenant):
         if info.snapshot_id != current and info.type == snapshot_type and info.complete:
-            return store.get_manifest(info.snapshot_id)
+            return await store.get_manifest(info.snapshot_id)
     return None
 
 
@@ -224,7 +225,7 @@ async def _capture_locked(
     )
     log.info("snapshot %s/%s capturing under %s (holder %s)", namespace, name, lock.key, lock.holder)
     owner = {"apiVersion": body["apiVersion"], "kind": "Snapshot", "name": name, "uid": meta["uid"]}
-    store = ctx.store_for(namespace, tkey, owner=owner)
+    store = await ctx.store_for(namespace, tkey, owner=owner, budget_bytes=tenant_spec.retention.max_bytes)
     try:
         credentials, _ = await credentials_for(ctx, namespace, tenant_name, tenant_spec, tenant)
         client = await open_client(tenant_spec, credentials, limits=ctx.settings.limits)
@@ -253,16 +254,19 @@ async def _capture_locked(
                 raise kopf.TemporaryError(
                     f"lost {lock.key} during the capture; another holder will finish it", delay=10
                 )
-        baseline = await asyncio.to_thread(find_baseline, store, tkey, snapshot_type, name, tenant_spec)
+        baseline = await find_baseline(store, tkey, snapshot_type, name, tenant_spec)
         report = None
         attribution: dict[str, AuditEntry] = {}
         if baseline is not None:
-            report = await asyncio.to_thread(diff_manifests, baseline, manifest, store, tenant_spec.drift.ignore)
-            await asyncio.to_thread(store.put_drift, report)
+            report = await diff_stored(store, baseline, manifest, tenant_spec.drift.ignore)
+            await store.put_drift(report)
             if report.has_drift:
                 attribution = await _attribute(client, report, baseline.captured_at, ctx.clock(), ctx.settings)
     except kopf.TemporaryError:
         raise
+    except BudgetExceeded as exc:  # the store wrote nothing more; retrying would not fit either
+        await _finish_failed(ctx, body, exc.reason, str(exc), attempts, phase="Incomplete")
+        return
     except Exception as exc:
         problem = classify(exc, tenant_spec)
         await _retry_or_fail(ctx, body, problem.reason, problem.message, attempts)
@@ -418,7 +422,9 @@ async def _retry_or_fail(ctx: OperatorContext, body: dict[str, Any], reason: str
     raise kopf.TemporaryError(redact(f"{reason}: {message}"), delay=min(300, 15 * 2**attempts))
 
 
-async def _finish_failed(ctx: OperatorContext, body: dict[str, Any], reason: str, message: str, attempts: int) -> None:
+async def _finish_failed(
+    ctx: OperatorContext, body: dict[str, Any], reason: str, message: str, attempts: int, phase: str = "Failed"
+) -> None:
     meta = body["metadata"]
     now = ctx.clock()
     await asyncio.to_thread(
@@ -427,7 +433,7 @@ async def _finish_failed(ctx: OperatorContext, body: dict[str, Any], reason: str
         meta["namespace"],
         meta["name"],
         {
-            "phase": "Failed",
+            "phase": phase,
             "message": message,
             "attempts": attempts,
             "completionTime": cond.now_rfc3339(now),
@@ -436,6 +442,6 @@ async def _finish_failed(ctx: OperatorContext, body: dict[str, Any], reason: str
             ),
         },
     )
-    metrics.SNAPSHOTS.labels(meta["namespace"], body["spec"]["tenantRef"]["name"], body["spec"]["type"], "Failed").inc()
+    metrics.SNAPSHOTS.labels(meta["namespace"], body["spec"]["tenantRef"]["name"], body["spec"]["type"], phase).inc()
     await asyncio.to_thread(events.post, ctx.api, body, "Warning", reason, message)
     log.warning("snapshot %s/%s failed: %s", meta["namespace"], meta["name"], message)

@@ -236,11 +236,11 @@ def list_snapshots(api: k8s.ApiClient, namespace: str, tenant: str, page: int = 
     return items
 
 
-def prune(ctx: OperatorContext, namespace: str, tenant: str, spec: JiraTenantSpec) -> list[str]:
+async def prune(ctx: OperatorContext, namespace: str, tenant: str, spec: JiraTenantSpec) -> list[str]:
     """Delete the oldest finished Snapshots beyond ``retention.keepLast`` per type, and their payloads."""
     finished = ("Completed", "Incomplete", "Failed")
     by_type: dict[str, list[dict[str, Any]]] = {}
-    for snap in list_snapshots(ctx.api, namespace, tenant):
+    for snap in await asyncio.to_thread(list_snapshots, ctx.api, namespace, tenant):
         if (snap.get("status") or {}).get("phase") in finished:
             by_type.setdefault(snap["spec"]["type"], []).append(snap)
     baseline = spec.drift.baseline_snapshot if spec.drift.compare_to == "baseline" else None
@@ -248,8 +248,8 @@ def prune(ctx: OperatorContext, namespace: str, tenant: str, spec: JiraTenantSpe
     for snaps in by_type.values():
         snaps.sort(key=lambda s: (s["metadata"]["creationTimestamp"], s["metadata"]["name"]), reverse=True)
         doomed.extend(s for s in snaps[spec.retention.keep_last :] if s["metadata"]["name"] != baseline)
-    store = ctx.store_for(namespace, tenant_key(namespace, tenant))
-    deleted = [_delete_snapshot(ctx, store, namespace, s["metadata"]["name"], s) for s in doomed]
+    store = await ctx.store_for(namespace, tenant_key(namespace, tenant))
+    deleted = [await _delete_snapshot(ctx, store, namespace, s["metadata"]["name"], s) for s in doomed]
     # byte budget: drop the oldest until the tenant fits, never the newest of a type (the next baseline)
     latest = {max(ss, key=lambda s: s["metadata"]["creationTimestamp"])["metadata"]["name"] for ss in by_type.values()}
     rest = sorted(
@@ -257,12 +257,12 @@ def prune(ctx: OperatorContext, namespace: str, tenant: str, spec: JiraTenantSpe
         key=lambda s: (s["metadata"]["creationTimestamp"], s["metadata"]["name"]),
     )
     for snap in rest:
-        if store.usage(tenant_key(namespace, tenant)).total_bytes <= spec.retention.max_bytes:
+        if (await store.usage(tenant_key(namespace, tenant))).total_bytes <= spec.retention.max_bytes:
             break
         name = snap["metadata"]["name"]
         if name in latest or name == baseline:
             continue
-        deleted.append(_delete_snapshot(ctx, store, namespace, name, snap))
+        deleted.append(await _delete_snapshot(ctx, store, namespace, name, snap))
     return deleted
 
 
@@ -352,7 +352,7 @@ async def reconcile_tenant(
         return
     state["pruned_at"] = now
     try:
-        deleted = await asyncio.to_thread(prune, ctx, namespace, name, spec)
+        deleted = await prune(ctx, namespace, name, spec)
         if deleted:
             log.info("retention pruned %d Snapshot(s) of %s/%s", len(deleted), namespace, name)
     except Exception as exc:  # retention must never block scheduling
@@ -365,13 +365,17 @@ def _set_if_changed(patch: Any, current: dict[str, Any], field: str, value: Any)
         patch.status[field] = value
 
 
-def _delete_snapshot(
+async def _delete_snapshot(
     ctx: OperatorContext, store: Any, namespace: str, name: str, snap: dict[str, Any] | None = None
 ) -> str:
     try:
-        store.delete_snapshot(name)
+        await store.delete_snapshot(name)
     except KeyError:
         pass
+    return await asyncio.to_thread(_delete_snapshot_object, ctx, namespace, name, snap)
+
+
+def _delete_snapshot_object(ctx: OperatorContext, namespace: str, name: str, snap: dict[str, Any] | None) -> str:
     if snap is not None:
         _delete_released_lease(ctx, namespace, snap)
     try:

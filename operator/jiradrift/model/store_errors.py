@@ -40,3 +40,23 @@ class StoreIntegrityError(StoreError):
 
 class InvalidStoreName(StoreError, ValueError):
     """A tenant or snapshot id cannot be used as a storage name."""
+
+
+class BudgetExceeded(StoreError):
+    """A capture would not fit the tenant's byte budget; the store wrote nothing more for it.
+
+    ``reason`` is the Snapshot condition reason (phase ``Incomplete``) a handler reports.
+    """
+
+    reason = "BudgetExceeded"
+
+    def __init__(self, tenant: str, snapshot_type: str, budget_bytes: int, needed_bytes: int, where: str) -> None:
+        super().__init__(
+            f"the {snapshot_type} snapshot of tenant {tenant!r} needs more than {needed_bytes} stored bytes, over "
+            f"the byte budget of {budget_bytes} in {where}; nothing more was written. Raise the JiraTenant's "
+            f"spec.retention.maxBytes (within the operator's store.maxBytesPerTenant cap), or capture fewer kinds"
+        )
+        self.tenant = tenant
+        self.snapshot_type = snapshot_type
+        self.budget_bytes = budget_bytes
+        self.needed_bytes = needed_bytes

@@ -6,6 +6,11 @@
 Memory holds the page being processed plus the manifest (keys and hashes). A failing object or
 endpoint is recorded as a :class:`CaptureError` and the capture carries on; the manifest is then
 ``complete=False``. The manifest is written last, so it never points at a body that is missing.
+
+Catalog sources hand items to a synchronous sink; the sink hashes them and queues the bodies for one
+writer task, which awaits the store (``has_item``/``put_item``). The queue drains whenever a source
+awaits Jira, so it holds about a page of bodies. A store error (e.g. ``BudgetExceeded``) stops the
+capture: the sources are cancelled and the error propagates; no manifest is written.
 """
 
 from __future__ import annotations
@@ -57,6 +62,8 @@ class _ManifestSink:
         self.store = store
         self.kinds = kinds
         self.on_item = on_item
+        self.queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
+        self.queued: set[str] = set()
 
     def item(self, kind: str, ident: str, body: dict[str, Any]) -> None:
         if kind not in self.kinds:
@@ -66,10 +73,21 @@ class _ManifestSink:
             return  # pages can shift while an admin edits: the first read of an id wins
         data = canonical_bytes(body)
         digest = hashlib.sha256(data).hexdigest()
-        if not self.store.has_item(digest):
-            self.store.put_item(digest, data)
+        if digest not in self.queued:
+            self.queued.add(digest)
+            self.queue.put_nowait((digest, data))
         self.manifest.items[key] = digest
         self.on_item()
+
+    def close(self) -> None:
+        self.queue.put_nowait(None)
+
+    async def drain(self) -> None:
+        """Store queued bodies until :meth:`close`: the one place capture awaits the store."""
+        while (entry := await self.queue.get()) is not None:
+            digest, data = entry
+            if not await self.store.has_item(digest):
+                await self.store.put_item(digest, data)
 
     def error(self, kind: str, endpoint: str, exc: BaseException, key: str | None = None) -> None:
         status = exc.status if isinstance(exc, JiraHTTPError) else None
@@ -156,8 +174,25 @@ async def capture_snapshot(
                 done += 1
                 report()
 
-    await asyncio.gather(*(run(s) for s in sources))
+    await store.begin_capture(tenant, stype.value)
+    writer = asyncio.create_task(sink.drain())
+    collectors = asyncio.gather(*(run(s) for s in sources))
+    try:
+        both: set[asyncio.Future[Any]] = {writer, collectors}
+        await asyncio.wait(both, return_when=asyncio.FIRST_EXCEPTION)
+        if writer.done():  # the store refused a body: stop reading Jira
+            collectors.cancel()
+            await writer
+            raise AssertionError("the body writer stopped before the capture finished")
+        await collectors
+        sink.close()
+        await writer
+    finally:
+        for task in (writer, collectors):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(writer, collectors, return_exceptions=True)
     manifest.items = dict(sorted(manifest.items.items()))
     manifest.digest = compute_digest(manifest.items)
     manifest.request_count = _request_count(client) - start_requests
-    return store.put_manifest(manifest)  # the stored form (the store may mark it unchanged_from)
+    return await store.put_manifest(manifest)  # the stored form (the store may mark it unchanged_from)

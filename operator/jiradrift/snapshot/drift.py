@@ -1,6 +1,6 @@
 """The drift-event listing, with the origin design's paginator semantics.
 
-    page = list_drift_events(StoreDriftSource(store), "acme", cursor=None, limit=100)
+    page = await list_drift_events(StoreDriftSource(store), "acme", cursor=None, limit=100)
     page.items, page.has_more, page.page, page.limit, page.total_count, page.next_cursor
 
 A drift event is one change in one snapshot's stored drift report. Events are ordered newest
@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -62,11 +62,11 @@ class DriftSource(Protocol):
     Kubernetes with ``limit``/``continue`` (counts from their status) are another.
     """
 
-    def snapshots(self, tenant: str | None) -> Iterator[SnapshotDrift]:
+    def snapshots(self, tenant: str | None) -> AsyncIterator[SnapshotDrift]:
         """Newest first by (captured_at, snapshot_id) descending; lazily, page by page."""
         ...
 
-    def changes(self, snapshot_id: str, start: int, stop: int) -> list[Change]:
+    async def changes(self, snapshot_id: str, start: int, stop: int) -> list[Change]:
         """Changes ``[start, stop)`` of the snapshot's drift report."""
         ...
 
@@ -77,13 +77,13 @@ class StoreDriftSource:
     def __init__(self, store: SnapshotStore) -> None:
         self.store = store
 
-    def snapshots(self, tenant: str | None) -> Iterator[SnapshotDrift]:
-        for info in self.store.list_snapshots(tenant):
+    async def snapshots(self, tenant: str | None) -> AsyncIterator[SnapshotDrift]:
+        for info in await self.store.list_snapshots(tenant):
             if info.change_count:
                 yield SnapshotDrift(info.snapshot_id, info.tenant, info.type, info.captured_at, info.change_count)
 
-    def changes(self, snapshot_id: str, start: int, stop: int) -> list[Change]:
-        return self.store.read_changes(snapshot_id, start, stop)
+    async def changes(self, snapshot_id: str, start: int, stop: int) -> list[Change]:
+        return await self.store.read_changes(snapshot_id, start, stop)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +175,7 @@ def decode_cursor(cursor: str, tenant: str | None) -> _Position:
     return _Position(tenant, (float(at), sid), index)
 
 
-def list_drift_events(
+async def list_drift_events(
     source: DriftSource, tenant: str | None, cursor: str | None = None, limit: int | None = None
 ) -> DriftPage:
     """One page of drift events of ``tenant`` (None: every tenant), newest first."""
@@ -185,7 +185,7 @@ def list_drift_events(
     total = 0
     offset = 0  # events before the first item of this page
     last: tuple[SnapshotDrift, int] | None = None
-    for snap in source.snapshots(tenant):
+    async for snap in source.snapshots(tenant):
         count = snap.change_count
         total += count
         start = 0
@@ -199,7 +199,7 @@ def list_drift_events(
         need = limit - len(items)
         if need <= 0 or start >= count:
             continue
-        got = source.changes(snap.snapshot_id, start, min(start + need, count))
+        got = await source.changes(snap.snapshot_id, start, min(start + need, count))
         items.extend(DriftEvent(snap.snapshot_id, snap.captured_at, snap.tenant, snap.type, c) for c in got)
         last = (snap, start + len(got))
     has_more = offset + len(items) < total

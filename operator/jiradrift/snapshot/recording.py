@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
 from jiradrift.snapshot.diff import diff_manifests
 
 
-def predecessor_of(store: SnapshotStore, snapshot_id: str) -> str | None:
+async def predecessor_of(store: SnapshotStore, snapshot_id: str) -> str | None:
     """The newest snapshot of the same tenant and type captured before ``snapshot_id``."""
-    infos = list(store.list_snapshots())
+    infos = await store.list_snapshots()
     me = next((i for i in infos if i.snapshot_id == snapshot_id), None)
     if me is None:
-        store.get_manifest(snapshot_id)  # raises the store's "not found" error, naming the id
+        await store.get_manifest(snapshot_id)  # raises the store's "not found" error, naming the id
         return None
     key = (me.captured_at, me.snapshot_id)
     for info in infos:  # newest first: the first older one wins
@@ -28,7 +29,30 @@ def predecessor_of(store: SnapshotStore, snapshot_id: str) -> str | None:
     return None
 
 
-def record_drift(
+async def bodies_for_diff(store: SnapshotStore, old: Manifest, new: Manifest) -> dict[str, bytes]:
+    """The bodies ``diff_manifests(old, new)`` reads (added, removed and modified items), read at
+    once so the store reads each container of bodies once and the diff itself stays pure."""
+    wanted = {d for k, d in new.items.items() if old.items.get(k) != d}
+    wanted.update(d for k, d in old.items.items() if new.items.get(k) != d)
+    return await store.get_items(wanted)
+
+
+class _Bodies:
+    """An ItemReader over bodies read beforehand."""
+
+    def __init__(self, bodies: dict[str, bytes]) -> None:
+        self.bodies = bodies
+
+    def get_item(self, digest: str) -> bytes:
+        return self.bodies[digest]
+
+
+async def diff_stored(store: SnapshotStore, old: Manifest, new: Manifest, ignore: Sequence[str] = ()) -> DriftReport:
+    """``diff_manifests`` over bodies in ``store``, read without blocking the event loop."""
+    return diff_manifests(old, new, _Bodies(await bodies_for_diff(store, old, new)), ignore)
+
+
+async def record_drift(
     store: SnapshotStore,
     snapshot_id: str,
     *,
@@ -40,19 +64,19 @@ def record_drift(
     The first snapshot of a tenant and type has no baseline: its report is empty, not "everything
     was added".
     """
-    new = store.get_manifest(snapshot_id)
-    baseline = baseline if baseline is not None else predecessor_of(store, snapshot_id)
+    new = await store.get_manifest(snapshot_id)
+    baseline = baseline if baseline is not None else await predecessor_of(store, snapshot_id)
     if baseline is None:
         report = DriftReport(tenant=new.tenant, type=new.type, new_snapshot=snapshot_id, old_snapshot=None)
     else:
-        report = diff_manifests(store.get_manifest(baseline), new, store, ignore)
-    store.put_drift(report)
+        report = await diff_stored(store, await store.get_manifest(baseline), new, ignore)
+    await store.put_drift(report)
     return report
 
 
-def backfill_drift(store: SnapshotStore, tenant: str | None = None, ignore: Sequence[str] = ()) -> int:
+async def backfill_drift(store: SnapshotStore, tenant: str | None = None, ignore: Sequence[str] = ()) -> int:
     """Record drift for every snapshot that has no stored report yet; returns how many."""
-    missing = [i.snapshot_id for i in store.list_snapshots(tenant) if i.change_count is None]
+    missing = [i.snapshot_id for i in await store.list_snapshots(tenant) if i.change_count is None]
     for snapshot_id in reversed(missing):  # oldest first, like capture would have
-        record_drift(store, snapshot_id, ignore=ignore)
+        await record_drift(store, snapshot_id, ignore=ignore)
     return len(missing)

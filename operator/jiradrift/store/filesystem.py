@@ -18,6 +18,7 @@ drift changes are chunked so a page of events reads at most a few small files.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import hashlib
@@ -28,6 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ from jiradrift.model.manifest import Manifest, compute_digest
 from jiradrift.model.report import Change, DriftReport
 from jiradrift.model.store import SnapshotInfo, StoreUsage
 from jiradrift.model.store_errors import (
+    BudgetExceeded,
     InvalidStoreName,
     ItemNotFound,
     SnapshotNotFound,
@@ -114,13 +117,25 @@ def _newest_first(row: dict[str, Any]) -> tuple[float, str]:
     return (datetime.fromisoformat(row["captured_at"]).timestamp(), row["id"])
 
 
+@dataclass
+class _Capture:
+    """The snapshot being captured: the bodies it uses so far and their stored bytes."""
+
+    tenant: str
+    type: str
+    bytes: int = 0
+    seen: set[str] = field(default_factory=set)
+
+
 class FilesystemStore:
     """Content-addressed snapshot store in a directory.
 
     ``durable=True`` flushes bodies to disk (one ``os.sync``) before a manifest is renamed into
     place, so even a power cut cannot leave a manifest pointing at missing bodies; tests turn it
     off for speed. ``gc_grace``: bodies younger than this are never collected, which protects a
-    capture that is writing bodies for a manifest it has not put yet.
+    capture that is writing bodies for a manifest it has not put yet. ``budget_bytes``: the bodies
+    one snapshot uses may occupy at most this many bytes; a capture past it gets
+    :class:`BudgetExceeded` before the body that would not fit is written.
     """
 
     def __init__(
@@ -130,8 +145,11 @@ class FilesystemStore:
         durable: bool = True,
         compression_level: int = 3,
         gc_grace: timedelta = DEFAULT_GC_GRACE,
+        budget_bytes: int | None = None,
     ) -> None:
         self.root = Path(root)
+        self.budget_bytes = budget_bytes
+        self._capture: _Capture | None = None
         self.durable = durable
         self.gc_grace = gc_grace
         self._level = compression_level
@@ -227,26 +245,7 @@ class FilesystemStore:
 
     # --- item bodies ------------------------------------------------------------------------
 
-    def put_item(self, digest: str, body: bytes) -> bool:
-        path = self._item_path(_check_digest(digest))
-        if path.exists():
-            # Refresh the mtime: a capture in flight re-uses this body, so GC must not take it.
-            with contextlib.suppress(FileNotFoundError):
-                os.utime(path)
-                return False
-        if hashlib.sha256(body).hexdigest() != digest:
-            raise StoreIntegrityError(
-                f"item body does not hash to {digest}; put_item needs the sha256 hex digest of the "
-                f"exact canonical bytes being stored"
-            )
-        path.parent.mkdir(exist_ok=True)
-        self._write_atomic(path, self._compress(body))
-        return True
-
-    def has_item(self, digest: str) -> bool:
-        return self._item_path(_check_digest(digest)).exists()
-
-    def get_item(self, digest: str) -> bytes:
+    def _get_item(self, digest: str) -> bytes:
         try:
             raw = self._item_path(_check_digest(digest)).read_bytes()
         except FileNotFoundError:
@@ -255,7 +254,7 @@ class FilesystemStore:
 
     # --- manifests --------------------------------------------------------------------------
 
-    def put_manifest(self, manifest: Manifest) -> Manifest:
+    def _put_manifest(self, manifest: Manifest) -> Manifest:
         _tenant_file(manifest.tenant)
         snap_dir = self._snapshot_dir(manifest.snapshot_id)
         missing = [k for k, d in manifest.items.items() if not self._item_path(_check_digest(d)).exists()]
@@ -316,14 +315,14 @@ class FilesystemStore:
         data: dict[str, Any] = orjson.loads(self._decompress(raw))
         return data
 
-    def get_manifest(self, snapshot_id: str) -> Manifest:
+    def _get_manifest(self, snapshot_id: str) -> Manifest:
         data = self._load_raw(snapshot_id)
         manifest = data["manifest"]
         if data["items_from"]:
             manifest["items"] = self._load_raw(data["items_from"])["manifest"]["items"]
         return Manifest.model_validate(manifest)
 
-    def list_snapshots(self, tenant: str | None = None) -> Iterator[SnapshotInfo]:
+    def _list_snapshots(self, tenant: str | None = None) -> Iterator[SnapshotInfo]:
         if tenant is not None:
             rows = self._read_index(tenant)
         else:
@@ -332,13 +331,13 @@ class FilesystemStore:
         for row in rows:
             yield _info_from_json(row)
 
-    def list_manifests(self, tenant: str | None = None) -> Iterator[str]:
-        for info in self.list_snapshots(tenant):
+    def _list_manifests(self, tenant: str | None = None) -> Iterator[str]:
+        for info in self._list_snapshots(tenant):
             yield info.snapshot_id
 
     # --- deletion and garbage collection -------------------------------------------------------
 
-    def delete_snapshot(self, snapshot_id: str, *, collect: bool = True) -> None:
+    def _delete_snapshot(self, snapshot_id: str, *, collect: bool = True) -> None:
         """Delete one snapshot; with ``collect`` (default) also sweep bodies nothing refers to.
 
         Deleting many snapshots? Pass ``collect=False`` and call ``collect_garbage()`` once.
@@ -353,7 +352,7 @@ class FilesystemStore:
             self._write_index(tenant, rows)
             self._remove_tree(self._snapshot_dir(snapshot_id))
         if collect:
-            self.collect_garbage()
+            self._collect_garbage()
 
     def _rehome_dependents(self, tenant: str, snapshot_id: str) -> None:
         """Before deleting a snapshot, give the snapshots that borrow its items their own copy."""
@@ -395,7 +394,7 @@ class FilesystemStore:
                     live.update(data["manifest"]["items"].values())
         return live
 
-    def collect_garbage(self) -> int:
+    def _collect_garbage(self) -> int:
         """Mark bodies referenced by any manifest, sweep the rest (older than ``gc_grace``).
 
         Returns the number of bodies removed. Safe to run at any time: a crash leaves garbage,
@@ -424,7 +423,7 @@ class FilesystemStore:
 
     # --- drift reports ----------------------------------------------------------------------
 
-    def put_drift(self, report: DriftReport) -> None:
+    def _put_drift(self, report: DriftReport) -> None:
         snapshot_id = report.new_snapshot
         row = self._find_row(snapshot_id)
         snap_dir = self._snapshot_dir(snapshot_id)
@@ -467,15 +466,15 @@ class FilesystemStore:
         chunk: list[dict[str, Any]] = orjson.loads(self._decompress(raw))
         return chunk
 
-    def get_drift(self, snapshot_id: str) -> DriftReport | None:
+    def _get_drift(self, snapshot_id: str) -> DriftReport | None:
         summary = self._drift_summary(snapshot_id)
         if summary is None:
             return None
         report = DriftReport.from_dict(summary)
-        report.changes = self.read_changes(snapshot_id, 0, summary["change_count"])
+        report.changes = self._read_changes(snapshot_id, 0, summary["change_count"])
         return report
 
-    def read_changes(self, snapshot_id: str, start: int, stop: int) -> list[Change]:
+    def _read_changes(self, snapshot_id: str, start: int, stop: int) -> list[Change]:
         summary = self._drift_summary(snapshot_id)
         if summary is None:
             return []
@@ -493,7 +492,7 @@ class FilesystemStore:
 
     # --- accounting -------------------------------------------------------------------------
 
-    def usage(self, tenant: str) -> StoreUsage:
+    def _usage(self, tenant: str) -> StoreUsage:
         rows = self._read_index(tenant)
         digests: set[str] = set()
         for row in rows:
@@ -511,8 +510,96 @@ class FilesystemStore:
             drift_bytes=sum(r["drift_bytes"] for r in rows),
         )
 
-    def delete_snapshots(self, snapshot_ids: Iterable[str]) -> int:
+    def _delete_snapshots(self, snapshot_ids: Iterable[str]) -> int:
         """Delete several snapshots with one garbage collection; returns bodies removed."""
         for snapshot_id in snapshot_ids:
-            self.delete_snapshot(snapshot_id, collect=False)
-        return self.collect_garbage()
+            self._delete_snapshot(snapshot_id, collect=False)
+        return self._collect_garbage()
+
+    # --- the async SnapshotStore protocol ---------------------------------------------------------
+    # Small file operations (a stat, one body) stay inline; anything that reads or writes many
+    # files or a whole manifest runs in a worker thread so the event loop never waits on a disk.
+
+    async def begin_capture(self, tenant: str, snapshot_type: str) -> None:
+        _tenant_file(tenant)
+        self._capture = _Capture(tenant, snapshot_type)
+
+    def _charge(self, digest: str, size: int) -> None:
+        """Count a body the snapshot being captured uses; refuse it when over the budget."""
+        capture = self._capture
+        if self.budget_bytes is None or capture is None or digest in capture.seen:
+            return
+        if capture.bytes + size > self.budget_bytes:
+            raise BudgetExceeded(capture.tenant, capture.type, self.budget_bytes, capture.bytes + size, str(self.root))
+        capture.bytes += size
+        capture.seen.add(digest)
+
+    async def put_item(self, digest: str, body: bytes) -> bool:
+        path = self._item_path(_check_digest(digest))
+        with contextlib.suppress(FileNotFoundError):
+            size = path.stat().st_size
+            self._charge(digest, size)
+            # Refresh the mtime: a capture in flight re-uses this body, so GC must not take it.
+            os.utime(path)
+            return False
+        if hashlib.sha256(body).hexdigest() != digest:
+            raise StoreIntegrityError(
+                f"item body does not hash to {digest}; put_item needs the sha256 hex digest of the "
+                f"exact canonical bytes being stored"
+            )
+        data = self._compress(body)
+        self._charge(digest, len(data))  # before writing: over budget writes nothing
+        path.parent.mkdir(exist_ok=True)
+        self._write_atomic(path, data)
+        return True
+
+    async def has_item(self, digest: str) -> bool:
+        try:
+            size = self._item_path(_check_digest(digest)).stat().st_size
+        except FileNotFoundError:
+            return False
+        self._charge(digest, size)
+        return True
+
+    async def get_item(self, digest: str) -> bytes:
+        return self._get_item(digest)
+
+    async def get_items(self, digests: Iterable[str]) -> dict[str, bytes]:
+        wanted = sorted(set(digests))
+        return await asyncio.to_thread(lambda: {d: self._get_item(d) for d in wanted})
+
+    async def put_manifest(self, manifest: Manifest) -> Manifest:
+        stored = await asyncio.to_thread(self._put_manifest, manifest)
+        self._capture = None
+        return stored
+
+    async def get_manifest(self, snapshot_id: str) -> Manifest:
+        return await asyncio.to_thread(self._get_manifest, snapshot_id)
+
+    async def list_snapshots(self, tenant: str | None = None) -> list[SnapshotInfo]:
+        return await asyncio.to_thread(lambda: list(self._list_snapshots(tenant)))
+
+    async def list_manifests(self, tenant: str | None = None) -> list[str]:
+        return [info.snapshot_id for info in await self.list_snapshots(tenant)]
+
+    async def delete_snapshot(self, snapshot_id: str, *, collect: bool = True) -> None:
+        await asyncio.to_thread(self._delete_snapshot, snapshot_id, collect=collect)
+
+    async def delete_snapshots(self, snapshot_ids: Iterable[str]) -> int:
+        ids = list(snapshot_ids)
+        return await asyncio.to_thread(self._delete_snapshots, ids)
+
+    async def collect_garbage(self) -> int:
+        return await asyncio.to_thread(self._collect_garbage)
+
+    async def put_drift(self, report: DriftReport) -> None:
+        await asyncio.to_thread(self._put_drift, report)
+
+    async def get_drift(self, snapshot_id: str) -> DriftReport | None:
+        return await asyncio.to_thread(self._get_drift, snapshot_id)
+
+    async def read_changes(self, snapshot_id: str, start: int, stop: int) -> list[Change]:
+        return await asyncio.to_thread(self._read_changes, snapshot_id, start, stop)
+
+    async def usage(self, tenant: str) -> StoreUsage:
+        return await asyncio.to_thread(self._usage, tenant)
