@@ -7,10 +7,10 @@ A real kube-apiserver + etcd (``ControlPlane``) and the Jira emulator run on loo
 type of the site is captured twice into one tenant: a first capture (empty store) and an unchanged
 one (same site, new Snapshot ids). Calls and bytes are counted where the store meets the API server:
 
-- ``after``: the store on the async client (``Kube``); each ``call_api`` is one call, response bytes are
-  the bodies read from the server, request bytes the JSON bodies sent.
+- ``after``: the store on the async client (``Kube``), counted by its ``observer``: each answered call,
+  response bytes as read from the server, request bytes as the JSON bodies sent (compact encoding).
 - ``before``: the implementation of 7d0701a (``git show 7d0701a:operator/jiradrift/store/configmap.py``,
-  the named baseline) on the sync client, counted the same way (its ``ApiClient.call_api``), driven by
+  the named baseline) on the sync client, counted the same way at its ``ApiClient.call_api``, driven by
   the same capture through a thin adapter (it is synchronous; it blocks the loop, which is the point).
 
 Targets (issue 11): an unchanged capture reads at most the manifest listing plus one index per
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
-import json
 import random
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
@@ -81,35 +81,23 @@ class Tally:
 
     def describe(self) -> str:
         by_method = " ".join(f"{m}={n}" for m, n in sorted(self.calls.items()))
-        return f"{self.total:6d} calls ({by_method}); sent {self.sent / 1e6:8.2f} MB, received {self.received / 1e6:8.2f} MB"
+        sent, received = self.sent / 1e6, self.received / 1e6
+        return f"{self.total:6d} calls ({by_method}); sent {sent:8.2f} MB, received {received:8.2f} MB"
 
 
 def _body_size(body: Any) -> int:
-    return 0 if body is None else len(json.dumps(body).encode())
+    return 0 if body is None else len(orjson.dumps(body))
 
 
-class CountingKube(Kube):
-    """The async client, counting every call at ``call_api`` (the one place requests leave)."""
+def counting(tally: Tally) -> Any:
+    """A ``Kube`` observer adding each call to ``tally``."""
 
-    def __init__(self, api: Any, tally: Tally) -> None:
-        super().__init__(api)
-        original = api.call_api
+    def observe(method: str, path: str, sent: int, received: int) -> None:
+        tally.calls[method] += 1
+        tally.sent += sent
+        tally.received += received
 
-        async def call_api(path: str, method: str, *args: Any, **kwargs: Any) -> Any:
-            tally.calls[method] += 1
-            tally.sent += _body_size(kwargs.get("body"))
-            response = await original(path, method, *args, **kwargs)
-            read = response.read
-
-            async def counted_read() -> bytes:
-                raw: bytes = await read()
-                tally.received += len(raw)
-                return raw
-
-            response.read = counted_read
-            return response
-
-        api.call_api = call_api
+    return observe
 
 
 def count_sync_client(api: k8s.ApiClient, tally: Tally) -> None:
@@ -257,8 +245,8 @@ def namespace(api: k8s.ApiClient, name: str) -> Iterator[str]:
 
 async def run_after(plane: ControlPlane, sim: RunningEmulator, ns: str) -> tuple[Round, Round]:
     tally = Tally()
-    base = await Kube.connect(plane.kubeconfig)
-    kube = CountingKube(base.api, tally)
+    kube = await Kube.connect(plane.kubeconfig)
+    kube.observer = counting(tally)
     try:
         store = ConfigMapStore(kube, ns, "bench/acme")
         now = datetime.now(UTC)
