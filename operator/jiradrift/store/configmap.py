@@ -74,6 +74,7 @@ from jiradrift.model.store_errors import (
     SnapshotNotFound,
     StoreError,
     StoreIntegrityError,
+    check_body,
 )
 from jiradrift.store.filesystem import CHANGES_PER_CHUNK, DEFAULT_GC_GRACE
 
@@ -560,11 +561,7 @@ class ConfigMapStore:
         if digest in capture.index:
             await self._charge(capture, digest)
             return False
-        if hashlib.sha256(body).hexdigest() != digest:
-            raise StoreIntegrityError(
-                f"item body does not hash to {digest}; put_item needs the sha256 hex digest of the "
-                f"exact canonical bytes being stored"
-            )
+        check_body(digest, body)
         data = self._compress(body)
         if len(data) + len(digest) > self.max_chunk_bytes:
             raise StoreError(
