@@ -7,6 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.jira import errors as jira_errors
 from jiradrift.jira.auth import ApiTokenAuth, Credentials, OAuthAuth, PatAuth
@@ -16,6 +17,7 @@ from jiradrift.jira.ratelimit import RetryPolicy
 from jiradrift.k8s.credentials import TenantSecret, check_tenant_urls, read_tenant_secret
 from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.redact import redact
+from jiradrift.tokens.errors import TokenError
 
 
 @dataclass(frozen=True)
@@ -46,12 +48,16 @@ async def credentials_for(
 
     from jiradrift.tokens import ensure_fresh_token
 
-    state = await ensure_fresh_token(
-        ctx.api,
-        tenant,
-        window=timedelta(seconds=ctx.settings.token_window_seconds),
-        allowlist=ctx.settings.allowed_hosts,
-    )
+    try:
+        state = await ensure_fresh_token(
+            ctx.api,
+            tenant,
+            window=timedelta(seconds=ctx.settings.token_window_seconds),
+            allowlist=ctx.settings.allowed_hosts,
+        )
+    except TokenError as exc:
+        metrics.TOKEN_REFRESH_FAILURES.labels(namespace, name, exc.reason).inc()
+        raise
     return OAuthAuth(access_token=state.access_token), secret
 
 
@@ -103,8 +109,6 @@ TOKEN_CONDITION = {
 
 def classify(exc: BaseException, spec: JiraTenantSpec) -> Problem:
     """A Jira-side exception -> the condition it falsifies, with a message that says what to fix."""
-    from jiradrift.tokens.errors import TokenError
-
     site = spec.site
     if isinstance(exc, TokenError):
         return Problem(TOKEN_CONDITION.get(exc.reason, "TokenFresh"), exc.reason, str(exc))

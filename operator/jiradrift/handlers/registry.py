@@ -13,6 +13,7 @@ from typing import Any
 
 import kopf
 
+from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.snapshot import run_snapshot
 from jiradrift.handlers.tenant import reconcile_tenant
@@ -85,6 +86,10 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     @sanitized
     async def tenant_tick(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         await reconcile_tenant(ctx, dict(body), patch)
+
+    @kopf.on.delete(*TENANTS, optional=True, registry=registry)
+    def tenant_deleted(name: str, namespace: str | None, **_: Any) -> None:
+        metrics.forget_tenant(namespace or "", name)  # else its last-snapshot gauges would alert forever
 
     @kopf.on.resume(*SNAPSHOTS, registry=registry)
     @kopf.on.create(*SNAPSHOTS, registry=registry)

@@ -127,6 +127,9 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
         key = f"snapshot_lock:{tenant_key(namespace, tenant_name)}:{snapshot_type}:manual-{name}"
     if status.get("phase") in FINAL:
         ctx.locks.pop(key, None)  # another replica finished it; forget our observation
+        if status.get("phase") == "Completed" and status.get("completionTime"):  # learnt again after a restart
+            completed = datetime.fromisoformat(status["completionTime"]).timestamp()
+            metrics.record_complete_snapshot(namespace, tenant_name, snapshot_type, completed)
         return
     attempts = int(status.get("attempts") or 0) + 1
     tenant = await asyncio.to_thread(read, ctx, namespace, "jiratenants", tenant_name)
@@ -311,12 +314,15 @@ async def _capture_locked(
     metrics.SNAPSHOT_DURATION.labels(namespace, tenant_name, snapshot_type, phase).observe(time.monotonic() - t0)
     metrics.SNAPSHOTS.labels(namespace, tenant_name, snapshot_type, phase).inc()
     metrics.SNAPSHOT_ITEMS.labels(namespace, tenant_name, snapshot_type).set(len(manifest.items))
+    if phase == "Completed":
+        metrics.record_complete_snapshot(namespace, tenant_name, snapshot_type, finished.timestamp())
     tenant_status: dict[str, Any] = {"lastSnapshotTime": cond.now_rfc3339(finished)}
     if report is not None and drifted:
         for change in report.changes:
             metrics.DRIFT_CHANGES.labels(namespace, tenant_name, snapshot_type, change.severity.value).inc()
         tenant_status["drift"] = tenant_drift_patch(report.summary(), name, finished)
-        await asyncio.to_thread(events.post, ctx.api, tenant, "Normal", "DriftDetected", f"{name}: {message}")
+        event_type = events.drift_event_type(report.highest_severity)
+        await asyncio.to_thread(events.post, ctx.api, tenant, event_type, "DriftDetected", f"{name}: {message}")
     if phase == "Incomplete":
         await asyncio.to_thread(events.post, ctx.api, body, "Warning", "SnapshotIncomplete", ready_message)
     await asyncio.to_thread(

@@ -10,10 +10,16 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
+from jiradrift.jira.kinds import Severity
 from jiradrift.redact import redact
 
 log = logging.getLogger("jiradrift.events")
 COMPONENT = "jira-drift-operator"
+
+
+def drift_event_type(highest: Severity | None) -> str:
+    """``Warning`` when the drift's highest severity is high (who can see or do what), else ``Normal``."""
+    return "Warning" if highest is Severity.HIGH else "Normal"
 
 
 def post(api: k8s.ApiClient, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
