@@ -1,5 +1,6 @@
 """The DriftDetected Event is a Warning when the drift's highest severity is high, Normal otherwise;
-and the gauges the alert rules read (last complete snapshot, tenant interval) are exported.
+and the gauges the alert rules read (last complete snapshot, tenant interval) are exported while the
+tenant exists, and dropped when it is deleted (else JiraDriftSnapshotsOverdue would fire forever).
 
 The operator runs as its own process (`jiradrift run`) against the real kube-apiserver; Jira is
 the emulator over HTTP on loopback.
@@ -102,3 +103,17 @@ def test_drift_event_is_warning_only_for_high_severity(
         assert events["acme-schemes-manual-1"]["type"] == "Warning"
         for event in events.values():
             assert event["involvedObject"]["kind"] == "JiraTenant" and event["involvedObject"]["name"] == "acme"
+
+        k8s.CustomObjectsApi(k8s_api).delete_namespaced_custom_object(GROUP, VERSION, ns, "jiratenants", "acme")
+
+        def gauges_gone() -> bool:
+            left = [
+                name
+                for name in ("jiradrift_last_complete_snapshot_timestamp_seconds", "jiradrift_tenant_interval_seconds")
+                for labels, _ in _samples(op.metrics_port, name)
+                if labels["namespace"] == ns
+            ]
+            assert not left, f"still exported: {left}"
+            return True
+
+        wait_for(gauges_gone, "the deleted tenant's gauges gone from /metrics", op=op)
