@@ -47,7 +47,7 @@ async def credentials_for(
     from datetime import timedelta
 
     state = await ensure_fresh_token(
-        ctx.api,
+        await ctx.kube_client(),
         tenant,
         window=timedelta(seconds=ctx.settings.token_window_seconds),
         allowlist=ctx.settings.allowed_hosts,

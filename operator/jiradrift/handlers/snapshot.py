@@ -156,14 +156,14 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
     lock = ctx.locks.get(key)
     if lock is None:
         lock = ctx.locks[key] = LeaseLock(
-            ctx.api,
+            await ctx.kube_client(),
             namespace,
             key,
             ctx.holder,
             duration_seconds=ctx.settings.lease_duration_seconds,
             labels=snapshot_lock_labels(tenant_name, snapshot_type),
         )
-    acquired = await asyncio.to_thread(lock.try_acquire)
+    acquired = await lock.try_acquire()
     metrics.LOCK_ACQUISITIONS.labels("acquired" if acquired else "denied").inc()
     if not acquired:
         # Someone else is capturing this window (or died doing so: its Lease will expire).
@@ -178,7 +178,7 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
             return  # the finally below releases and forgets the lock
         await _capture_locked(ctx, fresh, tenant, tenant_spec, lock, attempts)
     finally:
-        await asyncio.to_thread(lock.release)
+        await lock.release()
         ctx.locks.pop(key, None)
 
 
@@ -236,7 +236,7 @@ async def _capture_locked(
         await _retry_or_fail(ctx, body, problem.reason, problem.message, attempts)
         return
     try:
-        with lock.held(release=False) as hold:  # released in run_snapshot, off the event loop
+        async with lock.held(release=False) as hold:  # released in run_snapshot
             manifest = await asyncio.wait_for(
                 capture_snapshot(
                     client,
