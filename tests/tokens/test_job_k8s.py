@@ -15,6 +15,7 @@ from kubernetes import client as k8s
 from tokenlib import EMULATOR, create_secret, create_tenant, oauth_secret, sa_secret, secret_values, soon
 
 from jiradrift.dev.controlplane import ControlPlane
+from jiradrift.kube.client import Kube
 from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.tokens import run_refresh_job
 
@@ -50,7 +51,7 @@ def populate(
 
 
 async def test_job_visits_every_tenant_continues_past_failures_and_counts(
-    k8s_api: k8s.ApiClient, jira_sim: RunningEmulator
+    kube: Kube, k8s_api: k8s.ApiClient, jira_sim: RunningEmulator
 ) -> None:
     core = k8s.CoreV1Api(k8s_api)
     namespaces = [f"job-{os.getpid()}-{i}" for i in range(3)]
@@ -63,7 +64,7 @@ async def test_job_visits_every_tenant_continues_past_failures_and_counts(
 
     started = time.monotonic()
     summary = await run_refresh_job(
-        k8s_api, namespaces=namespaces, window=timedelta(hours=24), concurrency=20, page_size=50, allowlist=EMULATOR
+        kube, namespaces=namespaces, window=timedelta(hours=24), concurrency=20, page_size=50, allowlist=EMULATOR
     )
     elapsed = time.monotonic() - started
 
