@@ -125,13 +125,19 @@ def opt_in_message(namespace: str, secret: str, tenant: str, annotations: Mappin
     )
 
 
+def decode_secret_value(value: str) -> str:
+    """One ``data`` value of a Secret: base64 of UTF-8 text. Raises ``ValueError`` when it is not."""
+    return base64.b64decode(value, validate=True).decode("utf-8")
+
+
 def decode_secret_data(secret: Any) -> dict[str, str]:
+    """Every ``data`` value, stripped; an unreadable one reads as empty (then reported as missing)."""
     raw = (secret.data if hasattr(secret, "data") else secret.get("data")) or {}
     out = {}
     for key, value in raw.items():
         try:
-            out[key] = base64.b64decode(value).decode("utf-8").strip()
-        except (ValueError, UnicodeDecodeError):
+            out[key] = decode_secret_value(value).strip()
+        except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
             out[key] = ""
     return out
 

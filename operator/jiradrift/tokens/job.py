@@ -23,10 +23,11 @@ import httpx
 
 from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.kube.client import Kube, KubeError
+from jiradrift.tokens.errors import UnsupportedAuth
 from jiradrift.tokens.http import token_http_client
 from jiradrift.tokens.kube import KubeOps
 from jiradrift.tokens.refresh import Outcome, RefreshResult, TokenRefresher, WallClock
-from jiradrift.tokens.tenant import auth_kind
+from jiradrift.tokens.tenant import auth_kind, tenant_spec
 
 log = logging.getLogger("jiradrift.tokens.job")
 
@@ -102,7 +103,11 @@ async def run_refresh_job(
             where = f"namespace {namespace}" if namespace else "all namespaces"
             try:
                 async for tenant in ops.list_tenants(namespace, limit=page_size):
-                    kind = auth_kind(tenant)
+                    try:
+                        kind = auth_kind(tenant_spec(tenant))
+                    except UnsupportedAuth:
+                        await queue.put(tenant)  # an invalid spec: refresh() reports it as a failure
+                        continue
                     if kind is None or not kind.refreshable:
                         summary.not_refreshable += 1
                         continue

@@ -257,11 +257,12 @@ class TokenRefresher:
             if decision.action is Action.SKIP or self._refreshed_meanwhile(seen, decision):
                 return await self._skipped(tenant, ref, decision, reason="RefreshedConcurrently")
             holder = lock.record.holder if lock.record else "?"
+            duration = lock.record.duration_seconds if lock.record else self.lease_duration
             raise LeaseUnavailable(
                 ref.key,
-                f"the refresh Lease {ref.namespace}/{lock.name} stayed held by {holder} for "
-                f"{self.lease_wait:.0f}s; it expires {self.lease_duration}s after its holder stops, "
-                "then the next run refreshes",
+                f"the refresh Lease {ref.namespace}/{lock.name} stayed held by {holder}, which kept renewing "
+                f"it, for {self.lease_wait:.0f}s; once its holder stops, the next run takes it over within "
+                f"{duration}s and refreshes",
             )
         try:
             async with lock.held(release=False):  # renewed while the refresh (and its persisting) runs
