@@ -403,7 +403,10 @@ class Lease:
             holder_alive=alive,
         )
         if decision.verdict in (Verdict.CREATE, Verdict.UPDATE) and not await self._apply(decision, "take over"):
-            return Decision(Verdict.DENIED)
+            # Someone else created or wrote it first. Never a blind retry: when we are waiting
+            # anyway, read it again and decide on what they wrote.
+            waiting = deadline is not None and self._clock() < deadline
+            return Decision(Verdict.WAIT if waiting else Verdict.DENIED)
         return decision
 
     # -- the calls --
