@@ -362,15 +362,7 @@ class ControlPlane:
             url = f"https://{bind_address}:{api_port}"
             plane = cls(root, bin_dir, url, root / "admin.kubeconfig", client_ca, serving_ca, procs)
             plane._write_kubeconfig(plane.kubeconfig, "admin", ["system:masters"])
-            tls = ssl.create_default_context(cafile=str(certs / "serving-ca.crt"))
-            tls.load_cert_chain(certs / "admin.crt", certs / "admin.key")
-            _wait_until(
-                lambda: httpx.get(f"{url}/readyz", verify=tls, timeout=2).status_code == 200,
-                "kube-apiserver",
-                api,
-                api_log,
-                timeout,
-            )
+            plane._wait_apiserver_ready(api, timeout)
             plane._own_dir = own_dir  # type: ignore[attr-defined]
             plane._api_args = api_args  # type: ignore[attr-defined]
             return plane
@@ -389,9 +381,11 @@ class ControlPlane:
         """Start kube-apiserver again on the same port, certificates and etcd; wait until it is ready."""
         if self._procs[-1].poll() is None:
             raise ControlPlaneError("kube-apiserver is running; call stop_apiserver() first")
-        log = self.workdir / "kube-apiserver.log"
-        api = _spawn(self._api_args, log)  # type: ignore[attr-defined]
+        api = _spawn(self._api_args, self.workdir / "kube-apiserver.log")  # type: ignore[attr-defined]
         self._procs[-1] = api
+        self._wait_apiserver_ready(api, timeout)
+
+    def _wait_apiserver_ready(self, api: subprocess.Popen[bytes], timeout: float) -> None:
         certs = self.workdir / "certs"
         tls = ssl.create_default_context(cafile=str(certs / "serving-ca.crt"))
         tls.load_cert_chain(certs / "admin.crt", certs / "admin.key")
@@ -399,7 +393,7 @@ class ControlPlane:
             lambda: httpx.get(f"{self.url}/readyz", verify=tls, timeout=2).status_code == 200,
             "kube-apiserver",
             api,
-            log,
+            self.workdir / "kube-apiserver.log",
             timeout,
         )
 
