@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from jiradrift.jira.kinds import Severity
 from jiradrift.jira.snapshot_types import SnapshotType
 from jiradrift.snapshot.ignore import rule_problem
 
@@ -151,6 +152,55 @@ class SecretReference(Resource):
     """A Secret in the same namespace as the JiraTenant. Credentials are never inline."""
 
     name: str = Field(max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="Name of the Secret.")
+
+
+# --- notifications --------------------------------------------------------------------------
+
+NOTIFICATION_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+MAX_NOTIFICATION_DESTINATIONS = 8
+
+
+class NotificationType(StrEnum):
+    SLACK = "slack"
+    TEAMS = "teams"
+    WEBHOOK = "webhook"
+
+
+class SecretKeyReference(Resource):
+    """One key of a Secret in the JiraTenant's namespace. The Secret must opt in to the tenant."""
+
+    name: str = Field(max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="Name of the Secret.")
+    key: str = Field(
+        default="url",
+        min_length=1,
+        max_length=253,
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        description="Key in the Secret whose value is the webhook URL (default: url).",
+    )
+
+
+class NotificationDestination(Resource):
+    """Where drift is announced: a Slack or Microsoft Teams incoming webhook, or a generic JSON webhook.
+
+    The URL is a credential (anyone holding it can post), so it lives in a Secret that opts in to this
+    tenant (annotation jiradrift.io/allowed-tenants). Its host must be on the operator's notification
+    host allowlist (set by the cluster admin), and it must be https.
+    """
+
+    name: str = Field(
+        min_length=1,
+        max_length=63,
+        pattern=NOTIFICATION_NAME_PATTERN,
+        description="Name of this destination (lower-case DNS label); delivery status is reported under it.",
+    )
+    type: NotificationType = Field(
+        description="slack (incoming webhook), teams (incoming webhook, Adaptive Card) or webhook (generic JSON)."
+    )
+    url_secret_ref: SecretKeyReference = Field(description="Secret key holding the webhook URL.")
+    min_severity: Severity = Field(
+        default=Severity.LOW,
+        description="Notify only when the snapshot's highest drift severity is at least this (low, medium, high).",
+    )
 
 
 # --- JiraTenant -----------------------------------------------------------------------------
@@ -367,6 +417,12 @@ class JiraTenantSpec(Resource):
     drift: DriftSettings = Field(default_factory=DriftSettings, json_schema_extra=validations(DRIFT_RULES))
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     paused: bool = Field(default=False, description="Stop scheduling Snapshots; status is still kept current.")
+    notifications: list[NotificationDestination] = Field(
+        default_factory=list,
+        max_length=MAX_NOTIFICATION_DESTINATIONS,
+        description="Where to announce each Snapshot that drifted (one message per Snapshot and destination).",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
 
 
 class TokenStatus(Resource):
@@ -503,6 +559,32 @@ class LockRecord(Resource):
     acquired_at: datetime | None = None
 
 
+class DeliveryState(StrEnum):
+    PENDING = "Pending"  # waiting for its first or next attempt (nextAttemptTime)
+    SENDING = "Sending"  # an operator claimed it and is sending now
+    DELIVERED = "Delivered"
+    FAILED = "Failed"  # gave up: a permanent error, or out of attempts
+
+
+class NotificationDelivery(Resource):
+    """How the announcement of this Snapshot's drift to one destination went."""
+
+    destination: str = Field(max_length=63, description="spec.notifications[].name of the JiraTenant.")
+    type: NotificationType
+    state: DeliveryState = DeliveryState.PENDING
+    digest: str = Field(
+        default="",
+        max_length=80,
+        description="Content digest of the message: a destination is never sent the same digest twice.",
+    )
+    attempts: int = Field(default=0, ge=0)
+    last_error: str | None = Field(default=None, max_length=1024, description="Why the last attempt failed.")
+    last_attempt_time: datetime | None = None
+    next_attempt_time: datetime | None = None
+    delivered_at: datetime | None = None
+    holder: str | None = Field(default=None, max_length=253, description="The operator sending it (Sending).")
+
+
 class SnapshotStatus(Resource):
     observed_generation: int | None = Field(default=None, ge=0)
     phase: SnapshotPhase = SnapshotPhase.PENDING
@@ -520,6 +602,12 @@ class SnapshotStatus(Resource):
     drift: SnapshotDrift | None = None
     lock: LockRecord | None = None
     attempts: int = 0
+    notifications: list[NotificationDelivery] | None = Field(
+        default=None,
+        max_length=MAX_NOTIFICATION_DESTINATIONS,
+        description="Delivery of this Snapshot's drift to the tenant's notification destinations.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["destination"]},
+    )
 
 
 class Snapshot(Resource):
