@@ -12,6 +12,7 @@ from kubernetes import client as k8s
 
 from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.jira.limits import ResponseLimits
+from jiradrift.notify import NotifySettings
 from jiradrift.store.base import SnapshotStore
 
 
@@ -37,6 +38,8 @@ class OperatorSettings:
     audit_timeout_seconds: float = 60.0
     # where tenants' credentials may go: set by the cluster admin (--allowed-hosts), never by a tenant
     allowed_hosts: HostAllowlist = field(default_factory=HostAllowlist)
+    # drift notifications: where they may go (--notification-hosts), how often and how hard to retry
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
 
 @dataclass

@@ -31,6 +31,7 @@ LABEL_TENANT = f"{GROUP}/tenant"
 LABEL_TYPE = f"{GROUP}/type"
 LABEL_WINDOW = f"{GROUP}/window"
 LABEL_DRIFT = f"{GROUP}/drift"
+LABEL_NOTIFY = f"{GROUP}/notify"  # "pending" while a Snapshot has notifications to deliver
 
 # A site is https, or plain http on loopback (the emulator and local development only).
 SITE_PATTERN = r"^(https://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?|http://(127\.0\.0\.1|localhost)(:[0-9]{1,5})?)(/[^\s]*)?$"
