@@ -106,7 +106,13 @@ def test_a_long_change_list_is_capped_and_says_how_many_more() -> None:
 
 def test_slack_message_shape_and_untrusted_names_cannot_mention_or_link() -> None:
     hostile = [
-        {"key": "field/x", "name": "<!channel> <https://evil.example|click>", "op": "added", "path": "", "severity": "high"}
+        {
+            "key": "field/x",
+            "name": "<!channel> <https://evil.example|click>",
+            "op": "added",
+            "path": "",
+            "severity": "high",
+        }
     ]
     payload = slack_payload(notice(changes=hostile))
     assert payload["text"].startswith("Jira drift in team-a/acme")

@@ -11,6 +11,7 @@ phase. The label is removed once every record is settled, so the listing stays s
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -85,33 +86,48 @@ class Notifier:
         self.clock = clock
         self.on_result = on_result
         self._objects = k8s.CustomObjectsApi(api)
+        self._gate = asyncio.Semaphore(settings.concurrency)
+        # one task per Snapshot being delivered, so a hanging receiver holds up only its own Snapshot
+        self._inflight: dict[str, asyncio.Task[None]] = {}
 
     async def run(self) -> None:
         """Deliver until cancelled; an error in one round is logged and the next round runs."""
         async with new_client() as client:
-            while True:
-                try:
-                    await self.round(client)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("notification round failed; retrying in %g s", self.settings.poll_seconds)
-                await asyncio.sleep(self.settings.poll_seconds)
+            try:
+                while True:
+                    try:
+                        await self.round(client)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception:
+                        log.exception("notification round failed; retrying in %g s", self.settings.poll_seconds)
+                    await asyncio.sleep(self.settings.poll_seconds)
+            finally:
+                for task in list(self._inflight.values()):
+                    task.cancel()
 
     async def round(self, client: httpx.AsyncClient) -> int:
-        """One pass over the marked Snapshots; returns how many were looked at."""
+        """Start delivering each marked Snapshot not already in flight; returns how many are marked."""
         bodies = await asyncio.to_thread(self._marked)
-        gate = asyncio.Semaphore(self.settings.concurrency)
-
-        async def one(body: dict[str, Any]) -> None:
-            async with gate:
-                try:
-                    await self.deliver(client, body)
-                except ApiException as exc:
-                    log.warning("notifications of %s: API error %s", _name(body), exc.status)
-
-        await asyncio.gather(*(one(b) for b in bodies))
+        for body in bodies:
+            key = body["metadata"]["uid"]
+            if key not in self._inflight:
+                task = asyncio.create_task(self._guarded(client, body), name=f"notify {_name(body)}")
+                self._inflight[key] = task
+                task.add_done_callback(functools.partial(self._done, key))
         return len(bodies)
+
+    def _done(self, key: str, _: asyncio.Task[None]) -> None:
+        self._inflight.pop(key, None)
+
+    async def _guarded(self, client: httpx.AsyncClient, body: dict[str, Any]) -> None:
+        async with self._gate:
+            try:
+                await self.deliver(client, body)
+            except ApiException as exc:
+                log.warning("notifications of %s: API error %s", _name(body), exc.status)
+            except Exception:
+                log.exception("notifications of %s failed", _name(body))
 
     def _marked(self) -> list[dict[str, Any]]:
         selector = f"{LABEL_NOTIFY}=pending"
