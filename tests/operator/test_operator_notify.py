@@ -20,7 +20,7 @@ from tests.operator.kube import get, make_secret, make_tenant, snapshots
 from tests.receiver import Receiver
 
 from jiradrift.dev.controlplane import ControlPlane
-from jiradrift.dev.operator_process import EMULATOR_HOSTS, OperatorProcess, running_operator, wait_for
+from jiradrift.dev.operator_process import OperatorProcess, running_operator, wait_for
 from jiradrift.k8s.resources import GROUP, VERSION
 
 pytestmark = pytest.mark.k8s
@@ -40,9 +40,12 @@ FAST = [
 ]
 
 
-def destinations(*entries: tuple[str, str, str, str]) -> list[dict[str, Any]]:
-    """(name, type, secret, key) -> spec.notifications entries."""
-    return [{"name": n, "type": t, "urlSecretRef": {"name": s, "key": k}} for n, t, s, k in entries]
+def tenant_notifying(api: k8s.ApiClient, ns: str, jira_sim: Any, *entries: tuple[str, str, str, str]) -> None:
+    """Tenant ``acme`` on the emulator, capturing workflows, with destinations (name, type, secret, key)."""
+    creds = jira_sim.credentials
+    make_secret(api, ns, "acme-jira", {"email": creds.email, "token": creds.api_token})
+    notifications = [{"name": n, "type": t, "urlSecretRef": {"name": s, "key": k}} for n, t, s, k in entries]
+    make_tenant(api, ns, "acme", jira_sim.base_url, "acme-jira", ["workflows"], notifications=notifications)
 
 
 def first_window_completed(api: k8s.ApiClient, ns: str, op: OperatorProcess) -> None:
@@ -82,26 +85,19 @@ def test_each_destination_gets_one_message_across_an_outage_and_a_restart(
     control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: Any, tmp_path: Path
 ) -> None:
     ns = k8s_namespace
-    creds = jira_sim.credentials
     with Receiver() as slack, Receiver() as teams, Receiver() as hook, Receiver() as sneaky:
         hook.answer(503, b"receiver down for maintenance")
-        make_secret(k8s_api, ns, "acme-jira", {"email": creds.email, "token": creds.api_token})
         make_secret(k8s_api, ns, "hooks", {"slack": slack.url, "teams": teams.url, "webhook": hook.url}, "acme")
         # a Secret of another workload, not opted in to the tenant: its URL must never be used
         make_secret(k8s_api, ns, "other-app", {"url": sneaky.url}, tenants=None)
-        make_tenant(
+        tenant_notifying(
             k8s_api,
             ns,
-            "acme",
-            jira_sim.base_url,
-            "acme-jira",
-            ["workflows"],
-            notifications=destinations(
-                ("chat", "slack", "hooks", "slack"),
-                ("ops", "teams", "hooks", "teams"),
-                ("hook", "webhook", "hooks", "webhook"),
-                ("sneaky", "webhook", "other-app", "url"),
-            ),
+            jira_sim,
+            ("chat", "slack", "hooks", "slack"),
+            ("ops", "teams", "hooks", "teams"),
+            ("hook", "webhook", "hooks", "webhook"),
+            ("sneaky", "webhook", "other-app", "url"),
         )
         logs = []
         with running_operator(control_plane, [ns], tmp_path / "a", extra=FAST) as op:
@@ -173,22 +169,12 @@ def test_a_receiver_that_hangs_holds_up_no_capture(
     control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: Any, tmp_path: Path
 ) -> None:
     ns = k8s_namespace
-    creds = jira_sim.credentials
     with Receiver() as stuck:
         stuck.hold()  # every request waits until released
-        make_secret(k8s_api, ns, "acme-jira", {"email": creds.email, "token": creds.api_token})
         make_secret(k8s_api, ns, "hooks", {"url": stuck.url}, "acme")
-        make_tenant(
-            k8s_api,
-            ns,
-            "acme",
-            jira_sim.base_url,
-            "acme-jira",
-            ["workflows"],
-            notifications=destinations(("hook", "webhook", "hooks", "url")),
-        )
+        tenant_notifying(k8s_api, ns, jira_sim, ("hook", "webhook", "hooks", "url"))
         extra = [*FAST, "--notify-timeout", "60"]
-        with running_operator(control_plane, [ns], tmp_path, extra=extra, allowed_hosts=EMULATOR_HOSTS) as op:
+        with running_operator(control_plane, [ns], tmp_path, extra=extra) as op:
             first_window_completed(k8s_api, ns, op)
             drift_snapshot(control_plane, jira_sim, ns, "acme-drift-1", "first change")
             wait_for(

@@ -17,10 +17,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
 
 from jiradrift.jira.hosts import HostAllowlist, internal_reason, is_loopback
-from jiradrift.k8s.credentials import decode_secret_data, opt_in_message, secret_opts_in
+from jiradrift.k8s.credentials import CredentialsProblem, decode_secret_data, read_opted_in_secret
 from jiradrift.k8s.resources import NotificationDestination
 from jiradrift.redact import remember_secrets
 
@@ -86,23 +85,16 @@ def webhook_url(
     ref = destination.url_secret_ref
     field = f"Secret {namespace}/{ref.name} key {ref.key} (spec.notifications[{destination.name}].urlSecretRef)"
     try:
-        secret = k8s.CoreV1Api(api).read_namespaced_secret(ref.name, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            raise DestinationProblem(
-                "SecretNotFound",
-                f"Secret {namespace}/{ref.name} (spec.notifications[{destination.name}].urlSecretRef.name) does "
-                f"not exist; create it with key {ref.key} holding the webhook URL",
-            ) from None
-        if exc.status == 403:
-            raise DestinationProblem(
-                "SecretForbidden",
-                f"the operator may not read Secret {namespace}/{ref.name}; grant it get on secrets in {namespace}",
-            ) from None
-        raise
-    annotations = secret.metadata.annotations if secret.metadata else None
-    if not secret_opts_in(annotations, tenant):
-        raise DestinationProblem("SecretNotOptedIn", opt_in_message(namespace, ref.name, tenant, annotations))
+        secret = read_opted_in_secret(
+            api,
+            namespace,
+            ref.name,
+            tenant,
+            f"spec.notifications[{destination.name}].urlSecretRef.name",
+            f"key {ref.key} holding the webhook URL",
+        )
+    except CredentialsProblem as exc:
+        raise DestinationProblem(exc.reason, exc.message) from None
     url = decode_secret_data(secret).get(ref.key, "")
     if not url:
         raise DestinationProblem("SecretKeyMissing", f"{field} is missing or empty; put the webhook URL there")
