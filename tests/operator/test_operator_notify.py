@@ -75,6 +75,11 @@ def records(api: k8s.ApiClient, ns: str, name: str) -> dict[str, dict[str, Any]]
     return {r["destination"]: r for r in (snap.get("status") or {}).get("notifications") or []}
 
 
+def notify_label(api: k8s.ApiClient, ns: str, name: str) -> str | None:
+    labels: dict[str, str] = get(api, ns, "snapshots", name)["metadata"].get("labels") or {}
+    return labels.get("jiradrift.io/notify")
+
+
 def record_is(api: k8s.ApiClient, ns: str, name: str, destination: str, state: str) -> dict[str, Any]:
     record = records(api, ns, name).get(destination) or {}
     assert record.get("state") == state, f"{destination}: want {state}, record is {record}"
@@ -199,12 +204,34 @@ def test_a_receiver_that_hangs_holds_up_no_capture(
             stuck.release()
             for name in ("acme-drift-1", "acme-drift-2"):
                 wait_for(lambda n=name: record_is(k8s_api, ns, n, "hook", "Delivered"), f"{name} delivered", op=op)
-            wait_for(
-                lambda: (
-                    "jiradrift.io/notify"
-                    not in (get(k8s_api, ns, "snapshots", "acme-drift-2")["metadata"].get("labels") or {})
-                ),
-                "the notify label removed once settled",
-                op=op,
-            )
+            wait_for(lambda: not notify_label(k8s_api, ns, "acme-drift-2"), "the notify label removed", op=op)
         assert sorted(r.json()["snapshot"]["name"] for r in stuck.requests) == ["acme-drift-1", "acme-drift-2"]
+
+
+def test_two_operators_deliver_each_notification_once(
+    control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: Any, tmp_path: Path
+) -> None:
+    ns = k8s_namespace
+    eager = [*FAST[:2], "--notify-interval", "0.05", *FAST[4:]]  # both poll as fast as they can
+    with Receiver() as one, Receiver() as two, Receiver() as three:
+        make_secret(k8s_api, ns, "hooks", {"a": one.url, "b": two.url, "c": three.url}, "acme")
+        tenant_notifying(
+            k8s_api,
+            ns,
+            jira_sim,
+            ("a", "webhook", "hooks", "a"),
+            ("b", "slack", "hooks", "b"),
+            ("c", "teams", "hooks", "c"),
+        )
+        with (
+            running_operator(control_plane, [ns], tmp_path, name="op-a", extra=eager) as a,
+            running_operator(control_plane, [ns], tmp_path, name="op-b", extra=eager) as b,
+        ):
+            first_window_completed(k8s_api, ns, a)
+            drift_snapshot(control_plane, jira_sim, ns, "acme-drift-1", "seen by two operators")
+            for name in ("a", "b", "c"):
+                wait_for(
+                    lambda n=name: record_is(k8s_api, ns, "acme-drift-1", n, "Delivered"), f"{name} delivered", op=b
+                )
+            wait_for(lambda: not notify_label(k8s_api, ns, "acme-drift-1"), "the notify label removed", op=b)
+        assert [one.attempts, two.attempts, three.attempts] == [1, 1, 1]

@@ -146,6 +146,8 @@ def test_the_digest_is_the_same_for_the_same_content_and_changes_with_it() -> No
     other = snapshot()
     other["status"]["drift"]["changes"][0]["severity"] = "low"
     assert DriftNotice.from_snapshot(other, site="https://acme.atlassian.net").digest != notice().digest
+    # the tenant's site is shown, not hashed: a tenant edited or deleted later changes no digest
+    assert DriftNotice.from_snapshot(snapshot(), site="").digest == notice().digest
 
 
 # --- the state machine ----------------------------------------------------------------------

@@ -106,8 +106,11 @@ class DriftNotice:
 
     @property
     def digest(self) -> str:
-        """``sha256:<hex>`` of the notice's content (the same Snapshot content, the same digest)."""
-        canonical = orjson.dumps(asdict(self), option=orjson.OPT_SORT_KEYS)
+        """``sha256:<hex>`` of the Snapshot's content in the notice (the same Snapshot, the same digest).
+
+        The site is left out: it comes from the tenant, which may change or go after the capture."""
+        content = {k: v for k, v in asdict(self).items() if k != "site"}
+        canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
         return "sha256:" + hashlib.sha256(canonical).hexdigest()
 
     def headline(self) -> str:

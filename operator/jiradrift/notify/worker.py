@@ -157,6 +157,8 @@ class Notifier:
         if delivery.is_settled(records):
             await asyncio.to_thread(self._unmark, namespace, name)
             return
+        if not any(delivery.is_due(r, self.clock(), r.digest, self.settings.policy) for r in records):
+            return  # all waiting for their backoff or in flight: no reads
         tenant = await asyncio.to_thread(self._read, namespace, "jiratenants", tenant_name)
         spec = JiraTenantSpec.model_validate(tenant["spec"]) if tenant else None
         notice = DriftNotice.from_snapshot(body, site=spec.site if spec else "")
@@ -185,12 +187,10 @@ class Notifier:
         where = f"notification of Snapshot {namespace}/{notice.snapshot} to {record.destination!r}"
         destination = next((d for d in spec.notifications if d.name == record.destination), None) if spec else None
         if destination is None:
-            result = SendResult(
-                False,
-                False,
-                error=f"JiraTenant {namespace}/{tenant} no longer names destination {record.destination!r} "
-                "in spec.notifications",
+            gone = (
+                "no longer exists" if spec is None else f"no longer names {record.destination!r} in spec.notifications"
             )
+            result = SendResult(False, False, error=f"JiraTenant {namespace}/{tenant} {gone}; not sent")
         else:
             try:
                 url = await asyncio.to_thread(
