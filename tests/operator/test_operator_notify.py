@@ -8,7 +8,9 @@ operator runs with sub-second notification polling and backoff so the conditions
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +92,11 @@ def test_each_destination_gets_one_message_across_an_outage_and_a_restart(
     control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: Any, tmp_path: Path
 ) -> None:
     ns = k8s_namespace
-    with Receiver() as slack, Receiver() as teams, Receiver() as hook, Receiver() as sneaky:
+    with Receiver() as slack, Receiver() as teams, Receiver() as hook, Receiver() as sneaky, Receiver() as gone:
         hook.answer(503, b"receiver down for maintenance")
-        make_secret(k8s_api, ns, "hooks", {"slack": slack.url, "teams": teams.url, "webhook": hook.url}, "acme")
+        gone.answer(404, b"no_service")  # a revoked webhook: never worth retrying
+        urls = {"slack": slack.url, "teams": teams.url, "webhook": hook.url, "gone": gone.url}
+        make_secret(k8s_api, ns, "hooks", urls, "acme")
         # a Secret of another workload, not opted in to the tenant: its URL must never be used
         make_secret(k8s_api, ns, "other-app", {"url": sneaky.url}, tenants=None)
         tenant_notifying(
@@ -103,6 +107,7 @@ def test_each_destination_gets_one_message_across_an_outage_and_a_restart(
             ("ops", "teams", "hooks", "teams"),
             ("hook", "webhook", "hooks", "webhook"),
             ("sneaky", "webhook", "other-app", "url"),
+            ("revoked", "slack", "hooks", "gone"),
         )
         logs = []
         with running_operator(control_plane, [ns], tmp_path / "a", extra=FAST) as op:
@@ -125,6 +130,18 @@ def test_each_destination_gets_one_message_across_an_outage_and_a_restart(
                 op=op,
             )
             assert "SecretNotOptedIn" in refused["lastError"] and "kubectl annotate" in refused["lastError"]
+            revoked = wait_for(lambda: record_is(k8s_api, ns, "acme-drift-1", "revoked", "Failed"), "revoked", op=op)
+            assert revoked["attempts"] == 1 and "404" in revoked["lastError"] and "no_service" in revoked["lastError"]
+            warning = wait_for(
+                lambda: [
+                    e
+                    for e in k8s.CoreV1Api(k8s_api).list_namespaced_event(ns).items
+                    if e.reason == "NotificationFailed" and e.involved_object.name == "acme-drift-1"
+                ],
+                "a NotificationFailed Event on the Snapshot",
+                op=op,
+            )
+            assert warning[0].type == "Warning" and "'revoked'" in warning[0].message
             snap = get(k8s_api, ns, "snapshots", "acme-drift-1")
             assert snap["status"]["phase"] == "Completed"  # a failing destination never changes the phase
             assert snap["metadata"]["labels"]["jiradrift.io/notify"] == "pending"
@@ -148,7 +165,7 @@ def test_each_destination_gets_one_message_across_an_outage_and_a_restart(
 
         # exactly one message each: neither the retries nor the restart sent anything twice
         assert len(slack.requests) == 1 and len(teams.requests) == 1 and len(hook.requests) == 1
-        assert sneaky.attempts == 0
+        assert sneaky.attempts == 0 and gone.attempts == 1
         assert 'destination="chat"' not in scrape  # the restarted operator did not even try Slack again
         body = hook.requests[0].json()
         jsonschema.validate(body, SCHEMA)
@@ -170,7 +187,7 @@ def test_each_destination_gets_one_message_across_an_outage_and_a_restart(
             assert slack.path not in text and not re.search(r"127\.0\.0\.1:\d+/hook/", text)
 
 
-def test_a_receiver_that_hangs_holds_up_no_capture(
+def test_a_receiver_that_hangs_holds_up_no_capture_and_a_stop_lets_it_finish(
     control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: Any, tmp_path: Path
 ) -> None:
     ns = k8s_namespace
@@ -201,9 +218,14 @@ def test_a_receiver_that_hangs_holds_up_no_capture(
             assert second["status"]["drift"]["total"] >= 1
             assert get(k8s_api, ns, "snapshots", "acme-drift-1")["status"]["phase"] == "Completed"
             assert stuck.attempts >= 1 and not stuck.requests  # still hanging: nothing was delivered yet
+            # a rolling update: SIGTERM while the POST hangs; the delivery in flight may finish
+            os.killpg(op.proc.pid, signal.SIGTERM)
+            wait_for(lambda: "notifier stopping" in op.text(), "the notifier told to stop", timeout=30)
             stuck.release()
-            for name in ("acme-drift-1", "acme-drift-2"):
-                wait_for(lambda n=name: record_is(k8s_api, ns, n, "hook", "Delivered"), f"{name} delivered", op=op)
+            wait_for(lambda: op.proc.poll() is not None, "the operator exited", timeout=60)
+        assert record_is(k8s_api, ns, "acme-drift-1", "hook", "Delivered")  # not left Sending, to be sent again
+        with running_operator(control_plane, [ns], tmp_path / "b", extra=FAST) as op:
+            wait_for(lambda: record_is(k8s_api, ns, "acme-drift-2", "hook", "Delivered"), "drift-2 delivered", op=op)
             wait_for(lambda: not notify_label(k8s_api, ns, "acme-drift-2"), "the notify label removed", op=op)
         assert sorted(r.json()["snapshot"]["name"] for r in stuck.requests) == ["acme-drift-1", "acme-drift-2"]
 

@@ -72,7 +72,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         settings.networking.error_backoffs = [1, 2, 5, 10, 20]
         settings.execution.max_workers = 8
 
-    notifier_task: list[asyncio.Task[None]] = []
+    notifiers: list[tuple[Notifier, asyncio.Task[None]]] = []
 
     @kopf.on.startup(registry=registry)
     async def start_notifier(**_: Any) -> None:
@@ -85,12 +85,13 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             ctx.clock,
             lambda *labels: metrics.NOTIFICATIONS.labels(*labels).inc(),
         )
-        notifier_task.append(asyncio.create_task(notifier.run(), name="notifier"))
+        notifiers.append((notifier, asyncio.create_task(notifier.run(), name="notifier")))
 
     @kopf.on.cleanup(registry=registry)
     async def stop_notifier(**_: Any) -> None:
-        for task in notifier_task:
-            task.cancel()
+        for notifier, task in notifiers:
+            notifier.stop()
+            await asyncio.gather(task, return_exceptions=True)
 
     @kopf.on.resume(*TENANTS, registry=registry)
     @kopf.on.create(*TENANTS, registry=registry)

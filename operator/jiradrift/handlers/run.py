@@ -123,6 +123,7 @@ def run_command(
             poll_seconds=notify_interval,
             policy=DeliveryPolicy(notify_backoff, max(notify_backoff_cap, notify_backoff), notify_max_attempts),
             limits=SendLimits(timeout_seconds=notify_timeout),
+            stop_grace_seconds=notify_timeout + 5,
         ),
     )
     ctx = OperatorContext(api=api_client(), settings=settings, holder=holder_identity())

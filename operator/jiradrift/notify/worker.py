@@ -11,6 +11,7 @@ phase. The label is removed once every record is settled, so the listing stays s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from jiradrift.jira.hosts import HostAllowlist
+from jiradrift.k8s import events
 from jiradrift.k8s.resources import (
     GROUP,
     LABEL_NOTIFY,
@@ -54,6 +56,7 @@ class NotifySettings:
     policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
     limits: SendLimits = field(default_factory=SendLimits)
     concurrency: int = 4  # Snapshots handled at once
+    stop_grace_seconds: float = 15.0  # on shutdown, how long deliveries in flight may take to finish
 
 
 def records_of(body: dict[str, Any]) -> list[NotificationDelivery]:
@@ -89,22 +92,35 @@ class Notifier:
         self._gate = asyncio.Semaphore(settings.concurrency)
         # one task per Snapshot being delivered, so a hanging receiver holds up only its own Snapshot
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._stopping = asyncio.Event()
 
     async def run(self) -> None:
-        """Deliver until cancelled; an error in one round is logged and the next round runs."""
+        """Deliver until :meth:`stop`; an error in one round is logged and the next round runs."""
         async with new_client() as client:
-            try:
-                while True:
-                    try:
-                        await self.round(client)
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception:
-                        log.exception("notification round failed; retrying in %g s", self.settings.poll_seconds)
-                    await asyncio.sleep(self.settings.poll_seconds)
-            finally:
-                for task in list(self._inflight.values()):
+            while not self._stopping.is_set():
+                try:
+                    await self.round(client)
+                except Exception:
+                    log.exception("notification round failed; retrying in %g s", self.settings.poll_seconds)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.settings.poll_seconds)
+            # Deliveries in flight may finish (each POST has its deadline), so a rolling update does
+            # not leave claims behind to expire and be sent a second time.
+            tasks = list(self._inflight.values())
+            if tasks:
+                log.info(
+                    "notifier stopping: waiting up to %g s for %d delivery task(s) in flight",
+                    self.settings.stop_grace_seconds,
+                    len(tasks),
+                )
+                _, late = await asyncio.wait(tasks, timeout=self.settings.stop_grace_seconds)
+                for task in late:
                     task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+
+    def stop(self) -> None:
+        """Start no more deliveries; :meth:`run` returns once those in flight are done (or given up)."""
+        self._stopping.set()
 
     async def round(self, client: httpx.AsyncClient) -> int:
         """Start delivering each marked Snapshot not already in flight; returns how many are marked."""
@@ -122,6 +138,8 @@ class Notifier:
 
     async def _guarded(self, client: httpx.AsyncClient, body: dict[str, Any]) -> None:
         async with self._gate:
+            if self._stopping.is_set():
+                return
             try:
                 await self.deliver(client, body)
             except ApiException as exc:
@@ -170,20 +188,21 @@ class Notifier:
         if not await asyncio.to_thread(self._write, namespace, name, meta["resourceVersion"], claimed):
             return  # another replica claimed first, or the Snapshot changed: look again next round
         outcomes = await asyncio.gather(
-            *(self._attempt(client, namespace, tenant_name, spec, notice, r) for r in claimed if r.destination in due)
+            *(self._attempt(client, body, tenant_name, spec, notice, r) for r in claimed if r.destination in due)
         )
         await asyncio.to_thread(self._record, namespace, name, dict(outcomes))
 
     async def _attempt(
         self,
         client: httpx.AsyncClient,
-        namespace: str,
+        snapshot: dict[str, Any],
         tenant: str,
         spec: JiraTenantSpec | None,
         notice: DriftNotice,
         record: NotificationDelivery,
     ) -> tuple[str, NotificationDelivery]:
         policy, now = self.settings.policy, self.clock
+        namespace = notice.namespace
         where = f"notification of Snapshot {namespace}/{notice.snapshot} to {record.destination!r}"
         destination = next((d for d in spec.notifications if d.name == record.destination), None) if spec else None
         if destination is None:
@@ -214,6 +233,9 @@ class Notifier:
             outcome = delivery.failed(record, now(), result.error, permanent=not result.retryable, policy=policy)
             verdict = "failed" if outcome.state is DeliveryState.FAILED else "retrying"
             log.warning("%s %s (attempt %d): %s", where, verdict, record.attempts, redact(result.error))
+            if outcome.state is DeliveryState.FAILED:
+                message = f"{where} failed for good after {record.attempts} attempt(s): {outcome.last_error}"
+                await asyncio.to_thread(events.post, self.api, snapshot, "Warning", "NotificationFailed", message)
         self.on_result(namespace, tenant, record.destination, verdict)
         return record.destination, outcome
 
