@@ -392,6 +392,21 @@ class TenantDriftSummary(Resource):
     summary: str = Field(default="", max_length=256, description="One line, e.g. '3 changes (high)'.")
 
 
+class UnacceptedDrift(Resource):
+    """Changes between each type's accepted snapshot and its newest complete one (``Drifted``)."""
+
+    total: int = Field(default=0, ge=0, description="Unaccepted changes over all snapshot types.")
+    high: int = Field(default=0, ge=0)
+    medium: int = Field(default=0, ge=0)
+    low: int = Field(default=0, ge=0)
+    highest_severity: str | None = Field(default=None, max_length=16)
+    types: list[str] = Field(default_factory=list, max_length=16, description="Snapshot types with unaccepted changes.")
+    since: datetime | None = Field(default=None, description="When the oldest unaccepted change was first captured.")
+    unknown_items: int = Field(
+        default=0, ge=0, description="Items that could not be compared (an Incomplete snapshot on either side)."
+    )
+
+
 class JiraTenantStatus(Resource):
     """What the operator observed. Written only by the operator."""
 
@@ -402,6 +417,7 @@ class JiraTenantStatus(Resource):
     token: TokenStatus | None = None
     site: SiteInfo | None = None
     drift: TenantDriftSummary | None = None
+    unaccepted: UnacceptedDrift | None = None
 
 
 class JiraTenant(Resource):
