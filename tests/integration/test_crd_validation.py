@@ -227,7 +227,7 @@ def test_kubectl_apply_refuses_an_inline_credential(control_plane: ControlPlane,
     assert "hunter2" not in proc.stderr
 
 
-# The same rules `jiradrift.snapshot.ignore` cannot parse, refused by the API server, naming the rule.
+# The same rules `jiradrift.model.ignore` cannot parse, refused by the API server, naming the rule.
 UNPARSABLE_IGNORE_RULES = ["field/*:", ":description", "   ", " workflow/*:\t", "\u3000:x"]
 
 

@@ -26,7 +26,7 @@ from jiradrift.k8s.lease import (
     snapshot_lock_key,
     snapshot_lock_labels,
 )
-from jiradrift.store.kubeapi import request_json
+from jiradrift.kube.api import request_json
 
 pytestmark = pytest.mark.k8s
 

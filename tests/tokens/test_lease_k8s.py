@@ -15,7 +15,7 @@ from kubernetes import client as k8s
 
 from jiradrift.k8s import lease as lease_module
 from jiradrift.k8s.lease import LeaseLock, lease_name
-from jiradrift.store.kubeapi import request_json
+from jiradrift.kube.api import request_json
 from jiradrift.tokens import lease_key
 from jiradrift.tokens.kube import KubeOps
 from jiradrift.tokens.lease import RefreshLease

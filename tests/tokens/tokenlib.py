@@ -13,8 +13,8 @@ from kubernetes import client as k8s
 from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.k8s.resources import GROUP, VERSION
+from jiradrift.kube.api import request_json
 from jiradrift.sim.emulator import RunningEmulator
-from jiradrift.store.kubeapi import request_json
 from jiradrift.tokens.secret import format_time
 
 EMULATOR = HostAllowlist.parse("127.0.0.1,localhost")

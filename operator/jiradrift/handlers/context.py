@@ -12,8 +12,10 @@ from kubernetes import client as k8s
 
 from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.jira.limits import ResponseLimits
+from jiradrift.model.store import SnapshotStore
 from jiradrift.notify import NotifySettings
-from jiradrift.store.base import SnapshotStore
+from jiradrift.store.configmap import ConfigMapStore, SecretStore
+from jiradrift.store.filesystem import FilesystemStore
 
 
 @dataclass
@@ -61,10 +63,7 @@ class OperatorContext:
     def store_for(self, namespace: str, tenant: str, owner: dict[str, Any] | None = None) -> SnapshotStore:
         """The payload store of one tenant (``namespace/name``)."""
         if self.settings.store == "filesystem":
-            from jiradrift.store.filesystem import FilesystemStore
-
             return FilesystemStore(self.settings.store_path)
-        from jiradrift.store.configmap import ConfigMapStore, SecretStore
 
         store = self.stores.get((namespace, tenant))
         if store is None:

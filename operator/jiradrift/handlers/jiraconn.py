@@ -16,6 +16,8 @@ from jiradrift.jira.ratelimit import RetryPolicy
 from jiradrift.k8s.credentials import TenantSecret, check_tenant_urls, read_tenant_secret
 from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.redact import redact
+from jiradrift.tokens import ensure_fresh_token
+from jiradrift.tokens.errors import TokenError
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,6 @@ async def credentials_for(
     if secret.method == "pat":
         return PatAuth(token=data["token"]), secret
     from datetime import timedelta
-
-    from jiradrift.tokens import ensure_fresh_token
 
     state = await ensure_fresh_token(
         ctx.api,
@@ -103,7 +103,6 @@ TOKEN_CONDITION = {
 
 def classify(exc: BaseException, spec: JiraTenantSpec) -> Problem:
     """A Jira-side exception -> the condition it falsifies, with a message that says what to fix."""
-    from jiradrift.tokens.errors import TokenError
 
     site = spec.site
     if isinstance(exc, TokenError):

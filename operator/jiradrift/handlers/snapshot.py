@@ -37,13 +37,14 @@ from jiradrift.k8s.resources import (
     VERSION,
     JiraTenantSpec,
 )
+from jiradrift.kube.api import label_value
+from jiradrift.model.manifest import Manifest
+from jiradrift.model.report import DriftReport
+from jiradrift.model.store import SnapshotStore
 from jiradrift.notify import pending_deliveries, records_json
 from jiradrift.redact import redact, redact_strings
+from jiradrift.snapshot.capture import capture_snapshot
 from jiradrift.snapshot.diff import diff_manifests
-from jiradrift.snapshot.manifest import Manifest
-from jiradrift.snapshot.report import DriftReport
-from jiradrift.store.base import SnapshotStore
-from jiradrift.store.kubeapi import label_value
 from jiradrift.tokens.tenant import tenant_may_capture
 
 log = logging.getLogger("jiradrift.snapshot")
@@ -198,7 +199,6 @@ async def _capture_locked(
     lock: LeaseLock,
     attempts: int,
 ) -> None:
-    from jiradrift.snapshot.capture import capture_snapshot
 
     meta, spec = body["metadata"], body["spec"]
     namespace, name = meta["namespace"], meta["name"]

@@ -46,7 +46,7 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from jiradrift.k8s.resources import GROUP, LABEL_TENANT, LABEL_TYPE
-from jiradrift.store.kubeapi import label_value, request_json, status_message
+from jiradrift.kube.api import label_value, request_json, status_message
 
 ANNOTATION_LOCK_KEY = f"{GROUP}/lock-key"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"

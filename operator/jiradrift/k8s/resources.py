@@ -17,9 +17,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from jiradrift.jira.kinds import Severity
-from jiradrift.jira.snapshot_types import SnapshotType
-from jiradrift.snapshot.ignore import rule_problem
+from jiradrift.model.ignore import rule_problem
+from jiradrift.model.kinds import Severity
+from jiradrift.model.snapshot_types import SnapshotType
 
 GROUP = "jiradrift.io"
 VERSION = "v1alpha1"
@@ -314,7 +314,7 @@ class CompareTo(StrEnum):
     BASELINE = "baseline"
 
 
-# The CEL twin of jiradrift.snapshot.ignore.rule_problem: after trimming whitespace, a key glob
+# The CEL twin of jiradrift.model.ignore.rule_problem: after trimming whitespace, a key glob
 # before the first ':' and, if there is a ':', a path glob after it.
 IGNORE_RULE_MESSAGE = (
     '"ignore rule \'" + self + "\' is not KEY_GLOB or KEY_GLOB:PATH_GLOB '
@@ -449,6 +449,21 @@ class TenantDriftSummary(Resource):
     summary: str = Field(default="", max_length=256, description="One line, e.g. '3 changes (high)'.")
 
 
+class UnacceptedDrift(Resource):
+    """Changes between each type's accepted snapshot and its newest complete one (``Drifted``)."""
+
+    total: int = Field(default=0, ge=0, description="Unaccepted changes over all snapshot types.")
+    high: int = Field(default=0, ge=0)
+    medium: int = Field(default=0, ge=0)
+    low: int = Field(default=0, ge=0)
+    highest_severity: str | None = Field(default=None, max_length=16)
+    types: list[str] = Field(default_factory=list, max_length=16, description="Snapshot types with unaccepted changes.")
+    since: datetime | None = Field(default=None, description="When the oldest unaccepted change was first captured.")
+    unknown_items: int = Field(
+        default=0, ge=0, description="Items that could not be compared (an Incomplete snapshot on either side)."
+    )
+
+
 class JiraTenantStatus(Resource):
     """What the operator observed. Written only by the operator."""
 
@@ -459,6 +474,7 @@ class JiraTenantStatus(Resource):
     token: TokenStatus | None = None
     site: SiteInfo | None = None
     drift: TenantDriftSummary | None = None
+    unaccepted: UnacceptedDrift | None = None
 
 
 class JiraTenant(Resource):

@@ -15,7 +15,7 @@ import typer
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from jiradrift.handlers import logs
+from jiradrift import logs
 from jiradrift.jira.errors import OAuthError
 from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
 from jiradrift.tokens.errors import TokenError

@@ -2,7 +2,7 @@
 
 Two transports behind one :class:`KubeOps`:
 
-- ``KubeOps(api)``: blocking calls through :func:`jiradrift.store.kubeapi.request_json` (the
+- ``KubeOps(api)``: blocking calls through :func:`jiradrift.kube.api.request_json` (the
   ApiClient's auth, TLS and connection pool, no generated models) in the event loop's default
   executor. What the operator uses for its occasional on-demand refresh.
 - ``await KubeOps.connect(api, pool=n)``: a native asyncio client (aiohttp + orjson) built from the
@@ -26,7 +26,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from jiradrift.k8s.resources import GROUP, VERSION
-from jiradrift.store.kubeapi import request_json
+from jiradrift.kube.api import request_json
 
 PLURAL = "jiratenants"
 MERGE_PATCH = "application/merge-patch+json"

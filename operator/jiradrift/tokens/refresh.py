@@ -53,8 +53,8 @@ from jiradrift.k8s import conditions as cond
 from jiradrift.k8s import events
 from jiradrift.k8s.lease import holder_identity
 from jiradrift.k8s.resources import API_VERSION, LABEL_TENANT
+from jiradrift.kube.api import label_value
 from jiradrift.redact import redact, remember_secrets
-from jiradrift.store.kubeapi import label_value
 from jiradrift.tokens.decision import Action, Decision, decide
 from jiradrift.tokens.errors import (
     LeaseUnavailable,

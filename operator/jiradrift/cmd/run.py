@@ -11,7 +11,16 @@ import typer
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
-from jiradrift.handlers import logs, metrics
+from jiradrift import logs
+from jiradrift.cmd.snapshot import (
+    MAX_DEPTH,
+    MAX_PAGES,
+    MAX_RESPONSE_BYTES,
+    MAX_WAIT,
+    REQUEST_DEADLINE,
+    response_limits,
+)
+from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.registry import build_registry
 from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
@@ -22,14 +31,6 @@ from jiradrift.notify import (
     DeliveryPolicy,
     NotifySettings,
     SendLimits,
-)
-from jiradrift.snapshot.cli import (
-    MAX_DEPTH,
-    MAX_PAGES,
-    MAX_RESPONSE_BYTES,
-    MAX_WAIT,
-    REQUEST_DEADLINE,
-    response_limits,
 )
 
 STORES = ("secret", "configmap", "filesystem")
