@@ -72,6 +72,12 @@ ERRORS = Counter(
     ["namespace", "tenant", "reason"],
     registry=REGISTRY,
 )
+NOTIFICATIONS = Counter(
+    "jiradrift_notifications_total",
+    "Drift notification attempts, by destination and result (delivered, retrying, failed).",
+    ["namespace", "tenant", "destination", "result"],
+    registry=REGISTRY,
+)
 
 
 def serve(port: int, addr: str = "0.0.0.0") -> None:

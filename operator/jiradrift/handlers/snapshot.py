@@ -28,11 +28,20 @@ from jiradrift.k8s import conditions as cond
 from jiradrift.k8s import events
 from jiradrift.k8s.credentials import CredentialsProblem
 from jiradrift.k8s.lease import LeaseLock, snapshot_lock_key, snapshot_lock_labels
-from jiradrift.k8s.resources import GROUP, LABEL_DRIFT, LABEL_TENANT, LABEL_TYPE, VERSION, JiraTenantSpec
+from jiradrift.k8s.resources import (
+    GROUP,
+    LABEL_DRIFT,
+    LABEL_NOTIFY,
+    LABEL_TENANT,
+    LABEL_TYPE,
+    VERSION,
+    JiraTenantSpec,
+)
 from jiradrift.kube.api import label_value
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
+from jiradrift.notify import pending_deliveries, records_json
 from jiradrift.redact import redact, redact_strings
 from jiradrift.snapshot.capture import capture_snapshot
 from jiradrift.snapshot.diff import diff_manifests
@@ -274,6 +283,7 @@ async def _capture_locked(
     phase = "Completed" if manifest.complete else "Incomplete"
     finished = ctx.clock()
     drift = drift_status(report, ctx.settings.max_changes_in_status, attribution)
+    notifications = records_json(pending_deliveries(tenant_spec.notifications, drift.get("highestSeverity")))
     message = _summary(manifest, report, attribution)
     ready_message = (
         message
@@ -295,6 +305,7 @@ async def _capture_locked(
         },
         "unchangedFrom": manifest.unchanged_from,
         "drift": drift,
+        **({"notifications": notifications} if notifications else {}),
         "conditions": cond.set_condition(
             [],
             "Ready",
@@ -305,6 +316,8 @@ async def _capture_locked(
             now=finished,
         ),
     }
+    if notifications:  # for jiradrift.notify; labelled first, so a crash in between cannot lose them
+        await asyncio.to_thread(_label, ctx, namespace, name, {LABEL_NOTIFY: "pending"})
     await asyncio.to_thread(patch_status, ctx, namespace, name, status)
     drifted = bool(report and report.has_drift)
     await asyncio.to_thread(_label, ctx, namespace, name, {LABEL_DRIFT: "true" if drifted else "false"})
