@@ -20,7 +20,7 @@ from capture_common import capture_all, emulator_process
 
 
 def child(base_url: str, email: str, token: str) -> None:
-    from jiradrift.jira.snapshot_types import SnapshotType
+    from jiradrift.model.snapshot_types import SnapshotType
 
     info = {"base_url": base_url, "credentials": {"email": email, "api_token": token}}
     result = asyncio.run(capture_all(info, [t.value for t in SnapshotType], concurrency=16, rps=1000))

@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--rps", type=float, default=400, help="tenant-wide requests-per-second cap")
     parser.add_argument("--endpoint-rps", type=float, default=80, help="per-endpoint cap (Jira: 100 GET/s)")
     args = parser.parse_args()
-    from jiradrift.jira.snapshot_types import SnapshotType
+    from jiradrift.model.snapshot_types import SnapshotType
 
     recorders: list[Recorder] = []
 

@@ -153,7 +153,7 @@ async def baseline(info: dict[str, Any], types: list[str]) -> dict[str, Any]:
 
 
 def main() -> None:
-    from jiradrift.jira.snapshot_types import SnapshotType
+    from jiradrift.model.snapshot_types import SnapshotType
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="large")

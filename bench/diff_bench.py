@@ -28,8 +28,8 @@ from typing import Any
 
 import orjson
 
+from jiradrift.model.manifest import Manifest
 from jiradrift.snapshot.diff import diff_manifests
-from jiradrift.snapshot.manifest import Manifest
 from jiradrift.store.filesystem import FilesystemStore
 
 KINDS = ["field", "workflow", "screen", "permission-scheme", "status", "project", "issuetype"]

@@ -21,10 +21,10 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from jiradrift.jira.kinds import Severity
+from jiradrift.model.kinds import Severity
+from jiradrift.model.manifest import Manifest
+from jiradrift.model.report import Change, ChangeOp, DriftReport
 from jiradrift.snapshot.drift import DriftPage, StoreDriftSource, list_drift_events
-from jiradrift.snapshot.manifest import Manifest
-from jiradrift.snapshot.report import Change, ChangeOp, DriftReport
 from jiradrift.store.filesystem import FilesystemStore
 
 TARGET_S = 0.100

@@ -39,7 +39,7 @@ import yaml
 from kubernetes import config as k8s_config
 
 from jiradrift.dev.controlplane import ControlPlane, install_crds
-from jiradrift.store.kubeapi import request_json
+from jiradrift.kube.api import request_json
 
 TARGET_S = 60.0
 SUMMARY_PREFIX = "Token refresh job: "

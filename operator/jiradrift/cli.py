@@ -18,7 +18,7 @@ app = typer.Typer(
 
 # --- foundation: CRDs and the local control plane -------------------------------------------
 from jiradrift.dev.cli import dev_app  # noqa: E402
-from jiradrift.k8s.crdgen import crds_command  # noqa: E402
+from jiradrift.k8s.chartgen import crds_command  # noqa: E402
 
 app.command("crds")(crds_command)
 app.add_typer(dev_app, name="dev")
@@ -32,16 +32,19 @@ from jiradrift.sim.cli import sim_command  # noqa: E402
 app.command("sim")(sim_command)
 
 # --- core: snapshot / diff / drift (jiradrift.snapshot) -------------------------------------
-from jiradrift.snapshot.cli import snapshot_command  # noqa: E402
+from jiradrift.cmd.snapshot import snapshot_command  # noqa: E402
 
 app.command("snapshot")(snapshot_command)
-from jiradrift.snapshot.commands import diff_command, drift_app  # noqa: E402
+from jiradrift.cmd.drift import diff_command, drift_app  # noqa: E402
 
 app.command("diff")(diff_command)
 app.add_typer(drift_app, name="drift")
+from jiradrift.cmd.accept import accept_command  # noqa: E402
+
+app.command("accept")(accept_command)
 
 # --- operator (jiradrift.handlers) ----------------------------------------------------------
-from jiradrift.handlers.run import run_command  # noqa: E402
+from jiradrift.cmd.run import run_command  # noqa: E402
 
 app.command("run")(run_command)
 # --- tokens (jiradrift.tokens) --------------------------------------------------------------

@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from jiradrift.jira.client import JiraClient
-from jiradrift.jira.kinds import kinds_for
-from jiradrift.jira.snapshot_types import SnapshotType
+from jiradrift.model.kinds import kinds_for
+from jiradrift.model.snapshot_types import SnapshotType
 from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.snapshot.capture import CaptureProgress, capture_snapshot
 from jiradrift.store.filesystem import FilesystemStore

@@ -11,8 +11,8 @@ from jiradrift.handlers.context import OperatorSettings
 from jiradrift.handlers.snapshot import _attribute
 from jiradrift.jira.auth import ApiTokenAuth
 from jiradrift.jira.client import JiraClient
+from jiradrift.model.report import Change, ChangeOp, DriftReport, Severity
 from jiradrift.sim.emulator import RunningEmulator
-from jiradrift.snapshot.report import Change, ChangeOp, DriftReport, Severity
 
 
 async def test_audit_attribution_stops_at_its_deadline(jira_sim: RunningEmulator) -> None:

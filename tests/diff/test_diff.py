@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from tests.store.builders import T0, canonical
 
-from jiradrift.jira.kinds import Severity
+from jiradrift.model.ignore import InvalidIgnoreRule
+from jiradrift.model.kinds import Severity
+from jiradrift.model.manifest import Manifest, compute_digest
+from jiradrift.model.report import CLIP_MARK, ChangeOp, DriftReport
 from jiradrift.snapshot.diff import diff_manifests
-from jiradrift.snapshot.ignore import InvalidIgnoreRule
-from jiradrift.snapshot.manifest import Manifest, compute_digest
-from jiradrift.snapshot.report import CLIP_MARK, ChangeOp, DriftReport
 
 
 class MemoryItems:

@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from jiradrift.k8s.resources import DriftSettings
-from jiradrift.snapshot.ignore import IgnoreRules, InvalidIgnoreRule
+from jiradrift.model.ignore import IgnoreRules, InvalidIgnoreRule
 
 # The rule from issue 12: a backtracking regex took 34.5 s on one 38-character path.
 PATHOLOGICAL = "workflow/*:**?**?**?**?**?**?**?**?**?**?**?**?~"

@@ -11,7 +11,8 @@ import orjson
 import pytest
 from tests.store.builders import T0, put_snapshot
 
-from jiradrift.jira.kinds import Severity
+from jiradrift.model.kinds import Severity
+from jiradrift.model.report import Change, ChangeOp
 from jiradrift.snapshot.drift import (
     InvalidCursor,
     SnapshotDrift,
@@ -20,7 +21,6 @@ from jiradrift.snapshot.drift import (
     list_drift_events,
 )
 from jiradrift.snapshot.recording import backfill_drift, record_drift
-from jiradrift.snapshot.report import Change, ChangeOp
 from jiradrift.store.filesystem import FilesystemStore
 
 

@@ -15,10 +15,10 @@ from kubernetes import client as k8s
 from tests.store.builders import T0, canonical, put_snapshot, report_with
 from tests.store.contract import WF_A, WF_B, StoreContract
 
-from jiradrift.snapshot.manifest import Manifest
+from jiradrift.kube.api import request_json
+from jiradrift.model.manifest import Manifest
+from jiradrift.model.store_errors import StoreError
 from jiradrift.store.configmap import ConfigMapStore
-from jiradrift.store.errors import StoreError
-from jiradrift.store.kubeapi import request_json
 
 pytestmark = pytest.mark.k8s
 

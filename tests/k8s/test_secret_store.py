@@ -21,8 +21,8 @@ from kubernetes import client as k8s
 from tests.store.builders import put_snapshot
 from tests.store.contract import StoreContract
 
+from jiradrift.kube.api import request_json
 from jiradrift.store.configmap import SNAPSHOT_PACK_TYPE, ConfigMapStore, SecretStore
-from jiradrift.store.kubeapi import request_json
 
 pytestmark = pytest.mark.k8s
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import orjson
 
-from jiradrift.jira.kinds import Severity
-from jiradrift.snapshot.manifest import Manifest
-from jiradrift.snapshot.report import Change, ChangeOp, DriftReport
-from jiradrift.store.base import SnapshotStore
+from jiradrift.model.kinds import Severity
+from jiradrift.model.manifest import Manifest
+from jiradrift.model.report import Change, ChangeOp, DriftReport
+from jiradrift.model.store import SnapshotStore
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ an empty store whose garbage collection has no grace period (so deleted bodies g
         def store(self, kube) -> SnapshotStore:
             return ConfigMapStore(kube, namespace=..., gc_grace=timedelta(0))
 
-Only the public protocol (``jiradrift.store.base.SnapshotStore``) is used here.
+Only the public protocol (``jiradrift.model.store.SnapshotStore``) is used here.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from __future__ import annotations
 import pytest
 from tests.store.builders import T0, canonical, put_bodies, put_snapshot, report_with
 
-from jiradrift.snapshot.manifest import CaptureError, Manifest, compute_digest
-from jiradrift.store.base import SnapshotStore
+from jiradrift.model.manifest import CaptureError, Manifest, compute_digest
+from jiradrift.model.store import SnapshotStore
 
 WF_A = {"workflow/1": {"name": "Simplified", "statuses": ["To Do", "Done"]}, "field/f1": {"name": "Team"}}
 WF_B = {

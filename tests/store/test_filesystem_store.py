@@ -12,8 +12,8 @@ import pytest
 from tests.store.builders import T0, canonical, put_snapshot
 from tests.store.contract import WF_A, WF_B, StoreContract
 
-from jiradrift.snapshot.manifest import Manifest
-from jiradrift.store.errors import InvalidStoreName, StoreError, StoreIntegrityError
+from jiradrift.model.manifest import Manifest
+from jiradrift.model.store_errors import InvalidStoreName, StoreError, StoreIntegrityError
 from jiradrift.store.filesystem import FilesystemStore
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"

@@ -4,8 +4,8 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 
-from jiradrift.handlers.logs import JsonFormatter
 from jiradrift.k8s.conditions import find, set_condition
+from jiradrift.logs import JsonFormatter
 from jiradrift.redact import redact
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -61,7 +61,7 @@ def test_kopf_failure_records_are_redacted_before_they_become_events() -> None:
 
     import kopf  # noqa: F401  (registers kopf's Event poster on kopf.objects)
 
-    from jiradrift.handlers.logs import KOPF_OBJECT_LOGGER, install_redaction
+    from jiradrift.logs import KOPF_OBJECT_LOGGER, install_redaction
     from jiradrift.redact import remember_secrets
 
     sentinel = "sentinel-kopf-0c7e55aa"

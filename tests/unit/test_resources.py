@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from jiradrift.jira.snapshot_types import SnapshotType
 from jiradrift.k8s.crdgen import build_crds
 from jiradrift.k8s.resources import JiraTenantSpec
+from jiradrift.model.snapshot_types import SnapshotType
 
 
 def test_tenant_defaults() -> None:

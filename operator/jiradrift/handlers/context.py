@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,7 +13,11 @@ from kubernetes import client as k8s
 
 from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.jira.limits import ResponseLimits
-from jiradrift.store.base import SnapshotStore
+from jiradrift.kube.client import Kube
+from jiradrift.model.store import SnapshotStore
+from jiradrift.notify import NotifySettings
+from jiradrift.store.configmap import ConfigMapStore, SecretStore
+from jiradrift.store.filesystem import FilesystemStore
 
 
 @dataclass
@@ -37,6 +42,8 @@ class OperatorSettings:
     audit_timeout_seconds: float = 60.0
     # where tenants' credentials may go: set by the cluster admin (--allowed-hosts), never by a tenant
     allowed_hosts: HostAllowlist = field(default_factory=HostAllowlist)
+    # drift notifications: where they may go (--notification-hosts), how often and how hard to retry
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
 
 @dataclass
@@ -54,14 +61,21 @@ class OperatorContext:
     # Lease locks live across handler retries: expiry is judged from how long *this process* has
     # seen a Lease unchanged (client-go's observedTime), which a fresh lock object would forget.
     locks: dict[str, Any] = field(default_factory=dict)
+    # the one async client (Leases, token refresh), connected on first use inside the operator's loop
+    kube: Kube | None = None
+    _kube_connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def kube_client(self) -> Kube:
+        """The async Kubernetes client (in-cluster, else the kubeconfig), connected once."""
+        async with self._kube_connecting:
+            if self.kube is None:
+                self.kube = await Kube.connect()
+            return self.kube
 
     def store_for(self, namespace: str, tenant: str, owner: dict[str, Any] | None = None) -> SnapshotStore:
         """The payload store of one tenant (``namespace/name``)."""
         if self.settings.store == "filesystem":
-            from jiradrift.store.filesystem import FilesystemStore
-
             return FilesystemStore(self.settings.store_path)
-        from jiradrift.store.configmap import ConfigMapStore, SecretStore
 
         store = self.stores.get((namespace, tenant))
         if store is None:

@@ -17,6 +17,7 @@ from jiradrift.jira.ratelimit import RetryPolicy
 from jiradrift.k8s.credentials import TenantSecret, check_tenant_urls, read_tenant_secret
 from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.redact import redact
+from jiradrift.tokens import ensure_fresh_token
 from jiradrift.tokens.errors import TokenError
 
 
@@ -46,11 +47,9 @@ async def credentials_for(
         return PatAuth(token=data["token"]), secret
     from datetime import timedelta
 
-    from jiradrift.tokens import ensure_fresh_token
-
     try:
         state = await ensure_fresh_token(
-            ctx.api,
+            await ctx.kube_client(),
             tenant,
             window=timedelta(seconds=ctx.settings.token_window_seconds),
             allowlist=ctx.settings.allowed_hosts,
@@ -109,6 +108,7 @@ TOKEN_CONDITION = {
 
 def classify(exc: BaseException, spec: JiraTenantSpec) -> Problem:
     """A Jira-side exception -> the condition it falsifies, with a message that says what to fix."""
+
     site = spec.site
     if isinstance(exc, TokenError):
         return Problem(TOKEN_CONDITION.get(exc.reason, "TokenFresh"), exc.reason, str(exc))

@@ -109,6 +109,12 @@ ERRORS = Counter(
     ["namespace", "tenant", "reason"],
     registry=REGISTRY,
 )
+NOTIFICATIONS = Counter(
+    "jiradrift_notifications_total",
+    "Drift notification attempts, by destination and result (delivered, retrying, failed).",
+    ["namespace", "tenant", "destination", "result"],
+    registry=REGISTRY,
+)
 
 
 SNAPSHOT_PHASES = ("Completed", "Incomplete", "Failed")

@@ -28,13 +28,23 @@ from jiradrift.k8s import conditions as cond
 from jiradrift.k8s import events
 from jiradrift.k8s.credentials import CredentialsProblem
 from jiradrift.k8s.lease import LeaseLock, snapshot_lock_key, snapshot_lock_labels
-from jiradrift.k8s.resources import GROUP, LABEL_DRIFT, LABEL_TENANT, LABEL_TYPE, VERSION, JiraTenantSpec
+from jiradrift.k8s.resources import (
+    GROUP,
+    LABEL_DRIFT,
+    LABEL_NOTIFY,
+    LABEL_TENANT,
+    LABEL_TYPE,
+    VERSION,
+    JiraTenantSpec,
+)
+from jiradrift.kube.api import label_value
+from jiradrift.model.manifest import Manifest
+from jiradrift.model.report import DriftReport
+from jiradrift.model.store import SnapshotStore
+from jiradrift.notify import pending_deliveries, records_json
 from jiradrift.redact import redact, redact_strings
+from jiradrift.snapshot.capture import capture_snapshot
 from jiradrift.snapshot.diff import diff_manifests
-from jiradrift.snapshot.manifest import Manifest
-from jiradrift.snapshot.report import DriftReport
-from jiradrift.store.base import SnapshotStore
-from jiradrift.store.kubeapi import label_value
 from jiradrift.tokens.tenant import tenant_may_capture
 
 log = logging.getLogger("jiradrift.snapshot")
@@ -158,14 +168,14 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
     lock = ctx.locks.get(key)
     if lock is None:
         lock = ctx.locks[key] = LeaseLock(
-            ctx.api,
+            await ctx.kube_client(),
             namespace,
             key,
             ctx.holder,
             duration_seconds=ctx.settings.lease_duration_seconds,
             labels=snapshot_lock_labels(tenant_name, snapshot_type),
         )
-    acquired = await asyncio.to_thread(lock.try_acquire)
+    acquired = await lock.try_acquire()
     metrics.LOCK_ACQUISITIONS.labels("acquired" if acquired else "denied").inc()
     if not acquired:
         # Someone else is capturing this window (or died doing so: its Lease will expire).
@@ -180,7 +190,7 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
             return  # the finally below releases and forgets the lock
         await _capture_locked(ctx, fresh, tenant, tenant_spec, lock, attempts)
     finally:
-        await asyncio.to_thread(lock.release)
+        await lock.release()
         ctx.locks.pop(key, None)
 
 
@@ -192,7 +202,6 @@ async def _capture_locked(
     lock: LeaseLock,
     attempts: int,
 ) -> None:
-    from jiradrift.snapshot.capture import capture_snapshot
 
     meta, spec = body["metadata"], body["spec"]
     namespace, name = meta["namespace"], meta["name"]
@@ -239,7 +248,7 @@ async def _capture_locked(
         await _retry_or_fail(ctx, body, problem.reason, problem.message, attempts)
         return
     try:
-        with lock.held(release=False) as hold:  # released in run_snapshot, off the event loop
+        async with lock.held(release=False) as hold:  # released in run_snapshot
             manifest = await asyncio.wait_for(
                 capture_snapshot(
                     client,
@@ -277,6 +286,7 @@ async def _capture_locked(
     phase = "Completed" if manifest.complete else "Incomplete"
     finished = ctx.clock()
     drift = drift_status(report, ctx.settings.max_changes_in_status, attribution)
+    notifications = records_json(pending_deliveries(tenant_spec.notifications, drift.get("highestSeverity")))
     message = _summary(manifest, report, attribution)
     ready_message = (
         message
@@ -298,6 +308,7 @@ async def _capture_locked(
         },
         "unchangedFrom": manifest.unchanged_from,
         "drift": drift,
+        **({"notifications": notifications} if notifications else {}),
         "conditions": cond.set_condition(
             [],
             "Ready",
@@ -308,6 +319,8 @@ async def _capture_locked(
             now=finished,
         ),
     }
+    if notifications:  # for jiradrift.notify; labelled first, so a crash in between cannot lose them
+        await asyncio.to_thread(_label, ctx, namespace, name, {LABEL_NOTIFY: "pending"})
     await asyncio.to_thread(patch_status, ctx, namespace, name, status)
     drifted = bool(report and report.has_drift)
     await asyncio.to_thread(_label, ctx, namespace, name, {LABEL_DRIFT: "true" if drifted else "false"})

@@ -23,7 +23,7 @@ from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.jiraconn import Problem, classify, credentials_for, open_client
 from jiradrift.k8s import conditions as cond
 from jiradrift.k8s import events
-from jiradrift.k8s.credentials import CredentialsProblem
+from jiradrift.k8s.credentials import CredentialsProblem, auth_method
 from jiradrift.k8s.resources import (
     API_VERSION,
     GROUP,
@@ -41,7 +41,7 @@ from jiradrift.k8s.scheduling import (
     window_label,
     window_start,
 )
-from jiradrift.store.kubeapi import label_value
+from jiradrift.kube.api import label_value
 
 log = logging.getLogger("jiradrift.tenant")
 
@@ -410,7 +410,6 @@ def _delete_released_lease(ctx: OperatorContext, namespace: str, snap: dict[str,
 
 
 def _secret_version(ctx: OperatorContext, namespace: str, spec: JiraTenantSpec) -> str:
-    from jiradrift.k8s.credentials import auth_method
 
     _, secret_name = auth_method(spec)
     try:

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from jiradrift.jira.errors import JiraError, JiraHTTPError, WriteRefused
-from jiradrift.jira.kinds import KINDS
 from jiradrift.jira.normalise import Json, clean, is_team_managed, omit, pick, sorted_list, stable_id
 from jiradrift.jira.paging import ParamList, batches, offset_pages, plain_list, repeat, wrapped_list
-from jiradrift.jira.snapshot_types import SnapshotType
+from jiradrift.model.kinds import KINDS
+from jiradrift.model.snapshot_types import SnapshotType
 
 T = TypeVar("T")
 

@@ -40,6 +40,7 @@ from jiradrift.jira.auth import (
     uses_gateway,
 )
 from jiradrift.jira.clock import Clock, SystemClock
+from jiradrift.jira.discovery import discover_cloud_id
 from jiradrift.jira.guard import ReadOnlyTransport, check_request
 from jiradrift.jira.limits import ACCEPT_ENCODING, ResponseLimits, deadline, decoded, loads_json, read_response
 from jiradrift.jira.oauth import DEFAULT_TOKEN_URL
@@ -209,7 +210,6 @@ class JiraClient:
         rng: random.Random | None = None,
     ) -> JiraClient:
         """Resolve the API base for ``credentials`` (discovering the cloudId for gateway auth) and build a client."""
-        from jiradrift.jira.discovery import discover_cloud_id
 
         site = normalise_origin(site, "site URL")
         clock = clock or SystemClock()

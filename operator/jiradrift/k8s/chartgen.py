@@ -14,12 +14,14 @@ what ``crdgen`` renders, so the chart and ``crds/`` cannot disagree.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import typer
 import yaml
 
-from jiradrift.k8s.crdgen import build_crds
+from jiradrift.k8s.crdgen import build_crds, stale_crds, write_crds
 
 CHART_DIR = Path(__file__).resolve().parents[3] / "charts" / "jira-drift-operator"
 TEMPLATE_SUBDIR = Path("templates") / "crds"
@@ -116,3 +118,25 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def crds_command(
+    out: list[Path] = typer.Option([Path("crds")], "--out", "-o", help="Directory to write into (repeatable)."),
+    check: bool = typer.Option(False, "--check", help="Only report whether the files are up to date."),
+    chart: bool = typer.Option(True, "--chart/--no-chart", help="Also the Helm chart's CRD templates."),
+) -> None:
+    """Generate the CRD YAML (crds/ and the chart's templates) from the pydantic models."""
+    targets: list[tuple[Path, Callable[[Path], list[str]], Callable[[Path], list[Path]]]] = []
+    if chart and CHART_DIR.exists():
+        targets.append((CHART_DIR, stale_chart_crds, write_chart_crds))
+    targets += [(directory, stale_crds, write_crds) for directory in out]
+    for directory, stale_in, write_to in targets:
+        if check:
+            stale = stale_in(directory)
+            if stale:
+                typer.echo(f"{directory}: out of date: {', '.join(stale)}; run `jiradrift crds`")
+                raise typer.Exit(1)
+            typer.echo(f"{directory}: up to date")
+        else:
+            for path in write_to(directory):
+                typer.echo(f"wrote {path}")

@@ -8,11 +8,9 @@ names, the status subresource, CEL rules carried in ``json_schema_extra``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import typer
 import yaml
 from pydantic import BaseModel
 
@@ -135,6 +133,8 @@ def build_crds() -> dict[str, dict[str, Any]]:
             _column("Ready", f"{READY}.status"),
             _column("Last Snapshot", ".status.lastSnapshotTime", "date"),
             _column("Drift", ".status.drift.summary"),
+            _column("Unaccepted", ".status.unaccepted.total", "integer"),
+            _column("Severity", ".status.unaccepted.highestSeverity"),
             _column("Token Expires", ".status.token.expiresAt", "date"),
             _column("Status", f"{READY}.message", priority=1),
             _column("Age", ".metadata.creationTimestamp", "date"),
@@ -184,27 +184,3 @@ def stale_crds(directory: Path) -> list[str]:
         if not path.exists() or path.read_text(encoding="utf-8") != render(crd):
             stale.append(name)
     return stale
-
-
-def crds_command(
-    out: list[Path] = typer.Option([Path("crds")], "--out", "-o", help="Directory to write into (repeatable)."),
-    check: bool = typer.Option(False, "--check", help="Only report whether the files are up to date."),
-    chart: bool = typer.Option(True, "--chart/--no-chart", help="Also the Helm chart's CRD templates."),
-) -> None:
-    """Generate the CRD YAML (crds/ and the chart's templates) from the pydantic models."""
-    from jiradrift.k8s.chartgen import CHART_DIR, stale_chart_crds, write_chart_crds
-
-    targets: list[tuple[Path, Callable[[Path], list[str]], Callable[[Path], list[Path]]]] = []
-    if chart and CHART_DIR.exists():
-        targets.append((CHART_DIR, stale_chart_crds, write_chart_crds))
-    targets += [(directory, stale_crds, write_crds) for directory in out]
-    for directory, stale_in, write_to in targets:
-        if check:
-            stale = stale_in(directory)
-            if stale:
-                typer.echo(f"{directory}: out of date: {', '.join(stale)}; run `jiradrift crds`")
-                raise typer.Exit(1)
-            typer.echo(f"{directory}: up to date")
-        else:
-            for path in write_to(directory):
-                typer.echo(f"wrote {path}")

@@ -21,9 +21,9 @@ import orjson
 
 from jiradrift.jira.catalog import JiraReader, Source, sources_for
 from jiradrift.jira.errors import JiraHTTPError
-from jiradrift.jira.snapshot_types import SnapshotType
-from jiradrift.snapshot.manifest import CaptureError, Manifest, compute_digest
-from jiradrift.store.base import SnapshotStore
+from jiradrift.model.manifest import CaptureError, Manifest, compute_digest
+from jiradrift.model.snapshot_types import SnapshotType
+from jiradrift.model.store import SnapshotStore
 
 MAX_PARALLEL_SOURCES = 4
 

@@ -28,8 +28,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from jiradrift.snapshot.report import Change
-from jiradrift.store.base import SnapshotStore
+from jiradrift.model.report import Change
+from jiradrift.model.store import SnapshotStore
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from jiradrift.model.report import DriftReport
+from jiradrift.model.store import SnapshotStore
 from jiradrift.snapshot.diff import diff_manifests
-from jiradrift.snapshot.report import DriftReport
-from jiradrift.store.base import SnapshotStore
 
 
 def predecessor_of(store: SnapshotStore, snapshot_id: str) -> str | None:

@@ -55,12 +55,12 @@ import zstandard
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from jiradrift.snapshot.manifest import Manifest, compute_digest
-from jiradrift.snapshot.report import Change, DriftReport
-from jiradrift.store.base import SnapshotInfo, StoreUsage
-from jiradrift.store.errors import ItemNotFound, SnapshotNotFound, StoreError, StoreIntegrityError
+from jiradrift.kube.api import ACCEPT_METADATA_LIST, label_value, request_json, status_message
+from jiradrift.model.manifest import Manifest, compute_digest
+from jiradrift.model.report import Change, DriftReport
+from jiradrift.model.store import SnapshotInfo, StoreUsage
+from jiradrift.model.store_errors import ItemNotFound, SnapshotNotFound, StoreError, StoreIntegrityError
 from jiradrift.store.filesystem import CHANGES_PER_CHUNK, DEFAULT_GC_GRACE
-from jiradrift.store.kubeapi import ACCEPT_METADATA_LIST, label_value, request_json, status_message
 
 GROUP = "jiradrift.io"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"

@@ -36,10 +36,10 @@ from urllib.parse import quote, unquote
 import orjson
 import zstandard
 
-from jiradrift.snapshot.manifest import Manifest, compute_digest
-from jiradrift.snapshot.report import Change, DriftReport
-from jiradrift.store.base import SnapshotInfo, StoreUsage
-from jiradrift.store.errors import (
+from jiradrift.model.manifest import Manifest, compute_digest
+from jiradrift.model.report import Change, DriftReport
+from jiradrift.model.store import SnapshotInfo, StoreUsage
+from jiradrift.model.store_errors import (
     InvalidStoreName,
     ItemNotFound,
     SnapshotNotFound,

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from jiradrift.snapshot.manifest import Manifest
-from jiradrift.snapshot.report import Change, DriftReport
+from jiradrift.model.manifest import Manifest
+from jiradrift.model.report import Change, DriftReport
 
 
 @dataclass(frozen=True, slots=True)

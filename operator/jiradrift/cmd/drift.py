@@ -20,12 +20,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jiradrift.model.ignore import InvalidIgnoreRule
+from jiradrift.model.report import DriftReport, display_value
+from jiradrift.model.store_errors import StoreError
 from jiradrift.snapshot.diff import diff_manifests
 from jiradrift.snapshot.drift import DriftPage, InvalidCursor, StoreDriftSource, list_drift_events
-from jiradrift.snapshot.ignore import InvalidIgnoreRule
+from jiradrift.snapshot.drift_source import KubernetesDriftSource
 from jiradrift.snapshot.recording import backfill_drift, predecessor_of
-from jiradrift.snapshot.report import DriftReport, display_value
-from jiradrift.store.errors import StoreError
+from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore
 
 
@@ -131,6 +133,8 @@ def _print_report(console: Console, report: DriftReport) -> None:
         f"{f', {report.ignored} ignored' if report.ignored else ''})",
         highlight=False,
     )
+    if not report.complete:
+        console.print(f"  [yellow]{report.unknown_text()}[/yellow]: not counted as changes", highlight=False)
     if not report.changes:
         return
     table = Table(show_lines=False)
@@ -271,9 +275,6 @@ def drift_list_command(
 def _cluster_page(tenant: str | None, cursor: str | None, limit: int) -> DriftPage:
     """Drift events of one JiraTenant in the cluster of the current kubeconfig."""
     from kubernetes import config as k8s_config
-
-    from jiradrift.k8s.drift_source import KubernetesDriftSource
-    from jiradrift.store.configmap import ConfigMapStore, SecretStore
 
     if not tenant or tenant.count("/") != 1:
         raise _fail("without DIR, pass --tenant NAMESPACE/NAME to read a JiraTenant's drift from the cluster")

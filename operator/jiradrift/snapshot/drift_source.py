@@ -11,10 +11,10 @@ from typing import Any, cast
 from kubernetes import client as k8s
 
 from jiradrift.k8s.resources import GROUP, LABEL_TENANT, VERSION
+from jiradrift.kube.api import label_value
+from jiradrift.model.report import Change
+from jiradrift.model.store import SnapshotStore
 from jiradrift.snapshot.drift import SnapshotDrift
-from jiradrift.snapshot.report import Change
-from jiradrift.store.base import SnapshotStore
-from jiradrift.store.kubeapi import label_value
 
 
 class KubernetesDriftSource:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from jiradrift.jira.snapshot_types import SnapshotType
+from jiradrift.model.snapshot_types import SnapshotType
 
 
 class Severity(StrEnum):

@@ -26,9 +26,10 @@ from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.jira.errors import JiraError
 from jiradrift.jira.limits import DEFAULT_LIMITS, ResponseLimits
 from jiradrift.jira.oauth import DEFAULT_TOKEN_URL
-from jiradrift.jira.snapshot_types import SnapshotType
+from jiradrift.model.manifest import Manifest
+from jiradrift.model.snapshot_types import SnapshotType
 from jiradrift.snapshot.capture import CaptureProgress, capture_snapshot
-from jiradrift.snapshot.manifest import Manifest
+from jiradrift.store.filesystem import FilesystemStore
 
 EXIT_INCOMPLETE = 3
 
@@ -143,7 +144,6 @@ async def run_snapshot(
     captured_at: datetime | None = None,
 ) -> list[Manifest]:
     """Capture every type (concurrently; the client paces the tenant) into a FilesystemStore at ``out``."""
-    from jiradrift.store.filesystem import FilesystemStore
 
     store = FilesystemStore(out)
     now = captured_at or datetime.now(UTC)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from jiradrift.snapshot.globmatch import Glob, key_glob, path_glob
+from jiradrift.model.globmatch import Glob, key_glob, path_glob
 
 # Whitespace stripped around a rule: what Go's unicode.IsSpace calls space, so the CRD's CEL
 # ``trim()`` and this parser agree on which rules are empty (Python's str.strip would also strip

@@ -1,0 +1,1 @@
+"""Command-line commands that read the cluster and the stores (``jiradrift snapshot``, ``drift``, ``diff``)."""

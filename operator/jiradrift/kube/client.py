@@ -1,0 +1,207 @@
+"""The one Kubernetes client of the operator and the token job: async, JSON in, JSON out.
+
+Built on ``kubernetes_asyncio`` (the asyncio twin of the ``kubernetes`` package the project
+already names): kubeconfig and in-cluster loading, TLS, exec plugins and bound-token refresh all
+come from it; nothing here reads a kubeconfig or builds an SSL context by hand.
+
+Why raw JSON rather than the generated ``CoreV1Api`` methods: bodies go out as the dicts we build
+(a MicroTime such as ``2026-01-02T03:04:05.000000Z`` survives; the generated models round-trip it
+through ``datetime.isoformat()``, which drops the fraction at whole seconds and the server then
+refuses it), and responses come back as the dicts the server sent, which is much cheaper than
+decoding ConfigMaps full of base64 into models.
+
+Three helpers every caller shares: :meth:`Kube.pages` (the one list pager), :func:`retry_on_conflict`
+(the one re-read-on-409 loop) and :class:`KubeError` (status, reason and the server's message).
+A transport failure (connection refused, reset, timeout) is a :class:`KubeUnavailable`, a
+``KubeError`` with ``status`` None, so callers can retry outages without string matching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+import orjson
+from kubernetes_asyncio import client as kclient
+from kubernetes_asyncio import config as kconfig
+from kubernetes_asyncio.client.exceptions import ApiException
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 30.0  # seconds per request; a hung API server must not hang a handler
+PAGE_SIZE = 500
+JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+
+
+class KubeError(Exception):
+    """A Kubernetes API call failed. ``status`` is the HTTP status (None: no answer at all)."""
+
+    def __init__(self, status: int | None, reason: str, message: str) -> None:
+        super().__init__(f"{status or 'unreachable'} {reason}: {message}".strip())
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
+
+    @classmethod
+    def from_body(cls, status: int | None, reason: str, body: bytes | str | None) -> KubeError:
+        """From a response: the Status object's reason and message when the body is one."""
+        message = ""
+        if body:
+            try:
+                data = orjson.loads(body)
+                reason = str(data.get("reason") or reason)
+                message = str(data.get("message") or "")
+            except (orjson.JSONDecodeError, AttributeError, TypeError):
+                message = (body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body))[:500]
+        return cls(status, reason, message)
+
+
+class KubeUnavailable(KubeError):
+    """No answer from the API server (connection refused or reset, TLS failure, timeout)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(None, "Unavailable", message)
+
+
+def path_segment(value: str) -> str:
+    """``value`` quoted for use as one segment of an API path."""
+    return quote(value, safe="")
+
+
+def resource_path(group: str, version: str, plural: str, namespace: str | None = None, name: str | None = None) -> str:
+    """The REST path of a collection or one object (``group`` "" is the core API)."""
+    base = f"/api/{version}" if not group else f"/apis/{group}/{version}"
+    if namespace is not None:
+        base += f"/namespaces/{path_segment(namespace)}"
+    base += f"/{plural}"
+    if name is not None:
+        base += f"/{path_segment(name)}"
+    return base
+
+
+class Kube:
+    """An async Kubernetes API client over one ``kubernetes_asyncio`` ApiClient (one connection pool)."""
+
+    def __init__(self, api: kclient.ApiClient, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.api = api
+        self.timeout = timeout
+
+    @classmethod
+    async def connect(cls, kubeconfig: str | os.PathLike[str] | None = None, context: str | None = None) -> Kube:
+        """In-cluster configuration in a pod (unless a kubeconfig is named), else the kubeconfig."""
+        configuration = kclient.Configuration()
+        in_cluster = "KUBERNETES_SERVICE_HOST" in os.environ and not os.environ.get("KUBECONFIG")
+        if kubeconfig is None and in_cluster:
+            kconfig.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        else:
+            await kconfig.load_kube_config(
+                config_file=str(kubeconfig) if kubeconfig is not None else None,
+                context=context,
+                client_configuration=configuration,
+            )
+        return cls(kclient.ApiClient(configuration))
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    async def __aenter__(self) -> Kube:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = JSON,
+        timeout: float | None = None,
+    ) -> Any:
+        """One call; the decoded JSON response (None when empty). Raises :class:`KubeError`."""
+        headers = {"Accept": JSON}
+        if body is not None:
+            headers["Content-Type"] = content_type
+        params = [(k, str(v).lower() if isinstance(v, bool) else v) for k, v in (query or {}).items() if v is not None]
+        try:
+            response = await self.api.call_api(
+                path,
+                method,
+                query_params=params,
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _request_timeout=timeout or self.timeout,
+            )
+            async with response:
+                raw = await response.read()
+        except ApiException as exc:
+            raise KubeError.from_body(exc.status, str(exc.reason or ""), exc.body) from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise KubeUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+        if not 200 <= response.status < 300:
+            raise KubeError.from_body(response.status, str(response.reason or ""), raw)
+        return orjson.loads(raw) if raw else None
+
+    async def get(self, path: str, **query: Any) -> Any:
+        return await self.request("GET", path, query=query)
+
+    async def create(self, path: str, body: Mapping[str, Any]) -> Any:
+        return await self.request("POST", path, body=body)
+
+    async def replace(self, path: str, body: Mapping[str, Any]) -> Any:
+        return await self.request("PUT", path, body=body)
+
+    async def merge_patch(self, path: str, patch: Mapping[str, Any]) -> Any:
+        return await self.request("PATCH", path, body=patch, content_type=MERGE_PATCH)
+
+    async def delete(self, path: str, **query: Any) -> Any:
+        return await self.request("DELETE", path, query=query)
+
+    async def pages(self, path: str, *, page_size: int = PAGE_SIZE, **query: Any) -> AsyncIterator[dict[str, Any]]:
+        """Every item of a collection, read ``page_size`` at a time (the one pager)."""
+        params: dict[str, Any] = {**query, "limit": page_size}
+        while True:
+            data = await self.request("GET", path, query=params)
+            for item in data.get("items") or ():
+                yield item
+            token = (data.get("metadata") or {}).get("continue")
+            if not token:
+                return
+            params["continue"] = token
+
+    async def list_all(self, path: str, **query: Any) -> list[dict[str, Any]]:
+        return [item async for item in self.pages(path, **query)]
+
+
+async def retry_on_conflict(attempt: Callable[[], Awaitable[T]], *, attempts: int = 5, base_delay: float = 0.05) -> T:
+    """Run ``attempt`` (which re-reads what it changes) again after each 409, up to ``attempts`` times.
+
+    The one re-read-on-conflict loop: a 409 means someone wrote first, so the caller's read is
+    stale; ``attempt`` must read afresh each time. Backoff is jittered so two writers separate.
+    """
+    for number in range(attempts):
+        try:
+            return await attempt()
+        except KubeError as exc:
+            if not exc.conflict or number == attempts - 1:
+                raise
+        await asyncio.sleep(base_delay * (2**number) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
