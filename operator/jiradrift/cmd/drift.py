@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jiradrift.cmd.unaccepted import Outstanding, outstanding, print_outstanding
 from jiradrift.kube.client import Kube, KubeError
 from jiradrift.model.ignore import InvalidIgnoreRule
 from jiradrift.model.manifest import Manifest
@@ -241,6 +242,14 @@ def drift_list_command(
         bool,
         typer.Option("--backfill/--no-backfill", help="First record drift for snapshots that have no report."),
     ] = True,
+    unaccepted: Annotated[
+        bool,
+        typer.Option(
+            "--unaccepted",
+            help="Only the outstanding changes: accepted snapshot vs the newest complete one, per type "
+            "(with --tenant NAMESPACE/NAME).",
+        ),
+    ] = False,
 ) -> None:
     """List drift events newest first, one page at a time.
 
@@ -254,6 +263,12 @@ def drift_list_command(
             await backfill_drift(store, tenant)
         return await list_drift_events(StoreDriftSource(store), tenant, cursor, limit)
 
+    if unaccepted:
+        if store_dir is not None or not tenant or tenant.count("/") != 1:
+            raise _fail("--unaccepted reads a cluster: pass --tenant NAMESPACE/NAME and no DIR")
+        found = asyncio.run(_unaccepted(tenant))
+        print_outstanding(tenant, found, output is OutputFormat.json, _SEVERITY_STYLE)
+        return
     try:
         if store_dir is None:
             if not tenant or tenant.count("/") != 1:
@@ -295,6 +310,15 @@ def drift_list_command(
             highlight=False,
             soft_wrap=True,
         )
+
+
+async def _unaccepted(tenant: str) -> list[Outstanding]:
+    namespace, name = tenant.split("/")
+    try:
+        async with await Kube.connect() as kube:
+            return await outstanding(kube, namespace, name)
+    except (LookupError, StoreError, KubeError) as exc:
+        raise _fail(str(exc).strip("'\"")) from None
 
 
 async def _cluster_page(tenant: str, cursor: str | None, limit: int) -> DriftPage:

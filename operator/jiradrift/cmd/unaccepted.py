@@ -1,0 +1,131 @@
+"""``jiradrift drift list --tenant NS/NAME --unaccepted``: exactly the outstanding changes.
+
+For each snapshot type, the diff between the accepted snapshot and the newest complete one (what
+the tenant's ``Drifted`` condition counts), with the Jira audit-log attribution the operator
+recorded on the Snapshots in between (``status.drift.changes[].changedBy``).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from jiradrift.k8s.resources import GROUP, LABEL_TENANT, VERSION
+from jiradrift.kube.api import label_value
+from jiradrift.kube.client import Kube, KubeError, resource_path
+from jiradrift.model.report import DriftReport, display_value
+from jiradrift.snapshot.baseline import SnapshotEntry, baselines
+from jiradrift.snapshot.recording import diff_stored
+from jiradrift.store.configmap import ConfigMapStore, SecretStore
+
+
+@dataclass(slots=True)
+class Outstanding:
+    """One type's unaccepted changes."""
+
+    type: str
+    accepted: str
+    newest: str
+    since: str | None
+    report: DriftReport
+    changed_by: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def attribution(self, key: str, path: str) -> str | None:
+        return self.changed_by.get((key, path)) or self.changed_by.get((key, ""))
+
+
+async def outstanding(kube: Kube, namespace: str, name: str) -> list[Outstanding]:
+    """The unaccepted changes of JiraTenant ``namespace/name``, per snapshot type."""
+    try:
+        tenant = await kube.get(resource_path(GROUP, VERSION, "jiratenants", namespace, name))
+    except KubeError as exc:
+        if exc.not_found:
+            raise LookupError(
+                f"JiraTenant {namespace}/{name} not found (check the namespace and your context)"
+            ) from None
+        raise
+    ignore = tuple(((tenant.get("spec") or {}).get("drift") or {}).get("ignore") or ())
+    path = resource_path(GROUP, VERSION, "snapshots", namespace)
+    objects = await kube.list_all(path, labelSelector=f"{LABEL_TENANT}={label_value(name)}")
+    by_name = {o["metadata"]["name"]: o for o in objects}
+    entries = [SnapshotEntry.from_object(o) for o in objects]
+    key = f"{namespace}/{name}"
+    # The operator's default store is Secrets; an operator run with --store=configmap used ConfigMaps.
+    store: ConfigMapStore = SecretStore(kube, namespace, key)
+    if not await store.list_manifests(key):
+        store = ConfigMapStore(kube, namespace, key)
+    result = []
+    for stype, base in baselines(entries).items():
+        if not base.outstanding or base.accepted is None or base.newest is None:
+            continue
+        old, new = await store.get_manifest(base.accepted.name), await store.get_manifest(base.newest.name)
+        report = await diff_stored(store, old, new, ignore)
+        changed_by: dict[tuple[str, str], str] = {}
+        later = sorted(
+            (e for e in entries if e.type == stype and e.order > base.accepted.order and e.order <= base.newest.order),
+            key=lambda e: e.order,
+        )
+        for entry in later:  # newest attribution wins
+            for change in (((by_name[entry.name].get("status") or {}).get("drift") or {}).get("changes")) or ():
+                if change.get("changedBy"):
+                    changed_by[(change.get("key", ""), change.get("path", ""))] = change["changedBy"]
+        since = base.since.isoformat().replace("+00:00", "Z") if base.since else None
+        result.append(Outstanding(stype, base.accepted.name, base.newest.name, since, report, changed_by))
+    return result
+
+
+def to_json(tenant: str, found: list[Outstanding]) -> dict[str, Any]:
+    return {
+        "tenant": tenant,
+        "total": sum(o.report.change_count for o in found),
+        "types": [
+            {
+                "type": o.type,
+                "accepted": o.accepted,
+                "newest": o.newest,
+                "since": o.since,
+                **{k: v for k, v in o.report.summary().items() if k not in ("tenant", "type")},
+                "changes": [{**c.to_dict(), "changed_by": o.attribution(c.key, c.path)} for c in o.report.changes],
+            }
+            for o in found
+        ],
+    }
+
+
+def print_outstanding(tenant: str, found: list[Outstanding], as_json: bool, styles: dict[str, str]) -> None:
+    if as_json:
+        sys.stdout.write(orjson.dumps(to_json(tenant, found), option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    console = Console()
+    total = sum(o.report.change_count for o in found)
+    if not total:
+        unknown = "; ".join(o.report.unknown_text() for o in found if not o.report.complete)
+        console.print(f"{tenant}: no unaccepted changes{f' ({unknown})' if unknown else ''}", highlight=False)
+        return
+    table = Table()
+    for column in ("Type", "Severity", "Op", "Item", "Path", "Old → New", "Changed by"):
+        table.add_column(column, overflow="fold")
+    for o in found:
+        for c in o.report.changes:
+            table.add_row(
+                o.type,
+                f"[{styles[c.severity.value]}]{c.severity.value}[/]",
+                c.op.value,
+                f"{c.key} ({c.name})" if c.name else c.key,
+                c.path or "—",
+                f"{display_value(c.old, 30)} → {display_value(c.new, 30)}",
+                o.attribution(c.key, c.path) or "—",
+            )
+    console.print(table)
+    for o in found:
+        extra = f"; {o.report.unknown_text()}" if not o.report.complete else ""
+        console.print(
+            f"{o.type}: {o.report.change_count} change(s) since {o.since or '?'} ({o.accepted} → {o.newest}){extra}",
+            highlight=False,
+        )
+    console.print(f"accept with: jiradrift accept --tenant {tenant}", highlight=False)

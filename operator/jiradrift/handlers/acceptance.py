@@ -1,0 +1,108 @@
+"""Accepted baselines in the operator: the first complete snapshot of each type is accepted, and
+the tenant's ``Drifted`` condition, ``status.unaccepted`` and ``jiradrift_unaccepted_changes`` say
+what changed since the accepted snapshots (see :mod:`jiradrift.snapshot.baseline`).
+
+One LIST of the tenant's Snapshots per reconcile; a diff only when a type's accepted or newest
+snapshot changed (the reports are cached per pair in the tenant's state).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from jiradrift.handlers import metrics
+from jiradrift.k8s.resources import GROUP, LABEL_TENANT, VERSION
+from jiradrift.kube.api import label_value
+from jiradrift.kube.client import Kube, resource_path
+from jiradrift.model.report import DriftReport
+from jiradrift.model.store import SnapshotStore
+from jiradrift.model.store_errors import StoreError
+from jiradrift.snapshot.baseline import (
+    AUTO_ACCEPTED_BY,
+    SnapshotEntry,
+    Unaccepted,
+    accept_patch,
+    baselines,
+    drifted_condition,
+    summarise,
+)
+from jiradrift.snapshot.recording import diff_stored
+
+log = logging.getLogger(__name__)
+
+MAX_CACHED = 64  # accepted/newest pairs remembered per tenant
+
+
+@dataclass(slots=True)
+class AcceptanceState:
+    """Per-tenant memory: drift reports between accepted and newest snapshots, by pair."""
+
+    reports: dict[tuple[str, str, tuple[str, ...]], DriftReport] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    unaccepted: Unaccepted
+    condition: tuple[str, str, str]  # status, reason, message of ``Drifted``
+    entries: tuple[SnapshotEntry, ...]
+
+    @property
+    def protected(self) -> set[str]:
+        """Snapshots retention must keep: the accepted ones."""
+        return {e.name for e in self.entries if e.accepted}
+
+
+async def list_entries(kube: Kube, namespace: str, tenant: str) -> list[SnapshotEntry]:
+    path = resource_path(GROUP, VERSION, "snapshots", namespace)
+    return [
+        SnapshotEntry.from_object(o)
+        async for o in kube.pages(path, labelSelector=f"{LABEL_TENANT}={label_value(tenant)}")
+    ]
+
+
+async def reconcile_acceptance(
+    kube: Kube,
+    store: SnapshotStore,
+    namespace: str,
+    tenant: str,
+    ignore: Sequence[str],
+    state: AcceptanceState,
+    now: datetime,
+) -> Acceptance:
+    """Accept each type's first complete snapshot if none is, then summarise what is unaccepted."""
+    entries = await list_entries(kube, namespace, tenant)
+    path = resource_path(GROUP, VERSION, "snapshots", namespace)
+    for stype, base in baselines(entries).items():
+        if base.accepted is None and base.newest is not None:
+            first = min((e for e in entries if e.type == stype and e.complete), key=lambda e: e.order)
+            await kube.merge_patch(f"{path}/{first.name}", accept_patch(AUTO_ACCEPTED_BY, now))
+            log.info("accepted %s/%s as the first complete %s snapshot of %s", namespace, first.name, stype, tenant)
+            entries = [dataclasses.replace(e, accepted=True) if e is first else e for e in entries]
+    bases = baselines(entries)
+    reports: dict[str, DriftReport] = {}
+    rules = tuple(ignore)
+    for stype, base in bases.items():
+        if not base.outstanding or base.accepted is None or base.newest is None:
+            continue
+        key = (base.accepted.name, base.newest.name, rules)
+        report = state.reports.get(key)
+        if report is None:
+            try:
+                old = await store.get_manifest(base.accepted.name)
+                new = await store.get_manifest(base.newest.name)
+            except StoreError as exc:
+                log.warning("%s/%s: cannot compare %s with its accepted snapshot: %s", namespace, tenant, stype, exc)
+                continue
+            report = await diff_stored(store, old, new, rules)
+            if len(state.reports) >= MAX_CACHED:
+                state.reports.clear()
+            state.reports[key] = report
+        reports[stype] = report
+    unaccepted = summarise(bases, reports)
+    for severity in ("high", "medium", "low"):
+        metrics.UNACCEPTED_CHANGES.labels(namespace, tenant, severity).set(unaccepted.by_severity.get(severity, 0))
+    return Acceptance(unaccepted, drifted_condition(unaccepted, f"{namespace}/{tenant}"), tuple(entries))
