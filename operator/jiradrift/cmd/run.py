@@ -8,8 +8,6 @@ from pathlib import Path
 
 import kopf
 import typer
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 
 from jiradrift import logs
 from jiradrift.cmd.snapshot import (
@@ -25,18 +23,29 @@ from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.registry import build_registry
 from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
 from jiradrift.k8s.lease import holder_identity
+from jiradrift.kube.client import Kube
+from jiradrift.tokens.cli import api_client
 
 STORES = ("secret", "configmap", "filesystem")
+SYNC_POOL = 16  # connections of the sync client the stores, the Lease lock and the token module still use
 
 
-def api_client() -> k8s.ApiClient:
-    """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG)."""
+async def operate(settings: OperatorSettings, *, all_namespaces: bool, liveness: str) -> None:
+    """Connect the one async client, build the handlers' context and run kopf until stopped."""
+    kube = await Kube.connect()
+    api = api_client(None, pool_size=SYNC_POOL)
     try:
-        k8s_config.load_incluster_config()
-        return k8s.ApiClient()
-    except k8s_config.ConfigException:
-        client: k8s.ApiClient = k8s_config.new_client_from_config()
-        return client
+        ctx = OperatorContext(kube=kube, api=api, settings=settings, holder=holder_identity())
+        await kopf.operator(
+            registry=build_registry(ctx),
+            standalone=settings.standalone,
+            clusterwide=all_namespaces,
+            namespaces=settings.namespaces,
+            liveness_endpoint=liveness or None,
+        )
+    finally:
+        await kube.close()
+        api.close()
 
 
 def run_command(
@@ -96,16 +105,6 @@ def run_command(
         audit_timeout_seconds=audit_timeout,
         allowed_hosts=allowlist,
     )
-    ctx = OperatorContext(api=api_client(), settings=settings, holder=holder_identity())
     if metrics_port:
         metrics.serve(metrics_port)
-    registry = build_registry(ctx)
-    asyncio.run(
-        kopf.operator(
-            registry=registry,
-            standalone=standalone,
-            clusterwide=all_namespaces,
-            namespaces=list(namespace),
-            liveness_endpoint=liveness or None,
-        )
-    )
+    asyncio.run(operate(settings, all_namespaces=all_namespaces, liveness=liveness))

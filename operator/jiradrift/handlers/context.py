@@ -10,8 +10,10 @@ from typing import Any
 
 from kubernetes import client as k8s
 
+from jiradrift.handlers.state import TenantState
 from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.jira.limits import ResponseLimits
+from jiradrift.kube.client import Kube
 from jiradrift.model.store import SnapshotStore
 from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore
@@ -45,17 +47,23 @@ class OperatorSettings:
 class OperatorContext:
     """What every handler needs, passed in rather than global, so tests can build their own."""
 
+    kube: Kube  # the one Kubernetes client of the handlers
+    # The sync client, only for the parts still on it: the ConfigMap/Secret stores, the snapshot
+    # Lease lock and the token module (each moving to Kube on its own branch).
     api: k8s.ApiClient
     settings: OperatorSettings
     holder: str
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # per-tenant in-memory state keyed by uid: when the site was last checked, and the result
-    checks: dict[str, Any] = field(default_factory=dict)
+    tenants: dict[str, TenantState] = field(default_factory=dict)
     # one store per tenant, so its caches (newest manifests, body index) survive between captures
     stores: dict[tuple[str, str], SnapshotStore] = field(default_factory=dict)
     # Lease locks live across handler retries: expiry is judged from how long *this process* has
     # seen a Lease unchanged (client-go's observedTime), which a fresh lock object would forget.
     locks: dict[str, Any] = field(default_factory=dict)
+    # Called with each Snapshot step's name after the step (see handlers/snapshot.py): a test
+    # injects a fault there to prove every later step is idempotent. None in production.
+    after_step: Callable[[str], None] | None = None
 
     def store_for(self, namespace: str, tenant: str, owner: dict[str, Any] | None = None) -> SnapshotStore:
         """The payload store of one tenant (``namespace/name``)."""

@@ -6,6 +6,7 @@ and tests can run an operator with second-scale timers.
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -96,6 +97,4 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
 
 
 def _plain(body: kopf.Body) -> dict[str, Any]:
-    import copy
-
     return copy.deepcopy(dict(body))

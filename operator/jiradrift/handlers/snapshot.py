@@ -1,9 +1,16 @@
 """Run one Snapshot: lock, capture, store, diff, write status, tell the tenant.
 
-Idempotent by construction: a Snapshot whose phase is final is left alone; a Snapshot found
-``Capturing`` after a restart is captured again under the Lease (the dead holder's Lease expires
-after ``leaseDurationSeconds`` without renewal), and the store refuses nothing on a re-run because
-bodies are content-addressed and the manifest is written last.
+The capture is a sequence of small steps (:data:`STEPS`) over one :class:`SnapshotRun`. Every step
+after the capture is idempotent, and the capture itself is skipped when this Snapshot's manifest
+is already stored: a retry after a failure at any point (a lost Lease, a store or API error, a
+crash) completes the same Snapshot from the stored manifest, without capturing the site again.
+
+- a Snapshot whose phase is final is left alone;
+- one found ``Capturing`` or ``Pending`` is taken up again under the Lease (a dead holder's Lease
+  expires after ``leaseDurationSeconds`` without renewal);
+- the drift report is read back when stored (so the baseline stays the one first compared to),
+  statuses are merge patches, labels are set not added, and the Events of a Snapshot carry a
+  name derived from it, so a repeated post meets 409 and posts nothing new.
 """
 
 from __future__ import annotations
@@ -11,105 +18,110 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import kopf
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
 
 from jiradrift.handlers import metrics
+from jiradrift.handlers import snapshot_status as build
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
+from jiradrift.handlers.drift_summary import Attribution, tenant_drift
 from jiradrift.handlers.jiraconn import classify, credentials_for, open_client
-from jiradrift.handlers.tenant import tenant_drift_patch, tenant_key
-from jiradrift.jira.audit import AuditEntry, attribute, audit_entries
+from jiradrift.handlers.objects import patch_labels, patch_status, read_object
+from jiradrift.handlers.snapshot_status import status_patch
+from jiradrift.handlers.tenant import tenant_key
+from jiradrift.jira.audit import attribute, audit_entries
+from jiradrift.jira.client import JiraClient
 from jiradrift.jira.errors import JiraError
-from jiradrift.k8s import conditions as cond
 from jiradrift.k8s import events
-from jiradrift.k8s.credentials import CredentialsProblem
+from jiradrift.k8s.conditions import TERMINAL_REASONS, Reason
 from jiradrift.k8s.lease import LeaseLock, snapshot_lock_key, snapshot_lock_labels
-from jiradrift.k8s.resources import GROUP, LABEL_DRIFT, LABEL_TENANT, LABEL_TYPE, VERSION, JiraTenantSpec
+from jiradrift.k8s.resources import (
+    LABEL_DRIFT,
+    LABEL_TENANT,
+    LABEL_TYPE,
+    JiraTenantSpec,
+    JiraTenantStatus,
+    LockRecord,
+    SnapshotPhase,
+    SnapshotStatus,
+)
 from jiradrift.kube.api import label_value
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
-from jiradrift.redact import redact, redact_strings
+from jiradrift.redact import redact
 from jiradrift.snapshot.capture import capture_snapshot
 from jiradrift.snapshot.diff import diff_manifests
 from jiradrift.tokens.tenant import tenant_may_capture
 
 log = logging.getLogger("jiradrift.snapshot")
 
-FINAL = ("Completed", "Incomplete", "Failed")
+FINAL = (SnapshotPhase.COMPLETED, SnapshotPhase.INCOMPLETE, SnapshotPhase.FAILED)
 MAX_ATTEMPTS = 5
 
 
-def _objects(ctx: OperatorContext) -> k8s.CustomObjectsApi:
-    return k8s.CustomObjectsApi(ctx.api)
+class StepFailed(Exception):
+    """A step failed in a way that :func:`_retry_or_fail` has already recorded in status."""
 
 
-STORE_BACKENDS = {"secret": "Secret", "configmap": "ConfigMap", "filesystem": "Filesystem"}
+@dataclass
+class SnapshotRun:
+    """One attempt at one Snapshot: what the steps read and what they produce."""
+
+    ctx: OperatorContext
+    body: dict[str, Any]
+    tenant: dict[str, Any]
+    spec: JiraTenantSpec
+    lock: LeaseLock
+    attempts: int
+    store: SnapshotStore
+    started: datetime
+    t0: float = field(default_factory=time.monotonic)
+    client: JiraClient | None = None
+    manifest: Manifest | None = None
+    resumed: bool = False  # the manifest was stored by an earlier attempt
+    report: DriftReport | None = None
+    attribution: Attribution = field(default_factory=dict)
+    status: SnapshotStatus | None = None
+
+    @property
+    def namespace(self) -> str:
+        return str(self.body["metadata"]["namespace"])
+
+    @property
+    def name(self) -> str:
+        return str(self.body["metadata"]["name"])
+
+    @property
+    def tenant_name(self) -> str:
+        return str(self.body["spec"]["tenantRef"]["name"])
+
+    @property
+    def snapshot_type(self) -> str:
+        return str(self.body["spec"]["type"])
+
+    @property
+    def tkey(self) -> str:
+        return tenant_key(self.namespace, self.tenant_name)
+
+    @property
+    def generation(self) -> int | None:
+        generation = self.body["metadata"].get("generation")
+        return int(generation) if generation is not None else None
 
 
-def patch_status(ctx: OperatorContext, namespace: str, name: str, status: dict[str, Any]) -> None:
-    """Every string in a Snapshot's status passes redaction: messages quote errors, errors quote input."""
-    _objects(ctx).patch_namespaced_custom_object_status(
-        GROUP, VERSION, namespace, "snapshots", name, {"status": redact_strings(status)}
-    )
-
-
-def read(ctx: OperatorContext, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
-    try:
-        return cast(
-            dict[str, Any],
-            _objects(ctx).get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name),
-        )
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-
-
-def find_baseline(
-    store: SnapshotStore, tenant: str, snapshot_type: str, current: str, spec: JiraTenantSpec
-) -> Manifest | None:
-    """The named baseline, else the newest other complete snapshot of this tenant and type."""
-    if spec.drift.compare_to == "baseline" and spec.drift.baseline_snapshot:
-        try:
-            return store.get_manifest(spec.drift.baseline_snapshot)
-        except KeyError:
-            return None
-    for info in store.list_snapshots(tenant):
-        if info.snapshot_id != current and info.type == snapshot_type and info.complete:
-            return store.get_manifest(info.snapshot_id)
-    return None
-
-
-def drift_status(
-    report: DriftReport | None, limit: int, attribution: dict[str, AuditEntry] | None = None
-) -> dict[str, Any]:
-    if report is None:
-        return {"baseline": None, "total": 0, "added": 0, "removed": 0, "changed": 0, "changes": []}
-    highest = report.highest_severity
-    return {
-        "baseline": report.old_snapshot,
-        "total": report.change_count,
-        "added": report.added,
-        "removed": report.removed,
-        "changed": report.changed,
-        "highestSeverity": highest.value if highest else None,
-        "changes": [
-            {
-                "key": c.key[:512],
-                **({"name": c.name[:256]} if c.name else {}),
-                **({"changedBy": attribution[c.key].describe()} if attribution and c.key in attribution else {}),
-                "op": c.op.value,
-                "path": c.path[:512],
-                "severity": c.severity.value,
-            }
-            for c in report.first(limit)
-        ],
-    }
+def lock_key(namespace: str, name: str, spec: dict[str, Any]) -> str:
+    tenant_name, snapshot_type = spec["tenantRef"]["name"], spec["type"]
+    window = spec.get("windowStart")
+    if window:
+        start = datetime.fromisoformat(window.replace("Z", "+00:00"))
+        return snapshot_lock_key(tenant_key(namespace, tenant_name), snapshot_type, start)
+    # a Manual Snapshot is its own window
+    return f"snapshot_lock:{tenant_key(namespace, tenant_name)}:{snapshot_type}:manual-{name}"
 
 
 async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
@@ -117,25 +129,17 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
     namespace, name = meta["namespace"], meta["name"]
     status = body.get("status") or {}
     tenant_name, snapshot_type = spec["tenantRef"]["name"], spec["type"]
-    window = spec.get("windowStart")
-    if window:
-        key = snapshot_lock_key(
-            tenant_key(namespace, tenant_name),
-            snapshot_type,
-            datetime.fromisoformat(window.replace("Z", "+00:00")),
-        )
-    else:  # a Manual Snapshot is its own window
-        key = f"snapshot_lock:{tenant_key(namespace, tenant_name)}:{snapshot_type}:manual-{name}"
+    key = lock_key(namespace, name, spec)
     if status.get("phase") in FINAL:
         ctx.locks.pop(key, None)  # another replica finished it; forget our observation
         return
     attempts = int(status.get("attempts") or 0) + 1
-    tenant = await asyncio.to_thread(read, ctx, namespace, "jiratenants", tenant_name)
+    tenant = await read_object(ctx.kube, namespace, "jiratenants", tenant_name)
     if tenant is None:
         await _finish_failed(
             ctx,
             body,
-            "TenantNotFound",
+            Reason.TENANT_NOT_FOUND,
             f"JiraTenant {namespace}/{tenant_name} (spec.tenantRef.name) does not exist; "
             "create it or delete this Snapshot",
             attempts,
@@ -173,163 +177,239 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
         )
     try:
         # The other holder may have finished between our read and our acquire.
-        fresh = await asyncio.to_thread(read, ctx, namespace, "snapshots", name)
+        fresh = await read_object(ctx.kube, namespace, "snapshots", name)
         if fresh is None or (fresh.get("status") or {}).get("phase") in FINAL:
             return  # the finally below releases and forgets the lock
-        await _capture_locked(ctx, fresh, tenant, tenant_spec, lock, attempts)
+        owner = {"apiVersion": fresh["apiVersion"], "kind": "Snapshot", "name": name, "uid": fresh["metadata"]["uid"]}
+        run = SnapshotRun(
+            ctx=ctx,
+            body=fresh,
+            tenant=tenant,
+            spec=tenant_spec,
+            lock=lock,
+            attempts=attempts,
+            store=ctx.store_for(namespace, tenant_key(namespace, tenant_name), owner=owner),
+            started=ctx.clock(),
+        )
+        try:
+            await _run_steps(run)
+        except StepFailed:
+            return
     finally:
         await asyncio.to_thread(lock.release)
         ctx.locks.pop(key, None)
 
 
-async def _capture_locked(
-    ctx: OperatorContext,
-    body: dict[str, Any],
-    tenant: dict[str, Any],
-    tenant_spec: JiraTenantSpec,
-    lock: LeaseLock,
-    attempts: int,
-) -> None:
+Step = Callable[[SnapshotRun], Awaitable[None]]
 
-    meta, spec = body["metadata"], body["spec"]
-    namespace, name = meta["namespace"], meta["name"]
-    tenant_name, snapshot_type = spec["tenantRef"]["name"], spec["type"]
-    tkey = tenant_key(namespace, tenant_name)
-    started = ctx.clock()
-    t0 = time.monotonic()
-    lock_record = {
-        "lease": lock.name,
-        "key": lock.key[:1024],
-        "holder": lock.holder,
-        "transitions": lock.record.transitions if lock.record else 0,
-        "acquiredAt": cond.now_rfc3339(started),
-    }
-    await asyncio.to_thread(
-        patch_status,
-        ctx,
-        namespace,
-        name,
-        {
-            "phase": "Capturing",
-            "startTime": cond.now_rfc3339(started),
-            "lock": lock_record,
-            "attempts": attempts,
-            "message": f"capturing {snapshot_type} from {tenant_spec.site}",
-            "observedGeneration": meta.get("generation"),
-        },
-    )
-    # Manual Snapshots arrive unlabelled; the labels make them listable per tenant and type.
-    await asyncio.to_thread(
-        _label, ctx, namespace, name, {LABEL_TENANT: label_value(tenant_name), LABEL_TYPE: snapshot_type}
-    )
-    log.info("snapshot %s/%s capturing under %s (holder %s)", namespace, name, lock.key, lock.holder)
-    owner = {"apiVersion": body["apiVersion"], "kind": "Snapshot", "name": name, "uid": meta["uid"]}
-    store = ctx.store_for(namespace, tkey, owner=owner)
+
+async def _run_steps(run: SnapshotRun) -> None:
     try:
-        credentials, _ = await credentials_for(ctx, namespace, tenant_name, tenant_spec, tenant)
-        client = await open_client(tenant_spec, credentials, limits=ctx.settings.limits)
-    except CredentialsProblem as exc:
-        await _retry_or_fail(ctx, body, exc.reason, exc.message, attempts)
-        return
+        for name, step in STEPS:
+            if run.ctx.after_step is not None and name in FAULT_POINTS:
+                run.ctx.after_step(name)  # a test's fault hook; None in production
+            await step(run)
+    finally:
+        if run.client is not None:
+            _record_requests(run.namespace, run.tenant_name, run.client)
+            await run.client.aclose()
+
+
+async def mark_capturing(run: SnapshotRun) -> None:
+    lock = run.lock
+    record = LockRecord(
+        lease=lock.name,
+        key=lock.key[:1024],
+        holder=lock.holder,
+        transitions=lock.record.transitions if lock.record else 0,
+        acquired_at=build.seconds(run.started),
+    )
+    status = build.capturing(
+        record, run.attempts, run.started, f"capturing {run.snapshot_type} from {run.spec.site}", run.generation
+    )
+    await patch_status(run.ctx.kube, run.namespace, "snapshots", run.name, status_patch(status))
+    # Manual Snapshots arrive unlabelled; the labels make them listable per tenant and type.
+    labels = {LABEL_TENANT: label_value(run.tenant_name), LABEL_TYPE: run.snapshot_type}
+    await patch_labels(run.ctx.kube, run.namespace, "snapshots", run.name, labels)
+    log.info("snapshot %s/%s capturing under %s (holder %s)", run.namespace, run.name, lock.key, lock.holder)
+
+
+async def connect(run: SnapshotRun) -> None:
+    try:
+        credentials, _ = await credentials_for(run.ctx, run.namespace, run.tenant_name, run.spec, run.tenant)
+        run.client = await open_client(run.spec, credentials, limits=run.ctx.settings.limits)
     except Exception as exc:
-        problem = classify(exc, tenant_spec)
-        await _retry_or_fail(ctx, body, problem.reason, problem.message, attempts)
+        await _retry_or_fail(run, exc)
+
+
+def stored_manifest(store: SnapshotStore, run: SnapshotRun) -> Manifest | None:
+    """This Snapshot's manifest, when an earlier attempt stored it (same tenant and type, captured
+    after the Snapshot was created: a re-created Snapshot of the same name starts afresh)."""
+    try:
+        manifest = store.get_manifest(run.name)
+    except KeyError:
+        return None
+    created = datetime.fromisoformat(str(run.body["metadata"]["creationTimestamp"]).replace("Z", "+00:00"))
+    if manifest.tenant != run.tkey or manifest.type != run.snapshot_type or manifest.captured_at < created:
+        return None
+    return manifest
+
+
+async def capture(run: SnapshotRun) -> None:
+    """Capture the site into the store -- unless an earlier attempt did (then resume from its manifest)."""
+    run.manifest = await asyncio.to_thread(stored_manifest, run.store, run)
+    if run.manifest is not None:
+        run.resumed = True
+        log.info("snapshot %s/%s resumes from its stored manifest", run.namespace, run.name)
         return
+    assert run.client is not None
+    lock = run.lock
     try:
         with lock.held(release=False) as hold:  # released in run_snapshot, off the event loop
-            manifest = await asyncio.wait_for(
+            run.manifest = await asyncio.wait_for(
                 capture_snapshot(
-                    client,
-                    store,
-                    tenant=tkey,
-                    snapshot_type=snapshot_type,
-                    snapshot_id=name,
-                    captured_at=started,
+                    run.client,
+                    run.store,
+                    tenant=run.tkey,
+                    snapshot_type=run.snapshot_type,
+                    snapshot_id=run.name,
+                    captured_at=run.started,
                 ),
-                timeout=ctx.settings.capture_timeout_seconds,
+                timeout=run.ctx.settings.capture_timeout_seconds,
             )
             if hold.lost.is_set():
                 metrics.LOCK_ACQUISITIONS.labels("lost").inc()
                 raise kopf.TemporaryError(
                     f"lost {lock.key} during the capture; another holder will finish it", delay=10
                 )
-        baseline = await asyncio.to_thread(find_baseline, store, tkey, snapshot_type, name, tenant_spec)
-        report = None
-        attribution: dict[str, AuditEntry] = {}
-        if baseline is not None:
-            report = await asyncio.to_thread(diff_manifests, baseline, manifest, store, tenant_spec.drift.ignore)
-            await asyncio.to_thread(store.put_drift, report)
-            if report.has_drift:
-                attribution = await _attribute(client, report, baseline.captured_at, ctx.clock(), ctx.settings)
     except kopf.TemporaryError:
         raise
     except Exception as exc:
-        problem = classify(exc, tenant_spec)
-        await _retry_or_fail(ctx, body, problem.reason, problem.message, attempts)
-        return
-    finally:
-        _record_requests(namespace, tenant_name, client)
-        await client.aclose()
+        await _retry_or_fail(run, exc)
 
-    phase = "Completed" if manifest.complete else "Incomplete"
-    finished = ctx.clock()
-    drift = drift_status(report, ctx.settings.max_changes_in_status, attribution)
-    message = _summary(manifest, report, attribution)
-    ready_message = (
-        message
-        if phase == "Completed"
-        else f"{len(manifest.errors)} object(s) could not be read: " + "; ".join(e.message for e in manifest.errors[:3])
+
+def find_baseline(
+    store: SnapshotStore, tenant: str, snapshot_type: str, current: str, spec: JiraTenantSpec
+) -> Manifest | None:
+    """The named baseline, else the newest other complete snapshot of this tenant and type."""
+    if spec.drift.compare_to == "baseline" and spec.drift.baseline_snapshot:
+        try:
+            return store.get_manifest(spec.drift.baseline_snapshot)
+        except KeyError:
+            return None
+    for info in store.list_snapshots(tenant):
+        if info.snapshot_id != current and info.type == snapshot_type and info.complete:
+            return store.get_manifest(info.snapshot_id)
+    return None
+
+
+def _stored_or_new_drift(run: SnapshotRun) -> tuple[DriftReport | None, Manifest | None]:
+    """The stored drift report of a resumed Snapshot (the baseline it was first compared to), else
+    a fresh diff against the baseline, stored. Runs in a thread: the store is blocking."""
+    assert run.manifest is not None
+    store = run.store
+    if run.resumed:
+        stored = store.get_drift(run.name)
+        if stored is not None:
+            baseline = _manifest_or_none(store, stored.old_snapshot) if stored.old_snapshot else None
+            return stored, baseline
+    baseline = find_baseline(store, run.tkey, run.snapshot_type, run.name, run.spec)
+    if baseline is None:
+        return None, None
+    report = diff_manifests(baseline, run.manifest, store, run.spec.drift.ignore)
+    store.put_drift(report)  # replaces an earlier attempt's report: idempotent
+    return report, baseline
+
+
+def _manifest_or_none(store: SnapshotStore, snapshot_id: str) -> Manifest | None:
+    try:
+        return store.get_manifest(snapshot_id)
+    except KeyError:
+        return None
+
+
+async def drift(run: SnapshotRun) -> None:
+    try:
+        run.report, baseline = await asyncio.to_thread(_stored_or_new_drift, run)
+        if run.report is not None and run.report.has_drift and run.client is not None and baseline is not None:
+            run.attribution = await _attribute(
+                run.client, run.report, baseline.captured_at, run.ctx.clock(), run.ctx.settings
+            )
+    except Exception as exc:
+        await _retry_or_fail(run, exc)
+
+
+async def write_status(run: SnapshotRun) -> None:
+    assert run.manifest is not None
+    ctx = run.ctx
+    run.status = build.finished(
+        run.manifest,
+        run.report,
+        run.attribution,
+        location=f"{run.namespace}/{run.name}",
+        backend=ctx.settings.store,
+        max_changes=ctx.settings.max_changes_in_status,
+        duration=time.monotonic() - run.t0,
+        now=ctx.clock(),
+        generation=run.generation,
     )
-    status = {
-        "phase": phase,
-        "message": message,
-        "completionTime": cond.now_rfc3339(finished),
-        "durationSeconds": round(time.monotonic() - t0, 3),
-        "itemCount": len(manifest.items),
-        "requestCount": manifest.request_count,
-        "errorCount": len(manifest.errors),
-        "digest": f"sha256:{manifest.digest}",
-        "storageRef": {
-            "backend": STORE_BACKENDS[ctx.settings.store],
-            "location": f"{namespace}/{name}",
-        },
-        "unchangedFrom": manifest.unchanged_from,
-        "drift": drift,
-        "conditions": cond.set_condition(
-            [],
-            "Ready",
-            phase == "Completed",
-            phase,
-            ready_message,
-            generation=meta.get("generation"),
-            now=finished,
-        ),
-    }
-    await asyncio.to_thread(patch_status, ctx, namespace, name, status)
-    drifted = bool(report and report.has_drift)
-    await asyncio.to_thread(_label, ctx, namespace, name, {LABEL_DRIFT: "true" if drifted else "false"})
-    metrics.SNAPSHOT_DURATION.labels(namespace, tenant_name, snapshot_type, phase).observe(time.monotonic() - t0)
-    metrics.SNAPSHOTS.labels(namespace, tenant_name, snapshot_type, phase).inc()
-    metrics.SNAPSHOT_ITEMS.labels(namespace, tenant_name, snapshot_type).set(len(manifest.items))
-    tenant_status: dict[str, Any] = {"lastSnapshotTime": cond.now_rfc3339(finished)}
-    if report is not None and drifted:
-        for change in report.changes:
-            metrics.DRIFT_CHANGES.labels(namespace, tenant_name, snapshot_type, change.severity.value).inc()
-        tenant_status["drift"] = tenant_drift_patch(report.summary(), name, finished)
-        await asyncio.to_thread(events.post, ctx.api, tenant, "Normal", "DriftDetected", f"{name}: {message}")
-    if phase == "Incomplete":
-        await asyncio.to_thread(events.post, ctx.api, body, "Warning", "SnapshotIncomplete", ready_message)
-    await asyncio.to_thread(
-        lambda: _objects(ctx).patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, "jiratenants", tenant_name, {"status": tenant_status}
+    await patch_status(ctx.kube, run.namespace, "snapshots", run.name, status_patch(run.status))
+    drifted = bool(run.report and run.report.has_drift)
+    await patch_labels(ctx.kube, run.namespace, "snapshots", run.name, {LABEL_DRIFT: "true" if drifted else "false"})
+
+
+async def tell_tenant(run: SnapshotRun) -> None:
+    """Events (one per Snapshot and reason, whatever the retries) and the tenant's last snapshot
+    and drift: merge patches of values derived from the stored drift, so repeating them is harmless."""
+    assert run.manifest is not None and run.status is not None
+    ctx, status = run.ctx, run.status
+    now = status.completion_time or ctx.clock()
+    tenant_status = JiraTenantStatus(last_snapshot_time=now)
+    if run.report is not None and run.report.has_drift and status.drift is not None:
+        tenant_status.drift = tenant_drift(status.drift, run.snapshot_type, run.name, now)
+        message = f"{run.name}: {status.message}"
+        await events.post(ctx.kube, run.tenant, "Normal", Reason.DRIFT_DETECTED, message, once=run.name)
+    if status.phase == SnapshotPhase.INCOMPLETE:
+        await events.post(
+            ctx.kube,
+            run.body,
+            "Warning",
+            Reason.SNAPSHOT_INCOMPLETE,
+            build.incomplete_message(run.manifest),
+            once=run.name,
         )
-    )
-    log.info("snapshot %s/%s %s: %s", namespace, name, phase.lower(), message)
+    await patch_status(ctx.kube, run.namespace, "jiratenants", run.tenant_name, status_patch(tenant_status))
+
+
+async def record(run: SnapshotRun) -> None:
+    """Metrics and the log line, once the Snapshot is done."""
+    assert run.manifest is not None and run.status is not None
+    ns, tenant, type_, phase = run.namespace, run.tenant_name, run.snapshot_type, run.status.phase.value
+    metrics.SNAPSHOT_DURATION.labels(ns, tenant, type_, phase).observe(time.monotonic() - run.t0)
+    metrics.SNAPSHOTS.labels(ns, tenant, type_, phase).inc()
+    metrics.SNAPSHOT_ITEMS.labels(ns, tenant, type_).set(len(run.manifest.items))
+    if run.report is not None and run.report.has_drift:
+        for change in run.report.changes:
+            metrics.DRIFT_CHANGES.labels(ns, tenant, type_, change.severity.value).inc()
+    log.info("snapshot %s/%s %s: %s", ns, run.name, phase.lower(), run.status.message)
+
+
+STEPS: tuple[tuple[str, Step], ...] = (
+    ("mark-capturing", mark_capturing),
+    ("connect", connect),
+    ("capture", capture),
+    ("drift", drift),  # the manifest is stored from here on
+    ("status", write_status),
+    ("tenant", tell_tenant),
+    ("record", record),
+)
+# Where a test may inject a fault: before each step after the capture (the manifest is stored).
+FAULT_POINTS = ("drift", "status", "tenant", "record")
 
 
 async def _attribute(
     client: Any, report: DriftReport, since: datetime, until: datetime, settings: OperatorSettings
-) -> dict[str, AuditEntry]:
+) -> Attribution:
     """Audit-log attribution of the changes shown in status; best effort (needs the audit scope),
     and given at most ``audit_timeout_seconds``: a slow audit log never holds up a Snapshot."""
     shown = report.first(settings.max_changes_in_status)
@@ -349,29 +429,6 @@ async def _attribute(
     return attribute(((c.key, c.name) for c in shown), entries)
 
 
-def _summary(manifest: Manifest, report: DriftReport | None, attribution: dict[str, AuditEntry] | None = None) -> str:
-    items = f"{len(manifest.items)} items"
-    if report is None:
-        return f"{items}; first snapshot of this type, no baseline to compare"
-    if not report.has_drift:
-        return f"{items}; no drift from {report.old_snapshot}"
-    first = report.changes[0]
-    highest = report.highest_severity.value if report.highest_severity else "low"
-    more = f" and {report.change_count - 1} more" if report.change_count > 1 else ""
-    return (
-        f"{items}; {report.change_count} change(s) ({highest}) from {report.old_snapshot}: "
-        f"{first.op.value} {first.key}{f' ({first.name!r})' if first.name else ''}"
-        f"{':' + first.path if first.path else ''}"
-        f"{f' [audit: {attribution[first.key].describe()}]' if attribution and first.key in attribution else ''}{more}"
-    )[:4000]
-
-
-def _label(ctx: OperatorContext, namespace: str, name: str, labels: dict[str, str]) -> None:
-    _objects(ctx).patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, "snapshots", name, {"metadata": {"labels": labels}}
-    )
-
-
 def _record_requests(namespace: str, tenant: str, client: Any) -> None:
     stats = getattr(client, "stats", None)
     if stats is None:
@@ -382,60 +439,24 @@ def _record_requests(namespace: str, tenant: str, client: Any) -> None:
     metrics.RATE_LIMIT_WAIT_SECONDS.labels(namespace, tenant).inc(stats.rate_limit_wait_seconds)
 
 
-async def _retry_or_fail(ctx: OperatorContext, body: dict[str, Any], reason: str, message: str, attempts: int) -> None:
-    meta = body["metadata"]
-    metrics.ERRORS.labels(meta["namespace"], body["spec"]["tenantRef"]["name"], reason).inc()
-    terminal = reason in {
-        "SecretNotFound",
-        "SecretKeyMissing",
-        "CredentialsRejected",
-        "ReauthorizationRequired",
-        "PermissionDenied",
-        "NotJira",
-        "InvalidSite",
-        "WriteScopesGranted",
-        "MalformedSecret",
-        "SecretNotOptedIn",
-        "HostNotAllowed",
-        "NonCanonicalURL",
-        "InsecureURL",
-        "InvalidURL",
-    }
-    if terminal or attempts >= MAX_ATTEMPTS:
-        await _finish_failed(ctx, body, reason, message, attempts)
-        return
-    await asyncio.to_thread(
-        patch_status,
-        ctx,
-        meta["namespace"],
-        meta["name"],
-        {
-            "phase": "Pending",
-            "attempts": attempts,
-            "message": f"attempt {attempts}/{MAX_ATTEMPTS} failed: {message}",
-        },
-    )
+async def _retry_or_fail(run: SnapshotRun, exc: Exception) -> None:
+    """Record a failed step: Failed when retrying cannot help (or after MAX_ATTEMPTS), else Pending
+    and a kopf retry with backoff. Raises :class:`StepFailed` or ``kopf.TemporaryError``."""
+    problem = classify(exc, run.spec)
+    reason, message, attempts = problem.reason, problem.message, run.attempts
+    metrics.ERRORS.labels(run.namespace, run.tenant_name, reason).inc()
+    if reason in TERMINAL_REASONS or attempts >= MAX_ATTEMPTS:
+        await _finish_failed(run.ctx, run.body, reason, message, attempts)
+        raise StepFailed(reason)
+    status = build.retrying(attempts, MAX_ATTEMPTS, message)
+    await patch_status(run.ctx.kube, run.namespace, "snapshots", run.name, status_patch(status))
     raise kopf.TemporaryError(redact(f"{reason}: {message}"), delay=min(300, 15 * 2**attempts))
 
 
 async def _finish_failed(ctx: OperatorContext, body: dict[str, Any], reason: str, message: str, attempts: int) -> None:
     meta = body["metadata"]
-    now = ctx.clock()
-    await asyncio.to_thread(
-        patch_status,
-        ctx,
-        meta["namespace"],
-        meta["name"],
-        {
-            "phase": "Failed",
-            "message": message,
-            "attempts": attempts,
-            "completionTime": cond.now_rfc3339(now),
-            "conditions": cond.set_condition(
-                [], "Ready", False, reason, message, generation=meta.get("generation"), now=now
-            ),
-        },
-    )
+    status = build.failed(reason, message, attempts, ctx.clock(), meta.get("generation"))
+    await patch_status(ctx.kube, meta["namespace"], "snapshots", meta["name"], status_patch(status))
     metrics.SNAPSHOTS.labels(meta["namespace"], body["spec"]["tenantRef"]["name"], body["spec"]["type"], "Failed").inc()
-    await asyncio.to_thread(events.post, ctx.api, body, "Warning", reason, message)
+    await events.post(ctx.kube, body, "Warning", reason, message)
     log.warning("snapshot %s/%s failed: %s", meta["namespace"], meta["name"], message)

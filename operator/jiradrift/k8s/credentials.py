@@ -27,11 +27,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
-
 from jiradrift.jira.hosts import HostAllowlist, HostRefused
+from jiradrift.k8s.conditions import ConditionType, Reason, ReconcileError
 from jiradrift.k8s.resources import GROUP, JiraTenantSpec
+from jiradrift.kube.client import Kube, KubeError, resource_path
 from jiradrift.redact import remember_secrets
 
 ALLOWED_TENANTS_ANNOTATION = f"{GROUP}/allowed-tenants"
@@ -45,13 +44,10 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-class CredentialsProblem(Exception):
-    """The Secret cannot be used; ``reason`` is the stable CamelCase condition reason."""
+class CredentialsProblem(ReconcileError):
+    """The Secret (or a URL the credentials would go to) cannot be used: falsifies CredentialsValid."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
+    condition = ConditionType.CREDENTIALS_VALID
 
 
 @dataclass(frozen=True)
@@ -77,7 +73,7 @@ def auth_method(spec: JiraTenantSpec) -> tuple[str, str]:
         if value is not None:
             return method, value.secret_ref.name
     raise CredentialsProblem(
-        "NoAuthMethod", "spec.auth sets no method; set one of oauth, serviceAccount, apiToken, pat"
+        Reason.NO_AUTH_METHOD, "spec.auth sets no method; set one of oauth, serviceAccount, apiToken, pat"
     )
 
 
@@ -125,8 +121,9 @@ def opt_in_message(namespace: str, secret: str, tenant: str, annotations: Mappin
     )
 
 
-def decode_secret_data(secret: Any) -> dict[str, str]:
-    raw = (secret.data if hasattr(secret, "data") else secret.get("data")) or {}
+def decode_secret_data(secret: Mapping[str, Any]) -> dict[str, str]:
+    """A Secret's ``data`` (the API server's JSON), base64-decoded; undecodable values become ''."""
+    raw = secret.get("data") or {}
     out = {}
     for key, value in raw.items():
         try:
@@ -136,28 +133,29 @@ def decode_secret_data(secret: Any) -> dict[str, str]:
     return out
 
 
-def read_tenant_secret(api: k8s.ApiClient, namespace: str, tenant: str, spec: JiraTenantSpec) -> TenantSecret:
+async def read_tenant_secret(kube: Kube, namespace: str, tenant: str, spec: JiraTenantSpec) -> TenantSecret:
     """The tenant's Secret, if it exists, opts in to ``tenant`` and has the keys ``spec.auth`` needs."""
     method, name = auth_method(spec)
     field = f"spec.auth.{method}.secretRef.name"
     try:
-        secret = k8s.CoreV1Api(api).read_namespaced_secret(name, namespace)
-    except ApiException as exc:
+        secret = await kube.get(resource_path("", "v1", "secrets", namespace, name))
+    except KubeError as exc:
         if exc.status == 404:
             raise CredentialsProblem(
-                "SecretNotFound",
+                Reason.SECRET_NOT_FOUND,
                 f"Secret {namespace}/{name} (from {field}) does not exist; create it with keys "
                 f"{', '.join(REQUIRED_KEYS[method])}",
             ) from None
         if exc.status == 403:
             raise CredentialsProblem(
-                "SecretForbidden",
+                Reason.SECRET_FORBIDDEN,
                 f"the operator may not read Secret {namespace}/{name}; grant it get on secrets in {namespace}",
             ) from None
         raise
-    annotations = secret.metadata.annotations if secret.metadata else None
+    metadata = secret.get("metadata") or {}
+    annotations = metadata.get("annotations")
     if not secret_opts_in(annotations, tenant):
-        raise CredentialsProblem("SecretNotOptedIn", opt_in_message(namespace, name, tenant, annotations))
+        raise CredentialsProblem(Reason.SECRET_NOT_OPTED_IN, opt_in_message(namespace, name, tenant, annotations))
     data = decode_secret_data(secret)
     remember_secrets(data)
     if data.get("email") and data.get("token"):  # the basic-auth value a site could echo back
@@ -165,9 +163,8 @@ def read_tenant_secret(api: k8s.ApiClient, namespace: str, tenant: str, spec: Ji
     missing = [k for k in REQUIRED_KEYS[method] if not data.get(k)]
     if missing:
         raise CredentialsProblem(
-            "SecretKeyMissing",
+            Reason.SECRET_KEY_MISSING,
             f"Secret {namespace}/{name} (from {field}) lacks key(s) {', '.join(missing)}; "
             f"{method} needs {', '.join(REQUIRED_KEYS[method])}",
         )
-    version = secret.metadata.resource_version if secret.metadata else None
-    return TenantSecret(method, name, data, version or "")
+    return TenantSecret(method, name, data, str(metadata.get("resourceVersion") or ""))

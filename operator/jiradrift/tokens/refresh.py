@@ -507,7 +507,12 @@ class TokenRefresher:
                 break
         await self._set_status(tenant, ref, TokenFreshness(False, REAUTHORIZATION_REQUIRED, message))
         involved = {**tenant, "apiVersion": API_VERSION, "kind": "JiraTenant"}
-        await asyncio.to_thread(events.post, self.api, involved, "Warning", REAUTHORIZATION_REQUIRED, message)
+        try:  # best effort, as every Event
+            await self.ops.create_event(
+                ref.namespace, events.event_body(involved, "Warning", REAUTHORIZATION_REQUIRED, message)
+            )
+        except KubeError as err:
+            log.warning("JiraTenant %s: could not post the %s Event: %s", ref.key, REAUTHORIZATION_REQUIRED, err)
 
     # --- status ---------------------------------------------------------------------------
 
