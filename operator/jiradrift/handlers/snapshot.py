@@ -339,9 +339,12 @@ async def drift(run: SnapshotRun) -> None:
         await _retry_or_fail(run, exc)
 
 
-async def write_status(run: SnapshotRun) -> None:
+def final_status(run: SnapshotRun) -> SnapshotStatus:
+    """Completed or Incomplete, with the drift (built once per attempt)."""
     assert run.manifest is not None
     ctx = run.ctx
+    if run.status is not None:
+        return run.status
     run.status = build.finished(
         run.manifest,
         run.report,
@@ -353,7 +356,13 @@ async def write_status(run: SnapshotRun) -> None:
         now=ctx.clock(),
         generation=run.generation,
     )
-    await patch_status(ctx.kube, run.namespace, "snapshots", run.name, status_patch(run.status))
+    return run.status
+
+
+async def write_status(run: SnapshotRun) -> None:
+    """The Snapshot's final phase: written last, so a Snapshot that shows it has told everyone."""
+    ctx = run.ctx
+    await patch_status(ctx.kube, run.namespace, "snapshots", run.name, status_patch(final_status(run)))
     drifted = bool(run.report and run.report.has_drift)
     await patch_labels(ctx.kube, run.namespace, "snapshots", run.name, {LABEL_DRIFT: "true" if drifted else "false"})
 
@@ -361,8 +370,8 @@ async def write_status(run: SnapshotRun) -> None:
 async def tell_tenant(run: SnapshotRun) -> None:
     """Events (one per Snapshot and reason, whatever the retries) and the tenant's last snapshot
     and drift: merge patches of values derived from the stored drift, so repeating them is harmless."""
-    assert run.manifest is not None and run.status is not None
-    ctx, status = run.ctx, run.status
+    assert run.manifest is not None
+    ctx, status = run.ctx, final_status(run)
     now = status.completion_time or ctx.clock()
     tenant_status = JiraTenantStatus(last_snapshot_time=now)
     if run.report is not None and run.report.has_drift and status.drift is not None:
@@ -399,12 +408,12 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("connect", connect),
     ("capture", capture),
     ("drift", drift),  # the manifest is stored from here on
-    ("status", write_status),
     ("tenant", tell_tenant),
+    ("status", write_status),  # the final phase: nothing after it needs to be repeated
     ("record", record),
 )
-# Where a test may inject a fault: before each step after the capture (the manifest is stored).
-FAULT_POINTS = ("drift", "status", "tenant", "record")
+# Where a test may inject a fault: before each step from the stored manifest to the final phase.
+FAULT_POINTS = ("drift", "tenant", "status")
 
 
 async def _attribute(
