@@ -85,7 +85,11 @@ def test_failed_and_retrying_statuses_bound_their_messages() -> None:
     patch = status_patch(failed("SecretNotFound", "m" * 5000, 3, T0, 2))
     assert patch["phase"] == "Failed" and len(patch["message"]) == 4096 and patch["attempts"] == 3
     assert patch["conditions"][0]["reason"] == "SecretNotFound"
-    assert status_patch(retrying(2, 5, "down")) == {"phase": "Pending", "attempts": 2, "message": "attempt 2/5 failed: down"}
+    assert status_patch(retrying(2, 5, "down")) == {
+        "phase": "Pending",
+        "attempts": 2,
+        "message": "attempt 2/5 failed: down",
+    }
 
 
 def test_one_drift_summary_feeds_snapshot_tenant_and_message() -> None:

@@ -29,7 +29,15 @@ from typing import Any
 
 from jiradrift.jira.hosts import HostAllowlist, HostRefused
 from jiradrift.k8s.conditions import ConditionType, Reason, ReconcileError
-from jiradrift.k8s.resources import GROUP, JiraTenantSpec
+from jiradrift.k8s.resources import (
+    GROUP,
+    ApiTokenAuth,
+    JiraTenantSpec,
+    OAuthAuth,
+    PatAuth,
+    ServiceAccountAuth,
+    TenantAuth,
+)
 from jiradrift.kube.client import Kube, KubeError, resource_path
 from jiradrift.redact import remember_secrets
 
@@ -61,17 +69,31 @@ class TenantSecret:
         return f"TenantSecret(method={self.method!r}, name={self.name!r}, keys={sorted(self.data)})"
 
 
-def auth_method(spec: JiraTenantSpec) -> tuple[str, str]:
-    """(method, secret name) of the single auth method the CRD guarantees is set."""
-    auth = spec.auth
-    for method, value in (
+AuthBlock = OAuthAuth | ServiceAccountAuth | ApiTokenAuth | PatAuth
+
+
+def chosen_auth(auth: TenantAuth) -> tuple[str, AuthBlock] | None:
+    """(method, its block) of the auth method set in ``spec.auth`` (the CRD allows exactly one).
+
+    The one reading of a tenant's auth: the operator and the token job both parse ``spec.auth``
+    with the :class:`TenantAuth` model and ask this function which method it names."""
+    choices: tuple[tuple[str, AuthBlock | None], ...] = (
         ("oauth", auth.oauth),
         ("serviceAccount", auth.service_account),
         ("apiToken", auth.api_token),
         ("pat", auth.pat),
-    ):
+    )
+    for method, value in choices:
         if value is not None:
-            return method, value.secret_ref.name
+            return method, value
+    return None
+
+
+def auth_method(spec: JiraTenantSpec) -> tuple[str, str]:
+    """(method, secret name) of the single auth method the CRD guarantees is set."""
+    chosen = chosen_auth(spec.auth)
+    if chosen is not None:
+        return chosen[0], chosen[1].secret_ref.name
     raise CredentialsProblem(
         Reason.NO_AUTH_METHOD, "spec.auth sets no method; set one of oauth, serviceAccount, apiToken, pat"
     )

@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from jiradrift.jira.oauth import DEFAULT_TOKEN_URL, write_scopes
 from jiradrift.k8s import conditions as cond
+from jiradrift.k8s.credentials import chosen_auth
+from jiradrift.k8s.resources import OAuthAuth, ServiceAccountAuth, TenantAuth
 from jiradrift.tokens.errors import UnsupportedAuth
 from jiradrift.tokens.scopes import write_scopes_message
 from jiradrift.tokens.secret import AuthKind, format_time
@@ -43,36 +47,44 @@ class TenantAuthRef:
         return f"{self.namespace}/{self.secret_name}"
 
 
+def parse_auth(tenant: dict[str, Any]) -> TenantAuth:
+    """``spec.auth`` of a JiraTenant (the API server's JSON) through the API model. Raises ValidationError."""
+    return TenantAuth.model_validate((tenant.get("spec") or {}).get("auth") or {})
+
+
 def auth_kind(tenant: dict[str, Any]) -> AuthKind | None:
-    auth = (tenant.get("spec") or {}).get("auth") or {}
-    for kind in AuthKind:
-        if auth.get(kind.value):
-            return kind
-    return None
+    try:
+        chosen = chosen_auth(parse_auth(tenant))
+    except ValidationError:
+        return None
+    return AuthKind(chosen[0]) if chosen else None
 
 
 def tenant_auth(tenant: dict[str, Any]) -> TenantAuthRef:
     """The auth reference of a JiraTenant (the API server's JSON). Raises :class:`UnsupportedAuth`."""
     meta = tenant.get("metadata") or {}
     namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
-    auth = (tenant.get("spec") or {}).get("auth") or {}
-    kind = auth_kind(tenant)
     key = f"{namespace}/{name}"
-    if kind is None:
+    try:
+        auth = parse_auth(tenant)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise UnsupportedAuth(key, f"spec.auth.{where}: {first['msg']}; fix the JiraTenant's spec.auth") from None
+    chosen = chosen_auth(auth)
+    if chosen is None:
         raise UnsupportedAuth(key, "spec.auth sets none of oauth, serviceAccount, apiToken, pat")
-    block = auth[kind.value]
-    secret_name = str((block.get("secretRef") or {}).get("name", ""))
-    if not secret_name:
-        raise UnsupportedAuth(key, f"spec.auth.{kind.value}.secretRef.name is empty; name the credential Secret")
+    method, block = chosen
+    token_url = block.token_url if isinstance(block, OAuthAuth | ServiceAccountAuth) else DEFAULT_TOKEN_URL
     return TenantAuthRef(
         namespace=namespace,
         name=name,
         uid=str(meta.get("uid", "")),
         generation=meta.get("generation"),
-        kind=kind,
-        secret_name=secret_name,
-        token_url=str(block.get("tokenUrl") or DEFAULT_TOKEN_URL),
-        allow_write_scopes=bool(auth.get("allowWriteScopes", False)),
+        kind=AuthKind(method),
+        secret_name=block.secret_ref.name,
+        token_url=token_url,
+        allow_write_scopes=auth.allow_write_scopes,
     )
 
 
