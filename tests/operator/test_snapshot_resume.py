@@ -104,7 +104,7 @@ async def test_a_failure_after_the_capture_completes_from_the_stored_manifest(
             faults.append(step)
             raise InjectedFault(f"injected before step {step}")
 
-    ctx.after_step = fault_once
+    ctx.before_step = fault_once
     make_snapshot(k8s_api, ns, "s2")
     snap, calls = await run_until_final(ctx, k8s_api, ns, "s2")
 

@@ -61,9 +61,9 @@ class OperatorContext:
     # Lease locks live across handler retries: expiry is judged from how long *this process* has
     # seen a Lease unchanged (client-go's observedTime), which a fresh lock object would forget.
     locks: dict[str, Any] = field(default_factory=dict)
-    # Called with each Snapshot step's name after the step (see handlers/snapshot.py): a test
+    # Called with each Snapshot step's name before the step (see handlers/snapshot.py): a test
     # injects a fault there to prove every later step is idempotent. None in production.
-    after_step: Callable[[str], None] | None = None
+    before_step: Callable[[str], None] | None = None
 
     def store_for(self, namespace: str, tenant: str, owner: dict[str, Any] | None = None) -> SnapshotStore:
         """The payload store of one tenant (``namespace/name``)."""

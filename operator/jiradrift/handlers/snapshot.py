@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import kopf
 
@@ -206,8 +206,8 @@ Step = Callable[[SnapshotRun], Awaitable[None]]
 async def _run_steps(run: SnapshotRun) -> None:
     try:
         for name, step in STEPS:
-            if run.ctx.after_step is not None and name in FAULT_POINTS:
-                run.ctx.after_step(name)  # a test's fault hook; None in production
+            if run.ctx.before_step is not None and name in FAULT_POINTS:
+                run.ctx.before_step(name)  # a test's fault hook; None in production
             await step(run)
     finally:
         if run.client is not None:
@@ -234,12 +234,12 @@ async def mark_capturing(run: SnapshotRun) -> None:
     log.info("snapshot %s/%s capturing under %s (holder %s)", run.namespace, run.name, lock.key, lock.holder)
 
 
-async def connect(run: SnapshotRun) -> None:
-    try:
+async def connect(run: SnapshotRun) -> JiraClient:
+    """The read-only Jira client of this run (opened once; closed when the steps end)."""
+    if run.client is None:
         credentials, _ = await credentials_for(run.ctx, run.namespace, run.tenant_name, run.spec, run.tenant)
         run.client = await open_client(run.spec, credentials, limits=run.ctx.settings.limits)
-    except Exception as exc:
-        await _retry_or_fail(run, exc)
+    return run.client
 
 
 def stored_manifest(store: SnapshotStore, run: SnapshotRun) -> Manifest | None:
@@ -262,13 +262,16 @@ async def capture(run: SnapshotRun) -> None:
         run.resumed = True
         log.info("snapshot %s/%s resumes from its stored manifest", run.namespace, run.name)
         return
-    assert run.client is not None
+    try:
+        client = await connect(run)
+    except Exception as exc:
+        await _retry_or_fail(run, exc)
     lock = run.lock
     try:
         with lock.held(release=False) as hold:  # released in run_snapshot, off the event loop
             run.manifest = await asyncio.wait_for(
                 capture_snapshot(
-                    run.client,
+                    client,
                     run.store,
                     tenant=run.tkey,
                     snapshot_type=run.snapshot_type,
@@ -331,12 +334,16 @@ def _manifest_or_none(store: SnapshotStore, snapshot_id: str) -> Manifest | None
 async def drift(run: SnapshotRun) -> None:
     try:
         run.report, baseline = await asyncio.to_thread(_stored_or_new_drift, run)
-        if run.report is not None and run.report.has_drift and run.client is not None and baseline is not None:
-            run.attribution = await _attribute(
-                run.client, run.report, baseline.captured_at, run.ctx.clock(), run.ctx.settings
-            )
     except Exception as exc:
         await _retry_or_fail(run, exc)
+    if run.report is None or not run.report.has_drift or baseline is None:
+        return
+    try:  # attribution is best effort: a resumed run whose credentials now fail still completes
+        client = await connect(run)
+    except Exception as exc:
+        log.info("no audit attribution for %s: %s", run.name, classify(exc, run.spec).message)
+        return
+    run.attribution = await _attribute(client, run.report, baseline.captured_at, run.ctx.clock(), run.ctx.settings)
 
 
 def final_status(run: SnapshotRun) -> SnapshotStatus:
@@ -405,8 +412,7 @@ async def record(run: SnapshotRun) -> None:
 
 STEPS: tuple[tuple[str, Step], ...] = (
     ("mark-capturing", mark_capturing),
-    ("connect", connect),
-    ("capture", capture),
+    ("capture", capture),  # opens the Jira client, unless the manifest is already stored
     ("drift", drift),  # the manifest is stored from here on
     ("tenant", tell_tenant),
     ("status", write_status),  # the final phase: nothing after it needs to be repeated
@@ -448,7 +454,7 @@ def _record_requests(namespace: str, tenant: str, client: Any) -> None:
     metrics.RATE_LIMIT_WAIT_SECONDS.labels(namespace, tenant).inc(stats.rate_limit_wait_seconds)
 
 
-async def _retry_or_fail(run: SnapshotRun, exc: Exception) -> None:
+async def _retry_or_fail(run: SnapshotRun, exc: Exception) -> NoReturn:
     """Record a failed step: Failed when retrying cannot help (or after MAX_ATTEMPTS), else Pending
     and a kopf retry with backoff. Raises :class:`StepFailed` or ``kopf.TemporaryError``."""
     problem = classify(exc, run.spec)
