@@ -14,7 +14,7 @@ from jiradrift.handlers.state import TenantState
 from jiradrift.handlers.transitions import transition_events
 from jiradrift.k8s.conditions import ConditionType, Problem, Reason, find
 from jiradrift.k8s.credentials import CredentialsProblem
-from jiradrift.k8s.resources import JiraTenantSpec
+from jiradrift.k8s.resources import Condition, JiraTenantSpec, JiraTenantStatus
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 CT = ConditionType
@@ -152,3 +152,10 @@ def test_the_byte_budget_never_takes_the_newest_of_a_type_or_the_baseline(baseli
     snaps = [snap("f0", 0), snap("f1", 1), snap("w0", 2, "workflows")]
     by_type = finished_by_type(snaps)
     assert names(budget_candidates(by_type, snaps, baseline)) == ([] if baseline else ["f0"])
+
+
+def test_status_from_the_model_equals_what_the_server_stored_so_a_steady_tenant_writes_nothing() -> None:
+    conditions = ready_condition(conditions_from([], [], spec(), 1, T0), spec(), 1, T0)
+    status = JiraTenantStatus(conditions=[Condition.model_validate(c) for c in conditions], next_snapshot_time=T0)
+    dumped = status.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    assert dumped == {"conditions": conditions, "nextSnapshotTime": "2026-01-01T00:00:00Z"}
