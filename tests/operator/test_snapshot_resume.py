@@ -102,7 +102,7 @@ async def test_a_failure_after_the_capture_completes_from_the_stored_manifest(
     def fault_once(step: str) -> None:
         if step == fault_at and not faults:
             faults.append(step)
-            raise InjectedFault(f"injected before step {step}")
+            raise InjectedFault(f"injected at {step}")
 
     ctx.before_step = fault_once
     make_snapshot(k8s_api, ns, "s2")

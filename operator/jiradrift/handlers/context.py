@@ -61,8 +61,9 @@ class OperatorContext:
     # Lease locks live across handler retries: expiry is judged from how long *this process* has
     # seen a Lease unchanged (client-go's observedTime), which a fresh lock object would forget.
     locks: dict[str, Any] = field(default_factory=dict)
-    # Called with each Snapshot step's name before the step (see handlers/snapshot.py): a test
-    # injects a fault there to prove every later step is idempotent. None in production.
+    # Called with the name of each write after a Snapshot's capture, before it (FAULT_POINTS in
+    # handlers/snapshot.py): a test injects a fault there to prove each later step idempotent.
+    # None in production.
     before_step: Callable[[str], None] | None = None
 
     def store_for(self, namespace: str, tenant: str, owner: dict[str, Any] | None = None) -> SnapshotStore:

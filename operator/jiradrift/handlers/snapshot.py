@@ -88,6 +88,11 @@ class SnapshotRun:
     attribution: Attribution = field(default_factory=dict)
     status: SnapshotStatus | None = None
 
+    def fault(self, point: str) -> None:
+        """A test's fault hook at ``point`` (one of :data:`FAULT_POINTS`); nothing in production."""
+        if self.ctx.before_step is not None:
+            self.ctx.before_step(point)
+
     @property
     def namespace(self) -> str:
         return str(self.body["metadata"]["namespace"])
@@ -205,9 +210,7 @@ Step = Callable[[SnapshotRun], Awaitable[None]]
 
 async def _run_steps(run: SnapshotRun) -> None:
     try:
-        for name, step in STEPS:
-            if run.ctx.before_step is not None and name in FAULT_POINTS:
-                run.ctx.before_step(name)  # a test's fault hook; None in production
+        for _name, step in STEPS:
             await step(run)
     finally:
         if run.client is not None:
@@ -289,6 +292,7 @@ async def capture(run: SnapshotRun) -> None:
         raise
     except Exception as exc:
         await _retry_or_fail(run, exc)
+    run.fault("manifest-stored")
 
 
 def find_baseline(
@@ -320,6 +324,7 @@ def _stored_or_new_drift(run: SnapshotRun) -> tuple[DriftReport | None, Manifest
     if baseline is None:
         return None, None
     report = diff_manifests(baseline, run.manifest, store, run.spec.drift.ignore)
+    run.fault("put-drift")
     store.put_drift(report)  # replaces an earlier attempt's report: idempotent
     return report, baseline
 
@@ -369,6 +374,7 @@ def final_status(run: SnapshotRun) -> SnapshotStatus:
 async def write_status(run: SnapshotRun) -> None:
     """The Snapshot's final phase: written last, so a Snapshot that shows it has told everyone."""
     ctx = run.ctx
+    run.fault("snapshot-status")
     await patch_status(ctx.kube, run.namespace, "snapshots", run.name, status_patch(final_status(run)))
     drifted = bool(run.report and run.report.has_drift)
     await patch_labels(ctx.kube, run.namespace, "snapshots", run.name, {LABEL_DRIFT: "true" if drifted else "false"})
@@ -384,6 +390,7 @@ async def tell_tenant(run: SnapshotRun) -> None:
     if run.report is not None and run.report.has_drift and status.drift is not None:
         tenant_status.drift = tenant_drift(status.drift, run.snapshot_type, run.name, now)
         message = f"{run.name}: {status.message}"
+        run.fault("drift-event")
         await events.post(ctx.kube, run.tenant, "Normal", Reason.DRIFT_DETECTED, message, once=run.name)
     if status.phase == SnapshotPhase.INCOMPLETE:
         await events.post(
@@ -394,6 +401,7 @@ async def tell_tenant(run: SnapshotRun) -> None:
             build.incomplete_message(run.manifest),
             once=run.name,
         )
+    run.fault("tenant-status")
     await patch_status(ctx.kube, run.namespace, "jiratenants", run.tenant_name, status_patch(tenant_status))
 
 
@@ -418,8 +426,10 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("status", write_status),  # the final phase: nothing after it needs to be repeated
     ("record", record),
 )
-# Where a test may inject a fault: before each step from the stored manifest to the final phase.
-FAULT_POINTS = ("drift", "tenant", "status")
+# Where a test may inject a fault (ctx.before_step): every write from the stored manifest to the
+# final phase. A fault at put-drift goes through the step's own error handling (Pending, retry);
+# the others escape the handler, as a crash or a lost API server would.
+FAULT_POINTS = ("manifest-stored", "put-drift", "drift-event", "tenant-status", "snapshot-status")
 
 
 async def _attribute(
