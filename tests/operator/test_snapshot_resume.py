@@ -18,7 +18,8 @@ from tests.operator.kube import get, make_secret, make_tenant
 
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
-from jiradrift.handlers.snapshot import FAULT_POINTS, find_baseline, run_snapshot
+from jiradrift.handlers.snapshot import FAULT_POINTS, run_snapshot
+from jiradrift.handlers.stored import find_baseline
 from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.k8s.resources import GROUP, VERSION, JiraTenantSpec
 from jiradrift.kube.client import Kube

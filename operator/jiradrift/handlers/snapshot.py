@@ -32,6 +32,7 @@ from jiradrift.handlers.drift_summary import Attribution, tenant_drift
 from jiradrift.handlers.jiraconn import classify, credentials_for, open_client
 from jiradrift.handlers.objects import patch_labels, patch_status, read_object
 from jiradrift.handlers.snapshot_status import status_patch
+from jiradrift.handlers.stored import stored_manifest, stored_or_new_drift
 from jiradrift.handlers.tenant import tenant_key
 from jiradrift.jira.audit import attribute, audit_entries
 from jiradrift.jira.client import JiraClient
@@ -55,7 +56,6 @@ from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
 from jiradrift.redact import redact
 from jiradrift.snapshot.capture import capture_snapshot
-from jiradrift.snapshot.diff import diff_manifests
 from jiradrift.tokens.tenant import tenant_may_capture
 
 log = logging.getLogger("jiradrift.snapshot")
@@ -245,22 +245,12 @@ async def connect(run: SnapshotRun) -> JiraClient:
     return run.client
 
 
-def stored_manifest(store: SnapshotStore, run: SnapshotRun) -> Manifest | None:
-    """This Snapshot's manifest, when an earlier attempt stored it (same tenant and type, captured
-    after the Snapshot was created: a re-created Snapshot of the same name starts afresh)."""
-    try:
-        manifest = store.get_manifest(run.name)
-    except KeyError:
-        return None
-    created = datetime.fromisoformat(str(run.body["metadata"]["creationTimestamp"]).replace("Z", "+00:00"))
-    if manifest.tenant != run.tkey or manifest.type != run.snapshot_type or manifest.captured_at < created:
-        return None
-    return manifest
-
-
 async def capture(run: SnapshotRun) -> None:
     """Capture the site into the store -- unless an earlier attempt did (then resume from its manifest)."""
-    run.manifest = await asyncio.to_thread(stored_manifest, run.store, run)
+    created = datetime.fromisoformat(str(run.body["metadata"]["creationTimestamp"]).replace("Z", "+00:00"))
+    run.manifest = await asyncio.to_thread(
+        stored_manifest, run.store, run.name, tenant=run.tkey, snapshot_type=run.snapshot_type, created=created
+    )
     if run.manifest is not None:
         run.resumed = True
         log.info("snapshot %s/%s resumes from its stored manifest", run.namespace, run.name)
@@ -295,50 +285,18 @@ async def capture(run: SnapshotRun) -> None:
     run.fault("manifest-stored")
 
 
-def find_baseline(
-    store: SnapshotStore, tenant: str, snapshot_type: str, current: str, spec: JiraTenantSpec
-) -> Manifest | None:
-    """The named baseline, else the newest other complete snapshot of this tenant and type."""
-    if spec.drift.compare_to == "baseline" and spec.drift.baseline_snapshot:
-        try:
-            return store.get_manifest(spec.drift.baseline_snapshot)
-        except KeyError:
-            return None
-    for info in store.list_snapshots(tenant):
-        if info.snapshot_id != current and info.type == snapshot_type and info.complete:
-            return store.get_manifest(info.snapshot_id)
-    return None
-
-
-def _stored_or_new_drift(run: SnapshotRun) -> tuple[DriftReport | None, Manifest | None]:
-    """The stored drift report of a resumed Snapshot (the baseline it was first compared to), else
-    a fresh diff against the baseline, stored. Runs in a thread: the store is blocking."""
-    assert run.manifest is not None
-    store = run.store
-    if run.resumed:
-        stored = store.get_drift(run.name)
-        if stored is not None:
-            baseline = _manifest_or_none(store, stored.old_snapshot) if stored.old_snapshot else None
-            return stored, baseline
-    baseline = find_baseline(store, run.tkey, run.snapshot_type, run.name, run.spec)
-    if baseline is None:
-        return None, None
-    report = diff_manifests(baseline, run.manifest, store, run.spec.drift.ignore)
-    run.fault("put-drift")
-    store.put_drift(report)  # replaces an earlier attempt's report: idempotent
-    return report, baseline
-
-
-def _manifest_or_none(store: SnapshotStore, snapshot_id: str) -> Manifest | None:
-    try:
-        return store.get_manifest(snapshot_id)
-    except KeyError:
-        return None
-
-
 async def drift(run: SnapshotRun) -> None:
+    """The drift from the baseline (read back when a resumed attempt stored it), and who made it."""
+    assert run.manifest is not None
     try:
-        run.report, baseline = await asyncio.to_thread(_stored_or_new_drift, run)
+        run.report, baseline = await asyncio.to_thread(
+            stored_or_new_drift,
+            run.store,
+            run.manifest,
+            resumed=run.resumed,
+            spec=run.spec,
+            before_put=lambda: run.fault("put-drift"),
+        )
     except Exception as exc:
         await _retry_or_fail(run, exc)
     if run.report is None or not run.report.has_drift or baseline is None:
