@@ -31,6 +31,9 @@ def test_only_this_snapshots_own_manifest_is_resumed(store: FilesystemStore) -> 
     assert stored_manifest(store, "s3", tenant="acme", snapshot_type="workflows", created=created) is None
     assert stored_manifest(store, "s2", tenant="other", snapshot_type="workflows", created=created) is None
     assert stored_manifest(store, "s2", tenant="acme", snapshot_type="fields", created=created) is None
+    # the operator's clock a little behind the API server's: still this Snapshot's manifest
+    skewed = T0 + timedelta(hours=1, seconds=90)
+    assert stored_manifest(store, "s2", tenant="acme", snapshot_type="workflows", created=skewed) is not None
     # a Snapshot re-created under the same name after that capture starts afresh
     later = T0 + timedelta(hours=2)
     assert stored_manifest(store, "s2", tenant="acme", snapshot_type="workflows", created=later) is None

@@ -8,7 +8,7 @@ Blocking (the store is): callers run these in a thread.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.model.manifest import Manifest
@@ -16,16 +16,21 @@ from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
 from jiradrift.snapshot.diff import diff_manifests
 
+# The manifest's captured_at is the operator's clock, creationTimestamp the API server's: allow
+# this much skew before deciding a manifest predates its Snapshot (a re-created one of the same name).
+CLOCK_SKEW = timedelta(seconds=120)
+
 
 def stored_manifest(
     store: SnapshotStore, snapshot_id: str, *, tenant: str, snapshot_type: str, created: datetime
 ) -> Manifest | None:
     """The manifest an earlier attempt stored for this Snapshot: same id, tenant and type, and
-    captured after the Snapshot was ``created`` (a re-created Snapshot of the same name starts afresh)."""
+    captured after the Snapshot was ``created``, give or take :data:`CLOCK_SKEW` (a Snapshot re-created
+    under the same name later starts afresh)."""
     manifest = manifest_or_none(store, snapshot_id)
     if manifest is None or manifest.tenant != tenant or manifest.type != snapshot_type:
         return None
-    return manifest if manifest.captured_at >= created else None
+    return manifest if manifest.captured_at >= created - CLOCK_SKEW else None
 
 
 def manifest_or_none(store: SnapshotStore, snapshot_id: str) -> Manifest | None:
