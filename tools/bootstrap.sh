@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv with the package and its dev extra, and build (or reuse) the control plane.
+# Create .venv with the package and its dev extra, and build (or reuse) promtool and the control plane.
 # Idempotent; prints the control-plane bin dir on its last line.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,4 +15,6 @@ if [[ ! -f "$stamp" ]]; then
   .venv/bin/pip install -q -e '.[dev]'
   rm -f .venv/.installed-*; touch "$stamp"
 fi
+# promtool checks and unit-tests the chart's alert rules (tests/alerts); quick when cached.
+bash tools/build-promtool.sh >/dev/null
 bash tools/build-control-plane.sh

@@ -15,6 +15,7 @@ from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.jira.limits import ResponseLimits
 from jiradrift.kube.client import Kube
 from jiradrift.model.store import SnapshotStore
+from jiradrift.notify import NotifySettings
 from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore
 
@@ -41,6 +42,8 @@ class OperatorSettings:
     audit_timeout_seconds: float = 60.0
     # where tenants' credentials may go: set by the cluster admin (--allowed-hosts), never by a tenant
     allowed_hosts: HostAllowlist = field(default_factory=HostAllowlist)
+    # drift notifications: where they may go (--notification-hosts), how often and how hard to retry
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
 
 @dataclass
@@ -48,8 +51,8 @@ class OperatorContext:
     """What every handler needs, passed in rather than global, so tests can build their own."""
 
     kube: Kube  # the one Kubernetes client of the handlers
-    # The sync client, only for the parts still on it: the ConfigMap/Secret stores, the snapshot
-    # Lease lock and the token module (each moving to Kube on its own branch).
+    # The sync client, only for the parts still on it: the ConfigMap/Secret stores and the
+    # notifier's reads and writes of Snapshots.
     api: k8s.ApiClient
     settings: OperatorSettings
     holder: str

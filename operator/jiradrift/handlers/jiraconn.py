@@ -6,6 +6,7 @@ import dataclasses
 from datetime import timedelta
 from typing import Any
 
+from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.jira import errors as jira_errors
 from jiradrift.jira.auth import ApiTokenAuth, Credentials, OAuthAuth, PatAuth
@@ -35,12 +36,16 @@ async def credentials_for(
         return ApiTokenAuth(email=data["email"], api_token=data["token"]), secret
     if secret.method == "pat":
         return PatAuth(token=data["token"]), secret
-    state = await ensure_fresh_token(
-        ctx.api,
-        tenant,
-        window=timedelta(seconds=ctx.settings.token_window_seconds),
-        allowlist=ctx.settings.allowed_hosts,
-    )
+    try:
+        state = await ensure_fresh_token(
+            ctx.kube,
+            tenant,
+            window=timedelta(seconds=ctx.settings.token_window_seconds),
+            allowlist=ctx.settings.allowed_hosts,
+        )
+    except TokenError as exc:
+        metrics.TOKEN_REFRESH_FAILURES.labels(namespace, name, exc.reason).inc()
+        raise
     return OAuthAuth(access_token=state.access_token), secret
 
 

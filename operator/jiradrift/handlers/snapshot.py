@@ -42,6 +42,7 @@ from jiradrift.k8s.conditions import TERMINAL_REASONS, Reason
 from jiradrift.k8s.lease import LeaseLock, snapshot_lock_key, snapshot_lock_labels
 from jiradrift.k8s.resources import (
     LABEL_DRIFT,
+    LABEL_NOTIFY,
     LABEL_TENANT,
     LABEL_TYPE,
     JiraTenantSpec,
@@ -54,6 +55,7 @@ from jiradrift.kube.api import label_value
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
+from jiradrift.notify import pending_deliveries, records_json
 from jiradrift.redact import redact
 from jiradrift.snapshot.capture import capture_snapshot
 from jiradrift.tokens.tenant import tenant_may_capture
@@ -137,6 +139,11 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
     key = lock_key(namespace, name, spec)
     if status.get("phase") in FINAL:
         ctx.locks.pop(key, None)  # another replica finished it; forget our observation
+        if status.get("phase") == SnapshotPhase.COMPLETED and status.get(
+            "completionTime"
+        ):  # learnt again after a restart
+            completed = datetime.fromisoformat(status["completionTime"]).timestamp()
+            metrics.record_complete_snapshot(namespace, tenant_name, snapshot_type, completed)
         return
     attempts = int(status.get("attempts") or 0) + 1
     tenant = await read_object(ctx.kube, namespace, "jiratenants", tenant_name)
@@ -165,14 +172,14 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
     lock = ctx.locks.get(key)
     if lock is None:
         lock = ctx.locks[key] = LeaseLock(
-            ctx.api,
+            ctx.kube,
             namespace,
             key,
             ctx.holder,
             duration_seconds=ctx.settings.lease_duration_seconds,
             labels=snapshot_lock_labels(tenant_name, snapshot_type),
         )
-    acquired = await asyncio.to_thread(lock.try_acquire)
+    acquired = await lock.try_acquire()
     metrics.LOCK_ACQUISITIONS.labels("acquired" if acquired else "denied").inc()
     if not acquired:
         # Someone else is capturing this window (or died doing so: its Lease will expire).
@@ -201,7 +208,7 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
         except StepFailed:
             return
     finally:
-        await asyncio.to_thread(lock.release)
+        await lock.release()
         ctx.locks.pop(key, None)
 
 
@@ -261,7 +268,7 @@ async def capture(run: SnapshotRun) -> None:
         await _retry_or_fail(run, exc)
     lock = run.lock
     try:
-        with lock.held(release=False) as hold:  # released in run_snapshot, off the event loop
+        async with lock.held(release=False) as hold:  # released in run_snapshot
             run.manifest = await asyncio.wait_for(
                 capture_snapshot(
                     client,
@@ -333,7 +340,14 @@ async def write_status(run: SnapshotRun) -> None:
     """The Snapshot's final phase: written last, so a Snapshot that shows it has told everyone."""
     ctx = run.ctx
     run.fault("snapshot-status")
-    await patch_status(ctx.kube, run.namespace, "snapshots", run.name, status_patch(final_status(run)))
+    status = final_status(run)
+    patch = status_patch(status)
+    drift = status.drift
+    pending = pending_deliveries(run.spec.notifications, drift.highest_severity if drift else None)
+    if pending:  # for jiradrift.notify; labelled first, so a crash in between cannot lose them
+        await patch_labels(ctx.kube, run.namespace, "snapshots", run.name, {LABEL_NOTIFY: "pending"})
+        patch["notifications"] = records_json(pending)
+    await patch_status(ctx.kube, run.namespace, "snapshots", run.name, patch)
     drifted = bool(run.report and run.report.has_drift)
     await patch_labels(ctx.kube, run.namespace, "snapshots", run.name, {LABEL_DRIFT: "true" if drifted else "false"})
 
@@ -349,7 +363,8 @@ async def tell_tenant(run: SnapshotRun) -> None:
         tenant_status.drift = tenant_drift(status.drift, run.snapshot_type, run.name, now)
         message = f"{run.name}: {status.message}"
         run.fault("drift-event")
-        await events.post(ctx.kube, run.tenant, "Normal", Reason.DRIFT_DETECTED, message, once=run.name)
+        event_type = events.drift_event_type(run.report.highest_severity)
+        await events.post(ctx.kube, run.tenant, event_type, Reason.DRIFT_DETECTED, message, once=run.name)
     if status.phase == SnapshotPhase.INCOMPLETE:
         await events.post(
             ctx.kube,
@@ -370,6 +385,8 @@ async def record(run: SnapshotRun) -> None:
     metrics.SNAPSHOT_DURATION.labels(ns, tenant, type_, phase).observe(time.monotonic() - run.t0)
     metrics.SNAPSHOTS.labels(ns, tenant, type_, phase).inc()
     metrics.SNAPSHOT_ITEMS.labels(ns, tenant, type_).set(len(run.manifest.items))
+    if run.status.phase == SnapshotPhase.COMPLETED and run.status.completion_time is not None:
+        metrics.record_complete_snapshot(ns, tenant, type_, run.status.completion_time.timestamp())
     if run.report is not None and run.report.has_drift:
         for change in run.report.changes:
             metrics.DRIFT_CHANGES.labels(ns, tenant, type_, change.severity.value).inc()

@@ -79,6 +79,8 @@ async def reconcile_tenant(
         await events.post(ctx.kube, body, event.type, event.reason, event.message)
 
     interval = parse_duration(spec.schedule.interval)
+    types = [t.value for t in spec.snapshot_types]
+    metrics.set_tenant_schedule(namespace, name, None if spec.paused else interval.total_seconds(), types)
     start = window_start(now, interval)
     status = JiraTenantStatus(
         conditions=_models(conditions),
@@ -140,6 +142,8 @@ async def _check(
         metrics.TOKEN_EXPIRY.labels(namespace, name).set(
             datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
         )
+    if refreshed := (status.get("token") or {}).get("lastRefreshTime"):
+        metrics.TOKEN_LAST_REFRESH.labels(namespace, name).set(datetime.fromisoformat(refreshed).timestamp())
     return list(status.get("conditions") or [])
 
 

@@ -143,30 +143,34 @@ def opt_in_message(namespace: str, secret: str, tenant: str, annotations: Mappin
     )
 
 
+def decode_secret_value(value: str) -> str:
+    """One ``data`` value of a Secret: base64 of UTF-8 text. Raises ``ValueError`` when it is not."""
+    return base64.b64decode(value, validate=True).decode("utf-8")
+
+
 def decode_secret_data(secret: Mapping[str, Any]) -> dict[str, str]:
-    """A Secret's ``data`` (the API server's JSON), base64-decoded; undecodable values become ''."""
+    """Every ``data`` value of a Secret (the API server's JSON), stripped; an unreadable one reads as
+    empty (then reported as missing)."""
     raw = secret.get("data") or {}
     out = {}
     for key, value in raw.items():
         try:
-            out[key] = base64.b64decode(value).decode("utf-8").strip()
-        except (ValueError, UnicodeDecodeError):
+            out[key] = decode_secret_value(value).strip()
+        except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
             out[key] = ""
     return out
 
 
-async def read_tenant_secret(kube: Kube, namespace: str, tenant: str, spec: JiraTenantSpec) -> TenantSecret:
-    """The tenant's Secret, if it exists, opts in to ``tenant`` and has the keys ``spec.auth`` needs."""
-    method, name = auth_method(spec)
-    field = f"spec.auth.{method}.secretRef.name"
+async def read_opted_in_secret(kube: Kube, namespace: str, name: str, tenant: str, field: str, needs: str) -> Any:
+    """Secret ``name`` (named by ``field``) if it exists, may be read, and opts in to ``tenant``;
+    else :class:`CredentialsProblem`. ``needs`` says what to create it with, e.g. ``keys email, token``."""
     try:
         secret = await kube.get(resource_path("", "v1", "secrets", namespace, name))
     except KubeError as exc:
         if exc.status == 404:
             raise CredentialsProblem(
                 Reason.SECRET_NOT_FOUND,
-                f"Secret {namespace}/{name} (from {field}) does not exist; create it with keys "
-                f"{', '.join(REQUIRED_KEYS[method])}",
+                f"Secret {namespace}/{name} (from {field}) does not exist; create it with {needs}",
             ) from None
         if exc.status == 403:
             raise CredentialsProblem(
@@ -178,6 +182,16 @@ async def read_tenant_secret(kube: Kube, namespace: str, tenant: str, spec: Jira
     annotations = metadata.get("annotations")
     if not secret_opts_in(annotations, tenant):
         raise CredentialsProblem(Reason.SECRET_NOT_OPTED_IN, opt_in_message(namespace, name, tenant, annotations))
+    return secret
+
+
+async def read_tenant_secret(kube: Kube, namespace: str, tenant: str, spec: JiraTenantSpec) -> TenantSecret:
+    """The tenant's Secret, if it exists, opts in to ``tenant`` and has the keys ``spec.auth`` needs."""
+    method, name = auth_method(spec)
+    field = f"spec.auth.{method}.secretRef.name"
+    needs = f"keys {', '.join(REQUIRED_KEYS[method])}"
+    secret = await read_opted_in_secret(kube, namespace, name, tenant, field, needs)
+    metadata = secret.get("metadata") or {}
     data = decode_secret_data(secret)
     remember_secrets(data)
     if data.get("email") and data.get("token"):  # the basic-auth value a site could echo back

@@ -9,10 +9,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jiradrift.kube.client import Kube, KubeError, resource_path
+from jiradrift.model.kinds import Severity
 from jiradrift.redact import redact
 
 log = logging.getLogger("jiradrift.events")
 COMPONENT = "jira-drift-operator"
+
+
+def drift_event_type(highest: Severity | None) -> str:
+    """``Warning`` when the drift's highest severity is high (who can see or do what), else ``Normal``."""
+    return "Warning" if highest is Severity.HIGH else "Normal"
 
 
 def event_body(

@@ -1,6 +1,6 @@
 """What the token lifecycle reads from a JiraTenant, and what it writes to its status.
 
-    ref = tenant_auth(tenant)                 # which Secret, which token endpoint
+    ref = tenant_auth(tenant)                 # which Secret, which token endpoint (from JiraTenantSpec)
     verdict = tenant_may_capture(tenant)      # the operator's gate before a capture
     if not verdict: ...                       # verdict.reason / verdict.message say why
 
@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from jiradrift.jira.oauth import DEFAULT_TOKEN_URL, write_scopes
+from jiradrift.jira.oauth import write_scopes
 from jiradrift.k8s import conditions as cond
-from jiradrift.k8s.credentials import chosen_auth
-from jiradrift.k8s.resources import OAuthAuth, ServiceAccountAuth, TenantAuth
+from jiradrift.k8s.credentials import CredentialsProblem, auth_method
+from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.tokens.errors import UnsupportedAuth
 from jiradrift.tokens.scopes import write_scopes_message
 from jiradrift.tokens.secret import AuthKind, format_time
@@ -47,17 +47,27 @@ class TenantAuthRef:
         return f"{self.namespace}/{self.secret_name}"
 
 
-def parse_auth(tenant: dict[str, Any]) -> TenantAuth:
-    """``spec.auth`` of a JiraTenant (the API server's JSON) through the API model. Raises ValidationError."""
-    return TenantAuth.model_validate((tenant.get("spec") or {}).get("auth") or {})
-
-
-def auth_kind(tenant: dict[str, Any]) -> AuthKind | None:
+def tenant_spec(tenant: dict[str, Any]) -> JiraTenantSpec:
+    """The JiraTenant's spec as the API model. Raises :class:`UnsupportedAuth` naming the bad field."""
     try:
-        chosen = chosen_auth(parse_auth(tenant))
-    except ValidationError:
+        return JiraTenantSpec.model_validate(tenant.get("spec") or {})
+    except ValidationError as exc:
+        meta = tenant.get("metadata") or {}
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise UnsupportedAuth(
+            f"{meta.get('namespace', '')}/{meta.get('name', '')}",
+            f"spec.{where} is invalid ({first['msg']}); fix the JiraTenant",
+        ) from None
+
+
+def auth_kind(spec: JiraTenantSpec) -> AuthKind | None:
+    """The auth method the spec sets (None: none)."""
+    try:
+        method, _ = auth_method(spec)
+    except CredentialsProblem:
         return None
-    return AuthKind(chosen[0]) if chosen else None
+    return AuthKind(method)
 
 
 def tenant_auth(tenant: dict[str, Any]) -> TenantAuthRef:
@@ -65,26 +75,23 @@ def tenant_auth(tenant: dict[str, Any]) -> TenantAuthRef:
     meta = tenant.get("metadata") or {}
     namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
     key = f"{namespace}/{name}"
-    try:
-        auth = parse_auth(tenant)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise UnsupportedAuth(key, f"spec.auth.{where}: {first['msg']}; fix the JiraTenant's spec.auth") from None
-    chosen = chosen_auth(auth)
-    if chosen is None:
+    spec = tenant_spec(tenant)
+    kind = auth_kind(spec)
+    if kind is None:
         raise UnsupportedAuth(key, "spec.auth sets none of oauth, serviceAccount, apiToken, pat")
-    method, block = chosen
-    token_url = block.token_url if isinstance(block, OAuthAuth | ServiceAccountAuth) else DEFAULT_TOKEN_URL
+    _, secret_name = auth_method(spec)
+    if not secret_name:
+        raise UnsupportedAuth(key, f"spec.auth.{kind.value}.secretRef.name is empty; name the credential Secret")
+    block = spec.auth.oauth or spec.auth.service_account
     return TenantAuthRef(
         namespace=namespace,
         name=name,
         uid=str(meta.get("uid", "")),
         generation=meta.get("generation"),
-        kind=AuthKind(method),
-        secret_name=block.secret_ref.name,
-        token_url=token_url,
-        allow_write_scopes=auth.allow_write_scopes,
+        kind=kind,
+        secret_name=secret_name,
+        token_url=block.token_url if block is not None else "",
+        allow_write_scopes=spec.auth.allow_write_scopes,
     )
 
 
@@ -109,7 +116,7 @@ def tenant_may_capture(tenant: dict[str, Any]) -> CaptureVerdict:
     fresh = cond.find(conditions, cond.TOKEN_FRESH)
     if fresh and fresh.get("status") == "False" and fresh.get("reason") == REAUTHORIZATION_REQUIRED:
         return CaptureVerdict(False, REAUTHORIZATION_REQUIRED, str(fresh.get("message", "")))
-    allowed = bool(((tenant.get("spec") or {}).get("auth") or {}).get("allowWriteScopes", False))
+    allowed = tenant_spec(tenant).auth.allow_write_scopes
     read_only = cond.find(conditions, cond.SCOPES_READ_ONLY)
     writes = (read_only is not None and read_only.get("status") == "False") or (
         (status.get("token") or {}).get("scopesReadOnly") is False
