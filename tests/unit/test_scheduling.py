@@ -52,3 +52,10 @@ def test_label_values() -> None:
     assert label_value("acme") == "acme"
     value = label_value("x" * 100)
     assert len(value) <= 63 and value[-1].isalnum()
+
+
+def test_the_token_window_takes_days_from_the_same_parser() -> None:
+    assert parse_duration("2d", days=True) == timedelta(days=2)
+    assert parse_duration("1d12h", days=True) == timedelta(hours=36)
+    with pytest.raises(ValueError, match="or 2d"):
+        parse_duration("2w", days=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 
 import kopf
@@ -25,6 +26,7 @@ from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.registry import build_registry
 from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
 from jiradrift.k8s.lease import holder_identity
+from jiradrift.kube.client import Kube
 from jiradrift.notify import (
     DEFAULT_NOTIFICATION_HOSTS,
     NOTIFICATION_HOSTS_ENV,
@@ -34,16 +36,36 @@ from jiradrift.notify import (
 )
 
 STORES = ("secret", "configmap", "filesystem")
+SYNC_POOL = 16  # connections of the sync client the stores and the notifier still use
 
 
 def api_client() -> k8s.ApiClient:
-    """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG)."""
+    """The sync client (in-cluster credentials in a pod, else the kubeconfig), for the parts not yet on Kube."""
+    config = k8s.Configuration()
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+        k8s_config.load_incluster_config(client_configuration=config)
+    else:
+        k8s_config.load_kube_config(client_configuration=config)
+    config.connection_pool_maxsize = SYNC_POOL
+    return k8s.ApiClient(config)
+
+
+async def operate(settings: OperatorSettings, *, all_namespaces: bool, liveness: str) -> None:
+    """Connect the one async client, build the handlers' context and run kopf until stopped."""
+    kube = await Kube.connect()
+    api = api_client()
     try:
-        k8s_config.load_incluster_config()
-        return k8s.ApiClient()
-    except k8s_config.ConfigException:
-        client: k8s.ApiClient = k8s_config.new_client_from_config()
-        return client
+        ctx = OperatorContext(kube=kube, api=api, settings=settings, holder=holder_identity())
+        await kopf.operator(
+            registry=build_registry(ctx),
+            standalone=settings.standalone,
+            clusterwide=all_namespaces,
+            namespaces=settings.namespaces,
+            liveness_endpoint=liveness or None,
+        )
+    finally:
+        await kube.close()
+        api.close()
 
 
 def run_command(
@@ -137,16 +159,6 @@ def run_command(
             stop_grace_seconds=notify_timeout + 5,
         ),
     )
-    ctx = OperatorContext(api=api_client(), settings=settings, holder=holder_identity())
     if metrics_port:
         metrics.serve(metrics_port)
-    registry = build_registry(ctx)
-    asyncio.run(
-        kopf.operator(
-            registry=registry,
-            standalone=standalone,
-            clusterwide=all_namespaces,
-            namespaces=list(namespace),
-            liveness_endpoint=liveness or None,
-        )
-    )
+    asyncio.run(operate(settings, all_namespaces=all_namespaces, liveness=liveness))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,6 +10,7 @@ from typing import Any
 
 from kubernetes import client as k8s
 
+from jiradrift.handlers.state import TenantState
 from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.jira.limits import ResponseLimits
 from jiradrift.kube.client import Kube
@@ -52,27 +52,24 @@ class OperatorSettings:
 class OperatorContext:
     """What every handler needs, passed in rather than global, so tests can build their own."""
 
+    kube: Kube  # the one Kubernetes client of the handlers
+    # The sync client, only for the parts still on it: the ConfigMap/Secret stores and the
+    # notifier's reads and writes of Snapshots.
     api: k8s.ApiClient
     settings: OperatorSettings
     holder: str
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     # per-tenant in-memory state keyed by uid: when the site was last checked, and the result
-    checks: dict[str, Any] = field(default_factory=dict)
+    tenants: dict[str, TenantState] = field(default_factory=dict)
     # one store per tenant, so its caches (newest manifests, body index) survive between captures
     stores: dict[tuple[str, str], SnapshotStore] = field(default_factory=dict)
     # Lease locks live across handler retries: expiry is judged from how long *this process* has
     # seen a Lease unchanged (client-go's observedTime), which a fresh lock object would forget.
     locks: dict[str, Any] = field(default_factory=dict)
-    # the one async client (Leases, token refresh), connected on first use inside the operator's loop
-    kube: Kube | None = None
-    _kube_connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    async def kube_client(self) -> Kube:
-        """The async Kubernetes client (in-cluster, else the kubeconfig), connected once."""
-        async with self._kube_connecting:
-            if self.kube is None:
-                self.kube = await Kube.connect()
-            return self.kube
+    # Called with the name of each write after a Snapshot's capture, before it (FAULT_POINTS in
+    # handlers/snapshot.py): a test injects a fault there to prove each later step idempotent.
+    # None in production.
+    before_step: Callable[[str], None] | None = None
 
     def budget(self, tenant_max_bytes: int | None) -> int | None:
         """A tenant's byte budget: its own, within the cluster-wide cap."""
@@ -93,7 +90,7 @@ class OperatorContext:
         budget = self.budget(budget_bytes)
         if self.settings.store == "filesystem":
             return FilesystemStore(self.settings.store_path, budget_bytes=budget)
-        kube = await self.kube_client()
+        kube = self.kube
         store = self.stores.get((namespace, tenant))
         if store is None:
             kind = SecretStore if self.settings.store == "secret" else ConfigMapStore

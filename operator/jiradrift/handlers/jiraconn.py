@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from jiradrift.handlers import metrics
@@ -14,20 +13,12 @@ from jiradrift.jira.auth import ApiTokenAuth, Credentials, OAuthAuth, PatAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.jira.limits import DEFAULT_LIMITS, ResponseLimits
 from jiradrift.jira.ratelimit import RetryPolicy
+from jiradrift.k8s.conditions import ConditionType, Problem, Reason, ReconcileError
 from jiradrift.k8s.credentials import TenantSecret, check_tenant_urls, read_tenant_secret
 from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.redact import redact
 from jiradrift.tokens import ensure_fresh_token
 from jiradrift.tokens.errors import TokenError
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A failure as a condition: which condition it falsifies, its reason and its message."""
-
-    condition: str
-    reason: str
-    message: str
 
 
 async def credentials_for(
@@ -39,17 +30,15 @@ async def credentials_for(
     Secret, the refresh Lease and the tenant's TokenFresh / ScopesReadOnly status stay in one place.
     """
     check_tenant_urls(ctx.settings.allowed_hosts, spec)  # before the Secret is even read
-    secret = await asyncio.to_thread(read_tenant_secret, ctx.api, namespace, name, spec)
+    secret = await read_tenant_secret(ctx.kube, namespace, name, spec)
     data = secret.data
     if secret.method == "apiToken":
         return ApiTokenAuth(email=data["email"], api_token=data["token"]), secret
     if secret.method == "pat":
         return PatAuth(token=data["token"]), secret
-    from datetime import timedelta
-
     try:
         state = await ensure_fresh_token(
-            await ctx.kube_client(),
+            ctx.kube,
             tenant,
             window=timedelta(seconds=ctx.settings.token_window_seconds),
             allowlist=ctx.settings.allowed_hosts,
@@ -94,66 +83,75 @@ async def open_client(
 # Jira Cloud's burst limit is 100 GET/s per endpoint (jira-api.md 3.1); stay below it.
 ENDPOINT_REQUESTS_PER_SECOND = 80.0
 
-TOKEN_CONDITION = {
-    "WriteScopesGranted": "ScopesReadOnly",
-    "SecretNotFound": "CredentialsValid",
-    "MalformedSecret": "CredentialsValid",
-    "SecretNotOptedIn": "CredentialsValid",
-    "HostNotAllowed": "CredentialsValid",
-    "NonCanonicalURL": "CredentialsValid",
-    "InsecureURL": "CredentialsValid",
-    "InvalidURL": "CredentialsValid",
+# The condition a token error falsifies (TokenFresh unless listed).
+TOKEN_CONDITION: dict[str, ConditionType] = {
+    Reason.WRITE_SCOPES_GRANTED: ConditionType.SCOPES_READ_ONLY,
+    Reason.SECRET_NOT_FOUND: ConditionType.CREDENTIALS_VALID,
+    Reason.MALFORMED_SECRET: ConditionType.CREDENTIALS_VALID,
+    Reason.SECRET_NOT_OPTED_IN: ConditionType.CREDENTIALS_VALID,
+    Reason.HOST_NOT_ALLOWED: ConditionType.CREDENTIALS_VALID,
+    Reason.NON_CANONICAL_URL: ConditionType.CREDENTIALS_VALID,
+    Reason.INSECURE_URL: ConditionType.CREDENTIALS_VALID,
+    Reason.INVALID_URL: ConditionType.CREDENTIALS_VALID,
 }
+
+CV, RE, TF = ConditionType.CREDENTIALS_VALID, ConditionType.REACHABLE, ConditionType.TOKEN_FRESH
 
 
 def classify(exc: BaseException, spec: JiraTenantSpec) -> Problem:
-    """A Jira-side exception -> the condition it falsifies, with a message that says what to fix."""
+    """Any failure -> the condition it falsifies, its reason and a message that says what to fix.
+
+    The one place errors become status: our own errors carry their condition (:class:`ReconcileError`),
+    token errors their reason, Jira errors are mapped here.
+    """
 
     site = spec.site
+    if isinstance(exc, ReconcileError):
+        return exc.problem
     if isinstance(exc, TokenError):
-        return Problem(TOKEN_CONDITION.get(exc.reason, "TokenFresh"), exc.reason, str(exc))
+        return Problem(TOKEN_CONDITION.get(exc.reason, TF), exc.reason, str(exc))
     if isinstance(exc, jira_errors.AuthenticationFailed):
         return Problem(
-            "CredentialsValid",
-            "CredentialsRejected",
+            CV,
+            Reason.CREDENTIALS_REJECTED,
             f"{site} rejected the credentials (401); check the Secret's values or re-create the token",
         )
     if isinstance(exc, jira_errors.PermissionDenied):
         return Problem(
-            "CredentialsValid",
-            "PermissionDenied",
+            CV,
+            Reason.PERMISSION_DENIED,
             f"{site} refused access (403): the account needs the Administer Jira permission and the read scopes",
         )
     if isinstance(exc, jira_errors.ReauthorizationRequired):
         return Problem(
-            "TokenFresh",
-            "ReauthorizationRequired",
+            TF,
+            Reason.REAUTHORIZATION_REQUIRED,
             f"the OAuth grant was revoked or expired ({exc}); run `jiradrift auth login --tenant NS/NAME`",
         )
     if isinstance(exc, jira_errors.OAuthError):
-        return Problem("CredentialsValid", "TokenRequestFailed", f"the token endpoint refused: {exc}")
+        return Problem(CV, Reason.TOKEN_REQUEST_FAILED, f"the token endpoint refused: {exc}")
     if isinstance(exc, jira_errors.WaitTooLong):
-        return Problem("Reachable", "RateLimited", f"{site} is rate limiting us: {exc}")
+        return Problem(RE, Reason.RATE_LIMITED, f"{site} is rate limiting us: {exc}")
     if isinstance(exc, jira_errors.SiteMisbehaved):
-        return Problem("Reachable", "SiteMisbehaved", f"{site} answered like no Jira does: {exc}")
+        return Problem(RE, Reason.SITE_MISBEHAVED, f"{site} answered like no Jira does: {exc}")
     if isinstance(exc, TimeoutError):
-        return Problem("Reachable", "Timeout", f"{site} did not finish answering in time; check the site")
+        return Problem(RE, Reason.TIMEOUT, f"{site} did not finish answering in time; check the site")
     if isinstance(exc, jira_errors.MalformedResponse):
         return Problem(
-            "Reachable",
-            "NotJira",
+            RE,
+            Reason.NOT_JIRA,
             f"{site} answered but not like Jira ({exc}); check spec.site points at a Jira site",
         )
     if isinstance(exc, jira_errors.NotFound):
-        return Problem("Reachable", "NotJira", f"{site} has no Jira REST API ({exc}); check spec.site")
+        return Problem(RE, Reason.NOT_JIRA, f"{site} has no Jira REST API ({exc}); check spec.site")
     if isinstance(exc, jira_errors.JiraUnreachable | jira_errors.JiraTimeout):
-        return Problem("Reachable", "Unreachable", f"cannot reach {site}: {exc}")
+        return Problem(RE, Reason.UNREACHABLE, f"cannot reach {site}: {exc}")
     if isinstance(exc, jira_errors.DiscoveryError):
-        return Problem("Reachable", "CloudIdUnknown", f"{exc}; or set spec.cloudId")
+        return Problem(RE, Reason.CLOUD_ID_UNKNOWN, f"{exc}; or set spec.cloudId")
     if isinstance(exc, jira_errors.RateLimited):
-        return Problem("Reachable", "RateLimited", f"{site} is rate limiting us: {exc}")
+        return Problem(RE, Reason.RATE_LIMITED, f"{site} is rate limiting us: {exc}")
     if isinstance(exc, jira_errors.JiraHTTPError):
-        return Problem("Reachable", "JiraError", f"{site}: {exc}")
+        return Problem(RE, Reason.JIRA_ERROR, f"{site}: {exc}")
     if isinstance(exc, jira_errors.ConfigurationError):
-        return Problem("Reachable", "InvalidSite", str(exc))
-    return Problem("Reachable", "UnexpectedError", redact(f"{type(exc).__name__}: {exc}"))
+        return Problem(RE, Reason.INVALID_SITE, str(exc))
+    return Problem(RE, Reason.UNEXPECTED_ERROR, redact(f"{type(exc).__name__}: {exc}"))

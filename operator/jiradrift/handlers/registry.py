@@ -7,6 +7,7 @@ and tests can run an operator with second-scale timers.
 from __future__ import annotations
 
 import asyncio
+import copy
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -79,6 +80,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         """Drift notifications run beside the handlers, never inside a capture (jiradrift.notify)."""
         notifier = Notifier(
             ctx.api,
+            ctx.kube,
             settings.notify,
             ctx.holder,
             settings.namespaces,
@@ -124,6 +126,4 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
 
 
 def _plain(body: kopf.Body) -> dict[str, Any]:
-    import copy
-
     return copy.deepcopy(dict(body))

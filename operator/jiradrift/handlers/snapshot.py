@@ -1,9 +1,16 @@
 """Run one Snapshot: lock, capture, store, diff, write status, tell the tenant.
 
-Idempotent by construction: a Snapshot whose phase is final is left alone; a Snapshot found
-``Capturing`` after a restart is captured again under the Lease (the dead holder's Lease expires
-after ``leaseDurationSeconds`` without renewal), and the store refuses nothing on a re-run because
-bodies are content-addressed and the manifest is written last.
+The capture is a sequence of small steps (:data:`STEPS`) over one :class:`SnapshotRun`. Every step
+after the capture is idempotent, and the capture itself is skipped when this Snapshot's manifest
+is already stored: a retry after a failure at any point (a lost Lease, a store or API error, a
+crash) completes the same Snapshot from the stored manifest, without capturing the site again.
+
+- a Snapshot whose phase is final is left alone;
+- one found ``Capturing`` or ``Pending`` is taken up again under the Lease (a dead holder's Lease
+  expires after ``leaseDurationSeconds`` without renewal);
+- the drift report is read back when stored (so the baseline stays the one first compared to),
+  statuses are merge patches, labels are set not added, and the Events of a Snapshot carry a
+  name derived from it, so a repeated post meets 409 and posts nothing new.
 """
 
 from __future__ import annotations
@@ -11,31 +18,38 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NoReturn
 
 import kopf
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
 
 from jiradrift.handlers import metrics
+from jiradrift.handlers import snapshot_status as build
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
+from jiradrift.handlers.drift_summary import Attribution, tenant_drift
 from jiradrift.handlers.jiraconn import classify, credentials_for, open_client
-from jiradrift.handlers.tenant import tenant_drift_patch, tenant_key
-from jiradrift.jira.audit import AuditEntry, attribute, audit_entries
+from jiradrift.handlers.objects import patch_labels, patch_status, read_object
+from jiradrift.handlers.snapshot_status import status_patch
+from jiradrift.handlers.stored import stored_manifest, stored_or_new_drift
+from jiradrift.handlers.tenant import tenant_key
+from jiradrift.jira.audit import attribute, audit_entries
+from jiradrift.jira.client import JiraClient
 from jiradrift.jira.errors import JiraError
-from jiradrift.k8s import conditions as cond
 from jiradrift.k8s import events
-from jiradrift.k8s.credentials import CredentialsProblem
+from jiradrift.k8s.conditions import TERMINAL_REASONS, Reason
 from jiradrift.k8s.lease import LeaseLock, snapshot_lock_key, snapshot_lock_labels
 from jiradrift.k8s.resources import (
-    GROUP,
     LABEL_DRIFT,
     LABEL_NOTIFY,
     LABEL_TENANT,
     LABEL_TYPE,
-    VERSION,
     JiraTenantSpec,
+    JiraTenantStatus,
+    LockRecord,
+    SnapshotPhase,
+    SnapshotStatus,
 )
 from jiradrift.kube.api import label_value
 from jiradrift.model.manifest import Manifest
@@ -43,83 +57,79 @@ from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import BudgetExceeded
 from jiradrift.notify import pending_deliveries, records_json
-from jiradrift.redact import redact, redact_strings
+from jiradrift.redact import redact
 from jiradrift.snapshot.capture import capture_snapshot
-from jiradrift.snapshot.recording import diff_stored
 from jiradrift.tokens.tenant import tenant_may_capture
 
 log = logging.getLogger("jiradrift.snapshot")
 
-FINAL = ("Completed", "Incomplete", "Failed")
+FINAL = (SnapshotPhase.COMPLETED, SnapshotPhase.INCOMPLETE, SnapshotPhase.FAILED)
 MAX_ATTEMPTS = 5
 
 
-def _objects(ctx: OperatorContext) -> k8s.CustomObjectsApi:
-    return k8s.CustomObjectsApi(ctx.api)
+class StepFailed(Exception):
+    """A step failed in a way that :func:`_retry_or_fail` has already recorded in status."""
 
 
-STORE_BACKENDS = {"secret": "Secret", "configmap": "ConfigMap", "filesystem": "Filesystem"}
+@dataclass
+class SnapshotRun:
+    """One attempt at one Snapshot: what the steps read and what they produce."""
+
+    ctx: OperatorContext
+    body: dict[str, Any]
+    tenant: dict[str, Any]
+    spec: JiraTenantSpec
+    lock: LeaseLock
+    attempts: int
+    store: SnapshotStore
+    started: datetime
+    t0: float = field(default_factory=time.monotonic)
+    client: JiraClient | None = None
+    manifest: Manifest | None = None
+    resumed: bool = False  # the manifest was stored by an earlier attempt
+    report: DriftReport | None = None
+    attribution: Attribution = field(default_factory=dict)
+    status: SnapshotStatus | None = None
+
+    def fault(self, point: str) -> None:
+        """A test's fault hook at ``point`` (one of :data:`FAULT_POINTS`); nothing in production."""
+        if self.ctx.before_step is not None:
+            self.ctx.before_step(point)
+
+    @property
+    def namespace(self) -> str:
+        return str(self.body["metadata"]["namespace"])
+
+    @property
+    def name(self) -> str:
+        return str(self.body["metadata"]["name"])
+
+    @property
+    def tenant_name(self) -> str:
+        return str(self.body["spec"]["tenantRef"]["name"])
+
+    @property
+    def snapshot_type(self) -> str:
+        return str(self.body["spec"]["type"])
+
+    @property
+    def tkey(self) -> str:
+        return tenant_key(self.namespace, self.tenant_name)
+
+    @property
+    def generation(self) -> int | None:
+        generation = self.body["metadata"].get("generation")
+        return int(generation) if generation is not None else None
 
 
-def patch_status(ctx: OperatorContext, namespace: str, name: str, status: dict[str, Any]) -> None:
-    """Every string in a Snapshot's status passes redaction: messages quote errors, errors quote input."""
-    _objects(ctx).patch_namespaced_custom_object_status(
-        GROUP, VERSION, namespace, "snapshots", name, {"status": redact_strings(status)}
-    )
-
-
-def read(ctx: OperatorContext, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
-    try:
-        return cast(
-            dict[str, Any],
-            _objects(ctx).get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name),
-        )
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-
-
-async def find_baseline(
-    store: SnapshotStore, tenant: str, snapshot_type: str, current: str, spec: JiraTenantSpec
-) -> Manifest | None:
-    """The named baseline, else the newest other complete snapshot of this tenant and type."""
-    if spec.drift.compare_to == "baseline" and spec.drift.baseline_snapshot:
-        try:
-            return await store.get_manifest(spec.drift.baseline_snapshot)
-        except KeyError:
-            return None
-    for info in await store.list_snapshots(tenant):
-        if info.snapshot_id != current and info.type == snapshot_type and info.complete:
-            return await store.get_manifest(info.snapshot_id)
-    return None
-
-
-def drift_status(
-    report: DriftReport | None, limit: int, attribution: dict[str, AuditEntry] | None = None
-) -> dict[str, Any]:
-    if report is None:
-        return {"baseline": None, "total": 0, "added": 0, "removed": 0, "changed": 0, "changes": []}
-    highest = report.highest_severity
-    return {
-        "baseline": report.old_snapshot,
-        "total": report.change_count,
-        "added": report.added,
-        "removed": report.removed,
-        "changed": report.changed,
-        "highestSeverity": highest.value if highest else None,
-        "changes": [
-            {
-                "key": c.key[:512],
-                **({"name": c.name[:256]} if c.name else {}),
-                **({"changedBy": attribution[c.key].describe()} if attribution and c.key in attribution else {}),
-                "op": c.op.value,
-                "path": c.path[:512],
-                "severity": c.severity.value,
-            }
-            for c in report.first(limit)
-        ],
-    }
+def lock_key(namespace: str, name: str, spec: dict[str, Any]) -> str:
+    tenant_name, snapshot_type = spec["tenantRef"]["name"], spec["type"]
+    window = spec.get("windowStart")
+    if window:
+        start = datetime.fromisoformat(window.replace("Z", "+00:00"))
+        return snapshot_lock_key(tenant_key(namespace, tenant_name), snapshot_type, start)
+    # a Manual Snapshot is its own window
+    return f"snapshot_lock:{tenant_key(namespace, tenant_name)}:{snapshot_type}:manual-{name}"
 
 
 async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
@@ -127,28 +137,22 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
     namespace, name = meta["namespace"], meta["name"]
     status = body.get("status") or {}
     tenant_name, snapshot_type = spec["tenantRef"]["name"], spec["type"]
-    window = spec.get("windowStart")
-    if window:
-        key = snapshot_lock_key(
-            tenant_key(namespace, tenant_name),
-            snapshot_type,
-            datetime.fromisoformat(window.replace("Z", "+00:00")),
-        )
-    else:  # a Manual Snapshot is its own window
-        key = f"snapshot_lock:{tenant_key(namespace, tenant_name)}:{snapshot_type}:manual-{name}"
+    key = lock_key(namespace, name, spec)
     if status.get("phase") in FINAL:
         ctx.locks.pop(key, None)  # another replica finished it; forget our observation
-        if status.get("phase") == "Completed" and status.get("completionTime"):  # learnt again after a restart
+        if status.get("phase") == SnapshotPhase.COMPLETED and status.get(
+            "completionTime"
+        ):  # learnt again after a restart
             completed = datetime.fromisoformat(status["completionTime"]).timestamp()
             metrics.record_complete_snapshot(namespace, tenant_name, snapshot_type, completed)
         return
     attempts = int(status.get("attempts") or 0) + 1
-    tenant = await asyncio.to_thread(read, ctx, namespace, "jiratenants", tenant_name)
+    tenant = await read_object(ctx.kube, namespace, "jiratenants", tenant_name)
     if tenant is None:
         await _finish_failed(
             ctx,
             body,
-            "TenantNotFound",
+            Reason.TENANT_NOT_FOUND,
             f"JiraTenant {namespace}/{tenant_name} (spec.tenantRef.name) does not exist; "
             "create it or delete this Snapshot",
             attempts,
@@ -169,7 +173,7 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
     lock = ctx.locks.get(key)
     if lock is None:
         lock = ctx.locks[key] = LeaseLock(
-            await ctx.kube_client(),
+            ctx.kube,
             namespace,
             key,
             ctx.holder,
@@ -186,180 +190,240 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
         )
     try:
         # The other holder may have finished between our read and our acquire.
-        fresh = await asyncio.to_thread(read, ctx, namespace, "snapshots", name)
+        fresh = await read_object(ctx.kube, namespace, "snapshots", name)
         if fresh is None or (fresh.get("status") or {}).get("phase") in FINAL:
             return  # the finally below releases and forgets the lock
-        await _capture_locked(ctx, fresh, tenant, tenant_spec, lock, attempts)
+        owner = {"apiVersion": fresh["apiVersion"], "kind": "Snapshot", "name": name, "uid": fresh["metadata"]["uid"]}
+        run = SnapshotRun(
+            ctx=ctx,
+            body=fresh,
+            tenant=tenant,
+            spec=tenant_spec,
+            lock=lock,
+            attempts=attempts,
+            store=await ctx.store_for(
+                namespace,
+                tenant_key(namespace, tenant_name),
+                owner=owner,
+                budget_bytes=tenant_spec.retention.max_bytes,
+                parts_owner={
+                    "apiVersion": tenant["apiVersion"],
+                    "kind": "JiraTenant",
+                    "name": tenant_name,
+                    "uid": tenant["metadata"]["uid"],
+                },
+            ),
+            started=ctx.clock(),
+        )
+        try:
+            await _run_steps(run)
+        except StepFailed:
+            return
     finally:
         await lock.release()
         ctx.locks.pop(key, None)
 
 
-async def _capture_locked(
-    ctx: OperatorContext,
-    body: dict[str, Any],
-    tenant: dict[str, Any],
-    tenant_spec: JiraTenantSpec,
-    lock: LeaseLock,
-    attempts: int,
-) -> None:
+Step = Callable[[SnapshotRun], Awaitable[None]]
 
-    meta, spec = body["metadata"], body["spec"]
-    namespace, name = meta["namespace"], meta["name"]
-    tenant_name, snapshot_type = spec["tenantRef"]["name"], spec["type"]
-    tkey = tenant_key(namespace, tenant_name)
-    started = ctx.clock()
-    t0 = time.monotonic()
-    lock_record = {
-        "lease": lock.name,
-        "key": lock.key[:1024],
-        "holder": lock.holder,
-        "transitions": lock.record.transitions if lock.record else 0,
-        "acquiredAt": cond.now_rfc3339(started),
-    }
-    await asyncio.to_thread(
-        patch_status,
-        ctx,
-        namespace,
-        name,
-        {
-            "phase": "Capturing",
-            "startTime": cond.now_rfc3339(started),
-            "lock": lock_record,
-            "attempts": attempts,
-            "message": f"capturing {snapshot_type} from {tenant_spec.site}",
-            "observedGeneration": meta.get("generation"),
-        },
-    )
-    # Manual Snapshots arrive unlabelled; the labels make them listable per tenant and type.
-    await asyncio.to_thread(
-        _label, ctx, namespace, name, {LABEL_TENANT: label_value(tenant_name), LABEL_TYPE: snapshot_type}
-    )
-    log.info("snapshot %s/%s capturing under %s (holder %s)", namespace, name, lock.key, lock.holder)
-    owner = {"apiVersion": body["apiVersion"], "kind": "Snapshot", "name": name, "uid": meta["uid"]}
-    tenant_ref = {"apiVersion": tenant["apiVersion"], "kind": "JiraTenant", "name": tenant_name}
-    store = await ctx.store_for(
-        namespace,
-        tkey,
-        owner=owner,
-        budget_bytes=tenant_spec.retention.max_bytes,
-        parts_owner={**tenant_ref, "uid": tenant["metadata"]["uid"]},
-    )
+
+async def _run_steps(run: SnapshotRun) -> None:
     try:
-        credentials, _ = await credentials_for(ctx, namespace, tenant_name, tenant_spec, tenant)
-        client = await open_client(tenant_spec, credentials, limits=ctx.settings.limits)
-    except CredentialsProblem as exc:
-        await _retry_or_fail(ctx, body, exc.reason, exc.message, attempts)
+        for _name, step in STEPS:
+            await step(run)
+    finally:
+        if run.client is not None:
+            _record_requests(run.namespace, run.tenant_name, run.client)
+            await run.client.aclose()
+
+
+async def mark_capturing(run: SnapshotRun) -> None:
+    lock = run.lock
+    record = LockRecord(
+        lease=lock.name,
+        key=lock.key[:1024],
+        holder=lock.holder,
+        transitions=lock.record.transitions if lock.record else 0,
+        acquired_at=build.seconds(run.started),
+    )
+    status = build.capturing(
+        record, run.attempts, run.started, f"capturing {run.snapshot_type} from {run.spec.site}", run.generation
+    )
+    await patch_status(run.ctx.kube, run.namespace, "snapshots", run.name, status_patch(status))
+    # Manual Snapshots arrive unlabelled; the labels make them listable per tenant and type.
+    labels = {LABEL_TENANT: label_value(run.tenant_name), LABEL_TYPE: run.snapshot_type}
+    await patch_labels(run.ctx.kube, run.namespace, "snapshots", run.name, labels)
+    log.info("snapshot %s/%s capturing under %s (holder %s)", run.namespace, run.name, lock.key, lock.holder)
+
+
+async def connect(run: SnapshotRun) -> JiraClient:
+    """The read-only Jira client of this run (opened once; closed when the steps end)."""
+    if run.client is None:
+        credentials, _ = await credentials_for(run.ctx, run.namespace, run.tenant_name, run.spec, run.tenant)
+        run.client = await open_client(run.spec, credentials, limits=run.ctx.settings.limits)
+    return run.client
+
+
+async def capture(run: SnapshotRun) -> None:
+    """Capture the site into the store -- unless an earlier attempt did (then resume from its manifest)."""
+    created = datetime.fromisoformat(str(run.body["metadata"]["creationTimestamp"]).replace("Z", "+00:00"))
+    run.manifest = await stored_manifest(
+        run.store, run.name, tenant=run.tkey, snapshot_type=run.snapshot_type, created=created
+    )
+    if run.manifest is not None:
+        run.resumed = True
+        log.info("snapshot %s/%s resumes from its stored manifest", run.namespace, run.name)
         return
+    try:
+        client = await connect(run)
     except Exception as exc:
-        problem = classify(exc, tenant_spec)
-        await _retry_or_fail(ctx, body, problem.reason, problem.message, attempts)
-        return
+        await _retry_or_fail(run, exc)
+    lock = run.lock
     try:
         async with lock.held(release=False) as hold:  # released in run_snapshot
-            manifest = await asyncio.wait_for(
+            run.manifest = await asyncio.wait_for(
                 capture_snapshot(
                     client,
-                    store,
-                    tenant=tkey,
-                    snapshot_type=snapshot_type,
-                    snapshot_id=name,
-                    captured_at=started,
+                    run.store,
+                    tenant=run.tkey,
+                    snapshot_type=run.snapshot_type,
+                    snapshot_id=run.name,
+                    captured_at=run.started,
                 ),
-                timeout=ctx.settings.capture_timeout_seconds,
+                timeout=run.ctx.settings.capture_timeout_seconds,
             )
             if hold.lost.is_set():
                 metrics.LOCK_ACQUISITIONS.labels("lost").inc()
                 raise kopf.TemporaryError(
                     f"lost {lock.key} during the capture; another holder will finish it", delay=10
                 )
-        baseline = await find_baseline(store, tkey, snapshot_type, name, tenant_spec)
-        report = None
-        attribution: dict[str, AuditEntry] = {}
-        if baseline is not None:
-            report = await diff_stored(store, baseline, manifest, tenant_spec.drift.ignore)
-            await store.put_drift(report)
-            if report.has_drift:
-                attribution = await _attribute(client, report, baseline.captured_at, ctx.clock(), ctx.settings)
     except kopf.TemporaryError:
         raise
-    except BudgetExceeded as exc:  # the store wrote nothing more; retrying would not fit either
-        await _finish_failed(ctx, body, exc.reason, str(exc), attempts, phase="Incomplete")
-        return
+    except BudgetExceeded as exc:  # retrying cannot help: the site is larger than the budget allows
+        await _finish_failed(run.ctx, run.body, exc.reason, str(exc), run.attempts, phase=SnapshotPhase.INCOMPLETE)
+        raise StepFailed(exc.reason) from None
     except Exception as exc:
-        problem = classify(exc, tenant_spec)
-        await _retry_or_fail(ctx, body, problem.reason, problem.message, attempts)
-        return
-    finally:
-        _record_requests(namespace, tenant_name, client)
-        await client.aclose()
+        await _retry_or_fail(run, exc)
+    run.fault("manifest-stored")
 
-    phase = "Completed" if manifest.complete else "Incomplete"
-    finished = ctx.clock()
-    drift = drift_status(report, ctx.settings.max_changes_in_status, attribution)
-    notifications = records_json(pending_deliveries(tenant_spec.notifications, drift.get("highestSeverity")))
-    message = _summary(manifest, report, attribution)
-    ready_message = (
-        message
-        if phase == "Completed"
-        else f"{len(manifest.errors)} object(s) could not be read: " + "; ".join(e.message for e in manifest.errors[:3])
-    )
-    status = {
-        "phase": phase,
-        "message": message,
-        "completionTime": cond.now_rfc3339(finished),
-        "durationSeconds": round(time.monotonic() - t0, 3),
-        "itemCount": len(manifest.items),
-        "requestCount": manifest.request_count,
-        "errorCount": len(manifest.errors),
-        "digest": f"sha256:{manifest.digest}",
-        "storageRef": {
-            "backend": STORE_BACKENDS[ctx.settings.store],
-            "location": f"{namespace}/{name}",
-        },
-        "unchangedFrom": manifest.unchanged_from,
-        "drift": drift,
-        **({"notifications": notifications} if notifications else {}),
-        "conditions": cond.set_condition(
-            [],
-            "Ready",
-            phase == "Completed",
-            phase,
-            ready_message,
-            generation=meta.get("generation"),
-            now=finished,
-        ),
-    }
-    if notifications:  # for jiradrift.notify; labelled first, so a crash in between cannot lose them
-        await asyncio.to_thread(_label, ctx, namespace, name, {LABEL_NOTIFY: "pending"})
-    await asyncio.to_thread(patch_status, ctx, namespace, name, status)
-    drifted = bool(report and report.has_drift)
-    await asyncio.to_thread(_label, ctx, namespace, name, {LABEL_DRIFT: "true" if drifted else "false"})
-    metrics.SNAPSHOT_DURATION.labels(namespace, tenant_name, snapshot_type, phase).observe(time.monotonic() - t0)
-    metrics.SNAPSHOTS.labels(namespace, tenant_name, snapshot_type, phase).inc()
-    metrics.SNAPSHOT_ITEMS.labels(namespace, tenant_name, snapshot_type).set(len(manifest.items))
-    if phase == "Completed":
-        metrics.record_complete_snapshot(namespace, tenant_name, snapshot_type, finished.timestamp())
-    tenant_status: dict[str, Any] = {"lastSnapshotTime": cond.now_rfc3339(finished)}
-    if report is not None and drifted:
-        for change in report.changes:
-            metrics.DRIFT_CHANGES.labels(namespace, tenant_name, snapshot_type, change.severity.value).inc()
-        tenant_status["drift"] = tenant_drift_patch(report.summary(), name, finished)
-        event_type = events.drift_event_type(report.highest_severity)
-        await asyncio.to_thread(events.post, ctx.api, tenant, event_type, "DriftDetected", f"{name}: {message}")
-    if phase == "Incomplete":
-        await asyncio.to_thread(events.post, ctx.api, body, "Warning", "SnapshotIncomplete", ready_message)
-    await asyncio.to_thread(
-        lambda: _objects(ctx).patch_namespaced_custom_object_status(
-            GROUP, VERSION, namespace, "jiratenants", tenant_name, {"status": tenant_status}
+
+async def drift(run: SnapshotRun) -> None:
+    """The drift from the baseline (read back when a resumed attempt stored it), and who made it."""
+    assert run.manifest is not None
+    try:
+        run.report, baseline = await stored_or_new_drift(
+            run.store,
+            run.manifest,
+            resumed=run.resumed,
+            spec=run.spec,
+            before_put=lambda: run.fault("put-drift"),
         )
+    except Exception as exc:
+        await _retry_or_fail(run, exc)
+    if run.report is None or not run.report.has_drift or baseline is None:
+        return
+    try:  # attribution is best effort: a resumed run whose credentials now fail still completes
+        client = await connect(run)
+    except Exception as exc:
+        log.info("no audit attribution for %s: %s", run.name, classify(exc, run.spec).message)
+        return
+    run.attribution = await _attribute(client, run.report, baseline.captured_at, run.ctx.clock(), run.ctx.settings)
+
+
+def final_status(run: SnapshotRun) -> SnapshotStatus:
+    """Completed or Incomplete, with the drift (built once per attempt)."""
+    assert run.manifest is not None
+    ctx = run.ctx
+    if run.status is not None:
+        return run.status
+    run.status = build.finished(
+        run.manifest,
+        run.report,
+        run.attribution,
+        location=f"{run.namespace}/{run.name}",
+        backend=ctx.settings.store,
+        max_changes=ctx.settings.max_changes_in_status,
+        duration=time.monotonic() - run.t0,
+        now=ctx.clock(),
+        generation=run.generation,
     )
-    log.info("snapshot %s/%s %s: %s", namespace, name, phase.lower(), message)
+    return run.status
+
+
+async def write_status(run: SnapshotRun) -> None:
+    """The Snapshot's final phase: written last, so a Snapshot that shows it has told everyone."""
+    ctx = run.ctx
+    run.fault("snapshot-status")
+    status = final_status(run)
+    patch = status_patch(status)
+    drift = status.drift
+    pending = pending_deliveries(run.spec.notifications, drift.highest_severity if drift else None)
+    if pending:  # for jiradrift.notify; labelled first, so a crash in between cannot lose them
+        await patch_labels(ctx.kube, run.namespace, "snapshots", run.name, {LABEL_NOTIFY: "pending"})
+        patch["notifications"] = records_json(pending)
+    await patch_status(ctx.kube, run.namespace, "snapshots", run.name, patch)
+    drifted = bool(run.report and run.report.has_drift)
+    await patch_labels(ctx.kube, run.namespace, "snapshots", run.name, {LABEL_DRIFT: "true" if drifted else "false"})
+
+
+async def tell_tenant(run: SnapshotRun) -> None:
+    """Events (one per Snapshot and reason, whatever the retries) and the tenant's last snapshot
+    and drift: merge patches of values derived from the stored drift, so repeating them is harmless."""
+    assert run.manifest is not None
+    ctx, status = run.ctx, final_status(run)
+    now = status.completion_time or ctx.clock()
+    tenant_status = JiraTenantStatus(last_snapshot_time=now)
+    if run.report is not None and run.report.has_drift and status.drift is not None:
+        tenant_status.drift = tenant_drift(status.drift, run.snapshot_type, run.name, now)
+        message = f"{run.name}: {status.message}"
+        run.fault("drift-event")
+        event_type = events.drift_event_type(run.report.highest_severity)
+        await events.post(ctx.kube, run.tenant, event_type, Reason.DRIFT_DETECTED, message, once=run.name)
+    if status.phase == SnapshotPhase.INCOMPLETE:
+        await events.post(
+            ctx.kube,
+            run.body,
+            "Warning",
+            Reason.SNAPSHOT_INCOMPLETE,
+            build.incomplete_message(run.manifest),
+            once=run.name,
+        )
+    run.fault("tenant-status")
+    await patch_status(ctx.kube, run.namespace, "jiratenants", run.tenant_name, status_patch(tenant_status))
+
+
+async def record(run: SnapshotRun) -> None:
+    """Metrics and the log line, once the Snapshot is done."""
+    assert run.manifest is not None and run.status is not None
+    ns, tenant, type_, phase = run.namespace, run.tenant_name, run.snapshot_type, run.status.phase.value
+    metrics.SNAPSHOT_DURATION.labels(ns, tenant, type_, phase).observe(time.monotonic() - run.t0)
+    metrics.SNAPSHOTS.labels(ns, tenant, type_, phase).inc()
+    metrics.SNAPSHOT_ITEMS.labels(ns, tenant, type_).set(len(run.manifest.items))
+    if run.status.phase == SnapshotPhase.COMPLETED and run.status.completion_time is not None:
+        metrics.record_complete_snapshot(ns, tenant, type_, run.status.completion_time.timestamp())
+    if run.report is not None and run.report.has_drift:
+        for change in run.report.changes:
+            metrics.DRIFT_CHANGES.labels(ns, tenant, type_, change.severity.value).inc()
+    log.info("snapshot %s/%s %s: %s", ns, run.name, phase.lower(), run.status.message)
+
+
+STEPS: tuple[tuple[str, Step], ...] = (
+    ("mark-capturing", mark_capturing),
+    ("capture", capture),  # opens the Jira client, unless the manifest is already stored
+    ("drift", drift),  # the manifest is stored from here on
+    ("tenant", tell_tenant),
+    ("status", write_status),  # the final phase: nothing after it needs to be repeated
+    ("record", record),
+)
+# Where a test may inject a fault (ctx.before_step): every write from the stored manifest to the
+# final phase. A fault at put-drift goes through the step's own error handling (Pending, retry);
+# the others escape the handler, as a crash or a lost API server would.
+FAULT_POINTS = ("manifest-stored", "put-drift", "drift-event", "tenant-status", "snapshot-status")
 
 
 async def _attribute(
     client: Any, report: DriftReport, since: datetime, until: datetime, settings: OperatorSettings
-) -> dict[str, AuditEntry]:
+) -> Attribution:
     """Audit-log attribution of the changes shown in status; best effort (needs the audit scope),
     and given at most ``audit_timeout_seconds``: a slow audit log never holds up a Snapshot."""
     shown = report.first(settings.max_changes_in_status)
@@ -379,29 +443,6 @@ async def _attribute(
     return attribute(((c.key, c.name) for c in shown), entries)
 
 
-def _summary(manifest: Manifest, report: DriftReport | None, attribution: dict[str, AuditEntry] | None = None) -> str:
-    items = f"{len(manifest.items)} items"
-    if report is None:
-        return f"{items}; first snapshot of this type, no baseline to compare"
-    if not report.has_drift:
-        return f"{items}; no drift from {report.old_snapshot}"
-    first = report.changes[0]
-    highest = report.highest_severity.value if report.highest_severity else "low"
-    more = f" and {report.change_count - 1} more" if report.change_count > 1 else ""
-    return (
-        f"{items}; {report.change_count} change(s) ({highest}) from {report.old_snapshot}: "
-        f"{first.op.value} {first.key}{f' ({first.name!r})' if first.name else ''}"
-        f"{':' + first.path if first.path else ''}"
-        f"{f' [audit: {attribution[first.key].describe()}]' if attribution and first.key in attribution else ''}{more}"
-    )[:4000]
-
-
-def _label(ctx: OperatorContext, namespace: str, name: str, labels: dict[str, str]) -> None:
-    _objects(ctx).patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, "snapshots", name, {"metadata": {"labels": labels}}
-    )
-
-
 def _record_requests(namespace: str, tenant: str, client: Any) -> None:
     stats = getattr(client, "stats", None)
     if stats is None:
@@ -412,62 +453,33 @@ def _record_requests(namespace: str, tenant: str, client: Any) -> None:
     metrics.RATE_LIMIT_WAIT_SECONDS.labels(namespace, tenant).inc(stats.rate_limit_wait_seconds)
 
 
-async def _retry_or_fail(ctx: OperatorContext, body: dict[str, Any], reason: str, message: str, attempts: int) -> None:
-    meta = body["metadata"]
-    metrics.ERRORS.labels(meta["namespace"], body["spec"]["tenantRef"]["name"], reason).inc()
-    terminal = reason in {
-        "SecretNotFound",
-        "SecretKeyMissing",
-        "CredentialsRejected",
-        "ReauthorizationRequired",
-        "PermissionDenied",
-        "NotJira",
-        "InvalidSite",
-        "WriteScopesGranted",
-        "MalformedSecret",
-        "SecretNotOptedIn",
-        "HostNotAllowed",
-        "NonCanonicalURL",
-        "InsecureURL",
-        "InvalidURL",
-    }
-    if terminal or attempts >= MAX_ATTEMPTS:
-        await _finish_failed(ctx, body, reason, message, attempts)
-        return
-    await asyncio.to_thread(
-        patch_status,
-        ctx,
-        meta["namespace"],
-        meta["name"],
-        {
-            "phase": "Pending",
-            "attempts": attempts,
-            "message": f"attempt {attempts}/{MAX_ATTEMPTS} failed: {message}",
-        },
-    )
+async def _retry_or_fail(run: SnapshotRun, exc: Exception) -> NoReturn:
+    """Record a failed step: Failed when retrying cannot help (or after MAX_ATTEMPTS), else Pending
+    and a kopf retry with backoff. Raises :class:`StepFailed` or ``kopf.TemporaryError``."""
+    problem = classify(exc, run.spec)
+    reason, message, attempts = problem.reason, problem.message, run.attempts
+    metrics.ERRORS.labels(run.namespace, run.tenant_name, reason).inc()
+    if reason in TERMINAL_REASONS or attempts >= MAX_ATTEMPTS:
+        await _finish_failed(run.ctx, run.body, reason, message, attempts)
+        raise StepFailed(reason)
+    status = build.retrying(attempts, MAX_ATTEMPTS, message)
+    await patch_status(run.ctx.kube, run.namespace, "snapshots", run.name, status_patch(status))
     raise kopf.TemporaryError(redact(f"{reason}: {message}"), delay=min(300, 15 * 2**attempts))
 
 
 async def _finish_failed(
-    ctx: OperatorContext, body: dict[str, Any], reason: str, message: str, attempts: int, phase: str = "Failed"
+    ctx: OperatorContext,
+    body: dict[str, Any],
+    reason: str,
+    message: str,
+    attempts: int,
+    phase: SnapshotPhase = SnapshotPhase.FAILED,
 ) -> None:
     meta = body["metadata"]
-    now = ctx.clock()
-    await asyncio.to_thread(
-        patch_status,
-        ctx,
-        meta["namespace"],
-        meta["name"],
-        {
-            "phase": phase,
-            "message": message,
-            "attempts": attempts,
-            "completionTime": cond.now_rfc3339(now),
-            "conditions": cond.set_condition(
-                [], "Ready", False, reason, message, generation=meta.get("generation"), now=now
-            ),
-        },
-    )
-    metrics.SNAPSHOTS.labels(meta["namespace"], body["spec"]["tenantRef"]["name"], body["spec"]["type"], phase).inc()
-    await asyncio.to_thread(events.post, ctx.api, body, "Warning", reason, message)
+    status = build.failed(reason, message, attempts, ctx.clock(), meta.get("generation"), phase=phase)
+    await patch_status(ctx.kube, meta["namespace"], "snapshots", meta["name"], status_patch(status))
+    metrics.SNAPSHOTS.labels(
+        meta["namespace"], body["spec"]["tenantRef"]["name"], body["spec"]["type"], phase.value
+    ).inc()
+    await events.post(ctx.kube, body, "Warning", reason, message)
     log.warning("snapshot %s/%s failed: %s", meta["namespace"], meta["name"], message)

@@ -1,23 +1,135 @@
-"""metav1.Condition helpers: set a condition without losing its lastTransitionTime.
+"""Condition types, reasons and the errors that carry them; metav1.Condition helpers.
 
-Conditions are plain dicts here (the shape the API server stores), so the same helpers serve
-kopf's ``patch.status`` and direct status patches from the token job.
+The one place for condition types and reasons: both are stable API (alerts and dashboards match
+them), so they are enums here and nowhere else. A failure that should show in status is a
+:class:`ReconcileError` -- it names the condition it falsifies and the reason -- so handlers turn
+errors into status in one function (``jiradrift.handlers.problems.problem_of``).
+
+Conditions are plain dicts in the helpers below (the shape the API server stores), so the same
+helpers serve kopf's ``patch.status``, the status models and the token job.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from jiradrift.redact import redact
 
-# Condition types and the reasons the operator uses. Reasons are stable API: alerts match them.
-READY = "Ready"
-CREDENTIALS_VALID = "CredentialsValid"
-REACHABLE = "Reachable"
-TOKEN_FRESH = "TokenFresh"
-SCOPES_READ_ONLY = "ScopesReadOnly"
-TENANT_CONDITIONS = (READY, CREDENTIALS_VALID, REACHABLE, TOKEN_FRESH, SCOPES_READ_ONLY)
+
+class ConditionType(StrEnum):
+    READY = "Ready"
+    CREDENTIALS_VALID = "CredentialsValid"
+    REACHABLE = "Reachable"
+    TOKEN_FRESH = "TokenFresh"
+    SCOPES_READ_ONLY = "ScopesReadOnly"
+
+
+class Reason(StrEnum):
+    """Reasons the operator sets on conditions and Events (token reasons live with the token errors)."""
+
+    # healthy
+    READY = "Ready"
+    PAUSED = "Paused"
+    ACCEPTED = "Accepted"
+    REACHABLE = "Reachable"
+    FRESH = "Fresh"
+    READ_ONLY = "ReadOnly"
+    NOT_APPLICABLE = "NotApplicable"
+    PENDING = "Pending"
+    # the tenant's spec and Secret
+    INVALID_SPEC = "InvalidSpec"
+    NO_AUTH_METHOD = "NoAuthMethod"
+    SECRET_NOT_FOUND = "SecretNotFound"
+    SECRET_FORBIDDEN = "SecretForbidden"
+    SECRET_NOT_OPTED_IN = "SecretNotOptedIn"
+    SECRET_KEY_MISSING = "SecretKeyMissing"
+    MALFORMED_SECRET = "MalformedSecret"
+    # the site
+    CREDENTIALS_REJECTED = "CredentialsRejected"
+    PERMISSION_DENIED = "PermissionDenied"
+    REAUTHORIZATION_REQUIRED = "ReauthorizationRequired"
+    TOKEN_REQUEST_FAILED = "TokenRequestFailed"
+    WRITE_SCOPES_GRANTED = "WriteScopesGranted"
+    RATE_LIMITED = "RateLimited"
+    SITE_MISBEHAVED = "SiteMisbehaved"
+    TIMEOUT = "Timeout"
+    PROBE_TIMEOUT = "ProbeTimeout"
+    NOT_JIRA = "NotJira"
+    UNREACHABLE = "Unreachable"
+    CLOUD_ID_UNKNOWN = "CloudIdUnknown"
+    JIRA_ERROR = "JiraError"
+    INVALID_SITE = "InvalidSite"
+    HOST_NOT_ALLOWED = "HostNotAllowed"
+    NON_CANONICAL_URL = "NonCanonicalURL"
+    INSECURE_URL = "InsecureURL"
+    INVALID_URL = "InvalidURL"
+    UNEXPECTED_ERROR = "UnexpectedError"
+    # Snapshots
+    TENANT_NOT_FOUND = "TenantNotFound"
+    COMPLETED = "Completed"
+    INCOMPLETE = "Incomplete"
+    DRIFT_DETECTED = "DriftDetected"
+    SNAPSHOT_INCOMPLETE = "SnapshotIncomplete"
+
+
+# A Snapshot failing for one of these fails at once: retrying cannot help until a person acts.
+TERMINAL_REASONS = frozenset(
+    {
+        Reason.SECRET_NOT_FOUND,
+        Reason.SECRET_KEY_MISSING,
+        Reason.CREDENTIALS_REJECTED,
+        Reason.REAUTHORIZATION_REQUIRED,
+        Reason.PERMISSION_DENIED,
+        Reason.NOT_JIRA,
+        Reason.INVALID_SITE,
+        Reason.WRITE_SCOPES_GRANTED,
+        Reason.MALFORMED_SECRET,
+        Reason.SECRET_NOT_OPTED_IN,
+        Reason.HOST_NOT_ALLOWED,
+        Reason.NON_CANONICAL_URL,
+        Reason.INSECURE_URL,
+        Reason.INVALID_URL,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A failure as a condition: which condition it falsifies, its reason and its message."""
+
+    condition: ConditionType
+    reason: str  # a Reason, or a reason another module owns (token errors, host refusals)
+    message: str
+
+
+class ReconcileError(Exception):
+    """A failure that belongs in status: the condition it falsifies, a stable reason, and a message
+    naming the object, the field and the fix."""
+
+    condition: ConditionType = ConditionType.READY
+
+    def __init__(self, reason: str, message: str, condition: ConditionType | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        if condition is not None:
+            self.condition = condition
+
+    @property
+    def problem(self) -> Problem:
+        return Problem(self.condition, self.reason, self.message)
+
+
+# Aliases kept for the token code, which reads these names.
+READY = ConditionType.READY
+CREDENTIALS_VALID = ConditionType.CREDENTIALS_VALID
+REACHABLE = ConditionType.REACHABLE
+TOKEN_FRESH = ConditionType.TOKEN_FRESH
+SCOPES_READ_ONLY = ConditionType.SCOPES_READ_ONLY
+TENANT_CONDITIONS = tuple(ConditionType)
 
 
 def now_rfc3339(now: datetime | None = None) -> str:
@@ -59,9 +171,9 @@ def set_condition(
         else now_rfc3339(now)
     )
     entry: dict[str, Any] = {
-        "type": type_,
+        "type": str(type_),
         "status": status_str,
-        "reason": reason,
+        "reason": str(reason),
         "message": redact(message)[:32768],
         "lastTransitionTime": transition,
     }

@@ -27,11 +27,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
-
 from jiradrift.jira.hosts import HostAllowlist, HostRefused
-from jiradrift.k8s.resources import GROUP, JiraTenantSpec
+from jiradrift.k8s.conditions import ConditionType, Reason, ReconcileError
+from jiradrift.k8s.resources import (
+    GROUP,
+    ApiTokenAuth,
+    JiraTenantSpec,
+    OAuthAuth,
+    PatAuth,
+    ServiceAccountAuth,
+    TenantAuth,
+)
+from jiradrift.kube.client import Kube, KubeError, resource_path
 from jiradrift.redact import remember_secrets
 
 ALLOWED_TENANTS_ANNOTATION = f"{GROUP}/allowed-tenants"
@@ -45,13 +52,10 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
-class CredentialsProblem(Exception):
-    """The Secret cannot be used; ``reason`` is the stable CamelCase condition reason."""
+class CredentialsProblem(ReconcileError):
+    """The Secret (or a URL the credentials would go to) cannot be used: falsifies CredentialsValid."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
+    condition = ConditionType.CREDENTIALS_VALID
 
 
 @dataclass(frozen=True)
@@ -65,19 +69,33 @@ class TenantSecret:
         return f"TenantSecret(method={self.method!r}, name={self.name!r}, keys={sorted(self.data)})"
 
 
-def auth_method(spec: JiraTenantSpec) -> tuple[str, str]:
-    """(method, secret name) of the single auth method the CRD guarantees is set."""
-    auth = spec.auth
-    for method, value in (
+AuthBlock = OAuthAuth | ServiceAccountAuth | ApiTokenAuth | PatAuth
+
+
+def chosen_auth(auth: TenantAuth) -> tuple[str, AuthBlock] | None:
+    """(method, its block) of the auth method set in ``spec.auth`` (the CRD allows exactly one).
+
+    The one reading of a tenant's auth: the operator and the token job both parse ``spec.auth``
+    with the :class:`TenantAuth` model and ask this function which method it names."""
+    choices: tuple[tuple[str, AuthBlock | None], ...] = (
         ("oauth", auth.oauth),
         ("serviceAccount", auth.service_account),
         ("apiToken", auth.api_token),
         ("pat", auth.pat),
-    ):
+    )
+    for method, value in choices:
         if value is not None:
-            return method, value.secret_ref.name
+            return method, value
+    return None
+
+
+def auth_method(spec: JiraTenantSpec) -> tuple[str, str]:
+    """(method, secret name) of the single auth method the CRD guarantees is set."""
+    chosen = chosen_auth(spec.auth)
+    if chosen is not None:
+        return chosen[0], chosen[1].secret_ref.name
     raise CredentialsProblem(
-        "NoAuthMethod", "spec.auth sets no method; set one of oauth, serviceAccount, apiToken, pat"
+        Reason.NO_AUTH_METHOD, "spec.auth sets no method; set one of oauth, serviceAccount, apiToken, pat"
     )
 
 
@@ -130,9 +148,10 @@ def decode_secret_value(value: str) -> str:
     return base64.b64decode(value, validate=True).decode("utf-8")
 
 
-def decode_secret_data(secret: Any) -> dict[str, str]:
-    """Every ``data`` value, stripped; an unreadable one reads as empty (then reported as missing)."""
-    raw = (secret.data if hasattr(secret, "data") else secret.get("data")) or {}
+def decode_secret_data(secret: Mapping[str, Any]) -> dict[str, str]:
+    """Every ``data`` value of a Secret (the API server's JSON), stripped; an unreadable one reads as
+    empty (then reported as missing)."""
+    raw = secret.get("data") or {}
     out = {}
     for key, value in raw.items():
         try:
@@ -142,34 +161,37 @@ def decode_secret_data(secret: Any) -> dict[str, str]:
     return out
 
 
-def read_opted_in_secret(api: k8s.ApiClient, namespace: str, name: str, tenant: str, field: str, needs: str) -> Any:
+async def read_opted_in_secret(kube: Kube, namespace: str, name: str, tenant: str, field: str, needs: str) -> Any:
     """Secret ``name`` (named by ``field``) if it exists, may be read, and opts in to ``tenant``;
     else :class:`CredentialsProblem`. ``needs`` says what to create it with, e.g. ``keys email, token``."""
     try:
-        secret = k8s.CoreV1Api(api).read_namespaced_secret(name, namespace)
-    except ApiException as exc:
+        secret = await kube.get(resource_path("", "v1", "secrets", namespace, name))
+    except KubeError as exc:
         if exc.status == 404:
             raise CredentialsProblem(
-                "SecretNotFound", f"Secret {namespace}/{name} (from {field}) does not exist; create it with {needs}"
+                Reason.SECRET_NOT_FOUND,
+                f"Secret {namespace}/{name} (from {field}) does not exist; create it with {needs}",
             ) from None
         if exc.status == 403:
             raise CredentialsProblem(
-                "SecretForbidden",
+                Reason.SECRET_FORBIDDEN,
                 f"the operator may not read Secret {namespace}/{name}; grant it get on secrets in {namespace}",
             ) from None
         raise
-    annotations = secret.metadata.annotations if secret.metadata else None
+    metadata = secret.get("metadata") or {}
+    annotations = metadata.get("annotations")
     if not secret_opts_in(annotations, tenant):
-        raise CredentialsProblem("SecretNotOptedIn", opt_in_message(namespace, name, tenant, annotations))
+        raise CredentialsProblem(Reason.SECRET_NOT_OPTED_IN, opt_in_message(namespace, name, tenant, annotations))
     return secret
 
 
-def read_tenant_secret(api: k8s.ApiClient, namespace: str, tenant: str, spec: JiraTenantSpec) -> TenantSecret:
+async def read_tenant_secret(kube: Kube, namespace: str, tenant: str, spec: JiraTenantSpec) -> TenantSecret:
     """The tenant's Secret, if it exists, opts in to ``tenant`` and has the keys ``spec.auth`` needs."""
     method, name = auth_method(spec)
     field = f"spec.auth.{method}.secretRef.name"
     needs = f"keys {', '.join(REQUIRED_KEYS[method])}"
-    secret = read_opted_in_secret(api, namespace, name, tenant, field, needs)
+    secret = await read_opted_in_secret(kube, namespace, name, tenant, field, needs)
+    metadata = secret.get("metadata") or {}
     data = decode_secret_data(secret)
     remember_secrets(data)
     if data.get("email") and data.get("token"):  # the basic-auth value a site could echo back
@@ -177,9 +199,8 @@ def read_tenant_secret(api: k8s.ApiClient, namespace: str, tenant: str, spec: Ji
     missing = [k for k in REQUIRED_KEYS[method] if not data.get(k)]
     if missing:
         raise CredentialsProblem(
-            "SecretKeyMissing",
+            Reason.SECRET_KEY_MISSING,
             f"Secret {namespace}/{name} (from {field}) lacks key(s) {', '.join(missing)}; "
             f"{method} needs {', '.join(REQUIRED_KEYS[method])}",
         )
-    version = secret.metadata.resource_version if secret.metadata else None
-    return TenantSecret(method, name, data, version or "")
+    return TenantSecret(method, name, data, str(metadata.get("resourceVersion") or ""))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
-
+from jiradrift.kube.client import Kube, KubeError, resource_path
 from jiradrift.model.kinds import Severity
 from jiradrift.redact import redact
 
@@ -22,14 +21,20 @@ def drift_event_type(highest: Severity | None) -> str:
     return "Warning" if highest is Severity.HIGH else "Normal"
 
 
-def event_body(obj: dict[str, Any], type_: str, reason: str, message: str) -> dict[str, Any]:
-    """A core/v1 Event on ``obj`` (its message redacted and bounded)."""
+def event_body(
+    obj: dict[str, Any], type_: str, reason: str, message: str, *, name: str | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """The Event about ``obj``. ``name``: a fixed name, for an Event that must be posted once only
+    (a retried step then meets 409 instead of posting it twice); else a unique one."""
     meta = obj["metadata"]
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    body: dict[str, Any] = {
+    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": f"{meta['name'][:200]}.{uuid.uuid4().hex[:12]}", "namespace": meta["namespace"]},
+        "metadata": {
+            "name": name or f"{meta['name'][:200]}.{uuid.uuid4().hex[:12]}",
+            "namespace": meta["namespace"],
+        },
         "involvedObject": {
             "apiVersion": obj.get("apiVersion"),
             "kind": obj.get("kind"),
@@ -38,29 +43,38 @@ def event_body(obj: dict[str, Any], type_: str, reason: str, message: str) -> di
             "uid": meta.get("uid"),
         },
         "type": type_,
-        "reason": reason,
+        "reason": str(reason),
         "message": redact(message)[:1024],
         "source": {"component": COMPONENT},
         "reportingComponent": COMPONENT,
-        "firstTimestamp": now,
-        "lastTimestamp": now,
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
         "count": 1,
     }
-    return body
 
 
-def post(api: k8s.ApiClient, obj: dict[str, Any], type_: str, reason: str, message: str) -> None:
-    """Best effort: an Event that cannot be posted is logged, never raised (Events are advisory)."""
+def once_name(obj: dict[str, Any], reason: str, key: str) -> str:
+    """A deterministic Event name: the same object (uid), reason and ``key`` give the same name."""
     meta = obj["metadata"]
-    body: Any = event_body(obj, type_, reason, message)
+    digest = hashlib.sha256(f"{meta.get('uid')}\0{reason}\0{key}".encode()).hexdigest()[:16]
+    return f"{meta['name'][:200]}.{digest}"
+
+
+async def post(
+    kube: Kube, obj: dict[str, Any], type_: str, reason: str, message: str, *, once: str | None = None
+) -> None:
+    """Best effort: an Event that cannot be posted is logged, never raised (Events are advisory).
+
+    ``once``: a key naming this Event among the object's ``reason`` Events (e.g. the Snapshot it
+    is about); a retry with the same key posts nothing new.
+    """
+    meta = obj["metadata"]
+    body = event_body(obj, type_, reason, message, name=once_name(obj, reason, once) if once is not None else None)
     try:
-        k8s.CoreV1Api(api).create_namespaced_event(meta["namespace"], body)
-    except ApiException as exc:
+        await kube.create(resource_path("", "v1", "events", meta["namespace"]), body)
+    except KubeError as exc:
+        if once is not None and exc.conflict:
+            return  # posted by an earlier attempt
         log.warning(
-            "could not post %s Event %s on %s/%s: %s",
-            type_,
-            reason,
-            meta["namespace"],
-            meta["name"],
-            exc.reason,
+            "could not post %s Event %s on %s/%s: %s", type_, reason, meta["namespace"], meta["name"], exc.reason
         )

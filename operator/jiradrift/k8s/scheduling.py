@@ -10,18 +10,29 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+from jiradrift.k8s.resources import API_VERSION, GROUP, LABEL_TENANT, LABEL_TYPE, LABEL_WINDOW, VERSION
+from jiradrift.kube.api import label_value
+from jiradrift.kube.client import Kube, KubeError, resource_path
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def parse_duration(text: str) -> timedelta:
-    """``"1h30m"`` -> 90 minutes. Raises ValueError naming the accepted form."""
-    match = _DURATION.match(text.strip())
-    if not text.strip() or not match:
-        raise ValueError(f"{text!r} is not a duration; use hours, minutes and seconds such as 30m, 6h or 1h30m")
-    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+def parse_duration(text: str, *, days: bool = False) -> timedelta:
+    """``"1h30m"`` -> 90 minutes (``days``: ``"2d"`` too). Raises ValueError naming the accepted form.
+
+    The one duration parser: schedule intervals (hours, minutes, seconds, as the CRD's pattern
+    allows) and the token job's ``--window`` (which also takes days).
+    """
+    compact = text.strip().lower()
+    match = _DURATION.match(compact)
+    if not compact or not match or (match.group(1) and not days):
+        form = "such as 30m, 6h, 1h30m or 2d" if days else "hours, minutes and seconds such as 30m, 6h or 1h30m"
+        raise ValueError(f"{text!r} is not a duration; use {form}")
+    d, h, m, s = (int(g) if g else 0 for g in match.groups())
+    return timedelta(days=d, hours=h, minutes=m, seconds=s)
 
 
 def window_start(now: datetime, interval: timedelta) -> datetime:
@@ -49,3 +60,43 @@ def snapshot_name(tenant: str, snapshot_type: str, start: datetime) -> str:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:10]
     return f"{name[: 253 - 11].rstrip('-.')}-{digest}"
+
+
+def scheduled_snapshot(
+    namespace: str, tenant: str, tenant_uid: str, snapshot_type: str, start: datetime
+) -> dict[str, Any]:
+    """The Snapshot of one window, owned by its tenant (so it goes when the tenant goes)."""
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Snapshot",
+        "metadata": {
+            "name": snapshot_name(tenant, snapshot_type, start),
+            "namespace": namespace,
+            "labels": {
+                LABEL_TENANT: label_value(tenant),
+                LABEL_TYPE: snapshot_type,
+                LABEL_WINDOW: window_label(start),
+            },
+            "ownerReferences": [{"apiVersion": API_VERSION, "kind": "JiraTenant", "name": tenant, "uid": tenant_uid}],
+        },
+        "spec": {
+            "tenantRef": {"name": tenant},
+            "type": snapshot_type,
+            "windowStart": window_iso(start),
+            "reason": "Scheduled",
+        },
+    }
+
+
+async def ensure_snapshot(
+    kube: Kube, namespace: str, tenant: str, tenant_uid: str, snapshot_type: str, start: datetime
+) -> bool:
+    """Create the window's Snapshot unless it exists. True when this call created it."""
+    body = scheduled_snapshot(namespace, tenant, tenant_uid, snapshot_type, start)
+    try:
+        await kube.create(resource_path(GROUP, VERSION, "snapshots", namespace), body)
+        return True
+    except KubeError as exc:
+        if exc.conflict:
+            return False
+        raise

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from kubernetes import client as k8s
-
 from jiradrift.jira.hosts import HostAllowlist, internal_reason, is_loopback
 from jiradrift.k8s.credentials import CredentialsProblem, decode_secret_data, read_opted_in_secret
 from jiradrift.k8s.resources import NotificationDestination
+from jiradrift.kube.client import Kube
 from jiradrift.redact import remember_secrets
 
 DEFAULT_NOTIFICATION_HOSTS: tuple[str, ...] = ("hooks.slack.com", "*.webhook.office.com", "*.logic.azure.com")
@@ -78,15 +77,15 @@ def check_webhook_url(url: str, allowlist: HostAllowlist, field: str) -> None:
         raise DestinationProblem("InsecureURL", f"{field} ({shown}) uses plain http; use the https URL")
 
 
-def webhook_url(
-    api: k8s.ApiClient, namespace: str, tenant: str, destination: NotificationDestination, allowlist: HostAllowlist
+async def webhook_url(
+    kube: Kube, namespace: str, tenant: str, destination: NotificationDestination, allowlist: HostAllowlist
 ) -> str:
     """The destination's URL, from a Secret that opts in to ``tenant``, checked by :func:`check_webhook_url`."""
     ref = destination.url_secret_ref
     field = f"Secret {namespace}/{ref.name} key {ref.key} (spec.notifications[{destination.name}].urlSecretRef)"
     try:
-        secret = read_opted_in_secret(
-            api,
+        secret = await read_opted_in_secret(
+            kube,
             namespace,
             ref.name,
             tenant,

@@ -33,6 +33,7 @@ from jiradrift.k8s.resources import (
     JiraTenantSpec,
     NotificationDelivery,
 )
+from jiradrift.kube.client import Kube
 from jiradrift.notify import delivery
 from jiradrift.notify.delivery import DeliveryPolicy
 from jiradrift.notify.destination import DEFAULT_NOTIFICATION_HOSTS, DestinationProblem, webhook_url
@@ -76,6 +77,7 @@ class Notifier:
     def __init__(
         self,
         api: k8s.ApiClient,
+        kube: Kube,
         settings: NotifySettings,
         holder: str,
         namespaces: Sequence[str],
@@ -83,6 +85,7 @@ class Notifier:
         on_result: ResultHook = lambda *_: None,
     ) -> None:
         self.api = api
+        self.kube = kube
         self.settings = settings
         self.holder = holder
         self.namespaces = list(namespaces)
@@ -212,9 +215,7 @@ class Notifier:
             result = SendResult(False, False, error=f"JiraTenant {namespace}/{tenant} {gone}; not sent")
         else:
             try:
-                url = await asyncio.to_thread(
-                    webhook_url, self.api, namespace, tenant, destination, self.settings.hosts
-                )
+                url = await webhook_url(self.kube, namespace, tenant, destination, self.settings.hosts)
             except DestinationProblem as exc:
                 # retryable: the fix (a Secret, an annotation, the allowlist) needs no change to the tenant
                 result = SendResult(False, True, error=f"{exc.reason}: {exc.message}")
@@ -235,7 +236,7 @@ class Notifier:
             log.warning("%s %s (attempt %d): %s", where, verdict, record.attempts, redact(result.error))
             if outcome.state is DeliveryState.FAILED:
                 message = f"{where} failed for good after {record.attempts} attempt(s): {outcome.last_error}"
-                await asyncio.to_thread(events.post, self.api, snapshot, "Warning", "NotificationFailed", message)
+                await events.post(self.kube, snapshot, "Warning", "NotificationFailed", message)
         self.on_result(namespace, tenant, record.destination, verdict)
         return record.destination, outcome
 

@@ -15,23 +15,20 @@ import typer
 from jiradrift import logs
 from jiradrift.jira.errors import OAuthError
 from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
+from jiradrift.k8s.scheduling import parse_duration
 from jiradrift.kube.client import Kube
 from jiradrift.tokens.errors import TokenError
 from jiradrift.tokens.job import run_refresh_job
 from jiradrift.tokens.login import DEFAULT_PORT, LoginError, LoginResult, login
 from jiradrift.tokens.scopes import LOGIN_SCOPES
 
-_DURATION = re.compile(r"(\d+)([dhms])")
-_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-
 
 def parse_window(text: str) -> timedelta:
     """``24h``, ``90m``, ``1h30m``, ``2d``, ``45s`` -> timedelta."""
-    compact = text.strip().lower()
-    parts = _DURATION.findall(compact)
-    if not parts or "".join(n + u for n, u in parts) != compact:
-        raise typer.BadParameter(f"{text!r} is not a duration; use e.g. 24h, 90m, 1h30m or 2d")
-    return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
+    try:
+        return parse_duration(text, days=True)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def refresh_tokens_command(

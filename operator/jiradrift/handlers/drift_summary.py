@@ -1,0 +1,72 @@
+"""The one drift summary: a report's counts and first changes, as the Snapshot's ``status.drift``;
+the tenant's ``status.drift`` and the one-line message are derived from it (pure: no I/O)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from jiradrift.jira.audit import AuditEntry
+from jiradrift.k8s.resources import ChangeSummary, SnapshotDrift, TenantDriftSummary
+from jiradrift.model.report import DriftReport
+
+Attribution = dict[str, AuditEntry]
+
+
+def snapshot_drift(report: DriftReport | None, limit: int, attribution: Attribution | None = None) -> SnapshotDrift:
+    """``status.drift`` of a Snapshot: counts, and the first ``limit`` changes with who made them."""
+    if report is None:
+        return SnapshotDrift(baseline=None, total=0, added=0, removed=0, changed=0, changes=[])
+    attribution = attribution or {}
+    highest = report.highest_severity
+    changes = []
+    for c in report.first(limit):
+        change = ChangeSummary(key=c.key[:512], op=c.op.value, path=c.path[:512], severity=c.severity.value)
+        if c.name:
+            change.name = c.name[:256]
+        if c.key in attribution:
+            change.changed_by = attribution[c.key].describe()[:256]
+        changes.append(change)
+    return SnapshotDrift(
+        baseline=report.old_snapshot,
+        total=report.change_count,
+        added=report.added,
+        removed=report.removed,
+        changed=report.changed,
+        highest_severity=highest.value if highest else None,
+        changes=changes,
+    )
+
+
+def tenant_drift(drift: SnapshotDrift, snapshot_type: str, snapshot: str, now: datetime) -> TenantDriftSummary:
+    """``status.drift`` of the tenant after ``snapshot`` drifted."""
+    total = drift.total
+    line = f"{total} change{'s' if total != 1 else ''} ({drift.highest_severity}) in {snapshot_type}"
+    return TenantDriftSummary(
+        last_detected=now.replace(microsecond=0),
+        last_snapshot=snapshot,
+        added=drift.added,
+        removed=drift.removed,
+        changed=drift.changed,
+        highest_severity=drift.highest_severity,
+        summary=line[:256],
+    )
+
+
+def summary_line(item_count: int, report: DriftReport | None, attribution: Attribution | None = None) -> str:
+    """The Snapshot's ``status.message``: item count and the first change, e.g.
+    ``120 items; 3 change(s) (high) from s-1: changed workflow/W ('W'):statuses [audit: ...] and 2 more``."""
+    items = f"{item_count} items"
+    if report is None:
+        return f"{items}; first snapshot of this type, no baseline to compare"
+    if not report.has_drift:
+        return f"{items}; no drift from {report.old_snapshot}"
+    first = report.changes[0]
+    highest = report.highest_severity.value if report.highest_severity else "low"
+    more = f" and {report.change_count - 1} more" if report.change_count > 1 else ""
+    name = f" ({first.name!r})" if first.name else ""
+    path = f":{first.path}" if first.path else ""
+    audit = f" [audit: {attribution[first.key].describe()}]" if attribution and first.key in attribution else ""
+    return (
+        f"{items}; {report.change_count} change(s) ({highest}) from {report.old_snapshot}: "
+        f"{first.op.value} {first.key}{name}{path}{audit}{more}"
+    )[:4000]

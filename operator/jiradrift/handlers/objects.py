@@ -1,0 +1,43 @@
+"""Our custom objects over the one Kubernetes client: read, patch status, patch labels, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jiradrift.k8s.resources import GROUP, VERSION
+from jiradrift.kube.client import Kube, KubeError, resource_path
+from jiradrift.redact import redact_strings
+
+
+def object_path(namespace: str, plural: str, name: str | None = None) -> str:
+    return resource_path(GROUP, VERSION, plural, namespace, name)
+
+
+async def read_object(kube: Kube, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
+    """The object, or None when it does not exist."""
+    try:
+        found: dict[str, Any] = await kube.get(object_path(namespace, plural, name))
+        return found
+    except KubeError as exc:
+        if exc.not_found:
+            return None
+        raise
+
+
+async def patch_status(kube: Kube, namespace: str, plural: str, name: str, status: dict[str, Any]) -> None:
+    """Merge ``status`` into the object's status. Every string passes redaction: messages quote
+    errors, and errors quote input."""
+    await kube.merge_patch(object_path(namespace, plural, name) + "/status", {"status": redact_strings(status)})
+
+
+async def patch_labels(kube: Kube, namespace: str, plural: str, name: str, labels: dict[str, str]) -> None:
+    await kube.merge_patch(object_path(namespace, plural, name), {"metadata": {"labels": labels}})
+
+
+async def delete_object(kube: Kube, namespace: str, plural: str, name: str) -> None:
+    """Delete; already gone is fine."""
+    try:
+        await kube.delete(object_path(namespace, plural, name))
+    except KubeError as exc:
+        if not exc.not_found:
+            raise

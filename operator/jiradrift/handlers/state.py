@@ -1,0 +1,57 @@
+"""What the operator remembers about one JiraTenant between reconciliations (in memory only).
+
+A restart forgets it all, by design: the next reconciliation re-checks the site, re-creates the
+window's Snapshots idempotently (409) and posts each transition Event at most once more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from jiradrift.k8s.conditions import Problem
+from jiradrift.k8s.scheduling import EPOCH
+
+# (status, reason) of a condition, as last posted in an Event
+Posted = tuple[str, str | None]
+
+
+@dataclass
+class TenantState:
+    generation: int = -1  # the spec generation the last check was for
+    secret_version: str = ""  # the Secret's resourceVersion the last check read
+    checked_at: datetime = EPOCH
+    problems: list[Problem] = field(default_factory=list)
+    site: dict[str, str] = field(default_factory=dict)  # serverInfo of the last good check
+    posted: dict[str, Posted] = field(default_factory=dict)  # condition type -> last posted transition
+    scheduled: tuple[str, tuple[str, ...]] | None = None  # (window, types) whose Snapshots exist
+    pruned_at: datetime = EPOCH
+
+    def check_due(
+        self,
+        *,
+        generation: int,
+        secret_version: str,
+        now: datetime,
+        recheck_seconds: float,
+        error_recheck_seconds: float,
+    ) -> bool:
+        """Whether the site and credentials need checking again: the spec or the Secret changed, or
+        the last check is older than ``recheck_seconds`` (``error_recheck_seconds`` when it failed)."""
+        if self.generation != generation or self.secret_version != secret_version:
+            return True
+        every = error_recheck_seconds if self.problems else recheck_seconds
+        return (now - self.checked_at).total_seconds() >= every
+
+    def record_check(
+        self, *, generation: int, secret_version: str, now: datetime, problems: list[Problem], site: dict[str, str]
+    ) -> None:
+        self.generation, self.secret_version, self.checked_at = generation, secret_version, now
+        self.problems, self.site = problems, site
+
+    def prune_due(self, now: datetime, every_seconds: float) -> bool:
+        """True at most once every ``every_seconds`` (and then marks now as the last prune)."""
+        if (now - self.pruned_at).total_seconds() < every_seconds:
+            return False
+        self.pruned_at = now
+        return True
