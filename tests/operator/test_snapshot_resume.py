@@ -120,10 +120,10 @@ async def test_a_failure_after_the_capture_completes_from_the_stored_manifest(
     assert len(drift_events(control_plane, ns, "s2")) == 1  # no duplicate Event from the retry
 
     # The store holds one manifest for s2, its drift is against base, and s2 is the next baseline.
-    store = ctx.store_for(ns, f"{ns}/acme")
-    assert sorted(store.list_manifests(f"{ns}/acme")) == ["base", "s2"]
-    report = store.get_drift("s2")
+    store = await ctx.store_for(ns, f"{ns}/acme")
+    assert sorted(await store.list_manifests(f"{ns}/acme")) == ["base", "s2"]
+    report = await store.get_drift("s2")
     assert report is not None and report.old_snapshot == "base" and report.has_drift
     spec = JiraTenantSpec.model_validate(tenant["spec"])
-    following = find_baseline(store, f"{ns}/acme", TYPE, "s3", spec)
+    following = await find_baseline(store, f"{ns}/acme", TYPE, "s3", spec)
     assert following is not None and following.snapshot_id == "s2"

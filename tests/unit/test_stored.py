@@ -23,36 +23,40 @@ def store(tmp_path: Path) -> FilesystemStore:
     return FilesystemStore(tmp_path / "store", durable=False)
 
 
-def test_only_this_snapshots_own_manifest_is_resumed(store: FilesystemStore) -> None:
-    put_snapshot(store, "s2", {"workflow/a": {"name": "A"}}, hours=1)
+async def test_only_this_snapshots_own_manifest_is_resumed(store: FilesystemStore) -> None:
+    await put_snapshot(store, "s2", {"workflow/a": {"name": "A"}}, hours=1)
     created = T0 + timedelta(minutes=30)  # the Snapshot object was created before its capture
-    found = stored_manifest(store, "s2", tenant="acme", snapshot_type="workflows", created=created)
+    found = await stored_manifest(store, "s2", tenant="acme", snapshot_type="workflows", created=created)
     assert found is not None and found.snapshot_id == "s2"
-    assert stored_manifest(store, "s3", tenant="acme", snapshot_type="workflows", created=created) is None
-    assert stored_manifest(store, "s2", tenant="other", snapshot_type="workflows", created=created) is None
-    assert stored_manifest(store, "s2", tenant="acme", snapshot_type="fields", created=created) is None
+    assert await stored_manifest(store, "s3", tenant="acme", snapshot_type="workflows", created=created) is None
+    assert await stored_manifest(store, "s2", tenant="other", snapshot_type="workflows", created=created) is None
+    assert await stored_manifest(store, "s2", tenant="acme", snapshot_type="fields", created=created) is None
     # the operator's clock a little behind the API server's: still this Snapshot's manifest
     skewed = T0 + timedelta(hours=1, seconds=90)
-    assert stored_manifest(store, "s2", tenant="acme", snapshot_type="workflows", created=skewed) is not None
+    assert await stored_manifest(store, "s2", tenant="acme", snapshot_type="workflows", created=skewed) is not None
     # a Snapshot re-created under the same name after that capture starts afresh
     later = T0 + timedelta(hours=2)
-    assert stored_manifest(store, "s2", tenant="acme", snapshot_type="workflows", created=later) is None
+    assert await stored_manifest(store, "s2", tenant="acme", snapshot_type="workflows", created=later) is None
 
 
-def test_a_resumed_snapshot_reads_back_its_drift_and_a_new_one_stores_it(store: FilesystemStore) -> None:
-    put_snapshot(store, "s1", {"workflow/a": {"name": "A"}})
-    s2 = put_snapshot(store, "s2", {"workflow/a": {"name": "B"}}, hours=1)
+async def test_a_resumed_snapshot_reads_back_its_drift_and_a_new_one_stores_it(store: FilesystemStore) -> None:
+    await put_snapshot(store, "s1", {"workflow/a": {"name": "A"}})
+    s2 = await put_snapshot(store, "s2", {"workflow/a": {"name": "B"}}, hours=1)
     puts: list[str] = []
-    report, baseline = stored_or_new_drift(store, s2, resumed=False, spec=SPEC, before_put=lambda: puts.append("put"))
+    report, baseline = await stored_or_new_drift(
+        store, s2, resumed=False, spec=SPEC, before_put=lambda: puts.append("put")
+    )
     assert report is not None and report.old_snapshot == "s1" and report.has_drift
     assert baseline is not None and baseline.snapshot_id == "s1" and puts == ["put"]
     # a newer complete snapshot appears; the resumed s2 still reports against s1, and writes nothing
-    put_snapshot(store, "s0", {"workflow/a": {"name": "C"}}, hours=0.5)
-    again, baseline = stored_or_new_drift(store, s2, resumed=True, spec=SPEC, before_put=lambda: puts.append("put"))
+    await put_snapshot(store, "s0", {"workflow/a": {"name": "C"}}, hours=0.5)
+    again, baseline = await stored_or_new_drift(
+        store, s2, resumed=True, spec=SPEC, before_put=lambda: puts.append("put")
+    )
     assert again is not None and again.old_snapshot == "s1" and again.change_count == report.change_count
     assert baseline is not None and baseline.snapshot_id == "s1" and puts == ["put"]
 
 
-def test_the_first_snapshot_of_a_type_has_no_drift(store: FilesystemStore) -> None:
-    s1 = put_snapshot(store, "s1", {"workflow/a": {"name": "A"}})
-    assert stored_or_new_drift(store, s1, resumed=True, spec=SPEC) == (None, None)
+async def test_the_first_snapshot_of_a_type_has_no_drift(store: FilesystemStore) -> None:
+    s1 = await put_snapshot(store, "s1", {"workflow/a": {"name": "A"}})
+    assert await stored_or_new_drift(store, s1, resumed=True, spec=SPEC) == (None, None)
