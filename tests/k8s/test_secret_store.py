@@ -19,9 +19,11 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 from tests.store.builders import put_snapshot
+from tests.k8s.test_configmap_store import kube  # noqa: F401  (the async client fixture)
 from tests.store.contract import StoreContract
 
 from jiradrift.kube.api import request_json
+from jiradrift.kube.client import Kube
 from jiradrift.store.configmap import SNAPSHOT_PACK_TYPE, ConfigMapStore, SecretStore
 
 pytestmark = pytest.mark.k8s
@@ -30,10 +32,10 @@ AGGREGATE_TO_VIEW = "rbac.authorization.k8s.io/aggregate-to-view"
 
 
 @pytest.fixture
-def make_store(k8s_api: k8s.ApiClient, k8s_namespace: str) -> Callable[..., SecretStore]:
+def make_store(kube: Kube, k8s_namespace: str) -> Callable[..., SecretStore]:
     def make(**kwargs: Any) -> SecretStore:
         kwargs.setdefault("gc_grace", timedelta(0))
-        return SecretStore(k8s_api, k8s_namespace, **kwargs)
+        return SecretStore(kube, k8s_namespace, **kwargs)
 
     return make
 
@@ -66,7 +68,7 @@ def _can(api: k8s.ApiClient, user: str, verb: str, resource: str, namespace: str
     return bool(k8s.AuthorizationV1Api(api).create_subject_access_review(review).status.allowed)
 
 
-def test_a_namespace_viewer_cannot_read_snapshot_payloads(
+async def test_a_namespace_viewer_cannot_read_snapshot_payloads(
     make_store: Callable[..., SecretStore], k8s_api: k8s.ApiClient, k8s_namespace: str
 ) -> None:
     ns, user = k8s_namespace, f"viewer-{uuid.uuid4().hex[:6]}"
@@ -84,7 +86,7 @@ def test_a_namespace_viewer_cannot_read_snapshot_payloads(
     )
     try:
         payload = {"permissionscheme/10000": {"permissions": [{"holder": "role-actor", "secret": "x"}]}}
-        put_snapshot(make_store(), "acme-schemes-1", payload, tenant=f"{ns}/acme")
+        await put_snapshot(make_store(), "acme-schemes-1", payload, tenant=f"{ns}/acme")
         parts = request_json(
             k8s_api, "GET", f"/api/v1/namespaces/{ns}/secrets", query={"fieldSelector": f"type={SNAPSHOT_PACK_TYPE}"}
         )["items"]
@@ -99,7 +101,7 @@ def test_a_namespace_viewer_cannot_read_snapshot_payloads(
         rbac.delete_cluster_role(role.metadata.name)
 
 
-def test_the_secret_store_never_touches_a_secret_of_another_type(
+async def test_the_secret_store_never_touches_a_secret_of_another_type(
     make_store: Callable[..., SecretStore], k8s_api: k8s.ApiClient, k8s_namespace: str
 ) -> None:
     """A credential Secret named like a part is neither read as one nor listed with the parts."""
@@ -115,7 +117,7 @@ def test_the_secret_store_never_touches_a_secret_of_another_type(
         "data": {"token": base64.b64encode(b"t").decode()},
     }
     k8s.CoreV1Api(k8s_api).create_namespaced_secret(k8s_namespace, body)
-    assert list(store.list_manifests()) == []
+    assert list(await store.list_manifests()) == []
     with pytest.raises(KeyError):
-        store.get_manifest("acme-1")
+        await store.get_manifest("acme-1")
     assert ConfigMapStore.TYPE is None and SecretStore.TYPE == SNAPSHOT_PACK_TYPE

@@ -22,17 +22,17 @@ def canonical(obj: Any) -> tuple[str, bytes]:
     return hashlib.sha256(body).hexdigest(), body
 
 
-def put_bodies(store: SnapshotStore, objects: dict[str, Any]) -> dict[str, str]:
+async def put_bodies(store: SnapshotStore, objects: dict[str, Any]) -> dict[str, str]:
     """Put every object's canonical body; returns the manifest items (key -> digest)."""
     items = {}
     for key, obj in objects.items():
         digest, body = canonical(obj)
-        store.put_item(digest, body)
+        await store.put_item(digest, body)
         items[key] = digest
     return items
 
 
-def put_snapshot(
+async def put_snapshot(
     store: SnapshotStore,
     snapshot_id: str,
     objects: dict[str, Any],
@@ -47,9 +47,9 @@ def put_snapshot(
         tenant=tenant,
         type=type,
         captured_at=T0 + timedelta(hours=hours),
-        items=put_bodies(store, objects),
+        items=await put_bodies(store, objects),
     )
-    return store.put_manifest(manifest)
+    return await store.put_manifest(manifest)
 
 
 def report_with(snapshot_id: str, n: int, *, tenant: str = "acme", type: str = "workflows") -> DriftReport:

@@ -33,31 +33,31 @@ class StoreContract:
 
     # --- item bodies --------------------------------------------------------------------------
 
-    def test_put_item_stores_a_body_once_and_reads_it_back(self, store: SnapshotStore) -> None:
+    async def test_put_item_stores_a_body_once_and_reads_it_back(self, store: SnapshotStore) -> None:
         digest, body = canonical({"name": "Team", "id": "customfield_10001"})
-        assert store.has_item(digest) is False
-        assert store.put_item(digest, body) is True
-        assert store.put_item(digest, body) is False
-        assert store.has_item(digest) is True
-        assert store.get_item(digest) == body
+        assert await store.has_item(digest) is False
+        assert await store.put_item(digest, body) is True
+        assert await store.put_item(digest, body) is False
+        assert await store.has_item(digest) is True
+        assert await store.get_item(digest) == body
 
-    def test_get_item_of_an_unknown_digest_raises_key_error_naming_it(self, store: SnapshotStore) -> None:
+    async def test_get_item_of_an_unknown_digest_raises_key_error_naming_it(self, store: SnapshotStore) -> None:
         digest, _ = canonical({"never": "stored"})
         with pytest.raises(KeyError) as info:
-            store.get_item(digest)
+            await store.get_item(digest)
         assert digest in str(info.value)
 
-    def test_put_item_refuses_a_body_that_does_not_hash_to_its_digest(self, store: SnapshotStore) -> None:
+    async def test_put_item_refuses_a_body_that_does_not_hash_to_its_digest(self, store: SnapshotStore) -> None:
         digest, _ = canonical({"a": 1})
         with pytest.raises(Exception, match="sha256") as info:
-            store.put_item(digest, b'{"a":2}')
+            await store.put_item(digest, b'{"a":2}')
         assert not isinstance(info.value, AssertionError)
-        assert store.has_item(digest) is False
+        assert await store.has_item(digest) is False
 
     # --- manifests ----------------------------------------------------------------------------
 
-    def test_manifest_round_trips_with_its_metadata_and_a_filled_digest(self, store: SnapshotStore) -> None:
-        items = put_bodies(store, WF_A)
+    async def test_manifest_round_trips_with_its_metadata_and_a_filled_digest(self, store: SnapshotStore) -> None:
+        items = await put_bodies(store, WF_A)
         manifest = Manifest(
             snapshot_id="acme-workflows-1",
             tenant="acme",
@@ -69,65 +69,65 @@ class StoreContract:
             errors=[CaptureError(kind="workflow", endpoint="/rest/api/3/workflows", status=500, message="boom")],
             request_count=7,
         )
-        stored = store.put_manifest(manifest)
+        stored = await store.put_manifest(manifest)
         assert stored.digest == compute_digest(items)
         assert stored.unchanged_from is None
-        assert store.get_manifest("acme-workflows-1") == stored
-        assert store.get_manifest("acme-workflows-1").errors[0].message == "boom"
+        assert await store.get_manifest("acme-workflows-1") == stored
+        assert (await store.get_manifest("acme-workflows-1")).errors[0].message == "boom"
 
-    def test_a_manifest_pointing_at_missing_bodies_is_refused_and_not_listed(self, store: SnapshotStore) -> None:
+    async def test_a_manifest_pointing_at_missing_bodies_is_refused_and_not_listed(self, store: SnapshotStore) -> None:
         digest, _ = canonical({"name": "never put"})
         manifest = Manifest(snapshot_id="s1", tenant="acme", type="fields", captured_at=T0, items={"field/x": digest})
         with pytest.raises(Exception, match="put_item") as info:
-            store.put_manifest(manifest)
+            await store.put_manifest(manifest)
         assert not isinstance(info.value, AssertionError)
-        assert list(store.list_manifests()) == []
+        assert list(await store.list_manifests()) == []
         with pytest.raises(KeyError):
-            store.get_manifest("s1")
+            await store.get_manifest("s1")
 
-    def test_a_snapshot_id_is_stored_once(self, store: SnapshotStore) -> None:
-        put_snapshot(store, "s1", WF_A)
+    async def test_a_snapshot_id_is_stored_once(self, store: SnapshotStore) -> None:
+        await put_snapshot(store, "s1", WF_A)
         with pytest.raises(Exception, match="already stored"):
-            put_snapshot(store, "s1", WF_B, hours=1)
-        assert store.get_manifest("s1").items == {k: canonical(v)[0] for k, v in WF_A.items()}
+            await put_snapshot(store, "s1", WF_B, hours=1)
+        assert (await store.get_manifest("s1")).items == {k: canonical(v)[0] for k, v in WF_A.items()}
 
-    def test_get_manifest_of_an_unknown_snapshot_raises_key_error_naming_it(self, store: SnapshotStore) -> None:
+    async def test_get_manifest_of_an_unknown_snapshot_raises_key_error_naming_it(self, store: SnapshotStore) -> None:
         with pytest.raises(KeyError) as info:
-            store.get_manifest("nope-123")
+            await store.get_manifest("nope-123")
         assert "nope-123" in str(info.value)
 
-    def test_a_snapshot_equal_to_its_predecessor_is_unchanged_from_the_first_identical_one(
+    async def test_a_snapshot_equal_to_its_predecessor_is_unchanged_from_the_first_identical_one(
         self, store: SnapshotStore
     ) -> None:
-        first = put_snapshot(store, "s1", WF_A, hours=0)
-        second = put_snapshot(store, "s2", WF_A, hours=1)
-        third = put_snapshot(store, "s3", WF_A, hours=2)
+        first = await put_snapshot(store, "s1", WF_A, hours=0)
+        second = await put_snapshot(store, "s2", WF_A, hours=1)
+        third = await put_snapshot(store, "s3", WF_A, hours=2)
         assert second.unchanged_from == "s1"
         assert third.unchanged_from == "s1"
-        assert store.get_manifest("s3").items == first.items
-        assert store.get_manifest("s3").unchanged_from == "s1"
+        assert (await store.get_manifest("s3")).items == first.items
+        assert (await store.get_manifest("s3")).unchanged_from == "s1"
 
-    def test_unchanged_from_only_applies_to_the_direct_predecessor_of_the_same_tenant_and_type(
+    async def test_unchanged_from_only_applies_to_the_direct_predecessor_of_the_same_tenant_and_type(
         self, store: SnapshotStore
     ) -> None:
-        put_snapshot(store, "s1", WF_A, hours=0)
-        assert put_snapshot(store, "other-tenant", WF_A, tenant="globex", hours=1).unchanged_from is None
-        assert put_snapshot(store, "other-type", WF_A, type="fields", hours=1).unchanged_from is None
-        put_snapshot(store, "s2", WF_B, hours=2)
-        assert put_snapshot(store, "s3", WF_A, hours=3).unchanged_from is None  # equal to s1, not to s2
+        await put_snapshot(store, "s1", WF_A, hours=0)
+        assert (await put_snapshot(store, "other-tenant", WF_A, tenant="globex", hours=1)).unchanged_from is None
+        assert (await put_snapshot(store, "other-type", WF_A, type="fields", hours=1)).unchanged_from is None
+        await put_snapshot(store, "s2", WF_B, hours=2)
+        assert (await put_snapshot(store, "s3", WF_A, hours=3)).unchanged_from is None  # equal to s1, not to s2
 
-    def test_listing_is_newest_first_with_ties_broken_by_id_and_filters_by_tenant(self, store: SnapshotStore) -> None:
-        put_snapshot(store, "b", WF_A, hours=1)
-        put_snapshot(store, "a", WF_B, hours=1, type="fields")
-        put_snapshot(store, "c", WF_A, hours=0, type="screens")
-        put_snapshot(store, "g", WF_A, hours=5, tenant="globex")
-        assert list(store.list_manifests("acme")) == ["b", "a", "c"]
-        assert list(store.list_manifests()) == ["g", "b", "a", "c"]
-        assert list(store.list_manifests("nobody")) == []
+    async def test_listing_is_newest_first_with_ties_broken_by_id_and_filters_by_tenant(self, store: SnapshotStore) -> None:
+        await put_snapshot(store, "b", WF_A, hours=1)
+        await put_snapshot(store, "a", WF_B, hours=1, type="fields")
+        await put_snapshot(store, "c", WF_A, hours=0, type="screens")
+        await put_snapshot(store, "g", WF_A, hours=5, tenant="globex")
+        assert list(await store.list_manifests("acme")) == ["b", "a", "c"]
+        assert list(await store.list_manifests()) == ["g", "b", "a", "c"]
+        assert list(await store.list_manifests("nobody")) == []
 
-    def test_list_snapshots_describes_each_without_loading_manifests(self, store: SnapshotStore) -> None:
-        stored = put_snapshot(store, "s1", WF_A)
-        [info] = store.list_snapshots("acme")
+    async def test_list_snapshots_describes_each_without_loading_manifests(self, store: SnapshotStore) -> None:
+        stored = await put_snapshot(store, "s1", WF_A)
+        [info] = await store.list_snapshots("acme")
         assert (info.snapshot_id, info.tenant, info.type, info.item_count) == ("s1", "acme", "workflows", 2)
         assert info.captured_at == T0
         assert info.digest == stored.digest
@@ -136,86 +136,87 @@ class StoreContract:
 
     # --- deletion -----------------------------------------------------------------------------
 
-    def test_delete_removes_the_snapshot_and_bodies_only_it_referred_to(self, store: SnapshotStore) -> None:
-        old = put_snapshot(store, "s1", WF_A, hours=0)
-        new = put_snapshot(store, "s2", WF_B, hours=1)
+    async def test_delete_removes_the_snapshot_and_bodies_only_it_referred_to(self, store: SnapshotStore) -> None:
+        old = await put_snapshot(store, "s1", WF_A, hours=0)
+        new = await put_snapshot(store, "s2", WF_B, hours=1)
         only_old = old.items["workflow/1"]
         shared = old.items["field/f1"]
-        store.delete_snapshot("s1")
-        assert list(store.list_manifests()) == ["s2"]
+        await store.delete_snapshot("s1")
+        assert list(await store.list_manifests()) == ["s2"]
         with pytest.raises(KeyError):
-            store.get_manifest("s1")
-        assert store.has_item(only_old) is False
-        assert store.has_item(shared) is True
-        assert store.get_manifest("s2") == new
+            await store.get_manifest("s1")
+        assert await store.has_item(only_old) is False
+        assert await store.has_item(shared) is True
+        assert await store.get_manifest("s2") == new
 
-    def test_deleting_the_snapshot_others_are_unchanged_from_keeps_them_readable(self, store: SnapshotStore) -> None:
-        first = put_snapshot(store, "s1", WF_A, hours=0)
-        put_snapshot(store, "s2", WF_A, hours=1)
-        put_snapshot(store, "s3", WF_A, hours=2)
-        store.delete_snapshot("s1")
+    async def test_deleting_the_snapshot_others_are_unchanged_from_keeps_them_readable(self, store: SnapshotStore) -> None:
+        first = await put_snapshot(store, "s1", WF_A, hours=0)
+        await put_snapshot(store, "s2", WF_A, hours=1)
+        await put_snapshot(store, "s3", WF_A, hours=2)
+        await store.delete_snapshot("s1")
         for sid in ("s2", "s3"):
-            manifest = store.get_manifest(sid)
+            manifest = await store.get_manifest(sid)
             assert manifest.items == first.items
-            assert all(store.get_item(d) == canonical(WF_A[k])[1] for k, d in manifest.items.items())
-        store.delete_snapshot("s2")
-        assert store.get_manifest("s3").items == first.items
+            for k, d in manifest.items.items():
+                assert await store.get_item(d) == canonical(WF_A[k])[1]
+        await store.delete_snapshot("s2")
+        assert (await store.get_manifest("s3")).items == first.items
 
-    def test_delete_of_an_unknown_snapshot_raises_key_error(self, store: SnapshotStore) -> None:
+    async def test_delete_of_an_unknown_snapshot_raises_key_error(self, store: SnapshotStore) -> None:
         with pytest.raises(KeyError, match="ghost"):
-            store.delete_snapshot("ghost")
+            await store.delete_snapshot("ghost")
 
     # --- drift reports ------------------------------------------------------------------------
 
-    def test_drift_report_round_trips_and_sets_the_change_count(self, store: SnapshotStore) -> None:
-        put_snapshot(store, "s1", WF_A)
-        assert store.get_drift("s1") is None
+    async def test_drift_report_round_trips_and_sets_the_change_count(self, store: SnapshotStore) -> None:
+        await put_snapshot(store, "s1", WF_A)
+        assert await store.get_drift("s1") is None
         report = report_with("s1", 3)
-        store.put_drift(report)
-        assert store.get_drift("s1") == report
-        [info] = store.list_snapshots()
+        await store.put_drift(report)
+        assert await store.get_drift("s1") == report
+        [info] = await store.list_snapshots()
         assert info.change_count == 3
 
-    def test_read_changes_returns_exactly_the_requested_slice(self, store: SnapshotStore) -> None:
-        put_snapshot(store, "s1", WF_A)
+    async def test_read_changes_returns_exactly_the_requested_slice(self, store: SnapshotStore) -> None:
+        await put_snapshot(store, "s1", WF_A)
         report = report_with("s1", 250)
-        store.put_drift(report)
-        assert store.read_changes("s1", 95, 205) == report.changes[95:205]
-        assert store.read_changes("s1", 0, 1) == report.changes[:1]
-        assert store.read_changes("s1", 240, 999) == report.changes[240:]
-        assert store.read_changes("s1", 300, 400) == []
+        await store.put_drift(report)
+        assert await store.read_changes("s1", 95, 205) == report.changes[95:205]
+        assert await store.read_changes("s1", 0, 1) == report.changes[:1]
+        assert await store.read_changes("s1", 240, 999) == report.changes[240:]
+        assert await store.read_changes("s1", 300, 400) == []
 
-    def test_put_drift_replaces_an_earlier_report(self, store: SnapshotStore) -> None:
-        put_snapshot(store, "s1", WF_A)
-        store.put_drift(report_with("s1", 150))
-        store.put_drift(report_with("s1", 2))
-        assert store.get_drift("s1") == report_with("s1", 2)
-        assert next(iter(store.list_snapshots())).change_count == 2
+    async def test_put_drift_replaces_an_earlier_report(self, store: SnapshotStore) -> None:
+        await put_snapshot(store, "s1", WF_A)
+        await store.put_drift(report_with("s1", 150))
+        await store.put_drift(report_with("s1", 2))
+        assert await store.get_drift("s1") == report_with("s1", 2)
+        assert next(iter(await store.list_snapshots())).change_count == 2
 
-    def test_put_drift_for_an_unknown_snapshot_raises_key_error(self, store: SnapshotStore) -> None:
+    async def test_put_drift_for_an_unknown_snapshot_raises_key_error(self, store: SnapshotStore) -> None:
         with pytest.raises(KeyError, match="s9"):
-            store.put_drift(report_with("s9", 1))
+            await store.put_drift(report_with("s9", 1))
 
-    def test_delete_removes_the_drift_report(self, store: SnapshotStore) -> None:
-        put_snapshot(store, "s1", WF_A)
-        store.put_drift(report_with("s1", 5))
-        store.delete_snapshot("s1")
-        put_snapshot(store, "s1", WF_A)
-        assert store.get_drift("s1") is None
+    async def test_delete_removes_the_drift_report(self, store: SnapshotStore) -> None:
+        await put_snapshot(store, "s1", WF_A)
+        await store.put_drift(report_with("s1", 5))
+        await store.delete_snapshot("s1")
+        await put_snapshot(store, "s1", WF_A)
+        assert await store.get_drift("s1") is None
 
     # --- accounting ---------------------------------------------------------------------------
 
-    def test_usage_counts_a_tenants_bytes_with_shared_bodies_once(self, store: SnapshotStore) -> None:
-        assert store.usage("acme").total_bytes == 0
-        put_snapshot(store, "s1", WF_A, hours=0)
-        one = store.usage("acme")
+    async def test_usage_counts_a_tenants_bytes_with_shared_bodies_once(self, store: SnapshotStore) -> None:
+        assert (await store.usage("acme")).total_bytes == 0
+        await put_snapshot(store, "s1", WF_A, hours=0)
+        one = await store.usage("acme")
         assert one.snapshots == 1 and one.body_bytes > 0 and one.manifest_bytes > 0
-        put_snapshot(store, "s2", WF_A, hours=1)  # same bodies
-        two = store.usage("acme")
+        await put_snapshot(store, "s2", WF_A, hours=1)  # same bodies
+        two = await store.usage("acme")
         assert two.body_bytes == one.body_bytes
-        store.put_drift(report_with("s2", 10))
-        assert store.usage("acme").drift_bytes > 0
-        assert store.usage("globex").total_bytes == 0
-        store.delete_snapshot("s1")
-        store.delete_snapshot("s2")
-        assert store.usage("acme").total_bytes == 0
+        await store.put_drift(report_with("s2", 10))
+        assert (await store.usage("acme")).drift_bytes > 0
+        assert (await store.usage("globex")).total_bytes == 0
+        await store.delete_snapshot("s1")
+        await store.delete_snapshot("s2")
+        assert (await store.usage("acme")).total_bytes == 0

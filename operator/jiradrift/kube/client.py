@@ -37,6 +37,8 @@ DEFAULT_TIMEOUT = 30.0  # seconds per request; a hung API server must not hang a
 PAGE_SIZE = 500
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
+#: Ask for metadata only (what ``kubectl get`` does): a list without ``data``/``binaryData``.
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
 
 class KubeError(Exception):
@@ -132,10 +134,11 @@ class Kube:
         query: Mapping[str, Any] | None = None,
         body: Any = None,
         content_type: str = JSON,
+        accept: str = JSON,
         timeout: float | None = None,
     ) -> Any:
         """One call; the decoded JSON response (None when empty). Raises :class:`KubeError`."""
-        headers = {"Accept": JSON}
+        headers = {"Accept": accept}
         if body is not None:
             headers["Content-Type"] = content_type
         params = [(k, str(v).lower() if isinstance(v, bool) else v) for k, v in (query or {}).items() if v is not None]
@@ -175,11 +178,16 @@ class Kube:
     async def delete(self, path: str, **query: Any) -> Any:
         return await self.request("DELETE", path, query=query)
 
-    async def pages(self, path: str, *, page_size: int = PAGE_SIZE, **query: Any) -> AsyncIterator[dict[str, Any]]:
-        """Every item of a collection, read ``page_size`` at a time (the one pager)."""
+    async def pages(
+        self, path: str, *, page_size: int = PAGE_SIZE, accept: str = JSON, **query: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every item of a collection, read ``page_size`` at a time (the one pager).
+
+        ``accept`` :data:`METADATA_LIST` lists metadata only (no ``data``), like ``kubectl get``.
+        """
         params: dict[str, Any] = {**query, "limit": page_size}
         while True:
-            data = await self.request("GET", path, query=params)
+            data = await self.request("GET", path, query=params, accept=accept)
             for item in data.get("items") or ():
                 yield item
             token = (data.get("metadata") or {}).get("continue")

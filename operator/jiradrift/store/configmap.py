@@ -1,65 +1,80 @@
-"""A SnapshotStore in ConfigMaps: the zero-setup default inside a cluster.
+"""A SnapshotStore in ConfigMaps (or Secrets): the zero-setup default inside a cluster.
 
-    store = ConfigMapStore(api, "team-a", "team-a/acme", owner=snapshot_owner_ref(snapshot))
+    store = ConfigMapStore(kube, "team-a", "team-a/acme").for_owner(snapshot_owner_ref, budget_bytes=50 << 20)
+    await store.begin_capture("team-a/acme", "workflows")
 
-Every ConfigMap carries ``app.kubernetes.io/managed-by: jira-drift-operator`` and
+All I/O goes through the one async client (:class:`jiradrift.kube.client.Kube`); nothing blocks
+the event loop. Every ConfigMap carries ``app.kubernetes.io/managed-by: jira-drift-operator`` and
 ``jiradrift.io/part``; all payloads are zstd-compressed in ``binaryData`` and no ConfigMap holds more
 than ``max_chunk_bytes`` (900 KiB by default, clear of the 1 MiB limit). Four kinds of part:
 
 ``pack`` (``<prefix>-p-<random>``)
     Item bodies, one ``binaryData`` key per sha256 digest. ``put_item`` buffers new bodies and
     writes a pack when the buffer is full (and at ``put_manifest``), so a capture of thousands of
-    small items writes a handful of ConfigMaps. A body already in a pack is referenced, not stored
-    again; ``put_item`` "touches" that pack (annotation ``jiradrift.io/touched-at`` and the owner
-    added), which keeps garbage collection off it for ``gc_grace``.
+    small items writes a handful of ConfigMaps.
 ``items`` (``<prefix>-i-<random>[-<n>]``)
     A manifest's ``key -> digest`` map plus the body -> pack index, compressed and split over as
     many ConfigMaps as it needs. A snapshot identical to its predecessor re-uses the predecessor's
-    items parts (and becomes one more owner of them): it stores nothing new but its manifest.
+    items parts: it stores nothing new but its manifest.
 ``manifest`` (``<prefix>-m-<slug of snapshot id>-<hash>``)
     One per snapshot, written last (its creation commits the snapshot; a second one with the same
     id is refused by the API server). Its annotations are the listing record (tenant, type,
-    capturedAt, digest, counts, parts, byte counts, drift summary), so listings and budgets read
-    metadata only (``PartialObjectMetadataList``), never payloads.
+    capturedAt, digest, counts, parts, pack sizes, byte counts, drift summary), so listings and
+    budgets read metadata only (``PartialObjectMetadataList``), never payloads.
 ``drift`` (``<prefix>-d-<random>[-<n>]``)
     The drift report's changes, ``CHANGES_PER_CHUNK`` per ``binaryData`` key, spread over as many
     ConfigMaps as needed; the manifest's ``jiradrift.io/drift`` annotation maps chunks to parts.
 
-Ownership: with ``owner`` (the Snapshot's apiVersion/kind/name/uid) every part written or re-used
-for that snapshot gets an ownerReference to it, so in a real cluster the garbage collector removes a
-part only when *every* snapshot using it is gone. The store does not rely on that:
-``delete_snapshot`` deletes the manifest and its drift, then deletes items parts and packs no
-remaining manifest refers to, and rewrites a still-used pack without the bodies nobody needs.
+API calls per capture grow with packs, not items. ``begin_capture`` lists the tenant's manifest
+records once (metadata) and reads the items index of the newest snapshot of that type (cached in
+memory across captures: items parts are immutable); ``has_item`` is then answered from memory. An
+unchanged capture therefore reads one manifest listing plus (at most) one index, and writes only its
+manifest; a first capture writes its packs, its items parts and its manifest.
 
-Budget: ``usage(tenant)`` sums the stored bytes a tenant's manifests refer to (shared parts once);
-``over_budget``/``enforce_budget`` let retention prune the oldest snapshots until it fits.
+Why the index is trusted without re-reading packs: garbage collection never removes a body that a
+listed manifest's index places in a pack (compaction keeps exactly those). ``put_manifest`` lists the
+manifests again; bodies learned from a manifest that has gone meanwhile are verified by reading
+their pack before the new manifest is written.
+
+Ownership: a manifest and its drift parts are owned by their Snapshot (``owner``), so deleting the
+Snapshot removes them. Packs and items parts may be shared by many snapshots, so they carry no
+ownerReference (adding one per capture would cost a write per part): ``delete_snapshot`` and
+``collect_garbage`` remove parts no listed manifest refers to once they are older than ``gc_grace``,
+and compact packs down to the bodies still referred to.
+
+Budget: with ``budget_bytes``, a capture whose snapshot would occupy more (the packs it uses, its
+items index and manifest) raises :class:`BudgetExceeded` before the write that would cross it, and
+deletes the packs it wrote. ``usage(tenant)`` sums the stored bytes a tenant's manifests refer to
+(shared parts once); ``over_budget``/``enforce_budget`` let retention prune the oldest snapshots.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import re
 import secrets
-import threading
-import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import zstandard
-from kubernetes.client import ApiClient
-from kubernetes.client.exceptions import ApiException
 
-from jiradrift.kube.api import ACCEPT_METADATA_LIST, label_value, request_json, status_message
+from jiradrift.kube.api import label_value
+from jiradrift.kube.client import METADATA_LIST, Kube, KubeError, resource_path
 from jiradrift.model.manifest import Manifest, compute_digest
 from jiradrift.model.report import Change, DriftReport
 from jiradrift.model.store import SnapshotInfo, StoreUsage
-from jiradrift.model.store_errors import ItemNotFound, SnapshotNotFound, StoreError, StoreIntegrityError
+from jiradrift.model.store_errors import (
+    BudgetExceeded,
+    ItemNotFound,
+    SnapshotNotFound,
+    StoreError,
+    StoreIntegrityError,
+)
 from jiradrift.store.filesystem import CHANGES_PER_CHUNK, DEFAULT_GC_GRACE
 
 GROUP = "jiradrift.io"
@@ -81,10 +96,11 @@ A_COMPLETE = f"{GROUP}/complete"
 A_UNCHANGED = f"{GROUP}/unchanged-from"
 A_ITEMS = f"{GROUP}/items"  # JSON: {"parts": [...], "bytes": n}
 A_PACKS = f"{GROUP}/packs"  # comma-separated pack names the manifest's bodies live in
+A_PACK_BYTES = f"{GROUP}/pack-bytes"  # comma-separated stored bytes of those packs, same order
 A_BYTES = f"{GROUP}/bytes"  # bytes of this ConfigMap's binaryData
 A_DRIFT = f"{GROUP}/drift"  # JSON: drift summary + {"parts", "chunk_part", "chunk_size", "bytes"}
 A_TOUCHED = f"{GROUP}/touched-at"
-A_LIVE = f"{GROUP}/live-bytes"  # set by GC on a pack it could not compact because it was in use
+A_LIVE = f"{GROUP}/live-bytes"  # set by GC on a pack it could not compact yet (too young)
 
 SNAPSHOT_PACK_TYPE = f"{GROUP}/snapshot-pack"
 """The Secret type of :class:`SecretStore`'s parts."""
@@ -93,11 +109,10 @@ DEFAULT_MAX_CHUNK_BYTES = 900 * 1024
 #: Keys per pack: the server's managedFields list every binaryData key, and etcd caps the object
 #: (payload + metadata) at 1.5 MiB, so many tiny bodies must not push a pack over.
 MAX_KEYS_PER_PACK = 2000
-MIN_TOUCH_INTERVAL = 5.0
+ITEMS_CACHE = 8  # items blobs kept in memory (immutable; a tenant's newest per type is what captures need)
+PACK_CACHE = 4  # packs' bodies kept in memory for reads
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _SLUG = re.compile(r"[^a-z0-9]+")
-_API = "/api/v1/namespaces/{namespace}/{resource}"
-MERGE_PATCH = "application/strategic-merge-patch+json"  # ownerReferences merge by uid
 
 
 def _utcnow() -> datetime:
@@ -127,6 +142,7 @@ class _Record:
     items_parts: list[str]
     items_bytes: int
     packs: list[str]
+    pack_bytes: list[int]
     manifest_bytes: int
     drift: dict[str, Any] | None
 
@@ -134,15 +150,46 @@ class _Record:
     def key(self) -> tuple[float, str]:
         return (self.info.captured_at.timestamp(), self.info.snapshot_id)
 
+    @property
+    def parts_key(self) -> str:
+        return ",".join(self.items_parts)
+
+
+@dataclass
+class _Capture:
+    """What one capture (one store object, see :meth:`ConfigMapStore.for_owner`) knows and has written.
+
+    ``index``: digest -> pack, from the items index of the newest snapshot of this tenant and type
+    (``source`` names those items parts). ``pending``: new bodies (compressed) not yet in a pack;
+    ``written``: packs this capture wrote (digest -> pack in ``index`` too). ``used``: packs the
+    snapshot uses so far, with their stored bytes, for the budget.
+    """
+
+    tenant: str | None
+    type: str | None
+    index: dict[str, str] = field(default_factory=dict)
+    source: str | None = None
+    pending: dict[str, bytes] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)
+    used: dict[str, int] = field(default_factory=dict)
+    pack_bytes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def bytes(self) -> int:
+        return sum(self.used.values()) + _size(self.pending)
+
 
 class ConfigMapStore:
     """Content-addressed snapshot store in the ConfigMaps of one namespace.
 
-    ``tenant``: when given, the store serves that tenant only (its listings, its bodies' index,
-    refusing manifests of others); None serves every tenant in the namespace. ``owner``: the
-    Snapshot the parts written now belong to (a dict with apiVersion, kind, name, uid); see
-    :meth:`for_owner`. ``gc_grace``: parts younger (packs: touched more recently) than this are
-    never collected, protecting a capture whose manifest is not written yet.
+    ``tenant``: when given, the store serves that tenant only (its listings, refusing manifests of
+    others); None serves every tenant in the namespace. ``owner``: the Snapshot whose manifest and
+    drift are written now (a dict with apiVersion, kind, name, uid); see :meth:`for_owner`.
+    ``gc_grace``: parts younger than this are never collected or compacted, protecting a capture
+    whose manifest is not written yet. ``budget_bytes``: see the module docs.
+
+    One store object serves one capture at a time; :meth:`for_owner` makes one per capture, sharing
+    the read caches (items indexes, a few packs).
     """
 
     RESOURCE = "configmaps"
@@ -152,7 +199,7 @@ class ConfigMapStore:
 
     def __init__(
         self,
-        api: ApiClient,
+        kube: Kube,
         namespace: str,
         tenant: str | None = None,
         *,
@@ -163,16 +210,14 @@ class ConfigMapStore:
         compression_level: int = 3,
         name_prefix: str = "jiradrift",
         page_size: int = 250,
-        index_ttl: float = 30.0,
         wall_clock: Callable[[], datetime] = _utcnow,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_chunk_bytes > 1000 * 1024 or max_chunk_bytes < 1024:
             raise ValueError(
                 f"max_chunk_bytes={max_chunk_bytes} must be between 1 KiB and 1000 KiB: a ConfigMap holds "
                 f"at most 1 MiB, and its metadata needs room too"
             )
-        self.api = api
+        self.kube = kube
         self.namespace = namespace
         self.tenant = tenant
         self.owner = _check_owner(owner) if owner is not None else None
@@ -181,93 +226,85 @@ class ConfigMapStore:
         self.gc_grace = gc_grace
         self.name_prefix = name_prefix
         self.page_size = page_size
-        self.index_ttl = index_ttl
-        self._level = compression_level
         self._wall_clock = wall_clock
-        self._clock = clock
-        self._path = _API.format(namespace=namespace, resource=self.RESOURCE)
+        self._compressor = zstandard.ZstdCompressor(level=compression_level)
+        self._decompressor = zstandard.ZstdDecompressor()
+        self._path = resource_path("", "v1", self.RESOURCE, namespace)
         self._shared = _SharedState()
+        self._capture: _Capture | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(namespace={self.namespace!r}, tenant={self.tenant!r})"
 
-    def for_owner(self, owner: Mapping[str, Any] | None) -> ConfigMapStore:
-        """The same store (same caches and write buffer) writing parts owned by ``owner``."""
+    def for_owner(self, owner: Mapping[str, Any] | None, *, budget_bytes: int | None = None) -> ConfigMapStore:
+        """A store object for one capture of Snapshot ``owner`` (same read caches), enforcing
+        ``budget_bytes`` (default: this store's)."""
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone.owner = _check_owner(owner) if owner is not None else None
+        clone.budget_bytes = budget_bytes if budget_bytes is not None else self.budget_bytes
+        clone._capture = None
         return clone
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    def _zstd(self) -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
-        local = self._shared.local
-        pair: tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor] | None = getattr(local, "zstd", None)
-        if pair is None:  # (de)compressors must not be shared between threads
-            pair = (zstandard.ZstdCompressor(level=self._level), zstandard.ZstdDecompressor())
-            local.zstd = pair
-        return pair
-
     def _compress(self, data: bytes) -> bytes:
-        return self._zstd()[0].compress(data)
+        return self._compressor.compress(data)
 
     def _decompress(self, data: bytes) -> bytes:
-        return self._zstd()[1].decompress(data)
+        return self._decompressor.decompress(data)
 
-    def _request(self, method: str, path: str = "", **kwargs: Any) -> dict[str, Any]:
+    async def _request(self, method: str, name: str = "", **kwargs: Any) -> Any:
+        path = f"{self._path}/{name}" if name else self._path
         try:
-            return request_json(self.api, method, self._path + path, **kwargs)
-        except ApiException as exc:
+            return await self.kube.request(method, path, **kwargs)
+        except KubeError as exc:
             if exc.status in (401, 403):
                 raise StoreError(
                     f"the API server refused {method} on {self.RESOURCE} in namespace {self.namespace}: "
-                    f"{status_message(exc)}; grant the operator's ServiceAccount get/list/create/update/"
+                    f"{exc.message}; grant the operator's ServiceAccount get/list/create/update/"
                     f"patch/delete on {self.RESOURCE} there"
                 ) from exc
             raise
 
-    def _get(self, name: str) -> dict[str, Any] | None:
+    async def _get(self, name: str) -> dict[str, Any] | None:
         try:
-            obj = self._request("GET", f"/{name}")
-        except ApiException as exc:
-            if exc.status == 404:
+            obj: dict[str, Any] = await self._request("GET", name)
+        except KubeError as exc:
+            if exc.not_found:
                 return None
             raise
         if self.TYPE and obj.get("type") != self.TYPE:
             return None  # not ours (a Secret of another type is never read or rewritten as a part)
         return obj
 
-    def _delete(self, name: str, resource_version: str | None = None) -> bool:
+    async def _delete(self, name: str, resource_version: str | None = None) -> bool:
         body = {"preconditions": {"resourceVersion": resource_version}} if resource_version else None
         try:
-            self._request("DELETE", f"/{name}", body=body)
-        except ApiException as exc:
-            if exc.status in (404, 409):
+            await self._request("DELETE", name, body=body)
+        except KubeError as exc:
+            if exc.not_found or exc.conflict:
                 return False
             raise
         return True
 
-    def _list_meta(self, selector: str) -> Iterator[dict[str, Any]]:
-        """Metadata of matching ConfigMaps, page by page (``limit``/``continue``)."""
-        for _attempt in range(3):
-            token: str | None = None
-            try:
-                while True:
-                    query: dict[str, str | int] = {"labelSelector": selector, "limit": self.page_size}
-                    if self.TYPE:
-                        query["fieldSelector"] = f"type={self.TYPE}"
-                    if token:
-                        query["continue"] = token
-                    page = self._request("GET", query=query, accept=ACCEPT_METADATA_LIST)
-                    yield from page.get("items") or []
-                    token = page.get("metadata", {}).get("continue")
-                    if not token:
-                        return
-            except ApiException as exc:
-                if exc.status == 410 and token:  # continue token expired: list again, consistently
-                    continue
-                raise
-        raise StoreError(f"listing {self.RESOURCE} {selector!r} in {self.namespace} kept expiring; retry later")
+    async def _list_meta(self, selector: str) -> list[dict[str, Any]]:
+        """Metadata of matching objects (a ``PartialObjectMetadataList``, paged)."""
+        query: dict[str, Any] = {"labelSelector": selector}
+        if self.TYPE:
+            query["fieldSelector"] = f"type={self.TYPE}"
+        try:
+            return [
+                item
+                async for item in self.kube.pages(self._path, page_size=self.page_size, accept=METADATA_LIST, **query)
+            ]
+        except KubeError as exc:
+            if exc.status in (401, 403):
+                raise StoreError(
+                    f"the API server refused to list {self.RESOURCE} in namespace {self.namespace}: {exc.message}; "
+                    f"grant the operator's ServiceAccount get/list/create/update/patch/delete on {self.RESOURCE} there"
+                ) from exc
+            raise
 
     def _selector(self, part: str, **labels: str) -> str:
         pairs = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_PART: part, **labels}
@@ -282,13 +319,15 @@ class ConfigMapStore:
             labels[LABEL_SNAPSHOT] = label_value(snapshot)
         return labels
 
-    def _create(
+    async def _create(
         self,
         name: str,
         binary: Mapping[str, bytes],
         labels: Mapping[str, str],
         annotations: Mapping[str, str],
-    ) -> dict[str, Any]:
+        *,
+        owned: bool = False,
+    ) -> None:
         size = _size(binary)
         if size > self.max_chunk_bytes:  # a bug if it happens: callers split first
             raise StoreError(f"{self.KIND} {name} would hold {size} bytes, over max_chunk_bytes={self.max_chunk_bytes}")
@@ -298,7 +337,7 @@ class ConfigMapStore:
             "labels": dict(labels),
             "annotations": {A_BYTES: str(size), A_TOUCHED: _iso(self._wall_clock()), **annotations},
         }
-        if self.owner:
+        if owned and self.owner:
             metadata["ownerReferences"] = [self.owner]
         body = {
             "apiVersion": "v1",
@@ -308,37 +347,41 @@ class ConfigMapStore:
         }
         if self.TYPE:
             body["type"] = self.TYPE
-        return self._request("POST", body=body)
+        # The answer echoes the whole object; only success matters here.
+        await self._request("POST", body=body)
 
-    def _write_parts(
-        self, base: str, entries: list[tuple[str, bytes]], labels: Mapping[str, str]
+    async def _write_parts(
+        self, base: str, entries: list[tuple[str, bytes]], labels: Mapping[str, str], *, owned: bool = False
     ) -> tuple[list[str], dict[str, int], int]:
         """Spread ``entries`` over ConfigMaps ``base``, ``base-1``, ...; (names, key -> part, bytes)."""
+        parts = self._split(entries)
+        where = {key: i for i, part in enumerate(parts) for key in part}
+        names = [base if i == 0 else f"{base}-{i}" for i in range(len(parts))]
+        # The first part last: whoever finds it finds the others.
+        for i in reversed(range(len(parts))):
+            await self._create(names[i], parts[i], labels, {}, owned=owned)
+        return names, where, sum(_size(p) for p in parts)
+
+    def _split(self, entries: list[tuple[str, bytes]]) -> list[dict[str, bytes]]:
         parts: list[dict[str, bytes]] = [{}]
-        where: dict[str, int] = {}
         for key, data in entries:
             if _size(parts[-1]) + len(key) + len(data) > self.max_chunk_bytes and parts[-1]:
                 parts.append({})
             parts[-1][key] = data
-            where[key] = len(parts) - 1
-        names = [base if i == 0 else f"{base}-{i}" for i in range(len(parts))]
-        # The first part last: whoever finds it finds the others.
-        for i in reversed(range(len(parts))):
-            self._create(names[i], parts[i], labels, {})
-        return names, where, sum(_size(p) for p in parts)
+        return parts
 
     def _slices(self, blob: bytes, stem: str) -> list[tuple[str, bytes]]:
         step = self.max_chunk_bytes - 64
         return [(f"{stem}.{n}", blob[i : i + step]) for n, i in enumerate(range(0, max(len(blob), 1), step))]
 
-    def _read_sliced(self, names: list[str], stem: str) -> bytes:
+    async def _read_sliced(self, names: list[str], stem: str) -> bytes:
         chunks: dict[int, bytes] = {}
         for name in names:
-            cm = self._get(name)
+            cm = await self._get(name)
             if cm is None:
                 raise StoreError(
-                    f"configmap {self.namespace}/{name} is missing, so the stored data it held is "
-                    f"incomplete; it was deleted by hand or by garbage collection of its owner"
+                    f"{self.KIND.lower()} {self.namespace}/{name} is missing, so the stored data it held is "
+                    f"incomplete; it was deleted by hand or by garbage collection"
                 )
             for key, value in (cm.get(self.DATA) or {}).items():
                 if key.startswith(stem + "."):
@@ -363,7 +406,7 @@ class ConfigMapStore:
             raise StoreError("manifest tenant is empty; use the JiraTenant as namespace/name")
         if self.tenant is not None and tenant != self.tenant:
             raise StoreError(
-                f"this ConfigMapStore serves tenant {self.tenant!r}, not {tenant!r}; open one with "
+                f"this {type(self).__name__} serves tenant {self.tenant!r}, not {tenant!r}; open one with "
                 f"tenant={tenant!r} (or tenant=None for all tenants of namespace {self.namespace})"
             )
 
@@ -385,185 +428,136 @@ class ConfigMapStore:
             unchanged_from=ann.get(A_UNCHANGED) or None,
             change_count=drift["change_count"] if drift else None,
         )
+        packs = [p for p in (ann.get(A_PACKS) or "").split(",") if p]
+        sizes = [int(b) for b in (ann.get(A_PACK_BYTES) or "").split(",") if b]
         return _Record(
             name=meta["name"],
             info=info,
             items_parts=list(items.get("parts", [])),
             items_bytes=int(items.get("bytes", 0)),
-            packs=[p for p in (ann.get(A_PACKS) or "").split(",") if p],
+            packs=packs,
+            pack_bytes=sizes if len(sizes) == len(packs) else [0] * len(packs),
             manifest_bytes=int(ann.get(A_BYTES, 0)),
             drift=drift,
         )
 
-    def _records(self, tenant: str | None) -> list[_Record]:
+    async def _records(self, tenant: str | None) -> list[_Record]:
         """Manifest records, newest first, for one tenant or (tenant None) the whole namespace."""
         labels = {LABEL_TENANT: label_value(tenant)} if tenant is not None else {}
-        rows = [self._record(obj) for obj in self._list_meta(self._selector("manifest", **labels))]
+        rows = [self._record(obj) for obj in await self._list_meta(self._selector("manifest", **labels))]
         if tenant is not None:
             rows = [r for r in rows if r.info.tenant == tenant]  # labels are lossy; annotations exact
         rows.sort(key=lambda r: r.key, reverse=True)
         return rows
 
-    def _manifest_cm(self, snapshot_id: str) -> dict[str, Any]:
-        cm = self._get(self.manifest_name(snapshot_id))
+    async def _manifest_cm(self, snapshot_id: str) -> dict[str, Any]:
+        cm = await self._get(self.manifest_name(snapshot_id))
         if cm is None or (cm["metadata"].get("annotations") or {}).get(A_SNAPSHOT) != snapshot_id:
             raise SnapshotNotFound(snapshot_id, f"--namespace {self.namespace}")
         return cm
 
-    # --- the body index (digest -> pack) ---------------------------------------------------------
+    # --- items indexes ----------------------------------------------------------------------------
 
-    def _items(self, parts: list[str]) -> dict[str, Any]:
+    async def _items(self, parts: list[str]) -> dict[str, Any]:
         """A manifest's items blob: {"items": {key: digest}, "packs": [...], "where": [...]}."""
         cache = self._shared.items_cache
         key = ",".join(parts)
-        with self._shared.lock:
-            if key in cache:
-                cache.move_to_end(key)
-                return cache[key]
-        blob: dict[str, Any] = orjson.loads(self._decompress(self._read_sliced(parts, "items")))
-        with self._shared.lock:
-            cache[key] = blob  # items parts are immutable: their names are random and never reused
-            while len(cache) > 8:
-                cache.popitem(last=False)
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+        blob: dict[str, Any] = orjson.loads(self._decompress(await self._read_sliced(parts, "items")))
+        cache[key] = blob  # items parts are immutable: their names are random and never reused
+        while len(cache) > ITEMS_CACHE:
+            cache.popitem(last=False)
         return blob
 
-    def _refresh_index(self, force: bool = False) -> None:
-        """Learn digest -> pack from stored manifests.
+    @staticmethod
+    def _where(blob: Mapping[str, Any]) -> dict[str, str]:
+        packs = blob["packs"]
+        return {digest: packs[at] for digest, at in zip(blob["items"].values(), blob["where"], strict=True)}
 
-        For writing (not ``force``), the newest manifest of each tenant and type is enough: a
-        capture re-uses mostly its predecessor's bodies. Reading a body nobody indexed yet
-        (``force``) reads every manifest's index once.
-        """
-        shared = self._shared
-        if not force and self._clock() - shared.index_time < self.index_ttl:
-            return
-        records = self._records(self.tenant)
-        if force:
-            with shared.lock:
-                shared.indexed.clear()
-        else:
-            newest: dict[tuple[str, str], _Record] = {}
-            for record in records:  # newest first
+    async def begin_capture(self, tenant: str, snapshot_type: str) -> None:
+        """List the tenant's manifests once and load the index of its newest ``snapshot_type``."""
+        self._check_tenant(tenant)
+        await self._begin(tenant, snapshot_type)
+
+    async def _begin(self, tenant: str | None, snapshot_type: str | None) -> _Capture:
+        capture = self._capture = _Capture(tenant, snapshot_type)
+        records = await self._records(tenant if tenant is not None else self.tenant)
+        newest: dict[tuple[str, str], _Record] = {}
+        for record in records:  # newest first
+            if snapshot_type is None or record.info.type == snapshot_type:
                 newest.setdefault((record.info.tenant, record.info.type), record)
-            records = list(newest.values())
-        for record in records:
-            parts_key = ",".join(record.items_parts)
-            if parts_key in shared.indexed:
-                continue
+        for record in newest.values():
             try:
-                blob = self._items(record.items_parts)
+                blob = await self._items(record.items_parts)
             except StoreError:
                 continue  # deleted while we looked; its bodies are not ours to re-use
-            packs = blob["packs"]
-            with shared.lock:
-                for digest, at in zip(blob["items"].values(), blob["where"], strict=True):
-                    shared.index.setdefault(digest, packs[at])
-                shared.indexed.add(parts_key)
-        shared.index_time = self._clock()
+            for digest, pack in self._where(blob).items():
+                capture.index.setdefault(digest, pack)
+            capture.pack_bytes.update(zip(record.packs, record.pack_bytes, strict=True))
+            capture.source = record.parts_key if len(newest) == 1 else None
+        return capture
 
-    def _pack_keys(self, name: str, *, touch: bool, force: bool = False) -> frozenset[str] | None:
-        """The digests pack ``name`` holds now (None: gone). ``touch`` marks it in use (and owned)."""
-        shared = self._shared
-        # Re-touch at most every half grace (a few seconds at least: with no grace there is no
-        # protection to keep up, and a capture re-using 1000 bodies should not PATCH 1000 times).
-        fresh_for = max(self.gc_grace.total_seconds() / 2, MIN_TOUCH_INTERVAL)
-        with shared.lock:
-            seen = shared.touched.get(name)
-        owner_uid = (self.owner or {}).get("uid")
-        if (
-            touch
-            and not force
-            and seen
-            and self._clock() - seen[0] < fresh_for
-            and (not owner_uid or owner_uid in seen[2])
-        ):
-            return seen[1]
-        if touch:
-            patch: dict[str, Any] = {"metadata": {"annotations": {A_TOUCHED: _iso(self._wall_clock())}}}
-            if self.owner:
-                patch["metadata"]["ownerReferences"] = [self.owner]
-            try:
-                cm = self._request("PATCH", f"/{name}", body=patch, content_type=MERGE_PATCH)
-            except ApiException as exc:
-                if exc.status == 404:
-                    cm = None
-                else:
-                    raise
-        else:
-            cm = self._get(name)
-        if cm is None:
-            with shared.lock:
-                shared.touched.pop(name, None)
-                shared.packs.pop(name, None)
-            return None
-        keys = frozenset(cm.get(self.DATA) or {})
-        owners = frozenset(o.get("uid", "") for o in cm["metadata"].get("ownerReferences") or [])
-        ann = cm["metadata"].get("annotations") or {}
-        retiring = A_LIVE in ann and int(ann[A_LIVE]) * 2 < int(ann.get(A_BYTES, 0))
-        with shared.lock:
-            if retiring:
-                shared.retiring.add(name)
-            else:
-                shared.retiring.discard(name)
-            shared.packs[name] = cm.get(self.DATA) or {}
-            shared.packs.move_to_end(name)
-            while len(shared.packs) > 4:
-                shared.packs.popitem(last=False)
-            if touch:
-                shared.touched[name] = (self._clock(), keys, owners)
-        return keys
+    async def _current(self) -> _Capture:
+        """This store object's capture; one that did not call ``begin_capture`` learns every type."""
+        return self._capture if self._capture is not None else await self._begin(None, None)
 
-    def _locate(self, digest: str, *, touch: bool) -> str | None:
-        """The pack holding ``digest`` (verified against the server), or None.
+    async def _charge(self, capture: _Capture, digest: str, extra: int = 0) -> None:
+        """The snapshot uses the pack holding ``digest`` (or ``extra`` new bytes): count it against
+        the budget. Over budget, the capture's packs are deleted and :class:`BudgetExceeded` raised."""
+        pack = capture.index.get(digest)
+        size = capture.pack_bytes.get(pack, 0) if pack is not None and pack not in capture.used else 0
+        try:
+            self._check_budget(capture, capture.bytes + size + extra)
+        except BudgetExceeded:
+            await self._abandon(capture)
+            raise
+        if pack is not None:
+            capture.used.setdefault(pack, size)
 
-        A miss re-reads the manifests: when writing (``touch``) at most every ``index_ttl``
-        seconds, since a miss there is the common case of a new body; when reading, always.
-        """
-        refreshed = False
-        for _attempt in range(4):
-            with self._shared.lock:
-                pack = self._shared.index.get(digest)
-            if pack is None:
-                if refreshed:
-                    return None
-                self._refresh_index(force=not touch)
-                refreshed = True
-                continue
-            keys = self._pack_keys(pack, touch=touch)
-            if keys is not None and digest in keys:
-                return pack
-            with self._shared.lock:  # stale: the pack is gone or was compacted
-                if self._shared.index.get(digest) == pack:
-                    del self._shared.index[digest]
-        return None
+    def _check_budget(self, capture: _Capture, needed: int) -> None:
+        if self.budget_bytes is not None and needed > self.budget_bytes:
+            raise BudgetExceeded(
+                capture.tenant or self.tenant or "?",
+                capture.type or "?",
+                self.budget_bytes,
+                needed,
+                f"{self.RESOURCE} of namespace {self.namespace}",
+            )
 
-    def _flush(self) -> None:
-        """Write buffered bodies as packs (called with the buffer lock held)."""
-        shared = self._shared
-        if not shared.pending:
+    async def _flush(self, capture: _Capture) -> None:
+        """Write the buffered bodies as one pack."""
+        if not capture.pending:
             return
         name = self._name("p")
-        labels = self._labels("pack", self.tenant)
-        cm = self._create(name, shared.pending, labels, {})
-        keys = frozenset(shared.pending)
-        for digest in keys:
-            shared.index[digest] = name
-        owners = frozenset([self.owner["uid"]]) if self.owner else frozenset()
-        shared.touched[name] = (self._clock(), keys, owners)
-        shared.packs[name] = cm.get(self.DATA) or {}
-        shared.pending = {}
+        size = _size(capture.pending)
+        await self._create(name, capture.pending, self._labels("pack", self.tenant), {})
+        capture.written.append(name)
+        capture.used[name] = size
+        capture.pack_bytes[name] = size
+        for digest in capture.pending:
+            capture.index[digest] = name
+        capture.pending = {}
+
+    async def _abandon(self, capture: _Capture) -> None:
+        """Over budget: drop the buffer and delete the packs this capture wrote (nothing refers to them)."""
+        capture.pending = {}
+        for name in capture.written:
+            await self._delete(name)
+        capture.used = {p: b for p, b in capture.used.items() if p not in capture.written}
+        capture.written = []
 
     # --- item bodies ------------------------------------------------------------------------
 
-    def put_item(self, digest: str, body: bytes) -> bool:
+    async def put_item(self, digest: str, body: bytes) -> bool:
         _check_digest(digest)
-        with self._shared.lock:
-            if digest in self._shared.pending:
-                return False
-        pack = self._locate(digest, touch=True)
-        if pack is not None and pack not in self._shared.retiring:
+        capture = await self._current()
+        if digest in capture.pending:
             return False
-        # New, or only in a pack that is mostly garbage: (re-)store it, so that pack can go.
+        if digest in capture.index:
+            await self._charge(capture, digest)
+            return False
         if hashlib.sha256(body).hexdigest() != digest:
             raise StoreIntegrityError(
                 f"item body does not hash to {digest}; put_item needs the sha256 hex digest of the "
@@ -572,88 +566,110 @@ class ConfigMapStore:
         data = self._compress(body)
         if len(data) + len(digest) > self.max_chunk_bytes:
             raise StoreError(
-                f"item body {digest} is {len(data)} bytes compressed, more than one ConfigMap may hold "
+                f"item body {digest} is {len(data)} bytes compressed, more than one {self.KIND} may hold "
                 f"(max_chunk_bytes={self.max_chunk_bytes}); store this tenant's snapshots on a PVC "
                 f"(the filesystem store) instead"
             )
-        with self._shared.lock:
-            pending = self._shared.pending
-            if pending and (
-                _size(pending) + len(digest) + len(data) > self.max_chunk_bytes or len(pending) >= MAX_KEYS_PER_PACK
-            ):
-                self._flush()
-            self._shared.pending[digest] = data
+        await self._charge(capture, digest, len(digest) + len(data))
+        pending = capture.pending
+        if pending and (
+            _size(pending) + len(digest) + len(data) > self.max_chunk_bytes or len(pending) >= MAX_KEYS_PER_PACK
+        ):
+            await self._flush(capture)
+        capture.pending[digest] = data
         return True
 
-    def has_item(self, digest: str) -> bool:
+    async def has_item(self, digest: str) -> bool:
         _check_digest(digest)
-        with self._shared.lock:
-            if digest in self._shared.pending:
-                return True
-        return self._locate(digest, touch=False) is not None
+        capture = await self._current()
+        if digest in capture.pending:
+            return True
+        if digest in capture.index:
+            await self._charge(capture, digest)
+            return True
+        return False
 
-    def get_item(self, digest: str) -> bytes:
-        _check_digest(digest)
-        with self._shared.lock:
-            data = self._shared.pending.get(digest)
-            pack = self._shared.index.get(digest)
-            cached = self._shared.packs.get(pack) if pack else None
-        if data is not None:
-            return self._decompress(data)
-        if cached is not None and digest in cached:
-            return self._decompress(base64.b64decode(cached[digest]))
-        pack = self._locate(digest, touch=False)
-        with self._shared.lock:
-            value = self._shared.packs.get(pack or "", {}).get(digest)
-        if value is None and pack is not None:  # evicted from the cache meanwhile
-            value = ((self._get(pack) or {}).get(self.DATA) or {}).get(digest)
-        if value is None:
-            raise ItemNotFound(digest, f"configmaps in namespace {self.namespace}")
-        return self._decompress(base64.b64decode(value))
+    async def _read_index(self) -> dict[str, str]:
+        """digest -> pack over every listed manifest of this store's scope (for reads)."""
+        where: dict[str, str] = {}
+        for record in await self._records(self.tenant):
+            try:
+                where.update(self._where(await self._items(record.items_parts)))
+            except StoreError:
+                continue
+        return where
+
+    async def _pack_data(self, pack: str) -> dict[str, str] | None:
+        cache = self._shared.packs
+        if pack in cache:
+            cache.move_to_end(pack)
+            return cache[pack]
+        cm = await self._get(pack)
+        if cm is None:
+            return None
+        data: dict[str, str] = cm.get(self.DATA) or {}
+        cache[pack] = data
+        while len(cache) > PACK_CACHE:
+            cache.popitem(last=False)
+        return data
+
+    async def get_items(self, digests: Iterable[str]) -> dict[str, bytes]:
+        wanted = {_check_digest(d) for d in digests}
+        out: dict[str, bytes] = {}
+        capture = self._capture
+        if capture is not None:
+            for digest in wanted & capture.pending.keys():
+                out[digest] = self._decompress(capture.pending[digest])
+        rest = wanted - out.keys()
+        if not rest:
+            return out
+        where = dict(capture.index) if capture is not None else {}
+        if not rest <= where.keys():
+            where.update(await self._read_index())
+        by_pack: dict[str, list[str]] = {}
+        for digest in rest:
+            if digest not in where:
+                raise ItemNotFound(digest, f"{self.RESOURCE} in namespace {self.namespace}")
+            by_pack.setdefault(where[digest], []).append(digest)
+        for pack, members in by_pack.items():
+            data = await self._pack_data(pack)
+            for digest in members:
+                if data is None or digest not in data:
+                    self._shared.packs.pop(pack, None)
+                    raise ItemNotFound(digest, f"{self.RESOURCE} in namespace {self.namespace}")
+                out[digest] = self._decompress(base64.b64decode(data[digest]))
+        return out
+
+    async def get_item(self, digest: str) -> bytes:
+        return (await self.get_items([digest]))[digest]
 
     # --- manifests --------------------------------------------------------------------------
 
-    def put_manifest(self, manifest: Manifest) -> Manifest:
+    async def put_manifest(self, manifest: Manifest) -> Manifest:
         self._check_tenant(manifest.tenant)
+        capture = await self._current()
         name = self.manifest_name(manifest.snapshot_id)
-        if self._get(name) is not None:
+        digest = manifest.digest or compute_digest(manifest.items)
+        records = await self._records(manifest.tenant)
+        if any(r.info.snapshot_id == manifest.snapshot_id for r in records):
             raise StoreIntegrityError(
-                f"snapshot {manifest.snapshot_id!r} is already stored (configmap {self.namespace}/{name}); "
+                f"snapshot {manifest.snapshot_id!r} is already stored ({self.KIND.lower()} {self.namespace}/{name}); "
                 f"snapshots are immutable, delete it first or capture under a new id"
             )
-        with self._shared.lock:
-            self._flush()
-        where = self._resolve(set(manifest.items.values()))
-        missing = [k for k, d in manifest.items.items() if d not in where]
-        if missing:
-            raise StoreIntegrityError(
-                f"manifest of snapshot {manifest.snapshot_id!r} refers to {len(missing)} item bodies "
-                f"that are not stored (first: {missing[:3]}); put_item every body before put_manifest"
-            )
-        digest = manifest.digest or compute_digest(manifest.items)
-        predecessor = self._predecessor(manifest)
+        predecessor = self._predecessor(records, manifest)
         unchanged_from: str | None = None
         if predecessor is not None and predecessor.info.digest == digest:
             unchanged_from = predecessor.info.unchanged_from or predecessor.info.snapshot_id
-        # Unchanged: share the predecessor's items parts and packs (touched and owned by us now),
-        # unless one of those packs is being retired, or gone.
-        shared_parts = (
-            predecessor is not None
-            and unchanged_from is not None
-            and all(
-                self._pack_keys(pack, touch=True, force=True) is not None and pack not in self._shared.retiring
-                for pack in predecessor.packs
-            )
-        )
-        if shared_parts and predecessor is not None:
-            items_parts, items_bytes, packs = (
-                predecessor.items_parts,
-                predecessor.items_bytes,
-                predecessor.packs,
-            )
-            self._own(items_parts)
+        if unchanged_from is not None and predecessor is not None:
+            # Unchanged: share the predecessor's items parts and packs (listed, so still whole).
+            await self._abandon(capture)  # bodies buffered meanwhile are all in its packs already
+            items_parts, items_bytes = predecessor.items_parts, predecessor.items_bytes
+            packs, pack_bytes = predecessor.packs, predecessor.pack_bytes
+            self._check_budget(capture, items_bytes + sum(pack_bytes))
         else:
+            where = await self._resolve(capture, manifest, records)
             packs = sorted(set(where.values()))
+            pack_bytes = [capture.pack_bytes.get(p, 0) for p in packs]
             at = {p: i for i, p in enumerate(packs)}
             blob = orjson.dumps(
                 {
@@ -662,10 +678,14 @@ class ConfigMapStore:
                     "where": [at[where[d]] for d in manifest.items.values()],
                 }
             )
-            items_parts, _, items_bytes = self._write_parts(
-                self._name("i"),
-                self._slices(self._compress(blob), "items"),
-                self._labels("items", manifest.tenant, manifest.snapshot_id),
+            entries = self._slices(self._compress(blob), "items")
+            try:
+                self._check_budget(capture, sum(pack_bytes) + sum(len(k) + len(v) for k, v in entries))
+            except BudgetExceeded:
+                await self._abandon(capture)
+                raise
+            items_parts, _, items_bytes = await self._write_parts(
+                self._name("i"), entries, self._labels("items", manifest.tenant, manifest.snapshot_id)
             )
         stored = manifest.model_copy(update={"digest": digest, "unchanged_from": unchanged_from})
         payload = self._compress(orjson.dumps(stored.model_dump(mode="json", exclude={"items"})))
@@ -680,83 +700,97 @@ class ConfigMapStore:
             A_UNCHANGED: unchanged_from or "",
             A_ITEMS: orjson.dumps({"parts": items_parts, "bytes": items_bytes}).decode(),
             A_PACKS: ",".join(packs),
+            A_PACK_BYTES: ",".join(str(b) for b in pack_bytes),
         }
         labels = self._labels("manifest", stored.tenant, stored.snapshot_id)
         labels[LABEL_TYPE] = label_value(stored.type)
         try:
-            self._create(name, {"manifest": payload}, labels, annotations)
-        except ApiException as exc:
-            if exc.status == 409:
+            await self._create(name, {"manifest": payload}, labels, annotations, owned=True)
+        except KubeError as exc:
+            if exc.conflict:
                 raise StoreIntegrityError(
-                    f"snapshot {manifest.snapshot_id!r} was stored by someone else meanwhile "
-                    f"(configmap {self.namespace}/{name}); snapshots are immutable"
+                    f"snapshot {manifest.snapshot_id!r} is already stored ({self.KIND.lower()} "
+                    f"{self.namespace}/{name}, perhaps by someone else meanwhile); snapshots are immutable"
                 ) from exc
             raise
+        self._capture = None  # the next capture with this store object starts afresh
         return stored
 
-    def _resolve(self, digests: set[str]) -> dict[str, str]:
-        """digest -> pack for each stored digest, touching every pack once (it is now in use)."""
-        by_pack: dict[str, list[str]] = {}
-        with self._shared.lock:
-            for digest in digests:
-                by_pack.setdefault(self._shared.index.get(_check_digest(digest), ""), []).append(digest)
+    async def _resolve(self, capture: _Capture, manifest: Manifest, records: list[_Record]) -> dict[str, str]:
+        """digest -> pack for every body of ``manifest``, refusing it when one is not stored.
+
+        Bodies this capture wrote, or learned from a manifest that is still listed, are trusted;
+        others (learned from a manifest deleted meanwhile) are checked in their packs.
+        """
+        await self._flush(capture)
+        live = {r.parts_key for r in records}
         where: dict[str, str] = {}
-        for pack, members in by_pack.items():
-            keys = self._pack_keys(pack, touch=True, force=True) if pack else None
-            for digest in members:
-                found = pack if keys is not None and digest in keys else self._locate(digest, touch=True)
-                if found is not None:
-                    where[digest] = found
+        doubtful: dict[str, list[str]] = {}
+        missing: list[str] = []
+        for key, digest in manifest.items.items():
+            pack = capture.index.get(digest)
+            if pack is None:
+                missing.append(key)
+            elif pack in capture.written or (capture.source is not None and capture.source in live):
+                where[digest] = pack
+            else:
+                doubtful.setdefault(pack, []).append(digest)
+        if doubtful:
+            fresh = await self._read_index() if capture.source is None else {}
+            for pack, digests in doubtful.items():
+                data = await self._pack_data(pack) if not fresh else None
+                for digest in digests:
+                    if fresh.get(digest) is not None:
+                        where[digest] = fresh[digest]
+                    elif data is not None and digest in data:
+                        where[digest] = pack
+            missing.extend(k for k, d in manifest.items.items() if d not in where)
+        if missing:
+            raise StoreIntegrityError(
+                f"manifest of snapshot {manifest.snapshot_id!r} refers to {len(missing)} item bodies "
+                f"that are not stored (first: {missing[:3]}); put_item every body before put_manifest"
+            )
         return where
 
-    def _predecessor(self, manifest: Manifest) -> _Record | None:
+    @staticmethod
+    def _predecessor(records: list[_Record], manifest: Manifest) -> _Record | None:
         key = (manifest.captured_at.timestamp(), manifest.snapshot_id)
-        for record in self._records(manifest.tenant):  # newest first
+        for record in records:  # newest first
             if record.info.type == manifest.type and record.key < key:
                 return record
         return None
 
-    def _own(self, names: Iterable[str]) -> None:
-        if not self.owner:
-            return
-        patch = {"metadata": {"ownerReferences": [self.owner]}}
-        for name in names:
-            self._request("PATCH", f"/{name}", body=patch, content_type=MERGE_PATCH)
-
-    def get_manifest(self, snapshot_id: str) -> Manifest:
-        cm = self._manifest_cm(snapshot_id)
+    async def get_manifest(self, snapshot_id: str) -> Manifest:
+        cm = await self._manifest_cm(snapshot_id)
         record = self._record(cm)
         data = orjson.loads(self._decompress(base64.b64decode(cm[self.DATA]["manifest"])))
-        data["items"] = self._items(record.items_parts)["items"]
+        data["items"] = (await self._items(record.items_parts))["items"]
         return Manifest.model_validate(data)
 
-    def list_snapshots(self, tenant: str | None = None) -> Iterator[SnapshotInfo]:
-        for record in self._records(tenant if tenant is not None else self.tenant):
-            yield record.info
+    async def list_snapshots(self, tenant: str | None = None) -> list[SnapshotInfo]:
+        return [record.info for record in await self._records(tenant if tenant is not None else self.tenant)]
 
-    def list_manifests(self, tenant: str | None = None) -> Iterator[str]:
-        for info in self.list_snapshots(tenant):
-            yield info.snapshot_id
+    async def list_manifests(self, tenant: str | None = None) -> list[str]:
+        return [info.snapshot_id for info in await self.list_snapshots(tenant)]
 
     # --- deletion and garbage collection -------------------------------------------------------
 
-    def delete_snapshot(self, snapshot_id: str, *, collect: bool = True) -> None:
+    async def delete_snapshot(self, snapshot_id: str, *, collect: bool = True) -> None:
         """Delete a snapshot's manifest and drift, then (``collect``) whatever nothing else uses."""
-        cm = self._manifest_cm(snapshot_id)
-        record = self._record(cm)
-        self._delete(record.name)  # the snapshot is gone from listings from here on
+        record = self._record(await self._manifest_cm(snapshot_id))
+        await self._delete(record.name)  # the snapshot is gone from listings from here on
         for name in (record.drift or {}).get("parts", []):
-            self._delete(name)
+            await self._delete(name)
         if collect:
-            self.collect_garbage(compact=record.packs)
+            await self.collect_garbage(compact=record.packs)
 
-    def delete_snapshots(self, snapshot_ids: Iterable[str]) -> int:
+    async def delete_snapshots(self, snapshot_ids: Iterable[str]) -> int:
         """Delete several snapshots with one garbage collection; returns ConfigMaps removed."""
         packs: set[str] = set()
         for snapshot_id in snapshot_ids:
-            packs.update(self._record(self._manifest_cm(snapshot_id)).packs)
-            self.delete_snapshot(snapshot_id, collect=False)
-        return self.collect_garbage(compact=packs)
+            packs.update(self._record(await self._manifest_cm(snapshot_id)).packs)
+            await self.delete_snapshot(snapshot_id, collect=False)
+        return await self.collect_garbage(compact=packs)
 
     def _old_enough(self, meta: Mapping[str, Any]) -> bool:
         stamp = (meta.get("annotations") or {}).get(A_TOUCHED) or meta.get("creationTimestamp")
@@ -765,70 +799,70 @@ class ConfigMapStore:
         moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
         return self._wall_clock() - moment >= self.gc_grace
 
-    def collect_garbage(self, compact: Iterable[str] = ()) -> int:
+    async def collect_garbage(self, compact: Iterable[str] = ()) -> int:
         """Delete parts no manifest refers to (older than ``gc_grace``) and rewrite the packs in
-        ``compact`` without bodies no manifest needs. Returns the number of ConfigMaps deleted.
+        ``compact`` (and those marked earlier as too young to compact) without bodies no manifest
+        needs. Returns the number of ConfigMaps deleted.
 
         Considers every manifest in the namespace (bodies may be shared between tenants). Safe at
-        any time: a pack touched or written within ``gc_grace`` is left alone, and deletes and
-        rewrites are conditional on the resourceVersion that was judged.
+        any time: a part written within ``gc_grace`` is left alone, and deletes and rewrites are
+        conditional on the resourceVersion that was judged.
         """
-        records = self._records(None)
+        records = await self._records(None)
         live_items = {n for r in records for n in r.items_parts}
         live_drift = {n for r in records for n in (r.drift or {}).get("parts", [])}
         live_packs = {p for r in records for p in r.packs}
         removed = 0
+        marked: set[str] = set()
         for part, live in (("items", live_items), ("drift", live_drift), ("pack", live_packs)):
-            for obj in list(self._list_meta(self._selector(part))):
+            for obj in await self._list_meta(self._selector(part)):
                 meta = obj["metadata"]
                 if meta["name"] not in live and self._old_enough(meta):
-                    removed += self._delete(meta["name"], meta.get("resourceVersion"))
-                    with self._shared.lock:
-                        self._shared.touched.pop(meta["name"], None)
-                        self._shared.packs.pop(meta["name"], None)
-        with self._shared.lock:
-            self._shared.indexed.clear()  # re-read manifests next time: some are gone
-        for pack in set(compact) & live_packs:
-            self._compact(pack, [r for r in records if pack in r.packs])
+                    removed += await self._delete(meta["name"], meta.get("resourceVersion"))
+                    self._shared.packs.pop(meta["name"], None)
+                elif part == "pack" and A_LIVE in (meta.get("annotations") or {}):
+                    marked.add(meta["name"])
+        for pack in (set(compact) | marked) & live_packs:
+            await self._compact(pack, [r for r in records if pack in r.packs])
         return removed
 
-    def _compact(self, pack: str, users: list[_Record]) -> None:
+    async def _compact(self, pack: str, users: list[_Record]) -> None:
         needed: set[str] = set()
         for record in users:
-            blob = self._items(record.items_parts)
-            at = blob["packs"].index(pack) if pack in blob["packs"] else -1
-            needed.update(d for d, w in zip(blob["items"].values(), blob["where"], strict=True) if w == at)
-        cm = self._get(pack)
+            try:
+                needed.update(d for d, p in self._where(await self._items(record.items_parts)).items() if p == pack)
+            except StoreError:
+                return  # a user's index is gone (deleted meanwhile): judge next time
+        cm = await self._get(pack)
         if cm is None:
             return
         binary = cm.get(self.DATA) or {}
         if not set(binary) - needed:
             return
+        live = sum(len(k) + len(base64.b64decode(v)) for k, v in binary.items() if k in needed)
         if not self._old_enough(cm["metadata"]):
-            # In use by a capture: do not pull bodies from under it. Mark how much of it is live;
-            # when that is under half, writers store their bodies afresh instead of re-using it,
-            # so it drops out of use and is collected whole.
-            live = sum(len(k) + len(base64.b64decode(v)) for k, v in binary.items() if k in needed)
+            # Young: a capture may be about to name it. Mark it; a later collection compacts it.
             patch = {"metadata": {"annotations": {A_LIVE: str(live)}}}
-            with contextlib.suppress(ApiException):
-                self._request("PATCH", f"/{pack}", body=patch, content_type=MERGE_PATCH)
+            try:
+                await self._request("PATCH", pack, body=patch, content_type="application/merge-patch+json")
+            except KubeError:
+                pass
             return
-        kept = {k: v for k, v in binary.items() if k in needed}
-        cm[self.DATA] = kept
-        cm["metadata"].setdefault("annotations", {})[A_BYTES] = str(
-            sum(len(k) + len(base64.b64decode(v)) for k, v in kept.items())
-        )
-        with contextlib.suppress(ApiException):  # 409: touched meanwhile; leave it for next time
-            self._request("PUT", f"/{pack}", body=cm)
-        with self._shared.lock:
-            self._shared.packs.pop(pack, None)
-            self._shared.touched.pop(pack, None)
+        cm[self.DATA] = {k: v for k, v in binary.items() if k in needed}
+        annotations = cm["metadata"].setdefault("annotations", {})
+        annotations[A_BYTES] = str(live)
+        annotations.pop(A_LIVE, None)
+        try:  # the resourceVersion judged: a 409 means it changed meanwhile; leave it for next time
+            await self._request("PUT", pack, body=cm)
+        except KubeError as exc:
+            if not (exc.conflict or exc.not_found):
+                raise
+        self._shared.packs.pop(pack, None)
 
     # --- drift reports ----------------------------------------------------------------------
 
-    def put_drift(self, report: DriftReport) -> None:
-        cm = self._manifest_cm(report.new_snapshot)
-        record = self._record(cm)
+    async def put_drift(self, report: DriftReport) -> None:
+        record = self._record(await self._manifest_cm(report.new_snapshot))
         entries = [
             (
                 f"changes.{n}",
@@ -840,8 +874,11 @@ class ConfigMapStore:
         chunk_part: list[int] = []
         size = 0
         if entries:
-            parts, where, size = self._write_parts(
-                self._name("d"), entries, self._labels("drift", record.info.tenant, record.info.snapshot_id)
+            parts, where, size = await self._write_parts(
+                self._name("d"),
+                entries,
+                self._labels("drift", record.info.tenant, record.info.snapshot_id),
+                owned=True,
             )
             chunk_part = [where[k] for k, _ in entries]
         drift = {
@@ -851,36 +888,27 @@ class ConfigMapStore:
             "chunk_part": chunk_part,
             "bytes": size,
         }
-        for _attempt in range(5):
-            cm["metadata"]["annotations"][A_DRIFT] = orjson.dumps(drift).decode()
-            try:
-                self._request("PUT", f"/{record.name}", body=cm)
-                break
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise
-                cm = self._manifest_cm(report.new_snapshot)
-        else:
-            raise StoreError(f"could not record the drift of {report.new_snapshot!r}: its manifest kept changing")
+        patch = {"metadata": {"annotations": {A_DRIFT: orjson.dumps(drift).decode()}}}
+        await self._request("PATCH", record.name, body=patch, content_type="application/merge-patch+json")
         for name in (record.drift or {}).get("parts", []):
-            self._delete(name)
+            await self._delete(name)
 
-    def _drift(self, snapshot_id: str) -> dict[str, Any] | None:
-        return self._record(self._manifest_cm(snapshot_id)).drift
+    async def _drift(self, snapshot_id: str) -> dict[str, Any] | None:
+        return self._record(await self._manifest_cm(snapshot_id)).drift
 
-    def get_drift(self, snapshot_id: str) -> DriftReport | None:
-        drift = self._drift(snapshot_id)
+    async def get_drift(self, snapshot_id: str) -> DriftReport | None:
+        drift = await self._drift(snapshot_id)
         if drift is None:
             return None
         report = DriftReport.from_dict(drift)
-        report.changes = self._read_changes(drift, 0, drift["change_count"])
+        report.changes = await self._read_changes(drift, 0, drift["change_count"])
         return report
 
-    def read_changes(self, snapshot_id: str, start: int, stop: int) -> list[Change]:
-        drift = self._drift(snapshot_id)
-        return [] if drift is None else self._read_changes(drift, start, stop)
+    async def read_changes(self, snapshot_id: str, start: int, stop: int) -> list[Change]:
+        drift = await self._drift(snapshot_id)
+        return [] if drift is None else await self._read_changes(drift, start, stop)
 
-    def _read_changes(self, drift: Mapping[str, Any], start: int, stop: int) -> list[Change]:
+    async def _read_changes(self, drift: Mapping[str, Any], start: int, stop: int) -> list[Change]:
         size: int = drift["chunk_size"]
         start, stop = max(start, 0), min(stop, drift["change_count"])
         out: list[Change] = []
@@ -890,7 +918,7 @@ class ConfigMapStore:
         for n in range(start // size, (stop - 1) // size + 1):
             name = drift["parts"][drift["chunk_part"][n]]
             if name not in fetched:
-                cm = self._get(name)
+                cm = await self._get(name)
                 if cm is None:
                     raise StoreError(f"drift part {self.namespace}/{name} is missing; store the drift report again")
                 fetched[name] = cm.get(self.DATA) or {}
@@ -902,13 +930,13 @@ class ConfigMapStore:
 
     # --- accounting -------------------------------------------------------------------------
 
-    def usage(self, tenant: str) -> StoreUsage:
-        records = self._records(tenant)
-        items_bytes = {",".join(r.items_parts): r.items_bytes for r in records}
+    async def usage(self, tenant: str) -> StoreUsage:
+        records = await self._records(tenant)
+        items_bytes = {r.parts_key: r.items_bytes for r in records}
         packs = {p for r in records for p in r.packs}
         body_bytes = 0
         if packs:
-            for obj in self._list_meta(self._selector("pack")):
+            for obj in await self._list_meta(self._selector("pack")):
                 meta = obj["metadata"]
                 if meta["name"] in packs:
                     body_bytes += int((meta.get("annotations") or {}).get(A_BYTES, 0))
@@ -920,22 +948,22 @@ class ConfigMapStore:
             drift_bytes=sum(int((r.drift or {}).get("bytes", 0)) for r in records),
         )
 
-    def over_budget(self, tenant: str) -> int:
+    async def over_budget(self, tenant: str) -> int:
         """Bytes by which ``tenant`` exceeds ``budget_bytes`` (0 when within it or no budget)."""
         if self.budget_bytes is None:
             return 0
-        return max(self.usage(tenant).total_bytes - self.budget_bytes, 0)
+        return max((await self.usage(tenant)).total_bytes - self.budget_bytes, 0)
 
-    def enforce_budget(self, tenant: str, *, keep: int = 1) -> list[str]:
+    async def enforce_budget(self, tenant: str, *, keep: int = 1) -> list[str]:
         """Delete ``tenant``'s oldest snapshots until it fits ``budget_bytes``, always keeping the
         newest ``keep``. Returns the deleted ids, oldest first."""
         deleted: list[str] = []
         if self.budget_bytes is None:
             return deleted
-        candidates = [r.info.snapshot_id for r in self._records(tenant)][keep:]
-        while candidates and self.over_budget(tenant) > 0:
+        candidates = [r.info.snapshot_id for r in await self._records(tenant)][keep:]
+        while candidates and await self.over_budget(tenant) > 0:
             oldest = candidates.pop()
-            self.delete_snapshot(oldest)
+            await self.delete_snapshot(oldest)
             deleted.append(oldest)
         return deleted
 
@@ -957,18 +985,10 @@ class SecretStore(ConfigMapStore):
 
 
 class _SharedState:
-    """What a store and its :meth:`ConfigMapStore.for_owner` siblings share."""
+    """Read caches a store and its :meth:`ConfigMapStore.for_owner` siblings share (one event loop)."""
 
     def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.local = threading.local()
-        self.pending: dict[str, bytes] = {}  # digest -> compressed body, not yet in a pack
-        self.index: dict[str, str] = {}  # digest -> pack name
-        self.indexed: set[str] = set()  # items blobs merged into the index
-        self.index_time = float("-inf")
-        self.touched: dict[str, tuple[float, frozenset[str], frozenset[str]]] = {}  # pack -> (when, keys, owners)
         self.packs: OrderedDict[str, dict[str, str]] = OrderedDict()  # a few packs' binaryData (base64)
-        self.retiring: set[str] = set()  # packs mostly garbage: re-store rather than re-use
         self.items_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
 
