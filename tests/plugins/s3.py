@@ -1,6 +1,7 @@
 """pytest fixtures for a real S3-compatible server (registered in tests/conftest.py; test tooling).
 
-``s3_server`` runs versitygw (posix backend, metadata in a sidecar directory) built by
+``s3_server`` runs versitygw (posix backend; object metadata in extended attributes, which makes
+an object's etag change atomically with its body, as conditional writes need) built by
 tools/build-s3.sh, once per session, on loopback; ``s3_config`` gives each test a fresh bucket.
 ``JIRADRIFT_S3_BIN`` (set by tools/test.sh) names the binary; otherwise the build script runs
 (well under a second when cached).
@@ -76,7 +77,6 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     binary = s3_binary()
     root = tmp_path_factory.mktemp("s3")
     (root / "data").mkdir()
-    (root / "meta").mkdir()
     credentials = Credentials(f"test{secrets.token_hex(6)}", secrets.token_urlsafe(24))
     log = root / "versitygw.log"
     port = _free_port()
@@ -89,8 +89,6 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
                 f"127.0.0.1:{port}",
                 "--quiet",
                 "posix",
-                "--sidecar",
-                str(root / "meta"),
                 str(root / "data"),
             ],
             env={

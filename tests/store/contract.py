@@ -116,7 +116,9 @@ class StoreContract:
         await put_snapshot(store, "s2", WF_B, hours=2)
         assert (await put_snapshot(store, "s3", WF_A, hours=3)).unchanged_from is None  # equal to s1, not to s2
 
-    async def test_listing_is_newest_first_with_ties_broken_by_id_and_filters_by_tenant(self, store: SnapshotStore) -> None:
+    async def test_listing_is_newest_first_with_ties_broken_by_id_and_filters_by_tenant(
+        self, store: SnapshotStore
+    ) -> None:
         await put_snapshot(store, "b", WF_A, hours=1)
         await put_snapshot(store, "a", WF_B, hours=1, type="fields")
         await put_snapshot(store, "c", WF_A, hours=0, type="screens")
@@ -149,7 +151,9 @@ class StoreContract:
         assert await store.has_item(shared) is True
         assert await store.get_manifest("s2") == new
 
-    async def test_deleting_the_snapshot_others_are_unchanged_from_keeps_them_readable(self, store: SnapshotStore) -> None:
+    async def test_deleting_the_snapshot_others_are_unchanged_from_keeps_them_readable(
+        self, store: SnapshotStore
+    ) -> None:
         first = await put_snapshot(store, "s1", WF_A, hours=0)
         await put_snapshot(store, "s2", WF_A, hours=1)
         await put_snapshot(store, "s3", WF_A, hours=2)

@@ -137,7 +137,10 @@ async def test_concurrent_writers_of_one_tenant_lose_no_snapshot(root: Path) -> 
     store = FilesystemStore(root, durable=False)
     # put_manifest runs in worker threads: eight at once contend for the tenant's index lock
     results = await asyncio.gather(
-        *(put_snapshot(FilesystemStore(root, durable=False), f"s{i}", {"field/f": {"n": i}}, hours=i) for i in range(8)),
+        *(
+            put_snapshot(FilesystemStore(root, durable=False), f"s{i}", {"field/f": {"n": i}}, hours=i)
+            for i in range(8)
+        ),
         return_exceptions=True,
     )
     assert [r for r in results if isinstance(r, BaseException)] == []

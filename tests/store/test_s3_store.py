@@ -68,7 +68,9 @@ async def _raw_listing(s3_server: S3Server, bucket: str):  # type: ignore[no-unt
             yield obj
 
 
-async def test_an_unchanged_capture_costs_four_reads_and_writes_only_the_manifest_and_index(s3_client: S3Client) -> None:
+async def test_an_unchanged_capture_costs_four_reads_and_writes_only_the_manifest_and_index(
+    s3_client: S3Client,
+) -> None:
     await put_snapshot(S3Store(s3_client), "s1", WF_A, hours=0)
     calls: list[tuple[str, str | None]] = []
     send = s3_client._send
