@@ -4,19 +4,26 @@ the shared store contract, plus what only an object-storage store promises."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import random
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from tests.plugins.s3 import S3Server
 from tests.store.builders import canonical, put_snapshot, report_with
 from tests.store.contract import WF_A, WF_B, StoreContract
 
+from jiradrift.jira.auth import ApiTokenAuth
+from jiradrift.jira.client import ClientSettings, JiraClient
+from jiradrift.jira.clock import FakeClock
 from jiradrift.model.store_errors import BudgetExceeded, StoreError, StoreIntegrityError
+from jiradrift.sim.emulator import RunningEmulator
+from jiradrift.snapshot.capture import capture_snapshot
 from jiradrift.store.s3 import S3Store
 from jiradrift.store.s3client import S3Client, S3Config, S3Error, S3ResponseTooLarge, S3Unavailable
 from jiradrift.store.sigv4 import Credentials
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+AT = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 class TestS3StoreContract(StoreContract):
@@ -168,3 +175,38 @@ def test_a_config_that_cannot_work_is_refused() -> None:
         S3Config(endpoint="s3.amazonaws.com", bucket="b")
     with pytest.raises(StoreError, match="bucket"):
         S3Config(endpoint="https://s3.amazonaws.com", bucket="a/b")
+
+
+async def test_a_capture_from_the_emulator_into_s3_and_an_unchanged_recapture(
+    jira_sim: RunningEmulator, s3_client: S3Client
+) -> None:
+    c = jira_sim.credentials
+    jira = await JiraClient.connect(
+        jira_sim.base_url,
+        ApiTokenAuth(c.email, c.api_token),
+        settings=ClientSettings(max_concurrency=8, requests_per_second=10_000, timeout=30.0),
+        clock=FakeClock(),
+        rng=random.Random(1),
+    )
+    async with jira:
+        first = await asyncio.wait_for(
+            capture_snapshot(
+                jira, S3Store(s3_client), tenant="ns/acme", snapshot_type="fields", snapshot_id="f1", captured_at=AT
+            ),
+            timeout=60,
+        )
+        again = await asyncio.wait_for(
+            capture_snapshot(
+                jira,
+                S3Store(s3_client),
+                tenant="ns/acme",
+                snapshot_type="fields",
+                snapshot_id="f2",
+                captured_at=AT + timedelta(hours=1),
+            ),
+            timeout=60,
+        )
+    assert first.complete and len(first.items) > 10
+    assert again.unchanged_from == "f1" and again.items == first.items
+    bodies = await S3Store(s3_client).get_items(first.items.values())
+    assert len(bodies) == len(set(first.items.values()))

@@ -49,7 +49,7 @@ def _objects(ctx: OperatorContext) -> k8s.CustomObjectsApi:
     return k8s.CustomObjectsApi(ctx.api)
 
 
-STORE_BACKENDS = {"secret": "Secret", "configmap": "ConfigMap", "filesystem": "Filesystem"}
+STORE_BACKENDS = {"secret": "Secret", "configmap": "ConfigMap", "filesystem": "Filesystem", "s3": "S3"}
 
 
 def patch_status(ctx: OperatorContext, namespace: str, name: str, status: dict[str, Any]) -> None:
