@@ -36,16 +36,16 @@ async def test_every_type_captures_completely(
             kinds = Counter(k.split("/", 1)[0] for k in manifest.items)
             assert set(kinds) == {k.name for k in kinds_for(stype)}, stype
             assert manifest.request_count > 0 and manifest.digest
-            assert store.get_manifest(manifest.snapshot_id).digest == manifest.digest
+            assert (await store.get_manifest(manifest.snapshot_id)).digest == manifest.digest
     # Team-managed objects are skipped; company-managed ones are all there.
     site = jira_sim.site
-    fields = store.get_manifest("acme-fields-1").items
+    fields = (await store.get_manifest("acme-fields-1")).items
     assert sum(k.startswith("field/") for k in fields) == sum("scope" not in f for f in site.fields)
-    workflows = store.get_manifest("acme-workflows-1").items
+    workflows = (await store.get_manifest("acme-workflows-1")).items
     assert sum(k.startswith("workflow/") for k in workflows) == sum(
         w["scope"]["type"] == "GLOBAL" for w in site.workflows
     )
-    assert sum(k.startswith("issuetype/") for k in store.get_manifest("acme-issuetypes-1").items) == len(
+    assert sum(k.startswith("issuetype/") for k in (await store.get_manifest("acme-issuetypes-1")).items) == len(
         site.global_issue_type_ids
     )
     # No write ever reached the emulator.
@@ -65,7 +65,7 @@ async def test_recapture_is_identical_and_normalised(
         second = await _capture(jira, store, SnapshotType.PROJECTS, "acme-projects-2")
     assert first.digest == second.digest and first.items == second.items
     assert second.unchanged_from == "acme-projects-1"
-    body = orjson.loads(store.get_item(first.items["project/10000"]))
+    body = orjson.loads(await store.get_item(first.items["project/10000"]))
     assert "self" not in body and "avatarUrls" not in body and "insight" not in body and "expand" not in body
     assert set(body["lead"]) == {"accountId"}
 
@@ -80,7 +80,7 @@ async def test_mutation_changes_exactly_one_item(
         after = await _capture(jira, store, SnapshotType.FIELDS, "acme-fields-2")
     changed = {k for k in before.items if before.items[k] != after.items.get(k)}
     assert changed == {f"field-context/{ctx.body['id']}"}
-    options = orjson.loads(store.get_item(after.items[f"field-context/{ctx.body['id']}"]))["options"]
+    options = orjson.loads(await store.get_item(after.items[f"field-context/{ctx.body['id']}"]))["options"]
     assert options[-1]["value"] == "Brand new"  # option order is kept
 
 
@@ -104,7 +104,7 @@ async def test_one_failing_object_makes_snapshot_incomplete(
         len([k for k in screens.items if k.startswith("screen/")])
         == sum("scope" not in s for s in jira_sim.site.screens) - 1
     )
-    assert store.get_manifest("acme-fields-1").complete is False
+    assert (await store.get_manifest("acme-fields-1")).complete is False
 
 
 async def test_endpoint_failure_is_recorded_not_raised(

@@ -9,6 +9,7 @@ one listing of the ``priorities`` snapshot that pages. Each attack runs twice: w
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -120,8 +121,8 @@ def _check(run: Run, out: Path, reason: str, sim: RunningEmulator) -> None:
     flat = " ".join(run.output.split())
     assert reason in flat, run.output[-3000:]
     assert sim.credentials.api_token not in run.output
-    (snapshot_id,) = FilesystemStore(out).list_manifests("acme")
-    manifest = FilesystemStore(out).get_manifest(snapshot_id)
+    (snapshot_id,) = asyncio.run(FilesystemStore(out).list_manifests("acme"))
+    manifest = asyncio.run(FilesystemStore(out).get_manifest(snapshot_id))
     assert not manifest.complete
     errors = [e for e in manifest.errors if e.kind == "resolution"]
     assert errors and reason in errors[0].message, manifest.errors
@@ -148,5 +149,5 @@ def test_attack_is_bounded_by_the_default_limits(attack: str, jira_sim: RunningE
 def test_a_healthy_site_completes_with_tight_limits(jira_sim: RunningEmulator, tmp_path: Path) -> None:
     run = run_snapshot(jira_sim, tmp_path / "out", TIGHT)
     assert run.exit_code == 0, run.output[-3000:]
-    (snapshot_id,) = FilesystemStore(tmp_path / "out").list_manifests("acme")
-    assert FilesystemStore(tmp_path / "out").get_manifest(snapshot_id).complete
+    (snapshot_id,) = asyncio.run(FilesystemStore(tmp_path / "out").list_manifests("acme"))
+    assert asyncio.run(FilesystemStore(tmp_path / "out").get_manifest(snapshot_id)).complete

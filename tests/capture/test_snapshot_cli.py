@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -35,9 +36,9 @@ def test_snapshot_command_writes_store_and_never_echoes_secrets(jira_sim: Runnin
     )
     assert result.exit_code == 0, result.output
     assert c.api_token not in result.output
-    ids = sorted(FilesystemStore(out).list_manifests("acme"))
+    ids = sorted(asyncio.run(FilesystemStore(out).list_manifests("acme")))
     assert len(ids) == 2 and {i.split("-")[1] for i in ids} == {"workflows", "priorities"}
-    assert all(FilesystemStore(out).get_manifest(i).complete for i in ids)
+    assert all(asyncio.run(FilesystemStore(out).get_manifest(i)).complete for i in ids)
 
 
 def test_service_account_and_incomplete_exit_code(jira_sim: RunningEmulator, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import orjson
@@ -26,16 +27,16 @@ runner = CliRunner()
 
 @pytest.fixture
 def two_stores(tmp_path: Path) -> tuple[Path, Path]:
-    put_snapshot(FilesystemStore(tmp_path / "a", durable=False), "s1", OLD, hours=0)
-    put_snapshot(FilesystemStore(tmp_path / "b", durable=False), "s2", NEW, hours=1)
+    asyncio.run(put_snapshot(FilesystemStore(tmp_path / "a", durable=False), "s1", OLD, hours=0))
+    asyncio.run(put_snapshot(FilesystemStore(tmp_path / "b", durable=False), "s2", NEW, hours=1))
     return tmp_path / "a", tmp_path / "b"
 
 
 @pytest.fixture
 def one_store(tmp_path: Path) -> Path:
     store = FilesystemStore(tmp_path / "s", durable=False)
-    put_snapshot(store, "s1", OLD, hours=0)
-    put_snapshot(store, "s2", NEW, hours=1)
+    asyncio.run(put_snapshot(store, "s1", OLD, hours=0))
+    asyncio.run(put_snapshot(store, "s2", NEW, hours=1))
     return tmp_path / "s"
 
 

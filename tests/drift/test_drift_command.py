@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import orjson
@@ -19,9 +20,9 @@ runner = CliRunner()
 def store_dir(tmp_path: Path) -> Path:
     store = FilesystemStore(tmp_path / "store", durable=False)
     for i in range(4):  # 3 snapshots with drift, 5 changes each
-        put_snapshot(store, f"s{i}", {f"field/f{j}": {"name": f"F{j}", "v": i} for j in range(5)}, hours=i)
-    put_snapshot(store, "g0", {"field/x": {"v": 0}}, tenant="globex", hours=0)
-    put_snapshot(store, "g1", {"field/x": {"v": 1}}, tenant="globex", hours=1)
+        asyncio.run(put_snapshot(store, f"s{i}", {f"field/f{j}": {"name": f"F{j}", "v": i} for j in range(5)}, hours=i))
+    asyncio.run(put_snapshot(store, "g0", {"field/x": {"v": 0}}, tenant="globex", hours=0))
+    asyncio.run(put_snapshot(store, "g1", {"field/x": {"v": 1}}, tenant="globex", hours=1))
     return tmp_path / "store"
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
-from tests.store.builders import put_snapshot
 from tests.k8s.test_configmap_store import kube  # noqa: F401  (the async client fixture)
+from tests.store.builders import put_snapshot
 from tests.store.contract import StoreContract
 
 from jiradrift.kube.api import request_json
@@ -32,7 +32,7 @@ AGGREGATE_TO_VIEW = "rbac.authorization.k8s.io/aggregate-to-view"
 
 
 @pytest.fixture
-def make_store(kube: Kube, k8s_namespace: str) -> Callable[..., SecretStore]:
+def make_store(kube: Kube, k8s_namespace: str) -> Callable[..., SecretStore]:  # noqa: F811
     def make(**kwargs: Any) -> SecretStore:
         kwargs.setdefault("gc_grace", timedelta(0))
         return SecretStore(kube, k8s_namespace, **kwargs)

@@ -13,7 +13,7 @@ from tests.store.builders import T0, canonical, put_snapshot
 from tests.store.contract import WF_A, WF_B, StoreContract
 
 from jiradrift.model.manifest import Manifest
-from jiradrift.model.store_errors import InvalidStoreName, StoreError, StoreIntegrityError
+from jiradrift.model.store_errors import BudgetExceeded, InvalidStoreName, StoreError, StoreIntegrityError
 from jiradrift.store.filesystem import FilesystemStore
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -155,3 +155,23 @@ async def test_integrity_error_names_the_snapshot_and_the_fix(root: Path) -> Non
             Manifest(snapshot_id="snap-7", tenant="acme", type="t", captured_at=T0, items={"field/x": digest})
         )
     assert "snap-7" in str(info.value) and "put_item every body before put_manifest" in str(info.value)
+
+
+async def test_a_capture_over_the_budget_is_refused_before_the_body_that_would_not_fit(root: Path) -> None:
+    store = FilesystemStore(root, durable=False, budget_bytes=16 * 1024)
+    await store.begin_capture("acme", "fields")
+    bodies = [canonical({"blob": os.urandom(1024).hex()}) for _ in range(40)]  # ~1.1 KiB each compressed
+    with pytest.raises(BudgetExceeded) as info:
+        for digest, body in bodies:
+            await store.put_item(digest, body)
+    assert info.value.reason == "BudgetExceeded" and info.value.needed_bytes > 16 * 1024
+    stored = sum(f.stat().st_size for f in (root / "items").rglob("*.zst"))
+    assert 0 < stored <= 16 * 1024
+    assert await store.list_manifests() == []
+    # Bodies the snapshot re-uses count too: a second capture of the same bodies is refused as well.
+    again = FilesystemStore(root, durable=False, budget_bytes=16 * 1024)
+    await again.begin_capture("acme", "fields")
+    with pytest.raises(BudgetExceeded):
+        for digest, body in bodies:
+            if not await again.has_item(digest):
+                await again.put_item(digest, body)

@@ -60,6 +60,15 @@ def run_command(
     s3_prefix: str = s3options.S3_PREFIX,
     s3_path_style: bool = s3options.S3_PATH_STYLE,
     s3_timeout: float = s3options.S3_TIMEOUT,
+    store_max_bytes: int = typer.Option(
+        0,
+        min=0,
+        envvar="JIRADRIFT_STORE_MAX_BYTES",
+        help=(
+            "Cluster-wide cap on one tenant's stored payload bytes (0: none); a tenant's spec.retention.maxBytes "
+            "applies within it. A capture that would exceed the budget stops Incomplete (BudgetExceeded)."
+        ),
+    ),
     lease_duration: int = typer.Option(90, help="Snapshot lock Lease duration, seconds."),
     tenant_interval: float = typer.Option(30.0, help="Seconds between reconciliations of each JiraTenant."),
     max_response_bytes: int = MAX_RESPONSE_BYTES,
@@ -101,6 +110,7 @@ def run_command(
         store=store,
         store_path=store_path,
         s3=s3,
+        store_max_bytes=store_max_bytes or None,
         lease_duration_seconds=lease_duration,
         tenant_timer_seconds=tenant_interval,
         limits=response_limits(max_response_bytes, max_depth, request_deadline, max_pages, max_wait),

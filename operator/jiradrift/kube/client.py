@@ -95,12 +95,22 @@ def resource_path(group: str, version: str, plural: str, namespace: str | None =
     return base
 
 
-class Kube:
-    """An async Kubernetes API client over one ``kubernetes_asyncio`` ApiClient (one connection pool)."""
+#: Told of every answered call: (method, path, request body bytes, response body bytes).
+CallObserver = Callable[[str, str, int, int], None]
 
-    def __init__(self, api: kclient.ApiClient, timeout: float = DEFAULT_TIMEOUT) -> None:
+
+class Kube:
+    """An async Kubernetes API client over one ``kubernetes_asyncio`` ApiClient (one connection pool).
+
+    ``observer`` (optional) is told of every call that got an answer, e.g. to count calls and bytes.
+    """
+
+    def __init__(
+        self, api: kclient.ApiClient, timeout: float = DEFAULT_TIMEOUT, observer: CallObserver | None = None
+    ) -> None:
         self.api = api
         self.timeout = timeout
+        self.observer = observer
 
     @classmethod
     async def connect(cls, kubeconfig: str | os.PathLike[str] | None = None, context: str | None = None) -> Kube:
@@ -156,9 +166,14 @@ class Kube:
             async with response:
                 raw = await response.read()
         except ApiException as exc:
+            if self.observer is not None:
+                answer = exc.body or b""
+                self.observer(method, path, 0 if body is None else len(orjson.dumps(body)), len(answer))
             raise KubeError.from_body(exc.status, str(exc.reason or ""), exc.body) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise KubeUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+        if self.observer is not None:
+            self.observer(method, path, 0 if body is None else len(orjson.dumps(body)), len(raw))
         if not 200 <= response.status < 300:
             raise KubeError.from_body(response.status, str(response.reason or ""), raw)
         return orjson.loads(raw) if raw else None

@@ -179,7 +179,7 @@ async def capture_snapshot(
     collectors = asyncio.gather(*(run(s) for s in sources))
     try:
         both: set[asyncio.Future[Any]] = {writer, collectors}
-        await asyncio.wait(both, return_when=asyncio.FIRST_EXCEPTION)
+        await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
         if writer.done():  # the store refused a body: stop reading Jira
             collectors.cancel()
             await writer

@@ -159,7 +159,8 @@ class _Record:
 class _Capture:
     """What one capture (one store object, see :meth:`ConfigMapStore.for_owner`) knows and has written.
 
-    ``index``: digest -> pack, from the items index of the newest snapshot of this tenant and type
+    ``records``: the tenant's manifests, listed once when the capture began. ``index``: digest -> pack,
+    from the items index of the newest snapshot of this tenant and type
     (``source`` names those items parts). ``pending``: new bodies (compressed) not yet in a pack;
     ``written``: packs this capture wrote (digest -> pack in ``index`` too). ``used``: packs the
     snapshot uses so far, with their stored bytes, for the budget.
@@ -167,6 +168,7 @@ class _Capture:
 
     tenant: str | None
     type: str | None
+    records: list[_Record] = field(default_factory=list)
     index: dict[str, str] = field(default_factory=dict)
     source: str | None = None
     pending: dict[str, bytes] = field(default_factory=dict)
@@ -482,8 +484,8 @@ class ConfigMapStore:
         await self._begin(tenant, snapshot_type)
 
     async def _begin(self, tenant: str | None, snapshot_type: str | None) -> _Capture:
-        capture = self._capture = _Capture(tenant, snapshot_type)
         records = await self._records(tenant if tenant is not None else self.tenant)
+        capture = self._capture = _Capture(tenant, snapshot_type, records)
         newest: dict[tuple[str, str], _Record] = {}
         for record in records:  # newest first
             if snapshot_type is None or record.info.type == snapshot_type:
@@ -650,7 +652,10 @@ class ConfigMapStore:
         capture = await self._current()
         name = self.manifest_name(manifest.snapshot_id)
         digest = manifest.digest or compute_digest(manifest.items)
-        records = await self._records(manifest.tenant)
+        # The listing the capture began with: the Lease serialises captures of a tenant's type, and
+        # retention never deletes the newest snapshot of a type (this one's predecessor). A snapshot
+        # stored meanwhile under the same id is still refused: its manifest's name is taken (409).
+        records = [r for r in capture.records if r.info.tenant == manifest.tenant]
         if any(r.info.snapshot_id == manifest.snapshot_id for r in records):
             raise StoreIntegrityError(
                 f"snapshot {manifest.snapshot_id!r} is already stored ({self.KIND.lower()} {self.namespace}/{name}); "
@@ -687,6 +692,10 @@ class ConfigMapStore:
             items_parts, _, items_bytes = await self._write_parts(
                 self._name("i"), entries, self._labels("items", manifest.tenant, manifest.snapshot_id)
             )
+            # The next capture of this type starts from this index: keep it (items parts are immutable).
+            self._shared.items_cache[",".join(items_parts)] = orjson.loads(blob)
+            while len(self._shared.items_cache) > ITEMS_CACHE:
+                self._shared.items_cache.popitem(last=False)
         stored = manifest.model_copy(update={"digest": digest, "unchanged_from": unchanged_from})
         payload = self._compress(orjson.dumps(stored.model_dump(mode="json", exclude={"items"})))
         annotations = {
