@@ -49,7 +49,7 @@ def test_the_operator_keeps_snapshots_in_s3_and_nothing_in_etcd(
         monkeypatch.setenv(key, value)
     s3_args = ["--s3-endpoint", s3_server.endpoint, "--s3-bucket", bucket, "--s3-prefix", "snapshots-here"]
     make_secret(k8s_api, ns, "jira", {"email": creds.email, "token": creds.api_token})
-    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "jira", ["priorities"], paused=True, retention={"keepLast": 2})
+    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "jira", ["fields"], paused=True, retention={"keepLast": 2})
     with running_operator(
         control_plane, [ns], tmp_path, store="s3", tenant_interval=1, extra=[*s3_args, "--s3-path-style"]
     ) as op:
@@ -59,10 +59,11 @@ def test_the_operator_keeps_snapshots_in_s3_and_nothing_in_etcd(
                 "apiVersion": f"{GROUP}/{VERSION}",
                 "kind": "Snapshot",
                 "metadata": {"name": name, "namespace": ns},
-                "spec": {"tenantRef": {"name": "acme"}, "type": "priorities"},
+                "spec": {"tenantRef": {"name": "acme"}, "type": "fields"},
             }
             if i == 3:  # a change in the middle: drift, and the kept snapshots hold different bodies
-                jira_sim.admin.call("rename_status", {"status_id": jira_sim.site.statuses[0]["id"], "name": "Renamed"})
+                field = next(f for f in jira_sim.site.fields if f["custom"] and "scope" not in f)
+                jira_sim.admin.call("rename_field", {"field_id": field["id"], "name": "Renamed"})
             control_plane.kubectl("apply", "-f", "-", input=json.dumps(manual))
             wait_for(
                 lambda n=name: (get(k8s_api, ns, "snapshots", n).get("status") or {}).get("phase") == "Completed",
