@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from typing import Any
 
 import orjson
 import pytest
@@ -119,3 +120,24 @@ def test_drift_list_of_a_tenant_in_the_cluster_reads_changes_from_s3(
     assert page["total_count"] == 8
     assert [e["snapshot_id"] for e in page["items"]] == ["acme-fields-2"] * 4 + ["acme-fields-1"] * 2
     assert (page["items"][0]["key"], page["items"][0]["old"]) == ("field/f000000", "old 0")  # bodies from S3
+
+
+def test_run_with_the_s3_store_refuses_missing_settings_before_starting(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "JIRADRIFT_S3_BUCKET", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(key, raising=False)
+    no_bucket = runner.invoke(app, ["run", "-n", "team-a", "--store", "s3"])
+    assert no_bucket.exit_code == 2 and "needs a bucket" in _text(no_bucket.output)
+    no_keys = runner.invoke(app, ["run", "-n", "team-a", "--store", "s3", "--s3-bucket", "snapshots"])
+    assert no_keys.exit_code == 2 and "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in _text(no_keys.output)
+
+
+def _text(output: str) -> str:
+    """Typer's error box, as one line of words."""
+    return " ".join(output.replace("│", " ").split())
+
+
+def test_a_listing_answer_that_is_not_s3_is_a_typed_error(s3_env: S3Server, jira_sim: Any) -> None:
+    # The emulator answers HTTP but is no S3 server: a wrong --s3-endpoint.
+    result = runner.invoke(app, ["diff", "s3://snapshots/x", "--s3-endpoint", jira_sim.base_url])
+    assert result.exit_code == 2
+    assert "s3://snapshots/x/" in result.output

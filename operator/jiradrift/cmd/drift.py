@@ -72,18 +72,18 @@ class _S3Where:
     region: str
     path_style: bool
 
-    def store(self, url: str) -> S3Store:
-        bucket, prefix = s3options.parse_s3_url(url)
+    def store(self, bucket: str, prefix: str) -> S3Store:
         config = s3options.s3_config(self.endpoint, bucket, self.region, prefix, self.path_style)
         return S3Store(S3Client.connect(config))
 
 
 def _open_target(target: str, s3: _S3Where) -> _Target:
     if target.startswith("s3://"):
-        head, sep, snapshot_id = target.rstrip("/").rpartition("/snapshots/")
-        if sep and "/" not in snapshot_id:
-            return _Target(s3.store(head), snapshot_id)
-        return _Target(s3.store(target), None)
+        bucket, prefix = s3options.parse_s3_url(target)
+        head, sep, snapshot_id = f"/{prefix}".rpartition("/snapshots/")
+        if sep and snapshot_id and "/" not in snapshot_id:
+            return _Target(s3.store(bucket, head.strip("/")), snapshot_id)
+        return _Target(s3.store(bucket, prefix), None)
     path = Path(target)
     if path.parent.name == "snapshots" and (path / "manifest.json.zst").exists():
         return _Target(FilesystemStore.open(path.parent.parent), path.name)

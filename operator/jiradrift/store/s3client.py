@@ -45,10 +45,6 @@ class S3Error(StoreError):
     def not_found(self) -> bool:
         return self.status == 404
 
-    @property
-    def precondition_failed(self) -> bool:
-        return self.status in (409, 412) and self.code in ("PreconditionFailed", "ConditionalRequestConflict", "")
-
 
 class S3Unavailable(S3Error):
     """No answer from the S3 endpoint (refused, reset, timed out)."""
@@ -271,7 +267,13 @@ class S3Client:
             if token:
                 query["continuation-token"] = token
             _, _, data = await self._send("GET", None, query={k: str(v) for k, v in query.items()})
-            root = ElementTree.fromstring(data)
+            try:
+                root = ElementTree.fromstring(data)
+            except ElementTree.ParseError as exc:
+                raise S3Error(
+                    f"listing {self.config.where}{prefix}: the answer is not S3 XML ({exc}); is --s3-endpoint an "
+                    f"S3 endpoint, and does it need --s3-path-style?"
+                ) from None
             for entry in root.iter(f"{_NS}Contents"):
                 yield ObjectInfo(
                     key=(entry.findtext(f"{_NS}Key") or "")[strip:],
