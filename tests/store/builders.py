@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
+from jiradrift.jira.auth import ApiTokenAuth
+from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.model.kinds import Severity
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import Change, ChangeOp, DriftReport
 from jiradrift.model.store import SnapshotStore
+from jiradrift.sim.emulator import RunningEmulator
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 
@@ -60,4 +64,15 @@ def report_with(snapshot_id: str, n: int, *, tenant: str = "acme", type: str = "
     ]
     return DriftReport(
         tenant=tenant, type=type, new_snapshot=snapshot_id, old_snapshot=None, changed=n, changes=changes
+    )
+
+
+async def emulator_client(sim: RunningEmulator) -> JiraClient:
+    """A basic-auth client to the emulator, fast and patient (a loaded machine must not cause retries)."""
+    c = sim.credentials
+    return await JiraClient.connect(
+        sim.base_url,
+        ApiTokenAuth(c.email, c.api_token),
+        settings=ClientSettings(max_concurrency=8, requests_per_second=10_000, timeout=30.0),
+        rng=random.Random(1),
     )

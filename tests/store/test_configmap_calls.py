@@ -8,17 +8,15 @@ for the ``large`` site against the previous implementation.
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.store.builders import emulator_client
 
 from jiradrift.dev.controlplane import ControlPlane
-from jiradrift.jira.auth import ApiTokenAuth
-from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.kube.client import Kube
 from jiradrift.model.snapshot_types import SnapshotType
 from jiradrift.sim.emulator import RunningEmulator
@@ -37,13 +35,7 @@ async def kube(control_plane: ControlPlane) -> AsyncIterator[Kube]:
 
 
 async def capture_every_type(sim: RunningEmulator, store: ConfigMapStore, label: str, at: datetime) -> int:
-    c = sim.credentials
-    jira = await JiraClient.connect(
-        sim.base_url,
-        ApiTokenAuth(c.email, c.api_token),
-        settings=ClientSettings(max_concurrency=8, requests_per_second=10_000, timeout=30.0),
-        rng=random.Random(1),
-    )
+    jira = await emulator_client(sim)
     items = 0
     async with jira:
         for stype in SnapshotType:

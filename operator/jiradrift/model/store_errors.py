@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 
 class StoreError(Exception):
     """Base class for every error a snapshot store raises on purpose."""
@@ -36,6 +38,15 @@ class SnapshotNotFound(_NotFound):
 
 class StoreIntegrityError(StoreError):
     """A write would break the store's invariants (e.g. a manifest pointing at missing bodies)."""
+
+
+def check_body(digest: str, body: bytes) -> None:
+    """Refuse a body that does not hash to the digest it is stored under (every backend's put_item)."""
+    if hashlib.sha256(body).hexdigest() != digest:
+        raise StoreIntegrityError(
+            f"item body does not hash to {digest}; put_item needs the sha256 hex digest of the "
+            f"exact canonical bytes being stored"
+        )
 
 
 class InvalidStoreName(StoreError, ValueError):

@@ -74,6 +74,7 @@ from jiradrift.model.store_errors import (
     SnapshotNotFound,
     StoreError,
     StoreIntegrityError,
+    check_body,
 )
 from jiradrift.store.filesystem import CHANGES_PER_CHUNK, DEFAULT_GC_GRACE
 
@@ -172,13 +173,14 @@ class _Capture:
     index: dict[str, str] = field(default_factory=dict)
     source: str | None = None
     pending: dict[str, bytes] = field(default_factory=dict)
+    pending_bytes: int = 0  # _size(pending), kept as bodies arrive (a pack holds up to 2000 of them)
     written: list[str] = field(default_factory=list)
     used: dict[str, int] = field(default_factory=dict)
     pack_bytes: dict[str, int] = field(default_factory=dict)
 
     @property
     def bytes(self) -> int:
-        return sum(self.used.values()) + _size(self.pending)
+        return sum(self.used.values()) + self.pending_bytes
 
 
 class ConfigMapStore:
@@ -540,11 +542,11 @@ class ConfigMapStore:
         capture.pack_bytes[name] = size
         for digest in capture.pending:
             capture.index[digest] = name
-        capture.pending = {}
+        capture.pending, capture.pending_bytes = {}, 0
 
     async def _abandon(self, capture: _Capture) -> None:
         """Over budget: drop the buffer and delete the packs this capture wrote (nothing refers to them)."""
-        capture.pending = {}
+        capture.pending, capture.pending_bytes = {}, 0
         for name in capture.written:
             await self._delete(name)
         capture.used = {p: b for p, b in capture.used.items() if p not in capture.written}
@@ -560,11 +562,7 @@ class ConfigMapStore:
         if digest in capture.index:
             await self._charge(capture, digest)
             return False
-        if hashlib.sha256(body).hexdigest() != digest:
-            raise StoreIntegrityError(
-                f"item body does not hash to {digest}; put_item needs the sha256 hex digest of the "
-                f"exact canonical bytes being stored"
-            )
+        check_body(digest, body)
         data = self._compress(body)
         if len(data) + len(digest) > self.max_chunk_bytes:
             raise StoreError(
@@ -575,10 +573,11 @@ class ConfigMapStore:
         await self._charge(capture, digest, len(digest) + len(data))
         pending = capture.pending
         if pending and (
-            _size(pending) + len(digest) + len(data) > self.max_chunk_bytes or len(pending) >= MAX_KEYS_PER_PACK
+            capture.pending_bytes + len(digest) + len(data) > self.max_chunk_bytes or len(pending) >= MAX_KEYS_PER_PACK
         ):
             await self._flush(capture)
         capture.pending[digest] = data
+        capture.pending_bytes += len(digest) + len(data)
         return True
 
     async def has_item(self, digest: str) -> bool:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import hashlib
 import os
 import re
 import shutil
@@ -48,6 +47,7 @@ from jiradrift.model.store_errors import (
     SnapshotNotFound,
     StoreError,
     StoreIntegrityError,
+    check_body,
 )
 
 FORMAT_MARKER = "jiradrift-store.json"
@@ -542,11 +542,7 @@ class FilesystemStore:
             # Refresh the mtime: a capture in flight re-uses this body, so GC must not take it.
             os.utime(path)
             return False
-        if hashlib.sha256(body).hexdigest() != digest:
-            raise StoreIntegrityError(
-                f"item body does not hash to {digest}; put_item needs the sha256 hex digest of the "
-                f"exact canonical bytes being stored"
-            )
+        check_body(digest, body)
         data = self._compress(body)
         self._charge(digest, len(data))  # before writing: over budget writes nothing
         path.parent.mkdir(exist_ok=True)
