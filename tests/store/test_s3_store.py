@@ -79,14 +79,7 @@ async def test_an_unchanged_capture_costs_four_reads_and_writes_only_the_manifes
     s3_client: S3Client,
 ) -> None:
     await put_snapshot(S3Store(s3_client), "s1", WF_A, hours=0)
-    calls: list[tuple[str, str | None]] = []
-    send = s3_client._send
-
-    async def counting(method: str, key: str | None, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append((method, key))
-        return await send(method, key, **kwargs)
-
-    s3_client._send = counting  # type: ignore[method-assign]
+    calls = _count_requests(s3_client)
     store = S3Store(s3_client)
     await store.begin_capture("acme", "workflows")
     stored = await put_snapshot(store, "s2", WF_A, hours=1)
@@ -95,6 +88,32 @@ async def test_an_unchanged_capture_costs_four_reads_and_writes_only_the_manifes
     assert writes == [("PUT", "snapshots/s2/manifest.json.zst"), ("PUT", "index/acme.json")], calls
     assert not [c for c in calls if c[0] == "HEAD"], calls
     assert len([c for c in calls if c[0] == "GET"]) == 4, calls
+
+
+def _count_requests(client: S3Client) -> list[tuple[str, str | None]]:
+    """Record (method, key) of every request the client sends from now on (they still go to the server)."""
+    calls: list[tuple[str, str | None]] = []
+    send = client._send
+
+    async def counting(method: str, key: str | None, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append((method, key))
+        return await send(method, key, **kwargs)
+
+    client._send = counting  # type: ignore[method-assign]
+    return calls
+
+
+async def test_a_known_body_is_written_again_only_when_near_the_gc_grace_so_gc_spares_it(s3_client: S3Client) -> None:
+    digest, body = canonical({"name": "reused"})
+    assert await S3Store(s3_client).put_item(digest, body) is True
+    calls = _count_requests(s3_client)
+    assert await S3Store(s3_client, gc_grace=timedelta(hours=1)).put_item(digest, body) is False
+    assert [m for m, _ in calls] == ["HEAD"]  # young: nothing to renew
+    calls.clear()
+    # With no grace left, a re-used body is older than half of it: written again, so its age restarts.
+    assert await S3Store(s3_client, gc_grace=timedelta(0)).put_item(digest, body) is False
+    assert [m for m, _ in calls] == ["HEAD", "PUT"]
+    assert await S3Store(s3_client).get_item(digest) == body
 
 
 async def test_the_budget_stops_a_capture_before_the_body_that_does_not_fit(s3_client: S3Client) -> None:
