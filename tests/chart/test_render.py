@@ -355,6 +355,11 @@ def test_the_s3_store_gets_its_settings_as_flags_and_its_keys_from_the_secret(he
         "AWS_SESSION_TOKEN": ("jiradrift-s3", "AWS_SESSION_TOKEN", True),
     }
     assert not [v for v in container.get("volumeMounts", []) if v["mountPath"] == "/data"]
+    # Nothing of the payload goes to the API server, so the operator gets no write verb on Secrets or ConfigMaps.
+    rules = [r for d in by_kind(docs, "Role") + by_kind(docs, "ClusterRole") for r in d.get("rules") or []]
+    assert rules
+    assert all(set(r["verbs"]) <= {"get", "update"} for r in rules if "secrets" in r["resources"])
+    assert not [r for r in rules if "configmaps" in r["resources"]]
     egress = one(docs, "NetworkPolicy")["spec"]["egress"]
     assert {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"protocol": "TCP", "port": 9000}]} in egress
     default = one(documents(helm.template()), "Deployment")["spec"]["template"]["spec"]["containers"][0]
