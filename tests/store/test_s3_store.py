@@ -159,6 +159,20 @@ async def test_gc_spares_bodies_younger_than_the_grace_period(s3_client: S3Clien
     assert await S3Store(s3_client, gc_grace=timedelta(0)).collect_garbage() == 1
 
 
+async def test_deletions_sweep_garbage_at_most_every_half_grace(s3_client: S3Client) -> None:
+    store = S3Store(s3_client, gc_grace=timedelta(hours=1))
+    for i in range(3):
+        await put_snapshot(store, f"s{i}", {"field/f": {"n": i}}, hours=i)
+    await store.delete_snapshot("s0")  # no sweep yet in this store: one runs
+    calls = _count_requests(s3_client)
+    await store.delete_snapshot("s1")  # swept a moment ago: none
+    sweep = [("GET", "snapshots/s2/manifest.json.zst"), ("PUT", "gc.json")]  # marks from s2, records the run
+    assert not [c for c in calls if c in sweep], calls
+    assert await store.list_manifests() == ["s2"]
+    assert await store.collect_garbage() == 0  # an explicit sweep always runs (s0's, s1's bodies are young)
+    assert all(c in calls for c in sweep), calls
+
+
 async def test_a_prefix_holding_other_objects_is_refused(s3_client: S3Client) -> None:
     await s3_client.put("someone-elses/file.txt", b"mine")
     with pytest.raises(StoreError, match="not a jiradrift store"):

@@ -22,7 +22,8 @@ An unchanged capture is therefore 4 GETs and 2 PUTs, whatever the number of item
 
 Garbage collection lists ``items/`` and removes bodies no manifest refers to that are older than
 ``gc_grace`` (by the object's Last-Modified); a re-used body older than half of ``gc_grace`` is
-written again, which renews its age (S3 has no ``touch``).
+written again, which renews its age (S3 has no ``touch``). A sweep reads every manifest, so
+``delete_snapshot`` starts one at most every half ``gc_grace`` (``gc.json`` records the last).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ from jiradrift.store.filesystem import (
 from jiradrift.store.s3client import S3Client
 
 MAX_CAS_ATTEMPTS = 20
+GC_MARKER = "gc.json"  # when garbage collection last ran in this store
 _CONCURRENCY = 16  # parallel requests of one bulk read or delete
 
 
@@ -418,8 +420,20 @@ class S3Store:
 
         await self._update_index(tenant, remove)
         await self._delete_prefix(self._snapshot_prefix(snapshot_id), last=self._manifest_key(snapshot_id))
-        if collect:
+        if collect and await self._gc_due():
             await self.collect_garbage()
+
+    async def _gc_due(self) -> bool:
+        """A sweep reads every manifest of the store, so deletions trigger one at most every half
+        ``gc_grace`` (a body younger than ``gc_grace`` is never removed anyway). Budgets count only
+        bodies that manifests refer to, so garbage waiting for the next sweep costs no tenant."""
+        if self.gc_grace <= timedelta(0):
+            return True
+        found = await self.client.get(GC_MARKER)
+        if found is None:
+            return True
+        last = datetime.fromisoformat(orjson.loads(found[0])["at"])
+        return datetime.now(UTC) - last >= self.gc_grace / 2
 
     async def delete_snapshots(self, snapshot_ids: Iterable[str]) -> int:
         """Delete several snapshots with one garbage collection; returns bodies removed."""
@@ -492,6 +506,7 @@ class S3Store:
         await self._gather(self.client.delete(k) for _, k in doomed)
         for digest, _ in doomed:
             self._known.pop(digest, None)
+        await self.client.put(GC_MARKER, orjson.dumps({"at": datetime.now(UTC).isoformat(), "removed": len(doomed)}))
         return len(doomed)
 
     # --- drift reports ----------------------------------------------------------------------
