@@ -243,3 +243,52 @@ async def test_a_capture_from_the_emulator_into_s3_and_an_unchanged_recapture(
     assert again.unchanged_from == "f1" and again.items == first.items
     bodies = await S3Store(s3_client).get_items(first.items.values())
     assert len(bodies) == len(set(first.items.values()))
+
+
+class _DroppingProxy:
+    """A TCP relay on loopback to the real S3 server that hangs up on its first ``drops`` connections
+    (a network fault, like a load balancer resetting): the S3 answers themselves are the server's."""
+
+    def __init__(self, upstream_port: int, drops: int) -> None:
+        self.upstream_port = upstream_port
+        self.drops = drops
+        self.accepted = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        if self.accepted <= self.drops:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
+
+
+async def test_a_request_that_gets_no_answer_is_retried_and_then_fails_clearly(
+    s3_server: S3Server, s3_client: S3Client
+) -> None:
+    port = int(s3_server.endpoint.rsplit(":", 1)[1])
+    proxy = _DroppingProxy(port, drops=2)
+    server = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
+    via = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        config = S3Config(endpoint=via, bucket=s3_client.config.bucket, retry_backoff_seconds=0.01)
+        async with S3Client.connect(config, s3_server.credentials) as client:
+            await client.put("k", b"v")  # two hang-ups, then through
+        assert proxy.accepted == 3
+        assert await s3_client.get("k") == (b"v", (await s3_client.head("k")).etag)  # type: ignore[union-attr]
+        proxy.drops, proxy.accepted = 10, 0
+        config = S3Config(endpoint=via, bucket=s3_client.config.bucket, retries=1, retry_backoff_seconds=0.01)
+        async with S3Client.connect(config, s3_server.credentials) as client:
+            with pytest.raises(S3Unavailable, match="cannot reach"):
+                await client.get("k")
+        assert proxy.accepted == 2  # the first attempt and one retry
+    finally:
+        server.close()
+        await server.wait_closed()

@@ -1,9 +1,11 @@
 """A small async S3 client over httpx: the seven calls the S3 store needs, signed with SigV4.
 
-Every request is bounded: a timeout per request (connect, read, write, pool) and a cap on the bytes
-read from one response. Errors are typed: :class:`S3Error` carries the HTTP status and S3's error
-code; :class:`S3Unavailable` means no answer (connection refused, timeout); both are
-:class:`~jiradrift.model.store_errors.StoreError`. Keys and secrets never appear in messages.
+Every request is bounded: a timeout per request (connect, read, write, pool), a cap on the bytes
+read from one response, and at most ``retries`` more attempts when there was no answer or S3 said
+to slow down (429/5xx), with jittered exponential backoff. Errors are typed: :class:`S3Error`
+carries the HTTP status and S3's error code; :class:`S3Unavailable` means no answer (connection
+refused, timeout); both are :class:`~jiradrift.model.store_errors.StoreError`.
+Keys and secrets never appear in messages.
 
 Works with AWS S3 and S3-compatible servers (versitygw, MinIO, Ceph RGW, ...). ``path_style=True``
 addresses ``ENDPOINT/BUCKET/KEY`` (most self-hosted servers); otherwise ``BUCKET.HOST/KEY``.
@@ -13,7 +15,9 @@ AWS S3 supports since 2024 and versitygw implements.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import random
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -28,6 +32,7 @@ from jiradrift.model.store_errors import StoreError
 from jiradrift.store.sigv4 import EMPTY_SHA256, Credentials, sign
 
 DEFAULT_TIMEOUT = 30.0
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 _NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _LIST_PAGE = 1000
@@ -73,6 +78,8 @@ class S3Config:
     path_style: bool = True
     timeout_seconds: float = DEFAULT_TIMEOUT
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    retries: int = 3  # more attempts of a request that got no answer or a 429/500/502/503/504
+    retry_backoff_seconds: float = 0.2
 
     def __post_init__(self) -> None:
         scheme = urlsplit(self.endpoint).scheme
@@ -149,6 +156,32 @@ class S3Client:
         query: Mapping[str, str] | None = None,
         ok: tuple[int, ...] = (200,),
     ) -> tuple[int, httpx.Headers, bytes]:
+        """One request, retried (signed afresh) on no answer and on S3's "slow down / try again"
+        statuses, ``retries`` times with jittered exponential backoff. Every call the store makes is
+        idempotent, conditional writes included: a retried write that already happened fails its
+        condition, and the store then re-reads, as after any lost race."""
+        attempt = 0
+        while True:
+            try:
+                return await self._send_once(method, key, body=body, headers=headers, query=query, ok=ok)
+            except S3Error as exc:
+                transient = isinstance(exc, S3Unavailable) or exc.status in RETRY_STATUSES
+                if not transient or attempt >= self.config.retries:
+                    raise
+            delay = self.config.retry_backoff_seconds * (2**attempt) * random.uniform(0.5, 1.0)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    async def _send_once(
+        self,
+        method: str,
+        key: str | None,
+        *,
+        body: bytes,
+        headers: Mapping[str, str] | None,
+        query: Mapping[str, str] | None,
+        ok: tuple[int, ...],
+    ) -> tuple[int, httpx.Headers, bytes]:
         url = self._url(key)
         payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
         signed = sign(
@@ -166,7 +199,7 @@ class S3Client:
         limit = self.config.max_response_bytes
         try:
             async with self.http.stream(method, full_url, headers=signed, content=body or None) as response:
-                declared = response.headers.get("content-length")
+                declared = response.headers.get("content-length") if method != "HEAD" else None  # HEAD: object size
                 if declared and declared.isdigit() and int(declared) > limit:
                     raise S3ResponseTooLarge(
                         f"{what}: the response is {declared} bytes, over the store's limit of {limit}; raise "
