@@ -202,7 +202,7 @@ def diff_command(
         str,
         typer.Argument(
             metavar="DIR_A",
-            help="Older side: STORE_DIR or STORE_DIR/snapshots/ID (or s3://BUCKET/PREFIX[/snapshots/ID]).",
+            help="Older side: STORE_DIR or STORE_DIR/snapshots/ID (or s3://BUCKET/PREFIX, s3://BUCKET/PREFIX/snapshots/ID).",
         ),
     ],
     snapshot_b: Annotated[
