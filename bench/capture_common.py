@@ -57,7 +57,7 @@ async def capture_all(
     from jiradrift.store.filesystem import FilesystemStore
 
     c = info["credentials"]
-    store = FilesystemStore(tempfile.mkdtemp(prefix="jiradrift-bench-"))
+    root = tempfile.mkdtemp(prefix="jiradrift-bench-")  # one store object per capture, one directory
     settings = ClientSettings(
         max_concurrency=concurrency,
         requests_per_second=rps,
@@ -74,7 +74,12 @@ async def capture_all(
         manifests = await asyncio.gather(
             *(
                 capture_snapshot(
-                    reader, store, tenant="bench", snapshot_type=t, snapshot_id=f"bench-{t}", captured_at=now
+                    reader,
+                    FilesystemStore(root),
+                    tenant="bench",
+                    snapshot_type=t,
+                    snapshot_id=f"bench-{t}",
+                    captured_at=now,
                 )
                 for t in types
             )

@@ -17,6 +17,7 @@ manifests from the store (what ``jiradrift diff`` does).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import copy
 import hashlib
 import random
@@ -29,7 +30,7 @@ from typing import Any
 import orjson
 
 from jiradrift.model.manifest import Manifest
-from jiradrift.snapshot.diff import diff_manifests
+from jiradrift.snapshot.recording import diff_stored
 from jiradrift.store.filesystem import FilesystemStore
 
 KINDS = ["field", "workflow", "screen", "permission-scheme", "status", "project", "issuetype"]
@@ -100,14 +101,14 @@ def make_snapshots(n: int, seed: int = 7) -> tuple[dict[str, Any], dict[str, Any
     return orjson.loads(orjson.dumps(old)), orjson.loads(orjson.dumps(new)), len(changed)
 
 
-def store_snapshot(store: FilesystemStore, sid: str, objects: dict[str, Any], hours: int) -> Manifest:
+async def store_snapshot(store: FilesystemStore, sid: str, objects: dict[str, Any], hours: int) -> Manifest:
     items = {}
     for key, obj in objects.items():
         body = orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
         digest = hashlib.sha256(body).hexdigest()
-        store.put_item(digest, body)
+        await store.put_item(digest, body)
         items[key] = digest
-    return store.put_manifest(
+    return await store.put_manifest(
         Manifest(
             snapshot_id=sid,
             tenant="bench",
@@ -142,14 +143,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = FilesystemStore(tmp, durable=False)
         t = time.perf_counter()
-        m_old = store_snapshot(store, "old", old, 0)
-        m_new = store_snapshot(store, "new", new, 1)
+        m_old = asyncio.run(store_snapshot(store, "old", old, 0))
+        m_new = asyncio.run(store_snapshot(store, "new", new, 1))
         print(f"stored both in a FilesystemStore in {time.perf_counter() - t:.1f} s (not measured)")
 
-        report = diff_manifests(m_old, m_new, store)
+        report = asyncio.run(diff_stored(store, m_old, m_new))
         assert report.added + report.removed + report.changed == n_changed, report.summary()
-        ours = best_of(5, lambda: diff_manifests(m_old, m_new, store))
-        ours_loading = best_of(3, lambda: diff_manifests(store.get_manifest("old"), store.get_manifest("new"), store))
+        ours = best_of(5, lambda: asyncio.run(diff_stored(store, m_old, m_new)))
+
+        async def loading() -> object:
+            return await diff_stored(store, await store.get_manifest("old"), await store.get_manifest("new"))
+
+        ours_loading = best_of(3, lambda: asyncio.run(loading()))
         print(
             f"ours: {report.changed} changed, {report.added} added, {report.removed} removed items, "
             f"{report.change_count} path-level changes"

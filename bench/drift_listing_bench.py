@@ -12,11 +12,12 @@ baseline for "load it all". Prints each time and its ratio to the 100 ms target.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -30,14 +31,14 @@ from jiradrift.store.filesystem import FilesystemStore
 TARGET_S = 0.100
 
 
-def build(store: FilesystemStore, tenant: str, snapshots: int, per_snapshot: int) -> None:
+async def build(store: FilesystemStore, tenant: str, snapshots: int, per_snapshot: int) -> None:
     body = orjson.dumps({"name": "x"})
     digest = hashlib.sha256(body).hexdigest()
-    store.put_item(digest, body)
+    await store.put_item(digest, body)
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
     for s in range(snapshots):
         sid = f"{tenant}-workflows-{s:05d}"
-        store.put_manifest(
+        await store.put_manifest(
             Manifest(
                 snapshot_id=sid,
                 tenant=tenant,
@@ -57,7 +58,7 @@ def build(store: FilesystemStore, tenant: str, snapshots: int, per_snapshot: int
             )
             for i in range(per_snapshot)
         ]
-        store.put_drift(
+        await store.put_drift(
             DriftReport(
                 tenant=tenant,
                 type="workflows",
@@ -69,11 +70,11 @@ def build(store: FilesystemStore, tenant: str, snapshots: int, per_snapshot: int
         )
 
 
-def timed(runs: int, fn: Callable[[], object]) -> float:
+async def timed(runs: int, fn: Callable[[], Awaitable[object]]) -> float:
     times = []
     for _ in range(runs):
         t = time.perf_counter()
-        fn()
+        await fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
@@ -83,14 +84,17 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--per-snapshot", type=int, default=100)
     parser.add_argument("--limit", type=int, default=100)
-    args = parser.parse_args()
+    asyncio.run(run(parser.parse_args()))
+
+
+async def run(args: argparse.Namespace) -> None:
     snapshots = args.events // args.per_snapshot
 
     with tempfile.TemporaryDirectory() as tmp:
         store = FilesystemStore(tmp, durable=False)
         t = time.perf_counter()
         for tenant in ("acme", "globex"):
-            build(store, tenant, snapshots, args.per_snapshot)
+            await build(store, tenant, snapshots, args.per_snapshot)
         print(
             f"built 2 tenants x {snapshots:,} snapshots x {args.per_snapshot} changes in "
             f"{time.perf_counter() - t:.1f} s (not measured)"
@@ -99,7 +103,7 @@ def main() -> None:
 
         # Cursors for the middle and the last page, found by walking once (not measured).
         cursors: dict[str, str | None] = {"first": None}
-        page: DriftPage = list_drift_events(source, "acme", None, args.limit)
+        page: DriftPage = await list_drift_events(source, "acme", None, args.limit)
         pages = 1
         assert page.total_count == args.events, page.total_count
         middle = (args.events // args.limit) // 2
@@ -109,21 +113,25 @@ def main() -> None:
                 cursors["middle"] = page.next_cursor
             if page.total_count - (page.page * page.limit) <= page.limit:
                 cursors["last"] = page.next_cursor
-            page = list_drift_events(source, "acme", page.next_cursor, args.limit)
+            page = await list_drift_events(source, "acme", page.next_cursor, args.limit)
         assert pages == -(-args.events // args.limit), pages
 
         print(f"\nlist_drift_events(tenant with {args.events:,} events, limit {args.limit}); median of 20:")
         worst = 0.0
         for name, cursor in cursors.items():
-            result = list_drift_events(source, "acme", cursor, args.limit)
+            result = await list_drift_events(source, "acme", cursor, args.limit)
             assert len(result.items) == args.limit, (name, len(result.items))
-            seconds = timed(20, lambda c=cursor: list_drift_events(source, "acme", c, args.limit))  # type: ignore[misc]
+            seconds = await timed(20, lambda c=cursor: list_drift_events(source, "acme", c, args.limit))  # type: ignore[misc]
             worst = max(worst, seconds)
             print(
                 f"  {name + ' page':<14} page {result.page:>5}  {seconds * 1000:8.2f} ms   "
                 f"{seconds / TARGET_S:6.3f} of the 100 ms target ({TARGET_S / seconds:5.1f}x headroom)"
             )
-        load_all = timed(3, lambda: [store.get_drift(i.snapshot_id) for i in store.list_snapshots("acme")])
+
+        async def load_every_report() -> list[object]:
+            return [await store.get_drift(i.snapshot_id) for i in await store.list_snapshots("acme")]
+
+        load_all = await timed(3, load_every_report)
         print(
             f"  baseline: loading every report of the tenant: {load_all * 1000:8.1f} ms "
             f"({load_all / worst:.0f}x the slowest page)"

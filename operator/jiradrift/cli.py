@@ -39,6 +39,9 @@ from jiradrift.cmd.drift import diff_command, drift_app  # noqa: E402
 
 app.command("diff")(diff_command)
 app.add_typer(drift_app, name="drift")
+from jiradrift.cmd.accept import accept_command  # noqa: E402
+
+app.command("accept")(accept_command)
 
 # --- operator (jiradrift.handlers) ----------------------------------------------------------
 from jiradrift.cmd.run import run_command  # noqa: E402

@@ -117,6 +117,27 @@ INVALID_TENANTS = {
     "upper-case host": (_tenant(site="https://Acme.atlassian.net"), "spec.site must use a lower-case host"),
     "default port": (_tenant(site="https://acme.atlassian.net:443"), "must not spell out the default port"),
     "user info": (_tenant(site="https://acme.atlassian.net@evil.example"), "spec.site"),
+    # Notification destinations: bounded, named, typed, and never an inline URL.
+    "notification name": (
+        _tenant(notifications=[{"name": "Ops Chat", "type": "slack", "urlSecretRef": {"name": "h"}}]),
+        "spec.notifications[0].name",
+    ),
+    "notification type": (
+        _tenant(notifications=[{"name": "ops", "type": "email", "urlSecretRef": {"name": "h"}}]),
+        "spec.notifications[0].type",
+    ),
+    "too many notifications": (
+        _tenant(notifications=[{"name": f"d{i}", "type": "slack", "urlSecretRef": {"name": "h"}} for i in range(9)]),
+        "spec.notifications",
+    ),
+    "duplicate notification name": (
+        _tenant(notifications=[{"name": "ops", "type": t, "urlSecretRef": {"name": "h"}} for t in ("slack", "teams")]),
+        "Duplicate value",
+    ),
+    "inline webhook URL": (
+        _tenant(notifications=[{"name": "ops", "type": "slack", "url": "https://hooks.slack.com/services/x"}]),
+        'unknown field "spec.notifications[0].url"',
+    ),
     "internal token endpoint": (
         _tenant(auth={"oauth": {"secretRef": {"name": "a"}, "tokenUrl": "https://169.254.169.254/token"}}),
         "tokenUrl must name a host, not an IP",

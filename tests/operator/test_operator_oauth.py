@@ -77,6 +77,16 @@ def test_oauth_tenant_is_ready_with_token_expiry_and_snapshots(
             timeout=30,
         )
         assert "jiradrift_token_expiry_timestamp_seconds" in scrape
+        # ...and so is when it was last refreshed (JiraDriftTokenExpiringSoon compares both)
+        wait_for(
+            lambda: (
+                f'jiradrift_token_last_refresh_timestamp_seconds{{namespace="{ns}",tenant="acme"}}'
+                in httpx.get(f"http://127.0.0.1:{op.metrics_port}/metrics", timeout=5).text
+            ),
+            "token last-refresh metric",
+            op=op,
+            timeout=30,
+        )
         # the rotated refresh token was written back, and no token reached the logs or the status
         secret = k8s.CoreV1Api(k8s_api).read_namespaced_secret("acme-oauth", ns)
         assert "access_token" in secret.data
@@ -113,6 +123,16 @@ def test_write_scopes_are_refused_unless_allowed(
         )
         assert condition(tenant, "ScopesReadOnly")["reason"] == "WriteScopesGranted"
         assert snapshots(k8s_api, ns) == []  # nothing captured with a write-capable token
+        # JiraDriftTokenRefreshFailing sees it, by reason
+        failures = (
+            f'jiradrift_token_refresh_failures_total{{namespace="{ns}",reason="WriteScopesGranted",tenant="acme"}}'
+        )
+        wait_for(
+            lambda: failures in httpx.get(f"http://127.0.0.1:{op.metrics_port}/metrics", timeout=5).text,
+            "the token failure counted in jiradrift_token_refresh_failures_total",
+            op=op,
+            timeout=30,
+        )
         control_plane.kubectl(
             "patch",
             "jt",

@@ -147,7 +147,7 @@ def tenant(status: dict[str, Any] | None = None, *, allow: bool = False) -> dict
         auth["allowWriteScopes"] = True
     return {
         "metadata": {"name": "acme", "namespace": "team-a", "generation": 3, "resourceVersion": "42"},
-        "spec": {"auth": auth},
+        "spec": {"site": "https://acme.atlassian.net", "auth": auth},
         "status": status or {},
     }
 

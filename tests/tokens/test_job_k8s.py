@@ -8,15 +8,18 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from kubernetes import client as k8s
 from tokenlib import EMULATOR, create_secret, create_tenant, oauth_secret, sa_secret, secret_values, soon
 
 from jiradrift.dev.controlplane import ControlPlane
+from jiradrift.k8s.lease import ANNOTATION_LOCK_KEY, format_microtime, lease_name
+from jiradrift.kube.api import request_json
+from jiradrift.kube.client import Kube
 from jiradrift.sim.emulator import RunningEmulator
-from jiradrift.tokens import run_refresh_job
+from jiradrift.tokens import lease_key, run_refresh_job
 
 pytestmark = pytest.mark.k8s
 
@@ -50,7 +53,7 @@ def populate(
 
 
 async def test_job_visits_every_tenant_continues_past_failures_and_counts(
-    k8s_api: k8s.ApiClient, jira_sim: RunningEmulator
+    kube: Kube, k8s_api: k8s.ApiClient, jira_sim: RunningEmulator
 ) -> None:
     core = k8s.CoreV1Api(k8s_api)
     namespaces = [f"job-{os.getpid()}-{i}" for i in range(3)]
@@ -63,7 +66,7 @@ async def test_job_visits_every_tenant_continues_past_failures_and_counts(
 
     started = time.monotonic()
     summary = await run_refresh_job(
-        k8s_api, namespaces=namespaces, window=timedelta(hours=24), concurrency=20, page_size=50, allowlist=EMULATOR
+        kube, namespaces=namespaces, window=timedelta(hours=24), concurrency=20, page_size=50, allowlist=EMULATOR
     )
     elapsed = time.monotonic() - started
 
@@ -114,3 +117,50 @@ def test_cronjob_command_prints_one_summary_line_and_exits_by_failures(
     assert failing.stdout.strip().splitlines() == ["Token refresh job: 0 refreshed, 4 skipped, 1 failed"]
     assert f"JiraTenant {ns}/m0 (MalformedSecret)" in failing.stderr
     assert "at-" not in failing.stderr and "rt-" not in failing.stderr, "no token in the logs"
+
+
+DEAD_HOLDER_DURATION = 6  # the chart's 60 s Lease and 30 s wait, scaled down: the wait is shorter than the Lease
+
+
+async def test_a_lease_left_by_a_dead_holder_is_taken_over_by_the_next_run_within_one_lease_duration(
+    kube: Kube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+) -> None:
+    """A refresher killed mid-refresh (Job deadline, OOM, node drain) leaves its Lease held, freshly
+    renewed, and nobody renews it again. The next run must not give up after its (shorter) wait: it
+    sees the record unchanged for the Lease's duration, takes it over and refreshes."""
+    ns, sim = k8s_namespace, jira_sim
+    spent = sim.oauth.create_grant()
+    create_secret(k8s_api, ns, "t0-creds", oauth_secret(sim, spent, expires_at=soon(30)))
+    create_tenant(k8s_api, ns, "t0", sim)
+    key = lease_key(ns, "t0")
+    now = format_microtime(datetime.now(UTC))
+    dead = {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": lease_name(key), "namespace": ns, "annotations": {ANNOTATION_LOCK_KEY: key}},
+        "spec": {
+            "holderIdentity": "refresh-job-28a7c_0b1d2e3f4a",
+            "leaseDurationSeconds": DEAD_HOLDER_DURATION,
+            "leaseTransitions": 0,
+            "acquireTime": now,
+            "renewTime": now,
+        },
+    }
+    request_json(k8s_api, "POST", f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases", body=dead)
+
+    started = time.monotonic()
+    summary = await run_refresh_job(
+        kube, namespaces=[ns], window=timedelta(hours=24), lease_wait=2.0, allowlist=EMULATOR
+    )
+    elapsed = time.monotonic() - started
+
+    assert summary.line() == "Token refresh job: 1 refreshed, 0 skipped, 0 failed", [
+        f.message for f in summary.failures
+    ]
+    assert elapsed < DEAD_HOLDER_DURATION + 3, f"took {elapsed:.1f}s, more than one lease duration (+3 s of calls)"
+    lease = request_json(k8s_api, "GET", f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{lease_name(key)}")
+    assert lease["spec"]["leaseTransitions"] == 1, "taken over from the dead holder (then released)"
+    assert lease["spec"].get("holderIdentity", "") == ""
+    stored = secret_values(k8s_api, ns, "t0-creds")
+    assert stored["refresh_token"] != spent
+    assert sim.oauth.grant_of_refresh_token(stored["refresh_token"]) is not None, "the emulator issued it"

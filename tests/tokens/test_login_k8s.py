@@ -24,6 +24,7 @@ from tokenlib import (
 )
 
 from jiradrift.dev.controlplane import ControlPlane
+from jiradrift.kube.client import Kube
 from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.tokens import ensure_fresh_token
 from jiradrift.tokens.login import LoginError, LoginResult, login
@@ -40,13 +41,13 @@ async def consent(url: str) -> httpx.Response:
 
 
 async def start_login(
-    api: k8s.ApiClient, ns: str, sim: RunningEmulator, *, timeout: float
+    kube: Kube, ns: str, sim: RunningEmulator, *, timeout: float
 ) -> tuple[asyncio.Task[LoginResult], str]:
     """Start ``login`` for ``ns/acme`` and return it with the authorize URL it announced."""
     urls: list[str] = []
     task = asyncio.create_task(
         login(
-            api,
+            kube,
             ns,
             "acme",
             client_id=sim.credentials.client_id,
@@ -66,11 +67,11 @@ async def start_login(
 
 
 async def test_login_writes_the_secret_and_the_token_refreshes(
-    k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+    kube: Kube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
 ) -> None:
     ns, sim = k8s_namespace, jira_sim
     create_tenant(k8s_api, ns, "acme", sim)
-    task, url = await start_login(k8s_api, ns, sim, timeout=30)
+    task, url = await start_login(kube, ns, sim, timeout=30)
     query = parse_qs(urlsplit(url).query)
     assert url.startswith(f"{sim.base_url}/authorize?")
     assert query["redirect_uri"][0].startswith("http://127.0.0.1:") and query["redirect_uri"][0].endswith("/callback")
@@ -91,18 +92,16 @@ async def test_login_writes_the_secret_and_the_token_refreshes(
     assert condition(tenant, "TokenFresh")["status"] == "True"
     assert tenant["status"]["token"]["scopesReadOnly"] is True
 
-    state = await ensure_fresh_token(
-        k8s_api, tenant, window=timedelta(hours=2), allowlist=EMULATOR
-    )  # 1 h token: refresh
+    state = await ensure_fresh_token(kube, tenant, window=timedelta(hours=2), allowlist=EMULATOR)  # 1 h token: refresh
     assert state.refreshed and secret_values(k8s_api, ns, "acme-creds")["refresh_token"] != stored["refresh_token"]
 
 
 async def test_login_refuses_a_callback_with_the_wrong_state(
-    k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+    kube: Kube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
 ) -> None:
     ns, sim = k8s_namespace, jira_sim
     create_tenant(k8s_api, ns, "acme", sim)
-    task, url = await start_login(k8s_api, ns, sim, timeout=1.5)
+    task, url = await start_login(kube, ns, sim, timeout=1.5)
     redirect = parse_qs(urlsplit(url).query)["redirect_uri"][0]
     async with httpx.AsyncClient() as attacker:
         forged = await attacker.get(redirect, params={"code": "stolen", "state": "guess"})

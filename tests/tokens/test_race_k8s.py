@@ -23,6 +23,7 @@ from tokenlib import (
     soon,
 )
 
+from jiradrift.kube.client import Kube
 from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.tokens import TokenState, ensure_fresh_token, run_refresh_job
 
@@ -30,14 +31,14 @@ pytestmark = pytest.mark.k8s
 TRIALS = 100
 
 
-async def operator(api: k8s.ApiClient, tenant: dict[str, Any], http: httpx.AsyncClient, *, delay: float) -> TokenState:
+async def operator(kube: Kube, tenant: dict[str, Any], http: httpx.AsyncClient, *, delay: float) -> TokenState:
     """The operator before a capture; the jitter lets either caller reach the Lease first."""
     await asyncio.sleep(delay)
-    return await ensure_fresh_token(api, tenant, window=timedelta(minutes=5), http=http, allowlist=EMULATOR)
+    return await ensure_fresh_token(kube, tenant, window=timedelta(minutes=5), http=http, allowlist=EMULATOR)
 
 
 async def test_job_and_operator_race_rotates_exactly_once_per_trial(
-    k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+    kube: Kube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
 ) -> None:
     ns, sim = k8s_namespace, jira_sim
     first_token = sim.oauth.create_grant()
@@ -53,10 +54,8 @@ async def test_job_and_operator_race_rotates_exactly_once_per_trial(
             before = len(job_spy.presented) + len(operator_spy.presented)
             tenant = get_tenant(k8s_api, ns, "acme")
             summary, state = await asyncio.gather(
-                run_refresh_job(
-                    k8s_api, namespaces=[ns], window=timedelta(minutes=30), http=job_http, allowlist=EMULATOR
-                ),
-                operator(k8s_api, tenant, operator_http, delay=random.uniform(0, 0.03)),
+                run_refresh_job(kube, namespaces=[ns], window=timedelta(minutes=30), http=job_http, allowlist=EMULATOR),
+                operator(kube, tenant, operator_http, delay=random.uniform(0, 0.03)),
             )
             rotations.append(len(job_spy.presented) + len(operator_spy.presented) - before)
             assert summary.failed == 0 and summary.refreshed + summary.skipped == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ import pytest
 from kubernetes import client as k8s
 from tokenlib import (
     EMULATOR,
+    CountingKube,
     RefreshTokenSpy,
     condition,
     create_secret,
@@ -26,7 +28,7 @@ from tokenlib import (
     soon,
 )
 
-from jiradrift.k8s.lease import LOCK_RESULTS, LeaseLock
+from jiradrift.kube.client import Kube
 from jiradrift.sim.emulator import WRITE_CAPABLE_SCOPES, RunningEmulator
 from jiradrift.tokens import (
     MalformedSecret,
@@ -35,10 +37,10 @@ from jiradrift.tokens import (
     TokenRefresher,
     WriteScopesRefused,
     ensure_fresh_token,
-    lease_key,
     run_refresh_job,
     tenant_may_capture,
 )
+from jiradrift.tokens.lease import refresh_lease
 from jiradrift.tokens.secret import REAUTH_ANNOTATION, parse_time
 
 pytestmark = pytest.mark.k8s
@@ -53,16 +55,16 @@ def oauth_tenant(api: k8s.ApiClient, ns: str, sim: RunningEmulator, name: str = 
 
 
 async def test_refresh_rotates_persists_then_reports(
-    k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+    kube: Kube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
 ) -> None:
     ns, sim = k8s_namespace, jira_sim
     tenant = oauth_tenant(k8s_api, ns, sim)
     spent = secret_values(k8s_api, ns, "acme-creds")["refresh_token"]
     spy = RefreshTokenSpy()
     async with spy.client() as http:
-        state = await ensure_fresh_token(k8s_api, tenant, window=FIVE_MIN, http=http, allowlist=EMULATOR)
+        state = await ensure_fresh_token(kube, tenant, window=FIVE_MIN, http=http, allowlist=EMULATOR)
         again = await ensure_fresh_token(
-            k8s_api, get_tenant(k8s_api, ns, "acme"), window=FIVE_MIN, http=http, allowlist=EMULATOR
+            kube, get_tenant(k8s_api, ns, "acme"), window=FIVE_MIN, http=http, allowlist=EMULATOR
         )
 
     stored = secret_values(k8s_api, ns, "acme-creds")
@@ -89,12 +91,12 @@ async def test_refresh_rotates_persists_then_reports(
 
 
 async def test_service_account_is_reminted(
-    k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+    kube: Kube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
 ) -> None:
     ns, sim = k8s_namespace, jira_sim
     create_secret(k8s_api, ns, "sa-creds", sa_secret(sim))
     tenant = create_tenant(k8s_api, ns, "sa", sim, kind="serviceAccount", secret="sa-creds")
-    state = await ensure_fresh_token(k8s_api, tenant, window=FIVE_MIN, allowlist=EMULATOR)
+    state = await ensure_fresh_token(kube, tenant, window=FIVE_MIN, allowlist=EMULATOR)
     stored = secret_values(k8s_api, ns, "sa-creds")
     assert state.refreshed and stored["access_token"] == state.access_token
     assert "refresh_token" not in stored
@@ -103,13 +105,13 @@ async def test_service_account_is_reminted(
 
 
 async def test_malformed_secret_fails_without_calling_the_token_endpoint(
-    k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+    kube: Kube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
 ) -> None:
     ns, sim = k8s_namespace, jira_sim
     create_secret(k8s_api, ns, "acme-creds", {"client_id": sim.credentials.client_id, "client_secret": "x"})
     tenant = create_tenant(k8s_api, ns, "acme", sim)
     with pytest.raises(MalformedSecret, match="refresh_token"):
-        await ensure_fresh_token(k8s_api, tenant, window=FIVE_MIN, allowlist=EMULATOR)
+        await ensure_fresh_token(kube, tenant, window=FIVE_MIN, allowlist=EMULATOR)
     fresh = condition(get_tenant(k8s_api, ns, "acme"), "TokenFresh")
     assert (fresh["status"], fresh["reason"]) == ("False", "MalformedSecret")
     assert f"Secret {ns}/acme-creds" in fresh["message"]
@@ -117,21 +119,20 @@ async def test_malformed_secret_fails_without_calling_the_token_endpoint(
 
 
 async def test_revoked_grant_reports_once_and_never_retries_until_the_secret_changes(
-    k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+    kube: Kube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
 ) -> None:
     ns, sim = k8s_namespace, jira_sim
     tenant = oauth_tenant(k8s_api, ns, sim)
     sim.oauth.revoke_grant_of(secret_values(k8s_api, ns, "acme-creds")["refresh_token"])
 
     summaries = [
-        await run_refresh_job(k8s_api, namespaces=[ns], window=timedelta(hours=24), allowlist=EMULATOR)
-        for _ in range(5)
+        await run_refresh_job(kube, namespaces=[ns], window=timedelta(hours=24), allowlist=EMULATOR) for _ in range(5)
     ]
     assert [(s.refreshed, s.skipped, s.failed) for s in summaries] == [(0, 0, 1)] * 5
     assert {s.failures[0].reason for s in summaries} == {"ReauthorizationRequired"}
     assert sim.requests.count(TOKEN_CALL) == 1, "one call found the grant revoked; no retry storm"
     with pytest.raises(ReauthorizationPending, match="auth login"):
-        await ensure_fresh_token(k8s_api, get_tenant(k8s_api, ns, "acme"), window=FIVE_MIN, allowlist=EMULATOR)
+        await ensure_fresh_token(kube, get_tenant(k8s_api, ns, "acme"), window=FIVE_MIN, allowlist=EMULATOR)
     assert sim.requests.count(TOKEN_CALL) == 1
 
     after = get_tenant(k8s_api, ns, "acme")
@@ -145,7 +146,7 @@ async def test_revoked_grant_reports_once_and_never_retries_until_the_secret_cha
 
     # Someone consents again: the next run uses the new credentials at once.
     set_secret_values(k8s_api, ns, "acme-creds", {"refresh_token": sim.oauth.create_grant()})
-    summary = await run_refresh_job(k8s_api, namespaces=[ns], window=timedelta(hours=24), allowlist=EMULATOR)
+    summary = await run_refresh_job(kube, namespaces=[ns], window=timedelta(hours=24), allowlist=EMULATOR)
     assert (summary.refreshed, summary.failed) == (1, 0)
     assert REAUTH_ANNOTATION not in (get_secret(k8s_api, ns, "acme-creds")["metadata"].get("annotations") or {})
     assert condition(get_tenant(k8s_api, ns, "acme"), "TokenFresh")["status"] == "True"
@@ -154,13 +155,13 @@ async def test_revoked_grant_reports_once_and_never_retries_until_the_secret_cha
 
 
 async def test_write_scopes_are_refused_unless_allowed(
-    k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+    kube: Kube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
 ) -> None:
     ns, sim = k8s_namespace, jira_sim
     tenant = oauth_tenant(k8s_api, ns, sim, scopes=WRITE_CAPABLE_SCOPES)
     spent = secret_values(k8s_api, ns, "acme-creds")["refresh_token"]
     with pytest.raises(WriteScopesRefused, match="manage:jira-configuration"):
-        await ensure_fresh_token(k8s_api, tenant, window=FIVE_MIN, allowlist=EMULATOR)
+        await ensure_fresh_token(kube, tenant, window=FIVE_MIN, allowlist=EMULATOR)
     assert secret_values(k8s_api, ns, "acme-creds")["refresh_token"] != spent, "the rotation was still saved"
     after = get_tenant(k8s_api, ns, "acme")
     scopes = condition(after, "ScopesReadOnly")
@@ -172,12 +173,12 @@ async def test_write_scopes_are_refused_unless_allowed(
     patched = k8s.CustomObjectsApi(k8s_api).patch_namespaced_custom_object(
         "jiradrift.io", "v1alpha1", ns, "jiratenants", "acme", {"spec": {"auth": {"allowWriteScopes": True}}}
     )
-    state = await ensure_fresh_token(k8s_api, patched, window=FIVE_MIN, allowlist=EMULATOR)
+    state = await ensure_fresh_token(kube, patched, window=FIVE_MIN, allowlist=EMULATOR)
     assert state.write_scopes and tenant_may_capture(get_tenant(k8s_api, ns, "acme"))
 
 
 async def test_unrelated_secret_change_during_refresh_is_kept_and_rotation_saved(
-    k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+    kube: Kube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
 ) -> None:
     ns, sim = k8s_namespace, jira_sim
     tenant = oauth_tenant(k8s_api, ns, sim)
@@ -188,7 +189,7 @@ async def test_unrelated_secret_change_during_refresh_is_kept_and_rotation_saved
             patch_secret(k8s_api, ns, "acme-creds", {"metadata": {"labels": {"team": "a"}}})
 
     async with httpx.AsyncClient(event_hooks={"request": [label_the_secret]}) as http:
-        result = await TokenRefresher(k8s_api, http=http, allowlist=EMULATOR).refresh(tenant, window=FIVE_MIN)
+        result = await TokenRefresher(kube, http=http, allowlist=EMULATOR).refresh(tenant, window=FIVE_MIN)
     body = get_secret(k8s_api, ns, "acme-creds")
     stored = secret_values(k8s_api, ns, "acme-creds")
     assert result.outcome is Outcome.REFRESHED
@@ -198,7 +199,7 @@ async def test_unrelated_secret_change_during_refresh_is_kept_and_rotation_saved
 
 
 async def test_credentials_replaced_during_refresh_are_never_overwritten(
-    k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+    kube: Kube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
 ) -> None:
     ns, sim = k8s_namespace, jira_sim
     tenant = oauth_tenant(k8s_api, ns, sim)
@@ -215,7 +216,7 @@ async def test_credentials_replaced_during_refresh_are_never_overwritten(
             )
 
     async with httpx.AsyncClient(event_hooks={"request": [replace_credentials]}) as http:
-        result = await TokenRefresher(k8s_api, http=http, allowlist=EMULATOR).refresh(tenant, window=FIVE_MIN)
+        result = await TokenRefresher(kube, http=http, allowlist=EMULATOR).refresh(tenant, window=FIVE_MIN)
     stored = secret_values(k8s_api, ns, "acme-creds")
     assert stored["refresh_token"] == theirs and stored["access_token"] == their_access
     assert (result.outcome, result.reason) == (Outcome.SKIPPED, "RefreshedConcurrently")
@@ -223,29 +224,28 @@ async def test_credentials_replaced_during_refresh_are_never_overwritten(
 
 
 async def test_a_long_window_does_not_rotate_again_what_the_lease_holder_just_rotated(
-    k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+    kube: Kube, counting_kube: CountingKube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
 ) -> None:
     """The job (24 h window) waits for the operator's Lease; the 1 h token it then finds is enough."""
-    import asyncio
-
     ns, sim = k8s_namespace, jira_sim
     tenant = oauth_tenant(k8s_api, ns, sim)
-    operator = LeaseLock(k8s_api, ns, lease_key(ns, "acme"), "operator-test")
-    assert operator.try_acquire()
+    operator = refresh_lease(kube, ns, "acme", "operator-test", duration_seconds=60)
+    assert await operator.try_acquire()
     spy = RefreshTokenSpy()
+    lease_reads = ("GET", f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{operator.name}")
     async with spy.client() as http:
         job = asyncio.create_task(
-            TokenRefresher(k8s_api, http=http, allowlist=EMULATOR).refresh(tenant, window=timedelta(hours=24))
+            TokenRefresher(counting_kube, http=http, allowlist=EMULATOR).refresh(tenant, window=timedelta(hours=24))
         )
-        # Wait until the job has read the Secret and been denied the Lease (it reads before it asks).
-        denied, deadline = LOCK_RESULTS["denied"], time.monotonic() + 30
-        while LOCK_RESULTS["denied"] == denied:
+        # Wait until the job has read the Secret and found the Lease held (it reads before it asks).
+        deadline = time.monotonic() + 30
+        while lease_reads not in counting_kube.requests:
             assert not job.done(), f"the job finished without waiting for the Lease: {job.result()}"
-            assert time.monotonic() < deadline, "the job was not denied the held Lease within 30 s"
+            assert time.monotonic() < deadline, "the job did not look at the held Lease within 30 s"
             await asyncio.sleep(0.02)
         assert not job.done()
         set_secret_values(k8s_api, ns, "acme-creds", oauth_secret(sim, sim.oauth.create_grant(), expires_at=soon(60)))
-        operator.release()
+        assert await operator.release()
         result = await asyncio.wait_for(job, 30)
     assert (result.outcome, result.reason) == (Outcome.SKIPPED, "RefreshedConcurrently")
     assert spy.presented == []

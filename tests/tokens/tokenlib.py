@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.kube.api import request_json
+from jiradrift.kube.client import Kube
 from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.tokens.secret import format_time
 
@@ -160,3 +162,17 @@ class RefreshTokenSpy:
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(timeout=30.0, event_hooks={"request": [self]})
+
+
+class CountingKube(Kube):
+    """The real client, counting API calls by HTTP method."""
+
+    def __init__(self, kube: Kube) -> None:
+        super().__init__(kube.api, kube.timeout)
+        self.calls: Counter[str] = Counter()
+        self.requests: list[tuple[str, str]] = []
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        self.calls[method] += 1
+        self.requests.append((method, path))
+        return await super().request(method, path, **kwargs)

@@ -180,6 +180,8 @@ def _print_report(console: Console, report: DriftReport) -> None:
         f"{f', {report.ignored} ignored' if report.ignored else ''})",
         highlight=False,
     )
+    if not report.complete:
+        console.print(f"  [yellow]{report.unknown_text()}[/yellow]: not counted as changes", highlight=False)
     if not report.changes:
         return
     table = Table(show_lines=False)

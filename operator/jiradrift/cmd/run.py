@@ -26,6 +26,13 @@ from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.registry import build_registry
 from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
 from jiradrift.k8s.lease import holder_identity
+from jiradrift.notify import (
+    DEFAULT_NOTIFICATION_HOSTS,
+    NOTIFICATION_HOSTS_ENV,
+    DeliveryPolicy,
+    NotifySettings,
+    SendLimits,
+)
 
 STORES = ("secret", "configmap", "filesystem", "s3")
 
@@ -87,6 +94,19 @@ def run_command(
             "(127.0.0.1, localhost) only when named here: the emulator and tests."
         ),
     ),
+    notification_hosts: str = typer.Option(
+        ",".join(DEFAULT_NOTIFICATION_HOSTS),
+        envvar=NOTIFICATION_HOSTS_ENV,
+        help=(
+            "Hosts drift notifications may be posted to (the webhook URLs in tenants' Secrets), comma-separated: "
+            "exact names or '*.' wildcards, as --allowed-hosts. Loopback only when named here."
+        ),
+    ),
+    notify_interval: float = typer.Option(10.0, min=0.05, help="Seconds between passes over pending notifications."),
+    notify_backoff: float = typer.Option(10.0, min=0.01, help="First retry delay of a failed notification, seconds."),
+    notify_backoff_cap: float = typer.Option(600.0, min=0.01, help="Longest retry delay of a notification, seconds."),
+    notify_max_attempts: int = typer.Option(8, min=1, max=100, help="Attempts per notification before giving up."),
+    notify_timeout: float = typer.Option(10.0, min=0.1, max=120, help="Deadline of one notification POST, seconds."),
     log_format: str = typer.Option("json", help="json or plain."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
@@ -103,6 +123,10 @@ def run_command(
         allowlist = HostAllowlist.parse(allowed_hosts)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--allowed-hosts") from None
+    try:
+        notification_allowlist = HostAllowlist.parse(notification_hosts)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--notification-hosts") from None
     logs.configure(logging.DEBUG if verbose else logging.INFO, json_format=log_format == "json")
     settings = OperatorSettings(
         namespaces=list(namespace),
@@ -117,6 +141,13 @@ def run_command(
         probe_timeout_seconds=probe_timeout,
         audit_timeout_seconds=audit_timeout,
         allowed_hosts=allowlist,
+        notify=NotifySettings(
+            hosts=notification_allowlist,
+            poll_seconds=notify_interval,
+            policy=DeliveryPolicy(notify_backoff, max(notify_backoff_cap, notify_backoff), notify_max_attempts),
+            limits=SendLimits(timeout_seconds=notify_timeout),
+            stop_grace_seconds=notify_timeout + 5,
+        ),
     )
     ctx = OperatorContext(api=api_client(), settings=settings, holder=holder_identity())
     if metrics_port:

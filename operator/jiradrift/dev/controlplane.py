@@ -362,16 +362,9 @@ class ControlPlane:
             url = f"https://{bind_address}:{api_port}"
             plane = cls(root, bin_dir, url, root / "admin.kubeconfig", client_ca, serving_ca, procs)
             plane._write_kubeconfig(plane.kubeconfig, "admin", ["system:masters"])
-            tls = ssl.create_default_context(cafile=str(certs / "serving-ca.crt"))
-            tls.load_cert_chain(certs / "admin.crt", certs / "admin.key")
-            _wait_until(
-                lambda: httpx.get(f"{url}/readyz", verify=tls, timeout=2).status_code == 200,
-                "kube-apiserver",
-                api,
-                api_log,
-                timeout,
-            )
+            plane._wait_apiserver_ready(api, timeout)
             plane._own_dir = own_dir  # type: ignore[attr-defined]
+            plane._api_args = api_args  # type: ignore[attr-defined]
             return plane
         except BaseException:
             for proc in reversed(procs):
@@ -379,6 +372,30 @@ class ControlPlane:
             if own_dir:
                 shutil.rmtree(root, ignore_errors=True)
             raise
+
+    def stop_apiserver(self) -> None:
+        """Stop kube-apiserver only; etcd keeps running and keeps the data (an API outage for tests)."""
+        _stop(self._procs[-1])
+
+    def restart_apiserver(self, timeout: float = 90) -> None:
+        """Start kube-apiserver again on the same port, certificates and etcd; wait until it is ready."""
+        if self._procs[-1].poll() is None:
+            raise ControlPlaneError("kube-apiserver is running; call stop_apiserver() first")
+        api = _spawn(self._api_args, self.workdir / "kube-apiserver.log")  # type: ignore[attr-defined]
+        self._procs[-1] = api
+        self._wait_apiserver_ready(api, timeout)
+
+    def _wait_apiserver_ready(self, api: subprocess.Popen[bytes], timeout: float) -> None:
+        certs = self.workdir / "certs"
+        tls = ssl.create_default_context(cafile=str(certs / "serving-ca.crt"))
+        tls.load_cert_chain(certs / "admin.crt", certs / "admin.key")
+        _wait_until(
+            lambda: httpx.get(f"{self.url}/readyz", verify=tls, timeout=2).status_code == 200,
+            "kube-apiserver",
+            api,
+            self.workdir / "kube-apiserver.log",
+            timeout,
+        )
 
     def stop(self) -> None:
         for proc in reversed(self._procs):

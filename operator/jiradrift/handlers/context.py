@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.jira.limits import ResponseLimits
 from jiradrift.kube.client import Kube
 from jiradrift.model.store import SnapshotStore
+from jiradrift.notify import NotifySettings
 from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore
 from jiradrift.store.s3 import S3Store
@@ -43,6 +45,8 @@ class OperatorSettings:
     audit_timeout_seconds: float = 60.0
     # where tenants' credentials may go: set by the cluster admin (--allowed-hosts), never by a tenant
     allowed_hosts: HostAllowlist = field(default_factory=HostAllowlist)
+    # drift notifications: where they may go (--notification-hosts), how often and how hard to retry
+    notify: NotifySettings = field(default_factory=NotifySettings)
     # cluster-wide cap on one tenant's stored snapshot bytes (chart: store.maxBytesPerTenant); None: no cap
     store_max_bytes: int | None = None
 
@@ -62,10 +66,18 @@ class OperatorContext:
     # Lease locks live across handler retries: expiry is judged from how long *this process* has
     # seen a Lease unchanged (client-go's observedTime), which a fresh lock object would forget.
     locks: dict[str, Any] = field(default_factory=dict)
-    # the async Kubernetes client of the payload stores, connected on first use (on the operator's loop)
+    # the one async client (Leases, token refresh), connected on first use inside the operator's loop
     kube: Kube | None = None
     # the S3 client of --store s3 (one connection pool; each namespace's store is scoped under it)
     s3: S3Client | None = None
+    _kube_connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def kube_client(self) -> Kube:
+        """The async Kubernetes client (in-cluster, else the kubeconfig), connected once."""
+        async with self._kube_connecting:
+            if self.kube is None:
+                self.kube = await Kube.connect()
+            return self.kube
 
     def budget(self, tenant_max_bytes: int | None) -> int | None:
         """A tenant's byte budget: its own, within the cluster-wide cap."""
@@ -88,11 +100,10 @@ class OperatorContext:
             if self.s3 is None:
                 self.s3 = S3Client.connect(self.settings.s3)
             return S3Store.for_namespace(self.s3, namespace, budget_bytes=budget)
-        if self.kube is None:
-            self.kube = await Kube.connect()
+        kube = await self.kube_client()
         store = self.stores.get((namespace, tenant))
         if store is None:
             kind = SecretStore if self.settings.store == "secret" else ConfigMapStore
-            store = self.stores[(namespace, tenant)] = kind(self.kube, namespace, tenant)
+            store = self.stores[(namespace, tenant)] = kind(kube, namespace, tenant)
         assert isinstance(store, ConfigMapStore)
         return store.for_owner(owner, budget_bytes=budget) if owner is not None else store

@@ -7,6 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.jira import errors as jira_errors
 from jiradrift.jira.auth import ApiTokenAuth, Credentials, OAuthAuth, PatAuth
@@ -46,12 +47,16 @@ async def credentials_for(
         return PatAuth(token=data["token"]), secret
     from datetime import timedelta
 
-    state = await ensure_fresh_token(
-        ctx.api,
-        tenant,
-        window=timedelta(seconds=ctx.settings.token_window_seconds),
-        allowlist=ctx.settings.allowed_hosts,
-    )
+    try:
+        state = await ensure_fresh_token(
+            await ctx.kube_client(),
+            tenant,
+            window=timedelta(seconds=ctx.settings.token_window_seconds),
+            allowlist=ctx.settings.allowed_hosts,
+        )
+    except TokenError as exc:
+        metrics.TOKEN_REFRESH_FAILURES.labels(namespace, name, exc.reason).inc()
+        raise
     return OAuthAuth(access_token=state.access_token), secret
 
 

@@ -3,6 +3,10 @@
 Each success measure of the design has a metric: snapshot duration and items, drift changes by
 severity, Jira requests by status and rate-limit waits, lock acquisitions by result (lock
 contention = denied / (acquired + denied)), token expiry, errors by reason.
+
+The gauges the chart's PrometheusRule alerts on (``charts/*/templates/prometheusrule.yaml``, one
+runbook section per alert in ``docs/runbook.md``) hold times and counts, never rates, so a rule
+can compare them with ``time()`` and with each other.
 """
 
 from __future__ import annotations
@@ -66,11 +70,97 @@ TOKEN_EXPIRY = Gauge(
     ["namespace", "tenant"],
     registry=REGISTRY,
 )
+TOKEN_LAST_REFRESH = Gauge(
+    "jiradrift_token_last_refresh_timestamp_seconds",
+    "When the tenant's access token was last refreshed by jiradrift (Unix time), from status.token.",
+    ["namespace", "tenant"],
+    registry=REGISTRY,
+)
+TOKEN_REFRESH_FAILURES = Counter(
+    "jiradrift_token_refresh_failures_total",
+    "Times the operator could not get a usable OAuth or service-account access token, by reason "
+    "(RefreshFailed, ReauthorizationPending, LeaseUnavailable, ...; the TokenFresh condition has the message).",
+    ["namespace", "tenant", "reason"],
+    registry=REGISTRY,
+)
+LAST_COMPLETE_SNAPSHOT = Gauge(
+    "jiradrift_last_complete_snapshot_timestamp_seconds",
+    "When the newest Completed Snapshot of the tenant and type finished (Unix time); "
+    "also learnt from existing Snapshots at startup.",
+    ["namespace", "tenant", "type"],
+    registry=REGISTRY,
+)
+TENANT_INTERVAL = Gauge(
+    "jiradrift_tenant_interval_seconds",
+    "The tenant's spec.schedule.interval in seconds; absent while the tenant is paused.",
+    ["namespace", "tenant"],
+    registry=REGISTRY,
+)
+UNACCEPTED_CHANGES = Gauge(
+    "jiradrift_unaccepted_changes",
+    "Changes in the newest complete snapshots that are not yet accepted, by severity (the tenant's Drifted "
+    "condition counts the same). Set by the accepted-baseline reconciliation; declared here for the alert rules.",
+    ["namespace", "tenant", "severity"],
+    registry=REGISTRY,
+)
 ERRORS = Counter(
     "jiradrift_errors_total",
     "Reconciliation errors, by stable reason.",
     ["namespace", "tenant", "reason"],
     registry=REGISTRY,
+)
+NOTIFICATIONS = Counter(
+    "jiradrift_notifications_total",
+    "Drift notification attempts, by destination and result (delivered, retrying, failed).",
+    ["namespace", "tenant", "destination", "result"],
+    registry=REGISTRY,
+)
+
+
+SNAPSHOT_PHASES = ("Completed", "Incomplete", "Failed")
+_newest_complete: dict[tuple[str, str, str], float] = {}
+
+
+def record_complete_snapshot(namespace: str, tenant: str, snapshot_type: str, finished_at: float) -> None:
+    """Keep the newest completion time: at startup kopf resumes old Snapshots in no particular order."""
+    key = (namespace, tenant, snapshot_type)
+    if finished_at > _newest_complete.get(key, float("-inf")):
+        _newest_complete[key] = finished_at
+        LAST_COMPLETE_SNAPSHOT.labels(*key).set(finished_at)
+
+
+def set_tenant_schedule(namespace: str, tenant: str, interval_seconds: float | None, snapshot_types: list[str]) -> None:
+    """Export the interval (``None``, a paused tenant: removed, as no snapshot is due) and start the
+    tenant's snapshot counters at 0, so a rule's ``increase()`` sees even the first failure."""
+    if interval_seconds is None:
+        TENANT_INTERVAL.remove(namespace, tenant)  # a no-op when absent
+    else:
+        TENANT_INTERVAL.labels(namespace, tenant).set(interval_seconds)
+    for snapshot_type in snapshot_types:
+        for phase in SNAPSHOT_PHASES:
+            SNAPSHOTS.labels(namespace, tenant, snapshot_type, phase)
+
+
+def forget_tenant(namespace: str, tenant: str) -> None:
+    """Drop a deleted tenant's gauges, so alerts on times and counts do not fire for it forever.
+
+    Counters and histograms stay: they stop growing, and rules look at their rates."""
+    for gauge, labelnames in _TENANT_GAUGES:
+        for family in gauge.collect():
+            for sample in family.samples:
+                if sample.labels.get("namespace") == namespace and sample.labels.get("tenant") == tenant:
+                    gauge.remove(*(sample.labels[label] for label in labelnames))
+    for key in [k for k in _newest_complete if k[:2] == (namespace, tenant)]:
+        del _newest_complete[key]
+
+
+_TENANT_GAUGES: tuple[tuple[Gauge, tuple[str, ...]], ...] = (
+    (SNAPSHOT_ITEMS, ("namespace", "tenant", "type")),
+    (TOKEN_EXPIRY, ("namespace", "tenant")),
+    (TOKEN_LAST_REFRESH, ("namespace", "tenant")),
+    (LAST_COMPLETE_SNAPSHOT, ("namespace", "tenant", "type")),
+    (TENANT_INTERVAL, ("namespace", "tenant")),
+    (UNACCEPTED_CHANGES, ("namespace", "tenant", "severity")),
 )
 
 

@@ -6,6 +6,7 @@ and tests can run an operator with second-scale timers.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -13,10 +14,12 @@ from typing import Any
 
 import kopf
 
+from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.snapshot import run_snapshot
 from jiradrift.handlers.tenant import reconcile_tenant
 from jiradrift.k8s.resources import GROUP, VERSION
+from jiradrift.notify import Notifier
 from jiradrift.redact import redact
 
 log = logging.getLogger("jiradrift.handlers")
@@ -69,6 +72,27 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         settings.networking.error_backoffs = [1, 2, 5, 10, 20]
         settings.execution.max_workers = 8
 
+    notifiers: list[tuple[Notifier, asyncio.Task[None]]] = []
+
+    @kopf.on.startup(registry=registry)
+    async def start_notifier(**_: Any) -> None:
+        """Drift notifications run beside the handlers, never inside a capture (jiradrift.notify)."""
+        notifier = Notifier(
+            ctx.api,
+            settings.notify,
+            ctx.holder,
+            settings.namespaces,
+            ctx.clock,
+            lambda *labels: metrics.NOTIFICATIONS.labels(*labels).inc(),
+        )
+        notifiers.append((notifier, asyncio.create_task(notifier.run(), name="notifier")))
+
+    @kopf.on.cleanup(registry=registry)
+    async def stop_notifier(**_: Any) -> None:
+        for notifier, task in notifiers:
+            notifier.stop()
+            await asyncio.gather(task, return_exceptions=True)
+
     @kopf.on.resume(*TENANTS, registry=registry)
     @kopf.on.create(*TENANTS, registry=registry)
     @kopf.on.update(*TENANTS, field="spec", registry=registry)
@@ -85,6 +109,10 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     @sanitized
     async def tenant_tick(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
         await reconcile_tenant(ctx, dict(body), patch)
+
+    @kopf.on.delete(*TENANTS, optional=True, registry=registry)
+    def tenant_deleted(name: str, namespace: str | None, **_: Any) -> None:
+        metrics.forget_tenant(namespace or "", name)  # else its last-snapshot gauges would alert forever
 
     @kopf.on.resume(*SNAPSHOTS, registry=registry)
     @kopf.on.create(*SNAPSHOTS, registry=registry)

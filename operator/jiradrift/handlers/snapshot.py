@@ -28,12 +28,21 @@ from jiradrift.k8s import conditions as cond
 from jiradrift.k8s import events
 from jiradrift.k8s.credentials import CredentialsProblem
 from jiradrift.k8s.lease import LeaseLock, snapshot_lock_key, snapshot_lock_labels
-from jiradrift.k8s.resources import GROUP, LABEL_DRIFT, LABEL_TENANT, LABEL_TYPE, VERSION, JiraTenantSpec
+from jiradrift.k8s.resources import (
+    GROUP,
+    LABEL_DRIFT,
+    LABEL_NOTIFY,
+    LABEL_TENANT,
+    LABEL_TYPE,
+    VERSION,
+    JiraTenantSpec,
+)
 from jiradrift.kube.api import label_value
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import BudgetExceeded
+from jiradrift.notify import pending_deliveries, records_json
 from jiradrift.redact import redact, redact_strings
 from jiradrift.snapshot.capture import capture_snapshot
 from jiradrift.snapshot.recording import diff_stored
@@ -129,6 +138,9 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
         key = f"snapshot_lock:{tenant_key(namespace, tenant_name)}:{snapshot_type}:manual-{name}"
     if status.get("phase") in FINAL:
         ctx.locks.pop(key, None)  # another replica finished it; forget our observation
+        if status.get("phase") == "Completed" and status.get("completionTime"):  # learnt again after a restart
+            completed = datetime.fromisoformat(status["completionTime"]).timestamp()
+            metrics.record_complete_snapshot(namespace, tenant_name, snapshot_type, completed)
         return
     attempts = int(status.get("attempts") or 0) + 1
     tenant = await asyncio.to_thread(read, ctx, namespace, "jiratenants", tenant_name)
@@ -157,14 +169,14 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
     lock = ctx.locks.get(key)
     if lock is None:
         lock = ctx.locks[key] = LeaseLock(
-            ctx.api,
+            await ctx.kube_client(),
             namespace,
             key,
             ctx.holder,
             duration_seconds=ctx.settings.lease_duration_seconds,
             labels=snapshot_lock_labels(tenant_name, snapshot_type),
         )
-    acquired = await asyncio.to_thread(lock.try_acquire)
+    acquired = await lock.try_acquire()
     metrics.LOCK_ACQUISITIONS.labels("acquired" if acquired else "denied").inc()
     if not acquired:
         # Someone else is capturing this window (or died doing so: its Lease will expire).
@@ -179,7 +191,7 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
             return  # the finally below releases and forgets the lock
         await _capture_locked(ctx, fresh, tenant, tenant_spec, lock, attempts)
     finally:
-        await asyncio.to_thread(lock.release)
+        await lock.release()
         ctx.locks.pop(key, None)
 
 
@@ -237,7 +249,7 @@ async def _capture_locked(
         await _retry_or_fail(ctx, body, problem.reason, problem.message, attempts)
         return
     try:
-        with lock.held(release=False) as hold:  # released in run_snapshot, off the event loop
+        async with lock.held(release=False) as hold:  # released in run_snapshot
             manifest = await asyncio.wait_for(
                 capture_snapshot(
                     client,
@@ -278,6 +290,7 @@ async def _capture_locked(
     phase = "Completed" if manifest.complete else "Incomplete"
     finished = ctx.clock()
     drift = drift_status(report, ctx.settings.max_changes_in_status, attribution)
+    notifications = records_json(pending_deliveries(tenant_spec.notifications, drift.get("highestSeverity")))
     message = _summary(manifest, report, attribution)
     ready_message = (
         message
@@ -299,6 +312,7 @@ async def _capture_locked(
         },
         "unchangedFrom": manifest.unchanged_from,
         "drift": drift,
+        **({"notifications": notifications} if notifications else {}),
         "conditions": cond.set_condition(
             [],
             "Ready",
@@ -309,18 +323,23 @@ async def _capture_locked(
             now=finished,
         ),
     }
+    if notifications:  # for jiradrift.notify; labelled first, so a crash in between cannot lose them
+        await asyncio.to_thread(_label, ctx, namespace, name, {LABEL_NOTIFY: "pending"})
     await asyncio.to_thread(patch_status, ctx, namespace, name, status)
     drifted = bool(report and report.has_drift)
     await asyncio.to_thread(_label, ctx, namespace, name, {LABEL_DRIFT: "true" if drifted else "false"})
     metrics.SNAPSHOT_DURATION.labels(namespace, tenant_name, snapshot_type, phase).observe(time.monotonic() - t0)
     metrics.SNAPSHOTS.labels(namespace, tenant_name, snapshot_type, phase).inc()
     metrics.SNAPSHOT_ITEMS.labels(namespace, tenant_name, snapshot_type).set(len(manifest.items))
+    if phase == "Completed":
+        metrics.record_complete_snapshot(namespace, tenant_name, snapshot_type, finished.timestamp())
     tenant_status: dict[str, Any] = {"lastSnapshotTime": cond.now_rfc3339(finished)}
     if report is not None and drifted:
         for change in report.changes:
             metrics.DRIFT_CHANGES.labels(namespace, tenant_name, snapshot_type, change.severity.value).inc()
         tenant_status["drift"] = tenant_drift_patch(report.summary(), name, finished)
-        await asyncio.to_thread(events.post, ctx.api, tenant, "Normal", "DriftDetected", f"{name}: {message}")
+        event_type = events.drift_event_type(report.highest_severity)
+        await asyncio.to_thread(events.post, ctx.api, tenant, event_type, "DriftDetected", f"{name}: {message}")
     if phase == "Incomplete":
         await asyncio.to_thread(events.post, ctx.api, body, "Warning", "SnapshotIncomplete", ready_message)
     await asyncio.to_thread(

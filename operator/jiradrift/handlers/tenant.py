@@ -319,6 +319,8 @@ async def reconcile_tenant(
         metrics.TOKEN_EXPIRY.labels(namespace, name).set(
             datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
         )
+    if refreshed := (status.get("token") or {}).get("lastRefreshTime"):
+        metrics.TOKEN_LAST_REFRESH.labels(namespace, name).set(datetime.fromisoformat(refreshed).timestamp())
     conditions = conditions_from(previous, state["problems"], spec, generation, now)
     conditions = ready_condition(conditions, spec, generation, now)
     await asyncio.to_thread(_post_transition_events, ctx, body, previous, conditions)
@@ -330,6 +332,8 @@ async def reconcile_tenant(
 
     # 2. schedule
     interval = parse_duration(spec.schedule.interval)
+    types = [t.value for t in spec.snapshot_types]
+    metrics.set_tenant_schedule(namespace, name, None if spec.paused else interval.total_seconds(), types)
     start = window_start(now, interval)
     _set_if_changed(patch, current, "nextSnapshotTime", cond.now_rfc3339(start + interval))
     scheduled = (window_iso(start), tuple(spec.snapshot_types))

@@ -133,6 +133,8 @@ def build_crds() -> dict[str, dict[str, Any]]:
             _column("Ready", f"{READY}.status"),
             _column("Last Snapshot", ".status.lastSnapshotTime", "date"),
             _column("Drift", ".status.drift.summary"),
+            _column("Unaccepted", ".status.unaccepted.total", "integer"),
+            _column("Severity", ".status.unaccepted.highestSeverity"),
             _column("Token Expires", ".status.token.expiresAt", "date"),
             _column("Status", f"{READY}.message", priority=1),
             _column("Age", ".metadata.creationTimestamp", "date"),

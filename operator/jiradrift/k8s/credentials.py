@@ -125,29 +125,32 @@ def opt_in_message(namespace: str, secret: str, tenant: str, annotations: Mappin
     )
 
 
+def decode_secret_value(value: str) -> str:
+    """One ``data`` value of a Secret: base64 of UTF-8 text. Raises ``ValueError`` when it is not."""
+    return base64.b64decode(value, validate=True).decode("utf-8")
+
+
 def decode_secret_data(secret: Any) -> dict[str, str]:
+    """Every ``data`` value, stripped; an unreadable one reads as empty (then reported as missing)."""
     raw = (secret.data if hasattr(secret, "data") else secret.get("data")) or {}
     out = {}
     for key, value in raw.items():
         try:
-            out[key] = base64.b64decode(value).decode("utf-8").strip()
-        except (ValueError, UnicodeDecodeError):
+            out[key] = decode_secret_value(value).strip()
+        except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
             out[key] = ""
     return out
 
 
-def read_tenant_secret(api: k8s.ApiClient, namespace: str, tenant: str, spec: JiraTenantSpec) -> TenantSecret:
-    """The tenant's Secret, if it exists, opts in to ``tenant`` and has the keys ``spec.auth`` needs."""
-    method, name = auth_method(spec)
-    field = f"spec.auth.{method}.secretRef.name"
+def read_opted_in_secret(api: k8s.ApiClient, namespace: str, name: str, tenant: str, field: str, needs: str) -> Any:
+    """Secret ``name`` (named by ``field``) if it exists, may be read, and opts in to ``tenant``;
+    else :class:`CredentialsProblem`. ``needs`` says what to create it with, e.g. ``keys email, token``."""
     try:
         secret = k8s.CoreV1Api(api).read_namespaced_secret(name, namespace)
     except ApiException as exc:
         if exc.status == 404:
             raise CredentialsProblem(
-                "SecretNotFound",
-                f"Secret {namespace}/{name} (from {field}) does not exist; create it with keys "
-                f"{', '.join(REQUIRED_KEYS[method])}",
+                "SecretNotFound", f"Secret {namespace}/{name} (from {field}) does not exist; create it with {needs}"
             ) from None
         if exc.status == 403:
             raise CredentialsProblem(
@@ -158,6 +161,15 @@ def read_tenant_secret(api: k8s.ApiClient, namespace: str, tenant: str, spec: Ji
     annotations = secret.metadata.annotations if secret.metadata else None
     if not secret_opts_in(annotations, tenant):
         raise CredentialsProblem("SecretNotOptedIn", opt_in_message(namespace, name, tenant, annotations))
+    return secret
+
+
+def read_tenant_secret(api: k8s.ApiClient, namespace: str, tenant: str, spec: JiraTenantSpec) -> TenantSecret:
+    """The tenant's Secret, if it exists, opts in to ``tenant`` and has the keys ``spec.auth`` needs."""
+    method, name = auth_method(spec)
+    field = f"spec.auth.{method}.secretRef.name"
+    needs = f"keys {', '.join(REQUIRED_KEYS[method])}"
+    secret = read_opted_in_secret(api, namespace, name, tenant, field, needs)
     data = decode_secret_data(secret)
     remember_secrets(data)
     if data.get("email") and data.get("token"):  # the basic-auth value a site could echo back

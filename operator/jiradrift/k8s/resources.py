@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from jiradrift.model.ignore import rule_problem
+from jiradrift.model.kinds import Severity
 from jiradrift.model.snapshot_types import SnapshotType
 
 GROUP = "jiradrift.io"
@@ -30,6 +31,7 @@ LABEL_TENANT = f"{GROUP}/tenant"
 LABEL_TYPE = f"{GROUP}/type"
 LABEL_WINDOW = f"{GROUP}/window"
 LABEL_DRIFT = f"{GROUP}/drift"
+LABEL_NOTIFY = f"{GROUP}/notify"  # "pending" while a Snapshot has notifications to deliver
 
 # A site is https, or plain http on loopback (the emulator and local development only).
 SITE_PATTERN = r"^(https://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?|http://(127\.0\.0\.1|localhost)(:[0-9]{1,5})?)(/[^\s]*)?$"
@@ -151,6 +153,55 @@ class SecretReference(Resource):
     """A Secret in the same namespace as the JiraTenant. Credentials are never inline."""
 
     name: str = Field(max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="Name of the Secret.")
+
+
+# --- notifications --------------------------------------------------------------------------
+
+NOTIFICATION_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+MAX_NOTIFICATION_DESTINATIONS = 8
+
+
+class NotificationType(StrEnum):
+    SLACK = "slack"
+    TEAMS = "teams"
+    WEBHOOK = "webhook"
+
+
+class SecretKeyReference(Resource):
+    """One key of a Secret in the JiraTenant's namespace. The Secret must opt in to the tenant."""
+
+    name: str = Field(max_length=253, pattern=DNS_SUBDOMAIN_PATTERN, description="Name of the Secret.")
+    key: str = Field(
+        default="url",
+        min_length=1,
+        max_length=253,
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        description="Key in the Secret whose value is the webhook URL (default: url).",
+    )
+
+
+class NotificationDestination(Resource):
+    """Where drift is announced: a Slack or Microsoft Teams incoming webhook, or a generic JSON webhook.
+
+    The URL is a credential (anyone holding it can post), so it lives in a Secret that opts in to this
+    tenant (annotation jiradrift.io/allowed-tenants). Its host must be on the operator's notification
+    host allowlist (set by the cluster admin), and it must be https.
+    """
+
+    name: str = Field(
+        min_length=1,
+        max_length=63,
+        pattern=NOTIFICATION_NAME_PATTERN,
+        description="Name of this destination (lower-case DNS label); delivery status is reported under it.",
+    )
+    type: NotificationType = Field(
+        description="slack (incoming webhook), teams (incoming webhook, Adaptive Card) or webhook (generic JSON)."
+    )
+    url_secret_ref: SecretKeyReference = Field(description="Secret key holding the webhook URL.")
+    min_severity: Severity = Field(
+        default=Severity.LOW,
+        description="Notify only when the snapshot's highest drift severity is at least this (low, medium, high).",
+    )
 
 
 # --- JiraTenant -----------------------------------------------------------------------------
@@ -367,6 +418,12 @@ class JiraTenantSpec(Resource):
     drift: DriftSettings = Field(default_factory=DriftSettings, json_schema_extra=validations(DRIFT_RULES))
     rate_limit: RateLimit = Field(default_factory=RateLimit)
     paused: bool = Field(default=False, description="Stop scheduling Snapshots; status is still kept current.")
+    notifications: list[NotificationDestination] = Field(
+        default_factory=list,
+        max_length=MAX_NOTIFICATION_DESTINATIONS,
+        description="Where to announce each Snapshot that drifted (one message per Snapshot and destination).",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
 
 
 class TokenStatus(Resource):
@@ -392,6 +449,21 @@ class TenantDriftSummary(Resource):
     summary: str = Field(default="", max_length=256, description="One line, e.g. '3 changes (high)'.")
 
 
+class UnacceptedDrift(Resource):
+    """Changes between each type's accepted snapshot and its newest complete one (``Drifted``)."""
+
+    total: int = Field(default=0, ge=0, description="Unaccepted changes over all snapshot types.")
+    high: int = Field(default=0, ge=0)
+    medium: int = Field(default=0, ge=0)
+    low: int = Field(default=0, ge=0)
+    highest_severity: str | None = Field(default=None, max_length=16)
+    types: list[str] = Field(default_factory=list, max_length=16, description="Snapshot types with unaccepted changes.")
+    since: datetime | None = Field(default=None, description="When the oldest unaccepted change was first captured.")
+    unknown_items: int = Field(
+        default=0, ge=0, description="Items that could not be compared (an Incomplete snapshot on either side)."
+    )
+
+
 class JiraTenantStatus(Resource):
     """What the operator observed. Written only by the operator."""
 
@@ -402,6 +474,7 @@ class JiraTenantStatus(Resource):
     token: TokenStatus | None = None
     site: SiteInfo | None = None
     drift: TenantDriftSummary | None = None
+    unaccepted: UnacceptedDrift | None = None
 
 
 class JiraTenant(Resource):
@@ -503,6 +576,32 @@ class LockRecord(Resource):
     acquired_at: datetime | None = None
 
 
+class DeliveryState(StrEnum):
+    PENDING = "Pending"  # waiting for its first or next attempt (nextAttemptTime)
+    SENDING = "Sending"  # an operator claimed it and is sending now
+    DELIVERED = "Delivered"
+    FAILED = "Failed"  # gave up: a permanent error, or out of attempts
+
+
+class NotificationDelivery(Resource):
+    """How the announcement of this Snapshot's drift to one destination went."""
+
+    destination: str = Field(max_length=63, description="spec.notifications[].name of the JiraTenant.")
+    type: NotificationType
+    state: DeliveryState = DeliveryState.PENDING
+    digest: str = Field(
+        default="",
+        max_length=80,
+        description="Content digest of the message: a destination is never sent the same digest twice.",
+    )
+    attempts: int = Field(default=0, ge=0)
+    last_error: str | None = Field(default=None, max_length=1024, description="Why the last attempt failed.")
+    last_attempt_time: datetime | None = None
+    next_attempt_time: datetime | None = None
+    delivered_at: datetime | None = None
+    holder: str | None = Field(default=None, max_length=253, description="The operator sending it (Sending).")
+
+
 class SnapshotStatus(Resource):
     observed_generation: int | None = Field(default=None, ge=0)
     phase: SnapshotPhase = SnapshotPhase.PENDING
@@ -520,6 +619,12 @@ class SnapshotStatus(Resource):
     drift: SnapshotDrift | None = None
     lock: LockRecord | None = None
     attempts: int = 0
+    notifications: list[NotificationDelivery] | None = Field(
+        default=None,
+        max_length=MAX_NOTIFICATION_DESTINATIONS,
+        description="Delivery of this Snapshot's drift to the tenant's notification destinations.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["destination"]},
+    )
 
 
 class Snapshot(Resource):

@@ -105,7 +105,10 @@ class DriftReport:
 
     ``added``, ``removed`` and ``changed`` count *items*; ``changes`` lists path-level changes
     sorted by item key, then in document order within an item. ``ignored`` counts changes dropped
-    by ignore rules.
+    by ignore rules. ``unknown`` counts, by kind, items that could not be compared because one side
+    could not read them (an ``Incomplete`` snapshot); ``unreadable`` counts, by kind, failed reads
+    (a listing, or the children of one parent) whose number of items is itself unknown. A report with
+    unknowns and no changes says "nothing changed that we could see", never "nothing changed".
     """
 
     tenant: str
@@ -117,6 +120,17 @@ class DriftReport:
     changed: int = 0
     ignored: int = 0
     changes: list[Change] = field(default_factory=list)
+    unknown: dict[str, int] = field(default_factory=dict)
+    unreadable: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def unknown_count(self) -> int:
+        return sum(self.unknown.values())
+
+    @property
+    def complete(self) -> bool:
+        """Whether every item of both snapshots could be compared."""
+        return not self.unknown and not self.unreadable
 
     @property
     def change_count(self) -> int:
@@ -154,6 +168,9 @@ class DriftReport:
             "ignored": self.ignored,
             "change_count": self.change_count,
             "highest_severity": highest.value if highest else None,
+            "unknown": dict(sorted(self.unknown.items())),
+            "unknown_count": self.unknown_count,
+            "unreadable": dict(sorted(self.unreadable.items())),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -176,7 +193,20 @@ class DriftReport:
             changed=data.get("changed", 0),
             ignored=data.get("ignored", 0),
             changes=[Change.from_dict(c) for c in data.get("changes", [])],
+            unknown={str(k): int(v) for k, v in (data.get("unknown") or {}).items()},
+            unreadable={str(k): int(v) for k, v in (data.get("unreadable") or {}).items()},
         )
+
+    def unknown_text(self) -> str:
+        """What could not be compared, in words for CLIs and status ("" when everything could)."""
+        parts = []
+        if self.unknown:
+            by_kind = ", ".join(f"{kind}: {n}" for kind, n in sorted(self.unknown.items()))
+            parts.append(f"{self.unknown_count} item(s) could not be compared ({by_kind})")
+        if self.unreadable:
+            by_kind = ", ".join(f"{kind}: {n}" for kind, n in sorted(self.unreadable.items()))
+            parts.append(f"{sum(self.unreadable.values())} read(s) failed, items unknown ({by_kind})")
+        return "; ".join(parts)
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> DriftReport:

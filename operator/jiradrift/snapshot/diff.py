@@ -153,6 +153,38 @@ def display_name(body: Any) -> str | None:
     return None
 
 
+def unreadable(old: Manifest, new: Manifest) -> tuple[set[str], dict[str, int], dict[str, int]]:
+    """What cannot be compared: (item keys, their count by kind, failed reads of unknown size by kind).
+
+    A capture error names a kind and, optionally, a key. A key of that kind is one unreadable
+    item. No key (the listing failed) or the key of a parent (``field/customfield_10003`` for its
+    ``field-context`` items) is a read whose items are unknown: then every item of that kind that
+    is on the *other* side only is unknown rather than added or removed, and the read is counted in
+    the third element, since how many items it would have returned cannot be known.
+    """
+    keys: set[str] = set()
+    blind: dict[str, set[int]] = {}  # kind -> sides (0 old, 1 new) with a read of unknown size
+    reads: dict[str, set[str]] = {}  # kind -> distinct failed reads (parent key or endpoint)
+    for side, manifest in enumerate((old, new)):
+        for error in manifest.errors:
+            if error.key and error.key.startswith(f"{error.kind}/"):
+                keys.add(error.key)
+                continue
+            blind.setdefault(error.kind, set()).add(side)
+            reads.setdefault(error.kind, set()).add(error.key or error.endpoint)
+    if blind:
+        for side, manifest in enumerate((old, new)):
+            other = (new, old)[side]
+            for key in manifest.items:
+                if 1 - side in blind.get(key.split("/", 1)[0], ()) and key not in other.items:
+                    keys.add(key)
+    counts: dict[str, int] = {}
+    for key in keys:
+        kind = key.split("/", 1)[0]
+        counts[kind] = counts.get(kind, 0) + 1
+    return keys, counts, {kind: len(found) for kind, found in sorted(reads.items())}
+
+
 def diff_manifests(
     old: Manifest,
     new: Manifest,
@@ -165,13 +197,14 @@ def diff_manifests(
     ``jiradrift.model.ignore`` (e.g. ``"workflow/*:transitions[*].description"``).
     """
     report = DriftReport(tenant=new.tenant, type=new.type, new_snapshot=new.snapshot_id, old_snapshot=old.snapshot_id)
+    unknown, report.unknown, report.unreadable = unreadable(old, new)
     if old.digest and old.digest == new.digest:
         return report
     rules = IgnoreRules(ignore)
     old_items, new_items = old.items, new.items
-    added = new_items.keys() - old_items.keys()
-    removed = old_items.keys() - new_items.keys()
-    modified = [k for k, h in new_items.items() if old_items.get(k, h) != h]
+    added = new_items.keys() - old_items.keys() - unknown
+    removed = old_items.keys() - new_items.keys() - unknown
+    modified = [k for k, h in new_items.items() if old_items.get(k, h) != h and k not in unknown]
     severities: dict[str, Severity] = {}
 
     def severity(key: str) -> Severity:

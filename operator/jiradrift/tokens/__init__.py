@@ -3,7 +3,7 @@
 For the operator, before a capture::
 
     verdict = tenant_may_capture(tenant)        # refused: revoked grant, or write scopes not allowed
-    state = await ensure_fresh_token(api, tenant, window=timedelta(minutes=5))
+    state = await ensure_fresh_token(kube, tenant, window=timedelta(minutes=5))
     headers = {"Authorization": state.authorization}
 
 For the CronJob: ``jiradrift refresh-tokens`` (:func:`run_refresh_job`). For the first consent:
@@ -25,13 +25,13 @@ from jiradrift.tokens.errors import (
     WriteScopesRefused,
 )
 from jiradrift.tokens.job import JobSummary, run_refresh_job
+from jiradrift.tokens.lease import lease_key
 from jiradrift.tokens.refresh import (
     Outcome,
     RefreshResult,
     TokenRefresher,
     TokenState,
     ensure_fresh_token,
-    lease_key,
 )
 from jiradrift.tokens.secret import AuthKind, TokenSecret, parse_secret
 from jiradrift.tokens.tenant import CaptureVerdict, tenant_auth, tenant_may_capture

@@ -7,20 +7,18 @@ import logging
 import os
 import re
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
 import typer
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 
 from jiradrift import logs
 from jiradrift.jira.errors import OAuthError
 from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
+from jiradrift.kube.client import Kube
 from jiradrift.tokens.errors import TokenError
 from jiradrift.tokens.job import run_refresh_job
-from jiradrift.tokens.login import DEFAULT_PORT, LoginError, login
+from jiradrift.tokens.login import DEFAULT_PORT, LoginError, LoginResult, login
 from jiradrift.tokens.scopes import LOGIN_SCOPES
 
 _DURATION = re.compile(r"(\d+)([dhms])")
@@ -34,17 +32,6 @@ def parse_window(text: str) -> timedelta:
     if not parts or "".join(n + u for n, u in parts) != compact:
         raise typer.BadParameter(f"{text!r} is not a duration; use e.g. 24h, 90m, 1h30m or 2d")
     return timedelta(seconds=sum(int(n) * _UNITS[u] for n, u in parts))
-
-
-def api_client(kubeconfig: Path | None, pool_size: int) -> k8s.ApiClient:
-    """In-cluster credentials in a pod, else ``--kubeconfig`` / ``KUBECONFIG`` / ``~/.kube/config``."""
-    config = k8s.Configuration()
-    if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        k8s_config.load_incluster_config(client_configuration=config)
-    else:
-        k8s_config.load_kube_config(config_file=str(kubeconfig) if kubeconfig else None, client_configuration=config)
-    config.connection_pool_maxsize = pool_size
-    return k8s.ApiClient(config)
 
 
 def refresh_tokens_command(
@@ -84,28 +71,23 @@ def refresh_tokens_command(
     logs.configure(logging.INFO, json_format=log_format == "json")
     # One line per refreshed tenant is enough; the Lease's acquired/released lines would triple it.
     logging.getLogger("jiradrift.k8s.lease").setLevel(logging.WARNING)
-    api = api_client(kubeconfig, pool_size=concurrency + 8)
 
     async def main() -> int:
-        # Kubernetes calls are blocking and run in the default executor: size it to the concurrency.
-        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=concurrency + 8))
-        summary = await run_refresh_job(
-            api,
-            namespaces=namespace or None,
-            window=span,
-            concurrency=concurrency,
-            lease_wait=lease_wait,
-            allowlist=allowlist,
-        )
+        # In-cluster credentials in a pod, else --kubeconfig / KUBECONFIG / ~/.kube/config.
+        async with await Kube.connect(kubeconfig) as kube:
+            summary = await run_refresh_job(
+                kube,
+                namespaces=namespace or None,
+                window=span,
+                concurrency=concurrency,
+                lease_wait=lease_wait,
+                allowlist=allowlist,
+            )
         sys.stderr.flush()
         typer.echo(summary.line())
         return summary.exit_code
 
-    try:
-        code = asyncio.run(main())
-    finally:
-        api.close()
-    raise typer.Exit(code)
+    raise typer.Exit(asyncio.run(main()))
 
 
 auth_app = typer.Typer(help="OAuth consent for JiraTenants (writes the credential Secret).", no_args_is_help=True)
@@ -151,7 +133,6 @@ def login_command(
         allowlist = HostAllowlist.parse(allowed_hosts)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--allowed-hosts") from None
-    api = api_client(kubeconfig, pool_size=4)
 
     def announce(url: str) -> None:
         typer.echo("Open this URL, sign in and accept (waiting for the callback):", err=True)
@@ -162,10 +143,10 @@ def login_command(
 
             webbrowser.open(url)
 
-    try:
-        result = asyncio.run(
-            login(
-                api,
+    async def main() -> LoginResult:
+        async with await Kube.connect(kubeconfig) as kube:
+            return await login(
+                kube,
                 namespace,
                 name,
                 client_id=client_id,
@@ -177,12 +158,12 @@ def login_command(
                 announce=announce,
                 allowlist=allowlist,
             )
-        )
+
+    try:
+        result = asyncio.run(main())
     except (LoginError, TokenError, OAuthError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    finally:
-        api.close()
     verb = "created" if result.created else "updated"
     typer.echo(f"Secret {result.secret} {verb}; access token valid until {result.expires_at:%Y-%m-%dT%H:%M:%SZ}")
     if result.write_scopes:

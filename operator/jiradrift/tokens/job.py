@@ -1,6 +1,6 @@
 """The token refresh job (what the CronJob runs): every oauth / serviceAccount tenant, refreshed or skipped.
 
-    summary = await run_refresh_job(api, namespaces=None, window=timedelta(hours=24), concurrency=20)
+    summary = await run_refresh_job(kube, namespaces=None, window=timedelta(hours=24), concurrency=20)
     print(summary.line())        # Token refresh job: N refreshed, M skipped, K failed
 
 Tenants are listed page by page (``limit`` / ``continue``) and handed to ``concurrency`` workers
@@ -20,13 +20,14 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from kubernetes import client as k8s
 
 from jiradrift.jira.hosts import HostAllowlist
+from jiradrift.kube.client import Kube, KubeError
+from jiradrift.tokens.errors import UnsupportedAuth
 from jiradrift.tokens.http import token_http_client
-from jiradrift.tokens.kube import KubeError, KubeOps
+from jiradrift.tokens.kube import KubeOps
 from jiradrift.tokens.refresh import Outcome, RefreshResult, TokenRefresher, WallClock
-from jiradrift.tokens.tenant import auth_kind
+from jiradrift.tokens.tenant import auth_kind, tenant_spec
 
 log = logging.getLogger("jiradrift.tokens.job")
 
@@ -60,7 +61,7 @@ class JobSummary:
 
 
 async def run_refresh_job(
-    api: k8s.ApiClient,
+    kube: Kube,
     *,
     namespaces: Sequence[str] | None,
     window: timedelta,
@@ -76,11 +77,8 @@ async def run_refresh_job(
         raise ValueError(f"concurrency={concurrency} must be at least 1")
     own = http is None
     client = http or token_http_client(concurrency)
-    # One native asyncio connection pool for every Kubernetes call: the workers' and the listing's.
-    ops = KubeOps.connect(api, pool=concurrency + 1)
-    refresher = TokenRefresher(
-        api, http=client, clock=clock, lease_wait=lease_wait, holder_prefix=None, ops=ops, allowlist=allowlist
-    )
+    ops = KubeOps(kube)
+    refresher = TokenRefresher(kube, http=client, clock=clock, lease_wait=lease_wait, allowlist=allowlist)
     summary = JobSummary()
     queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=concurrency * 2)
 
@@ -104,13 +102,16 @@ async def run_refresh_job(
         for namespace in targets:
             where = f"namespace {namespace}" if namespace else "all namespaces"
             try:
-                async for page in ops.list_tenants(namespace, limit=page_size):
-                    for tenant in page:
-                        kind = auth_kind(tenant)
-                        if kind is None or not kind.refreshable:
-                            summary.not_refreshable += 1
-                            continue
-                        await queue.put(tenant)
+                async for tenant in ops.list_tenants(namespace, limit=page_size):
+                    try:
+                        kind = auth_kind(tenant_spec(tenant))
+                    except UnsupportedAuth:
+                        await queue.put(tenant)  # an invalid spec: refresh() reports it as a failure
+                        continue
+                    if kind is None or not kind.refreshable:
+                        summary.not_refreshable += 1
+                        continue
+                    await queue.put(tenant)
             except KubeError as exc:
                 summary.failed += 1
                 log.warning("Token refresh job could not list JiraTenants in %s: %s", where, exc)
@@ -124,7 +125,6 @@ async def run_refresh_job(
     finally:
         for task in workers:
             task.cancel()
-        await ops.aclose()
         if own:
             await client.aclose()
     if summary.not_refreshable:

@@ -23,7 +23,6 @@ from urllib.parse import urlencode
 
 import httpx
 from aiohttp import web
-from kubernetes import client as k8s
 
 from jiradrift.jira.clock import SystemClock
 from jiradrift.jira.hosts import HostAllowlist, HostRefused
@@ -31,7 +30,8 @@ from jiradrift.jira.oauth import exchange_authorization_code, write_scopes
 from jiradrift.jira.transport import default_ssl_context
 from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION, opt_in_message, secret_opts_in
 from jiradrift.k8s.resources import GROUP
-from jiradrift.tokens.kube import Conflict, KubeOps
+from jiradrift.kube.client import Kube, KubeError
+from jiradrift.tokens.kube import KubeOps
 from jiradrift.tokens.refresh import TokenRefresher, WallClock
 from jiradrift.tokens.scopes import LOGIN_SCOPES, OFFLINE_ACCESS
 from jiradrift.tokens.secret import (
@@ -149,7 +149,7 @@ class CallbackServer:
 
 
 async def login(
-    api: k8s.ApiClient,
+    kube: Kube,
     namespace: str,
     name: str,
     *,
@@ -170,7 +170,7 @@ async def login(
     must opt in to the tenant: whoever wrote the JiraTenant could otherwise have the person logging in
     send an app's client secret elsewhere. A Secret created here opts in to this tenant.
     """
-    ops = KubeOps(api)
+    ops = KubeOps(kube)
     key = f"{namespace}/{name}"
     tenant = await ops.get_tenant(namespace, name)
     if tenant is None:
@@ -246,7 +246,7 @@ async def login(
     own = http is None
     client = http or httpx.AsyncClient(timeout=30.0, verify=default_ssl_context())
     try:
-        await TokenRefresher(api, http=client, clock=clock).publish(tenant, secret, refreshed_at=started)
+        await TokenRefresher(kube, http=client, clock=clock).publish(tenant, secret, refreshed_at=started)
     finally:
         if own:
             await client.aclose()
@@ -285,12 +285,16 @@ async def _write_secret(
             )
             try:
                 return await ops.create_secret(namespace, body), True
-            except Conflict:
+            except KubeError as exc:
+                if not exc.conflict:
+                    raise
                 current = await ops.get_secret(namespace, name)
                 continue
         body = updated_secret_body(dict(current), values, annotations={REAUTH_ANNOTATION: None})
         try:
             return await ops.replace_secret(body), False
-        except Conflict:
+        except KubeError as exc:
+            if not exc.conflict:
+                raise
             current = await ops.get_secret(namespace, name)
     raise LoginError(f"Secret {namespace}/{name} kept changing while it was being written; run the login again")

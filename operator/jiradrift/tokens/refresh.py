@@ -1,21 +1,24 @@
 """Refresh one tenant's token: the single code path of the CronJob and of the operator.
 
-    refresher = TokenRefresher(api, http=http)
+    refresher = TokenRefresher(kube, http=http)
     result = await refresher.refresh(tenant, window=timedelta(hours=24))   # never raises TokenError
-    state = await ensure_fresh_token(api, tenant, window=timedelta(minutes=5))  # raises TokenError
+    state = await ensure_fresh_token(kube, tenant, window=timedelta(minutes=5))  # raises TokenError
 
 The steps, and why:
 
 1. Unless status already says a refresh is due, read the Secret without the Lease: a token good
    beyond the window is skipped, and skipping writes nothing, so it needs no lock.
-2. Take the tenant's refresh Lease (``token_refresh:{namespace}/{name}``) and **re-read the
-   Secret**: the other caller may have rotated it a moment ago. Decide again (``decide``); a token
+2. Take the tenant's refresh Lease (``token_refresh:{namespace}/{name}``; renewed while the
+   refresh runs; a Lease left by a dead holder is taken over within one lease duration) and
+   **re-read the Secret**: the other caller may have rotated it a moment ago. Decide again (``decide``); a token
    someone refreshed since we looked (and that lasts 5 more minutes) is used, not rotated again.
 3. Refresh: 3LO rotates the refresh token (the old one is spent), a service account re-mints.
 4. Persist the rotation with the Secret's resourceVersion as precondition **before** the new access
    token is handed out. On 409 re-read: if the credentials are still the ones we spent, the change
    was unrelated and we write again on the new version; if they changed, someone else rotated or
-   replaced them, and their Secret wins (never overwritten). Steps 3-4 are shielded from
+   replaced them, and their Secret wins (never overwritten). An API server that does not answer
+   (or answers 5xx / 429) is retried with backoff for as long as Atlassian's 10-minute reuse
+   window of the old refresh token allows (``persist_window``). Steps 3-4 are shielded from
    cancellation, so a rotated refresh token is never dropped half-way.
 5. Update ``status.token`` and the ``TokenFresh`` / ``ScopesReadOnly`` conditions (merge patch of
    ``/status`` with the tenant's resourceVersion; 409 re-reads and recomputes).
@@ -37,7 +40,6 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import httpx
-from kubernetes import client as k8s
 
 from jiradrift.jira.clock import SystemClock
 from jiradrift.jira.errors import OAuthError, ReauthorizationRequired
@@ -51,9 +53,9 @@ from jiradrift.jira.oauth import (
 from jiradrift.jira.transport import default_ssl_context
 from jiradrift.k8s import conditions as cond
 from jiradrift.k8s import events
-from jiradrift.k8s.lease import holder_identity
-from jiradrift.k8s.resources import API_VERSION, LABEL_TENANT
-from jiradrift.kube.api import label_value
+from jiradrift.k8s.lease import LeaseError, LeaseLock, holder_identity
+from jiradrift.k8s.resources import API_VERSION
+from jiradrift.kube.client import Kube, KubeError
 from jiradrift.redact import redact, remember_secrets
 from jiradrift.tokens.decision import Action, Decision, decide
 from jiradrift.tokens.errors import (
@@ -69,8 +71,8 @@ from jiradrift.tokens.errors import (
     UnsupportedAuth,
     WriteScopesRefused,
 )
-from jiradrift.tokens.kube import Conflict, KubeError, KubeOps
-from jiradrift.tokens.lease import RefreshLease
+from jiradrift.tokens.kube import KubeOps
+from jiradrift.tokens.lease import refresh_lease
 from jiradrift.tokens.secret import (
     ACCESS_TOKEN,
     EXPIRES_AT,
@@ -97,7 +99,11 @@ log = logging.getLogger("jiradrift.tokens")
 
 FRESH = TokenFreshness(True, "Fresh", "the access token is valid")
 LEASE_DURATION_SECONDS = 60
-PERSIST_ATTEMPTS = 5
+PERSIST_WINDOW_SECONDS = 540.0
+"""How long a rotated token is retried into the Secret: inside Atlassian's 10-minute reuse window of
+the old refresh token (counted from the token endpoint's answer), with a minute to spare."""
+PERSIST_CONFLICTS = 5
+PERSIST_MAX_PAUSE = 15.0
 STATUS_ATTEMPTS = 4
 MIN_REMAINING = timedelta(minutes=5)
 """A token someone else just minted is used if it lasts at least this long."""
@@ -114,10 +120,6 @@ class _Seen:
 
     resource_version: str | None
     expires_at: datetime | None
-
-
-def lease_key(namespace: str, name: str) -> str:
-    return f"token_refresh:{namespace}/{name}"
 
 
 @dataclass(frozen=True)
@@ -167,24 +169,25 @@ def _state(ref: TenantAuthRef, secret: TokenSecret, *, refreshed: bool) -> Token
 
 
 class TokenRefresher:
-    """Refreshes tenants' tokens through one ApiClient and one HTTP client (share it across tenants)."""
+    """Refreshes tenants' tokens through one :class:`Kube` and one HTTP client (share both across tenants)."""
 
     def __init__(
         self,
-        api: k8s.ApiClient,
+        kube: Kube,
         *,
         http: httpx.AsyncClient,
         clock: WallClock | None = None,
         lease_wait: float = 30.0,
         lease_duration: int = LEASE_DURATION_SECONDS,
         holder_prefix: str | None = None,
-        ops: KubeOps | None = None,
         allowlist: HostAllowlist | None = None,
+        persist_window: float = PERSIST_WINDOW_SECONDS,
     ) -> None:
-        self.api = api
+        self.kube = kube
         self.allowlist = allowlist or HostAllowlist()
-        self.ops = ops or KubeOps(api)
+        self.ops = KubeOps(kube)
         self.http = http
+        self.persist_window = persist_window
         self.clock: WallClock = clock or SystemClock()
         self.lease_wait = lease_wait
         self.lease_duration = lease_duration
@@ -233,35 +236,45 @@ class TokenRefresher:
                 raise await self._failed(tenant, ref, first)
             assert first.secret is not None
             seen = _Seen(first.secret.resource_version, first.secret.expires_at)
-        lock = RefreshLease(
-            self.ops,
+        lock = refresh_lease(
+            self.kube,
             ref.namespace,
-            lease_key(ref.namespace, ref.name),
+            ref.name,
             holder_identity(self.holder_prefix),
             duration_seconds=self.lease_duration,
-            labels={LABEL_TENANT: label_value(ref.key)},
         )
         # Never refreshed: no Lease is expected yet, so try creating it before reading it.
         never_refreshed = not ((tenant.get("status") or {}).get("token") or {}).get("lastRefreshTime")
-        if not await self._acquire(lock, probably_new=never_refreshed):
+        try:
+            # A refresh takes well under a second: poll briefly. A holder that stops renewing is
+            # waited out (at most one lease duration) and taken over, however short lease_wait is.
+            acquired = await lock.acquire(self.lease_wait, 0.02, max_retry_period=1.0, create_first=never_refreshed)
+        except LeaseError as exc:
+            raise RefreshFailed(ref.key, str(exc)) from None
+        if not acquired:
             # The other refresher held it all along; what it wrote may be all we need.
             decision = await self._read_and_decide(ref, window)
             if decision.action is Action.SKIP or self._refreshed_meanwhile(seen, decision):
                 return await self._skipped(tenant, ref, decision, reason="RefreshedConcurrently")
             holder = lock.record.holder if lock.record else "?"
+            duration = lock.record.duration_seconds if lock.record else self.lease_duration
             raise LeaseUnavailable(
                 ref.key,
-                f"the refresh Lease {ref.namespace}/{lock.name} stayed held by {holder} for "
-                f"{self.lease_wait:.0f}s; it expires {self.lease_duration}s after its holder stops, "
-                "then the next run refreshes",
+                f"the refresh Lease {ref.namespace}/{lock.name} stayed held by {holder}, which kept renewing "
+                f"it, for {self.lease_wait:.0f}s; once its holder stops, the next run takes it over within "
+                f"{duration}s and refreshes",
             )
         try:
-            return await self._refresh_locked(tenant, ref, window, seen)
+            async with lock.held(release=False):  # renewed while the refresh (and its persisting) runs
+                return await self._refresh_locked(tenant, ref, window, seen)
         finally:
-            try:
-                await lock.release()
-            except Exception as exc:  # the Lease expires on its own; never mask the result
-                log.warning("could not release refresh Lease of JiraTenant %s: %s", ref.key, exc)
+            await self._release(lock, ref)
+
+    async def _release(self, lock: LeaseLock, ref: TenantAuthRef) -> None:
+        try:
+            await lock.release()
+        except LeaseError as exc:  # the Lease expires on its own; never mask the result
+            log.warning("could not release refresh Lease of JiraTenant %s: %s", ref.key, exc)
 
     def _status_expiry(self, tenant: dict[str, Any]) -> datetime | None:
         reported = ((tenant.get("status") or {}).get("token") or {}).get("expiresAt")
@@ -286,19 +299,6 @@ class TokenRefresher:
         if seen.expires_at is not None and after.expires_at <= seen.expires_at:
             return False
         return after.expires_at - self.clock.now() > MIN_REMAINING
-
-    async def _acquire(self, lock: RefreshLease, *, probably_new: bool = False) -> bool:
-        """Poll ``try_acquire`` briefly (a refresh takes well under a second), up to ``lease_wait``."""
-        deadline = time.monotonic() + self.lease_wait
-        pause = 0.02
-        while True:
-            if await lock.try_acquire(probably_new=probably_new):
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            await asyncio.sleep(min(pause, left))
-            pause = min(pause * 2, 1.0)
 
     async def _read_and_decide(self, ref: TenantAuthRef, window: timedelta) -> Decision:
         body = await self.ops.get_secret(ref.namespace, ref.secret_name)
@@ -411,16 +411,30 @@ class TokenRefresher:
         return stored, started
 
     async def _persist(self, ref: TenantAuthRef, spent: TokenSecret, values: dict[str, str]) -> TokenSecret | None:
+        """Write ``values`` into the Secret; ``None`` when another writer's credentials won.
+
+        A rotated refresh token exists only in memory until this succeeds, and the old one is
+        accepted for Atlassian's 10-minute reuse window only. So an API server that does not answer,
+        or answers 5xx or 429, is retried with backoff for ``persist_window`` seconds; each failure
+        is logged (without the token). A 409 re-reads; other refusals (403, 422, ...) are final.
+        """
         current = spent.raw
-        pause = 0.1
-        last_error: Exception | None = None
-        for _ in range(PERSIST_ATTEMPTS):
+        deadline = time.monotonic() + self.persist_window
+        pause = 0.5
+        conflicts = 0
+        failures = 0
+        while True:
             body = updated_secret_body(current, values, annotations={REAUTH_ANNOTATION: None})
             try:
                 written = await self.ops.replace_secret(body)
+                if failures:
+                    log.info("JiraTenant %s: the new token was saved to Secret %s", ref.key, ref.secret_key)
                 return parse_secret(written, ref.kind)
-            except Conflict:
-                latest = await self.ops.get_secret(ref.namespace, ref.secret_name)
+            except KubeError as exc:
+                error = exc
+            if error.conflict:
+                conflicts += 1
+                latest = await self._read_secret_retrying(ref, deadline)
                 if latest is None:
                     raise SecretNotFound(ref.key, ref.namespace, ref.secret_name) from None
                 try:
@@ -434,20 +448,51 @@ class TokenRefresher:
                         ref.secret_key,
                     )
                     return None
-                current = latest  # an unrelated change (labels, annotations): write ours on top of it
-            except KubeError as exc:
-                last_error = exc
+                if conflicts < PERSIST_CONFLICTS:
+                    current = latest  # an unrelated change (labels, annotations): write ours on top of it
+                    continue
+                detail = " (it kept changing)"
+            elif error.not_found:
+                raise SecretNotFound(ref.key, ref.namespace, ref.secret_name) from None
+            elif _transient(error) and time.monotonic() + pause < deadline:
+                failures += 1
+                log.warning(
+                    "JiraTenant %s: could not save the new token to Secret %s (attempt %d, retrying in %.1fs, "
+                    "%.0fs left of the refresh token's reuse window): %s",
+                    ref.key,
+                    ref.secret_key,
+                    failures,
+                    pause,
+                    deadline - time.monotonic(),
+                    redact(str(error)),
+                )
                 await asyncio.sleep(pause)
-                pause *= 2
-        detail = f": {last_error}" if last_error else " (it kept changing)"
-        log.error(
-            "JiraTenant %s: the new token could not be saved to Secret %s%s. For 3LO the previous refresh "
-            "token remains usable for 10 minutes; run `jiradrift refresh-tokens` again within that time",
-            ref.key,
-            ref.secret_key,
-            detail,
-        )
-        raise SecretConflict(ref.key, f"the refreshed token could not be saved to Secret {ref.secret_key}{detail}")
+                pause = min(pause * 2, PERSIST_MAX_PAUSE)
+                continue
+            else:
+                detail = f": {redact(str(error))}"
+            log.error(
+                "JiraTenant %s: the new token could not be saved to Secret %s%s. For 3LO the previous refresh "
+                "token remains usable for 10 minutes after the refresh; run `jiradrift refresh-tokens` again "
+                "within that time",
+                ref.key,
+                ref.secret_key,
+                detail,
+            )
+            raise SecretConflict(ref.key, f"the refreshed token could not be saved to Secret {ref.secret_key}{detail}")
+
+    async def _read_secret_retrying(self, ref: TenantAuthRef, deadline: float) -> dict[str, Any] | None:
+        """The Secret, read again after a 409, through outages until ``deadline``."""
+        pause = 0.5
+        while True:
+            try:
+                return await self.ops.get_secret(ref.namespace, ref.secret_name)
+            except KubeError as exc:
+                if not _transient(exc) or time.monotonic() + pause >= deadline:
+                    raise
+                log.warning("JiraTenant %s: could not re-read Secret %s: %s", ref.key, ref.secret_key, exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, PERSIST_MAX_PAUSE)
 
     async def _after_conflict(self, tenant: dict[str, Any], ref: TenantAuthRef, window: timedelta) -> RefreshResult:
         decision = await self._read_and_decide(ref, window)
@@ -494,7 +539,10 @@ class TokenRefresher:
             try:
                 await self.ops.replace_secret(body)
                 break
-            except Conflict:
+            except KubeError as err:
+                if not err.conflict:
+                    log.warning("JiraTenant %s: could not mark Secret %s: %s", ref.key, ref.secret_key, err)
+                    break
                 latest = await self.ops.get_secret(ref.namespace, ref.secret_name)
                 try:
                     if latest is None or parse_secret(latest, ref.kind).fingerprint != secret.fingerprint:
@@ -502,12 +550,14 @@ class TokenRefresher:
                 except SecretFormatError:
                     break
                 current = latest
-            except KubeError as err:
-                log.warning("JiraTenant %s: could not mark Secret %s: %s", ref.key, ref.secret_key, err)
-                break
         await self._set_status(tenant, ref, TokenFreshness(False, REAUTHORIZATION_REQUIRED, message))
         involved = {**tenant, "apiVersion": API_VERSION, "kind": "JiraTenant"}
-        await asyncio.to_thread(events.post, self.api, involved, "Warning", REAUTHORIZATION_REQUIRED, message)
+        try:  # Events are advisory: one that cannot be posted is logged, never raised
+            await self.ops.create_event(
+                ref.namespace, events.event_body(involved, "Warning", REAUTHORIZATION_REQUIRED, message)
+            )
+        except KubeError as err:
+            log.warning("JiraTenant %s: could not post the %s Event: %s", ref.key, REAUTHORIZATION_REQUIRED, err)
 
     # --- status ---------------------------------------------------------------------------
 
@@ -550,18 +600,27 @@ class TokenRefresher:
             try:
                 await self.ops.patch_tenant_status(ref.namespace, ref.name, patch)
                 return
-            except Conflict:
-                current = await self.ops.get_tenant(ref.namespace, ref.name)
-                if current is None:
+            except KubeError as exc:
+                if not exc.conflict:
+                    log.warning("JiraTenant %s: could not update status: %s", ref.key, exc)
                     return
+            try:
+                current = await self.ops.get_tenant(ref.namespace, ref.name)
             except KubeError as exc:
                 log.warning("JiraTenant %s: could not update status: %s", ref.key, exc)
+                return
+            if current is None:
                 return
         log.warning("JiraTenant %s: status kept changing; token status not updated this time", ref.key)
 
 
+def _transient(error: KubeError) -> bool:
+    """No answer, or an answer that says "later": worth retrying while the reuse window lasts."""
+    return error.status is None or error.status == 429 or error.status >= 500
+
+
 async def ensure_fresh_token(
-    api: k8s.ApiClient,
+    kube: Kube,
     tenant: dict[str, Any],
     *,
     window: timedelta,
@@ -580,7 +639,7 @@ async def ensure_fresh_token(
     own = http is None
     client = http or httpx.AsyncClient(timeout=30.0, verify=default_ssl_context())
     try:
-        refresher = TokenRefresher(api, http=client, clock=clock, lease_wait=lease_wait, allowlist=allowlist)
+        refresher = TokenRefresher(kube, http=client, clock=clock, lease_wait=lease_wait, allowlist=allowlist)
         result = await refresher.refresh(tenant, window=window)
     finally:
         if own:

@@ -16,13 +16,13 @@ the annotation itself changes the resourceVersion).
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from jiradrift.k8s.credentials import REQUIRED_KEYS, decode_secret_value
 from jiradrift.k8s.resources import GROUP
 from jiradrift.redact import remember_secrets
 
@@ -48,14 +48,6 @@ class AuthKind(StrEnum):
     @property
     def refreshable(self) -> bool:
         return self in (AuthKind.OAUTH, AuthKind.SERVICE_ACCOUNT)
-
-
-REQUIRED_KEYS: dict[AuthKind, tuple[str, ...]] = {
-    AuthKind.OAUTH: (CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN),
-    AuthKind.SERVICE_ACCOUNT: (CLIENT_ID, CLIENT_SECRET),
-    AuthKind.API_TOKEN: (EMAIL, TOKEN),
-    AuthKind.PAT: (TOKEN,),
-}
 
 
 class SecretFormatError(ValueError):
@@ -111,8 +103,8 @@ def decode_values(body: dict[str, Any], namespace: str, name: str) -> dict[str, 
         out[key] = str(value)
     for key, value in (body.get("data") or {}).items():
         try:
-            out[key] = base64.b64decode(value, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError, TypeError) as exc:
+            out[key] = decode_secret_value(value)
+        except (ValueError, TypeError) as exc:
             raise SecretFormatError(
                 f"key {key!r} is not base64-encoded UTF-8 text ({type(exc).__name__}); "
                 f"rewrite it with `kubectl create secret generic {name} --from-literal={key}=... "

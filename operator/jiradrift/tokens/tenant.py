@@ -1,6 +1,6 @@
 """What the token lifecycle reads from a JiraTenant, and what it writes to its status.
 
-    ref = tenant_auth(tenant)                 # which Secret, which token endpoint
+    ref = tenant_auth(tenant)                 # which Secret, which token endpoint (from JiraTenantSpec)
     verdict = tenant_may_capture(tenant)      # the operator's gate before a capture
     if not verdict: ...                       # verdict.reason / verdict.message say why
 
@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from jiradrift.jira.oauth import DEFAULT_TOKEN_URL, write_scopes
+from pydantic import ValidationError
+
+from jiradrift.jira.oauth import write_scopes
 from jiradrift.k8s import conditions as cond
+from jiradrift.k8s.credentials import CredentialsProblem, auth_method
+from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.tokens.errors import UnsupportedAuth
 from jiradrift.tokens.scopes import write_scopes_message
 from jiradrift.tokens.secret import AuthKind, format_time
@@ -43,27 +47,42 @@ class TenantAuthRef:
         return f"{self.namespace}/{self.secret_name}"
 
 
-def auth_kind(tenant: dict[str, Any]) -> AuthKind | None:
-    auth = (tenant.get("spec") or {}).get("auth") or {}
-    for kind in AuthKind:
-        if auth.get(kind.value):
-            return kind
-    return None
+def tenant_spec(tenant: dict[str, Any]) -> JiraTenantSpec:
+    """The JiraTenant's spec as the API model. Raises :class:`UnsupportedAuth` naming the bad field."""
+    try:
+        return JiraTenantSpec.model_validate(tenant.get("spec") or {})
+    except ValidationError as exc:
+        meta = tenant.get("metadata") or {}
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise UnsupportedAuth(
+            f"{meta.get('namespace', '')}/{meta.get('name', '')}",
+            f"spec.{where} is invalid ({first['msg']}); fix the JiraTenant",
+        ) from None
+
+
+def auth_kind(spec: JiraTenantSpec) -> AuthKind | None:
+    """The auth method the spec sets (None: none)."""
+    try:
+        method, _ = auth_method(spec)
+    except CredentialsProblem:
+        return None
+    return AuthKind(method)
 
 
 def tenant_auth(tenant: dict[str, Any]) -> TenantAuthRef:
     """The auth reference of a JiraTenant (the API server's JSON). Raises :class:`UnsupportedAuth`."""
     meta = tenant.get("metadata") or {}
     namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
-    auth = (tenant.get("spec") or {}).get("auth") or {}
-    kind = auth_kind(tenant)
     key = f"{namespace}/{name}"
+    spec = tenant_spec(tenant)
+    kind = auth_kind(spec)
     if kind is None:
         raise UnsupportedAuth(key, "spec.auth sets none of oauth, serviceAccount, apiToken, pat")
-    block = auth[kind.value]
-    secret_name = str((block.get("secretRef") or {}).get("name", ""))
+    _, secret_name = auth_method(spec)
     if not secret_name:
         raise UnsupportedAuth(key, f"spec.auth.{kind.value}.secretRef.name is empty; name the credential Secret")
+    block = spec.auth.oauth or spec.auth.service_account
     return TenantAuthRef(
         namespace=namespace,
         name=name,
@@ -71,8 +90,8 @@ def tenant_auth(tenant: dict[str, Any]) -> TenantAuthRef:
         generation=meta.get("generation"),
         kind=kind,
         secret_name=secret_name,
-        token_url=str(block.get("tokenUrl") or DEFAULT_TOKEN_URL),
-        allow_write_scopes=bool(auth.get("allowWriteScopes", False)),
+        token_url=block.token_url if block is not None else "",
+        allow_write_scopes=spec.auth.allow_write_scopes,
     )
 
 
@@ -97,7 +116,7 @@ def tenant_may_capture(tenant: dict[str, Any]) -> CaptureVerdict:
     fresh = cond.find(conditions, cond.TOKEN_FRESH)
     if fresh and fresh.get("status") == "False" and fresh.get("reason") == REAUTHORIZATION_REQUIRED:
         return CaptureVerdict(False, REAUTHORIZATION_REQUIRED, str(fresh.get("message", "")))
-    allowed = bool(((tenant.get("spec") or {}).get("auth") or {}).get("allowWriteScopes", False))
+    allowed = tenant_spec(tenant).auth.allow_write_scopes
     read_only = cond.find(conditions, cond.SCOPES_READ_ONLY)
     writes = (read_only is not None and read_only.get("status") == "False") or (
         (status.get("token") or {}).get("scopesReadOnly") is False

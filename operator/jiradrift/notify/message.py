@@ -1,0 +1,265 @@
+"""What a drift notification says, in three formats: pure functions from a Snapshot to a payload.
+
+    notice = DriftNotice.from_snapshot(snapshot_body, site="https://acme.atlassian.net")
+    generic_payload(notice)   # {"apiVersion": "jiradrift.io/v1alpha1", "kind": "DriftNotification", ...}
+    slack_payload(notice)     # Slack incoming webhook: text + blocks
+    teams_payload(notice)     # Microsoft Teams incoming webhook: a message with one Adaptive Card
+
+Everything in a notice comes from the Snapshot's status (``status.drift``, written at capture), so
+formatting needs neither the store nor Jira. Item names and audit-log authors come from a Jira site
+and are untrusted: they are escaped for Slack's mrkdwn (no ``<!channel>``, no links) and Teams'
+markdown, and every list is capped, saying how many more there are.
+
+:attr:`DriftNotice.digest` is the content digest deliveries are deduplicated by: the same Snapshot
+content gives the same digest after a restart, so a destination that has it is not sent it again.
+The generic payload carries it as ``id`` (and the ``X-Jiradrift-Notification-Id`` header), so a
+receiver can deduplicate too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+
+from jiradrift.k8s.resources import API_VERSION
+
+PAYLOAD_API_VERSION = API_VERSION
+PAYLOAD_KIND = "DriftNotification"
+MAX_LISTED = 10  # changes listed in one message; the rest are counted ("and 7 more")
+ID_HEADER = "X-Jiradrift-Notification-Id"
+SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3}
+_SLACK_SECTION_CHARS = 2900  # Slack refuses a section text above 3000 characters
+
+
+@dataclass(frozen=True)
+class ChangeLine:
+    key: str
+    op: str
+    path: str
+    severity: str
+    name: str | None = None
+    changed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class DriftNotice:
+    """One drifted Snapshot, as every format needs it."""
+
+    namespace: str
+    tenant: str
+    snapshot: str
+    type: str
+    phase: str
+    site: str
+    completion_time: str | None
+    baseline: str | None
+    snapshot_digest: str | None
+    total: int
+    added: int
+    removed: int
+    changed: int
+    highest_severity: str | None
+    changes: tuple[ChangeLine, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_snapshot(cls, body: dict[str, Any], site: str = "") -> DriftNotice:
+        meta, spec = body.get("metadata") or {}, body.get("spec") or {}
+        status = body.get("status") or {}
+        drift = status.get("drift") or {}
+        changes = tuple(
+            ChangeLine(
+                key=str(c.get("key") or ""),
+                op=str(c.get("op") or ""),
+                path=str(c.get("path") or ""),
+                severity=str(c.get("severity") or ""),
+                name=c.get("name"),
+                changed_by=c.get("changedBy"),
+            )
+            for c in (drift.get("changes") or [])[:MAX_LISTED]
+        )
+        return cls(
+            namespace=str(meta.get("namespace") or ""),
+            tenant=str((spec.get("tenantRef") or {}).get("name") or ""),
+            snapshot=str(meta.get("name") or ""),
+            type=str(spec.get("type") or ""),
+            phase=str(status.get("phase") or ""),
+            site=site,
+            completion_time=status.get("completionTime"),
+            baseline=drift.get("baseline"),
+            snapshot_digest=status.get("digest"),
+            total=int(drift.get("total") or 0),
+            added=int(drift.get("added") or 0),
+            removed=int(drift.get("removed") or 0),
+            changed=int(drift.get("changed") or 0),
+            highest_severity=drift.get("highestSeverity"),
+            changes=changes,
+        )
+
+    @property
+    def omitted(self) -> int:
+        """Changes not listed in the message."""
+        return max(self.total - len(self.changes), 0)
+
+    @property
+    def digest(self) -> str:
+        """``sha256:<hex>`` of the Snapshot's content in the notice (the same Snapshot, the same digest).
+
+        The site is left out: it comes from the tenant, which may change or go after the capture."""
+        content = {k: v for k, v in asdict(self).items() if k != "site"}
+        canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+        return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+    def headline(self) -> str:
+        severity = self.highest_severity or "unknown"
+        return (
+            f"Jira drift in {self.namespace}/{self.tenant}: {self.total} change(s) to {self.type}, "
+            f"highest severity {severity}"
+        )
+
+
+def severity_at_least(severity: str | None, minimum: str) -> bool:
+    return SEVERITY_RANK.get(severity or "", 0) >= SEVERITY_RANK.get(minimum, 1)
+
+
+def generic_payload(notice: DriftNotice) -> dict[str, Any]:
+    """The generic JSON webhook body, ``jiradrift.io/v1alpha1`` ``DriftNotification``
+    (schema: ``docs/drift-notification.v1alpha1.schema.json``)."""
+    return {
+        "apiVersion": PAYLOAD_API_VERSION,
+        "kind": PAYLOAD_KIND,
+        "id": notice.digest,
+        "tenant": {"namespace": notice.namespace, "name": notice.tenant, "site": notice.site},
+        "snapshot": {
+            "name": notice.snapshot,
+            "type": notice.type,
+            "phase": notice.phase,
+            "completionTime": notice.completion_time,
+            "digest": notice.snapshot_digest,
+            "baseline": notice.baseline,
+        },
+        "drift": {
+            "total": notice.total,
+            "added": notice.added,
+            "removed": notice.removed,
+            "changed": notice.changed,
+            "highestSeverity": notice.highest_severity,
+            "changes": [
+                {
+                    "key": c.key,
+                    "name": c.name,
+                    "op": c.op,
+                    "path": c.path,
+                    "severity": c.severity,
+                    "changedBy": c.changed_by,
+                }
+                for c in notice.changes
+            ],
+            "omitted": notice.omitted,
+        },
+    }
+
+
+def slack_escape(text: str) -> str:
+    """Slack mrkdwn control characters: ``<!channel>``, ``<https://…|x>`` and mentions need ``<``."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
+
+
+def markdown_escape(text: str) -> str:
+    """Teams (Adaptive Card) markdown: no links, emphasis or lists from untrusted text."""
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def _change_text(change: ChangeLine, escape: Any) -> str:
+    target = change.key + (f" ({change.name})" if change.name else "") + (f": {change.path}" if change.path else "")
+    who = f" — {change.changed_by}" if change.changed_by else ""
+    return f"[{change.severity}] {change.op} {escape(target)}{escape(who)}"
+
+
+def _more(notice: DriftNotice) -> str:
+    return f"…and {notice.omitted} more (jiradrift drift list --snapshot {notice.snapshot})" if notice.omitted else ""
+
+
+def slack_payload(notice: DriftNotice) -> dict[str, Any]:
+    """A Slack incoming-webhook message: ``text`` (notification fallback) and Block Kit blocks."""
+    lines = [f"• {_change_text(c, slack_escape)}" for c in notice.changes]
+    if notice.omitted:
+        lines.append(slack_escape(_more(notice)))
+    listing = "\n".join(lines)
+    if len(listing) > _SLACK_SECTION_CHARS:
+        listing = listing[: _SLACK_SECTION_CHARS - 1] + "…"
+    summary = (
+        f"*{notice.added}* added, *{notice.removed}* removed, *{notice.changed}* changed item(s) "
+        f"in snapshot `{slack_escape(notice.snapshot)}` (baseline `{slack_escape(notice.baseline or '-')}`)"
+    )
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": notice.headline()[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
+    ]
+    if listing:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": listing}})
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": slack_escape(f"{notice.site} · {notice.completion_time or ''}")[:300]}
+            ],
+        }
+    )
+    return {"text": slack_escape(notice.headline()), "blocks": blocks}
+
+
+def teams_payload(notice: DriftNotice) -> dict[str, Any]:
+    """A Microsoft Teams incoming-webhook message carrying one Adaptive Card (version 1.4)."""
+    body: list[dict[str, Any]] = [
+        {
+            "type": "TextBlock",
+            "text": markdown_escape(notice.headline()),
+            "weight": "Bolder",
+            "size": "Medium",
+            "wrap": True,
+            "color": "Attention" if notice.highest_severity == "high" else "Default",
+        },
+        {
+            "type": "FactSet",
+            "facts": [
+                {"title": "Tenant", "value": markdown_escape(f"{notice.namespace}/{notice.tenant}")},
+                {"title": "Site", "value": markdown_escape(notice.site)},
+                {"title": "Snapshot", "value": markdown_escape(notice.snapshot)},
+                {"title": "Baseline", "value": markdown_escape(notice.baseline or "-")},
+                {
+                    "title": "Changes",
+                    "value": f"{notice.added} added, {notice.removed} removed, {notice.changed} changed item(s)",
+                },
+            ],
+        },
+    ]
+    body += [{"type": "TextBlock", "text": _change_text(c, markdown_escape), "wrap": True} for c in notice.changes]
+    if notice.omitted:
+        body.append({"type": "TextBlock", "text": markdown_escape(_more(notice)), "wrap": True, "isSubtle": True})
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+    }
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
+        ],
+    }
+
+
+FORMATTERS = {"slack": slack_payload, "teams": teams_payload, "webhook": generic_payload}
+
+
+def payload_for(kind: str, notice: DriftNotice) -> dict[str, Any]:
+    """The body for a destination of type ``kind`` (slack, teams, webhook)."""
+    return FORMATTERS[kind](notice)

@@ -1,0 +1,296 @@
+"""The notifier: a background task that delivers pending notifications, resumable after a restart.
+
+A capture only marks a drifted Snapshot (``status.notifications`` Pending records and the label
+``jiradrift.io/notify=pending``); this task, started with the operator and independent of every
+kopf handler, lists the marked Snapshots every ``poll_seconds`` and moves their records through the
+state machine of :mod:`jiradrift.notify.delivery`. A receiver that hangs or fails costs this task
+time (bounded by :class:`SendLimits`), never a capture; a notification never changes a Snapshot's
+phase. The label is removed once every record is settled, so the listing stays small.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+import httpx
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from jiradrift.jira.hosts import HostAllowlist
+from jiradrift.k8s import events
+from jiradrift.k8s.resources import (
+    GROUP,
+    LABEL_NOTIFY,
+    VERSION,
+    DeliveryState,
+    JiraTenantSpec,
+    NotificationDelivery,
+)
+from jiradrift.notify import delivery
+from jiradrift.notify.delivery import DeliveryPolicy
+from jiradrift.notify.destination import DEFAULT_NOTIFICATION_HOSTS, DestinationProblem, webhook_url
+from jiradrift.notify.message import ID_HEADER, DriftNotice, payload_for
+from jiradrift.notify.sender import SendLimits, SendResult, new_client, post_json
+from jiradrift.redact import redact, redact_strings
+
+log = logging.getLogger("jiradrift.notify")
+
+ResultHook = Callable[[str, str, str, str], None]
+"""Called with (namespace, tenant, destination, result) after each attempt: delivered, retrying, failed."""
+
+WRITE_RETRIES = 5
+FINAL_PHASES = ("Completed", "Incomplete", "Failed")
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    hosts: HostAllowlist = field(default_factory=lambda: HostAllowlist(DEFAULT_NOTIFICATION_HOSTS))
+    poll_seconds: float = 10.0
+    policy: DeliveryPolicy = field(default_factory=DeliveryPolicy)
+    limits: SendLimits = field(default_factory=SendLimits)
+    concurrency: int = 4  # Snapshots handled at once
+    stop_grace_seconds: float = 15.0  # on shutdown, how long deliveries in flight may take to finish
+
+
+def records_of(body: dict[str, Any]) -> list[NotificationDelivery]:
+    raw = (body.get("status") or {}).get("notifications") or []
+    return [NotificationDelivery.model_validate(r) for r in raw]
+
+
+def records_json(records: Sequence[NotificationDelivery]) -> list[dict[str, Any]]:
+    """The records as status JSON, redacted (``lastError`` quotes a receiver)."""
+    return cast(
+        list[dict[str, Any]],
+        redact_strings([r.model_dump(by_alias=True, mode="json", exclude_none=True) for r in records]),
+    )
+
+
+class Notifier:
+    def __init__(
+        self,
+        api: k8s.ApiClient,
+        settings: NotifySettings,
+        holder: str,
+        namespaces: Sequence[str],
+        clock: Callable[[], datetime],
+        on_result: ResultHook = lambda *_: None,
+    ) -> None:
+        self.api = api
+        self.settings = settings
+        self.holder = holder
+        self.namespaces = list(namespaces)
+        self.clock = clock
+        self.on_result = on_result
+        self._objects = k8s.CustomObjectsApi(api)
+        self._gate = asyncio.Semaphore(settings.concurrency)
+        # one task per Snapshot being delivered, so a hanging receiver holds up only its own Snapshot
+        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        """Deliver until :meth:`stop`; an error in one round is logged and the next round runs."""
+        async with new_client() as client:
+            while not self._stopping.is_set():
+                try:
+                    await self.round(client)
+                except Exception:
+                    log.exception("notification round failed; retrying in %g s", self.settings.poll_seconds)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.settings.poll_seconds)
+            # Deliveries in flight may finish (each POST has its deadline), so a rolling update does
+            # not leave claims behind to expire and be sent a second time.
+            tasks = list(self._inflight.values())
+            if tasks:
+                log.info(
+                    "notifier stopping: waiting up to %g s for %d delivery task(s) in flight",
+                    self.settings.stop_grace_seconds,
+                    len(tasks),
+                )
+                _, late = await asyncio.wait(tasks, timeout=self.settings.stop_grace_seconds)
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+
+    def stop(self) -> None:
+        """Start no more deliveries; :meth:`run` returns once those in flight are done (or given up)."""
+        self._stopping.set()
+
+    async def round(self, client: httpx.AsyncClient) -> int:
+        """Start delivering each marked Snapshot not already in flight; returns how many are marked."""
+        bodies = await asyncio.to_thread(self._marked)
+        for body in bodies:
+            key = body["metadata"]["uid"]
+            if key not in self._inflight:
+                task = asyncio.create_task(self._guarded(client, body), name=f"notify {_name(body)}")
+                self._inflight[key] = task
+                task.add_done_callback(functools.partial(self._done, key))
+        return len(bodies)
+
+    def _done(self, key: str, _: asyncio.Task[None]) -> None:
+        self._inflight.pop(key, None)
+
+    async def _guarded(self, client: httpx.AsyncClient, body: dict[str, Any]) -> None:
+        async with self._gate:
+            if self._stopping.is_set():
+                return
+            try:
+                await self.deliver(client, body)
+            except ApiException as exc:
+                log.warning("notifications of %s: API error %s", _name(body), exc.status)
+            except Exception:
+                log.exception("notifications of %s failed", _name(body))
+
+    def _marked(self) -> list[dict[str, Any]]:
+        selector = f"{LABEL_NOTIFY}=pending"
+        if not self.namespaces:
+            listing = cast(
+                dict[str, Any],
+                self._objects.list_cluster_custom_object(GROUP, VERSION, "snapshots", label_selector=selector),
+            )
+            return cast(list[dict[str, Any]], listing["items"])
+        out: list[dict[str, Any]] = []
+        for ns in self.namespaces:
+            listing = cast(
+                dict[str, Any],
+                self._objects.list_namespaced_custom_object(GROUP, VERSION, ns, "snapshots", label_selector=selector),
+            )
+            out.extend(listing["items"])
+        return out
+
+    async def deliver(self, client: httpx.AsyncClient, body: dict[str, Any]) -> None:
+        """Attempt every due record of one Snapshot: claim, send, record."""
+        meta = body["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        tenant_name = body["spec"]["tenantRef"]["name"]
+        if (body.get("status") or {}).get("phase") not in FINAL_PHASES:
+            return  # labelled just before the capture writes its result
+        records = records_of(body)
+        if delivery.is_settled(records):
+            await asyncio.to_thread(self._unmark, namespace, name)
+            return
+        if not any(delivery.is_due(r, self.clock(), r.digest, self.settings.policy) for r in records):
+            return  # all waiting for their backoff or in flight: no reads
+        tenant = await asyncio.to_thread(self._read, namespace, "jiratenants", tenant_name)
+        spec = JiraTenantSpec.model_validate(tenant["spec"]) if tenant else None
+        notice = DriftNotice.from_snapshot(body, site=spec.site if spec else "")
+        digest, now = notice.digest, self.clock()
+        due = {r.destination for r in records if delivery.is_due(r, now, digest, self.settings.policy)}
+        if not due:
+            return
+        claimed = [delivery.claim(r, now, self.holder, digest) if r.destination in due else r for r in records]
+        if not await asyncio.to_thread(self._write, namespace, name, meta["resourceVersion"], claimed):
+            return  # another replica claimed first, or the Snapshot changed: look again next round
+        outcomes = await asyncio.gather(
+            *(self._attempt(client, body, tenant_name, spec, notice, r) for r in claimed if r.destination in due)
+        )
+        await asyncio.to_thread(self._record, namespace, name, dict(outcomes))
+
+    async def _attempt(
+        self,
+        client: httpx.AsyncClient,
+        snapshot: dict[str, Any],
+        tenant: str,
+        spec: JiraTenantSpec | None,
+        notice: DriftNotice,
+        record: NotificationDelivery,
+    ) -> tuple[str, NotificationDelivery]:
+        policy, now = self.settings.policy, self.clock
+        namespace = notice.namespace
+        where = f"notification of Snapshot {namespace}/{notice.snapshot} to {record.destination!r}"
+        destination = next((d for d in spec.notifications if d.name == record.destination), None) if spec else None
+        if destination is None:
+            gone = (
+                "no longer exists" if spec is None else f"no longer names {record.destination!r} in spec.notifications"
+            )
+            result = SendResult(False, False, error=f"JiraTenant {namespace}/{tenant} {gone}; not sent")
+        else:
+            try:
+                url = await asyncio.to_thread(
+                    webhook_url, self.api, namespace, tenant, destination, self.settings.hosts
+                )
+            except DestinationProblem as exc:
+                # retryable: the fix (a Secret, an annotation, the allowlist) needs no change to the tenant
+                result = SendResult(False, True, error=f"{exc.reason}: {exc.message}")
+            else:
+                result = await post_json(
+                    client,
+                    url,
+                    payload_for(record.type.value, notice),
+                    headers={ID_HEADER: notice.digest},
+                    limits=self.settings.limits,
+                )
+        if result.ok:
+            outcome, verdict = delivery.delivered(record, now()), "delivered"
+            log.info("%s delivered (attempt %d)", where, record.attempts)
+        else:
+            outcome = delivery.failed(record, now(), result.error, permanent=not result.retryable, policy=policy)
+            verdict = "failed" if outcome.state is DeliveryState.FAILED else "retrying"
+            log.warning("%s %s (attempt %d): %s", where, verdict, record.attempts, redact(result.error))
+            if outcome.state is DeliveryState.FAILED:
+                message = f"{where} failed for good after {record.attempts} attempt(s): {outcome.last_error}"
+                await asyncio.to_thread(events.post, self.api, snapshot, "Warning", "NotificationFailed", message)
+        self.on_result(namespace, tenant, record.destination, verdict)
+        return record.destination, outcome
+
+    def _record(self, namespace: str, name: str, outcomes: dict[str, NotificationDelivery]) -> None:
+        """Write the outcomes over the records this operator still holds (re-read on a conflict)."""
+        for _ in range(WRITE_RETRIES):
+            body = self._read(namespace, "snapshots", name)
+            if body is None:
+                return
+            records = records_of(body)
+            merged = [
+                outcomes[r.destination]
+                if r.destination in outcomes and r.state is DeliveryState.SENDING and r.holder == self.holder
+                else r
+                for r in records
+            ]
+            if self._write(namespace, name, body["metadata"]["resourceVersion"], merged):
+                if delivery.is_settled(merged):
+                    self._unmark(namespace, name)
+                return
+        log.warning(
+            "notifications of %s/%s: could not record the outcome after %d conflicts", namespace, name, WRITE_RETRIES
+        )
+
+    def _write(self, namespace: str, name: str, resource_version: str, records: list[NotificationDelivery]) -> bool:
+        """Replace ``status.notifications`` if the Snapshot is still at ``resource_version``."""
+        patch = {"metadata": {"resourceVersion": resource_version}, "status": {"notifications": records_json(records)}}
+        try:
+            self._objects.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, "snapshots", name, patch)
+        except ApiException as exc:
+            if exc.status in (404, 409):
+                return False
+            raise
+        return True
+
+    def _unmark(self, namespace: str, name: str) -> None:
+        try:
+            self._objects.patch_namespaced_custom_object(
+                GROUP, VERSION, namespace, "snapshots", name, {"metadata": {"labels": {LABEL_NOTIFY: None}}}
+            )
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    def _read(self, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
+        try:
+            return cast(
+                dict[str, Any], self._objects.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+
+def _name(body: dict[str, Any]) -> str:
+    meta = body.get("metadata") or {}
+    return f"{meta.get('namespace')}/{meta.get('name')}"
