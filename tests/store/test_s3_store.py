@@ -103,6 +103,18 @@ def _count_requests(client: S3Client) -> list[tuple[str, str | None]]:
     return calls
 
 
+async def test_a_new_body_costs_one_head_and_one_put(s3_client: S3Client) -> None:
+    store = S3Store(s3_client)
+    await store.begin_capture("acme", "workflows")
+    calls = _count_requests(s3_client)
+    for obj in WF_A.values():  # what capture does for each body: has_item, then put_item when missing
+        digest, body = canonical(obj)
+        assert await store.has_item(digest) is False
+        assert await store.put_item(digest, body) is True
+    bodies = [c for c in calls if c[1] and c[1].startswith("items/")]
+    assert sorted(m for m, _ in bodies) == ["HEAD", "HEAD", "PUT", "PUT"], calls
+
+
 async def test_a_known_body_is_written_again_only_when_near_the_gc_grace_so_gc_spares_it(s3_client: S3Client) -> None:
     digest, body = canonical({"name": "reused"})
     assert await S3Store(s3_client).put_item(digest, body) is True

@@ -15,7 +15,7 @@ manifest is created with ``If-None-Match: *`` so an id is stored once even with 
 operator's snapshot Lease keeps one writer per tenant; these conditions make a second one safe.
 
 Cost per capture: ``begin_capture`` reads the tenant's index and the newest manifest of the type
-(two GETs); a body that manifest already uses is known without a request, any other body costs a
+(two GETs); a body that manifest already uses is known without a request, any other body costs one
 HEAD (and a PUT when new). ``put_manifest`` checks only bodies it has not seen, reads the index
 (predecessor, duplicate id), writes the manifest, and updates the index (one more GET, one PUT).
 An unchanged capture is therefore 4 GETs and 2 PUTs, whatever the number of items.
@@ -102,6 +102,8 @@ class S3Store:
         self._capture: _Capture | None = None
         # bodies known to be stored, with their stored size (from a manifest, a HEAD or a PUT)
         self._known: dict[str, int] = {}
+        # bodies a HEAD just found missing: capture asks has_item, then put_item; one HEAD is enough
+        self._absent: set[str] = set()
         self._checked_marker = False
 
     @classmethod
@@ -260,7 +262,7 @@ class S3Store:
         if digest in self._known:
             self._charge(digest, self._known[digest])
             return False
-        info = await self.client.head(self._item_key(digest))
+        info = None if digest in self._absent else await self.client.head(self._item_key(digest))
         if info is not None:
             self._charge(digest, info.size)
             self._known[digest] = info.size
@@ -278,6 +280,7 @@ class S3Store:
         await self._ensure_marker()
         await self.client.put(self._item_key(digest), data)
         self._known[digest] = len(data)
+        self._absent.discard(digest)
         return True
 
     async def has_item(self, digest: str) -> bool:
@@ -286,6 +289,7 @@ class S3Store:
         if size is None:
             info = await self.client.head(self._item_key(digest))
             if info is None:
+                self._absent.add(digest)
                 return False
             size = self._known[digest] = info.size
         self._charge(digest, size)
