@@ -141,15 +141,17 @@ async def test_bodies_already_stored_are_referenced_not_stored_again(
     assert list(new_pack["binaryData"]) == [canonical({"name": "Renamed"})[0]]
 
 
-async def test_a_snapshot_owns_its_manifest_and_shared_parts_are_owned_by_none(
+async def test_a_snapshot_owns_its_manifest_and_the_tenant_owns_the_shared_parts(
     make_store: Callable[..., ConfigMapStore], k8s_api: k8s.ApiClient, k8s_namespace: str
 ) -> None:
     """An unchanged capture writes nothing but its manifest, so it cannot add itself as an owner of the
-    parts it shares; shared parts carry no ownerReference and the store's own collection removes them."""
+    parts it shares; shared parts are owned by the tenant, and the store's collection removes them
+    when no manifest refers to them any more."""
     store = make_store()
     first, second = owner("acme-workflows-1"), owner("acme-workflows-2")
-    await put_snapshot(store.for_owner(first), "acme-workflows-1", WF_A, hours=0)
-    stored = await put_snapshot(store.for_owner(second), "acme-workflows-2", WF_A, hours=1)
+    tenant = {"apiVersion": "jiradrift.io/v1alpha1", "kind": "JiraTenant", "name": "acme", "uid": str(uuid.uuid4())}
+    await put_snapshot(store.for_owner(first, parts_owner=tenant), "acme-workflows-1", WF_A, hours=0)
+    stored = await put_snapshot(store.for_owner(second, parts_owner=tenant), "acme-workflows-2", WF_A, hours=1)
     assert stored.unchanged_from == "acme-workflows-1"
     manifests = {
         cm["metadata"]["annotations"]["jiradrift.io/snapshot-id"]: cm
@@ -158,7 +160,7 @@ async def test_a_snapshot_owns_its_manifest_and_shared_parts_are_owned_by_none(
     assert owner_uids(manifests["acme-workflows-1"]) == {first["uid"]}
     assert owner_uids(manifests["acme-workflows-2"]) == {second["uid"]}
     shared = configmaps(k8s_api, k8s_namespace, "items") + configmaps(k8s_api, k8s_namespace, "pack")
-    assert shared and all(owner_uids(cm) == set() for cm in shared)
+    assert shared and all(owner_uids(cm) == {tenant["uid"]} for cm in shared)
     await store.delete_snapshot("acme-workflows-1")  # what retention does; the second still reads whole
     assert (await store.get_manifest("acme-workflows-2")).items == stored.items
     ref = manifests["acme-workflows-1"]["metadata"]["ownerReferences"][0]

@@ -61,11 +61,12 @@ def test_keep_last_prunes_oldest_snapshots_and_their_payload_secrets(
         assert configmaps, "no payload Secrets"
         manifests = [c for c in configmaps if c["metadata"].get("labels", {}).get("jiradrift.io/part") == "manifest"]
         assert sorted(c["metadata"]["labels"]["jiradrift.io/snapshot"] for c in manifests) == kept
-        # no payload is left that only pruned Snapshots used (shared packs keep a kept owner)
+        # no payload is left that only pruned Snapshots used: every part is named by a kept manifest
+        annotations = [c["metadata"]["annotations"] for c in manifests]
+        used = {p for a in annotations for p in a["jiradrift.io/packs"].split(",") if p}
+        used |= {p for a in annotations for p in json.loads(a["jiradrift.io/items"])["parts"]}
+        used |= {p for a in annotations for p in json.loads(a.get("jiradrift.io/drift") or "{}").get("parts", [])}
         orphans = [
-            c["metadata"]["name"]
-            for c in configmaps
-            if c["metadata"].get("ownerReferences")
-            and not {o["name"] for o in c["metadata"]["ownerReferences"]} & set(kept)
+            c["metadata"]["name"] for c in configmaps if c not in manifests and c["metadata"]["name"] not in used
         ]
         assert orphans == []

@@ -90,9 +90,11 @@ class OperatorContext:
         tenant: str,
         owner: dict[str, Any] | None = None,
         budget_bytes: int | None = None,
+        parts_owner: dict[str, Any] | None = None,
     ) -> SnapshotStore:
         """The payload store of one tenant (``namespace/name``); with ``owner``, a store object for
-        one capture of that Snapshot, enforcing ``budget_bytes`` (capped cluster-wide) while writing."""
+        one capture of that Snapshot, enforcing ``budget_bytes`` (capped cluster-wide) while writing;
+        the payload parts it writes are owned by ``parts_owner`` (the JiraTenant)."""
         budget = self.budget(budget_bytes)
         if self.settings.store == "filesystem":
             return FilesystemStore(self.settings.store_path, budget_bytes=budget)
@@ -106,4 +108,6 @@ class OperatorContext:
             kind = SecretStore if self.settings.store == "secret" else ConfigMapStore
             store = self.stores[(namespace, tenant)] = kind(kube, namespace, tenant)
         assert isinstance(store, ConfigMapStore)
-        return store.for_owner(owner, budget_bytes=budget) if owner is not None else store
+        if owner is None:
+            return store
+        return store.for_owner(owner, budget_bytes=budget, parts_owner=parts_owner)

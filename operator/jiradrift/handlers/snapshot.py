@@ -237,7 +237,14 @@ async def _capture_locked(
     )
     log.info("snapshot %s/%s capturing under %s (holder %s)", namespace, name, lock.key, lock.holder)
     owner = {"apiVersion": body["apiVersion"], "kind": "Snapshot", "name": name, "uid": meta["uid"]}
-    store = await ctx.store_for(namespace, tkey, owner=owner, budget_bytes=tenant_spec.retention.max_bytes)
+    tenant_ref = {"apiVersion": tenant["apiVersion"], "kind": "JiraTenant", "name": tenant_name}
+    store = await ctx.store_for(
+        namespace,
+        tkey,
+        owner=owner,
+        budget_bytes=tenant_spec.retention.max_bytes,
+        parts_owner={**tenant_ref, "uid": tenant["metadata"]["uid"]},
+    )
     try:
         credentials, _ = await credentials_for(ctx, namespace, tenant_name, tenant_spec, tenant)
         client = await open_client(tenant_spec, credentials, limits=ctx.settings.limits)

@@ -37,10 +37,11 @@ manifests again; bodies learned from a manifest that has gone meanwhile are veri
 their pack before the new manifest is written.
 
 Ownership: a manifest and its drift parts are owned by their Snapshot (``owner``), so deleting the
-Snapshot removes them. Packs and items parts may be shared by many snapshots, so they carry no
-ownerReference (adding one per capture would cost a write per part): ``delete_snapshot`` and
-``collect_garbage`` remove parts no listed manifest refers to once they are older than ``gc_grace``,
-and compact packs down to the bodies still referred to.
+Snapshot removes them. Packs and items parts may be shared by many snapshots of the tenant, so no
+Snapshot owns them (adding each one as an owner would cost a write per part per capture); with
+``parts_owner`` (the JiraTenant) they go with the tenant. Within the tenant's life, ``delete_snapshot``
+and ``collect_garbage`` remove parts no listed manifest refers to once they are older than
+``gc_grace``, and compact packs down to the bodies still referred to.
 
 Budget: with ``budget_bytes``, a capture whose snapshot would occupy more (the packs it uses, its
 items index and manifest) raises :class:`BudgetExceeded` before the write that would cross it, and
@@ -225,6 +226,7 @@ class ConfigMapStore:
         self.namespace = namespace
         self.tenant = tenant
         self.owner = _check_owner(owner) if owner is not None else None
+        self.parts_owner: dict[str, Any] | None = None
         self.max_chunk_bytes = max_chunk_bytes
         self.budget_bytes = budget_bytes
         self.gc_grace = gc_grace
@@ -240,12 +242,20 @@ class ConfigMapStore:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(namespace={self.namespace!r}, tenant={self.tenant!r})"
 
-    def for_owner(self, owner: Mapping[str, Any] | None, *, budget_bytes: int | None = None) -> ConfigMapStore:
+    def for_owner(
+        self,
+        owner: Mapping[str, Any] | None,
+        *,
+        budget_bytes: int | None = None,
+        parts_owner: Mapping[str, Any] | None = None,
+    ) -> ConfigMapStore:
         """A store object for one capture of Snapshot ``owner`` (same read caches), enforcing
-        ``budget_bytes`` (default: this store's)."""
+        ``budget_bytes`` (default: this store's). ``parts_owner`` (the JiraTenant) owns the packs and
+        items parts it writes, so they go with the tenant."""
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
         clone.owner = _check_owner(owner) if owner is not None else None
+        clone.parts_owner = _check_owner(parts_owner) if parts_owner is not None else self.parts_owner
         clone.budget_bytes = budget_bytes if budget_bytes is not None else self.budget_bytes
         clone._capture = None
         return clone
@@ -330,7 +340,7 @@ class ConfigMapStore:
         labels: Mapping[str, str],
         annotations: Mapping[str, str],
         *,
-        owned: bool = False,
+        owner: Mapping[str, Any] | None = None,
     ) -> None:
         size = _size(binary)
         if size > self.max_chunk_bytes:  # a bug if it happens: callers split first
@@ -341,8 +351,8 @@ class ConfigMapStore:
             "labels": dict(labels),
             "annotations": {A_BYTES: str(size), A_TOUCHED: _iso(self._wall_clock()), **annotations},
         }
-        if owned and self.owner:
-            metadata["ownerReferences"] = [self.owner]
+        if owner:
+            metadata["ownerReferences"] = [dict(owner)]
         body = {
             "apiVersion": "v1",
             "kind": self.KIND,
@@ -355,7 +365,12 @@ class ConfigMapStore:
         await self._request("POST", body=body)
 
     async def _write_parts(
-        self, base: str, entries: list[tuple[str, bytes]], labels: Mapping[str, str], *, owned: bool = False
+        self,
+        base: str,
+        entries: list[tuple[str, bytes]],
+        labels: Mapping[str, str],
+        *,
+        owner: Mapping[str, Any] | None = None,
     ) -> tuple[list[str], dict[str, int], int]:
         """Spread ``entries`` over ConfigMaps ``base``, ``base-1``, ...; (names, key -> part, bytes)."""
         parts = self._split(entries)
@@ -363,7 +378,7 @@ class ConfigMapStore:
         names = [base if i == 0 else f"{base}-{i}" for i in range(len(parts))]
         # The first part last: whoever finds it finds the others.
         for i in reversed(range(len(parts))):
-            await self._create(names[i], parts[i], labels, {}, owned=owned)
+            await self._create(names[i], parts[i], labels, {}, owner=owner)
         return names, where, sum(_size(p) for p in parts)
 
     def _split(self, entries: list[tuple[str, bytes]]) -> list[dict[str, bytes]]:
@@ -536,7 +551,7 @@ class ConfigMapStore:
             return
         name = self._name("p")
         size = _size(capture.pending)
-        await self._create(name, capture.pending, self._labels("pack", self.tenant), {})
+        await self._create(name, capture.pending, self._labels("pack", self.tenant), {}, owner=self.parts_owner)
         capture.written.append(name)
         capture.used[name] = size
         capture.pack_bytes[name] = size
@@ -689,7 +704,10 @@ class ConfigMapStore:
                 await self._abandon(capture)
                 raise
             items_parts, _, items_bytes = await self._write_parts(
-                self._name("i"), entries, self._labels("items", manifest.tenant, manifest.snapshot_id)
+                self._name("i"),
+                entries,
+                self._labels("items", manifest.tenant, manifest.snapshot_id),
+                owner=self.parts_owner,
             )
             # The next capture of this type starts from this index: keep it (items parts are immutable).
             self._shared.items_cache[",".join(items_parts)] = orjson.loads(blob)
@@ -713,7 +731,7 @@ class ConfigMapStore:
         labels = self._labels("manifest", stored.tenant, stored.snapshot_id)
         labels[LABEL_TYPE] = label_value(stored.type)
         try:
-            await self._create(name, {"manifest": payload}, labels, annotations, owned=True)
+            await self._create(name, {"manifest": payload}, labels, annotations, owner=self.owner)
         except KubeError as exc:
             if exc.conflict:
                 raise StoreIntegrityError(
@@ -790,15 +808,18 @@ class ConfigMapStore:
         for name in (record.drift or {}).get("parts", []):
             await self._delete(name)
         if collect:
-            await self.collect_garbage(compact=record.packs)
+            await self.collect_garbage(compact=record.packs, released=[*record.items_parts, *record.packs])
 
     async def delete_snapshots(self, snapshot_ids: Iterable[str]) -> int:
         """Delete several snapshots with one garbage collection; returns ConfigMaps removed."""
         packs: set[str] = set()
+        parts: set[str] = set()
         for snapshot_id in snapshot_ids:
-            packs.update(self._record(await self._manifest_cm(snapshot_id)).packs)
+            record = self._record(await self._manifest_cm(snapshot_id))
+            packs.update(record.packs)
+            parts.update(record.items_parts)
             await self.delete_snapshot(snapshot_id, collect=False)
-        return await self.collect_garbage(compact=packs)
+        return await self.collect_garbage(compact=packs, released=packs | parts)
 
     def _old_enough(self, meta: Mapping[str, Any]) -> bool:
         stamp = (meta.get("annotations") or {}).get(A_TOUCHED) or meta.get("creationTimestamp")
@@ -807,15 +828,18 @@ class ConfigMapStore:
         moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
         return self._wall_clock() - moment >= self.gc_grace
 
-    async def collect_garbage(self, compact: Iterable[str] = ()) -> int:
+    async def collect_garbage(self, compact: Iterable[str] = (), released: Iterable[str] = ()) -> int:
         """Delete parts no manifest refers to (older than ``gc_grace``) and rewrite the packs in
         ``compact`` (and those marked earlier as too young to compact) without bodies no manifest
         needs. Returns the number of ConfigMaps deleted.
 
         Considers every manifest in the namespace (bodies may be shared between tenants). Safe at
-        any time: a part written within ``gc_grace`` is left alone, and deletes and rewrites are
-        conditional on the resourceVersion that was judged.
+        any time: a part written within ``gc_grace`` is left alone (a capture may be about to name
+        it), unless it is ``released``: named by a manifest just deleted, so no capture is about to
+        name it (captures re-use only what the newest manifest of their type names, which stays
+        listed). Deletes and rewrites are conditional on the resourceVersion that was judged.
         """
+        released = set(released)
         records = await self._records(None)
         live_items = {n for r in records for n in r.items_parts}
         live_drift = {n for r in records for n in (r.drift or {}).get("parts", [])}
@@ -825,7 +849,7 @@ class ConfigMapStore:
         for part, live in (("items", live_items), ("drift", live_drift), ("pack", live_packs)):
             for obj in await self._list_meta(self._selector(part)):
                 meta = obj["metadata"]
-                if meta["name"] not in live and self._old_enough(meta):
+                if meta["name"] not in live and (meta["name"] in released or self._old_enough(meta)):
                     removed += await self._delete(meta["name"], meta.get("resourceVersion"))
                     self._shared.packs.pop(meta["name"], None)
                 elif part == "pack" and A_LIVE in (meta.get("annotations") or {}):
@@ -886,7 +910,7 @@ class ConfigMapStore:
                 self._name("d"),
                 entries,
                 self._labels("drift", record.info.tenant, record.info.snapshot_id),
-                owned=True,
+                owner=self.owner,
             )
             chunk_part = [where[k] for k, _ in entries]
         drift = {
