@@ -119,10 +119,6 @@ class S3Store:
     def __repr__(self) -> str:
         return f"S3Store({self.where!r})"
 
-    def with_budget(self, budget_bytes: int | None) -> S3Store:
-        """A store object for one capture (same bucket and connection), enforcing ``budget_bytes``."""
-        return S3Store(self.client, compression_level=self._level, gc_grace=self.gc_grace, budget_bytes=budget_bytes)
-
     # --- plumbing ---------------------------------------------------------------------------
 
     def _zstd(self) -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
