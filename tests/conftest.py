@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.plugins.k8s", "tests.plugins.sim", "tests.plugins.node"]
+pytest_plugins = ["tests.plugins.k8s", "tests.plugins.sim", "tests.plugins.node", "tests.plugins.s3"]

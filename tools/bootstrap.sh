@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv with the package and its dev extra, and build (or reuse) promtool and the control plane.
-# Idempotent; prints the control-plane bin dir on its last line.
+# Create .venv with the package and its dev extra, and build (or reuse) promtool, the S3 test server
+# and the control plane. Idempotent; prints the control-plane bin dir on its last line.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,4 +17,5 @@ if [[ ! -f "$stamp" ]]; then
 fi
 # promtool checks and unit-tests the chart's alert rules (tests/alerts); quick when cached.
 bash tools/build-promtool.sh >/dev/null
+bash tools/build-s3.sh >/dev/null  # versitygw for the S3 store tests (tools/test.sh prints its path)
 bash tools/build-control-plane.sh

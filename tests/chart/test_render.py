@@ -201,13 +201,25 @@ def test_service_monitor_is_opt_in_and_selects_the_metrics_service(helm: Helm) -
         (["--set", "operator.resource.limits.cpu=1"], "additional properties 'resource' not allowed"),
         (["--set", "tokenRefresh.shedule=* * * * *"], "additional properties 'shedule' not allowed"),
         (["--set", "crds.install=yes"], "/crds/install"),
-        (["--set", "operator.store.type=s3"], "/operator/store/type"),
+        (["--set", "operator.store.type=s4"], "/operator/store/type"),
         (["--set", "operator.store.type=filesystem"], "/operator/store/existingClaim"),
+        (["--set", "operator.store.type=s3", "--set", "operator.store.s3.bucket=b-1"], "credentialsSecret"),
         (["--set", "watchNamespaces={Team_A}"], "/watchNamespaces/0"),
         (["--set", "tokenRefresh.window=1day"], "/tokenRefresh/window"),
         (["--set", "tokenRefresh.schedule=every day"], "/tokenRefresh/schedule"),
     ],
-    ids=["top-level", "nested", "cron", "bool", "enum", "conditional", "namespace", "duration", "schedule"],
+    ids=[
+        "top-level",
+        "nested",
+        "cron",
+        "bool",
+        "enum",
+        "conditional",
+        "s3-credentials",
+        "namespace",
+        "duration",
+        "schedule",
+    ],
 )
 def test_values_typos_are_refused(helm: Helm, args: list[str], expected: str) -> None:
     proc = helm.run("template", "drift", str(CHART), "--kube-version", "1.36.3", *args, check=False)
@@ -323,3 +335,33 @@ def test_site_limits_reach_the_operator_and_default_to_the_codes(helm: Helm) -> 
         "--set", "operator.siteLimits.maxResponseBytes=1048576", "--set", "operator.siteLimits.maxWait=30"
     )
     assert tight["--max-response-bytes"] == "1048576" and tight["--max-wait"] == "30"
+
+
+def test_the_s3_store_gets_its_settings_as_flags_and_its_keys_from_the_secret(helm: Helm) -> None:
+    docs = documents(helm.template("-f", str(CHART / "ci" / "s3-store-values.yaml")))
+    container = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert {
+        "--store=s3",
+        "--s3-bucket=jiradrift-snapshots",
+        "--s3-endpoint=http://minio.storage.svc:9000",
+        "--s3-region=eu-west-1",
+        "--s3-prefix=prod/",
+        "--s3-path-style",
+    } <= set(container["args"])
+    keys = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if e["name"].startswith("AWS_")}
+    assert {k: (v["name"], v["key"], v.get("optional", False)) for k, v in keys.items()} == {
+        "AWS_ACCESS_KEY_ID": ("jiradrift-s3", "AWS_ACCESS_KEY_ID", False),
+        "AWS_SECRET_ACCESS_KEY": ("jiradrift-s3", "AWS_SECRET_ACCESS_KEY", False),
+        "AWS_SESSION_TOKEN": ("jiradrift-s3", "AWS_SESSION_TOKEN", True),
+    }
+    assert not [v for v in container.get("volumeMounts", []) if v["mountPath"] == "/data"]
+    # Nothing of the payload goes to the API server, so the operator gets no write verb on Secrets or ConfigMaps.
+    rules = [r for d in by_kind(docs, "Role") + by_kind(docs, "ClusterRole") for r in d.get("rules") or []]
+    assert rules
+    assert all(set(r["verbs"]) <= {"get", "update"} for r in rules if "secrets" in r["resources"])
+    assert not [r for r in rules if "configmaps" in r["resources"]]
+    egress = one(docs, "NetworkPolicy")["spec"]["egress"]
+    assert {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"protocol": "TCP", "port": 9000}]} in egress
+    default = one(documents(helm.template()), "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert not [a for a in default["args"] if a.startswith("--s3-")]
+    assert not [e for e in default["env"] if e["name"].startswith("AWS_")]

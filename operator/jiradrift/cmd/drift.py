@@ -4,7 +4,10 @@ A SNAPSHOT argument is one of:
 
 - ``STORE_DIR``: a store written by ``jiradrift snapshot --out STORE_DIR``; the newest snapshot of
   each tenant and type in it is used (``--from`` / ``--to`` pick ids instead);
-- ``STORE_DIR/snapshots/<id>``: one snapshot inside a store.
+- ``STORE_DIR/snapshots/<id>``: one snapshot inside a store;
+- ``s3://BUCKET/PREFIX`` and ``s3://BUCKET/PREFIX/snapshots/<id>``: the same in an S3 store (the
+  ``--s3-*`` options or ``JIRADRIFT_S3_*`` variables say where the endpoint is; the operator keeps
+  namespace NS under ``PREFIX/NS``).
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jiradrift.cmd import s3options
 from jiradrift.cmd.unaccepted import Outstanding, outstanding, print_outstanding
 from jiradrift.kube.client import Kube, KubeError
 from jiradrift.model.ignore import InvalidIgnoreRule
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport, display_value
+from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import StoreError
 from jiradrift.snapshot.diff import diff_manifests
 from jiradrift.snapshot.drift import DriftPage, InvalidCursor, StoreDriftSource, list_drift_events
@@ -33,6 +38,8 @@ from jiradrift.snapshot.drift_source import KubernetesDriftSource
 from jiradrift.snapshot.recording import backfill_drift, predecessor_of
 from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore
+from jiradrift.store.s3 import S3Store
+from jiradrift.store.s3client import S3Client, S3Config
 
 
 class OutputFormat(StrEnum):
@@ -50,14 +57,44 @@ def _fail(message: str) -> typer.Exit:
 
 @dataclass(frozen=True)
 class _Target:
-    store: FilesystemStore
+    store: FilesystemStore | S3Store
     snapshot_id: str | None  # None: the newest per tenant and type
 
+    @property
+    def where(self) -> str:
+        return str(self.store.root) if isinstance(self.store, FilesystemStore) else self.store.where
 
-def _open_target(path: Path) -> _Target:
+
+@dataclass(frozen=True)
+class _S3Where:
+    """Where S3 URLs point (endpoint, region, addressing); bucket and prefix come from the URL."""
+
+    endpoint: str
+    region: str
+    path_style: bool
+
+    def store(self, bucket: str, prefix: str) -> S3Store:
+        config = s3options.s3_config(self.endpoint, bucket, self.region, prefix, self.path_style)
+        return S3Store(S3Client.connect(config))
+
+
+def _open_target(target: str, s3: _S3Where) -> _Target:
+    if target.startswith("s3://"):
+        bucket, prefix = s3options.parse_s3_url(target)
+        head, sep, snapshot_id = f"/{prefix}".rpartition("/snapshots/")
+        if sep and snapshot_id and "/" not in snapshot_id:
+            return _Target(s3.store(bucket, head.strip("/")), snapshot_id)
+        return _Target(s3.store(bucket, prefix), None)
+    path = Path(target)
     if path.parent.name == "snapshots" and (path / "manifest.json.zst").exists():
         return _Target(FilesystemStore.open(path.parent.parent), path.name)
     return _Target(FilesystemStore.open(path), None)
+
+
+async def _close(*targets: _Target | None) -> None:
+    for target in targets:
+        if target is not None and isinstance(target.store, S3Store):
+            await target.store.client.aclose()
 
 
 class _Bodies:
@@ -70,9 +107,7 @@ class _Bodies:
         return self.bodies[digest]
 
     @classmethod
-    async def read(
-        cls, old_store: FilesystemStore, new_store: FilesystemStore, old: Manifest, new: Manifest
-    ) -> _Bodies:
+    async def read(cls, old_store: SnapshotStore, new_store: SnapshotStore, old: Manifest, new: Manifest) -> _Bodies:
         wanted = {d for k, d in new.items.items() if old.items.get(k) != d}
         wanted.update(d for k, d in old.items.items() if new.items.get(k) != d)
         bodies: dict[str, bytes] = {}
@@ -84,7 +119,7 @@ class _Bodies:
         return cls(bodies)
 
 
-async def _newest_per_stream(store: FilesystemStore, types: list[str]) -> dict[tuple[str, str], str]:
+async def _newest_per_stream(store: SnapshotStore, types: list[str]) -> dict[tuple[str, str], str]:
     newest: dict[tuple[str, str], str] = {}
     for info in await store.list_snapshots():
         if not types or info.type in types:
@@ -92,7 +127,7 @@ async def _newest_per_stream(store: FilesystemStore, types: list[str]) -> dict[t
     return newest
 
 
-async def _stream_of(store: FilesystemStore, snapshot_id: str) -> tuple[str, str]:
+async def _stream_of(store: SnapshotStore, snapshot_id: str) -> tuple[str, str]:
     manifest = await store.get_manifest(snapshot_id)
     return (manifest.tenant, manifest.type)
 
@@ -109,12 +144,12 @@ async def _pairs(
             base = old_id or await predecessor_of(a.store, target)
             if base is None:
                 raise _fail(
-                    f"snapshot {target!r} in {a.store.root} has no earlier snapshot of its tenant and type "
+                    f"snapshot {target!r} in {a.where} has no earlier snapshot of its tenant and type "
                     f"to compare with; pass --from ID or a second store"
                 )
             pairs.append((base, target))
         if not pairs:
-            raise _fail(f"{a.store.root} holds no snapshot{' of the given --type' if types else ''}")
+            raise _fail(f"{a.where} holds no snapshot{' of the given --type' if types else ''}")
         return pairs
     new_id: str | None = to_id or b.snapshot_id
     if old_id and new_id:
@@ -133,9 +168,7 @@ async def _pairs(
         if (old_id or s in old_newest) and (new_id or s in new_newest)
     ]
     if not pairs:
-        raise _fail(
-            f"{a.store.root} and {b.store.root} share no tenant and snapshot type; pick snapshots with --from and --to"
-        )
+        raise _fail(f"{a.where} and {b.where} share no tenant and snapshot type; pick snapshots with --from and --to")
     return pairs
 
 
@@ -169,10 +202,14 @@ def _print_report(console: Console, report: DriftReport) -> None:
 
 def diff_command(
     snapshot_a: Annotated[
-        Path, typer.Argument(metavar="DIR_A", help="Older side: STORE_DIR or STORE_DIR/snapshots/ID.")
+        str,
+        typer.Argument(
+            metavar="DIR_A",
+            help="Older side: STORE_DIR or STORE_DIR/snapshots/ID (or s3://BUCKET/PREFIX, s3://BUCKET/PREFIX/snapshots/ID).",
+        ),
     ],
     snapshot_b: Annotated[
-        Path | None,
+        str | None,
         typer.Argument(metavar="[DIR_B]", help="Newer side; omit to compare within DIR_A."),
     ] = None,
     from_id: Annotated[str | None, typer.Option("--from", help="Older snapshot id (in DIR_A).")] = None,
@@ -184,6 +221,9 @@ def diff_command(
     ] = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when there is drift.")] = False,
+    s3_endpoint: str = s3options.S3_ENDPOINT,
+    s3_region: str = s3options.S3_REGION,
+    s3_path_style: bool = s3options.S3_PATH_STYLE,
 ) -> None:
     """Show what changed between two snapshots.
 
@@ -192,19 +232,24 @@ def diff_command(
     jiradrift diff STORE                        newest of each tenant/type vs its predecessor
     jiradrift diff STORE --from ID1 --to ID2    two snapshots of one store
     jiradrift diff STORE/snapshots/ID1 STORE/snapshots/ID2
+    jiradrift diff s3://BUCKET/jiradrift/NAMESPACE   an S3 store (--s3-endpoint, AWS_* credentials)
     """
+    s3 = _S3Where(s3_endpoint, s3_region, s3_path_style)
 
     async def diff_all() -> list[DriftReport]:
-        a = _open_target(snapshot_a)
-        b = _open_target(snapshot_b) if snapshot_b is not None else None
-        reports = []
-        for old_id, new_id in await _pairs(a, b, from_id, to_id, types or []):
-            new_store = b.store if b else a.store
-            old = await a.store.get_manifest(old_id)
-            new = await new_store.get_manifest(new_id)
-            reader = await _Bodies.read(a.store, new_store, old, new)
-            reports.append(diff_manifests(old, new, reader, ignore or []))
-        return reports
+        a = _open_target(snapshot_a, s3)
+        b = _open_target(snapshot_b, s3) if snapshot_b is not None else None
+        try:
+            reports = []
+            for old_id, new_id in await _pairs(a, b, from_id, to_id, types or []):
+                new_store = b.store if b else a.store
+                old = await a.store.get_manifest(old_id)
+                new = await new_store.get_manifest(new_id)
+                reader = await _Bodies.read(a.store, new_store, old, new)
+                reports.append(diff_manifests(old, new, reader, ignore or []))
+            return reports
+        finally:
+            await _close(a, b)
 
     try:
         reports = asyncio.run(diff_all())
@@ -227,11 +272,12 @@ drift_app = typer.Typer(help="Drift events recorded in a store.", no_args_is_hel
 @drift_app.command("list")
 def drift_list_command(
     store_dir: Annotated[
-        Path | None,
+        str | None,
         typer.Argument(
             metavar="[DIR]",
-            help="A store written by `jiradrift snapshot --out DIR`; omit it to read a cluster's "
-            "Snapshots (with --tenant NAMESPACE/NAME and your kubeconfig).",
+            help="A store written by `jiradrift snapshot --out DIR` (or s3://BUCKET/PREFIX); omit it to read a "
+            "cluster's Snapshots (with --tenant NAMESPACE/NAME and your kubeconfig; with --s3-bucket when the "
+            "operator runs with --store s3).",
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Events per page (clamped to 1..500).")] = 100,
@@ -250,6 +296,11 @@ def drift_list_command(
             "(with --tenant NAMESPACE/NAME).",
         ),
     ] = False,
+    s3_endpoint: str = s3options.S3_ENDPOINT,
+    s3_bucket: str = s3options.S3_BUCKET,
+    s3_region: str = s3options.S3_REGION,
+    s3_prefix: str = s3options.S3_PREFIX,
+    s3_path_style: bool = s3options.S3_PATH_STYLE,
 ) -> None:
     """List drift events newest first, one page at a time.
 
@@ -257,11 +308,14 @@ def drift_list_command(
     cursor to --cursor for the next page, with the same --tenant as for the first page.
     """
 
-    async def one_page(directory: Path) -> DriftPage:
-        store = FilesystemStore.open(directory)
-        if backfill and cursor is None:
-            await backfill_drift(store, tenant)
-        return await list_drift_events(StoreDriftSource(store), tenant, cursor, limit)
+    async def one_page(directory: str) -> DriftPage:
+        target = _open_target(directory, _S3Where(s3_endpoint, s3_region, s3_path_style))
+        try:
+            if backfill and cursor is None:
+                await backfill_drift(target.store, tenant)
+            return await list_drift_events(StoreDriftSource(target.store), tenant, cursor, limit)
+        finally:
+            await _close(target)
 
     if unaccepted:
         if store_dir is not None or not tenant or tenant.count("/") != 1:
@@ -273,7 +327,8 @@ def drift_list_command(
         if store_dir is None:
             if not tenant or tenant.count("/") != 1:
                 raise _fail("without DIR, pass --tenant NAMESPACE/NAME to read a JiraTenant's drift from the cluster")
-            page = asyncio.run(_cluster_page(tenant, cursor, limit))
+            s3 = s3options.s3_config(s3_endpoint, s3_bucket, s3_region, s3_prefix, s3_path_style) if s3_bucket else None
+            page = asyncio.run(_cluster_page(tenant, cursor, limit, s3))
         else:
             page = asyncio.run(one_page(store_dir))
     except (StoreError, InvalidCursor, KeyError, KubeError) as exc:
@@ -321,9 +376,15 @@ async def _unaccepted(tenant: str) -> list[Outstanding]:
         raise _fail(str(exc).strip("'\"")) from None
 
 
-async def _cluster_page(tenant: str, cursor: str | None, limit: int) -> DriftPage:
-    """Drift events of one JiraTenant (``NAMESPACE/NAME``) in the cluster of the current kubeconfig."""
+async def _cluster_page(tenant: str, cursor: str | None, limit: int, s3: S3Config | None = None) -> DriftPage:
+    """Drift events of one JiraTenant (``NAMESPACE/NAME``) in the cluster of the current kubeconfig;
+    with ``s3``, the payloads are read from the operator's S3 store (``PREFIX/NAMESPACE/``)."""
     namespace, name = tenant.split("/")
+    if s3 is not None:
+        async with S3Client.connect(s3) as root, await Kube.connect() as kube:
+            s3_store = S3Store.for_namespace(root, namespace)
+            source = KubernetesDriftSource(kube, namespace, name, s3_store)
+            return await list_drift_events(source, tenant, cursor, limit)
     async with await Kube.connect() as kube:
         # The operator's default store is Secrets; an operator run with --store=configmap used ConfigMaps.
         store: ConfigMapStore = SecretStore(kube, namespace, tenant)

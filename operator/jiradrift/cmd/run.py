@@ -13,6 +13,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from jiradrift import logs
+from jiradrift.cmd import s3options
 from jiradrift.cmd.snapshot import (
     MAX_DEPTH,
     MAX_PAGES,
@@ -35,7 +36,7 @@ from jiradrift.notify import (
     SendLimits,
 )
 
-STORES = ("secret", "configmap", "filesystem")
+STORES = ("secret", "configmap", "filesystem", "s3")
 SYNC_POOL = 16  # connections of the sync client the stores and the notifier still use
 
 
@@ -78,10 +79,16 @@ def run_command(
         "secret",
         help=(
             "Where payloads go: secret (Secrets of type jiradrift.io/snapshot-pack, which the namespace `view` "
-            "role cannot read), configmap (readable by `view`), or filesystem."
+            "role cannot read), configmap (readable by `view`), filesystem, or s3 (a bucket; --s3-* options)."
         ),
     ),
     store_path: Path = typer.Option(Path("/data"), help="Root of the filesystem store."),
+    s3_endpoint: str = s3options.S3_ENDPOINT,
+    s3_bucket: str = s3options.S3_BUCKET,
+    s3_region: str = s3options.S3_REGION,
+    s3_prefix: str = s3options.S3_PREFIX,
+    s3_path_style: bool = s3options.S3_PATH_STYLE,
+    s3_timeout: float = s3options.S3_TIMEOUT,
     store_max_bytes: int = typer.Option(
         0,
         min=0,
@@ -130,6 +137,10 @@ def run_command(
         raise typer.BadParameter("pass --namespace NS (repeatable) or --all-namespaces")
     if store not in STORES:
         raise typer.BadParameter(f"--store must be one of {', '.join(STORES)}, not {store!r}")
+    s3 = None
+    if store == "s3":
+        s3 = s3options.s3_config(s3_endpoint, s3_bucket, s3_region, s3_prefix, s3_path_style, s3_timeout)
+        s3options.check_credentials()
     try:
         allowlist = HostAllowlist.parse(allowed_hosts)
     except ValueError as exc:
@@ -144,6 +155,7 @@ def run_command(
         standalone=standalone,
         store=store,
         store_path=store_path,
+        s3=s3,
         store_max_bytes=store_max_bytes or None,
         lease_duration_seconds=lease_duration,
         tenant_timer_seconds=tenant_interval,

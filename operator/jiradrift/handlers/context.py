@@ -18,6 +18,8 @@ from jiradrift.model.store import SnapshotStore
 from jiradrift.notify import NotifySettings
 from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore
+from jiradrift.store.s3 import S3Store
+from jiradrift.store.s3client import S3Client, S3Config
 
 
 @dataclass
@@ -26,8 +28,9 @@ class OperatorSettings:
 
     namespaces: list[str] = field(default_factory=list)  # empty = all namespaces
     standalone: bool = True
-    store: str = "secret"  # secret (Secrets a namespace `view` binding cannot read) | configmap | filesystem
+    store: str = "secret"  # secret (Secrets a namespace `view` binding cannot read) | configmap | filesystem | s3
     store_path: Path = Path("/data")
+    s3: S3Config | None = None  # with store="s3": bucket, endpoint, region, prefix (credentials from env)
     lease_duration_seconds: int = 90
     tenant_timer_seconds: float = 30.0  # how often each JiraTenant is reconciled
     recheck_seconds: float = 600.0  # how often a healthy tenant's site/credentials are re-checked
@@ -70,6 +73,8 @@ class OperatorContext:
     # handlers/snapshot.py): a test injects a fault there to prove each later step idempotent.
     # None in production.
     before_step: Callable[[str], None] | None = None
+    # the S3 client of --store s3 (one connection pool; each namespace's store is scoped under it)
+    s3: S3Client | None = None
 
     def budget(self, tenant_max_bytes: int | None) -> int | None:
         """A tenant's byte budget: its own, within the cluster-wide cap."""
@@ -90,6 +95,10 @@ class OperatorContext:
         budget = self.budget(budget_bytes)
         if self.settings.store == "filesystem":
             return FilesystemStore(self.settings.store_path, budget_bytes=budget)
+        if self.settings.store == "s3" and self.settings.s3 is not None:
+            if self.s3 is None:
+                self.s3 = S3Client.connect(self.settings.s3)
+            return S3Store.for_namespace(self.s3, namespace, budget_bytes=budget)
         kube = self.kube
         store = self.stores.get((namespace, tenant))
         if store is None:

@@ -19,7 +19,7 @@ from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
 
 MAX_MESSAGE = 4096
-STORE_BACKENDS = {"secret": "Secret", "configmap": "ConfigMap", "filesystem": "Filesystem"}
+STORE_BACKENDS = {"secret": "Secret", "configmap": "ConfigMap", "filesystem": "Filesystem", "s3": "S3"}
 
 
 def status_patch(status: BaseModel) -> dict[str, Any]:

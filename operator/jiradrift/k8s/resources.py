@@ -539,7 +539,7 @@ SNAPSHOT_SPEC_RULES = [
 
 
 class StorageRef(Resource):
-    backend: str = Field(max_length=32, description="Secret, ConfigMap or Filesystem.")
+    backend: str = Field(max_length=32, description="Secret, ConfigMap, Filesystem or S3.")
     location: str = Field(max_length=1024, description="Where the manifest lives in that backend.")
 
 

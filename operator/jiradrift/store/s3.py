@@ -1,0 +1,604 @@
+"""A SnapshotStore in an S3 bucket (AWS S3 or any S3-compatible server): nothing goes to etcd.
+
+The layout mirrors the filesystem store, under the configured prefix::
+
+    jiradrift-store.json               format marker
+    items/<2 hex>/<sha256>.zst         item bodies, zstd-compressed, stored once (content-addressed)
+    snapshots/<id>/manifest.json.zst   {"manifest": ..., "items_from": <id> | null, "sizes": {digest: bytes}}
+    snapshots/<id>/drift.json          drift report summary (written last: its commit marker)
+    snapshots/<id>/drift/<n>.json.zst  drift changes, CHANGES_PER_CHUNK per chunk
+    index/<tenant>.json                small per-snapshot records, newest first
+
+Consistency: S3 has no rename and no lock, so the per-tenant index is updated by compare-and-swap
+(``If-Match`` on the etag read, ``If-None-Match: *`` for a new one; retried on conflict), and a
+manifest is created with ``If-None-Match: *`` so an id is stored once even with two writers. The
+operator's snapshot Lease keeps one writer per tenant; these conditions make a second one safe.
+
+Cost per capture: ``begin_capture`` reads the tenant's index and the newest manifest of the type
+(two GETs); a body that manifest already uses is known without a request, any other body costs one
+HEAD (and a PUT when new). ``put_manifest`` checks only bodies it has not seen, reads the index
+(predecessor, duplicate id), writes the manifest, and updates the index (one more GET, one PUT).
+An unchanged capture is therefore 4 GETs and 2 PUTs, whatever the number of items.
+
+Garbage collection lists ``items/`` and removes bodies no manifest refers to that are older than
+``gc_grace`` (by the object's Last-Modified); a re-used body older than half of ``gc_grace`` is
+written again, which renews its age (S3 has no ``touch``). A sweep reads every manifest, so
+``delete_snapshot`` starts one at most every half ``gc_grace`` (``gc.json`` records the last).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+import zstandard
+
+from jiradrift.model.manifest import Manifest, compute_digest
+from jiradrift.model.report import Change, DriftReport
+from jiradrift.model.store import SnapshotInfo, StoreUsage
+from jiradrift.model.store_errors import (
+    BudgetExceeded,
+    ItemNotFound,
+    SnapshotNotFound,
+    StoreError,
+    StoreIntegrityError,
+)
+from jiradrift.store.filesystem import (
+    CHANGES_PER_CHUNK,
+    DEFAULT_GC_GRACE,
+    FORMAT_MARKER,
+    FORMAT_VERSION,
+    _check_digest,
+    _check_name,
+    _info_from_json,
+    _info_to_json,
+    _newest_first,
+    _tenant_file,
+)
+from jiradrift.store.s3client import S3Client
+
+MAX_CAS_ATTEMPTS = 20
+GC_MARKER = "gc.json"  # when garbage collection last ran in this store
+_CONCURRENCY = 16  # parallel requests of one bulk read or delete
+
+
+@dataclass
+class _Capture:
+    tenant: str
+    type: str
+    bytes: int = 0
+    seen: set[str] = field(default_factory=set)
+
+
+class S3Store:
+    """Content-addressed snapshot store in one bucket under one prefix.
+
+    ``gc_grace``: bodies younger than this are never collected (a capture in flight writes bodies
+    before its manifest). ``budget_bytes``: the bodies one snapshot uses may occupy at most this
+    many stored bytes; a capture past it gets :class:`BudgetExceeded` before the body that would
+    not fit is written. The store does not own ``client``'s connection pool unless ``owns_client``.
+    """
+
+    def __init__(
+        self,
+        client: S3Client,
+        *,
+        compression_level: int = 3,
+        gc_grace: timedelta = DEFAULT_GC_GRACE,
+        budget_bytes: int | None = None,
+    ) -> None:
+        self.client = client
+        self.gc_grace = gc_grace
+        self.budget_bytes = budget_bytes
+        self._level = compression_level
+        self._local = threading.local()
+        self._capture: _Capture | None = None
+        # bodies known to be stored, with their stored size (from a manifest, a HEAD or a PUT)
+        self._known: dict[str, int] = {}
+        # bodies a HEAD just found missing: capture asks has_item, then put_item; one HEAD is enough
+        self._absent: set[str] = set()
+        self._checked_marker = False
+
+    @classmethod
+    def for_namespace(cls, root: S3Client, namespace: str, *, budget_bytes: int | None = None) -> S3Store:
+        """The operator's store of one namespace: keys under ``PREFIX/NAMESPACE/`` (Snapshot names,
+        the snapshot ids, are unique per namespace; bodies are shared within it, like the ConfigMap store)."""
+        return cls(root.scoped(_check_name("namespace", namespace)), budget_bytes=budget_bytes)
+
+    @property
+    def where(self) -> str:
+        return self.client.config.where
+
+    def __repr__(self) -> str:
+        return f"S3Store({self.where!r})"
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _zstd(self) -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
+        pair: tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor] | None = getattr(self._local, "zstd", None)
+        if pair is None:
+            pair = (zstandard.ZstdCompressor(level=self._level), zstandard.ZstdDecompressor())
+            self._local.zstd = pair
+        return pair
+
+    def _compress(self, data: bytes) -> bytes:
+        return self._zstd()[0].compress(data)
+
+    def _decompress(self, data: bytes) -> bytes:
+        try:
+            return self._zstd()[1].decompress(data, max_output_size=self.client.config.max_response_bytes)
+        except zstandard.ZstdError as exc:
+            raise StoreError(
+                f"an object in {self.where} is not valid zstd data ({exc}); was it written by jiradrift?"
+            ) from None
+
+    async def _ensure_marker(self) -> None:
+        """Write the format marker on first write; refuse a prefix that holds something else."""
+        if self._checked_marker:
+            return
+        found = await self.client.get(FORMAT_MARKER)
+        if found is None:
+            async for _ in self.client.list(""):
+                raise StoreError(
+                    f"{self.where} is not empty and is not a jiradrift store (no {FORMAT_MARKER}); "
+                    f"pick an empty bucket or another prefix"
+                )
+            await self.client.put(FORMAT_MARKER, orjson.dumps({"format": FORMAT_VERSION}))
+        self._checked_marker = True
+
+    @staticmethod
+    def _item_key(digest: str) -> str:
+        return f"items/{digest[:2]}/{digest}.zst"
+
+    @staticmethod
+    def _snapshot_prefix(snapshot_id: str) -> str:
+        return f"snapshots/{_check_name('snapshot id', snapshot_id)}/"
+
+    def _manifest_key(self, snapshot_id: str) -> str:
+        return self._snapshot_prefix(snapshot_id) + "manifest.json.zst"
+
+    @staticmethod
+    def _index_key(tenant: str) -> str:
+        return f"index/{_tenant_file(tenant)}.json"
+
+    async def _read_index(self, tenant: str) -> tuple[list[dict[str, Any]], str | None]:
+        found = await self.client.get(self._index_key(tenant))
+        if found is None:
+            return [], None
+        rows: list[dict[str, Any]] = orjson.loads(found[0])
+        return rows, found[1]
+
+    async def _update_index(self, tenant: str, change: Callable[[list[dict[str, Any]]], None]) -> None:
+        """Read-modify-write the tenant's index with compare-and-swap; ``change`` edits the rows in place."""
+        for _ in range(MAX_CAS_ATTEMPTS):
+            rows, etag = await self._read_index(tenant)
+            change(rows)
+            rows.sort(key=_newest_first, reverse=True)
+            data = orjson.dumps(rows)
+            if etag is None:
+                written = await self.client.put(self._index_key(tenant), data, if_none_match=True)
+            else:
+                written = await self.client.put(self._index_key(tenant), data, if_match=etag)
+            if written is not None:
+                return
+        raise StoreError(
+            f"the index of tenant {tenant!r} in {self.where} kept changing under {MAX_CAS_ATTEMPTS} attempts to "
+            f"update it; is more than one operator writing this tenant? Retry later"
+        )
+
+    async def _tenants(self) -> list[str]:
+        tenants = []
+        async for obj in self.client.list("index/"):
+            name = obj.key.removeprefix("index/")
+            if name.endswith(".json"):
+                tenants.append(unquote(name.removesuffix(".json")))
+        return sorted(tenants)
+
+    async def _load_raw(self, snapshot_id: str) -> dict[str, Any]:
+        found = await self.client.get(self._manifest_key(snapshot_id))
+        if found is None:
+            raise SnapshotNotFound(snapshot_id, self.where)
+        data: dict[str, Any] = orjson.loads(self._decompress(found[0]))
+        return data
+
+    async def _find_row(self, snapshot_id: str) -> dict[str, Any]:
+        data = await self._load_raw(snapshot_id)
+        tenant = data["manifest"]["tenant"]
+        rows, _ = await self._read_index(tenant)
+        for row in rows:
+            if row["id"] == snapshot_id:
+                return row
+        raise SnapshotNotFound(snapshot_id, self.where)
+
+    async def _gather(self, calls: Iterable[Awaitable[Any]]) -> list[Any]:
+        """Run requests with bounded parallelism, results in order."""
+        gate = asyncio.Semaphore(_CONCURRENCY)
+
+        async def one(call: Awaitable[Any]) -> Any:
+            async with gate:
+                return await call
+
+        return list(await asyncio.gather(*(one(c) for c in calls)))
+
+    # --- item bodies ------------------------------------------------------------------------
+
+    async def begin_capture(self, tenant: str, snapshot_type: str) -> None:
+        _tenant_file(tenant)
+        self._capture = _Capture(tenant, snapshot_type)
+        rows, etag = await self._read_index(tenant)
+        if etag is not None:
+            self._checked_marker = True  # an index exists: this prefix is a store
+        newest = next((r for r in rows if r["type"] == snapshot_type), None)
+        if newest is not None:
+            with_items = newest["items_from"] or newest["id"]
+            try:
+                data = await self._load_raw(with_items)
+            except SnapshotNotFound:
+                return
+            self._known.update(data.get("sizes") or {})
+
+    def _charge(self, digest: str, size: int) -> None:
+        capture = self._capture
+        if self.budget_bytes is None or capture is None or digest in capture.seen:
+            return
+        if capture.bytes + size > self.budget_bytes:
+            raise BudgetExceeded(capture.tenant, capture.type, self.budget_bytes, capture.bytes + size, self.where)
+        capture.bytes += size
+        capture.seen.add(digest)
+
+    async def put_item(self, digest: str, body: bytes) -> bool:
+        _check_digest(digest)
+        if digest in self._known:
+            self._charge(digest, self._known[digest])
+            return False
+        info = None if digest in self._absent else await self.client.head(self._item_key(digest))
+        if info is not None:
+            self._charge(digest, info.size)
+            self._known[digest] = info.size
+            if datetime.now(UTC) - info.last_modified > self.gc_grace / 2:
+                # Renew its age: a capture re-uses this body, so GC must not take it.
+                await self.client.put(self._item_key(digest), self._compress(body))
+            return False
+        if hashlib.sha256(body).hexdigest() != digest:
+            raise StoreIntegrityError(
+                f"item body does not hash to {digest}; put_item needs the sha256 hex digest of the "
+                f"exact canonical bytes being stored"
+            )
+        data = self._compress(body)
+        self._charge(digest, len(data))  # before writing: over budget writes nothing
+        await self._ensure_marker()
+        await self.client.put(self._item_key(digest), data)
+        self._known[digest] = len(data)
+        self._absent.discard(digest)
+        return True
+
+    async def has_item(self, digest: str) -> bool:
+        _check_digest(digest)
+        size = self._known.get(digest)
+        if size is None:
+            info = await self.client.head(self._item_key(digest))
+            if info is None:
+                self._absent.add(digest)
+                return False
+            size = self._known[digest] = info.size
+        self._charge(digest, size)
+        return True
+
+    async def get_item(self, digest: str) -> bytes:
+        found = await self.client.get(self._item_key(_check_digest(digest)))
+        if found is None:
+            self._known.pop(digest, None)
+            raise ItemNotFound(digest, self.where)
+        return self._decompress(found[0])
+
+    async def get_items(self, digests: Iterable[str]) -> dict[str, bytes]:
+        wanted = sorted(set(digests))
+        bodies = await self._gather(self.get_item(d) for d in wanted)
+        return dict(zip(wanted, bodies, strict=True))
+
+    # --- manifests --------------------------------------------------------------------------
+
+    async def _sizes(self, digests: Iterable[str]) -> dict[str, int]:
+        """Stored sizes of bodies; raises StoreIntegrityError naming those that are missing."""
+        unknown = sorted({d for d in digests if d not in self._known})
+        infos = await self._gather(self.client.head(self._item_key(_check_digest(d))) for d in unknown)
+        for digest, info in zip(unknown, infos, strict=True):
+            if info is not None:
+                self._known[digest] = info.size
+        return {d: self._known[d] for d in digests if d in self._known}
+
+    async def put_manifest(self, manifest: Manifest) -> Manifest:
+        _tenant_file(manifest.tenant)
+        key = self._manifest_key(manifest.snapshot_id)
+        sizes = await self._sizes(manifest.items.values())
+        missing = [k for k, d in manifest.items.items() if d not in sizes]
+        if missing:
+            raise StoreIntegrityError(
+                f"manifest of snapshot {manifest.snapshot_id!r} refers to {len(missing)} item bodies "
+                f"that are not stored (first: {missing[:3]}); put_item every body before put_manifest"
+            )
+        await self._ensure_marker()
+        digest = manifest.digest or compute_digest(manifest.items)
+        rows, _ = await self._read_index(manifest.tenant)
+        if any(r["id"] == manifest.snapshot_id for r in rows):
+            raise StoreIntegrityError(
+                f"snapshot {manifest.snapshot_id!r} is already stored; snapshots are immutable, "
+                f"delete it first or capture under a new id"
+            )
+        predecessor = self._predecessor(rows, manifest)
+        items_from: str | None = None
+        unchanged_from: str | None = None
+        if predecessor is not None and predecessor["digest"] == digest:
+            unchanged_from = predecessor["unchanged_from"] or predecessor["id"]
+            items_from = predecessor["items_from"] or predecessor["id"]
+        stored = manifest.model_copy(update={"digest": digest, "unchanged_from": unchanged_from})
+        on_disk = stored.model_copy(update={"items": {}}) if items_from else stored
+        payload = self._compress(
+            orjson.dumps(
+                {
+                    "manifest": on_disk.model_dump(mode="json"),
+                    "items_from": items_from,
+                    "sizes": {} if items_from else dict(sorted(sizes.items())),
+                }
+            )
+        )
+        if await self.client.put(key, payload, if_none_match=True) is None:
+            # A manifest object with this id exists but the index does not list it: an earlier
+            # attempt died between the two writes (or another writer is between them right now).
+            rows, _ = await self._read_index(manifest.tenant)
+            if any(r["id"] == manifest.snapshot_id for r in rows):
+                raise StoreIntegrityError(
+                    f"snapshot {manifest.snapshot_id!r} is already stored; snapshots are immutable, "
+                    f"delete it first or capture under a new id"
+                )
+            await self.client.put(key, payload)
+        info = SnapshotInfo(
+            snapshot_id=stored.snapshot_id,
+            tenant=stored.tenant,
+            type=stored.type,
+            captured_at=stored.captured_at,
+            digest=digest,
+            item_count=len(stored.items),
+            complete=stored.complete,
+            unchanged_from=unchanged_from,
+            change_count=None,
+        )
+        row = _info_to_json(info, len(payload), 0, items_from)
+
+        def add(rows: list[dict[str, Any]]) -> None:
+            rows[:] = [r for r in rows if r["id"] != stored.snapshot_id]
+            rows.append(row)
+
+        await self._update_index(stored.tenant, add)
+        self._capture = None
+        return stored
+
+    @staticmethod
+    def _predecessor(rows: list[dict[str, Any]], manifest: Manifest) -> dict[str, Any] | None:
+        key = (manifest.captured_at.timestamp(), manifest.snapshot_id)
+        older = [r for r in rows if r["type"] == manifest.type and _newest_first(r) < key]
+        return max(older, key=_newest_first) if older else None
+
+    async def get_manifest(self, snapshot_id: str) -> Manifest:
+        data = await self._load_raw(snapshot_id)
+        manifest = data["manifest"]
+        if data["items_from"]:
+            manifest["items"] = (await self._load_raw(data["items_from"]))["manifest"]["items"]
+        return Manifest.model_validate(manifest)
+
+    async def list_snapshots(self, tenant: str | None = None) -> list[SnapshotInfo]:
+        if tenant is not None:
+            rows, _ = await self._read_index(tenant)
+        else:
+            indexes = await self._gather(self._read_index(t) for t in await self._tenants())
+            rows = [r for found, _ in indexes for r in found]
+            rows.sort(key=_newest_first, reverse=True)
+        return [_info_from_json(r) for r in rows]
+
+    async def list_manifests(self, tenant: str | None = None) -> list[str]:
+        return [info.snapshot_id for info in await self.list_snapshots(tenant)]
+
+    # --- deletion and garbage collection -------------------------------------------------------
+
+    async def delete_snapshot(self, snapshot_id: str, *, collect: bool = True) -> None:
+        """Delete one snapshot; with ``collect`` (default) also sweep bodies nothing refers to."""
+        row = await self._find_row(snapshot_id)
+        tenant = row["tenant"]
+        await self._rehome_dependents(tenant, snapshot_id)
+        # Index first: a crash then leaves unlisted objects (garbage), never a listed snapshot
+        # without a manifest.
+
+        def remove(rows: list[dict[str, Any]]) -> None:
+            rows[:] = [r for r in rows if r["id"] != snapshot_id]
+
+        await self._update_index(tenant, remove)
+        await self._delete_prefix(self._snapshot_prefix(snapshot_id), last=self._manifest_key(snapshot_id))
+        if collect and await self._gc_due():
+            await self.collect_garbage()
+
+    async def _gc_due(self) -> bool:
+        """A sweep reads every manifest of the store, so deletions trigger one at most every half
+        ``gc_grace`` (a body younger than ``gc_grace`` is never removed anyway). Budgets count only
+        bodies that manifests refer to, so garbage waiting for the next sweep costs no tenant."""
+        if self.gc_grace <= timedelta(0):
+            return True
+        found = await self.client.get(GC_MARKER)
+        if found is None:
+            return True
+        last = datetime.fromisoformat(orjson.loads(found[0])["at"])
+        return datetime.now(UTC) - last >= self.gc_grace / 2
+
+    async def delete_snapshots(self, snapshot_ids: Iterable[str]) -> int:
+        """Delete several snapshots with one garbage collection; returns bodies removed."""
+        for snapshot_id in list(snapshot_ids):
+            await self.delete_snapshot(snapshot_id, collect=False)
+        return await self.collect_garbage()
+
+    async def _delete_prefix(self, prefix: str, *, last: str | None = None) -> None:
+        keys = [o.key async for o in self.client.list(prefix) if o.key != last]
+        await self._gather(self.client.delete(k) for k in keys)
+        if last is not None:
+            await self.client.delete(last)
+
+    async def _rehome_dependents(self, tenant: str, snapshot_id: str) -> None:
+        """Before deleting a snapshot, give the snapshots that borrow its items their own copy."""
+        rows, _ = await self._read_index(tenant)
+        dependents = sorted((r for r in rows if r["items_from"] == snapshot_id), key=_newest_first)
+        if not dependents:
+            return
+        own = await self._load_raw(snapshot_id)
+        heir = dependents[0]["id"]
+        moved: dict[str, str | None] = {}
+        for row in dependents:
+            data = await self._load_raw(row["id"])
+            if row["id"] == heir:
+                data["manifest"]["items"] = own["manifest"]["items"]
+                data["sizes"] = own.get("sizes") or {}
+                data["items_from"] = None
+            else:
+                data["items_from"] = heir
+            await self.client.put(self._manifest_key(row["id"]), self._compress(orjson.dumps(data)))
+            moved[row["id"]] = data["items_from"]
+
+        def rehome(rows: list[dict[str, Any]]) -> None:
+            for r in rows:
+                if r["id"] in moved:
+                    r["items_from"] = moved[r["id"]]
+
+        await self._update_index(tenant, rehome)
+
+    async def _referenced_digests(self) -> set[str]:
+        keys = [o.key async for o in self.client.list("snapshots/") if o.key.endswith("/manifest.json.zst")]
+        ids = [k.removeprefix("snapshots/").removesuffix("/manifest.json.zst") for k in keys]
+
+        async def digests(snapshot_id: str) -> Iterable[str]:
+            try:
+                data = await self._load_raw(snapshot_id)
+            except SnapshotNotFound:
+                return ()
+            return () if data["items_from"] else data["manifest"]["items"].values()
+
+        live: set[str] = set()
+        for found in await self._gather(digests(i) for i in ids):
+            live.update(found)
+        return live
+
+    async def collect_garbage(self) -> int:
+        """Mark bodies referenced by any manifest, sweep the rest (older than ``gc_grace``).
+
+        Returns the number of bodies removed. Safe at any time: it never removes a body a stored
+        manifest names, and a capture in flight is protected by the grace period.
+        """
+        live = await self._referenced_digests()
+        cutoff = datetime.now(UTC) - self.gc_grace
+        doomed = []
+        async for obj in self.client.list("items/"):
+            digest = obj.key.rsplit("/", 1)[-1].removesuffix(".zst")
+            if digest not in live and obj.last_modified <= cutoff:
+                doomed.append((digest, obj.key))
+        await self._gather(self.client.delete(k) for _, k in doomed)
+        for digest, _ in doomed:
+            self._known.pop(digest, None)
+        await self.client.put(GC_MARKER, orjson.dumps({"at": datetime.now(UTC).isoformat(), "removed": len(doomed)}))
+        return len(doomed)
+
+    # --- drift reports ----------------------------------------------------------------------
+
+    def _drift_prefix(self, snapshot_id: str) -> str:
+        return self._snapshot_prefix(snapshot_id) + "drift/"
+
+    async def put_drift(self, report: DriftReport) -> None:
+        snapshot_id = report.new_snapshot
+        row = await self._find_row(snapshot_id)
+        base = self._snapshot_prefix(snapshot_id)
+        # The summary is removed first and written last: it marks a complete report.
+        await self.client.delete(base + "drift.json")
+        await self._delete_prefix(self._drift_prefix(snapshot_id))
+        chunks = []
+        for start in range(0, report.change_count, CHANGES_PER_CHUNK):
+            chunk = [c.to_dict() for c in report.changes[start : start + CHANGES_PER_CHUNK]]
+            chunks.append(self._compress(orjson.dumps(chunk)))
+        await self._gather(
+            self.client.put(f"{self._drift_prefix(snapshot_id)}{n}.json.zst", data) for n, data in enumerate(chunks)
+        )
+        summary = orjson.dumps({**report.summary(), "chunks": len(chunks), "chunk_size": CHANGES_PER_CHUNK})
+        drift_bytes = sum(len(c) for c in chunks) + len(summary)
+        await self.client.put(base + "drift.json", summary)
+
+        def record(rows: list[dict[str, Any]]) -> None:
+            for r in rows:
+                if r["id"] == snapshot_id:
+                    r["changes"] = report.change_count
+                    r["drift_bytes"] = drift_bytes
+
+        await self._update_index(row["tenant"], record)
+
+    async def _drift_summary(self, snapshot_id: str) -> dict[str, Any] | None:
+        found = await self.client.get(self._snapshot_prefix(snapshot_id) + "drift.json")
+        if found is None:
+            if await self.client.head(self._manifest_key(snapshot_id)) is None:
+                raise SnapshotNotFound(snapshot_id, self.where)
+            return None
+        summary: dict[str, Any] = orjson.loads(found[0])
+        return summary
+
+    async def _read_chunk(self, snapshot_id: str, n: int) -> list[dict[str, Any]]:
+        found = await self.client.get(f"{self._drift_prefix(snapshot_id)}{n}.json.zst")
+        if found is None:
+            raise StoreError(
+                f"drift chunk {n} of snapshot {snapshot_id!r} is missing in {self.where}; the report is being "
+                f"rewritten, or was damaged: record it again (jiradrift drift list backfills it)"
+            )
+        chunk: list[dict[str, Any]] = orjson.loads(self._decompress(found[0]))
+        return chunk
+
+    async def get_drift(self, snapshot_id: str) -> DriftReport | None:
+        summary = await self._drift_summary(snapshot_id)
+        if summary is None:
+            return None
+        report = DriftReport.from_dict(summary)
+        report.changes = await self._read_changes(snapshot_id, summary, 0, summary["change_count"])
+        return report
+
+    async def read_changes(self, snapshot_id: str, start: int, stop: int) -> list[Change]:
+        summary = await self._drift_summary(snapshot_id)
+        if summary is None:
+            return []
+        return await self._read_changes(snapshot_id, summary, start, stop)
+
+    async def _read_changes(self, snapshot_id: str, summary: dict[str, Any], start: int, stop: int) -> list[Change]:
+        size: int = summary["chunk_size"]
+        start, stop = max(start, 0), min(stop, summary["change_count"])
+        if stop <= start:
+            return []
+        numbers = list(range(start // size, (stop - 1) // size + 1))
+        chunks = await self._gather(self._read_chunk(snapshot_id, n) for n in numbers)
+        out: list[Change] = []
+        for n, chunk in zip(numbers, chunks, strict=True):
+            lo = max(start - n * size, 0)
+            hi = min(stop - n * size, len(chunk))
+            out.extend(Change.from_dict(c) for c in chunk[lo:hi])
+        return out
+
+    # --- accounting -------------------------------------------------------------------------
+
+    async def usage(self, tenant: str) -> StoreUsage:
+        rows, _ = await self._read_index(tenant)
+        owners = [r["id"] for r in rows if not r["items_from"]]
+        sizes: dict[str, int] = {}
+        for data in await self._gather(self._load_raw(i) for i in owners):
+            sizes.update(data.get("sizes") or {})
+        return StoreUsage(
+            tenant=tenant,
+            snapshots=len(rows),
+            manifest_bytes=sum(r["manifest_bytes"] for r in rows),
+            body_bytes=sum(sizes.values()),
+            drift_bytes=sum(r["drift_bytes"] for r in rows),
+        )
