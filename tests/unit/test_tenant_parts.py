@@ -9,7 +9,13 @@ import pytest
 
 from jiradrift.handlers.health import conditions_from, ready_condition
 from jiradrift.handlers.jiraconn import classify
-from jiradrift.handlers.retention import beyond_keep_last, budget_candidates, finished_by_type
+from jiradrift.handlers.retention import (
+    beyond_keep_last,
+    budget_candidates,
+    finished_by_type,
+    protected,
+    unaccepted_evidence,
+)
 from jiradrift.handlers.state import TenantState
 from jiradrift.handlers.transitions import transition_events
 from jiradrift.k8s.conditions import ConditionType, Problem, Reason, find
@@ -68,7 +74,8 @@ def test_prune_is_due_at_most_once_per_interval() -> None:
 
 def test_a_healthy_static_tenant_is_ready_with_not_applicable_token_conditions() -> None:
     conditions = ready_condition(conditions_from([], [], spec(), 3, T0), spec(), 3, T0)
-    assert [c["type"] for c in conditions] == [str(t) for t in ConditionType]
+    # every health condition (Drifted is set by the accepted-baseline comparison, not the health check)
+    assert [c["type"] for c in conditions] == [str(t) for t in ConditionType if t is not ConditionType.DRIFTED]
     assert {c["type"]: c["reason"] for c in conditions} == {
         "Ready": "Ready",
         "CredentialsValid": "Accepted",
@@ -143,15 +150,42 @@ def test_keep_last_per_type_spares_the_named_baseline_and_unfinished_snapshots()
     snaps = [snap(f"f{i}", i) for i in range(5)] + [snap("w0", 0, "workflows"), snap("run", 9, phase="Capturing")]
     by_type = finished_by_type(snaps)
     assert names(by_type["fields"]) == ["f4", "f3", "f2", "f1", "f0"]
-    assert sorted(names(beyond_keep_last(by_type, 2, baseline=None))) == ["f0", "f1", "f2"]
-    assert sorted(names(beyond_keep_last(by_type, 2, baseline="f1"))) == ["f0", "f2"]
+    assert sorted(names(beyond_keep_last(by_type, 2, protected(snaps, None)))) == ["f0", "f1", "f2"]
+    assert sorted(names(beyond_keep_last(by_type, 2, protected(snaps, "f1")))) == ["f0", "f2"]
+
+
+def test_retention_never_removes_an_accepted_snapshot() -> None:
+    snaps = [snap(f"f{i}", i) for i in range(4)]
+    snaps[0]["metadata"]["labels"] = {"jiradrift.io/accepted": "true"}
+    keep = protected(snaps, None)
+    assert keep == {"f0"}
+    by_type = finished_by_type(snaps)
+    assert sorted(names(beyond_keep_last(by_type, 1, keep))) == ["f1", "f2"]
+    assert names(budget_candidates(by_type, snaps, keep)) == ["f1", "f2"]
+
+
+def test_drift_after_the_accepted_snapshot_is_kept_as_evidence_until_accepted() -> None:
+    snaps = [snap(f"f{i}", i) for i in range(5)]
+    snaps[1]["metadata"]["labels"] = {"jiradrift.io/accepted": "true"}
+    snaps[0]["metadata"]["labels"] = {"jiradrift.io/drift": "true"}  # before the accepted one: not evidence
+    snaps[2]["metadata"]["labels"] = {"jiradrift.io/drift": "true"}
+    snaps[3]["metadata"]["labels"] = {"jiradrift.io/drift": "false"}
+    assert unaccepted_evidence(snaps) == {"f2"}
+    by_type = finished_by_type(snaps)
+    assert sorted(names(beyond_keep_last(by_type, 1, protected(snaps, None) | unaccepted_evidence(snaps)))) == [
+        "f0",
+        "f3",
+    ]
+    snaps[1]["metadata"]["labels"] = {}
+    snaps[4]["metadata"]["labels"] = {"jiradrift.io/accepted": "true"}  # accepted later: f2 is history now
+    assert unaccepted_evidence(snaps) == set()
 
 
 @pytest.mark.parametrize("baseline", [None, "f0"])
 def test_the_byte_budget_never_takes_the_newest_of_a_type_or_the_baseline(baseline: str | None) -> None:
     snaps = [snap("f0", 0), snap("f1", 1), snap("w0", 2, "workflows")]
     by_type = finished_by_type(snaps)
-    assert names(budget_candidates(by_type, snaps, baseline)) == ([] if baseline else ["f0"])
+    assert names(budget_candidates(by_type, snaps, protected(snaps, baseline))) == ([] if baseline else ["f0"])
 
 
 def test_status_from_the_model_equals_what_the_server_stored_so_a_steady_tenant_writes_nothing() -> None:

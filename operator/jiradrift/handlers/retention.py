@@ -11,10 +11,11 @@ from typing import Any
 
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.objects import delete_object, object_path
-from jiradrift.k8s.resources import LABEL_TENANT, JiraTenantSpec, SnapshotPhase
+from jiradrift.k8s.resources import LABEL_DRIFT, LABEL_TENANT, JiraTenantSpec, SnapshotPhase
 from jiradrift.kube.api import label_value
 from jiradrift.kube.client import KubeError, resource_path
 from jiradrift.model.store import SnapshotStore
+from jiradrift.snapshot.baseline import LABEL_ACCEPTED
 
 log = logging.getLogger("jiradrift.retention")
 
@@ -37,16 +38,39 @@ def finished_by_type(snapshots: Iterable[Snap]) -> dict[str, list[Snap]]:
     return by_type
 
 
-def beyond_keep_last(by_type: dict[str, list[Snap]], keep_last: int, baseline: str | None) -> list[Snap]:
-    """The Snapshots past the newest ``keep_last`` of their type; never the named baseline."""
-    return [s for snaps in by_type.values() for s in snaps[keep_last:] if s["metadata"]["name"] != baseline]
+def protected(snapshots: Iterable[Snap], baseline: str | None) -> set[str]:
+    """Snapshots retention never removes: the named baseline and every accepted one."""
+    keep = {s["metadata"]["name"] for s in snapshots if (s["metadata"].get("labels") or {}).get(LABEL_ACCEPTED)}
+    return keep | ({baseline} if baseline else set())
 
 
-def budget_candidates(by_type: dict[str, list[Snap]], kept: list[Snap], baseline: str | None) -> list[Snap]:
+def unaccepted_evidence(snapshots: Iterable[Snap]) -> set[str]:
+    """Snapshots that recorded drift after their type's accepted snapshot. They hold the audit-log
+    attribution `jiradrift drift list --unaccepted` shows, so ``keepLast`` spares them until the
+    drift is accepted; the byte budget may still take them."""
+    accepted: dict[str, tuple[str, str]] = {}
+    for s in snapshots:
+        if (s["metadata"].get("labels") or {}).get(LABEL_ACCEPTED):
+            accepted[s["spec"]["type"]] = max(accepted.get(s["spec"]["type"], ("", "")), _age_key(s))
+    return {
+        s["metadata"]["name"]
+        for s in snapshots
+        if (s["metadata"].get("labels") or {}).get(LABEL_DRIFT) == "true"
+        and s["spec"]["type"] in accepted
+        and _age_key(s) > accepted[s["spec"]["type"]]
+    }
+
+
+def beyond_keep_last(by_type: dict[str, list[Snap]], keep_last: int, keep: set[str]) -> list[Snap]:
+    """The Snapshots past the newest ``keep_last`` of their type; never a protected one."""
+    return [s for snaps in by_type.values() for s in snaps[keep_last:] if s["metadata"]["name"] not in keep]
+
+
+def budget_candidates(by_type: dict[str, list[Snap]], kept: list[Snap], keep: set[str]) -> list[Snap]:
     """Oldest first, the Snapshots that may go to fit the byte budget: never the newest of a type
-    (the next baseline) nor the named baseline."""
+    (the next baseline) nor a protected one."""
     latest = {snaps[0]["metadata"]["name"] for snaps in by_type.values() if snaps}
-    return [s for s in sorted(kept, key=_age_key) if s["metadata"]["name"] not in latest | {baseline}]
+    return [s for s in sorted(kept, key=_age_key) if s["metadata"]["name"] not in latest | keep]
 
 
 async def list_snapshots(ctx: OperatorContext, namespace: str, tenant: str) -> list[Snap]:
@@ -62,14 +86,16 @@ async def list_snapshots(ctx: OperatorContext, namespace: str, tenant: str) -> l
 async def prune(ctx: OperatorContext, namespace: str, tenant: str, tkey: str, spec: JiraTenantSpec) -> list[str]:
     """Delete the oldest finished Snapshots beyond ``retention.keepLast`` per type, and their
     payloads; then the oldest until the tenant fits ``retention.maxBytes``."""
-    by_type = finished_by_type(await list_snapshots(ctx, namespace, tenant))
+    snapshots = await list_snapshots(ctx, namespace, tenant)
+    by_type = finished_by_type(snapshots)
     baseline = spec.drift.baseline_snapshot if spec.drift.compare_to == "baseline" else None
-    doomed = beyond_keep_last(by_type, spec.retention.keep_last, baseline)
+    keep = protected(snapshots, baseline)
+    doomed = beyond_keep_last(by_type, spec.retention.keep_last, keep | unaccepted_evidence(snapshots))
     store = await ctx.store_for(namespace, tkey)
     deleted = [await delete_snapshot(ctx, store, namespace, s) for s in doomed]
     kept = [s for snaps in by_type.values() for s in snaps if s not in doomed]
 
-    for snap in budget_candidates(by_type, kept, baseline):
+    for snap in budget_candidates(by_type, kept, keep):
         if (await store.usage(tkey)).total_bytes <= spec.retention.max_bytes:
             break
         deleted.append(await delete_snapshot(ctx, store, namespace, snap))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from jiradrift.handlers.acceptance import AcceptanceState
 from jiradrift.k8s.conditions import Problem
 from jiradrift.k8s.scheduling import EPOCH
 
@@ -26,6 +27,8 @@ class TenantState:
     posted: dict[str, Posted] = field(default_factory=dict)  # condition type -> last posted transition
     scheduled: tuple[str, tuple[str, ...]] | None = None  # (window, types) whose Snapshots exist
     pruned_at: datetime = EPOCH
+    accepted_at: datetime = EPOCH  # when the accepted baselines were last compared
+    acceptance: AcceptanceState = field(default_factory=AcceptanceState)
 
     def check_due(
         self,
@@ -48,6 +51,13 @@ class TenantState:
     ) -> None:
         self.generation, self.secret_version, self.checked_at = generation, secret_version, now
         self.problems, self.site = problems, site
+
+    def acceptance_due(self, now: datetime, every_seconds: float) -> bool:
+        """True at most once every ``every_seconds`` (and then marks now as the last comparison)."""
+        if (now - self.accepted_at).total_seconds() < every_seconds:
+            return False
+        self.accepted_at = now
+        return True
 
     def prune_due(self, now: datetime, every_seconds: float) -> bool:
         """True at most once every ``every_seconds`` (and then marks now as the last prune)."""

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from jiradrift.handlers import metrics
+from jiradrift.handlers.acceptance import reconcile_acceptance
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.health import conditions_from, ready_condition
 from jiradrift.handlers.objects import read_object
@@ -28,13 +29,15 @@ from jiradrift.k8s import conditions as cond
 from jiradrift.k8s import events
 from jiradrift.k8s.conditions import ConditionType, Reason
 from jiradrift.k8s.credentials import CredentialsProblem, auth_method
-from jiradrift.k8s.resources import Condition, JiraTenantSpec, JiraTenantStatus, SiteInfo
+from jiradrift.k8s.resources import Condition, JiraTenantSpec, JiraTenantStatus, SiteInfo, UnacceptedDrift
 from jiradrift.k8s.scheduling import ensure_snapshot, parse_duration, snapshot_name, window_iso, window_start
 from jiradrift.kube.client import KubeError, resource_path
 
 log = logging.getLogger("jiradrift.tenant")
 
 PRUNE_SECONDS = 30.0
+# how often the accepted baselines are compared (one LIST of the tenant's Snapshots; diffs are cached)
+ACCEPTANCE_SECONDS = 10.0
 
 
 def tenant_key(namespace: str, name: str) -> str:
@@ -89,6 +92,26 @@ async def reconcile_tenant(
     )
     if state.site:
         status.site = SiteInfo.model_validate(state.site)
+    if state.acceptance_due(now, ACCEPTANCE_SECONDS):
+        try:  # a failure here leaves Drifted as it was; it never blocks scheduling
+            acceptance = await reconcile_acceptance(
+                ctx.kube,
+                await ctx.store_for(namespace, tenant_key(namespace, name)),
+                namespace,
+                name,
+                spec.drift.ignore,
+                state.acceptance,
+                now,
+            )
+        except Exception as exc:
+            log.warning("accepted baselines of %s/%s not compared: %s", namespace, name, exc)
+        else:
+            drifted, reason, message = acceptance.condition
+            conditions = cond.set_condition(
+                conditions, ConditionType.DRIFTED, drifted, reason, message, generation=generation, now=now
+            )
+            status.conditions = _models(conditions)
+            status.unaccepted = UnacceptedDrift.model_validate(acceptance.unaccepted.status())
     for field, value in _status_fields(status).items():  # only what changed: a steady tenant costs no write
         if current.get(field) != value:
             patch.status[field] = value

@@ -25,6 +25,7 @@ class ConditionType(StrEnum):
     REACHABLE = "Reachable"
     TOKEN_FRESH = "TokenFresh"
     SCOPES_READ_ONLY = "ScopesReadOnly"
+    DRIFTED = "Drifted"  # the newest complete snapshot of some type differs from its accepted one
 
 
 class Reason(StrEnum):
@@ -73,6 +74,11 @@ class Reason(StrEnum):
     INCOMPLETE = "Incomplete"
     DRIFT_DETECTED = "DriftDetected"
     SNAPSHOT_INCOMPLETE = "SnapshotIncomplete"
+    BUDGET_EXCEEDED = "BudgetExceeded"
+    # accepted baselines (the Drifted condition)
+    UNACCEPTED_CHANGES = "UnacceptedChanges"
+    MATCHES_ACCEPTED = "MatchesAccepted"
+    NO_ACCEPTED_SNAPSHOT = "NoAcceptedSnapshot"
 
 
 # A Snapshot failing for one of these fails at once: retrying cannot help until a person acts.

@@ -120,8 +120,10 @@ class Kube:
         if kubeconfig is None and in_cluster:
             kconfig.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         else:
+            # $KUBECONFIG is read now, not when kubernetes_asyncio was imported
+            path = kubeconfig if kubeconfig is not None else os.environ.get("KUBECONFIG") or None
             await kconfig.load_kube_config(
-                config_file=str(kubeconfig) if kubeconfig is not None else None,
+                config_file=str(path) if path is not None else None,
                 context=context,
                 client_configuration=configuration,
             )

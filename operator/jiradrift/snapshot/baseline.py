@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from jiradrift.k8s.conditions import ConditionType, Reason
 from jiradrift.k8s.resources import GROUP, LABEL_TYPE
 from jiradrift.model.kinds import Severity
 from jiradrift.model.report import DriftReport
@@ -28,10 +29,10 @@ ANNOTATION_ACCEPTED_BY = f"{GROUP}/accepted-by"
 ACCEPTED = "true"
 AUTO_ACCEPTED_BY = "jiradrift-operator (first complete snapshot of its type)"
 
-CONDITION = "Drifted"
-REASON_UNACCEPTED = "UnacceptedChanges"
-REASON_IN_SYNC = "MatchesAccepted"
-REASON_NO_BASELINE = "NoAcceptedSnapshot"
+CONDITION = ConditionType.DRIFTED
+REASON_UNACCEPTED = Reason.UNACCEPTED_CHANGES
+REASON_IN_SYNC = Reason.MATCHES_ACCEPTED
+REASON_NO_BASELINE = Reason.NO_ACCEPTED_SNAPSHOT
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -1,0 +1,156 @@
+"""Accepted baselines end to end: the first complete snapshot of each type is accepted by the
+operator; a change makes the tenant Drifted (and the Unaccepted column count it) across later
+windows until someone accepts; `drift list --unaccepted` lists exactly the outstanding changes with
+their attribution; `jiradrift accept` clears it; retention never removes an accepted snapshot.
+
+The operator runs as its own process against the real kube-apiserver; Jira is the emulator.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kubernetes import client as k8s
+from prometheus_client.parser import text_string_to_metric_families
+from tests.operator.kube import condition, get, make_secret, make_tenant, snapshots
+from typer.testing import CliRunner
+
+from jiradrift.cli import app
+from jiradrift.dev.controlplane import ControlPlane
+from jiradrift.dev.operator_process import running_operator, wait_for
+from jiradrift.k8s.resources import GROUP, VERSION
+from jiradrift.snapshot.baseline import LABEL_ACCEPTED
+
+pytestmark = pytest.mark.k8s
+runner = CliRunner()
+
+
+def _manual(name: str, snapshot_type: str) -> str:
+    return json.dumps(
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Snapshot",
+            "metadata": {"name": name},
+            "spec": {"tenantRef": {"name": "acme"}, "type": snapshot_type},
+        }
+    )
+
+
+def _gauge(port: int, ns: str) -> dict[str, float]:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return {
+        s.labels["severity"]: s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.name == "jiradrift_unaccepted_changes" and s.labels["namespace"] == ns
+    }
+
+
+def _accepted(api: k8s.ApiClient, ns: str) -> set[str]:
+    return {s["metadata"]["name"] for s in snapshots(api, ns) if s["metadata"].get("labels", {}).get(LABEL_ACCEPTED)}
+
+
+def _completed(api: k8s.ApiClient, ns: str, name: str) -> bool:
+    return (get(api, ns, "snapshots", name).get("status") or {}).get("phase") == "Completed"
+
+
+def test_drift_stays_until_accepted(
+    control_plane: ControlPlane,
+    k8s_api: k8s.ApiClient,
+    k8s_namespace: str,
+    jira_sim: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ns = k8s_namespace
+    monkeypatch.setenv("KUBECONFIG", str(control_plane.kubeconfig))  # the CLI reads the cluster like a user
+    creds = jira_sim.credentials
+    make_secret(k8s_api, ns, "acme-jira", {"email": creds.email, "token": creds.api_token})
+    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "acme-jira", ["workflows"], retention={"keepLast": 2})
+    with running_operator(control_plane, [ns], tmp_path) as op:
+        first = wait_for(
+            lambda: [
+                s["metadata"]["name"] for s in snapshots(k8s_api, ns) if _completed(k8s_api, ns, s["metadata"]["name"])
+            ],
+            "the window's Snapshot Completed",
+            op=op,
+            timeout=120,
+        )
+        wait_for(lambda: _accepted(k8s_api, ns) == set(first), "the first complete snapshot accepted", op=op)
+        wait_for(
+            lambda: condition(get(k8s_api, ns, "jiratenants", "acme"), "Drifted").get("status") == "False",
+            "Drifted=False while nothing changed",
+            op=op,
+        )
+
+        global_wf = next(w for w in jira_sim.site.workflows if w["scope"]["type"] == "GLOBAL")
+        jira_sim.admin.change_workflow(global_wf["id"], description="changed by the test")
+        # Two later snapshots: the drift stays seen after the window that showed it.
+        for i in (1, 2, 3, 4):
+            name = f"acme-workflows-manual-{i}"
+            control_plane.kubectl("apply", "-n", ns, "-f", "-", input=_manual(name, "workflows"))
+            wait_for(lambda name=name: _completed(k8s_api, ns, name), f"{name} Completed", op=op, timeout=120)
+
+        def drifted() -> dict[str, Any]:
+            tenant = get(k8s_api, ns, "jiratenants", "acme")
+            cond = condition(tenant, "Drifted")
+            assert cond.get("status") == "True", cond
+            return tenant
+
+        tenant = wait_for(drifted, "Drifted=True after the change", op=op)
+        cond = condition(tenant, "Drifted")
+        assert cond["reason"] == "UnacceptedChanges"
+        unaccepted = tenant["status"]["unaccepted"]
+        assert unaccepted["total"] == 1 and unaccepted["medium"] == 1 and unaccepted["types"] == ["workflows"]
+        assert f"jiradrift accept --tenant {ns}/acme" in cond["message"]
+        wait_for(
+            lambda: _gauge(op.metrics_port, ns).get("medium") == 1, "jiradrift_unaccepted_changes{medium}=1", op=op
+        )
+
+        # The printer columns say it too.
+        table = control_plane.kubectl("get", "jt", "acme", "-n", ns).stdout
+        assert "UNACCEPTED" in table and "SEVERITY" in table and " medium" in table
+
+        # Retention (keepLast 2) pruned manual-2 but kept the accepted snapshot and manual-1, which
+        # recorded the unaccepted drift and its attribution.
+        def names() -> set[str]:
+            return {s["metadata"]["name"] for s in snapshots(k8s_api, ns)}
+
+        expected = {*first, "acme-workflows-manual-1", "acme-workflows-manual-3", "acme-workflows-manual-4"}
+        wait_for(lambda: names() == expected, "retention: keepLast, the accepted and the evidence", op=op, timeout=120)
+        assert _accepted(k8s_api, ns) == set(first)
+
+        listed = runner.invoke(app, ["drift", "list", "--tenant", f"{ns}/acme", "--unaccepted", "--format", "json"])
+        assert listed.exit_code == 0, listed.output
+        data = json.loads(listed.output)
+        assert data["total"] == 1
+        [wf] = data["types"]
+        assert wf["accepted"] == first[0] and wf["newest"] == "acme-workflows-manual-4"
+        [change] = wf["changes"]
+        assert change["key"].startswith("workflow/") and change["path"] == "description"
+        assert change["new"] == "changed by the test"
+        assert "by " in change["changed_by"], change  # the audit-log attribution recorded on manual-1
+
+        accepted = runner.invoke(app, ["accept", "--tenant", f"{ns}/acme", "--by", "tester"])
+        assert accepted.exit_code == 0, accepted.output
+        assert "workflows: accepted acme-workflows-manual-4" in accepted.output
+        wait_for(
+            lambda: condition(get(k8s_api, ns, "jiratenants", "acme"), "Drifted").get("status") == "False",
+            "Drifted=False after accepting",
+            op=op,
+        )
+        assert get(k8s_api, ns, "jiratenants", "acme")["status"]["unaccepted"]["total"] == 0
+        wait_for(lambda: not any(_gauge(op.metrics_port, ns).values()), "the gauge back to 0", op=op)
+        again = runner.invoke(app, ["drift", "list", "--tenant", f"{ns}/acme", "--unaccepted"])
+        assert again.exit_code == 0 and "no unaccepted changes" in again.output
+        # Accepted: the old baseline and the evidence are ordinary history now, and retention takes them.
+        wait_for(
+            lambda: names() == {"acme-workflows-manual-3", "acme-workflows-manual-4"},
+            "retention after accepting",
+            op=op,
+            timeout=120,
+        )
