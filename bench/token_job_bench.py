@@ -39,7 +39,7 @@ import yaml
 from kubernetes import config as k8s_config
 
 from jiradrift.dev.controlplane import ControlPlane, install_crds
-from jiradrift.kube.api import request_json
+from jiradrift.dev.kubejson import request_json
 
 TARGET_S = 60.0
 SUMMARY_PREFIX = "Token refresh job: "

@@ -19,7 +19,7 @@ from tests.store.builders import T0, canonical, put_snapshot, report_with
 from tests.store.contract import WF_A, WF_B, StoreContract
 
 from jiradrift.dev.controlplane import ControlPlane
-from jiradrift.kube.api import request_json
+from jiradrift.dev.kubejson import request_json
 from jiradrift.kube.client import Kube
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.store_errors import BudgetExceeded, StoreError

@@ -22,7 +22,7 @@ from tests.k8s.test_configmap_store import kube  # noqa: F401  (the async client
 from tests.store.builders import put_snapshot
 from tests.store.contract import StoreContract
 
-from jiradrift.kube.api import request_json
+from jiradrift.dev.kubejson import request_json
 from jiradrift.kube.client import Kube
 from jiradrift.store.configmap import SNAPSHOT_PACK_TYPE, ConfigMapStore, SecretStore
 

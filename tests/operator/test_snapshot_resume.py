@@ -86,7 +86,7 @@ async def test_a_failure_after_the_capture_completes_from_the_stored_manifest(
     make_secret(k8s_api, ns, "jira", {"email": creds.email, "token": creds.api_token})
     make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "jira", [TYPE])
     settings = OperatorSettings(namespaces=[ns], allowed_hosts=HostAllowlist.parse("127.0.0.1"))
-    ctx = OperatorContext(kube=kube, api=k8s_api, settings=settings, holder="test-holder")
+    ctx = OperatorContext(kube=kube, settings=settings, holder="test-holder")
 
     # A first Snapshot, without faults: the baseline, and how many requests one capture makes.
     make_snapshot(k8s_api, ns, "base")

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from jiradrift.cli import app
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.k8s.resources import GROUP, LABEL_TENANT, VERSION
-from jiradrift.kube.api import label_value
+from jiradrift.kube.names import label_value
 from jiradrift.store.s3 import S3Store
 from jiradrift.store.s3client import S3Client
 

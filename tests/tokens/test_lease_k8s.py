@@ -13,9 +13,9 @@ import pytest
 from kubernetes import client as k8s
 from tokenlib import CountingKube
 
+from jiradrift.dev.kubejson import request_json
 from jiradrift.k8s import lease as lease_module
 from jiradrift.k8s.lease import LeaseLock, lease_name
-from jiradrift.kube.api import request_json
 from jiradrift.kube.client import Kube
 from jiradrift.tokens.lease import lease_key, refresh_lease
 

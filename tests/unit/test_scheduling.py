@@ -7,7 +7,7 @@ import pytest
 
 from jiradrift.k8s.resources import DNS_SUBDOMAIN_PATTERN
 from jiradrift.k8s.scheduling import parse_duration, snapshot_name, window_start
-from jiradrift.kube.api import label_value
+from jiradrift.kube.names import label_value
 
 
 @pytest.mark.parametrize(

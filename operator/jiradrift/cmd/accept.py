@@ -19,8 +19,8 @@ from typing import Annotated
 import typer
 
 from jiradrift.k8s.resources import GROUP, LABEL_TENANT, VERSION
-from jiradrift.kube.api import label_value
 from jiradrift.kube.client import Kube, KubeError, resource_path
+from jiradrift.kube.names import label_value
 from jiradrift.snapshot.baseline import UNACCEPT_PATCH, SnapshotEntry, accept_patch, baselines
 
 _TENANT = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$")

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from pathlib import Path
 
 import kopf
 import typer
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 
 from jiradrift import logs
 from jiradrift.cmd import s3options
@@ -37,26 +34,13 @@ from jiradrift.notify import (
 )
 
 STORES = ("secret", "configmap", "filesystem", "s3")
-SYNC_POOL = 16  # connections of the sync client the stores and the notifier still use
-
-
-def api_client() -> k8s.ApiClient:
-    """The sync client (in-cluster credentials in a pod, else the kubeconfig), for the parts not yet on Kube."""
-    config = k8s.Configuration()
-    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
-        k8s_config.load_incluster_config(client_configuration=config)
-    else:
-        k8s_config.load_kube_config(client_configuration=config)
-    config.connection_pool_maxsize = SYNC_POOL
-    return k8s.ApiClient(config)
 
 
 async def operate(settings: OperatorSettings, *, all_namespaces: bool, liveness: str) -> None:
     """Connect the one async client, build the handlers' context and run kopf until stopped."""
     kube = await Kube.connect()
-    api = api_client()
     try:
-        ctx = OperatorContext(kube=kube, api=api, settings=settings, holder=holder_identity())
+        ctx = OperatorContext(kube=kube, settings=settings, holder=holder_identity())
         await kopf.operator(
             registry=build_registry(ctx),
             standalone=settings.standalone,
@@ -66,7 +50,6 @@ async def operate(settings: OperatorSettings, *, all_namespaces: bool, liveness:
         )
     finally:
         await kube.close()
-        api.close()
 
 
 def run_command(

@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from jiradrift.k8s.resources import GROUP, LABEL_TENANT, VERSION
-from jiradrift.kube.api import label_value
 from jiradrift.kube.client import Kube, KubeError, resource_path
+from jiradrift.kube.names import label_value
 from jiradrift.model.report import DriftReport, display_value
 from jiradrift.snapshot.baseline import SnapshotEntry, baselines
 from jiradrift.snapshot.recording import diff_stored

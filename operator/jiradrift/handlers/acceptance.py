@@ -16,8 +16,8 @@ from datetime import datetime
 
 from jiradrift.handlers import metrics
 from jiradrift.k8s.resources import GROUP, LABEL_TENANT, VERSION
-from jiradrift.kube.api import label_value
 from jiradrift.kube.client import Kube, resource_path
+from jiradrift.kube.names import label_value
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import StoreError

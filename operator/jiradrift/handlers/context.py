@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client as k8s
-
 from jiradrift.handlers.state import TenantState
 from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.jira.limits import ResponseLimits
@@ -56,9 +54,6 @@ class OperatorContext:
     """What every handler needs, passed in rather than global, so tests can build their own."""
 
     kube: Kube  # the one Kubernetes client of the handlers
-    # The sync client, only for the parts still on it: the ConfigMap/Secret stores and the
-    # notifier's reads and writes of Snapshots.
-    api: k8s.ApiClient
     settings: OperatorSettings
     holder: str
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))

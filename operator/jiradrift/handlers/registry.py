@@ -79,7 +79,6 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     async def start_notifier(**_: Any) -> None:
         """Drift notifications run beside the handlers, never inside a capture (jiradrift.notify)."""
         notifier = Notifier(
-            ctx.api,
             ctx.kube,
             settings.notify,
             ctx.holder,

@@ -12,8 +12,8 @@ from typing import Any
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.objects import delete_object, object_path
 from jiradrift.k8s.resources import LABEL_DRIFT, LABEL_TENANT, JiraTenantSpec, SnapshotPhase
-from jiradrift.kube.api import label_value
 from jiradrift.kube.client import KubeError, resource_path
+from jiradrift.kube.names import label_value
 from jiradrift.model.store import SnapshotStore
 from jiradrift.snapshot.baseline import LABEL_ACCEPTED
 

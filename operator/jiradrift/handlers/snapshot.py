@@ -51,7 +51,7 @@ from jiradrift.k8s.resources import (
     SnapshotPhase,
     SnapshotStatus,
 )
-from jiradrift.kube.api import label_value
+from jiradrift.kube.names import label_value
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore

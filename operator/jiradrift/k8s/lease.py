@@ -42,7 +42,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jiradrift.k8s.resources import GROUP, LABEL_TENANT, LABEL_TYPE
-from jiradrift.kube.api import label_value
 from jiradrift.kube.client import Kube
 from jiradrift.kube.lease import (
     Lease,
@@ -53,6 +52,7 @@ from jiradrift.kube.lease import (
     LockHold,
     format_microtime,
 )
+from jiradrift.kube.names import label_value
 
 __all__ = [
     "ANNOTATION_LOCK_KEY",

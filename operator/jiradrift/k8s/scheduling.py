@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jiradrift.k8s.resources import API_VERSION, GROUP, LABEL_TENANT, LABEL_TYPE, LABEL_WINDOW, VERSION
-from jiradrift.kube.api import label_value
 from jiradrift.kube.client import Kube, KubeError, resource_path
+from jiradrift.kube.names import label_value
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -20,8 +20,6 @@ from datetime import datetime
 from typing import Any, cast
 
 import httpx
-from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
 
 from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.k8s import events
@@ -33,7 +31,7 @@ from jiradrift.k8s.resources import (
     JiraTenantSpec,
     NotificationDelivery,
 )
-from jiradrift.kube.client import Kube
+from jiradrift.kube.client import Kube, KubeError, resource_path
 from jiradrift.notify import delivery
 from jiradrift.notify.delivery import DeliveryPolicy
 from jiradrift.notify.destination import DEFAULT_NOTIFICATION_HOSTS, DestinationProblem, webhook_url
@@ -76,7 +74,6 @@ def records_json(records: Sequence[NotificationDelivery]) -> list[dict[str, Any]
 class Notifier:
     def __init__(
         self,
-        api: k8s.ApiClient,
         kube: Kube,
         settings: NotifySettings,
         holder: str,
@@ -84,14 +81,12 @@ class Notifier:
         clock: Callable[[], datetime],
         on_result: ResultHook = lambda *_: None,
     ) -> None:
-        self.api = api
         self.kube = kube
         self.settings = settings
         self.holder = holder
         self.namespaces = list(namespaces)
         self.clock = clock
         self.on_result = on_result
-        self._objects = k8s.CustomObjectsApi(api)
         self._gate = asyncio.Semaphore(settings.concurrency)
         # one task per Snapshot being delivered, so a hanging receiver holds up only its own Snapshot
         self._inflight: dict[str, asyncio.Task[None]] = {}
@@ -127,7 +122,7 @@ class Notifier:
 
     async def round(self, client: httpx.AsyncClient) -> int:
         """Start delivering each marked Snapshot not already in flight; returns how many are marked."""
-        bodies = await asyncio.to_thread(self._marked)
+        bodies = await self._marked()
         for body in bodies:
             key = body["metadata"]["uid"]
             if key not in self._inflight:
@@ -145,26 +140,18 @@ class Notifier:
                 return
             try:
                 await self.deliver(client, body)
-            except ApiException as exc:
+            except KubeError as exc:
                 log.warning("notifications of %s: API error %s", _name(body), exc.status)
             except Exception:
                 log.exception("notifications of %s failed", _name(body))
 
-    def _marked(self) -> list[dict[str, Any]]:
+    async def _marked(self) -> list[dict[str, Any]]:
         selector = f"{LABEL_NOTIFY}=pending"
         if not self.namespaces:
-            listing = cast(
-                dict[str, Any],
-                self._objects.list_cluster_custom_object(GROUP, VERSION, "snapshots", label_selector=selector),
-            )
-            return cast(list[dict[str, Any]], listing["items"])
+            return await self.kube.list_all(resource_path(GROUP, VERSION, "snapshots"), labelSelector=selector)
         out: list[dict[str, Any]] = []
         for ns in self.namespaces:
-            listing = cast(
-                dict[str, Any],
-                self._objects.list_namespaced_custom_object(GROUP, VERSION, ns, "snapshots", label_selector=selector),
-            )
-            out.extend(listing["items"])
+            out.extend(await self.kube.list_all(resource_path(GROUP, VERSION, "snapshots", ns), labelSelector=selector))
         return out
 
     async def deliver(self, client: httpx.AsyncClient, body: dict[str, Any]) -> None:
@@ -176,11 +163,11 @@ class Notifier:
             return  # labelled just before the capture writes its result
         records = records_of(body)
         if delivery.is_settled(records):
-            await asyncio.to_thread(self._unmark, namespace, name)
+            await self._unmark(namespace, name)
             return
         if not any(delivery.is_due(r, self.clock(), r.digest, self.settings.policy) for r in records):
             return  # all waiting for their backoff or in flight: no reads
-        tenant = await asyncio.to_thread(self._read, namespace, "jiratenants", tenant_name)
+        tenant = await self._read(namespace, "jiratenants", tenant_name)
         spec = JiraTenantSpec.model_validate(tenant["spec"]) if tenant else None
         notice = DriftNotice.from_snapshot(body, site=spec.site if spec else "")
         digest, now = notice.digest, self.clock()
@@ -188,12 +175,12 @@ class Notifier:
         if not due:
             return
         claimed = [delivery.claim(r, now, self.holder, digest) if r.destination in due else r for r in records]
-        if not await asyncio.to_thread(self._write, namespace, name, meta["resourceVersion"], claimed):
+        if not await self._write(namespace, name, meta["resourceVersion"], claimed):
             return  # another replica claimed first, or the Snapshot changed: look again next round
         outcomes = await asyncio.gather(
             *(self._attempt(client, body, tenant_name, spec, notice, r) for r in claimed if r.destination in due)
         )
-        await asyncio.to_thread(self._record, namespace, name, dict(outcomes))
+        await self._record(namespace, name, dict(outcomes))
 
     async def _attempt(
         self,
@@ -240,10 +227,10 @@ class Notifier:
         self.on_result(namespace, tenant, record.destination, verdict)
         return record.destination, outcome
 
-    def _record(self, namespace: str, name: str, outcomes: dict[str, NotificationDelivery]) -> None:
+    async def _record(self, namespace: str, name: str, outcomes: dict[str, NotificationDelivery]) -> None:
         """Write the outcomes over the records this operator still holds (re-read on a conflict)."""
         for _ in range(WRITE_RETRIES):
-            body = self._read(namespace, "snapshots", name)
+            body = await self._read(namespace, "snapshots", name)
             if body is None:
                 return
             records = records_of(body)
@@ -253,41 +240,42 @@ class Notifier:
                 else r
                 for r in records
             ]
-            if self._write(namespace, name, body["metadata"]["resourceVersion"], merged):
+            if await self._write(namespace, name, body["metadata"]["resourceVersion"], merged):
                 if delivery.is_settled(merged):
-                    self._unmark(namespace, name)
+                    await self._unmark(namespace, name)
                 return
         log.warning(
             "notifications of %s/%s: could not record the outcome after %d conflicts", namespace, name, WRITE_RETRIES
         )
 
-    def _write(self, namespace: str, name: str, resource_version: str, records: list[NotificationDelivery]) -> bool:
+    async def _write(
+        self, namespace: str, name: str, resource_version: str, records: list[NotificationDelivery]
+    ) -> bool:
         """Replace ``status.notifications`` if the Snapshot is still at ``resource_version``."""
         patch = {"metadata": {"resourceVersion": resource_version}, "status": {"notifications": records_json(records)}}
         try:
-            self._objects.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, "snapshots", name, patch)
-        except ApiException as exc:
+            await self.kube.merge_patch(resource_path(GROUP, VERSION, "snapshots", namespace, name) + "/status", patch)
+        except KubeError as exc:
             if exc.status in (404, 409):
                 return False
             raise
         return True
 
-    def _unmark(self, namespace: str, name: str) -> None:
+    async def _unmark(self, namespace: str, name: str) -> None:
         try:
-            self._objects.patch_namespaced_custom_object(
-                GROUP, VERSION, namespace, "snapshots", name, {"metadata": {"labels": {LABEL_NOTIFY: None}}}
+            await self.kube.merge_patch(
+                resource_path(GROUP, VERSION, "snapshots", namespace, name),
+                {"metadata": {"labels": {LABEL_NOTIFY: None}}},
             )
-        except ApiException as exc:
-            if exc.status != 404:
+        except KubeError as exc:
+            if not exc.not_found:
                 raise
 
-    def _read(self, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
+    async def _read(self, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
         try:
-            return cast(
-                dict[str, Any], self._objects.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
-            )
-        except ApiException as exc:
-            if exc.status == 404:
+            return cast(dict[str, Any], await self.kube.get(resource_path(GROUP, VERSION, plural, namespace, name)))
+        except KubeError as exc:
+            if exc.not_found:
                 return None
             raise
 

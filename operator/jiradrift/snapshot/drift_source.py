@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 from jiradrift.k8s.resources import GROUP, LABEL_TENANT, VERSION
-from jiradrift.kube.api import label_value
 from jiradrift.kube.client import Kube, resource_path
+from jiradrift.kube.names import label_value
 from jiradrift.model.report import Change
 from jiradrift.model.store import SnapshotStore
 from jiradrift.snapshot.drift import SnapshotDrift

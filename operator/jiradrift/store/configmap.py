@@ -64,8 +64,8 @@ from typing import Any
 import orjson
 import zstandard
 
-from jiradrift.kube.api import label_value
 from jiradrift.kube.client import METADATA_LIST, Kube, KubeError, resource_path
+from jiradrift.kube.names import label_value
 from jiradrift.model.manifest import Manifest, compute_digest
 from jiradrift.model.report import Change, DriftReport
 from jiradrift.model.store import SnapshotInfo, StoreUsage

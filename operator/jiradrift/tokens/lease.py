@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from jiradrift.k8s.lease import LeaseLock
 from jiradrift.k8s.resources import LABEL_TENANT
-from jiradrift.kube.api import label_value
 from jiradrift.kube.client import Kube
+from jiradrift.kube.names import label_value
 
 
 def lease_key(namespace: str, name: str) -> str:

@@ -1,4 +1,5 @@
-"""Raw JSON calls to the Kubernetes API through a ``kubernetes.client.ApiClient``.
+"""Raw JSON calls through the sync ``kubernetes.client.ApiClient``: test and bench tooling only
+(the operator and the token job use :mod:`jiradrift.kube.client`).
 
 Why not the generated ``CoreV1Api``/``CoordinationV1Api`` methods: since kubernetes 35 they
 validate dict bodies into pydantic models, which turns a MicroTime string such as
@@ -7,14 +8,10 @@ fraction at whole seconds, which the API server refuses -- and they decode every
 models, which is slow for ConfigMaps full of base64. Here bodies go out as the dicts we built, and
 responses come back as the dicts the server sent. Auth, TLS and the host still come from the
 ApiClient's configuration.
-
-Lives in ``store`` (the ConfigMap backend needs it) so that ``k8s`` (the Lease lock) can use it
-too without ``store`` importing ``k8s``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -74,19 +71,3 @@ def status_message(exc: ApiException) -> str:
         return str(json.loads(exc.body or "{}").get("message") or exc.body)
     except (ValueError, AttributeError):
         return str(exc.body)
-
-
-def label_value(value: str) -> str:
-    """``value`` made into a valid label value (<= 63 chars of ``[A-Za-z0-9_.-]``, alphanumeric ends).
-
-    ``namespace/name`` becomes ``namespace.name``. Long or mangled values get a hash suffix so two
-    different inputs do not end up with the same label. Label values are for selecting; keep the
-    exact value in an annotation.
-    """
-    wanted = value.replace("/", ".")
-    clean = _LABEL_BAD.sub("-", wanted).strip("-_.")
-    if clean == wanted and len(clean) <= 63:
-        return clean
-    digest = hashlib.sha256(value.encode()).hexdigest()[:10]
-    clean = clean[: 63 - len(digest) - 1].rstrip("-_.")
-    return f"{clean}-{digest}" if clean else digest
