@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 from tests.operator.kube import get, make_secret, make_tenant, snapshots
+from typer.testing import CliRunner
 
+from jiradrift.cli import app
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
 from jiradrift.k8s.resources import GROUP, VERSION
@@ -41,6 +43,12 @@ def test_keep_last_prunes_oldest_snapshots_and_their_payload_secrets(
                 op=op,
                 timeout=60,
             )
+        # The first complete snapshot is accepted and the drift in manual-3 is kept as evidence
+        # until accepted; accepting the newest lets keepLast alone decide.
+        accepted = CliRunner().invoke(
+            app, ["accept", "--tenant", f"{ns}/acme", "--kubeconfig", str(control_plane.kubeconfig)]
+        )
+        assert accepted.exit_code == 0 and "accepted acme-manual-4" in accepted.output, accepted.output
         kept = wait_for(
             lambda: (
                 (names := sorted(s["metadata"]["name"] for s in snapshots(k8s_api, ns)))
