@@ -4,8 +4,11 @@ A real single-node cluster (``jiradrift.dev.node``), the operator image built fr
 ``helm install`` of the chart, so the operator runs as the chart's pod exactly as in a cluster; the
 Jira emulator serves TLS on the node's bridge as ``https://jira.emulator.test``. A JiraTenant is
 applied, becomes Ready and snapshots; the emulator's configuration is changed; a new Snapshot shows
-the drift in ``kubectl get`` and ``jiradrift drift list``. Needs root (a node changes host state,
-all of it undone on exit).
+the drift in ``kubectl get`` and ``jiradrift drift list``. Then the accept flow: the first snapshot
+of each type was accepted by the operator, so the tenant turns ``Drifted=True`` (Unaccepted and
+Severity columns); ``jiradrift drift list --unaccepted`` lists the outstanding changes and
+``jiradrift accept`` makes the newest snapshots the baseline, after which ``Drifted=False``.
+Needs root (a node changes host state, all of it undone on exit).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from jiradrift.dev.controlplane import REPO_ROOT, ControlPlane
 from jiradrift.dev.node import Cluster, build_operator_image
 from jiradrift.dev.tls_jira import TlsJira, chart_values, tls_emulator
 from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
+from jiradrift.snapshot.baseline import LABEL_ACCEPTED
 
 NAMESPACE = "jira-demo"
 
@@ -159,21 +163,24 @@ def _demo(plane: ControlPlane, tls: TlsJira, image: str, size: str, keep: bool, 
         )
     )
 
-    _step(f"jiradrift drift list --tenant {NAMESPACE}/acme")
-    cli = [
-        sys.executable,
-        "-m",
-        "jiradrift",
-        "drift",
-        "list",
-        "--tenant",
-        f"{NAMESPACE}/acme",
-        "--limit",
-        "10",
-    ]
-    env_kube = {"KUBECONFIG": str(plane.kubeconfig), "COLUMNS": "160"}
-    result = subprocess.run(cli, capture_output=True, text=True, env={**_environ(), **env_kube}, check=False)
-    typer.echo(result.stdout.rstrip() or result.stderr.rstrip())
+    tenant_ref = f"{NAMESPACE}/acme"
+    _step(f"jiradrift drift list --tenant {tenant_ref}")
+    _cli(plane, "drift", "list", "--tenant", tenant_ref, "--limit", "10")
+
+    _step("Accepted baselines: the first complete snapshot of each type was accepted, so the tenant is Drifted")
+    _wait_for(plane, lambda: _drifted(plane) == "True", "JiraTenant Drifted=True", timeout=120)
+    _show(plane, "get", "jt", "-n", NAMESPACE)
+    _show_drifted(plane)
+    _show(plane, "get", "snap", "-n", NAMESPACE, "-L", LABEL_ACCEPTED)
+
+    _step(f"jiradrift drift list --tenant {tenant_ref} --unaccepted: the outstanding changes, with attribution")
+    _cli(plane, "drift", "list", "--tenant", tenant_ref, "--unaccepted")
+
+    _step(f"jiradrift accept --tenant {tenant_ref}: the newest snapshots become the baseline")
+    _cli(plane, "accept", "--tenant", tenant_ref)
+    _wait_for(plane, lambda: _drifted(plane) == "False", "JiraTenant Drifted=False after accept", timeout=120)
+    _show(plane, "get", "jt", "-n", NAMESPACE)
+    _show_drifted(plane)
 
     typer.secho(f"\nDemo finished in {time.monotonic() - started:.0f}s.", fg=typer.colors.GREEN, bold=True)
     if keep:
@@ -183,6 +190,30 @@ def _demo(plane: ControlPlane, tls: TlsJira, image: str, size: str, keep: bool, 
                 time.sleep(1)
         except KeyboardInterrupt:
             pass
+
+
+def _cli(plane: ControlPlane, *args: str) -> None:
+    """Run ``jiradrift ARGS`` against the demo cluster as the admin would, and show its output."""
+    env = {**_environ(), "KUBECONFIG": str(plane.kubeconfig), "COLUMNS": "160"}
+    result = subprocess.run(
+        [sys.executable, "-m", "jiradrift", *args], capture_output=True, text=True, env=env, check=False
+    )
+    typer.echo(result.stdout.rstrip() or result.stderr.rstrip())
+    if result.returncode != 0:
+        raise typer.Exit(_fail(f"jiradrift {' '.join(args)}: exit {result.returncode}\n{result.stderr[-2000:]}"))
+
+
+_DRIFTED = '{.status.conditions[?(@.type=="Drifted")]'
+
+
+def _drifted(plane: ControlPlane) -> str:
+    jsonpath = f"jsonpath={_DRIFTED}.status}}"
+    return plane.kubectl("get", "jt", "acme", "-n", NAMESPACE, "-o", jsonpath).stdout.strip()
+
+
+def _show_drifted(plane: ControlPlane) -> None:
+    jsonpath = f'jsonpath=Drifted={_DRIFTED}.status}} ({_DRIFTED}.reason}}): {_DRIFTED}.message}}{{"\\n"}}'
+    _show(plane, "get", "jt", "acme", "-n", NAMESPACE, "-o", jsonpath)
 
 
 def _wait_for(plane: ControlPlane, check: Callable[[], bool], what: str, timeout: float) -> None:
