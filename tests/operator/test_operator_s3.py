@@ -71,6 +71,10 @@ def test_the_operator_keeps_snapshots_in_s3_and_nothing_in_etcd(
                 op=op,
                 timeout=60,
             )
+        # Accept the newest (what `jiradrift accept` does, with kubectl): the first snapshot was
+        # accepted automatically and the drift in manual-3 is kept until accepted.
+        control_plane.kubectl("label", "snapshot", "-n", ns, "acme-manual-4", "jiradrift.io/accepted=true")
+        control_plane.kubectl("label", "snapshot", "-n", ns, "acme-manual-1", "jiradrift.io/accepted-")
         wait_for(
             lambda: sorted(s["metadata"]["name"] for s in snapshots(k8s_api, ns)) == ["acme-manual-3", "acme-manual-4"],
             "retention keeps the newest two Snapshots",

@@ -23,6 +23,7 @@ from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import StoreError
 from jiradrift.snapshot.baseline import (
     AUTO_ACCEPTED_BY,
+    UNACCEPT_PATCH,
     SnapshotEntry,
     Unaccepted,
     accept_patch,
@@ -82,6 +83,15 @@ async def reconcile_acceptance(
             await kube.merge_patch(f"{path}/{first.name}", accept_patch(AUTO_ACCEPTED_BY, now))
             log.info("accepted %s/%s as the first complete %s snapshot of %s", namespace, first.name, stype, tenant)
             entries = [dataclasses.replace(e, accepted=True) if e is first else e for e in entries]
+    # One accepted snapshot per type: `kubectl label` alone, or an accept racing the first
+    # auto-accept, can leave older ones labelled; the newest wins and the others are unlabelled.
+    for stype, base in baselines(entries).items():
+        if base.accepted is None:
+            continue
+        for stale in (e for e in entries if e.type == stype and e.accepted and e.name != base.accepted.name):
+            await kube.merge_patch(f"{path}/{stale.name}", UNACCEPT_PATCH)
+            log.info("%s/%s: %s superseded by the newer accepted %s", namespace, tenant, stale.name, base.accepted.name)
+            entries = [dataclasses.replace(e, accepted=False) if e is stale else e for e in entries]
     bases = baselines(entries)
     reports: dict[str, DriftReport] = {}
     rules = tuple(ignore)
