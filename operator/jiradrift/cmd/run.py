@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 
 import kopf
@@ -34,10 +35,18 @@ from jiradrift.notify import (
 )
 
 STORES = ("secret", "configmap", "filesystem", "s3")
+# Seconds: run the event loop in debug mode and log each callback that blocks it longer (tests).
+SLOW_CALLBACK_ENV = "JIRADRIFT_SLOW_CALLBACK_SECONDS"
 
 
 async def operate(settings: OperatorSettings, *, all_namespaces: bool, liveness: str) -> None:
     """Connect the one async client, build the handlers' context and run kopf until stopped."""
+    slow = os.environ.get(SLOW_CALLBACK_ENV)
+    if slow:  # asyncio debug mode: log every callback that holds the loop longer than this
+        loop = asyncio.get_running_loop()
+        loop.set_debug(True)
+        loop.slow_callback_duration = float(slow)
+        logging.getLogger("jiradrift").warning("event loop in debug mode: callbacks over %s s are logged", slow)
     kube = await Kube.connect()
     try:
         ctx = OperatorContext(kube=kube, settings=settings, holder=holder_identity())

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,7 @@ def start_operator(
     name: str = "operator",
     extra: Sequence[str] = (),
     allowed_hosts: Sequence[str] = EMULATOR_HOSTS,
+    env: Mapping[str, str] | None = None,
 ) -> OperatorProcess:
     workdir.mkdir(parents=True, exist_ok=True)
     metrics_port, liveness_port = free_port(), free_port()
@@ -92,10 +93,10 @@ def start_operator(
         ",".join(allowed_hosts),
         *extra,
     ]
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig or plane.kubeconfig), "POD_NAME": name}
+    environ = {**os.environ, **(env or {}), "KUBECONFIG": str(kubeconfig or plane.kubeconfig), "POD_NAME": name}
     log = workdir / f"{name}.log"
     out = open(log, "ab")
-    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=environ, start_new_session=True)
     return OperatorProcess(proc, log, metrics_port, liveness_port)
 
 
