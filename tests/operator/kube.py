@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from kubernetes import client as k8s
@@ -68,3 +69,15 @@ def conditions_are(api: k8s.ApiClient, ns: str, name: str, **expected: str) -> d
     seen = {c["type"]: c.get("status") for c in (tenant.get("status") or {}).get("conditions") or []}
     assert all(seen.get(t) == s for t, s in expected.items()), f"{name}: want {expected}, conditions are {seen}"
     return tenant
+
+
+def manual_snapshot(name: str, snapshot_type: str, tenant: str = "acme") -> str:
+    """A manual Snapshot as JSON, for ``kubectl apply -f -``."""
+    return json.dumps(
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Snapshot",
+            "metadata": {"name": name},
+            "spec": {"tenantRef": {"name": tenant}, "type": snapshot_type},
+        }
+    )

@@ -16,24 +16,13 @@ import httpx
 import pytest
 from kubernetes import client as k8s
 from prometheus_client.parser import text_string_to_metric_families
-from tests.operator.kube import get, make_secret, make_tenant, snapshots
+from tests.operator.kube import get, make_secret, make_tenant, manual_snapshot, snapshots
 
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
 from jiradrift.k8s.resources import GROUP, VERSION
 
 pytestmark = pytest.mark.k8s
-
-
-def _manual(name: str, snapshot_type: str) -> str:
-    return json.dumps(
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "Snapshot",
-            "metadata": {"name": name},
-            "spec": {"tenantRef": {"name": "acme"}, "type": snapshot_type},
-        }
-    )
 
 
 def _samples(port: int, name: str) -> list[tuple[dict[str, str], float]]:
@@ -83,8 +72,10 @@ def test_drift_event_is_warning_only_for_high_severity(
         jira_sim.admin.change_workflow(global_wf["id"], description="changed by the test")
         scheme = jira_sim.site.permission_schemes[0]
         jira_sim.admin.grant_permission(scheme["id"], "ADMINISTER_PROJECTS", "group", "contractors")
-        control_plane.kubectl("apply", "-n", ns, "-f", "-", input=_manual("acme-workflows-manual-1", "workflows"))
-        control_plane.kubectl("apply", "-n", ns, "-f", "-", input=_manual("acme-schemes-manual-1", "schemes"))
+        control_plane.kubectl(
+            "apply", "-n", ns, "-f", "-", input=manual_snapshot("acme-workflows-manual-1", "workflows")
+        )
+        control_plane.kubectl("apply", "-n", ns, "-f", "-", input=manual_snapshot("acme-schemes-manual-1", "schemes"))
 
         def drift_events() -> dict[str, dict[str, Any]]:
             out = control_plane.kubectl(

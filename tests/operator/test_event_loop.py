@@ -11,7 +11,6 @@ stays far below even on a loaded 2-core machine.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from pathlib import Path
@@ -19,12 +18,11 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
-from tests.operator.kube import condition, get, make_secret, make_tenant, snapshots
+from tests.operator.kube import condition, get, make_secret, make_tenant, manual_snapshot, snapshots
 
 from jiradrift.cmd.run import SLOW_CALLBACK_ENV
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
-from jiradrift.k8s.resources import GROUP, VERSION
 
 pytestmark = pytest.mark.k8s
 THRESHOLD = "0.5"
@@ -68,13 +66,9 @@ def test_no_callback_blocks_the_event_loop(
         )
         global_wf = next(w for w in jira_sim.site.workflows if w["scope"]["type"] == "GLOBAL")
         jira_sim.admin.change_workflow(global_wf["id"], description="changed by the test")
-        manual = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "Snapshot",
-            "metadata": {"name": "acme-workflows-manual-1"},
-            "spec": {"tenantRef": {"name": "acme"}, "type": "workflows"},
-        }
-        control_plane.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(manual))
+        control_plane.kubectl(
+            "apply", "-n", ns, "-f", "-", input=manual_snapshot("acme-workflows-manual-1", "workflows")
+        )
         wait_for(
             lambda: condition(get(k8s_api, ns, "jiratenants", "acme"), "Drifted").get("status") == "True",
             "the drift seen through the accepted-baseline comparison",

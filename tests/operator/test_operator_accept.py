@@ -16,28 +16,16 @@ import httpx
 import pytest
 from kubernetes import client as k8s
 from prometheus_client.parser import text_string_to_metric_families
-from tests.operator.kube import condition, get, make_secret, make_tenant, snapshots
+from tests.operator.kube import condition, get, make_secret, make_tenant, manual_snapshot, snapshots
 from typer.testing import CliRunner
 
 from jiradrift.cli import app
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
-from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.snapshot.baseline import LABEL_ACCEPTED
 
 pytestmark = pytest.mark.k8s
 runner = CliRunner()
-
-
-def _manual(name: str, snapshot_type: str) -> str:
-    return json.dumps(
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "Snapshot",
-            "metadata": {"name": name},
-            "spec": {"tenantRef": {"name": "acme"}, "type": snapshot_type},
-        }
-    )
 
 
 def _gauge(port: int, ns: str) -> dict[str, float]:
@@ -92,7 +80,7 @@ def test_drift_stays_until_accepted(
         # Two later snapshots: the drift stays seen after the window that showed it.
         for i in (1, 2, 3, 4):
             name = f"acme-workflows-manual-{i}"
-            control_plane.kubectl("apply", "-n", ns, "-f", "-", input=_manual(name, "workflows"))
+            control_plane.kubectl("apply", "-n", ns, "-f", "-", input=manual_snapshot(name, "workflows"))
             wait_for(lambda name=name: _completed(k8s_api, ns, name), f"{name} Completed", op=op, timeout=120)
 
         def drifted() -> dict[str, Any]:
