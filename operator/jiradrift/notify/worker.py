@@ -31,7 +31,7 @@ from jiradrift.k8s.resources import (
     JiraTenantSpec,
     NotificationDelivery,
 )
-from jiradrift.kube.client import Kube, KubeError, resource_path
+from jiradrift.kube.client import Kube, KubeError, resource_path, retry_on_conflict
 from jiradrift.notify import delivery
 from jiradrift.notify.delivery import DeliveryPolicy
 from jiradrift.notify.destination import DEFAULT_NOTIFICATION_HOSTS, DestinationProblem, webhook_url
@@ -229,24 +229,43 @@ class Notifier:
 
     async def _record(self, namespace: str, name: str, outcomes: dict[str, NotificationDelivery]) -> None:
         """Write the outcomes over the records this operator still holds (re-read on a conflict)."""
-        for _ in range(WRITE_RETRIES):
+
+        async def attempt() -> None:
             body = await self._read(namespace, "snapshots", name)
             if body is None:
                 return
-            records = records_of(body)
             merged = [
                 outcomes[r.destination]
                 if r.destination in outcomes and r.state is DeliveryState.SENDING and r.holder == self.holder
                 else r
-                for r in records
+                for r in records_of(body)
             ]
-            if await self._write(namespace, name, body["metadata"]["resourceVersion"], merged):
-                if delivery.is_settled(merged):
-                    await self._unmark(namespace, name)
-                return
-        log.warning(
-            "notifications of %s/%s: could not record the outcome after %d conflicts", namespace, name, WRITE_RETRIES
-        )
+            patch = {
+                "metadata": {"resourceVersion": body["metadata"]["resourceVersion"]},
+                "status": {"notifications": records_json(merged)},
+            }
+            try:
+                await self.kube.merge_patch(
+                    resource_path(GROUP, VERSION, "snapshots", namespace, name) + "/status", patch
+                )
+            except KubeError as exc:
+                if exc.not_found:
+                    return
+                raise  # a 409: retry_on_conflict reads again
+            if delivery.is_settled(merged):
+                await self._unmark(namespace, name)
+
+        try:
+            await retry_on_conflict(attempt, attempts=WRITE_RETRIES)
+        except KubeError as exc:
+            if not exc.conflict:
+                raise
+            log.warning(
+                "notifications of %s/%s: could not record the outcome after %d conflicts",
+                namespace,
+                name,
+                WRITE_RETRIES,
+            )
 
     async def _write(
         self, namespace: str, name: str, resource_version: str, records: list[NotificationDelivery]

@@ -55,7 +55,7 @@ from jiradrift.k8s import conditions as cond
 from jiradrift.k8s import events
 from jiradrift.k8s.lease import LeaseError, LeaseLock, holder_identity
 from jiradrift.k8s.resources import API_VERSION
-from jiradrift.kube.client import Kube, KubeError
+from jiradrift.kube.client import Kube, KubeError, retry_on_conflict
 from jiradrift.redact import redact, remember_secrets
 from jiradrift.tokens.decision import Action, Decision, decide
 from jiradrift.tokens.errors import (
@@ -533,23 +533,28 @@ class TokenRefresher:
     ) -> None:
         message = self._reauth_message(ref, exc)
         log.warning("JiraTenant %s: %s", ref.key, message)
-        current = secret.raw
-        for _ in range(3):
-            body = updated_secret_body(current, {}, annotations={REAUTH_ANNOTATION: secret.fingerprint})
-            try:
-                await self.ops.replace_secret(body)
-                break
-            except KubeError as err:
-                if not err.conflict:
-                    log.warning("JiraTenant %s: could not mark Secret %s: %s", ref.key, ref.secret_key, err)
-                    break
+        reads = 0
+
+        async def mark() -> None:
+            nonlocal reads
+            current = secret.raw
+            if reads:  # after a conflict: mark the Secret as it is now, unless its credentials changed
                 latest = await self.ops.get_secret(ref.namespace, ref.secret_name)
                 try:
                     if latest is None or parse_secret(latest, ref.kind).fingerprint != secret.fingerprint:
-                        break  # already replaced by someone: those credentials deserve a try
+                        return  # already replaced by someone: those credentials deserve a try
                 except SecretFormatError:
-                    break
+                    return
                 current = latest
+            reads += 1
+            await self.ops.replace_secret(
+                updated_secret_body(current, {}, annotations={REAUTH_ANNOTATION: secret.fingerprint})
+            )
+
+        try:
+            await retry_on_conflict(mark, attempts=3)
+        except KubeError as err:
+            log.warning("JiraTenant %s: could not mark Secret %s: %s", ref.key, ref.secret_key, err)
         await self._set_status(tenant, ref, TokenFreshness(False, REAUTHORIZATION_REQUIRED, message))
         involved = {**tenant, "apiVersion": API_VERSION, "kind": "JiraTenant"}
         try:  # Events are advisory: one that cannot be posted is logged, never raised
