@@ -110,3 +110,16 @@ def test_a_once_event_has_a_stable_name_per_object_reason_and_key() -> None:
     body = event_body(obj, "Normal", "DriftDetected", "token=Bearer abcdefghijkl", name="fixed")
     assert body["metadata"] == {"name": "fixed", "namespace": "ns"}
     assert "abcdefghijkl" not in body["message"] and body["involvedObject"]["uid"] == "u1"
+
+
+def test_the_status_says_how_many_items_could_not_be_compared() -> None:
+    quiet = DriftReport("acme", "fields", "s2", "s1", unknown={"field-context": 120}, unreadable={"field-context": 40})
+    drift = snapshot_drift(quiet, 10)
+    assert drift.total == 0 and drift.unknown_items == 120
+    assert summary_line(900, quiet) == (
+        "900 items; no drift that could be seen from s1; 120 item(s) could not be compared (field-context: 120); "
+        "40 read(s) failed, items unknown (field-context: 40)"
+    )
+    complete = DriftReport("acme", "fields", "s2", "s1")
+    assert snapshot_drift(complete, 10).unknown_items == 0
+    assert summary_line(900, complete) == "900 items; no drift from s1"

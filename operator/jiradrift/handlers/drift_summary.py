@@ -33,6 +33,7 @@ def snapshot_drift(report: DriftReport | None, limit: int, attribution: Attribut
         removed=report.removed,
         changed=report.changed,
         highest_severity=highest.value if highest else None,
+        unknown_items=report.unknown_count,
         changes=changes,
     )
 
@@ -58,8 +59,10 @@ def summary_line(item_count: int, report: DriftReport | None, attribution: Attri
     items = f"{item_count} items"
     if report is None:
         return f"{items}; first snapshot of this type, no baseline to compare"
+    unknown = f"; {report.unknown_text()}" if not report.complete else ""
     if not report.has_drift:
-        return f"{items}; no drift from {report.old_snapshot}"
+        seen = " that could be seen" if unknown else ""
+        return f"{items}; no drift{seen} from {report.old_snapshot}{unknown}"[:4000]
     first = report.changes[0]
     highest = report.highest_severity.value if report.highest_severity else "low"
     more = f" and {report.change_count - 1} more" if report.change_count > 1 else ""
@@ -68,5 +71,5 @@ def summary_line(item_count: int, report: DriftReport | None, attribution: Attri
     audit = f" [audit: {attribution[first.key].describe()}]" if attribution and first.key in attribution else ""
     return (
         f"{items}; {report.change_count} change(s) ({highest}) from {report.old_snapshot}: "
-        f"{first.op.value} {first.key}{name}{path}{audit}{more}"
+        f"{first.op.value} {first.key}{name}{path}{audit}{more}{unknown}"
     )[:4000]

@@ -561,6 +561,11 @@ class SnapshotDrift(Resource):
     removed: int = 0
     changed: int = 0
     highest_severity: str | None = Field(default=None, max_length=16)
+    unknown_items: int = Field(
+        default=0,
+        ge=0,
+        description="Items that could not be compared (unreadable on either side); not counted as changes.",
+    )
     changes: list[ChangeSummary] = Field(
         default_factory=list,
         max_length=10,
