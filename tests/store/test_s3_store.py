@@ -8,6 +8,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import zstandard
 from tests.plugins.s3 import S3Server
 from tests.store.builders import canonical, put_snapshot, report_with
 from tests.store.contract import WF_A, WF_B, StoreContract
@@ -206,6 +207,23 @@ async def test_a_response_over_the_size_limit_is_refused(s3_server: S3Server, s3
     async with S3Client.connect(small, s3_server.credentials) as client:
         with pytest.raises(S3ResponseTooLarge, match="limit of 1024"):
             await client.get("big")
+
+
+async def test_a_stored_object_that_is_not_zstd_or_expands_past_the_limit_is_a_store_error(
+    s3_server: S3Server, s3_client: S3Client
+) -> None:
+    digest = "ab" * 32
+    key = f"items/ab/{digest}.zst"
+    await s3_client.put(key, b"not zstd at all")
+    with pytest.raises(StoreError, match="not valid zstd data"):
+        await S3Store(s3_client).get_item(digest)
+    # Small on the wire, 4 KiB once expanded, and no declared size: the response limit bounds it.
+    await s3_client.put(key, zstandard.ZstdCompressor(write_content_size=False).compress(b"x" * 4096))
+    small = S3Config(endpoint=s3_server.endpoint, bucket=s3_client.config.bucket, max_response_bytes=1024)
+    async with S3Client.connect(small, s3_server.credentials) as client:
+        with pytest.raises(StoreError, match="not valid zstd data"):
+            await S3Store(client).get_item(digest)
+    assert await S3Store(s3_client).get_item(digest) == b"x" * 4096
 
 
 async def test_an_endpoint_that_does_not_answer_is_unavailable_within_the_timeout() -> None:

@@ -77,7 +77,7 @@ from jiradrift.model.store_errors import (
     StoreIntegrityError,
     check_body,
 )
-from jiradrift.store.filesystem import CHANGES_PER_CHUNK, DEFAULT_GC_GRACE
+from jiradrift.store.layout import CHANGES_PER_CHUNK, DEFAULT_GC_GRACE
 
 GROUP = "jiradrift.io"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"

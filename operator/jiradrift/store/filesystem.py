@@ -22,109 +22,24 @@ import asyncio
 import contextlib
 import fcntl
 import os
-import re
 import shutil
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 import orjson
-import zstandard
 
 from jiradrift.model.manifest import Manifest, compute_digest
 from jiradrift.model.report import Change, DriftReport
 from jiradrift.model.store import SnapshotInfo, StoreUsage
-from jiradrift.model.store_errors import (
-    BudgetExceeded,
-    InvalidStoreName,
-    ItemNotFound,
-    SnapshotNotFound,
-    StoreError,
-    StoreIntegrityError,
-    check_body,
-)
-
-FORMAT_MARKER = "jiradrift-store.json"
-FORMAT_VERSION = 1
-CHANGES_PER_CHUNK = 100
-DEFAULT_GC_GRACE = timedelta(hours=1)
-
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,252}$")
-
-
-def _check_name(what: str, value: str) -> str:
-    if not _NAME.match(value):
-        raise InvalidStoreName(
-            f"{what} {value!r} cannot be stored: use 1-253 characters from letters, digits and "
-            f"'._:@+=-', starting with a letter or digit (Kubernetes object names always qualify)"
-        )
-    return value
-
-
-def _tenant_file(tenant: str) -> str:
-    """A file name for a tenant: any non-empty name works (the operator uses ``namespace/name``)."""
-    if not tenant:
-        raise InvalidStoreName("a snapshot's tenant is empty; set Manifest.tenant to the tenant's name")
-    encoded = quote(tenant, safe="")
-    return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
-
-
-def _check_digest(digest: str) -> str:
-    if not _DIGEST.match(digest):
-        raise StoreError(f"item digest {digest!r} is not a lowercase sha256 hex digest (64 characters)")
-    return digest
-
-
-def _info_to_json(info: SnapshotInfo, manifest_bytes: int, drift_bytes: int, items_from: str | None) -> dict[str, Any]:
-    return {
-        "id": info.snapshot_id,
-        "tenant": info.tenant,
-        "type": info.type,
-        "captured_at": info.captured_at.isoformat(),
-        "digest": info.digest,
-        "items": info.item_count,
-        "complete": info.complete,
-        "unchanged_from": info.unchanged_from,
-        "changes": info.change_count,
-        "manifest_bytes": manifest_bytes,
-        "drift_bytes": drift_bytes,
-        "items_from": items_from,  # storage detail: whose stored manifest holds the items
-    }
-
-
-def _info_from_json(row: dict[str, Any]) -> SnapshotInfo:
-    return SnapshotInfo(
-        snapshot_id=row["id"],
-        tenant=row["tenant"],
-        type=row["type"],
-        captured_at=datetime.fromisoformat(row["captured_at"]),
-        digest=row["digest"],
-        item_count=row["items"],
-        complete=row["complete"],
-        unchanged_from=row["unchanged_from"],
-        change_count=row["changes"],
-    )
-
-
-def _newest_first(row: dict[str, Any]) -> tuple[float, str]:
-    return (datetime.fromisoformat(row["captured_at"]).timestamp(), row["id"])
-
-
-@dataclass
-class _Capture:
-    """The snapshot being captured: the bodies it uses so far and their stored bytes."""
-
-    tenant: str
-    type: str
-    bytes: int = 0
-    seen: set[str] = field(default_factory=set)
+from jiradrift.model.store_errors import ItemNotFound, SnapshotNotFound, StoreError, check_body
+from jiradrift.store import layout
+from jiradrift.store.codec import ZstdCodec
+from jiradrift.store.layout import DEFAULT_GC_GRACE, FORMAT_MARKER, FORMAT_VERSION, Capture, Row
 
 
 class FilesystemStore:
@@ -149,11 +64,10 @@ class FilesystemStore:
     ) -> None:
         self.root = Path(root)
         self.budget_bytes = budget_bytes
-        self._capture: _Capture | None = None
+        self._capture: Capture | None = None
         self.durable = durable
         self.gc_grace = gc_grace
-        self._level = compression_level
-        self._local = threading.local()
+        self._codec = ZstdCodec(compression_level)
         marker = self.root / FORMAT_MARKER
         if self.root.exists() and any(self.root.iterdir()) and not marker.exists():
             raise StoreError(
@@ -180,20 +94,6 @@ class FilesystemStore:
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    def _zstd(self) -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
-        # zstandard (de)compressors must not be shared between threads.
-        pair: tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor] | None = getattr(self._local, "zstd", None)
-        if pair is None:
-            pair = (zstandard.ZstdCompressor(level=self._level), zstandard.ZstdDecompressor())
-            self._local.zstd = pair
-        return pair
-
-    def _compress(self, data: bytes) -> bytes:
-        return self._zstd()[0].compress(data)
-
-    def _decompress(self, data: bytes) -> bytes:
-        return self._zstd()[1].decompress(data)
-
     def _write_atomic(self, path: Path, data: bytes, *, fsync: bool = False) -> None:
         tmp = self.root / "tmp" / f"{path.name}.{os.getpid()}.{uuid.uuid4().hex}"
         with open(tmp, "wb") as f:
@@ -207,14 +107,14 @@ class FilesystemStore:
         return self.root / "items" / digest[:2] / f"{digest}.zst"
 
     def _snapshot_dir(self, snapshot_id: str) -> Path:
-        return self.root / "snapshots" / _check_name("snapshot id", snapshot_id)
+        return self.root / "snapshots" / layout.check_name("snapshot id", snapshot_id)
 
     def _index_path(self, tenant: str) -> Path:
-        return self.root / "index" / f"{_tenant_file(tenant)}.json"
+        return self.root / "index" / f"{layout.tenant_file(tenant)}.json"
 
     @contextlib.contextmanager
     def _index_lock(self, tenant: str) -> Iterator[None]:
-        lock = self.root / "index" / f"{_tenant_file(tenant)}.lock"
+        lock = self.root / "index" / f"{layout.tenant_file(tenant)}.lock"
         with open(lock, "a+b") as f:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             try:
@@ -222,15 +122,15 @@ class FilesystemStore:
             finally:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
-    def _read_index(self, tenant: str) -> list[dict[str, Any]]:
+    def _read_index(self, tenant: str) -> list[Row]:
         try:
-            rows: list[dict[str, Any]] = orjson.loads(self._index_path(tenant).read_bytes())
+            rows: list[Row] = orjson.loads(self._index_path(tenant).read_bytes())
         except FileNotFoundError:
             return []
         return rows
 
-    def _write_index(self, tenant: str, rows: list[dict[str, Any]]) -> None:
-        rows.sort(key=_newest_first, reverse=True)
+    def _write_index(self, tenant: str, rows: list[Row]) -> None:
+        rows.sort(key=layout.newest_first, reverse=True)
         self._write_atomic(self._index_path(tenant), orjson.dumps(rows))
 
     def _tenants(self) -> list[str]:
@@ -247,72 +147,39 @@ class FilesystemStore:
 
     def _get_item(self, digest: str) -> bytes:
         try:
-            raw = self._item_path(_check_digest(digest)).read_bytes()
+            raw = self._item_path(layout.check_digest(digest)).read_bytes()
         except FileNotFoundError:
             raise ItemNotFound(digest, str(self.root)) from None
-        return self._decompress(raw)
+        return self._codec.decompress(raw)
 
     # --- manifests --------------------------------------------------------------------------
 
     def _put_manifest(self, manifest: Manifest) -> Manifest:
-        _tenant_file(manifest.tenant)
+        layout.tenant_file(manifest.tenant)
         snap_dir = self._snapshot_dir(manifest.snapshot_id)
-        missing = [k for k, d in manifest.items.items() if not self._item_path(_check_digest(d)).exists()]
-        if missing:
-            raise StoreIntegrityError(
-                f"manifest of snapshot {manifest.snapshot_id!r} refers to {len(missing)} item bodies "
-                f"that are not stored (first: {missing[:3]}); put_item every body before put_manifest"
-            )
+        layout.require_bodies(manifest, lambda d: self._item_path(layout.check_digest(d)).exists())
         digest = manifest.digest or compute_digest(manifest.items)
         with self._index_lock(manifest.tenant):
             rows = self._read_index(manifest.tenant)
-            if any(r["id"] == manifest.snapshot_id for r in rows):
-                raise StoreIntegrityError(
-                    f"snapshot {manifest.snapshot_id!r} is already stored; snapshots are immutable, "
-                    f"delete it first or capture under a new id"
-                )
-            predecessor = self._predecessor(rows, manifest)
-            items_from: str | None = None
-            unchanged_from: str | None = None  # the store decides: only it sees the predecessor
-            if predecessor is not None and predecessor["digest"] == digest:
-                unchanged_from = predecessor["unchanged_from"] or predecessor["id"]
-                items_from = predecessor["items_from"] or predecessor["id"]
-            stored = manifest.model_copy(update={"digest": digest, "unchanged_from": unchanged_from})
-            on_disk = stored.model_copy(update={"items": {}}) if items_from else stored
-            payload = self._compress(
-                orjson.dumps({"manifest": on_disk.model_dump(mode="json"), "items_from": items_from})
+            layout.require_new(rows, manifest.snapshot_id)
+            plan = layout.plan_manifest(rows, manifest, digest)
+            payload = self._codec.compress(
+                orjson.dumps({"manifest": plan.written.model_dump(mode="json"), "items_from": plan.items_from})
             )
-            if self.durable and items_from is None:
+            if self.durable and plan.items_from is None:
                 os.sync()  # bodies reach the disk before the manifest that names them
             snap_dir.mkdir(exist_ok=True)
             self._write_atomic(snap_dir / "manifest.json.zst", payload, fsync=self.durable)
-            info = SnapshotInfo(
-                snapshot_id=stored.snapshot_id,
-                tenant=stored.tenant,
-                type=stored.type,
-                captured_at=stored.captured_at,
-                digest=digest,
-                item_count=len(stored.items),
-                complete=stored.complete,
-                unchanged_from=unchanged_from,
-                change_count=None,
-            )
-            rows.append(_info_to_json(info, len(payload), 0, items_from))
-            self._write_index(stored.tenant, rows)
-        return stored
-
-    @staticmethod
-    def _predecessor(rows: list[dict[str, Any]], manifest: Manifest) -> dict[str, Any] | None:
-        key = (manifest.captured_at.timestamp(), manifest.snapshot_id)
-        older = [r for r in rows if r["type"] == manifest.type and _newest_first(r) < key]
-        return max(older, key=_newest_first) if older else None
+            rows.append(plan.row(len(payload)))
+            self._write_index(manifest.tenant, rows)
+        return plan.stored
 
     def _load_raw(self, snapshot_id: str) -> dict[str, Any]:
         try:
             raw = (self._snapshot_dir(snapshot_id) / "manifest.json.zst").read_bytes()
         except FileNotFoundError:
             raise SnapshotNotFound(snapshot_id, str(self.root)) from None
-        data: dict[str, Any] = orjson.loads(self._decompress(raw))
+        data: dict[str, Any] = orjson.loads(self._codec.decompress(raw))
         return data
 
     def _get_manifest(self, snapshot_id: str) -> Manifest:
@@ -327,9 +194,9 @@ class FilesystemStore:
             rows = self._read_index(tenant)
         else:
             rows = [r for t in self._tenants() for r in self._read_index(t)]
-            rows.sort(key=_newest_first, reverse=True)
+            rows.sort(key=layout.newest_first, reverse=True)
         for row in rows:
-            yield _info_from_json(row)
+            yield layout.row_to_info(row)
 
     def _list_manifests(self, tenant: str | None = None) -> Iterator[str]:
         for info in self._list_snapshots(tenant):
@@ -357,7 +224,7 @@ class FilesystemStore:
     def _rehome_dependents(self, tenant: str, snapshot_id: str) -> None:
         """Before deleting a snapshot, give the snapshots that borrow its items their own copy."""
         rows = self._read_index(tenant)
-        dependents = sorted((r for r in rows if r["items_from"] == snapshot_id), key=_newest_first)
+        dependents = sorted((r for r in rows if r["items_from"] == snapshot_id), key=layout.newest_first)
         if not dependents:
             return
         items = self._load_raw(snapshot_id)["manifest"]["items"]
@@ -371,7 +238,7 @@ class FilesystemStore:
                 data["items_from"] = heir
             self._write_atomic(
                 self._snapshot_dir(row["id"]) / "manifest.json.zst",
-                self._compress(orjson.dumps(data)),
+                self._codec.compress(orjson.dumps(data)),
                 fsync=self.durable,
             )
             row["items_from"] = data["items_from"]
@@ -429,16 +296,11 @@ class FilesystemStore:
         snap_dir = self._snapshot_dir(snapshot_id)
         staging = self.root / "tmp" / f"drift-{uuid.uuid4().hex}"
         staging.mkdir()
-        drift_bytes = 0
-        chunks = 0
-        for start in range(0, report.change_count, CHANGES_PER_CHUNK):
-            chunk = [c.to_dict() for c in report.changes[start : start + CHANGES_PER_CHUNK]]
-            data = self._compress(orjson.dumps(chunk))
-            (staging / f"{chunks}.json.zst").write_bytes(data)
-            drift_bytes += len(data)
-            chunks += 1
-        summary = orjson.dumps({**report.summary(), "chunks": chunks, "chunk_size": CHANGES_PER_CHUNK})
-        drift_bytes += len(summary)
+        chunks = layout.drift_chunks(report, self._codec)
+        for n, data in enumerate(chunks):
+            (staging / f"{n}.json.zst").write_bytes(data)
+        summary = layout.drift_summary(report, len(chunks))
+        drift_bytes = sum(len(c) for c in chunks) + len(summary)
         with self._index_lock(row["tenant"]):
             # Summary is removed first and written last: it marks a complete report.
             (snap_dir / "drift.json").unlink(missing_ok=True)
@@ -446,10 +308,7 @@ class FilesystemStore:
             os.replace(staging, snap_dir / "drift")
             self._write_atomic(snap_dir / "drift.json", summary)
             rows = self._read_index(row["tenant"])
-            for r in rows:
-                if r["id"] == snapshot_id:
-                    r["changes"] = report.change_count
-                    r["drift_bytes"] = drift_bytes
+            layout.record_drift(rows, snapshot_id, report.change_count, drift_bytes)
             self._write_index(row["tenant"], rows)
 
     def _drift_summary(self, snapshot_id: str) -> dict[str, Any] | None:
@@ -463,7 +322,7 @@ class FilesystemStore:
 
     def _read_chunk(self, snapshot_id: str, n: int) -> list[dict[str, Any]]:
         raw = (self._snapshot_dir(snapshot_id) / "drift" / f"{n}.json.zst").read_bytes()
-        chunk: list[dict[str, Any]] = orjson.loads(self._decompress(raw))
+        chunk: list[dict[str, Any]] = orjson.loads(self._codec.decompress(raw))
         return chunk
 
     def _get_drift(self, snapshot_id: str) -> DriftReport | None:
@@ -478,17 +337,8 @@ class FilesystemStore:
         summary = self._drift_summary(snapshot_id)
         if summary is None:
             return []
-        size: int = summary["chunk_size"]
-        start, stop = max(start, 0), min(stop, summary["change_count"])
-        out: list[Change] = []
-        if stop <= start:
-            return out
-        for n in range(start // size, (stop - 1) // size + 1):
-            chunk = self._read_chunk(snapshot_id, n)
-            lo = max(start - n * size, 0)
-            hi = min(stop - n * size, len(chunk))
-            out.extend(Change.from_dict(c) for c in chunk[lo:hi])
-        return out
+        numbers = layout.chunks_to_read(summary, start, stop)
+        return layout.changes_in_chunks(summary, start, stop, ((n, self._read_chunk(snapshot_id, n)) for n in numbers))
 
     # --- accounting -------------------------------------------------------------------------
 
@@ -502,13 +352,7 @@ class FilesystemStore:
         for digest in digests:
             with contextlib.suppress(FileNotFoundError):
                 body_bytes += self._item_path(digest).stat().st_size
-        return StoreUsage(
-            tenant=tenant,
-            snapshots=len(rows),
-            manifest_bytes=sum(r["manifest_bytes"] for r in rows),
-            body_bytes=body_bytes,
-            drift_bytes=sum(r["drift_bytes"] for r in rows),
-        )
+        return layout.usage_from_rows(tenant, rows, body_bytes)
 
     def _delete_snapshots(self, snapshot_ids: Iterable[str]) -> int:
         """Delete several snapshots with one garbage collection; returns bodies removed."""
@@ -521,21 +365,16 @@ class FilesystemStore:
     # files or a whole manifest runs in a worker thread so the event loop never waits on a disk.
 
     async def begin_capture(self, tenant: str, snapshot_type: str) -> None:
-        _tenant_file(tenant)
-        self._capture = _Capture(tenant, snapshot_type)
+        layout.tenant_file(tenant)
+        self._capture = Capture(tenant, snapshot_type)
 
     def _charge(self, digest: str, size: int) -> None:
         """Count a body the snapshot being captured uses; refuse it when over the budget."""
-        capture = self._capture
-        if self.budget_bytes is None or capture is None or digest in capture.seen:
-            return
-        if capture.bytes + size > self.budget_bytes:
-            raise BudgetExceeded(capture.tenant, capture.type, self.budget_bytes, capture.bytes + size, str(self.root))
-        capture.bytes += size
-        capture.seen.add(digest)
+        if self._capture is not None:
+            self._capture.charge(digest, size, self.budget_bytes, str(self.root))
 
     async def put_item(self, digest: str, body: bytes) -> bool:
-        path = self._item_path(_check_digest(digest))
+        path = self._item_path(layout.check_digest(digest))
         with contextlib.suppress(FileNotFoundError):
             size = path.stat().st_size
             self._charge(digest, size)
@@ -543,7 +382,7 @@ class FilesystemStore:
             os.utime(path)
             return False
         check_body(digest, body)
-        data = self._compress(body)
+        data = self._codec.compress(body)
         self._charge(digest, len(data))  # before writing: over budget writes nothing
         path.parent.mkdir(exist_ok=True)
         self._write_atomic(path, data)
@@ -551,7 +390,7 @@ class FilesystemStore:
 
     async def has_item(self, digest: str) -> bool:
         try:
-            size = self._item_path(_check_digest(digest)).stat().st_size
+            size = self._item_path(layout.check_digest(digest)).stat().st_size
         except FileNotFoundError:
             return False
         self._charge(digest, size)

@@ -29,10 +29,7 @@ written again, which renews its age (S3 has no ``touch``). A sweep reads every m
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import threading
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -43,38 +40,15 @@ import zstandard
 from jiradrift.model.manifest import Manifest, compute_digest
 from jiradrift.model.report import Change, DriftReport
 from jiradrift.model.store import SnapshotInfo, StoreUsage
-from jiradrift.model.store_errors import (
-    BudgetExceeded,
-    ItemNotFound,
-    SnapshotNotFound,
-    StoreError,
-    StoreIntegrityError,
-)
-from jiradrift.store.filesystem import (
-    CHANGES_PER_CHUNK,
-    DEFAULT_GC_GRACE,
-    FORMAT_MARKER,
-    FORMAT_VERSION,
-    _check_digest,
-    _check_name,
-    _info_from_json,
-    _info_to_json,
-    _newest_first,
-    _tenant_file,
-)
+from jiradrift.model.store_errors import ItemNotFound, SnapshotNotFound, StoreError, check_body
+from jiradrift.store import layout
+from jiradrift.store.codec import ZstdCodec
+from jiradrift.store.layout import DEFAULT_GC_GRACE, FORMAT_MARKER, FORMAT_VERSION, Capture, Row
 from jiradrift.store.s3client import S3Client
 
 MAX_CAS_ATTEMPTS = 20
 GC_MARKER = "gc.json"  # when garbage collection last ran in this store
 _CONCURRENCY = 16  # parallel requests of one bulk read or delete
-
-
-@dataclass
-class _Capture:
-    tenant: str
-    type: str
-    bytes: int = 0
-    seen: set[str] = field(default_factory=set)
 
 
 class S3Store:
@@ -97,9 +71,9 @@ class S3Store:
         self.client = client
         self.gc_grace = gc_grace
         self.budget_bytes = budget_bytes
-        self._level = compression_level
-        self._local = threading.local()
-        self._capture: _Capture | None = None
+        # bounded like a response: a small hostile object must not expand without limit
+        self._codec = ZstdCodec(compression_level, max_output_size=client.config.max_response_bytes)
+        self._capture: Capture | None = None
         # bodies known to be stored, with their stored size (from a manifest, a HEAD or a PUT)
         self._known: dict[str, int] = {}
         # bodies a HEAD just found missing: capture asks has_item, then put_item; one HEAD is enough
@@ -110,7 +84,7 @@ class S3Store:
     def for_namespace(cls, root: S3Client, namespace: str, *, budget_bytes: int | None = None) -> S3Store:
         """The operator's store of one namespace: keys under ``PREFIX/NAMESPACE/`` (Snapshot names,
         the snapshot ids, are unique per namespace; bodies are shared within it, like the ConfigMap store)."""
-        return cls(root.scoped(_check_name("namespace", namespace)), budget_bytes=budget_bytes)
+        return cls(root.scoped(layout.check_name("namespace", namespace)), budget_bytes=budget_bytes)
 
     @property
     def where(self) -> str:
@@ -121,19 +95,9 @@ class S3Store:
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    def _zstd(self) -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
-        pair: tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor] | None = getattr(self._local, "zstd", None)
-        if pair is None:
-            pair = (zstandard.ZstdCompressor(level=self._level), zstandard.ZstdDecompressor())
-            self._local.zstd = pair
-        return pair
-
-    def _compress(self, data: bytes) -> bytes:
-        return self._zstd()[0].compress(data)
-
     def _decompress(self, data: bytes) -> bytes:
         try:
-            return self._zstd()[1].decompress(data, max_output_size=self.client.config.max_response_bytes)
+            return self._codec.decompress(data)
         except zstandard.ZstdError as exc:
             raise StoreError(
                 f"an object in {self.where} is not valid zstd data ({exc}); was it written by jiradrift?"
@@ -159,28 +123,28 @@ class S3Store:
 
     @staticmethod
     def _snapshot_prefix(snapshot_id: str) -> str:
-        return f"snapshots/{_check_name('snapshot id', snapshot_id)}/"
+        return f"snapshots/{layout.check_name('snapshot id', snapshot_id)}/"
 
     def _manifest_key(self, snapshot_id: str) -> str:
         return self._snapshot_prefix(snapshot_id) + "manifest.json.zst"
 
     @staticmethod
     def _index_key(tenant: str) -> str:
-        return f"index/{_tenant_file(tenant)}.json"
+        return f"index/{layout.tenant_file(tenant)}.json"
 
-    async def _read_index(self, tenant: str) -> tuple[list[dict[str, Any]], str | None]:
+    async def _read_index(self, tenant: str) -> tuple[list[Row], str | None]:
         found = await self.client.get(self._index_key(tenant))
         if found is None:
             return [], None
-        rows: list[dict[str, Any]] = orjson.loads(found[0])
+        rows: list[Row] = orjson.loads(found[0])
         return rows, found[1]
 
-    async def _update_index(self, tenant: str, change: Callable[[list[dict[str, Any]]], None]) -> None:
+    async def _update_index(self, tenant: str, change: Callable[[list[Row]], None]) -> None:
         """Read-modify-write the tenant's index with compare-and-swap; ``change`` edits the rows in place."""
         for _ in range(MAX_CAS_ATTEMPTS):
             rows, etag = await self._read_index(tenant)
             change(rows)
-            rows.sort(key=_newest_first, reverse=True)
+            rows.sort(key=layout.newest_first, reverse=True)
             data = orjson.dumps(rows)
             if etag is None:
                 written = await self.client.put(self._index_key(tenant), data, if_none_match=True)
@@ -230,8 +194,8 @@ class S3Store:
     # --- item bodies ------------------------------------------------------------------------
 
     async def begin_capture(self, tenant: str, snapshot_type: str) -> None:
-        _tenant_file(tenant)
-        self._capture = _Capture(tenant, snapshot_type)
+        layout.tenant_file(tenant)
+        self._capture = Capture(tenant, snapshot_type)
         rows, etag = await self._read_index(tenant)
         if etag is not None:
             self._checked_marker = True  # an index exists: this prefix is a store
@@ -245,16 +209,11 @@ class S3Store:
             self._known.update(data.get("sizes") or {})
 
     def _charge(self, digest: str, size: int) -> None:
-        capture = self._capture
-        if self.budget_bytes is None or capture is None or digest in capture.seen:
-            return
-        if capture.bytes + size > self.budget_bytes:
-            raise BudgetExceeded(capture.tenant, capture.type, self.budget_bytes, capture.bytes + size, self.where)
-        capture.bytes += size
-        capture.seen.add(digest)
+        if self._capture is not None:
+            self._capture.charge(digest, size, self.budget_bytes, self.where)
 
     async def put_item(self, digest: str, body: bytes) -> bool:
-        _check_digest(digest)
+        layout.check_digest(digest)
         if digest in self._known:
             self._charge(digest, self._known[digest])
             return False
@@ -264,14 +223,10 @@ class S3Store:
             self._known[digest] = info.size
             if datetime.now(UTC) - info.last_modified > self.gc_grace / 2:
                 # Renew its age: a capture re-uses this body, so GC must not take it.
-                await self.client.put(self._item_key(digest), self._compress(body))
+                await self.client.put(self._item_key(digest), self._codec.compress(body))
             return False
-        if hashlib.sha256(body).hexdigest() != digest:
-            raise StoreIntegrityError(
-                f"item body does not hash to {digest}; put_item needs the sha256 hex digest of the "
-                f"exact canonical bytes being stored"
-            )
-        data = self._compress(body)
+        check_body(digest, body)
+        data = self._codec.compress(body)
         self._charge(digest, len(data))  # before writing: over budget writes nothing
         await self._ensure_marker()
         await self.client.put(self._item_key(digest), data)
@@ -280,7 +235,7 @@ class S3Store:
         return True
 
     async def has_item(self, digest: str) -> bool:
-        _check_digest(digest)
+        layout.check_digest(digest)
         size = self._known.get(digest)
         if size is None:
             info = await self.client.head(self._item_key(digest))
@@ -292,7 +247,7 @@ class S3Store:
         return True
 
     async def get_item(self, digest: str) -> bytes:
-        found = await self.client.get(self._item_key(_check_digest(digest)))
+        found = await self.client.get(self._item_key(layout.check_digest(digest)))
         if found is None:
             self._known.pop(digest, None)
             raise ItemNotFound(digest, self.where)
@@ -308,44 +263,28 @@ class S3Store:
     async def _sizes(self, digests: Iterable[str]) -> dict[str, int]:
         """Stored sizes of bodies; raises StoreIntegrityError naming those that are missing."""
         unknown = sorted({d for d in digests if d not in self._known})
-        infos = await self._gather(self.client.head(self._item_key(_check_digest(d))) for d in unknown)
+        infos = await self._gather(self.client.head(self._item_key(layout.check_digest(d))) for d in unknown)
         for digest, info in zip(unknown, infos, strict=True):
             if info is not None:
                 self._known[digest] = info.size
         return {d: self._known[d] for d in digests if d in self._known}
 
     async def put_manifest(self, manifest: Manifest) -> Manifest:
-        _tenant_file(manifest.tenant)
+        layout.tenant_file(manifest.tenant)
         key = self._manifest_key(manifest.snapshot_id)
         sizes = await self._sizes(manifest.items.values())
-        missing = [k for k, d in manifest.items.items() if d not in sizes]
-        if missing:
-            raise StoreIntegrityError(
-                f"manifest of snapshot {manifest.snapshot_id!r} refers to {len(missing)} item bodies "
-                f"that are not stored (first: {missing[:3]}); put_item every body before put_manifest"
-            )
+        layout.require_bodies(manifest, lambda d: d in sizes)
         await self._ensure_marker()
         digest = manifest.digest or compute_digest(manifest.items)
         rows, _ = await self._read_index(manifest.tenant)
-        if any(r["id"] == manifest.snapshot_id for r in rows):
-            raise StoreIntegrityError(
-                f"snapshot {manifest.snapshot_id!r} is already stored; snapshots are immutable, "
-                f"delete it first or capture under a new id"
-            )
-        predecessor = self._predecessor(rows, manifest)
-        items_from: str | None = None
-        unchanged_from: str | None = None
-        if predecessor is not None and predecessor["digest"] == digest:
-            unchanged_from = predecessor["unchanged_from"] or predecessor["id"]
-            items_from = predecessor["items_from"] or predecessor["id"]
-        stored = manifest.model_copy(update={"digest": digest, "unchanged_from": unchanged_from})
-        on_disk = stored.model_copy(update={"items": {}}) if items_from else stored
-        payload = self._compress(
+        layout.require_new(rows, manifest.snapshot_id)
+        plan = layout.plan_manifest(rows, manifest, digest)
+        payload = self._codec.compress(
             orjson.dumps(
                 {
-                    "manifest": on_disk.model_dump(mode="json"),
-                    "items_from": items_from,
-                    "sizes": {} if items_from else dict(sorted(sizes.items())),
+                    "manifest": plan.written.model_dump(mode="json"),
+                    "items_from": plan.items_from,
+                    "sizes": {} if plan.items_from else dict(sorted(sizes.items())),
                 }
             )
         )
@@ -353,38 +292,17 @@ class S3Store:
             # A manifest object with this id exists but the index does not list it: an earlier
             # attempt died between the two writes (or another writer is between them right now).
             rows, _ = await self._read_index(manifest.tenant)
-            if any(r["id"] == manifest.snapshot_id for r in rows):
-                raise StoreIntegrityError(
-                    f"snapshot {manifest.snapshot_id!r} is already stored; snapshots are immutable, "
-                    f"delete it first or capture under a new id"
-                )
+            layout.require_new(rows, manifest.snapshot_id)
             await self.client.put(key, payload)
-        info = SnapshotInfo(
-            snapshot_id=stored.snapshot_id,
-            tenant=stored.tenant,
-            type=stored.type,
-            captured_at=stored.captured_at,
-            digest=digest,
-            item_count=len(stored.items),
-            complete=stored.complete,
-            unchanged_from=unchanged_from,
-            change_count=None,
-        )
-        row = _info_to_json(info, len(payload), 0, items_from)
+        row = plan.row(len(payload))
 
-        def add(rows: list[dict[str, Any]]) -> None:
-            rows[:] = [r for r in rows if r["id"] != stored.snapshot_id]
+        def add(rows: list[Row]) -> None:
+            rows[:] = [r for r in rows if r["id"] != manifest.snapshot_id]
             rows.append(row)
 
-        await self._update_index(stored.tenant, add)
+        await self._update_index(manifest.tenant, add)
         self._capture = None
-        return stored
-
-    @staticmethod
-    def _predecessor(rows: list[dict[str, Any]], manifest: Manifest) -> dict[str, Any] | None:
-        key = (manifest.captured_at.timestamp(), manifest.snapshot_id)
-        older = [r for r in rows if r["type"] == manifest.type and _newest_first(r) < key]
-        return max(older, key=_newest_first) if older else None
+        return plan.stored
 
     async def get_manifest(self, snapshot_id: str) -> Manifest:
         data = await self._load_raw(snapshot_id)
@@ -399,8 +317,8 @@ class S3Store:
         else:
             indexes = await self._gather(self._read_index(t) for t in await self._tenants())
             rows = [r for found, _ in indexes for r in found]
-            rows.sort(key=_newest_first, reverse=True)
-        return [_info_from_json(r) for r in rows]
+            rows.sort(key=layout.newest_first, reverse=True)
+        return [layout.row_to_info(r) for r in rows]
 
     async def list_manifests(self, tenant: str | None = None) -> list[str]:
         return [info.snapshot_id for info in await self.list_snapshots(tenant)]
@@ -415,7 +333,7 @@ class S3Store:
         # Index first: a crash then leaves unlisted objects (garbage), never a listed snapshot
         # without a manifest.
 
-        def remove(rows: list[dict[str, Any]]) -> None:
+        def remove(rows: list[Row]) -> None:
             rows[:] = [r for r in rows if r["id"] != snapshot_id]
 
         await self._update_index(tenant, remove)
@@ -450,7 +368,7 @@ class S3Store:
     async def _rehome_dependents(self, tenant: str, snapshot_id: str) -> None:
         """Before deleting a snapshot, give the snapshots that borrow its items their own copy."""
         rows, _ = await self._read_index(tenant)
-        dependents = sorted((r for r in rows if r["items_from"] == snapshot_id), key=_newest_first)
+        dependents = sorted((r for r in rows if r["items_from"] == snapshot_id), key=layout.newest_first)
         if not dependents:
             return
         own = await self._load_raw(snapshot_id)
@@ -464,10 +382,10 @@ class S3Store:
                 data["items_from"] = None
             else:
                 data["items_from"] = heir
-            await self.client.put(self._manifest_key(row["id"]), self._compress(orjson.dumps(data)))
+            await self.client.put(self._manifest_key(row["id"]), self._codec.compress(orjson.dumps(data)))
             moved[row["id"]] = data["items_from"]
 
-        def rehome(rows: list[dict[str, Any]]) -> None:
+        def rehome(rows: list[Row]) -> None:
             for r in rows:
                 if r["id"] in moved:
                     r["items_from"] = moved[r["id"]]
@@ -521,24 +439,17 @@ class S3Store:
         # The summary is removed first and written last: it marks a complete report.
         await self.client.delete(base + "drift.json")
         await self._delete_prefix(self._drift_prefix(snapshot_id))
-        chunks = []
-        for start in range(0, report.change_count, CHANGES_PER_CHUNK):
-            chunk = [c.to_dict() for c in report.changes[start : start + CHANGES_PER_CHUNK]]
-            chunks.append(self._compress(orjson.dumps(chunk)))
+        chunks = layout.drift_chunks(report, self._codec)
         await self._gather(
             self.client.put(f"{self._drift_prefix(snapshot_id)}{n}.json.zst", data) for n, data in enumerate(chunks)
         )
-        summary = orjson.dumps({**report.summary(), "chunks": len(chunks), "chunk_size": CHANGES_PER_CHUNK})
+        summary = layout.drift_summary(report, len(chunks))
         drift_bytes = sum(len(c) for c in chunks) + len(summary)
         await self.client.put(base + "drift.json", summary)
 
-        def record(rows: list[dict[str, Any]]) -> None:
-            for r in rows:
-                if r["id"] == snapshot_id:
-                    r["changes"] = report.change_count
-                    r["drift_bytes"] = drift_bytes
-
-        await self._update_index(row["tenant"], record)
+        await self._update_index(
+            row["tenant"], lambda rows: layout.record_drift(rows, snapshot_id, report.change_count, drift_bytes)
+        )
 
     async def _drift_summary(self, snapshot_id: str) -> dict[str, Any] | None:
         found = await self.client.get(self._snapshot_prefix(snapshot_id) + "drift.json")
@@ -574,18 +485,9 @@ class S3Store:
         return await self._read_changes(snapshot_id, summary, start, stop)
 
     async def _read_changes(self, snapshot_id: str, summary: dict[str, Any], start: int, stop: int) -> list[Change]:
-        size: int = summary["chunk_size"]
-        start, stop = max(start, 0), min(stop, summary["change_count"])
-        if stop <= start:
-            return []
-        numbers = list(range(start // size, (stop - 1) // size + 1))
+        numbers = layout.chunks_to_read(summary, start, stop)
         chunks = await self._gather(self._read_chunk(snapshot_id, n) for n in numbers)
-        out: list[Change] = []
-        for n, chunk in zip(numbers, chunks, strict=True):
-            lo = max(start - n * size, 0)
-            hi = min(stop - n * size, len(chunk))
-            out.extend(Change.from_dict(c) for c in chunk[lo:hi])
-        return out
+        return layout.changes_in_chunks(summary, start, stop, zip(numbers, chunks, strict=True))
 
     # --- accounting -------------------------------------------------------------------------
 
@@ -595,10 +497,4 @@ class S3Store:
         sizes: dict[str, int] = {}
         for data in await self._gather(self._load_raw(i) for i in owners):
             sizes.update(data.get("sizes") or {})
-        return StoreUsage(
-            tenant=tenant,
-            snapshots=len(rows),
-            manifest_bytes=sum(r["manifest_bytes"] for r in rows),
-            body_bytes=sum(sizes.values()),
-            drift_bytes=sum(r["drift_bytes"] for r in rows),
-        )
+        return layout.usage_from_rows(tenant, rows, sum(sizes.values()))

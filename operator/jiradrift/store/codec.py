@@ -1,0 +1,35 @@
+"""The zstd codec the filesystem and S3 stores compress bodies, manifests and drift chunks with."""
+
+from __future__ import annotations
+
+import threading
+
+import zstandard
+
+
+class ZstdCodec:
+    """zstd compression at one level, with a (de)compressor per thread.
+
+    zstandard (de)compressors must not be shared between threads, and the stores run in worker
+    threads as well as on the event loop. ``max_output_size`` bounds what one ``decompress`` may
+    produce (0, the default, leaves it to the frame's declared content size), so a small hostile
+    object cannot expand without limit; a frame over the bound raises ``zstandard.ZstdError``.
+    """
+
+    def __init__(self, level: int = 3, *, max_output_size: int = 0) -> None:
+        self.level = level
+        self.max_output_size = max_output_size
+        self._local = threading.local()
+
+    def _pair(self) -> tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor]:
+        pair: tuple[zstandard.ZstdCompressor, zstandard.ZstdDecompressor] | None = getattr(self._local, "pair", None)
+        if pair is None:
+            pair = (zstandard.ZstdCompressor(level=self.level), zstandard.ZstdDecompressor())
+            self._local.pair = pair
+        return pair
+
+    def compress(self, data: bytes) -> bytes:
+        return self._pair()[0].compress(data)
+
+    def decompress(self, data: bytes) -> bytes:
+        return self._pair()[1].decompress(data, max_output_size=self.max_output_size)

@@ -1,0 +1,250 @@
+"""The layout the filesystem and S3 stores share: names, index rows, manifest dedup, drift chunks.
+
+Both stores keep the same objects (see :mod:`jiradrift.store.filesystem`): content-addressed
+bodies, a manifest per snapshot that may borrow its predecessor's items (``items_from``), drift
+changes in chunks of ``CHANGES_PER_CHUNK``, and a per-tenant index of small rows, newest first.
+Everything here is pure: the stores bring the I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from jiradrift.model.manifest import Manifest
+from jiradrift.model.report import Change, DriftReport
+from jiradrift.model.store import SnapshotInfo, StoreUsage
+from jiradrift.model.store_errors import BudgetExceeded, InvalidStoreName, StoreError, StoreIntegrityError
+from jiradrift.store.codec import ZstdCodec
+
+FORMAT_MARKER = "jiradrift-store.json"
+FORMAT_VERSION = 1
+CHANGES_PER_CHUNK = 100
+DEFAULT_GC_GRACE = timedelta(hours=1)
+
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,252}$")
+
+Row = dict[str, Any]  # one snapshot's record in a tenant's index
+
+
+# --- names ------------------------------------------------------------------------------------
+
+
+def check_name(what: str, value: str) -> str:
+    """``value`` if it can name a stored object (a snapshot id, a namespace); else InvalidStoreName."""
+    if not _NAME.match(value):
+        raise InvalidStoreName(
+            f"{what} {value!r} cannot be stored: use 1-253 characters from letters, digits and "
+            f"'._:@+=-', starting with a letter or digit (Kubernetes object names always qualify)"
+        )
+    return value
+
+
+def tenant_file(tenant: str) -> str:
+    """A file name for a tenant: any non-empty name works (the operator uses ``namespace/name``)."""
+    if not tenant:
+        raise InvalidStoreName("a snapshot's tenant is empty; set Manifest.tenant to the tenant's name")
+    encoded = quote(tenant, safe="")
+    return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
+
+
+def check_digest(digest: str) -> str:
+    """``digest`` if it is a lowercase sha256 hex digest; else StoreError."""
+    if not _DIGEST.match(digest):
+        raise StoreError(f"item digest {digest!r} is not a lowercase sha256 hex digest (64 characters)")
+    return digest
+
+
+# --- index rows -------------------------------------------------------------------------------
+
+
+def info_to_row(info: SnapshotInfo, manifest_bytes: int, drift_bytes: int, items_from: str | None) -> Row:
+    return {
+        "id": info.snapshot_id,
+        "tenant": info.tenant,
+        "type": info.type,
+        "captured_at": info.captured_at.isoformat(),
+        "digest": info.digest,
+        "items": info.item_count,
+        "complete": info.complete,
+        "unchanged_from": info.unchanged_from,
+        "changes": info.change_count,
+        "manifest_bytes": manifest_bytes,
+        "drift_bytes": drift_bytes,
+        "items_from": items_from,  # storage detail: whose stored manifest holds the items
+    }
+
+
+def row_to_info(row: Row) -> SnapshotInfo:
+    return SnapshotInfo(
+        snapshot_id=row["id"],
+        tenant=row["tenant"],
+        type=row["type"],
+        captured_at=datetime.fromisoformat(row["captured_at"]),
+        digest=row["digest"],
+        item_count=row["items"],
+        complete=row["complete"],
+        unchanged_from=row["unchanged_from"],
+        change_count=row["changes"],
+    )
+
+
+def newest_first(row: Row) -> tuple[float, str]:
+    """Sort key of index rows (with ``reverse=True``): capture time, ties broken by id."""
+    return (datetime.fromisoformat(row["captured_at"]).timestamp(), row["id"])
+
+
+def record_drift(rows: list[Row], snapshot_id: str, change_count: int, drift_bytes: int) -> None:
+    """Note a stored drift report in the snapshot's index row."""
+    for r in rows:
+        if r["id"] == snapshot_id:
+            r["changes"] = change_count
+            r["drift_bytes"] = drift_bytes
+
+
+def usage_from_rows(tenant: str, rows: list[Row], body_bytes: int) -> StoreUsage:
+    return StoreUsage(
+        tenant=tenant,
+        snapshots=len(rows),
+        manifest_bytes=sum(r["manifest_bytes"] for r in rows),
+        body_bytes=body_bytes,
+        drift_bytes=sum(r["drift_bytes"] for r in rows),
+    )
+
+
+# --- manifests --------------------------------------------------------------------------------
+
+
+def require_bodies(manifest: Manifest, is_stored: Callable[[str], bool]) -> None:
+    """Refuse a manifest that names a body the store does not hold."""
+    missing = [k for k, d in manifest.items.items() if not is_stored(d)]
+    if missing:
+        raise StoreIntegrityError(
+            f"manifest of snapshot {manifest.snapshot_id!r} refers to {len(missing)} item bodies "
+            f"that are not stored (first: {missing[:3]}); put_item every body before put_manifest"
+        )
+
+
+def require_new(rows: list[Row], snapshot_id: str) -> None:
+    """Refuse to store a snapshot id the index already lists: snapshots are immutable."""
+    if any(r["id"] == snapshot_id for r in rows):
+        raise StoreIntegrityError(
+            f"snapshot {snapshot_id!r} is already stored; snapshots are immutable, "
+            f"delete it first or capture under a new id"
+        )
+
+
+@dataclass(frozen=True)
+class ManifestPlan:
+    """How a manifest is stored: ``stored`` is what the caller gets back, ``written`` what is
+    written (without items when it borrows them from ``items_from``, an identical predecessor)."""
+
+    stored: Manifest
+    written: Manifest
+    items_from: str | None
+
+    def row(self, manifest_bytes: int) -> Row:
+        """The index row of the stored manifest (no drift report yet)."""
+        stored = self.stored
+        info = SnapshotInfo(
+            snapshot_id=stored.snapshot_id,
+            tenant=stored.tenant,
+            type=stored.type,
+            captured_at=stored.captured_at,
+            digest=stored.digest,
+            item_count=len(stored.items),
+            complete=stored.complete,
+            unchanged_from=stored.unchanged_from,
+            change_count=None,
+        )
+        return info_to_row(info, manifest_bytes, 0, self.items_from)
+
+
+def plan_manifest(rows: list[Row], manifest: Manifest, digest: str) -> ManifestPlan:
+    """Compare ``manifest`` (whose items hash to ``digest``) with its predecessor of the same type.
+
+    The store decides ``unchanged_from``: only it sees the predecessor.
+    """
+    predecessor = _predecessor(rows, manifest)
+    items_from: str | None = None
+    unchanged_from: str | None = None
+    if predecessor is not None and predecessor["digest"] == digest:
+        unchanged_from = predecessor["unchanged_from"] or predecessor["id"]
+        items_from = predecessor["items_from"] or predecessor["id"]
+    stored = manifest.model_copy(update={"digest": digest, "unchanged_from": unchanged_from})
+    written = stored.model_copy(update={"items": {}}) if items_from else stored
+    return ManifestPlan(stored, written, items_from)
+
+
+def _predecessor(rows: list[Row], manifest: Manifest) -> Row | None:
+    key = (manifest.captured_at.timestamp(), manifest.snapshot_id)
+    older = [r for r in rows if r["type"] == manifest.type and newest_first(r) < key]
+    return max(older, key=newest_first) if older else None
+
+
+# --- drift reports ----------------------------------------------------------------------------
+
+
+def drift_chunks(report: DriftReport, codec: ZstdCodec) -> list[bytes]:
+    """The report's changes, CHANGES_PER_CHUNK per compressed chunk."""
+    return [
+        codec.compress(orjson.dumps([c.to_dict() for c in report.changes[start : start + CHANGES_PER_CHUNK]]))
+        for start in range(0, report.change_count, CHANGES_PER_CHUNK)
+    ]
+
+
+def drift_summary(report: DriftReport, chunks: int) -> bytes:
+    """The report's summary object: written last, it marks a complete report."""
+    return orjson.dumps({**report.summary(), "chunks": chunks, "chunk_size": CHANGES_PER_CHUNK})
+
+
+def chunks_to_read(summary: dict[str, Any], start: int, stop: int) -> list[int]:
+    """The numbers of the chunks that hold changes ``start`` to ``stop`` of a stored report."""
+    size: int = summary["chunk_size"]
+    start, stop = max(start, 0), min(stop, summary["change_count"])
+    if stop <= start:
+        return []
+    return list(range(start // size, (stop - 1) // size + 1))
+
+
+def changes_in_chunks(
+    summary: dict[str, Any], start: int, stop: int, chunks: Iterable[tuple[int, list[dict[str, Any]]]]
+) -> list[Change]:
+    """Changes ``start`` to ``stop`` from the numbered chunks :func:`chunks_to_read` named."""
+    size: int = summary["chunk_size"]
+    start, stop = max(start, 0), min(stop, summary["change_count"])
+    out: list[Change] = []
+    for n, chunk in chunks:
+        lo = max(start - n * size, 0)
+        hi = min(stop - n * size, len(chunk))
+        out.extend(Change.from_dict(c) for c in chunk[lo:hi])
+    return out
+
+
+# --- capture budget ---------------------------------------------------------------------------
+
+
+@dataclass
+class Capture:
+    """The snapshot being captured: the bodies it uses so far and their stored bytes."""
+
+    tenant: str
+    type: str
+    bytes: int = 0
+    seen: set[str] = field(default_factory=set)
+
+    def charge(self, digest: str, size: int, budget_bytes: int | None, where: str) -> None:
+        """Count a body this snapshot uses; refuse it (BudgetExceeded) when over ``budget_bytes``."""
+        if budget_bytes is None or digest in self.seen:
+            return
+        if self.bytes + size > budget_bytes:
+            raise BudgetExceeded(self.tenant, self.type, budget_bytes, self.bytes + size, where)
+        self.bytes += size
+        self.seen.add(digest)

@@ -1,0 +1,52 @@
+"""The zstd codec both stores share: round trips, one (de)compressor per thread, the output bound."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import zstandard
+
+from jiradrift.store.codec import ZstdCodec
+
+
+def unsized_frame(data: bytes) -> bytes:
+    """A frame that does not declare its content size (any zstd writer may produce one)."""
+    return zstandard.ZstdCompressor(write_content_size=False).compress(data)
+
+
+def test_a_round_trip_gives_back_the_bytes() -> None:
+    codec = ZstdCodec(level=9)
+    data = b"workflow " * 1000
+    packed = codec.compress(data)
+    assert len(packed) < len(data)
+    assert codec.decompress(packed) == data
+
+
+def test_each_thread_gets_its_own_compressor_pair() -> None:
+    codec = ZstdCodec()
+    pairs = []
+
+    def work() -> None:
+        assert codec.decompress(codec.compress(b"abc")) == b"abc"
+        pairs.append(codec._pair())
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    work()
+    assert len({id(p[0]) for p in pairs}) == 3 and len({id(p[1]) for p in pairs}) == 3
+
+
+def test_max_output_size_bounds_a_frame_without_a_declared_size() -> None:
+    codec = ZstdCodec(max_output_size=1024)
+    assert codec.decompress(unsized_frame(b"x" * 1024)) == b"x" * 1024
+    with pytest.raises(zstandard.ZstdError):
+        codec.decompress(unsized_frame(b"x" * 4096))
+
+
+def test_without_a_bound_a_frame_must_declare_its_size() -> None:
+    with pytest.raises(zstandard.ZstdError, match="content size"):
+        ZstdCodec().decompress(unsized_frame(b"x" * 10))
