@@ -50,3 +50,11 @@ def test_max_output_size_bounds_a_frame_without_a_declared_size() -> None:
 def test_without_a_bound_a_frame_must_declare_its_size() -> None:
     with pytest.raises(zstandard.ZstdError, match="content size"):
         ZstdCodec().decompress(unsized_frame(b"x" * 10))
+
+
+def test_a_frame_declaring_a_size_over_the_bound_is_refused_before_expanding() -> None:
+    big = zstandard.ZstdCompressor().compress(b"\0" * 100_000)  # declares its 100,000-byte content size
+    assert zstandard.frame_content_size(big) == 100_000
+    with pytest.raises(zstandard.ZstdError, match="declares 100000 bytes"):
+        ZstdCodec(max_output_size=1024).decompress(big)
+    assert ZstdCodec(max_output_size=200_000).decompress(big) == b"\0" * 100_000

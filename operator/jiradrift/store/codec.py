@@ -32,4 +32,12 @@ class ZstdCodec:
         return self._pair()[0].compress(data)
 
     def decompress(self, data: bytes) -> bytes:
+        if self.max_output_size:
+            # zstandard honours max_output_size only for frames that do not declare their size; a
+            # frame declaring a huge size would be expanded to it, so refuse that before expanding.
+            declared = zstandard.frame_content_size(data)
+            if declared > self.max_output_size:
+                raise zstandard.ZstdError(
+                    f"frame declares {declared} bytes, over the {self.max_output_size}-byte limit"
+                )
         return self._pair()[1].decompress(data, max_output_size=self.max_output_size)
