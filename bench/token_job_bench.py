@@ -269,6 +269,8 @@ def main() -> int:
                 str(kubeconfig),
                 "--concurrency",
                 str(args.concurrency),
+                "--allowed-hosts",  # the emulator's token endpoint is on loopback, as a cluster admin would allow a site
+                "127.0.0.1",
                 "--log-format",
                 "plain",
             ]
