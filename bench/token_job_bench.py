@@ -269,7 +269,7 @@ def main() -> int:
                 str(kubeconfig),
                 "--concurrency",
                 str(args.concurrency),
-                "--allowed-hosts",  # the emulator's token endpoint is on loopback, as a cluster admin would allow a site
+                "--allowed-hosts",  # the emulator's token endpoint is on loopback
                 "127.0.0.1",
                 "--log-format",
                 "plain",
