@@ -40,6 +40,7 @@ from kubernetes import config as k8s_config
 
 from jiradrift.dev.controlplane import ControlPlane, install_crds
 from jiradrift.dev.kubejson import request_json
+from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
 
 TARGET_S = 60.0
 SUMMARY_PREFIX = "Token refresh job: "
@@ -109,7 +110,11 @@ def populate(api: Any, sim: dict[str, Any], tenants: int, per_namespace: int, wi
             api,
             "POST",
             f"/api/v1/namespaces/{ns}/secrets",
-            body={"metadata": {"name": f"{name}-creds"}, "data": {k: b64(v) for k, v in values.items()}},
+            body={
+                # the Secret opts in to its tenant (jiradrift.io/allowed-tenants), as a Secret's owner does
+                "metadata": {"name": f"{name}-creds", "annotations": {ALLOWED_TENANTS_ANNOTATION: name}},
+                "data": {k: b64(v) for k, v in values.items()},
+            },
         )
         request_json(
             api,
