@@ -85,3 +85,14 @@ def test_kopf_failure_records_are_redacted_before_they_become_events() -> None:
         logger.removeHandler(capture)
     assert posted and all(sentinel not in text for text in posted), posted
     assert "RuntimeError" in posted[0]
+
+
+def test_known_values_are_found_among_many_longest_first() -> None:
+    from jiradrift.redact import REDACTED, redact, remember_secrets
+
+    many = [f"tok-{i:06d}-{'x' * 20}" for i in range(20_000)]
+    for value in many:  # one at a time, as the token job remembers each tenant's tokens
+        remember_secrets([value])
+    remember_secrets(["shared-prefix-A", "shared-prefix-A-and-more"])
+    text = f"a {many[17_000]} b shared-prefix-A-and-more c shared-prefix-A d shared-pre"
+    assert redact(text) == f"a {REDACTED} b {REDACTED} c {REDACTED} d shared-pre"
