@@ -44,6 +44,8 @@ TOKEN_JOB_NEEDS = [
     *[(v, "coordination.k8s.io", "leases") for v in ("get", "create", "update")],
     ("create", "", "events"),
 ]
+# In the release namespace: the membership Leases of sharded replicas (handlers/shard.py), and nothing else.
+OPERATOR_MEMBERSHIP = [(v, "coordination.k8s.io", "leases") for v in ("get", "list", "create", "update", "delete")]
 # Never, in a watched namespace.
 OPERATOR_MUST_NOT = [
     *[(v, G, "jiratenants") for v in ("create", "delete", "deletecollection", "update")],
@@ -192,9 +194,15 @@ def test_deny_list_is_denied(namespaced: Release) -> None:
         assert job.denied(TOKEN_JOB_MUST_NOT, ns) == []
     for identity in (op, job):
         assert identity.denied(NOBODY) == []
-        # Outside the watched namespaces, including its own: nothing at all.
-        for ns in (namespaced.other, namespaced.namespace, "default", "kube-system"):
+        # Outside the watched namespaces: nothing at all.
+        for ns in (namespaced.other, "default", "kube-system"):
             assert identity.denied(OPERATOR_NEEDS + TOKEN_JOB_NEEDS, ns) == []
+    # Its own namespace: the operator's membership Leases only; the token job nothing.
+    everything = OPERATOR_NEEDS + TOKEN_JOB_NEEDS + OPERATOR_MEMBERSHIP
+    assert op.missing(OPERATOR_MEMBERSHIP, namespaced.namespace) == []
+    assert op.denied([c for c in everything if c not in OPERATOR_MEMBERSHIP], namespaced.namespace) == []
+    assert op.denied([(v, "coordination.k8s.io", "leases") for v in ("watch", "patch")], namespaced.namespace) == []
+    assert job.denied(everything, namespaced.namespace) == []
 
 
 def policy_refuses_spec_patch(identity: Identity, ns: str, tenant: str) -> str:

@@ -83,7 +83,9 @@ def test_workloads_are_hardened(helm: Helm) -> None:
     docs = documents(helm.template())
     deployment, cronjob = one(docs, "Deployment"), one(docs, "CronJob")
     assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    # replicas share tenants through membership Leases: a rolling update hands them over one pod at a time
+    rolling = {"maxSurge": 1, "maxUnavailable": 0}
+    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate", "rollingUpdate": rolling}
     for workload in (deployment, cronjob):
         pod, container = _container(workload)
         assert pod["securityContext"] == {
@@ -135,17 +137,20 @@ def test_operator_and_token_job_arguments_follow_the_scope(helm: Helm) -> None:
         "--namespace=team-b",
     ]
     assert sorted(r["metadata"]["namespace"] for r in by_kind(teams, "Role")) == [
+        "ops",  # the membership Leases of sharded replicas
         "team-a",
         "team-a",
         "team-b",
         "team-b",
     ]
+    assert "--shard-namespace=ops" in operator["args"]
     assert by_kind(teams, "ClusterRole") == []
 
     wide = documents(helm.template("--set", "rbac.clusterWide=true"))
     _, operator = _container(one(wide, "Deployment"))
     assert "--all-namespaces" in operator["args"] and not any(a.startswith("--namespace") for a in operator["args"])
-    assert by_kind(wide, "Role") == [] and len(by_kind(wide, "ClusterRole")) == 2
+    assert [r["metadata"]["name"].endswith("-membership") for r in by_kind(wide, "Role")] == [True]
+    assert len(by_kind(wide, "ClusterRole")) == 2
 
 
 def test_cronjob_is_safe_by_default(helm: Helm) -> None:
@@ -207,6 +212,18 @@ def test_service_monitor_is_opt_in_and_selects_the_metrics_service(helm: Helm) -
         (["--set", "watchNamespaces={Team_A}"], "/watchNamespaces/0"),
         (["--set", "tokenRefresh.window=1day"], "/tokenRefresh/window"),
         (["--set", "tokenRefresh.schedule=every day"], "/tokenRefresh/schedule"),
+        (["--set", "operator.replicas=0"], "/operator/replicas"),
+        (
+            [
+                "--set",
+                "operator.replicas=2",
+                "--set",
+                "operator.store.type=filesystem",
+                "--set",
+                "operator.store.existingClaim=pvc",
+            ],
+            "operator.replicas > 1 needs a store every replica can reach",
+        ),
     ],
     ids=[
         "top-level",
@@ -219,6 +236,8 @@ def test_service_monitor_is_opt_in_and_selects_the_metrics_service(helm: Helm) -
         "namespace",
         "duration",
         "schedule",
+        "replicas",
+        "replicas-filesystem",
     ],
 )
 def test_values_typos_are_refused(helm: Helm, args: list[str], expected: str) -> None:

@@ -86,6 +86,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             settings.namespaces,
             ctx.clock,
             lambda *labels: metrics.NOTIFICATIONS.labels(*labels).inc(),
+            owns=ctx.owns,
         )
         notifiers.append((notifier, asyncio.create_task(notifier.run(), name="notifier")))
 
@@ -100,18 +101,29 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         """Every JiraTenant this replica's watch knows: what the shards are computed over."""
         return {f"{namespace}/{name}": True}
 
+    def _shard_changed(gained: set[str], lost: set[str], moved_in: int) -> None:
+        shard = ctx.shard
+        assert shard is not None
+        metrics.SHARD_TENANTS.labels(shard.identity).set(len(shard.owned()))
+        metrics.SHARD_MEMBERS.labels(shard.identity).set(len(shard.members))
+        if moved_in:
+            metrics.SHARD_MOVES.labels(shard.identity, "gained").inc(moved_in)
+        if lost:
+            metrics.SHARD_MOVES.labels(shard.identity, "lost").inc(len(lost))
+        for key in lost:  # the new owner exports them now; ours would go stale and alert
+            namespace, _, name = key.partition("/")
+            metrics.forget_tenant(namespace, name)
+
     shards: list[tuple[Shard, asyncio.Event, asyncio.Task[None]]] = []
     shard_starting = asyncio.Lock()
 
-    @kopf.on.startup(registry=registry)
-    def make_shard(**_: Any) -> None:
-        ctx.shard = Shard(
-            ctx.kube if settings.shard_namespace else None,
-            settings.shard_namespace,
-            ctx.holder,
-            duration_seconds=settings.shard_lease_seconds,
-            on_change=_shard_changed,
-        )
+    ctx.shard = Shard(
+        ctx.kube if settings.shard_namespace else None,
+        settings.shard_namespace,
+        ctx.holder,
+        duration_seconds=settings.shard_lease_seconds,
+        on_change=_shard_changed,
+    )
 
     async def ensure_shard(kwargs: dict[str, Any]) -> None:
         """Start the membership rounds (--shard-namespace) from the first resource handler.
@@ -129,19 +141,6 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             await shard.round(list(tenant_keys.keys()))
             task = asyncio.create_task(shard.run(lambda: list(tenant_keys.keys()), stop), name="shard")
             shards.append((shard, stop, task))
-
-    def _shard_changed(gained: set[str], lost: set[str], moved_in: int) -> None:
-        shard = ctx.shard
-        assert shard is not None
-        metrics.SHARD_TENANTS.labels(shard.identity).set(len(shard.owned()))
-        metrics.SHARD_MEMBERS.labels(shard.identity).set(len(shard.members))
-        if moved_in:
-            metrics.SHARD_MOVES.labels(shard.identity, "gained").inc(moved_in)
-        if lost:
-            metrics.SHARD_MOVES.labels(shard.identity, "lost").inc(len(lost))
-        for key in lost:  # the new owner exports them now; ours would go stale and alert
-            namespace, _, name = key.partition("/")
-            metrics.forget_tenant(namespace, name)
 
     @kopf.on.cleanup(registry=registry)
     async def stop_shard(**_: Any) -> None:

@@ -80,8 +80,10 @@ class Notifier:
         namespaces: Sequence[str],
         clock: Callable[[], datetime],
         on_result: ResultHook = lambda *_: None,
+        owns: Callable[[str, str], bool] = lambda namespace, tenant: True,
     ) -> None:
         self.kube = kube
+        self.owns = owns  # sharded replicas: deliver only for this replica's tenants
         self.settings = settings
         self.holder = holder
         self.namespaces = list(namespaces)
@@ -125,6 +127,8 @@ class Notifier:
         bodies = await self._marked()
         for body in bodies:
             key = body["metadata"]["uid"]
+            if not self.owns(body["metadata"]["namespace"], body["spec"]["tenantRef"]["name"]):
+                continue  # another replica's tenant (its claims would keep us out anyway)
             if key not in self._inflight:
                 task = asyncio.create_task(self._guarded(client, body), name=f"notify {_name(body)}")
                 self._inflight[key] = task
