@@ -206,6 +206,11 @@ def test_operator_runs_as_the_charts_pod_and_reports_drift(release: Release) -> 
 
     first = wait_until(first_snapshots, "the first two Snapshots Completed", 120, release.describe)
     assert sorted(s["spec"]["type"] for s in first) == ["priorities", "workflows"]
+    # The chart's pod is a shard member: its Lease in the release namespace, its name in the Owner column.
+    members = release.json("get", "leases", "-n", NS, "-l", "jiradrift.io/membership=replica")["items"]
+    assert [m["spec"]["holderIdentity"].rsplit("_", 1)[0] for m in members] == [pod["metadata"]["name"]]
+    table = release.kubectl("get", "jt", "acme", "-n", NS)
+    assert "OWNER" in table.splitlines()[0] and pod["metadata"]["name"] in table.splitlines()[1], table
 
     # A change in Jira shows as drift in the next Snapshot.
     workflow = next(w for w in jira.sim.site.workflows if w["scope"]["type"] == "GLOBAL")
@@ -370,10 +375,10 @@ def test_each_service_account_holds_exactly_the_verbs_its_code_calls(release: Re
     flow above does not reach; a grant that is neither called nor listed fails the test."""
     not_reached = {
         RELEASE: {
-            # retention prunes old Snapshots and their payload Secrets; a tenant deletion removes Leases
+            # retention prunes old Snapshots and their payload Secrets (leases/delete is called: a
+            # replica that stops deletes its membership Lease)
             ("jiradrift.io", "snapshots", "delete"),
             ("", "secrets", "delete"),
-            ("coordination.k8s.io", "leases", "delete"),
         },
         f"{RELEASE}-token-refresh": {
             ("", "events", "create"),  # an Event when a refresh fails or needs a person to consent again

@@ -120,17 +120,20 @@ def test_replicas_share_tenants_and_hand_them_over(
             extra=["--shard-namespace", ns, "--shard-lease-duration", str(SHARD_LEASE)],
         )
 
+    def capture_window(index: int, owner: dict[str, str]) -> None:
+        """Create window ``index`` for every tenant; each Snapshot is captured once, by its tenant's owner."""
+        for tenant in TENANTS:
+            plane.kubectl("apply", "-f", "-", input=json.dumps(window(ns, tenant, index)))
+        wait_for(lambda: completed(k8s_api, ns, index), f"window {index} Completed", timeout=120)
+        seen = captures(ops)
+        for tenant in TENANTS:
+            assert seen[window(ns, tenant, index)["metadata"]["name"]] == [owner[tenant]], (tenant, seen)
+
     ops = {name: start(name) for name in ("op-a", "op-b", "op-c")}
     try:
         first = wait_for(lambda: owned_by(k8s_api, ns, ops, {"op-a", "op-b", "op-c"}), "3 replicas share", timeout=90)
 
-        # Window 0: each Snapshot captured once, by its tenant's owner.
-        for tenant in TENANTS:
-            plane.kubectl("apply", "-f", "-", input=json.dumps(window(ns, tenant, 0)))
-        wait_for(lambda: completed(k8s_api, ns, 0), "window 0 Completed", timeout=120)
-        seen = captures(ops)
-        for tenant in TENANTS:
-            assert seen[window(ns, tenant, 0)["metadata"]["name"]] == [first[tenant]], (tenant, seen)
+        capture_window(0, first)
 
         # Kill op-c: its tenants move to the survivors within two membership lease durations.
         orphans = {t for t, o in first.items() if o == "op-c"}
@@ -150,22 +153,12 @@ def test_replicas_share_tenants_and_hand_them_over(
         assert sum(metric(ops[n], "jiradrift_shard_moves_total") for n in ("op-a", "op-b")) >= len(orphans)
         assert sum(metric(ops[n], "jiradrift_shard_tenants") for n in ("op-a", "op-b")) == len(TENANTS)
 
-        for tenant in TENANTS:
-            plane.kubectl("apply", "-f", "-", input=json.dumps(window(ns, tenant, 1)))
-        wait_for(lambda: completed(k8s_api, ns, 1), "window 1 Completed on the survivors", timeout=120)
-        seen = captures(ops)
-        for tenant in TENANTS:
-            assert seen[window(ns, tenant, 1)["metadata"]["name"]] == [second[tenant]], (tenant, seen)
+        capture_window(1, second)
 
         # op-d joins and takes a share; window 2 is still captured once per tenant.
         ops["op-d"] = start("op-d")
         third = wait_for(lambda: owned_by(k8s_api, ns, ops, {"op-a", "op-b", "op-d"}), "op-d takes a share", timeout=90)
-        for tenant in TENANTS:
-            plane.kubectl("apply", "-f", "-", input=json.dumps(window(ns, tenant, 2)))
-        wait_for(lambda: completed(k8s_api, ns, 2), "window 2 Completed", timeout=120)
-        seen = captures(ops)
-        for tenant in TENANTS:
-            assert seen[window(ns, tenant, 2)["metadata"]["name"]] == [third[tenant]], (tenant, seen)
+        capture_window(2, third)
 
         # op-b stops cleanly: its membership Lease is deleted, so the others need not wait it out.
         assert "op-b" in membership_holders(plane, ns)

@@ -174,27 +174,46 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     def tenant_deleted(name: str, namespace: str | None, **_: Any) -> None:
         metrics.forget_tenant(namespace or "", name)  # else its last-snapshot gauges would alert forever
 
-    @kopf.on.resume(*SNAPSHOTS, registry=registry)
-    @kopf.on.create(*SNAPSHOTS, registry=registry)
-    @sanitized
-    async def snapshot_created(body: kopf.Body, **kwargs: Any) -> None:
-        await ensure_shard(kwargs)
-        await _run_owned(ctx, body)
+    def unfinished(status: kopf.Status, **_: Any) -> bool:
+        return str(status.get("phase") or "") not in FINAL
 
-    if settings.shard_namespace:
-        # A replica that gains a tenant takes up its unfinished Snapshots here: their create event
-        # went to the previous owner (or, while replicas disagreed, to nobody).
+    if not settings.shard_namespace:
+
+        @kopf.on.resume(*SNAPSHOTS, registry=registry)
+        @kopf.on.create(*SNAPSHOTS, registry=registry)
+        @sanitized
+        async def snapshot_created(body: kopf.Body, **kwargs: Any) -> None:
+            await _run_owned(ctx, body)
+
+    else:
+        # Sharded: no change-tracking handlers on Snapshots. kopf would record a create as handled
+        # in the object's annotations as soon as ANY replica returned from it, and the owner, seeing
+        # that record, would never run its own. Raw events (no record kept) start a capture at once;
+        # the timer retries it and lets a replica that gains a tenant take up its unfinished windows.
+        @kopf.on.event(*SNAPSHOTS, when=unfinished, registry=registry)
+        async def snapshot_seen(body: kopf.Body, type: str | None, **kwargs: Any) -> None:
+            if type == "DELETED":
+                return
+            await ensure_shard(kwargs)
+            try:
+                await sanitized(_run_owned_handler)(body=body)
+            except kopf.TemporaryError as exc:
+                log.info("Snapshot %s: %s; retried every %gs", body.metadata.name, exc, settings.tenant_timer_seconds)
+
         @kopf.timer(
             *SNAPSHOTS,
             interval=settings.tenant_timer_seconds,
             initial_delay=settings.tenant_timer_seconds,
-            when=lambda status, **_: (status or {}).get("phase") not in FINAL,
+            when=unfinished,
             registry=registry,
         )
         @sanitized
         async def snapshot_unfinished(body: kopf.Body, **kwargs: Any) -> None:
             await ensure_shard(kwargs)
             await _run_owned(ctx, body)
+
+    async def _run_owned_handler(body: kopf.Body, **_: Any) -> None:
+        await _run_owned(ctx, body)
 
     return registry
 
