@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,11 +16,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from tests.plugins.s3 import S3Server
+from tests.store.builders import emulator_client
 from tests.store.sts_gate import SessionGate
 
-from jiradrift.jira.auth import ApiTokenAuth
-from jiradrift.jira.client import ClientSettings, JiraClient
-from jiradrift.jira.clock import FakeClock
 from jiradrift.model.store_errors import StoreError
 from jiradrift.sim.clock import ManualClock
 from jiradrift.sim.emulator import RunningEmulator
@@ -106,14 +103,7 @@ async def test_a_capture_round_trip_with_only_the_web_identity_variables_set(
     monkeypatch.setenv("AWS_ROLE_ARN", ROLE)
     monkeypatch.setenv("AWS_ENDPOINT_URL_STS", irsa.sts_url)
     caplog.set_level(logging.DEBUG)
-    c = jira_sim.credentials
-    jira = await JiraClient.connect(
-        jira_sim.base_url,
-        ApiTokenAuth(c.email, c.api_token),
-        settings=ClientSettings(max_concurrency=8, requests_per_second=10_000, timeout=30.0),
-        clock=FakeClock(),
-        rng=random.Random(1),
-    )
+    jira = await emulator_client(jira_sim)
     async with S3Client.connect(irsa.config(bucket)) as client, jira:
         taken = await asyncio.wait_for(
             capture_snapshot(
