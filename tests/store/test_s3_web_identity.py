@@ -8,16 +8,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from aiohttp import web
 from tests.plugins.s3 import S3Server
 from tests.store.builders import emulator_client
-from tests.store.sts_gate import SessionGate
+from tests.store.sts_gate import SessionGate, serve_app
 
 from jiradrift.model.store_errors import StoreError
 from jiradrift.sim.clock import ManualClock
@@ -55,8 +56,8 @@ class Irsa:
     def config(self, bucket: str) -> S3Config:
         return S3Config(endpoint=self.s3_url, bucket=bucket, retry_backoff_seconds=0.01)
 
-    def provider(self, **options: object) -> WebIdentityConfig:
-        return WebIdentityConfig(token_file=self.token_file, role_arn=ROLE, sts_endpoint=self.sts_url, **options)  # type: ignore[arg-type]
+    def web_identity(self) -> WebIdentityConfig:
+        return WebIdentityConfig(token_file=self.token_file, role_arn=ROLE, sts_endpoint=self.sts_url)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock.now(), UTC)
@@ -81,13 +82,12 @@ async def bucket(s3_server: S3Server, s3_bucket: str) -> str:
 
 
 def _client(
-    irsa: Irsa, bucket: str, *, now: object = None, **options: object
+    irsa: Irsa, bucket: str, *, now: Callable[[], datetime] | None = None
 ) -> tuple[S3Client, WebIdentityCredentials]:
-    client = S3Client.connect(irsa.config(bucket), irsa.provider(**options))
-    provider = client.credentials
-    assert isinstance(provider, WebIdentityCredentials)
-    provider._now = now or irsa.now  # type: ignore[assignment]  # the test's clock, shared with STS
-    return client, provider
+    """A client whose credentials read the test's clock (shared with STS); closing it closes its connections."""
+    http = httpx.AsyncClient()
+    provider = WebIdentityCredentials(irsa.web_identity(), http, now=now or irsa.now)
+    return S3Client(irsa.config(bucket), provider, http), provider
 
 
 async def test_a_capture_round_trip_with_only_the_web_identity_variables_set(
@@ -200,7 +200,7 @@ async def test_a_failed_refresh_keeps_the_valid_credentials_until_they_expire(
 async def test_an_sts_refusal_is_a_store_error_naming_the_cause_and_the_fix(
     irsa: Irsa, bucket: str, setup: str, expected: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = irsa.provider()
+    config = irsa.web_identity()
     if setup == "wrong-token":
         irsa.write_token("projected-token-of-another-cluster")
     elif setup == "wrong-role":
@@ -245,20 +245,11 @@ async def _hostile_sts(answer: web.Response | None) -> web.Application:
 async def test_a_hostile_sts_answer_is_bounded_and_named(
     irsa: Irsa, bucket: str, answer: web.Response | None, expected: str
 ) -> None:
-    runner = web.AppRunner(await _hostile_sts(answer), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        config = WebIdentityConfig(
-            token_file=irsa.token_file, role_arn=ROLE, sts_endpoint=f"http://127.0.0.1:{port}", timeout_seconds=0.5
-        )
+    async with serve_app(await _hostile_sts(answer)) as url:
+        config = WebIdentityConfig(token_file=irsa.token_file, role_arn=ROLE, sts_endpoint=url, timeout_seconds=0.5)
         async with S3Client.connect(irsa.config(bucket), config) as client:
             with pytest.raises(WebIdentityError, match=expected):
                 await client.get("a")
-    finally:
-        await runner.cleanup()
 
 
 def test_an_answer_declaring_a_dtd_is_refused_before_parsing() -> None:

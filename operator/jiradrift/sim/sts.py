@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import socket
 import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -191,17 +192,19 @@ class StsEmulator:
     @asynccontextmanager
     async def serve(self, port: int = 0) -> AsyncIterator[str]:
         """Serve on the current event loop until the block exits; yields the endpoint URL."""
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind((self.host, port))
+        sock.listen(128)
+        sock.setblocking(False)
         runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, port)
         try:
-            await site.start()
-            server = site._server
-            sockets = getattr(server, "sockets", None) or []
-            bound = sockets[0].getsockname()[1]
-            yield f"http://{self.host}:{bound}"
+            await web.SockSite(runner, sock).start()
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            yield f"http://{host}:{sock.getsockname()[1]}"
         finally:
             await runner.cleanup()
+            sock.close()
 
 
 def _error(status: int, kind: str, code: str, message: str) -> web.Response:
