@@ -214,12 +214,35 @@ async def test_an_sts_refusal_is_a_store_error_naming_the_cause_and_the_fix(
             await S3Store(client).list_snapshots()
     assert "projected-token" not in str(caught.value) and "projected-token" not in caplog.text
     assert irsa.gate.tokens_seen == []
+    assert len(irsa.sts.calls) == (1 if setup.startswith("wrong") else 0)  # a refusal is not retried
 
 
-async def _hostile_sts(answer: web.Response | None) -> web.Application:
+async def test_transient_sts_failures_are_retried_a_bounded_number_of_times(irsa: Irsa, bucket: str) -> None:
+    irsa.sts.fail_next = [(503, "ServiceUnavailable"), (400, "IDPCommunicationError")]
+    client, _ = _client(irsa, bucket)
+    async with client:
+        await client.put("a", b"1")
+        assert [(c.status, c.code) for c in irsa.sts.calls] == [
+            (503, "ServiceUnavailable"),
+            (400, "IDPCommunicationError"),
+            (200, ""),
+        ]
+    irsa.sts.fail_next = [(400, "IDPCommunicationError")] * 3
+    client, _ = _client(irsa, bucket)
+    async with client:
+        with pytest.raises(WebIdentityError, match="IDPCommunicationError: Injected by the test; STS could not reach"):
+            await client.get("a")
+    assert len(irsa.sts.calls) == 6 and irsa.sts.fail_next == []
+
+
+Answer = tuple[int, bytes, str]  # status, body, content type
+
+
+async def _hostile_sts(answer: Answer | None) -> web.Application:
     async def handle(request: web.Request) -> web.StreamResponse:
         if answer is not None:
-            return answer
+            status, body, content_type = answer
+            return web.Response(status=status, body=body, content_type=content_type)
         response = web.StreamResponse()
         await response.prepare(request)
         while True:  # a trickle that never ends
@@ -234,16 +257,16 @@ async def _hostile_sts(answer: web.Response | None) -> web.Application:
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [
-        (web.Response(text="<html>login page</html"), r"the answer is not STS XML"),
-        (web.Response(text="<Ok/>", content_type="text/xml"), r"the answer has no AccessKeyId"),
-        (web.Response(body=b"<a>" * 30_000), r"the answer exceeded 65536 bytes"),
-        (web.Response(status=500, text="oops"), r"STS refused with HTTP 500 no STS error in the answer"),
+        ((200, b"<html>login page</html", "text/html"), r"the answer is not STS XML"),
+        ((200, b"<Ok/>", "text/xml"), r"the answer has no AccessKeyId"),
+        ((200, b"<a>" * 30_000, "text/xml"), r"the answer exceeded 65536 bytes"),
+        ((500, b"oops", "text/plain"), r"STS refused with HTTP 500 no STS error in the answer"),
         (None, r"no complete answer within 0.5s"),
     ],
     ids=["not-xml", "no-credentials", "too-large", "no-error-xml", "trickle"],
 )
 async def test_a_hostile_sts_answer_is_bounded_and_named(
-    irsa: Irsa, bucket: str, answer: web.Response | None, expected: str
+    irsa: Irsa, bucket: str, answer: Answer | None, expected: str
 ) -> None:
     async with serve_app(await _hostile_sts(answer)) as url:
         config = WebIdentityConfig(token_file=irsa.token_file, role_arn=ROLE, sts_endpoint=url, timeout_seconds=0.5)

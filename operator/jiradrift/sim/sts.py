@@ -70,6 +70,8 @@ class StsEmulator:
     # Each exchange's keys; default: fresh random ASIA... keys (the test may hand out a real server's keys)
     issue: Callable[[], tuple[str, str]] | None = None
     host: str = "127.0.0.1"
+    # The next answers, before any check: (HTTP status, STS error code), e.g. (503, "ServiceUnavailable")
+    fail_next: list[tuple[int, str]] = field(default_factory=list)
     calls: list[StsCall] = field(default_factory=list)
     sessions: dict[str, Session] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -111,6 +113,11 @@ class StsEmulator:
             self._record(StsCall(role, name, token, status, code))
             return _error(status, "Sender", code, message)
 
+        with self._lock:
+            fault = self.fail_next.pop(0) if self.fail_next else None
+        if fault is not None:
+            self._record(StsCall(role, name, token, fault[0], fault[1]))
+            return _error(fault[0], "Receiver" if fault[0] >= 500 else "Sender", fault[1], "Injected by the test")
         action, version = params.get("Action", ""), params.get("Version", "")
         if action != ACTION:
             return refuse(400, "InvalidAction", f"Could not find operation {action or '(none)'} for version {version}")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -42,6 +43,9 @@ MAX_STS_RESPONSE_BYTES = 64 * 1024
 MAX_TOKEN_FILE_BYTES = 64 * 1024  # a Kubernetes service-account token is 1-2 KiB
 REFRESH_BEFORE = timedelta(minutes=5)
 RETRY_AFTER_FAILED_REFRESH = timedelta(seconds=30)
+ATTEMPTS = 3  # of one exchange, when the failure is transient
+RETRY_BACKOFF_SECONDS = 0.5
+_TRANSIENT_CODES = frozenset({"IDPCommunicationError", "Throttling", "ThrottlingException", "RequestLimitExceeded"})
 _SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
 _HINTS = {
     "InvalidIdentityToken": (
@@ -61,9 +65,10 @@ _HINTS = {
 class WebIdentityError(StoreError):
     """The token could not be exchanged for S3 credentials (``code``: STS's error code, if it answered)."""
 
-    def __init__(self, message: str, *, code: str = "") -> None:
+    def __init__(self, message: str, *, code: str = "", transient: bool = False) -> None:
         super().__init__(message)
         self.code = code
+        self.transient = transient  # no answer, 5xx, throttling, or STS could not reach the OIDC issuer
 
 
 def sts_endpoint(environ: Mapping[str, str], region: str) -> str:
@@ -197,7 +202,10 @@ def parse_assume_role_response(status: int, body: bytes, *, what: str) -> Tempor
         message = redact(message)[:300]
         hint = _HINTS.get(code, "check the role ARN, its trust policy and the STS endpoint")
         detail = f"{code}: {message}" if code else "no STS error in the answer"
-        raise WebIdentityError(f"{what}: STS refused with HTTP {status} {detail}; {hint}", code=code)
+        transient = status >= 500 or code in _TRANSIENT_CODES
+        raise WebIdentityError(
+            f"{what}: STS refused with HTTP {status} {detail}; {hint}", code=code, transient=transient
+        )
     root = _parse_xml(body, what)
     creds = _find(root, "Credentials")
     fields = {name: _text(creds, name) for name in ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration")}
@@ -290,6 +298,19 @@ class WebIdentityCredentials:
         return True
 
     async def _exchange(self) -> TemporaryCredentials:
+        """One exchange, tried up to :data:`ATTEMPTS` times (each bounded by the timeout) while the
+        failure is transient; the token file is read afresh each time."""
+        attempt = 1
+        while True:
+            try:
+                return await self._exchange_once()
+            except WebIdentityError as exc:
+                if not exc.transient or attempt >= ATTEMPTS:
+                    raise
+            await asyncio.sleep(RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.5, 1.0))
+            attempt += 1
+
+    async def _exchange_once(self) -> TemporaryCredentials:
         token = self.config.read_token()
         form = {
             "Action": "AssumeRoleWithWebIdentity",
@@ -307,12 +328,14 @@ class WebIdentityCredentials:
         except TimeoutError:
             raise WebIdentityError(
                 f"{self._what}: no complete answer within {limit}s; check the STS endpoint and network "
-                f"(AWS_ENDPOINT_URL_STS / AWS_REGION)"
+                f"(AWS_ENDPOINT_URL_STS / AWS_REGION)",
+                transient=True,
             ) from None
         except httpx.TransportError as exc:
             raise WebIdentityError(
                 f"{self._what}: cannot reach STS ({type(exc).__name__}); check the STS endpoint and network "
-                f"(AWS_ENDPOINT_URL_STS / AWS_REGION)"
+                f"(AWS_ENDPOINT_URL_STS / AWS_REGION)",
+                transient=True,
             ) from None
         return parse_assume_role_response(status, body, what=self._what)
 
