@@ -208,7 +208,10 @@ def test_service_monitor_is_opt_in_and_selects_the_metrics_service(helm: Helm) -
         (["--set", "crds.install=yes"], "/crds/install"),
         (["--set", "operator.store.type=s4"], "/operator/store/type"),
         (["--set", "operator.store.type=filesystem"], "/operator/store/existingClaim"),
-        (["--set", "operator.store.type=s3", "--set", "operator.store.s3.bucket=b-1"], "credentialsSecret"),
+        (
+            ["--set", "operator.store.type=s3", "--set", "operator.store.s3.bucket=b-1"],
+            "operator.store.type=s3 needs credentials: operator.store.s3.credentialsSecret",
+        ),
         (["--set", "watchNamespaces={Team_A}"], "/watchNamespaces/0"),
         (["--set", "tokenRefresh.window=1day"], "/tokenRefresh/window"),
         (["--set", "tokenRefresh.schedule=every day"], "/tokenRefresh/schedule"),
@@ -384,3 +387,55 @@ def test_the_s3_store_gets_its_settings_as_flags_and_its_keys_from_the_secret(he
     default = one(documents(helm.template()), "Deployment")["spec"]["template"]["spec"]["containers"][0]
     assert not [a for a in default["args"] if a.startswith("--s3-")]
     assert not [e for e in default["env"] if e["name"].startswith("AWS_")]
+
+
+IRSA_ROLE = "arn:aws:iam::123456789012:role/jiradrift-snapshots"
+
+
+def _s3_template(helm: Helm, *extra: str, check: bool = True) -> Any:
+    base = ["--set", "operator.store.type=s3", "--set", "operator.store.s3.bucket=jiradrift-snapshots"]
+    if not check:
+        return helm.run("template", "drift", str(CHART), "--kube-version", "1.36.3", *base, *extra, check=False)
+    return documents(helm.template(*base, *extra))
+
+
+def test_the_s3_store_on_irsa_needs_only_the_service_account_annotation(helm: Helm) -> None:
+    docs = _s3_template(
+        helm, "--set", f"operator.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn={IRSA_ROLE}"
+    )
+    account = next(d for d in by_kind(docs, "ServiceAccount") if "token" not in d["metadata"]["name"])
+    assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": IRSA_ROLE}
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
+    # No Secret mapped in: the EKS webhook injects AWS_WEB_IDENTITY_TOKEN_FILE / AWS_ROLE_ARN, which the operator reads.
+    assert not [e for e in pod["containers"][0]["env"] if e["name"].startswith("AWS_")]
+
+
+def test_the_s3_store_credentials_are_a_secret_or_the_pod_identity_not_neither_nor_both(helm: Helm) -> None:
+    opted_in = _s3_template(helm, "--set", "operator.store.s3.webIdentity=true")  # annotated elsewhere
+    assert not [
+        e
+        for e in one(opted_in, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+        if e["name"].startswith("AWS_")
+    ]
+    # An annotation on a ServiceAccount the chart does not create does not reach any pod: still refused.
+    foreign = _s3_template(
+        helm,
+        "--set",
+        "operator.serviceAccount.create=false",
+        "--set",
+        "operator.serviceAccount.name=existing",
+        "--set",
+        f"operator.serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn={IRSA_ROLE}",
+        check=False,
+    )
+    assert foreign.returncode != 0 and "operator.store.s3.webIdentity=true" in foreign.stderr
+    both = _s3_template(
+        helm,
+        "--set",
+        "operator.store.s3.credentialsSecret=jiradrift-s3",
+        "--set",
+        "operator.store.s3.webIdentity=true",
+        check=False,
+    )
+    assert both.returncode != 0 and "the Secret's access key would win; keep one" in both.stderr

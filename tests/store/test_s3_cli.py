@@ -7,6 +7,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -122,13 +123,30 @@ def test_drift_list_of_a_tenant_in_the_cluster_reads_changes_from_s3(
     assert (page["items"][0]["key"], page["items"][0]["old"]) == ("field/f000000", "old 0")  # bodies from S3
 
 
-def test_run_with_the_s3_store_refuses_missing_settings_before_starting(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "JIRADRIFT_S3_BUCKET", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+def test_run_with_the_s3_store_refuses_missing_settings_before_starting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for key in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "JIRADRIFT_S3_BUCKET",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    ):
         monkeypatch.delenv(key, raising=False)
     no_bucket = runner.invoke(app, ["run", "-n", "team-a", "--store", "s3"])
     assert no_bucket.exit_code == 2 and "needs a bucket" in _text(no_bucket.output)
     no_keys = runner.invoke(app, ["run", "-n", "team-a", "--store", "s3", "--s3-bucket", "snapshots"])
-    assert no_keys.exit_code == 2 and "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in _text(no_keys.output)
+    text = _text(no_keys.output)
+    assert no_keys.exit_code == 2
+    assert (
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in text and "AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN" in text
+    )
+    # The pod's cloud identity with its token volume missing: refused at start, not at the first capture.
+    monkeypatch.setenv("AWS_WEB_IDENTITY_TOKEN_FILE", str(tmp_path / "absent"))
+    monkeypatch.setenv("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/jiradrift")
+    no_token = runner.invoke(app, ["run", "-n", "team-a", "--store", "s3", "--s3-bucket", "snapshots"])
+    assert no_token.exit_code == 2 and "cannot read the web-identity token file" in _text(no_token.output)
 
 
 def _text(output: str) -> str:

@@ -67,8 +67,3 @@ def test_credentials_come_from_the_standard_variables_and_never_print_the_secret
 def test_missing_credentials_name_the_variables_and_the_chart_setting() -> None:
     with pytest.raises(StoreError, match=r"AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.*credentialsSecret"):
         Credentials.from_env({})
-
-
-def test_web_identity_is_refused_clearly_until_it_is_supported() -> None:
-    with pytest.raises(StoreError, match="web-identity"):
-        Credentials.from_env({"AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/secrets/token", "AWS_ROLE_ARN": "arn:x"})

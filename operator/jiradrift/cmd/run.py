@@ -147,7 +147,7 @@ def run_command(
     s3 = None
     if store == "s3":
         s3 = s3options.s3_config(s3_endpoint, s3_bucket, s3_region, s3_prefix, s3_path_style, s3_timeout)
-        s3options.check_credentials()
+        s3options.check_credentials(s3_region)
     try:
         allowlist = HostAllowlist.parse(allowed_hosts)
     except ValueError as exc:

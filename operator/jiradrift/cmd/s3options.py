@@ -2,8 +2,9 @@
 
 Every option also reads an environment variable (``JIRADRIFT_S3_*``), so the chart sets them once
 for the operator, and a person sets them once in a shell for ``drift list`` and ``diff``.
-Credentials are never options: they come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
-(see :meth:`jiradrift.store.sigv4.Credentials.from_env`).
+Credentials are never options: they come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or from the
+pod's cloud identity, AWS_WEB_IDENTITY_TOKEN_FILE / AWS_ROLE_ARN
+(see :func:`jiradrift.store.credentials.credentials_from_env`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from urllib.parse import urlsplit
 import typer
 
 from jiradrift.model.store_errors import StoreError
+from jiradrift.store.credentials import check_credentials_env
 from jiradrift.store.s3client import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, S3Config
-from jiradrift.store.sigv4 import Credentials
 
 S3_ENDPOINT = typer.Option(
     "",
@@ -75,9 +76,13 @@ def parse_s3_url(url: str) -> tuple[str, str]:
     return parts.netloc, parts.path.strip("/")
 
 
-def check_credentials() -> None:
-    """Fail at start-up, not at the first capture, when the S3 credentials are missing."""
+def check_credentials(region: str = "us-east-1") -> None:
+    """Fail at start-up, not at the first capture, when the S3 credentials are missing (or the pod's
+    token file is unreadable)."""
     try:
-        Credentials.from_env()
+        check_credentials_env(region=region)
     except StoreError as exc:
-        raise typer.BadParameter(str(exc), param_hint="AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY") from None
+        raise typer.BadParameter(
+            str(exc),
+            param_hint="AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_WEB_IDENTITY_TOKEN_FILE / AWS_ROLE_ARN",
+        ) from None

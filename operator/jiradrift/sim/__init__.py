@@ -8,7 +8,8 @@ with Emulator(size="small", seed=1).running() as jira:
 ```
 
 It serves a deterministic generated site with Jira's paging styles, caps, auth forms, rotating
-OAuth refresh tokens, per-operation scopes, switchable faults and a request log.
+OAuth refresh tokens, per-operation scopes, switchable faults and a request log. ``StsEmulator``
+answers AWS STS ``AssumeRoleWithWebIdentity`` for the S3 store's cloud-identity tests.
 """
 
 from jiradrift.sim.admin import MUTATIONS, Admin
@@ -22,6 +23,7 @@ from jiradrift.sim.requestlog import RequestLog, RequestRecord
 from jiradrift.sim.server import Credentials
 from jiradrift.sim.site import Site
 from jiradrift.sim.spec import SIZES, SiteSpec
+from jiradrift.sim.sts import StsEmulator
 
 __all__ = [
     "MUTATIONS",
@@ -45,6 +47,7 @@ __all__ = [
     "RunningEmulator",
     "Site",
     "SiteSpec",
+    "StsEmulator",
     "SystemClock",
     "limits_for",
     "read_only_scopes",

@@ -29,7 +29,9 @@ from xml.etree import ElementTree
 import httpx
 
 from jiradrift.model.store_errors import StoreError
+from jiradrift.store.credentials import CredentialsProvider, credentials_from_env, provider_for
 from jiradrift.store.sigv4 import EMPTY_SHA256, Credentials, sign
+from jiradrift.store.webidentity import WebIdentityConfig
 
 DEFAULT_TIMEOUT = 30.0
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -109,10 +111,15 @@ class S3Client:
     """One bucket's objects. Create with :meth:`connect`; close with ``aclose`` (or ``async with``)."""
 
     def __init__(
-        self, config: S3Config, credentials: Credentials, http: httpx.AsyncClient, *, owns_http: bool = True
+        self,
+        config: S3Config,
+        credentials: Credentials | WebIdentityConfig | CredentialsProvider,
+        http: httpx.AsyncClient,
+        *,
+        owns_http: bool = True,
     ) -> None:
         self.config = config
-        self.credentials = credentials
+        self.credentials = provider_for(credentials, http)
         self.http = http
         self._owns_http = owns_http
         parts = urlsplit(config.endpoint.rstrip("/"))
@@ -122,9 +129,14 @@ class S3Client:
             self._base = f"{parts.scheme}://{config.bucket}.{parts.netloc}{parts.path}"
 
     @classmethod
-    def connect(cls, config: S3Config, credentials: Credentials | None = None) -> S3Client:
+    def connect(
+        cls, config: S3Config, credentials: Credentials | WebIdentityConfig | CredentialsProvider | None = None
+    ) -> S3Client:
+        """A client signing with ``credentials``, or with what the environment provides: an access key,
+        or the pod's cloud identity (see :func:`~jiradrift.store.credentials.credentials_from_env`)."""
+        source = credentials or credentials_from_env(region=config.region)
         http = httpx.AsyncClient(timeout=httpx.Timeout(config.timeout_seconds), follow_redirects=False)
-        return cls(config, credentials or Credentials.from_env(), http)
+        return cls(config, source, http)
 
     def scoped(self, sub_prefix: str) -> S3Client:
         """A client of the keys under ``PREFIX/SUB_PREFIX/``, sharing this one's connections."""
@@ -161,10 +173,14 @@ class S3Client:
         idempotent, conditional writes included: a retried write that already happened fails its
         condition, and the store then re-reads, as after any lost race."""
         attempt = 0
+        renewed = False
         while True:
             try:
                 return await self._send_once(method, key, body=body, headers=headers, query=query, ok=ok)
             except S3Error as exc:
+                if exc.code == "ExpiredToken" and not renewed and self.credentials.invalidate():
+                    renewed = True  # the session ended before its Expiration (clock skew): exchange again, now
+                    continue
                 transient = isinstance(exc, S3Unavailable) or exc.status in RETRY_STATUSES
                 if not transient or attempt >= self.config.retries:
                     raise
@@ -189,7 +205,7 @@ class S3Client:
             url,
             dict(headers or {}),
             payload_hash,
-            self.credentials,
+            await self.credentials.current(),
             self.config.region,
             datetime.now(UTC),
             query=query,

@@ -35,25 +35,17 @@ class Credentials:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Credentials:
-        """The standard AWS variables (a Kubernetes Secret mapped to env, or a developer's shell).
-
-        ``AWS_WEB_IDENTITY_TOKEN_FILE``/``AWS_ROLE_ARN`` (a pod's cloud identity) are not exchanged
-        for keys here yet: that needs an STS call this project cannot test offline.
-        """
+        """An access key from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN): a Kubernetes
+        Secret mapped to env, or a developer's shell. The pod's cloud identity is
+        :func:`jiradrift.store.credentials.credentials_from_env`'s other branch."""
         env = os.environ if environ is None else environ
         key_id = env.get("AWS_ACCESS_KEY_ID", "")
         secret = env.get("AWS_SECRET_ACCESS_KEY", "")
         if key_id and secret:
             return cls(key_id, secret, env.get("AWS_SESSION_TOKEN") or None)
-        if env.get("AWS_WEB_IDENTITY_TOKEN_FILE"):
-            raise StoreError(
-                "the S3 store found AWS_WEB_IDENTITY_TOKEN_FILE but web-identity (IRSA / workload identity) "
-                "credentials are not supported yet; put an access key in a Secret and set the chart's "
-                "operator.store.s3.credentialsSecret (keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
-            )
         raise StoreError(
-            "the S3 store needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (in a cluster, "
-            "from the Secret named by the chart's operator.store.s3.credentialsSecret)"
+            "the S3 store needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (in a cluster, from the Secret named by "
+            "the chart's operator.store.s3.credentialsSecret)"
         )
 
 
