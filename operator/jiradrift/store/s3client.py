@@ -29,6 +29,7 @@ from xml.etree import ElementTree
 import httpx
 
 from jiradrift.model.store_errors import StoreError
+from jiradrift.store.bounded import read_bounded
 from jiradrift.store.credentials import CredentialsProvider, credentials_from_env, provider_for
 from jiradrift.store.sigv4 import EMPTY_SHA256, Credentials, sign
 from jiradrift.store.webidentity import WebIdentityConfig
@@ -222,17 +223,14 @@ class S3Client:
                         f"the S3 store's max response bytes if such objects are expected",
                         status=response.status_code,
                     )
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > limit:
-                        raise S3ResponseTooLarge(
-                            f"{what}: the response exceeded the store's limit of {limit} bytes",
-                            status=response.status_code,
-                        )
-                    chunks.append(chunk)
-                data = b"".join(chunks)
+                data = await read_bounded(
+                    response,
+                    limit,
+                    lambda: S3ResponseTooLarge(
+                        f"{what}: the response exceeded the store's limit of {limit} bytes",
+                        status=response.status_code,
+                    ),
+                )
                 status, resp_headers = response.status_code, response.headers
         except httpx.TimeoutException:
             raise S3Unavailable(

@@ -33,6 +33,7 @@ import httpx
 
 from jiradrift.model.store_errors import StoreError
 from jiradrift.redact import redact, remember_secrets
+from jiradrift.store.bounded import read_bounded
 from jiradrift.store.sigv4 import Credentials
 
 log = logging.getLogger(__name__)
@@ -344,13 +345,11 @@ class WebIdentityCredentials:
         async with self.http.stream(
             "POST", self.config.sts_endpoint + "/", data=form, headers=headers, timeout=self.config.timeout_seconds
         ) as response:
-            chunks: list[bytes] = []
-            size = 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > MAX_STS_RESPONSE_BYTES:
-                    raise WebIdentityError(
-                        f"{self._what}: the answer exceeded {MAX_STS_RESPONSE_BYTES} bytes; is the STS endpoint right?"
-                    )
-                chunks.append(chunk)
-            return response.status_code, b"".join(chunks)
+            body = await read_bounded(
+                response,
+                MAX_STS_RESPONSE_BYTES,
+                lambda: WebIdentityError(
+                    f"{self._what}: the answer exceeded {MAX_STS_RESPONSE_BYTES} bytes; is the STS endpoint right?"
+                ),
+            )
+            return response.status_code, body
