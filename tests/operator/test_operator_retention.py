@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
-from tests.operator.kube import get, make_secret, make_tenant, snapshots
+from tests.operator.kube import get, make_secret, make_tenant, manual_snapshot, snapshots
 from typer.testing import CliRunner
 
 from jiradrift.cli import app
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
-from jiradrift.k8s.resources import GROUP, VERSION
 
 pytestmark = pytest.mark.k8s
 
@@ -28,15 +27,10 @@ def test_keep_last_prunes_oldest_snapshots_and_their_payload_secrets(
     with running_operator(control_plane, [ns], tmp_path, tenant_interval=1) as op:
         for i in range(1, 5):
             name = f"acme-manual-{i}"
-            manual = {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "Snapshot",
-                "metadata": {"name": name, "namespace": ns},
-                "spec": {"tenantRef": {"name": "acme"}, "type": "priorities"},
-            }
+            manual = manual_snapshot(name, "priorities")
             if i == 3:  # a change in the middle, so the kept snapshots hold different bodies
                 jira_sim.admin.call("rename_status", {"status_id": jira_sim.site.statuses[0]["id"], "name": "Renamed"})
-            control_plane.kubectl("apply", "-f", "-", input=json.dumps(manual))
+            control_plane.kubectl("apply", "-n", ns, "-f", "-", input=manual)
             wait_for(
                 lambda n=name: (get(k8s_api, ns, "snapshots", n).get("status") or {}).get("phase") == "Completed",
                 f"{name} Completed",

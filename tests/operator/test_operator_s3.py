@@ -18,13 +18,12 @@ from typing import Any
 import orjson
 import pytest
 from kubernetes import client as k8s
-from tests.operator.kube import get, make_secret, make_tenant, snapshots
+from tests.operator.kube import get, make_secret, make_tenant, manual_snapshot, snapshots
 from tests.plugins.s3 import S3Server
 from tests.store.sts_gate import SessionGate
 
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
-from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.sim.sts import StsEmulator
 from jiradrift.store.s3 import S3Store
 from jiradrift.store.s3client import S3Client
@@ -61,16 +60,11 @@ def test_the_operator_keeps_snapshots_in_s3_and_nothing_in_etcd(
     ) as op:
         for i in range(1, 5):
             name = f"acme-manual-{i}"
-            manual = {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "Snapshot",
-                "metadata": {"name": name, "namespace": ns},
-                "spec": {"tenantRef": {"name": "acme"}, "type": "fields"},
-            }
+            manual = manual_snapshot(name, "fields")
             if i == 3:  # a change in the middle: drift, and the kept snapshots hold different bodies
                 field = next(f for f in jira_sim.site.fields if f["custom"] and "scope" not in f)
                 jira_sim.admin.call("rename_field", {"field_id": field["id"], "name": "Renamed"})
-            control_plane.kubectl("apply", "-f", "-", input=json.dumps(manual))
+            control_plane.kubectl("apply", "-n", ns, "-f", "-", input=manual)
             wait_for(
                 lambda n=name: (get(k8s_api, ns, "snapshots", n).get("status") or {}).get("phase") == "Completed",
                 f"{name} Completed",
@@ -172,13 +166,8 @@ def test_the_operator_captures_into_s3_on_the_pods_cloud_identity(
         with running_operator(
             control_plane, [ns], tmp_path, store="s3", tenant_interval=1, extra=s3_args, env=env
         ) as op:
-            manual = {
-                "apiVersion": f"{GROUP}/{VERSION}",
-                "kind": "Snapshot",
-                "metadata": {"name": "acme-irsa", "namespace": ns},
-                "spec": {"tenantRef": {"name": "acme"}, "type": "fields"},
-            }
-            control_plane.kubectl("apply", "-f", "-", input=json.dumps(manual))
+            manual = manual_snapshot("acme-irsa", "fields")
+            control_plane.kubectl("apply", "-n", ns, "-f", "-", input=manual)
             wait_for(
                 lambda: (get(k8s_api, ns, "snapshots", "acme-irsa").get("status") or {}).get("phase") == "Completed",
                 "acme-irsa Completed",

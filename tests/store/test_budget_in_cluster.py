@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
-from tests.operator.kube import condition, get, make_secret, make_tenant
+from tests.operator.kube import condition, get, make_secret, make_tenant, manual_snapshot
 
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
-from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.store.configmap import SNAPSHOT_PACK_TYPE
 
 pytestmark = pytest.mark.k8s
@@ -32,13 +31,8 @@ def test_a_capture_over_the_cap_ends_incomplete_budget_exceeded_within_the_budge
     with running_operator(
         control_plane, [ns], tmp_path, tenant_interval=1, extra=[f"--store-max-bytes={BUDGET}"]
     ) as op:
-        manual = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "Snapshot",
-            "metadata": {"name": "acme-fields-1", "namespace": ns},
-            "spec": {"tenantRef": {"name": "acme"}, "type": "fields"},
-        }
-        control_plane.kubectl("apply", "-f", "-", input=json.dumps(manual))
+        manual = manual_snapshot("acme-fields-1", "fields")
+        control_plane.kubectl("apply", "-n", ns, "-f", "-", input=manual)
         status = wait_for(
             lambda: (
                 (s := get(k8s_api, ns, "snapshots", "acme-fields-1").get("status") or {}).get("phase")
