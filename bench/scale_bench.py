@@ -223,16 +223,22 @@ class BenchKube:
 
 
 @dataclass
-class ApiMark:
+class Mark:
+    """A point in the run: the API server's request counts, the bench's own, each replica's CPU."""
+
+    at: float
     totals: dict[tuple[str, str], float]
     own: Counter[tuple[str, str]]
+    cpu: dict[str, float]
 
 
-def mark_api(kube: BenchKube) -> ApiMark:
-    return ApiMark(kube.api_requests(), Counter(kube.own))
+def mark(kube: BenchKube, replicas: list[Replica]) -> Mark:
+    for r in replicas:
+        r.sample()
+    return Mark(time.monotonic(), kube.api_requests(), Counter(kube.own), {r.name: r.cpu for r in replicas})
 
 
-def api_delta(before: ApiMark, after: ApiMark) -> dict[tuple[str, str], float]:
+def api_delta(before: Mark, after: Mark) -> dict[tuple[str, str], float]:
     """Requests served between two marks, less the bench's own (its polling and listing)."""
     keys = set(after.totals) | set(before.totals)
     delta = {}
@@ -244,11 +250,11 @@ def api_delta(before: ApiMark, after: ApiMark) -> dict[tuple[str, str], float]:
     return delta
 
 
-def describe_api(delta: dict[tuple[str, str], float], tenant_windows: int) -> str:
+def describe_api(delta: dict[tuple[str, str], float], per: int, unit: str = "tenant-window") -> str:
     total = sum(delta.values())
-    rows = sorted(((v, k) for k, v in delta.items() if v / tenant_windows >= 0.005), reverse=True)
-    parts = ", ".join(f"{verb} {resource} {v / tenant_windows:.2f}" for v, (verb, resource) in rows)
-    return f"{total / tenant_windows:.2f} per tenant-window ({parts})"
+    rows = sorted(((v, k) for k, v in delta.items() if v / per >= 0.005), reverse=True)
+    parts = ", ".join(f"{verb} {resource} {v / per:.2f}" for v, (verb, resource) in rows)
+    return f"{total / per:.2f} per {unit} ({parts})"
 
 
 # --- setup -----------------------------------------------------------------------------------------
@@ -307,7 +313,6 @@ class Replica:
     cpu: float = 0.0  # CPU seconds, last sampled
     hwm: int = 0  # peak RSS bytes (VmHWM), last sampled
     killed_at: float | None = None
-    window_cpu_mark: float = 0.0
 
     @property
     def alive(self) -> bool:
@@ -357,6 +362,7 @@ class LogFacts:
 
     captures: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # snapshot -> [(replica, holder)]
     locks: Counter[str] = field(default_factory=Counter)  # result -> count
+    trouble: dict[str, list[str]] = field(default_factory=dict)  # snapshot -> warnings and errors about it
 
 
 def read_logs(replicas: list[Replica], window_iso: str, names: set[str]) -> LogFacts:
@@ -368,6 +374,10 @@ def read_logs(replicas: list[Replica], window_iso: str, names: set[str]) -> LogF
                 facts.captures.setdefault(m["name"], []).append((replica.name, m["holder"]))
             elif (m := LOCK_LINE.match(message)) and m["window"] == window_iso:
                 facts.locks[m["result"]] += 1
+            elif str(line.get("level", "info")).lower() not in ("info", "debug"):
+                subject = str((line.get("object") or {}).get("name", ""))
+                for name in {subject} & names or {n for n in names if n in message}:
+                    facts.trouble.setdefault(name, []).append(f"{replica.name} {line.get('time', '')}: {message}")
     return facts
 
 
@@ -441,8 +451,8 @@ def run_window(
     start: datetime,
     began: datetime,
     interval: timedelta,
-    api_mark: ApiMark,
-) -> tuple[WindowResult, ApiMark]:
+    previous: Mark,
+) -> tuple[WindowResult, Mark]:
     label, iso = window_label(start), start.strftime("%Y-%m-%dT%H:%M:%SZ")
     effective = max(start, began)
     deadline = start + 2 * interval
@@ -450,6 +460,8 @@ def run_window(
         for r in replicas:
             r.sample()
         time.sleep(min(5.0, max(0.1, (start - datetime.now(UTC)).total_seconds())))
+    opened = mark(kube, replicas)
+    idle = segment(previous, opened, args.tenants) if index > 0 else None
     kill_here = args.kill_one and index == min(1, args.windows - 1)
     victim: Victim | None = None
     problems: list[str] = []
@@ -472,7 +484,7 @@ def run_window(
             break
         time.sleep(args.poll)
     observed = datetime.now(UTC)
-    new_mark = mark_api(kube)
+    closed = mark(kube, replicas)
 
     done = [parse_time(s["status"]["completionTime"]) for s in snaps if (s.get("status") or {}).get("completionTime")]
     last = max(done) if done else observed
@@ -509,6 +521,9 @@ def run_window(
             missing.append(name)
     if duplicates:
         problems.append(f"window {label}: {len(duplicates)} Snapshots captured more than once, e.g. {duplicates[:3]}")
+        for name in duplicates[:3]:
+            why = facts.trouble.get(name) or ["(no warning or error logged about it)"]
+            print(f"  {name} captured {len(facts.captures[name])}x; logged: " + " | ".join(w[:300] for w in why[:5]))
     if missing:
         problems.append(f"window {label}: {len(missing)} Snapshots with no capture logged, e.g. {missing[:3]}")
     attempts = facts.locks["acquired"] + facts.locks["denied"]
@@ -516,24 +531,23 @@ def run_window(
     if wasted >= WASTED_LIMIT:
         problems.append(f"window {label}: {wasted:.1%} of lock attempts wasted (target < {WASTED_LIMIT:.0%})")
 
-    cpu = {}
-    for r in replicas:
-        cpu[r.name] = r.cpu - r.window_cpu_mark
-        r.window_cpu_mark = r.cpu
-    tenant_windows = args.tenants
+    busy = segment(opened, closed, args.tenants)
     print(
         f"window {index} ({label}, from {effective:%H:%M:%S}): {len(snaps)} Snapshots {dict(phases)}; "
         f"wall {wall:.1f}s of the {interval.total_seconds():.0f}s interval ({wall / interval.total_seconds():.2f}); "
         f"within the interval: {'yes' if within else 'NO'}"
     )
-    print(
-        "  CPU s since the previous window: "
-        + ", ".join(
-            f"{n} {c:.1f}" + (" (until killed)" if r.killed_at else "")
-            for (n, c), r in zip(cpu.items(), replicas, strict=True)
+    if idle is not None:
+        print(f"  between windows ({idle.seconds:.0f}s, tenants reconciled only): {idle.describe(replicas)}")
+    print(f"  during the window ({busy.seconds:.0f}s, until every Snapshot was final): {busy.describe(replicas)}")
+    if idle is not None and idle.seconds >= 30:
+        rest = max(0.0, interval.total_seconds() - busy.seconds)
+        cpu_ms = (sum(busy.cpu.values()) + sum(idle.cpu.values()) / idle.seconds * rest) / args.tenants * 1000
+        calls = (sum(busy.api.values()) + sum(idle.api.values()) / idle.seconds * rest) / args.tenants
+        print(
+            f"  steady state per tenant-window (this window + the idle rate for the rest of the interval): "
+            f"operator CPU {cpu_ms:.1f} ms, Kubernetes API requests {calls:.1f}"
         )
-        + f"; operator CPU per tenant-window {sum(cpu.values()) / tenant_windows * 1000:.1f} ms"
-    )
     print(
         "  captures per Snapshot (capturing-under lines, all replicas): "
         + ", ".join(f"{k}x: {v}" for k, v in sorted(per_snapshot.items()))
@@ -544,10 +558,32 @@ def run_window(
         f"  snapshot lock attempts (logs): acquired {facts.locks['acquired']}, denied {facts.locks['denied']}, "
         f"lost {facts.locks['lost']}; wasted {wasted:.2%} (target < {WASTED_LIMIT:.0%})"
     )
-    print(f"  Kubernetes API requests: {describe_api(api_delta(api_mark, new_mark), tenant_windows)}")
     if victim is not None:
         problems += report_takeover(victim, replicas, snaps)
-    return WindowResult(not problems, problems), new_mark
+    return WindowResult(not problems, problems), closed
+
+
+@dataclass
+class Segment:
+    """What the replicas and the API server did between two marks, for ``tenants`` tenants."""
+
+    seconds: float
+    cpu: dict[str, float]
+    api: dict[tuple[str, str], float]
+    tenants: int
+
+    def describe(self, replicas: list[Replica]) -> str:
+        killed = {r.name for r in replicas if r.killed_at is not None}
+        cpu = ", ".join(f"{n} {c:.1f}" + (" (until killed)" if n in killed else "") for n, c in self.cpu.items())
+        return (
+            f"CPU s {cpu} = {sum(self.cpu.values()) / self.tenants * 1000:.1f} ms per tenant; "
+            f"Kubernetes API requests {describe_api(self.api, self.tenants, 'tenant')}"
+        )
+
+
+def segment(before: Mark, after: Mark, tenants: int) -> Segment:
+    cpu = {name: after.cpu[name] - before.cpu.get(name, 0.0) for name in after.cpu}
+    return Segment(after.at - before.at, cpu, api_delta(before, after), tenants)
 
 
 def report_takeover(victim: Victim, replicas: list[Replica], snaps: list[dict[str, Any]]) -> list[str]:
@@ -696,7 +732,6 @@ def run(args: argparse.Namespace, interval: timedelta) -> int:
             while datetime.now(UTC) < opens:
                 time.sleep(min(5.0, max(0.1, (opens - datetime.now(UTC)).total_seconds())))
         server_cpu = {name: cpu_seconds(pid) for name, pid in servers.items()}
-        api_mark = first_mark = mark_api(kube)
         shard = ["--shard-namespace", SHARD_NAMESPACE, "--shard-lease-duration", "15"] if args.replicas > 1 else []
         replicas: list[Replica] = []
         for i in range(args.replicas):
@@ -715,11 +750,12 @@ def run(args: argparse.Namespace, interval: timedelta) -> int:
             stack.callback(op.stop)
             replicas.append(Replica(name, op))
         began = datetime.now(UTC)
+        last = first_mark = mark(kube, replicas)
         first = window_start(began, interval)
 
         results = []
         for k in range(args.windows):
-            result, api_mark = run_window(args, kube, replicas, k, first + k * interval, began, interval, api_mark)
+            result, last = run_window(args, kube, replicas, k, first + k * interval, began, interval, last)
             results.append(result)
             if any("after twice the interval" in p for p in result.problems):
                 break  # later windows would only pile up behind this one
@@ -729,7 +765,7 @@ def run(args: argparse.Namespace, interval: timedelta) -> int:
         metrics = {r.name: r.metrics() for r in replicas}
         server_cpu = {name: cpu_seconds(pid) - server_cpu[name] for name, pid in servers.items()}
         windows = len(results)
-        total_api = api_delta(first_mark, api_mark)
+        total_api = api_delta(first_mark, last)
         owner_of = owners(kube)
         payload = etcd_payload(kube)
         for r in replicas:
