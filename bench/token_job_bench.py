@@ -218,6 +218,35 @@ def _start_pprof(api: Any, path: str) -> threading.Thread:
     return thread
 
 
+def api_requests(api: Any) -> dict[tuple[str, str], float]:
+    """kube-apiserver's own count of requests served (``apiserver_request_total``) by verb and resource."""
+    resp = api.call_api(
+        *api.param_serialize(method="GET", resource_path="/metrics", auth_settings=["BearerToken"]),
+        _request_timeout=60,
+    )
+    totals: dict[tuple[str, str], float] = {}
+    for line in resp.read().decode().splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels_text, _, value = line[len("apiserver_request_total{") :].rpartition("} ")
+        labels = dict(part.split("=", 1) for part in labels_text.replace('"', "").split(",") if "=" in part)
+        key = (
+            labels.get("verb", "?"),
+            labels.get("resource", "?") + ("/" + labels["subresource"] if labels.get("subresource") else ""),
+        )
+        totals[key] = totals.get(key, 0.0) + float(value)
+    return totals
+
+
+def per_tenant_calls(before: dict[tuple[str, str], float], after: dict[tuple[str, str], float], tenants: int) -> str:
+    """The job's API requests per tenant by verb and resource (the bench makes none meanwhile)."""
+    delta = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    rows = sorted(((v, k) for k, v in delta.items() if v >= tenants / 10), reverse=True)
+    total = sum(v for v, _ in rows)
+    parts = ", ".join(f"{verb} {resource} {v / tenants:.2f}" for v, (verb, resource) in rows)
+    return f"API requests per tenant: {total / tenants:.2f} ({parts})"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tenants", type=int, default=10_000)
@@ -281,6 +310,7 @@ def main() -> int:
             ]
             log_path = Path(tmp) / "job.log"  # a file, not a pipe: a full pipe would stall the job
             profiler = _start_pprof(api, args.apiserver_pprof) if args.apiserver_pprof else None
+            requests_before = api_requests(api)
             started = time.monotonic()
             with open(log_path, "w") as log_file:
                 job = psutil.Popen(
@@ -303,6 +333,7 @@ def main() -> int:
             if profiler is not None:
                 profiler.join()
             after = {name: cpu_seconds(pid) for name, pid in servers.items()}
+            calls = per_tenant_calls(requests_before, api_requests(api), args.tenants)
         api.close()
 
     lines = out.strip().splitlines()
@@ -312,6 +343,7 @@ def main() -> int:
     if summary != expected or job.returncode != 0:
         print(f"FAILED: expected {expected!r} and exit 0; stderr tail:\n{err[-3000:]}")
         return 1
+    print(calls)
     refreshes = counts.get("POST /oauth/token", 0)
     print(f"token endpoint calls: {refreshes} (one rotation per tenant: {refreshes == args.tenants})")
     cpu = {name: after[name] - before[name] for name in servers}

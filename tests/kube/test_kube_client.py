@@ -70,3 +70,27 @@ async def test_unreachable_server_is_kube_unavailable(control_plane: ControlPlan
         with pytest.raises(KubeUnavailable) as err:
             await kube.get("/api/v1/namespaces")
         assert err.value.status is None
+
+
+async def test_proxy_environment_is_honoured_once_and_netrc_is_not_read(
+    control_plane: ControlPlane, k8s_namespace: str, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    """HTTPS_PROXY/NO_PROXY decide the route when connecting (as client-go does); a ~/.netrc is
+    never read, per request or at all (kubernetes_asyncio's trust_env read it on every call)."""
+    path = resource_path("", "v1", "configmaps", k8s_namespace)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password should-never-be-sent\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    # a proxy nobody listens on: every request must fail through it
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    async with await Kube.connect(control_plane.kubeconfig) as kube:
+        with pytest.raises(KubeUnavailable):
+            await kube.get(path)
+    # the API server's host is exempt: straight through, and no netrc credentials are sent
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    async with await Kube.connect(control_plane.kubeconfig) as kube:
+        assert (await kube.get(path))["kind"] == "ConfigMapList"
+        assert not kube.api.rest_client.pool_manager.trust_env

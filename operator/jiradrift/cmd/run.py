@@ -91,6 +91,21 @@ def run_command(
         ),
     ),
     lease_duration: int = typer.Option(90, help="Snapshot lock Lease duration, seconds."),
+    shard_namespace: str = typer.Option(
+        "",
+        envvar="JIRADRIFT_SHARD_NAMESPACE",
+        help=(
+            "Share tenants between replicas: each holds a membership Lease in this namespace and works only on "
+            "the tenants assigned to it by consistent hashing (the chart sets the release namespace). Empty: "
+            "this replica works on every tenant."
+        ),
+    ),
+    shard_lease_duration: int = typer.Option(
+        15,
+        min=3,
+        max=300,
+        help="Membership Lease duration, seconds: a replica that stops renewing loses its tenants after about two.",
+    ),
     tenant_interval: float = typer.Option(30.0, help="Seconds between reconciliations of each JiraTenant."),
     max_response_bytes: int = MAX_RESPONSE_BYTES,
     max_depth: int = MAX_DEPTH,
@@ -150,6 +165,8 @@ def run_command(
         s3=s3,
         store_max_bytes=store_max_bytes or None,
         lease_duration_seconds=lease_duration,
+        shard_namespace=shard_namespace or None,
+        shard_lease_seconds=shard_lease_duration,
         tenant_timer_seconds=tenant_interval,
         limits=response_limits(max_response_bytes, max_depth, request_deadline, max_pages, max_wait),
         probe_timeout_seconds=probe_timeout,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from jiradrift.handlers.shard import Shard
 from jiradrift.handlers.state import TenantState
 from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.jira.limits import ResponseLimits
@@ -47,6 +48,10 @@ class OperatorSettings:
     notify: NotifySettings = field(default_factory=NotifySettings)
     # cluster-wide cap on one tenant's stored snapshot bytes (chart: store.maxBytesPerTenant); None: no cap
     store_max_bytes: int | None = None
+    # sharded replicas (handlers/shard.py): the namespace of the membership Leases (None: off, this
+    # replica owns every tenant) and their duration
+    shard_namespace: str | None = None
+    shard_lease_seconds: int = 15
 
 
 @dataclass
@@ -70,6 +75,14 @@ class OperatorContext:
     before_step: Callable[[str], None] | None = None
     # the S3 client of --store s3 (one connection pool; each namespace's store is scoped under it)
     s3: S3Client | None = None
+    # which tenants are this replica's (everything, unless sharding is on: see handlers/shard.py)
+    shard: Shard | None = None
+    # Snapshots being run by this process (uids): a timer never starts a second run of one
+    running: set[str] = field(default_factory=set)
+
+    def owns(self, namespace: str, tenant: str) -> bool:
+        """Whether this replica works on JiraTenant ``namespace/tenant`` now."""
+        return self.shard is None or self.shard.owns(f"{namespace}/{tenant}")
 
     def budget(self, tenant_max_bytes: int | None) -> int | None:
         """A tenant's byte budget: its own, within the cluster-wide cap."""

@@ -115,6 +115,24 @@ NOTIFICATIONS = Counter(
     ["namespace", "tenant", "destination", "result"],
     registry=REGISTRY,
 )
+SHARD_TENANTS = Gauge(
+    "jiradrift_shard_tenants",
+    "Tenants this replica owns (sharded replicas; with one replica, every tenant).",
+    ["replica"],
+    registry=REGISTRY,
+)
+SHARD_MEMBERS = Gauge(
+    "jiradrift_shard_replicas",
+    "Live replicas this replica sees (membership Leases renewed within their duration).",
+    ["replica"],
+    registry=REGISTRY,
+)
+SHARD_MOVES = Counter(
+    "jiradrift_shard_moves_total",
+    "Tenants that moved to (gained) or away from (lost) this replica.",
+    ["replica", "direction"],
+    registry=REGISTRY,
+)
 
 
 SNAPSHOT_PHASES = ("Completed", "Incomplete", "Failed")

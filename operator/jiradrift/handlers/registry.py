@@ -17,7 +17,8 @@ import kopf
 
 from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
-from jiradrift.handlers.snapshot import run_snapshot
+from jiradrift.handlers.shard import Shard
+from jiradrift.handlers.snapshot import FINAL, run_snapshot
 from jiradrift.handlers.tenant import reconcile_tenant
 from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.notify import Notifier
@@ -94,12 +95,69 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             notifier.stop()
             await asyncio.gather(task, return_exceptions=True)
 
+    @kopf.index(*TENANTS, id="tenant_keys", registry=registry)
+    def tenant_keys(namespace: str | None, name: str | None, **_: Any) -> dict[str, bool]:
+        """Every JiraTenant this replica's watch knows: what the shards are computed over."""
+        return {f"{namespace}/{name}": True}
+
+    shards: list[tuple[Shard, asyncio.Event, asyncio.Task[None]]] = []
+    shard_starting = asyncio.Lock()
+
+    @kopf.on.startup(registry=registry)
+    def make_shard(**_: Any) -> None:
+        ctx.shard = Shard(
+            ctx.kube if settings.shard_namespace else None,
+            settings.shard_namespace,
+            ctx.holder,
+            duration_seconds=settings.shard_lease_seconds,
+            on_change=_shard_changed,
+        )
+
+    async def ensure_shard(kwargs: dict[str, Any]) -> None:
+        """Start the membership rounds (--shard-namespace) from the first resource handler.
+
+        Not at startup: kopf runs resource handlers only once its indices hold every JiraTenant,
+        so the first assignment is computed over all of them, never a half-listed few."""
+        shard = ctx.shard
+        if shard is None or not shard.enabled or shards:
+            return
+        async with shard_starting:
+            if shards:
+                return
+            tenant_keys: kopf.Index[str, bool] = kwargs["tenant_keys"]  # kopf passes indices by their id
+            stop = asyncio.Event()
+            await shard.round(list(tenant_keys.keys()))
+            task = asyncio.create_task(shard.run(lambda: list(tenant_keys.keys()), stop), name="shard")
+            shards.append((shard, stop, task))
+
+    def _shard_changed(gained: set[str], lost: set[str], moved_in: int) -> None:
+        shard = ctx.shard
+        assert shard is not None
+        metrics.SHARD_TENANTS.labels(shard.identity).set(len(shard.owned()))
+        metrics.SHARD_MEMBERS.labels(shard.identity).set(len(shard.members))
+        if moved_in:
+            metrics.SHARD_MOVES.labels(shard.identity, "gained").inc(moved_in)
+        if lost:
+            metrics.SHARD_MOVES.labels(shard.identity, "lost").inc(len(lost))
+        for key in lost:  # the new owner exports them now; ours would go stale and alert
+            namespace, _, name = key.partition("/")
+            metrics.forget_tenant(namespace, name)
+
+    @kopf.on.cleanup(registry=registry)
+    async def stop_shard(**_: Any) -> None:
+        for shard, stop, task in shards:
+            stop.set()
+            await asyncio.gather(task, return_exceptions=True)
+            await shard.leave()
+
     @kopf.on.resume(*TENANTS, registry=registry)
     @kopf.on.create(*TENANTS, registry=registry)
     @kopf.on.update(*TENANTS, field="spec", registry=registry)
     @sanitized
-    async def tenant_changed(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        await reconcile_tenant(ctx, dict(body), patch, force_check=True)
+    async def tenant_changed(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
+        await ensure_shard(kwargs)
+        if ctx.owns(body.metadata.namespace or "", body.metadata.name or ""):
+            await reconcile_tenant(ctx, dict(body), patch, force_check=True)
 
     @kopf.timer(
         *TENANTS,
@@ -108,8 +166,10 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         registry=registry,
     )
     @sanitized
-    async def tenant_tick(body: kopf.Body, patch: kopf.Patch, **_: Any) -> None:
-        await reconcile_tenant(ctx, dict(body), patch)
+    async def tenant_tick(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
+        await ensure_shard(kwargs)
+        if ctx.owns(body.metadata.namespace or "", body.metadata.name or ""):
+            await reconcile_tenant(ctx, dict(body), patch)
 
     @kopf.on.delete(*TENANTS, optional=True, registry=registry)
     def tenant_deleted(name: str, namespace: str | None, **_: Any) -> None:
@@ -118,10 +178,39 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     @kopf.on.resume(*SNAPSHOTS, registry=registry)
     @kopf.on.create(*SNAPSHOTS, registry=registry)
     @sanitized
-    async def snapshot_created(body: kopf.Body, **_: Any) -> None:
-        await run_snapshot(ctx, _plain(body))
+    async def snapshot_created(body: kopf.Body, **kwargs: Any) -> None:
+        await ensure_shard(kwargs)
+        await _run_owned(ctx, body)
+
+    if settings.shard_namespace:
+        # A replica that gains a tenant takes up its unfinished Snapshots here: their create event
+        # went to the previous owner (or, while replicas disagreed, to nobody).
+        @kopf.timer(
+            *SNAPSHOTS,
+            interval=settings.tenant_timer_seconds,
+            initial_delay=settings.tenant_timer_seconds,
+            when=lambda status, **_: (status or {}).get("phase") not in FINAL,
+            registry=registry,
+        )
+        @sanitized
+        async def snapshot_unfinished(body: kopf.Body, **kwargs: Any) -> None:
+            await ensure_shard(kwargs)
+            await _run_owned(ctx, body)
 
     return registry
+
+
+async def _run_owned(ctx: OperatorContext, body: kopf.Body) -> None:
+    """Run the Snapshot if its tenant is this replica's and this process is not running it already."""
+    tenant = (body.spec.get("tenantRef") or {}).get("name") or ""
+    uid = body.metadata.uid or ""
+    if not ctx.owns(body.metadata.namespace or "", tenant) or uid in ctx.running:
+        return
+    ctx.running.add(uid)
+    try:
+        await run_snapshot(ctx, _plain(body))
+    finally:
+        ctx.running.discard(uid)
 
 
 def _plain(body: kopf.Body) -> dict[str, Any]:

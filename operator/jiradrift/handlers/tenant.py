@@ -92,6 +92,8 @@ async def reconcile_tenant(
     )
     if state.site:
         status.site = SiteInfo.model_validate(state.site)
+    if ctx.shard is not None and ctx.shard.enabled:
+        status.owner = ctx.shard.identity
     if state.acceptance_due(now, ACCEPTANCE_SECONDS):
         try:  # a failure here leaves Drifted as it was; it never blocks scheduling
             acceptance = await reconcile_acceptance(

@@ -136,6 +136,7 @@ def build_crds() -> dict[str, dict[str, Any]]:
             _column("Unaccepted", ".status.unaccepted.total", "integer"),
             _column("Severity", ".status.unaccepted.highestSeverity"),
             _column("Token Expires", ".status.token.expiresAt", "date"),
+            _column("Owner", ".status.owner", desc="The operator replica that reconciles this tenant."),
             _column("Status", f"{READY}.message", priority=1),
             _column("Age", ".metadata.creationTimestamp", "date"),
         ],

@@ -475,6 +475,14 @@ class JiraTenantStatus(Resource):
     site: SiteInfo | None = None
     drift: TenantDriftSummary | None = None
     unaccepted: UnacceptedDrift | None = None
+    owner: str | None = Field(
+        default=None,
+        max_length=253,
+        description=(
+            "The operator replica that reconciles this tenant (its Pod name and a per-process suffix), "
+            "when replicas share tenants (chart value replicas > 1)."
+        ),
+    )
 
 
 class JiraTenant(Resource):

@@ -8,7 +8,10 @@ Why raw JSON rather than the generated ``CoreV1Api`` methods: bodies go out as t
 (a MicroTime such as ``2026-01-02T03:04:05.000000Z`` survives; the generated models round-trip it
 through ``datetime.isoformat()``, which drops the fraction at whole seconds and the server then
 refuses it), and responses come back as the dicts the server sent, which is much cheaper than
-decoding ConfigMaps full of base64 into models.
+decoding ConfigMaps full of base64 into models. For the same reason the exchange itself runs on the
+library's aiohttp session (its TLS context, connection pool, proxy and auth hook) with orjson, not
+through ``ApiClient.call_api``, which walks every body recursively and encodes it with the stdlib
+``json`` on each call: in the token job that was most of the client's CPU per request.
 
 Three helpers every caller shares: :meth:`Kube.pages` (the one list pager), :func:`retry_on_conflict`
 (the one re-read-on-409 loop) and :class:`KubeError` (status, reason and the server's message).
@@ -21,15 +24,15 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 import orjson
 from kubernetes_asyncio import client as kclient
 from kubernetes_asyncio import config as kconfig
-from kubernetes_asyncio.client.exceptions import ApiException
 
 T = TypeVar("T")
 
@@ -37,6 +40,7 @@ DEFAULT_TIMEOUT = 30.0  # seconds per request; a hung API server must not hang a
 PAGE_SIZE = 500
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
+USER_AGENT = "jiradrift"
 #: Ask for metadata only (what ``kubectl get`` does): a list without ``data``/``binaryData``.
 METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
 
@@ -99,6 +103,28 @@ def resource_path(group: str, version: str, plural: str, namespace: str | None =
 CallObserver = Callable[[str, str, int, int], None]
 
 
+def _settle_environment(api: kclient.ApiClient, configuration: kclient.Configuration) -> None:
+    """Decide the proxy once, when connecting, instead of on every request.
+
+    ``kubernetes_asyncio`` opens its aiohttp session with ``trust_env=True``, so every request looked
+    up ``*_PROXY``/``NO_PROXY`` and read ``~/.netrc`` in a worker thread: in the token job that was
+    more CPU than the requests themselves. The proxy environment is honoured the same way (once,
+    for the API server's host); netrc is not (API credentials come from the kubeconfig or the pod).
+    """
+    rest = api.rest_client
+    session = rest.pool_manager
+    connector = session.connector
+    session.detach()  # keep the connector (its TLS context and pool); drop the env-reading session
+    rest.pool_manager = aiohttp.ClientSession(connector=connector, trust_env=False, read_bufsize=2**21)
+    if configuration.proxy:
+        return
+    server = urlsplit(str(configuration.host))
+    host, scheme = server.hostname or "", server.scheme or "https"
+    proxy = urllib.request.getproxies().get(scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        rest.proxy = proxy
+
+
 class Kube:
     """An async Kubernetes API client over one ``kubernetes_asyncio`` ApiClient (one connection pool).
 
@@ -127,7 +153,9 @@ class Kube:
                 context=context,
                 client_configuration=configuration,
             )
-        return cls(kclient.ApiClient(configuration))
+        api = kclient.ApiClient(configuration)
+        _settle_environment(api, configuration)
+        return cls(api)
 
     async def close(self) -> None:
         await self.api.close()
@@ -150,34 +178,42 @@ class Kube:
         timeout: float | None = None,
     ) -> Any:
         """One call; the decoded JSON response (None when empty). Raises :class:`KubeError`."""
-        headers = {"Accept": accept}
+        configuration = self.api.configuration
+        rest = self.api.rest_client
+        headers = {"Accept": accept, "User-Agent": USER_AGENT}
+        # The library's auth step: a bearer token, refreshed by its hook (exec plugins, the pod's
+        # rotating ServiceAccount token); client certificates are in the session's TLS context.
+        auth = (await configuration.auth_settings()).get("BearerToken")
+        if auth and auth.get("value"):
+            headers[auth["key"]] = auth["value"]
+        data = None
         if body is not None:
             headers["Content-Type"] = content_type
+            data = body if isinstance(body, bytes) else orjson.dumps(body)
         params = [(k, str(v).lower() if isinstance(v, bool) else v) for k, v in (query or {}).items() if v is not None]
+        url = f"{configuration.host}{path}" + (f"?{urlencode(params)}" if params else "")
+        extra: dict[str, Any] = {}
+        if rest.proxy:
+            extra["proxy"] = rest.proxy
+        if rest.server_hostname:
+            extra["server_hostname"] = rest.server_hostname
         try:
-            response = await self.api.call_api(
-                path,
+            async with rest.pool_manager.request(
                 method,
-                query_params=params,
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _request_timeout=timeout or self.timeout,
-            )
-            async with response:
+                url,
+                data=data,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout or self.timeout),
+                **extra,
+            ) as response:
                 raw = await response.read()
-        except ApiException as exc:
-            if self.observer is not None:
-                answer = exc.body or b""
-                self.observer(method, path, 0 if body is None else len(orjson.dumps(body)), len(answer))
-            raise KubeError.from_body(exc.status, str(exc.reason or ""), exc.body) from None
+                status, reason = response.status, response.reason
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise KubeUnavailable(f"{method} {path}: {type(exc).__name__}: {exc}") from None
         if self.observer is not None:
-            self.observer(method, path, 0 if body is None else len(orjson.dumps(body)), len(raw))
-        if not 200 <= response.status < 300:
-            raise KubeError.from_body(response.status, str(response.reason or ""), raw)
+            self.observer(method, path, 0 if data is None else len(data), len(raw))
+        if not 200 <= status < 300:
+            raise KubeError.from_body(status, str(reason or ""), raw)
         return orjson.loads(raw) if raw else None
 
     async def get(self, path: str, **query: Any) -> Any:
