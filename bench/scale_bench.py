@@ -413,7 +413,7 @@ class Victim:
     final_before: int
 
 
-def kill_victim(kube: BenchKube, replicas: list[Replica], snaps: list[dict[str, Any]]) -> Victim:
+def kill_victim(kube: BenchKube, replicas: list[Replica], snaps: list[dict[str, Any]], label: str) -> Victim:
     """SIGKILL the live replica that owns the most tenants whose Snapshot of this window is not final."""
     owner_of = owners(kube)
     pending = {s["spec"]["tenantRef"]["name"] for s in snaps if (s.get("status") or {}).get("phase") not in FINAL}
@@ -430,7 +430,7 @@ def kill_victim(kube: BenchKube, replicas: list[Replica], snaps: list[dict[str, 
     mine = {t for t, o in owner_of.items() if victim.owns(o)}
     final = sum(1 for s in snaps if (s.get("status") or {}).get("phase") in FINAL)
     print(
-        f"  killed {victim.name} (SIGKILL) with {final}/{len(snaps)} Snapshots of the window final; "
+        f"window {label}: killed {victim.name} (SIGKILL) with {final}/{len(snaps)} Snapshots of the window final; "
         f"it owned {len(mine)} tenants (status.owner), {load[victim.name]} of them not final yet"
         + ("" if owner_of and any(owner_of.values()) else " -- no tenant has status.owner: this build does not shard")
     )
@@ -474,7 +474,7 @@ def run_window(
                 raise RuntimeError(f"{r.name} exited ({r.op.proc.returncode}); log tail:\n{r.op.text()[-3000:]}")
         final = [s for s in snaps if (s.get("status") or {}).get("phase") in FINAL]
         if kill_here and victim is None and len(final) >= args.tenants // 2:
-            victim = kill_victim(kube, replicas, snaps)
+            victim = kill_victim(kube, replicas, snaps, label)
         if len(snaps) >= args.tenants and len(final) == len(snaps):
             break
         if datetime.now(UTC) > deadline:
