@@ -662,6 +662,9 @@ def main() -> int:
         "--tenant-interval", type=float, default=30.0, help="the replicas' --tenant-interval (the CLI's default)"
     )
     parser.add_argument("--lease-duration", type=int, default=15, help="the replicas' snapshot --lease-duration")
+    parser.add_argument(
+        "--align", action="store_true", help="start the replicas at the next window boundary: window 0 is whole"
+    )
     parser.add_argument("--kill-one", action="store_true", help="SIGKILL one replica in the middle of window 1")
     parser.add_argument("--rss-limit-mib", type=float, default=512.0, help="peak RSS target per replica")
     parser.add_argument("--poll", type=float, default=5.0, help="seconds between listings of a window's Snapshots")
@@ -727,7 +730,7 @@ def run(args: argparse.Namespace, interval: timedelta) -> int:
         # A tenant schedules the window it is in when it first reconciles: replicas started just before a
         # boundary would leave the first window with only some tenants' Snapshots. Start in the next one.
         opens = window_start(datetime.now(UTC), interval) + interval
-        if (opens - datetime.now(UTC)).total_seconds() < max(60.0, 3 * args.tenant_interval):
+        if args.align or (opens - datetime.now(UTC)).total_seconds() < max(60.0, 3 * args.tenant_interval):
             print(f"waiting for the window at {opens:%H:%M:%S} UTC to start the replicas in a whole window")
             while datetime.now(UTC) < opens:
                 time.sleep(min(5.0, max(0.1, (opens - datetime.now(UTC)).total_seconds())))
