@@ -91,6 +91,8 @@ LOCK_LINE = re.compile(
     r"^snapshot_lock:(?P<tenant>[^:\s]+):(?P<type>[^:\s]+):(?P<window>\S+) "
     r"(?P<result>acquired|denied|lost|released|error)$"
 )
+LOST_DURING = re.compile(r"lost snapshot_lock:\S+:(?P<window>\S+) during the capture")
+FAILED_TEMPORARILY = re.compile(r"failed temporarily: (?:UnexpectedError: )?(?P<cause>[^:;]+)")
 CR_PATH = f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}"
 
 
@@ -375,6 +377,8 @@ def read_logs(replicas: list[Replica], window_iso: str, names: set[str]) -> LogF
             elif (m := LOCK_LINE.match(message)) and m["window"] == window_iso:
                 facts.locks[m["result"]] += 1
             elif str(line.get("level", "info")).lower() not in ("info", "debug"):
+                if (m := LOST_DURING.search(message)) and m["window"] == window_iso:
+                    facts.locks["lost during a capture"] += 1
                 subject = str((line.get("object") or {}).get("name", ""))
                 for name in {subject} & names or {n for n in names if n in message}:
                     facts.trouble.setdefault(name, []).append(f"{replica.name} {line.get('time', '')}: {message}")
@@ -521,9 +525,16 @@ def run_window(
             missing.append(name)
     if duplicates:
         problems.append(f"window {label}: {len(duplicates)} Snapshots captured more than once, e.g. {duplicates[:3]}")
-        for name in duplicates[:3]:
+        causes: Counter[str] = Counter()
+        for name in duplicates:
+            found = {m["cause"].strip() for w in facts.trouble.get(name, []) if (m := FAILED_TEMPORARILY.search(w))}
+            causes.update(found or {"(no failed handler logged)"})
+        print("  retried captures, by the cause logged: " + ", ".join(f"{c} {n}" for c, n in causes.most_common(6)))
+        for name in duplicates[:2]:
             why = facts.trouble.get(name) or ["(no warning or error logged about it)"]
-            print(f"  {name} captured {len(facts.captures[name])}x; logged: " + " | ".join(w[:300] for w in why[:5]))
+            print(
+                f"  e.g. {name} captured {len(facts.captures[name])}x; logged: " + " | ".join(w[:300] for w in why[:3])
+            )
     if missing:
         problems.append(f"window {label}: {len(missing)} Snapshots with no capture logged, e.g. {missing[:3]}")
     attempts = facts.locks["acquired"] + facts.locks["denied"]
@@ -556,7 +567,8 @@ def run_window(
     )
     print(
         f"  snapshot lock attempts (logs): acquired {facts.locks['acquired']}, denied {facts.locks['denied']}, "
-        f"lost {facts.locks['lost']}; wasted {wasted:.2%} (target < {WASTED_LIMIT:.0%})"
+        f"lost {facts.locks['lost']}, lost during a capture (renewal failed) {facts.locks['lost during a capture']}; "
+        f"wasted {wasted:.2%} (target < {WASTED_LIMIT:.0%})"
     )
     if victim is not None:
         problems += report_takeover(victim, replicas, snaps)
@@ -661,7 +673,9 @@ def main() -> int:
     parser.add_argument(
         "--tenant-interval", type=float, default=30.0, help="the replicas' --tenant-interval (the CLI's default)"
     )
-    parser.add_argument("--lease-duration", type=int, default=15, help="the replicas' snapshot --lease-duration")
+    parser.add_argument(
+        "--lease-duration", type=int, default=90, help="the replicas' snapshot --lease-duration (the CLI's and chart's)"
+    )
     parser.add_argument(
         "--align", action="store_true", help="start the replicas at the next window boundary: window 0 is whole"
     )
