@@ -713,11 +713,13 @@ def main() -> int:
         raise SystemExit(128 + signum)  # unwinds every `with` below: replicas, emulator, servers, control plane
 
     signal.signal(signal.SIGTERM, stop)
+    # Also SIGINT: a shell starts background jobs with SIGINT ignored, and Python keeps an inherited ignore.
+    signal.signal(signal.SIGINT, stop)
     try:
         return run(args, interval)
-    except KeyboardInterrupt:
-        print("interrupted; everything the bench started is stopped", file=sys.stderr)
-        return 130
+    except SystemExit as exc:
+        print(f"stopped by a signal (exit {exc.code}); everything the bench started is stopped", file=sys.stderr)
+        raise
 
 
 def run(args: argparse.Namespace, interval: timedelta) -> int:
