@@ -1,0 +1,850 @@
+"""Scale bench: N JiraTenants on R operator replicas, window after window (issue 14, "Figures").
+
+    .venv/bin/python bench/scale_bench.py                                  # 1,000 tenants, 1 replica
+    .venv/bin/python bench/scale_bench.py --tenants 3000 --replicas 3 --kill-one
+    .venv/bin/python bench/scale_bench.py --tenants 1000 --store s3
+
+Baselines (issue 14): 1,000 tenants on one replica (one snapshot type, 30 ms site latency): every
+window completes within the interval and peak RSS stays under 512 MiB; 3 replicas sharing 3,000
+tenants capture every window exactly once with under 1 % of snapshot lock attempts wasted
+(denied), and a replica killed mid-window has its tenants finish that window on the survivors.
+The smaller in-suite version is tests/operator/test_operator_scale.py (200 tenants, one replica).
+
+What runs, all on loopback: a real kube-apiserver + etcd (``ControlPlane``), the Jira emulator in
+its own process (one site shared by every tenant, ``--latency-ms`` added to each response),
+versitygw for ``--store s3``, and R ``jiradrift run`` processes exactly as the chart runs them
+(with R > 1 each holds a membership Lease in the shard namespace, and tenants are assigned by
+consistent hashing). The tenants are created before the replicas start, each with one snapshot
+type and ``spec.schedule.interval = --interval``; windows are aligned to the interval (UTC), so the
+first window starts when the replicas do and later ones at the interval's boundaries.
+
+For each window the bench waits (bounded: twice the interval) until every scheduled Snapshot of
+the window is final, then prints:
+
+- wall time from the window's start (or the replicas' start) to its last completionTime, against
+  the interval;
+- CPU seconds per replica over the window (since the previous window ended) and per tenant-window;
+- captures: "capturing under" log lines per Snapshot across all replicas' logs (exactly one each;
+  with ``--kill-one`` a capture the killed replica had started and a survivor redid is counted
+  apart, as "interrupted");
+- snapshot lock attempts acquired / denied / lost from the replicas' logs, and the wasted share
+  ``denied / (acquired + denied)`` (with ``--kill-one``, denials of the killed replica's tenants
+  after the kill are counted apart: survivors wait out its snapshot Leases, ``--lease-duration``);
+- Kubernetes API requests per tenant-window by verb and resource: kube-apiserver's own
+  ``apiserver_request_total`` (from its /metrics), less the requests the bench itself made.
+
+At the end: peak RSS (VmHWM) per replica, total CPU, emulator and server CPU, tenants per replica
+(``status.owner``) and the replicas' shard and lock metrics, and the ConfigMaps and Secrets in the
+tenants' namespace with their data bytes (with ``--store s3``: none but the credentials Secret).
+Exit status 1 when a target is missed: a window not within the interval, a Snapshot not Completed,
+a duplicate capture, wasted lock attempts >= 1 %, peak RSS over ``--rss-limit-mib``, or with
+``--kill-one`` a killed replica's tenant whose window did not finish on a survivor.
+SIGTERM and SIGINT stop everything the bench started (replicas, emulator, S3 server, control plane).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import multiprocessing as mp
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from kubernetes import config as k8s_config
+from prometheus_client.parser import text_string_to_metric_families
+
+from jiradrift.dev.controlplane import ControlPlane, install_crds
+from jiradrift.dev.kubejson import request_json
+from jiradrift.dev.operator_process import OperatorProcess, start_operator
+from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
+from jiradrift.k8s.resources import GROUP, LABEL_WINDOW, VERSION
+from jiradrift.k8s.scheduling import parse_duration, window_label, window_start
+from jiradrift.store.s3client import S3Client, S3Config
+from jiradrift.store.sigv4 import Credentials
+
+REPO = Path(__file__).resolve().parents[1]
+NAMESPACE = "bench-tenants"
+SHARD_NAMESPACE = "bench-shard"
+FINAL = ("Completed", "Incomplete", "Failed")
+WASTED_LIMIT = 0.01
+CAPTURING = re.compile(
+    r"^snapshot (?P<ns>[^/\s]+)/(?P<name>\S+) capturing under (?P<key>\S+) \(holder (?P<holder>\S+)\)$"
+)
+LOCK_LINE = re.compile(
+    r"^snapshot_lock:(?P<tenant>[^:\s]+):(?P<type>[^:\s]+):(?P<window>\S+) "
+    r"(?P<result>acquired|denied|lost|released|error)$"
+)
+LOST_DURING = re.compile(r"lost snapshot_lock:\S+:(?P<window>\S+) during the capture")
+FAILED_TEMPORARILY = re.compile(r"failed temporarily: (?:UnexpectedError: )?(?P<cause>[^:;]+)")
+CR_PATH = f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}"
+
+
+# --- processes the bench starts -------------------------------------------------------------------
+
+
+def _serve(latency_ms: float, conn: Any) -> None:
+    from jiradrift.sim.emulator import Emulator
+
+    with Emulator(size="small", seed=1, latency_ms=latency_ms).running() as emu:
+        creds = emu.credentials
+        conn.send({"base_url": emu.base_url, "email": creds.email, "token": creds.api_token})
+        conn.recv()  # until told to stop
+        conn.send(dict(emu.requests.counts))
+
+
+@contextmanager
+def emulator_process(latency_ms: float) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """The emulator in its own process (spawned: no state shared with the bench); yields its
+    address and credentials, and after the block the request counts it served."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_serve, args=(latency_ms, child), daemon=True)
+    proc.start()
+    counts: dict[str, Any] = {}
+    try:
+        if not parent.poll(180):
+            raise RuntimeError("the emulator did not start within 180 s")
+        info = parent.recv()
+        info["pid"] = proc.pid
+        yield info, counts
+    finally:
+        try:
+            parent.send("stop")
+            if parent.poll(30):
+                counts.update(parent.recv())
+        except (OSError, EOFError):
+            pass  # it died (e.g. SIGINT reached it too)
+        proc.join(30)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(10)
+
+
+@contextmanager
+def s3_server(root: Path) -> Iterator[tuple[str, Credentials, int]]:
+    """versitygw (posix backend) built by tools/build-s3.sh, as the tests run it: (endpoint, credentials, pid)."""
+    binary = subprocess.run(
+        ["bash", str(REPO / "tools" / "build-s3.sh")], check=True, capture_output=True, text=True
+    ).stdout.split()[-1]
+    credentials = Credentials(f"bench{secrets.token_hex(4)}", secrets.token_urlsafe(24))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (root / "s3data").mkdir(parents=True)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "ROOT_ACCESS_KEY_ID": credentials.access_key_id,
+        "ROOT_SECRET_ACCESS_KEY": credentials.secret_access_key,
+    }
+    with open(root / "versitygw.log", "wb") as log:
+        server = subprocess.Popen(
+            [binary, "--port", f"127.0.0.1:{port}", "--quiet", "posix", str(root / "s3data")],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"versitygw did not start; see {root / 'versitygw.log'}") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}", credentials, server.pid
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+
+async def _create_bucket(endpoint: str, bucket: str, credentials: Credentials) -> None:
+    async with S3Client.connect(S3Config(endpoint=endpoint, bucket=bucket, path_style=True), credentials) as client:
+        await client.create_bucket()
+
+
+# --- the Kubernetes API, with the bench's own requests counted ------------------------------------
+
+
+class BenchKube:
+    """JSON calls to the API server that count themselves by (verb, resource) as
+    ``apiserver_request_total`` labels them, so the bench's own requests can be taken out."""
+
+    def __init__(self, api: Any) -> None:
+        self.api = api
+        self.own: Counter[tuple[str, str]] = Counter()
+
+    def call(self, method: str, path: str, *, resource: str, named: bool = False, **kwargs: Any) -> dict[str, Any]:
+        verb = "LIST" if method == "GET" and not named else method
+        self.own[(verb, resource)] += 1
+        return request_json(self.api, method, path, **kwargs)
+
+    def api_requests(self) -> dict[tuple[str, str], float]:
+        """kube-apiserver's own count of requests served (``apiserver_request_total``) by verb and
+        resource (with ``/subresource``). Non-resource requests (/metrics, /readyz) are left out."""
+        resp = self.api.call_api(
+            *self.api.param_serialize(method="GET", resource_path="/metrics", auth_settings=["BearerToken"]),
+            _request_timeout=60,
+        )
+        totals: dict[tuple[str, str], float] = {}
+        for family in text_string_to_metric_families(resp.read().decode()):
+            if family.name != "apiserver_request":
+                continue
+            for sample in family.samples:
+                if sample.name != "apiserver_request_total" or not sample.labels.get("resource"):
+                    continue
+                resource = sample.labels["resource"]
+                if sample.labels.get("subresource"):
+                    resource += "/" + sample.labels["subresource"]
+                key = (sample.labels.get("verb", "?"), resource)
+                totals[key] = totals.get(key, 0.0) + sample.value
+        return totals
+
+
+@dataclass
+class Mark:
+    """A point in the run: the API server's request counts, the bench's own, each replica's CPU."""
+
+    at: float
+    totals: dict[tuple[str, str], float]
+    own: Counter[tuple[str, str]]
+    cpu: dict[str, float]
+
+
+def mark(kube: BenchKube, replicas: list[Replica]) -> Mark:
+    for r in replicas:
+        r.sample()
+    return Mark(time.monotonic(), kube.api_requests(), Counter(kube.own), {r.name: r.cpu for r in replicas})
+
+
+def api_delta(before: Mark, after: Mark) -> dict[tuple[str, str], float]:
+    """Requests served between two marks, less the bench's own (its polling and listing)."""
+    keys = set(after.totals) | set(before.totals)
+    delta = {}
+    for key in keys:
+        served = after.totals.get(key, 0.0) - before.totals.get(key, 0.0)
+        own = after.own.get(key, 0) - before.own.get(key, 0)
+        if served - own > 0:
+            delta[key] = served - own
+    return delta
+
+
+def describe_api(delta: dict[tuple[str, str], float], per: int, unit: str = "tenant-window") -> str:
+    """Requests per tenant by verb and resource; those under 0.05 each (the API server's own
+    informers' WATCHes, for one) are summed as "other"."""
+    total = sum(delta.values())
+    rows = sorted(((v, k) for k, v in delta.items() if v / per >= 0.05), reverse=True)
+    parts = [f"{verb} {resource} {v / per:.2f}" for v, (verb, resource) in rows]
+    other = total - sum(v for v, _ in rows)
+    if other:
+        parts.append(f"other {other / per:.2f}")
+    return f"{total / per:.2f} per {unit} ({', '.join(parts)})"
+
+
+# --- setup -----------------------------------------------------------------------------------------
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def populate(kube: BenchKube, sim: dict[str, Any], tenants: int, interval: str, snapshot_type: str) -> None:
+    kube.call("POST", "/api/v1/namespaces", resource="namespaces", body={"metadata": {"name": NAMESPACE}})
+    kube.call("POST", "/api/v1/namespaces", resource="namespaces", body={"metadata": {"name": SHARD_NAMESPACE}})
+    kube.call(
+        "POST",
+        f"/api/v1/namespaces/{NAMESPACE}/secrets",
+        resource="secrets",
+        body={
+            "metadata": {"name": "jira", "annotations": {ALLOWED_TENANTS_ANNOTATION: "*"}},
+            "data": {"email": b64(sim["email"]), "token": b64(sim["token"])},
+        },
+    )
+
+    def one(i: int) -> None:
+        kube.call(
+            "POST",
+            f"{CR_PATH}/jiratenants",
+            resource="jiratenants",
+            body={
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "JiraTenant",
+                "metadata": {"name": tenant_name(i)},
+                "spec": {
+                    "site": sim["base_url"],
+                    "auth": {"apiToken": {"secretRef": {"name": "jira"}}},
+                    "schedule": {"interval": interval},
+                    "snapshotTypes": [snapshot_type],
+                },
+            },
+        )
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(one, range(tenants)))
+
+
+def tenant_name(i: int) -> str:
+    return f"tenant-{i:05d}"
+
+
+# --- replicas ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Replica:
+    name: str
+    op: OperatorProcess
+    cpu: float = 0.0  # CPU seconds, last sampled
+    hwm: int = 0  # peak RSS bytes (VmHWM), last sampled
+    killed_at: float | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.killed_at is None and self.op.proc.poll() is None
+
+    def sample(self) -> None:
+        """CPU and peak RSS from /proc while the process lives (a killed one keeps its last sample)."""
+        if not self.alive:
+            return
+        try:
+            times = psutil.Process(self.op.proc.pid).cpu_times()
+            status = Path(f"/proc/{self.op.proc.pid}/status").read_text()
+        except (psutil.NoSuchProcess, FileNotFoundError, ProcessLookupError):
+            return
+        self.cpu = float(times.user + times.system)
+        hwm = next((line for line in status.splitlines() if line.startswith("VmHWM")), None)
+        if hwm is not None:
+            self.hwm = int(hwm.split()[1]) * 1024
+
+    def owns(self, holder: str) -> bool:
+        """Holder identities are ``<POD_NAME>_<hex>`` (jiradrift.k8s.lease.holder_identity)."""
+        return holder.rsplit("_", 1)[0] == self.name
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        if not self.alive:
+            return {}
+        try:
+            text = httpx.get(f"http://127.0.0.1:{self.op.metrics_port}/metrics", timeout=10).text
+        except httpx.HTTPError:
+            return {}
+        wanted = ("jiradrift_lock_acquisitions_total", "jiradrift_shard_tenants", "jiradrift_shard_moves_total")
+        out = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name in wanted:
+                    out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+        return out
+
+
+def replica_of(replicas: list[Replica], holder: str) -> Replica | None:
+    return next((r for r in replicas if r.owns(holder)), None)
+
+
+@dataclass
+class LogFacts:
+    """What the replicas' logs say about one window."""
+
+    captures: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # snapshot -> [(replica, holder)]
+    locks: Counter[str] = field(default_factory=Counter)  # result -> count
+    trouble: dict[str, list[str]] = field(default_factory=dict)  # snapshot -> warnings and errors about it
+    denied: list[tuple[str, datetime]] = field(default_factory=list)  # (tenant name, when)
+
+
+def read_logs(replicas: list[Replica], window_iso: str, names: set[str]) -> LogFacts:
+    facts = LogFacts()
+    for replica in replicas:
+        for line in replica.op.lines():
+            message = str(line.get("message", ""))
+            if (m := CAPTURING.match(message)) and m["name"] in names:
+                facts.captures.setdefault(m["name"], []).append((replica.name, m["holder"]))
+            elif (m := LOCK_LINE.match(message)) and m["window"] == window_iso:
+                facts.locks[m["result"]] += 1
+                if m["result"] == "denied" and line.get("time"):
+                    facts.denied.append((m["tenant"].rsplit("/", 1)[-1], parse_time(str(line["time"]))))
+            elif str(line.get("level", "info")).lower() not in ("info", "debug"):
+                if (m := LOST_DURING.search(message)) and m["window"] == window_iso:
+                    facts.locks["lost during a capture"] += 1
+                subject = str((line.get("object") or {}).get("name", ""))
+                for name in {subject} & names or {n for n in names if n in message}:
+                    facts.trouble.setdefault(name, []).append(f"{replica.name} {line.get('time', '')}: {message}")
+    return facts
+
+
+# --- windows ----------------------------------------------------------------------------------------
+
+
+def list_window(kube: BenchKube, label: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = kube.call(
+        "GET",
+        f"{CR_PATH}/snapshots",
+        resource="snapshots",
+        query={"labelSelector": f"{LABEL_WINDOW}={label}", "resourceVersion": "0"},
+        timeout=120,
+    )["items"]
+    return items
+
+
+def owners(kube: BenchKube) -> dict[str, str]:
+    """tenant name -> status.owner (empty when the build does not shard)."""
+    items = kube.call("GET", f"{CR_PATH}/jiratenants", resource="jiratenants", timeout=120)["items"]
+    return {t["metadata"]["name"]: str((t.get("status") or {}).get("owner") or "") for t in items}
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass
+class Victim:
+    replica: Replica
+    tenants: set[str]
+    killed_at: datetime
+    final_before: int
+
+
+def kill_victim(kube: BenchKube, replicas: list[Replica], snaps: list[dict[str, Any]], label: str) -> Victim:
+    """SIGKILL the live replica that owns the most tenants whose Snapshot of this window is not final."""
+    owner_of = owners(kube)
+    pending = {s["spec"]["tenantRef"]["name"] for s in snaps if (s.get("status") or {}).get("phase") not in FINAL}
+    load: Counter[str] = Counter()
+    for tenant in pending:
+        found = replica_of(replicas, owner_of.get(tenant, ""))
+        if found is not None and found.alive:
+            load[found.name] += 1
+    live = [r for r in replicas if r.alive]
+    victim = max(live, key=lambda r: (load[r.name], r.name == live[0].name))
+    victim.sample()
+    victim.op.kill()
+    victim.killed_at = time.monotonic()
+    mine = {t for t, o in owner_of.items() if victim.owns(o)}
+    final = sum(1 for s in snaps if (s.get("status") or {}).get("phase") in FINAL)
+    print(
+        f"window {label}: killed {victim.name} (SIGKILL) with {final}/{len(snaps)} Snapshots of the window final; "
+        f"it owned {len(mine)} tenants (status.owner), {load[victim.name]} of them not final yet"
+        + ("" if owner_of and any(owner_of.values()) else " -- no tenant has status.owner: this build does not shard")
+    )
+    return Victim(victim, mine, datetime.now(UTC), final)
+
+
+@dataclass
+class WindowResult:
+    ok: bool
+    problems: list[str]
+
+
+def run_window(
+    args: argparse.Namespace,
+    kube: BenchKube,
+    replicas: list[Replica],
+    index: int,
+    start: datetime,
+    began: datetime,
+    interval: timedelta,
+    previous: Mark,
+) -> tuple[WindowResult, Mark]:
+    label, iso = window_label(start), start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    effective = max(start, began)
+    deadline = start + 2 * interval
+    while datetime.now(UTC) < start:  # until the window opens (wall clock: windows are aligned to UTC)
+        for r in replicas:
+            r.sample()
+        time.sleep(min(5.0, max(0.1, (start - datetime.now(UTC)).total_seconds())))
+    opened = mark(kube, replicas)
+    idle = segment(previous, opened, args.tenants) if index > 0 else None
+    kill_here = args.kill_one and index == min(1, args.windows - 1)
+    victim: Victim | None = None
+    problems: list[str] = []
+    snaps: list[dict[str, Any]] = []
+    while True:
+        snaps = list_window(kube, label)
+        for r in replicas:
+            r.sample()
+            if r.killed_at is None and r.op.proc.poll() is not None:
+                raise RuntimeError(f"{r.name} exited ({r.op.proc.returncode}); log tail:\n{r.op.text()[-3000:]}")
+        final = [s for s in snaps if (s.get("status") or {}).get("phase") in FINAL]
+        if kill_here and victim is None and len(final) >= args.tenants // 2:
+            victim = kill_victim(kube, replicas, snaps, label)
+        if len(snaps) >= args.tenants and len(final) == len(snaps):
+            break
+        if datetime.now(UTC) > deadline:
+            problems.append(
+                f"window {label}: only {len(final)} of {args.tenants} Snapshots final after twice the interval"
+            )
+            break
+        time.sleep(args.poll)
+    observed = datetime.now(UTC)
+    closed = mark(kube, replicas)
+
+    done = [parse_time(s["status"]["completionTime"]) for s in snaps if (s.get("status") or {}).get("completionTime")]
+    last = max(done) if done else observed
+    wall = (last - effective).total_seconds()
+    within = not problems and wall < interval.total_seconds()
+    if not within and not problems:
+        problems.append(f"window {label} took {wall:.0f}s, longer than the interval")
+    phases = Counter(str((s.get("status") or {}).get("phase") or "Pending") for s in snaps)
+    if phases.get("Completed", 0) != args.tenants:
+        problems.append(f"window {label}: {dict(phases)} (every Snapshot must be Completed)")
+
+    names = {s["metadata"]["name"] for s in snaps}
+    facts = read_logs(replicas, iso, names)
+    final_holder = {
+        s["metadata"]["name"]: str(((s.get("status") or {}).get("lock") or {}).get("holder") or "") for s in snaps
+    }
+    killed = victim.replica if victim else None
+    per_snapshot: Counter[int] = Counter()
+    duplicates, interrupted, missing = [], 0, []
+    for name in sorted(names):
+        lines = facts.captures.get(name, [])
+        # A capture the killed replica started and did not finish is redone by a survivor: not a duplicate.
+        redone = [
+            (rep, h)
+            for rep, h in lines
+            if killed is not None and rep == killed.name and not killed.owns(final_holder[name])
+        ]
+        interrupted += len(redone)
+        counted = len(lines) - len(redone)
+        per_snapshot[counted] += 1
+        if counted > 1:
+            duplicates.append(name)
+        elif counted == 0:
+            missing.append(name)
+    if duplicates:
+        problems.append(f"window {label}: {len(duplicates)} Snapshots captured more than once, e.g. {duplicates[:3]}")
+        causes: Counter[str] = Counter()
+        for name in duplicates:
+            found = {m["cause"].strip() for w in facts.trouble.get(name, []) if (m := FAILED_TEMPORARILY.search(w))}
+            causes.update(found or {"(no failed handler logged)"})
+        print("  retried captures, by the cause logged: " + ", ".join(f"{c} {n}" for c, n in causes.most_common(6)))
+        for name in duplicates[:2]:
+            why = facts.trouble.get(name) or ["(no warning or error logged about it)"]
+            print(
+                f"  e.g. {name} captured {len(facts.captures[name])}x; logged: " + " | ".join(w[:300] for w in why[:3])
+            )
+    if missing:
+        problems.append(f"window {label}: {len(missing)} Snapshots with no capture logged, e.g. {missing[:3]}")
+    attempts = facts.locks["acquired"] + facts.locks["denied"]
+    # Survivors are denied a killed replica's snapshot Leases until they expire (--lease-duration): expected.
+    waited = (
+        sum(1 for tenant, at in facts.denied if tenant in victim.tenants and at >= victim.killed_at) if victim else 0
+    )
+    wasted = (facts.locks["denied"] - waited) / attempts if attempts else 0.0
+    if wasted >= WASTED_LIMIT:
+        problems.append(f"window {label}: {wasted:.1%} of lock attempts wasted (target < {WASTED_LIMIT:.0%})")
+
+    busy = segment(opened, closed, args.tenants)
+    print(
+        f"window {index} ({label}, from {effective:%H:%M:%S}): {len(snaps)} Snapshots {dict(phases)}; "
+        f"wall {wall:.1f}s of the {interval.total_seconds():.0f}s interval ({wall / interval.total_seconds():.2f}); "
+        f"within the interval: {'yes' if within else 'NO'}"
+    )
+    if idle is not None:
+        print(f"  between windows ({idle.seconds:.0f}s, tenants reconciled only): {idle.describe(replicas)}")
+    print(f"  during the window ({busy.seconds:.0f}s, until every Snapshot was final): {busy.describe(replicas)}")
+    if idle is not None and idle.seconds >= 30:
+        rest = max(0.0, interval.total_seconds() - busy.seconds)
+        cpu_ms = (sum(busy.cpu.values()) + sum(idle.cpu.values()) / idle.seconds * rest) / args.tenants * 1000
+        calls = (sum(busy.api.values()) + sum(idle.api.values()) / idle.seconds * rest) / args.tenants
+        print(
+            f"  steady state per tenant-window (this window + the idle rate for the rest of the interval): "
+            f"operator CPU {cpu_ms:.1f} ms, Kubernetes API requests {calls:.1f}"
+        )
+    print(
+        "  captures per Snapshot (capturing-under lines, all replicas): "
+        + ", ".join(f"{k}x: {v}" for k, v in sorted(per_snapshot.items()))
+        + (f"; {interrupted} interrupted by the kill and redone" if killed else "")
+        + f"; exactly once: {'yes' if not duplicates and not missing else 'NO'}"
+    )
+    print(
+        f"  snapshot lock attempts (logs): acquired {facts.locks['acquired']}, denied {facts.locks['denied']}, "
+        f"lost {facts.locks['lost']}, lost during a capture (renewal failed) {facts.locks['lost during a capture']}; "
+        + (f"{waited} of the denials waited out the killed replica's Leases; the others " if victim else "")
+        + f"wasted {wasted:.2%} (target < {WASTED_LIMIT:.0%})"
+    )
+    if victim is not None:
+        problems += report_takeover(victim, replicas, snaps)
+    return WindowResult(not problems, problems), closed
+
+
+@dataclass
+class Segment:
+    """What the replicas and the API server did between two marks, for ``tenants`` tenants."""
+
+    seconds: float
+    cpu: dict[str, float]
+    api: dict[tuple[str, str], float]
+    tenants: int
+
+    def describe(self, replicas: list[Replica]) -> str:
+        killed = {r.name for r in replicas if r.killed_at is not None}
+        cpu = ", ".join(f"{n} {c:.1f}" + (" (until killed)" if n in killed else "") for n, c in self.cpu.items())
+        return (
+            f"CPU s {cpu} = {sum(self.cpu.values()) / self.tenants * 1000:.1f} ms per tenant; "
+            f"Kubernetes API requests {describe_api(self.api, self.tenants, 'tenant')}"
+        )
+
+
+def segment(before: Mark, after: Mark, tenants: int) -> Segment:
+    cpu = {name: after.cpu[name] - before.cpu.get(name, 0.0) for name in after.cpu}
+    return Segment(after.at - before.at, cpu, api_delta(before, after), tenants)
+
+
+def report_takeover(victim: Victim, replicas: list[Replica], snaps: list[dict[str, Any]]) -> list[str]:
+    """The killed replica's tenants: each window Snapshot Completed, by the victim before the kill or a survivor."""
+    mine = [s for s in snaps if s["spec"]["tenantRef"]["name"] in victim.tenants]
+    by: Counter[str] = Counter()
+    late = []
+    for s in mine:
+        status = s.get("status") or {}
+        holder = replica_of(replicas, str((status.get("lock") or {}).get("holder") or ""))
+        by[holder.name if holder else "?"] += 1
+        if status.get("phase") != "Completed":
+            late.append(s["metadata"]["name"])
+    after = [
+        parse_time(s["status"]["completionTime"])
+        for s in mine
+        if (s.get("status") or {}).get("completionTime")
+        and parse_time(s["status"]["completionTime"]) >= victim.killed_at
+    ]
+    takeover = (max(after) - victim.killed_at).total_seconds() if after else 0.0
+    on_survivors = sum(v for k, v in by.items() if k not in (victim.replica.name, "?"))
+    print(
+        f"  killed replica's {len(victim.tenants)} tenants: {len(mine)} Snapshots in this window, completed by "
+        + ", ".join(f"{k} {v}" for k, v in sorted(by.items()))
+        + f"; {on_survivors} finished on survivors, the last {takeover:.0f}s after the kill"
+    )
+    problems = []
+    if not victim.tenants:
+        problems.append("--kill-one: no tenant named the killed replica in status.owner (sharding absent?)")
+    if late:
+        problems.append(f"--kill-one: {len(late)} of the killed replica's Snapshots did not complete, e.g. {late[:3]}")
+    if by.get("?"):
+        problems.append(f"--kill-one: {by['?']} Snapshots completed by an unknown holder")
+    return problems
+
+
+# --- the end ----------------------------------------------------------------------------------------
+
+
+def etcd_payload(kube: BenchKube) -> tuple[int, int, list[str]]:
+    """(objects, data bytes, names) of the ConfigMaps and Secrets in the tenants' namespace, other
+    than the credentials Secret: what a store put into etcd."""
+    count, size, names = 0, 0, []
+    for resource in ("configmaps", "secrets"):
+        items = kube.call("GET", f"/api/v1/namespaces/{NAMESPACE}/{resource}", resource=resource, timeout=300)["items"]
+        for item in items:
+            if resource == "secrets" and item["metadata"]["name"] == "jira":
+                continue
+            count += 1
+            names.append(f"{resource}/{item['metadata']['name']}")
+            for key in ("data", "binaryData"):
+                size += sum(len(v) for v in (item.get(key) or {}).values())
+    return count, size, names
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        times = psutil.Process(pid).cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return float(times.user + times.system)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tenants", type=int, default=1000)
+    parser.add_argument("--replicas", type=int, default=1)
+    parser.add_argument("--store", choices=("configmap", "s3"), default="configmap")
+    parser.add_argument("--latency-ms", type=float, default=30.0, help="added by the emulator to every response")
+    parser.add_argument(
+        "--windows", type=int, default=2, help="windows to measure (the first starts with the replicas)"
+    )
+    parser.add_argument("--interval", default="5m", help="spec.schedule.interval of every tenant (at least 5m)")
+    parser.add_argument("--snapshot-type", default="priorities", help="the one snapshot type of every tenant")
+    parser.add_argument(
+        "--tenant-interval", type=float, default=30.0, help="the replicas' --tenant-interval (the CLI's default)"
+    )
+    parser.add_argument(
+        "--lease-duration", type=int, default=90, help="the replicas' snapshot --lease-duration (the CLI's and chart's)"
+    )
+    parser.add_argument(
+        "--align", action="store_true", help="start the replicas at the next window boundary: window 0 is whole"
+    )
+    parser.add_argument("--kill-one", action="store_true", help="SIGKILL one replica in the middle of window 1")
+    parser.add_argument("--rss-limit-mib", type=float, default=512.0, help="peak RSS target per replica")
+    parser.add_argument("--poll", type=float, default=5.0, help="seconds between listings of a window's Snapshots")
+    parser.add_argument(
+        "--operator-arg", action="append", default=[], help="one more argument for every replica (repeatable)"
+    )
+    parser.add_argument("--keep", type=Path, help="keep the replicas' logs in this directory")
+    args = parser.parse_args()
+    interval = parse_duration(args.interval)
+    if interval < timedelta(minutes=5):
+        parser.error("--interval: a tenant's spec.schedule.interval must be at least 5m")
+    if args.kill_one and args.replicas < 2:
+        parser.error("--kill-one needs --replicas 2 or more")
+    if args.tenants < 1 or args.windows < 1:
+        parser.error("--tenants and --windows must be at least 1")
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)  # unwinds every `with` below: replicas, emulator, servers, control plane
+
+    signal.signal(signal.SIGTERM, stop)
+    # Also SIGINT: a shell starts background jobs with SIGINT ignored, and Python keeps an inherited ignore.
+    signal.signal(signal.SIGINT, stop)
+    try:
+        return run(args, interval)
+    except SystemExit as exc:
+        print(f"stopped by a signal (exit {exc.code}); everything the bench started is stopped", file=sys.stderr)
+        raise
+
+
+def run(args: argparse.Namespace, interval: timedelta) -> int:
+    with ExitStack() as stack:
+        tmp = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scale-bench-")))
+        tmp.mkdir(parents=True, exist_ok=True)
+        plane = stack.enter_context(ControlPlane.start())
+        install_crds(plane, tmp / "crds")
+        api = k8s_config.new_client_from_config(config_file=str(plane.kubeconfig))
+        api.configuration.connection_pool_maxsize = 32
+        stack.callback(api.close)
+        kube = BenchKube(api)
+        sim, counts = stack.enter_context(emulator_process(args.latency_ms))
+        servers = {
+            p.name(): p.pid for p in psutil.Process().children(recursive=True) if p.name() in ("kube-apiserver", "etcd")
+        }
+        servers["emulator"] = sim["pid"]
+        store_args: list[str] = []
+        env: dict[str, str] = {}
+        if args.store == "s3":
+            endpoint, credentials, s3_pid = stack.enter_context(s3_server(tmp))
+            servers["versitygw"] = s3_pid
+            asyncio.run(_create_bucket(endpoint, "bench", credentials))
+            store_args = ["--s3-endpoint", endpoint, "--s3-bucket", "bench", "--s3-path-style"]
+            env = {
+                "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+                "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
+            }
+
+        started = time.monotonic()
+        populate(kube, sim, args.tenants, args.interval, args.snapshot_type)
+        print(
+            f"setup: {args.tenants} tenants ({args.snapshot_type}, every {args.interval}) + 1 Secret in "
+            f"{time.monotonic() - started:.1f}s; store {args.store}, {args.replicas} replica(s), "
+            f"site latency {args.latency_ms:.0f} ms, {os.cpu_count()} cores"
+        )
+
+        # A tenant schedules the window it is in when it first reconciles: replicas started just before a
+        # boundary would leave the first window with only some tenants' Snapshots. Start in the next one.
+        opens = window_start(datetime.now(UTC), interval) + interval
+        if args.align or (opens - datetime.now(UTC)).total_seconds() < max(60.0, 3 * args.tenant_interval):
+            print(f"waiting for the window at {opens:%H:%M:%S} UTC to start the replicas in a whole window")
+            while datetime.now(UTC) < opens:
+                time.sleep(min(5.0, max(0.1, (opens - datetime.now(UTC)).total_seconds())))
+        server_cpu = {name: cpu_seconds(pid) for name, pid in servers.items()}
+        shard = ["--shard-namespace", SHARD_NAMESPACE, "--shard-lease-duration", "15"] if args.replicas > 1 else []
+        replicas: list[Replica] = []
+        for i in range(args.replicas):
+            name = f"replica-{i}"
+            op = start_operator(
+                plane,
+                [NAMESPACE],
+                tmp / name,
+                store=args.store,
+                lease_duration=args.lease_duration,
+                tenant_interval=args.tenant_interval,
+                name=name,
+                extra=[*store_args, *shard, *args.operator_arg],
+                env=env,
+            )
+            stack.callback(op.stop)
+            replicas.append(Replica(name, op))
+        began = datetime.now(UTC)
+        last = first_mark = mark(kube, replicas)
+        first = window_start(began, interval)
+
+        results = []
+        for k in range(args.windows):
+            result, last = run_window(args, kube, replicas, k, first + k * interval, began, interval, last)
+            results.append(result)
+            if any("after twice the interval" in p for p in result.problems):
+                break  # later windows would only pile up behind this one
+
+        for r in replicas:
+            r.sample()
+        metrics = {r.name: r.metrics() for r in replicas}
+        server_cpu = {name: cpu_seconds(pid) - server_cpu[name] for name, pid in servers.items()}
+        windows = len(results)
+        total_api = api_delta(first_mark, last)
+        owner_of = owners(kube)
+        payload = etcd_payload(kube)
+        for r in replicas:
+            r.op.stop()
+
+    problems = [p for result in results for p in result.problems]
+    print(f"summary over {windows} window(s) of {args.tenants} tenants:")
+    tenant_windows = args.tenants * windows
+    total_cpu = sum(r.cpu for r in replicas)
+    for r in replicas:
+        owned = sum(1 for o in owner_of.values() if r.owns(o))
+        print(
+            f"  {r.name}: CPU {r.cpu:.1f}s, peak RSS {r.hwm / 2**20:.0f} MiB"
+            + (" (killed)" if r.killed_at else "")
+            + (f", owns {owned} tenants (status.owner)" if any(owner_of.values()) else "")
+        )
+        if r.hwm > args.rss_limit_mib * 2**20:
+            problems.append(f"{r.name}: peak RSS {r.hwm / 2**20:.0f} MiB over {args.rss_limit_mib:.0f} MiB")
+    print(
+        f"  operator CPU per tenant-window: {total_cpu / tenant_windows * 1000:.1f} ms "
+        f"(all replicas, from their start, {total_cpu:.1f}s in all)"
+    )
+    print("  other processes' CPU s: " + ", ".join(f"{k} {v:.1f}" for k, v in server_cpu.items()))
+    print(f"  Kubernetes API requests over the run: {describe_api(total_api, tenant_windows)}")
+    jira = sum(int(v) for v in counts.values()) if counts else 0
+    print(f"  Jira requests (emulator): {jira} = {jira / tenant_windows:.1f} per tenant-window")
+    for name, found in metrics.items():
+        shown = ", ".join(
+            f"{metric.removeprefix('jiradrift_')}{{{','.join(f'{k}={v}' for k, v in labels)}}} {value:.0f}"
+            for (metric, labels), value in sorted(found.items())
+        )
+        if shown:
+            print(f"  {name} metrics: {shown}")
+    count, size, names = payload
+    print(
+        f"  ConfigMaps + Secrets in {NAMESPACE} besides the credentials Secret: {count}, {size:,} bytes of data"
+        + (f" (e.g. {', '.join(names[:3])})" if names else "")
+    )
+    if args.store == "s3" and count:
+        problems.append(f"--store s3 put {count} objects ({size:,} bytes) into etcd")
+    if problems:
+        print("TARGETS MISSED:\n  " + "\n  ".join(problems))
+        return 1
+    print("all targets met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
