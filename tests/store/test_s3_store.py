@@ -192,6 +192,18 @@ async def test_a_prefix_holding_other_objects_is_refused(s3_client: S3Client) ->
         await put_snapshot(S3Store(s3_client), "s1", WF_A)
 
 
+async def test_first_captures_of_a_namespace_at_once_all_succeed(s3_client: S3Client) -> None:
+    """Found by bench/scale_bench.py: a first capture that found another's bodies before the format
+    marker existed refused the prefix as someone else's."""
+    # One capture's bodies are already there, its marker not yet: what a concurrent first writer sees.
+    digest, _ = canonical({"n": 1})
+    await s3_client.put(f"items/{digest[:2]}/{digest}.zst", b"a body being written")
+    assert await s3_client.get("jiradrift-store.json") is None
+    stores = [S3Store(s3_client) for _ in range(8)]
+    await asyncio.gather(*(put_snapshot(store, f"s{i}", WF_A) for i, store in enumerate(stores)))
+    assert sorted(await S3Store(s3_client).list_manifests()) == sorted(f"s{i}" for i in range(8))
+
+
 async def test_wrong_credentials_are_a_typed_error_naming_the_fix(s3_server: S3Server, s3_client: S3Client) -> None:
     wrong = Credentials(s3_server.credentials.access_key_id, "not-the-secret")
     async with S3Client.connect(s3_client.config, wrong) as client:

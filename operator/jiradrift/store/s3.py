@@ -48,6 +48,8 @@ from jiradrift.store.s3client import S3Client
 
 MAX_CAS_ATTEMPTS = 20
 GC_MARKER = "gc.json"  # when garbage collection last ran in this store
+# Every key the store writes starts with one of these (items, snapshots, tenant indexes, GC state).
+OWN_PREFIXES = ("items/", "snapshots/", "index/", GC_MARKER, FORMAT_MARKER)
 _CONCURRENCY = 16  # parallel requests of one bulk read or delete
 
 
@@ -109,16 +111,21 @@ class S3Store:
             return
         found = await self.client.get(FORMAT_MARKER)
         if found is None:
-            async for _ in self.client.list(""):
-                raise StoreError(
-                    f"{self.where} is not empty and is not a jiradrift store (no {FORMAT_MARKER}); "
-                    f"pick an empty bucket or another prefix"
-                )
-            await self.client.put(FORMAT_MARKER, orjson.dumps({"format": FORMAT_VERSION}))
+            # Objects in our own layout without the marker are another first capture of this
+            # namespace writing at the same moment (it writes items before it gets here): fine.
+            # Anything else means the prefix belongs to someone else.
+            async for info in self.client.list(""):
+                if not info.key.startswith(OWN_PREFIXES):
+                    raise StoreError(
+                        f"{self.where} is not empty and is not a jiradrift store (no {FORMAT_MARKER}, and "
+                        f"{info.key} is not ours); pick an empty bucket or another prefix"
+                    )
+            # create-only: of two first writers, one creates it and the other finds it there
+            await self.client.put(FORMAT_MARKER, orjson.dumps({"format": FORMAT_VERSION}), if_none_match=True)
         self._checked_marker = True
 
     @staticmethod
-    def _item_key(digest: str) -> str:
+    def _item_key(digest: str) -> str:  # under OWN_PREFIXES, as the manifest and index keys
         return f"items/{digest[:2]}/{digest}.zst"
 
     @staticmethod
