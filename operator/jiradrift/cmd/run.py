@@ -100,6 +100,12 @@ def run_command(
             "this replica works on every tenant."
         ),
     ),
+    max_concurrent_captures: int = typer.Option(
+        32,
+        min=1,
+        max=1000,
+        help="Captures this replica runs at once; further Snapshots wait Pending (bounds memory and API bursts).",
+    ),
     shard_lease_duration: int = typer.Option(
         15,
         min=3,
@@ -167,6 +173,7 @@ def run_command(
         lease_duration_seconds=lease_duration,
         shard_namespace=shard_namespace or None,
         shard_lease_seconds=shard_lease_duration,
+        max_concurrent_captures=max_concurrent_captures,
         tenant_timer_seconds=tenant_interval,
         limits=response_limits(max_response_bytes, max_depth, request_deadline, max_pages, max_wait),
         probe_timeout_seconds=probe_timeout,

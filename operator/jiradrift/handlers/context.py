@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,6 +53,9 @@ class OperatorSettings:
     # replica owns every tenant) and their duration
     shard_namespace: str | None = None
     shard_lease_seconds: int = 15
+    # captures running at once in this process; the rest wait Pending (bounds memory and API bursts
+    # when a thousand tenants' windows open together)
+    max_concurrent_captures: int = 32
 
 
 @dataclass
@@ -79,6 +83,14 @@ class OperatorContext:
     shard: Shard | None = None
     # Snapshots being run by this process (uids): a timer never starts a second run of one
     running: set[str] = field(default_factory=set)
+    _capture_slots: asyncio.Semaphore | None = None
+
+    @property
+    def capture_slots(self) -> asyncio.Semaphore:
+        """At most ``settings.max_concurrent_captures`` captures at once (created on the running loop)."""
+        if self._capture_slots is None:
+            self._capture_slots = asyncio.Semaphore(self.settings.max_concurrent_captures)
+        return self._capture_slots
 
     def owns(self, namespace: str, tenant: str) -> bool:
         """Whether this replica works on JiraTenant ``namespace/tenant`` now."""

@@ -146,6 +146,16 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
             completed = datetime.fromisoformat(status["completionTime"]).timestamp()
             metrics.record_complete_snapshot(namespace, tenant_name, snapshot_type, completed)
         return
+    # At most max_concurrent_captures at once, from the first read on: a thousand windows opening
+    # together must not become a thousand simultaneous API calls, captures and response buffers.
+    async with ctx.capture_slots:
+        await _run_slotted(ctx, body, key)
+
+
+async def _run_slotted(ctx: OperatorContext, body: dict[str, Any], key: str) -> None:
+    spec, namespace = body["spec"], body["metadata"]["namespace"]
+    status = body.get("status") or {}
+    tenant_name = spec["tenantRef"]["name"]
     attempts = int(status.get("attempts") or 0) + 1
     tenant = await read_object(ctx.kube, namespace, "jiratenants", tenant_name)
     if tenant is None:
@@ -170,6 +180,20 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
         )
         return
 
+    await _run_locked(ctx, body, key, tenant, tenant_spec, attempts)
+
+
+async def _run_locked(
+    ctx: OperatorContext,
+    body: dict[str, Any],
+    key: str,
+    tenant: dict[str, Any],
+    tenant_spec: JiraTenantSpec,
+    attempts: int,
+) -> None:
+    meta, spec = body["metadata"], body["spec"]
+    namespace, name = meta["namespace"], meta["name"]
+    tenant_name, snapshot_type = spec["tenantRef"]["name"], spec["type"]
     lock = ctx.locks.get(key)
     if lock is None:
         lock = ctx.locks[key] = LeaseLock(
