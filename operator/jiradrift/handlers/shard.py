@@ -6,8 +6,9 @@
     await shard.leave()                   # on shutdown: delete our Lease, the others take over now
 
 Every ``duration / 3`` seconds a replica renews its own Lease and lists the membership Leases (one
-LIST). A member whose record has not changed for its duration, as seen on our clock, is dead; its
-Lease is deleted after :data:`FORGET_AFTER` durations. Tenants are assigned by
+LIST); it owns nothing until its second round, so replicas that start together see each other
+before any of them claims a tenant. A member whose record has not changed for its duration, as
+seen on our clock, is dead; its Lease is deleted after :data:`FORGET_AFTER` durations. Tenants are assigned by
 :func:`jiradrift.k8s.sharding.assign` over the live members, so a dead replica's tenants move
 within about two lease durations (one to notice, plus one round), and a replica that joins takes
 about 1/N of them.
@@ -68,6 +69,7 @@ class Shard:
         self._owners: dict[str, str] = {}
         self._inputs: tuple[frozenset[str], frozenset[str]] | None = None
         self._created = False
+        self._rounds = 0
         self.members: set[str] = set()
         self._lease: Lease | None = None
         if self.enabled:
@@ -118,6 +120,12 @@ class Shard:
             {k: v for k, v in self._seen.items() if v.record.holder != self.identity}, now=self._clock()
         )
         members = (others | {self.identity}) if alive else set()
+        self._rounds += 1
+        if self._rounds < 2:
+            # Our Lease is new: replicas starting with us may not have theirs yet. Owning nothing for
+            # one period lets them appear, instead of every starter claiming every tenant at once.
+            self.members = members
+            return
         inputs = (frozenset(members), frozenset(tenants))
         if inputs == self._inputs:
             return
@@ -201,13 +209,16 @@ class Shard:
         self._inputs = None
 
     async def run(self, tenants: Callable[[], Collection[str]], stop: asyncio.Event) -> None:
-        """Rounds every :attr:`period` seconds until ``stop`` is set; errors are logged, never fatal."""
+        """A round every :attr:`period` seconds (the first after one period) until ``stop`` is set;
+        errors are logged, never fatal."""
         while not stop.is_set():
-            try:
-                await self.round(tenants())
-            except Exception:
-                log.exception("shard round failed; retrying in %.1fs", self.period)
             try:
                 await asyncio.wait_for(stop.wait(), timeout=self.period)
             except TimeoutError:
                 pass
+            else:
+                return
+            try:
+                await self.round(tenants())
+            except Exception:
+                log.exception("shard round failed; retrying in %.1fs", self.period)
