@@ -4,7 +4,6 @@ GIL with the client being measured), and a capture driver."""
 from __future__ import annotations
 
 import asyncio
-import multiprocessing as mp
 import random
 import tempfile
 import time
@@ -14,8 +13,10 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from benchlib import child_process
 
-def _serve(size: str, latency_ms: float, conn: Any, burst_limit: int | None = None) -> None:
+
+def _serve(size: str, latency_ms: float, burst_limit: int | None, conn: Any) -> None:
     from jiradrift.sim.emulator import Emulator
 
     with Emulator(size=size, seed=1, latency_ms=latency_ms, burst_limit=burst_limit).running() as emu:
@@ -27,19 +28,8 @@ def _serve(size: str, latency_ms: float, conn: Any, burst_limit: int | None = No
 def emulator_process(size: str, latency_ms: float, burst_limit: int | None = None) -> Iterator[dict[str, Any]]:
     """The emulator in a child process; ``burst_limit`` makes it enforce Jira's per-endpoint
     burst limit (429 ``jira-burst-based`` above N requests/s per endpoint)."""
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_serve, args=(size, latency_ms, child, burst_limit), daemon=True)
-    proc.start()
-    try:
-        if not parent.poll(120):
-            raise RuntimeError("emulator did not start within 120 s")
-        yield parent.recv()
-    finally:
-        parent.send("stop")
-        proc.join(30)
-        if proc.is_alive():
-            proc.terminate()
+    with child_process(_serve, (size, latency_ms, burst_limit), "the emulator", start_timeout=120) as (info, _):
+        yield info
 
 
 async def capture_all(

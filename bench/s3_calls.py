@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import secrets
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from benchlib import versitygw
 
 from jiradrift.jira.auth import ApiTokenAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
@@ -97,41 +94,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", default="large")
     args = parser.parse_args()
-    binary = subprocess.run(
-        ["bash", str(REPO / "tools" / "build-s3.sh")], check=True, capture_output=True, text=True
-    ).stdout.split()[-1]
-    credentials = Credentials(f"bench{secrets.token_hex(4)}", secrets.token_urlsafe(24))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with tempfile.TemporaryDirectory() as data:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "ROOT_ACCESS_KEY_ID": credentials.access_key_id,
-            "ROOT_SECRET_ACCESS_KEY": credentials.secret_access_key,
-        }
-        server = subprocess.Popen(
-            [binary, "--port", f"127.0.0.1:{port}", "--quiet", "posix", data],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        sys.exit("versitygw did not start")
-                    time.sleep(0.1)
-            print(f"S3 store on versitygw, emulated site `{args.size}`, one tenant")
-            with Emulator(size=args.size, seed=1).running() as sim:
-                asyncio.run(run(sim, f"http://127.0.0.1:{port}", credentials))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with tempfile.TemporaryDirectory() as data, versitygw(Path(data)) as (endpoint, credentials, _):
+        print(f"S3 store on versitygw, emulated site `{args.size}`, one tenant")
+        with Emulator(size=args.size, seed=1).running() as sim:
+            asyncio.run(run(sim, endpoint, credentials))
 
 
 if __name__ == "__main__":

@@ -47,13 +47,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import multiprocessing as mp
 import os
 import re
-import secrets
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -68,6 +64,7 @@ from typing import Any
 
 import httpx
 import psutil
+from benchlib import child_process, versitygw
 from kubernetes import config as k8s_config
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -112,74 +109,10 @@ def _serve(latency_ms: float, conn: Any) -> None:
 
 @contextmanager
 def emulator_process(latency_ms: float) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """The emulator in its own process (spawned: no state shared with the bench); yields its
-    address and credentials, and after the block the request counts it served."""
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_serve, args=(latency_ms, child), daemon=True)
-    proc.start()
-    counts: dict[str, Any] = {}
-    try:
-        if not parent.poll(180):
-            raise RuntimeError("the emulator did not start within 180 s")
-        info = parent.recv()
-        info["pid"] = proc.pid
+    """The emulator in its own process; yields its address and credentials, and after the block
+    the request counts it served."""
+    with child_process(_serve, (latency_ms,), "the emulator") as (info, counts):
         yield info, counts
-    finally:
-        try:
-            parent.send("stop")
-            if parent.poll(30):
-                counts.update(parent.recv())
-        except (OSError, EOFError):
-            pass  # it died (e.g. SIGINT reached it too)
-        proc.join(30)
-        if proc.is_alive():
-            proc.terminate()
-            proc.join(10)
-
-
-@contextmanager
-def s3_server(root: Path) -> Iterator[tuple[str, Credentials, int]]:
-    """versitygw (posix backend) built by tools/build-s3.sh, as the tests run it: (endpoint, credentials, pid)."""
-    binary = subprocess.run(
-        ["bash", str(REPO / "tools" / "build-s3.sh")], check=True, capture_output=True, text=True
-    ).stdout.split()[-1]
-    credentials = Credentials(f"bench{secrets.token_hex(4)}", secrets.token_urlsafe(24))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    (root / "s3data").mkdir(parents=True)
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "ROOT_ACCESS_KEY_ID": credentials.access_key_id,
-        "ROOT_SECRET_ACCESS_KEY": credentials.secret_access_key,
-    }
-    with open(root / "versitygw.log", "wb") as log:
-        server = subprocess.Popen(
-            [binary, "--port", f"127.0.0.1:{port}", "--quiet", "posix", str(root / "s3data")],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError(f"versitygw did not start; see {root / 'versitygw.log'}") from None
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}", credentials, server.pid
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
 
 
 async def _create_bucket(endpoint: str, bucket: str, credentials: Credentials) -> None:
@@ -740,7 +673,7 @@ def run(args: argparse.Namespace, interval: timedelta) -> int:
         store_args: list[str] = []
         env: dict[str, str] = {}
         if args.store == "s3":
-            endpoint, credentials, s3_pid = stack.enter_context(s3_server(tmp))
+            endpoint, credentials, s3_pid = stack.enter_context(versitygw(tmp))
             servers["versitygw"] = s3_pid
             asyncio.run(_create_bucket(endpoint, "bench", credentials))
             store_args = ["--s3-endpoint", endpoint, "--s3-bucket", "bench", "--s3-path-style"]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import multiprocessing as mp
 import os
 import shlex
 import subprocess
@@ -36,6 +35,7 @@ from typing import Any
 
 import psutil
 import yaml
+from benchlib import child_process
 from kubernetes import config as k8s_config
 
 from jiradrift.dev.controlplane import ControlPlane, install_crds
@@ -67,24 +67,8 @@ def _serve(grants: int, conn: Any) -> None:
 
 @contextmanager
 def emulator_process(grants: int) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_serve, args=(grants, child), daemon=True)
-    proc.start()
-    counts: dict[str, Any] = {}
-    try:
-        if not parent.poll(180):
-            raise RuntimeError("the emulator did not start within 180 s")
-        info = parent.recv()
-        info["pid"] = proc.pid
+    with child_process(_serve, (grants,), "the emulator") as (info, counts):
         yield info, counts
-    finally:
-        parent.send("stop")
-        if parent.poll(30):
-            counts.update(parent.recv())
-        proc.join(30)
-        if proc.is_alive():
-            proc.terminate()
 
 
 def b64(text: str) -> str:
