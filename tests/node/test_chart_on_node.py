@@ -382,13 +382,19 @@ def test_each_service_account_holds_exactly_the_verbs_its_code_calls(release: Re
         },
         f"{RELEASE}-token-refresh": {
             ("", "events", "create"),  # an Event when a refresh fails or needs a person to consent again
-            ("coordination.k8s.io", "leases", "create"),  # a tenant's first refresh; here the operator's came first
             ("jiradrift.io", "jiratenants", "get"),  # re-read after a 409 on the status patch
         },
+    }
+    # Whoever refreshes the OAuth tenant's token first (the operator before a capture, or the
+    # CronJob) makes these calls, and the other may never need to: a race the flow does not fix.
+    either = {
+        RELEASE: {("", "secrets", "update")},  # the operator persisted a rotated token
+        f"{RELEASE}-token-refresh": {("coordination.k8s.io", "leases", "create")},  # the job took the Lease first
     }
     for service_account, unreached in not_reached.items():
         granted, called = _granted(release, service_account), _called(release, service_account)
         assert called - granted == set(), f"{service_account} made calls its RBAC does not grant"
+        called |= either[service_account] & granted
         assert granted - called == unreached, (
             f"{service_account}: granted but never called: {sorted(granted - called - unreached)}; "
             f"listed as not reached but called: {sorted(unreached & called)}"

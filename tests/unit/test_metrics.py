@@ -50,7 +50,16 @@ def test_forget_tenant_drops_only_that_tenants_gauges() -> None:
     assert value("jiradrift_unaccepted_changes", namespace=ns, tenant="acme", severity="high") is None
     assert value("jiradrift_tenant_interval_seconds", namespace=ns, tenant="globex") == 600.0
     assert value("jiradrift_unaccepted_changes", namespace=ns, tenant="globex", severity="high") == 2
-    # a tenant re-created with the same name starts over: an older completion is taken again
+    # a capture that finishes after the deletion (or after the tenant moved to another replica)
+    # does not bring the gauges back: they would alert forever
+    metrics.record_complete_snapshot(ns, "acme", "fields", 200.0)
+    metrics.set_snapshot_items(ns, "acme", "fields", 7)
+    assert (
+        value("jiradrift_last_complete_snapshot_timestamp_seconds", namespace=ns, tenant="acme", type="fields") is None
+    )
+    assert value("jiradrift_snapshot_items", namespace=ns, tenant="acme", type="fields") is None
+    # a tenant re-created with the same name (reconciled again) starts over: an older completion is taken
+    metrics.set_tenant_schedule(ns, "acme", 600.0, ["fields"])
     metrics.record_complete_snapshot(ns, "acme", "fields", 50.0)
     assert (
         value("jiradrift_last_complete_snapshot_timestamp_seconds", namespace=ns, tenant="acme", type="fields") == 50.0

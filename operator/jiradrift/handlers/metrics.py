@@ -139,17 +139,31 @@ SNAPSHOT_PHASES = ("Completed", "Incomplete", "Failed")
 _newest_complete: dict[tuple[str, str, str], float] = {}
 
 
+# Tenants whose gauges were dropped (deleted, or moved to another replica): a capture that finishes
+# afterwards must not export them again, or its alerts would fire forever. A reconcile of the tenant
+# (set_tenant_schedule) reports it again.
+_forgotten: set[tuple[str, str]] = set()
+
+
 def record_complete_snapshot(namespace: str, tenant: str, snapshot_type: str, finished_at: float) -> None:
     """Keep the newest completion time: at startup kopf resumes old Snapshots in no particular order."""
+    if (namespace, tenant) in _forgotten:
+        return
     key = (namespace, tenant, snapshot_type)
     if finished_at > _newest_complete.get(key, float("-inf")):
         _newest_complete[key] = finished_at
         LAST_COMPLETE_SNAPSHOT.labels(*key).set(finished_at)
 
 
+def set_snapshot_items(namespace: str, tenant: str, snapshot_type: str, items: int) -> None:
+    if (namespace, tenant) not in _forgotten:
+        SNAPSHOT_ITEMS.labels(namespace, tenant, snapshot_type).set(items)
+
+
 def set_tenant_schedule(namespace: str, tenant: str, interval_seconds: float | None, snapshot_types: list[str]) -> None:
     """Export the interval (``None``, a paused tenant: removed, as no snapshot is due) and start the
     tenant's snapshot counters at 0, so a rule's ``increase()`` sees even the first failure."""
+    _forgotten.discard((namespace, tenant))
     if interval_seconds is None:
         TENANT_INTERVAL.remove(namespace, tenant)  # a no-op when absent
     else:
@@ -163,6 +177,7 @@ def forget_tenant(namespace: str, tenant: str) -> None:
     """Drop a deleted tenant's gauges, so alerts on times and counts do not fire for it forever.
 
     Counters and histograms stay: they stop growing, and rules look at their rates."""
+    _forgotten.add((namespace, tenant))
     for gauge, labelnames in _TENANT_GAUGES:
         for family in gauge.collect():
             for sample in family.samples:

@@ -422,7 +422,7 @@ async def record(run: SnapshotRun) -> None:
     ns, tenant, type_, phase = run.namespace, run.tenant_name, run.snapshot_type, run.status.phase.value
     metrics.SNAPSHOT_DURATION.labels(ns, tenant, type_, phase).observe(time.monotonic() - run.t0)
     metrics.SNAPSHOTS.labels(ns, tenant, type_, phase).inc()
-    metrics.SNAPSHOT_ITEMS.labels(ns, tenant, type_).set(len(run.manifest.items))
+    metrics.set_snapshot_items(ns, tenant, type_, len(run.manifest.items))
     if run.status.phase == SnapshotPhase.COMPLETED and run.status.completion_time is not None:
         metrics.record_complete_snapshot(ns, tenant, type_, run.status.completion_time.timestamp())
     if run.report is not None and run.report.has_drift:
