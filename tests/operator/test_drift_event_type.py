@@ -86,8 +86,15 @@ def test_drift_event_is_warning_only_for_high_severity(
             return found
 
         events = wait_for(drift_events, "a DriftDetected Event for each manual Snapshot", op=op, timeout=120)
-        workflows = get(k8s_api, ns, "snapshots", "acme-workflows-manual-1")["status"]["drift"]
-        schemes = get(k8s_api, ns, "snapshots", "acme-schemes-manual-1")["status"]["drift"]
+
+        def drift_of(name: str) -> dict[str, Any]:
+            """The Snapshot's status.drift once written: the Event is posted before the final status patch."""
+            drift: dict[str, Any] = (get(k8s_api, ns, "snapshots", name).get("status") or {}).get("drift") or {}
+            assert drift, f"{name}: no status.drift yet"
+            return drift
+
+        workflows = wait_for(lambda: drift_of("acme-workflows-manual-1"), "workflows drift in status", op=op)
+        schemes = wait_for(lambda: drift_of("acme-schemes-manual-1"), "schemes drift in status", op=op)
         assert workflows["highestSeverity"] == "medium", workflows
         assert schemes["highestSeverity"] == "high", schemes
         assert events["acme-workflows-manual-1"]["type"] == "Normal"
