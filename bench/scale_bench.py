@@ -69,7 +69,7 @@ from kubernetes import config as k8s_config
 from prometheus_client.parser import text_string_to_metric_families
 
 from jiradrift.dev.controlplane import ControlPlane, install_crds
-from jiradrift.dev.kubejson import request_json
+from jiradrift.dev.kubejson import api_requests, request_json
 from jiradrift.dev.operator_process import OperatorProcess, start_operator
 from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.k8s.resources import GROUP, LABEL_WINDOW, VERSION
@@ -137,25 +137,7 @@ class BenchKube:
         return request_json(self.api, method, path, **kwargs)
 
     def api_requests(self) -> dict[tuple[str, str], float]:
-        """kube-apiserver's own count of requests served (``apiserver_request_total``) by verb and
-        resource (with ``/subresource``). Non-resource requests (/metrics, /readyz) are left out."""
-        resp = self.api.call_api(
-            *self.api.param_serialize(method="GET", resource_path="/metrics", auth_settings=["BearerToken"]),
-            _request_timeout=60,
-        )
-        totals: dict[tuple[str, str], float] = {}
-        for family in text_string_to_metric_families(resp.read().decode()):
-            if family.name != "apiserver_request":
-                continue
-            for sample in family.samples:
-                if sample.name != "apiserver_request_total" or not sample.labels.get("resource"):
-                    continue
-                resource = sample.labels["resource"]
-                if sample.labels.get("subresource"):
-                    resource += "/" + sample.labels["subresource"]
-                key = (sample.labels.get("verb", "?"), resource)
-                totals[key] = totals.get(key, 0.0) + sample.value
-        return totals
+        return api_requests(self.api)
 
 
 @dataclass

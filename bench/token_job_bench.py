@@ -39,7 +39,7 @@ from benchlib import child_process
 from kubernetes import config as k8s_config
 
 from jiradrift.dev.controlplane import ControlPlane, install_crds
-from jiradrift.dev.kubejson import request_json
+from jiradrift.dev.kubejson import api_requests, request_json
 from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
 
 TARGET_S = 60.0
@@ -200,26 +200,6 @@ def _start_pprof(api: Any, path: str) -> threading.Thread:
     thread = threading.Thread(target=fetch, daemon=True)
     thread.start()
     return thread
-
-
-def api_requests(api: Any) -> dict[tuple[str, str], float]:
-    """kube-apiserver's own count of requests served (``apiserver_request_total``) by verb and resource."""
-    resp = api.call_api(
-        *api.param_serialize(method="GET", resource_path="/metrics", auth_settings=["BearerToken"]),
-        _request_timeout=60,
-    )
-    totals: dict[tuple[str, str], float] = {}
-    for line in resp.read().decode().splitlines():
-        if not line.startswith("apiserver_request_total{"):
-            continue
-        labels_text, _, value = line[len("apiserver_request_total{") :].rpartition("} ")
-        labels = dict(part.split("=", 1) for part in labels_text.replace('"', "").split(",") if "=" in part)
-        key = (
-            labels.get("verb", "?"),
-            labels.get("resource", "?") + ("/" + labels["subresource"] if labels.get("subresource") else ""),
-        )
-        totals[key] = totals.get(key, 0.0) + float(value)
-    return totals
 
 
 def per_tenant_calls(before: dict[tuple[str, str], float], after: dict[tuple[str, str], float], tenants: int) -> str:

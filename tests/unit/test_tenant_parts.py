@@ -20,7 +20,9 @@ from jiradrift.handlers.state import TenantState
 from jiradrift.handlers.transitions import transition_events
 from jiradrift.k8s.conditions import ConditionType, Problem, Reason, find
 from jiradrift.k8s.credentials import CredentialsProblem
-from jiradrift.k8s.resources import Condition, JiraTenantSpec, JiraTenantStatus
+from jiradrift.k8s.resources import Condition, JiraTenantSpec, JiraTenantStatus, UnacceptedDrift
+from jiradrift.kube import mergepatch
+from jiradrift.snapshot.baseline import SnapshotEntry, Unaccepted
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 CT = ConditionType
@@ -134,16 +136,23 @@ def test_a_tenant_ready_from_the_start_posts_nothing() -> None:
 # --- retention -------------------------------------------------------------------------------
 
 
-def snap(name: str, minute: int, type_: str = "fields", phase: str = "Completed") -> dict[str, Any]:
-    return {
-        "metadata": {"name": name, "creationTimestamp": f"2026-01-01T00:{minute:02d}:00Z"},
-        "spec": {"type": type_},
-        "status": {"phase": phase},
-    }
+def snap(name: str, minute: int, type_: str = "fields", phase: str = "Completed", **labels: str) -> SnapshotEntry:
+    """A Snapshot as the operator's watch index holds it (``accepted="true"`` sets that label)."""
+    return SnapshotEntry.from_object(
+        {
+            "metadata": {
+                "name": name,
+                "creationTimestamp": f"2026-01-01T00:{minute:02d}:00Z",
+                "labels": {f"jiradrift.io/{k}": v for k, v in labels.items()},
+            },
+            "spec": {"type": type_},
+            "status": {"phase": phase},
+        }
+    )
 
 
-def names(snaps: list[dict[str, Any]]) -> list[str]:
-    return [s["metadata"]["name"] for s in snaps]
+def names(snaps: list[SnapshotEntry]) -> list[str]:
+    return [s.name for s in snaps]
 
 
 def test_keep_last_per_type_spares_the_named_baseline_and_unfinished_snapshots() -> None:
@@ -155,8 +164,7 @@ def test_keep_last_per_type_spares_the_named_baseline_and_unfinished_snapshots()
 
 
 def test_retention_never_removes_an_accepted_snapshot() -> None:
-    snaps = [snap(f"f{i}", i) for i in range(4)]
-    snaps[0]["metadata"]["labels"] = {"jiradrift.io/accepted": "true"}
+    snaps = [snap("f0", 0, accepted="true")] + [snap(f"f{i}", i) for i in range(1, 4)]
     keep = protected(snaps, None)
     assert keep == {"f0"}
     by_type = finished_by_type(snaps)
@@ -165,19 +173,21 @@ def test_retention_never_removes_an_accepted_snapshot() -> None:
 
 
 def test_drift_after_the_accepted_snapshot_is_kept_as_evidence_until_accepted() -> None:
-    snaps = [snap(f"f{i}", i) for i in range(5)]
-    snaps[1]["metadata"]["labels"] = {"jiradrift.io/accepted": "true"}
-    snaps[0]["metadata"]["labels"] = {"jiradrift.io/drift": "true"}  # before the accepted one: not evidence
-    snaps[2]["metadata"]["labels"] = {"jiradrift.io/drift": "true"}
-    snaps[3]["metadata"]["labels"] = {"jiradrift.io/drift": "false"}
+    snaps = [
+        snap("f0", 0, drift="true"),  # before the accepted one: not evidence
+        snap("f1", 1, accepted="true"),
+        snap("f2", 2, drift="true"),
+        snap("f3", 3, drift="false"),
+        snap("f4", 4),
+    ]
     assert unaccepted_evidence(snaps) == {"f2"}
     by_type = finished_by_type(snaps)
     assert sorted(names(beyond_keep_last(by_type, 1, protected(snaps, None) | unaccepted_evidence(snaps)))) == [
         "f0",
         "f3",
     ]
-    snaps[1]["metadata"]["labels"] = {}
-    snaps[4]["metadata"]["labels"] = {"jiradrift.io/accepted": "true"}  # accepted later: f2 is history now
+    snaps[1] = snap("f1", 1)
+    snaps[4] = snap("f4", 4, accepted="true")  # accepted later: f2 is history now
     assert unaccepted_evidence(snaps) == set()
 
 
@@ -193,3 +203,17 @@ def test_status_from_the_model_equals_what_the_server_stored_so_a_steady_tenant_
     status = JiraTenantStatus(conditions=[Condition.model_validate(c) for c in conditions], next_snapshot_time=T0)
     dumped = status.model_dump(mode="json", by_alias=True, exclude_unset=True)
     assert dumped == {"conditions": conditions, "nextSnapshotTime": "2026-01-01T00:00:00Z"}
+
+
+def test_unaccepted_with_nothing_to_report_equals_what_the_server_stored() -> None:
+    """``status.unaccepted`` carries ``since: null``; the merge patch deletes the key, so the stored
+    object has none. The patch must still count as no change, or every reconciliation writes status
+    (the scale bench counted one PATCH per tenant per tick)."""
+    unaccepted = UnacceptedDrift.model_validate(Unaccepted(known_types=1, accepted_types=1).status())
+    desired = JiraTenantStatus(unaccepted=unaccepted).model_dump(mode="json", by_alias=True, exclude_unset=True)
+    stored = mergepatch.apply({}, desired)
+    assert "since" not in stored["unaccepted"] and desired["unaccepted"]["since"] is None
+    assert desired != stored  # what the reconciler compared before, hence the write per tick
+    assert mergepatch.changed_fields(stored, desired) == {}
+    later = {**desired, "unaccepted": {**desired["unaccepted"], "total": 1}}
+    assert mergepatch.changed_fields(stored, later) == {"unaccepted": later["unaccepted"]}

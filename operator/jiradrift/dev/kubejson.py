@@ -19,6 +19,7 @@ from typing import Any
 
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
+from prometheus_client.parser import text_string_to_metric_families
 
 DEFAULT_TIMEOUT = 30.0
 #: Ask the API server for metadata only (what ``kubectl get`` does): no ``data``/``binaryData``.
@@ -71,3 +72,27 @@ def status_message(exc: ApiException) -> str:
         return str(json.loads(exc.body or "{}").get("message") or exc.body)
     except (ValueError, AttributeError):
         return str(exc.body)
+
+
+def api_requests(api: ApiClient) -> dict[tuple[str, str], float]:
+    """kube-apiserver's own count of the requests it served (``apiserver_request_total``), by verb
+    (``LIST`` apart from ``GET``) and resource (``jiratenants/status`` for a subresource).
+    Non-resource requests (``/metrics``, ``/readyz``) are left out."""
+    resp = api.call_api(
+        *api.param_serialize(method="GET", resource_path="/metrics", auth_settings=["BearerToken"]),
+        _request_timeout=60,
+    )
+    raw: bytes = resp.read()  # type: ignore[no-untyped-call]
+    totals: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(raw.decode()):
+        if family.name != "apiserver_request":
+            continue
+        for sample in family.samples:
+            if sample.name != "apiserver_request_total" or not sample.labels.get("resource"):
+                continue
+            resource = sample.labels["resource"]
+            if sample.labels.get("subresource"):
+                resource += "/" + sample.labels["subresource"]
+            key = (sample.labels.get("verb", "?"), resource)
+            totals[key] = totals.get(key, 0.0) + sample.value
+    return totals

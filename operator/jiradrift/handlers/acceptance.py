@@ -2,7 +2,8 @@
 the tenant's ``Drifted`` condition, ``status.unaccepted`` and ``jiradrift_unaccepted_changes`` say
 what changed since the accepted snapshots (see :mod:`jiradrift.snapshot.baseline`).
 
-One LIST of the tenant's Snapshots per reconcile; a diff only when a type's accepted or newest
+The tenant's Snapshots come from the operator's own watch (the ``tenant_snapshots`` index in
+``registry``), so a comparison costs no API request; a diff only when a type's accepted or newest
 snapshot changed (the reports are cached per pair in the tenant's state).
 """
 
@@ -15,9 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from jiradrift.handlers import metrics
-from jiradrift.k8s.resources import GROUP, LABEL_TENANT, VERSION
+from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.kube.client import Kube, resource_path
-from jiradrift.kube.names import label_value
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import StoreError
@@ -57,14 +57,6 @@ class Acceptance:
         return {e.name for e in self.entries if e.accepted}
 
 
-async def list_entries(kube: Kube, namespace: str, tenant: str) -> list[SnapshotEntry]:
-    path = resource_path(GROUP, VERSION, "snapshots", namespace)
-    return [
-        SnapshotEntry.from_object(o)
-        async for o in kube.pages(path, labelSelector=f"{LABEL_TENANT}={label_value(tenant)}")
-    ]
-
-
 async def reconcile_acceptance(
     kube: Kube,
     store: SnapshotStore,
@@ -73,9 +65,12 @@ async def reconcile_acceptance(
     ignore: Sequence[str],
     state: AcceptanceState,
     now: datetime,
+    snapshots: Sequence[SnapshotEntry],
 ) -> Acceptance:
-    """Accept each type's first complete snapshot if none is, then summarise what is unaccepted."""
-    entries = await list_entries(kube, namespace, tenant)
+    """Accept each type's first complete snapshot if none is, then summarise what is unaccepted.
+
+    ``snapshots`` are the tenant's Snapshots as the operator's watch knows them (no LIST)."""
+    entries = list(snapshots)
     path = resource_path(GROUP, VERSION, "snapshots", namespace)
     for stype, base in baselines(entries).items():
         if base.accepted is None and base.newest is not None:

@@ -23,6 +23,7 @@ from jiradrift.handlers.tenant import reconcile_tenant
 from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.notify import Notifier
 from jiradrift.redact import redact
+from jiradrift.snapshot.baseline import SnapshotEntry
 
 log = logging.getLogger("jiradrift.handlers")
 Handler = Callable[..., Awaitable[None]]
@@ -101,6 +102,13 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         """Every JiraTenant this replica's watch knows: what the shards are computed over."""
         return {f"{namespace}/{name}": True}
 
+    @kopf.index(*SNAPSHOTS, id="tenant_snapshots", registry=registry)
+    def tenant_snapshots(body: kopf.Body, namespace: str | None, **_: Any) -> dict[tuple[str, str], SnapshotEntry]:
+        """Every Snapshot by its tenant, as the few fields acceptance and retention read: what a
+        reconciliation would otherwise LIST every tick (an informer's cache, kept by kopf's watch)."""
+        tenant = (body.spec.get("tenantRef") or {}).get("name")
+        return {(namespace or "", str(tenant)): SnapshotEntry.from_object(body)} if tenant else {}
+
     def _shard_changed(gained: set[str], lost: set[str], moved_in: int) -> None:
         shard = ctx.shard
         assert shard is not None
@@ -156,7 +164,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     async def tenant_changed(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
         await ensure_shard(kwargs)
         if ctx.owns(body.metadata.namespace or "", body.metadata.name or ""):
-            await reconcile_tenant(ctx, dict(body), patch, force_check=True)
+            await reconcile_tenant(ctx, dict(body), patch, _snapshots_of(body, kwargs), force_check=True)
 
     @kopf.timer(
         *TENANTS,
@@ -168,7 +176,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     async def tenant_tick(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
         await ensure_shard(kwargs)
         if ctx.owns(body.metadata.namespace or "", body.metadata.name or ""):
-            await reconcile_tenant(ctx, dict(body), patch)
+            await reconcile_tenant(ctx, dict(body), patch, _snapshots_of(body, kwargs))
 
     @kopf.on.delete(*TENANTS, optional=True, registry=registry)
     def tenant_deleted(name: str, namespace: str | None, **_: Any) -> None:
@@ -216,6 +224,11 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         await _run_owned(ctx, body)
 
     return registry
+
+
+def _snapshots_of(tenant: kopf.Body, kwargs: dict[str, Any]) -> list[SnapshotEntry]:
+    index: kopf.Index[tuple[str, str], SnapshotEntry] = kwargs["tenant_snapshots"]
+    return list(index.get((tenant.metadata.namespace or "", tenant.metadata.name or ""), ()))
 
 
 async def _run_owned(ctx: OperatorContext, body: kopf.Body) -> None:

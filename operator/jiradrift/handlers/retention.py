@@ -1,95 +1,84 @@
 """Retention: keep the newest ``keepLast`` finished Snapshots per type, within the byte budget.
 
-The choice is pure (:func:`beyond_keep_last`, :func:`over_budget`); :func:`prune` does the I/O.
+The choice is pure (:func:`beyond_keep_last`, :func:`budget_candidates`); :func:`prune` does the I/O.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from jiradrift.handlers.context import OperatorContext
-from jiradrift.handlers.objects import delete_object, object_path
-from jiradrift.k8s.resources import LABEL_DRIFT, LABEL_TENANT, JiraTenantSpec, SnapshotPhase
+from jiradrift.handlers.objects import delete_object
+from jiradrift.k8s.resources import JiraTenantSpec, SnapshotPhase
 from jiradrift.kube.client import KubeError, resource_path
-from jiradrift.kube.names import label_value
 from jiradrift.model.store import SnapshotStore
-from jiradrift.snapshot.baseline import LABEL_ACCEPTED
+from jiradrift.snapshot.baseline import SnapshotEntry
 
 log = logging.getLogger("jiradrift.retention")
 
 FINISHED = (SnapshotPhase.COMPLETED, SnapshotPhase.INCOMPLETE, SnapshotPhase.FAILED)
-Snap = dict[str, Any]
 
 
-def _age_key(snap: Snap) -> tuple[str, str]:
-    return (snap["metadata"]["creationTimestamp"], snap["metadata"]["name"])
-
-
-def finished_by_type(snapshots: Iterable[Snap]) -> dict[str, list[Snap]]:
+def finished_by_type(snapshots: Iterable[SnapshotEntry]) -> dict[str, list[SnapshotEntry]]:
     """Finished Snapshots per type, newest first."""
-    by_type: dict[str, list[Snap]] = {}
+    by_type: dict[str, list[SnapshotEntry]] = {}
     for snap in snapshots:
-        if (snap.get("status") or {}).get("phase") in FINISHED:
-            by_type.setdefault(snap["spec"]["type"], []).append(snap)
+        if snap.phase in FINISHED:
+            by_type.setdefault(snap.type, []).append(snap)
     for snaps in by_type.values():
-        snaps.sort(key=_age_key, reverse=True)
+        snaps.sort(key=lambda s: s.order, reverse=True)
     return by_type
 
 
-def protected(snapshots: Iterable[Snap], baseline: str | None) -> set[str]:
+def protected(snapshots: Iterable[SnapshotEntry], baseline: str | None) -> set[str]:
     """Snapshots retention never removes: the named baseline and every accepted one."""
-    keep = {s["metadata"]["name"] for s in snapshots if (s["metadata"].get("labels") or {}).get(LABEL_ACCEPTED)}
-    return keep | ({baseline} if baseline else set())
+    return {s.name for s in snapshots if s.accepted} | ({baseline} if baseline else set())
 
 
-def unaccepted_evidence(snapshots: Iterable[Snap]) -> set[str]:
+def unaccepted_evidence(snapshots: Iterable[SnapshotEntry]) -> set[str]:
     """Snapshots that recorded drift after their type's accepted snapshot. They hold the audit-log
     attribution `jiradrift drift list --unaccepted` shows, so ``keepLast`` spares them until the
     drift is accepted; the byte budget may still take them."""
-    accepted: dict[str, tuple[str, str]] = {}
+    snapshots = list(snapshots)
+    accepted: dict[str, tuple[datetime, str]] = {}
     for s in snapshots:
-        if (s["metadata"].get("labels") or {}).get(LABEL_ACCEPTED):
-            accepted[s["spec"]["type"]] = max(accepted.get(s["spec"]["type"], ("", "")), _age_key(s))
-    return {
-        s["metadata"]["name"]
-        for s in snapshots
-        if (s["metadata"].get("labels") or {}).get(LABEL_DRIFT) == "true"
-        and s["spec"]["type"] in accepted
-        and _age_key(s) > accepted[s["spec"]["type"]]
-    }
+        if s.accepted:
+            accepted[s.type] = max(accepted.get(s.type, s.order), s.order)
+    return {s.name for s in snapshots if s.drift == "true" and s.type in accepted and s.order > accepted[s.type]}
 
 
-def beyond_keep_last(by_type: dict[str, list[Snap]], keep_last: int, keep: set[str]) -> list[Snap]:
+def beyond_keep_last(by_type: dict[str, list[SnapshotEntry]], keep_last: int, keep: set[str]) -> list[SnapshotEntry]:
     """The Snapshots past the newest ``keep_last`` of their type; never a protected one."""
-    return [s for snaps in by_type.values() for s in snaps[keep_last:] if s["metadata"]["name"] not in keep]
+    return [s for snaps in by_type.values() for s in snaps[keep_last:] if s.name not in keep]
 
 
-def budget_candidates(by_type: dict[str, list[Snap]], kept: list[Snap], keep: set[str]) -> list[Snap]:
+def budget_candidates(
+    by_type: dict[str, list[SnapshotEntry]], kept: list[SnapshotEntry], keep: set[str]
+) -> list[SnapshotEntry]:
     """Oldest first, the Snapshots that may go to fit the byte budget: never the newest of a type
     (the next baseline) nor a protected one."""
-    latest = {snaps[0]["metadata"]["name"] for snaps in by_type.values() if snaps}
-    return [s for s in sorted(kept, key=_age_key) if s["metadata"]["name"] not in latest | keep]
+    latest = {snaps[0].name for snaps in by_type.values() if snaps}
+    return [s for s in sorted(kept, key=lambda s: s.order) if s.name not in latest | keep]
 
 
-async def list_snapshots(ctx: OperatorContext, namespace: str, tenant: str) -> list[Snap]:
-    """All Snapshots of a tenant (label selector on the tenant, then the exact name)."""
-    selector = f"{LABEL_TENANT}={label_value(tenant)}"
-    return [
-        s
-        async for s in ctx.kube.pages(object_path(namespace, "snapshots"), labelSelector=selector)
-        if s["spec"]["tenantRef"]["name"] == tenant
-    ]
-
-
-async def prune(ctx: OperatorContext, namespace: str, tenant: str, tkey: str, spec: JiraTenantSpec) -> list[str]:
+async def prune(
+    ctx: OperatorContext,
+    namespace: str,
+    tkey: str,
+    spec: JiraTenantSpec,
+    snapshots: Sequence[SnapshotEntry],
+    accepted: Iterable[str] = (),
+) -> list[str]:
     """Delete the oldest finished Snapshots beyond ``retention.keepLast`` per type, and their
-    payloads; then the oldest until the tenant fits ``retention.maxBytes``."""
-    snapshots = await list_snapshots(ctx, namespace, tenant)
+    payloads; then the oldest until the tenant fits ``retention.maxBytes``.
+
+    ``snapshots`` are the tenant's Snapshots as the operator's watch knows them; ``accepted`` names
+    any this reconciliation accepted since (their label may not have come back through the watch)."""
     by_type = finished_by_type(snapshots)
     baseline = spec.drift.baseline_snapshot if spec.drift.compare_to == "baseline" else None
-    keep = protected(snapshots, baseline)
+    keep = protected(snapshots, baseline) | set(accepted)
     doomed = beyond_keep_last(by_type, spec.retention.keep_last, keep | unaccepted_evidence(snapshots))
     store = await ctx.store_for(namespace, tkey)
     deleted = [await delete_snapshot(ctx, store, namespace, s) for s in doomed]
@@ -102,23 +91,20 @@ async def prune(ctx: OperatorContext, namespace: str, tenant: str, tkey: str, sp
     return deleted
 
 
-async def delete_snapshot(ctx: OperatorContext, store: SnapshotStore, namespace: str, snap: Snap) -> str:
+async def delete_snapshot(ctx: OperatorContext, store: SnapshotStore, namespace: str, snap: SnapshotEntry) -> str:
     """The payload, the window's released Lease, then the Snapshot object."""
-    name: str = snap["metadata"]["name"]
     try:
-        await store.delete_snapshot(name)
+        await store.delete_snapshot(snap.name)
     except KeyError:
         pass
-    await delete_released_lease(ctx, namespace, snap)
-    await delete_object(ctx.kube, namespace, "snapshots", name)
-    return name
+    if snap.lease:
+        await delete_released_lease(ctx, namespace, snap.lease)
+    await delete_object(ctx.kube, namespace, "snapshots", snap.name)
+    return snap.name
 
 
-async def delete_released_lease(ctx: OperatorContext, namespace: str, snap: Snap) -> None:
+async def delete_released_lease(ctx: OperatorContext, namespace: str, lease: str) -> None:
     """The window's Lease goes with its Snapshot, unless someone holds it right now."""
-    lease = ((snap.get("status") or {}).get("lock") or {}).get("lease")
-    if not lease:
-        return
     path = resource_path("coordination.k8s.io", "v1", "leases", namespace, lease)
     try:
         current = await ctx.kube.get(path)

@@ -11,6 +11,7 @@ health check), ``health`` (conditions), ``transitions`` (Events), ``retention``,
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from jiradrift.handlers.health import conditions_from, ready_condition
 from jiradrift.handlers.objects import read_object
 from jiradrift.handlers.probe import check_site
 from jiradrift.handlers.retention import prune
+from jiradrift.handlers.snapshot_status import status_patch
 from jiradrift.handlers.state import TenantState
 from jiradrift.handlers.transitions import transition_events
 from jiradrift.k8s import conditions as cond
@@ -32,11 +34,13 @@ from jiradrift.k8s.credentials import CredentialsProblem, auth_method
 from jiradrift.k8s.resources import Condition, JiraTenantSpec, JiraTenantStatus, SiteInfo, UnacceptedDrift
 from jiradrift.k8s.scheduling import ensure_snapshot, parse_duration, snapshot_name, window_iso, window_start
 from jiradrift.kube.client import KubeError, resource_path
+from jiradrift.kube.mergepatch import changed_fields
+from jiradrift.snapshot.baseline import SnapshotEntry
 
 log = logging.getLogger("jiradrift.tenant")
 
 PRUNE_SECONDS = 30.0
-# how often the accepted baselines are compared (one LIST of the tenant's Snapshots; diffs are cached)
+# how often the accepted baselines are compared (no API request: Snapshots come from the watch; diffs are cached)
 ACCEPTANCE_SECONDS = 10.0
 
 
@@ -50,8 +54,14 @@ def invalid_spec_message(exc: ValidationError) -> str:
 
 
 async def reconcile_tenant(
-    ctx: OperatorContext, body: dict[str, Any], patch: Any, *, force_check: bool = False
+    ctx: OperatorContext,
+    body: dict[str, Any],
+    patch: Any,
+    snapshots: Sequence[SnapshotEntry],
+    *,
+    force_check: bool = False,
 ) -> None:
+    """``snapshots``: the tenant's Snapshots as the operator's watch knows them (no LIST per tick)."""
     meta, namespace, name = body["metadata"], body["metadata"]["namespace"], body["metadata"]["name"]
     generation = int(meta.get("generation") or 0)
     current = body.get("status") or {}
@@ -69,7 +79,7 @@ async def reconcile_tenant(
             now=now,
         )
         patch.status.update(
-            _status_fields(JiraTenantStatus(conditions=_models(conditions), observed_generation=generation))
+            status_patch(JiraTenantStatus(conditions=_models(conditions), observed_generation=generation))
         )
         return
 
@@ -78,8 +88,6 @@ async def reconcile_tenant(
     conditions = ready_condition(
         conditions_from(previous, state.problems, spec, generation, now), spec, generation, now
     )
-    for event in transition_events(state.posted, previous, conditions):
-        await events.post(ctx.kube, body, event.type, event.reason, event.message)
 
     interval = parse_duration(spec.schedule.interval)
     types = [t.value for t in spec.snapshot_types]
@@ -94,6 +102,7 @@ async def reconcile_tenant(
         status.site = SiteInfo.model_validate(state.site)
     if ctx.shard is not None and ctx.shard.enabled:
         status.owner = ctx.shard.identity
+    accepted: set[str] = set()
     if state.acceptance_due(now, ACCEPTANCE_SECONDS):
         try:  # a failure here leaves Drifted as it was; it never blocks scheduling
             acceptance = await reconcile_acceptance(
@@ -104,6 +113,7 @@ async def reconcile_tenant(
                 spec.drift.ignore,
                 state.acceptance,
                 now,
+                snapshots,
             )
         except Exception as exc:
             log.warning("accepted baselines of %s/%s not compared: %s", namespace, name, exc)
@@ -114,15 +124,19 @@ async def reconcile_tenant(
             )
             status.conditions = _models(conditions)
             status.unaccepted = UnacceptedDrift.model_validate(acceptance.unaccepted.status())
-    for field, value in _status_fields(status).items():  # only what changed: a steady tenant costs no write
-        if current.get(field) != value:
-            patch.status[field] = value
+            accepted = acceptance.protected
+    # after the acceptance, so a Drifted transition is posted with the status that shows it
+    for event in transition_events(state.posted, previous, conditions):
+        await events.post(ctx.kube, body, event.type, event.reason, event.message)
+    # only what changes the stored status: a steady tenant costs no write
+    for field, value in changed_fields(current, status_patch(status)).items():
+        patch.status[field] = value
 
     if cond.is_true(conditions, ConditionType.READY) and not spec.paused:
         await _schedule(ctx, state, namespace, name, meta["uid"], spec, start)
     if state.prune_due(now, PRUNE_SECONDS):
         try:  # retention must never block scheduling
-            deleted = await prune(ctx, namespace, name, tenant_key(namespace, name), spec)
+            deleted = await prune(ctx, namespace, tenant_key(namespace, name), spec, snapshots, accepted)
             if deleted:
                 log.info("retention pruned %d Snapshot(s) of %s/%s", len(deleted), namespace, name)
         except Exception as exc:
@@ -190,11 +204,6 @@ async def _schedule(
 
 def _models(conditions: list[dict[str, Any]]) -> list[Condition]:
     return [Condition.model_validate(c) for c in conditions]
-
-
-def _status_fields(status: JiraTenantStatus) -> dict[str, Any]:
-    fields: dict[str, Any] = status.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    return fields
 
 
 async def _secret_version(ctx: OperatorContext, namespace: str, spec: JiraTenantSpec) -> str:

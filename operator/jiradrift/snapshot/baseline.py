@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from jiradrift.k8s.conditions import ConditionType, Reason
-from jiradrift.k8s.resources import GROUP, LABEL_TYPE
+from jiradrift.k8s.resources import GROUP, LABEL_DRIFT, LABEL_TYPE
 from jiradrift.model.kinds import Severity
 from jiradrift.model.report import DriftReport
 
@@ -52,6 +52,8 @@ class SnapshotEntry:
     digest: str | None
     completed: datetime | None
     accepted: bool
+    drift: str | None = None  # the ``jiradrift.io/drift`` label: "true" when it recorded drift
+    lease: str | None = None  # the window's Lease (``status.lock.lease``), deleted with the Snapshot
 
     @classmethod
     def from_object(cls, obj: Mapping[str, Any]) -> SnapshotEntry:
@@ -67,6 +69,8 @@ class SnapshotEntry:
             digest=status.get("digest"),
             completed=_parse_time(status.get("completionTime")),
             accepted=(meta.get("labels") or {}).get(LABEL_ACCEPTED) == ACCEPTED,
+            drift=(meta.get("labels") or {}).get(LABEL_DRIFT),
+            lease=(status.get("lock") or {}).get("lease"),
         )
 
     @property
