@@ -41,7 +41,8 @@ TOKEN_JOB_NEEDS = [
     ("list", G, "jiratenants"),
     ("patch", G, "jiratenants/status"),
     *[(v, "", "secrets") for v in ("get", "update")],
-    *[(v, "coordination.k8s.io", "leases") for v in ("get", "create", "update")],
+    # a refresh Lease is released by deleting it (kube/lease.py), so the next run creates it in one call
+    *[(v, "coordination.k8s.io", "leases") for v in ("get", "create", "update", "delete")],
     ("create", "", "events"),
 ]
 # In the release namespace: the membership Leases of sharded replicas (handlers/shard.py), and nothing else.
@@ -68,7 +69,7 @@ TOKEN_JOB_MUST_NOT = [
     *[(v, "", "secrets") for v in ("list", "watch", "create", "delete", "patch")],
     *[(v, G, "snapshots") for v in ("get", "create", "delete")],
     ("get", "", "configmaps"),
-    ("delete", "coordination.k8s.io", "leases"),
+    *[(v, "coordination.k8s.io", "leases") for v in ("list", "watch", "patch")],
     ("create", "", "pods"),
     ("get", G, "jiratenants/status"),  # never called: status is only patched
 ]

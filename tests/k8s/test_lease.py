@@ -27,7 +27,7 @@ from jiradrift.k8s.lease import (
     snapshot_lock_key,
     snapshot_lock_labels,
 )
-from jiradrift.kube.client import Kube, resource_path
+from jiradrift.kube.client import Kube, KubeError, resource_path
 
 pytestmark = pytest.mark.k8s
 
@@ -321,6 +321,35 @@ async def test_release_by_a_non_holder_is_refused_and_the_holder_releases(
     assert not await a.release()  # no longer ours
     assert await b.try_acquire()  # free: taken at once, as a change of holder
     assert (await raw_lease(a.name))["spec"]["leaseTransitions"] == 1
+
+
+async def test_release_by_delete_removes_only_our_lease_as_we_wrote_it(
+    make_lock: Callable[..., LeaseLock], raw_lease: RawLease, kube: Kube
+) -> None:
+    """``release(delete=True)`` (snapshot windows, token refreshes): the Lease is gone, so the next
+    holder creates it in one call; a Lease someone else holds, or wrote since, is never deleted."""
+    a, b = make_lock("release-delete", "a"), make_lock("release-delete", "b")
+    assert await a.try_acquire()
+    assert not await b.release(delete=True)  # not b's
+    assert (await raw_lease(a.name))["spec"]["holderIdentity"] == "a"
+
+    # someone writes it behind a's back (a takeover a has not seen): a's delete precondition fails,
+    # a re-reads, sees it is no longer a's, and leaves it alone
+    stolen = await raw_lease(a.name)
+    stolen["spec"]["holderIdentity"] = "thief"
+    await kube.replace(resource_path("coordination.k8s.io", "v1", "leases", a.namespace, a.name), stolen)
+    assert not await a.release(delete=True)
+    assert (await raw_lease(a.name))["spec"]["holderIdentity"] == "thief"
+
+    c, d = make_lock("release-delete-2", "c"), make_lock("release-delete-2", "d")
+    assert await c.try_acquire()
+    assert await c.release(delete=True)
+    with pytest.raises(KubeError) as gone:
+        await raw_lease(c.name)
+    assert gone.value.not_found
+    assert not await c.release(delete=True)  # no longer ours
+    assert await d.try_acquire(create_first=True)  # one create, no takeover
+    assert (await raw_lease(d.name))["spec"]["leaseTransitions"] == 0
 
 
 async def test_log_lines_and_counters_keep_the_greppable_phrases(

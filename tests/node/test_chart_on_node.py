@@ -383,13 +383,17 @@ def test_each_service_account_holds_exactly_the_verbs_its_code_calls(release: Re
         f"{RELEASE}-token-refresh": {
             ("", "events", "create"),  # an Event when a refresh fails or needs a person to consent again
             ("jiradrift.io", "jiratenants", "get"),  # re-read after a 409 on the status patch
+            # renewing the refresh Lease through a long refresh, or taking over one a dead run left
+            # (a finished run deletes its Lease, so the next one creates it)
+            ("coordination.k8s.io", "leases", "update"),
         },
     }
     # Whoever refreshes the OAuth tenant's token first (the operator before a capture, or the
     # CronJob) makes these calls, and the other may never need to: a race the flow does not fix.
     either = {
         RELEASE: {("", "secrets", "update")},  # the operator persisted a rotated token
-        f"{RELEASE}-token-refresh": {("coordination.k8s.io", "leases", "create")},  # the job took the Lease first
+        # the job took the Lease first (and released it by deleting it)
+        f"{RELEASE}-token-refresh": {("coordination.k8s.io", "leases", v) for v in ("create", "delete")},
     }
     for service_account, unreached in not_reached.items():
         granted, called = _granted(release, service_account), _called(release, service_account)

@@ -56,13 +56,12 @@ def reconciled_tenant(op: OperatorProcess, tenant: str) -> bool:
     )
 
 
-def released_leases(plane: ControlPlane, ns: str, count: int) -> list[dict[str, Any]]:
-    """The namespace's Leases once there are ``count`` and none is held; else AssertionError saying which are."""
+def no_leases_left(plane: ControlPlane, ns: str) -> bool:
+    """True once the namespace has no Lease: each window's Lease is deleted when its capture releases it."""
     leases: list[dict[str, Any]] = json.loads(plane.kubectl("get", "leases", "-n", ns, "-o", "json").stdout)["items"]
     held = {lease["metadata"]["name"]: lease["spec"].get("holderIdentity") for lease in leases}
-    held = {name: holder for name, holder in held.items() if holder}
-    assert len(leases) == count and not held, f"{len(leases)} Leases (want {count}), held: {held}"
-    return leases
+    assert not leases, f"{len(leases)} Leases left (want none), holders: {held}"
+    return True
 
 
 def test_two_operators_capture_each_window_exactly_once(
@@ -99,12 +98,7 @@ def test_two_operators_capture_each_window_exactly_once(
             op=a,
             timeout=60,
         )
-        leases = wait_for(
-            lambda: released_leases(control_plane, ns, windows),
-            f"{windows} Leases, none held",
-            op=a,
-            timeout=60,
-        )
+        wait_for(lambda: no_leases_left(control_plane, ns), "every window's Lease deleted on release", op=a, timeout=60)
         text_a, text_b = a.text(), b.text()
     both = text_a + text_b
     captures = re.findall(r"snapshot (\S+) capturing under", both)
@@ -121,9 +115,8 @@ def test_two_operators_capture_each_window_exactly_once(
         f"captures: {len(captures)} for {windows} windows, wasted {wasted} ({wasted / len(captures):.1%})"
     )
     assert wasted / len(captures) < 0.01
-    # both did work (the lock shared it out), and no Lease is left held
+    # both did work (the lock shared it out)
     assert re.search("capturing under", text_a) and re.search("capturing under", text_b)
-    assert len(leases) == windows
 
 
 def test_operator_killed_mid_capture_completes_the_window_once(
@@ -163,7 +156,7 @@ def test_operator_killed_mid_capture_completes_the_window_once(
         wait_for(
             lambda: f"snapshot {ns}/{name} completed" in second.text(), "the completed log line", op=second, timeout=60
         )
-        wait_for(lambda: released_leases(control_plane, ns, 1), "no orphaned lock", op=second, timeout=60)
+        wait_for(lambda: no_leases_left(control_plane, ns), "no orphaned lock", op=second, timeout=60)
         text = second.text()
     assert snap["status"]["lock"]["holder"].startswith("op-second")
     assert snap["status"]["lock"]["transitions"] >= 1  # taken over from the dead holder

@@ -139,7 +139,7 @@ jiradrift.io/snapshot-pack at admission (RBAC cannot tell Secret types apart).
   verbs: ["get", "update"]
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
-  verbs: ["get", "create", "update"]
+  verbs: ["get", "create", "update", "delete"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create"]

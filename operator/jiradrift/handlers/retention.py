@@ -104,18 +104,14 @@ async def delete_snapshot(ctx: OperatorContext, store: SnapshotStore, namespace:
 
 
 async def delete_released_lease(ctx: OperatorContext, namespace: str, lease: str) -> None:
-    """The window's Lease goes with its Snapshot, unless someone holds it right now."""
+    """The window's Lease goes with its Snapshot, unless someone holds it right now (a capture
+    deletes its Lease when it releases it; this removes one left by a holder that died)."""
     path = resource_path("coordination.k8s.io", "v1", "leases", namespace, lease)
     try:
         current = await ctx.kube.get(path)
         if (current.get("spec") or {}).get("holderIdentity"):
             return
-        version = current["metadata"]["resourceVersion"]
-        await ctx.kube.request(
-            "DELETE",
-            path,
-            body={"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"resourceVersion": version}},
-        )
+        await ctx.kube.delete_unchanged(path, current["metadata"]["resourceVersion"])
     except KubeError as exc:
-        if exc.status not in (404, 409):
+        if not exc.not_found:
             log.warning("could not delete Lease %s/%s: %s", namespace, lease, exc.reason)

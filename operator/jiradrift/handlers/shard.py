@@ -28,7 +28,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection
-from typing import Any
 
 from jiradrift.k8s.lease import LABEL_MANAGED_BY, MANAGED_BY, lease_name
 from jiradrift.k8s.resources import GROUP
@@ -184,12 +183,11 @@ class Shard:
         """Delete a long-dead member's Lease, only as we saw it (resourceVersion precondition)."""
         assert self._kube is not None and self.namespace is not None
         path = resource_path("coordination.k8s.io", "v1", "leases", self.namespace, name)
-        body: dict[str, Any] = {"preconditions": {"resourceVersion": observation.resource_version}}
         try:
-            await self._kube.request("DELETE", path, body=body)
+            if not await self._kube.delete_unchanged(path, observation.resource_version):
+                return
         except KubeError as exc:
-            if not (exc.not_found or exc.conflict):
-                log.warning("could not delete the dead replica's Lease %s: %s", name, exc)
+            log.warning("could not delete the dead replica's Lease %s: %s", name, exc)
             return
         log.info("deleted the Lease of replica %s, dead since long", observation.record.holder)
         self._seen.pop(name, None)
@@ -198,12 +196,9 @@ class Shard:
         """Delete our membership Lease so the others take our tenants at their next round."""
         if self._lease is None or not self._lease.is_held():
             return
-        assert self._kube is not None and self.namespace is not None
-        path = resource_path("coordination.k8s.io", "v1", "leases", self.namespace, self._lease.name)
-        body = {"preconditions": {"resourceVersion": self._lease.resource_version}}
         try:
-            await self._kube.request("DELETE", path, body=body)
-        except KubeError as exc:
+            await self._lease.release(delete=True)
+        except LeaseError as exc:
             log.warning("could not delete our membership Lease on the way out (it expires on its own): %s", exc)
         self._owners = {}
         self._inputs = None

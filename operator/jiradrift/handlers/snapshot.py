@@ -244,7 +244,7 @@ async def _run_locked(
         except StepFailed:
             return
     finally:
-        await lock.release()
+        await lock.release(delete=True)  # a window's Lease is used once: none is left behind
         ctx.locks.pop(key, None)
 
 

@@ -22,6 +22,8 @@ exact key is in the ``jiradrift.io/lock-key`` annotation. The rules are client-g
   precondition: 409 Conflict means someone else wrote first and we have lost, never a blind retry;
 - ``leaseTransitions`` goes up by one whenever the holder changes; a release writes an empty
   ``holderIdentity`` and ``leaseDurationSeconds: 1`` and only ever touches a Lease we still hold.
+  Snapshot and token-refresh locks release by deleting the Lease instead (same precondition): their
+  keys are used once or rarely, so the next holder creates it in one call and none piles up.
 
 It is not fencing: a paused holder can overlap briefly with its successor, so the protected work
 must be idempotent (the Snapshot handler records holder and transitions in its status).

@@ -231,6 +231,18 @@ class Kube:
     async def delete(self, path: str, **query: Any) -> Any:
         return await self.request("DELETE", path, query=query)
 
+    async def delete_unchanged(self, path: str, resource_version: str) -> bool:
+        """Delete the object only as we last saw it (a ``resourceVersion`` precondition). False when
+        it is gone already (404) or was written since (409); other errors raise :class:`KubeError`."""
+        options = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"resourceVersion": resource_version}}
+        try:
+            await self.request("DELETE", path, body=options)
+        except KubeError as exc:
+            if exc.not_found or exc.conflict:
+                return False
+            raise
+        return True
+
     async def pages(
         self, path: str, *, page_size: int = PAGE_SIZE, accept: str = JSON, **query: Any
     ) -> AsyncIterator[dict[str, Any]]:

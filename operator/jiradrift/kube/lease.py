@@ -483,12 +483,15 @@ class Lease:
             self._note("lost")
             return False
 
-    async def release(self) -> bool:
+    async def release(self, *, delete: bool = False) -> bool:
         """Give the Lease up if we still hold it; never touches a Lease someone else holds.
 
         Writes ``holderIdentity: ""`` and ``leaseDurationSeconds: 1`` (keeping the transitions), as
-        client-go does, so the next candidate takes it at once. True when released by this call.
-        The first PUT reuses the object our own last write returned, so its resourceVersion is the
+        client-go does, so the next candidate takes it at once. ``delete``: delete the Lease
+        instead, for a lock whose key is used once or rarely (a snapshot window, a token refresh):
+        the next holder creates it in one call rather than reading and taking it over in two, and no
+        released Lease is left behind in etcd. True when released by this call.
+        The first write reuses the object our own last write returned, so its resourceVersion is the
         precondition; only a 409 (or no write of ours to start from) costs a read.
         """
         async with self._mutex:
@@ -503,6 +506,18 @@ class Lease:
                 )
                 if decision.verdict is not Verdict.UPDATE:
                     return False
+                if delete:
+                    assert self._object is not None
+                    version = str((self._object.get("metadata") or {}).get("resourceVersion") or "")
+                    try:
+                        deleted = await self.kube.delete_unchanged(self._path, version)
+                    except KubeError as exc:
+                        raise self._error("release", exc) from None
+                    self._forget()
+                    if deleted:
+                        self._note("released")
+                        return True
+                    continue  # written since (or gone): read it again and decide
                 if await self._apply(decision, "release"):
                     self._note("released")
                     return True

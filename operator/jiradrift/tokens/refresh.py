@@ -272,7 +272,7 @@ class TokenRefresher:
 
     async def _release(self, lock: LeaseLock, ref: TenantAuthRef) -> None:
         try:
-            await lock.release()
+            await lock.release(delete=True)  # the next run creates it in one call
         except LeaseError as exc:  # the Lease expires on its own; never mask the result
             log.warning("could not release refresh Lease of JiraTenant %s: %s", ref.key, exc)
 
