@@ -83,6 +83,10 @@ class OperatorContext:
     shard: Shard | None = None
     # Snapshots being run by this process (uids): a timer never starts a second run of one
     running: set[str] = field(default_factory=set)
+    # Snapshots (uids) not to run before a time (time.monotonic): after a temporary failure, the
+    # retry's backoff; after a run that finished the Snapshot, a while in which events queued during
+    # the capture (still showing it unfinished) are ignored rather than taking its Lease again
+    quiet_until: dict[str, float] = field(default_factory=dict)
     _capture_slots: asyncio.Semaphore | None = None
 
     @property

@@ -10,9 +10,11 @@ import asyncio
 import copy
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import kopf
 
 from jiradrift.handlers import metrics
@@ -28,6 +30,9 @@ from jiradrift.snapshot.baseline import SnapshotEntry
 log = logging.getLogger("jiradrift.handlers")
 Handler = Callable[..., Awaitable[None]]
 UNEXPECTED_RETRY_SECONDS = 60  # what kopf itself waits after an arbitrary exception
+KOPF_CONNECTIONS = 16  # kopf's API requests in flight at once (patches, events), besides its watches
+MAX_QUIET = 4096  # Snapshots remembered in OperatorContext.quiet_until before the expired ones go
+FINISHED_QUIET_SECONDS = 300.0
 
 
 def sanitized(handler: Handler) -> Handler:
@@ -58,9 +63,27 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     settings = ctx.settings
 
+    sessions: list[aiohttp.ClientSession] = []
+
     @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
-        return kopf.login_via_client(**kwargs)
+    async def login(**kwargs: Any) -> kopf.AiohttpSession | None:  # async: the session needs the loop
+        info = kopf.login_via_client(**kwargs)
+        if info is None:
+            return None
+        session = kopf_session(info, len(settings.namespaces))
+        sessions.append(session)
+        return kopf.AiohttpSession(
+            aiohttp_session=session,
+            server=info.server,
+            default_namespace=info.default_namespace,
+            priority=info.priority,
+            expiration=info.expiration,
+        )
+
+    @kopf.on.cleanup(registry=registry)
+    async def close_sessions(**_: Any) -> None:
+        for session in sessions:
+            await session.close()
 
     @kopf.on.startup(registry=registry)
     def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
@@ -185,45 +208,54 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     def unfinished(status: kopf.Status, **_: Any) -> bool:
         return str(status.get("phase") or "") not in FINAL
 
-    if not settings.shard_namespace:
+    # No change-tracking handlers (on.create/on.resume) on Snapshots. In kopf those record "handled" in
+    # the object's annotations as soon as ANY replica returns, and an owner that sees the record never
+    # runs its own; they also cost two or three PATCHes per Snapshot. Raw events (nothing recorded)
+    # start a capture at once, the initial listing after a restart included; the timer retries a
+    # failed attempt and lets a replica that gains a tenant take up its unfinished windows.
+    @kopf.on.event(*SNAPSHOTS, when=unfinished, registry=registry)
+    async def snapshot_seen(body: kopf.Body, type: str | None, **kwargs: Any) -> None:
+        if type == "DELETED":
+            return
+        await ensure_shard(kwargs)
+        try:
+            await sanitized(_run_owned_handler)(body=body)
+        except kopf.TemporaryError as exc:
+            log.info("Snapshot %s: %s; retried every %gs", body.metadata.name, exc, settings.tenant_timer_seconds)
 
-        @kopf.on.resume(*SNAPSHOTS, registry=registry)
-        @kopf.on.create(*SNAPSHOTS, registry=registry)
-        @sanitized
-        async def snapshot_created(body: kopf.Body, **kwargs: Any) -> None:
-            await _run_owned(ctx, body)
-
-    else:
-        # Sharded: no change-tracking handlers on Snapshots. kopf would record a create as handled
-        # in the object's annotations as soon as ANY replica returned from it, and the owner, seeing
-        # that record, would never run its own. Raw events (no record kept) start a capture at once;
-        # the timer retries it and lets a replica that gains a tenant take up its unfinished windows.
-        @kopf.on.event(*SNAPSHOTS, when=unfinished, registry=registry)
-        async def snapshot_seen(body: kopf.Body, type: str | None, **kwargs: Any) -> None:
-            if type == "DELETED":
-                return
-            await ensure_shard(kwargs)
-            try:
-                await sanitized(_run_owned_handler)(body=body)
-            except kopf.TemporaryError as exc:
-                log.info("Snapshot %s: %s; retried every %gs", body.metadata.name, exc, settings.tenant_timer_seconds)
-
-        @kopf.timer(
-            *SNAPSHOTS,
-            interval=settings.tenant_timer_seconds,
-            initial_delay=settings.tenant_timer_seconds,
-            when=unfinished,
-            registry=registry,
-        )
-        @sanitized
-        async def snapshot_unfinished(body: kopf.Body, **kwargs: Any) -> None:
-            await ensure_shard(kwargs)
-            await _run_owned(ctx, body)
+    @kopf.timer(
+        *SNAPSHOTS,
+        interval=settings.tenant_timer_seconds,
+        initial_delay=settings.tenant_timer_seconds,
+        when=unfinished,
+        registry=registry,
+    )
+    @sanitized
+    async def snapshot_unfinished(body: kopf.Body, **kwargs: Any) -> None:
+        await ensure_shard(kwargs)
+        await _run_owned(ctx, body)
 
     async def _run_owned_handler(body: kopf.Body, **_: Any) -> None:
         await _run_owned(ctx, body)
 
     return registry
+
+
+def kopf_session(info: kopf.ConnectionInfo, namespaces: int) -> aiohttp.ClientSession:
+    """kopf's own API session, as kopf builds it but with a bounded connection pool.
+
+    kopf's pool is unbounded (``limit=0``): with a thousand tenant timers due at once it opened a
+    connection per request, and each TLS connection costs Python a 256 KiB buffer (asyncio's
+    sslproto): 275 MiB of the operator's peak at 1,000 tenants (memray). Watches hold a connection
+    each (two resources per watched namespace, or per cluster), so they get theirs on top of
+    :data:`KOPF_CONNECTIONS` for everything else."""
+    watches = 2 * max(1, namespaces) + 2
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=KOPF_CONNECTIONS + watches, ssl=info.as_ssl_context()),
+        headers=info.as_http_headers(),
+        proxy=info.proxy_url,
+        trust_env=info.trust_env,
+    )
 
 
 def _snapshots_of(tenant: kopf.Body, kwargs: dict[str, Any]) -> list[SnapshotEntry]:
@@ -237,9 +269,22 @@ async def _run_owned(ctx: OperatorContext, body: kopf.Body) -> None:
     uid = body.metadata.uid or ""
     if not ctx.owns(body.metadata.namespace or "", tenant) or uid in ctx.running:
         return
+    now = time.monotonic()
+    if now < ctx.quiet_until.get(uid, 0.0):
+        return  # backing off after a failed attempt, or finished (an event from during the capture)
+    if len(ctx.quiet_until) > MAX_QUIET:
+        ctx.quiet_until = {k: at for k, at in ctx.quiet_until.items() if at > now}
     ctx.running.add(uid)
     try:
         await run_snapshot(ctx, _plain(body))
+    except kopf.TemporaryError as exc:
+        ctx.quiet_until[uid] = time.monotonic() + (exc.delay or UNEXPECTED_RETRY_SECONDS)
+        raise
+    except BaseException:
+        ctx.quiet_until[uid] = time.monotonic() + UNEXPECTED_RETRY_SECONDS
+        raise
+    else:  # run_snapshot returns once the Snapshot is final (written by us, or seen)
+        ctx.quiet_until[uid] = time.monotonic() + FINISHED_QUIET_SECONDS
     finally:
         ctx.running.discard(uid)
 

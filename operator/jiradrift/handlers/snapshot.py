@@ -204,7 +204,8 @@ async def _run_locked(
             duration_seconds=ctx.settings.lease_duration_seconds,
             labels=snapshot_lock_labels(tenant_name, snapshot_type),
         )
-    acquired = await lock.try_acquire()
+    # A window's Lease normally does not exist yet (the last holder deleted it): create, read only on 409
+    acquired = await lock.try_acquire(create_first=True)
     metrics.LOCK_ACQUISITIONS.labels("acquired" if acquired else "denied").inc()
     if not acquired:
         # Someone else is capturing this window (or died doing so: its Lease will expire).

@@ -38,6 +38,7 @@ T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 30.0  # seconds per request; a hung API server must not hang a handler
 PAGE_SIZE = 500
+MAX_CONNECTIONS = 32  # to the API server at once; more requests wait for one
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 USER_AGENT = "jiradrift"
@@ -153,6 +154,9 @@ class Kube:
                 context=context,
                 client_configuration=configuration,
             )
+        # Each TLS connection costs a 256 KiB buffer (asyncio's sslproto); the library's default of
+        # 100 would be 25 MiB of them, for more concurrency than an API server gives one client.
+        configuration.connection_pool_maxsize = MAX_CONNECTIONS
         api = kclient.ApiClient(configuration)
         _settle_environment(api, configuration)
         return cls(api)
