@@ -11,7 +11,7 @@ import copy
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -19,10 +19,12 @@ import kopf
 
 from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
+from jiradrift.handlers.objects import read_object
 from jiradrift.handlers.shard import Shard
 from jiradrift.handlers.snapshot import FINAL, run_snapshot
 from jiradrift.handlers.tenant import reconcile_tenant
 from jiradrift.k8s.resources import GROUP, VERSION
+from jiradrift.kube.client import KubeError
 from jiradrift.notify import Notifier
 from jiradrift.redact import redact
 from jiradrift.snapshot.baseline import SnapshotEntry
@@ -199,7 +201,9 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     async def tenant_tick(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
         await ensure_shard(kwargs)
         if ctx.owns(body.metadata.namespace or "", body.metadata.name or ""):
-            await reconcile_tenant(ctx, dict(body), patch, _snapshots_of(body, kwargs))
+            snapshots = _snapshots_of(body, kwargs)
+            await reconcile_tenant(ctx, dict(body), patch, snapshots)
+            take_up_unfinished(body.metadata.namespace or "", snapshots)
 
     @kopf.on.delete(*TENANTS, optional=True, registry=registry)
     def tenant_deleted(name: str, namespace: str | None, **_: Any) -> None:
@@ -208,34 +212,58 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     def unfinished(status: kopf.Status, **_: Any) -> bool:
         return str(status.get("phase") or "") not in FINAL
 
-    # No change-tracking handlers (on.create/on.resume) on Snapshots. In kopf those record "handled" in
-    # the object's annotations as soon as ANY replica returns, and an owner that sees the record never
-    # runs its own; they also cost two or three PATCHes per Snapshot. Raw events (nothing recorded)
-    # start a capture at once, the initial listing after a restart included; the timer retries a
-    # failed attempt and lets a replica that gains a tenant take up its unfinished windows.
+    # No change-tracking handlers (on.create/on.resume) and no timers on Snapshots. kopf's change
+    # handlers record "handled" in the object's annotations as soon as ANY replica returns, and an
+    # owner that sees the record never runs its own; a kopf timer puts a finalizer on every Snapshot
+    # and takes it off again (two PATCHes each) and runs in every replica. Raw events (nothing
+    # recorded) start a capture at once, the initial listing after a restart included; the owner's
+    # tenant tick retries a failed attempt and takes up the unfinished windows of a tenant it gains.
     @kopf.on.event(*SNAPSHOTS, when=unfinished, registry=registry)
     async def snapshot_seen(body: kopf.Body, type: str | None, **kwargs: Any) -> None:
         if type == "DELETED":
             return
         await ensure_shard(kwargs)
+        await _run_logged(body)
+
+    retries: set[asyncio.Task[None]] = set()
+
+    def take_up_unfinished(namespace: str, snapshots: list[SnapshotEntry]) -> None:
+        """Run the tenant's unfinished Snapshots that nothing in this process is running or waiting
+        for (a failed attempt past its backoff, a window of a tenant this replica just gained)."""
+        now = time.monotonic()
+        for entry in snapshots:
+            if entry.phase in FINAL or entry.uid in ctx.running or now < ctx.quiet_until.get(entry.uid, 0.0):
+                continue
+            ctx.running.add(entry.uid)  # claimed until the task has read it and runs it (or not)
+            task = asyncio.create_task(_retry(namespace, entry), name=f"snapshot {namespace}/{entry.name}")
+            retries.add(task)
+            task.add_done_callback(retries.discard)
+
+    async def _retry(namespace: str, entry: SnapshotEntry) -> None:
+        try:
+            body = await read_object(ctx.kube, namespace, "snapshots", entry.name)
+        except KubeError as exc:
+            log.info("Snapshot %s/%s not read (%s); retried at the next tick", namespace, entry.name, exc)
+            return
+        finally:
+            ctx.running.discard(entry.uid)
+        if body is not None and str((body.get("status") or {}).get("phase") or "") not in FINAL:
+            await _run_logged(body)
+
+    async def _run_logged(body: Mapping[str, Any]) -> None:
         try:
             await sanitized(_run_owned_handler)(body=body)
         except kopf.TemporaryError as exc:
-            log.info("Snapshot %s: %s; retried every %gs", body.metadata.name, exc, settings.tenant_timer_seconds)
+            name = (body.get("metadata") or {}).get("name")
+            log.info("Snapshot %s: %s; retried by its tenant's tick", name, exc)
 
-    @kopf.timer(
-        *SNAPSHOTS,
-        interval=settings.tenant_timer_seconds,
-        initial_delay=settings.tenant_timer_seconds,
-        when=unfinished,
-        registry=registry,
-    )
-    @sanitized
-    async def snapshot_unfinished(body: kopf.Body, **kwargs: Any) -> None:
-        await ensure_shard(kwargs)
-        await _run_owned(ctx, body)
+    @kopf.on.cleanup(registry=registry)
+    async def stop_retries(**_: Any) -> None:
+        for task in list(retries):
+            task.cancel()
+        await asyncio.gather(*retries, return_exceptions=True)
 
-    async def _run_owned_handler(body: kopf.Body, **_: Any) -> None:
+    async def _run_owned_handler(body: Mapping[str, Any], **_: Any) -> None:
         await _run_owned(ctx, body)
 
     return registry
@@ -263,11 +291,12 @@ def _snapshots_of(tenant: kopf.Body, kwargs: dict[str, Any]) -> list[SnapshotEnt
     return list(index.get((tenant.metadata.namespace or "", tenant.metadata.name or ""), ()))
 
 
-async def _run_owned(ctx: OperatorContext, body: kopf.Body) -> None:
+async def _run_owned(ctx: OperatorContext, body: Mapping[str, Any]) -> None:
     """Run the Snapshot if its tenant is this replica's and this process is not running it already."""
-    tenant = (body.spec.get("tenantRef") or {}).get("name") or ""
-    uid = body.metadata.uid or ""
-    if not ctx.owns(body.metadata.namespace or "", tenant) or uid in ctx.running:
+    meta = body.get("metadata") or {}
+    tenant = ((body.get("spec") or {}).get("tenantRef") or {}).get("name") or ""
+    uid = meta.get("uid") or ""
+    if not ctx.owns(meta.get("namespace") or "", tenant) or uid in ctx.running:
         return
     now = time.monotonic()
     if now < ctx.quiet_until.get(uid, 0.0):
@@ -289,5 +318,5 @@ async def _run_owned(ctx: OperatorContext, body: kopf.Body) -> None:
         ctx.running.discard(uid)
 
 
-def _plain(body: kopf.Body) -> dict[str, Any]:
+def _plain(body: Mapping[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(dict(body))

@@ -54,6 +54,7 @@ class SnapshotEntry:
     accepted: bool
     drift: str | None = None  # the ``jiradrift.io/drift`` label: "true" when it recorded drift
     lease: str | None = None  # the window's Lease (``status.lock.lease``), deleted with the Snapshot
+    uid: str = ""
 
     @classmethod
     def from_object(cls, obj: Mapping[str, Any]) -> SnapshotEntry:
@@ -71,6 +72,7 @@ class SnapshotEntry:
             accepted=(meta.get("labels") or {}).get(LABEL_ACCEPTED) == ACCEPTED,
             drift=(meta.get("labels") or {}).get(LABEL_DRIFT),
             lease=(status.get("lock") or {}).get("lease"),
+            uid=str(meta.get("uid") or ""),
         )
 
     @property
