@@ -46,8 +46,21 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class QuietSuccess(logging.Filter):
+    """Drops kopf's "Handler '...' succeeded." lines below WARNING. The operator's kopf handlers
+    are watch-event handlers: each replica runs them on every event of every JiraTenant and Snapshot,
+    its own or not, so at a thousand tenants they were most of the log. ``--verbose`` keeps them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        message = record.getMessage()
+        return not (message.startswith("Handler '") and message.endswith("' succeeded."))
+
+
 _PLAIN = logging.Formatter()
 REDACTING_FILTER = RedactingFilter()
+QUIET_SUCCESS = QuietSuccess()
 KOPF_OBJECT_LOGGER = "kopf.objects"  # kopf's per-object records; its Event poster is a handler here
 
 
@@ -72,6 +85,8 @@ def configure(level: int = logging.INFO, json_format: bool = True) -> None:
     root.handlers[:] = [handler]
     install_redaction()
     root.setLevel(level)
+    if level > logging.DEBUG:
+        logging.getLogger(KOPF_OBJECT_LOGGER).addFilter(QUIET_SUCCESS)
     for noisy in ("aiohttp.access", "kubernetes.client.rest", "urllib3", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

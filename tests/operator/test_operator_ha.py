@@ -51,7 +51,7 @@ def reconciled_tenant(op: OperatorProcess, tenant: str) -> bool:
     return any(
         (line.get("object") or {}).get("kind") == "JiraTenant"
         and (line.get("object") or {}).get("name") == tenant
-        and "tenant_changed' succeeded" in line.get("message", "")
+        and line.get("message", "").startswith("reconciled JiraTenant")
         for line in op.lines()
     )
 

@@ -19,10 +19,11 @@ import kopf
 
 from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
-from jiradrift.handlers.objects import read_object
+from jiradrift.handlers.objects import patch_status, read_object
 from jiradrift.handlers.shard import Shard
 from jiradrift.handlers.snapshot import FINAL, run_snapshot
 from jiradrift.handlers.tenant import reconcile_tenant
+from jiradrift.handlers.ticker import TenantTicker
 from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.kube.client import KubeError
 from jiradrift.notify import Notifier
@@ -35,6 +36,7 @@ UNEXPECTED_RETRY_SECONDS = 60  # what kopf itself waits after an arbitrary excep
 KOPF_CONNECTIONS = 16  # kopf's API requests in flight at once (patches, events), besides its watches
 MAX_QUIET = 4096  # Snapshots remembered in OperatorContext.quiet_until before the expired ones go
 FINISHED_QUIET_SECONDS = 300.0
+TICK_CONCURRENCY = 16  # tenants reconciled at once (each is a request or two; a site check more)
 
 
 def sanitized(handler: Handler) -> Handler:
@@ -122,10 +124,11 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             notifier.stop()
             await asyncio.gather(task, return_exceptions=True)
 
-    @kopf.index(*TENANTS, id="tenant_keys", registry=registry)
-    def tenant_keys(namespace: str | None, name: str | None, **_: Any) -> dict[str, bool]:
-        """Every JiraTenant this replica's watch knows: what the shards are computed over."""
-        return {f"{namespace}/{name}": True}
+    @kopf.index(*TENANTS, id="tenants", registry=registry)
+    def tenants(body: kopf.Body, namespace: str | None, name: str | None, **_: Any) -> dict[str, dict[str, Any]]:
+        """Every JiraTenant this replica's watch knows, as the watch last showed it: what the shards
+        are computed over and what the ticker reconciles (an informer's cache, kept by kopf)."""
+        return {f"{namespace}/{name}": _cached(body)}
 
     @kopf.index(*SNAPSHOTS, id="tenant_snapshots", registry=registry)
     def tenant_snapshots(body: kopf.Body, namespace: str | None, **_: Any) -> dict[tuple[str, str], SnapshotEntry]:
@@ -147,9 +150,6 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             namespace, _, name = key.partition("/")
             metrics.forget_tenant(namespace, name)
 
-    shards: list[tuple[Shard, asyncio.Event, asyncio.Task[None]]] = []
-    shard_starting = asyncio.Lock()
-
     ctx.shard = Shard(
         ctx.kube if settings.shard_namespace else None,
         settings.shard_namespace,
@@ -157,57 +157,83 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         duration_seconds=settings.shard_lease_seconds,
         on_change=_shard_changed,
     )
+    ticker = TenantTicker(
+        lambda key, forced: _tick(key, forced),
+        interval=settings.tenant_timer_seconds,
+        concurrency=TICK_CONCURRENCY,
+    )
+    indices: dict[str, Any] = {}  # kopf's index objects (live views), from the first handler's kwargs
+    loops: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+    starting = asyncio.Lock()
 
-    async def ensure_shard(kwargs: dict[str, Any]) -> None:
-        """Start the membership rounds (--shard-namespace) from the first resource handler.
+    def owned_tenants() -> list[str]:
+        return [key for key in indices["tenants"] if ctx.owns(*key.split("/", 1))]
+
+    async def ensure_started(kwargs: dict[str, Any]) -> None:
+        """Start the membership rounds (--shard-namespace) and the tenant ticker from the first
+        resource handler.
 
         Not at startup: kopf runs resource handlers only once its indices hold every JiraTenant,
         so the first assignment is computed over all of them, never a half-listed few."""
-        shard = ctx.shard
-        if shard is None or not shard.enabled or shards:
+        if loops:
             return
-        async with shard_starting:
-            if shards:
+        async with starting:
+            if loops:
                 return
-            tenant_keys: kopf.Index[str, bool] = kwargs["tenant_keys"]  # kopf passes indices by their id
+            indices.update(tenants=kwargs["tenants"], tenant_snapshots=kwargs["tenant_snapshots"])
+            shard = ctx.shard
+            assert shard is not None
             stop = asyncio.Event()
-            await shard.round(list(tenant_keys.keys()))
-            task = asyncio.create_task(shard.run(lambda: list(tenant_keys.keys()), stop), name="shard")
-            shards.append((shard, stop, task))
+            if shard.enabled:
+                await shard.round(list(indices["tenants"].keys()))
+                loops.append((stop, asyncio.create_task(shard.run(lambda: list(indices["tenants"].keys()), stop))))
+            loops.append((stop, asyncio.create_task(ticker.run(owned_tenants, stop), name="tenants")))
 
     @kopf.on.cleanup(registry=registry)
-    async def stop_shard(**_: Any) -> None:
-        for shard, stop, task in shards:
+    async def stop_loops(**_: Any) -> None:
+        for stop, task in loops:
             stop.set()
             await asyncio.gather(task, return_exceptions=True)
-            await shard.leave()
+        if ctx.shard is not None:
+            await ctx.shard.leave()
 
-    @kopf.on.resume(*TENANTS, registry=registry)
-    @kopf.on.create(*TENANTS, registry=registry)
-    @kopf.on.update(*TENANTS, field="spec", registry=registry)
-    @sanitized
-    async def tenant_changed(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-        await ensure_shard(kwargs)
-        if ctx.owns(body.metadata.namespace or "", body.metadata.name or ""):
-            await reconcile_tenant(ctx, dict(body), patch, _snapshots_of(body, kwargs), force_check=True)
+    # No kopf timer and no change handlers on JiraTenants: a kopf timer runs for every tenant in
+    # every replica, and change handlers write "handled" annotations (see handlers/ticker.py). Raw
+    # events feed the ticker, which reconciles only this replica's tenants.
+    @kopf.on.event(*TENANTS, registry=registry)
+    async def tenant_seen(body: kopf.Body, type: str | None, **kwargs: Any) -> None:
+        key = f"{body.metadata.namespace}/{body.metadata.name}"
+        if type == "DELETED":
+            ticker.forget(key)
+            ctx.tenants.pop(body.metadata.uid or "", None)
+            metrics.forget_tenant(body.metadata.namespace or "", body.metadata.name or "")
+            return  # else its last-snapshot gauges would alert forever
+        ticker.observe(key, int(body.metadata.get("generation") or 0))
+        await ensure_started(kwargs)
 
-    @kopf.timer(
-        *TENANTS,
-        interval=settings.tenant_timer_seconds,
-        initial_delay=settings.tenant_timer_seconds,
-        registry=registry,
-    )
-    @sanitized
-    async def tenant_tick(body: kopf.Body, patch: kopf.Patch, **kwargs: Any) -> None:
-        await ensure_shard(kwargs)
-        if ctx.owns(body.metadata.namespace or "", body.metadata.name or ""):
-            snapshots = _snapshots_of(body, kwargs)
-            await reconcile_tenant(ctx, dict(body), patch, snapshots)
-            take_up_unfinished(body.metadata.namespace or "", snapshots)
-
-    @kopf.on.delete(*TENANTS, optional=True, registry=registry)
-    def tenant_deleted(name: str, namespace: str | None, **_: Any) -> None:
-        metrics.forget_tenant(namespace or "", name)  # else its last-snapshot gauges would alert forever
+    async def _tick(key: str, forced: bool) -> None:
+        """Reconcile one owned tenant from the watch's copy, write what changed in its status, and
+        take up its unfinished Snapshots."""
+        namespace, _, name = key.partition("/")
+        body = next(iter(indices["tenants"].get(key, ())), None)
+        if body is None or not ctx.owns(namespace, name):
+            return
+        snapshots = list(indices["tenant_snapshots"].get((namespace, name), ()))
+        status = await reconcile_tenant(ctx, body, snapshots, force_check=forced)
+        if status:
+            try:
+                await patch_status(ctx.kube, namespace, "jiratenants", name, status)
+            except KubeError as exc:
+                if not exc.not_found:  # deleted meanwhile: nothing to report on
+                    raise
+        if forced:
+            log.info(
+                "reconciled JiraTenant %s (spec generation %s)",
+                key,
+                body["metadata"].get("generation"),
+                extra={"k8s_ref": {"kind": "JiraTenant", "namespace": namespace, "name": name}},
+            )
+        take_up_unfinished(namespace, snapshots)
 
     def unfinished(status: kopf.Status, **_: Any) -> bool:
         return str(status.get("phase") or "") not in FINAL
@@ -222,7 +248,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     async def snapshot_seen(body: kopf.Body, type: str | None, **kwargs: Any) -> None:
         if type == "DELETED":
             return
-        await ensure_shard(kwargs)
+        await ensure_started(kwargs)
         await _run_logged(body)
 
     retries: set[asyncio.Task[None]] = set()
@@ -286,11 +312,6 @@ def kopf_session(info: kopf.ConnectionInfo, namespaces: int) -> aiohttp.ClientSe
     )
 
 
-def _snapshots_of(tenant: kopf.Body, kwargs: dict[str, Any]) -> list[SnapshotEntry]:
-    index: kopf.Index[tuple[str, str], SnapshotEntry] = kwargs["tenant_snapshots"]
-    return list(index.get((tenant.metadata.namespace or "", tenant.metadata.name or ""), ()))
-
-
 async def _run_owned(ctx: OperatorContext, body: Mapping[str, Any]) -> None:
     """Run the Snapshot if its tenant is this replica's and this process is not running it already."""
     meta = body.get("metadata") or {}
@@ -320,3 +341,10 @@ async def _run_owned(ctx: OperatorContext, body: Mapping[str, Any]) -> None:
 
 def _plain(body: Mapping[str, Any]) -> dict[str, Any]:
     return copy.deepcopy(dict(body))
+
+
+def _cached(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a watched object to keep, without its managedFields (most of its bytes)."""
+    kept = _plain(body)
+    (kept.get("metadata") or {}).pop("managedFields", None)
+    return kept

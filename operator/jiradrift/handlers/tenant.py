@@ -56,12 +56,13 @@ def invalid_spec_message(exc: ValidationError) -> str:
 async def reconcile_tenant(
     ctx: OperatorContext,
     body: dict[str, Any],
-    patch: Any,
     snapshots: Sequence[SnapshotEntry],
     *,
     force_check: bool = False,
-) -> None:
-    """``snapshots``: the tenant's Snapshots as the operator's watch knows them (no LIST per tick)."""
+) -> dict[str, Any]:
+    """Returns the merge patch of the tenant's status: only the fields that change (empty for a
+    steady tenant). ``snapshots``: the tenant's Snapshots as the operator's watch knows them (no LIST
+    per tick)."""
     meta, namespace, name = body["metadata"], body["metadata"]["namespace"], body["metadata"]["name"]
     generation = int(meta.get("generation") or 0)
     current = body.get("status") or {}
@@ -78,10 +79,8 @@ async def reconcile_tenant(
             generation=generation,
             now=now,
         )
-        patch.status.update(
-            status_patch(JiraTenantStatus(conditions=_models(conditions), observed_generation=generation))
-        )
-        return
+        invalid = JiraTenantStatus(conditions=_models(conditions), observed_generation=generation)
+        return changed_fields(current, status_patch(invalid))
 
     state = ctx.tenants.setdefault(meta["uid"], TenantState())
     previous = await _check(ctx, state, body, spec, generation, now, force_check=force_check)
@@ -129,8 +128,7 @@ async def reconcile_tenant(
     for event in transition_events(state.posted, previous, conditions):
         await events.post(ctx.kube, body, event.type, event.reason, event.message)
     # only what changes the stored status: a steady tenant costs no write
-    for field, value in changed_fields(current, status_patch(status)).items():
-        patch.status[field] = value
+    changed = changed_fields(current, status_patch(status))
 
     if cond.is_true(conditions, ConditionType.READY) and not spec.paused:
         await _schedule(ctx, state, namespace, name, meta["uid"], spec, start)
@@ -141,6 +139,7 @@ async def reconcile_tenant(
                 log.info("retention pruned %d Snapshot(s) of %s/%s", len(deleted), namespace, name)
         except Exception as exc:
             log.warning("retention for %s/%s failed: %s", namespace, name, exc)
+    return changed
 
 
 async def _check(
