@@ -96,6 +96,9 @@ def test_drift_event_is_warning_only_for_high_severity(
         workflows = wait_for(lambda: drift_of("acme-workflows-manual-1"), "workflows drift in status", op=op)
         schemes = wait_for(lambda: drift_of("acme-schemes-manual-1"), "schemes drift in status", op=op)
         assert workflows["highestSeverity"] == "medium", workflows
+        # a manual Snapshot arrives unlabelled; its capture labels it, so it lists per tenant and type
+        labels = get(k8s_api, ns, "snapshots", "acme-schemes-manual-1")["metadata"].get("labels") or {}
+        assert labels.get(f"{GROUP}/tenant") == "acme" and labels.get(f"{GROUP}/type") == "schemes", labels
         assert schemes["highestSeverity"] == "high", schemes
         assert events["acme-workflows-manual-1"]["type"] == "Normal"
         assert events["acme-schemes-manual-1"]["type"] == "Warning"

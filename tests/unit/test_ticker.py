@@ -4,6 +4,7 @@ failing or slow reconcile neither loops hot nor runs twice at once."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -30,7 +31,7 @@ def ticker(clock: Clock, interval: float = 30.0) -> TenantTicker:
 async def test_owned_tenants_are_due_at_once_then_every_interval() -> None:
     clock = Clock()
     t = ticker(clock)
-    assert sorted(t.take_due(["a/x", "a/y"], clock.now)) == [("a/x", False), ("a/y", False)]
+    assert sorted(t.take_due(["a/x", "a/y"], clock.now)) == [("a/x", True), ("a/y", True)], "new: checked afresh"
     assert t.take_due(["a/x", "a/y"], clock.now) == [], "busy tenants are not handed out twice"
     await t._one("a/x", False)  # finishes: due an interval later
     clock.now += 29.0
@@ -50,8 +51,9 @@ async def test_a_new_generation_forces_a_reconcile_only_where_owned() -> None:
     assert t.take_due(["a/x"], clock.now) == []
     t.observe("a/x", 2)  # the spec changed
     assert t.take_due(["a/x"], clock.now) == [("a/x", True)]
-    # gaining a/y later: due at once, its forced mark (dropped while another replica owned it) is not needed
-    assert t.take_due(["a/x", "a/y"], clock.now) == [("a/y", False)]
+    # gaining a/y later: due at once, and checked afresh as any tenant newly owned
+    assert t.take_due(["a/x", "a/y"], clock.now) == [("a/y", True)]
+    assert t._forced == set(), "a/y's mark was dropped while another replica owned it"
 
 
 async def test_a_lost_tenant_is_due_at_once_when_gained_again() -> None:
@@ -60,7 +62,7 @@ async def test_a_lost_tenant_is_due_at_once_when_gained_again() -> None:
     t.take_due(["a/x"], clock.now)
     await t._one("a/x", False)
     assert t.take_due([], clock.now) == []  # lost
-    assert t.take_due(["a/x"], clock.now) == [("a/x", False)]
+    assert t.take_due(["a/x"], clock.now) == [("a/x", True)]
 
 
 async def test_deleted_tenant_is_forgotten() -> None:
@@ -90,7 +92,7 @@ async def test_a_failing_reconcile_is_retried_an_interval_later_not_in_a_loop() 
     stop.set()
     await asyncio.wait_for(runner, 5)
     assert len(calls) >= 3
-    gaps = [b - a for a, b in zip(calls, calls[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert min(gaps) >= interval * 0.95, gaps
 
 
@@ -124,7 +126,7 @@ async def test_a_spec_change_during_a_reconcile_runs_it_again_after_never_alongs
         await asyncio.sleep(0.02)
     stop.set()
     await asyncio.wait_for(runner, 5)
-    assert calls == [False, True]
+    assert calls == [True, True]  # newly owned, then the new generation
 
 
 async def test_stop_cancels_running_reconciles() -> None:

@@ -1,7 +1,10 @@
-"""The kopf handlers: thin wrappers that hand the object to ``tenant.py`` / ``snapshot.py``.
+"""What the operator registers with kopf, and the loops beside it.
 
-Built by a function rather than at import time, so the intervals come from OperatorSettings
-and tests can run an operator with second-scale timers.
+kopf's part is the watches: raw-event handlers feed the operator's caches (``cache.py``), start the
+capture of an unfinished Snapshot, and tell the ticker (``ticker.py``) of a tenant's new spec. The
+ticker reconciles the tenants this replica owns (``shard.py``); nothing runs per object in a
+replica that does not own it. Built by a function rather than at import time, so the intervals come
+from OperatorSettings and tests can run an operator with second-scale ticks.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import aiohttp
 import kopf
 
 from jiradrift.handlers import metrics
+from jiradrift.handlers.cache import WatchCache, listed_uids
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.objects import patch_status, read_object
 from jiradrift.handlers.shard import Shard
@@ -25,7 +29,7 @@ from jiradrift.handlers.snapshot import FINAL, run_snapshot
 from jiradrift.handlers.tenant import reconcile_tenant
 from jiradrift.handlers.ticker import TenantTicker
 from jiradrift.k8s.resources import GROUP, VERSION
-from jiradrift.kube.client import KubeError
+from jiradrift.kube.client import METADATA_LIST, KubeError, resource_path
 from jiradrift.notify import Notifier
 from jiradrift.redact import redact
 from jiradrift.snapshot.baseline import SnapshotEntry
@@ -36,6 +40,7 @@ UNEXPECTED_RETRY_SECONDS = 60  # what kopf itself waits after an arbitrary excep
 KOPF_CONNECTIONS = 16  # kopf's API requests in flight at once (patches, events), besides its watches
 MAX_QUIET = 4096  # Snapshots remembered in OperatorContext.quiet_until before the expired ones go
 FINISHED_QUIET_SECONDS = 300.0
+CACHE_READY_SECONDS = 120.0  # how long startup waits for the watch to deliver what a LIST showed
 TICK_CONCURRENCY = 16  # tenants reconciled at once (each is a request or two; a site check more)
 
 
@@ -124,18 +129,8 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             notifier.stop()
             await asyncio.gather(task, return_exceptions=True)
 
-    @kopf.index(*TENANTS, id="tenants", registry=registry)
-    def tenants(body: kopf.Body, namespace: str | None, name: str | None, **_: Any) -> dict[str, dict[str, Any]]:
-        """Every JiraTenant this replica's watch knows, as the watch last showed it: what the shards
-        are computed over and what the ticker reconciles (an informer's cache, kept by kopf)."""
-        return {f"{namespace}/{name}": _cached(body)}
-
-    @kopf.index(*SNAPSHOTS, id="tenant_snapshots", registry=registry)
-    def tenant_snapshots(body: kopf.Body, namespace: str | None, **_: Any) -> dict[tuple[str, str], SnapshotEntry]:
-        """Every Snapshot by its tenant, as the few fields acceptance and retention read: what a
-        reconciliation would otherwise LIST every tick (an informer's cache, kept by kopf's watch)."""
-        tenant = (body.spec.get("tenantRef") or {}).get("name")
-        return {(namespace or "", str(tenant)): SnapshotEntry.from_object(body)} if tenant else {}
+    tenant_cache: WatchCache[str, dict[str, Any]] = WatchCache("JiraTenants")
+    snapshot_cache: WatchCache[tuple[str, str], SnapshotEntry] = WatchCache("Snapshots")
 
     def _shard_changed(gained: set[str], lost: set[str], moved_in: int) -> None:
         shard = ctx.shard
@@ -162,37 +157,60 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         interval=settings.tenant_timer_seconds,
         concurrency=TICK_CONCURRENCY,
     )
-    indices: dict[str, Any] = {}  # kopf's index objects (live views), from the first handler's kwargs
     loops: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
-    starting = asyncio.Lock()
+    stop_loops_event = asyncio.Event()
 
     def owned_tenants() -> list[str]:
-        return [key for key in indices["tenants"] if ctx.owns(*key.split("/", 1))]
+        return [key for key in tenant_cache.groups() if ctx.owns(*key.split("/", 1))]
 
-    async def ensure_started(kwargs: dict[str, Any]) -> None:
-        """Start the membership rounds (--shard-namespace) and the tenant ticker from the first
-        resource handler.
+    @kopf.on.startup(registry=registry)
+    async def start_loops(**_: Any) -> None:
+        loops.append((stop_loops_event, asyncio.create_task(run_loops(), name="tenants")))
 
-        Not at startup: kopf runs resource handlers only once its indices hold every JiraTenant,
-        so the first assignment is computed over all of them, never a half-listed few."""
-        if loops:
-            return
-        async with starting:
-            if loops:
-                return
-            indices.update(tenants=kwargs["tenants"], tenant_snapshots=kwargs["tenant_snapshots"])
-            shard = ctx.shard
-            assert shard is not None
-            stop = asyncio.Event()
-            if shard.enabled:
-                await shard.round(list(indices["tenants"].keys()))
-                loops.append((stop, asyncio.create_task(shard.run(lambda: list(indices["tenants"].keys()), stop))))
-            loops.append((stop, asyncio.create_task(ticker.run(owned_tenants, stop), name="tenants")))
+    async def run_loops() -> None:
+        """Once the caches hold every object (a LIST's worth): the membership rounds
+        (--shard-namespace) and the tenant ticker. The first shard assignment is computed over
+        every JiraTenant, never a half-listed few, and acceptance reads whole Snapshot lists."""
+        await _await_caches()
+        shard = ctx.shard
+        assert shard is not None
+        tasks = [ticker.run(owned_tenants, stop_loops_event)]
+        if shard.enabled:
+            await shard.round(list(tenant_cache.groups()))
+            tasks.append(shard.run(lambda: list(tenant_cache.groups()), stop_loops_event))
+        await asyncio.gather(*tasks)
+
+    async def _await_caches() -> None:
+        for plural, cache in (("jiratenants", tenant_cache), ("snapshots", snapshot_cache)):
+            cache.expect(listed_uids(await _list_metadata(plural)))
+        await tenant_cache.wait_ready(CACHE_READY_SECONDS)
+        await snapshot_cache.wait_ready(CACHE_READY_SECONDS)
+        log.info("watching %d JiraTenant(s) and %d Snapshot(s)", len(tenant_cache), len(snapshot_cache))
+
+    async def _list_metadata(plural: str) -> list[dict[str, Any]]:
+        """Every object's metadata in the watched namespaces (paged); retried until the API answers."""
+        namespaces: list[str | None] = list(settings.namespaces) or [None]
+        delay = 1.0
+        while True:
+            try:
+                return [
+                    item
+                    for namespace in namespaces
+                    async for item in ctx.kube.pages(
+                        resource_path(GROUP, VERSION, plural, namespace), accept=METADATA_LIST
+                    )
+                ]
+            except KubeError as exc:
+                log.warning("could not list %s at startup (%s); retrying in %.0fs", plural, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(30.0, delay * 2)
 
     @kopf.on.cleanup(registry=registry)
     async def stop_loops(**_: Any) -> None:
-        for stop, task in loops:
-            stop.set()
+        stop_loops_event.set()
+        for _stop, task in loops:
+            await asyncio.wait({task}, timeout=5.0)  # the loops stop at the event; startup's wait does not
+            task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         if ctx.shard is not None:
             await ctx.shard.leave()
@@ -201,24 +219,26 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     # every replica, and change handlers write "handled" annotations (see handlers/ticker.py). Raw
     # events feed the ticker, which reconciles only this replica's tenants.
     @kopf.on.event(*TENANTS, registry=registry)
-    async def tenant_seen(body: kopf.Body, type: str | None, **kwargs: Any) -> None:
-        key = f"{body.metadata.namespace}/{body.metadata.name}"
+    async def tenant_seen(body: kopf.Body, type: str | None, **_: Any) -> None:
+        namespace, name, uid = body.metadata.namespace or "", body.metadata.name or "", body.metadata.uid or ""
+        key = f"{namespace}/{name}"
         if type == "DELETED":
+            tenant_cache.remove(uid)
             ticker.forget(key)
-            ctx.tenants.pop(body.metadata.uid or "", None)
-            metrics.forget_tenant(body.metadata.namespace or "", body.metadata.name or "")
-            return  # else its last-snapshot gauges would alert forever
+            ctx.tenants.pop(uid, None)
+            metrics.forget_tenant(namespace, name)  # else its last-snapshot gauges would alert forever
+            return
+        tenant_cache.put(uid, key, _cached(body))
         ticker.observe(key, int(body.metadata.get("generation") or 0))
-        await ensure_started(kwargs)
 
     async def _tick(key: str, forced: bool) -> None:
         """Reconcile one owned tenant from the watch's copy, write what changed in its status, and
         take up its unfinished Snapshots."""
         namespace, _, name = key.partition("/")
-        body = next(iter(indices["tenants"].get(key, ())), None)
+        body = tenant_cache.first(key)
         if body is None or not ctx.owns(namespace, name):
             return
-        snapshots = list(indices["tenant_snapshots"].get((namespace, name), ()))
+        snapshots = snapshot_cache.group((namespace, name))
         status = await reconcile_tenant(ctx, body, snapshots, force_check=forced)
         if status:
             try:
@@ -235,21 +255,22 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             )
         take_up_unfinished(namespace, snapshots)
 
-    def unfinished(status: kopf.Status, **_: Any) -> bool:
-        return str(status.get("phase") or "") not in FINAL
-
     # No change-tracking handlers (on.create/on.resume) and no timers on Snapshots. kopf's change
     # handlers record "handled" in the object's annotations as soon as ANY replica returns, and an
     # owner that sees the record never runs its own; a kopf timer puts a finalizer on every Snapshot
     # and takes it off again (two PATCHes each) and runs in every replica. Raw events (nothing
     # recorded) start a capture at once, the initial listing after a restart included; the owner's
     # tenant tick retries a failed attempt and takes up the unfinished windows of a tenant it gains.
-    @kopf.on.event(*SNAPSHOTS, when=unfinished, registry=registry)
-    async def snapshot_seen(body: kopf.Body, type: str | None, **kwargs: Any) -> None:
-        if type == "DELETED":
+    @kopf.on.event(*SNAPSHOTS, registry=registry)
+    async def snapshot_seen(body: kopf.Body, type: str | None, **_: Any) -> None:
+        uid = body.metadata.uid or ""
+        tenant = (body.spec.get("tenantRef") or {}).get("name")
+        if type == "DELETED" or not tenant:
+            snapshot_cache.remove(uid)
             return
-        await ensure_started(kwargs)
-        await _run_logged(body)
+        snapshot_cache.put(uid, (body.metadata.namespace or "", str(tenant)), SnapshotEntry.from_object(body))
+        if str(body.status.get("phase") or "") not in FINAL:
+            await _run_logged(body)
 
     retries: set[asyncio.Task[None]] = set()
 

@@ -276,8 +276,11 @@ async def mark_capturing(run: SnapshotRun) -> None:
     )
     await patch_status(run.ctx.kube, run.namespace, "snapshots", run.name, status_patch(status))
     # Manual Snapshots arrive unlabelled; the labels make them listable per tenant and type.
+    # Scheduled ones carry them from their creation: no write (each is an event to every replica).
     labels = {LABEL_TENANT: label_value(run.tenant_name), LABEL_TYPE: run.snapshot_type}
-    await patch_labels(run.ctx.kube, run.namespace, "snapshots", run.name, labels)
+    present = run.body["metadata"].get("labels") or {}
+    if any(present.get(key) != value for key, value in labels.items()):
+        await patch_labels(run.ctx.kube, run.namespace, "snapshots", run.name, labels)
     log.info("snapshot %s/%s capturing under %s (holder %s)", run.namespace, run.name, lock.key, lock.holder)
 
 

@@ -13,7 +13,7 @@ entry. Nor kopf's change handlers (on.create, on.update): they record "handled" 
 annotations, a write per change in whichever replica gets there first, owner or not.
 
 ``reconcile(key, force)`` never runs twice at once for one tenant; ``force`` asks for a fresh site
-check (first sight in this process, or a new spec generation). A reconcile that raises is logged by
+check (a tenant newly owned, or a new spec generation). A reconcile that raises is logged by
 the caller's function and tried again an interval later, never in a tight loop.
 """
 
@@ -68,15 +68,16 @@ class TenantTicker:
 
     def take_due(self, owned: Collection[str], now: float) -> list[tuple[str, bool]]:
         """The owned tenants to reconcile now, each with whether to force a site check; marks them
-        busy. A tenant newly owned (first seen, or gained from another replica) is due at once."""
+        busy. A tenant newly owned (first seen, or gained from another replica) is due at once, and
+        checked afresh: what this process remembers of it may be from long ago."""
         owned_set = set(owned)
         self._forced &= owned_set  # a tenant another replica owns is that replica's to check
         for tenant in [t for t in self._due if t not in owned_set]:
             del self._due[tenant]  # lost: due at once if it ever comes back
         due: list[tuple[str, bool]] = []
         for tenant in owned_set - self._busy:
-            forced = tenant in self._forced
-            if forced or tenant not in self._due or self._due[tenant] <= now:
+            forced = tenant in self._forced or tenant not in self._due
+            if forced or self._due[tenant] <= now:
                 self._forced.discard(tenant)
                 self._busy.add(tenant)
                 due.append((tenant, forced))
