@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jiradrift.handlers.shard import Shard
+from jiradrift.handlers.slots import PrioritySlots
 from jiradrift.handlers.state import TenantState
 from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.jira.limits import ResponseLimits
@@ -87,13 +87,13 @@ class OperatorContext:
     # retry's backoff; after a run that finished the Snapshot, a while in which events queued during
     # the capture (still showing it unfinished) are ignored rather than taking its Lease again
     quiet_until: dict[str, float] = field(default_factory=dict)
-    _capture_slots: asyncio.Semaphore | None = None
+    _capture_slots: PrioritySlots | None = None
 
     @property
-    def capture_slots(self) -> asyncio.Semaphore:
-        """At most ``settings.max_concurrent_captures`` captures at once (created on the running loop)."""
+    def capture_slots(self) -> PrioritySlots:
+        """At most ``settings.max_concurrent_captures`` captures at once, the oldest window first."""
         if self._capture_slots is None:
-            self._capture_slots = asyncio.Semaphore(self.settings.max_concurrent_captures)
+            self._capture_slots = PrioritySlots(self.settings.max_concurrent_captures)
         return self._capture_slots
 
     def owns(self, namespace: str, tenant: str) -> bool:

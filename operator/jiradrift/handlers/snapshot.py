@@ -148,7 +148,8 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
         return
     # At most max_concurrent_captures at once, from the first read on: a thousand windows opening
     # together must not become a thousand simultaneous API calls, captures and response buffers.
-    async with ctx.capture_slots:
+    # The oldest window first: a dead replica's unfinished window before the next window's captures.
+    async with ctx.capture_slots.slot(str(spec.get("windowStart") or meta.get("creationTimestamp") or "")):
         await _run_slotted(ctx, body, key)
 
 
