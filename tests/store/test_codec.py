@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any, cast
 
 import pytest
 import zstandard
@@ -58,3 +59,17 @@ def test_a_frame_declaring_a_size_over_the_bound_is_refused_before_expanding() -
     with pytest.raises(zstandard.ZstdError, match="declares 100000 bytes"):
         ZstdCodec(max_output_size=1024).decompress(big)
     assert ZstdCodec(max_output_size=200_000).decompress(big) == b"\0" * 100_000
+
+
+def test_every_tenants_store_shares_the_process_codec() -> None:
+    """A zstd context keeps ~260 KiB of work buffers after first use: one pair per tenant's store was
+    250 MiB at 1,000 tenants. Stores share one codec per level and bound instead."""
+    from jiradrift.kube.client import Kube
+    from jiradrift.store.codec import shared_codec
+    from jiradrift.store.configmap import ConfigMapStore, SecretStore
+
+    kube = Kube(cast(Any, None))  # never called: building a store makes no request
+    stores = [ConfigMapStore(kube, "ns", f"ns/t{i}") for i in range(3)] + [SecretStore(kube, "ns", "ns/t9")]
+    assert {id(store._codec) for store in stores} == {id(shared_codec(3))}
+    assert shared_codec(3, max_output_size=1024) is not shared_codec(3), "a different bound is a different codec"
+    assert stores[0]._decompress(stores[1]._compress(b"priority " * 100)) == b"priority " * 100

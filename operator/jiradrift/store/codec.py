@@ -41,3 +41,19 @@ class ZstdCodec:
                     f"frame declares {declared} bytes, over the {self.max_output_size}-byte limit"
                 )
         return self._pair()[1].decompress(data, max_output_size=self.max_output_size)
+
+
+_SHARED: dict[tuple[int, int], ZstdCodec] = {}
+
+
+def shared_codec(level: int = 3, *, max_output_size: int = 0) -> ZstdCodec:
+    """The process's one codec for ``level`` and bound, shared by every store object.
+
+    A zstd context keeps its work buffers after first use (about 260 KiB a compressor and
+    decompressor at level 3): a pair per tenant's store was some 250 MiB of an operator's memory at
+    1,000 tenants. Per thread is enough: a (de)compression runs to its end without yielding."""
+    key = (level, max_output_size)
+    codec = _SHARED.get(key)
+    if codec is None:
+        codec = _SHARED[key] = ZstdCodec(level, max_output_size=max_output_size)
+    return codec

@@ -62,7 +62,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-import zstandard
 
 from jiradrift.kube.client import METADATA_LIST, Kube, KubeError, resource_path
 from jiradrift.kube.names import label_value
@@ -77,6 +76,7 @@ from jiradrift.model.store_errors import (
     StoreIntegrityError,
     check_body,
 )
+from jiradrift.store.codec import shared_codec
 from jiradrift.store.layout import CHANGES_PER_CHUNK, DEFAULT_GC_GRACE
 
 GROUP = "jiradrift.io"
@@ -233,8 +233,7 @@ class ConfigMapStore:
         self.name_prefix = name_prefix
         self.page_size = page_size
         self._wall_clock = wall_clock
-        self._compressor = zstandard.ZstdCompressor(level=compression_level)
-        self._decompressor = zstandard.ZstdDecompressor()
+        self._codec = shared_codec(compression_level)
         self._path = resource_path("", "v1", self.RESOURCE, namespace)
         self._shared = _SharedState()
         self._capture: _Capture | None = None
@@ -263,10 +262,10 @@ class ConfigMapStore:
     # --- plumbing ---------------------------------------------------------------------------
 
     def _compress(self, data: bytes) -> bytes:
-        return self._compressor.compress(data)
+        return self._codec.compress(data)
 
     def _decompress(self, data: bytes) -> bytes:
-        return self._decompressor.decompress(data)
+        return self._codec.decompress(data)
 
     async def _request(self, method: str, name: str = "", **kwargs: Any) -> Any:
         path = f"{self._path}/{name}" if name else self._path

@@ -38,7 +38,7 @@ from jiradrift.model.report import Change, DriftReport
 from jiradrift.model.store import SnapshotInfo, StoreUsage
 from jiradrift.model.store_errors import ItemNotFound, SnapshotNotFound, StoreError, check_body
 from jiradrift.store import layout
-from jiradrift.store.codec import ZstdCodec
+from jiradrift.store.codec import shared_codec
 from jiradrift.store.layout import DEFAULT_GC_GRACE, FORMAT_MARKER, FORMAT_VERSION, Capture, Row
 
 
@@ -67,7 +67,7 @@ class FilesystemStore:
         self._capture: Capture | None = None
         self.durable = durable
         self.gc_grace = gc_grace
-        self._codec = ZstdCodec(compression_level)
+        self._codec = shared_codec(compression_level)
         marker = self.root / FORMAT_MARKER
         if self.root.exists() and any(self.root.iterdir()) and not marker.exists():
             raise StoreError(

@@ -42,7 +42,7 @@ from jiradrift.model.report import Change, DriftReport
 from jiradrift.model.store import SnapshotInfo, StoreUsage
 from jiradrift.model.store_errors import ItemNotFound, SnapshotNotFound, StoreError, check_body
 from jiradrift.store import layout
-from jiradrift.store.codec import ZstdCodec
+from jiradrift.store.codec import shared_codec
 from jiradrift.store.layout import DEFAULT_GC_GRACE, FORMAT_MARKER, FORMAT_VERSION, Capture, Row
 from jiradrift.store.s3client import S3Client
 
@@ -74,7 +74,7 @@ class S3Store:
         self.gc_grace = gc_grace
         self.budget_bytes = budget_bytes
         # bounded like a response: a small hostile object must not expand without limit
-        self._codec = ZstdCodec(compression_level, max_output_size=client.config.max_response_bytes)
+        self._codec = shared_codec(compression_level, max_output_size=client.config.max_response_bytes)
         self._capture: Capture | None = None
         # bodies known to be stored, with their stored size (from a manifest, a HEAD or a PUT)
         self._known: dict[str, int] = {}
