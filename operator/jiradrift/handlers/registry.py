@@ -165,7 +165,20 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
 
     @kopf.on.startup(registry=registry)
     async def start_loops(**_: Any) -> None:
-        loops.append((stop_loops_event, asyncio.create_task(run_loops(), name="tenants")))
+        task = asyncio.create_task(run_loops(), name="tenants")
+        task.add_done_callback(_loops_ended)
+        loops.append((stop_loops_event, task))
+
+    def _loops_ended(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (exc := task.exception()) is not None:  # never silently idle
+            log.critical("the tenant loops stopped: %s; the liveness probe fails from now on", exc, exc_info=exc)
+
+    @kopf.on.probe(id="tenant_loops", registry=registry)
+    def tenant_loops_alive(**_: Any) -> bool:
+        """kopf's liveness endpoint fails if the loops died: Kubernetes restarts the pod."""
+        if any(task.done() for _stop, task in loops) and not stop_loops_event.is_set():
+            raise RuntimeError("the tenant loops stopped")
+        return True
 
     async def run_loops() -> None:
         """Once the caches hold every object (a LIST's worth): the membership rounds
