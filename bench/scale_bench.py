@@ -90,7 +90,8 @@ LOCK_LINE = re.compile(
     r"(?P<result>acquired|denied|lost|released|error)$"
 )
 LOST_DURING = re.compile(r"lost snapshot_lock:\S+:(?P<window>\S+) during the capture")
-FAILED_TEMPORARILY = re.compile(r"failed temporarily: (?:UnexpectedError: )?(?P<cause>[^:;]+)")
+# the operator's line for a failed attempt (handlers/registry.py), logged at info
+RETRIED = re.compile(r"Snapshot (?P<name>\S+): (?:UnexpectedError: )?(?P<cause>[^:;]+).*; retried in \d+s$")
 CR_PATH = f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}"
 
 
@@ -300,6 +301,8 @@ def read_logs(replicas: list[Replica], window_iso: str, names: set[str]) -> LogF
                 facts.locks[m["result"]] += 1
                 if m["result"] == "denied" and line.get("time"):
                     facts.denied.append((m["tenant"].rsplit("/", 1)[-1], parse_time(str(line["time"]))))
+            elif (m := RETRIED.match(message)) and m["name"] in names:
+                facts.trouble.setdefault(m["name"], []).append(f"{replica.name} {line.get('time', '')}: {message}")
             elif str(line.get("level", "info")).lower() not in ("info", "debug"):
                 if (m := LOST_DURING.search(message)) and m["window"] == window_iso:
                     facts.locks["lost during a capture"] += 1
@@ -451,7 +454,7 @@ def run_window(
         problems.append(f"window {label}: {len(duplicates)} Snapshots captured more than once, e.g. {duplicates[:3]}")
         causes: Counter[str] = Counter()
         for name in duplicates:
-            found = {m["cause"].strip() for w in facts.trouble.get(name, []) if (m := FAILED_TEMPORARILY.search(w))}
+            found = {m["cause"].strip() for w in facts.trouble.get(name, []) if (m := RETRIED.search(w))}
             causes.update(found or {"(no failed handler logged)"})
         print("  retried captures, by the cause logged: " + ", ".join(f"{c} {n}" for c, n in causes.most_common(6)))
         for name in duplicates[:2]:

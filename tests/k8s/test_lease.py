@@ -196,13 +196,17 @@ async def test_takeover_only_after_the_duration_without_an_observed_change(
     a = make_lock(key, "a")
     clock = FakeClock()
     b = make_lock(key, "b", clock=clock)
+    assert b.expires_in() is None  # never looked
     assert await a.try_acquire()
     assert not await b.try_acquire()
+    assert b.expires_in() == 10  # the whole duration from b's first look, whatever renewTime says
     clock.advance(9.9)
     assert not await b.try_acquire()  # not yet 10 s unchanged
+    assert b.expires_in() == pytest.approx(0.1)
     assert await a.renew()  # a change: b's timer restarts when it sees it
     clock.advance(0.2)
     assert not await b.try_acquire()
+    assert b.expires_in() == 10
     clock.advance(9.9)
     assert not await b.try_acquire()
     before = (await raw_lease(a.name))["spec"]

@@ -203,7 +203,7 @@ def test_a_planted_credential_goes_nowhere_it_may_not_and_appears_in_no_output(
             return any(
                 line.get("logger") == "jiradrift.handlers"
                 and "oauth-echo-manual" in str(line.get("message"))
-                and "retried by its tenant's tick" in str(line.get("message"))
+                and "; retried in " in str(line.get("message"))
                 for line in op.lines()
             )
 

@@ -143,7 +143,11 @@ def test_operator_killed_mid_capture_completes_the_window_once(
     held = json.loads(control_plane.kubectl("get", "leases", "-n", ns, "-o", "json").stdout)["items"]
     assert len(held) == 1 and held[0]["spec"]["holderIdentity"].startswith("op-first")
     jira_sim.set_latency(0)
-    with running_operator(control_plane, [ns], tmp_path, name="op-second", lease_duration=8) as second:
+    # A tenant tick once at startup, then not for 10 minutes: the takeover at the dead holder's
+    # Lease expiry must come from the retry timer of the denied attempt, not from a later tick.
+    with running_operator(
+        control_plane, [ns], tmp_path, name="op-second", lease_duration=8, tenant_interval=600
+    ) as second:
         snap = wait_for(
             lambda: (
                 (s := get(k8s_api, ns, "snapshots", name)) and (s.get("status") or {}).get("phase") == "Completed" and s
@@ -158,6 +162,7 @@ def test_operator_killed_mid_capture_completes_the_window_once(
         )
         wait_for(lambda: no_leases_left(control_plane, ns), "no orphaned lock", op=second, timeout=60)
         text = second.text()
+    assert re.search(r"snapshot_lock:\S+ is held by another operator; retried in [1-9]s", text), text
     assert snap["status"]["lock"]["holder"].startswith("op-second")
     assert snap["status"]["lock"]["transitions"] >= 1  # taken over from the dead holder
     assert len(re.findall(rf"snapshot {ns}/{name} completed", text)) == 1

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from jiradrift.handlers.cache import WatchCache, listed_uids
+from jiradrift.handlers.registry import _cached
 
 
 def test_values_are_grouped_and_follow_their_object() -> None:
@@ -65,3 +66,23 @@ async def test_waiters_wake_when_the_last_object_arrives() -> None:
 
 def test_listed_uids_skips_items_without_one() -> None:
     assert listed_uids([{"metadata": {"uid": "a"}}, {"metadata": {}}, {}]) == {"a"}
+
+
+def test_a_cached_body_is_a_deep_copy_without_managed_fields() -> None:
+    body = {
+        "metadata": {"name": "acme", "labels": {"a": "b"}, "managedFields": [{"manager": "kubectl"}]},
+        "spec": {"site": "https://acme.example", "snapshotTypes": ["workflows"]},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
+    kept = _cached(body)
+    assert kept == {
+        "metadata": {"name": "acme", "labels": {"a": "b"}},
+        "spec": {"site": "https://acme.example", "snapshotTypes": ["workflows"]},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+    }
+    kept["spec"]["snapshotTypes"].append("fields")
+    kept["metadata"]["labels"]["c"] = "d"
+    kept["status"]["conditions"][0]["status"] = "False"
+    assert body["spec"]["snapshotTypes"] == ["workflows"] and body["metadata"]["labels"] == {"a": "b"}
+    assert body["status"]["conditions"][0]["status"] == "True"
+    assert body["metadata"]["managedFields"] == [{"manager": "kubectl"}]

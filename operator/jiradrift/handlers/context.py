@@ -87,6 +87,9 @@ class OperatorContext:
     # retry's backoff; after a run that finished the Snapshot, a while in which events queued during
     # the capture (still showing it unfinished) are ignored rather than taking its Lease again
     quiet_until: dict[str, float] = field(default_factory=dict)
+    # JiraTenant "namespace/name" -> its body as the operator's watch last delivered it (None: not
+    # seen); set by the registry, so a capture reads its tenant without a GET
+    watched_tenant: Callable[[str], dict[str, Any] | None] = field(default=lambda _key: None)
     _capture_slots: PrioritySlots | None = None
 
     @property

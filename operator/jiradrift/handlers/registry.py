@@ -40,6 +40,7 @@ UNEXPECTED_RETRY_SECONDS = 60  # what kopf itself waits after an arbitrary excep
 KOPF_CONNECTIONS = 16  # kopf's API requests in flight at once (patches, events), besides its watches
 MAX_QUIET = 4096  # Snapshots remembered in OperatorContext.quiet_until before the expired ones go
 FINISHED_QUIET_SECONDS = 300.0
+RETRY_MARGIN_SECONDS = 0.1  # a retry timer fires this long after the Snapshot's backoff ends
 CACHE_READY_SECONDS = 120.0  # how long startup waits for the watch to deliver what a LIST showed
 TICK_CONCURRENCY = 16  # tenants reconciled at once (each is a request or two; a site check more)
 
@@ -131,6 +132,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
 
     tenant_cache: WatchCache[str, dict[str, Any]] = WatchCache("JiraTenants")
     snapshot_cache: WatchCache[tuple[str, str], SnapshotEntry] = WatchCache("Snapshots")
+    ctx.watched_tenant = tenant_cache.first
 
     def _shard_changed(gained: set[str], lost: set[str], moved_in: int) -> None:
         shard = ctx.shard
@@ -157,7 +159,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         interval=settings.tenant_timer_seconds,
         concurrency=TICK_CONCURRENCY,
     )
-    loops: list[tuple[asyncio.Event, asyncio.Task[None]]] = []
+    loops: list[asyncio.Task[None]] = []
     stop_loops_event = asyncio.Event()
 
     def owned_tenants() -> list[str]:
@@ -167,7 +169,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     async def start_loops(**_: Any) -> None:
         task = asyncio.create_task(run_loops(), name="tenants")
         task.add_done_callback(_loops_ended)
-        loops.append((stop_loops_event, task))
+        loops.append(task)
 
     def _loops_ended(task: asyncio.Task[None]) -> None:
         if not task.cancelled() and (exc := task.exception()) is not None:  # never silently idle
@@ -176,7 +178,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     @kopf.on.probe(id="tenant_loops", registry=registry)
     def tenant_loops_alive(**_: Any) -> bool:
         """kopf's liveness endpoint fails if the loops died: Kubernetes restarts the pod."""
-        if any(task.done() for _stop, task in loops) and not stop_loops_event.is_set():
+        if any(task.done() for task in loops) and not stop_loops_event.is_set():
             raise RuntimeError("the tenant loops stopped")
         return True
 
@@ -221,7 +223,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     @kopf.on.cleanup(registry=registry)
     async def stop_loops(**_: Any) -> None:
         stop_loops_event.set()
-        for _stop, task in loops:
+        for task in loops:
             await asyncio.wait({task}, timeout=5.0)  # the loops stop at the event; startup's wait does not
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -273,7 +275,8 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     # owner that sees the record never runs its own; a kopf timer puts a finalizer on every Snapshot
     # and takes it off again (two PATCHes each) and runs in every replica. Raw events (nothing
     # recorded) start a capture at once, the initial listing after a restart included; the owner's
-    # tenant tick retries a failed attempt and takes up the unfinished windows of a tenant it gains.
+    # tenant tick takes up the unfinished windows of a tenant it gains; a failed attempt is retried by a
+    # timer when its backoff ends (below).
     @kopf.on.event(*SNAPSHOTS, registry=registry)
     async def snapshot_seen(body: kopf.Body, type: str | None, **_: Any) -> None:
         uid = body.metadata.uid or ""
@@ -314,11 +317,34 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         try:
             await sanitized(_run_owned_handler)(body=body)
         except kopf.TemporaryError as exc:
-            name = (body.get("metadata") or {}).get("name")
-            log.info("Snapshot %s: %s; retried by its tenant's tick", name, exc)
+            delay = exc.delay or UNEXPECTED_RETRY_SECONDS
+            log.info("Snapshot %s: %s; retried in %.0fs", (body.get("metadata") or {}).get("name"), exc, delay)
+            _retry_later(body, delay)
+
+    # A failed attempt is retried when its backoff ends (for a Lease held by a dead replica: when
+    # the Lease expires), by a timer, not at its tenant's next tick: under load the ticks of a
+    # thousand tenants come round minutes apart. One timer per Snapshot at most.
+    retry_timers: dict[str, asyncio.TimerHandle] = {}
+
+    def _retry_later(body: Mapping[str, Any], delay: float) -> None:
+        meta = body.get("metadata") or {}
+        uid, namespace = str(meta.get("uid") or ""), str(meta.get("namespace") or "")
+        tenant = str(((body.get("spec") or {}).get("tenantRef") or {}).get("name") or "")
+        if (old := retry_timers.pop(uid, None)) is not None:
+            old.cancel()
+        loop = asyncio.get_running_loop()
+        retry_timers[uid] = loop.call_later(delay + RETRY_MARGIN_SECONDS, _retry_due, namespace, tenant, uid)
+
+    def _retry_due(namespace: str, tenant: str, uid: str) -> None:
+        retry_timers.pop(uid, None)
+        if ctx.owns(namespace, tenant):  # else the new owner's tick takes it up
+            take_up_unfinished(namespace, [e for e in snapshot_cache.group((namespace, tenant)) if e.uid == uid])
 
     @kopf.on.cleanup(registry=registry)
     async def stop_retries(**_: Any) -> None:
+        for timer in retry_timers.values():
+            timer.cancel()
+        retry_timers.clear()
         for task in list(retries):
             task.cancel()
         await asyncio.gather(*retries, return_exceptions=True)
@@ -378,7 +404,9 @@ def _plain(body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _cached(body: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a watched object to keep, without its managedFields (most of its bytes)."""
-    kept = _plain(body)
-    (kept.get("metadata") or {}).pop("managedFields", None)
+    """A copy of a watched object to keep, without its managedFields (most of its bytes, never
+    copied: this runs for every event of every tenant in every replica)."""
+    kept = {key: copy.deepcopy(value) for key, value in body.items() if key != "metadata"}
+    metadata = body.get("metadata") or {}
+    kept["metadata"] = {key: copy.deepcopy(value) for key, value in metadata.items() if key != "managedFields"}
     return kept

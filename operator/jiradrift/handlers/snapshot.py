@@ -158,7 +158,10 @@ async def _run_slotted(ctx: OperatorContext, body: dict[str, Any], key: str) -> 
     status = body.get("status") or {}
     tenant_name = spec["tenantRef"]["name"]
     attempts = int(status.get("attempts") or 0) + 1
-    tenant = await read_object(ctx.kube, namespace, "jiratenants", tenant_name)
+    # The watch's copy (a GET per capture otherwise); read only when the watch has not shown it
+    tenant = ctx.watched_tenant(tenant_key(namespace, tenant_name))
+    if tenant is None:
+        tenant = await read_object(ctx.kube, namespace, "jiratenants", tenant_name)
     if tenant is None:
         await _finish_failed(
             ctx,
@@ -210,10 +213,8 @@ async def _run_locked(
     metrics.LOCK_ACQUISITIONS.labels("acquired" if acquired else "denied").inc()
     if not acquired:
         # Someone else is capturing this window (or died doing so: its Lease will expire).
-        raise kopf.TemporaryError(
-            f"{key} is held by another operator; waiting",
-            delay=max(5, ctx.settings.lease_duration_seconds // 3),
-        )
+        delay = denied_retry_seconds(lock.expires_in(), ctx.settings.lease_duration_seconds)
+        raise kopf.TemporaryError(f"{key} is held by another operator", delay=delay)
     try:
         # The other holder may have finished between our read and our acquire.
         fresh = await read_object(ctx.kube, namespace, "snapshots", name)
@@ -248,6 +249,16 @@ async def _run_locked(
     finally:
         await lock.release(delete=True)  # a window's Lease is used once: none is left behind
         ctx.locks.pop(key, None)
+
+
+def denied_retry_seconds(expires_in: float | None, duration_seconds: int) -> float:
+    """When to try a Lease again that someone else holds: when it expires if that is soon (a dead
+    holder's, taken over then), else a third of a lease duration (a live holder usually finishes
+    first, and its Snapshot's final phase ends our retries)."""
+    every = max(5.0, duration_seconds / 3)
+    if expires_in is None:
+        return every
+    return max(1.0, min(every, expires_in + 1.0))  # +1: past the expiry, not a hair before it
 
 
 Step = Callable[[SnapshotRun], Awaitable[None]]

@@ -1,7 +1,9 @@
 """What the operator remembers about one JiraTenant between reconciliations (in memory only).
 
-A restart forgets it all, by design: the next reconciliation re-checks the site, re-creates the
-window's Snapshots idempotently (409) and posts each transition Event at most once more.
+A restart forgets it all, by design: the next reconciliation re-checks the site (unless the
+status shows this generation checked and healthy: then it is due within the recheck interval),
+re-creates the window's Snapshots idempotently (409) and posts each transition Event at most once
+more.
 """
 
 from __future__ import annotations

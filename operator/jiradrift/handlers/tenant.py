@@ -11,8 +11,9 @@ health check), ``health`` (conditions), ``transitions`` (Events), ``retention``,
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,7 +21,7 @@ from pydantic import ValidationError
 from jiradrift.handlers import metrics
 from jiradrift.handlers.acceptance import reconcile_acceptance
 from jiradrift.handlers.context import OperatorContext
-from jiradrift.handlers.health import conditions_from, ready_condition
+from jiradrift.handlers.health import CHECKED, conditions_from, ready_condition
 from jiradrift.handlers.objects import read_object
 from jiradrift.handlers.probe import check_site
 from jiradrift.handlers.retention import prune
@@ -157,6 +158,21 @@ async def _check(
     status = body.get("status") or {}
     secret_version = await _secret_version(ctx, namespace, spec)
     settings = ctx.settings
+    if state.generation < 0 and checked_in_status(status, generation):
+        # New to this process (a restart, or gained from another replica) and the status shows
+        # this generation checked and healthy: trusted until its next recheck, which is spread
+        # over the recheck interval. A replica gaining a dead one's thousand tenants would
+        # otherwise probe a thousand sites at once, just when the survivors have the most to do.
+        spread = (zlib.crc32(str(meta["uid"]).encode()) / 2**32) * settings.recheck_seconds
+        site = {k: str(v) for k, v in (status.get("site") or {}).items()}
+        state.record_check(
+            generation=generation,
+            secret_version=secret_version,
+            now=now - timedelta(seconds=spread),
+            problems=[],
+            site=site,
+        )
+        force_check = False
     due = force_check or state.check_due(
         generation=generation,
         secret_version=secret_version,
@@ -183,6 +199,17 @@ async def _check(
     if refreshed := (status.get("token") or {}).get("lastRefreshTime"):
         metrics.TOKEN_LAST_REFRESH.labels(namespace, name).set(datetime.fromisoformat(refreshed).timestamp())
     return list(status.get("conditions") or [])
+
+
+def checked_in_status(status: dict[str, Any], generation: int) -> bool:
+    """Whether ``status`` records a check of spec ``generation`` that found nothing wrong: Ready and
+    every checked condition True, each observed at this generation."""
+    if status.get("observedGeneration") != generation:
+        return False
+    conditions = list(status.get("conditions") or [])
+    wanted = [ConditionType.READY, *CHECKED]
+    found = [cond.find(conditions, type_) for type_ in wanted]
+    return all(c is not None and c.get("status") == "True" and c.get("observedGeneration") == generation for c in found)
 
 
 async def _schedule(

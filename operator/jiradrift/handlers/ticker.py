@@ -69,7 +69,8 @@ class TenantTicker:
     def take_due(self, owned: Collection[str], now: float) -> list[tuple[str, bool]]:
         """The owned tenants to reconcile now, each with whether to force a site check; marks them
         busy. A tenant newly owned (first seen, or gained from another replica) is due at once, and
-        checked afresh: what this process remembers of it may be from long ago."""
+        checked afresh (or trusts a status that shows its generation checked: handlers/tenant.py):
+        what this process remembers of it may be from long ago."""
         owned_set = set(owned)
         self._forced &= owned_set  # a tenant another replica owns is that replica's to check
         for tenant in [t for t in self._due if t not in owned_set]:

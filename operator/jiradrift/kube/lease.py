@@ -290,6 +290,14 @@ class Lease:
     def resource_version(self) -> str | None:
         return self._seen.resource_version if self._seen else None
 
+    def expires_in(self) -> float | None:
+        """Seconds until, as this object has seen it, the Lease's record expires: a holder that
+        does not renew before then can be taken over. None before the first read or write."""
+        seen = self._seen
+        if seen is None:
+            return None
+        return max(0.0, seen.observed_time + seen.record.duration_seconds - self._clock())
+
     def _is_leader(self) -> bool:
         return self._seen is not None and self._seen.record.holder == self.holder
 
