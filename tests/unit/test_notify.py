@@ -3,7 +3,9 @@ machine and the webhook URL rules; plus the sender against a real receiver on lo
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ import jsonschema
 import pytest
 from tests.receiver import Receiver
 
+from jiradrift.dev.controlplane import free_port
 from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.k8s.resources import (
     DeliveryState,
@@ -20,6 +23,7 @@ from jiradrift.k8s.resources import (
     NotificationDestination,
     NotificationType,
 )
+from jiradrift.kube.client import Kube
 from jiradrift.notify import delivery
 from jiradrift.notify.destination import DestinationProblem, check_webhook_url
 from jiradrift.notify.message import (
@@ -30,6 +34,7 @@ from jiradrift.notify.message import (
     teams_payload,
 )
 from jiradrift.notify.sender import SendLimits, new_client, post_json
+from jiradrift.notify.worker import Notifier, NotifySettings
 from jiradrift.redact import redact, remember_secrets
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "drift-notification.v1alpha1.schema.json").read_text())
@@ -312,3 +317,37 @@ async def test_the_url_never_appears_in_an_error() -> None:
         assert not result.ok and result.retryable
         assert "very-secret-path" not in result.error, result.error
     assert "very-secret-path" not in redact(f"posting to {closed} failed")
+
+
+async def test_an_api_server_away_costs_a_warning_line_per_round_not_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Under load a LIST times out now and then; the round says so in one line and runs again."""
+    kubeconfig = tmp_path / "kubeconfig"
+    server = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": server}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    async with await Kube.connect(kubeconfig) as kube:
+        notifier = Notifier(kube, NotifySettings(poll_seconds=0.05), "me", ["team-a"], lambda: datetime.now(UTC))
+        with caplog.at_level(logging.WARNING, logger="jiradrift.notify"):
+            task = asyncio.create_task(notifier.run())
+            for _ in range(200):  # bounded: two failed rounds come within a few seconds
+                if sum("notification round failed" in r.getMessage() for r in caplog.records) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            notifier.stop()
+            await asyncio.wait_for(task, 10)
+    failed = [r for r in caplog.records if "notification round failed" in r.getMessage()]
+    assert len(failed) >= 2, "the next round ran after the failure"
+    assert all(r.levelno == logging.WARNING and r.exc_info is None for r in failed), failed
+    assert all(server.removeprefix("http://") in r.getMessage() or "Unavailable" in r.getMessage() for r in failed)

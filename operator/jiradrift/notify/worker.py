@@ -100,6 +100,8 @@ class Notifier:
             while not self._stopping.is_set():
                 try:
                     await self.round(client)
+                except KubeError as exc:  # the API server slow or away: a line, not a traceback
+                    log.warning("notification round failed: %s; retrying in %g s", exc, self.settings.poll_seconds)
                 except Exception:
                     log.exception("notification round failed; retrying in %g s", self.settings.poll_seconds)
                 with contextlib.suppress(TimeoutError):
