@@ -51,6 +51,7 @@ from jiradrift.k8s.resources import (
     SnapshotPhase,
     SnapshotStatus,
 )
+from jiradrift.kube.lease import LeaseError
 from jiradrift.kube.names import label_value
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
@@ -146,11 +147,56 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
             completed = datetime.fromisoformat(status["completionTime"]).timestamp()
             metrics.record_complete_snapshot(namespace, tenant_name, snapshot_type, completed)
         return
+    lock = _window_lock(ctx, key, namespace, tenant_name, snapshot_type)
+    holder = str((status.get("lock") or {}).get("holder") or "")
+    if status.get("phase") == SnapshotPhase.CAPTURING and holder != ctx.holder:
+        await _wait_out_other_holder(ctx, lock)
     # At most max_concurrent_captures at once, from the first read on: a thousand windows opening
     # together must not become a thousand simultaneous API calls, captures and response buffers.
-    # The oldest window first: a dead replica's unfinished window before the next window's captures.
-    async with ctx.capture_slots.slot(str(spec.get("windowStart") or meta.get("creationTimestamp") or "")):
+    async with ctx.capture_slots.slot(slot_priority(body)):
         await _run_slotted(ctx, body, key)
+
+
+def slot_priority(body: dict[str, Any]) -> str:
+    """The order of waiting captures (lower first): the oldest window first, so a dead replica's
+    unfinished window goes before the next window's captures; within a window, a Snapshot tried
+    before (a retry, a capture taken over) before the fresh ones, which queued long before it."""
+    meta, spec, status = body["metadata"], body["spec"], body.get("status") or {}
+    window = str(spec.get("windowStart") or meta.get("creationTimestamp") or "")
+    tried = status.get("phase") == SnapshotPhase.CAPTURING or int(status.get("attempts") or 0) > 0
+    return f"{window} {0 if tried else 1}"
+
+
+async def _wait_out_other_holder(ctx: OperatorContext, lock: LeaseLock) -> None:
+    """Another holder's capture (a replica that lost the tenant, or died): look at its Lease now,
+    before waiting for a capture slot, so that its expiry counts from now rather than from when a
+    slot frees (minutes, behind a window's backlog); and while it is held, wait for its expiry
+    without taking a slot."""
+    try:
+        expires_in = await lock.observe()
+    except LeaseError as exc:
+        log.info("%s: %s; trying the lock itself", lock.key, exc)
+        return
+    record = lock.record
+    if expires_in and record is not None and record.holder not in ("", ctx.holder):
+        delay = denied_retry_seconds(expires_in, ctx.settings.lease_duration_seconds)
+        raise kopf.TemporaryError(f"{lock.key} is held by another operator", delay=delay)
+
+
+def _window_lock(ctx: OperatorContext, key: str, namespace: str, tenant_name: str, snapshot_type: str) -> LeaseLock:
+    """The Lease lock of a window, kept across attempts: expiry is judged from how long this object
+    has seen the Lease unchanged."""
+    lock = ctx.locks.get(key)
+    if lock is None:
+        lock = ctx.locks[key] = LeaseLock(
+            ctx.kube,
+            namespace,
+            key,
+            ctx.holder,
+            duration_seconds=ctx.settings.lease_duration_seconds,
+            labels=snapshot_lock_labels(tenant_name, snapshot_type),
+        )
+    return lock
 
 
 async def _run_slotted(ctx: OperatorContext, body: dict[str, Any], key: str) -> None:
@@ -198,16 +244,7 @@ async def _run_locked(
     meta, spec = body["metadata"], body["spec"]
     namespace, name = meta["namespace"], meta["name"]
     tenant_name, snapshot_type = spec["tenantRef"]["name"], spec["type"]
-    lock = ctx.locks.get(key)
-    if lock is None:
-        lock = ctx.locks[key] = LeaseLock(
-            ctx.kube,
-            namespace,
-            key,
-            ctx.holder,
-            duration_seconds=ctx.settings.lease_duration_seconds,
-            labels=snapshot_lock_labels(tenant_name, snapshot_type),
-        )
+    lock = _window_lock(ctx, key, namespace, tenant_name, snapshot_type)
     # A window's Lease normally does not exist yet (the last holder deleted it): create, read only on 409
     acquired = await lock.try_acquire(create_first=True)
     metrics.LOCK_ACQUISITIONS.labels("acquired" if acquired else "denied").inc()

@@ -419,6 +419,13 @@ class Lease:
 
     # -- the calls --
 
+    async def observe(self) -> float | None:
+        """Read the Lease, writing nothing, so that this object's expiry clock for a record new to
+        it runs from now; returns :meth:`expires_in` (None: there is no Lease)."""
+        async with self._mutex:
+            seen = await self._read()
+        return None if seen is None else self.expires_in()
+
     async def try_acquire(self, *, create_first: bool = False) -> bool:
         """One attempt: take the Lease, or renew it if ours. False when someone else holds it.
 
