@@ -64,6 +64,7 @@ from typing import Any
 
 import httpx
 import psutil
+import urllib3
 from benchlib import child_process, versitygw
 from kubernetes import config as k8s_config
 from prometheus_client.parser import text_string_to_metric_families
@@ -124,6 +125,9 @@ async def _create_bucket(endpoint: str, bucket: str, credentials: Credentials) -
 # --- the Kubernetes API, with the bench's own requests counted ------------------------------------
 
 
+READ_ATTEMPTS = 5  # the bench's own reads, tried again on a dropped connection
+
+
 class BenchKube:
     """JSON calls to the API server that count themselves by (verb, resource) as
     ``apiserver_request_total`` labels them, so the bench's own requests can be taken out."""
@@ -134,8 +138,16 @@ class BenchKube:
 
     def call(self, method: str, path: str, *, resource: str, named: bool = False, **kwargs: Any) -> dict[str, Any]:
         verb = "LIST" if method == "GET" and not named else method
-        self.own[(verb, resource)] += 1
-        return request_json(self.api, method, path, **kwargs)
+        for attempt in range(READ_ATTEMPTS):
+            self.own[(verb, resource)] += 1
+            try:
+                return request_json(self.api, method, path, **kwargs)
+            except urllib3.exceptions.HTTPError as exc:  # an API server saturated by the load drops connections
+                if method != "GET" or attempt == READ_ATTEMPTS - 1:
+                    raise
+                print(f"  (bench: {method} {path} failed: {type(exc).__name__}; reading again)", flush=True)
+                time.sleep(2.0)
+        raise AssertionError("unreachable")
 
     def api_requests(self) -> dict[tuple[str, str], float]:
         return api_requests(self.api)
