@@ -147,10 +147,9 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
             completed = datetime.fromisoformat(status["completionTime"]).timestamp()
             metrics.record_complete_snapshot(namespace, tenant_name, snapshot_type, completed)
         return
-    lock = _window_lock(ctx, key, namespace, tenant_name, snapshot_type)
     holder = str((status.get("lock") or {}).get("holder") or "")
     if status.get("phase") == SnapshotPhase.CAPTURING and holder != ctx.holder:
-        await _wait_out_other_holder(ctx, lock)
+        await _wait_out_other_holder(ctx, _window_lock(ctx, key, namespace, tenant_name, snapshot_type))
     # At most max_concurrent_captures at once, from the first read on: a thousand windows opening
     # together must not become a thousand simultaneous API calls, captures and response buffers.
     async with ctx.capture_slots.slot(slot_priority(body)):
