@@ -516,7 +516,24 @@ def run_window(
     )
     if victim is not None:
         problems += report_takeover(victim, replicas, snaps)
+        print(first_looks(victim, facts.denied))
     return WindowResult(not problems, problems), closed
+
+
+def first_looks(victim: Victim, denied: list[tuple[str, datetime]]) -> str:
+    """When the survivors first found each of the killed replica's Leases held (a denial in their
+    logs): each Lease is taken over one lease duration after that look."""
+    first: dict[str, datetime] = {}
+    for tenant, at in denied:
+        if tenant in victim.tenants and at >= victim.killed_at:
+            first[tenant] = min(at, first.get(tenant, at))
+    if not first:
+        return "  survivors' first look at the killed replica's held Leases: none held (none denied)"
+    after = sorted((at - victim.killed_at).total_seconds() for at in first.values())
+    return (
+        f"  survivors' first look at the killed replica's {len(after)} held Leases: {after[0]:.0f}s to "
+        f"{after[-1]:.0f}s after the kill (median {after[len(after) // 2]:.0f}s)"
+    )
 
 
 @dataclass

@@ -224,24 +224,33 @@ async def test_takeover_only_after_the_duration_without_an_observed_change(
     assert (await raw_lease(a.name))["spec"] == after
 
 
-async def test_observe_reads_without_writing_and_starts_the_expiry_clock(
+async def test_check_reads_without_writing_counts_a_refusal_and_starts_the_expiry_clock(
     make_lock: Callable[..., LeaseLock], raw_lease: RawLease
 ) -> None:
     """A survivor looks at a dead holder's Lease as soon as it gains the work, and takes it over one
-    duration after that look, however long it then waits before trying."""
+    duration after that look, however long it then waits before trying. The look is a refused lock
+    attempt, counted as one."""
     key = snapshot_lock_key("ns/acme", "workflows", WINDOW)
     clock = FakeClock()
     b = make_lock(key, "b", clock=clock)
-    assert await b.observe() is None  # no Lease yet
+    assert await b.check()  # no Lease yet: free, and nothing is created
+    assert b.expires_in() is None
     a = make_lock(key, "a")
     assert await a.try_acquire()
     before = await raw_lease(a.name)
-    assert await b.observe() == 10
+    denied = LOCK_RESULTS["denied"]
+    assert not await b.check()
+    assert LOCK_RESULTS["denied"] == denied + 1
+    assert b.expires_in() == 10
     clock.advance(6)
-    assert await b.observe() == pytest.approx(4)  # the record did not change: the clock runs on
+    assert not await b.check()
+    assert b.expires_in() == pytest.approx(4)  # the record did not change: the clock runs on
     assert (await raw_lease(a.name))["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
     clock.advance(4.1)
-    assert await b.try_acquire()  # unchanged for 10 s since b's first look
+    assert await b.check()  # unchanged for 10 s since b's first look: it may be taken over
+    assert (await raw_lease(a.name))["spec"]["holderIdentity"] == "a"  # a check writes nothing
+    assert await b.try_acquire()
+    assert await b.check()  # ours
 
 
 async def test_other_holders_clocks_do_not_matter(make_lock: Callable[..., LeaseLock]) -> None:

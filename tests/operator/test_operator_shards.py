@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
-from tests.operator.kube import get, make_secret, make_tenant, snapshots
+from tests.operator.kube import condition, get, make_secret, make_tenant, snapshots
 
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import OperatorProcess, start_operator, wait_for
@@ -165,6 +165,76 @@ def test_replicas_share_tenants_and_hand_them_over(
         ops["op-b"].stop()
         assert "op-b" not in membership_holders(plane, ns)
         wait_for(lambda: owned_by(k8s_api, ns, ops, {"op-a", "op-d"}), "op-b's tenants moved", timeout=2 * SHARD_LEASE)
+    finally:
+        for op in ops.values():
+            op.stop()
+
+
+def test_a_gained_tenants_unfinished_capture_is_taken_up_before_its_first_tick(
+    control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: Any, tmp_path: Path
+) -> None:
+    """A replica killed mid-capture: the survivor looks at the dead holder's Lease as soon as it
+    gains the tenant, before the tenant's first reconcile there (which checks the site, slowly
+    here). Under load a survivor reconciles the hundreds of tenants it gains 16 at a time, and the
+    Lease's expiry counts from that first look."""
+    ns, plane = k8s_namespace, control_plane
+    creds = jira_sim.credentials
+    make_secret(k8s_api, ns, "jira", {"email": creds.email, "token": creds.api_token})
+    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "jira", ["priorities"], paused=True)
+    ops = {
+        name: start_operator(
+            plane,
+            [ns],
+            tmp_path,
+            name=name,
+            lease_duration=8,
+            tenant_interval=TENANT_INTERVAL,
+            extra=["--shard-namespace", ns, "--shard-lease-duration", str(SHARD_LEASE)],
+        )
+        for name in ("op-a", "op-b")
+    }
+    try:
+
+        def healthy_owner() -> str:
+            tenant = get(k8s_api, ns, "jiratenants", "acme")
+            owner = ((tenant.get("status") or {}).get("owner") or "").rsplit("_", 1)[0]
+            assert owner in ops and condition(tenant, "Ready").get("status") == "True", tenant.get("status")
+            for op in ops.values():  # both see both: the assignment is final
+                assert metric(op, "jiradrift_shard_replicas") == 2, f"{op.log.stem} does not see both replicas yet"
+            return owner
+
+        victim = wait_for(healthy_owner, "acme owned and Ready", timeout=90)
+        (survivor,) = set(ops) - {victim}
+        jira_sim.set_latency(1500)  # a capture of seconds, so the kill lands inside it; a slow site check
+        body = window(ns, "acme", 0)
+        name = body["metadata"]["name"]
+        plane.kubectl("apply", "-f", "-", input=json.dumps(body))
+        wait_for(
+            lambda: (get(k8s_api, ns, "snapshots", name).get("status") or {}).get("phase") == "Capturing",
+            "capture started",
+            op=ops[victim],
+            timeout=60,
+        )
+        ops[victim].kill(signal.SIGKILL)
+        before_kill = len(ops[survivor].lines())
+        # A new spec generation: the survivor checks the site when it first reconciles the tenant
+        k8s.CustomObjectsApi(k8s_api).patch_namespaced_custom_object(
+            GROUP, VERSION, ns, "jiratenants", "acme", {"spec": {"schedule": {"interval": "12h"}}}
+        )
+        snap = wait_for(
+            lambda: (
+                (s := get(k8s_api, ns, "snapshots", name)) and (s.get("status") or {}).get("phase") == "Completed" and s
+            ),
+            "the window Completed by the survivor",
+            op=ops[survivor],
+            timeout=2 * SHARD_LEASE + 120,
+        )
+        assert snap["status"]["lock"]["holder"].rsplit("_", 1)[0] == survivor
+        messages = [str(line.get("message", "")) for line in ops[survivor].lines()[before_kill:]]
+        held = next(i for i, m in enumerate(messages) if m.startswith(f"Snapshot {name}: ") and "is held by" in m)
+        reconciled = next(i for i, m in enumerate(messages) if m.startswith(f"reconciled JiraTenant {ns}/acme"))
+        assert held < reconciled, messages[min(held, reconciled) : max(held, reconciled) + 1]
+        assert captures({survivor: ops[survivor]})[name] == [survivor]
     finally:
         for op in ops.values():
             op.stop()

@@ -19,7 +19,9 @@ def test_values_are_grouped_and_follow_their_object() -> None:
     assert sorted(cache.group("a")) == [2, 10]
     cache.put("u2", "b", 20)  # its group changed (a re-labelled object): it moves
     assert cache.group("a") == [10] and sorted(cache.group("b")) == [3, 20]
+    assert cache.get("u2") == ("b", 20) and cache.get("u1") == ("a", 10)  # by uid, with its group
     cache.remove("u1")
+    assert cache.get("u1") is None
     assert cache.group("a") == [] and sorted(cache.groups()) == ["b"], "an empty group goes"
     cache.remove("u-never-seen")  # a DELETED of an object never cached: nothing to do
     assert cache.first("b") in (3, 20) and cache.first("a") is None and len(cache) == 2

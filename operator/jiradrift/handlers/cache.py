@@ -105,6 +105,11 @@ class WatchCache(Generic[G, V]):
     def group(self, group: G) -> list[V]:
         return list((self._groups.get(group) or {}).values())
 
+    def get(self, uid: str) -> tuple[G, V] | None:
+        """The object's group and value, by uid."""
+        group = self._group_of.get(uid)
+        return None if group is None else (group, self._groups[group][uid])
+
     def first(self, group: G) -> V | None:
         return next(iter((self._groups.get(group) or {}).values()), None)
 

@@ -146,6 +146,12 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         for key in lost:  # the new owner exports them now; ours would go stale and alert
             namespace, _, name = key.partition("/")
             metrics.forget_tenant(namespace, name)
+        # A gained tenant's unfinished windows (a dead replica's captures) are taken up now, not at
+        # the tenant's first tick: a survivor gaining hundreds of tenants ticks them 16 at a time, and
+        # the dead holder's Lease expiry counts from the first look at it (handlers/snapshot.py).
+        for key in gained:
+            namespace, _, name = key.partition("/")
+            take_up_unfinished(namespace, snapshot_cache.group((namespace, name)))
 
     ctx.shard = Shard(
         ctx.kube if settings.shard_namespace else None,
@@ -274,9 +280,9 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     # handlers record "handled" in the object's annotations as soon as ANY replica returns, and an
     # owner that sees the record never runs its own; a kopf timer puts a finalizer on every Snapshot
     # and takes it off again (two PATCHes each) and runs in every replica. Raw events (nothing
-    # recorded) start a capture at once, the initial listing after a restart included; the owner's
-    # tenant tick takes up the unfinished windows of a tenant it gains; a failed attempt is retried by a
-    # timer when its backoff ends (below).
+    # recorded) start a capture at once, the initial listing after a restart included; a replica
+    # takes up the unfinished windows of a tenant it gains at once (_shard_changed) and again at each
+    # tick; a failed attempt is retried by a timer when its backoff ends (below).
     @kopf.on.event(*SNAPSHOTS, registry=registry)
     async def snapshot_seen(body: kopf.Body, type: str | None, **_: Any) -> None:
         uid = body.metadata.uid or ""
@@ -317,28 +323,32 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         try:
             await sanitized(_run_owned_handler)(body=body)
         except kopf.TemporaryError as exc:
-            delay = exc.delay or UNEXPECTED_RETRY_SECONDS
+            uid = str((body.get("metadata") or {}).get("uid") or "")
+            delay = _retry_later(uid)
             log.info("Snapshot %s: %s; retried in %.0fs", (body.get("metadata") or {}).get("name"), exc, delay)
-            _retry_later(body, delay)
 
     # A failed attempt is retried when its backoff ends (for a Lease held by a dead replica: when
     # the Lease expires), by a timer, not at its tenant's next tick: under load the ticks of a
     # thousand tenants come round minutes apart. One timer per Snapshot at most.
     retry_timers: dict[str, asyncio.TimerHandle] = {}
 
-    def _retry_later(body: Mapping[str, Any], delay: float) -> None:
-        meta = body.get("metadata") or {}
-        uid, namespace = str(meta.get("uid") or ""), str(meta.get("namespace") or "")
-        tenant = str(((body.get("spec") or {}).get("tenantRef") or {}).get("name") or "")
+    def _retry_later(uid: str) -> float:
+        """Run the Snapshot again when its backoff (``ctx.quiet_until``, set by ``_run_owned``)
+        ends; returns the seconds until then."""
         if (old := retry_timers.pop(uid, None)) is not None:
             old.cancel()
-        loop = asyncio.get_running_loop()
-        retry_timers[uid] = loop.call_later(delay + RETRY_MARGIN_SECONDS, _retry_due, namespace, tenant, uid)
+        due = ctx.quiet_until.get(uid)  # None only if it failed before _run_owned got to it
+        delay = UNEXPECTED_RETRY_SECONDS if due is None else max(0.0, due - time.monotonic())
+        retry_timers[uid] = asyncio.get_running_loop().call_later(delay + RETRY_MARGIN_SECONDS, _retry_due, uid)
+        return delay
 
-    def _retry_due(namespace: str, tenant: str, uid: str) -> None:
+    def _retry_due(uid: str) -> None:
         retry_timers.pop(uid, None)
-        if ctx.owns(namespace, tenant):  # else the new owner's tick takes it up
-            take_up_unfinished(namespace, [e for e in snapshot_cache.group((namespace, tenant)) if e.uid == uid])
+        if (found := snapshot_cache.get(uid)) is None:
+            return  # deleted meanwhile
+        (namespace, tenant), entry = found
+        if ctx.owns(namespace, tenant):  # else its new owner took it up on gaining the tenant
+            take_up_unfinished(namespace, [entry])
 
     @kopf.on.cleanup(registry=registry)
     async def stop_retries(**_: Any) -> None:

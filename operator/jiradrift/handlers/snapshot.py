@@ -170,16 +170,21 @@ async def _wait_out_other_holder(ctx: OperatorContext, lock: LeaseLock) -> None:
     """Another holder's capture (a replica that lost the tenant, or died): look at its Lease now,
     before waiting for a capture slot, so that its expiry counts from now rather than from when a
     slot frees (minutes, behind a window's backlog); and while it is held, wait for its expiry
-    without taking a slot."""
+    without taking a slot. A look that finds it held is a denied lock attempt, as at the lock."""
     try:
-        expires_in = await lock.observe()
+        free = await lock.check()
     except LeaseError as exc:
         log.info("%s: %s; trying the lock itself", lock.key, exc)
         return
-    record = lock.record
-    if expires_in and record is not None and record.holder not in ("", ctx.holder):
-        delay = denied_retry_seconds(expires_in, ctx.settings.lease_duration_seconds)
-        raise kopf.TemporaryError(f"{lock.key} is held by another operator", delay=delay)
+    if not free:
+        _held_elsewhere(ctx, lock)
+
+
+def _held_elsewhere(ctx: OperatorContext, lock: LeaseLock) -> NoReturn:
+    """Someone else holds the window's Lease (or died holding it: it expires): retry when it expires."""
+    metrics.LOCK_ACQUISITIONS.labels("denied").inc()
+    delay = denied_retry_seconds(lock.expires_in(), ctx.settings.lease_duration_seconds)
+    raise kopf.TemporaryError(f"{lock.key} is held by another operator", delay=delay)
 
 
 def _window_lock(ctx: OperatorContext, key: str, namespace: str, tenant_name: str, snapshot_type: str) -> LeaseLock:
@@ -245,12 +250,9 @@ async def _run_locked(
     tenant_name, snapshot_type = spec["tenantRef"]["name"], spec["type"]
     lock = _window_lock(ctx, key, namespace, tenant_name, snapshot_type)
     # A window's Lease normally does not exist yet (the last holder deleted it): create, read only on 409
-    acquired = await lock.try_acquire(create_first=True)
-    metrics.LOCK_ACQUISITIONS.labels("acquired" if acquired else "denied").inc()
-    if not acquired:
-        # Someone else is capturing this window (or died doing so: its Lease will expire).
-        delay = denied_retry_seconds(lock.expires_in(), ctx.settings.lease_duration_seconds)
-        raise kopf.TemporaryError(f"{key} is held by another operator", delay=delay)
+    if not await lock.try_acquire(create_first=True):
+        _held_elsewhere(ctx, lock)
+    metrics.LOCK_ACQUISITIONS.labels("acquired").inc()
     try:
         # The other holder may have finished between our read and our acquire.
         fresh = await read_object(ctx.kube, namespace, "snapshots", name)

@@ -129,6 +129,11 @@ class Observation:
     resource_version: str
     observed_time: float
 
+    def remaining(self, now: float) -> float:
+        """Seconds (local monotonic ``now``) until the record, unchanged since we first saw it, expires;
+        <= 0: expired, a holder that has not renewed may be taken over."""
+        return self.observed_time + self.record.duration_seconds - now
+
 
 def observe(previous: Observation | None, record: LeaseRecord, resource_version: str, now: float) -> Observation:
     """client-go's observe step: the observed time moves only when the record changes.
@@ -198,7 +203,7 @@ def decide(
         return Decision(Verdict.UPDATE, LeaseRecord(holder, duration_seconds, old.transitions, old.acquire_time, stamp))
     if action is Action.RENEW:
         return Decision(Verdict.LOST)
-    remaining = seen.observed_time + old.duration_seconds - now
+    remaining = seen.remaining(now)
     if not old.holder or remaining <= 0:  # free (released), or unchanged for its whole duration
         return Decision(Verdict.UPDATE, LeaseRecord(holder, duration_seconds, old.transitions + 1, stamp, stamp))
     if deadline is not None and (now < deadline or not holder_alive):
@@ -293,20 +298,14 @@ class Lease:
     def expires_in(self) -> float | None:
         """Seconds until, as this object has seen it, the Lease's record expires: a holder that
         does not renew before then can be taken over. None before the first read or write."""
-        seen = self._seen
-        if seen is None:
-            return None
-        return max(0.0, seen.observed_time + seen.record.duration_seconds - self._clock())
+        return None if self._seen is None else max(0.0, self._seen.remaining(self._clock()))
 
     def _is_leader(self) -> bool:
         return self._seen is not None and self._seen.record.holder == self.holder
 
     def is_held(self) -> bool:
         """Whether, as far as we last saw and within the lease duration, we hold it."""
-        seen = self._seen
-        return (
-            self._is_leader() and seen is not None and seen.observed_time + seen.record.duration_seconds > self._clock()
-        )
+        return self._is_leader() and self._seen is not None and self._seen.remaining(self._clock()) > 0
 
     # -- hooks --
 
@@ -419,12 +418,19 @@ class Lease:
 
     # -- the calls --
 
-    async def observe(self) -> float | None:
-        """Read the Lease, writing nothing, so that this object's expiry clock for a record new to
-        it runs from now; returns :meth:`expires_in` (None: there is no Lease)."""
+    async def check(self) -> bool:
+        """Whether :meth:`try_acquire` would take the Lease now, found by reading it and writing
+        nothing. Someone else's Lease is refused (counted as ``denied``, as ``try_acquire`` counts
+        it) and :meth:`expires_in` then says when it can be taken over: its clock runs from this
+        read for a record new to this object. No Lease, a released one, an expired one or ours: True.
+        """
         async with self._mutex:
             seen = await self._read()
-        return None if seen is None else self.expires_in()
+            decision = decide(Action.ACQUIRE, self.holder, self.duration_seconds, seen, now=self._clock(), stamp="")
+            if decision.verdict is Verdict.DENIED:
+                self._note("denied")
+                return False
+            return True
 
     async def try_acquire(self, *, create_first: bool = False) -> bool:
         """One attempt: take the Lease, or renew it if ours. False when someone else holds it.
