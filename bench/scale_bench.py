@@ -67,6 +67,7 @@ import psutil
 import urllib3
 from benchlib import child_process, versitygw
 from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
 from jiradrift.dev.controlplane import ControlPlane, install_crds
@@ -142,8 +143,11 @@ class BenchKube:
             self.own[(verb, resource)] += 1
             try:
                 return request_json(self.api, method, path, **kwargs)
-            except urllib3.exceptions.HTTPError as exc:  # an API server saturated by the load drops connections
-                if method != "GET" or attempt == READ_ATTEMPTS - 1:
+            except (urllib3.exceptions.HTTPError, ApiException) as exc:
+                # An API server saturated by the load drops connections, or answers 504 (a LIST of
+                # thousands of tenants not done within its timeout): read again. Other errors stand.
+                overloaded = not isinstance(exc, ApiException) or exc.status in (429, 500, 503, 504)
+                if method != "GET" or not overloaded or attempt == READ_ATTEMPTS - 1:
                     raise
                 print(f"  (bench: {method} {path} failed: {type(exc).__name__}; reading again)", flush=True)
                 time.sleep(2.0)
