@@ -21,6 +21,7 @@ from typing import Any
 import typer
 import yaml
 
+from jiradrift.k8s.apidocs import DOCS_DIR, stale_api_docs, write_api_docs
 from jiradrift.k8s.crdgen import build_crds, stale_crds, write_crds
 
 CHART_DIR = Path(__file__).resolve().parents[3] / "charts" / "jira-drift-operator"
@@ -125,10 +126,12 @@ def crds_command(
     check: bool = typer.Option(False, "--check", help="Only report whether the files are up to date."),
     chart: bool = typer.Option(True, "--chart/--no-chart", help="Also the Helm chart's CRD templates."),
 ) -> None:
-    """Generate the CRD YAML (crds/ and the chart's templates) from the pydantic models."""
+    """Generate the CRD YAML (crds/ and the chart's templates) and docs/reference/api.md from the pydantic models."""
     targets: list[tuple[Path, Callable[[Path], list[str]], Callable[[Path], list[Path]]]] = []
     if chart and CHART_DIR.exists():
         targets.append((CHART_DIR, stale_chart_crds, write_chart_crds))
+    if chart and DOCS_DIR.exists():  # a source checkout: the API reference page too
+        targets.append((DOCS_DIR, stale_api_docs, write_api_docs))
     targets += [(directory, stale_crds, write_crds) for directory in out]
     for directory, stale_in, write_to in targets:
         if check:

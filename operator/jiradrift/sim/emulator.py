@@ -90,6 +90,8 @@ class RunningEmulator:
 
 # Loopback, or the bridge address of the dev node (jiradrift.dev.node.GATEWAY), which pods reach.
 BIND_HOSTS = ("127.0.0.1", "localhost", "::1", "10.244.0.1")
+# Every address: only for the emulator as its own pod (``jiradrift.sim.incluster``), asked for by name.
+EXPOSED_HOSTS = ("0.0.0.0", "::")
 
 
 class Emulator:
@@ -115,8 +117,9 @@ class Emulator:
         burst_limit: int | None = None,
         tls: ssl.SSLContext | None = None,
         public_url: str | None = None,
+        expose: bool = False,
     ) -> None:
-        if host not in BIND_HOSTS:
+        if host not in BIND_HOSTS and not (expose and host in EXPOSED_HOSTS):
             raise ValueError(f"the emulator binds loopback or the dev node's bridge only; got host {host!r}")
         self.spec = spec or SiteSpec.for_size(size)
         self.seed = seed
@@ -134,7 +137,7 @@ class Emulator:
         self.public_url = public_url
 
     def _bind(self) -> socket.socket:
-        sock = socket.socket(socket.AF_INET6 if self.host == "::1" else socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))
