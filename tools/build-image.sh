@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build the operator image from the repository's Dockerfile, for the test harness and the demo,
-# and save it as a tarball that containerd imports. Idempotent and cached outside the repository:
+# Build the operator image from the repository's Dockerfile (or, with `Dockerfile.emulator` as the
+# argument, the Jira emulator's image), for the test harness and the demo, and save it as a tarball
+# that containerd imports. Idempotent and cached outside the repository:
 # the image is rebuilt only when the build context (Dockerfile, pyproject.toml, README.md,
 # operator/) changes. Prints "<tarball> <image ref>" on its last line.
 #
@@ -10,6 +11,12 @@
 # iptables rules: builds use the host network), which is stopped again when the build is done.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+dockerfile="${1:-Dockerfile}"
+case "$dockerfile" in
+  Dockerfile) name=operator ;;
+  Dockerfile.emulator) name=emulator ;;
+  *) echo "usage: $0 [Dockerfile|Dockerfile.emulator]" >&2; exit 2 ;;
+esac
 
 cache="${JIRADRIFT_CACHE:-$HOME/.cache/jiradrift}"
 images="$cache/images"
@@ -41,10 +48,10 @@ if [[ ! -s "$base_tar" ]]; then
 fi
 
 # The image: keyed by the build context's content and the base.
-context_key=$( (cat Dockerfile pyproject.toml README.md; find operator -type f ! -path '*/__pycache__/*' ! -name '*.pyc' \
+context_key=$( (cat "$dockerfile" pyproject.toml README.md; find operator -type f ! -path '*/__pycache__/*' ! -name '*.pyc' \
   ! -path '*.egg-info/*' -print0 | sort -z | xargs -0 sha256sum; echo "$base_key") | sha256sum | cut -c1-12)
-ref="jira-drift-operator:dev-$context_key"
-image_tar="$images/operator-$context_key.tar"
+ref="jira-drift-$name:dev-$context_key"
+image_tar="$images/$name-$context_key.tar"
 if [[ -s "$image_tar" ]]; then
   log "image $ref cached"
   echo "$image_tar $ref"
@@ -87,11 +94,11 @@ base_ref="jiradrift-base:bookworm-$base_key"
 if ! "$docker" image inspect "$base_ref" >/dev/null 2>&1; then
   "$docker" import "$base_tar" "$base_ref" >/dev/null
 fi
-log "building $ref from the Dockerfile (PYTHON_IMAGE=$base_ref)"
-"$docker" build --network host --build-arg "PYTHON_IMAGE=$base_ref" -t "$ref" . >&2
+log "building $ref from $dockerfile (PYTHON_IMAGE=$base_ref)"
+"$docker" build --network host --build-arg "PYTHON_IMAGE=$base_ref" -f "$dockerfile" -t "$ref" . >&2
 "$docker" save "$ref" -o "$image_tar.tmp"
 mv "$image_tar.tmp" "$image_tar"
-# Keep the cache small: older operator tarballs and images go.
-find "$images" -name 'operator-*.tar' ! -name "operator-$context_key.tar" -delete
+# Keep the cache small: older tarballs of this image go.
+find "$images" -name "$name-*.tar" ! -name "$name-$context_key.tar" -delete
 "$docker" image prune -f >/dev/null 2>&1 || true
 echo "$image_tar $ref"

@@ -17,26 +17,45 @@ import base64
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import typer
 
 from jiradrift.dev.controlplane import REPO_ROOT, ControlPlane
+from jiradrift.dev.kubecontext import ContextCluster, ContextError, build_image
 from jiradrift.dev.node import Cluster, build_operator_image
 from jiradrift.dev.tls_jira import TlsJira, chart_values, tls_emulator
 from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.snapshot.baseline import LABEL_ACCEPTED
 
 NAMESPACE = "jira-demo"
+EMULATOR_HOST = "jira.emulator.test"
+DEMO_EDIT = "Edited by the demo: approvals now required"
+RELEASE = "jira-drift-operator"
+# The chart's emulator objects for release RELEASE (templates/emulator.yaml).
+EMULATOR = f"{RELEASE}-jira-emulator"
+
+
+class DemoCluster(Protocol):
+    """What the demo needs of a cluster: the node's ControlPlane, or a kubectl context (``demo_context``)."""
+
+    @property
+    def kubeconfig(self) -> Path: ...
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]: ...
+
+    def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]: ...
 
 
 def _step(text: str) -> None:
     typer.secho(f"\n==> {text}", fg=typer.colors.CYAN, bold=True)
 
 
-def _show(plane: ControlPlane, *args: str) -> str:
+def _show(plane: DemoCluster, *args: str) -> str:
     out = plane.kubectl(*args).stdout
     typer.echo(out.rstrip())
     return out
@@ -45,9 +64,22 @@ def _show(plane: ControlPlane, *args: str) -> str:
 def demo_command(
     size: str = typer.Option("small", help="Emulated site size: small, medium, large, xl."),
     keep: bool = typer.Option(False, help="Keep everything running until Ctrl-C at the end."),
+    context: str = typer.Option(
+        "",
+        help="Run against this kubectl context (kind, k3d, minikube, any cluster) instead of a local node: "
+        "the emulator runs as a pod from the chart; no root, no Kubernetes build. Needs kubectl and helm.",
+    ),
+    image: str = typer.Option("", help="With --context: the operator image to use instead of building one."),
+    emulator_image: str = typer.Option("", help="With --context: the emulator image to use instead of building one."),
 ) -> None:
     """Run the demo: a real node, the chart's operator pod, the Jira emulator, then a real drift."""
     started = time.monotonic()
+    if context:
+        try:
+            _demo_on_context(context, image, emulator_image, size, keep, started)
+        except ContextError as err:
+            raise typer.Exit(_fail(str(err))) from None
+        return
     _step("Starting a single-node cluster (Kubernetes from Go modules; containerd, runc, CNI from Debian)")
     with Cluster.start() as cluster:
         plane = cluster.plane
@@ -60,7 +92,7 @@ def demo_command(
             _demo(plane, jira, image, size, keep, started)
 
 
-def _demo(plane: ControlPlane, tls: TlsJira, image: str, size: str, keep: bool, started: float) -> None:
+def _demo(plane: DemoCluster, tls: TlsJira, image: str, size: str, keep: bool, started: float) -> None:
     jira = tls.sim
     typer.echo(f"Jira emulator  {jira.base_url} (size {size}; TLS with a demo CA, on the node's bridge)")
     plane.kubectl("create", "namespace", NAMESPACE)
@@ -81,6 +113,16 @@ def _demo(plane: ControlPlane, tls: TlsJira, image: str, size: str, keep: bool, 
 
     _step("Applying a Secret and a JiraTenant")
     creds = jira.credentials
+    wf = next(w for w in jira.site.workflows if w["scope"]["type"] == "GLOBAL")
+
+    def change() -> None:
+        jira.admin.change_workflow(wf["id"], description=DEMO_EDIT)
+
+    _apply_secret(plane, creds.email, creds.api_token)
+    tenant_flow(plane, jira.base_url, "acme-jira", str(wf["name"]), change, keep, started)
+
+
+def _apply_secret(plane: DemoCluster, email: str, token: str) -> None:
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
@@ -90,20 +132,32 @@ def _demo(plane: ControlPlane, tls: TlsJira, image: str, size: str, keep: bool, 
             "namespace": NAMESPACE,
             "annotations": {ALLOWED_TENANTS_ANNOTATION: "acme"},
         },
-        "data": {"email": _b64(creds.email), "token": _b64(creds.api_token)},
+        "data": {"email": _b64(email), "token": _b64(token)},
     }
+    plane.kubectl("apply", "-f", "-", input=json.dumps(secret))
+
+
+def tenant_flow(
+    plane: DemoCluster,
+    site: str,
+    secret_name: str,
+    workflow_name: str,
+    change: Callable[[], None],
+    keep: bool,
+    started: float,
+) -> None:
+    """From a JiraTenant to an accepted drift: the part of the demo every cluster shares."""
     tenant: dict[str, Any] = {
         "apiVersion": "jiradrift.io/v1alpha1",
         "kind": "JiraTenant",
         "metadata": {"name": "acme", "namespace": NAMESPACE},
         "spec": {
-            "site": jira.base_url,
-            "auth": {"apiToken": {"secretRef": {"name": "acme-jira"}}},
+            "site": site,
+            "auth": {"apiToken": {"secretRef": {"name": secret_name}}},
             "schedule": {"interval": "6h"},
             "snapshotTypes": ["workflows", "priorities", "schemes"],
         },
     }
-    plane.kubectl("apply", "-f", "-", input=json.dumps(secret))
     plane.kubectl("apply", "-f", "-", input=json.dumps(tenant))
     typer.echo(json.dumps(tenant["spec"], indent=2))
 
@@ -133,9 +187,8 @@ def _demo(plane: ControlPlane, tls: TlsJira, image: str, size: str, keep: bool, 
     _show(plane, "get", "jiratenants,snapshots", "-n", NAMESPACE)
 
     _step("Changing the Jira site through the emulator's admin API: a workflow's description is edited")
-    wf = next(w for w in jira.site.workflows if w["scope"]["type"] == "GLOBAL")
-    jira.admin.change_workflow(wf["id"], description="Edited by the demo: approvals now required")
-    typer.echo(f"changed the description of workflow {wf['name']!r}")
+    change()
+    typer.echo(f"changed the description of workflow {workflow_name!r}")
 
     _step("Taking a manual Snapshot of workflows (kubectl apply)")
     manual = {
@@ -183,7 +236,9 @@ def _demo(plane: ControlPlane, tls: TlsJira, image: str, size: str, keep: bool, 
     _show_drifted(plane)
 
     typer.secho(f"\nDemo finished in {time.monotonic() - started:.0f}s.", fg=typer.colors.GREEN, bold=True)
-    if keep:
+    if keep and not isinstance(plane, ControlPlane):
+        typer.echo(f"export KUBECONFIG={plane.kubeconfig}   # the demo stays in namespace {NAMESPACE}")
+    elif keep:
         typer.echo(f"export KUBECONFIG={plane.kubeconfig}   # Ctrl-C to stop")
         try:
             while True:
@@ -192,7 +247,64 @@ def _demo(plane: ControlPlane, tls: TlsJira, image: str, size: str, keep: bool, 
             pass
 
 
-def _cli(plane: ControlPlane, *args: str) -> None:
+def _demo_on_context(context: str, image: str, emulator_image: str, size: str, keep: bool, started: float) -> None:
+    """The demo on a cluster the user already has: the chart runs the operator and the emulator as pods."""
+    _step(f"Using kubectl context {context!r}")
+    cluster = ContextCluster.open(context, Path(tempfile.mkdtemp(prefix="jiradrift-demo-")))
+    _show(cluster, "get", "nodes")
+    images = {"operator": image, "emulator": emulator_image}
+    for kind, dockerfile in (("operator", "Dockerfile"), ("emulator", "Dockerfile.emulator")):
+        if not images[kind]:
+            images[kind] = f"jira-drift-{kind}:demo"
+            _step(f"Building the {kind} image from {dockerfile}")
+            build_image(REPO_ROOT / dockerfile, images[kind], REPO_ROOT)
+            typer.echo(cluster.load_image(images[kind]))
+    op_repo, op_tag = images["operator"].rsplit(":", 1)
+    em_repo, em_tag = images["emulator"].rsplit(":", 1)
+    cluster.kubectl("create", "namespace", NAMESPACE)
+    try:
+        _step("helm install jira-drift-operator with the chart's Jira emulator (emulator.enabled=true)")
+        chart = str(REPO_ROOT / "charts" / "jira-drift-operator")
+        common = [
+            *("-n", NAMESPACE, "--wait", "--timeout=300s"),
+            *("--set", f"image.repository={op_repo}", "--set", f"image.tag={op_tag}"),
+            *("--set", "emulator.enabled=true", "--set", f"emulator.size={size}"),
+            *("--set", f"emulator.image.repository={em_repo}", "--set", f"emulator.image.tag={em_tag}"),
+        ]
+        cluster.helm("install", RELEASE, chart, *common)
+        ip = cluster.kubectl("get", "service", EMULATOR, "-n", NAMESPACE, "-o", "jsonpath={.spec.clusterIP}").stdout
+        _step(f"Letting the operator reach https://{EMULATOR_HOST} ({ip}): allowedHosts, its CA, a hostAliases entry")
+        cluster.helm(
+            "upgrade",
+            RELEASE,
+            chart,
+            *common,
+            *("--set", f"allowedHosts={{{EMULATOR_HOST}}}"),
+            *("--set", f"extraCACertificates.configMap={EMULATOR}-ca"),
+            *("--set", f"hostAliases[0].ip={ip}", "--set", f"hostAliases[0].hostnames[0]={EMULATOR_HOST}"),
+        )
+        _show(cluster, "get", "pods", "-n", NAMESPACE)
+
+        def change() -> None:
+            # The emulator's admin API, from inside its pod: nothing is exposed outside the cluster.
+            body = json.dumps({"workflow": "jira", "description": DEMO_EDIT})
+            script = (
+                "import ssl,sys,urllib.request as u;"
+                "r=u.Request('https://127.0.0.1:8443/_sim/admin/change_workflow',method='POST',"
+                "headers={'content-type':'application/json'},data=sys.argv[1].encode());"
+                "u.urlopen(r,context=ssl._create_unverified_context()).read()"
+            )
+            cluster.kubectl("exec", "-n", NAMESPACE, f"deploy/{EMULATOR}", "--", "python3", "-c", script, body)
+
+        tenant_flow(cluster, f"https://{EMULATOR_HOST}", f"{EMULATOR}-credentials", "jira", change, keep, started)
+    finally:
+        if not keep:
+            _step("Removing the demo: helm uninstall and the namespace (--keep leaves them)")
+            cluster.helm("uninstall", RELEASE, "-n", NAMESPACE, "--wait", check=False)
+            cluster.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+
+
+def _cli(plane: DemoCluster, *args: str) -> None:
     """Run ``jiradrift ARGS`` against the demo cluster as the admin would, and show its output."""
     env = {**_environ(), "KUBECONFIG": str(plane.kubeconfig), "COLUMNS": "160"}
     result = subprocess.run(
@@ -206,17 +318,17 @@ def _cli(plane: ControlPlane, *args: str) -> None:
 _DRIFTED = '{.status.conditions[?(@.type=="Drifted")]'
 
 
-def _drifted(plane: ControlPlane) -> str:
+def _drifted(plane: DemoCluster) -> str:
     jsonpath = f"jsonpath={_DRIFTED}.status}}"
     return plane.kubectl("get", "jt", "acme", "-n", NAMESPACE, "-o", jsonpath).stdout.strip()
 
 
-def _show_drifted(plane: ControlPlane) -> None:
+def _show_drifted(plane: DemoCluster) -> None:
     jsonpath = f'jsonpath=Drifted={_DRIFTED}.status}} ({_DRIFTED}.reason}}): {_DRIFTED}.message}}{{"\\n"}}'
     _show(plane, "get", "jt", "acme", "-n", NAMESPACE, "-o", jsonpath)
 
 
-def _wait_for(plane: ControlPlane, check: Callable[[], bool], what: str, timeout: float) -> None:
+def _wait_for(plane: DemoCluster, check: Callable[[], bool], what: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
@@ -231,11 +343,11 @@ def _fail(message: str) -> int:
     return 1
 
 
-def _snapshot(plane: ControlPlane, name: str, jsonpath: str) -> str:
+def _snapshot(plane: DemoCluster, name: str, jsonpath: str) -> str:
     return plane.kubectl("get", "snap", name, "-n", NAMESPACE, "-o", f"jsonpath={jsonpath}").stdout.rstrip()
 
 
-def _phases(plane: ControlPlane) -> list[str]:
+def _phases(plane: DemoCluster) -> list[str]:
     out = plane.kubectl("get", "snap", "-n", NAMESPACE, "-o", "jsonpath={.items[*].status.phase}").stdout
     return out.split()
 

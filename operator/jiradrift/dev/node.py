@@ -162,13 +162,18 @@ def _write_oci_tar(out: Path, layer: bytes, name: str, config: dict[str, Any]) -
     tmp.rename(out)
 
 
-def build_operator_image(repo: Path) -> tuple[Path, str]:
-    """Build (or reuse) the operator image from the repository's Dockerfile: (tarball, image ref)."""
+def build_operator_image(repo: Path, dockerfile: str = "Dockerfile") -> tuple[Path, str]:
+    """Build (or reuse) the operator image from the repository's Dockerfile, or with ``Dockerfile.emulator``
+    the emulator's image: (tarball, image ref)."""
     proc = subprocess.run(
-        ["bash", str(repo / "tools" / "build-image.sh")], capture_output=True, text=True, check=False, timeout=1800
+        ["bash", str(repo / "tools" / "build-image.sh"), dockerfile],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
     )
     if proc.returncode != 0:
-        raise ControlPlaneError(f"tools/build-image.sh failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        raise ControlPlaneError(f"tools/build-image.sh {dockerfile} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     tarball, ref = proc.stdout.strip().splitlines()[-1].split()
     return Path(tarball), ref
 

@@ -1,0 +1,79 @@
+"""`jiradrift demo --context NAME`: the demo on a cluster the user already has, the emulator as the chart's pod.
+
+The node stands in for the user's cluster: it is reached only through its kubeconfig's context, with
+kubectl and helm from PATH, the operator image and the emulator image (built from their Dockerfiles)
+already in the node, as `kind load` would leave them. Needs the node (root); the lead runs tests/node.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from tests.plugins.node import OperatorImage
+
+from jiradrift.dev.controlplane import REPO_ROOT
+from jiradrift.dev.node import Cluster, build_operator_image
+
+pytestmark = pytest.mark.k8s
+
+
+def test_demo_against_a_kubectl_context_shows_and_accepts_a_drift(
+    node_cluster: Cluster, operator_image: OperatorImage
+) -> None:
+    tarball, emulator_ref = build_operator_image(REPO_ROOT, "Dockerfile.emulator")
+    node_cluster.import_image(tarball)
+    plane = node_cluster.plane
+    # The user's shell: a kubeconfig naming the context, kubectl and helm on PATH.
+    kubeconfig_env = {
+        **os.environ,
+        "KUBECONFIG": str(plane.kubeconfig),
+        "PATH": f"{plane.bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "COLUMNS": "200",
+    }
+    contexts = subprocess.run(
+        ["kubectl", "config", "get-contexts", "-o", "name"],
+        capture_output=True,
+        text=True,
+        env=kubeconfig_env,
+        check=True,
+    ).stdout.split()
+    assert contexts == ["jiradrift"]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jiradrift",
+            "demo",
+            "--context",
+            "jiradrift",
+            "--image",
+            operator_image.ref,
+            "--emulator-image",
+            emulator_ref,
+        ],
+        capture_output=True,
+        text=True,
+        env=kubeconfig_env,
+        timeout=900,
+        check=False,
+    )
+    out = proc.stdout
+    assert proc.returncode == 0, proc.stderr[-3000:] + out[-3000:]
+    assert "emulator.enabled=true" in out
+    lines = out.splitlines()
+    assert any(line.startswith("jira-drift-operator-jira-emulator-") and "Running" in line for line in lines), out
+    assert any(
+        line.startswith("jira-drift-operator-") and "Running" in line and "emulator" not in line for line in lines
+    )
+    assert "acme-workflows-after-change" in out and "modified workflow/" in out
+    drifted = out.index("Drifted=True (UnacceptedChanges)")
+    accepted = out.index("workflows: accepted acme-workflows-after-change", drifted)
+    assert out.index("Drifted=False (MatchesAccepted)", accepted) > accepted
+    # Without --keep the demo removes what it installed.
+    released = subprocess.run(
+        ["helm", "list", "-n", "jira-demo", "-q"], capture_output=True, text=True, env=kubeconfig_env, check=True
+    )
+    assert released.stdout.strip() == ""
