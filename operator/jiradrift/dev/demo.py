@@ -9,6 +9,10 @@ of each type was accepted by the operator, so the tenant turns ``Drifted=True`` 
 Severity columns); ``jiradrift drift list --unaccepted`` lists the outstanding changes and
 ``jiradrift accept`` makes the newest snapshots the baseline, after which ``Drifted=False``.
 Needs root (a node changes host state, all of it undone on exit).
+
+``jiradrift demo --context NAME`` runs the same flow on a cluster the user already has (kind, k3d,
+minikube, any kubectl context; ``jiradrift.dev.kubecontext``): no root and no Kubernetes build; the
+chart runs the emulator as a pod (``emulator.enabled``) and the operator reaches it by name, as above.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ EMULATOR = f"{RELEASE}-jira-emulator"
 
 
 class DemoCluster(Protocol):
-    """What the demo needs of a cluster: the node's ControlPlane, or a kubectl context (``demo_context``)."""
+    """What the demo needs of a cluster: the node's ControlPlane, or a kubectl context (``ContextCluster``)."""
 
     @property
     def kubeconfig(self) -> Path: ...
