@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chartlib import Helm, by_kind, documents
+from chartlib import CHART, KUBE_VERSION, Helm, by_kind, documents
 
 pytestmark = pytest.mark.k8s
 
@@ -97,7 +97,9 @@ def test_a_host_the_operator_would_refuse_is_refused_at_install(helm: Helm) -> N
     result = helm.run(
         "template",
         "drift",
-        str(Path(__file__).resolve().parents[2] / "charts" / "jira-drift-operator"),
+        str(CHART),
+        "--kube-version",
+        KUBE_VERSION,
         *ON,
         "--set",
         "emulator.host=jira-emulator.jiradrift.svc",
@@ -108,7 +110,9 @@ def test_a_host_the_operator_would_refuse_is_refused_at_install(helm: Helm) -> N
     typo = helm.run(
         "template",
         "drift",
-        str(Path(__file__).resolve().parents[2] / "charts" / "jira-drift-operator"),
+        str(CHART),
+        "--kube-version",
+        KUBE_VERSION,
         *ON,
         "--set",
         "emulator.sise=large",
@@ -123,15 +127,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _get(port: int, context: ssl.SSLContext, basic: str) -> tuple[int, bytes]:
-    """GET serverInfo from 127.0.0.1:port as https://jira.emulator.test (the name hostAliases gives it)."""
+def _get(port: int, context: ssl.SSLContext, basic: str, path: str = "/rest/api/3/serverInfo") -> tuple[int, bytes]:
+    """GET path from 127.0.0.1:port as https://jira.emulator.test (the name hostAliases gives it)."""
     sock = context.wrap_socket(
         socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="jira.emulator.test"
     )
     conn = http.client.HTTPConnection("jira.emulator.test", port, timeout=10)
     conn.sock = sock
     try:
-        conn.request("GET", "/rest/api/3/serverInfo", headers={"Authorization": f"Basic {basic}"})
+        conn.request("GET", path, headers={"Authorization": f"Basic {basic}"})
         answer = conn.getresponse()
         return answer.status, answer.read()
     finally:
@@ -195,7 +199,9 @@ def test_the_generated_certificate_serves_a_site_the_operator_can_verify(
         good = base64.b64encode(f"{creds['email']}:{creds['token']}".encode()).decode()
         status, body = _get(port, context, good)
         assert status == 200 and json.loads(body)["baseUrl"] == "https://jira.emulator.test"
-        assert _get(port, context, base64.b64encode(b"x:y").decode())[0] == 401, "only the chart's token"
+        assert _get(port, context, good, "/rest/api/3/priority")[0] == 200
+        wrong = base64.b64encode(f"{creds['email']}:wrong".encode()).decode()
+        assert _get(port, context, wrong, "/rest/api/3/priority")[0] == 401, "only the chart's token"
         # A client that trusts only the public CAs refuses it: nothing but the chart's CA vouches for it.
         with pytest.raises(ssl.SSLCertVerificationError):
             with socket.create_connection(("127.0.0.1", port), timeout=5) as plain:
