@@ -3,15 +3,14 @@
 Each kind gets its printer columns and one row per field, spec and status, with its type, default,
 constraints and the CEL rules' messages, all taken from ``crdgen.build_crds`` and so from the
 pydantic models in ``resources.py``. ``jiradrift crds`` writes it beside the CRDs and ``jiradrift
-crds --check`` fails when it is stale, so the reference cannot drift from the models.
+crds --check`` (CI) fails when it is stale, so the reference cannot drift from the models.
 
-    python -m jiradrift.k8s.apidocs             # rewrite docs/reference/api.md
-    python -m jiradrift.k8s.apidocs --check     # exit 1 when it is stale
+    jiradrift crds             # rewrites crds/, the chart's CRD templates and docs/reference/api.md
+    jiradrift crds --check     # exit 1 when any of them is stale
 """
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 from collections.abc import Iterator
@@ -143,23 +142,3 @@ def stale_api_docs(docs_dir: Path) -> list[str]:
     if not path.exists() or path.read_text(encoding="utf-8") != render_api_reference():
         return [str(REFERENCE)]
     return []
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jiradrift.k8s.apidocs", description=__doc__)
-    parser.add_argument("--docs", type=Path, default=DOCS_DIR, help="The docs directory.")
-    parser.add_argument("--check", action="store_true", help="Only report whether the page is current.")
-    args = parser.parse_args(argv)
-    if args.check:
-        if stale_api_docs(args.docs):
-            print(f"{args.docs / REFERENCE}: out of date; run `jiradrift crds`")
-            return 1
-        print(f"{args.docs / REFERENCE}: up to date")
-        return 0
-    for path in write_api_docs(args.docs):
-        print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
