@@ -43,9 +43,17 @@ async def manifest_or_none(store: SnapshotStore, snapshot_id: str) -> Manifest |
 async def find_baseline(
     store: SnapshotStore, tenant: str, snapshot_type: str, current: str, spec: JiraTenantSpec
 ) -> Manifest | None:
-    """The named baseline, else the newest other complete snapshot of this tenant and type."""
+    """The named baseline, else the newest other complete snapshot of this tenant and type.
+
+    A named baseline of another type (or tenant) is no baseline for this type: a comparison across
+    types means nothing, so such a type is compared with its previous complete snapshot.
+    """
     if spec.drift.compare_to == "baseline" and spec.drift.baseline_snapshot:
-        return await manifest_or_none(store, spec.drift.baseline_snapshot)
+        named = await manifest_or_none(store, spec.drift.baseline_snapshot)
+        if named is None or named.read_nothing:
+            return None
+        if named.tenant == tenant and named.type == snapshot_type:
+            return named
     for info in await store.list_snapshots(tenant):
         if info.snapshot_id != current and info.type == snapshot_type and info.complete:
             return await store.get_manifest(info.snapshot_id)
