@@ -332,6 +332,8 @@ def drift_list_command(
         else:
             page = asyncio.run(one_page(store_dir))
     except (StoreError, InvalidCursor, KeyError, KubeError) as exc:
+        if isinstance(exc, KubeError) and exc.status is None:
+            raise  # the API server cannot be reached: the CLI's error boundary says so, exit 1
         raise _fail(str(exc)) from None
     if output is OutputFormat.json:
         sys.stdout.write(orjson.dumps(page.to_dict(), option=orjson.OPT_INDENT_2).decode())
@@ -373,6 +375,8 @@ async def _unaccepted(tenant: str) -> list[Outstanding]:
         async with await Kube.connect() as kube:
             return await outstanding(kube, namespace, name)
     except (LookupError, StoreError, KubeError) as exc:
+        if isinstance(exc, KubeError) and exc.status is None:
+            raise  # the API server cannot be reached: the CLI's error boundary says so, exit 1
         raise _fail(str(exc).strip("'\"")) from None
 
 
