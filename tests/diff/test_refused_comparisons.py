@@ -17,12 +17,15 @@ from tests.store.builders import T0, put_bodies
 from typer.testing import CliRunner
 
 from jiradrift.cli import app
+from jiradrift.handlers.stored import stored_or_new_drift
+from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.model.manifest import CaptureError, Manifest
 from jiradrift.snapshot.diff import IncomparableSnapshots, check_comparable
 from jiradrift.snapshot.recording import backfill_drift, predecessor_of
 from jiradrift.store.filesystem import FilesystemStore
 
 SITE = "https://acme.atlassian.net"
+MOVED = "https://moved.atlassian.net"
 WORKFLOWS = {"workflow/1": {"name": "Flow"}, "status/1": {"name": "To Do"}}
 SCHEMES = {"permission-scheme/1": {"name": "Default"}, "notification-scheme/1": {"name": "Default"}}
 FIELDS = {"field/f1": {"name": "Team"}, "field-context/1": {"name": "Default context"}}
@@ -127,3 +130,29 @@ def test_recorded_drift_never_uses_a_failed_capture_as_the_baseline(store_dir: P
         return {i: r.old_snapshot for i, r in reports.items() if r is not None}
 
     assert asyncio.run(record()) == {"acme-fields-3": "acme-fields-1", "acme-fields-4": "acme-fields-1"}
+
+
+def tenant_spec(**drift: str) -> JiraTenantSpec:
+    spec: dict[str, object] = {"site": SITE, "auth": {"pat": {"secretRef": {"name": "s"}}}}
+    return JiraTenantSpec.model_validate({**spec, "drift": drift} if drift else spec)
+
+
+def test_the_operator_compares_no_snapshot_with_one_of_another_site_or_type(tmp_path: Path) -> None:
+    """What the Snapshot handler records (and notifies about): never a diff across sites or types."""
+    store = FilesystemStore(tmp_path / "store", durable=False)
+
+    async def drift_of(manifest: Manifest, spec: JiraTenantSpec) -> tuple[str | None, int]:
+        report, baseline = await stored_or_new_drift(store, manifest, resumed=False, spec=spec)
+        return (baseline.snapshot_id if baseline else None), (report.change_count if report else 0)
+
+    async def scenario() -> None:
+        await put(store, "acme-workflows-1", WORKFLOWS, type="workflows", hours=0)
+        await put(store, "acme-fields-1", FIELDS, type="fields", hours=0)
+        moved = await put(store, "acme-fields-2", FIELDS, type="fields", hours=1, site=MOVED)
+        assert await drift_of(moved, tenant_spec()) == (None, 0)  # the site changed: no baseline there yet
+        later = await put(store, "acme-fields-3", {"field/f1": {"name": "Team 2"}}, type="fields", hours=2, site=MOVED)
+        named = tenant_spec(compareTo="baseline", baselineSnapshot="acme-workflows-1")
+        # The named baseline is a workflows snapshot: the fields snapshot compares with its own predecessor.
+        assert await drift_of(later, named) == ("acme-fields-2", 2)
+
+    asyncio.run(scenario())

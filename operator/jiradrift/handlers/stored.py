@@ -14,6 +14,7 @@ from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
+from jiradrift.snapshot.diff import incomparable
 from jiradrift.snapshot.recording import diff_stored
 
 # The manifest's captured_at is the operator's clock, creationTimestamp the API server's: allow
@@ -76,8 +77,8 @@ async def stored_or_new_drift(
             baseline = await manifest_or_none(store, stored.old_snapshot) if stored.old_snapshot else None
             return stored, baseline
     baseline = await find_baseline(store, manifest.tenant, manifest.type, manifest.snapshot_id, spec)
-    if baseline is None:
-        return None, None
+    if baseline is None or incomparable(baseline, manifest) is not None:
+        return None, None  # e.g. the tenant's site changed: its first snapshot there has no baseline
     report = await diff_stored(store, baseline, manifest, spec.drift.ignore)
     before_put()
     await store.put_drift(report)  # replaces an earlier attempt's report: idempotent

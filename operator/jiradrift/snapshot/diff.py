@@ -201,24 +201,33 @@ def _origin(site: str) -> str:
     return site.strip().rstrip("/").lower()
 
 
-def check_comparable(old: Manifest, new: Manifest) -> None:
-    """Refuse what would report noise as drift: another type, another site, a baseline that read nothing."""
+def incomparable(old: Manifest, new: Manifest) -> str | None:
+    """Why comparing ``new`` with ``old`` would report noise as drift, or None when it would not:
+    another type, another site, or a baseline that read nothing."""
     if old.type != new.type:
-        raise IncomparableSnapshots(
+        return (
             f"snapshot {old.snapshot_id!r} holds {old.type} and {new.snapshot_id!r} holds {new.type}: "
             f"only snapshots of one type can be compared; pick two of the same type"
         )
     if old.site and new.site and _origin(old.site) != _origin(new.site):
-        raise IncomparableSnapshots(
+        return (
             f"snapshot {old.snapshot_id!r} is of {old.site} and {new.snapshot_id!r} of {new.site}: items are "
             f"keyed by each site's own ids, so snapshots of two sites cannot be compared item by item"
         )
     if old.read_nothing:
         first = old.errors[0].message if old.errors else "no detail"
-        raise IncomparableSnapshots(
+        return (
             f"snapshot {old.snapshot_id!r} read nothing ({len(old.errors)} failed read(s), first: {first[:200]}): "
             f"it is no baseline; compare with an earlier snapshot that read the site"
         )
+    return None
+
+
+def check_comparable(old: Manifest, new: Manifest) -> None:
+    """Raise :class:`IncomparableSnapshots` when :func:`incomparable` has a reason."""
+    reason = incomparable(old, new)
+    if reason is not None:
+        raise IncomparableSnapshots(reason)
 
 
 def diff_manifests(
