@@ -85,6 +85,7 @@ def cases(at: Where) -> list[Case]:
     basic = ["--auth", "basic", "--email", at.email, "--types", "fields"]
     token = {"JIRA_API_TOKEN": "not-the-token"}
     no_kube = "no kubeconfig"
+    quiet = ["--metrics-port", "0", "--liveness", ""]  # the operator's ports: not shared with a neighbour
     unreachable = "cannot reach the Kubernetes API server"
     return [
         # no kubeconfig at all
@@ -93,7 +94,7 @@ def cases(at: Where) -> list[Case]:
         Case("unaccepted/no-kubeconfig", ["drift", "list", "--unaccepted", "--tenant", "ns/acme"], 2, no_kube),
         Case("auth-login/no-kubeconfig", ["auth", "login", "--tenant", "ns/acme"], 2, no_kube),
         Case("refresh-tokens/no-kubeconfig", ["refresh-tokens"], 2, no_kube),
-        Case("run/no-kubeconfig", ["run", "--all-namespaces"], 2, no_kube),
+        Case("run/no-kubeconfig", ["run", "--all-namespaces", *quiet], 2, no_kube),
         Case(
             "accept/kubeconfig-missing",
             ["accept", "--tenant", "ns/acme", "--kubeconfig", str(tmp / "nope")],
@@ -122,6 +123,7 @@ def cases(at: Where) -> list[Case]:
             1,
             unreachable,
         ),
+        Case("run/api-unreachable", ["run", "--all-namespaces", *quiet], 1, unreachable, {"KUBECONFIG": dead_api}),
         # the Jira site cannot be read at all
         Case(
             "snapshot/connection-refused",
