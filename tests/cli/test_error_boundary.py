@@ -242,3 +242,10 @@ def test_a_site_that_cannot_be_read_leaves_no_snapshot_behind(
     for name in ("snapshot/wrong-credentials", "snapshot/connection-refused", "snapshot/unknown-host"):
         out = Path(todo[name].args[todo[name].args.index("--out") + 1])
         assert results[name].code == 1 and not out.exists(), name
+
+
+@pytest.mark.parametrize("switch", [["--debug"], []], ids=["flag", "env"])
+def test_debug_shows_the_traceback_the_boundary_hides(switch: list[str], tmp_path: Path) -> None:
+    extra = {} if switch else {"JIRADRIFT_DEBUG": "1"}
+    got = run_cli([*switch, "accept", "--tenant", "ns/acme"], tmp_path, extra)
+    assert got.code != 0 and "Traceback" in got.stderr and "ConfigException" in got.stderr, got.stderr
