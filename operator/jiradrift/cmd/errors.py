@@ -22,7 +22,7 @@ import aiohttp
 import typer
 from kubernetes_asyncio.config import ConfigException
 from kubernetes_asyncio.config.kube_config import KUBE_CONFIG_DEFAULT_LOCATION
-from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer >= 0.25 vendors click
+from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer >= 0.29 (pyproject) vendors click
 
 from jiradrift.jira.errors import JiraError
 from jiradrift.kube.client import KubeError
