@@ -113,3 +113,17 @@ def test_one_line_per_cause_however_many_reads_it_failed(jira_sim: RunningEmulat
 
 def _ids(tmp_path: Path) -> list[str]:
     return asyncio.run(FilesystemStore(tmp_path / "out").list_manifests())
+
+
+def test_a_run_that_read_nothing_exits_1(jira_sim: RunningEmulator, tmp_path: Path) -> None:
+    """The probe passes, but every read of the type fails: the site could not be read (exit 1, as
+    --help documents); the snapshot is kept as the record, marked as having read nothing (the stores
+    never use it as a reference: tests/store/contract.py)."""
+    c = jira_sim.credentials
+    for path in ("/rest/api/3/priority*", "/rest/api/3/resolution*", "/rest/api/3/issueLinkType*"):
+        jira_sim.faults.fail_object(path, status=403)
+    args = ["snapshot", "--site", jira_sim.base_url, "--email", c.email, "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, [*args, "--types", "priorities"], env={"JIRA_API_TOKEN": c.api_token})
+    assert result.exit_code == 1, result.output
+    [info] = asyncio.run(FilesystemStore(tmp_path / "out").list_snapshots())
+    assert info.read_nothing and info.unchanged_from is None

@@ -262,7 +262,9 @@ def snapshot_command(
 
     Secrets are read from environment variables or files, never from the command line, and never
     printed. Exit codes: 0 complete, 3 some objects could not be read (the snapshot is stored and
-    marked incomplete), 1 the site could not be read at all.
+    marked incomplete), 1 the site could not be read at all (unreachable, unknown host, credentials
+    rejected: nothing is stored; or every read failed: the snapshots are stored, read nothing, and
+    are never anyone's baseline).
 
     The site is untrusted: every response is read with a size cap after decompression, a JSON
     depth cap and a wall-clock deadline; listings stop at a page cap or when they loop or their
@@ -330,5 +332,7 @@ def snapshot_command(
         f"requests: {stats['requests_total']} by status {stats['requests_by_status']}; "
         f"rate-limit waits {stats['rate_limit_waits']}"
     )
+    if all(m.read_nothing for m in manifests):
+        raise typer.Exit(EXIT_FAILED)  # nothing could be read: no baseline for anyone, said by the code too
     if not all(m.complete for m in manifests):
         raise typer.Exit(EXIT_INCOMPLETE)
