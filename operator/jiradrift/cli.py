@@ -6,11 +6,16 @@ Each layer owns its commands in its own module; this file only assembles them, s
 
 from __future__ import annotations
 
+import sys
+
 import typer
+
+from jiradrift.cmd.errors import EXIT_CODES_HELP, run
 
 app = typer.Typer(
     name="jiradrift",
-    help="Snapshot Jira site configuration, detect drift, and report it (read-only towards Jira).",
+    help="Snapshot Jira site configuration, detect drift, and report it (read-only towards Jira).\n\n"
+    + EXIT_CODES_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -55,4 +60,5 @@ app.add_typer(auth_app, name="auth")
 
 
 def main() -> None:
-    app()
+    """The entry point: every command behind the error boundary (one line and a documented code)."""
+    sys.exit(run(app))

@@ -82,3 +82,48 @@ def test_missing_secret_says_what_to_set(tmp_path: Path) -> None:
     )
     assert result.exit_code != 0
     assert "JIRA_PAT" in result.output
+
+
+def test_one_line_per_cause_however_many_reads_it_failed(jira_sim: RunningEmulator, tmp_path: Path) -> None:
+    """Reported: the same 401 paragraph 28 times (106 lines). Many reads failing for one reason are
+    one line, saying how many and where first; the snapshot is still stored, incomplete (exit 3)."""
+    c = jira_sim.credentials
+    jira_sim.faults.fail_object("/rest/api/3/*scheme*", status=403)
+    result = CliRunner().invoke(
+        app,
+        [
+            "snapshot",
+            "--site",
+            jira_sim.base_url,
+            "--email",
+            c.email,
+            "--out",
+            str(tmp_path / "out"),
+            "--types",
+            "issuetypes,screens,schemes,workflows",
+        ],
+        env={"JIRA_API_TOKEN": c.api_token, "COLUMNS": "200"},
+    )
+    assert result.exit_code == 3, result.output
+    failed = sum(len(asyncio.run(FilesystemStore(tmp_path / "out").get_manifest(i)).errors) for i in _ids(tmp_path))
+    lines = [line for line in result.output.splitlines() if "HTTP 403" in line]
+    assert failed >= 5 and len(lines) == 1, result.output
+    assert lines[0].startswith(f"{failed} read(s) failed: HTTP 403"), lines[0]
+
+
+def _ids(tmp_path: Path) -> list[str]:
+    return asyncio.run(FilesystemStore(tmp_path / "out").list_manifests())
+
+
+def test_a_run_that_read_nothing_exits_1(jira_sim: RunningEmulator, tmp_path: Path) -> None:
+    """The probe passes, but every read of the type fails: the site could not be read (exit 1, as
+    --help documents); the snapshot is kept as the record, marked as having read nothing (the stores
+    never use it as a reference: tests/store/contract.py)."""
+    c = jira_sim.credentials
+    for path in ("/rest/api/3/priority*", "/rest/api/3/resolution*", "/rest/api/3/issueLinkType*"):
+        jira_sim.faults.fail_object(path, status=403)
+    args = ["snapshot", "--site", jira_sim.base_url, "--email", c.email, "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, [*args, "--types", "priorities"], env={"JIRA_API_TOKEN": c.api_token})
+    assert result.exit_code == 1, result.output
+    [info] = asyncio.run(FilesystemStore(tmp_path / "out").list_snapshots())
+    assert info.read_nothing and info.unchanged_from is None

@@ -10,15 +10,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from jiradrift.cli import app
+from jiradrift.jira.catalog import CATALOG, Dependent, dependent_listings
 from jiradrift.jira.client import JiraClient
 from jiradrift.model.manifest import CaptureError, Manifest, compute_digest
 from jiradrift.model.snapshot_types import SnapshotType
 from jiradrift.sim.emulator import RunningEmulator
+from jiradrift.sim.faults import FaultRule
 from jiradrift.snapshot.capture import capture_snapshot
 from jiradrift.snapshot.diff import diff_manifests, unreadable
+from jiradrift.snapshot.recording import diff_stored
 from jiradrift.store.filesystem import FilesystemStore
 
 AT = datetime(2026, 3, 1, tzinfo=UTC)
@@ -120,3 +124,54 @@ async def test_cli_names_the_items_a_404ing_site_could_not_show(
 
     table = await asyncio.to_thread(CliRunner().invoke, app, ["diff", str(tmp_path / "store")], terminal_width=200)
     assert f"{contexts} item(s) could not be compared (field-context: {contexts})" in table.output
+
+
+@pytest.mark.parametrize("dependent", dependent_listings(), ids=lambda d: f"{d.kind}-through-{d.parent}")
+async def test_a_failed_parent_listing_leaves_every_dependent_unknown_not_removed(
+    dependent: Dependent,
+    jira_sim: RunningEmulator,
+    tmp_path: Path,
+    connect: Callable[[RunningEmulator], Awaitable[JiraClient]],
+) -> None:
+    """The reported case: a wrong token made `GET /field` fail; the contexts read through those fields
+    were reported "56 removed". Every dependent listing in the catalog is covered: fail its parent's
+    listing and its items are unknown, in the diff the CLI prints and the one the operator stores."""
+    source = next(s for s in CATALOG if dependent in s.dependents)
+    store = FilesystemStore(tmp_path / "store")
+    async with await connect(jira_sim) as jira:
+        before = await capture_snapshot(
+            jira, store, tenant="acme", snapshot_type=source.snapshot_type, snapshot_id="acme-1", captured_at=AT
+        )
+        method, path = dependent.parent_listing.split(" ", 1)
+        jira_sim.faults.add(FaultRule("fail", f"/rest/api/3{path}", method, None, 401))
+        after = await capture_snapshot(
+            jira,
+            store,
+            tenant="acme",
+            snapshot_type=source.snapshot_type,
+            snapshot_id="acme-2",
+            captured_at=AT.replace(hour=1),
+        )
+    children = {key for key in before.items if key.split("/", 1)[0] == dependent.kind}
+    assert before.complete and children, f"the emulator's site has no {dependent.kind} items to lose"
+    assert not after.complete and not children & after.items.keys()
+
+    report = await diff_stored(store, before, after)  # what the operator records and notifies
+    assert report.removed == 0 and report.added == 0 and report.change_count == 0, report.changes[:3]
+    assert report.unknown[dependent.kind] == len(children)
+    assert not report.has_drift
+
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["diff", str(tmp_path / "store"), "--type", source.snapshot_type.value, "--format", "json"],
+    )
+    assert result.exit_code == 0, result.output
+    [cli] = orjson.loads(result.output)["reports"]
+    assert cli["removed"] == 0 and cli["change_count"] == 0
+    assert cli["unknown"][dependent.kind] == len(children)
+
+
+def test_the_catalog_declares_its_dependent_listings() -> None:
+    """The parametrised test above runs once per dependent: an empty list would make it vacuous."""
+    assert {(d.kind, d.parent) for d in dependent_listings()} >= {("field-context", "field")}

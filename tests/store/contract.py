@@ -15,6 +15,8 @@ Only the public protocol (``jiradrift.model.store.SnapshotStore``) is used here.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from tests.store.builders import T0, canonical, put_bodies, put_snapshot, report_with
 
@@ -115,6 +117,31 @@ class StoreContract:
         assert (await put_snapshot(store, "other-type", WF_A, type="fields", hours=1)).unchanged_from is None
         await put_snapshot(store, "s2", WF_B, hours=2)
         assert (await put_snapshot(store, "s3", WF_A, hours=3)).unchanged_from is None  # equal to s1, not to s2
+
+    async def test_a_capture_that_read_nothing_is_no_ones_unchanged_from_reference(self, store: SnapshotStore) -> None:
+        """The reported case: a wrong token wrote 0-item snapshots, and the next bad run said it was
+        "unchanged from" the failed one. A capture that read nothing refers to nothing, and nothing
+        refers to it: the next good capture is compared with the last one that read the site."""
+
+        def failed(snapshot_id: str, hours: int) -> Manifest:
+            error = CaptureError(kind="workflow", endpoint="GET /workflows/search", status=401, message="401")
+            return Manifest(
+                snapshot_id=snapshot_id,
+                tenant="acme",
+                type="workflows",
+                captured_at=T0 + timedelta(hours=hours),
+                complete=False,
+                errors=[error],
+            )
+
+        await put_snapshot(store, "good-1", WF_A, hours=0)
+        first_bad = await store.put_manifest(failed("bad-1", 1))
+        second_bad = await store.put_manifest(failed("bad-2", 2))
+        assert first_bad.unchanged_from is None and second_bad.unchanged_from is None
+        assert (await store.get_manifest("bad-2")).unchanged_from is None
+        assert (await put_snapshot(store, "good-2", WF_A, hours=3)).unchanged_from == "good-1"
+        flags = {i.snapshot_id: i.read_nothing for i in await store.list_snapshots("acme")}
+        assert flags == {"good-1": False, "bad-1": True, "bad-2": True, "good-2": False}
 
     async def test_listing_is_newest_first_with_ties_broken_by_id_and_filters_by_tenant(
         self, store: SnapshotStore

@@ -54,6 +54,8 @@ def accept_command(
     try:
         lines = asyncio.run(_accept(namespace, name, types or [], snapshot, by or getpass.getuser(), kubeconfig))
     except KubeError as exc:
+        if exc.status is None:
+            raise  # the API server cannot be reached: the CLI's error boundary says so, exit 1
         raise _fail(f"{exc}") from None
     for line in lines:
         typer.echo(line)

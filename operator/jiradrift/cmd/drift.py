@@ -32,7 +32,7 @@ from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport, display_value
 from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import StoreError
-from jiradrift.snapshot.diff import diff_manifests
+from jiradrift.snapshot.diff import IncomparableSnapshots, diff_manifests
 from jiradrift.snapshot.drift import DriftPage, InvalidCursor, StoreDriftSource, list_drift_events
 from jiradrift.snapshot.drift_source import KubernetesDriftSource
 from jiradrift.snapshot.recording import backfill_drift, predecessor_of
@@ -51,7 +51,7 @@ _SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "dim"}
 
 
 def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    typer.echo(f"error: {message}", err=True)  # one line, never wrapped: a log or a pipe reads it whole
     return typer.Exit(2)
 
 
@@ -253,7 +253,7 @@ def diff_command(
 
     try:
         reports = asyncio.run(diff_all())
-    except (StoreError, InvalidIgnoreRule, KeyError) as exc:
+    except (StoreError, InvalidIgnoreRule, IncomparableSnapshots, KeyError) as exc:
         raise _fail(str(exc)) from None
     if output is OutputFormat.json:
         sys.stdout.write(orjson.dumps({"reports": [r.to_dict() for r in reports]}, option=orjson.OPT_INDENT_2).decode())
@@ -332,6 +332,8 @@ def drift_list_command(
         else:
             page = asyncio.run(one_page(store_dir))
     except (StoreError, InvalidCursor, KeyError, KubeError) as exc:
+        if isinstance(exc, KubeError) and exc.status is None:
+            raise  # the API server cannot be reached: the CLI's error boundary says so, exit 1
         raise _fail(str(exc)) from None
     if output is OutputFormat.json:
         sys.stdout.write(orjson.dumps(page.to_dict(), option=orjson.OPT_INDENT_2).decode())
@@ -373,6 +375,8 @@ async def _unaccepted(tenant: str) -> list[Outstanding]:
         async with await Kube.connect() as kube:
             return await outstanding(kube, namespace, name)
     except (LookupError, StoreError, KubeError) as exc:
+        if isinstance(exc, KubeError) and exc.status is None:
+            raise  # the API server cannot be reached: the CLI's error boundary says so, exit 1
         raise _fail(str(exc).strip("'\"")) from None
 
 

@@ -49,6 +49,7 @@ async def operate(settings: OperatorSettings, *, all_namespaces: bool, liveness:
         logging.getLogger("jiradrift").warning("event loop in debug mode: callbacks over %s s are logged", slow)
     kube = await Kube.connect()
     try:
+        await kube.get("/version")  # an API server that cannot be reached ends the run now, in one line
         ctx = OperatorContext(kube=kube, settings=settings, holder=holder_identity())
         await kopf.operator(
             registry=build_registry(ctx),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from jiradrift.cmd.errors import EXIT_FAILED, EXIT_INCOMPLETE, one_line
 from jiradrift.jira.auth import (
     DEFAULT_GATEWAY,
     ApiTokenAuth,
@@ -26,12 +28,11 @@ from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.jira.errors import JiraError
 from jiradrift.jira.limits import DEFAULT_LIMITS, ResponseLimits
 from jiradrift.jira.oauth import DEFAULT_TOKEN_URL
+from jiradrift.jira.probe import probe_settings, probe_site
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.snapshot_types import SnapshotType
 from jiradrift.snapshot.capture import CaptureProgress, capture_snapshot
 from jiradrift.store.filesystem import FilesystemStore
-
-EXIT_INCOMPLETE = 3
 
 # What a site may cost us (jiradrift.jira.limits.ResponseLimits): shared with `jiradrift run`.
 MAX_RESPONSE_BYTES = typer.Option(
@@ -127,6 +128,25 @@ def _types(values: list[str] | None) -> list[SnapshotType]:
                 choices = ", ".join(t.value for t in SnapshotType)
                 raise typer.BadParameter(f"unknown snapshot type {name!r}; choose from {choices}") from None
     return list(dict.fromkeys(out))
+
+
+_REQUEST = re.compile(r"^[A-Z]+ \S+ (-> )?")  # "GET https://.../field -> ": the endpoint, said apart
+
+
+def error_lines(manifests: list[Manifest], limit: int = 10) -> list[str]:
+    """One line per cause (the same 401 on 28 endpoints is one line), with how often and where first."""
+    causes: dict[str, list[str]] = {}
+    for m in manifests:
+        for err in m.errors:
+            cause = one_line(_REQUEST.sub("", err.message))
+            causes.setdefault(cause, []).append(f"{m.type} {err.kind} {err.endpoint}")
+    lines = [
+        f"{len(where)} read(s) failed: {cause} (first: {where[0]})"
+        for cause, where in sorted(causes.items(), key=lambda c: -len(c[1]))
+    ]
+    if len(lines) > limit:
+        lines[limit:] = [f"... and {len(lines) - limit} other cause(s); the manifests list every error"]
+    return lines
 
 
 def _tenant_from(site: str) -> str:
@@ -242,7 +262,9 @@ def snapshot_command(
 
     Secrets are read from environment variables or files, never from the command line, and never
     printed. Exit codes: 0 complete, 3 some objects could not be read (the snapshot is stored and
-    marked incomplete), 1 the site could not be read at all.
+    marked incomplete), 1 the site could not be read at all (unreachable, unknown host, credentials
+    rejected: nothing is stored; or every read failed: the snapshots are stored, read nothing, and
+    are never anyone's baseline).
 
     The site is untrusted: every response is read with a size cap after decompression, a JSON
     depth cap and a wall-clock deadline; listings stop at a page cap or when they loop or their
@@ -263,9 +285,21 @@ def snapshot_command(
     settings = ClientSettings(max_concurrency=max_concurrency, requests_per_second=rps, timeout=timeout, limits=limits)
 
     async def main() -> tuple[list[Manifest], dict[str, object]]:
-        client = await JiraClient.connect(
-            site, credentials, cloud_id=cloud_id, gateway=gateway, token_url=token_url, settings=settings
-        )
+        def open_client(client_settings: ClientSettings, known_cloud_id: str | None) -> Awaitable[JiraClient]:
+            return JiraClient.connect(
+                site,
+                credentials,
+                cloud_id=known_cloud_id,
+                gateway=gateway,
+                token_url=token_url,
+                settings=client_settings,
+            )
+
+        # One quick read first: a site that cannot be read at all (refused, unknown host, rejected
+        # credentials) ends the run in seconds with one error, before anything is stored.
+        async with await open_client(probe_settings(settings), cloud_id) as probe:
+            await probe_site(probe)
+        client = await open_client(settings, cloud_id or probe.cloud_id)
         async with client:
             manifests = await run_snapshot(
                 client, out, tenant=tenant or _tenant_from(site), types=snapshot_types, console=console
@@ -275,8 +309,8 @@ def snapshot_command(
     try:
         manifests, stats = asyncio.run(main())
     except JiraError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
+        typer.echo(f"error: {one_line(str(exc))}", err=True)
+        raise typer.Exit(EXIT_FAILED) from None
 
     table = Table(title=f"snapshot of {site} -> {out}")
     for column in ("type", "snapshot", "items", "requests", "complete", "errors", "unchanged from"):
@@ -292,12 +326,13 @@ def snapshot_command(
             m.unchanged_from or "",
         )
     console.print(table)
-    for m in manifests:
-        for err in m.errors[:5]:
-            console.print(f"[yellow]{m.type}[/yellow] {err.kind} {err.key or ''} {err.endpoint}: {err.message}")
+    for line in error_lines(manifests):
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
     console.print(
         f"requests: {stats['requests_total']} by status {stats['requests_by_status']}; "
         f"rate-limit waits {stats['rate_limit_waits']}"
     )
+    if all(m.read_nothing for m in manifests):
+        raise typer.Exit(EXIT_FAILED)  # nothing could be read: no baseline for anyone, said by the code too
     if not all(m.complete for m in manifests):
         raise typer.Exit(EXIT_INCOMPLETE)

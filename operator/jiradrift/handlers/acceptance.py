@@ -31,6 +31,7 @@ from jiradrift.snapshot.baseline import (
     drifted_condition,
     summarise,
 )
+from jiradrift.snapshot.diff import IncomparableSnapshots
 from jiradrift.snapshot.recording import diff_stored
 
 log = logging.getLogger(__name__)
@@ -99,10 +100,10 @@ async def reconcile_acceptance(
             try:
                 old = await store.get_manifest(base.accepted.name)
                 new = await store.get_manifest(base.newest.name)
-            except StoreError as exc:
+                report = await diff_stored(store, old, new, rules)
+            except (StoreError, IncomparableSnapshots) as exc:  # e.g. the accepted one is of another site
                 log.warning("%s/%s: cannot compare %s with its accepted snapshot: %s", namespace, tenant, stype, exc)
                 continue
-            report = await diff_stored(store, old, new, rules)
             if len(state.reports) >= MAX_CACHED:
                 state.reports.clear()
             state.reports[key] = report

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +11,7 @@ from jiradrift.jira import errors as jira_errors
 from jiradrift.jira.auth import ApiTokenAuth, Credentials, OAuthAuth, PatAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.jira.limits import DEFAULT_LIMITS, ResponseLimits
-from jiradrift.jira.ratelimit import RetryPolicy
+from jiradrift.jira.probe import probe_settings
 from jiradrift.k8s.conditions import ConditionType, Problem, Reason, ReconcileError
 from jiradrift.k8s.credentials import TenantSecret, check_tenant_urls, read_tenant_secret
 from jiradrift.k8s.resources import JiraTenantSpec
@@ -67,9 +66,7 @@ async def open_client(
         limits=limits,
     )
     if probe:
-        settings = dataclasses.replace(
-            settings, timeout=10.0, retry=RetryPolicy(max_retries=1, initial_delay=1.0, max_delay=2.0)
-        )
+        settings = probe_settings(settings)
     return await JiraClient.connect(
         spec.site,
         credentials,

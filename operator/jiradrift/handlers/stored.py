@@ -14,6 +14,7 @@ from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
+from jiradrift.snapshot.diff import incomparable
 from jiradrift.snapshot.recording import diff_stored
 
 # The manifest's captured_at is the operator's clock, creationTimestamp the API server's: allow
@@ -43,9 +44,17 @@ async def manifest_or_none(store: SnapshotStore, snapshot_id: str) -> Manifest |
 async def find_baseline(
     store: SnapshotStore, tenant: str, snapshot_type: str, current: str, spec: JiraTenantSpec
 ) -> Manifest | None:
-    """The named baseline, else the newest other complete snapshot of this tenant and type."""
+    """The named baseline, else the newest other complete snapshot of this tenant and type.
+
+    A named baseline of another type (or tenant) is no baseline for this type: a comparison across
+    types means nothing, so such a type is compared with its previous complete snapshot.
+    """
     if spec.drift.compare_to == "baseline" and spec.drift.baseline_snapshot:
-        return await manifest_or_none(store, spec.drift.baseline_snapshot)
+        named = await manifest_or_none(store, spec.drift.baseline_snapshot)
+        if named is None or named.read_nothing:
+            return None
+        if named.tenant == tenant and named.type == snapshot_type:
+            return named
     for info in await store.list_snapshots(tenant):
         if info.snapshot_id != current and info.type == snapshot_type and info.complete:
             return await store.get_manifest(info.snapshot_id)
@@ -68,8 +77,8 @@ async def stored_or_new_drift(
             baseline = await manifest_or_none(store, stored.old_snapshot) if stored.old_snapshot else None
             return stored, baseline
     baseline = await find_baseline(store, manifest.tenant, manifest.type, manifest.snapshot_id, spec)
-    if baseline is None:
-        return None, None
+    if baseline is None or incomparable(baseline, manifest) is not None:
+        return None, None  # e.g. the tenant's site changed: its first snapshot there has no baseline
     report = await diff_stored(store, baseline, manifest, spec.drift.ignore)
     before_put()
     await store.put_drift(report)  # replaces an earlier attempt's report: idempotent

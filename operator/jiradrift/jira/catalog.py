@@ -57,6 +57,16 @@ Collect = Callable[[JiraReader, Sink], Awaitable[None]]
 
 
 @dataclass(frozen=True)
+class Dependent:
+    """A kind listed through the items of another: ``field-context`` is read per ``field``, so when
+    the parent listing (``GET /field``) fails, its contexts are unknown, never removed."""
+
+    kind: str
+    parent: str
+    parent_listing: str  # the read that lists the parents, as in ``Source.endpoints``
+
+
+@dataclass(frozen=True)
 class Source:
     """One entry of the catalog (its fields are the documentation of how a kind is read)."""
 
@@ -66,6 +76,7 @@ class Source:
     paging: str
     key: str
     collect: Collect
+    dependents: tuple[Dependent, ...] = ()
 
     @property
     def snapshot_type(self) -> SnapshotType:
@@ -854,6 +865,7 @@ CATALOG: tuple[Source, ...] = (
         "plain array; per field: " + PB,
         "field id; context id",
         collect_fields,
+        dependents=(Dependent("field-context", "field", "GET /field"),),
     ),
     Source("issuetypes", ("issuetype",), ("GET /issuetype",), "plain array", "id", collect_issue_types),
     Source(
@@ -1000,6 +1012,16 @@ def sources_for(snapshot_type: SnapshotType | str) -> list[Source]:
     return [s for s in CATALOG if s.snapshot_type == snapshot_type]
 
 
+def dependent_listings() -> list[Dependent]:
+    """Every kind whose listing depends on another kind's read, from the catalog."""
+    return [d for s in CATALOG for d in s.dependents]
+
+
+def parent_kinds() -> dict[str, str]:
+    """``{dependent kind: parent kind}``: a failed parent listing leaves its dependents unknown."""
+    return {d.kind: d.parent for d in dependent_listings()}
+
+
 def _check_catalog() -> None:
     covered = {k for s in CATALOG for k in s.kinds}
     missing = set(KINDS) - covered
@@ -1008,6 +1030,9 @@ def _check_catalog() -> None:
     for source in CATALOG:
         if len({KINDS[k].snapshot_type for k in source.kinds}) != 1:
             raise RuntimeError(f"source {source.name} mixes snapshot types")
+        for dep in source.dependents:
+            if {dep.kind, dep.parent} - set(source.kinds) or dep.parent_listing not in source.endpoints:
+                raise RuntimeError(f"source {source.name}: dependent {dep} names a kind or read it does not have")
 
 
 _check_catalog()

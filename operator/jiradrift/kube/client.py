@@ -22,6 +22,7 @@ A transport failure (connection refused, reset, timeout) is a :class:`KubeUnavai
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import random
 import urllib.request
@@ -149,6 +150,8 @@ class Kube:
         else:
             # $KUBECONFIG is read now, not when kubernetes_asyncio was imported
             path = kubeconfig if kubeconfig is not None else os.environ.get("KUBECONFIG") or None
+            if path is not None and not any(os.path.exists(p) for p in str(path).split(os.pathsep) if p):
+                raise FileNotFoundError(errno.ENOENT, "kubeconfig not found (pass an existing file)", str(path))
             await kconfig.load_kube_config(
                 config_file=str(path) if path is not None else None,
                 context=context,

@@ -40,6 +40,19 @@ class Manifest(BaseModel):
     unchanged_from: str | None = None
     digest: str = ""  # sha256 over sorted (key, hash) pairs: equal digests mean equal content
 
+    @property
+    def read_nothing(self) -> bool:
+        return read_nothing(len(self.items), self.complete)
+
+
+def read_nothing(item_count: int, complete: bool) -> bool:
+    """A capture that read no item and failed somewhere (e.g. a wrong token: every read 401).
+
+    It is kept as the record of a failure, but is never anyone's baseline, predecessor or
+    ``unchanged_from`` reference: compared with it, a whole site would look removed.
+    """
+    return item_count == 0 and not complete
+
 
 def compute_digest(items: dict[str, str]) -> str:
     """The content digest of a manifest: sha256 over its sorted ``key NUL hash LF`` lines.

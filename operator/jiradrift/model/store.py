@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from jiradrift.model.manifest import Manifest
+from jiradrift.model.manifest import Manifest, read_nothing
 from jiradrift.model.report import Change, DriftReport
 
 
@@ -43,6 +43,11 @@ class SnapshotInfo:
     complete: bool
     unchanged_from: str | None
     change_count: int | None
+
+    @property
+    def read_nothing(self) -> bool:
+        """A failed capture with no item: never a baseline or reference (see ``manifest.read_nothing``)."""
+        return read_nothing(self.item_count, self.complete)
 
 
 @dataclass(frozen=True, slots=True)

@@ -222,6 +222,7 @@ class Emulator:
     @contextmanager
     def running(self) -> Iterator[RunningEmulator]:
         """Serve from a background thread with its own event loop until the block exits."""
+        sock = self._bind()  # here, not in the thread: a busy port fails at once, naming the port
         loop = asyncio.new_event_loop()
         ready: Future[RunningEmulator] = Future()
         stop = asyncio.Event()
@@ -233,7 +234,6 @@ class Emulator:
             return asyncio.run_coroutine_threadsafe(_call(fn), loop).result(timeout=30)
 
         async def main() -> None:
-            sock = self._bind()
             try:
                 running, app = self._prepare(sock, in_loop)
                 runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -23,12 +23,14 @@ from typing import Any, Protocol
 
 import orjson
 
+from jiradrift.jira.catalog import parent_kinds
 from jiradrift.model.ignore import IgnoreRules, ItemIgnore
 from jiradrift.model.kinds import Severity, severity_of_key
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import Change, ChangeOp, DriftReport, clip_value
 
 _IDENTITY_FIELDS = ("id", "key", "name")
+_PARENTS = parent_kinds()
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 # (op, path, old, new) before severity and clipping are applied.
@@ -160,7 +162,9 @@ def unreadable(old: Manifest, new: Manifest) -> tuple[set[str], dict[str, int], 
     item. No key (the listing failed) or the key of a parent (``field/customfield_10003`` for its
     ``field-context`` items) is a read whose items are unknown: then every item of that kind that
     is on the *other* side only is unknown rather than added or removed, and the read is counted in
-    the third element, since how many items it would have returned cannot be known.
+    the third element, since how many items it would have returned cannot be known. A kind listed
+    through another (``field-context`` through ``field``, see the catalog's dependents) is as blind
+    as its parent: a failed ``GET /field`` leaves every context unknown, not removed.
     """
     keys: set[str] = set()
     blind: dict[str, set[int]] = {}  # kind -> sides (0 old, 1 new) with a read of unknown size
@@ -172,6 +176,10 @@ def unreadable(old: Manifest, new: Manifest) -> tuple[set[str], dict[str, int], 
                 continue
             blind.setdefault(error.kind, set()).add(side)
             reads.setdefault(error.kind, set()).add(error.key or error.endpoint)
+    for _ in _PARENTS:  # enough passes for a chain of dependents (grandchildren) too
+        for kind, parent in _PARENTS.items():
+            if parent in blind:
+                blind.setdefault(kind, set()).update(blind[parent])
     if blind:
         for side, manifest in enumerate((old, new)):
             other = (new, old)[side]
@@ -185,6 +193,43 @@ def unreadable(old: Manifest, new: Manifest) -> tuple[set[str], dict[str, int], 
     return keys, counts, {kind: len(found) for kind, found in sorted(reads.items())}
 
 
+class IncomparableSnapshots(ValueError):
+    """Two snapshots whose comparison would mean nothing; the message says which and why."""
+
+
+def _origin(site: str) -> str:
+    return site.strip().rstrip("/").lower()
+
+
+def incomparable(old: Manifest, new: Manifest) -> str | None:
+    """Why comparing ``new`` with ``old`` would report noise as drift, or None when it would not:
+    another type, another site, or a baseline that read nothing."""
+    if old.type != new.type:
+        return (
+            f"snapshot {old.snapshot_id!r} holds {old.type} and {new.snapshot_id!r} holds {new.type}: "
+            f"only snapshots of one type can be compared; pick two of the same type"
+        )
+    if old.site and new.site and _origin(old.site) != _origin(new.site):
+        return (
+            f"snapshot {old.snapshot_id!r} is of {old.site} and {new.snapshot_id!r} of {new.site}: items are "
+            f"keyed by each site's own ids, so snapshots of two sites cannot be compared item by item"
+        )
+    if old.read_nothing:
+        first = old.errors[0].message if old.errors else "no detail"
+        return (
+            f"snapshot {old.snapshot_id!r} read nothing ({len(old.errors)} failed read(s), first: {first[:200]}): "
+            f"it is no baseline; compare with an earlier snapshot that read the site"
+        )
+    return None
+
+
+def check_comparable(old: Manifest, new: Manifest) -> None:
+    """Raise :class:`IncomparableSnapshots` when :func:`incomparable` has a reason."""
+    reason = incomparable(old, new)
+    if reason is not None:
+        raise IncomparableSnapshots(reason)
+
+
 def diff_manifests(
     old: Manifest,
     new: Manifest,
@@ -194,8 +239,10 @@ def diff_manifests(
     """The drift of ``new`` against ``old``: item counts and path-level changes, sorted by key.
 
     ``store`` supplies bodies for changed items only. ``ignore`` holds rules as described in
-    ``jiradrift.model.ignore`` (e.g. ``"workflow/*:transitions[*].description"``).
+    ``jiradrift.model.ignore`` (e.g. ``"workflow/*:transitions[*].description"``). Raises
+    :class:`IncomparableSnapshots` for a comparison that would mean nothing (:func:`check_comparable`).
     """
+    check_comparable(old, new)
     report = DriftReport(tenant=new.tenant, type=new.type, new_snapshot=new.snapshot_id, old_snapshot=old.snapshot_id)
     unknown, report.unknown, report.unreadable = unreadable(old, new)
     if old.digest and old.digest == new.digest:

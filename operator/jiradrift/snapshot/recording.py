@@ -16,7 +16,8 @@ from jiradrift.snapshot.diff import diff_manifests
 
 
 async def predecessor_of(store: SnapshotStore, snapshot_id: str) -> str | None:
-    """The newest snapshot of the same tenant and type captured before ``snapshot_id``."""
+    """The newest snapshot of the same tenant and type captured before ``snapshot_id`` that read
+    something (a capture that read nothing is never a baseline)."""
     infos = await store.list_snapshots()
     me = next((i for i in infos if i.snapshot_id == snapshot_id), None)
     if me is None:
@@ -24,7 +25,12 @@ async def predecessor_of(store: SnapshotStore, snapshot_id: str) -> str | None:
         return None
     key = (me.captured_at, me.snapshot_id)
     for info in infos:  # newest first: the first older one wins
-        if info.tenant == me.tenant and info.type == me.type and (info.captured_at, info.snapshot_id) < key:
+        if (
+            info.tenant == me.tenant
+            and info.type == me.type
+            and (info.captured_at, info.snapshot_id) < key
+            and not info.read_nothing
+        ):
             return info.snapshot_id
     return None
 

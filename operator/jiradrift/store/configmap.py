@@ -676,7 +676,7 @@ class ConfigMapStore:
             )
         predecessor = self._predecessor(records, manifest)
         unchanged_from: str | None = None
-        if predecessor is not None and predecessor.info.digest == digest:
+        if predecessor is not None and predecessor.info.digest == digest and not manifest.read_nothing:
             unchanged_from = predecessor.info.unchanged_from or predecessor.info.snapshot_id
         if unchanged_from is not None and predecessor is not None:
             # Unchanged: share the predecessor's items parts and packs (listed, so still whole).
@@ -781,7 +781,7 @@ class ConfigMapStore:
     def _predecessor(records: list[_Record], manifest: Manifest) -> _Record | None:
         key = (manifest.captured_at.timestamp(), manifest.snapshot_id)
         for record in records:  # newest first
-            if record.info.type == manifest.type and record.key < key:
+            if record.info.type == manifest.type and record.key < key and not record.info.read_nothing:
                 return record
         return None
 

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import orjson
 
-from jiradrift.model.manifest import Manifest
+from jiradrift.model.manifest import Manifest, read_nothing
 from jiradrift.model.report import Change, DriftReport
 from jiradrift.model.store import SnapshotInfo, StoreUsage
 from jiradrift.model.store_errors import BudgetExceeded, InvalidStoreName, StoreError, StoreIntegrityError
@@ -175,7 +175,7 @@ def plan_manifest(rows: list[Row], manifest: Manifest, digest: str) -> ManifestP
     predecessor = _predecessor(rows, manifest)
     items_from: str | None = None
     unchanged_from: str | None = None
-    if predecessor is not None and predecessor["digest"] == digest:
+    if predecessor is not None and predecessor["digest"] == digest and not manifest.read_nothing:
         unchanged_from = predecessor["unchanged_from"] or predecessor["id"]
         items_from = predecessor["items_from"] or predecessor["id"]
     stored = manifest.model_copy(update={"digest": digest, "unchanged_from": unchanged_from})
@@ -185,7 +185,11 @@ def plan_manifest(rows: list[Row], manifest: Manifest, digest: str) -> ManifestP
 
 def _predecessor(rows: list[Row], manifest: Manifest) -> Row | None:
     key = (manifest.captured_at.timestamp(), manifest.snapshot_id)
-    older = [r for r in rows if r["type"] == manifest.type and newest_first(r) < key]
+    older = [
+        r
+        for r in rows
+        if r["type"] == manifest.type and newest_first(r) < key and not read_nothing(r["items"], r["complete"])
+    ]
     return max(older, key=newest_first) if older else None
 
 
