@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from jiradrift.k8s.conditions import Reason, ReconcileError
 from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
+from jiradrift.model.store_errors import CorruptStoredObject, SnapshotOfAnotherTenant
 from jiradrift.snapshot.recording import diff_stored
+from jiradrift.store.codec import skip
 
 # The manifest's captured_at is the operator's clock, creationTimestamp the API server's: allow
 # this much skew before deciding a manifest predates its Snapshot (a re-created one of the same name).
@@ -27,7 +30,13 @@ async def stored_manifest(
     """The manifest an earlier attempt stored for this Snapshot: same id, tenant and type, and
     captured after the Snapshot was ``created``, give or take :data:`CLOCK_SKEW` (a Snapshot re-created
     under the same name later starts afresh)."""
-    manifest = await manifest_or_none(store, snapshot_id)
+    try:
+        manifest = await manifest_or_none(store, snapshot_id)
+    except SnapshotOfAnotherTenant:  # a Snapshot of this name was another tenant's: start afresh
+        return None
+    except CorruptStoredObject as exc:  # planted or damaged: capture again (put_manifest then refuses the id)
+        skip(exc)
+        return None
     if manifest is None or manifest.tenant != tenant or manifest.type != snapshot_type:
         return None
     return manifest if manifest.captured_at >= created - CLOCK_SKEW else None
@@ -43,12 +52,27 @@ async def manifest_or_none(store: SnapshotStore, snapshot_id: str) -> Manifest |
 async def find_baseline(
     store: SnapshotStore, tenant: str, snapshot_type: str, current: str, spec: JiraTenantSpec
 ) -> Manifest | None:
-    """The named baseline, else the newest other complete snapshot of this tenant and type."""
+    """The named baseline, else the newest other complete snapshot of this tenant and type.
+
+    A named baseline must be one of this tenant's snapshots (the store refuses another's, and
+    nothing of it is read): else the Snapshot fails with reason ``BaselineOfAnotherTenant``, naming
+    the baseline, its tenant and the fix. A stored snapshot that is damaged or planted is skipped."""
     if spec.drift.compare_to == "baseline" and spec.drift.baseline_snapshot:
-        return await manifest_or_none(store, spec.drift.baseline_snapshot)
+        try:
+            return await manifest_or_none(store, spec.drift.baseline_snapshot)
+        except SnapshotOfAnotherTenant as exc:
+            raise ReconcileError(
+                Reason.BASELINE_OF_ANOTHER_TENANT,
+                f"spec.drift.baselineSnapshot of JiraTenant {tenant} names Snapshot {exc.snapshot_id!r}, which "
+                f"belongs to tenant {exc.owner!r}; name one of {tenant}'s own Snapshots there, or set "
+                f"spec.drift.compareTo to previous",
+            ) from None
     for info in await store.list_snapshots(tenant):
-        if info.snapshot_id != current and info.type == snapshot_type and info.complete:
-            return await store.get_manifest(info.snapshot_id)
+        if info.snapshot_id != current and info.type == snapshot_type and info.complete and info.tenant == tenant:
+            try:
+                return await store.get_manifest(info.snapshot_id)
+            except CorruptStoredObject as exc:
+                skip(exc)  # the next older one is the baseline
     return None
 
 

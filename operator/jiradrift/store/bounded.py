@@ -1,13 +1,19 @@
-"""Read an HTTP answer up to a byte bound: an endpoint we do not control never fills our memory.
+"""Read an HTTP answer or a stored file up to a byte bound: an endpoint we do not control, or a
+file someone planted, never fills our memory.
 
 data = await read_bounded(response, limit, lambda: S3ResponseTooLarge("... over the limit"))
+data = read_file_bounded(path, limit, "manifest of snapshot 'x'", "/data")
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
+
+from jiradrift.model.store_errors import CorruptStoredObject
 
 
 async def read_bounded(response: httpx.Response, limit: int, too_large: Callable[[], Exception]) -> bytes:
@@ -20,3 +26,14 @@ async def read_bounded(response: httpx.Response, limit: int, too_large: Callable
             raise too_large()
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def read_file_bounded(path: Path, limit: int, what: str, where: str) -> bytes:
+    """The bytes of ``path``; CorruptStoredObject naming ``what`` when it holds more than ``limit``
+    (judged before reading; FileNotFoundError passes through)."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        data = f.read(limit + 1) if size <= limit else b""
+    if size > limit or len(data) > limit:
+        raise CorruptStoredObject(what, where, f"{max(size, len(data))} bytes, over the {limit}-byte limit")
+    return data
