@@ -30,10 +30,16 @@ async def read_bounded(response: httpx.Response, limit: int, too_large: Callable
 
 def read_file_bounded(path: Path, limit: int, what: str, where: str) -> bytes:
     """The bytes of ``path``; CorruptStoredObject naming ``what`` when it holds more than ``limit``
-    (judged before reading; FileNotFoundError passes through)."""
-    with open(path, "rb") as f:
+    (judged before reading, and while reading a file that grows; FileNotFoundError passes through)."""
+    with open(path, "rb", buffering=0) as f:
         size = os.fstat(f.fileno()).st_size
-        data = f.read(limit + 1) if size <= limit else b""
-    if size > limit or len(data) > limit:
-        raise CorruptStoredObject(what, where, f"{max(size, len(data))} bytes, over the {limit}-byte limit")
-    return data
+        chunks: list[bytes] = []
+        read = 0
+        while size <= limit and (chunk := f.read(min(1 << 20, limit + 1 - read) or 1)):
+            read += len(chunk)
+            if read > limit:
+                break
+            chunks.append(chunk)
+    if size > limit or read > limit:
+        raise CorruptStoredObject(what, where, f"{max(size, read)} bytes, over the {limit}-byte limit")
+    return b"".join(chunks)

@@ -27,14 +27,18 @@ MAX_EXPANDED_BYTES = 64 * 1024 * 1024
 
 
 _WARNED: set[str] = set()  # messages already logged (bounded below): a bad object warns once, not per read
-SKIPPED: dict[str, int] = {}  # what -> times a reader skipped it (the operator exports the count)
+_SKIPPED = [0]  # reads skipped since the process started
+
+
+def skipped_total() -> int:
+    """How many reads skipped a bad stored object since the process started (the operator exports it
+    as ``jiradrift_store_objects_skipped``)."""
+    return _SKIPPED[0]
 
 
 def skip(exc: CorruptStoredObject) -> None:
     """A reader skips a bad stored object: count it, and warn once per object and problem."""
-    SKIPPED[exc.what] = SKIPPED.get(exc.what, 0) + 1
-    if len(SKIPPED) > 10_000:  # planted objects must not grow our memory either
-        SKIPPED.clear()
+    _SKIPPED[0] += 1
     message = str(exc)
     if message in _WARNED:
         return
@@ -93,7 +97,7 @@ class ZstdCodec:
         try:
             return self.decompress(data)
         except zstandard.ZstdError as exc:
-            raise CorruptStoredObject(what, where, str(exc)) from None
+            raise CorruptStoredObject(what, where, f"not valid zstd data, or over the bound: {exc}") from None
 
     def decode_json(self, data: bytes, what: str, where: str) -> Any:
         """:meth:`decode`, then JSON."""
