@@ -529,6 +529,18 @@ class S3Store:
         rows, _ = await self._read_index(tenant)
         owners = [r["id"] for r in rows if not r["items_from"]]
         sizes: dict[str, int] = {}
-        for data in await self._gather(self._load_raw(i) for i in owners):
-            sizes.update(data.get("sizes") or {})
+
+        async def load(snapshot_id: str) -> dict[str, Any]:
+            try:
+                return await self._load_raw(snapshot_id)
+            except SnapshotNotFound:
+                return {}
+            except CorruptStoredObject as exc:  # planted or damaged: counts nothing, never fatal
+                skip(exc)
+                return {}
+
+        for data in await self._gather(load(i) for i in owners):
+            found = data.get("sizes")
+            if isinstance(found, dict):
+                sizes.update({str(d): n for d, n in found.items() if isinstance(n, int)})
         return layout.usage_from_rows(tenant, rows, sum(sizes.values()))
