@@ -117,6 +117,14 @@ async def test_planted_bomb_and_broken_manifest_never_stop_a_capture_or_garbage_
         {"manifest": payload},
         **manifest_annotations("broken", "jiradrift-i-planted", **{cm.A_CAPTURED: ""}),
     )
+    plant(  # its items "part" is a path to a credential Secret, or to another namespace
+        k8s_api,
+        store,
+        store.manifest_name("escape"),
+        "manifest",
+        {"manifest": payload},
+        **manifest_annotations("escape", "../secrets/jira", **{cm.A_CAPTURED: "2000-01-01T00:00:00+00:00"}),
+    )
     caplog.set_level(logging.WARNING)
 
     jira = await emulator_client(jira_sim)
@@ -142,7 +150,9 @@ async def test_planted_bomb_and_broken_manifest_never_stop_a_capture_or_garbage_
 
     # the planted manifest is listed (its record is well formed), the broken one is not
     listed = {i.snapshot_id for i in await store.list_snapshots()}
-    assert listed == {"planted", "acme-priorities-1"}
+    assert listed == {"planted", "escape", "acme-priorities-1"}
+    with pytest.raises(CorruptStoredObject, match="not a Kubernetes object name"):
+        await store.get_manifest("escape")
     with pytest.raises(CorruptStoredObject) as info:
         await store.get_manifest("planted")
     assert "jiradrift-i-planted" in str(info.value) and "delete it" in str(info.value)
@@ -156,4 +166,4 @@ async def test_planted_bomb_and_broken_manifest_never_stop_a_capture_or_garbage_
     # garbage collection of the namespace goes on, and keeps what the real snapshot needs
     await store.collect_garbage()
     await store.delete_snapshot("acme-priorities-1")
-    assert {i.snapshot_id for i in await store.list_snapshots()} == {"planted"}
+    assert {i.snapshot_id for i in await store.list_snapshots()} == {"planted", "escape"}

@@ -117,6 +117,7 @@ ITEMS_CACHE = 8  # items blobs kept in memory (immutable; a tenant's newest per 
 PACK_CACHE = 4  # packs' bodies kept in memory for reads
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _SLUG = re.compile(r"[^a-z0-9]+")
+_OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")  # a DNS subdomain: no '/', no '..' path
 
 
 def _utcnow() -> datetime:
@@ -275,6 +276,11 @@ class ConfigMapStore:
         return self._codec.decode(data, what, self._where_text)
 
     async def _request(self, method: str, name: str = "", **kwargs: Any) -> Any:
+        if name and not _OBJECT_NAME.match(name):
+            # names come from annotations anyone may plant: never a path ("../secrets/x", another namespace)
+            raise CorruptStoredObject(
+                f"{self.KIND.lower()} name {name[:80]!r}", self._where_text, "not a Kubernetes object name"
+            )
         path = f"{self._path}/{name}" if name else self._path
         try:
             return await self.kube.request(method, path, **kwargs)
