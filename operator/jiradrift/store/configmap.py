@@ -459,8 +459,13 @@ class ConfigMapStore:
         meta = obj.get("metadata") or {}
         try:
             return self._decode_record(meta)
-        except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
-            problem = f"annotation {exc.args[0]} is missing" if isinstance(exc, KeyError) else f"malformed: {exc}"
+        except (CorruptStoredObject, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+            if isinstance(exc, CorruptStoredObject):
+                problem = f"{exc.what}: {exc.problem}"
+            elif isinstance(exc, KeyError):
+                problem = f"annotation {exc.args[0]} is missing"
+            else:
+                problem = f"malformed: {exc}"
             name = f"manifest {self.KIND.lower()} {self.namespace}/{meta.get('name', '?')}"
             raise CorruptStoredObject(name, self._where_text, problem) from None
 
