@@ -25,7 +25,7 @@ from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.stored import find_baseline
 from jiradrift.k8s.conditions import TERMINAL_REASONS, Reason, ReconcileError
 from jiradrift.k8s.resources import JiraTenantSpec
-from jiradrift.model.store_errors import CorruptStoredObject, SnapshotNotFound
+from jiradrift.model.store_errors import CorruptStoredObject, SnapshotNotFound, StoreIntegrityError
 from jiradrift.store.codec import MAX_EXPANDED_BYTES, ZstdCodec
 from jiradrift.store.filesystem import FilesystemStore
 from jiradrift.store.layout import tenant_file
@@ -219,3 +219,16 @@ async def test_an_index_that_is_not_json_or_huge_is_skipped(tmp_path: Path) -> N
     await put_snapshot(store, "s1", WF_A, tenant="acme")
     assert [i.snapshot_id for i in await store.list_snapshots()] == ["s1"]
     assert (await store.get_manifest("s1")).captured_at == T0
+
+
+async def test_a_tenant_cannot_write_over_another_tenants_snapshot_of_the_same_id(tmp_path: Path) -> None:
+    """Snapshot names are unique in a namespace, but a name can be reused once the first Snapshot is
+    gone: the second tenant's capture is refused rather than replacing the first tenant's payload."""
+    ctx = operator(tmp_path)
+    a = await ctx.store_for("team-a", "team-a/acme")
+    await put_snapshot(a, "x", WF_A, tenant="team-a/acme")
+    b = await ctx.store_for("team-a", "team-a/other")
+    with pytest.raises(StoreIntegrityError, match="already stored for tenant 'team-a/acme'"):
+        await put_snapshot(b, "x", WF_B, tenant="team-a/other")
+    assert (await a.get_manifest("x")).items == items_of(WF_A)
+    assert await b.list_snapshots() == []

@@ -7,6 +7,7 @@ The store is async: these await it and never block the event loop.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -18,6 +19,8 @@ from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import CorruptStoredObject, SnapshotOfAnotherTenant
 from jiradrift.snapshot.recording import diff_stored
 from jiradrift.store.codec import skip
+
+log = logging.getLogger(__name__)
 
 # The manifest's captured_at is the operator's clock, creationTimestamp the API server's: allow
 # this much skew before deciding a manifest predates its Snapshot (a re-created one of the same name).
@@ -73,6 +76,8 @@ async def find_baseline(
                 return await store.get_manifest(info.snapshot_id)
             except CorruptStoredObject as exc:
                 skip(exc)  # the next older one is the baseline
+            except SnapshotOfAnotherTenant as exc:  # listed for us, stored for another: never read it
+                log.warning("%s: baseline candidate skipped: %s", tenant, exc)
     return None
 
 

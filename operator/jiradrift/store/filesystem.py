@@ -50,6 +50,7 @@ from jiradrift.model.store_errors import (
     ItemNotFound,
     SnapshotNotFound,
     StoreError,
+    StoreIntegrityError,
     check_body,
 )
 from jiradrift.store import layout
@@ -205,6 +206,7 @@ class FilesystemStore:
         with self._index_lock(manifest.tenant):
             rows = self._read_index(manifest.tenant)
             layout.require_new(rows, manifest.snapshot_id)
+            self._require_not_foreign(manifest)
             plan = layout.plan_manifest(rows, manifest, digest)
             payload = self._codec.compress(
                 orjson.dumps({"manifest": plan.written.model_dump(mode="json"), "items_from": plan.items_from})
@@ -216,6 +218,19 @@ class FilesystemStore:
             rows.append(plan.row(len(payload)))
             self._write_index(manifest.tenant, rows)
         return plan.stored
+
+    def _require_not_foreign(self, manifest: Manifest) -> None:
+        """Refuse to write over another tenant's stored snapshot of the same id (S3 and Kubernetes
+        refuse a second create of a manifest; a file would be silently replaced)."""
+        try:
+            owner = self._load_raw(manifest.snapshot_id)["manifest"]["tenant"]
+        except (SnapshotNotFound, CorruptStoredObject):
+            return  # nothing there, or nothing readable: ours to write
+        if owner != manifest.tenant:
+            raise StoreIntegrityError(
+                f"snapshot {manifest.snapshot_id!r} is already stored for tenant {owner!r} in {self.root}; "
+                f"snapshots are immutable: delete that tenant's snapshot first, or capture under a new id"
+            )
 
     def _load_raw(self, snapshot_id: str) -> dict[str, Any]:
         what = f"the manifest of snapshot {snapshot_id!r}"
