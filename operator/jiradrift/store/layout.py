@@ -161,6 +161,7 @@ def valid_raw_manifest(data: Any, what: str, where: str) -> dict[str, Any]:
     if items_from is not None and not (isinstance(items_from, str) and _NAME.match(items_from)):
         raise CorruptStoredObject(what, where, "'items_from' is not a snapshot id")
     data.setdefault("items_from", None)
+    manifest.setdefault("items", {})
     return data
 
 
