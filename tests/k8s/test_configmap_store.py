@@ -70,6 +70,10 @@ class TestConfigMapStoreContract(StoreContract):
     def store(self, make_store: Callable[..., ConfigMapStore]) -> Iterator[ConfigMapStore]:
         yield make_store()
 
+    @pytest.fixture
+    def tenant_store(self, make_store: Callable[..., ConfigMapStore]) -> Callable[[str], ConfigMapStore]:
+        return lambda tenant: make_store(tenant=tenant)
+
 
 # --- chunking -----------------------------------------------------------------------------------
 

@@ -45,6 +45,10 @@ class TestSecretStoreContract(StoreContract):
     def store(self, make_store: Callable[..., SecretStore]) -> Iterator[SecretStore]:
         yield make_store()
 
+    @pytest.fixture
+    def tenant_store(self, make_store: Callable[..., SecretStore]) -> Callable[[str], SecretStore]:
+        return lambda tenant: make_store(tenant=tenant)
+
 
 def _view_rules(api: k8s.ApiClient) -> list[k8s.V1PolicyRule]:
     rbac = k8s.RbacAuthorizationV1Api(api)

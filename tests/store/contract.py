@@ -1,7 +1,8 @@
 """The SnapshotStore contract: every backend runs these same tests.
 
 A backend's test module subclasses ``StoreContract`` and provides a ``store`` fixture that returns
-an empty store whose garbage collection has no grace period (so deleted bodies go at once)::
+an empty store whose garbage collection has no grace period (so deleted bodies go at once), and a
+``tenant_store`` fixture: a callable giving a store over the same data that serves one tenant::
 
     from tests.store.contract import StoreContract
 
@@ -15,13 +16,16 @@ Only the public protocol (``jiradrift.model.store.SnapshotStore``) is used here.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from tests.store.builders import T0, canonical, put_bodies, put_snapshot, report_with
 
 from jiradrift.model.manifest import CaptureError, Manifest, compute_digest
 from jiradrift.model.store import SnapshotStore
+from jiradrift.model.store_errors import SnapshotOfAnotherTenant
 
 WF_A = {"workflow/1": {"name": "Simplified", "statuses": ["To Do", "Done"]}, "field/f1": {"name": "Team"}}
 WF_B = {
@@ -251,3 +255,31 @@ class StoreContract:
         await store.delete_snapshot("s1")
         await store.delete_snapshot("s2")
         assert (await store.usage("acme")).total_bytes == 0
+
+    # --- tenants --------------------------------------------------------------------------------
+
+    async def test_a_store_serving_one_tenant_never_returns_another_tenants_snapshot(
+        self, store: SnapshotStore, tenant_store: Callable[[str], SnapshotStore]
+    ) -> None:
+        """Issue 23: in one namespace, a baseline naming another tenant's Snapshot returned that
+        tenant's manifest (keys and digests). Every read checks the snapshot is the asker's."""
+        await put_snapshot(store, "a1", WF_A, tenant="ns/a")
+        await store.put_drift(report_with("a1", 3, tenant="ns/a"))
+        b = tenant_store("ns/b")
+        reads: list[Callable[[], Awaitable[Any]]] = [
+            lambda: b.get_manifest("a1"),
+            lambda: b.get_drift("a1"),
+            lambda: b.read_changes("a1", 0, 10),
+            lambda: b.delete_snapshot("a1"),
+        ]
+        for read in reads:
+            with pytest.raises(SnapshotOfAnotherTenant) as info:
+                await read()
+            message = str(info.value)
+            assert "'a1'" in message and "'ns/a'" in message and "'ns/b'" in message
+            assert "spec.drift.baselineSnapshot" in message
+            assert "workflow/1" not in message
+        assert await b.list_snapshots() == []
+        a = tenant_store("ns/a")
+        assert set((await a.get_manifest("a1")).items) == set(WF_A)  # untouched by b's delete
+        assert (await a.get_drift("a1")) == report_with("a1", 3, tenant="ns/a")

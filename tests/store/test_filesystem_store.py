@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,6 +29,10 @@ class TestFilesystemStoreContract(StoreContract):
     @pytest.fixture
     def store(self, root: Path) -> FilesystemStore:
         return FilesystemStore(root, durable=False, gc_grace=timedelta(0))
+
+    @pytest.fixture
+    def tenant_store(self, root: Path) -> Callable[[str], FilesystemStore]:
+        return lambda tenant: FilesystemStore(root, durable=False, gc_grace=timedelta(0), tenant=tenant)
 
 
 async def test_bodies_are_compressed_and_sharded_by_digest_prefix(root: Path) -> None:

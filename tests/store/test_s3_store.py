@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -31,6 +32,10 @@ class TestS3StoreContract(StoreContract):
     @pytest.fixture
     def store(self, s3_client: S3Client) -> S3Store:
         return S3Store(s3_client, gc_grace=timedelta(0))
+
+    @pytest.fixture
+    def tenant_store(self, s3_client: S3Client) -> Callable[[str], S3Store]:
+        return lambda tenant: S3Store(s3_client, gc_grace=timedelta(0), tenant=tenant)
 
 
 async def test_objects_are_laid_out_like_the_filesystem_store_and_bodies_are_compressed(s3_client: S3Client) -> None:

@@ -118,14 +118,19 @@ class OperatorContext:
     ) -> SnapshotStore:
         """The payload store of one tenant (``namespace/name``); with ``owner``, a store object for
         one capture of that Snapshot, enforcing ``budget_bytes`` (capped cluster-wide) while writing;
-        the payload parts it writes are owned by ``parts_owner`` (the JiraTenant)."""
+        the payload parts it writes are owned by ``parts_owner`` (the JiraTenant).
+
+        Every backend keeps each namespace apart and serves this tenant only: reading another
+        tenant's snapshot raises :class:`~jiradrift.model.store_errors.SnapshotOfAnotherTenant`."""
         budget = self.budget(budget_bytes)
         if self.settings.store == "filesystem":
-            return FilesystemStore(self.settings.store_path, budget_bytes=budget)
+            return FilesystemStore.for_namespace(
+                self.settings.store_path, namespace, tenant=tenant, budget_bytes=budget
+            )
         if self.settings.store == "s3" and self.settings.s3 is not None:
             if self.s3 is None:
                 self.s3 = S3Client.connect(self.settings.s3)
-            return S3Store.for_namespace(self.s3, namespace, budget_bytes=budget)
+            return S3Store.for_namespace(self.s3, namespace, tenant=tenant, budget_bytes=budget)
         kube = self.kube
         store = self.stores.get((namespace, tenant))
         if store is None:

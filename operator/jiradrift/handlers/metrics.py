@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from jiradrift.store.codec import skipped_total
+
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 SNAPSHOT_DURATION = Histogram(
@@ -28,6 +30,13 @@ SNAPSHOT_ITEMS = Gauge(
     ["namespace", "tenant", "type"],
     registry=REGISTRY,
 )
+STORE_OBJECTS_SKIPPED = Gauge(
+    "jiradrift_store_objects_skipped",
+    "Reads of stored objects skipped as planted or damaged (too large, not zstd or JSON, fields missing) "
+    "since the operator started; each logs a warning naming the object.",
+    registry=REGISTRY,
+)
+STORE_OBJECTS_SKIPPED.set_function(skipped_total)
 SNAPSHOTS = Counter(
     "jiradrift_snapshots_total",
     "Snapshots finished, by phase.",

@@ -14,6 +14,7 @@ from jiradrift.handlers.objects import delete_object
 from jiradrift.k8s.resources import JiraTenantSpec, SnapshotPhase
 from jiradrift.kube.client import KubeError, resource_path
 from jiradrift.model.store import SnapshotStore
+from jiradrift.model.store_errors import StoreError
 from jiradrift.snapshot.baseline import SnapshotEntry
 
 log = logging.getLogger("jiradrift.retention")
@@ -97,6 +98,8 @@ async def delete_snapshot(ctx: OperatorContext, store: SnapshotStore, namespace:
         await store.delete_snapshot(snap.name)
     except KeyError:
         pass
+    except StoreError as exc:  # another tenant's or unreadable payload: not ours to remove; pruning goes on
+        log.warning("%s/%s: its stored payload was left in place: %s", namespace, snap.name, exc)
     if snap.lease:
         await delete_released_lease(ctx, namespace, snap.lease)
     await delete_object(ctx.kube, namespace, "snapshots", snap.name)

@@ -7,15 +7,21 @@ The store is async: these await it and never block the event loop.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from jiradrift.k8s.conditions import Reason, ReconcileError
 from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
+from jiradrift.model.store_errors import CorruptStoredObject, SnapshotOfAnotherTenant
 from jiradrift.snapshot.diff import incomparable
 from jiradrift.snapshot.recording import diff_stored
+from jiradrift.store.codec import skip
+
+log = logging.getLogger(__name__)
 
 # The manifest's captured_at is the operator's clock, creationTimestamp the API server's: allow
 # this much skew before deciding a manifest predates its Snapshot (a re-created one of the same name).
@@ -28,7 +34,13 @@ async def stored_manifest(
     """The manifest an earlier attempt stored for this Snapshot: same id, tenant and type, and
     captured after the Snapshot was ``created``, give or take :data:`CLOCK_SKEW` (a Snapshot re-created
     under the same name later starts afresh)."""
-    manifest = await manifest_or_none(store, snapshot_id)
+    try:
+        manifest = await manifest_or_none(store, snapshot_id)
+    except SnapshotOfAnotherTenant:  # a Snapshot of this name was another tenant's: start afresh
+        return None
+    except CorruptStoredObject as exc:  # planted or damaged: capture again (put_manifest then refuses the id)
+        skip(exc)
+        return None
     if manifest is None or manifest.tenant != tenant or manifest.type != snapshot_type:
         return None
     return manifest if manifest.captured_at >= created - CLOCK_SKEW else None
@@ -46,18 +58,33 @@ async def find_baseline(
 ) -> Manifest | None:
     """The named baseline, else the newest other complete snapshot of this tenant and type.
 
-    A named baseline of another type (or tenant) is no baseline for this type: a comparison across
-    types means nothing, so such a type is compared with its previous complete snapshot.
-    """
+    A named baseline of another type is no baseline for this type: a comparison across types means
+    nothing, so such a type is compared with its previous complete snapshot. A named baseline must
+    be one of this tenant's snapshots (the store refuses another's, and nothing of it is read): else
+    the Snapshot fails with reason ``BaselineOfAnotherTenant``, naming the baseline, its tenant and the
+    fix. A stored snapshot that is damaged or planted is skipped."""
     if spec.drift.compare_to == "baseline" and spec.drift.baseline_snapshot:
-        named = await manifest_or_none(store, spec.drift.baseline_snapshot)
+        try:
+            named = await manifest_or_none(store, spec.drift.baseline_snapshot)
+        except SnapshotOfAnotherTenant as exc:
+            raise ReconcileError(
+                Reason.BASELINE_OF_ANOTHER_TENANT,
+                f"spec.drift.baselineSnapshot of JiraTenant {tenant} names Snapshot {exc.snapshot_id!r}, which "
+                f"belongs to tenant {exc.owner!r}; name one of {tenant}'s own Snapshots there, or set "
+                f"spec.drift.compareTo to previous",
+            ) from None
         if named is None or named.read_nothing:
             return None
         if named.tenant == tenant and named.type == snapshot_type:
             return named
     for info in await store.list_snapshots(tenant):
-        if info.snapshot_id != current and info.type == snapshot_type and info.complete:
-            return await store.get_manifest(info.snapshot_id)
+        if info.snapshot_id != current and info.type == snapshot_type and info.complete and info.tenant == tenant:
+            try:
+                return await store.get_manifest(info.snapshot_id)
+            except CorruptStoredObject as exc:
+                skip(exc)  # the next older one is the baseline
+            except SnapshotOfAnotherTenant as exc:  # listed for us, stored for another: never read it
+                log.warning("%s: baseline candidate skipped: %s", tenant, exc)
     return None
 
 

@@ -75,6 +75,7 @@ class Reason(StrEnum):
     DRIFT_DETECTED = "DriftDetected"
     SNAPSHOT_INCOMPLETE = "SnapshotIncomplete"
     BUDGET_EXCEEDED = "BudgetExceeded"
+    BASELINE_OF_ANOTHER_TENANT = "BaselineOfAnotherTenant"
     # accepted baselines (the Drifted condition)
     UNACCEPTED_CHANGES = "UnacceptedChanges"
     MATCHES_ACCEPTED = "MatchesAccepted"
@@ -98,6 +99,7 @@ TERMINAL_REASONS = frozenset(
         Reason.NON_CANONICAL_URL,
         Reason.INSECURE_URL,
         Reason.INVALID_URL,
+        Reason.BASELINE_OF_ANOTHER_TENANT,
     }
 )
 

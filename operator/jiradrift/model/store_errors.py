@@ -71,3 +71,33 @@ class BudgetExceeded(StoreError):
         self.snapshot_type = snapshot_type
         self.budget_bytes = budget_bytes
         self.needed_bytes = needed_bytes
+
+
+class CorruptStoredObject(StoreError):
+    """Something read from a store is not what jiradrift writes: too large when expanded, not zstd,
+    not JSON, or missing fields. Stored objects are untrusted input (anyone who may create a Secret,
+    ConfigMap or file there may plant one): a reader skips such an object with a warning, never crashes.
+    """
+
+    def __init__(self, what: str, where: str, problem: str) -> None:
+        super().__init__(
+            f"{what} in {where} is not a valid jiradrift object ({problem}); it was skipped. If nobody "
+            f"wrote it by hand, delete it: jiradrift writes every object it reads, and will write it again"
+        )
+        self.what = what
+        self.where = where
+        self.problem = problem
+
+
+class SnapshotOfAnotherTenant(StoreError):
+    """A stored snapshot was asked for by a tenant it does not belong to. Nothing of it is returned."""
+
+    def __init__(self, snapshot_id: str, owner: str, asking: str) -> None:
+        super().__init__(
+            f"snapshot {snapshot_id!r} belongs to tenant {owner!r}, not to {asking!r}; a tenant reads only its "
+            f"own snapshots. Name one of {asking!r}'s Snapshots (e.g. in spec.drift.baselineSnapshot), "
+            f"or set spec.drift.compareTo to previous"
+        )
+        self.snapshot_id = snapshot_id
+        self.owner = owner
+        self.asking = asking

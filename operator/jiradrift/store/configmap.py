@@ -70,13 +70,15 @@ from jiradrift.model.report import Change, DriftReport
 from jiradrift.model.store import SnapshotInfo, StoreUsage
 from jiradrift.model.store_errors import (
     BudgetExceeded,
+    CorruptStoredObject,
     ItemNotFound,
     SnapshotNotFound,
     StoreError,
     StoreIntegrityError,
     check_body,
 )
-from jiradrift.store.codec import shared_codec
+from jiradrift.store import layout
+from jiradrift.store.codec import MAX_EXPANDED_BYTES, load_json, shared_codec, skip
 from jiradrift.store.layout import CHANGES_PER_CHUNK, DEFAULT_GC_GRACE
 
 GROUP = "jiradrift.io"
@@ -115,6 +117,7 @@ ITEMS_CACHE = 8  # items blobs kept in memory (immutable; a tenant's newest per 
 PACK_CACHE = 4  # packs' bodies kept in memory for reads
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _SLUG = re.compile(r"[^a-z0-9]+")
+_OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")  # a DNS subdomain: no '/', no '..' path
 
 
 def _utcnow() -> datetime:
@@ -264,10 +267,20 @@ class ConfigMapStore:
     def _compress(self, data: bytes) -> bytes:
         return self._codec.compress(data)
 
-    def _decompress(self, data: bytes) -> bytes:
-        return self._codec.decompress(data)
+    @property
+    def _where_text(self) -> str:
+        return f"{self.RESOURCE} of namespace {self.namespace}"
+
+    def _decompress(self, data: bytes, what: str = "a stored part") -> bytes:
+        """Bounded (MAX_EXPANDED_BYTES): a planted part is skipped, never expanded past the bound."""
+        return self._codec.decode(data, what, self._where_text)
 
     async def _request(self, method: str, name: str = "", **kwargs: Any) -> Any:
+        if name and not _OBJECT_NAME.match(name):
+            # names come from annotations anyone may plant: never a path ("../secrets/x", another namespace)
+            raise CorruptStoredObject(
+                f"{self.KIND.lower()} name {name[:80]!r}", self._where_text, "not a Kubernetes object name"
+            )
         path = f"{self._path}/{name}" if name else self._path
         try:
             return await self.kube.request(method, path, **kwargs)
@@ -393,7 +406,11 @@ class ConfigMapStore:
         return [(f"{stem}.{n}", blob[i : i + step]) for n, i in enumerate(range(0, max(len(blob), 1), step))]
 
     async def _read_sliced(self, names: list[str], stem: str) -> bytes:
+        what = f"{self.KIND.lower()}s {','.join(names[:3])}{'...' if len(names) > 3 else ''}"
+        if len(names) > MAX_EXPANDED_BYTES // self.max_chunk_bytes + 1:
+            raise CorruptStoredObject(what, self._where_text, f"{len(names)} parts, more than any stored object needs")
         chunks: dict[int, bytes] = {}
+        size = 0
         for name in names:
             cm = await self._get(name)
             if cm is None:
@@ -403,7 +420,13 @@ class ConfigMapStore:
                 )
             for key, value in (cm.get(self.DATA) or {}).items():
                 if key.startswith(stem + "."):
-                    chunks[int(key.rsplit(".", 1)[1])] = base64.b64decode(value)
+                    try:
+                        chunks[int(key.rsplit(".", 1)[1])] = data = base64.b64decode(value)
+                    except ValueError as exc:
+                        raise CorruptStoredObject(what, self._where_text, f"key {key!r}: {exc}") from None
+                    size += len(data)
+                    if size > MAX_EXPANDED_BYTES:
+                        raise CorruptStoredObject(what, self._where_text, f"over {MAX_EXPANDED_BYTES} bytes")
         return b"".join(chunks[i] for i in sorted(chunks))
 
     def _name(self, kind: str, text: str | None = None) -> str:
@@ -431,10 +454,36 @@ class ConfigMapStore:
     # --- records ----------------------------------------------------------------------------
 
     def _record(self, obj: Mapping[str, Any]) -> _Record:
-        meta = obj["metadata"]
+        """A manifest's record, validated: CorruptStoredObject (naming it) when an annotation is
+        missing or malformed (anyone who may create a ConfigMap or Secret here may plant one)."""
+        meta = obj.get("metadata") or {}
+        try:
+            return self._decode_record(meta)
+        except (CorruptStoredObject, KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+            if isinstance(exc, CorruptStoredObject):
+                problem = f"{exc.what}: {exc.problem}"
+            elif isinstance(exc, KeyError):
+                problem = f"annotation {exc.args[0]} is missing"
+            else:
+                problem = f"malformed: {exc}"
+            name = f"manifest {self.KIND.lower()} {self.namespace}/{meta.get('name', '?')}"
+            raise CorruptStoredObject(name, self._where_text, problem) from None
+
+    def _decode_record(self, meta: Mapping[str, Any]) -> _Record:
         ann = meta.get("annotations") or {}
         items = orjson.loads(ann.get(A_ITEMS) or "{}")
         drift = orjson.loads(ann[A_DRIFT]) if ann.get(A_DRIFT) else None
+        if drift is not None:
+            drift = layout.valid_drift_summary(drift, A_DRIFT, self._where_text)
+            parts, chunk_part = drift.get("parts"), drift.get("chunk_part")
+            if not (isinstance(parts, list) and isinstance(chunk_part, list)):
+                raise ValueError(f"{A_DRIFT} lacks its parts")
+            if not all(isinstance(p, str) for p in parts) or not all(
+                isinstance(n, int) and 0 <= n < len(parts) for n in chunk_part
+            ):
+                raise ValueError(f"{A_DRIFT} names parts that are not there")
+        if not isinstance(items, dict) or not all(isinstance(p, str) for p in items.get("parts", [])):
+            raise ValueError(f"{A_ITEMS} is not {{'parts': [names], 'bytes': n}}")
         info = SnapshotInfo(
             snapshot_id=ann[A_SNAPSHOT],
             tenant=ann[A_TENANT],
@@ -448,8 +497,9 @@ class ConfigMapStore:
         )
         packs = [p for p in (ann.get(A_PACKS) or "").split(",") if p]
         sizes = [int(b) for b in (ann.get(A_PACK_BYTES) or "").split(",") if b]
+        layout.check_name("snapshot id", info.snapshot_id)
         return _Record(
-            name=meta["name"],
+            name=str(meta["name"]),
             info=info,
             items_parts=list(items.get("parts", [])),
             items_bytes=int(items.get("bytes", 0)),
@@ -462,7 +512,12 @@ class ConfigMapStore:
     async def _records(self, tenant: str | None) -> list[_Record]:
         """Manifest records, newest first, for one tenant or (tenant None) the whole namespace."""
         labels = {LABEL_TENANT: label_value(tenant)} if tenant is not None else {}
-        rows = [self._record(obj) for obj in await self._list_meta(self._selector("manifest", **labels))]
+        rows = []
+        for obj in await self._list_meta(self._selector("manifest", **labels)):
+            try:
+                rows.append(self._record(obj))
+            except CorruptStoredObject as exc:  # planted or damaged: skipped, never fatal
+                skip(exc)
         if tenant is not None:
             rows = [r for r in rows if r.info.tenant == tenant]  # labels are lossy; annotations exact
         rows.sort(key=lambda r: r.key, reverse=True)
@@ -483,7 +538,12 @@ class ConfigMapStore:
         if key in cache:
             cache.move_to_end(key)
             return cache[key]
-        blob: dict[str, Any] = orjson.loads(self._decompress(await self._read_sliced(parts, "items")))
+        what = f"items index {self.KIND.lower()} {self.namespace}/{parts[0] if parts else '?'}"
+        blob = _valid_items_blob(
+            load_json(self._decompress(await self._read_sliced(parts, "items"), what), what, self._where_text),
+            what,
+            self._where_text,
+        )
         cache[key] = blob  # items parts are immutable: their names are random and never reused
         while len(cache) > ITEMS_CACHE:
             cache.popitem(last=False)
@@ -509,6 +569,9 @@ class ConfigMapStore:
         for record in newest.values():
             try:
                 blob = await self._items(record.items_parts)
+            except CorruptStoredObject as exc:  # planted or damaged: capture goes on without it
+                skip(exc)
+                continue
             except StoreError:
                 continue  # deleted while we looked; its bodies are not ours to re-use
             for digest, pack in self._where(blob).items():
@@ -652,7 +715,13 @@ class ConfigMapStore:
                 if data is None or digest not in data:
                     self._shared.packs.pop(pack, None)
                     raise ItemNotFound(digest, f"{self.RESOURCE} in namespace {self.namespace}")
-                out[digest] = self._decompress(base64.b64decode(data[digest]))
+                try:
+                    raw = base64.b64decode(data[digest])
+                except ValueError as exc:
+                    raise CorruptStoredObject(
+                        f"item body {digest} in pack {pack}", self._where_text, str(exc)
+                    ) from None
+                out[digest] = self._decompress(raw, f"item body {digest} in pack {pack}")
         return out
 
     async def get_item(self, digest: str) -> bytes:
@@ -788,9 +857,19 @@ class ConfigMapStore:
     async def get_manifest(self, snapshot_id: str) -> Manifest:
         cm = await self._manifest_cm(snapshot_id)
         record = self._record(cm)
-        data = orjson.loads(self._decompress(base64.b64decode(cm[self.DATA]["manifest"])))
+        layout.check_owner(snapshot_id, record.info.tenant, self.tenant)  # before anything of it is read
+        what = f"manifest {self.KIND.lower()} {self.namespace}/{record.name}"
+        try:
+            raw = base64.b64decode((cm.get(self.DATA) or {})["manifest"])
+        except (KeyError, ValueError) as exc:
+            raise CorruptStoredObject(what, self._where_text, f"no manifest payload ({exc})") from None
+        data = load_json(self._decompress(raw, what), what, self._where_text)
+        if not isinstance(data, dict):
+            raise CorruptStoredObject(what, self._where_text, "the payload is not a JSON object")
         data["items"] = (await self._items(record.items_parts))["items"]
-        return Manifest.model_validate(data)
+        manifest = layout.validated_manifest(data, what, self._where_text)
+        layout.check_owner(snapshot_id, manifest.tenant, record.info.tenant)
+        return manifest
 
     async def list_snapshots(self, tenant: str | None = None) -> list[SnapshotInfo]:
         return [record.info for record in await self._records(tenant if tenant is not None else self.tenant)]
@@ -803,6 +882,7 @@ class ConfigMapStore:
     async def delete_snapshot(self, snapshot_id: str, *, collect: bool = True) -> None:
         """Delete a snapshot's manifest and drift, then (``collect``) whatever nothing else uses."""
         record = self._record(await self._manifest_cm(snapshot_id))
+        layout.check_owner(snapshot_id, record.info.tenant, self.tenant)
         await self._delete(record.name)  # the snapshot is gone from listings from here on
         for name in (record.drift or {}).get("parts", []):
             await self._delete(name)
@@ -925,7 +1005,9 @@ class ConfigMapStore:
             await self._delete(name)
 
     async def _drift(self, snapshot_id: str) -> dict[str, Any] | None:
-        return self._record(await self._manifest_cm(snapshot_id)).drift
+        record = self._record(await self._manifest_cm(snapshot_id))
+        layout.check_owner(snapshot_id, record.info.tenant, self.tenant)
+        return record.drift
 
     async def get_drift(self, snapshot_id: str) -> DriftReport | None:
         drift = await self._drift(snapshot_id)
@@ -953,7 +1035,14 @@ class ConfigMapStore:
                 if cm is None:
                     raise StoreError(f"drift part {self.namespace}/{name} is missing; store the drift report again")
                 fetched[name] = cm.get(self.DATA) or {}
-            chunk = orjson.loads(self._decompress(base64.b64decode(fetched[name][f"changes.{n}"])))
+            what = f"drift chunk {n} in {self.KIND.lower()} {self.namespace}/{name}"
+            try:
+                raw = base64.b64decode(fetched[name][f"changes.{n}"])
+            except (KeyError, ValueError) as exc:
+                raise CorruptStoredObject(what, self._where_text, f"missing or not base64 ({exc})") from None
+            chunk = load_json(self._decompress(raw, what), what, self._where_text)
+            if not isinstance(chunk, list):
+                raise CorruptStoredObject(what, self._where_text, "not a JSON list of changes")
             lo = max(start - n * size, 0)
             hi = min(stop - n * size, len(chunk))
             out.extend(Change.from_dict(c) for c in chunk[lo:hi])
@@ -1021,6 +1110,23 @@ class _SharedState:
     def __init__(self) -> None:
         self.packs: OrderedDict[str, dict[str, str]] = OrderedDict()  # a few packs' binaryData (base64)
         self.items_cache: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+
+def _valid_items_blob(blob: Any, what: str, where: str) -> dict[str, Any]:
+    """A read items index: ``{"items": {key: digest}, "packs": [names], "where": [pack number per item]}``."""
+    ok = (
+        isinstance(blob, dict)
+        and isinstance(blob.get("items"), dict)
+        and isinstance(blob.get("packs"), list)
+        and isinstance(blob.get("where"), list)
+        and len(blob["where"]) == len(blob["items"])
+        and all(isinstance(p, str) for p in blob["packs"])
+        and all(isinstance(n, int) and 0 <= n < len(blob["packs"]) for n in blob["where"])
+        and all(isinstance(d, str) and _DIGEST.match(d) for d in blob["items"].values())
+    )
+    if not ok:
+        raise CorruptStoredObject(what, where, "not an items index (items, packs and where do not match)")
+    return dict(blob)
 
 
 def _check_owner(owner: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,15 @@ Layout under ``root``::
     index/<tenant>.json               small per-snapshot records, newest first (a cache of the above)
     tmp/                              in-flight writes; every file appears by an atomic rename
 
+The operator keeps one such store per namespace, ``<root>/namespaces/<namespace>/``
+(:meth:`FilesystemStore.for_namespace`): Snapshot names, the snapshot ids, are unique only within a
+namespace, so ``team-a/acme`` and ``team-b/acme`` must never share one. A store the operator wrote
+before (every namespace in ``<root>``) is moved there, namespace by namespace, on first use.
+
+Everything read back is untrusted (anyone who can write the directory can plant a file): each read
+is bounded (:data:`~jiradrift.store.codec.MAX_EXPANDED_BYTES`) and validated, and a bad file is
+skipped with a warning by listings, captures and garbage collection.
+
 Why this shape: bodies are content-addressed so an unchanged item costs nothing; a manifest that
 equals its predecessor is stored as a reference (``items_from``) so an unchanged snapshot costs
 nothing either; the index lets listings and the drift paginator work without opening manifests;
@@ -36,9 +45,17 @@ import orjson
 from jiradrift.model.manifest import Manifest, compute_digest
 from jiradrift.model.report import Change, DriftReport
 from jiradrift.model.store import SnapshotInfo, StoreUsage
-from jiradrift.model.store_errors import ItemNotFound, SnapshotNotFound, StoreError, check_body
+from jiradrift.model.store_errors import (
+    CorruptStoredObject,
+    ItemNotFound,
+    SnapshotNotFound,
+    StoreError,
+    StoreIntegrityError,
+    check_body,
+)
 from jiradrift.store import layout
-from jiradrift.store.codec import shared_codec
+from jiradrift.store.bounded import read_file_bounded
+from jiradrift.store.codec import MAX_EXPANDED_BYTES, load_json, shared_codec, skip
 from jiradrift.store.layout import DEFAULT_GC_GRACE, FORMAT_MARKER, FORMAT_VERSION, Capture, Row
 
 
@@ -50,7 +67,9 @@ class FilesystemStore:
     off for speed. ``gc_grace``: bodies younger than this are never collected, which protects a
     capture that is writing bodies for a manifest it has not put yet. ``budget_bytes``: the bodies
     one snapshot uses may occupy at most this many bytes; a capture past it gets
-    :class:`BudgetExceeded` before the body that would not fit is written.
+    :class:`BudgetExceeded` before the body that would not fit is written. ``tenant``: when given,
+    the store serves that tenant only: its listings, and reads and deletes of its own snapshots
+    (another tenant's raise :class:`SnapshotOfAnotherTenant`, and nothing of it is returned).
     """
 
     def __init__(
@@ -61,8 +80,10 @@ class FilesystemStore:
         compression_level: int = 3,
         gc_grace: timedelta = DEFAULT_GC_GRACE,
         budget_bytes: int | None = None,
+        tenant: str | None = None,
     ) -> None:
         self.root = Path(root)
+        self.tenant = tenant
         self.budget_bytes = budget_bytes
         self._capture: Capture | None = None
         self.durable = durable
@@ -89,8 +110,25 @@ class FilesystemStore:
             )
         return cls(root, **options)
 
+    @classmethod
+    def for_namespace(cls, root: Path | str, namespace: str, **options: Any) -> FilesystemStore:
+        """The operator's store of one namespace: ``<root>/namespaces/<namespace>/``.
+
+        A store the operator wrote under ``root`` itself (before stores were per namespace) is
+        migrated: the snapshots of this namespace's tenants move here on first use (see
+        :func:`jiradrift.store.fs_migrate.migrate_namespace`)."""
+        from jiradrift.store.fs_migrate import migrate_namespace
+
+        store = cls(Path(root) / "namespaces" / layout.check_name("namespace", namespace), **options)
+        migrate_namespace(Path(root), namespace, store)
+        return store
+
     def __repr__(self) -> str:
         return f"FilesystemStore({str(self.root)!r})"
+
+    def _read(self, path: Path, what: str) -> bytes:
+        """A stored file, at most MAX_EXPANDED_BYTES of it (FileNotFoundError passes through)."""
+        return read_file_bounded(path, MAX_EXPANDED_BYTES, what, str(self.root))
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -123,11 +161,15 @@ class FilesystemStore:
                 fcntl.flock(f.fileno(), fcntl.LOCK_UN)
 
     def _read_index(self, tenant: str) -> list[Row]:
+        what = f"the index of tenant {tenant!r}"
         try:
-            rows: list[Row] = orjson.loads(self._index_path(tenant).read_bytes())
+            data = load_json(self._read(self._index_path(tenant), what), what, str(self.root))
         except FileNotFoundError:
             return []
-        return rows
+        except CorruptStoredObject as exc:
+            skip(exc)
+            return []
+        return layout.valid_rows(data, what, str(self.root))
 
     def _write_index(self, tenant: str, rows: list[Row]) -> None:
         rows.sort(key=layout.newest_first, reverse=True)
@@ -140,17 +182,19 @@ class FilesystemStore:
         for tenant in self._tenants():
             for row in self._read_index(tenant):
                 if row["id"] == snapshot_id:
+                    layout.check_owner(snapshot_id, row["tenant"], self.tenant)
                     return row
         raise SnapshotNotFound(snapshot_id, str(self.root))
 
     # --- item bodies ------------------------------------------------------------------------
 
     def _get_item(self, digest: str) -> bytes:
+        what = f"item body {digest}"
         try:
-            raw = self._item_path(layout.check_digest(digest)).read_bytes()
+            raw = self._read(self._item_path(layout.check_digest(digest)), what)
         except FileNotFoundError:
             raise ItemNotFound(digest, str(self.root)) from None
-        return self._codec.decompress(raw)
+        return self._codec.decode(raw, what, str(self.root))
 
     # --- manifests --------------------------------------------------------------------------
 
@@ -162,6 +206,7 @@ class FilesystemStore:
         with self._index_lock(manifest.tenant):
             rows = self._read_index(manifest.tenant)
             layout.require_new(rows, manifest.snapshot_id)
+            self._require_not_foreign(manifest)
             plan = layout.plan_manifest(rows, manifest, digest)
             payload = self._codec.compress(
                 orjson.dumps({"manifest": plan.written.model_dump(mode="json"), "items_from": plan.items_from})
@@ -174,22 +219,39 @@ class FilesystemStore:
             self._write_index(manifest.tenant, rows)
         return plan.stored
 
-    def _load_raw(self, snapshot_id: str) -> dict[str, Any]:
+    def _require_not_foreign(self, manifest: Manifest) -> None:
+        """Refuse to write over another tenant's stored snapshot of the same id (S3 and Kubernetes
+        refuse a second create of a manifest; a file would be silently replaced)."""
         try:
-            raw = (self._snapshot_dir(snapshot_id) / "manifest.json.zst").read_bytes()
+            owner = self._load_raw(manifest.snapshot_id)["manifest"]["tenant"]
+        except (SnapshotNotFound, CorruptStoredObject):
+            return  # nothing there, or nothing readable: ours to write
+        if owner != manifest.tenant:
+            raise StoreIntegrityError(
+                f"snapshot {manifest.snapshot_id!r} is already stored for tenant {owner!r} in {self.root}; "
+                f"snapshots are immutable: delete that tenant's snapshot first, or capture under a new id"
+            )
+
+    def _load_raw(self, snapshot_id: str) -> dict[str, Any]:
+        what = f"the manifest of snapshot {snapshot_id!r}"
+        try:
+            raw = self._read(self._snapshot_dir(snapshot_id) / "manifest.json.zst", what)
         except FileNotFoundError:
             raise SnapshotNotFound(snapshot_id, str(self.root)) from None
-        data: dict[str, Any] = orjson.loads(self._codec.decompress(raw))
-        return data
+        return layout.valid_raw_manifest(self._codec.decode_json(raw, what, str(self.root)), what, str(self.root))
 
     def _get_manifest(self, snapshot_id: str) -> Manifest:
         data = self._load_raw(snapshot_id)
         manifest = data["manifest"]
+        layout.check_owner(snapshot_id, manifest["tenant"], self.tenant)  # before anything of it is read
         if data["items_from"]:
-            manifest["items"] = self._load_raw(data["items_from"])["manifest"]["items"]
-        return Manifest.model_validate(manifest)
+            lender = self._load_raw(data["items_from"])["manifest"]
+            layout.check_owner(data["items_from"], lender["tenant"], manifest["tenant"])
+            manifest["items"] = lender["items"]
+        return layout.validated_manifest(manifest, f"the manifest of snapshot {snapshot_id!r}", str(self.root))
 
     def _list_snapshots(self, tenant: str | None = None) -> Iterator[SnapshotInfo]:
+        tenant = tenant if tenant is not None else self.tenant
         if tenant is not None:
             rows = self._read_index(tenant)
         else:
@@ -255,10 +317,19 @@ class FilesystemStore:
     def _referenced_digests(self) -> set[str]:
         live: set[str] = set()
         for snap_dir in (self.root / "snapshots").iterdir():
-            with contextlib.suppress(SnapshotNotFound):
+            try:
                 data = self._load_raw(snap_dir.name)
-                if not data["items_from"]:
-                    live.update(data["manifest"]["items"].values())
+            except SnapshotNotFound:
+                continue
+            except StoreError as exc:  # planted or damaged (or not a snapshot name): skip, keep collecting
+                skip(
+                    exc
+                    if isinstance(exc, CorruptStoredObject)
+                    else CorruptStoredObject(f"snapshot directory {snap_dir.name!r}", str(self.root), str(exc))
+                )
+                continue
+            if not data["items_from"]:
+                live.update(str(d) for d in data["manifest"].get("items", {}).values())
         return live
 
     def _collect_garbage(self) -> int:
@@ -312,17 +383,23 @@ class FilesystemStore:
             self._write_index(row["tenant"], rows)
 
     def _drift_summary(self, snapshot_id: str) -> dict[str, Any] | None:
+        if self.tenant is not None:
+            self._find_row(snapshot_id)  # refuses another tenant's snapshot
+        what = f"the drift report of snapshot {snapshot_id!r}"
         try:
-            summary: dict[str, Any] = orjson.loads((self._snapshot_dir(snapshot_id) / "drift.json").read_bytes())
+            summary = load_json(self._read(self._snapshot_dir(snapshot_id) / "drift.json", what), what, str(self.root))
         except FileNotFoundError:
             if not (self._snapshot_dir(snapshot_id) / "manifest.json.zst").exists():
                 raise SnapshotNotFound(snapshot_id, str(self.root)) from None
             return None
-        return summary
+        return layout.valid_drift_summary(summary, what, str(self.root))
 
     def _read_chunk(self, snapshot_id: str, n: int) -> list[dict[str, Any]]:
-        raw = (self._snapshot_dir(snapshot_id) / "drift" / f"{n}.json.zst").read_bytes()
-        chunk: list[dict[str, Any]] = orjson.loads(self._codec.decompress(raw))
+        what = f"drift chunk {n} of snapshot {snapshot_id!r}"
+        raw = self._read(self._snapshot_dir(snapshot_id) / "drift" / f"{n}.json.zst", what)
+        chunk = self._codec.decode_json(raw, what, str(self.root))
+        if not isinstance(chunk, list):
+            raise CorruptStoredObject(what, str(self.root), "not a JSON list of changes")
         return chunk
 
     def _get_drift(self, snapshot_id: str) -> DriftReport | None:
@@ -347,7 +424,12 @@ class FilesystemStore:
         digests: set[str] = set()
         for row in rows:
             if not row["items_from"]:
-                digests.update(self._load_raw(row["id"])["manifest"]["items"].values())
+                try:
+                    digests.update(self._load_raw(row["id"])["manifest"].get("items", {}).values())
+                except SnapshotNotFound:
+                    continue
+                except CorruptStoredObject as exc:
+                    skip(exc)
         body_bytes = 0
         for digest in digests:
             with contextlib.suppress(FileNotFoundError):

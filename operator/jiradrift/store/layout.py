@@ -20,8 +20,15 @@ import orjson
 from jiradrift.model.manifest import Manifest, read_nothing
 from jiradrift.model.report import Change, DriftReport
 from jiradrift.model.store import SnapshotInfo, StoreUsage
-from jiradrift.model.store_errors import BudgetExceeded, InvalidStoreName, StoreError, StoreIntegrityError
-from jiradrift.store.codec import ZstdCodec
+from jiradrift.model.store_errors import (
+    BudgetExceeded,
+    CorruptStoredObject,
+    InvalidStoreName,
+    SnapshotOfAnotherTenant,
+    StoreError,
+    StoreIntegrityError,
+)
+from jiradrift.store.codec import ZstdCodec, skip
 
 FORMAT_MARKER = "jiradrift-store.json"
 FORMAT_VERSION = 1
@@ -94,6 +101,95 @@ def row_to_info(row: Row) -> SnapshotInfo:
         unchanged_from=row["unchanged_from"],
         change_count=row["changes"],
     )
+
+
+_ROW_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "id": str,
+    "tenant": str,
+    "type": str,
+    "captured_at": str,
+    "digest": str,
+    "items": int,
+    "complete": bool,
+    "unchanged_from": (str, type(None)),
+    "changes": (int, type(None)),
+    "manifest_bytes": int,
+    "drift_bytes": int,
+    "items_from": (str, type(None)),
+}
+
+
+def valid_rows(data: Any, what: str, where: str) -> list[Row]:
+    """The well-formed rows of a read index; anything else is skipped (with a warning): a planted or
+    damaged index never stops a listing, a capture or garbage collection."""
+    if not isinstance(data, list):
+        skip(CorruptStoredObject(what, where, "not a JSON list of snapshot records"))
+        return []
+    rows: list[Row] = []
+    for row in data:
+        problem = _row_problem(row)
+        if problem:
+            skip(CorruptStoredObject(f"a record in {what}", where, problem))
+        else:
+            rows.append(row)
+    return rows
+
+
+def _row_problem(row: Any) -> str | None:
+    if not isinstance(row, dict):
+        return "not a JSON object"
+    for name, kind in _ROW_FIELDS.items():
+        if not isinstance(row.get(name), kind):
+            return f"field {name!r} is missing or not a {kind}"
+    try:
+        check_name("snapshot id", row["id"])
+        datetime.fromisoformat(row["captured_at"])
+    except (StoreError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
+def valid_raw_manifest(data: Any, what: str, where: str) -> dict[str, Any]:
+    """A stored manifest object (``{"manifest": {...}, "items_from": id | null}``) checked for shape;
+    CorruptStoredObject otherwise."""
+    if not isinstance(data, dict) or not isinstance(data.get("manifest"), dict):
+        raise CorruptStoredObject(what, where, "no 'manifest' object")
+    manifest = data["manifest"]
+    if not isinstance(manifest.get("tenant"), str) or not isinstance(manifest.get("items", {}), dict):
+        raise CorruptStoredObject(what, where, "the manifest's 'tenant' or 'items' is missing or malformed")
+    items_from = data.get("items_from")
+    if items_from is not None and not (isinstance(items_from, str) and _NAME.match(items_from)):
+        raise CorruptStoredObject(what, where, "'items_from' is not a snapshot id")
+    data.setdefault("items_from", None)
+    manifest.setdefault("items", {})
+    return data
+
+
+def valid_drift_summary(data: Any, what: str, where: str) -> dict[str, Any]:
+    """A stored drift summary checked for shape (what readers index with); CorruptStoredObject otherwise."""
+    if not isinstance(data, dict):
+        raise CorruptStoredObject(what, where, "not a JSON object")
+    for name in ("tenant", "type", "new_snapshot"):
+        if not isinstance(data.get(name), str):
+            raise CorruptStoredObject(what, where, f"field {name!r} is missing or not a string")
+    count, size = data.get("change_count"), data.get("chunk_size", CHANGES_PER_CHUNK)
+    if not (isinstance(count, int) and count >= 0 and isinstance(size, int) and size > 0):
+        raise CorruptStoredObject(what, where, "'change_count' or 'chunk_size' is not a count")
+    return data
+
+
+def check_owner(snapshot_id: str, owner: Any, asking: str | None) -> None:
+    """Refuse (SnapshotOfAnotherTenant) a snapshot ``asking`` (a tenant, or None: any) does not own."""
+    if asking is not None and owner != asking:
+        raise SnapshotOfAnotherTenant(snapshot_id, str(owner), asking)
+
+
+def validated_manifest(data: dict[str, Any], what: str, where: str) -> Manifest:
+    """``Manifest.model_validate`` for data read from a store: CorruptStoredObject when it does not fit."""
+    try:
+        return Manifest.model_validate(data)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise CorruptStoredObject(what, where, f"not a manifest: {str(exc).splitlines()[0]}") from None
 
 
 def newest_first(row: Row) -> tuple[float, str]:
@@ -228,7 +324,11 @@ def changes_in_chunks(
     for n, chunk in chunks:
         lo = max(start - n * size, 0)
         hi = min(stop - n * size, len(chunk))
-        out.extend(Change.from_dict(c) for c in chunk[lo:hi])
+        try:
+            out.extend(Change.from_dict(c) for c in chunk[lo:hi])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            what = f"drift chunk {n} of snapshot {summary['new_snapshot']!r}"
+            raise CorruptStoredObject(what, "the store", repr(exc)) from None
     return out
 
 

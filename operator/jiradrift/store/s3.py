@@ -35,14 +35,13 @@ from typing import Any
 from urllib.parse import unquote
 
 import orjson
-import zstandard
 
 from jiradrift.model.manifest import Manifest, compute_digest
 from jiradrift.model.report import Change, DriftReport
 from jiradrift.model.store import SnapshotInfo, StoreUsage
-from jiradrift.model.store_errors import ItemNotFound, SnapshotNotFound, StoreError, check_body
+from jiradrift.model.store_errors import CorruptStoredObject, ItemNotFound, SnapshotNotFound, StoreError, check_body
 from jiradrift.store import layout
-from jiradrift.store.codec import shared_codec
+from jiradrift.store.codec import load_json, shared_codec, skip
 from jiradrift.store.layout import DEFAULT_GC_GRACE, FORMAT_MARKER, FORMAT_VERSION, Capture, Row
 from jiradrift.store.s3client import S3Client
 
@@ -60,6 +59,8 @@ class S3Store:
     before its manifest). ``budget_bytes``: the bodies one snapshot uses may occupy at most this
     many stored bytes; a capture past it gets :class:`BudgetExceeded` before the body that would
     not fit is written. The store does not own ``client``'s connection pool unless ``owns_client``.
+    ``tenant``: when given, the store serves that tenant only (listings, reads and deletes; another
+    tenant's snapshot raises :class:`SnapshotOfAnotherTenant` and nothing of it is returned).
     """
 
     def __init__(
@@ -69,8 +70,10 @@ class S3Store:
         compression_level: int = 3,
         gc_grace: timedelta = DEFAULT_GC_GRACE,
         budget_bytes: int | None = None,
+        tenant: str | None = None,
     ) -> None:
         self.client = client
+        self.tenant = tenant
         self.gc_grace = gc_grace
         self.budget_bytes = budget_bytes
         # bounded like a response: a small hostile object must not expand without limit
@@ -83,10 +86,12 @@ class S3Store:
         self._checked_marker = False
 
     @classmethod
-    def for_namespace(cls, root: S3Client, namespace: str, *, budget_bytes: int | None = None) -> S3Store:
+    def for_namespace(
+        cls, root: S3Client, namespace: str, *, budget_bytes: int | None = None, tenant: str | None = None
+    ) -> S3Store:
         """The operator's store of one namespace: keys under ``PREFIX/NAMESPACE/`` (Snapshot names,
         the snapshot ids, are unique per namespace; bodies are shared within it, like the ConfigMap store)."""
-        return cls(root.scoped(layout.check_name("namespace", namespace)), budget_bytes=budget_bytes)
+        return cls(root.scoped(layout.check_name("namespace", namespace)), budget_bytes=budget_bytes, tenant=tenant)
 
     @property
     def where(self) -> str:
@@ -97,13 +102,8 @@ class S3Store:
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    def _decompress(self, data: bytes) -> bytes:
-        try:
-            return self._codec.decompress(data)
-        except zstandard.ZstdError as exc:
-            raise StoreError(
-                f"an object in {self.where} is not valid zstd data ({exc}); was it written by jiradrift?"
-            ) from None
+    def _decompress(self, data: bytes, what: str = "an object") -> bytes:
+        return self._codec.decode(data, what, self.where)
 
     async def _ensure_marker(self) -> None:
         """Write the format marker on first write; refuse a prefix that holds something else."""
@@ -143,8 +143,13 @@ class S3Store:
         found = await self.client.get(self._index_key(tenant))
         if found is None:
             return [], None
-        rows: list[Row] = orjson.loads(found[0])
-        return rows, found[1]
+        what = f"the index of tenant {tenant!r}"
+        try:
+            data = load_json(found[0], what, self.where)
+        except CorruptStoredObject as exc:
+            skip(exc)
+            return [], found[1]
+        return layout.valid_rows(data, what, self.where), found[1]
 
     async def _update_index(self, tenant: str, change: Callable[[list[Row]], None]) -> None:
         """Read-modify-write the tenant's index with compare-and-swap; ``change`` edits the rows in place."""
@@ -176,12 +181,13 @@ class S3Store:
         found = await self.client.get(self._manifest_key(snapshot_id))
         if found is None:
             raise SnapshotNotFound(snapshot_id, self.where)
-        data: dict[str, Any] = orjson.loads(self._decompress(found[0]))
-        return data
+        what = f"the manifest of snapshot {snapshot_id!r}"
+        return layout.valid_raw_manifest(self._codec.decode_json(found[0], what, self.where), what, self.where)
 
     async def _find_row(self, snapshot_id: str) -> dict[str, Any]:
         data = await self._load_raw(snapshot_id)
         tenant = data["manifest"]["tenant"]
+        layout.check_owner(snapshot_id, tenant, self.tenant)
         rows, _ = await self._read_index(tenant)
         for row in rows:
             if row["id"] == snapshot_id:
@@ -213,7 +219,12 @@ class S3Store:
                 data = await self._load_raw(with_items)
             except SnapshotNotFound:
                 return
-            self._known.update(data.get("sizes") or {})
+            except CorruptStoredObject as exc:  # capture goes on: it re-checks bodies with HEADs
+                skip(exc)
+                return
+            sizes = data.get("sizes")
+            if isinstance(sizes, dict):
+                self._known.update({str(d): n for d, n in sizes.items() if isinstance(n, int)})
 
     def _charge(self, digest: str, size: int) -> None:
         if self._capture is not None:
@@ -314,11 +325,15 @@ class S3Store:
     async def get_manifest(self, snapshot_id: str) -> Manifest:
         data = await self._load_raw(snapshot_id)
         manifest = data["manifest"]
+        layout.check_owner(snapshot_id, manifest["tenant"], self.tenant)  # before anything of it is read
         if data["items_from"]:
-            manifest["items"] = (await self._load_raw(data["items_from"]))["manifest"]["items"]
-        return Manifest.model_validate(manifest)
+            lender = (await self._load_raw(data["items_from"]))["manifest"]
+            layout.check_owner(data["items_from"], lender["tenant"], manifest["tenant"])
+            manifest["items"] = lender["items"]
+        return layout.validated_manifest(manifest, f"the manifest of snapshot {snapshot_id!r}", self.where)
 
     async def list_snapshots(self, tenant: str | None = None) -> list[SnapshotInfo]:
+        tenant = tenant if tenant is not None else self.tenant
         if tenant is not None:
             rows, _ = await self._read_index(tenant)
         else:
@@ -408,7 +423,14 @@ class S3Store:
                 data = await self._load_raw(snapshot_id)
             except SnapshotNotFound:
                 return ()
-            return () if data["items_from"] else data["manifest"]["items"].values()
+            except StoreError as exc:  # planted or damaged: skip it, keep collecting
+                skip(
+                    exc
+                    if isinstance(exc, CorruptStoredObject)
+                    else CorruptStoredObject(f"snapshot {snapshot_id!r}", self.where, str(exc))
+                )
+                return ()
+            return () if data["items_from"] else [str(d) for d in data["manifest"].get("items", {}).values()]
 
         live: set[str] = set()
         for found in await self._gather(digests(i) for i in ids):
@@ -459,13 +481,15 @@ class S3Store:
         )
 
     async def _drift_summary(self, snapshot_id: str) -> dict[str, Any] | None:
+        if self.tenant is not None:
+            await self._find_row(snapshot_id)  # refuses another tenant's snapshot
         found = await self.client.get(self._snapshot_prefix(snapshot_id) + "drift.json")
         if found is None:
             if await self.client.head(self._manifest_key(snapshot_id)) is None:
                 raise SnapshotNotFound(snapshot_id, self.where)
             return None
-        summary: dict[str, Any] = orjson.loads(found[0])
-        return summary
+        what = f"the drift report of snapshot {snapshot_id!r}"
+        return layout.valid_drift_summary(load_json(found[0], what, self.where), what, self.where)
 
     async def _read_chunk(self, snapshot_id: str, n: int) -> list[dict[str, Any]]:
         found = await self.client.get(f"{self._drift_prefix(snapshot_id)}{n}.json.zst")
@@ -474,7 +498,10 @@ class S3Store:
                 f"drift chunk {n} of snapshot {snapshot_id!r} is missing in {self.where}; the report is being "
                 f"rewritten, or was damaged: record it again (jiradrift drift list backfills it)"
             )
-        chunk: list[dict[str, Any]] = orjson.loads(self._decompress(found[0]))
+        what = f"drift chunk {n} of snapshot {snapshot_id!r}"
+        chunk = self._codec.decode_json(found[0], what, self.where)
+        if not isinstance(chunk, list):
+            raise CorruptStoredObject(what, self.where, "not a JSON list of changes")
         return chunk
 
     async def get_drift(self, snapshot_id: str) -> DriftReport | None:
@@ -502,6 +529,18 @@ class S3Store:
         rows, _ = await self._read_index(tenant)
         owners = [r["id"] for r in rows if not r["items_from"]]
         sizes: dict[str, int] = {}
-        for data in await self._gather(self._load_raw(i) for i in owners):
-            sizes.update(data.get("sizes") or {})
+
+        async def load(snapshot_id: str) -> dict[str, Any]:
+            try:
+                return await self._load_raw(snapshot_id)
+            except SnapshotNotFound:
+                return {}
+            except CorruptStoredObject as exc:  # planted or damaged: counts nothing, never fatal
+                skip(exc)
+                return {}
+
+        for data in await self._gather(load(i) for i in owners):
+            found = data.get("sizes")
+            if isinstance(found, dict):
+                sizes.update({str(d): n for d, n in found.items() if isinstance(n, int)})
         return layout.usage_from_rows(tenant, rows, sum(sizes.values()))
