@@ -167,3 +167,9 @@ async def test_a_token_endpoint_answering_a_short_token_is_refused(echo: tuple[s
                 )
     finally:
         state.token_answer = None
+
+
+def test_a_stored_access_token_too_short_to_redact_is_never_used_and_gets_replaced() -> None:
+    values = {"client_id": "client-id", "client_secret": TOKEN, "refresh_token": TOKEN + "-r", "access_token": "abc"}
+    body = {"metadata": {"namespace": "team-a", "name": "acme-jira"}, "stringData": values}
+    assert parse_secret(body, AuthKind.OAUTH).access_token is None  # so the next refresh replaces it

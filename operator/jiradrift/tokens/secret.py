@@ -129,6 +129,9 @@ def parse_secret(body: dict[str, Any], kind: AuthKind) -> TokenSecret:
         raise SecretFormatError(
             f"{kind.value} needs the key(s) {', '.join(missing)}, which are missing or empty; {fix}"
         )
+    if 0 < len(values.get(ACCESS_TOKEN, "").strip()) < MIN_LENGTH:
+        # an access token that short cannot be kept out of messages: never used, the next refresh replaces it
+        values.pop(ACCESS_TOKEN)
     short = too_short(values)
     if short:
         raise SecretFormatError(
