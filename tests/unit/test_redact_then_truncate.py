@@ -173,3 +173,15 @@ def test_a_stored_access_token_too_short_to_redact_is_never_used_and_gets_replac
     values = {"client_id": "client-id", "client_secret": TOKEN, "refresh_token": TOKEN + "-r", "access_token": "abc"}
     body = {"metadata": {"namespace": "team-a", "name": "acme-jira"}, "stringData": values}
     assert parse_secret(body, AuthKind.OAUTH).access_token is None  # so the next refresh replaces it
+
+
+def test_an_audit_record_echoing_the_token_is_redacted_before_its_256_character_cut() -> None:
+    """A hostile site's audit log lands in Snapshot status as ``changedBy``; the cut at 256 falls in the token."""
+    from jiradrift.jira.audit import AuditEntry
+
+    remember_secrets({"token": TOKEN})
+    for pad in range(256 - len(TOKEN) - 4, 256):
+        entry = AuditEntry("s" * pad + TOKEN, "mallory", "2026-01-01T00:00:00Z", "W", "WORKFLOW", "1")
+        text = entry.describe()
+        assert len(text) <= 256
+        assert not [f for f in _fragments(TOKEN) if f in text and not REDACTED.startswith(f)], (pad, text[-40:])
