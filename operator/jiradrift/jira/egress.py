@@ -106,6 +106,8 @@ class AddressPolicy:
         ip = _literal(address)
         if ip is None:
             return f"resolved to {address!r}, which is not an IP address"
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1 (older Pythons call it global)
         if any(ip in network for network in self.allowed_networks if network.version == ip.version):
             return None
         if host.lower().rstrip(".") == "localhost" and ip.is_loopback:
