@@ -101,8 +101,10 @@ class _KnownValues:
                     out.append(REDACTED)
                     i = last = i + len(match)
                     continue
-                tail = text[i:]
-                if any(v.startswith(tail) for v in candidates):  # the text was cut inside a credential
+                # the text ends inside a credential (it was cut there); only a tail shorter than a
+                # candidate is compared, so this costs at most one credential's length per position
+                rest = len(text) - i
+                if any(rest < len(v) and v.startswith(text[i:]) for v in candidates):
                     out.append(text[last:i])
                     out.append(REDACTED)
                     last = len(text)
