@@ -10,6 +10,13 @@ Two layers:
 
 The remembered set is process-wide on purpose: a logging filter or kopf's own Event poster has no
 handler context to pass it through. It keeps the newest :data:`MAX_REMEMBERED` values.
+
+Order matters: a text is redacted *before* it is cut to a length (:func:`clip`), since a cut inside a
+credential leaves a prefix that no longer matches the remembered value. As a second line, a text that
+ends inside a remembered value (at least :data:`MIN_LENGTH` of its characters) has that tail
+redacted too, for texts someone else cut. Values shorter than :data:`MIN_LENGTH` cannot be told apart
+from ordinary words, so they cannot be redacted: the readers of credentials refuse them
+(:func:`too_short`), and nothing that short is ever sent.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from typing import Any
 
 REDACTED = "[REDACTED]"
 SENSITIVE_KEYS = frozenset({"token", "api_token", "client_secret", "refresh_token", "access_token", "password"})
-MIN_LENGTH = 8  # shorter values would redact ordinary words
+MIN_LENGTH = 8  # shorter values would redact ordinary words; credentials that short are refused
 MAX_REMEMBERED = 50_000
 
 _SECRETS = [
@@ -94,6 +101,14 @@ class _KnownValues:
                     out.append(REDACTED)
                     i = last = i + len(match)
                     continue
+                # the text ends inside a credential (it was cut there); only a tail shorter than a
+                # candidate is compared, so this costs at most one credential's length per position
+                rest = len(text) - i
+                if any(rest < len(v) and v.startswith(text[i:]) for v in candidates):
+                    out.append(text[last:i])
+                    out.append(REDACTED)
+                    last = len(text)
+                    break
             i += 1
         if not out:
             return text
@@ -116,6 +131,19 @@ def redact(text: str) -> str:
     for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` redacted, then cut to ``limit`` characters: never the other way round, which could cut a
+    credential so that what is left no longer matches it."""
+    return redact(text)[:limit]
+
+
+def too_short(values: Mapping[str, str], keys: Iterable[str] = SENSITIVE_KEYS) -> list[str]:
+    """The ``keys`` of ``values`` holding a non-empty credential shorter than :data:`MIN_LENGTH`
+    characters: such a value cannot be redacted from messages (it would match ordinary words) and is
+    guessable, so whoever reads credentials refuses it."""
+    return sorted(k for k in keys if 0 < len(values.get(k, "").strip()) < MIN_LENGTH)
 
 
 def redact_strings(value: Any) -> Any:

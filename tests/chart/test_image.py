@@ -126,7 +126,10 @@ def test_wheel_builds_from_the_image_context_and_runs_in_a_fresh_venv(tmp_path: 
     assert top.returncode == 0 and "refresh-tokens" in top.stdout, top.stderr
     # The chart's exact command lines are accepted by this CLI (click rejects unknown options
     # before it honours --help).
-    for values in ((), ("--set", "rbac.clusterWide=true", "--set", "operator.verbose=true")):
+    for values in (
+        (),
+        ("--set", "rbac.clusterWide=true", "--set", "rbac.secretNamespaces={team-a}", "--set", "operator.verbose=true"),
+    ):
         docs = documents(helm.template(*values))
         for workload in (one(docs, "Deployment"), one(docs, "CronJob")):
             spec = workload["spec"]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from chartlib import CHART, unique
+from chartlib import CHART, Helm, unique
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
@@ -316,25 +316,45 @@ def test_real_calls_obey_rbac_and_the_tenant_spec_guard(control_plane: ControlPl
     assert spec.get("paused") is False
 
 
+SECRETS = [(v, "", "secrets") for v in ("get", "list", "watch", "create", "update", "patch", "delete")]
+
+
 def test_cluster_wide_mode_uses_cluster_roles_but_keeps_the_deny_list(control_plane: ControlPlane) -> None:
-    ns, anywhere = unique("jdw"), unique("anywhere")
-    control_plane.kubectl("create", "namespace", ns)
+    """Cluster-wide, the operator serves tenants everywhere but holds Secrets only in the namespaces the
+    admin named in rbac.secretNamespaces (issue 23: it could read every Secret in the cluster)."""
+    ns, anywhere, tenants = unique("jdw"), unique("anywhere"), unique("tenants")
+    for name in (ns, tenants):
+        control_plane.kubectl("create", "namespace", name)
     release = unique("jdw")
-    sas = _install(control_plane, release, ns, "--set", "rbac.clusterWide=true")
+    sas = _install(
+        control_plane, release, ns, "--set", "rbac.clusterWide=true", "--set", f"rbac.secretNamespaces={{{tenants}}}"
+    )
     try:
         op, job = (
             _identity(control_plane, ns, sas["operator"]),
             _identity(control_plane, ns, sas["token-refresh"]),
         )
-        in_effect(op, OPERATOR_NEEDS, [anywhere])
-        in_effect(job, TOKEN_JOB_NEEDS, [anywhere])
-        assert op.missing(OPERATOR_NEEDS, anywhere) == []
-        assert op.missing([("list", G, "jiratenants"), ("watch", G, "jiratenants"), ("list", "", "secrets")]) == []
+        secretless_op = [c for c in OPERATOR_NEEDS if c[2] != "secrets"]
+        secretless_job = [c for c in TOKEN_JOB_NEEDS if c[2] != "secrets"]
+        in_effect(op, OPERATOR_NEEDS, [tenants])
+        in_effect(job, TOKEN_JOB_NEEDS, [tenants])
+        assert op.missing(secretless_op, anywhere) == []
+        assert op.missing([("list", G, "jiratenants"), ("watch", G, "jiratenants")]) == []
         assert op.missing([("list", "apiextensions.k8s.io", "customresourcedefinitions")]) == []
-        assert job.missing(TOKEN_JOB_NEEDS, anywhere) == []
-        assert op.denied(OPERATOR_MUST_NOT, anywhere) == []
-        assert job.denied(TOKEN_JOB_MUST_NOT, anywhere) == []
-        cluster_wide_nobody = [c for c in NOBODY if c != ("list", "", "secrets")]
-        assert op.denied(cluster_wide_nobody) == [] and job.denied(NOBODY) == []
+        assert job.missing(secretless_job, anywhere) == []
+        # Secrets: nothing outside rbac.secretNamespaces, and no cluster-wide list
+        for identity in (op, job):
+            assert identity.denied(SECRETS, anywhere) == [] and identity.denied(SECRETS, "kube-system") == []
+            assert identity.denied(SECRETS) == []
+        assert op.denied(OPERATOR_MUST_NOT, anywhere) == [] and op.denied(OPERATOR_MUST_NOT, tenants) == []
+        assert job.denied(TOKEN_JOB_MUST_NOT, anywhere) == [] and job.denied(TOKEN_JOB_MUST_NOT, tenants) == []
+        assert op.denied(NOBODY) == [] and job.denied(NOBODY) == []
     finally:
         control_plane.helm("uninstall", release, "--namespace", ns)
+
+
+def test_cluster_wide_mode_without_secret_namespaces_fails_with_the_fix(helm: Helm) -> None:
+    proc = helm.run(
+        "template", "jdw", str(CHART), "--set", "rbac.clusterWide=true", "--kube-version", "1.36.3", check=False
+    )
+    assert proc.returncode != 0 and "rbac.secretNamespaces" in proc.stderr, proc.stderr

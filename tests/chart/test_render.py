@@ -146,11 +146,18 @@ def test_operator_and_token_job_arguments_follow_the_scope(helm: Helm) -> None:
     assert "--shard-namespace=ops" in operator["args"]
     assert by_kind(teams, "ClusterRole") == []
 
-    wide = documents(helm.template("--set", "rbac.clusterWide=true"))
+    wide = documents(helm.template("--set", "rbac.clusterWide=true", "--set", "rbac.secretNamespaces={team-a}"))
     _, operator = _container(one(wide, "Deployment"))
     assert "--all-namespaces" in operator["args"] and not any(a.startswith("--namespace") for a in operator["args"])
     assert [r["metadata"]["name"].endswith("-membership") for r in by_kind(wide, "Role")] == [True]
-    assert len(by_kind(wide, "ClusterRole")) == 2
+    # the workloads' own rules, and their rules on Secrets, bound in rbac.secretNamespaces only (issue 23)
+    assert len(by_kind(wide, "ClusterRole")) == 4 and by_kind(wide, "ClusterRoleBinding") != []
+    assert sorted(
+        r["metadata"]["namespace"] for r in by_kind(wide, "RoleBinding") if "-secrets" in r["metadata"]["name"]
+    ) == [
+        "team-a",
+        "team-a",
+    ]
 
 
 def test_cronjob_is_safe_by_default(helm: Helm) -> None:

@@ -35,11 +35,12 @@ def secret(values: dict[str, str], annotations: dict[str, str] | None = None) ->
     }
 
 
-OAUTH = {"client_id": "cid", "client_secret": "cs", "refresh_token": "rt-1"}
+# credentials of 8 characters or more: shorter ones are refused as unredactable (issue 23)
+OAUTH = {"client_id": "cid", "client_secret": "cs-secret-1", "refresh_token": "rt-1-refresh"}
 
 
 def oauth_with_expiry(expires_at: datetime) -> dict[str, Any]:
-    return secret({**OAUTH, "access_token": "at", "expires_at": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    return secret({**OAUTH, "access_token": "at-access-1", "expires_at": expires_at.strftime("%Y-%m-%dT%H:%M:%SZ")})
 
 
 # --- the decision table ---------------------------------------------------------------------
@@ -82,9 +83,9 @@ def test_expiry_without_access_token_is_refreshed() -> None:
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        (secret({"client_id": "cid", "client_secret": "cs"}), "refresh_token"),
+        (secret({"client_id": "cid", "client_secret": "cs-secret-1"}), "refresh_token"),
         (secret({**OAUTH, "refresh_token": "   "}), "refresh_token"),
-        (secret({**OAUTH, "access_token": "at", "expires_at": "next tuesday"}), "expires_at"),
+        (secret({**OAUTH, "access_token": "at-access-1", "expires_at": "next tuesday"}), "expires_at"),
         ({"metadata": {"name": "acme-creds", "namespace": "team-a"}, "data": {"client_id": "%%%"}}, "base64"),
     ],
 )
@@ -92,7 +93,7 @@ def test_malformed_secret_fails_with_a_reason_naming_the_key(body: dict[str, Any
     decision = decide(body, AuthKind.OAUTH, now=NOW, window=WINDOW)
     assert (decision.action, decision.reason) == (Action.FAIL, "MalformedSecret")
     assert fragment in decision.message
-    assert "rt-1" not in decision.message and "cs" not in decision.message.split()
+    assert "rt-1-refresh" not in decision.message and "cs-secret-1" not in decision.message.split()
 
 
 def test_missing_secret_fails() -> None:
@@ -102,14 +103,14 @@ def test_missing_secret_fails() -> None:
 
 
 def test_service_account_needs_no_refresh_token() -> None:
-    body = secret({"client_id": "sa", "client_secret": "s"})
+    body = secret({"client_id": "sa", "client_secret": "s-secret-1"})
     assert decide(body, AuthKind.SERVICE_ACCOUNT, now=NOW, window=WINDOW).action is Action.REFRESH
 
 
 def test_revoked_credentials_are_not_retried_until_they_change() -> None:
-    marker = credentials_fingerprint("cid", "cs", "rt-1")
+    marker = credentials_fingerprint("cid", "cs-secret-1", "rt-1-refresh")
     unchanged = secret(OAUTH, {REAUTH_ANNOTATION: marker})
-    changed = secret({**OAUTH, "refresh_token": "rt-new"}, {REAUTH_ANNOTATION: marker})
+    changed = secret({**OAUTH, "refresh_token": "rt-new-refresh"}, {REAUTH_ANNOTATION: marker})
     assert decide(unchanged, AuthKind.OAUTH, now=NOW, window=WINDOW).reason == "ReauthorizationRequired"
     assert decide(changed, AuthKind.OAUTH, now=NOW, window=WINDOW).action is Action.REFRESH
 
@@ -120,21 +121,23 @@ def test_revoked_credentials_are_not_retried_until_they_change() -> None:
 def test_parsed_secret_never_shows_credentials() -> None:
     parsed = parse_secret(oauth_with_expiry(NOW), AuthKind.OAUTH)
     text = repr(parsed)
-    assert parsed.refresh_token == "rt-1"
-    assert "rt-1" not in text and "'cs'" not in text and "'at'" not in text
+    assert parsed.refresh_token == "rt-1-refresh"
+    assert "rt-1-refresh" not in text and "'cs-secret-1'" not in text and "'at-access-1'" not in text
 
 
 def test_expiry_without_offset_is_utc() -> None:
-    parsed = parse_secret(secret({**OAUTH, "access_token": "a", "expires_at": "2026-03-01T13:00:00"}), AuthKind.OAUTH)
+    parsed = parse_secret(
+        secret({**OAUTH, "access_token": "at-access-1", "expires_at": "2026-03-01T13:00:00"}), AuthKind.OAUTH
+    )
     assert parsed.expires_at == datetime(2026, 3, 1, 13, 0, tzinfo=UTC)
 
 
 def test_updated_body_keeps_other_keys_and_the_precondition() -> None:
     current = secret({**OAUTH, "note": "keep me"}, {REAUTH_ANNOTATION: "x", "other": "y"})
-    body = updated_secret_body(current, {"refresh_token": "rt-2"}, annotations={REAUTH_ANNOTATION: None})
+    body = updated_secret_body(current, {"refresh_token": "rt-2-refresh"}, annotations={REAUTH_ANNOTATION: None})
     assert body["metadata"]["resourceVersion"] == "7"
     assert body["metadata"]["annotations"] == {"other": "y"}
-    assert unb64(body["data"]["refresh_token"]) == "rt-2"
+    assert unb64(body["data"]["refresh_token"]) == "rt-2-refresh"
     assert unb64(body["data"]["note"]) == "keep me"
 
 
@@ -260,7 +263,7 @@ def test_bad_window_is_refused() -> None:
 
 
 def test_a_secret_that_does_not_opt_in_to_the_tenant_is_not_used() -> None:
-    fresh = {**OAUTH, "access_token": "at", "expires_at": "2026-03-05T00:00:00Z"}
+    fresh = {**OAUTH, "access_token": "at-access-1", "expires_at": "2026-03-05T00:00:00Z"}
     refused = decide(secret(fresh), AuthKind.OAUTH, now=NOW, window=WINDOW, tenant="acme")
     assert refused.action is Action.FAIL and refused.reason == "SecretNotOptedIn"
     assert "kubectl annotate secret acme-creds -n team-a jiradrift.io/allowed-tenants=acme" in refused.message

@@ -79,7 +79,12 @@ async def forward_proxy() -> AsyncIterator[tuple[str, list[str]]]:
 
     async def token(request: web.Request) -> web.Response:
         seen.append(str(request.url))
-        body = {"access_token": "via-proxy", "refresh_token": "r2", "expires_in": 3600, "scope": "read:jira-work"}
+        body = {
+            "access_token": "via-proxy",
+            "refresh_token": "r2-refresh",
+            "expires_in": 3600,
+            "scope": "read:jira-work",
+        }
         return web.Response(body=orjson.dumps(body), content_type="application/json")
 
     app = web.Application()

@@ -115,7 +115,7 @@ def oauth_secret(
     refresh_token: str,
     *,
     expires_at: datetime | None = None,
-    access_token: str = "at-old",
+    access_token: str = "at-old-token",  # 8+ characters: shorter ones are never used (issue 23)
 ) -> dict[str, str]:
     values = {
         "client_id": sim.credentials.client_id,

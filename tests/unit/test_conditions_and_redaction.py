@@ -94,5 +94,7 @@ def test_known_values_are_found_among_many_longest_first() -> None:
     for value in many:  # one at a time, as the token job remembers each tenant's tokens
         remember_secrets([value])
     remember_secrets(["shared-prefix-A", "shared-prefix-A-and-more"])
-    text = f"a {many[17_000]} b shared-prefix-A-and-more c shared-prefix-A d shared-pre"
-    assert redact(text) == f"a {REDACTED} b {REDACTED} c {REDACTED} d shared-pre"
+    text = f"a {many[17_000]} b shared-prefix-A-and-more c shared-prefix-A d shared-pre e"
+    assert redact(text) == f"a {REDACTED} b {REDACTED} c {REDACTED} d shared-pre e"
+    # a text that ends inside a credential was cut there: the cut credential is redacted (issue 23)
+    assert redact("d shared-pre") == f"d {REDACTED}"

@@ -112,6 +112,20 @@ jiradrift.io/snapshot-pack at admission (RBAC cannot tell Secret types apart).
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
   verbs: ["get", "create", "update", "delete"]
+{{- if eq .Values.operator.store.type "configmap" }}
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
+{{- end }}
+{{- end }}
+
+{{/*
+The operator's rules on Secrets, granted only where tenants' Secrets may live: each watched namespace,
+or with rbac.clusterWide the namespaces of rbac.secretNamespaces (never the whole cluster unless that
+list is exactly ["*"]). get and update for credentials; the secret store's payload parts add list,
+create, patch and delete, which the Secret guard confines to type jiradrift.io/snapshot-pack.
+*/}}
+{{- define "jira-drift-operator.operatorSecretRules" -}}
 - apiGroups: [""]
   resources: ["secrets"]
   {{- if eq .Values.operator.store.type "secret" }}
@@ -119,11 +133,28 @@ jiradrift.io/snapshot-pack at admission (RBAC cannot tell Secret types apart).
   {{- else }}
   verbs: ["get", "update"]
   {{- end }}
-{{- if eq .Values.operator.store.type "configmap" }}
-- apiGroups: [""]
-  resources: ["configmaps"]
-  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
 {{- end }}
+
+{{/* The token job's rules on Secrets: read and rewrite opted-in credential Secrets by name. */}}
+{{- define "jira-drift-operator.tokenSecretRules" -}}
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get", "update"]
+{{- end }}
+
+{{/*
+Namespaces whose Secrets the workloads may use in cluster-wide mode: rbac.secretNamespaces, required
+(a cluster-wide Secret grant reads every Secret in the cluster, so it is never the silent default).
+*/}}
+{{- define "jira-drift-operator.secretNamespaces" -}}
+{{- $list := .Values.rbac.secretNamespaces | default list | uniq }}
+{{- if not $list }}
+{{- fail "rbac.clusterWide=true: name the namespaces whose Secrets the operator and the token job may read and update in rbac.secretNamespaces (e.g. --set rbac.secretNamespaces='{team-a,team-b}'), so that it cannot read every Secret in the cluster; tenants elsewhere get CredentialsValid=False, reason SecretForbidden. [\"*\"] grants every namespace, explicitly" }}
+{{- end }}
+{{- if and (has "*" $list) (gt (len $list) 1) }}
+{{- fail "rbac.secretNamespaces: \"*\" (every namespace) cannot be combined with namespace names" }}
+{{- end }}
+{{- toJson $list }}
 {{- end }}
 
 {{/* RBAC rules of the token-refresh job: read tenants, write their token status and Secrets. */}}
@@ -134,9 +165,6 @@ jiradrift.io/snapshot-pack at admission (RBAC cannot tell Secret types apart).
 - apiGroups: ["jiradrift.io"]
   resources: ["jiratenants/status"]
   verbs: ["patch"]
-- apiGroups: [""]
-  resources: ["secrets"]
-  verbs: ["get", "update"]
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
   verbs: ["get", "create", "update", "delete"]

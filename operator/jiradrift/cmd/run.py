@@ -23,6 +23,7 @@ from jiradrift.cmd.snapshot import (
 from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.registry import build_registry
+from jiradrift.jira.egress import ALLOWED_CIDRS_ENV, default_policy
 from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
 from jiradrift.k8s.lease import holder_identity
 from jiradrift.kube.client import Kube
@@ -159,6 +160,10 @@ def run_command(
         allowlist = HostAllowlist.parse(allowed_hosts)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--allowed-hosts") from None
+    try:
+        default_policy()  # the admin's allowedNetworks: refused at start, not at the first connection
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=ALLOWED_CIDRS_ENV) from None
     try:
         notification_allowlist = HostAllowlist.parse(notification_hosts)
     except ValueError as exc:

@@ -63,4 +63,5 @@ def chart_values(jira: TlsJira, image_ref: str, ca_config_map: str = "jira-ca") 
         *("--set", f"hostAliases[0].ip={jira.ip}"),
         *("--set", f"hostAliases[0].hostnames[0]={jira.host}"),
         *("--set", f"allowedHosts={{{jira.host}}}"),
+        *("--set", f"allowedNetworks={{{jira.ip}/32}}"),  # the name resolves to the node bridge, a private address
     ]

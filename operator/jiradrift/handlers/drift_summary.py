@@ -8,6 +8,7 @@ from datetime import datetime
 from jiradrift.jira.audit import AuditEntry
 from jiradrift.k8s.resources import ChangeSummary, SnapshotDrift, TenantDriftSummary
 from jiradrift.model.report import DriftReport
+from jiradrift.redact import clip
 
 Attribution = dict[str, AuditEntry]
 
@@ -20,11 +21,11 @@ def snapshot_drift(report: DriftReport | None, limit: int, attribution: Attribut
     highest = report.highest_severity
     changes = []
     for c in report.first(limit):
-        change = ChangeSummary(key=c.key[:512], op=c.op.value, path=c.path[:512], severity=c.severity.value)
+        change = ChangeSummary(key=clip(c.key, 512), op=c.op.value, path=clip(c.path, 512), severity=c.severity.value)
         if c.name:
-            change.name = c.name[:256]
+            change.name = clip(c.name, 256)
         if c.key in attribution:
-            change.changed_by = attribution[c.key].describe()[:256]
+            change.changed_by = clip(attribution[c.key].describe(), 256)
         changes.append(change)
     return SnapshotDrift(
         baseline=report.old_snapshot,
@@ -49,7 +50,7 @@ def tenant_drift(drift: SnapshotDrift, snapshot_type: str, snapshot: str, now: d
         removed=drift.removed,
         changed=drift.changed,
         highest_severity=drift.highest_severity,
-        summary=line[:256],
+        summary=clip(line, 256),
     )
 
 
@@ -62,14 +63,15 @@ def summary_line(item_count: int, report: DriftReport | None, attribution: Attri
     unknown = f"; {report.unknown_text()}" if not report.complete else ""
     if not report.has_drift:
         seen = " that could be seen" if unknown else ""
-        return f"{items}; no drift{seen} from {report.old_snapshot}{unknown}"[:4000]
+        return clip(f"{items}; no drift{seen} from {report.old_snapshot}{unknown}", 4000)
     first = report.changes[0]
     highest = report.highest_severity.value if report.highest_severity else "low"
     more = f" and {report.change_count - 1} more" if report.change_count > 1 else ""
     name = f" ({first.name!r})" if first.name else ""
     path = f":{first.path}" if first.path else ""
     audit = f" [audit: {attribution[first.key].describe()}]" if attribution and first.key in attribution else ""
-    return (
+    return clip(
         f"{items}; {report.change_count} change(s) ({highest}) from {report.old_snapshot}: "
-        f"{first.op.value} {first.key}{name}{path}{audit}{more}{unknown}"
-    )[:4000]
+        f"{first.op.value} {first.key}{name}{path}{audit}{more}{unknown}",
+        4000,
+    )

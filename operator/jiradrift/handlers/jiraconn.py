@@ -125,6 +125,8 @@ def classify(exc: BaseException, spec: JiraTenantSpec) -> Problem:
             Reason.REAUTHORIZATION_REQUIRED,
             f"the OAuth grant was revoked or expired ({exc}); run `jiradrift auth login --tenant NS/NAME`",
         )
+    if isinstance(exc, jira_errors.AddressRefused):
+        return Problem(RE, Reason.HOST_NOT_ALLOWED, str(exc))
     if isinstance(exc, jira_errors.OAuthError):
         return Problem(CV, Reason.TOKEN_REQUEST_FAILED, f"the token endpoint refused: {exc}")
     if isinstance(exc, jira_errors.WaitTooLong):

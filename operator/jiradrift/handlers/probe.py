@@ -9,6 +9,7 @@ from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.jiraconn import classify, credentials_for, open_client
 from jiradrift.k8s.conditions import ConditionType, Problem, Reason
 from jiradrift.k8s.resources import JiraTenantSpec
+from jiradrift.redact import clip
 
 
 async def check_site(
@@ -34,9 +35,9 @@ def site_info(info: dict[str, Any], cloud_id: str | None) -> dict[str, str]:
     """The status ``site`` block from serverInfo: bounded strings, empty ones left out."""
     site = {
         "cloudId": cloud_id,
-        "title": str(info.get("serverTitle") or "")[:512] or None,
-        "version": str(info.get("version") or "")[:64] or None,
-        "deploymentType": str(info.get("deploymentType") or "")[:64] or None,
+        "title": clip(str(info.get("serverTitle") or ""), 512) or None,
+        "version": clip(str(info.get("version") or ""), 64) or None,
+        "deploymentType": clip(str(info.get("deploymentType") or ""), 64) or None,
     }
     return {k: v for k, v in site.items() if v}
 

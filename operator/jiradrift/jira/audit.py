@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jiradrift.jira.paging import JsonSource, ParamList, audit_pages
+from jiradrift.redact import clip
 
 MAX_RECORDS = 2000  # a bound on what one attribution may read (two pages of 1,000)
 SKEW = timedelta(minutes=1)
@@ -30,7 +31,7 @@ class AuditEntry:
 
     def describe(self) -> str:
         """One line for a status field or an Event: ``'Workflow updated' by <author> at <time>``."""
-        return f"{self.summary!r} by {self.author or 'unknown'} at {self.created}"[:256]
+        return clip(f"{self.summary!r} by {self.author or 'unknown'} at {self.created}", 256)
 
 
 def _jira_time(moment: datetime) -> str:

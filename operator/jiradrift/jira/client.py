@@ -47,6 +47,7 @@ from jiradrift.jira.oauth import DEFAULT_TOKEN_URL
 from jiradrift.jira.ratelimit import RetryPolicy, TokenBucket, decide
 from jiradrift.jira.token_source import TokenSource, token_source_for
 from jiradrift.jira.transport import AiohttpTransport
+from jiradrift.redact import clip
 
 QueryValue = str | int | bool
 Params = Mapping[str, QueryValue | Sequence[QueryValue]] | Sequence[tuple[str, QueryValue]]
@@ -108,8 +109,11 @@ _TAG = re.compile(r"<[^>]+>")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 
 
-def error_detail(response: httpx.Response) -> str:
-    """Jira's ``errorMessages``/``errors`` if the body is JSON; the title or text of an HTML page otherwise."""
+def error_detail(response: httpx.Response, limit: int = 500) -> str:
+    """Jira's ``errorMessages``/``errors`` if the body is JSON; the title or text of an HTML page otherwise.
+
+    Redacted, then cut to ``limit`` characters: a site may echo the credential back, and a cut made
+    before redacting can fall inside it and leave a prefix no redaction recognises."""
     body = response.content[:20000]
     try:
         data = orjson.loads(body)
@@ -124,13 +128,13 @@ def error_detail(response: httpx.Response) -> str:
             if not parts and data.get(key):
                 parts.append(str(data[key]))
         if parts:
-            return "; ".join(parts)[:500]
+            return clip("; ".join(parts), limit)
     text = body.decode("utf-8", "replace")
     title = _TITLE.search(text)
     if title and title.group(1).strip():
-        return "HTML page: " + html.unescape(title.group(1).strip())[:200]
+        return "HTML page: " + clip(html.unescape(title.group(1).strip()), min(limit, 200))
     flat = " ".join(html.unescape(_TAG.sub(" ", text)).split())
-    return (("HTML page: " if "<" in text else "") + flat)[:200]
+    return clip(("HTML page: " if "<" in text else "") + flat, min(limit, 200))
 
 
 _STATUS_ERRORS: dict[int, type[errors.JiraHTTPError]] = {
@@ -346,7 +350,7 @@ class JiraClient:
                         raise errors.MalformedResponse(
                             method,
                             endpoint,
-                            f"not JSON ({len(response.content)} bytes: {error_detail(response)[:80]!r})",
+                            f"not JSON ({len(response.content)} bytes: {error_detail(response, 80)!r})",
                         ) from None
                     await self._retry_sleep(policy.backoff(attempt, self._rng))
                     attempt += 1

@@ -23,9 +23,11 @@ import httpx
 import orjson
 from pydantic import BaseModel
 
+from jiradrift.jira.egress import checked_client
 from jiradrift.jira.errors import MalformedResponse, OAuthError, ReauthorizationRequired, SiteMisbehaved
 from jiradrift.jira.limits import ACCEPT_ENCODING, MiB, ResponseLimits, deadline, loads_json, read_response
 from jiradrift.jira.transport import default_ssl_context
+from jiradrift.redact import MIN_LENGTH, clip, too_short
 
 DEFAULT_TOKEN_URL = "https://auth.atlassian.com/oauth/token"
 TERMINAL_ERRORS = frozenset({"invalid_grant", "unauthorized_client", "invalid_client", "access_denied"})
@@ -81,7 +83,7 @@ async def _post_token(
     body: dict[str, Any], token_url: str, http: httpx.AsyncClient | None, limits: ResponseLimits = TOKEN_LIMITS
 ) -> TokenResponse:
     own = http is None
-    client = http or httpx.AsyncClient(timeout=30.0, verify=default_ssl_context())
+    client = http or checked_client(default_ssl_context(), timeout=30.0)
     try:
         try:
             status, content = await _exchange(client, token_url, body, limits)
@@ -101,14 +103,25 @@ async def _post_token(
         payload = {}
     if status >= 400:
         error = str(payload.get("error") or f"http_{status}")
-        description = str(payload.get("error_description") or content[:200].decode(errors="replace"))
+        # redact, then cut: a cut inside an echoed secret would leave a prefix no redaction recognises
+        description = clip(str(payload.get("error_description") or content.decode(errors="replace")), 500)
         if error in TERMINAL_ERRORS:
             raise ReauthorizationRequired(error, description, status)
         hint = "transient: retry later" if status >= 500 or status == 429 else ""
         raise OAuthError(error, description, status, hint)
     if "access_token" not in payload:
         raise OAuthError("malformed_response", f"no access_token in the answer from {token_url}", status)
-    return TokenResponse.model_validate(payload)
+    tokens = TokenResponse.model_validate(payload)
+    short = too_short({"access_token": tokens.access_token, "refresh_token": tokens.refresh_token or ""})
+    if short:
+        raise OAuthError(
+            "unusable_response",
+            f"{' and '.join(short)} in the answer from {token_url} hold fewer than {MIN_LENGTH} characters, "
+            "too short to be a token or to be kept out of messages",
+            status,
+            f"the token endpoint {token_url} is broken or hostile",
+        )
+    return tokens
 
 
 async def exchange_authorization_code(

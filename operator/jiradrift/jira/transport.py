@@ -9,7 +9,8 @@ Behaviour kept from ``httpx.AsyncHTTPTransport``: TLS verification with httpx's 
 ``SSL_CERT_FILE``), no proxy from the environment (httpx ignores it too once a transport is passed),
 a bounded connection pool, the per-request ``timeout`` extension (connect / read / pool), and httpx
 exception types (``ConnectTimeout``, ``ReadTimeout``, ``PoolTimeout``, ``ConnectError``,
-``ReadError``, ``RemoteProtocolError``), so the client's retry logic is unchanged. Bodies are
+``ReadError``, ``RemoteProtocolError``), so the client's retry logic is unchanged. Names are looked
+up once and every address is checked (:mod:`jiradrift.jira.egress`) before connecting to it. Bodies are
 streamed through undecoded, chunk by chunk: the caller decides how much of a body it will read
 (:func:`jiradrift.jira.limits.read_response`), and closing the response closes the connection.
 """
@@ -26,6 +27,8 @@ from typing import Any
 import aiohttp
 import httpx
 from yarl import URL
+
+from jiradrift.jira.egress import AddressPolicy, CheckedResolver, Resolve
 
 
 @functools.cache
@@ -86,8 +89,17 @@ class _BodyStream(httpx.AsyncByteStream):
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """An ``httpx`` transport that sends requests over a (lazily created) ``aiohttp.ClientSession``."""
 
-    def __init__(self, *, max_connections: int = 8, verify: bool | ssl.SSLContext = True) -> None:
+    def __init__(
+        self,
+        *,
+        max_connections: int = 8,
+        verify: bool | ssl.SSLContext = True,
+        policy: AddressPolicy | None = None,
+        resolve: Resolve | None = None,
+    ) -> None:
         self._max_connections = max(1, max_connections)
+        self._policy = policy
+        self._resolve = resolve
         if isinstance(verify, ssl.SSLContext):
             self._ssl: ssl.SSLContext | bool = verify
         else:
@@ -97,7 +109,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     def _session_for_loop(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
-                limit=self._max_connections, limit_per_host=0, ssl=self._ssl, ttl_dns_cache=300
+                limit=self._max_connections,
+                limit_per_host=0,
+                ssl=self._ssl,
+                ttl_dns_cache=300,
+                # one lookup per name, every address checked, and the connection made to those addresses
+                resolver=CheckedResolver(self._policy, self._resolve),
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,

@@ -39,7 +39,7 @@ from jiradrift.k8s.resources import (
     TenantAuth,
 )
 from jiradrift.kube.client import Kube, KubeError, resource_path
-from jiradrift.redact import remember_secrets
+from jiradrift.redact import MIN_LENGTH, remember_secrets, too_short
 
 ALLOWED_TENANTS_ANNOTATION = f"{GROUP}/allowed-tenants"
 """On a Secret: the JiraTenants (names in the Secret's namespace, comma-separated, or ``*``) that may use it."""
@@ -202,5 +202,13 @@ async def read_tenant_secret(kube: Kube, namespace: str, tenant: str, spec: Jira
             Reason.SECRET_KEY_MISSING,
             f"Secret {namespace}/{name} (from {field}) lacks key(s) {', '.join(missing)}; "
             f"{method} needs {', '.join(REQUIRED_KEYS[method])}",
+        )
+    short = too_short(data)
+    if short:
+        raise CredentialsProblem(
+            Reason.MALFORMED_SECRET,
+            f"Secret {namespace}/{name} (from {field}): key(s) {', '.join(short)} hold fewer than {MIN_LENGTH} "
+            "characters; a credential that short is guessable and cannot be told apart from ordinary words to "
+            "keep it out of messages, so it is not used (Atlassian tokens and secrets are far longer)",
         )
     return TenantSecret(method, name, data, str(metadata.get("resourceVersion") or ""))

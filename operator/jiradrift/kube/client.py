@@ -35,6 +35,8 @@ import orjson
 from kubernetes_asyncio import client as kclient
 from kubernetes_asyncio import config as kconfig
 
+from jiradrift.redact import clip
+
 T = TypeVar("T")
 
 DEFAULT_TIMEOUT = 30.0  # seconds per request; a hung API server must not hang a handler
@@ -74,7 +76,7 @@ class KubeError(Exception):
                 reason = str(data.get("reason") or reason)
                 message = str(data.get("message") or "")
             except (orjson.JSONDecodeError, AttributeError, TypeError):
-                message = (body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body))[:500]
+                message = clip(body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body), 500)
         return cls(status, reason, message)
 
 

@@ -18,9 +18,10 @@ from typing import Any
 import httpx
 import orjson
 
+from jiradrift.jira.egress import checked_transport
 from jiradrift.jira.transport import default_ssl_context
 from jiradrift.notify.destination import describe_url
-from jiradrift.redact import redact
+from jiradrift.redact import clip, redact
 
 USER_AGENT = "jira-drift-operator (notifications)"
 
@@ -41,7 +42,9 @@ class SendResult:
 
 def new_client() -> httpx.AsyncClient:
     """One client for all deliveries: TLS verified, no proxy from the environment, no redirects."""
-    return httpx.AsyncClient(verify=default_ssl_context(), trust_env=False, follow_redirects=False)
+    return httpx.AsyncClient(
+        transport=checked_transport(default_ssl_context()), trust_env=False, follow_redirects=False
+    )
 
 
 def _clean(text: str, url: str) -> str:
@@ -76,7 +79,7 @@ async def post_json(
     status = response.status_code
     if 200 <= status < 300:
         return SendResult(True, status=status)
-    snippet = head[:200].decode("utf-8", errors="replace").strip()
+    snippet = clip(head.decode("utf-8", errors="replace"), 200).strip()
     if 300 <= status < 400:
         return SendResult(
             False,

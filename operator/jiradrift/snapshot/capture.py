@@ -29,6 +29,7 @@ from jiradrift.jira.errors import JiraHTTPError
 from jiradrift.model.manifest import CaptureError, Manifest, compute_digest
 from jiradrift.model.snapshot_types import SnapshotType
 from jiradrift.model.store import SnapshotStore
+from jiradrift.redact import clip
 
 MAX_PARALLEL_SOURCES = 4
 
@@ -100,7 +101,7 @@ class _ManifestSink:
                 key=key,
                 endpoint=endpoint or f"{kind} response",
                 status=status,
-                message=message[:1000],
+                message=clip(message, 1000),
             )
         )
         self.manifest.complete = False

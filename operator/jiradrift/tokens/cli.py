@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from jiradrift import logs
+from jiradrift.jira.egress import ALLOWED_CIDRS_ENV, default_policy
 from jiradrift.jira.errors import OAuthError
 from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
 from jiradrift.k8s.scheduling import parse_duration
@@ -65,6 +66,10 @@ def refresh_tokens_command(
         allowlist = HostAllowlist.parse(allowed_hosts)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--allowed-hosts") from None
+    try:
+        default_policy()  # the admin's allowedNetworks: refused at start, not at the first connection
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=ALLOWED_CIDRS_ENV) from None
     logs.configure(logging.INFO, json_format=log_format == "json")
     # One line per refreshed tenant is enough; the Lease's acquired/released lines would triple it.
     logging.getLogger("jiradrift.k8s.lease").setLevel(logging.WARNING)

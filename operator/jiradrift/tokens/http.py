@@ -25,6 +25,7 @@ import aiohttp
 import httpx
 import orjson
 
+from jiradrift.jira.egress import CheckedResolver, proxied
 from jiradrift.jira.limits import ACCEPT_ENCODING, ResponseLimits, deadline, read_body
 from jiradrift.jira.oauth import TOKEN_LIMITS
 from jiradrift.jira.transport import default_ssl_context
@@ -50,7 +51,13 @@ class AiohttpTokenClient:
     def __init__(self, pool: int, limits: ResponseLimits = TOKEN_LIMITS) -> None:
         self.limits = limits
         self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=pool, ssl=default_ssl_context()),
+            connector=aiohttp.TCPConnector(
+                limit=pool,
+                ssl=default_ssl_context(),
+                # without a proxy, names are looked up once and every address checked before connecting;
+                # with one, the proxy resolves them (and the egress NetworkPolicy bounds the pod)
+                resolver=None if proxied() else CheckedResolver(),
+            ),
             auto_decompress=False,  # read_body decodes, with a size bound
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=limits.request_deadline),
         )

@@ -25,6 +25,7 @@ import httpx
 from aiohttp import web
 
 from jiradrift.jira.clock import SystemClock
+from jiradrift.jira.egress import checked_client
 from jiradrift.jira.hosts import HostAllowlist, HostRefused
 from jiradrift.jira.oauth import exchange_authorization_code, write_scopes
 from jiradrift.jira.transport import default_ssl_context
@@ -244,7 +245,7 @@ async def login(
     written, created = await _write_secret(ops, namespace, ref.secret_name, values, existing, tenant=name)
     secret = parse_secret(written, AuthKind.OAUTH)
     own = http is None
-    client = http or httpx.AsyncClient(timeout=30.0, verify=default_ssl_context())
+    client = http or checked_client(default_ssl_context(), timeout=30.0)
     try:
         await TokenRefresher(kube, http=client, clock=clock).publish(tenant, secret, refreshed_at=started)
     finally:

@@ -42,6 +42,7 @@ from typing import Any, Protocol
 import httpx
 
 from jiradrift.jira.clock import SystemClock
+from jiradrift.jira.egress import checked_client
 from jiradrift.jira.errors import OAuthError, ReauthorizationRequired
 from jiradrift.jira.hosts import HostAllowlist, HostRefused
 from jiradrift.jira.oauth import (
@@ -642,7 +643,7 @@ async def ensure_fresh_token(
     ``SecretNotFound``, ``RefreshFailed``, ``LeaseUnavailable``, ``SecretConflict``, ``UnsupportedAuth``.
     """
     own = http is None
-    client = http or httpx.AsyncClient(timeout=30.0, verify=default_ssl_context())
+    client = http or checked_client(default_ssl_context(), timeout=30.0)
     try:
         refresher = TokenRefresher(kube, http=client, clock=clock, lease_wait=lease_wait, allowlist=allowlist)
         result = await refresher.refresh(tenant, window=window)

@@ -24,7 +24,7 @@ from typing import Any
 
 from jiradrift.k8s.credentials import REQUIRED_KEYS, decode_secret_value
 from jiradrift.k8s.resources import GROUP
-from jiradrift.redact import remember_secrets
+from jiradrift.redact import MIN_LENGTH, remember_secrets, too_short
 
 CLIENT_ID = "client_id"
 CLIENT_SECRET = "client_secret"
@@ -128,6 +128,16 @@ def parse_secret(body: dict[str, Any], kind: AuthKind) -> TokenSecret:
         )
         raise SecretFormatError(
             f"{kind.value} needs the key(s) {', '.join(missing)}, which are missing or empty; {fix}"
+        )
+    if 0 < len(values.get(ACCESS_TOKEN, "").strip()) < MIN_LENGTH:
+        # an access token that short cannot be kept out of messages: never used, the next refresh replaces it
+        values.pop(ACCESS_TOKEN)
+    short = too_short(values)
+    if short:
+        raise SecretFormatError(
+            f"key(s) {', '.join(short)} hold fewer than {MIN_LENGTH} characters; a credential that short is "
+            "guessable and cannot be told apart from ordinary words to keep it out of messages, so it is not "
+            "used (Atlassian tokens and secrets are far longer)"
         )
     expires_at: datetime | None = None
     raw_expiry = values.get(EXPIRES_AT, "").strip()

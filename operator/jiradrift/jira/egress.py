@@ -1,0 +1,233 @@
+"""Where a connection may go once the host name passed the allowlist: the addresses the name resolves to.
+
+:class:`~jiradrift.jira.hosts.HostAllowlist` checks names. A name is only as good as the DNS answer
+for it: an allowed name whose answer is a private, loopback or link-local address (a DNS server the
+cluster admin does not control, or rebinding between two lookups) would reach the cloud metadata
+service or a cluster-internal Service. So every connection a tenant can steer resolves the name once,
+checks **every** address of the answer against :class:`AddressPolicy`, and connects to the addresses
+that were checked, never to a second lookup. TLS still verifies the certificate for the name (SNI
+and ``Host`` stay the name).
+
+Refused unless the cluster admin allows their network (``JIRADRIFT_ALLOWED_CIDRS``, the chart's
+``allowedNetworks``): every address that is not globally routable (private, loopback, link-local,
+shared ``100.64.0.0/10``, reserved, documentation ranges) and multicast. Two exceptions, both
+already decided by the name allowlist: an IP literal host (no lookup happens; the allowlist refuses
+every literal but loopback named exactly) and ``localhost`` resolving to loopback (the allowlist
+admits it only when named exactly, as the emulator and the tests do).
+
+Two hooks into the HTTP stacks, both connecting to the checked address:
+
+- :class:`CheckedResolver`, an aiohttp resolver (the Jira client's transport, the token job);
+- :class:`CheckedBackend`, an httpcore network backend (the httpx clients of the token endpoint
+  and of notifications), used through :func:`checked_transport`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ipaddress
+import os
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpcore
+import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from jiradrift.jira.errors import AddressRefused
+
+ALLOWED_CIDRS_ENV = "JIRADRIFT_ALLOWED_CIDRS"
+"""Networks (comma-separated CIDRs) that names may resolve into though they are not public: set by
+the cluster admin (the chart's ``allowedNetworks``), e.g. a Jira Data Center site on a private
+network. Never set by a tenant."""
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolve = Callable[[str, int], Awaitable[Sequence[str]]]
+"""``(host, port) -> addresses``: how names are looked up; tests inject their own answers."""
+
+
+async def system_resolve(host: str, port: int) -> list[str]:
+    """The addresses the system resolver gives for ``host`` (one lookup), in its order, without repeats."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _kind(address: Address) -> str:
+    if address.is_loopback:
+        return "loopback"
+    if address.is_link_local:
+        return "link-local (such as the cloud metadata service 169.254.169.254)"
+    if address.is_multicast:
+        return "multicast"
+    if address.is_private:
+        return "private"
+    return "reserved or not publicly routable"
+
+
+def _literal(host: str) -> Address | None:
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Which resolved addresses a connection may use. Build with :meth:`parse` or :meth:`from_env`."""
+
+    allowed_networks: tuple[Network, ...] = ()
+
+    @classmethod
+    def parse(cls, spec: str | Iterable[str]) -> AddressPolicy:
+        """Comma/space-separated CIDRs (or an iterable of them); raises ValueError naming a bad one."""
+        items = spec.replace(",", " ").split() if isinstance(spec, str) else list(spec)
+        networks: list[Network] = []
+        for raw in items:
+            try:
+                networks.append(ipaddress.ip_network(raw.strip(), strict=False))
+            except ValueError:
+                raise ValueError(
+                    f"allowed network {raw!r} is not a CIDR such as 10.20.0.0/16 ({ALLOWED_CIDRS_ENV}, "
+                    "the chart's allowedNetworks)"
+                ) from None
+        return cls(tuple(networks))
+
+    @classmethod
+    def from_env(cls) -> AddressPolicy:
+        return cls.parse(os.environ.get(ALLOWED_CIDRS_ENV, ""))
+
+    def refusal(self, host: str, address: str) -> str | None:
+        """Why ``host`` may not be reached at ``address``, or None."""
+        ip = _literal(address)
+        if ip is None:
+            return f"resolved to {address!r}, which is not an IP address"
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1 (older Pythons call it global)
+        if any(ip in network for network in self.allowed_networks if network.version == ip.version):
+            return None
+        if host.lower().rstrip(".") == "localhost" and ip.is_loopback:
+            return None  # admitted by name only when the allowlist names localhost exactly
+        if ip.is_global and not ip.is_multicast:
+            return None
+        return f"resolves to {ip}, a {_kind(ip)} address"
+
+    def check(self, host: str, addresses: Sequence[str]) -> list[str]:
+        """``addresses`` if every one may be used for ``host``; else :class:`AddressRefused` (one bad
+        address in an answer refuses the whole answer: a mixed answer is how rebinding starts)."""
+        if not addresses:
+            raise AddressRefused(host, "resolves to no address")
+        for address in addresses:
+            why = self.refusal(host, address)
+            if why:
+                raise AddressRefused(host, why, self.allowed_networks)
+        return list(addresses)
+
+
+@functools.cache
+def default_policy() -> AddressPolicy:
+    """The process's policy, from ``JIRADRIFT_ALLOWED_CIDRS`` (read once)."""
+    return AddressPolicy.from_env()
+
+
+class CheckedResolver(AbstractResolver):
+    """An aiohttp resolver that looks a name up once and answers only addresses the policy allows.
+
+    aiohttp connects to exactly the addresses a resolver returns (and caches them as they are), with
+    the name kept for SNI, ``Host`` and certificate verification. IP literals never reach a resolver."""
+
+    def __init__(self, policy: AddressPolicy | None = None, resolve: Resolve | None = None) -> None:
+        self._policy = policy
+        self._resolve = resolve or system_resolve
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        policy = self._policy or default_policy()
+        addresses = policy.check(host, await self._resolve(host, port))
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for address in addresses
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+class CheckedBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that connects to a name's checked addresses, never to the name.
+
+    httpcore starts TLS on the returned stream with ``server_hostname`` = the request's host, so the
+    certificate is still verified for the name."""
+
+    def __init__(self, policy: AddressPolicy | None = None, resolve: Resolve | None = None) -> None:
+        self._policy = policy
+        self._resolve = resolve or system_resolve
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        if _literal(host) is not None:
+            return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        policy = self._policy or default_policy()
+        try:
+            addresses = policy.check(host, await self._resolve(host, port))
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        except AddressRefused as exc:
+            raise httpcore.ConnectError(str(exc)) from exc
+        last: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        return await self._inner.connect_unix_socket(path, timeout, socket_options)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def checked_transport(
+    verify: ssl.SSLContext, policy: AddressPolicy | None = None, resolve: Resolve | None = None
+) -> httpx.AsyncHTTPTransport:
+    """``httpx.AsyncHTTPTransport(verify=verify)`` whose connections go through :class:`CheckedBackend`."""
+    transport = httpx.AsyncHTTPTransport(verify=verify)
+    transport._pool = httpcore.AsyncConnectionPool(ssl_context=verify, network_backend=CheckedBackend(policy, resolve))
+    return transport
+
+
+def proxied() -> bool:
+    return any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"))
+
+
+def checked_client(verify: ssl.SSLContext, **kwargs: Any) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` whose connections use :class:`CheckedBackend`. With a proxy in the
+    environment the proxy resolves names (and is where addresses are checked), so the client keeps
+    httpx's own proxy handling."""
+    if proxied():
+        return httpx.AsyncClient(verify=verify, **kwargs)
+    return httpx.AsyncClient(transport=checked_transport(verify), **kwargs)
