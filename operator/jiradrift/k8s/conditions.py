@@ -75,6 +75,7 @@ class Reason(StrEnum):
     DRIFT_DETECTED = "DriftDetected"
     SNAPSHOT_INCOMPLETE = "SnapshotIncomplete"
     BUDGET_EXCEEDED = "BudgetExceeded"
+    QUOTA_EXCEEDED = "QuotaExceeded"  # the namespace's ResourceQuota refused a scheduled Snapshot
     # accepted baselines (the Drifted condition)
     UNACCEPTED_CHANGES = "UnacceptedChanges"
     MATCHES_ACCEPTED = "MatchesAccepted"
