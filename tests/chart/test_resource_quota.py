@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from chartlib import CHART, Helm, by_kind, documents
+from chartlib import CHART, KUBE_VERSION, Helm, by_kind, documents
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
@@ -19,29 +19,22 @@ TENANTS, SNAPSHOTS = 2, 3
 
 
 def quotas(helm: Helm, *args: str) -> list[dict[str, Any]]:
-    return by_kind(documents(helm.template(*args)), "ResourceQuota")
+    return by_kind(documents(helm.template(*args, namespace="jd")), "ResourceQuota")
 
 
 def test_off_by_default_and_one_per_tenant_namespace(helm: Helm) -> None:
     assert quotas(helm) == []
-    rendered = quotas(
-        helm, "--set", "resourceQuota.enabled=true", "--set", "watchNamespaces={team-a,team-b}", namespace="jd"
-    )
+    rendered = quotas(helm, "--set", "resourceQuota.enabled=true", "--set", "watchNamespaces={team-a,team-b}")
     assert [q["metadata"]["namespace"] for q in rendered] == ["team-a", "team-b"]
     assert rendered[0]["spec"]["hard"] == {
         "count/jiratenants.jiradrift.io": "20",
         "count/snapshots.jiradrift.io": "5000",
     }
     cluster_wide = helm.run(
-        "template",
-        "x",
-        str(CHART),
-        "--set",
-        "resourceQuota.enabled=true",
-        "--set",
-        "rbac.clusterWide=true",
+        "template", "x", str(CHART), "--kube-version", KUBE_VERSION,
+        "--set", "resourceQuota.enabled=true", "--set", "rbac.clusterWide=true",
         check=False,
-    )
+    )  # fmt: skip
     assert cluster_wide.returncode != 0 and "resourceQuota.namespaces" in cluster_wide.stderr
 
 
