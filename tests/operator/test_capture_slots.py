@@ -71,7 +71,7 @@ def test_forged_scheduled_snapshots_do_not_jump_the_queue(
     while the flood waits, gets the next free slot: with one slot, no more than one forged capture
     starts between its creation and its capture. Before the fix it waited for the whole flood."""
     ns, creds = k8s_namespace, jira_sim.credentials
-    jira_sim.set_latency(150)  # a forged capture takes a while: the flood still waits when the window opens
+    jira_sim.set_latency(400)  # a forged capture takes a while: the flood still waits when the window opens
     make_secret(k8s_api, ns, "jira", {"email": creds.email, "token": creds.api_token})
     make_tenant(k8s_api, ns, "flood", jira_sim.base_url, "jira", ["workflows"], paused=True)
     make_tenant(k8s_api, ns, "victim", jira_sim.base_url, "jira", ["priorities"])
@@ -102,4 +102,5 @@ def test_forged_scheduled_snapshots_do_not_jump_the_queue(
     forged = [i for i, m in enumerate(messages) if flood.match(m)]
     jumped = [i for i in forged if created < i < started]
     assert len(jumped) <= 1, f"{len(jumped)} forged captures started while the victim's scheduled one waited"
-    assert len([i for i in forged if i > started]) >= 2, "the flood had drained before the victim's window opened"
+    waiting = FLOOD - len([i for i in forged if i < started])
+    assert waiting >= 2, f"the flood had drained before the victim's capture: {waiting} forged captures waiting"
