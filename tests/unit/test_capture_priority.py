@@ -99,6 +99,21 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any] | None, bool]] = {
         {"spec": {"schedule": {"interval": "soon"}}},
         False,
     ),
+    "tenant paused (the ticker schedules nothing)": (
+        snap("2026-12-01T12:40:00Z", "2026-12-01T12:40:01Z"),
+        {"spec": {"schedule": {"interval": "5m"}, "paused": True}},
+        False,
+    ),
+    "a type the tenant does not capture": (
+        snap("2026-12-01T12:40:00Z", "2026-12-01T12:40:01Z"),
+        {"spec": {"schedule": {"interval": "5m"}, "snapshotTypes": ["fields"]}},
+        False,
+    ),
+    "a type the tenant captures": (
+        snap("2026-12-01T12:40:00Z", "2026-12-01T12:40:01Z"),
+        {"spec": {"schedule": {"interval": "5m"}, "snapshotTypes": ["fields", "workflows"]}},
+        True,
+    ),
     "windowStart unparsable": (snap(None, "2026-12-01T12:40:30Z") | {"spec": {"windowStart": "x"}}, TENANT, False),
 }
 

@@ -14,7 +14,8 @@ here only when everything about it is what the operator's own schedule makes, an
   :data:`LOOKBACK_WINDOWS` before it (a dead replica's unfinished window keeps its priority, 1970
   does not);
 - the API server created it during that window (``creationTimestamp`` is the server's, not the
-  author's), as the operator's ticker does.
+  author's), as the operator's ticker does;
+- its tenant is not paused and captures its type (the ticker creates nothing else).
 
 Anything else is manual, and waits behind every scheduled capture. Within a band (a class, a
 window, retried or fresh) slots go round-robin over namespaces and then over the tenants of a
@@ -71,10 +72,14 @@ def scheduled_window(body: Mapping[str, Any], tenant: Mapping[str, Any] | None, 
     meta, spec = body.get("metadata") or {}, body.get("spec") or {}
     if tenant is None or spec.get("reason") != SnapshotReason.SCHEDULED:
         return None
+    tenant_spec = tenant.get("spec") or {}
+    types = tenant_spec.get("snapshotTypes")
+    if tenant_spec.get("paused") or (types is not None and spec.get("type") not in types):
+        return None  # the operator schedules nothing for a paused tenant, nor a type it does not capture
     start, created = _time(spec.get("windowStart")), _time(meta.get("creationTimestamp"))
     if start is None or created is None:
         return None
-    schedule = (tenant.get("spec") or {}).get("schedule") or {}
+    schedule = tenant_spec.get("schedule") or {}
     try:
         interval = parse_duration(str(schedule.get("interval") or DEFAULT_INTERVAL))
         aligned = window_start(start, interval) == start
