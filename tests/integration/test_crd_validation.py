@@ -103,6 +103,8 @@ INVALID_TENANTS = {
     "interval not a duration": (_tenant(schedule={"interval": "often"}), "spec.schedule.interval"),
     "unknown snapshot type": (_tenant(snapshotTypes=["workflows", "boards"]), "spec.snapshotTypes"),
     "oversized list": (_tenant(drift={"ignore": [f"field/*:p{i}" for i in range(101)]}), "spec.drift.ignore"),
+    # a diff's cost grows with rules x their length: both are capped where they are admitted
+    "ignore rule too long": (_tenant(drift={"ignore": ["field/*:" + "*?" * 253]}), "spec.drift.ignore[0]"),
     "inline credential": (
         _tenant(auth={"apiToken": {"secretRef": {"name": "a"}, "token": "hunter2"}}),
         'unknown field "spec.auth.apiToken.token"',

@@ -10,7 +10,7 @@ from typing import Any
 
 from jiradrift.handlers.shard import Shard
 from jiradrift.handlers.slots import PrioritySlots
-from jiradrift.handlers.state import TenantState
+from jiradrift.handlers.state import QuietTimes, TenantState
 from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.jira.limits import ResponseLimits
 from jiradrift.kube.client import Kube
@@ -86,7 +86,7 @@ class OperatorContext:
     # Snapshots (uids) not to run before a time (time.monotonic): after a temporary failure, the
     # retry's backoff; after a run that finished the Snapshot, a while in which events queued during
     # the capture (still showing it unfinished) are ignored rather than taking its Lease again
-    quiet_until: dict[str, float] = field(default_factory=dict)
+    quiet_until: QuietTimes = field(default_factory=QuietTimes)
     # JiraTenant "namespace/name" -> its body as the operator's watch last delivered it (None: not
     # seen); set by the registry, so a capture reads its tenant without a GET
     watched_tenant: Callable[[str], dict[str, Any] | None] = field(default=lambda _key: None)

@@ -38,7 +38,6 @@ log = logging.getLogger("jiradrift.handlers")
 Handler = Callable[..., Awaitable[None]]
 UNEXPECTED_RETRY_SECONDS = 60  # what kopf itself waits after an arbitrary exception
 KOPF_CONNECTIONS = 16  # kopf's API requests in flight at once (patches, events), besides its watches
-MAX_QUIET = 4096  # Snapshots remembered in OperatorContext.quiet_until before the expired ones go
 FINISHED_QUIET_SECONDS = 300.0
 RETRY_MARGIN_SECONDS = 0.1  # a retry timer fires this long after the Snapshot's backoff ends
 CACHE_READY_SECONDS = 120.0  # how long startup waits for the watch to deliver what a LIST showed
@@ -389,24 +388,26 @@ async def _run_owned(ctx: OperatorContext, body: Mapping[str, Any]) -> None:
     uid = meta.get("uid") or ""
     if not ctx.owns(meta.get("namespace") or "", tenant) or uid in ctx.running:
         return
-    now = time.monotonic()
-    if now < ctx.quiet_until.get(uid, 0.0):
+    if time.monotonic() < ctx.quiet_until.get(uid, 0.0):
         return  # backing off after a failed attempt, or finished (an event from during the capture)
-    if len(ctx.quiet_until) > MAX_QUIET:
-        ctx.quiet_until = {k: at for k, at in ctx.quiet_until.items() if at > now}
     ctx.running.add(uid)
     try:
         await run_snapshot(ctx, _plain(body))
     except kopf.TemporaryError as exc:
-        ctx.quiet_until[uid] = time.monotonic() + (exc.delay or UNEXPECTED_RETRY_SECONDS)
+        _quiet(ctx, uid, exc.delay or UNEXPECTED_RETRY_SECONDS)
         raise
     except BaseException:
-        ctx.quiet_until[uid] = time.monotonic() + UNEXPECTED_RETRY_SECONDS
+        _quiet(ctx, uid, UNEXPECTED_RETRY_SECONDS)
         raise
     else:  # run_snapshot returns once the Snapshot is final (written by us, or seen)
-        ctx.quiet_until[uid] = time.monotonic() + FINISHED_QUIET_SECONDS
+        _quiet(ctx, uid, FINISHED_QUIET_SECONDS)
     finally:
         ctx.running.discard(uid)
+
+
+def _quiet(ctx: OperatorContext, uid: str, seconds: float) -> None:
+    now = time.monotonic()
+    ctx.quiet_until.remember(uid, now + seconds, now)
 
 
 def _plain(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,6 +31,7 @@ from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.drift_summary import Attribution, tenant_drift
 from jiradrift.handlers.jiraconn import classify, credentials_for, open_client
 from jiradrift.handlers.objects import patch_labels, patch_status, read_object
+from jiradrift.handlers.priority import capture_claim
 from jiradrift.handlers.snapshot_status import status_patch
 from jiradrift.handlers.stored import stored_manifest, stored_or_new_drift
 from jiradrift.handlers.tenant import tenant_key
@@ -152,18 +153,10 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
         await _wait_out_other_holder(ctx, _window_lock(ctx, key, namespace, tenant_name, snapshot_type))
     # At most max_concurrent_captures at once, from the first read on: a thousand windows opening
     # together must not become a thousand simultaneous API calls, captures and response buffers.
-    async with ctx.capture_slots.slot(slot_priority(body)):
+    # The order is earned, not claimed: see handlers/priority.py.
+    claim = capture_claim(body, ctx.watched_tenant(tenant_key(namespace, tenant_name)), ctx.clock())
+    async with ctx.capture_slots.slot(claim.band, claim.who):
         await _run_slotted(ctx, body, key)
-
-
-def slot_priority(body: dict[str, Any]) -> str:
-    """The order of waiting captures (lower first): the oldest window first, so a dead replica's
-    unfinished window goes before the next window's captures; within a window, a Snapshot tried
-    before (a retry, a capture taken over) before the fresh ones, which queued long before it."""
-    meta, spec, status = body["metadata"], body["spec"], body.get("status") or {}
-    window = str(spec.get("windowStart") or meta.get("creationTimestamp") or "")
-    tried = status.get("phase") == SnapshotPhase.CAPTURING or int(status.get("attempts") or 0) > 0
-    return f"{window} {0 if tried else 1}"
 
 
 async def _wait_out_other_holder(ctx: OperatorContext, lock: LeaseLock) -> None:

@@ -132,7 +132,7 @@ async def reconcile_tenant(
     changed = changed_fields(current, status_patch(status))
 
     if cond.is_true(conditions, ConditionType.READY) and not spec.paused:
-        await _schedule(ctx, state, namespace, name, meta["uid"], spec, start)
+        await _schedule(ctx, state, body, spec, start)
     if state.prune_due(now, PRUNE_SECONDS):
         try:  # retention must never block scheduling
             deleted = await prune(ctx, namespace, tenant_key(namespace, name), spec, snapshots, accepted)
@@ -213,19 +213,42 @@ def checked_in_status(status: dict[str, Any], generation: int) -> bool:
 
 
 async def _schedule(
-    ctx: OperatorContext, state: TenantState, namespace: str, name: str, uid: str, spec: JiraTenantSpec, start: datetime
+    ctx: OperatorContext, state: TenantState, body: dict[str, Any], spec: JiraTenantSpec, start: datetime
 ) -> None:
     """Create the window's Snapshots, once per window and type set per process (a restart
-    re-creates idempotently: 409)."""
+    re-creates idempotently: 409). A create the namespace's ResourceQuota refuses is reported (a
+    Warning Event, once per window) and tried again at the next tick; the tenant's status is still
+    written."""
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
     scheduled = (window_iso(start), tuple(t.value for t in spec.snapshot_types))
     if state.scheduled == scheduled:
         return
+    refused = False
     for snapshot_type in spec.snapshot_types:
-        if await ensure_snapshot(ctx.kube, namespace, name, uid, snapshot_type.value, start):
-            log.info(
-                "created Snapshot %s for window %s", snapshot_name(name, snapshot_type.value, start), window_iso(start)
+        snapshot = snapshot_name(name, snapshot_type.value, start)
+        try:
+            created = await ensure_snapshot(ctx.kube, namespace, name, meta["uid"], snapshot_type.value, start)
+        except KubeError as exc:
+            if not quota_exceeded(exc):
+                raise
+            refused = True
+            message = (
+                f"Snapshot {snapshot} for window {window_iso(start)} not created: {exc.message}; raise the "
+                f"namespace's ResourceQuota for count/snapshots.jiradrift.io or lower spec.retention.keepLast"
             )
-    state.scheduled = scheduled
+            log.warning("JiraTenant %s/%s: %s", namespace, name, message)
+            await events.post(ctx.kube, body, "Warning", Reason.QUOTA_EXCEEDED, message, once=window_iso(start))
+            continue
+        if created:
+            log.info("created Snapshot %s for window %s", snapshot, window_iso(start))
+    if not refused:
+        state.scheduled = scheduled
+
+
+def quota_exceeded(exc: KubeError) -> bool:
+    """The API server's ResourceQuota admission refused a create (403 ``exceeded quota``)."""
+    return exc.status == 403 and "exceeded quota" in exc.message
 
 
 def _models(conditions: list[dict[str, Any]]) -> list[Condition]:

@@ -76,6 +76,7 @@ class Reason(StrEnum):
     SNAPSHOT_INCOMPLETE = "SnapshotIncomplete"
     BUDGET_EXCEEDED = "BudgetExceeded"
     BASELINE_OF_ANOTHER_TENANT = "BaselineOfAnotherTenant"
+    QUOTA_EXCEEDED = "QuotaExceeded"  # the namespace's ResourceQuota refused a scheduled Snapshot
     # accepted baselines (the Drifted condition)
     UNACCEPTED_CHANGES = "UnacceptedChanges"
     MATCHES_ACCEPTED = "MatchesAccepted"
