@@ -58,7 +58,9 @@ if [[ -s "$image_tar" ]]; then
   exit 0
 fi
 
-# One private dockerd per cache (the lock above serialises builds within it).
+# One private dockerd per cache (the lock above serialises builds within it). dockerd must not inherit
+# the lock's descriptor (9>&- below): a build killed before it stopped dockerd left the lock held by
+# the orphaned daemon, and every later build waited on it forever.
 instance=$(printf '%s' "$cache" | sha256sum | cut -c1-8)
 run_dir="/run/jiradrift-docker-$instance"
 sock="$run_dir/docker.sock"
@@ -81,7 +83,7 @@ mkdir -p "$run_dir"
 log "starting a private dockerd"
 dockerd --host "unix://$sock" --data-root "$cache/docker" --exec-root "$run_dir/exec" \
   --pidfile "$run_dir/dockerd.pid" --iptables=false --ip6tables=false --bridge=none \
-  --log-level=warn >"$run_dir/dockerd.log" 2>&1 &
+  --log-level=warn >"$run_dir/dockerd.log" 2>&1 9>&- &
 dockerd_pid=$!
 for _ in $(seq 150); do
   "$docker" -H "unix://$sock" version >/dev/null 2>&1 && break
