@@ -26,7 +26,7 @@ case "$name" in
               ldflags="-X github.com/rhysd/actionlint.version=$version"
               probe=(-version) ;;
   helm-docs)  pkg=github.com/norwoodj/helm-docs/cmd/helm-docs; version=v1.14.2; ldflags=""
-              probe=(--version) ;;
+              probe=(--help) ;;  # it has no --version
   *) echo "build-go-tool: unknown tool $name" >&2; exit 2 ;;
 esac
 

@@ -3,6 +3,8 @@ manifest, each at a version stamped into a scratch copy of the repository."""
 
 from __future__ import annotations
 
+import json
+import sys
 import tarfile
 import time
 import uuid
@@ -73,12 +75,21 @@ def test_the_static_manifest_applies_to_a_real_api_server(
     assert "deployment.apps/jira-drift-operator serverside-applied (server dry run)" in applied.stdout
 
 
-def test_release_sh_builds_the_local_artifacts(stamped: Path, tmp_path: Path, tool_env: dict[str, str]) -> None:
-    """release.sh without a registry: the steps in the workflow's order, timed."""
+def test_release_sh_builds_the_local_artifacts_with_an_sbom(
+    stamped: Path, tmp_path: Path, tool_env: dict[str, str]
+) -> None:
+    """release.sh without a registry: the steps in the workflow's order, the SBOM included (the wheel
+    and its dependencies installed into a scratch virtualenv as the Dockerfile installs them)."""
     started = time.monotonic()
-    out = run(stamped, "release.sh", str(tmp_path / "dist"), env=tool_env)
+    out = run(stamped, "release.sh", str(tmp_path / "dist"), env={**tool_env, "PYTHON": sys.executable})
     lines = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
     assert lines["version"] == VERSION
-    for key in ("wheel", "chart", "manifest"):
+    for key in ("wheel", "sbom", "chart", "manifest"):
         assert Path(lines[key]).is_file(), key
-    assert time.monotonic() - started < 300
+    bom = json.loads(Path(lines["sbom"]).read_text())
+    assert bom["bomFormat"] == "CycloneDX"
+    names = {c["name"].lower(): c["version"] for c in bom["components"]}
+    assert names["jira-drift-operator"] == VERSION
+    assert {"kopf", "pydantic", "httpx", "kubernetes"} <= names.keys()
+    assert "pip" not in names  # the image has none
+    assert time.monotonic() - started < 480

@@ -56,6 +56,8 @@ def test_stamp_writes_every_place_and_pins_the_image(repo: Path) -> None:
     assert "jira-drift-operator:2.3.4-rc.1\n" in (repo / CHART).read_text()
     values = yaml.safe_load((repo / "charts/jira-drift-operator/values.yaml").read_text())
     assert values["image"]["digest"] == digest
+    # the chart README (generated, it shows the version) follows
+    assert "--version 2.3.4-rc.1 " in (repo / "charts/jira-drift-operator/README.md").read_text()
     # the wheel's spelling of a release candidate
     assert run(repo, "version.sh", "--pep440").strip() == "2.3.4rc1"
 

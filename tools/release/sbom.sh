@@ -10,6 +10,7 @@ py="${PYTHON:-python3}"
 venv="$(mktemp -d)"; trap 'rm -rf "$venv"' EXIT
 "$py" -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check "$wheel" >&2
+"$venv/bin/pip" uninstall -q -y pip >&2  # as the Dockerfile does: the image ships no pip
 cyclonedx="$(dirname "$py")/cyclonedx-py"
 [[ -x "$cyclonedx" ]] || cyclonedx="$(command -v cyclonedx-py)" || die "cyclonedx-py is missing: pip install cyclonedx-bom"
 file="$out/$(basename "$wheel" .whl).cdx.json"
