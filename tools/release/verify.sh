@@ -11,7 +11,11 @@ cosign="$(tool cosign)"
 flags=(--output json)
 plain_http && flags+=(--allow-http-registry --allow-insecure-registry)
 if [[ -n "${COSIGN_PUB:-}" ]]; then
-  flags+=(--key "$COSIGN_PUB" --insecure-ignore-tlog=true)
+  # Offline: no transparency log, and an empty trusted root, so cosign fetches none from the public
+  # TUF repository (a key needs neither).
+  trusted_root="$(mktemp)"; trap 'rm -f "$trusted_root"' EXIT
+  echo '{"mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1"}' >"$trusted_root"
+  flags+=(--key "$COSIGN_PUB" --insecure-ignore-tlog=true --trusted-root "$trusted_root")
 else
   flags+=(--certificate-oidc-issuer https://token.actions.githubusercontent.com
           --certificate-identity-regexp "^https://github.com/${JIRADRIFT_REPOSITORY:-jiradrift/jira-drift-operator}/.github/workflows/release.yaml@refs/tags/v")
