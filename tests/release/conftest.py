@@ -23,11 +23,6 @@ def tool_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         # cosign keeps its trust material and docker its credentials here, not in the user's home
         "TUF_ROOT": str(home / "sigstore"),
         "DOCKER_CONFIG": str(home / "docker"),
-        # Nothing here may leave the machine: a tool that tries (cosign's TUF refresh, say) meets a
-        # closed port on loopback and fails loudly instead of looking a public host up.
-        "HTTPS_PROXY": "http://127.0.0.1:9",
-        "HTTP_PROXY": "http://127.0.0.1:9",
-        "NO_PROXY": ",".join(["127.0.0.1", "localhost", "::1", os.environ.get(HOST_ENV, "127.0.0.1")]),
     }
 
 
@@ -36,6 +31,11 @@ def signer_env(tool_env: dict[str, str]) -> dict[str, str]:
     """tool_env plus cosign and crane (built from Go modules on first use)."""
     return {
         **tool_env,
+        # Signing and verifying never leave the machine: a tool that tries (cosign's TUF refresh, say)
+        # meets a closed port on loopback and fails loudly instead of looking a public host up.
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "NO_PROXY": ",".join(["127.0.0.1", "localhost", "::1", os.environ.get(HOST_ENV, "127.0.0.1")]),
         "JIRADRIFT_COSIGN_BIN": str(go_tool("cosign")),
         "JIRADRIFT_CRANE_BIN": str(go_tool("crane")),
     }

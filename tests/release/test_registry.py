@@ -125,7 +125,17 @@ def test_the_chart_round_trips_through_the_registry(
     oci = f"oci://{oci_registry.address}/{repository}"
     helm(env, "pull", oci, "--version", VERSION, "--plain-http", "--destination", str(pulled))
     assert (pulled / tgz.name).read_bytes() == tgz.read_bytes()
-    rendered = helm(env, "template", "drift", f"{oci}@{digest}", "--plain-http", "--namespace", "jiradrift")
+    rendered = helm(
+        env,
+        "template",
+        "drift",
+        f"{oci}@{digest}",
+        "--plain-http",
+        "--namespace",
+        "jiradrift",
+        "--kube-version",
+        "1.36.3",
+    )
     docs = [d for d in yaml.safe_load_all(rendered) if d]
     (deployment,) = (d for d in docs if d["kind"] == "Deployment")
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"].endswith(f":{VERSION}")

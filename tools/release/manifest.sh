@@ -8,11 +8,15 @@ out="$(mkdir -p "${1:?usage: manifest.sh OUT_DIR [helm flags]}" && cd "$1" && pw
 helm="$(tool helm)"
 ns="${NAMESPACE:-jiradrift}"
 file="$out/install.yaml"
+# No cluster to ask: render for Kubernetes 1.30, the first to serve ValidatingAdmissionPolicy v1, so the
+# chart's admission guards are in the manifest as helm install puts them into a cluster that has them.
+kube_version=1.30.0
 {
-  echo "# jira-drift-operator $(version): kubectl apply --server-side -f install.yaml"
+  echo "# jira-drift-operator $(version): kubectl apply --server-side -f install.yaml (Kubernetes >= $kube_version)"
   echo "# Rendered from the chart (helm template --include-crds); helm install gives the same objects."
   printf -- '---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n' "$ns"
-  "$helm" template "$chart_name" "$chart_dir" --namespace "$ns" --include-crds "$@"
+  "$helm" template "$chart_name" "$chart_dir" --namespace "$ns" --include-crds --kube-version "$kube_version" \
+    --api-versions admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy "$@"
 } >"$file.tmp"
 mv "$file.tmp" "$file"
 echo "$file"
