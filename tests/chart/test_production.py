@@ -4,6 +4,7 @@ Artifact Hub metadata and generated README a listing needs."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from typing import Any
 
@@ -67,7 +68,7 @@ def test_spread_constraints_and_budget_can_be_replaced_or_turned_off(helm: Helm)
             "-f",
             HA,
             "--set-json",
-            f"operator.topologySpreadConstraints={yaml.safe_dump(own, default_flow_style=True).strip()}",
+            f"operator.topologySpreadConstraints={json.dumps(own)}",
             "--set",
             "operator.podDisruptionBudget.enabled=false",
         )
