@@ -179,3 +179,20 @@ def test_a_signed_image_verifies_by_digest_and_a_tampered_one_is_refused(
     assert (
         json.loads(run(repo, "verify.sh", signed, env=env))[0]["critical"]["image"]["docker-manifest-digest"] == digest
     )
+
+
+def test_an_image_tarball_is_pushed_and_resolves_by_digest(
+    repo: Path, tmp_path: Path, oci_registry: Registry, signer_env: dict[str, str], keys: dict[str, str]
+) -> None:
+    """push-image-tarball.sh: a saved image (what tools/build-image.sh writes) into the registry, by digest."""
+    env = env_for(signer_env, keys)
+    source = f"{oci_registry.address}/scratch/source:1"
+    push_image(env, source, b"saved image\n", tmp_path)
+    tar = tmp_path / "image.tar"
+    crane(env, "pull", "--format", "tarball", source, str(tar))
+    ref = run(repo, "push-image-tarball.sh", str(tar), f"{oci_registry.address}/jiradrift/from-tar:{VERSION}", env=env)
+    ref = ref.strip()
+    repository = "jiradrift/from-tar"
+    assert ref.startswith(f"{oci_registry.address}/{repository}@sha256:")
+    assert oci_registry.digest(repository, VERSION, INDEX_OR_MANIFEST) == ref.split("@", 1)[1]
+    assert "push to a tag" in run(repo, "push-image-tarball.sh", str(tar), ref, env=env, check=False)
