@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.plugins.registry import Registry
+from tests.plugins.registry import Registry, start_registry
 
 from .releaselib import run, scratch_repo
 
@@ -196,3 +196,34 @@ def test_an_image_tarball_is_pushed_and_resolves_by_digest(
     assert ref.startswith(f"{oci_registry.address}/{repository}@sha256:")
     assert oci_registry.digest(repository, VERSION, INDEX_OR_MANIFEST) == ref.split("@", 1)[1]
     assert "push to a tag" in run(repo, "push-image-tarball.sh", str(tar), ref, env=env, check=False)
+
+
+def test_the_registry_serves_tls_for_clients_that_insist(
+    repo: Path, tmp_path: Path, signer_env: dict[str, str], keys: dict[str, str]
+) -> None:
+    """start_registry(tls=True): a self-signed certificate for the bind address, trusted by its CA file
+    (what a node's containerd is given in hosts.toml); without it, the client refuses the registry."""
+    env = {**signer_env, "HELM_REGISTRY_CONFIG": str(tmp_path / "registry.json")}
+    tgz = Path(run(repo, "chart.sh", str(tmp_path / "dist"), env=env).strip().splitlines()[-1])
+    with start_registry(tmp_path / "tls-registry", tls=True) as registry:
+        assert registry.url.startswith("https://") and registry.ca is not None
+        dest = f"oci://{registry.address}/charts"
+        untrusted = subprocess.run(
+            [env["JIRADRIFT_HELM_BIN"], "push", str(tgz), dest], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert untrusted.returncode != 0 and "certificate" in untrusted.stderr, untrusted.stderr
+        helm(env, "push", str(tgz), dest, "--ca-file", str(registry.ca))
+        pulled = tmp_path / "pulled"
+        pulled.mkdir()
+        helm(
+            env,
+            "pull",
+            f"{dest}/jira-drift-operator",
+            "--version",
+            VERSION,
+            "--ca-file",
+            str(registry.ca),
+            "--destination",
+            str(pulled),
+        )
+        assert (pulled / tgz.name).read_bytes() == tgz.read_bytes()
