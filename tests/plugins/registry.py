@@ -14,8 +14,6 @@ self-signed certificate for the bind address, for a client that insists on https
 from __future__ import annotations
 
 import argparse
-import datetime
-import ipaddress
 import os
 import signal
 import socket
@@ -30,6 +28,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from jiradrift.dev.controlplane import _CA, _pem_cert, _pem_key
+
 REPO = Path(__file__).resolve().parents[2]
 HOST_ENV = "JIRADRIFT_REGISTRY_HOST"
 
@@ -40,7 +40,7 @@ class Registry:
     port: int
     root: Path
     log: Path
-    ca: Path | None = None  # the self-signed certificate, when served over TLS
+    ca: Path | None = None  # the CA file clients trust, when served over TLS
 
     @property
     def address(self) -> str:
@@ -88,38 +88,16 @@ def free_port(host: str) -> int:
         return port
 
 
-def self_signed(host: str, directory: Path) -> tuple[Path, Path]:
-    """A certificate and key for ``host`` (an IP address or a name), valid for a day."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    try:
-        san: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
-    except ValueError:
-        san = x509.DNSName(host)
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([san]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "registry.crt", directory / "registry.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
+def serving_certificate(host: str, directory: Path) -> tuple[Path, Path, Path]:
+    """A CA, and a serving certificate it issued for ``host`` (an IP address or a name), as the
+    control plane makes its own: (certificate chain, key, CA file for clients)."""
+    ca = _CA.create("jiradrift test registry CA")
+    key, cert = ca.issue(host, server=True, sans=[host])
+    chain, key_path, ca_path = directory / "registry.crt", directory / "registry.key", directory / "ca.crt"
+    chain.write_bytes(_pem_cert(cert) + _pem_cert(ca.cert))
+    key_path.write_bytes(_pem_key(key))
+    ca_path.write_bytes(_pem_cert(ca.cert))
+    return chain, key_path, ca_path
 
 
 @contextmanager
@@ -132,8 +110,8 @@ def start_registry(root: Path, host: str = "127.0.0.1", port: int = 0, tls: bool
     tls_config = ""
     ca = None
     if tls:
-        ca, key = self_signed(host, root)
-        tls_config = f"  tls:\n    certificate: {ca}\n    key: {key}\n"
+        chain, key, ca = serving_certificate(host, root)
+        tls_config = f"  tls:\n    certificate: {chain}\n    key: {key}\n"
     config = root / "config.yml"
     config.write_text(
         "version: 0.1\n"

@@ -201,7 +201,7 @@ def test_an_image_tarball_is_pushed_and_resolves_by_digest(
 def test_the_registry_serves_tls_for_clients_that_insist(
     repo: Path, tmp_path: Path, signer_env: dict[str, str], keys: dict[str, str]
 ) -> None:
-    """start_registry(tls=True): a self-signed certificate for the bind address, trusted by its CA file
+    """start_registry(tls=True): a certificate for the bind address, trusted by its CA file
     (what a node's containerd is given in hosts.toml); without it, the client refuses the registry."""
     env = {**signer_env, "HELM_REGISTRY_CONFIG": str(tmp_path / "registry.json")}
     tgz = Path(run(repo, "chart.sh", str(tmp_path / "dist"), env=env).strip().splitlines()[-1])
