@@ -2,7 +2,9 @@
 # (the CronJob) from one image. Built from a wheel; the final stage has no compiler, no source
 # tree, no pip and no pip cache, and runs as the non-root user the chart's securityContext expects.
 #
-#   docker build -t jira-drift-operator:0.1.0 .
+#   docker build --build-arg VERSION="$(tools/release/version.sh)" -t jira-drift-operator:"$(tools/release/version.sh)" .
+#
+# (tools/release/image.sh builds it for amd64 and arm64 and pushes it, as the release workflow does.)
 #
 # PYTHON_IMAGE is any Debian-based image with python3 (>= 3.11) and its venv module: the upstream
 # default for real builds; the test harness passes a base made from Debian packages
@@ -47,7 +49,7 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
  && jiradrift refresh-tokens --help >/dev/null
 USER 65532:65532
 WORKDIR /tmp
-# 8080: kopf liveness (/healthz); 9090: Prometheus metrics.
-EXPOSE 8080 9090
+# 8080: kopf liveness (/healthz); 8081: readiness (/readyz); 9090: Prometheus metrics.
+EXPOSE 8080 8081 9090
 ENTRYPOINT ["jiradrift"]
 CMD ["run"]

@@ -1,1 +1,7 @@
-pytest_plugins = ["tests.plugins.k8s", "tests.plugins.sim", "tests.plugins.node", "tests.plugins.s3"]
+pytest_plugins = [
+    "tests.plugins.k8s",
+    "tests.plugins.sim",
+    "tests.plugins.node",
+    "tests.plugins.s3",
+    "tests.plugins.registry",
+]

@@ -18,4 +18,6 @@ fi
 # promtool checks and unit-tests the chart's alert rules (tests/alerts); quick when cached.
 bash tools/build-promtool.sh >/dev/null
 bash tools/build-s3.sh >/dev/null  # versitygw for the S3 store tests (tools/test.sh prints its path)
+# The release tooling and its tests (tests/release): an OCI registry, crane, cosign, helm-docs, actionlint.
+for tool in registry crane cosign helm-docs actionlint; do bash tools/build-go-tool.sh "$tool" >/dev/null; done
 bash tools/build-control-plane.sh

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from chartlib import REPO, Helm, documents, one
 
+import jiradrift
+
 pytestmark = pytest.mark.k8s
 
 DOCKERFILE = REPO / "Dockerfile"
@@ -70,12 +72,12 @@ def test_dockerfile_agrees_with_the_chart(helm: Helm) -> None:
     assert "ARG PYTHON_IMAGE=python:3.11-slim" in text
     assert "USER 65532:65532" in text and "PYTHONDONTWRITEBYTECODE=1" in text
     assert 'ENTRYPOINT ["jiradrift"]' in text and 'CMD ["run"]' in text
-    assert "EXPOSE 8080 9090" in text
+    assert "EXPOSE 8080 8081 9090" in text
     docs = documents(helm.template())
     pod = one(docs, "Deployment")["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsUser"] == 65532
     ports = {p["name"]: p["containerPort"] for p in pod["containers"][0]["ports"]}
-    assert ports == {"healthz": 8080, "metrics": 9090}
+    assert ports == {"healthz": 8080, "readyz": 8081, "metrics": 9090}
 
 
 def test_wheel_builds_from_the_image_context_and_runs_in_a_fresh_venv(tmp_path: Path, helm: Helm) -> None:
@@ -90,7 +92,7 @@ def test_wheel_builds_from_the_image_context_and_runs_in_a_fresh_venv(tmp_path: 
         text=True,
         timeout=240,
     )
-    (wheel,) = wheels.glob("jira_drift_operator-0.1.0-*.whl")
+    (wheel,) = wheels.glob(f"jira_drift_operator-{jiradrift.__version__}-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "jiradrift/py.typed" in names and "jiradrift/cli.py" in names
     assert any(n.startswith("jiradrift/sim/data/") for n in names)

@@ -298,6 +298,11 @@ def _refused_render(helm: Helm, value: str) -> subprocess.CompletedProcess[str]:
     return rendered
 
 
+def _egress_policy(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    (policy,) = (d for d in by_kind(docs, "NetworkPolicy") if d["metadata"]["name"].endswith("-egress"))
+    return policy
+
+
 def test_egress_network_policy_is_opt_in_and_keeps_metadata_out(helm: Helm) -> None:
     assert by_kind(documents(helm.template()), "NetworkPolicy") == []
     missing = _refused_render(helm, "networkPolicy.enabled=true")
@@ -305,7 +310,8 @@ def test_egress_network_policy_is_opt_in_and_keeps_metadata_out(helm: Helm) -> N
     docs = documents(
         helm.template("--set", "networkPolicy.enabled=true", "--set", "networkPolicy.apiServerCIDRs={10.96.0.1/32}")
     )
-    policy = one(docs, "NetworkPolicy")
+    # the egress policy; its ingress sibling is tested in test_production.py
+    policy = _egress_policy(docs)
     kubernetes_validate.validate(policy, SCHEMA_VERSION, strict=True)
     assert policy["spec"]["policyTypes"] == ["Egress"]
     deployment, cronjob = one(docs, "Deployment"), one(docs, "CronJob")
@@ -391,7 +397,7 @@ def test_the_s3_store_gets_its_settings_as_flags_and_its_keys_from_the_secret(he
     assert rules
     assert all(set(r["verbs"]) <= {"get", "update"} for r in rules if "secrets" in r["resources"])
     assert not [r for r in rules if "configmaps" in r["resources"]]
-    egress = one(docs, "NetworkPolicy")["spec"]["egress"]
+    egress = _egress_policy(docs)["spec"]["egress"]
     assert {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"protocol": "TCP", "port": 9000}]} in egress
     default = one(documents(helm.template()), "Deployment")["spec"]["template"]["spec"]["containers"][0]
     assert not [a for a in default["args"] if a.startswith("--s3-")]

@@ -22,6 +22,7 @@ from jiradrift.cmd.snapshot import (
 )
 from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
+from jiradrift.handlers.readiness import parse_endpoint
 from jiradrift.handlers.registry import build_registry
 from jiradrift.jira.egress import ALLOWED_CIDRS_ENV, default_policy
 from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
@@ -68,6 +69,13 @@ def run_command(
     all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A", help="Watch every namespace."),
     standalone: bool = typer.Option(True, help="Run without kopf peering (use one replica, strategy Recreate)."),
     liveness: str = typer.Option("http://0.0.0.0:8080/healthz", help="kopf liveness endpoint ('' to disable)."),
+    readiness: str = typer.Option(
+        "",
+        help=(
+            "Readiness endpoint, e.g. http://0.0.0.0:8081/readyz: 200 once the caches hold every JiraTenant and "
+            "Snapshot and the first membership round is done, 503 before and while stopping ('' to disable)."
+        ),
+    ),
     metrics_port: int = typer.Option(9090, help="Port for Prometheus /metrics (0 to disable)."),
     store: str = typer.Option(
         "secret",
@@ -168,6 +176,11 @@ def run_command(
         notification_allowlist = HostAllowlist.parse(notification_hosts)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--notification-hosts") from None
+    if readiness:
+        try:
+            parse_endpoint(readiness)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--readiness") from None
     logs.configure(logging.DEBUG if verbose else logging.INFO, json_format=log_format == "json")
     settings = OperatorSettings(
         namespaces=list(namespace),
@@ -180,6 +193,7 @@ def run_command(
         shard_namespace=shard_namespace or None,
         shard_lease_seconds=shard_lease_duration,
         max_concurrent_captures=max_concurrent_captures,
+        readiness_endpoint=readiness or None,
         tenant_timer_seconds=tenant_interval,
         limits=response_limits(max_response_bytes, max_depth, request_deadline, max_pages, max_wait),
         probe_timeout_seconds=probe_timeout,

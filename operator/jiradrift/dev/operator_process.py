@@ -25,11 +25,14 @@ EMULATOR_HOSTS = ("127.0.0.1", "localhost")
 
 
 class OperatorProcess:
-    def __init__(self, proc: subprocess.Popen[bytes], log: Path, metrics_port: int, liveness_port: int) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[bytes], log: Path, metrics_port: int, liveness_port: int, readiness_port: int
+    ) -> None:
         self.proc = proc
         self.log = log
         self.metrics_port = metrics_port
         self.liveness_port = liveness_port
+        self.readiness_port = readiness_port
 
     def lines(self) -> list[dict[str, Any]]:
         out = []
@@ -72,7 +75,7 @@ def start_operator(
     env: Mapping[str, str] | None = None,
 ) -> OperatorProcess:
     workdir.mkdir(parents=True, exist_ok=True)
-    metrics_port, liveness_port = free_port(), free_port()
+    metrics_port, liveness_port, readiness_port = free_port(), free_port(), free_port()
     args = [sys.executable, "-m", "jiradrift", "run"]
     for ns in namespaces:
         args += ["--namespace", ns]
@@ -85,6 +88,8 @@ def start_operator(
         str(metrics_port),
         "--liveness",
         f"http://127.0.0.1:{liveness_port}/healthz",
+        "--readiness",
+        f"http://127.0.0.1:{readiness_port}/readyz",
         "--lease-duration",
         str(lease_duration),
         "--tenant-interval",
@@ -97,7 +102,7 @@ def start_operator(
     log = workdir / f"{name}.log"
     out = open(log, "ab")
     proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=environ, start_new_session=True)
-    return OperatorProcess(proc, log, metrics_port, liveness_port)
+    return OperatorProcess(proc, log, metrics_port, liveness_port, readiness_port)
 
 
 @contextmanager

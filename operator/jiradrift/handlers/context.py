@@ -56,6 +56,8 @@ class OperatorSettings:
     # captures running at once in this process; the rest wait Pending (bounds memory and API bursts
     # when a thousand tenants' windows open together)
     max_concurrent_captures: int = 32
+    # the readiness endpoint (handlers/readiness.py), http://host:port/path; None: not served
+    readiness_endpoint: str | None = None
 
 
 @dataclass

@@ -24,6 +24,7 @@ from jiradrift.handlers import metrics
 from jiradrift.handlers.cache import WatchCache, listed_uids
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.objects import patch_status, read_object
+from jiradrift.handlers.readiness import Readiness, serve_readiness
 from jiradrift.handlers.shard import Shard
 from jiradrift.handlers.snapshot import FINAL, run_snapshot
 from jiradrift.handlers.tenant import reconcile_tenant
@@ -170,8 +171,13 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     def owned_tenants() -> list[str]:
         return [key for key in tenant_cache.groups() if ctx.owns(*key.split("/", 1))]
 
+    readiness = Readiness()
+    readiness_servers: list[Any] = []
+
     @kopf.on.startup(registry=registry)
     async def start_loops(**_: Any) -> None:
+        if settings.readiness_endpoint:
+            readiness_servers.append(await serve_readiness(settings.readiness_endpoint, readiness))
         task = asyncio.create_task(run_loops(), name="tenants")
         task.add_done_callback(_loops_ended)
         loops.append(task)
@@ -191,13 +197,16 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         """Once the caches hold every object (a LIST's worth): the membership rounds
         (--shard-namespace) and the tenant ticker. The first shard assignment is computed over
         every JiraTenant, never a half-listed few, and acceptance reads whole Snapshot lists."""
+        readiness.waiting("the JiraTenant and Snapshot caches to hold what a LIST showed at startup")
         await _await_caches()
         shard = ctx.shard
         assert shard is not None
         tasks = [ticker.run(owned_tenants, stop_loops_event)]
         if shard.enabled:
+            readiness.waiting("the first membership round (which tenants this replica owns)")
             await shard.round(list(tenant_cache.groups()))
             tasks.append(shard.run(lambda: list(tenant_cache.groups()), stop_loops_event))
+        readiness.ready()
         await asyncio.gather(*tasks)
 
     async def _await_caches() -> None:
@@ -227,6 +236,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
 
     @kopf.on.cleanup(registry=registry)
     async def stop_loops(**_: Any) -> None:
+        readiness.stopping()
         stop_loops_event.set()
         for task in loops:
             await asyncio.wait({task}, timeout=5.0)  # the loops stop at the event; startup's wait does not
@@ -234,6 +244,8 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
             await asyncio.gather(task, return_exceptions=True)
         if ctx.shard is not None:
             await ctx.shard.leave()
+        for server in readiness_servers:
+            await server.cleanup()
 
     # No kopf timer and no change handlers on JiraTenants: a kopf timer runs for every tenant in
     # every replica, and change handlers write "handled" annotations (see handlers/ticker.py). Raw
