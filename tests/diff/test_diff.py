@@ -174,7 +174,8 @@ def test_a_permission_grant_is_named_by_what_it_grants_to_whom_not_its_index() -
     old = {"permission-scheme/1": {"name": "Default", "permissions": [GRANT_USERS]}}
     new = {"permission-scheme/1": {"name": "Default", "permissions": [GRANT_ANYONE, GRANT_USERS]}}
     [change] = diff(old, new).changes
-    assert (change.op, change.path) == (ChangeOp.ADDED, "permissions[permission=ADMINISTER_PROJECTS,holder.type=anyone]")
+    assert change.op is ChangeOp.ADDED
+    assert change.path == "permissions[permission=ADMINISTER_PROJECTS,holder.type=anyone]"
     assert change.severity is Severity.HIGH and change.new == GRANT_ANYONE
 
 

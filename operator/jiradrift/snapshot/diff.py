@@ -86,10 +86,10 @@ def _identity_field(old: list[Any], new: list[Any]) -> str | None:
 
 def _is_flat(element: dict[str, Any]) -> bool:
     """Scalars, or objects of scalars (a holder): small enough to be its own name."""
-    return all(
-        not isinstance(v, dict | list) or (isinstance(v, dict) and not any(isinstance(x, dict | list) for x in v.values()))
-        for v in element.values()
-    )
+    for v in element.values():
+        if isinstance(v, list) or (isinstance(v, dict) and any(isinstance(x, dict | list) for x in v.values())):
+            return False
+    return True
 
 
 def _label_value(value: Any) -> str:
