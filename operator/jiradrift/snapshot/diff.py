@@ -230,8 +230,8 @@ def _without_rename_echoes(changes: list[_RawChange], old_name: str, new_name: s
         if p == "name":
             return False
         if op is ChangeOp.MODIFIED:
-            return o == old_name and n == new_name
-        return _list_of(p) in paired and (o == old_name if op is ChangeOp.REMOVED else n == new_name)
+            return bool(o == old_name and n == new_name)
+        return _list_of(p) in paired and bool(o == old_name if op is ChangeOp.REMOVED else n == new_name)
 
     return [c for c in changes if not echo(*c)]
 
