@@ -6,6 +6,8 @@ Each layer owns its commands in its own module; this file only assembles them, s
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 import typer
 
 app = typer.Typer(
@@ -15,6 +17,29 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            found = version("jira-drift-operator")
+        except PackageNotFoundError:  # a source tree on PYTHONPATH, not installed
+            found = "unknown"
+        typer.echo(f"jiradrift {found}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Snapshot Jira site configuration, detect drift, and report it (read-only towards Jira).
+
+    Also a kubectl plugin: `kubectl jiradrift ...` runs this CLI.
+    """
+
 
 # --- foundation: CRDs and the local control plane -------------------------------------------
 from jiradrift.dev.cli import dev_app  # noqa: E402
