@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import orjson
 from typer.testing import CliRunner
 
 from jiradrift.cli import app
@@ -82,3 +83,21 @@ def test_missing_secret_says_what_to_set(tmp_path: Path) -> None:
     )
     assert result.exit_code != 0
     assert "JIRA_PAT" in result.output
+
+
+def test_results_on_stdout_progress_on_stderr_and_json_output(jira_sim: RunningEmulator, tmp_path: Path) -> None:
+    c = jira_sim.credentials
+    argv = ["snapshot", "--site", jira_sim.base_url, "--email", c.email, "--out", str(tmp_path / "out")]
+    env = {"JIRA_API_TOKEN": c.api_token, "COLUMNS": "200"}
+    result = CliRunner().invoke(app, [*argv, "--type", "priorities", "--type", "workflows", "-o", "json"], env=env)
+    assert result.exit_code == 0, result.output
+    data = orjson.loads(result.stdout)  # stdout is the result alone
+    assert sorted(s["type"] for s in data["snapshots"]) == ["priorities", "workflows"]
+    assert all(s["complete"] and s["items"] > 0 for s in data["snapshots"])
+    # Without a TTY the progress bar is replaced by plain lines (CI logs, kubectl logs), on stderr.
+    assert "priorities: done" in result.stderr and "workflows: done" in result.stderr
+    assert "requests:" in result.stderr and "requests" not in result.stdout.replace('"requests"', "")
+    argv[-1] = str(tmp_path / "other")  # a second capture within the same second would reuse the ids
+    table = CliRunner().invoke(app, [*argv, "--types", "priorities"], env=env)
+    assert table.exit_code == 0 and "priorities" in table.stdout and "unchanged from" in table.stdout
+    assert "warning: --types is deprecated; use --type" in table.stderr

@@ -94,7 +94,7 @@ def test_drift_stays_until_accepted(
         assert cond["reason"] == "UnacceptedChanges"
         unaccepted = tenant["status"]["unaccepted"]
         assert unaccepted["total"] == 1 and unaccepted["medium"] == 1 and unaccepted["types"] == ["workflows"]
-        assert f"jiradrift accept --tenant {ns}/acme" in cond["message"]
+        assert f"jiradrift accept acme -n {ns}" in cond["message"]
         wait_for(
             lambda: _gauge(op.metrics_port, ns).get("medium") == 1, "jiradrift_unaccepted_changes{medium}=1", op=op
         )

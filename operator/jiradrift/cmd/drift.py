@@ -29,7 +29,6 @@ from jiradrift.cmd.output import (
     OutputFormat,
     item_cells,
     output_format,
-    plural,
     print_reports,
     severity_cell,
     text,
@@ -354,7 +353,7 @@ def drift_list_command(
         ]
         table.add_row(*row, *([text(c.key)] if fmt is OutputFormat.wide else []))
     console.print(table)
-    shown = f"{len(page.items)} of {plural(page.total_count, 'event')}"
+    shown = f"{len(page.items)} of {page.total_count} events"
     console.print(f"page {page.page} (limit {page.limit}): {shown}", highlight=False)
     if page.has_more:
         if store_dir is None:
