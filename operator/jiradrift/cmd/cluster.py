@@ -10,15 +10,14 @@ still works, with a one-line deprecation note on stderr.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import typer
-from kubernetes_asyncio.config import list_kube_config_contexts
 
 from jiradrift.cmd.output import deprecated
+from jiradrift.kube.kubeconfig import context_namespace
 
 NAMESPACE = typer.Option(
     None, "--namespace", "-n", help="Namespace of the JiraTenant (default: the kubeconfig context's, else default)."
@@ -43,18 +42,6 @@ class TenantRef:
     def flags(self) -> str:
         """How to name this tenant again on a command line (for the hints commands print)."""
         return f"--tenant {self.name} -n {self.namespace}{f' --context {self.context}' if self.context else ''}"
-
-
-def context_namespace(kubeconfig: Path | None, context: str | None) -> str:
-    """The namespace of the kubeconfig context (``default`` when it names none or cannot be read)."""
-    path = kubeconfig or (os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None)
-    try:
-        contexts, current = list_kube_config_contexts(config_file=str(path) if path else None)
-    except Exception:  # no kubeconfig yet: connecting will say so, naming the file
-        return "default"
-    chosen = next((c for c in contexts if c.get("name") == context), None) if context else current
-    namespace = ((chosen or {}).get("context") or {}).get("namespace")
-    return namespace if isinstance(namespace, str) and namespace else "default"
 
 
 def tenant_ref(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from jiradrift.cmd.output import LEGACY_FORMAT, OUTPUT, OutputFormat, deprecated, output_format, plural, write_data
@@ -158,6 +158,7 @@ async def run_snapshot(
         TextColumn("{task.completed}/{task.total} sources  {task.fields[items]} items  {task.fields[errors]} errors"),
         TextColumn("{task.fields[source]}"),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=console,
         transient=False,
         disable=not console.is_terminal,
