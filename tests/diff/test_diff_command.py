@@ -54,22 +54,22 @@ EXPECTED = [
 
 
 def test_diff_of_two_store_directories_as_json(two_stores: tuple[Path, Path]) -> None:
-    result = runner.invoke(app, ["diff", str(two_stores[0]), str(two_stores[1]), "--format", "json"])
+    result = runner.invoke(app, ["diff", str(two_stores[0]), str(two_stores[1]), "-o", "json"])
     assert result.exit_code == 0, result.output
     assert changes(result.stdout) == EXPECTED
 
 
 def test_diff_within_one_store_compares_the_newest_with_its_predecessor(one_store: Path) -> None:
-    result = runner.invoke(app, ["diff", str(one_store), "--format", "json"])
+    result = runner.invoke(app, ["diff", str(one_store), "-o", "json"])
     assert result.exit_code == 0, result.output
     assert changes(result.stdout) == EXPECTED
-    reverse = runner.invoke(app, ["diff", str(one_store), "--from", "s2", "--to", "s1", "--format", "json"])
+    reverse = runner.invoke(app, ["diff", str(one_store), "--from", "s2", "--to", "s1", "-o", "json"])
     assert ("workflow/1", "removed", "statuses[1]") in changes(reverse.stdout)
 
 
 def test_diff_of_snapshot_directories(one_store: Path) -> None:
     a, b = one_store / "snapshots" / "s1", one_store / "snapshots" / "s2"
-    result = runner.invoke(app, ["diff", str(a), str(b), "--format", "json"])
+    result = runner.invoke(app, ["diff", str(a), str(b), "-o", "json"])
     assert result.exit_code == 0, result.output
     assert changes(result.stdout) == EXPECTED
 
@@ -82,7 +82,7 @@ def test_table_format_shows_the_summary_and_each_change(two_stores: tuple[Path, 
 
 
 def test_ignore_rules_apply(two_stores: tuple[Path, Path]) -> None:
-    result = runner.invoke(app, ["diff", *map(str, two_stores), "--ignore", "field/*:description", "--format", "json"])
+    result = runner.invoke(app, ["diff", *map(str, two_stores), "--ignore", "field/*:description", "-o", "json"])
     assert ("field/f1", "modified", "description") not in changes(result.stdout)
 
 

@@ -28,7 +28,7 @@ def store_dir(tmp_path: Path) -> Path:
 
 
 def listing(*args: str) -> dict:  # type: ignore[type-arg]
-    result = runner.invoke(app, ["drift", "list", *args, "--format", "json"])
+    result = runner.invoke(app, ["drift", "list", *args, "-o", "json"])
     assert result.exit_code == 0, result.output
     page: dict = orjson.loads(result.stdout)  # type: ignore[type-arg]
     return page

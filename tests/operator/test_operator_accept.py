@@ -112,7 +112,7 @@ def test_drift_stays_until_accepted(
         wait_for(lambda: names() == expected, "retention: keepLast, the accepted and the evidence", op=op, timeout=120)
         assert _accepted(k8s_api, ns) == set(first)
 
-        listed = runner.invoke(app, ["drift", "list", "--tenant", f"{ns}/acme", "--unaccepted", "--format", "json"])
+        listed = runner.invoke(app, ["drift", "list", "--tenant", "acme", "-n", ns, "--unaccepted", "-o", "json"])
         assert listed.exit_code == 0, listed.output
         data = json.loads(listed.output)
         assert data["total"] == 1
