@@ -325,6 +325,7 @@ def snapshot_command(
                         "type": m.type,
                         "snapshot_id": m.snapshot_id,
                         "items": len(m.items),
+                        "requests": m.request_count,
                         "complete": m.complete,
                         "errors": len(m.errors),
                         "unchanged_from": m.unchanged_from,
@@ -336,13 +337,14 @@ def snapshot_command(
         )
     else:
         table = Table(title=f"snapshot of {site} -> {out}")
-        for column in ("type", "snapshot", "items", "complete", "errors", "unchanged from"):
+        for column in ("type", "snapshot", "items", "requests", "complete", "errors", "unchanged from"):
             table.add_column(column)
         for m in manifests:
             table.add_row(
                 m.type,
                 m.snapshot_id,
                 str(len(m.items)),
+                str(m.request_count),
                 "yes" if m.complete else "[red]no[/red]",
                 str(len(m.errors)),
                 m.unchanged_from or "",
