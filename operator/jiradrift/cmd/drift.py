@@ -19,7 +19,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from jiradrift.cmd import s3options
 from jiradrift.cmd.cluster import CONTEXT, KUBECONFIG, NAMESPACE, TenantRef, tenant_ref
@@ -27,10 +26,10 @@ from jiradrift.cmd.output import (
     LEGACY_FORMAT,
     OUTPUT,
     OutputFormat,
-    item_cells,
+    change_cells,
+    change_table,
     output_format,
     print_reports,
-    severity_cell,
     text,
     write_data,
 )
@@ -38,7 +37,7 @@ from jiradrift.cmd.unaccepted import Outstanding, outstanding, print_outstanding
 from jiradrift.kube.client import Kube, KubeError
 from jiradrift.model.ignore import InvalidIgnoreRule
 from jiradrift.model.manifest import Manifest
-from jiradrift.model.report import DriftReport, display_value
+from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import StoreError
 from jiradrift.snapshot.diff import diff_manifests
@@ -333,25 +332,12 @@ def drift_list_command(
         write_data(page.to_dict(), fmt)
         return
     console = Console()
-    table = Table()
-    columns = ["Captured", "Tenant", "Type", "Severity", "Op", "Kind", "Name", "Path", "Old → New"]
-    for column in columns + (["Key"] if fmt is OutputFormat.wide else []):
-        table.add_column(column, overflow="fold")
+    wide = fmt is OutputFormat.wide
+    table = change_table(["Captured", "Tenant", "Type"], [], wide=wide)
     for e in page.items:
         c = e.change
-        kind, name = item_cells(c)
-        row = [
-            e.captured_at.strftime("%Y-%m-%d %H:%M"),
-            text(e.tenant),
-            e.type,
-            severity_cell(c.severity),
-            c.op.value,
-            kind,
-            name,
-            text(c.path) or "—",
-            text(f"{display_value(c.old, 30)} → {display_value(c.new, 30)}"),
-        ]
-        table.add_row(*row, *([text(c.key)] if fmt is OutputFormat.wide else []))
+        captured = e.captured_at.strftime("%Y-%m-%d %H:%M")
+        table.add_row(captured, text(e.tenant), e.type, *change_cells(c), *([text(c.key)] if wide else []))
     console.print(table)
     shown = f"{len(page.items)} of {page.total_count} events"
     console.print(f"page {page.page} (limit {page.limit}): {shown}", highlight=False)

@@ -83,6 +83,24 @@ def old_new(change: Change, width: int) -> tuple[str, str]:
     )
 
 
+CHANGE_COLUMNS = ["Severity", "Op", "Kind", "Name", "Path", "Old → New"]
+
+
+def change_cells(change: Change) -> list[str]:
+    """The cells under CHANGE_COLUMNS for one change, as table text."""
+    kind, name = item_cells(change)
+    old_to_new = f"{display_value(change.old, 30)} → {display_value(change.new, 30)}"
+    return [severity_cell(change.severity), change.op.value, kind, name, text(change.path) or "—", text(old_to_new)]
+
+
+def change_table(before: list[str], after: list[str], *, wide: bool) -> Table:
+    """A table of changes: ``before`` + CHANGE_COLUMNS + ``after`` (+ Key in -o wide)."""
+    table = Table()
+    for column in [*before, *CHANGE_COLUMNS, *after, *(["Key"] if wide else [])]:
+        table.add_column(column, overflow="fold")
+    return table
+
+
 def by_severity(changes: Sequence[Change]) -> list[Change]:
     """Highest severity first; within one severity, the report's order (by key, then path)."""
     return sorted(changes, key=lambda c: -c.severity.rank)

@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from jiradrift.cmd.cluster import TenantRef
-from jiradrift.cmd.output import OutputFormat, item_cells, plural, severity_cell, text, write_data
+from jiradrift.cmd.output import OutputFormat, change_cells, change_table, plural, text, write_data
 from jiradrift.k8s.resources import GROUP, LABEL_TENANT, VERSION
 from jiradrift.kube.client import Kube, KubeError, resource_path
 from jiradrift.kube.names import label_value
-from jiradrift.model.report import DriftReport, display_value
+from jiradrift.model.report import DriftReport
 from jiradrift.snapshot.baseline import SnapshotEntry, baselines
 from jiradrift.snapshot.recording import diff_stored
 from jiradrift.store.configmap import ConfigMapStore, SecretStore
@@ -109,24 +108,11 @@ def print_outstanding(ref: TenantRef, found: list[Outstanding], fmt: OutputForma
         console.print(f"{tenant}: no unaccepted changes{f' ({unknown})' if unknown else ''}", highlight=False)
         return
     wide = fmt is OutputFormat.wide
-    table = Table()
-    columns = ["Type", "Severity", "Op", "Kind", "Name", "Path", "Old → New", "Changed by"]
-    for column in columns + (["Key"] if wide else []):
-        table.add_column(column, overflow="fold")
+    table = change_table(["Type"], ["Changed by"], wide=wide)
     rows = [(o, c) for o in found for c in o.report.changes]
     for o, c in sorted(rows, key=lambda oc: -oc[1].severity.rank):
-        kind, name = item_cells(c)
-        row = [
-            o.type,
-            severity_cell(c.severity),
-            c.op.value,
-            kind,
-            name,
-            text(c.path) or "—",
-            text(f"{display_value(c.old, 30)} → {display_value(c.new, 30)}"),
-            text(o.attribution(c.key, c.path) or "—"),
-        ]
-        table.add_row(*row, *([text(c.key)] if wide else []))
+        attribution = text(o.attribution(c.key, c.path) or "—")
+        table.add_row(o.type, *change_cells(c), attribution, *([text(c.key)] if wide else []))
     console.print(table)
     for o in found:
         extra = f"; {o.report.unknown_text()}" if not o.report.complete else ""
