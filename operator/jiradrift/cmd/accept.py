@@ -30,7 +30,7 @@ def _fail(message: str) -> typer.Exit:
 
 
 def accept_command(
-    tenant_arg: Annotated[str | None, typer.Argument(metavar="[TENANT]", help="The JiraTenant's name.")] = None,
+    tenant_arg: Annotated[str | None, typer.Argument(metavar="TENANT", help="The JiraTenant's name.")] = None,
     tenant: Annotated[
         str | None, typer.Option("--tenant", help="The JiraTenant's name (same as the argument).")
     ] = None,
