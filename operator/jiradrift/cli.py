@@ -10,6 +10,7 @@ import sys
 
 import typer
 
+from jiradrift import __version__
 from jiradrift.cmd.errors import EXIT_CODES_HELP, run
 
 app = typer.Typer(
@@ -20,6 +21,25 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"jiradrift {__version__}")  # the one version (tools/release/versions.py stamps it)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Snapshot Jira site configuration, detect drift, and report it (read-only towards Jira).
+
+    Also a kubectl plugin: `kubectl jiradrift ...` runs this CLI.
+    """
+
 
 # --- foundation: CRDs and the local control plane -------------------------------------------
 from jiradrift.dev.cli import dev_app  # noqa: E402

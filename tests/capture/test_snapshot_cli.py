@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import orjson
 from typer.testing import CliRunner
 
 from jiradrift.cli import app
@@ -127,3 +128,24 @@ def test_a_run_that_read_nothing_exits_1(jira_sim: RunningEmulator, tmp_path: Pa
     assert result.exit_code == 1, result.output
     [info] = asyncio.run(FilesystemStore(tmp_path / "out").list_snapshots())
     assert info.read_nothing and info.unchanged_from is None
+
+
+def test_results_on_stdout_progress_on_stderr_and_json_output(jira_sim: RunningEmulator, tmp_path: Path) -> None:
+    c = jira_sim.credentials
+    argv = ["snapshot", "--site", jira_sim.base_url, "--email", c.email, "--out", str(tmp_path / "out")]
+    env = {"JIRA_API_TOKEN": c.api_token, "COLUMNS": "200"}
+    result = CliRunner().invoke(app, [*argv, "--type", "priorities", "--type", "workflows", "-o", "json"], env=env)
+    assert result.exit_code == 0, result.output
+    data = orjson.loads(result.stdout)  # stdout is the result alone
+    assert sorted(s["type"] for s in data["snapshots"]) == ["priorities", "workflows"]
+    assert all(s["complete"] and s["items"] > 0 for s in data["snapshots"])
+    # The types were captured at once over one client: each counts its own requests, not a running total.
+    assert sum(s["requests"] for s in data["snapshots"]) == data["requests"]
+    assert all(s["requests"] > 0 for s in data["snapshots"])
+    # Without a TTY the progress bar is replaced by plain lines (CI logs, kubectl logs), on stderr.
+    assert "priorities: done" in result.stderr and "workflows: done" in result.stderr
+    assert "requests:" in result.stderr
+    argv[-1] = str(tmp_path / "other")  # a second capture within the same second would reuse the ids
+    table = CliRunner().invoke(app, [*argv, "--types", "priorities"], env=env)
+    assert table.exit_code == 0 and "priorities" in table.stdout and "unchanged from" in table.stdout
+    assert "warning: --types is deprecated; use --type" in table.stderr

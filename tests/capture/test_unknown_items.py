@@ -115,7 +115,7 @@ async def test_cli_names_the_items_a_404ing_site_could_not_show(
     assert before.complete and contexts > 0 and not after.complete
 
     # The CLI runs its own event loop (asyncio.run): invoke it off this test's loop.
-    result = await asyncio.to_thread(CliRunner().invoke, app, ["diff", str(tmp_path / "store"), "--format", "json"])
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["diff", str(tmp_path / "store"), "-o", "json"])
     assert result.exit_code == 0, result.output
     [report] = orjson.loads(result.output)["reports"]
     assert report["removed"] == 0 and report["change_count"] == 0

@@ -126,11 +126,12 @@ def test_removing_from_a_plain_list_reports_the_old_index() -> None:
 
 
 def test_replacing_a_plain_list_element_recurses_into_it() -> None:
+    # Objects without an identity field that nest lists are aligned by position, as plain values.
     report = diff(
-        {"screen/1": {"tabs": [{"label": "A", "n": 1}, {"label": "B", "n": 2}]}},
-        {"screen/1": {"tabs": [{"label": "A", "n": 1}, {"label": "B", "n": 3}]}},
+        {"screen/1": {"tabs": [{"label": "A", "fields": ["a"]}, {"label": "B", "fields": ["b"]}]}},
+        {"screen/1": {"tabs": [{"label": "A", "fields": ["a"]}, {"label": "B", "fields": ["c"]}]}},
     )
-    assert ops(report) == [("screen/1", "modified", "tabs[1].n")]
+    assert ops(report) == [("screen/1", "modified", "tabs[1].fields[0]")]
 
 
 def test_lists_of_objects_with_ids_match_by_id_so_an_insertion_shifts_nothing() -> None:
@@ -146,8 +147,8 @@ def test_lists_of_objects_with_ids_match_by_id_so_an_insertion_shifts_nothing() 
     }
     report = diff(old, new)
     assert ops(report) == [
-        ("workflow/1", "added", "transitions[1]"),
-        ("workflow/1", "modified", "transitions[2].d"),
+        ("workflow/1", "added", "transitions[id=3]"),
+        ("workflow/1", "modified", "transitions[id=2].d"),
     ]
 
 
@@ -159,10 +160,77 @@ def test_reordering_a_list_matched_by_id_is_one_change_listing_the_orders() -> N
     assert (change.old, change.new) == (["10", "11", "12"], ["12", "10", "11"])
 
 
-def test_removed_element_of_a_list_matched_by_id_uses_its_old_index() -> None:
+def test_removed_element_of_a_list_matched_by_id_is_named_by_its_id() -> None:
     old = {"workflow/1": {"statuses": [{"id": "1"}, {"id": "2"}, {"id": "3"}]}}
     new = {"workflow/1": {"statuses": [{"id": "1"}, {"id": "3"}]}}
-    assert ops(diff(old, new)) == [("workflow/1", "removed", "statuses[1]")]
+    assert ops(diff(old, new)) == [("workflow/1", "removed", "statuses[id=2]")]
+
+
+GRANT_USERS = {"permission": "BROWSE_PROJECTS", "holder": {"type": "group", "parameter": "jira-users"}}
+GRANT_ANYONE = {"permission": "ADMINISTER_PROJECTS", "holder": {"type": "anyone"}}
+
+
+def test_a_permission_grant_is_named_by_what_it_grants_to_whom_not_its_index() -> None:
+    old = {"permission-scheme/1": {"name": "Default", "permissions": [GRANT_USERS]}}
+    new = {"permission-scheme/1": {"name": "Default", "permissions": [GRANT_ANYONE, GRANT_USERS]}}
+    [change] = diff(old, new).changes
+    assert change.op is ChangeOp.ADDED
+    assert change.path == "permissions[permission=ADMINISTER_PROJECTS,holder.type=anyone]"
+    assert change.severity is Severity.HIGH and change.new == GRANT_ANYONE
+
+
+def test_a_grant_given_to_someone_else_is_one_removal_and_one_addition() -> None:
+    moved = {"permission": "BROWSE_PROJECTS", "holder": {"type": "group", "parameter": "jira-admins"}}
+    report = diff(
+        {"permission-scheme/1": {"permissions": [GRANT_USERS]}}, {"permission-scheme/1": {"permissions": [moved]}}
+    )
+    assert ops(report) == [
+        (
+            "permission-scheme/1",
+            "removed",
+            "permissions[permission=BROWSE_PROJECTS,holder.type=group,holder.parameter=jira-users]",
+        ),
+        (
+            "permission-scheme/1",
+            "added",
+            "permissions[permission=BROWSE_PROJECTS,holder.type=group,holder.parameter=jira-admins]",
+        ),
+    ]
+
+
+def test_selector_values_that_are_not_plain_are_quoted_without_brackets() -> None:
+    old = {"workflow/1": {"statuses": [{"name": "To Do"}]}}
+    new = {"workflow/1": {"statuses": [{"name": "To Do"}, {"name": "In [review]"}]}}
+    [change] = diff(old, new).changes
+    assert change.path == 'statuses[name="In \\u005breview\\u005d"]'
+    hidden = diff(old, new, ["workflow/*:statuses[*]"])
+    assert hidden.changes == [] and hidden.ignored == 1
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (("Team", ["Team", "cf[10001]"]), ("Squad", ["Squad", "cf[10001]"])),
+        (("zeta", ["cf[10001]", "zeta"]), ("alpha", ["alpha", "cf[10001]"])),  # the name moves in the sorted list
+    ],
+)
+def test_a_field_rename_is_reported_once_not_again_in_its_clause_names(
+    old: tuple[str, list[str]], new: tuple[str, list[str]]
+) -> None:
+    report = diff(
+        {"field/customfield_10001": {"name": old[0], "clauseNames": old[1]}},
+        {"field/customfield_10001": {"name": new[0], "clauseNames": new[1]}},
+    )
+    assert [(c.op, c.path, c.old, c.new) for c in report.changes] == [(ChangeOp.RENAMED, "name", old[0], new[0])]
+
+
+def test_a_clause_name_change_that_is_not_the_rename_is_still_reported() -> None:
+    report = diff(
+        {"field/f1": {"name": "Team", "clauseNames": ["Team", "cf[1]"]}},
+        {"field/f1": {"name": "Squad", "clauseNames": ["Squad", "cf[2]"]}},
+    )
+    assert ("field/f1", "modified", "clauseNames[1]") in ops(report)
+    assert ("field/f1", "modified", "clauseNames[0]") not in ops(report)
 
 
 def test_a_type_change_is_a_modification() -> None:
@@ -216,7 +284,7 @@ class TestIgnoreRules:
 
     def test_list_index_wildcards_match_any_element(self) -> None:
         report = diff(self.OLD, self.NEW, ["workflow/*:transitions[*].description"])
-        assert [p for k, _, p in ops(report) if k == "workflow/1"] == ["transitions[0].to"]
+        assert [p for k, _, p in ops(report) if k == "workflow/1"] == ["transitions[id=1].to"]
 
     def test_a_rule_covers_everything_below_its_path(self) -> None:
         report = diff(self.OLD, self.NEW, ["field/*:schema", "workflow/*:transitions"])
@@ -224,9 +292,9 @@ class TestIgnoreRules:
 
     def test_double_star_matches_at_any_depth_and_single_star_within_one_segment(self) -> None:
         deep = diff(self.OLD, self.NEW, ["workflow/*:**.to"])
-        assert [p for k, _, p in ops(deep) if k == "workflow/1"] == ["transitions[0].description"]
+        assert [p for k, _, p in ops(deep) if k == "workflow/1"] == ["transitions[id=1].description"]
         single = diff(self.OLD, self.NEW, ["workflow/*:*.to"])  # '*' does not span '[0]'
-        assert ("workflow/1", "modified", "transitions[0].to") in ops(single)
+        assert ("workflow/1", "modified", "transitions[id=1].to") in ops(single)
 
     def test_a_key_only_rule_hides_whole_items_including_additions(self) -> None:
         report = diff(self.OLD, self.NEW, ["field/*"])

@@ -51,7 +51,7 @@ def _old_path_regex(glob: str) -> re.Pattern[str]:
             out.append(".*")
             i += 2
         elif glob.startswith("[*]", i):
-            out.append(r"\[\d+\]")
+            out.append(r"\[[^\]]+\]")
             i += 3
         elif glob[i] == "*":
             out.append(r"[^.\[]*")
@@ -99,7 +99,9 @@ def test_key_globs_match_what_fnmatch_matched() -> None:
     ("rule", "path", "hidden"),
     [
         ("workflow/*:transitions[*].description", "transitions[3].description", True),
-        ("workflow/*:transitions[*].description", "transitions[x].description", False),
+        ("workflow/*:transitions[*].description", "transitions[id=3].description", True),
+        ("workflow/*:transitions[*].description", "transitions[].description", False),
+        ("workflow/*:transitions[*].description", "transitions.description", False),
         ("workflow/*:transitions", "transitions[3].name", True),
         ("workflow/*:transitions", "transitionsX", False),
         ("workflow/*:**.avatarUrls", "a.b[2].avatarUrls.16x16", True),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+import yaml
 from tests.store.builders import put_snapshot
 from typer.testing import CliRunner
 
@@ -27,7 +28,7 @@ def store_dir(tmp_path: Path) -> Path:
 
 
 def listing(*args: str) -> dict:  # type: ignore[type-arg]
-    result = runner.invoke(app, ["drift", "list", *args, "--format", "json"])
+    result = runner.invoke(app, ["drift", "list", *args, "-o", "json"])
     assert result.exit_code == 0, result.output
     page: dict = orjson.loads(result.stdout)  # type: ignore[type-arg]
     return page
@@ -64,8 +65,30 @@ def test_table_format_prints_events_and_the_next_command(store_dir: Path) -> Non
         app, ["drift", "list", str(store_dir), "--tenant", "acme", "--limit", "3"], terminal_width=250
     )
     assert result.exit_code == 0, result.output
-    assert "field/f0" in result.stdout and "page 1 (limit 3): 3 of 15 events" in result.stdout
+    # Items read as what people call them (kind, name); the key is in -o wide and JSON.
+    assert " F0 " in result.stdout and "field/f0" not in result.stdout
+    assert "page 1 (limit 3): 3 of 15 events" in result.stdout
     assert "--tenant acme --cursor " in result.stdout
+    wide = runner.invoke(
+        app, ["drift", "list", str(store_dir), "--tenant", "acme", "-o", "wide"], env={"COLUMNS": "300"}
+    )
+    assert wide.exit_code == 0 and "field/f0" in wide.stdout, wide.output
+
+
+def test_output_flag_json_yaml_and_the_deprecated_format_flag(store_dir: Path) -> None:
+    as_json = runner.invoke(app, ["drift", "list", str(store_dir), "--tenant", "globex", "-o", "json"])
+    assert orjson.loads(as_json.stdout)["total_count"] == 1 and as_json.stderr == ""
+    as_yaml = runner.invoke(app, ["drift", "list", str(store_dir), "--tenant", "globex", "--output", "yaml"])
+    assert yaml.safe_load(as_yaml.stdout)["total_count"] == 1
+    legacy = runner.invoke(app, ["drift", "list", str(store_dir), "--tenant", "globex", "--format", "json"])
+    assert orjson.loads(legacy.stdout)["total_count"] == 1
+    assert legacy.stderr.strip() == "warning: --format is deprecated; use -o/--output"
+
+
+def test_an_unknown_tenant_in_a_store_is_an_error_naming_the_tenants_there(store_dir: Path) -> None:
+    result = runner.invoke(app, ["drift", "list", str(store_dir), "--tenant", "initech"], terminal_width=400)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "holds no snapshot of tenant 'initech' (tenants: acme, globex)" in " ".join(result.stderr.split())
 
 
 def test_a_bad_cursor_exits_2_with_a_way_out(store_dir: Path) -> None:

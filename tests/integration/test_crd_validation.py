@@ -208,16 +208,52 @@ def test_printer_columns(control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8
     header = tenants.splitlines()[0].split()
     assert header[:3] == ["NAME", "SITE", "READY"]
     assert "https://acme.atlassian.net" in tenants
-    for column in ["LAST", "SNAPSHOT", "DRIFT", "TOKEN", "EXPIRES", "AGE"]:
+    for column in ["LAST", "SNAPSHOT", "UNACCEPTED", "CHANGE", "TOKEN", "EXPIRES", "AGE"]:
         assert column in header
     both = control_plane.kubectl("get", "jiradrift", "-n", k8s_namespace).stdout
     assert "jiratenant.jiradrift.io/acme" in both
     assert "snapshot.jiradrift.io/acme-workflows-manual" in both
     snaps = control_plane.kubectl("get", "snap", "-n", k8s_namespace).stdout.splitlines()
-    assert snaps[0].split() == ["NAME", "TENANT", "TYPE", "WINDOW", "PHASE", "ITEMS", "CHANGES", "AGE"]
+    assert snaps[0].split() == ["NAME", "TENANT", "TYPE", "WINDOW", "PHASE", "ITEMS", "CHANGES", "ACCEPTED", "AGE"]
     assert snaps[1].split()[:3] == ["acme-workflows-manual", "acme", "workflows"]
     short = control_plane.kubectl("get", "jt", "-n", k8s_namespace, "-o", "name").stdout.strip()
     assert short == "jiratenant.jiradrift.io/acme"
+
+
+def test_printer_columns_say_one_thing_each_plainly(
+    control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str
+) -> None:
+    custom = k8s.CustomObjectsApi(k8s_api)
+    _create(k8s_api, k8s_namespace, copy.deepcopy(TENANT))
+    custom.patch_namespaced_custom_object_status(
+        GROUP,
+        VERSION,
+        k8s_namespace,
+        "jiratenants",
+        "acme",
+        {
+            "status": {
+                "token": {"expiresAt": "2099-01-02T03:04:05Z"},
+                "unaccepted": {"total": 2, "highestSeverity": "high"},
+                "drift": {"summary": "1 change (medium) in workflows"},
+            }
+        },
+    )
+    table = control_plane.kubectl("get", "jt", "acme", "-n", k8s_namespace).stdout
+    # A valid token's expiry is a time in the future: shown as it is, not as kubectl's <invalid>.
+    assert "2099-01-02T03:04:05Z" in table and "<invalid>" not in table, table
+    header = table.splitlines()[0]
+    assert header.index("UNACCEPTED") < header.index("SEVERITY") < header.index("LAST CHANGE"), header
+    accepted = copy.deepcopy(SNAPSHOT)
+    accepted["metadata"]["labels"] = {"jiradrift.io/accepted": "true"}
+    _create(k8s_api, k8s_namespace, accepted)
+    other = copy.deepcopy(SNAPSHOT)
+    other["metadata"]["name"] = "acme-workflows-later"
+    _create(k8s_api, k8s_namespace, other)
+    rows = control_plane.kubectl("get", "snap", "-n", k8s_namespace).stdout.splitlines()
+    at = rows[0].index("ACCEPTED")
+    accepted_column = {row.split()[0]: row[at : at + len("ACCEPTED")].strip() for row in rows[1:]}
+    assert accepted_column == {"acme-workflows-manual": "true", "acme-workflows-later": ""}, rows
 
 
 def test_kubectl_apply_refuses_an_inline_credential(control_plane: ControlPlane, k8s_namespace: str) -> None:

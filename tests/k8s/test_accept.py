@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from kubernetes_asyncio.config import list_kube_config_contexts
 from typer.testing import CliRunner
 
 from jiradrift.cli import app
@@ -105,8 +106,23 @@ def test_accept_moves_the_label_to_the_newest_completed(control_plane: ControlPl
     missing = runner.invoke(app, ["accept", "--tenant", f"{k8s_namespace}/nope", "--kubeconfig", kc])
     assert missing.exit_code == 2 and f"JiraTenant {k8s_namespace}/nope not found" in missing.output
 
-    bad = runner.invoke(app, ["accept", "--tenant", "acme", "--kubeconfig", kc])
-    assert bad.exit_code == 2 and "expected NAMESPACE/NAME" in bad.output
+    bad = runner.invoke(app, ["accept", "--tenant", "Acme!", "--kubeconfig", kc])
+    assert bad.exit_code == 2 and "expected a JiraTenant name" in bad.output
+
+
+def test_accept_takes_kubectl_flags(control_plane: ControlPlane, k8s_namespace: str) -> None:
+    kc = str(control_plane.kubeconfig)
+    asyncio.run(_setup(kc, k8s_namespace))
+    [context] = [c["name"] for c in list_kube_config_contexts(config_file=kc)[0]]
+    result = runner.invoke(
+        app, ["accept", "acme", "-n", k8s_namespace, "--type", "workflows", "--kubeconfig", kc, "--context", context]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "workflows: accepted acme-w3 (was acme-w1)\n" and result.stderr == ""
+    # The older NAMESPACE/NAME form still works, with a note on stderr.
+    legacy = runner.invoke(app, ["accept", "--tenant", f"{k8s_namespace}/acme", "--kubeconfig", kc])
+    assert legacy.exit_code == 0, legacy.output
+    assert legacy.stderr.startswith("warning: --tenant NAMESPACE/NAME is deprecated; use --tenant acme -n ")
 
 
 def test_rbac_decides_who_may_accept(control_plane: ControlPlane, k8s_namespace: str) -> None:

@@ -31,7 +31,7 @@ def test_demo_shows_a_drift(control_plane: ControlPlane) -> None:
     assert "1 of 1 events" in out  # jiradrift drift list --tenant reads it back from the cluster
     # The accept flow: Drifted=True with the changes listed, `jiradrift accept`, then Drifted=False.
     drifted = out.index("Drifted=True (UnacceptedChanges)")
-    listed = out.index("workflows: 1 change(s) since", drifted)  # drift list --unaccepted
+    listed = out.index("workflows: 1 change since", drifted)  # drift list --unaccepted
     accepted = out.index("workflows: accepted acme-workflows-after-change", listed)  # jiradrift accept
     assert out.index("Drifted=False (MatchesAccepted)", accepted) > accepted
     assert "Demo finished" in out

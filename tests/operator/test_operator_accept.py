@@ -94,7 +94,7 @@ def test_drift_stays_until_accepted(
         assert cond["reason"] == "UnacceptedChanges"
         unaccepted = tenant["status"]["unaccepted"]
         assert unaccepted["total"] == 1 and unaccepted["medium"] == 1 and unaccepted["types"] == ["workflows"]
-        assert f"jiradrift accept --tenant {ns}/acme" in cond["message"]
+        assert f"jiradrift accept acme -n {ns}" in cond["message"]
         wait_for(
             lambda: _gauge(op.metrics_port, ns).get("medium") == 1, "jiradrift_unaccepted_changes{medium}=1", op=op
         )
@@ -112,7 +112,7 @@ def test_drift_stays_until_accepted(
         wait_for(lambda: names() == expected, "retention: keepLast, the accepted and the evidence", op=op, timeout=120)
         assert _accepted(k8s_api, ns) == set(first)
 
-        listed = runner.invoke(app, ["drift", "list", "--tenant", f"{ns}/acme", "--unaccepted", "--format", "json"])
+        listed = runner.invoke(app, ["drift", "list", "--tenant", "acme", "-n", ns, "--unaccepted", "-o", "json"])
         assert listed.exit_code == 0, listed.output
         data = json.loads(listed.output)
         assert data["total"] == 1

@@ -97,9 +97,9 @@ def test_the_operator_keeps_snapshots_in_s3_and_nothing_in_etcd(
         assert listed == [], kind
     # A person reads the drift back: kubeconfig for the Snapshots, S3 for the changes.
     env = {**os.environ, "KUBECONFIG": str(control_plane.kubeconfig)}
-    s3_format = ["--s3-path-style", "--format", "json"]
+    s3_format = ["--s3-path-style", "-o", "json"]
     done = subprocess.run(
-        [sys.executable, "-m", "jiradrift", "drift", "list", "--tenant", f"{ns}/acme", *s3_args, *s3_format],
+        [sys.executable, "-m", "jiradrift", "drift", "list", "--tenant", "acme", "-n", ns, *s3_args, *s3_format],
         env=env,
         capture_output=True,
         timeout=120,

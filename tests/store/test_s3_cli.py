@@ -62,7 +62,7 @@ def filled(s3_env: S3Server, s3_bucket: str) -> str:
 
 
 def _json(args: list[str]) -> dict:  # type: ignore[type-arg]
-    result = runner.invoke(app, [*args, "--format", "json"])
+    result = runner.invoke(app, [*args, "-o", "json"])
     assert result.exit_code == 0, result.output
     data: dict = orjson.loads(result.stdout)  # type: ignore[type-arg]
     return data
@@ -112,9 +112,9 @@ def test_drift_list_of_a_tenant_in_the_cluster_reads_changes_from_s3(
         )
     # A person's shell: kubeconfig and S3 settings in the environment, the CLI as its own process.
     env = {**os.environ, "KUBECONFIG": str(control_plane.kubeconfig)}
-    argv = ["drift", "list", "--tenant", f"{k8s_namespace}/acme", "--s3-bucket", s3_bucket, "--limit", "6"]
+    argv = ["drift", "list", "--tenant", "acme", "-n", k8s_namespace, "--s3-bucket", s3_bucket, "--limit", "6"]
     done = subprocess.run(
-        [sys.executable, "-m", "jiradrift", *argv, "--format", "json"], env=env, capture_output=True, timeout=120
+        [sys.executable, "-m", "jiradrift", *argv, "-o", "json"], env=env, capture_output=True, timeout=120
     )
     assert done.returncode == 0, done.stderr.decode()
     page = orjson.loads(done.stdout)

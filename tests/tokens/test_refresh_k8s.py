@@ -138,7 +138,7 @@ async def test_revoked_grant_reports_once_and_never_retries_until_the_secret_cha
     after = get_tenant(k8s_api, ns, "acme")
     fresh = condition(after, "TokenFresh")
     assert (fresh["status"], fresh["reason"]) == ("False", "ReauthorizationRequired")
-    assert "invalid_grant" in fresh["message"] and f"jiradrift auth login --tenant {ns}/acme" in fresh["message"]
+    assert "invalid_grant" in fresh["message"] and f"jiradrift auth login --tenant acme -n {ns}" in fresh["message"]
     assert not tenant_may_capture(after)
     warnings = events_for(k8s_api, ns, "acme", "ReauthorizationRequired")
     assert len(warnings) == 1 and warnings[0]["type"] == "Warning"

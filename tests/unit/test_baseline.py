@@ -120,7 +120,8 @@ def test_condition_counts_by_severity_across_types() -> None:
     assert message.startswith(
         "4 unaccepted change(s) (high: 1, medium: 2, low: 1) in permissions, workflows since 2026-03-01 03:00 UTC"
     )
-    assert "jiradrift accept --tenant ns/acme" in message
+    assert "jiradrift accept acme -n ns" in message
+    assert "jiradrift drift list --tenant acme -n ns --unaccepted" in message
 
 
 def test_condition_in_sync_and_before_any_snapshot() -> None:

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from jiradrift.cmd.cluster import CONTEXT, KUBECONFIG, NAMESPACE, tenant_ref
 from jiradrift.k8s.resources import GROUP, LABEL_TENANT, VERSION
 from jiradrift.kube.client import Kube, KubeError, resource_path
 from jiradrift.kube.names import label_value
 from jiradrift.snapshot.baseline import UNACCEPT_PATCH, SnapshotEntry, accept_patch, baselines
-
-_TENANT = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -32,7 +30,11 @@ def _fail(message: str) -> typer.Exit:
 
 
 def accept_command(
-    tenant: Annotated[str, typer.Option("--tenant", help="The JiraTenant, as NAMESPACE/NAME.")],
+    tenant_arg: Annotated[str | None, typer.Argument(metavar="TENANT", help="The JiraTenant's name.")] = None,
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="The JiraTenant's name (same as the argument).")
+    ] = None,
+    namespace: str | None = NAMESPACE,
     types: Annotated[
         list[str] | None, typer.Option("--type", help="Only these snapshot types (repeatable; default: all).")
     ] = None,
@@ -42,17 +44,26 @@ def accept_command(
     by: Annotated[
         str | None, typer.Option("--by", help="Who accepts, recorded in an annotation (default: your user name).")
     ] = None,
-    kubeconfig: Annotated[
-        Path | None, typer.Option("--kubeconfig", help="Default: $KUBECONFIG or ~/.kube/config.")
-    ] = None,
+    kubeconfig: Path | None = KUBECONFIG,
+    context: str | None = CONTEXT,
 ) -> None:
-    """Accept snapshots as the tenant's baseline: its Drifted condition then compares against them."""
-    match = _TENANT.match(tenant)
-    if not match:
-        raise _fail(f"--tenant {tenant!r}: expected NAMESPACE/NAME, e.g. --tenant jira/acme")
-    namespace, name = match.group(1), match.group(3)
+    """Accept snapshots as the tenant's baseline: its Drifted condition then compares against them.
+
+    \b
+    jiradrift accept acme -n jira                  the newest complete snapshot of every type
+    jiradrift accept acme -n jira --type workflows
+    """
+    given = tenant_arg or tenant
+    if not given:
+        raise _fail("name the JiraTenant: jiradrift accept NAME -n NAMESPACE")
     try:
-        lines = asyncio.run(_accept(namespace, name, types or [], snapshot, by or getpass.getuser(), kubeconfig))
+        ref = tenant_ref(given, namespace, kubeconfig, context)
+    except typer.BadParameter as exc:
+        raise _fail(str(exc)) from None
+    try:
+        lines = asyncio.run(
+            _accept(ref.namespace, ref.name, types or [], snapshot, by or getpass.getuser(), kubeconfig, context)
+        )
     except KubeError as exc:
         if exc.status is None:
             raise  # the API server cannot be reached: the CLI's error boundary says so, exit 1
@@ -62,9 +73,15 @@ def accept_command(
 
 
 async def _accept(
-    namespace: str, name: str, types: list[str], snapshot: str | None, by: str, kubeconfig: Path | None
+    namespace: str,
+    name: str,
+    types: list[str],
+    snapshot: str | None,
+    by: str,
+    kubeconfig: Path | None,
+    context: str | None = None,
 ) -> list[str]:
-    async with await Kube.connect(kubeconfig) as kube:
+    async with await Kube.connect(kubeconfig, context) as kube:
         try:
             await kube.get(resource_path(GROUP, VERSION, "jiratenants", namespace, name))
         except KubeError as exc:

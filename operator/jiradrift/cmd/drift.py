@@ -13,23 +13,31 @@ A SNAPSHOT argument is one of:
 from __future__ import annotations
 
 import asyncio
-import sys
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from jiradrift.cmd import s3options
+from jiradrift.cmd.cluster import CONTEXT, KUBECONFIG, NAMESPACE, TenantRef, tenant_ref
+from jiradrift.cmd.output import (
+    LEGACY_FORMAT,
+    OUTPUT,
+    OutputFormat,
+    change_cells,
+    change_table,
+    output_format,
+    print_reports,
+    text,
+    write_data,
+)
 from jiradrift.cmd.unaccepted import Outstanding, outstanding, print_outstanding
 from jiradrift.kube.client import Kube, KubeError
 from jiradrift.model.ignore import InvalidIgnoreRule
 from jiradrift.model.manifest import Manifest
-from jiradrift.model.report import DriftReport, display_value
+from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import StoreError
 from jiradrift.snapshot.diff import IncomparableSnapshots, diff_manifests
@@ -40,14 +48,6 @@ from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore
 from jiradrift.store.s3 import S3Store
 from jiradrift.store.s3client import S3Client, S3Config
-
-
-class OutputFormat(StrEnum):
-    table = "table"
-    json = "json"
-
-
-_SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "dim"}
 
 
 def _fail(message: str) -> typer.Exit:
@@ -172,34 +172,6 @@ async def _pairs(
     return pairs
 
 
-def _print_report(console: Console, report: DriftReport) -> None:
-    highest = report.highest_severity
-    console.print(
-        f"[bold]{report.tenant}/{report.type}[/bold]  {report.old_snapshot} → {report.new_snapshot}: "
-        f"{report.added} added, {report.removed} removed, {report.changed} changed items; "
-        f"{report.change_count} changes (highest: {highest.value if highest else 'none'}"
-        f"{f', {report.ignored} ignored' if report.ignored else ''})",
-        highlight=False,
-    )
-    if not report.complete:
-        console.print(f"  [yellow]{report.unknown_text()}[/yellow]: not counted as changes", highlight=False)
-    if not report.changes:
-        return
-    table = Table(show_lines=False)
-    for column in ("Severity", "Op", "Item", "Path", "Old", "New"):
-        table.add_column(column, overflow="fold")
-    for c in report.changes:
-        table.add_row(
-            f"[{_SEVERITY_STYLE[c.severity.value]}]{c.severity.value}[/]",
-            c.op.value,
-            f"{c.key} ({c.name})" if c.name else c.key,
-            c.path or "—",
-            "" if c.old is None else display_value(c.old, 40),
-            "" if c.new is None else display_value(c.new, 40),
-        )
-    console.print(table)
-
-
 def diff_command(
     snapshot_a: Annotated[
         str,
@@ -219,7 +191,8 @@ def diff_command(
         list[str] | None,
         typer.Option("--ignore", help="Ignore rule KEY_GLOB[:PATH_GLOB], e.g. 'field/*:description' (repeatable)."),
     ] = None,
-    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+    output: OutputFormat | None = OUTPUT,
+    legacy_format: OutputFormat | None = LEGACY_FORMAT,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when there is drift.")] = False,
     s3_endpoint: str = s3options.S3_ENDPOINT,
     s3_region: str = s3options.S3_REGION,
@@ -255,13 +228,13 @@ def diff_command(
         reports = asyncio.run(diff_all())
     except (StoreError, InvalidIgnoreRule, IncomparableSnapshots, KeyError) as exc:
         raise _fail(str(exc)) from None
-    if output is OutputFormat.json:
-        sys.stdout.write(orjson.dumps({"reports": [r.to_dict() for r in reports]}, option=orjson.OPT_INDENT_2).decode())
-        sys.stdout.write("\n")
+    fmt = output_format(output, legacy_format)
+    if fmt in (OutputFormat.json, OutputFormat.yaml):
+        write_data(
+            {"change_count": sum(r.change_count for r in reports), "reports": [r.to_dict() for r in reports]}, fmt
+        )
     else:
-        console = Console()
-        for report in reports:
-            _print_report(console, report)
+        print_reports(Console(), reports, wide=fmt is OutputFormat.wide)
     if exit_code and any(r.has_drift for r in reports):
         raise typer.Exit(1)
 
@@ -276,14 +249,21 @@ def drift_list_command(
         typer.Argument(
             metavar="[DIR]",
             help="A store written by `jiradrift snapshot --out DIR` (or s3://BUCKET/PREFIX); omit it to read a "
-            "cluster's Snapshots (with --tenant NAMESPACE/NAME and your kubeconfig; with --s3-bucket when the "
+            "cluster's Snapshots (with --tenant NAME -n NAMESPACE and your kubeconfig; with --s3-bucket when the "
             "operator runs with --store s3).",
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="Events per page (clamped to 1..500).")] = 100,
     cursor: Annotated[str | None, typer.Option("--cursor", help="next_cursor of the previous page.")] = None,
-    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant (default: all).")] = None,
-    output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
+    tenant: Annotated[
+        str | None,
+        typer.Option("--tenant", help="Only this tenant (default: all); in a cluster, the JiraTenant (with -n)."),
+    ] = None,
+    namespace: str | None = NAMESPACE,
+    kubeconfig: Path | None = KUBECONFIG,
+    context: str | None = CONTEXT,
+    output: OutputFormat | None = OUTPUT,
+    legacy_format: OutputFormat | None = LEGACY_FORMAT,
     backfill: Annotated[
         bool,
         typer.Option("--backfill/--no-backfill", help="First record drift for snapshots that have no report."),
@@ -293,7 +273,7 @@ def drift_list_command(
         typer.Option(
             "--unaccepted",
             help="Only the outstanding changes: accepted snapshot vs the newest complete one, per type "
-            "(with --tenant NAMESPACE/NAME).",
+            "(in a cluster: with --tenant NAME -n NAMESPACE).",
         ),
     ] = False,
     s3_endpoint: str = s3options.S3_ENDPOINT,
@@ -308,58 +288,66 @@ def drift_list_command(
     cursor to --cursor for the next page, with the same --tenant as for the first page.
     """
 
+    fmt = output_format(output, legacy_format)
+
     async def one_page(directory: str) -> DriftPage:
         target = _open_target(directory, _S3Where(s3_endpoint, s3_region, s3_path_style))
         try:
+            if tenant is not None and cursor is None:
+                known = sorted({i.tenant for i in await target.store.list_snapshots()})
+                if tenant not in known:
+                    raise _fail(
+                        f"{target.where} holds no snapshot of tenant {tenant!r} (tenants: {', '.join(known) or 'none'})"
+                    )
             if backfill and cursor is None:
                 await backfill_drift(target.store, tenant)
             return await list_drift_events(StoreDriftSource(target.store), tenant, cursor, limit)
         finally:
             await _close(target)
 
+    def cluster_tenant() -> TenantRef:
+        if store_dir is not None or not tenant:
+            what = "--unaccepted reads a cluster" if unaccepted else "without DIR, drift list reads a cluster"
+            raise _fail(f"{what}: pass --tenant NAME -n NAMESPACE and no DIR")
+        try:
+            return tenant_ref(tenant, namespace, kubeconfig, context)
+        except typer.BadParameter as exc:
+            raise _fail(str(exc)) from None
+
     if unaccepted:
-        if store_dir is not None or not tenant or tenant.count("/") != 1:
-            raise _fail("--unaccepted reads a cluster: pass --tenant NAMESPACE/NAME and no DIR")
-        found = asyncio.run(_unaccepted(tenant))
-        print_outstanding(tenant, found, output is OutputFormat.json, _SEVERITY_STYLE)
+        ref = cluster_tenant()
+        found = asyncio.run(_unaccepted(ref))
+        print_outstanding(ref, found, fmt)
         return
     try:
         if store_dir is None:
-            if not tenant or tenant.count("/") != 1:
-                raise _fail("without DIR, pass --tenant NAMESPACE/NAME to read a JiraTenant's drift from the cluster")
+            ref = cluster_tenant()
             s3 = s3options.s3_config(s3_endpoint, s3_bucket, s3_region, s3_prefix, s3_path_style) if s3_bucket else None
-            page = asyncio.run(_cluster_page(tenant, cursor, limit, s3))
+            page = asyncio.run(_cluster_page(ref, cursor, limit, s3))
         else:
             page = asyncio.run(one_page(store_dir))
     except (StoreError, InvalidCursor, KeyError, KubeError) as exc:
         if isinstance(exc, KubeError) and exc.status is None:
             raise  # the API server cannot be reached: the CLI's error boundary says so, exit 1
         raise _fail(str(exc)) from None
-    if output is OutputFormat.json:
-        sys.stdout.write(orjson.dumps(page.to_dict(), option=orjson.OPT_INDENT_2).decode())
-        sys.stdout.write("\n")
+    if fmt in (OutputFormat.json, OutputFormat.yaml):
+        write_data(page.to_dict(), fmt)
         return
     console = Console()
-    table = Table()
-    for column in ("Captured", "Tenant", "Type", "Severity", "Op", "Item", "Path", "Old → New"):
-        table.add_column(column, overflow="fold")
+    wide = fmt is OutputFormat.wide
+    table = change_table(["Captured", "Tenant", "Type"], [], wide=wide)
     for e in page.items:
         c = e.change
-        table.add_row(
-            e.captured_at.strftime("%Y-%m-%d %H:%M"),
-            e.tenant,
-            e.type,
-            f"[{_SEVERITY_STYLE[c.severity.value]}]{c.severity.value}[/]",
-            c.op.value,
-            f"{c.key} ({c.name})" if c.name else c.key,
-            c.path or "—",
-            f"{display_value(c.old, 30)} → {display_value(c.new, 30)}",
-        )
+        captured = e.captured_at.strftime("%Y-%m-%d %H:%M")
+        table.add_row(captured, text(e.tenant), e.type, *change_cells(c), *([text(c.key)] if wide else []))
     console.print(table)
     shown = f"{len(page.items)} of {page.total_count} events"
     console.print(f"page {page.page} (limit {page.limit}): {shown}", highlight=False)
     if page.has_more:
-        tenant_opt = f" --tenant {tenant}" if tenant else ""
+        if store_dir is None:
+            tenant_opt = f" {cluster_tenant().flags()}"
+        else:
+            tenant_opt = f" --tenant {tenant}" if tenant else ""
         where = f" {store_dir}" if store_dir else ""
         command = f"jiradrift drift list{where} --limit {page.limit}{tenant_opt}"
         console.print(
@@ -369,27 +357,26 @@ def drift_list_command(
         )
 
 
-async def _unaccepted(tenant: str) -> list[Outstanding]:
-    namespace, name = tenant.split("/")
+async def _unaccepted(ref: TenantRef) -> list[Outstanding]:
     try:
-        async with await Kube.connect() as kube:
-            return await outstanding(kube, namespace, name)
+        async with await Kube.connect(ref.kubeconfig, ref.context) as kube:
+            return await outstanding(kube, ref.namespace, ref.name)
     except (LookupError, StoreError, KubeError) as exc:
         if isinstance(exc, KubeError) and exc.status is None:
             raise  # the API server cannot be reached: the CLI's error boundary says so, exit 1
         raise _fail(str(exc).strip("'\"")) from None
 
 
-async def _cluster_page(tenant: str, cursor: str | None, limit: int, s3: S3Config | None = None) -> DriftPage:
-    """Drift events of one JiraTenant (``NAMESPACE/NAME``) in the cluster of the current kubeconfig;
-    with ``s3``, the payloads are read from the operator's S3 store (``PREFIX/NAMESPACE/``)."""
-    namespace, name = tenant.split("/")
+async def _cluster_page(ref: TenantRef, cursor: str | None, limit: int, s3: S3Config | None = None) -> DriftPage:
+    """Drift events of one JiraTenant in the cluster of the kubeconfig; with ``s3``, the payloads are
+    read from the operator's S3 store (``PREFIX/NAMESPACE/``)."""
+    namespace, name, tenant = ref.namespace, ref.name, str(ref)
     if s3 is not None:
-        async with S3Client.connect(s3) as root, await Kube.connect() as kube:
+        async with S3Client.connect(s3) as root, await Kube.connect(ref.kubeconfig, ref.context) as kube:
             s3_store = S3Store.for_namespace(root, namespace)
             source = KubernetesDriftSource(kube, namespace, name, s3_store)
             return await list_drift_events(source, tenant, cursor, limit)
-    async with await Kube.connect() as kube:
+    async with await Kube.connect(ref.kubeconfig, ref.context) as kube:
         # The operator's default store is Secrets; an operator run with --store=configmap used ConfigMaps.
         store: ConfigMapStore = SecretStore(kube, namespace, tenant)
         if not await store.list_manifests(tenant):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -12,10 +13,11 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from jiradrift.cmd.errors import EXIT_FAILED, EXIT_INCOMPLETE, one_line
+from jiradrift.cmd.output import LEGACY_FORMAT, OUTPUT, OutputFormat, deprecated, output_format, plural, write_data
 from jiradrift.jira.auth import (
     DEFAULT_GATEWAY,
     ApiTokenAuth,
@@ -33,6 +35,8 @@ from jiradrift.model.manifest import Manifest
 from jiradrift.model.snapshot_types import SnapshotType
 from jiradrift.snapshot.capture import CaptureProgress, capture_snapshot
 from jiradrift.store.filesystem import FilesystemStore
+
+PLAIN_PROGRESS_SECONDS = 10.0
 
 # What a site may cost us (jiradrift.jira.limits.ResponseLimits): shared with `jiradrift run`.
 MAX_RESPONSE_BYTES = typer.Option(
@@ -175,12 +179,31 @@ async def run_snapshot(
         TextColumn("{task.completed}/{task.total} sources  {task.fields[items]} items  {task.fields[errors]} errors"),
         TextColumn("{task.fields[source]}"),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=console,
         transient=False,
+        disable=not console.is_terminal,
     ) as bar:
         tasks = {t: bar.add_task(t.value, total=None, stype=t.value, items=0, errors=0, source="") for t in types}
 
+        last_line = [time.monotonic()]
+        done: set[str] = set()
+
         def on_progress(p: CaptureProgress) -> None:
+            # Without a terminal (CI logs, kubectl logs) the bar draws nothing: plain lines instead,
+            # one per finished type and at most one every PLAIN_PROGRESS_SECONDS otherwise.
+            finished = bool(p.sources_total) and p.sources_done == p.sources_total and p.snapshot_type not in done
+            now = time.monotonic()
+            if not console.is_terminal and (finished or now - last_line[0] >= PLAIN_PROGRESS_SECONDS):
+                last_line[0] = now
+                if finished:
+                    done.add(p.snapshot_type)
+                state = "done" if finished else f"{p.sources_done}/{p.sources_total} sources"
+                console.print(
+                    f"{p.snapshot_type}: {state}, {plural(p.items, 'item')}, {plural(p.errors, 'error')}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
             bar.update(
                 tasks[SnapshotType(p.snapshot_type)],
                 total=p.sources_total,
@@ -222,8 +245,11 @@ def snapshot_command(
         ..., "--out", help="Store directory (created if missing; reused across runs, content-addressed)."
     ),
     types: list[str] | None = typer.Option(
-        None, "--types", help="Snapshot types, comma-separated or repeated (default: all)."
+        None, "--type", help="Snapshot types, comma-separated or repeated (default: all)."
     ),
+    legacy_types: list[str] | None = typer.Option(None, "--types", hidden=True, help="Deprecated: use --type."),
+    output: OutputFormat | None = OUTPUT,
+    legacy_format: OutputFormat | None = LEGACY_FORMAT,
     email: str | None = typer.Option(None, "--email", help="Atlassian account email (basic auth)."),
     token_env: str | None = typer.Option(
         None,
@@ -270,8 +296,11 @@ def snapshot_command(
     depth cap and a wall-clock deadline; listings stop at a page cap or when they loop or their
     total lies; long Retry-After waits are refused. Each ends that source with a reason (exit 3).
     """
-    console = Console(stderr=True)
-    snapshot_types = _types(types)
+    console = Console(stderr=True)  # progress and diagnostics; the results go to stdout
+    if legacy_types:
+        deprecated("--types", "--type")
+    snapshot_types = _types([*(types or []), *(legacy_types or [])])
+    fmt = output_format(output, legacy_format)
     credentials = build_credentials(
         auth,
         email=email,
@@ -312,26 +341,49 @@ def snapshot_command(
         typer.echo(f"error: {one_line(str(exc))}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
 
-    table = Table(title=f"snapshot of {site} -> {out}")
-    for column in ("type", "snapshot", "items", "requests", "complete", "errors", "unchanged from"):
-        table.add_column(column)
-    for m in manifests:
-        table.add_row(
-            m.type,
-            m.snapshot_id,
-            str(len(m.items)),
-            str(m.request_count),
-            "yes" if m.complete else "[red]no[/red]",
-            str(len(m.errors)),
-            m.unchanged_from or "",
-        )
-    console.print(table)
     for line in error_lines(manifests):
         console.print(line, soft_wrap=True, highlight=False, markup=False)
     console.print(
         f"requests: {stats['requests_total']} by status {stats['requests_by_status']}; "
-        f"rate-limit waits {stats['rate_limit_waits']}"
+        f"rate-limit waits {stats['rate_limit_waits']}",
+        highlight=False,
     )
+    if fmt in (OutputFormat.json, OutputFormat.yaml):
+        write_data(
+            {
+                "site": site,
+                "store": str(out),
+                "requests": stats["requests_total"],
+                "snapshots": [
+                    {
+                        "type": m.type,
+                        "snapshot_id": m.snapshot_id,
+                        "items": len(m.items),
+                        "requests": m.request_count,
+                        "complete": m.complete,
+                        "errors": len(m.errors),
+                        "unchanged_from": m.unchanged_from,
+                    }
+                    for m in manifests
+                ],
+            },
+            fmt,
+        )
+    else:
+        table = Table(title=f"snapshot of {site} -> {out}")
+        for column in ("type", "snapshot", "items", "requests", "complete", "errors", "unchanged from"):
+            table.add_column(column)
+        for m in manifests:
+            table.add_row(
+                m.type,
+                m.snapshot_id,
+                str(len(m.items)),
+                str(m.request_count),
+                "yes" if m.complete else "[red]no[/red]",
+                str(len(m.errors)),
+                m.unchanged_from or "",
+            )
+        Console().print(table)
     if all(m.read_nothing for m in manifests):
         raise typer.Exit(EXIT_FAILED)  # nothing could be read: no baseline for anyone, said by the code too
     if not all(m.complete for m in manifests):

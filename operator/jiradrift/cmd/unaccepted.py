@@ -1,4 +1,4 @@
-"""``jiradrift drift list --tenant NS/NAME --unaccepted``: exactly the outstanding changes.
+"""``jiradrift drift list --tenant NAME -n NS --unaccepted``: exactly the outstanding changes.
 
 For each snapshot type, the diff between the accepted snapshot and the newest complete one (what
 the tenant's ``Drifted`` condition counts), with the Jira audit-log attribution the operator
@@ -7,18 +7,17 @@ recorded on the Snapshots in between (``status.drift.changes[].changedBy``).
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from rich.console import Console
-from rich.table import Table
 
+from jiradrift.cmd.cluster import TenantRef
+from jiradrift.cmd.output import OutputFormat, change_cells, change_table, plural, text, write_data
 from jiradrift.k8s.resources import GROUP, LABEL_TENANT, VERSION
 from jiradrift.kube.client import Kube, KubeError, resource_path
 from jiradrift.kube.names import label_value
-from jiradrift.model.report import DriftReport, display_value
+from jiradrift.model.report import DriftReport
 from jiradrift.snapshot.baseline import SnapshotEntry, baselines
 from jiradrift.snapshot.recording import diff_stored
 from jiradrift.store.configmap import ConfigMapStore, SecretStore
@@ -97,9 +96,10 @@ def to_json(tenant: str, found: list[Outstanding]) -> dict[str, Any]:
     }
 
 
-def print_outstanding(tenant: str, found: list[Outstanding], as_json: bool, styles: dict[str, str]) -> None:
-    if as_json:
-        sys.stdout.write(orjson.dumps(to_json(tenant, found), option=orjson.OPT_INDENT_2).decode() + "\n")
+def print_outstanding(ref: TenantRef, found: list[Outstanding], fmt: OutputFormat) -> None:
+    tenant = str(ref)
+    if fmt in (OutputFormat.json, OutputFormat.yaml):
+        write_data(to_json(tenant, found), fmt)
         return
     console = Console()
     total = sum(o.report.change_count for o in found)
@@ -107,25 +107,19 @@ def print_outstanding(tenant: str, found: list[Outstanding], as_json: bool, styl
         unknown = "; ".join(o.report.unknown_text() for o in found if not o.report.complete)
         console.print(f"{tenant}: no unaccepted changes{f' ({unknown})' if unknown else ''}", highlight=False)
         return
-    table = Table()
-    for column in ("Type", "Severity", "Op", "Item", "Path", "Old → New", "Changed by"):
-        table.add_column(column, overflow="fold")
-    for o in found:
-        for c in o.report.changes:
-            table.add_row(
-                o.type,
-                f"[{styles[c.severity.value]}]{c.severity.value}[/]",
-                c.op.value,
-                f"{c.key} ({c.name})" if c.name else c.key,
-                c.path or "—",
-                f"{display_value(c.old, 30)} → {display_value(c.new, 30)}",
-                o.attribution(c.key, c.path) or "—",
-            )
+    wide = fmt is OutputFormat.wide
+    table = change_table(["Type"], ["Changed by"], wide=wide)
+    rows = [(o, c) for o in found for c in o.report.changes]
+    for o, c in sorted(rows, key=lambda oc: -oc[1].severity.rank):
+        attribution = text(o.attribution(c.key, c.path) or "—")
+        table.add_row(o.type, *change_cells(c), attribution, *([text(c.key)] if wide else []))
     console.print(table)
     for o in found:
         extra = f"; {o.report.unknown_text()}" if not o.report.complete else ""
         console.print(
-            f"{o.type}: {o.report.change_count} change(s) since {o.since or '?'} ({o.accepted} → {o.newest}){extra}",
+            f"{o.type}: {plural(o.report.change_count, 'change')} since {o.since or '?'} "
+            f"({o.accepted} → {o.newest}){extra}",
             highlight=False,
         )
-    console.print(f"accept with: jiradrift accept --tenant {tenant}", highlight=False)
+    console.print(f"total: {plural(total, 'unaccepted change')}", highlight=False)
+    console.print(f"accept with: jiradrift accept {ref.name} -n {ref.namespace}", highlight=False)

@@ -220,9 +220,9 @@ def tenant_flow(
         )
     )
 
-    tenant_ref = f"{NAMESPACE}/acme"
-    _step(f"jiradrift drift list --tenant {tenant_ref}")
-    _cli(plane, "drift", "list", "--tenant", tenant_ref, "--limit", "10")
+    tenant_ref = f"--tenant acme -n {NAMESPACE}"
+    _step(f"jiradrift drift list {tenant_ref}")
+    _cli(plane, "drift", "list", "--tenant", "acme", "-n", NAMESPACE, "--limit", "10")
 
     _step("Accepted baselines: the first complete snapshot of each type was accepted, so the tenant is Drifted")
     _wait_for(plane, lambda: _drifted(plane) == "True", "JiraTenant Drifted=True", timeout=120)
@@ -230,11 +230,11 @@ def tenant_flow(
     _show_drifted(plane)
     _show(plane, "get", "snap", "-n", NAMESPACE, "-L", LABEL_ACCEPTED)
 
-    _step(f"jiradrift drift list --tenant {tenant_ref} --unaccepted: the outstanding changes, with attribution")
-    _cli(plane, "drift", "list", "--tenant", tenant_ref, "--unaccepted")
+    _step(f"jiradrift drift list {tenant_ref} --unaccepted: the outstanding changes, with attribution")
+    _cli(plane, "drift", "list", "--tenant", "acme", "-n", NAMESPACE, "--unaccepted")
 
-    _step(f"jiradrift accept --tenant {tenant_ref}: the newest snapshots become the baseline")
-    _cli(plane, "accept", "--tenant", tenant_ref)
+    _step(f"jiradrift accept acme -n {NAMESPACE}: the newest snapshots become the baseline")
+    _cli(plane, "accept", "acme", "-n", NAMESPACE)
     _wait_for(plane, lambda: _drifted(plane) == "False", "JiraTenant Drifted=False after accept", timeout=120)
     _show(plane, "get", "jt", "-n", NAMESPACE)
     _show_drifted(plane)

@@ -123,7 +123,7 @@ def classify(exc: BaseException, spec: JiraTenantSpec) -> Problem:
         return Problem(
             TF,
             Reason.REAUTHORIZATION_REQUIRED,
-            f"the OAuth grant was revoked or expired ({exc}); run `jiradrift auth login --tenant NS/NAME`",
+            f"the OAuth grant was revoked or expired ({exc}); run `jiradrift auth login --tenant NAME -n NAMESPACE`",
         )
     if isinstance(exc, jira_errors.AddressRefused):
         return Problem(RE, Reason.HOST_NOT_ALLOWED, str(exc))

@@ -45,6 +45,7 @@ from jiradrift.jira.guard import ReadOnlyTransport, check_request
 from jiradrift.jira.limits import ACCEPT_ENCODING, ResponseLimits, deadline, decoded, loads_json, read_response
 from jiradrift.jira.oauth import DEFAULT_TOKEN_URL
 from jiradrift.jira.ratelimit import RetryPolicy, TokenBucket, decide
+from jiradrift.jira.requestcount import count_request
 from jiradrift.jira.token_source import TokenSource, token_source_for
 from jiradrift.jira.transport import AiohttpTransport
 from jiradrift.redact import clip
@@ -316,6 +317,7 @@ class JiraClient:
                 self.stats.throttle_wait_seconds += await self._bucket.acquire()
                 request.headers["Authorization"] = await self._tokens.authorization()
                 self.stats.requests_total += 1
+                count_request()
                 try:
                     response = await self._exchange(request, method, endpoint)
                 except errors.SiteMisbehaved as exc:

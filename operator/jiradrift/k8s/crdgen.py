@@ -132,10 +132,20 @@ def build_crds() -> dict[str, dict[str, Any]]:
             _column("Site", ".spec.site"),
             _column("Ready", f"{READY}.status"),
             _column("Last Snapshot", ".status.lastSnapshotTime", "date"),
-            _column("Drift", ".status.drift.summary"),
-            _column("Unaccepted", ".status.unaccepted.total", "integer"),
-            _column("Severity", ".status.unaccepted.highestSeverity"),
-            _column("Token Expires", ".status.token.expiresAt", "date"),
+            _column(
+                "Unaccepted",
+                ".status.unaccepted.total",
+                "integer",
+                desc="Changes since the accepted snapshots (what Drifted counts); accept with jiradrift accept.",
+            ),
+            _column("Severity", ".status.unaccepted.highestSeverity", desc="The unaccepted changes' highest severity."),
+            _column(
+                "Last Change",
+                ".status.drift.summary",
+                desc="The newest drift between two consecutive snapshots, accepted or not.",
+            ),
+            # A string, not a date: kubectl prints a date in the future as <invalid>.
+            _column("Token Expires", ".status.token.expiresAt", desc="When the access token expires (UTC)."),
             _column("Owner", ".status.owner", desc="The operator replica that reconciles this tenant."),
             _column("Status", f"{READY}.message", priority=1),
             _column("Age", ".metadata.creationTimestamp", "date"),
@@ -152,7 +162,14 @@ def build_crds() -> dict[str, dict[str, Any]]:
             _column("Window", ".spec.windowStart"),
             _column("Phase", ".status.phase"),
             _column("Items", ".status.itemCount", "integer"),
-            _column("Changes", ".status.drift.total", "integer"),
+            _column(
+                "Changes", ".status.drift.total", "integer", desc="Items changed since the type's previous snapshot."
+            ),
+            _column(
+                "Accepted",
+                ".metadata.labels.jiradrift\\.io/accepted",
+                desc="true on the accepted baseline of its tenant and type (jiradrift accept).",
+            ),
             _column("Message", ".status.message", priority=1),
             _column("Age", ".metadata.creationTimestamp", "date"),
         ],

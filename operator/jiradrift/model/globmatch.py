@@ -1,7 +1,7 @@
 """Glob matching in time linear in the text, whatever the pattern: no regular expression is built.
 
     key_glob("field/customfield_10*").matches("field/customfield_10001")   # fnmatch semantics
-    path_glob("transitions[*].name").matches_prefix("transitions[3].name.en")  # ignore-rule paths
+    path_glob("transitions[*].name").matches_prefix("transitions[id=3].name.en")  # ignore-rule paths
 
 A pattern compiles to a list of tokens, each a character class that is consumed once or repeated
 (a star). Matching runs the pattern as a set-of-states automaton (bit-parallel "Shift-And": bit
@@ -192,6 +192,10 @@ def _in_segment(ch: str) -> bool:
     return ch not in ".["
 
 
+def _in_selector(ch: str) -> bool:
+    return ch != "]"
+
+
 def _not_newline(ch: str) -> bool:
     return ch != "\n"
 
@@ -202,7 +206,8 @@ _SEGMENT_RUN = _Token(_in_segment, star=True)
 
 def path_glob(pattern: str) -> Glob:
     """Ignore-rule path syntax: ``**`` any run, ``*`` a run within a segment (never ``.`` or ``[``),
-    ``[*]`` any list index, ``?`` one character of a segment; everything else literal."""
+    ``[*]`` any list element (an index ``[3]`` or a selector ``[id=3]``), ``?`` one character of a
+    segment; everything else literal."""
     tokens: list[_Token] = []
     i, n = 0, len(pattern)
     while i < n:
@@ -210,7 +215,7 @@ def path_glob(pattern: str) -> Glob:
             tokens.append(_ANY_RUN)
             i += 2
         elif pattern.startswith("[*]", i):
-            tokens += [_literal("["), _Token(str.isdecimal), _Token(str.isdecimal, star=True), _literal("]")]
+            tokens += [_literal("["), _Token(_in_selector), _Token(_in_selector, star=True), _literal("]")]
             i += 3
         elif pattern[i] == "*":
             tokens.append(_SEGMENT_RUN)

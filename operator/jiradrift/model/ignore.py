@@ -5,14 +5,15 @@ A rule is ``KEY_GLOB`` or ``KEY_GLOB:PATH_GLOB``::
     field/customfield_10*                 ignore these items entirely (added, removed, changed)
     field/*:description                   ignore description changes of every field
     workflow/*:transitions[*].description any transition's description
-    screen/*:tabs[0]                      anything in the first tab (a rule covers what is below it)
+    screen/*:tabs[id=10000]               anything in the tab with id 10000 (a rule covers what is below it)
     project/*:**.avatarUrls               avatarUrls at any depth
 
 ``KEY_GLOB`` is matched against the whole item key (``<kind>/<id>``) with shell-style wildcards
 (``*`` may span ``/``). The rule splits at the first ``:``; write ``?`` for a ``:`` inside a key.
 
-``PATH_GLOB`` is matched against change paths (``transitions[3].name``): ``*`` matches within one
-segment (never ``.`` or ``[``), ``**`` matches anything, ``[*]`` matches any list index and ``?``
+``PATH_GLOB`` is matched against change paths (``transitions[id=3].name``, ``statuses[2]``): ``*``
+matches within one segment (never ``.`` or ``[``), ``**`` matches anything, ``[*]`` matches any list
+element (an index, or a selector such as ``[id=3]``; see ``jiradrift.snapshot.diff``) and ``?``
 one character of a segment. A rule matches a path when it matches the whole path or a prefix of it
 that ends at a segment boundary. A rule with a path never hides a whole item being added or removed.
 """

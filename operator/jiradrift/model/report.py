@@ -57,8 +57,9 @@ def display_value(value: Any, width: int = 60) -> str:
 class Change:
     """One path-level change of one item.
 
-    ``path`` is empty for a whole item, else dotted keys with list indexes, e.g.
-    ``transitions[3].name`` (index in the new list; in the old list for ``removed``).
+    ``path`` is empty for a whole item, else dotted keys with list elements named by what they are,
+    e.g. ``transitions[id=3].name`` or ``permissions[permission=BROWSE_PROJECTS,holder.type=anyone]``
+    (lists of plain values: the index in the new list; in the old list for ``removed``).
     ``old`` is None for ``added``; ``new`` is None for ``removed``.
     """
 

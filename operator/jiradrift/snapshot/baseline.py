@@ -194,13 +194,14 @@ def drifted_condition(unaccepted: Unaccepted, tenant: str) -> tuple[str, str, st
         extra = f"; {unaccepted.unknown} item(s) could not be compared" if unaccepted.unknown else ""
         return "False", REASON_IN_SYNC, f"the newest snapshots match the accepted ones{extra}"
     counts = ", ".join(f"{s}: {n}" for s, n in _by_rank(unaccepted.by_severity))
+    namespace, _, name = tenant.rpartition("/")
     since = unaccepted.since.strftime("%Y-%m-%d %H:%M UTC") if unaccepted.since else "unknown"
     return (
         "True",
         REASON_UNACCEPTED,
         f"{unaccepted.total} unaccepted change(s) ({counts}) in {', '.join(unaccepted.types)} since {since}; "
-        f"review with `jiradrift drift list --tenant {tenant} --unaccepted`, "
-        f"accept with `jiradrift accept --tenant {tenant}`",
+        f"review with `jiradrift drift list --tenant {name} -n {namespace} --unaccepted`, "
+        f"accept with `jiradrift accept {name} -n {namespace}`",
     )
 
 

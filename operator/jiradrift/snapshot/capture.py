@@ -26,6 +26,7 @@ import orjson
 
 from jiradrift.jira.catalog import JiraReader, Source, sources_for
 from jiradrift.jira.errors import JiraHTTPError
+from jiradrift.jira.requestcount import RequestCounter, current_counter
 from jiradrift.model.manifest import CaptureError, Manifest, compute_digest
 from jiradrift.model.snapshot_types import SnapshotType
 from jiradrift.model.store import SnapshotStore
@@ -108,11 +109,6 @@ class _ManifestSink:
         self.on_item()
 
 
-def _request_count(client: JiraReader) -> int:
-    stats = getattr(client, "stats", None)
-    return int(getattr(stats, "requests_total", 0))
-
-
 async def capture_snapshot(
     client: JiraReader,
     store: SnapshotStore,
@@ -144,7 +140,9 @@ async def capture_snapshot(
         captured_at=captured_at,
         site=str(getattr(client, "site", "")),
     )
-    start_requests = _request_count(client)
+    # This capture's own requests, though other captures may share the client (jira.requestcount).
+    requests = RequestCounter()
+    counting = current_counter.set(requests)  # the tasks started below inherit it
     done = 0
     current = {"source": ""}
 
@@ -156,7 +154,7 @@ async def capture_snapshot(
                     source=current["source"],
                     items=len(manifest.items),
                     errors=len(manifest.errors),
-                    requests=_request_count(client) - start_requests,
+                    requests=requests.value,
                     sources_done=done,
                     sources_total=len(sources),
                 )
@@ -175,25 +173,28 @@ async def capture_snapshot(
                 done += 1
                 report()
 
-    await store.begin_capture(tenant, stype.value)
-    writer = asyncio.create_task(sink.drain())
-    collectors = asyncio.gather(*(run(s) for s in sources))
     try:
-        both: set[asyncio.Future[Any]] = {writer, collectors}
-        await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
-        if writer.done():  # the store refused a body: stop reading Jira
-            collectors.cancel()
+        await store.begin_capture(tenant, stype.value)
+        writer = asyncio.create_task(sink.drain())
+        collectors = asyncio.gather(*(run(s) for s in sources))
+        try:
+            both: set[asyncio.Future[Any]] = {writer, collectors}
+            await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
+            if writer.done():  # the store refused a body: stop reading Jira
+                collectors.cancel()
+                await writer
+                raise AssertionError("the body writer stopped before the capture finished")
+            await collectors
+            sink.close()
             await writer
-            raise AssertionError("the body writer stopped before the capture finished")
-        await collectors
-        sink.close()
-        await writer
+        finally:
+            for task in (writer, collectors):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(writer, collectors, return_exceptions=True)
     finally:
-        for task in (writer, collectors):
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(writer, collectors, return_exceptions=True)
+        current_counter.reset(counting)
     manifest.items = dict(sorted(manifest.items.items()))
     manifest.digest = compute_digest(manifest.items)
-    manifest.request_count = _request_count(client) - start_requests
+    manifest.request_count = requests.value
     return await store.put_manifest(manifest)  # the stored form (the store may mark it unchanged_from)

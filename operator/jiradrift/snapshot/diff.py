@@ -7,11 +7,17 @@ Why it is fast: equal manifest digests end the diff at once, equal item hashes s
 reading it, and only changed items are read back and compared value by value. A 100k-item snapshot
 with 1 % changes reads 2 x 1,000 bodies, not 200,000.
 
-Lists: an ordered list whose elements are objects with a unique ``id`` (else ``key``, else
-``name``) is matched by that identity, so an insertion is one ``added`` element and a reorder is one
-``modified`` change at the list's path (old/new: the identities in order). Other lists are aligned
-with a sequence matcher, so an insertion does not make every later element ``modified``.
-Paths use the new list's index (the old one for ``removed``).
+Lists of objects are matched by what their elements are, and paths name elements that way:
+objects with a unique ``id`` (else ``key``, else ``name``) by that field (``transitions[id=3].name``);
+flat objects without one (a permission grant, a security level member) by their whole content
+(``permissions[permission=ADMINISTER_PROJECTS,holder.type=anyone]``), so such an element is only
+ever added or removed. An insertion is one ``added`` element and a reorder is one ``modified``
+change at the list's path (old/new: the identities in order). Other lists (of strings, numbers, or
+objects that repeat) are aligned with a sequence matcher, so an insertion does not make every later
+element ``modified``; their paths use the new list's index (the old one for ``removed``).
+
+A rename echoes: a field's ``clauseNames`` holds its name. A change whose old and new values are the
+item's old and new name is part of the rename and is not reported again.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ from jiradrift.model.report import Change, ChangeOp, DriftReport, clip_value
 _IDENTITY_FIELDS = ("id", "key", "name")
 _PARENTS = parent_kinds()
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@/+-]*$")
+# Fields named first in a content label: what a person reads the element as.
+_LEAD_FIELDS = frozenset({"id", "key", "name", "permission", "type", "notificationType", "levelId"})
 
 # (op, path, old, new) before severity and clipping are applied.
 _RawChange = tuple[ChangeOp, str, Any, Any]
@@ -67,8 +76,6 @@ def _diff_values(old: Any, new: Any, path: str, out: list[_RawChange]) -> None:
 
 def _identity_field(old: list[Any], new: list[Any]) -> str | None:
     """A field that identifies every element of both lists uniquely, if there is one."""
-    if not old or not new or not all(isinstance(e, dict) for e in old) or not all(isinstance(e, dict) for e in new):
-        return None
     for name in _IDENTITY_FIELDS:
         for seq in (old, new):
             ids = [e.get(name) for e in seq]
@@ -79,8 +86,74 @@ def _identity_field(old: list[Any], new: list[Any]) -> str | None:
     return None
 
 
+def _is_flat(element: dict[str, Any]) -> bool:
+    """Scalars, or objects of scalars (a holder): small enough to be its own name."""
+    for v in element.values():
+        if isinstance(v, list) or (isinstance(v, dict) and any(isinstance(x, dict | list) for x in v.values())):
+            return False
+    return True
+
+
+def _label_value(value: Any) -> str:
+    if isinstance(value, str) and _PLAIN_VALUE.match(value):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    # JSON, with brackets escaped so a selector never contains a bare ']' (ignore-rule globs rely on it).
+    return orjson.dumps(value).decode().replace("[", "\\u005b").replace("]", "\\u005d")
+
+
+def _content_label(element: dict[str, Any]) -> str:
+    parts: list[str] = []
+    nested: list[str] = []
+    for k in sorted(element, key=lambda k: (k not in _LEAD_FIELDS, k)):
+        v = element[k]
+        if isinstance(v, dict):
+            for sub in sorted(v, key=lambda s: (s not in _LEAD_FIELDS, s)):
+                if v[sub] is not None:
+                    nested.append(f"{k}.{sub}={_label_value(v[sub])}")
+        elif v is not None:
+            parts.append(f"{k}={_label_value(v)}")
+    return ",".join(parts + nested)
+
+
+class _Identity:
+    """How the elements of one list are told apart: a matching key and a path label per element."""
+
+    __slots__ = ("field",)
+
+    def __init__(self, field: str | None) -> None:
+        self.field = field  # None: by whole content
+
+    def key(self, element: dict[str, Any]) -> Any:
+        if self.field is not None:
+            return element[self.field]
+        return orjson.dumps(element, option=orjson.OPT_SORT_KEYS)
+
+    def label(self, element: dict[str, Any]) -> str:
+        if self.field is not None:
+            return f"{self.field}={_label_value(element[self.field])}"
+        return _content_label(element)
+
+
+def _identity(old: list[Any], new: list[Any]) -> _Identity | None:
+    """How to match the elements of two versions of a list of objects, if they can be told apart."""
+    if not (old or new) or not all(isinstance(e, dict) for e in old) or not all(isinstance(e, dict) for e in new):
+        return None
+    field = _identity_field(old, new)
+    if field is not None:
+        return _Identity(field)
+    if not all(_is_flat(e) for e in old) or not all(_is_flat(e) for e in new):
+        return None
+    by_content = _Identity(None)
+    for seq in (old, new):
+        if len({by_content.key(e) for e in seq}) != len(seq):
+            return None
+    return by_content
+
+
 def _diff_lists(old: list[Any], new: list[Any], path: str, out: list[_RawChange]) -> None:
-    ident = _identity_field(old, new)
+    ident = _identity(old, new)
     if ident is not None:
         _diff_lists_by_identity(old, new, ident, path, out)
         return
@@ -114,22 +187,55 @@ def _hashable(value: Any) -> Any:
     return (type(value).__name__, value)  # keep 1, 1.0 and True apart
 
 
-def _diff_lists_by_identity(old: list[Any], new: list[Any], ident: str, path: str, out: list[_RawChange]) -> None:
-    old_by = {e[ident]: (i, e) for i, e in enumerate(old)}
-    new_ids = {e[ident] for e in new}
-    for i, e in enumerate(old):
-        if e[ident] not in new_ids:
-            out.append((ChangeOp.REMOVED, f"{path}[{i}]", e, None))
-    for j, e in enumerate(new):
-        match = old_by.get(e[ident])
+def _diff_lists_by_identity(old: list[Any], new: list[Any], ident: _Identity, path: str, out: list[_RawChange]) -> None:
+    field = ident.field
+    if field is not None:  # the common case, kept free of per-element calls
+        old_keys = [e[field] for e in old]
+        new_keys = [e[field] for e in new]
+    else:
+        old_keys = [ident.key(e) for e in old]
+        new_keys = [ident.key(e) for e in new]
+    old_by = dict(zip(old_keys, old, strict=True))
+    new_set = set(new_keys)
+    for k, e in zip(old_keys, old, strict=True):
+        if k not in new_set:
+            out.append((ChangeOp.REMOVED, f"{path}[{ident.label(e)}]", e, None))
+    for k, e in zip(new_keys, new, strict=True):
+        match = old_by.get(k)
         if match is None:
-            out.append((ChangeOp.ADDED, f"{path}[{j}]", None, e))
-        elif match[1] != e:
-            _diff_values(match[1], e, f"{path}[{j}]", out)
-    old_order = [e[ident] for e in old if e[ident] in new_ids]
-    new_order = [e[ident] for e in new if e[ident] in old_by]
+            out.append((ChangeOp.ADDED, f"{path}[{ident.label(e)}]", None, e))
+        elif match != e:
+            _diff_values(match, e, f"{path}[{ident.label(e)}]", out)
+    old_order = [k for k in old_keys if k in new_set]
+    new_order = [k for k in new_keys if k in old_by]
     if old_order != new_order:
+        if field is None:
+            old_order = [_content_label(old_by[k]) for k in old_order]
+            new_order = [_content_label(old_by[k]) for k in new_order]
         out.append((ChangeOp.MODIFIED, path, old_order, new_order))
+
+
+def _list_of(path: str) -> str | None:
+    """The list a path's last segment is an element of (None when it is not a list element)."""
+    return path.rpartition("[")[0] if path.endswith("]") else None
+
+
+def _without_rename_echoes(changes: list[_RawChange], old_name: str, new_name: str) -> list[_RawChange]:
+    """Drop the changes that only repeat a rename elsewhere in the item (``clauseNames``): a value
+    modified from the old name to the new one, or the old name removed from a list the new one was
+    added to."""
+    removed_in = {_list_of(p) for op, p, o, _ in changes if op is ChangeOp.REMOVED and o == old_name}
+    added_in = {_list_of(p) for op, p, _, n in changes if op is ChangeOp.ADDED and n == new_name}
+    paired = (removed_in & added_in) - {None}
+
+    def echo(op: ChangeOp, p: str, o: Any, n: Any) -> bool:
+        if p == "name":
+            return False
+        if op is ChangeOp.MODIFIED:
+            return bool(o == old_name and n == new_name)
+        return _list_of(p) in paired and bool(o == old_name if op is ChangeOp.REMOVED else n == new_name)
+
+    return [c for c in changes if not echo(*c)]
 
 
 def diff_items(key: str, old_body: bytes, new_body: bytes) -> list[_RawChange]:
@@ -140,6 +246,9 @@ def diff_items(key: str, old_body: bytes, new_body: bytes) -> list[_RawChange]:
     if not out:
         # The bytes differ but the values compare equal (e.g. 1 vs 1.0): still a change.
         out.append((ChangeOp.MODIFIED, "", old, new))
+    rename = next(((o, n) for op, p, o, n in out if p == "name" and op is ChangeOp.MODIFIED), None)
+    if rename is not None and isinstance(rename[0], str) and isinstance(rename[1], str):
+        out = _without_rename_echoes(out, *rename)
     return [
         (ChangeOp.RENAMED, p, o, n) if p == "name" and op is ChangeOp.MODIFIED else (op, p, o, n) for op, p, o, n in out
     ]

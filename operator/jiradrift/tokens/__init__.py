@@ -7,7 +7,7 @@ For the operator, before a capture::
     headers = {"Authorization": state.authorization}
 
 For the CronJob: ``jiradrift refresh-tokens`` (:func:`run_refresh_job`). For the first consent:
-``jiradrift auth login --tenant NS/NAME``. See ``docs/tokens.md``.
+``jiradrift auth login --tenant NAME -n NAMESPACE``. See ``docs/tokens.md``.
 """
 
 from jiradrift.tokens.decision import Action, Decision, decide

@@ -18,6 +18,7 @@ from jiradrift.jira.errors import OAuthError
 from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
 from jiradrift.k8s.scheduling import parse_duration
 from jiradrift.kube.client import Kube
+from jiradrift.kube.kubeconfig import context_namespace
 from jiradrift.tokens.errors import TokenError
 from jiradrift.tokens.job import run_refresh_job
 from jiradrift.tokens.login import DEFAULT_PORT, LoginError, LoginResult, login
@@ -45,6 +46,7 @@ def refresh_tokens_command(
         30.0, help="Seconds to wait for a tenant's refresh Lease held by the operator before giving up."
     ),
     kubeconfig: Path | None = typer.Option(None, help="Kubeconfig file (default: in-cluster, then KUBECONFIG)."),
+    context: str | None = typer.Option(None, "--context", help="Kubeconfig context to use (default: the current one)."),
     log_format: str = typer.Option("json", help="json or plain (logs go to stderr)."),
     allowed_hosts: str = typer.Option(
         ",".join(DEFAULT_ALLOWED_HOSTS),
@@ -76,7 +78,7 @@ def refresh_tokens_command(
 
     async def main() -> int:
         # In-cluster credentials in a pod, else --kubeconfig / KUBECONFIG / ~/.kube/config.
-        async with await Kube.connect(kubeconfig) as kube:
+        async with await Kube.connect(kubeconfig, context) as kube:
             summary = await run_refresh_job(
                 kube,
                 namespaces=namespace or None,
@@ -97,7 +99,11 @@ auth_app = typer.Typer(help="OAuth consent for JiraTenants (writes the credentia
 
 @auth_app.command("login")
 def login_command(
-    tenant: str = typer.Option(..., "--tenant", help="The JiraTenant as NAMESPACE/NAME (spec.auth.oauth)."),
+    tenant: str = typer.Option(..., "--tenant", help="The JiraTenant's name (spec.auth.oauth), with -n."),
+    tenant_namespace: str | None = typer.Option(
+        None, "--namespace", "-n", help="Namespace of the JiraTenant (default: the kubeconfig context's)."
+    ),
+    context: str | None = typer.Option(None, "--context", help="Kubeconfig context to use (default: the current one)."),
     client_id: str | None = typer.Option(
         None, help="OAuth client ID of the Atlassian app (default: the one already in the Secret)."
     ),
@@ -127,9 +133,13 @@ def login_command(
     ),
 ) -> None:
     """Consent to the Atlassian app (3LO) and write the tenant's Secret; prints the URL to open."""
-    namespace, _, name = tenant.partition("/")
+    if "/" in tenant:  # the older NAMESPACE/NAME form
+        namespace, _, name = tenant.partition("/")
+        typer.echo(f"warning: --tenant NAMESPACE/NAME is deprecated; use --tenant {name} -n {namespace}", err=True)
+    else:
+        namespace, name = tenant_namespace or context_namespace(kubeconfig, context), tenant
     if not namespace or not name or "/" in name:
-        raise typer.BadParameter(f"--tenant {tenant!r} must be NAMESPACE/NAME")
+        raise typer.BadParameter(f"--tenant {tenant!r} must be a JiraTenant name (with -n NAMESPACE)")
     wanted = tuple(s for s in re.split(r"[\s,]+", scopes or "") if s) or LOGIN_SCOPES
     try:
         allowlist = HostAllowlist.parse(allowed_hosts)
@@ -146,7 +156,7 @@ def login_command(
             webbrowser.open(url)
 
     async def main() -> LoginResult:
-        async with await Kube.connect(kubeconfig) as kube:
+        async with await Kube.connect(kubeconfig, context) as kube:
             return await login(
                 kube,
                 namespace,

@@ -34,7 +34,8 @@ class SecretNotFound(TokenError):
         super().__init__(
             tenant,
             f"Secret {namespace}/{secret} named in spec.auth does not exist; create it with "
-            f"`jiradrift auth login --tenant {tenant}` (oauth) or `kubectl create secret generic {secret} "
+            f"`jiradrift auth login --tenant {tenant.rpartition('/')[2]} -n {namespace}` (oauth) or "
+            f"`kubectl create secret generic {secret} "
             "--from-literal=client_id=... --from-literal=client_secret=...` (serviceAccount)",
         )
 

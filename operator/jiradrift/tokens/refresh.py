@@ -518,7 +518,7 @@ class TokenRefresher:
 
     def _reauth_fix(self, ref: TenantAuthRef) -> str:
         if ref.kind is AuthKind.OAUTH:
-            return f"run `jiradrift auth login --tenant {ref.key}` to consent again"
+            return f"run `jiradrift auth login --tenant {ref.name} -n {ref.namespace}` to consent again"
         return f"issue new service-account OAuth credentials and update Secret {ref.secret_key}"
 
     def _reauth_message(self, ref: TenantAuthRef, exc: OAuthError) -> str:

@@ -122,7 +122,7 @@ def parse_secret(body: dict[str, Any], kind: AuthKind) -> TokenSecret:
     missing = [key for key in REQUIRED_KEYS[kind] if not values.get(key, "").strip()]
     if missing:
         fix = (
-            f"run `jiradrift auth login --tenant {namespace}/<tenant>` to write them"
+            f"run `jiradrift auth login --tenant <tenant> -n {namespace}` to write them"
             if kind is AuthKind.OAUTH
             else "add them to the Secret"
         )
