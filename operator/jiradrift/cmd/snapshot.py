@@ -55,7 +55,7 @@ MAX_CAPTURE_PAGES = typer.Option(
     DEFAULT_LIMITS.max_capture_pages,
     "--max-capture-pages",
     min=1,
-    help="Most listing pages one capture (one snapshot type) reads, all its listings together.",
+    help="Most pages of long listings (past the 20th page of each) one capture (one snapshot type) reads.",
 )
 MAX_CAPTURE_ITEMS = typer.Option(
     DEFAULT_LIMITS.max_capture_items, "--max-capture-items", min=1, help="Most items in one capture."

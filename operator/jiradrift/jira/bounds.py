@@ -19,6 +19,10 @@ from typing import Any
 from jiradrift.jira.errors import CaptureLimitExceeded
 from jiradrift.jira.limits import DEFAULT_LIMITS, ResponseLimits
 
+# A listing's first pages are free of the capture's page bound: a genuine capture reads thousands
+# of short listings (one per field, per screen tab); only pages past this many count.
+LONG_LISTING_PAGES = 20
+
 
 def limits_of(client: object) -> ResponseLimits:
     """The client's ``settings.limits`` (a scripted test source has none: the defaults)."""
@@ -30,9 +34,11 @@ class CaptureBounds:
     """What one capture has used of its bounds (``ResponseLimits.max_capture_*``, ``capture_deadline``)."""
 
     def __init__(self, limits: ResponseLimits, what: str) -> None:
+        """``what``: the snapshot type captured (it names the capture in messages and picks the page bound)."""
         self.limits = limits
         self.what = what
         self.pages = 0
+        self.max_pages = limits.capture_pages(what)
         self.items = 0
         self.ends = asyncio.get_running_loop().time() + limits.capture_deadline
         self.stopped: CaptureLimitExceeded | None = None
@@ -59,15 +65,17 @@ class CaptureBounds:
             method, url, f"the {self.what} capture had not ended within its {self.limits.capture_deadline:g} s deadline"
         )
 
-    def page(self, path: str) -> None:
-        """One more listing page read by the capture."""
+    def page(self, path: str, page: int) -> None:
+        """Page number ``page`` of a listing was read: past ``LONG_LISTING_PAGES`` it counts."""
+        if page <= LONG_LISTING_PAGES:
+            return
         self.pages += 1
-        if self.pages > self.limits.max_capture_pages:
+        if self.pages > self.max_pages:
             raise self.stop(
                 "GET",
                 path,
-                f"the {self.what} capture read more than {self.limits.max_capture_pages} listing pages "
-                "(all its listings together)",
+                f"the {self.what} capture read more than {self.max_pages} pages of long listings "
+                f"(past the {LONG_LISTING_PAGES}th page of each, all its listings together)",
             )
 
     def item(self) -> None:

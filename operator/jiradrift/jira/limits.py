@@ -33,6 +33,12 @@ from jiradrift.jira.errors import DeadlineExceeded, MalformedResponse, ResponseT
 ACCEPT_ENCODING = "gzip, deflate"
 
 
+# The snapshot types whose genuine captures read long listings per object, and how many times
+# ``max_capture_pages`` they may read: the ``xl`` site's screens read 2,750 pages past the 20th of
+# their listings (/screens/tabs per hundred screens); every other type of it reads none.
+CAPTURE_PAGE_SCALE: dict[str, int] = {"screens": 10}
+
+
 @dataclass(frozen=True)
 class ResponseLimits:
     """Bounds on what one site can cost us. Each default is far above what a genuine Jira sends.
@@ -55,7 +61,12 @@ class ResponseLimits:
       reaching it is an error, never "complete".
     - ``listing_deadline``: wall-clock seconds for one listing, all its pages and their retries
       (default 600).
-    - ``max_capture_pages``: listing pages of one capture, all listings together (default 10,000).
+    - ``max_capture_pages``: pages of long listings in one capture, all listings together: each
+      listing's pages past its 20th count (default 5,000; ``CAPTURE_PAGE_SCALE`` times that for the
+      types that read long listings per object, see :meth:`capture_pages`). A genuine capture reads
+      many short listings (the emulator's ``xl`` site: 10,000 pages for the fields type, one
+      context listing per field, none past its 20th page); a site whose every listing runs away
+      makes them all long.
     - ``max_capture_items``: items in one capture's manifest (default 200,000; the emulator's ``xl``
       site has 13,477 across all types).
     - ``capture_deadline``: wall-clock seconds for one capture (default 1,800).
@@ -71,10 +82,14 @@ class ResponseLimits:
     max_pages: int = 5_000
     max_wait: float = 300.0
     listing_deadline: float = 600.0
-    max_capture_pages: int = 10_000
+    max_capture_pages: int = 5_000
     max_capture_items: int = 200_000
     capture_deadline: float = 1800.0
     max_inflight_bytes: int = 128 * MiB
+
+    def capture_pages(self, snapshot_type: str) -> int:
+        """``max_capture_pages`` for a capture of ``snapshot_type``."""
+        return self.max_capture_pages * CAPTURE_PAGE_SCALE.get(snapshot_type, 1)
 
     def __post_init__(self) -> None:
         positive = (

@@ -94,7 +94,7 @@ class ListingGuard:
         """Account for one more page of ``values``."""
         self.pages += 1
         if self.capture is not None:
-            self.capture.page(self.path)
+            self.capture.page(self.path, self.pages)
         if not values:
             return
         ids = orjson.dumps([_identity(v) for v in values], default=str)
