@@ -36,8 +36,9 @@ def parse_cost(body: bytes) -> int:
     return len(body) + VALUE_COST * values
 
 
-def _size(n: int) -> str:
-    return f"{n / MiB:.1f} MiB"
+def size_text(n: int) -> str:
+    """``n`` bytes for a message: "32.0 MiB", or "512 bytes" below a MiB."""
+    return f"{n / MiB:.1f} MiB" if n >= MiB else f"{n} bytes"
 
 
 class ByteBudget:
@@ -84,9 +85,9 @@ class ByteBudget:
             MemoryBudgetExceeded(
                 victim.method,
                 victim.url,
-                f"the responses in flight hold the whole {_size(self.capacity)} response memory budget of the "
-                f"process and all wait for more; this one (holding {_size(victim.held)}, asking "
-                f"{_size(victim.need)} more) was abandoned",
+                f"the responses in flight hold the whole {size_text(self.capacity)} response memory budget of the "
+                f"process and all wait for more; this one (holding {size_text(victim.held)}, asking "
+                f"{size_text(victim.need)} more) was abandoned",
             )
         )
 
@@ -111,7 +112,7 @@ class Claim:
             raise MemoryBudgetExceeded(
                 self.method,
                 self.url,
-                f"the response needs more than the process's whole {_size(budget.capacity)} response memory budget",
+                f"the response needs more than the process's whole {size_text(budget.capacity)} response memory budget",
             )
         if not budget._waiting and budget.used + n <= budget.capacity:
             budget._grant(self, n)

@@ -27,6 +27,7 @@ import orjson
 
 from jiradrift.jira.budget import Claim
 from jiradrift.jira.budget import MiB as MiB
+from jiradrift.jira.budget import size_text as _size
 from jiradrift.jira.errors import DeadlineExceeded, MalformedResponse, ResponseTooDeep, ResponseTooLarge
 
 # What the clients ask for: the encodings read_body can inflate with a bound.
@@ -116,10 +117,6 @@ class ResponseLimits:
 
 
 DEFAULT_LIMITS = ResponseLimits()
-
-
-def _size(n: int) -> str:
-    return f"{n / MiB:.1f} MiB" if n >= MiB else f"{n} bytes"
 
 
 class _Inflater:

@@ -14,8 +14,9 @@ capture: the sources are cancelled and the error propagates; no manifest is writ
 
 A capture as a whole is bounded (:class:`~jiradrift.jira.bounds.CaptureBounds`: listing pages and
 items across all its sources, and a deadline, from the client's ``ResponseLimits``). Passing one
-cancels the sources, records the reason as an error of kind ``capture``, and stores what was read
-as an incomplete manifest, so a site whose every listing runs away ends within the bounds.
+cancels the sources, records the reason as an error of each kind whose source had not finished,
+and stores what was read as an incomplete manifest, so a site whose every listing runs away ends
+within the bounds.
 """
 
 from __future__ import annotations
@@ -94,11 +95,14 @@ class _ManifestSink:
         self.manifest.items[key] = digest
         self.on_item()
 
-    def error_once(self, exc: CaptureLimitExceeded) -> None:
-        """The bound that stopped the capture, recorded once as an error of kind ``capture``."""
-        self.manifest.errors.append(
-            CaptureError(kind="capture", key=None, endpoint=f"{exc.method} {exc.url}", status=None, message=str(exc))
-        )
+    def stopped(self, exc: CaptureLimitExceeded, kinds: list[str]) -> None:
+        """The bound that stopped the capture, recorded once for each kind whose source had not
+        finished: a failed read of unknown size, so the diff calls its missing items unknown rather
+        than removed."""
+        for kind in kinds:
+            self.manifest.errors.append(
+                CaptureError(kind=kind, key=None, endpoint=f"{exc.method} {exc.url}", status=None, message=str(exc))
+            )
         self.manifest.complete = False
         self.on_item()
 
@@ -190,6 +194,7 @@ async def capture_snapshot(
     reader = BoundedReader(client, bounds)
     sink = _ManifestSink(manifest, store, wanted, report, bounds)
     gate = asyncio.Semaphore(max(1, max_parallel_sources))
+    finished: set[str] = set()  # kinds whose source ran to its end before any bound was passed
 
     async def run(source: Source) -> None:
         nonlocal done
@@ -197,6 +202,8 @@ async def capture_snapshot(
             current["source"] = source.name
             try:
                 await source.collect(reader, sink)
+                if bounds.stopped is None:
+                    finished.update(source.kinds)
             except CaptureLimitExceeded:
                 pass  # recorded in bounds.stopped: the capture stops and says why
             finally:
@@ -222,7 +229,7 @@ async def capture_snapshot(
         else:
             await collectors
         if bounds.stopped is not None:
-            sink.error_once(bounds.stopped)
+            sink.stopped(bounds.stopped, sorted(wanted - finished))
         sink.close()
         await writer
     finally:
