@@ -59,5 +59,5 @@ async def test_a_listing_ends_at_its_deadline() -> None:
 async def test_a_capture_ends_at_its_deadline() -> None:
     limits = ResponseLimits(capture_deadline=0.2)
     bounds = CaptureBounds(limits, "fields")
-    with pytest.raises(CaptureLimitExceeded, match="the fields capture had not ended within its 0.2 s deadline"):
+    with pytest.raises(CaptureLimitExceeded, match=r"the fields capture had not ended within its 0\.2 s deadline"):
         await read(BoundedReader(Endless(limits, pause=0.05), bounds), "/slow")
