@@ -59,7 +59,7 @@ ATTACKS = {
     "endless pages": Attack(
         lambda f: f.endless_pages(path=TARGET),
         "had not ended after 40 pages",
-        "had not ended after 10000 pages",
+        "had not ended after 5000 pages",
     ),
     "page pointing back at itself": Attack(
         lambda f: f.looping_pages(path=TARGET),

@@ -367,6 +367,11 @@ def test_site_limits_reach_the_operator_and_default_to_the_codes(helm: Helm) -> 
         "--request-deadline": str(int(DEFAULT_LIMITS.request_deadline)),
         "--max-pages": str(DEFAULT_LIMITS.max_pages),
         "--max-wait": str(int(DEFAULT_LIMITS.max_wait)),
+        "--listing-deadline": str(int(DEFAULT_LIMITS.listing_deadline)),
+        "--max-capture-pages": str(DEFAULT_LIMITS.max_capture_pages),
+        "--max-capture-items": str(DEFAULT_LIMITS.max_capture_items),
+        "--capture-deadline": str(int(DEFAULT_LIMITS.capture_deadline)),
+        "--max-inflight-bytes": str(DEFAULT_LIMITS.max_inflight_bytes),
     }
     tight = limit_args(
         "--set", "operator.siteLimits.maxResponseBytes=1048576", "--set", "operator.siteLimits.maxWait=30"

@@ -8,7 +8,15 @@ import pytest
 
 from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.jira.clock import FakeClock
-from jiradrift.jira.errors import JiraTimeout, MalformedResponse, NotFound, RateLimited, ServerError
+from jiradrift.jira.errors import (
+    DeadlineExceeded,
+    JiraTimeout,
+    MalformedResponse,
+    NotFound,
+    RateLimited,
+    ServerError,
+)
+from jiradrift.jira.limits import ResponseLimits
 from jiradrift.jira.paging import offset_pages
 from jiradrift.sim.emulator import RunningEmulator
 
@@ -71,10 +79,24 @@ async def test_timeout_is_retried(jira_sim: RunningEmulator, basic_client: Facto
         assert isinstance(await jira.get_json("/field"), list)
         assert jira.stats.requests_by_status["timeout"] == 1
         jira_sim.faults.timeout(seconds=1.0, times=None, path="/rest/api/3/issuetype")
-        short = ClientSettings(requests_per_second=10_000, timeout=0.2)
+        # A deadline long enough for every retry (the backoff sleeps sum to about 65 fake seconds).
+        short = ClientSettings(requests_per_second=10_000, timeout=0.2, limits=ResponseLimits(request_deadline=600))
     async with await basic_client(jira_sim, settings=short) as jira2:
         with pytest.raises(JiraTimeout, match="timed out 5 time"):
             await jira2.get_json("/issuetype")
+
+
+async def test_retries_stop_at_the_request_deadline(jira_sim: RunningEmulator, basic_client: Factory) -> None:
+    # A site that never sends headers: each attempt times out, and the backoff between attempts
+    # (5, 10, 20, 30 s on the fake clock) would run the read far past its 60 s deadline.
+    jira_sim.faults.no_headers(path="/rest/api/3/issuetype")
+    clock = FakeClock()
+    settings = ClientSettings(requests_per_second=10_000, timeout=0.2)
+    async with await basic_client(jira_sim, clock=clock, settings=settings) as jira:
+        with pytest.raises(DeadlineExceeded, match=r"within the 60 s deadline .* retries stop at the deadline"):
+            await jira.get_json("/issuetype")
+    assert sum(clock.sleeps) < 60  # never slept past the deadline
+    assert 2 <= jira.stats.requests_by_status["timeout"] < 5  # retried, but fewer than max_retries + 1 times
 
 
 async def test_truncated_json_is_retried_then_reported(jira_sim: RunningEmulator, basic_client: Factory) -> None:

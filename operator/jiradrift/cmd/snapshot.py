@@ -50,6 +50,36 @@ REQUEST_DEADLINE = typer.Option(
     help="Wall-clock seconds for one request including its whole body.",
 )
 MAX_PAGES = typer.Option(DEFAULT_LIMITS.max_pages, "--max-pages", min=1, help="Most pages read from one listing.")
+LISTING_DEADLINE = typer.Option(
+    DEFAULT_LIMITS.listing_deadline,
+    "--listing-deadline",
+    min=0.1,
+    help="Wall-clock seconds for one listing: all its pages with their retries.",
+)
+MAX_CAPTURE_PAGES = typer.Option(
+    DEFAULT_LIMITS.max_capture_pages,
+    "--max-capture-pages",
+    min=1,
+    help="Most pages of long listings (past the 20th page of each) one capture (one snapshot type) reads.",
+)
+MAX_CAPTURE_ITEMS = typer.Option(
+    DEFAULT_LIMITS.max_capture_items, "--max-capture-items", min=1, help="Most items in one capture."
+)
+CAPTURE_DEADLINE = typer.Option(
+    DEFAULT_LIMITS.capture_deadline,
+    "--capture-deadline",
+    min=0.1,
+    help="Wall-clock seconds for one capture (one snapshot type); then it ends incomplete.",
+)
+MAX_INFLIGHT_BYTES = typer.Option(
+    DEFAULT_LIMITS.max_inflight_bytes,
+    "--max-inflight-bytes",
+    min=2048,
+    help=(
+        "Memory budget of all Jira responses being read or parsed at once in this process, every tenant "
+        "together (at least twice --max-response-bytes)."
+    ),
+)
 MAX_WAIT = typer.Option(
     DEFAULT_LIMITS.max_wait,
     "--max-wait",
@@ -60,15 +90,33 @@ MAX_WAIT = typer.Option(
 
 
 def response_limits(
-    max_response_bytes: int, max_depth: int, request_deadline: float, max_pages: int, max_wait: float
+    max_response_bytes: int,
+    max_depth: int,
+    request_deadline: float,
+    max_pages: int,
+    max_wait: float,
+    *,
+    listing_deadline: float = DEFAULT_LIMITS.listing_deadline,
+    max_capture_pages: int = DEFAULT_LIMITS.max_capture_pages,
+    max_capture_items: int = DEFAULT_LIMITS.max_capture_items,
+    capture_deadline: float = DEFAULT_LIMITS.capture_deadline,
+    max_inflight_bytes: int = DEFAULT_LIMITS.max_inflight_bytes,
 ) -> ResponseLimits:
-    return ResponseLimits(
-        max_body_bytes=max_response_bytes,
-        max_depth=max_depth,
-        request_deadline=request_deadline,
-        max_pages=max_pages,
-        max_wait=max_wait,
-    )
+    try:
+        return ResponseLimits(
+            max_body_bytes=max_response_bytes,
+            max_depth=max_depth,
+            request_deadline=request_deadline,
+            max_pages=max_pages,
+            max_wait=max_wait,
+            listing_deadline=listing_deadline,
+            max_capture_pages=max_capture_pages,
+            max_capture_items=max_capture_items,
+            capture_deadline=capture_deadline,
+            max_inflight_bytes=max_inflight_bytes,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 class AuthMethod(StrEnum):
@@ -283,6 +331,11 @@ def snapshot_command(
     request_deadline: float = REQUEST_DEADLINE,
     max_pages: int = MAX_PAGES,
     max_wait: float = MAX_WAIT,
+    listing_deadline: float = LISTING_DEADLINE,
+    max_capture_pages: int = MAX_CAPTURE_PAGES,
+    max_capture_items: int = MAX_CAPTURE_ITEMS,
+    capture_deadline: float = CAPTURE_DEADLINE,
+    max_inflight_bytes: int = MAX_INFLIGHT_BYTES,
 ) -> None:
     """Capture the configuration of a Jira site into a store directory (read-only towards Jira).
 
@@ -293,8 +346,10 @@ def snapshot_command(
     are never anyone's baseline).
 
     The site is untrusted: every response is read with a size cap after decompression, a JSON
-    depth cap and a wall-clock deadline; listings stop at a page cap or when they loop or their
-    total lies; long Retry-After waits are refused. Each ends that source with a reason (exit 3).
+    depth cap and a wall-clock deadline (retries included); listings stop at a page cap, a
+    deadline, or when they loop or their total lies; long Retry-After waits are refused. Each ends
+    that source with a reason (exit 3). Each capture (snapshot type) as a whole stops at its page,
+    item and time bounds, and all responses together stay within one memory budget.
     """
     console = Console(stderr=True)  # progress and diagnostics; the results go to stdout
     if legacy_types:
@@ -310,7 +365,18 @@ def snapshot_command(
         client_secret_env=client_secret_env,
         client_secret_file=client_secret_file,
     )
-    limits = response_limits(max_response_bytes, max_depth, request_deadline, max_pages, max_wait)
+    limits = response_limits(
+        max_response_bytes,
+        max_depth,
+        request_deadline,
+        max_pages,
+        max_wait,
+        listing_deadline=listing_deadline,
+        max_capture_pages=max_capture_pages,
+        max_capture_items=max_capture_items,
+        capture_deadline=capture_deadline,
+        max_inflight_bytes=max_inflight_bytes,
+    )
     settings = ClientSettings(max_concurrency=max_concurrency, requests_per_second=rps, timeout=timeout, limits=limits)
 
     async def main() -> tuple[list[Manifest], dict[str, object]]:

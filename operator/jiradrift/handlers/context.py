@@ -11,6 +11,7 @@ from typing import Any
 from jiradrift.handlers.shard import Shard
 from jiradrift.handlers.slots import PrioritySlots
 from jiradrift.handlers.state import QuietTimes, TenantState
+from jiradrift.jira.budget import ByteBudget
 from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.jira.limits import ResponseLimits
 from jiradrift.kube.client import Kube
@@ -93,6 +94,7 @@ class OperatorContext:
     # seen); set by the registry, so a capture reads its tenant without a GET
     watched_tenant: Callable[[str], dict[str, Any] | None] = field(default=lambda _key: None)
     _capture_slots: PrioritySlots | None = None
+    _response_budget: ByteBudget | None = None
 
     @property
     def capture_slots(self) -> PrioritySlots:
@@ -100,6 +102,14 @@ class OperatorContext:
         if self._capture_slots is None:
             self._capture_slots = PrioritySlots(self.settings.max_concurrent_captures)
         return self._capture_slots
+
+    @property
+    def response_budget(self) -> ByteBudget:
+        """The one memory budget of every Jira response in flight in this process (every tenant's
+        client takes from it): ``settings.limits.max_inflight_bytes``."""
+        if self._response_budget is None:
+            self._response_budget = ByteBudget(self.settings.limits.max_inflight_bytes)
+        return self._response_budget
 
     def owns(self, namespace: str, tenant: str) -> bool:
         """Whether this replica works on JiraTenant ``namespace/tenant`` now."""

@@ -47,7 +47,9 @@ async def _check_site(
 ) -> tuple[list[Problem], dict[str, str]]:
     try:
         credentials, _secret = await credentials_for(ctx, namespace, name, spec, body)
-        client = await open_client(spec, credentials, probe=True, limits=ctx.settings.limits)
+        client = await open_client(
+            spec, credentials, probe=True, limits=ctx.settings.limits, budget=ctx.response_budget
+        )
     except Exception as exc:  # CredentialsProblem, token errors (ReauthorizationRequired, ...), discovery
         return [classify(exc, spec)], {}
     try:

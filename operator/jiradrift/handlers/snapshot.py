@@ -331,7 +331,9 @@ async def connect(run: SnapshotRun) -> JiraClient:
     """The read-only Jira client of this run (opened once; closed when the steps end)."""
     if run.client is None:
         credentials, _ = await credentials_for(run.ctx, run.namespace, run.tenant_name, run.spec, run.tenant)
-        run.client = await open_client(run.spec, credentials, limits=run.ctx.settings.limits)
+        run.client = await open_client(
+            run.spec, credentials, limits=run.ctx.settings.limits, budget=run.ctx.response_budget
+        )
     return run.client
 
 

@@ -39,6 +39,7 @@ from jiradrift.jira.auth import (
     origin_of,
     uses_gateway,
 )
+from jiradrift.jira.budget import ByteBudget, Claim, parse_cost
 from jiradrift.jira.clock import Clock, SystemClock
 from jiradrift.jira.discovery import discover_cloud_id
 from jiradrift.jira.guard import ReadOnlyTransport, check_request
@@ -75,6 +76,9 @@ class ClientSettings:
     limits: ResponseLimits = field(default_factory=ResponseLimits)
     accept_language: str = "en-US"
     user_agent: str = "jiradrift (read-only configuration snapshotter)"
+    # The process's one response memory budget, shared by every client (the operator's or the
+    # CLI's); None: this client gets its own of limits.max_inflight_bytes.
+    budget: ByteBudget | None = None
 
 
 @dataclass
@@ -193,6 +197,7 @@ class JiraClient:
             follow_redirects=False,
         )
         self._semaphore = asyncio.Semaphore(self.settings.max_concurrency)
+        self.budget = self.settings.budget or ByteBudget(self.settings.limits.max_inflight_bytes)
         rps = self.settings.requests_per_second
         self._bucket = TokenBucket(rps, self.settings.burst or rps, self.clock)
         self._endpoint_buckets: dict[str, TokenBucket] = {}
@@ -307,19 +312,24 @@ class JiraClient:
         attempt = 0
         renewed = False
         endpoint_bucket = self._endpoint_bucket(method, path)
+        # One read, with its retries, ends by this time: request_deadline from now, extended by
+        # the waits we impose (pacing, slots, quota pauses) and the site asks for (Retry-After).
+        ends = self.clock.monotonic() + limits.request_deadline
         while True:
-            await self._wait_if_paused()
             failure: str | None = None
+            queued = self.clock.monotonic()
+            await self._wait_if_paused()
             if endpoint_bucket is not None:  # before taking a connection slot other endpoints could use
                 self.stats.throttle_wait_seconds += await endpoint_bucket.acquire()
-            async with self._semaphore:
+            async with self._semaphore, self.budget.claim(method, endpoint) as claim:
                 await self._wait_if_paused()
                 self.stats.throttle_wait_seconds += await self._bucket.acquire()
+                ends += self.clock.monotonic() - queued
                 request.headers["Authorization"] = await self._tokens.authorization()
                 self.stats.requests_total += 1
                 count_request()
                 try:
-                    response = await self._exchange(request, method, endpoint)
+                    response = await self._exchange(request, method, endpoint, ends, attempt, claim)
                 except errors.SiteMisbehaved as exc:
                     self.stats.requests_by_status[type(exc).__name__] += 1
                     raise
@@ -327,36 +337,43 @@ class JiraClient:
                     failure = "timeout"
                 except httpx.TransportError as exc:
                     failure = f"transport_error: {type(exc).__name__}: {exc}"
+                if failure is None and 200 <= response.status_code < 300:
+                    self.stats.requests_by_status[str(response.status_code)] += 1
+                    self._note_near_limit(response)
+                    try:
+                        if not response.content:
+                            return None
+                        await claim.take(parse_cost(response.content))  # the parse, before it allocates
+                        return loads_json(response.content, limits.max_depth, method, endpoint)
+                    except orjson.JSONDecodeError:
+                        # A truncated body is usually transient (a dropped connection mid-stream).
+                        if attempt >= policy.max_retries:
+                            raise errors.MalformedResponse(
+                                method,
+                                endpoint,
+                                f"not JSON ({len(response.content)} bytes: {error_detail(response, 80)!r})",
+                            ) from None
+                        failure = "malformed"
             if failure is not None:
-                self.stats.requests_by_status[failure.split(":", 1)[0]] += 1
-                if attempt >= policy.max_retries:
-                    if failure == "timeout":
-                        raise errors.JiraTimeout(method, endpoint, attempt + 1)
-                    raise errors.JiraUnreachable(method, endpoint, failure.split(": ", 1)[1])
-                await self._retry_sleep(policy.backoff(attempt, self._rng))
+                if failure != "malformed":
+                    self.stats.requests_by_status[failure.split(":", 1)[0]] += 1
+                    if attempt >= policy.max_retries:
+                        if failure == "timeout":
+                            raise errors.JiraTimeout(method, endpoint, attempt + 1)
+                        raise errors.JiraUnreachable(method, endpoint, failure.split(": ", 1)[1])
+                delay = policy.backoff(attempt, self._rng)
+                if failure == "malformed":
+                    ends += delay  # the site did answer (a truncated body): bounded by max_retries
+                elif self.clock.monotonic() + delay >= ends:
+                    # no answer at all: retrying cannot end before the read's deadline
+                    raise self._out_of_time(method, endpoint, attempt, failure)
+                await self._retry_sleep(delay)
                 attempt += 1
                 continue
 
             status = response.status_code
             self.stats.requests_by_status[str(status)] += 1
-            if response.headers.get("X-RateLimit-NearLimit", "").lower() == "true":
-                self.stats.near_limit_responses += 1
-            if 200 <= status < 300:
-                try:
-                    return (
-                        loads_json(response.content, limits.max_depth, method, endpoint) if response.content else None
-                    )
-                except orjson.JSONDecodeError:
-                    # A truncated body is usually transient (a dropped connection mid-stream).
-                    if attempt >= policy.max_retries:
-                        raise errors.MalformedResponse(
-                            method,
-                            endpoint,
-                            f"not JSON ({len(response.content)} bytes: {error_detail(response, 80)!r})",
-                        ) from None
-                    await self._retry_sleep(policy.backoff(attempt, self._rng))
-                    attempt += 1
-                    continue
+            self._note_near_limit(response)
             if status == 401 and self._tokens.renewable and not renewed:
                 renewed = True  # the service-account token may have expired under us: mint once more
                 await self._tokens.authorization(renew=True)
@@ -373,6 +390,7 @@ class JiraClient:
             if status == 429:
                 self.stats.rate_limit_waits += 1
                 self.stats.rate_limit_wait_seconds += decision.delay
+            ends += decision.delay  # a wait the site asked for (each capped by max_wait, retries by policy)
             if decision.pause_tenant:
                 self.stats.quota_pauses += 1
                 self._paused_until = max(self._paused_until, self.clock.monotonic() + decision.delay)
@@ -381,13 +399,39 @@ class JiraClient:
                 await self._retry_sleep(decision.delay)
             attempt += 1
 
-    async def _exchange(self, request: httpx.Request, method: str, endpoint: str) -> httpx.Response:
-        """Send ``request`` and read its body within the deadline and the size cap."""
+    def _note_near_limit(self, response: httpx.Response) -> None:
+        if response.headers.get("X-RateLimit-NearLimit", "").lower() == "true":
+            self.stats.near_limit_responses += 1
+
+    def _out_of_time(self, method: str, endpoint: str, attempt: int, failure: str) -> errors.DeadlineExceeded:
+        self.stats.requests_by_status["DeadlineExceeded"] += 1
+        last = failure.split(": ", 1)[-1]
+        return errors.DeadlineExceeded(
+            method,
+            endpoint,
+            f"no complete response within the {self.settings.limits.request_deadline:g} s deadline "
+            f"(after {attempt + 1} attempt(s), the last: {last}); retries stop at the deadline",
+        )
+
+    async def _exchange(
+        self, request: httpx.Request, method: str, endpoint: str, ends: float, attempt: int, claim: Claim
+    ) -> httpx.Response:
+        """Send ``request`` and read its body within the deadline (this attempt's and the read's
+        overall ``ends``), the size cap and the process's response memory budget."""
         limits = self.settings.limits
-        async with deadline(limits.request_deadline, method, endpoint):
+        seconds = min(limits.request_deadline, ends - self.clock.monotonic())
+        what = ""
+        if seconds < limits.request_deadline:
+            what = (
+                f"no complete response within the {limits.request_deadline:g} s deadline "
+                f"(after {attempt + 1} attempt(s)); retries stop at the deadline"
+            )
+        if seconds <= 0:
+            raise errors.DeadlineExceeded(method, endpoint, what)
+        async with deadline(seconds, method, endpoint, what):
             response = await self._http.send(request, stream=True)
             try:
-                content = await read_response(response, limits.max_body_bytes, method, endpoint)
+                content = await read_response(response, limits.max_body_bytes, method, endpoint, claim)
             finally:
                 await response.aclose()
         return decoded(response, content)

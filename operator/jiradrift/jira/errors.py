@@ -165,6 +165,21 @@ class RunawayListing(SiteMisbehaved):
     limit_hint = "the listing would never end, so it was abandoned and the snapshot is incomplete"
 
 
+class MemoryBudgetExceeded(SiteMisbehaved):
+    limit_hint = (
+        "responses in flight across all tenants filled the process's response memory budget "
+        "(--max-inflight-bytes); no genuine Jira sends pages that large, so a site is sending huge bodies"
+    )
+
+
+class CaptureLimitExceeded(SiteMisbehaved):
+    limit_hint = (
+        "the capture as a whole passed its bound, so it was stopped and the snapshot is incomplete; "
+        "if the site is genuine and that large, raise the capture limits (--max-capture-pages, "
+        "--max-capture-items, --capture-deadline)"
+    )
+
+
 class WaitTooLong(SiteMisbehaved):
     limit_hint = "the request was abandoned instead of waiting; the snapshot is incomplete and is retried later"
 

@@ -25,47 +25,98 @@ from typing import Any
 import httpx
 import orjson
 
+from jiradrift.jira.budget import Claim
+from jiradrift.jira.budget import MiB as MiB
+from jiradrift.jira.budget import size_text as _size
 from jiradrift.jira.errors import DeadlineExceeded, MalformedResponse, ResponseTooDeep, ResponseTooLarge
 
-MiB = 1024 * 1024
 # What the clients ask for: the encodings read_body can inflate with a bound.
 ACCEPT_ENCODING = "gzip, deflate"
+
+
+# The snapshot types whose genuine captures read long listings per object, and how many times
+# ``max_capture_pages`` they may read: the ``xl`` site's screens read 2,750 pages past the 20th of
+# their listings (/screens/tabs per hundred screens); every other type of it reads none.
+CAPTURE_PAGE_SCALE: dict[str, int] = {"screens": 10}
 
 
 @dataclass(frozen=True)
 class ResponseLimits:
     """Bounds on what one site can cost us. Each default is far above what a genuine Jira sends.
 
+    Per response and per request:
+
     - ``max_body_bytes``: one response body, after decompression (default 32 MiB; the largest
       Jira configuration page is a few MiB).
     - ``max_depth``: JSON nesting (default 64; Jira configuration nests less than ~15 levels).
-    - ``request_deadline``: wall-clock seconds for one request, from sending it to the last byte of
-      its body (default 60). The transport's read timeout restarts with every byte, so it cannot
-      stop a body trickled one byte a second; this does.
-    - ``max_pages``: pages of one listing (default 10,000); reaching it is an error, never "complete".
+    - ``request_deadline``: wall-clock seconds for one read, from sending it to the last byte of its
+      body, *including its retries* after timeouts and broken connections (default 60). The
+      transport's read timeout restarts with every byte, so it cannot stop a body trickled one byte
+      a second; this does. Waits the site asks for (``Retry-After``) extend it by their length.
     - ``max_wait``: seconds a ``Retry-After`` or quota pause may make us wait (default 300); a site
       asking for longer (``inf``, a date next year) fails the request instead.
+
+    Per listing, per capture (one snapshot type of one tenant) and per process:
+
+    - ``max_pages``: pages of one listing (default 5,000: 250,000 items at Jira's usual 50 a page);
+      reaching it is an error, never "complete".
+    - ``listing_deadline``: wall-clock seconds for one listing, all its pages and their retries
+      (default 600).
+    - ``max_capture_pages``: pages of long listings in one capture, all listings together: each
+      listing's pages past its 20th count (default 5,000; ``CAPTURE_PAGE_SCALE`` times that for the
+      types that read long listings per object, see :meth:`capture_pages`). A genuine capture reads
+      many short listings (the emulator's ``xl`` site: 10,000 pages for the fields type, one
+      context listing per field, none past its 20th page); a site whose every listing runs away
+      makes them all long.
+    - ``max_capture_items``: items in one capture's manifest (default 200,000; the emulator's ``xl``
+      site has 13,477 across all types).
+    - ``capture_deadline``: wall-clock seconds for one capture (default 1,800).
+    - ``max_inflight_bytes``: bytes of all responses being read or parsed at once in the process,
+      every tenant together (default 128 MiB; see :mod:`jiradrift.jira.budget`). With the chart's
+      512 MiB limit this leaves the rest to the operator's baseline (about 200 MiB at 1,000 tenants)
+      and the captures' manifests. At least twice ``max_body_bytes`` (a body and its parse).
     """
 
     max_body_bytes: int = 32 * MiB
     max_depth: int = 64
     request_deadline: float = 60.0
-    max_pages: int = 10_000
+    max_pages: int = 5_000
     max_wait: float = 300.0
+    listing_deadline: float = 600.0
+    max_capture_pages: int = 5_000
+    max_capture_items: int = 200_000
+    capture_deadline: float = 1800.0
+    max_inflight_bytes: int = 128 * MiB
+
+    def capture_pages(self, snapshot_type: str) -> int:
+        """``max_capture_pages`` for a capture of ``snapshot_type``."""
+        return self.max_capture_pages * CAPTURE_PAGE_SCALE.get(snapshot_type, 1)
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_depth", "request_deadline", "max_pages"):
+        positive = (
+            "max_body_bytes",
+            "max_depth",
+            "request_deadline",
+            "max_pages",
+            "listing_deadline",
+            "max_capture_pages",
+            "max_capture_items",
+            "capture_deadline",
+            "max_inflight_bytes",
+        )
+        for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"ResponseLimits.{name} must be positive, got {getattr(self, name)!r}")
         if not 0 <= self.max_wait < float("inf"):
             raise ValueError(f"ResponseLimits.max_wait must be finite and >= 0, got {self.max_wait!r}")
+        if self.max_inflight_bytes < 2 * self.max_body_bytes:
+            raise ValueError(
+                f"ResponseLimits.max_inflight_bytes ({self.max_inflight_bytes}) must be at least twice "
+                f"max_body_bytes ({self.max_body_bytes}): one largest body and its parse must fit"
+            )
 
 
 DEFAULT_LIMITS = ResponseLimits()
-
-
-def _size(n: int) -> str:
-    return f"{n / MiB:.1f} MiB" if n >= MiB else f"{n} bytes"
 
 
 class _Inflater:
@@ -76,32 +127,44 @@ class _Inflater:
         self._zlib: Any = None
         if encoding in ("gzip", "x-gzip"):
             self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
-        self._first = True
 
-    def feed(self, data: bytes, room: int) -> tuple[bytes, bool]:
-        """Inflate ``data``; returns (output of at most ``room`` bytes, whether more output was pending)."""
+    def feed(self, data: bytes, room: int) -> bytes:
+        """Inflate ``data`` into at most ``room`` bytes; what did not fit waits in :attr:`pending`."""
         if self.encoding == "deflate" and self._zlib is None:
             # Servers send either zlib-wrapped or raw deflate under this name (as httpx allows).
             self._zlib = zlib.decompressobj()
             try:
-                return self._inflate(data, room)
+                return bytes(self._zlib.decompress(data, room))
             except zlib.error:
                 self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-        return self._inflate(data, room)
+        return bytes(self._zlib.decompress(data, room))
 
-    def _inflate(self, data: bytes, room: int) -> tuple[bytes, bool]:
-        out: bytes = self._zlib.decompress(data, room)
-        return out, bool(self._zlib.unconsumed_tail)
+    @property
+    def pending(self) -> bytes:
+        return bytes(self._zlib.unconsumed_tail) if self._zlib is not None else b""
 
     def finish(self, room: int) -> bytes:
         return b"" if self._zlib is None else bytes(self._zlib.flush(room))
 
 
+# Decoded bytes taken from the process's budget before each inflate step (a bomb inflates 1,000:1,
+# so a 64 KiB chunk off the wire is never inflated in one go).
+INFLATE_STEP = 1 * MiB
+
+
 async def read_body(
-    chunks: AsyncIterator[bytes], content_encoding: str | None, limit: int, method: str, url: str
+    chunks: AsyncIterator[bytes],
+    content_encoding: str | None,
+    limit: int,
+    method: str,
+    url: str,
+    claim: Claim | None = None,
 ) -> bytes:
     """Read a body from ``chunks`` (as sent on the wire), decode its Content-Encoding, and stop with
-    ResponseTooLarge as soon as the wire bytes or the decoded bytes pass ``limit``."""
+    ResponseTooLarge as soon as the wire bytes or the decoded bytes pass ``limit``.
+
+    With a ``claim`` every decoded byte is first taken from the process's
+    :class:`~jiradrift.jira.budget.ByteBudget` (and kept until the claim is released)."""
     encoding = (content_encoding or "identity").strip().lower()
     inflater = None
     if encoding not in ("", "identity"):
@@ -115,6 +178,33 @@ async def read_body(
         inflater = _Inflater(encoding)
     parts: list[bytes] = []
     wire = size = 0
+
+    def bomb() -> ResponseTooLarge:
+        return ResponseTooLarge(
+            method,
+            url,
+            f"the response body exceeded {_size(limit)} after decompression "
+            f"({_size(wire)} of {encoding} on the wire so far: a compression bomb)",
+        )
+
+    async def inflate(data: bytes) -> None:
+        nonlocal size
+        assert inflater is not None
+        while True:
+            room = min(INFLATE_STEP, limit - size + 1)
+            if claim is not None:
+                await claim.take(room)
+            out = inflater.feed(data, room)
+            if claim is not None:
+                claim.give_back(room - len(out))
+            size += len(out)
+            if size > limit:
+                raise bomb()
+            parts.append(out)
+            data = inflater.pending
+            if not data:
+                return
+
     try:
         async for chunk in chunks:
             wire += len(chunk)
@@ -122,37 +212,46 @@ async def read_body(
                 size += len(chunk)
                 if size > limit:
                     raise ResponseTooLarge(method, url, f"the response body exceeded {_size(limit)}")
+                if claim is not None:
+                    await claim.take(len(chunk))
                 parts.append(chunk)
                 continue
             if wire > limit:
                 raise ResponseTooLarge(method, url, f"the compressed response body exceeded {_size(limit)}")
-            out, pending = inflater.feed(chunk, limit - size + 1)
-            size += len(out)
-            if size > limit or pending:
-                raise ResponseTooLarge(
-                    method,
-                    url,
-                    f"the response body exceeded {_size(limit)} after decompression "
-                    f"({_size(wire)} of {encoding} on the wire so far: a compression bomb)",
-                )
-            parts.append(out)
+            await inflate(chunk)
         if inflater is not None:
-            tail = inflater.finish(limit - size + 1)
+            room = min(INFLATE_STEP, limit - size + 1)
+            if claim is not None:
+                await claim.take(room)
+            tail = inflater.finish(room)
+            if claim is not None:
+                claim.give_back(room - len(tail))
             if size + len(tail) > limit:
                 raise ResponseTooLarge(method, url, f"the response body exceeded {_size(limit)} after decompression")
             parts.append(tail)
     except zlib.error as exc:
         raise MalformedResponse(method, url, f"the {encoding} body cannot be decoded ({exc})") from None
+    if len(parts) == 1:
+        return parts[0]
+    if claim is not None:
+        await claim.take(size)  # the joined copy, while the parts still exist
+        body = b"".join(parts)
+        parts.clear()
+        claim.give_back(size)
+        return body
     return b"".join(parts)
 
 
-async def read_response(response: httpx.Response, limit: int, method: str, url: str) -> bytes:
+async def read_response(
+    response: httpx.Response, limit: int, method: str, url: str, claim: Claim | None = None
+) -> bytes:
     """:func:`read_body` for an httpx response sent with ``stream=True`` (the caller closes it)."""
     try:
         content = response.content  # a transport that built its response from bytes (tests)
     except httpx.ResponseNotRead:
-        return await read_body(response.aiter_raw(), response.headers.get("Content-Encoding"), limit, method, url)
-    return await read_body(_once(content), None, limit, method, url)
+        encoding = response.headers.get("Content-Encoding")
+        return await read_body(response.aiter_raw(), encoding, limit, method, url, claim)
+    return await read_body(_once(content), None, limit, method, url, claim)
 
 
 async def _once(content: bytes) -> AsyncIterator[bytes]:
@@ -173,16 +272,19 @@ def decoded(response: httpx.Response, content: bytes) -> httpx.Response:
 
 
 @contextlib.asynccontextmanager
-async def deadline(seconds: float, method: str, url: str) -> AsyncIterator[None]:
+async def deadline(seconds: float, method: str, url: str, what: str = "") -> AsyncIterator[None]:
     """Raise DeadlineExceeded if the block (a request and the reading of its body) takes longer
-    than ``seconds`` of wall-clock time, however the bytes dribble in."""
+    than ``seconds`` of wall-clock time, however the bytes dribble in. ``what`` replaces the
+    message's default ("no complete response within the N s deadline")."""
     timer = asyncio.timeout(seconds)
     try:
         async with timer:
             yield
     except TimeoutError:
         if timer.expired():
-            raise DeadlineExceeded(method, url, f"no complete response within the {seconds:g} s deadline") from None
+            raise DeadlineExceeded(
+                method, url, what or f"no complete response within the {seconds:g} s deadline"
+            ) from None
         raise
 
 

@@ -2,9 +2,11 @@
 
 Only the current page is held; callers stream items out of it. All loops are bounded, and a site
 cannot keep one going: every listing stops with :class:`RunawayListing` (an error, never "complete")
-after ``max_pages`` pages (``ResponseLimits.max_pages`` of the client, 10,000 by default), when a
-cursor points back at one already followed, when a page repeats the items of an earlier one (a site
-ignoring ``startAt``), or when pages keep coming beyond the ``total`` the site announced.
+after ``max_pages`` pages (``ResponseLimits.max_pages`` of the client, 5,000 by default) or at its
+``listing_deadline`` (600 s), when a cursor points back at one already followed, when a page
+repeats the items of an earlier one (a site ignoring ``startAt``), or when pages keep coming
+beyond the ``total`` the site announced. Read through a capture's
+:class:`~jiradrift.jira.bounds.BoundedReader`, pages also count against the capture's own bounds.
 
 - :func:`offset_pages`: the PageBean (``startAt``/``maxResults``/``total``/``isLast``/``values``),
   including ``/screens/tabs`` whose size parameter is ``maxResult``. Advances by the real page
@@ -20,13 +22,15 @@ ignoring ``startAt``), or when pages keep coming beyond the ``total`` the site a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
 import orjson
 
+from jiradrift.jira.bounds import CaptureBounds, limits_of
 from jiradrift.jira.errors import MalformedResponse, RunawayListing
-from jiradrift.jira.limits import DEFAULT_LIMITS
+from jiradrift.jira.limits import deadline
 
 T = TypeVar("T")
 ParamList = list[tuple[str, str | int | bool]]
@@ -34,12 +38,6 @@ ParamList = list[tuple[str, str | int | bool]]
 
 class JsonSource(Protocol):
     async def get_json(self, path: str, params: Any = None) -> Any: ...
-
-
-def page_cap(client: object) -> int:
-    """The client's ``settings.limits.max_pages`` (a scripted test source has none: the default)."""
-    limits = getattr(getattr(client, "settings", None), "limits", DEFAULT_LIMITS)
-    return int(getattr(limits, "max_pages", DEFAULT_LIMITS.max_pages))
 
 
 def _identity(item: Any) -> Any:
@@ -52,15 +50,42 @@ def _identity(item: Any) -> Any:
 
 class ListingGuard:
     """Ends a listing the site would never end. Remembers a 16-byte fingerprint per page and the
-    cursors followed, both bounded by the page cap."""
+    cursors followed, both bounded by the page cap. With ``seconds`` the listing as a whole (every
+    page, with its retries) has that deadline; with ``capture`` its pages count against the
+    capture's bounds too."""
 
-    def __init__(self, path: str, max_pages: int) -> None:
+    def __init__(
+        self, path: str, max_pages: int, *, seconds: float | None = None, capture: CaptureBounds | None = None
+    ) -> None:
         self.path = path
         self.max_pages = max_pages
         self.pages = 0
         self._seen: dict[bytes, int] = {}
         self._cursors: set[str] = set()
         self._beyond_total = 0
+        self.seconds = seconds
+        self._ends = None if seconds is None else time.monotonic() + seconds
+        self.capture = capture
+
+    @classmethod
+    def of(cls, client: object, path: str) -> ListingGuard:
+        """The guard of a listing read through ``client``, with its limits and capture bounds."""
+        limits = limits_of(client)
+        bounds = getattr(client, "capture_bounds", None)
+        return cls(
+            path,
+            limits.max_pages,
+            seconds=limits.listing_deadline,
+            capture=bounds if isinstance(bounds, CaptureBounds) else None,
+        )
+
+    async def fetch(self, page: Awaitable[T]) -> T:
+        """Await one page's read, within what is left of the listing's deadline."""
+        if self._ends is None:
+            return await page
+        what = f"the listing had not ended within its {self.seconds:g} s deadline ({self.pages} pages read)"
+        async with deadline(max(0.0, self._ends - time.monotonic()), "GET", self.path, what):
+            return await page
 
     def _stop(self, what: str) -> RunawayListing:
         return RunawayListing("GET", self.path, what)
@@ -68,6 +93,8 @@ class ListingGuard:
     def page(self, values: list[Any]) -> None:
         """Account for one more page of ``values``."""
         self.pages += 1
+        if self.capture is not None:
+            self.capture.page(self.path, self.pages)
         if not values:
             return
         ids = orjson.dumps([_identity(v) for v in values], default=str)
@@ -151,11 +178,14 @@ async def offset_pages(
     base = list(params or [])
     start_at = 0
     page = first_page
-    guard = ListingGuard(path, page_cap(client))
+    guard = ListingGuard.of(client, path)
     while True:
         if page is None:
             guard.more()
-            page = await client.get_json(path, [*base, ("startAt", start_at), (size_param, page_size)])
+            fetched: Any = await guard.fetch(
+                client.get_json(path, [*base, ("startAt", start_at), (size_param, page_size)])
+            )
+            page = fetched
         values = _items(page, items_key, path)
         guard.page(values)
         if values:
@@ -179,11 +209,11 @@ async def token_pages(
     """``nextPageToken`` paging; ``container`` names the nested object holding token and values, if any."""
     base = list(params or [])
     token: str | None = None
-    guard = ListingGuard(path, page_cap(client))
+    guard = ListingGuard.of(client, path)
     while True:
         guard.more()
         query = [*base, ("maxResults", page_size)] + ([("nextPageToken", token)] if token else [])
-        page = await client.get_json(path, query)
+        page = await guard.fetch(client.get_json(path, query))
         holder = page.get(container) if container and isinstance(page, dict) else page
         values = _items(holder, items_key, path)
         guard.page(values)
@@ -201,10 +231,10 @@ async def audit_pages(
     """The audit log: ``offset``/``limit`` with ``records`` and ``total``."""
     base = list(params or [])
     offset = 0
-    guard = ListingGuard(path, page_cap(client))
+    guard = ListingGuard.of(client, path)
     while True:
         guard.more()
-        page = await client.get_json(path, [*base, ("offset", offset), ("limit", limit)])
+        page = await guard.fetch(client.get_json(path, [*base, ("offset", offset), ("limit", limit)]))
         records = _items(page, "records", path)
         guard.page(records)
         if records:

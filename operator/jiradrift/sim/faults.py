@@ -14,7 +14,9 @@ from fnmatch import fnmatchcase
 from typing import Any, Literal, get_args
 
 # What a broken or malicious site sends (answered by jiradrift.sim.hostile); each is also a switch.
-HostileKind = Literal["gzip_bomb", "oversized", "deep_json", "endless_pages", "looping_pages", "lying_total", "trickle"]
+HostileKind = Literal[
+    "gzip_bomb", "oversized", "deep_json", "endless_pages", "looping_pages", "lying_total", "trickle", "no_headers"
+]
 HOSTILE_KINDS: tuple[HostileKind, ...] = get_args(HostileKind)
 FaultKind = Literal[
     "rate_limit", "server_error", "timeout", "truncate", "latency", "changing_total", "fail", HostileKind
@@ -132,9 +134,12 @@ class Faults:
         rule = FaultRule(kind, path, "*", times, status, None, "jira-burst-based", retry_after_text=value)
         return self.add(rule)
 
-    def gzip_bomb(self, *, size: int = 100 * 1024 * 1024, times: int | None = None, path: str = "*") -> FaultRule:
-        """A ~1,000:1 gzip body inflating to ``size`` bytes of (valid) JSON."""
-        return self.add(FaultRule("gzip_bomb", path, "*", times, 200, size=size))
+    def gzip_bomb(
+        self, *, size: int = 100 * 1024 * 1024, seconds: float = 0.0, times: int | None = None, path: str = "*"
+    ) -> FaultRule:
+        """A ~1,000:1 gzip body inflating to ``size`` bytes of (valid) JSON; with ``seconds``, sent a
+        KiB at a time with that pause between pieces (many answers in flight at once)."""
+        return self.add(FaultRule("gzip_bomb", path, "*", times, 200, size=size, seconds=seconds))
 
     def oversized(self, *, size: int = 100 * 1024 * 1024, times: int | None = None, path: str = "*") -> FaultRule:
         """``size`` bytes of (valid) JSON, streamed uncompressed."""
@@ -159,6 +164,11 @@ class Faults:
     def trickle(self, *, seconds: float = 1.0, path: str = "*", times: int | None = None) -> FaultRule:
         """The real body, one byte every ``seconds``."""
         return self.add(FaultRule("trickle", path, "*", times, 200, seconds=seconds))
+
+    def no_headers(self, *, seconds: float = 3600.0, path: str = "*", times: int | None = None) -> FaultRule:
+        """Accept the request and send nothing, not even the status line, until the client hangs up
+        (or ``seconds`` pass, at most an hour)."""
+        return self.add(FaultRule("no_headers", path, "*", times, 200, seconds=min(seconds, 3600.0)))
 
     # ---------------------------------------------------------- evaluation
 

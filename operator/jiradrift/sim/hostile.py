@@ -1,7 +1,9 @@
 """Hostile answers: what a broken or malicious site (or whatever answers at a tenant's URL) sends to
 stall or exhaust a client. Switched on per path like every other fault (:mod:`jiradrift.sim.faults`).
 
-- ``gzip_bomb``: a small gzip body that inflates to ``size`` bytes of valid JSON (mostly whitespace).
+- ``gzip_bomb``: a small gzip body that inflates to ``size`` bytes of valid JSON (mostly whitespace);
+  with ``seconds``, sent a KiB at a time with that pause between pieces, so that many such answers
+  are being read at once.
 - ``oversized``: ``size`` bytes of valid JSON, streamed (the emulator never holds it in memory).
 - ``deep_json``: one item whose ``description`` nests ``depth`` arrays deep.
 - ``endless_pages``: a PageBean whose ``isLast`` stays false, with fresh ids on every page and a
@@ -11,6 +13,8 @@ stall or exhaust a client. Switched on per path like every other fault (:mod:`ji
 - ``lying_total``: ``total`` stays the size of the first page while ``isLast`` stays false and
   fresh items keep coming.
 - ``trickle``: the real JSON body, one byte every ``seconds``.
+- ``no_headers``: nothing at all, not even the status line, until the client hangs up (or
+  ``seconds`` pass).
 
 ``Retry-After: inf`` (or any value) is the ``retry_after`` switch, answered with the other 429s.
 """
@@ -93,8 +97,11 @@ def _page(rule: FaultRule, result: Any, request: web.Request) -> Any:
     return page
 
 
-async def _stream(request: web.Request, parts: Any, pause: float = 0.0) -> web.StreamResponse:
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+async def _stream(
+    request: web.Request, parts: Any, pause: float = 0.0, encoding: str | None = None
+) -> web.StreamResponse:
+    headers = {"Content-Type": "application/json"} | ({"Content-Encoding": encoding} if encoding else {})
+    response = web.StreamResponse(headers=headers)
     await response.prepare(request)
     try:
         for part in parts:
@@ -117,10 +124,27 @@ def _padded(size: int, opening: bytes, closing: bytes) -> Any:
     yield closing
 
 
+async def _hang(request: web.Request, seconds: float) -> web.StreamResponse:
+    """Send nothing until the client goes away (checked often, so the server can stop promptly)."""
+    loop = asyncio.get_running_loop()
+    ends = loop.time() + seconds
+    while loop.time() < ends:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            break
+        await asyncio.sleep(0.05)
+    return web.Response(status=504, body=b"", content_type="application/json")
+
+
 async def respond(rule: FaultRule, request: web.Request, result: Any) -> web.StreamResponse:
     """The hostile answer ``rule`` gives instead of (or made from) the real ``result``."""
+    if rule.kind == "no_headers":
+        return await _hang(request, rule.seconds)
     if rule.kind == "gzip_bomb":
         body = gzip_bomb(rule.size, *_envelope(result))
+        if rule.seconds:
+            pieces = (body[i : i + 1024] for i in range(0, len(body), 1024))
+            return await _stream(request, pieces, pause=rule.seconds, encoding="gzip")
         return web.Response(body=body, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
     if rule.kind == "oversized":
         return await _stream(request, _padded(rule.size, *_envelope(result)))

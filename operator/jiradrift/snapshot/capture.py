@@ -11,6 +11,12 @@ Catalog sources hand items to a synchronous sink; the sink hashes them and queue
 writer task, which awaits the store (``has_item``/``put_item``). The queue drains whenever a source
 awaits Jira, so it holds about a page of bodies. A store error (e.g. ``BudgetExceeded``) stops the
 capture: the sources are cancelled and the error propagates; no manifest is written.
+
+A capture as a whole is bounded (:class:`~jiradrift.jira.bounds.CaptureBounds`: listing pages and
+items across all its sources, and a deadline, from the client's ``ResponseLimits``). Passing one
+cancels the sources, records the reason as an error of each kind whose source had not finished,
+and stores what was read as an incomplete manifest, so a site whose every listing runs away ends
+within the bounds.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ from typing import Any
 
 import orjson
 
+from jiradrift.jira.bounds import BoundedReader, CaptureBounds, limits_of
 from jiradrift.jira.catalog import JiraReader, Source, sources_for
-from jiradrift.jira.errors import JiraHTTPError
+from jiradrift.jira.errors import CaptureLimitExceeded, JiraHTTPError
 from jiradrift.jira.requestcount import RequestCounter, current_counter
 from jiradrift.model.manifest import CaptureError, Manifest, compute_digest
 from jiradrift.model.snapshot_types import SnapshotType
@@ -59,11 +66,19 @@ def canonical_bytes(body: Any) -> bytes:
 class _ManifestSink:
     """Receives items from catalog sources, hashes and stores them, and builds the manifest."""
 
-    def __init__(self, manifest: Manifest, store: SnapshotStore, kinds: set[str], on_item: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        manifest: Manifest,
+        store: SnapshotStore,
+        kinds: set[str],
+        on_item: Callable[[], None],
+        bounds: CaptureBounds,
+    ) -> None:
         self.manifest = manifest
         self.store = store
         self.kinds = kinds
         self.on_item = on_item
+        self.bounds = bounds
         self.queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
         self.queued: set[str] = set()
 
@@ -73,12 +88,24 @@ class _ManifestSink:
         key = f"{kind}/{ident}"
         if key in self.manifest.items:
             return  # pages can shift while an admin edits: the first read of an id wins
+        self.bounds.item()
         data = canonical_bytes(body)
         digest = hashlib.sha256(data).hexdigest()
         if digest not in self.queued:
             self.queued.add(digest)
             self.queue.put_nowait((digest, data))
         self.manifest.items[key] = digest
+        self.on_item()
+
+    def stopped(self, exc: CaptureLimitExceeded, kinds: list[str]) -> None:
+        """The bound that stopped the capture, recorded once for each kind whose source had not
+        finished: a failed read of unknown size, so the diff calls its missing items unknown rather
+        than removed."""
+        for kind in kinds:
+            self.manifest.errors.append(
+                CaptureError(kind=kind, key=None, endpoint=f"{exc.method} {exc.url}", status=None, message=str(exc))
+            )
+        self.manifest.complete = False
         self.on_item()
 
     def close(self) -> None:
@@ -92,6 +119,8 @@ class _ManifestSink:
                 await self.store.put_item(digest, data)
 
     def error(self, kind: str, endpoint: str, exc: BaseException, key: str | None = None) -> None:
+        if isinstance(exc, CaptureLimitExceeded):
+            return  # the capture records its bound once (capture_snapshot), not once per source
         status = exc.status if isinstance(exc, JiraHTTPError) else None
         message = str(exc) or type(exc).__name__
         if not isinstance(exc, JiraHTTPError) and type(exc).__name__ not in message:
@@ -160,15 +189,22 @@ async def capture_snapshot(
                 )
             )
 
-    sink = _ManifestSink(manifest, store, wanted, report)
+    bounds = CaptureBounds(limits_of(client), stype.value)
+    reader = BoundedReader(client, bounds)
+    sink = _ManifestSink(manifest, store, wanted, report, bounds)
     gate = asyncio.Semaphore(max(1, max_parallel_sources))
+    finished: set[str] = set()  # kinds whose source ran to its end before any bound was passed
 
     async def run(source: Source) -> None:
         nonlocal done
         async with gate:
             current["source"] = source.name
             try:
-                await source.collect(client, sink)
+                await source.collect(reader, sink)
+                if bounds.stopped is None:
+                    finished.update(source.kinds)
+            except CaptureLimitExceeded:
+                pass  # recorded in bounds.stopped: the capture stops and says why
             finally:
                 done += 1
                 report()
@@ -177,21 +213,30 @@ async def capture_snapshot(
         await store.begin_capture(tenant, stype.value)
         writer = asyncio.create_task(sink.drain())
         collectors = asyncio.gather(*(run(s) for s in sources))
+        stopper = asyncio.create_task(bounds.stop_event.wait())
         try:
-            both: set[asyncio.Future[Any]] = {writer, collectors}
-            await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
+            watched: set[asyncio.Future[Any]] = {writer, collectors, stopper}
+            await asyncio.wait(watched, timeout=max(0.0, bounds.remaining()), return_when=asyncio.FIRST_COMPLETED)
             if writer.done():  # the store refused a body: stop reading Jira
                 collectors.cancel()
                 await writer
                 raise AssertionError("the body writer stopped before the capture finished")
-            await collectors
+            if not collectors.done():  # a capture bound was passed (or the deadline, with no read in flight)
+                if bounds.stopped is None:
+                    bounds.deadline_passed("GET", stype.value)
+                collectors.cancel()
+                await asyncio.gather(collectors, return_exceptions=True)
+            else:
+                await collectors
+            if bounds.stopped is not None:
+                sink.stopped(bounds.stopped, sorted(wanted - finished))
             sink.close()
             await writer
         finally:
-            for task in (writer, collectors):
+            for task in (writer, collectors, stopper):
                 if not task.done():
                     task.cancel()
-            await asyncio.gather(writer, collectors, return_exceptions=True)
+            await asyncio.gather(writer, collectors, stopper, return_exceptions=True)
     finally:
         current_counter.reset(counting)
     manifest.items = dict(sorted(manifest.items.items()))
