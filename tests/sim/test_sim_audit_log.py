@@ -108,3 +108,14 @@ def test_from_to_offset_limit_and_filter(jira_sim: RunningEmulator) -> None:
     )
     found = _records(jira_sim, filter="custom_field filtered")["records"]
     assert len(found) == 1 and found[0]["changedValues"][0]["changedTo"] == "Filtered"
+
+
+def test_audit_settings_over_http(jira_sim: RunningEmulator) -> None:
+    url = jira_sim.base_url + "/_sim/audit"
+    set_ = httpx.post(url, json={"delay_seconds": 30, "unaudited": ["status"]})
+    assert set_.json() == {"delay_seconds": 30.0, "unaudited": ["status"]}
+    assert jira_sim.site.audit_policy.audits("priority") and not jira_sim.site.audit_policy.audits("status")
+    bad = httpx.post(url, json={"unaudited": ["statuses"]})
+    assert bad.status_code == 400 and "unknown kinds ['statuses']" in bad.json()["errorMessages"][0]
+    assert httpx.post(url, json={"delay_seconds": -1}).status_code == 400
+    assert jira_sim.site.audit_policy.delay_seconds == 30  # a refused change leaves the policy as it was

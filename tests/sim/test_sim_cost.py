@@ -50,3 +50,16 @@ def test_points_are_charged_per_request_and_object_until_the_window_is_spent() -
         assert budget.peak() <= 40
         sim.set_cost_budget(None)
         assert "X-RateLimit-Limit" not in _get(sim, "/serverInfo").headers
+
+
+def test_cost_budget_over_http(jira_sim: RunningEmulator) -> None:
+    url = jira_sim.base_url + "/_sim/cost"
+    assert httpx.get(url).json() == {"points": None}
+    on = httpx.post(url, json={"points": 5, "window_seconds": 3600})
+    assert on.json() == {"points": 5, "window_seconds": 3600, "peak": 0, "rejected": 0}
+    while _get(jira_sim, "/serverInfo").status_code == 200:
+        pass
+    assert httpx.get(url).json()["rejected"] == 1
+    assert httpx.post(url, json={"window_seconds": 1}).status_code == 400  # no points: says so
+    assert httpx.post(url, json={"points": None}).json() == {"points": None}
+    assert _get(jira_sim, "/serverInfo").status_code == 200

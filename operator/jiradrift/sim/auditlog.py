@@ -16,6 +16,7 @@ catalog kind). :class:`AuditPolicy` turns that into an ``AuditRecordBean`` the w
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 # kind -> (category, objectItem.typeName). Categories are Jira's auditing categories; a scheme's
@@ -64,6 +65,19 @@ class AuditPolicy:
 
     delay_seconds: float = 0.0
     unaudited: frozenset[str] = field(default=DEFAULT_UNAUDITED)
+
+    def update(self, *, delay_seconds: float | None = None, unaudited: Iterable[str] | None = None) -> None:
+        """Change the delay and/or the unaudited kinds; ValueError names a kind Jira has no category for."""
+        if delay_seconds is not None:
+            if delay_seconds < 0:
+                raise ValueError(f"an audit delay is zero or more seconds, got {delay_seconds}")
+            self.delay_seconds = float(delay_seconds)
+        if unaudited is not None:
+            kinds = frozenset(unaudited)
+            unknown = sorted(kinds - AUDIT_TYPES.keys())
+            if unknown:
+                raise ValueError(f"unknown kinds {unknown}; use some of {', '.join(sorted(AUDIT_TYPES))}")
+            self.unaudited = kinds
 
     def audits(self, kind: str) -> bool:
         if kind not in AUDIT_TYPES:

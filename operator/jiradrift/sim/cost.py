@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from jiradrift.sim.clock import Clock
+
 REASON = "jira-quota-tenant-based"
 NEAR_LIMIT_FRACTION = 0.2
 
@@ -51,6 +53,13 @@ class CostBudget:
     def __post_init__(self) -> None:
         if self.points < 1 or self.window_seconds <= 0:
             raise ValueError("a cost budget needs at least one point and a positive window")
+
+    @classmethod
+    def on(
+        cls, clock: Clock, points: int | None, window_seconds: float = 3600.0, per_request: int = 1, per_object: int = 1
+    ) -> CostBudget | None:
+        """A budget on the emulator's clock, or None (no quota) when ``points`` is None or 0."""
+        return cls(points, window_seconds, per_request, per_object, clock=clock.now) if points else None
 
     def cost(self, body: Any) -> int:
         return self.per_request + self.per_object * objects_returned(body)

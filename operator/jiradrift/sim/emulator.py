@@ -94,17 +94,12 @@ class RunningEmulator:
     ) -> CostBudget | None:
         """Charge points per request and per object returned against ``points`` per window (Jira's
         points quota, answered with 429 and ``RateLimit-Reason`` when spent); None turns it off."""
-        budget = CostBudget(points, window_seconds, per_request, per_object, clock=self.clock.now) if points else None
-        self.state.cost = budget
-        return budget
+        self.state.cost = CostBudget.on(self.clock, points, window_seconds, per_request, per_object)
+        return self.state.cost
 
     def set_audit(self, *, delay_seconds: float | None = None, unaudited: frozenset[str] | None = None) -> None:
         """How late audit records show up, and which kinds' changes write none (see sim.auditlog)."""
-        policy = self.site.audit_policy
-        if delay_seconds is not None:
-            policy.delay_seconds = delay_seconds
-        if unaudited is not None:
-            policy.unaudited = unaudited
+        self.site.audit_policy.update(delay_seconds=delay_seconds, unaudited=unaudited)
 
 
 # Loopback, or the bridge address of the dev node (jiradrift.dev.node.GATEWAY), which pods reach.
