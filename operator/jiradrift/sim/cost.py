@@ -1,9 +1,10 @@
 """Jira Cloud's cost-based rate limit, emulated: points per request and per object returned.
 
-Off by default (tests and benchmarks decide). With a :class:`CostBudget`, every answered request
-costs ``per_request`` points plus ``per_object`` for each object its body returns, charged against
+Off by default (tests and benchmarks decide). With a :class:`CostBudget`, every successful answer
+costs ``per_request`` points plus ``per_object`` for each object its body returns (error answers are
+not charged: they return nothing, and a test counts them on their own), charged against
 a budget per fixed window (Jira's quota resets at the UTC hour; here the window is configurable, so
-a test can see several resets in seconds). Every response says where the caller stands
+a test can see several resets in seconds). Every answer and every 429 say where the caller stands
 (``X-RateLimit-Limit``, ``X-RateLimit-Remaining``, ``X-RateLimit-NearLimit: true`` below 20 %);
 a request the window cannot pay for is answered ``429`` with ``Retry-After`` (whole seconds to the
 reset), ``X-RateLimit-Reset`` and ``RateLimit-Reason: jira-quota-tenant-based`` (jira-api.md 3.2
