@@ -10,8 +10,10 @@ from jiradrift.jira.audit import ReadStatus, read_audit_log
 from jiradrift.jira.auth import ApiTokenAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.jira.ratelimit import RetryPolicy
+from jiradrift.model.snapshot_types import ALL_SNAPSHOT_TYPES
 from jiradrift.sim import Emulator, RunningEmulator
 from jiradrift.sim.clock import ManualClock
+from jiradrift.sim.mutations import example_calls
 from jiradrift.snapshot.changes import AuditCursor, decide, kinds_by_type
 
 START = 1_767_700_000.0  # a day after the generated history: only this test's changes are in range
@@ -99,3 +101,28 @@ async def test_a_forbidden_or_failing_audit_log_is_reported_not_raised(jira_sim:
     assert ok.status is ReadStatus.OK
     plan = decide(forbidden, AuditCursor(now), KINDS)
     assert set(plan.full) == {"workflows", "projects"}
+
+
+async def test_every_mutation_is_named_by_the_audit_log_or_its_kind_is_probed() -> None:
+    """The detector's coverage agrees with the emulator's model: no change of any kind is left to
+    an audit record that never comes."""
+    clock = ManualClock(START)
+    kinds = kinds_by_type(ALL_SNAPSHOT_TYPES)
+    type_of = {k: t for t, ks in kinds.items() for k in ks}
+    named, probed = set(), set()
+    with Emulator(clock=clock).running() as sim:
+        async with await _client(sim) as jira:
+            for call in example_calls(sim.site):
+                cursor = AuditCursor(_now(clock))
+                clock.advance(1)
+                result = sim.admin.call(call.mutation, call.kwargs)
+                clock.advance(1)
+                read = await read_audit_log(jira, *cursor.read_range(_now(clock), OVERLAP))
+                plan = decide(read, cursor, kinds, overlap=OVERLAP).types[type_of[call.kind]]
+                if call.kind in plan.probe:
+                    probed.add(call.kind)
+                else:
+                    assert (call.object_id or result["id"]) in plan.reread.get(call.kind, ()), call
+                    named.add(call.kind)
+    assert probed == {"status", "priority", "resolution", "field-configuration", "configuration"}
+    assert named == {"workflow", "field", "field-context", "permission-scheme", "project"}
