@@ -1,7 +1,8 @@
 """Admin mutations: what a Jira administrator does between two snapshots.
 
-Each mutation changes the site in place, records an audit-log entry (so drift can be attributed),
-and returns the changed object. The same methods are reachable over HTTP at
+Each mutation changes the site in place, records an audit-log entry as Jira would (none for the
+kinds Jira does not audit, visible after the configured delay: see ``sim.auditlog``), and returns
+the changed object. The same methods are reachable over HTTP at
 ``POST /_sim/admin/<method>`` with the keyword arguments as a JSON object, so a demo or an e2e test
 can change an emulator running in another process.
 """
