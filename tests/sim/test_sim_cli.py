@@ -26,3 +26,14 @@ def test_sim_command_rejects_unknown_size() -> None:
     app.command()(sim_command)
     result = CliRunner().invoke(app, ["--size", "huge", "--port", "0"])
     assert result.exit_code != 0 and "huge" in result.output
+
+
+def test_sim_command_sets_the_audit_delay_and_cost_quota() -> None:
+    app = typer.Typer()
+    app.command()(sim_command)
+    args = ["--port", "0", "--run-for", "0.1", "--audit-delay-seconds", "45", "--cost-points", "500"]
+    result = CliRunner().invoke(app, [*args, "--cost-window-seconds", "60"])
+    assert result.exit_code == 0, result.output
+    assert "records visible after 45 s; quota 500 points per 60 s" in result.output
+    bad = CliRunner().invoke(app, ["--port", "0", "--cost-points", "-1"])
+    assert bad.exit_code != 0 and "--cost-points" in bad.output

@@ -22,6 +22,7 @@ from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
 from jiradrift.sim import SIZES, Emulator, RunningEmulator
+from jiradrift.sim.mutations import example_calls
 from jiradrift.sim.routes import OPERATIONS
 from jiradrift.sim.site import CUSTOM_TYPES
 
@@ -288,3 +289,30 @@ def test_error_bodies_validate_against_the_spec(jira_sim: RunningEmulator) -> No
         assert response.status_code in (400, 404)
         assert set(response.json()) == {"errorMessages", "errors", "status"}
         _validate(method, path.split("?")[0], response)
+
+
+def test_audit_records_of_every_mutation_validate_against_the_spec() -> None:
+    """Records written by admin mutations (object ids, parents, associated items, changed values),
+    read with ``from``/``to``/``filter``/``offset``/``limit``, are ``AuditRecords`` as documented."""
+    with Emulator(size="small", seed=11, unaudited_kinds=frozenset()).running() as sim:
+        first = sim.site.audit_records[-1]["created"]
+        for call in example_calls(sim.site):
+            sim.admin.call(call.mutation, call.kwargs)
+        assert len(sim.site.audit_records) > 120
+        plan: Plan = [
+            ("GET", "/auditing/record", {"from": first, "to": "2100-01-01T00:00:00.000+0000"}, None),
+            ("GET", "/auditing/record", {"from": first, "offset": 3, "limit": 5}, None),
+            ("GET", "/auditing/record", {"filter": "custom_field"}, None),
+            ("GET", "/auditing/record", {"from": "2100-01-01T00:00:00.000+0000", "to": first}, None),
+        ]
+        for method, path, response in _run_plan(sim, plan):
+            assert response.status_code == 200, response.text
+            _validate(method, path, response)
+        assert any(
+            r["associatedItems"]
+            for r in httpx.get(
+                sim.api_url + "/auditing/record",
+                params={"from": first},
+                auth=(sim.credentials.email, sim.credentials.api_token),
+            ).json()["records"]
+        )

@@ -1,7 +1,8 @@
 """Admin mutations: what a Jira administrator does between two snapshots.
 
-Each mutation changes the site in place, records an audit-log entry (so drift can be attributed),
-and returns the changed object. The same methods are reachable over HTTP at
+Each mutation changes the site in place, records an audit-log entry as Jira would (none for the
+kinds Jira does not audit, visible after the configured delay: see ``sim.auditlog``), and returns
+the changed object. The same methods are reachable over HTTP at
 ``POST /_sim/admin/<method>`` with the keyword arguments as a JSON object, so a demo or an e2e test
 can change an emulator running in another process.
 """
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from jiradrift.sim.auditlog import AuditedObject
 from jiradrift.sim.clock import Clock
 from jiradrift.sim.errors import JiraError
 from jiradrift.sim.site import CF_PREFIX, Json, Site, custom_field_body, timestamp
@@ -31,6 +33,9 @@ MUTATIONS = (
     "add_custom_field",
     "toggle_setting",
     "rename_project",
+    "rename_priority",
+    "rename_resolution",
+    "rename_field_configuration",
 )
 
 
@@ -51,9 +56,13 @@ class Admin:
         return datetime.fromtimestamp(self._clock.now(), UTC)
 
     def _audit(
-        self, summary: str, category: str, name: str, type_name: str, changes: list[tuple[str, str, str]]
+        self,
+        summary: str,
+        obj: AuditedObject,
+        changes: list[tuple[str, str, str]],
+        associated: tuple[AuditedObject, ...] = (),
     ) -> None:
-        self._site.record_audit(self._now(), summary, category, name, type_name, changes)
+        self._site.audit(self._now(), summary, obj, changes, associated)
 
     # ---------------------------------------------------------------- workflows
 
@@ -114,7 +123,7 @@ class Admin:
                 changes.append(("transition", remove_transition, ""))
             wf["version"] = {"id": str(uuid.uuid4()), "versionNumber": wf["version"]["versionNumber"] + 1}
             wf["updated"] = timestamp(self._now())
-            self._audit("Workflow updated", "workflows", wf["name"], "WORKFLOW", changes)
+            self._audit("Workflow updated", AuditedObject("workflow", wf["id"], wf["name"]), changes)
             return wf
 
         return self._run(do)  # type: ignore[no-any-return]
@@ -126,7 +135,7 @@ class Admin:
                 raise JiraError(404, f"No status with id {status_id!r}.")
             old = status["name"]
             status["name"] = name
-            self._audit("Status updated", "workflows", name, "STATUS", [("name", old, name)])
+            self._audit("Status updated", AuditedObject("status", status_id, name), [("name", old, name)])
             return status
 
         return self._run(do)  # type: ignore[no-any-return]
@@ -151,7 +160,13 @@ class Admin:
                 "disabled": False,
             }
             ctx.options.append(option)
-            self._audit("Custom field updated", "fields", field_id, "CUSTOM_FIELD", [("options", "", value)])
+            name = self._site.field_by_id[field_id]["name"] if field_id in self._site.field_by_id else field_id
+            self._audit(
+                "Custom field updated",
+                AuditedObject("field-context", field_id, name),
+                [("options", "", value)],
+                (AuditedObject("field-context", ctx.body["id"], ctx.body["name"], field_id, name),),
+            )
             return option
 
         return self._run(do)  # type: ignore[no-any-return]
@@ -164,7 +179,7 @@ class Admin:
             old = body["name"]
             body["name"] = name
             body["clauseNames"] = sorted([f"cf[{body['schema']['customId']}]", name])
-            self._audit("Custom field updated", "fields", name, "CUSTOM_FIELD", [("name", old, name)])
+            self._audit("Custom field updated", AuditedObject("field", field_id, name), [("name", old, name)])
             return body
 
         return self._run(do)  # type: ignore[no-any-return]
@@ -182,7 +197,7 @@ class Admin:
                 "searcherKey": CF_PREFIX + "textsearcher",
                 "description": "",
             }
-            self._audit("Custom field created", "fields", name, "CUSTOM_FIELD", [("name", "", name)])
+            self._audit("Custom field created", AuditedObject("field", fid, name), [("name", "", name)])
             return body
 
         return self._run(do)  # type: ignore[no-any-return]
@@ -207,9 +222,7 @@ class Admin:
             scheme["permissions"] = [*scheme["permissions"], grant]
             self._audit(
                 "Permission scheme updated",
-                "permissions",
-                scheme["name"],
-                "SCHEME",
+                self._scheme_object(scheme),
                 [(permission, "", f"{holder_type}:{parameter or ''}")],
             )
             return grant
@@ -225,14 +238,16 @@ class Admin:
             scheme["permissions"] = [g for g in scheme["permissions"] if g is not grant]
             self._audit(
                 "Permission scheme updated",
-                "permissions",
-                scheme["name"],
-                "SCHEME",
+                self._scheme_object(scheme),
                 [(grant["permission"], grant["holder"]["type"], "")],
             )
             return grant
 
         return self._run(do)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _scheme_object(scheme: Json) -> AuditedObject:
+        return AuditedObject("permission-scheme", str(scheme["id"]), scheme["name"])
 
     def _permission_scheme(self, scheme_id: int | str) -> Json:
         scheme = next((s for s in self._site.permission_schemes if str(s["id"]) == str(scheme_id)), None)
@@ -260,7 +275,11 @@ class Admin:
                 )
             old = assigned[kind]
             assigned[kind] = scheme_id
-            self._audit("Project updated", "projects", p["name"], "PROJECT", [(kind, old or "", scheme_id or "")])
+            self._audit(
+                "Project updated",
+                AuditedObject("project", p["id"], p["name"]),
+                [(kind, old or "", scheme_id or "")],
+            )
             return assigned
 
         return self._run(do)  # type: ignore[no-any-return]
@@ -272,7 +291,7 @@ class Admin:
                 raise JiraError(404, f"No project with key or id {project!r}.")
             old = p["name"]
             p["name"] = name
-            self._audit("Project updated", "projects", name, "PROJECT", [("name", old, name)])
+            self._audit("Project updated", AuditedObject("project", p["id"], name), [("name", old, name)])
             return p
 
         return self._run(do)  # type: ignore[no-any-return]
@@ -290,8 +309,41 @@ class Admin:
                 )
             old = conf[name]
             conf[name] = bool(value)
-            self._audit("Global settings updated", "system", name, "SYSTEM", [(name, str(old), str(bool(value)))])
+            self._audit(
+                "Global settings updated",
+                AuditedObject("configuration", name, name),
+                [(name, str(old), str(bool(value)))],
+            )
             return conf
+
+        return self._run(do)  # type: ignore[no-any-return]
+
+    # ------------------------------------- kinds Atlassian does not document as audited
+
+    def rename_priority(self, priority_id: str, name: str) -> Json:
+        return self._rename(self._site.priorities, "priority", priority_id, name, "Priority updated")
+
+    def rename_resolution(self, resolution_id: str, name: str) -> Json:
+        return self._rename(self._site.resolutions, "resolution", resolution_id, name, "Resolution updated")
+
+    def rename_field_configuration(self, field_configuration_id: int | str, name: str) -> Json:
+        return self._rename(
+            self._site.field_configurations,
+            "field-configuration",
+            field_configuration_id,
+            name,
+            "Field configuration updated",
+        )
+
+    def _rename(self, objects: list[Json], kind: str, object_id: int | str, name: str, summary: str) -> Json:
+        def do() -> Json:
+            found = next((o for o in objects if str(o["id"]) == str(object_id)), None)
+            if found is None:
+                raise JiraError(404, f"No {kind.replace('-', ' ')} with id {object_id!r}.")
+            old = found["name"]
+            found["name"] = name
+            self._audit(summary, AuditedObject(kind, str(found["id"]), name), [("name", old, name)])
+            return found
 
         return self._run(do)  # type: ignore[no-any-return]
 

@@ -22,6 +22,13 @@ def sim_command(
     access_token_ttl: Annotated[int, typer.Option(help="OAuth access token lifetime in seconds.")] = 3600,
     manual_clock: Annotated[bool, typer.Option(help="Freeze time; move it with POST /_sim/clock/advance.")] = False,
     run_for: Annotated[float, typer.Option(help="Stop after this many seconds (0 = until Ctrl-C).")] = 0,
+    audit_delay_seconds: Annotated[
+        float, typer.Option(help="Audit records become visible this many seconds after the change.")
+    ] = 0,
+    cost_points: Annotated[
+        int, typer.Option(help="Points quota per window (1 per request + 1 per object returned); 0 = none.")
+    ] = 0,
+    cost_window_seconds: Annotated[float, typer.Option(help="Length of a points-quota window.")] = 3600,
 ) -> None:
     """Serve an emulated Jira Cloud site on 127.0.0.1 for tests, benchmarks and the demo.
 
@@ -39,11 +46,15 @@ def sim_command(
             access_token_ttl=access_token_ttl,
             clock=clock,
             port=port,
+            audit_delay_seconds=audit_delay_seconds,
         )
+        if audit_delay_seconds < 0 or cost_points < 0 or cost_window_seconds <= 0:
+            raise ValueError("--audit-delay-seconds and --cost-points must be >= 0, --cost-window-seconds > 0")
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None
     started = time.perf_counter()
     with emulator.running() as sim:
+        sim.set_cost_budget(cost_points or None, window_seconds=cost_window_seconds)
         c = sim.credentials
         console.print(f"[bold]Jira emulator[/] size={size} seed={seed} started in {time.perf_counter() - started:.2f}s")
         console.print(f"site URL        {sim.base_url}   (API {sim.api_url})")
@@ -56,6 +67,11 @@ def sim_command(
         console.print(f"service account client_id={c.sa_client_id} client_secret={c.sa_client_secret}")
         console.print(f"DC PAT          {c.pat}")
         console.print(f"control         {sim.base_url}/_sim/info, /_sim/admin/<mutation>, /_sim/faults/<fault>")
+        console.print(
+            f"audit log       records visible after {audit_delay_seconds:g} s; "
+            f"quota {f'{cost_points} points per {cost_window_seconds:g} s' if cost_points else 'off'} "
+            "(change with POST /_sim/audit, /_sim/cost)"
+        )
         stop = threading.Event()
         try:
             stop.wait(run_for if run_for > 0 else None)

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from jiradrift.sim.admin import Admin
 from jiradrift.sim.clock import ManualClock
+from jiradrift.sim.cost import CostBudget
 from jiradrift.sim.errors import JiraError
 from jiradrift.sim.faults import HOSTILE_KINDS, FaultRule
 from jiradrift.sim.server import ServerState
@@ -92,6 +93,35 @@ def control_routes(state: ServerState, admin: Admin) -> list[web.RouteDef]:
         state.clock.advance(float((await kwargs_of(request)).get("seconds", 0)))
         return reply({"now": state.clock.now()})
 
+    async def set_audit(request: web.Request) -> web.Response:
+        kwargs = await kwargs_of(request)
+        try:
+            state.site.audit_policy.update(delay_seconds=kwargs.get("delay_seconds"), unaudited=kwargs.get("unaudited"))
+        except (TypeError, ValueError) as err:
+            return reply(JiraError(400, f"Bad audit settings: {err}.").body(), 400)
+        policy = state.site.audit_policy
+        return reply({"delay_seconds": policy.delay_seconds, "unaudited": sorted(policy.unaudited)})
+
+    async def set_cost(request: web.Request) -> web.Response:
+        try:
+            state.cost = CostBudget.on(state.clock, **await kwargs_of(request))
+        except (TypeError, ValueError) as err:
+            return reply(JiraError(400, f"Bad cost budget: {err}.").body(), 400)
+        return await cost_ledger(request)
+
+    async def cost_ledger(request: web.Request) -> web.Response:
+        cost = state.cost
+        if cost is None:
+            return reply({"points": None})
+        return reply(
+            {
+                "points": cost.points,
+                "window_seconds": cost.window_seconds,
+                "peak": cost.peak(),
+                "rejected": cost.rejected,
+            }
+        )
+
     async def info(request: web.Request) -> web.Response:
         return reply(
             {
@@ -111,4 +141,7 @@ def control_routes(state: ServerState, admin: Admin) -> list[web.RouteDef]:
         web.delete("/_sim/requests", clear_requests),
         web.post("/_sim/oauth/grants", create_grant),
         web.post("/_sim/clock/advance", advance_clock),
+        web.post("/_sim/audit", set_audit),
+        web.post("/_sim/cost", set_cost),
+        web.get("/_sim/cost", cost_ledger),
     ]

@@ -17,9 +17,11 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from jiradrift.sim.admin import Admin
+from jiradrift.sim.auditlog import DEFAULT_UNAUDITED, AuditPolicy
 from jiradrift.sim.burst import BurstLimiter
 from jiradrift.sim.clock import Clock, SystemClock
 from jiradrift.sim.control import control_routes
+from jiradrift.sim.cost import CostBudget
 from jiradrift.sim.faults import Faults
 from jiradrift.sim.oauth import AuthorizationServer
 from jiradrift.sim.requestlog import RequestLog
@@ -87,6 +89,18 @@ class RunningEmulator:
         """Enforce Jira's per-endpoint burst limit (e.g. 100 GET/s); None turns it off."""
         self.state.burst = BurstLimiter(per_second) if per_second else None
 
+    def set_cost_budget(
+        self, points: int | None, *, window_seconds: float = 3600.0, per_request: int = 1, per_object: int = 1
+    ) -> CostBudget | None:
+        """Charge points per request and per object returned against ``points`` per window (Jira's
+        points quota, answered with 429 and ``RateLimit-Reason`` when spent); None turns it off."""
+        self.state.cost = CostBudget.on(self.clock, points, window_seconds, per_request, per_object)
+        return self.state.cost
+
+    def set_audit(self, *, delay_seconds: float | None = None, unaudited: frozenset[str] | None = None) -> None:
+        """How late audit records show up, and which kinds' changes write none (see sim.auditlog)."""
+        self.site.audit_policy.update(delay_seconds=delay_seconds, unaudited=unaudited)
+
 
 # Loopback, or the bridge address of the dev node (jiradrift.dev.node.GATEWAY), which pods reach.
 BIND_HOSTS = ("127.0.0.1", "localhost", "::1", "10.244.0.1")
@@ -118,6 +132,8 @@ class Emulator:
         tls: ssl.SSLContext | None = None,
         public_url: str | None = None,
         expose: bool = False,
+        audit_delay_seconds: float = 0.0,
+        unaudited_kinds: frozenset[str] = DEFAULT_UNAUDITED,
     ) -> None:
         if host not in BIND_HOSTS and not (expose and host in EXPOSED_HOSTS):
             raise ValueError(f"the emulator binds loopback or the dev node's bridge only; got host {host!r}")
@@ -135,6 +151,7 @@ class Emulator:
         # pod resolves to the bind address (hostAliases) and the certificate names.
         self.tls = tls
         self.public_url = public_url
+        self.audit_policy = AuditPolicy(audit_delay_seconds, unaudited_kinds)
 
     def _bind(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
@@ -156,6 +173,7 @@ class Emulator:
         port = sock.getsockname()[1]
         base_url = self.public_url or f"{'https' if self.tls else 'http'}://{self.host}:{port}"
         site = Site.generate(self.spec, self.seed, base_url)
+        site.audit_policy = AuditPolicy(self.audit_policy.delay_seconds, self.audit_policy.unaudited)
         default_scopes = read_only_scopes()
         oauth = AuthorizationServer(
             clock=self.clock,

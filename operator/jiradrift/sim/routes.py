@@ -1012,8 +1012,11 @@ def project_versions(call: Call) -> list[Json]:
 def audit_records(call: Call) -> Json:
     offset = int_param(call.query, "offset", 0)
     limit = min(int_param(call.query, "limit", 1000), 1000)
-    records = call.site.audit_records[::-1]  # newest first
+    # Newest first, and only what Jira shows by now: a record can become visible after later ones.
+    records = call.site.visible_audit_records(call.now)[::-1]
     start, end = call.query.get("from"), call.query.get("to")
+    if start and end and _as_dt(start) >= _as_dt(end):
+        records = []  # "from must be before to or no audit records are returned"
     if start:
         records = [r for r in records if _as_dt(r["created"]) >= _as_dt(start)]
     if end:
@@ -1048,6 +1051,7 @@ def _audit_text(r: Json) -> str:
         r["remoteAddress"],
         r["objectItem"].get("name", ""),
         r["objectItem"].get("typeName", ""),
+        r["objectItem"].get("parentName", ""),
     ]
     for c in r["changedValues"]:
         parts += [c.get("changedFrom", ""), c.get("changedTo", "")]

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from jiradrift.sim.burst import BurstLimiter
 from jiradrift.sim.clock import Clock
+from jiradrift.sim.cost import CostBudget
 from jiradrift.sim.errors import JiraError, OAuthError
 from jiradrift.sim.faults import HOSTILE_KINDS, HTML_429, Faults
 from jiradrift.sim.hostile import respond
@@ -60,6 +61,7 @@ class ServerState:
     credentials: Credentials
     latency_s: float = 0.0
     burst: BurstLimiter | None = None  # Jira's per-endpoint burst limit; None = unlimited
+    cost: CostBudget | None = None  # Jira's points quota (per request and per object); None = unlimited
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -209,6 +211,11 @@ async def _run(
         total_bump=bump_rule.step * bump_rule.fired if bump_rule else 0,
     )
     result = fn(call)
+    quota: dict[str, str] | None = None
+    if state.cost is not None:
+        quota = state.cost.charge(result)
+        if quota is None:
+            raise JiraError(429, "Rate limit exceeded.", headers=state.cost.rejection())
     hostile = state.faults.pick(method, api_path, HOSTILE_KINDS)
     if hostile is not None:
         return await respond(hostile, request, result)
@@ -218,7 +225,7 @@ async def _run(
     raw = orjson.dumps(result)
     if state.faults.pick(method, api_path, ("truncate",)) is not None:
         raw = raw[: max(1, len(raw) // 2)]
-    return web.Response(body=raw, content_type="application/json")
+    return web.Response(body=raw, content_type="application/json", headers=quota)
 
 
 # --------------------------------------------------------------- auth server routes

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from jiradrift.sim.auditlog import AUDIT_TYPES, AuditedObject, AuditPolicy
 from jiradrift.sim.names import Namer, project_key
 from jiradrift.sim.spec import SiteSpec
 
@@ -210,6 +211,8 @@ class Site:
     project_schemes: dict[str, dict[str, str | None]] = field(default_factory=dict)
     categories: list[Json] = field(default_factory=list)
     audit_records: list[Json] = field(default_factory=list)
+    audit_policy: AuditPolicy = field(default_factory=AuditPolicy)
+    _audit_visible_at: dict[int, float] = field(default_factory=dict)  # record id -> epoch seconds
     configuration: Json = field(default_factory=dict)
     advanced_settings: list[Json] = field(default_factory=list)
     application_roles: list[Json] = field(default_factory=list)
@@ -1197,15 +1200,17 @@ class Site:
     def _build_audit(self) -> None:
         for i in range(self.spec.audit_records):
             when = self.started - timedelta(minutes=37 * (self.spec.audit_records - i))
+            wf = self.workflows[i % len(self.workflows)] if self.workflows else None
             self.audit_records.append(
                 self._audit_body(
                     10000 + i,
                     when,
                     "Workflow updated",
                     "workflows",
-                    self.workflows[i % len(self.workflows)]["name"] if self.workflows else "jira",
+                    wf["name"] if wf else "jira",
                     "WORKFLOW",
                     [("description", "", "updated")],
+                    object_id=wf["id"] if wf else str(10000 + i),
                 )
             )
 
@@ -1218,6 +1223,10 @@ class Site:
         obj_name: str,
         type_name: str,
         changes: list[tuple[str, str, str]],
+        *,
+        object_id: str | None = None,
+        object_item: Json | None = None,
+        associated: Sequence[Json] = (),
     ) -> Json:
         return {
             "id": rid,
@@ -1227,9 +1236,10 @@ class Site:
             "created": _ts(when),
             "category": category,
             "eventSource": "",
-            "objectItem": {"id": str(rid), "name": obj_name, "typeName": type_name},
+            "objectItem": object_item
+            or {"id": object_id if object_id is not None else str(rid), "name": obj_name, "typeName": type_name},
             "changedValues": [{"fieldName": f, "changedFrom": a, "changedTo": b} for f, a, b in changes],
-            "associatedItems": [],
+            "associatedItems": list(associated),
         }
 
     def record_audit(
@@ -1243,6 +1253,40 @@ class Site:
     ) -> None:
         rid = 10000 + len(self.audit_records)
         self.audit_records.append(self._audit_body(rid, when, summary, category, obj_name, type_name, changes))
+
+    def audit(
+        self,
+        when: datetime,
+        summary: str,
+        obj: AuditedObject,
+        changes: Sequence[tuple[str, str, str]] = (),
+        associated: Sequence[AuditedObject] = (),
+    ) -> Json | None:
+        """Record a change of ``obj`` as Jira would: nothing when its kind is not audited, else a
+        record with its category and type, visible ``audit_policy.delay_seconds`` after ``when``."""
+        policy = self.audit_policy
+        if not policy.audits(obj.kind):
+            return None
+        rid = 10000 + len(self.audit_records)
+        record = self._audit_body(
+            rid,
+            when,
+            summary,
+            AUDIT_TYPES[obj.kind][0],
+            obj.name,
+            "",
+            list(changes),
+            object_item=obj.item(),
+            associated=[a.item() for a in associated],
+        )
+        self.audit_records.append(record)
+        self._audit_visible_at[rid] = when.timestamp() + policy.delay_seconds
+        return record
+
+    def visible_audit_records(self, now: float) -> list[Json]:
+        """The records Jira shows at ``now`` (epoch seconds), oldest first: late ones are not yet there."""
+        late = self._audit_visible_at
+        return [r for r in self.audit_records if late.get(r["id"], 0.0) <= now]
 
 
 def custom_field_body(num: int, name: str, schema: Json) -> Json:
