@@ -82,44 +82,63 @@ class Where:
 def cases(at: Where) -> list[Case]:
     tmp, dead_api = at.tmp, str(at.dead_kubeconfig)
     dead_site = f"http://127.0.0.1:{at.dead_port}"
-    basic = ["--auth", "basic", "--email", at.email, "--types", "fields"]
+    basic = ["--auth", "basic", "--email", at.email, "--type", "fields"]
     token = {"JIRA_API_TOKEN": "not-the-token"}
     no_kube = "no kubeconfig"
     quiet = ["--metrics-port", "0", "--liveness", ""]  # the operator's ports: not shared with a neighbour
     unreachable = "cannot reach the Kubernetes API server"
     return [
         # no kubeconfig at all
-        Case("accept/no-kubeconfig", ["accept", "--tenant", "ns/acme"], 2, no_kube),
-        Case("drift-list/no-kubeconfig", ["drift", "list", "--tenant", "ns/acme"], 2, no_kube),
-        Case("unaccepted/no-kubeconfig", ["drift", "list", "--unaccepted", "--tenant", "ns/acme"], 2, no_kube),
-        Case("auth-login/no-kubeconfig", ["auth", "login", "--tenant", "ns/acme"], 2, no_kube),
+        Case("accept/no-kubeconfig", ["accept", "--tenant", "acme", "-n", "ns"], 2, no_kube),
+        Case("drift-list/no-kubeconfig", ["drift", "list", "--tenant", "acme", "-n", "ns"], 2, no_kube),
+        Case("unaccepted/no-kubeconfig", ["drift", "list", "--unaccepted", "--tenant", "acme", "-n", "ns"], 2, no_kube),
+        Case("auth-login/no-kubeconfig", ["auth", "login", "--tenant", "acme", "-n", "ns"], 2, no_kube),
         Case("refresh-tokens/no-kubeconfig", ["refresh-tokens"], 2, no_kube),
         Case("run/no-kubeconfig", ["run", "--all-namespaces", *quiet], 2, no_kube),
         Case(
             "accept/kubeconfig-missing",
-            ["accept", "--tenant", "ns/acme", "--kubeconfig", str(tmp / "nope")],
+            ["accept", "--tenant", "acme", "-n", "ns", "--kubeconfig", str(tmp / "nope")],
             2,
             "kubeconfig not found",
         ),
+        # a context the kubeconfig does not have (was: "no kubeconfig", although there was one)
+        Case(
+            "accept/unknown-context",
+            ["accept", "acme", "-n", "ns", "--kubeconfig", dead_api, "--context", "nope"],
+            2,
+            "context 'nope' not found in kubeconfig",
+        ),
+        Case(
+            "unaccepted-all/unknown-context",
+            ["drift", "list", "--unaccepted", "-A", "--context", "nope"],
+            2,
+            "(contexts: c)",
+            {"KUBECONFIG": dead_api},
+        ),
         # the API server cannot be reached
-        Case("accept/api-unreachable", ["accept", "--tenant", "ns/acme", "--kubeconfig", dead_api], 1, unreachable),
+        Case(
+            "accept/api-unreachable",
+            ["accept", "--tenant", "acme", "-n", "ns", "--kubeconfig", dead_api],
+            1,
+            unreachable,
+        ),
         Case(
             "drift-list/api-unreachable",
-            ["drift", "list", "--tenant", "ns/acme"],
+            ["drift", "list", "--tenant", "acme", "-n", "ns"],
             1,
             unreachable,
             {"KUBECONFIG": dead_api},
         ),
         Case(
             "unaccepted/api-unreachable",
-            ["drift", "list", "--unaccepted", "--tenant", "ns/acme"],
+            ["drift", "list", "--unaccepted", "--tenant", "acme", "-n", "ns"],
             1,
             unreachable,
             {"KUBECONFIG": dead_api},
         ),
         Case(
             "auth-login/api-unreachable",
-            ["auth", "login", "--tenant", "ns/acme", "--kubeconfig", dead_api],
+            ["auth", "login", "--tenant", "acme", "-n", "ns", "--kubeconfig", dead_api],
             1,
             unreachable,
         ),
@@ -154,10 +173,10 @@ def cases(at: Where) -> list[Case]:
         Case("drift-list/missing-store", ["drift", "list", str(tmp / "no-store")], 2, "is not a jiradrift store"),
         # bad flag values
         Case("snapshot/bad-rps", ["snapshot", "--site", at.site, "--out", "x", "--rps", "-1"], 2, "--rps"),
-        Case("snapshot/bad-type", ["snapshot", "--site", at.site, "--out", "x", "--types", "nope"], 2, "nope"),
+        Case("snapshot/bad-type", ["snapshot", "--site", at.site, "--out", "x", "--type", "nope"], 2, "nope"),
         Case("diff/bad-format", ["diff", str(tmp), "--format", "xml"], 2, "--format"),
         Case("drift-list/bad-limit", ["drift", "list", str(tmp), "--limit", "many"], 2, "--limit"),
-        Case("accept/bad-tenant", ["accept", "--tenant", "acme"], 2, "NAMESPACE/NAME"),
+        Case("accept/bad-tenant", ["accept", "--tenant", "Not_A_Name"], 2, "expected a JiraTenant name"),
         Case("sim/bad-size", ["sim", "--size", "enormous", "--port", "0"], 2, "enormous"),
         Case("run/no-namespace", ["run"], 2, "--namespace"),
         Case("unknown-command", ["snapshots"], 2, "No such command"),
@@ -247,5 +266,5 @@ def test_a_site_that_cannot_be_read_leaves_no_snapshot_behind(
 @pytest.mark.parametrize("switch", [["--debug"], []], ids=["flag", "env"])
 def test_debug_shows_the_traceback_the_boundary_hides(switch: list[str], tmp_path: Path) -> None:
     extra = {} if switch else {"JIRADRIFT_DEBUG": "1"}
-    got = run_cli([*switch, "accept", "--tenant", "ns/acme"], tmp_path, extra)
+    got = run_cli([*switch, "accept", "--tenant", "acme", "-n", "ns"], tmp_path, extra)
     assert got.code != 0 and "Traceback" in got.stderr and "ConfigException" in got.stderr, got.stderr

@@ -123,6 +123,19 @@ def test_drift_stays_until_accepted(
         assert change["new"] == "changed by the test"
         assert "by " in change["changed_by"], change  # the audit-log attribution recorded on manual-1
 
+        # As kubectl: every tenant of the namespace (-n without --tenant), or of every namespace (-A).
+        in_ns = runner.invoke(app, ["drift", "list", "--unaccepted", "-n", ns, "-o", "json"])
+        assert in_ns.exit_code == 0, in_ns.output
+        assert [(t["tenant"], t["total"]) for t in json.loads(in_ns.output)["tenants"]] == [(f"{ns}/acme", 1)]
+        everywhere = runner.invoke(app, ["drift", "list", "--unaccepted", "-A", "-o", "json"])
+        assert everywhere.exit_code == 0, everywhere.output
+        ours = [t for t in json.loads(everywhere.output)["tenants"] if t["tenant"] == f"{ns}/acme"]
+        assert [t["total"] for t in ours] == [1], everywhere.output
+        table = runner.invoke(app, ["drift", "list", "--unaccepted", "-A"], env={"COLUMNS": "250"})
+        assert table.exit_code == 0 and f"{ns}/acme: 1 unaccepted change; accept with" in table.output, table.output
+        refused = runner.invoke(app, ["drift", "list", "--tenant", "acme", "-A", "--unaccepted"])
+        assert refused.exit_code == 2 and "-A lists every JiraTenant" in refused.output
+
         accepted = runner.invoke(app, ["accept", "--tenant", f"{ns}/acme", "--by", "tester"])
         assert accepted.exit_code == 0, accepted.output
         assert "workflows: accepted acme-workflows-manual-4" in accepted.output

@@ -54,9 +54,9 @@ def test_completed_status_is_the_model_as_json_with_seconds_precision() -> None:
     assert patch["itemCount"] == 2 and patch["requestCount"] == 7 and patch["durationSeconds"] == 1.235
     assert patch["unchangedFrom"] is None  # set explicitly: a retry clears a stale value
     assert patch["drift"]["baseline"] == "s1" and patch["drift"]["highestSeverity"] == "high"
-    first, second = patch["drift"]["changes"]
-    assert first == {"key": "status/1", "name": "Opened", "op": "renamed", "path": "name", "severity": "medium"}
-    assert len(second["path"]) == 512 and "name" not in second
+    first, second = patch["drift"]["changes"]  # the most severe first
+    assert len(first["path"]) == 512 and "name" not in first and first["severity"] == "high"
+    assert second == {"key": "status/1", "name": "Opened", "op": "renamed", "path": "name", "severity": "medium"}
     [ready] = patch["conditions"]
     assert (ready["type"], ready["status"], ready["reason"]) == ("Ready", "True", "Completed")
     assert "lock" not in patch and "startTime" not in patch  # a merge patch leaves them as they are
@@ -99,7 +99,8 @@ def test_one_drift_summary_feeds_snapshot_tenant_and_message() -> None:
     assert tenant.summary == "2 changes (high) in workflows" and tenant.last_snapshot == "s2"
     assert status_patch(tenant)["lastDetected"] == "2026-01-01T12:00:00Z"
     line = summary_line(2, report())
-    assert line.startswith("2 items; 2 change(s) (high) from s1: renamed status/1 ('Opened'):name and 1 more")
+    assert line.startswith("2 items; 2 changes (high) from s1: modified status/2:xxx")  # the high one leads
+    assert line.endswith(" and 1 more")
     assert summary_line(2, None) == "2 items; first snapshot of this type, no baseline to compare"
 
 
@@ -123,3 +124,22 @@ def test_the_status_says_how_many_items_could_not_be_compared() -> None:
     complete = DriftReport("acme", "fields", "s2", "s1")
     assert snapshot_drift(complete, 10).unknown_items == 0
     assert summary_line(900, complete) == "900 items; no drift from s1"
+
+
+def test_status_and_message_lead_with_the_most_severe_change_named_as_people_know_it() -> None:
+    """Reported: the Event named the first change in key order, by Jira's id (``workflow/d70a6cec-…
+    ('jira')``), so a high-severity change among many low ones was hidden. The most severe leads, named
+    by its kind and name; the key (an id) only when the item has no name."""
+    changes = [
+        Change("screen/10", ChangeOp.MODIFIED, "tabs[id=1].name", Severity.LOW, "A", "B", name="Default Screen"),
+        Change("workflow/d70a6cec", ChangeOp.MODIFIED, "description", Severity.MEDIUM, "a", "b", name="jira"),
+        Change("permission-scheme/0", ChangeOp.MODIFIED, "permissions", Severity.HIGH, None, 1, name="Default"),
+        Change("screen/11", ChangeOp.ADDED, "", Severity.LOW, None, None, name="Other"),
+    ]
+    many = DriftReport("ns/acme", "schemes", "s2", "s1", changed=4, changes=changes)
+    line = summary_line(10, many)
+    assert line == "10 items; 4 changes (high) from s1: modified permission-scheme 'Default':permissions and 3 more"
+    drift = snapshot_drift(many, 2)
+    assert [c.key for c in drift.changes] == ["permission-scheme/0", "workflow/d70a6cec"]
+    one = DriftReport("ns/acme", "workflows", "s2", "s1", changed=1, changes=[changes[1]])
+    assert summary_line(49, one) == "49 items; 1 change (medium) from s1: modified workflow 'jira':description"

@@ -24,6 +24,9 @@ NAMESPACE = typer.Option(
 )
 KUBECONFIG = typer.Option(None, "--kubeconfig", help="Kubeconfig file (default: $KUBECONFIG, ~/.kube/config).")
 CONTEXT = typer.Option(None, "--context", help="Kubeconfig context to use (default: the current one).")
+ALL_NAMESPACES = typer.Option(
+    False, "--all-namespaces", "-A", help="Every JiraTenant in every namespace (as kubectl get -A)."
+)
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 
 from jiradrift.cmd import s3options
-from jiradrift.cmd.cluster import CONTEXT, KUBECONFIG, NAMESPACE, TenantRef, tenant_ref
+from jiradrift.cmd.cluster import ALL_NAMESPACES, CONTEXT, KUBECONFIG, NAMESPACE, TenantRef, tenant_ref
 from jiradrift.cmd.output import (
     LEGACY_FORMAT,
     OUTPUT,
@@ -33,8 +33,10 @@ from jiradrift.cmd.output import (
     text,
     write_data,
 )
-from jiradrift.cmd.unaccepted import Outstanding, outstanding, print_outstanding
-from jiradrift.kube.client import Kube, KubeError
+from jiradrift.cmd.unaccepted import Outstanding, outstanding, print_many_outstanding, print_outstanding
+from jiradrift.k8s.resources import GROUP, VERSION
+from jiradrift.kube.client import Kube, KubeError, resource_path
+from jiradrift.kube.kubeconfig import context_namespace
 from jiradrift.model.ignore import InvalidIgnoreRule
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
@@ -260,6 +262,7 @@ def drift_list_command(
         typer.Option("--tenant", help="Only this tenant (default: all); in a cluster, the JiraTenant (with -n)."),
     ] = None,
     namespace: str | None = NAMESPACE,
+    all_namespaces: bool = ALL_NAMESPACES,
     kubeconfig: Path | None = KUBECONFIG,
     context: str | None = CONTEXT,
     output: OutputFormat | None = OUTPUT,
@@ -273,7 +276,8 @@ def drift_list_command(
         typer.Option(
             "--unaccepted",
             help="Only the outstanding changes: accepted snapshot vs the newest complete one, per type "
-            "(in a cluster: with --tenant NAME -n NAMESPACE).",
+            "(in a cluster: with --tenant NAME -n NAMESPACE; without --tenant, every JiraTenant of -n NAMESPACE, "
+            "or of every namespace with -A).",
         ),
     ] = False,
     s3_endpoint: str = s3options.S3_ENDPOINT,
@@ -314,6 +318,13 @@ def drift_list_command(
         except typer.BadParameter as exc:
             raise _fail(str(exc)) from None
 
+    if all_namespaces and (not unaccepted or store_dir is not None or tenant):
+        raise _fail("-A lists every JiraTenant's unaccepted changes: use it with --unaccepted, without DIR or --tenant")
+    if unaccepted and store_dir is None and not tenant:
+        scope = None if all_namespaces else (namespace or context_namespace(kubeconfig, context))
+        many = asyncio.run(_unaccepted_of_all(scope, kubeconfig, context))
+        print_many_outstanding(many, fmt, scope)
+        return
     if unaccepted:
         ref = cluster_tenant()
         found = asyncio.run(_unaccepted(ref))
@@ -365,6 +376,31 @@ async def _unaccepted(ref: TenantRef) -> list[Outstanding]:
         if isinstance(exc, KubeError) and exc.status is None:
             raise  # the API server cannot be reached: the CLI's error boundary says so, exit 1
         raise _fail(str(exc).strip("'\"")) from None
+
+
+async def _unaccepted_of_all(
+    namespace: str | None, kubeconfig: Path | None, context: str | None
+) -> list[tuple[TenantRef, list[Outstanding] | str]]:
+    """Every JiraTenant's unaccepted changes, in ``namespace`` or (None) the whole cluster, by name; a
+    tenant whose changes cannot be read (gone meanwhile, a damaged store) gets the reason instead."""
+    async with await Kube.connect(kubeconfig, context) as kube:
+        try:
+            tenants = await kube.list_all(resource_path(GROUP, VERSION, "jiratenants", namespace))
+        except KubeError as exc:
+            if exc.status is None:
+                raise  # the API server cannot be reached: the CLI's error boundary says so, exit 1
+            raise _fail(str(exc)) from None
+        names = sorted((t["metadata"]["namespace"], t["metadata"]["name"]) for t in tenants)
+        found: list[tuple[TenantRef, list[Outstanding] | str]] = []
+        for ns, name in names:
+            ref = TenantRef(ns, name, kubeconfig, context)
+            try:
+                found.append((ref, await outstanding(kube, ns, name)))
+            except (LookupError, StoreError, KubeError) as exc:
+                if isinstance(exc, KubeError) and exc.status is None:
+                    raise
+                found.append((ref, str(exc).strip("'\"")))
+        return found
 
 
 async def _cluster_page(ref: TenantRef, cursor: str | None, limit: int, s3: S3Config | None = None) -> DriftPage:

@@ -25,7 +25,7 @@ from kubernetes_asyncio.config.kube_config import KUBE_CONFIG_DEFAULT_LOCATION
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer >= 0.29 (pyproject) vendors click
 
 from jiradrift.jira.errors import JiraError
-from jiradrift.kube.client import KubeError
+from jiradrift.kube.client import KubeError, UnknownContext
 from jiradrift.model.store_errors import StoreError
 
 EXIT_OK = 0
@@ -56,6 +56,8 @@ def one_line(text: str) -> str:
 
 def describe(exc: BaseException) -> tuple[int, str]:
     """(exit code, message) for an error that reached the boundary."""
+    if isinstance(exc, UnknownContext):
+        return EXIT_USAGE, f"{exc}; pass one of them to --context, or omit --context for the current one"
     if isinstance(exc, ConfigException):
         fix = "pass --kubeconfig FILE, set KUBECONFIG, or run inside a cluster"
         default = Path(os.path.expanduser(KUBE_CONFIG_DEFAULT_LOCATION))

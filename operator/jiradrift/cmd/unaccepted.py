@@ -123,3 +123,43 @@ def print_outstanding(ref: TenantRef, found: list[Outstanding], fmt: OutputForma
         )
     console.print(f"total: {plural(total, 'unaccepted change')}", highlight=False)
     console.print(f"accept with: jiradrift accept {ref.name} -n {ref.namespace}", highlight=False)
+
+
+def print_many_outstanding(
+    found: list[tuple[TenantRef, list[Outstanding] | str]], fmt: OutputFormat, namespace: str | None
+) -> None:
+    """``drift list --unaccepted`` for every tenant of a namespace (``-n``) or the cluster (``-A``); a
+    tenant whose changes could not be read shows its reason (and ``error`` in JSON), the others still show."""
+    if fmt in (OutputFormat.json, OutputFormat.yaml):
+        tenants = [
+            {"tenant": str(ref), "error": each} if isinstance(each, str) else to_json(str(ref), each)
+            for ref, each in found
+        ]
+        write_data({"tenants": tenants}, fmt)
+        return
+    console = Console()
+    where = f"namespace {namespace}" if namespace else "any namespace"
+    if not found:
+        console.print(f"no JiraTenant in {where}", highlight=False)
+        return
+    read = [(ref, each) for ref, each in found if not isinstance(each, str)]
+    wide = fmt is OutputFormat.wide
+    table = change_table(["Tenant", "Type"], ["Changed by"], wide=wide)
+    rows = [(ref, o, c) for ref, each in read for o in each for c in o.report.changes]
+    for ref, o, c in sorted(rows, key=lambda r: -r[2].severity.rank):
+        attribution = text(o.attribution(c.key, c.path) or "—")
+        table.add_row(text(str(ref)), o.type, *change_cells(c), attribution, *([text(c.key)] if wide else []))
+    if rows:
+        console.print(table)
+    for ref, each in found:
+        if isinstance(each, str):
+            console.print(f"{ref}: could not be read: {each}", highlight=False, markup=False)
+            continue
+        total = sum(o.report.change_count for o in each)
+        unknown = "; ".join(o.report.unknown_text() for o in each if not o.report.complete)
+        hint = f"; accept with: jiradrift accept {ref.name} -n {ref.namespace}" if total else ""
+        console.print(
+            f"{ref}: {plural(total, 'unaccepted change')}{f' ({unknown})' if unknown else ''}{hint}", highlight=False
+        )
+    grand = sum(o.report.change_count for _, each in read for o in each)
+    console.print(f"total: {plural(grand, 'unaccepted change')} in {plural(len(found), 'tenant')}", highlight=False)

@@ -277,7 +277,10 @@ def _demo_on_context(context: str, image: str, emulator_image: str, size: str, k
         ]
         cluster.helm("install", RELEASE, chart, *common)
         ip = cluster.kubectl("get", "service", EMULATOR, "-n", NAMESPACE, "-o", "jsonpath={.spec.clusterIP}").stdout
-        _step(f"Letting the operator reach https://{EMULATOR_HOST} ({ip}): allowedHosts, its CA, a hostAliases entry")
+        _step(
+            f"Letting the operator reach https://{EMULATOR_HOST} ({ip}): allowedHosts, its CA, a hostAliases entry, "
+            "and allowedNetworks (a Service address is private: the operator refuses private addresses unless allowed)"
+        )
         cluster.helm(
             "upgrade",
             RELEASE,
@@ -286,6 +289,7 @@ def _demo_on_context(context: str, image: str, emulator_image: str, size: str, k
             *("--set", f"allowedHosts={{{EMULATOR_HOST}}}"),
             *("--set", f"extraCACertificates.configMap={EMULATOR}-ca"),
             *("--set", f"hostAliases[0].ip={ip}", "--set", f"hostAliases[0].hostnames[0]={EMULATOR_HOST}"),
+            *("--set", f"allowedNetworks={{{ip}/32}}"),
         )
         _show(cluster, "get", "pods", "-n", NAMESPACE)
 

@@ -55,8 +55,10 @@ def tenant_drift(drift: SnapshotDrift, snapshot_type: str, snapshot: str, now: d
 
 
 def summary_line(item_count: int, report: DriftReport | None, attribution: Attribution | None = None) -> str:
-    """The Snapshot's ``status.message``: item count and the first change, e.g.
-    ``120 items; 3 change(s) (high) from s-1: changed workflow/W ('W'):statuses [audit: ...] and 2 more``."""
+    """The Snapshot's ``status.message`` (and its DriftDetected Event): item count and the change that
+    matters most, named as people know it, e.g.
+    ``120 items; 3 changes (high) from s-1: modified permission-scheme 'Default':permissions [audit: ...] and 2 more``;
+    the item's key (Jira's id) only when it has no name."""
     items = f"{item_count} items"
     if report is None:
         return f"{items}; first snapshot of this type, no baseline to compare"
@@ -64,14 +66,15 @@ def summary_line(item_count: int, report: DriftReport | None, attribution: Attri
     if not report.has_drift:
         seen = " that could be seen" if unknown else ""
         return clip(f"{items}; no drift{seen} from {report.old_snapshot}{unknown}", 4000)
-    first = report.changes[0]
+    [first] = report.first(1)
     highest = report.highest_severity.value if report.highest_severity else "low"
-    more = f" and {report.change_count - 1} more" if report.change_count > 1 else ""
-    name = f" ({first.name!r})" if first.name else ""
+    count = report.change_count
+    more = f" and {count - 1} more" if count > 1 else ""
+    what = f"{first.kind} {first.name!r}" if first.name else first.key
     path = f":{first.path}" if first.path else ""
     audit = f" [audit: {attribution[first.key].describe()}]" if attribution and first.key in attribution else ""
     return clip(
-        f"{items}; {report.change_count} change(s) ({highest}) from {report.old_snapshot}: "
-        f"{first.op.value} {first.key}{name}{path}{audit}{more}{unknown}",
+        f"{items}; {count} change{'s' if count != 1 else ''} ({highest}) from {report.old_snapshot}: "
+        f"{first.op.value} {what}{path}{audit}{more}{unknown}",
         4000,
     )

@@ -103,6 +103,23 @@ def resource_path(group: str, version: str, plural: str, namespace: str | None =
     return base
 
 
+class UnknownContext(kconfig.ConfigException):
+    """``--context`` names a context the kubeconfig does not have (kubectl: "context was not found")."""
+
+
+def _require_context(path: str | os.PathLike[str] | None, context: str) -> None:
+    """Refuse an unknown context by name, listing the ones there are (the library says only that the
+    kubeconfig is invalid)."""
+    try:
+        contexts, _ = kconfig.list_kube_config_contexts(config_file=str(path) if path is not None else None)
+    except kconfig.ConfigException:
+        return  # no kubeconfig at all: loading it says so
+    names = [str(c.get("name")) for c in contexts]
+    if context not in names:
+        where = f"kubeconfig {path}" if path is not None else "the kubeconfig"
+        raise UnknownContext(f"context {context!r} not found in {where} (contexts: {', '.join(names) or 'none'})")
+
+
 #: Told of every answered call: (method, path, request body bytes, response body bytes).
 CallObserver = Callable[[str, str, int, int], None]
 
@@ -154,6 +171,8 @@ class Kube:
             path = kubeconfig if kubeconfig is not None else os.environ.get("KUBECONFIG") or None
             if path is not None and not any(os.path.exists(p) for p in str(path).split(os.pathsep) if p):
                 raise FileNotFoundError(errno.ENOENT, "kubeconfig not found (pass an existing file)", str(path))
+            if context is not None:
+                _require_context(path, context)
             await kconfig.load_kube_config(
                 config_file=str(path) if path is not None else None,
                 context=context,

@@ -6,6 +6,7 @@ snapshot so the drift listing can page through changes without recomputing them.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -152,8 +153,11 @@ class DriftReport:
         return best
 
     def first(self, n: int) -> list[Change]:
-        """The first ``n`` changes, e.g. for a Snapshot's status summary."""
-        return self.changes[: max(n, 0)]
+        """The ``n`` changes that matter most, e.g. for a Snapshot's status summary and Event: the most
+        severe first, then in key order (a status that shows ten of 500 changes shows the high ones)."""
+        if n <= 0:
+            return []
+        return heapq.nsmallest(n, self.changes, key=lambda c: -c.severity.rank)  # stable: key order within a rank
 
     def summary(self) -> dict[str, Any]:
         """Everything but the change list: small enough for a status field or an index."""
