@@ -1,6 +1,6 @@
 """`jiradrift demo --context NAME` reaches the cluster through that context only, with kubectl and helm
 from PATH, against the real kube-apiserver; its mistakes end in one line. (The whole demo needs pods,
-hence a node: tests/node/test_demo_context.py.)"""
+hence a node: tests/node/test_demo_on_the_node_as_a_context.py.)"""
 
 from __future__ import annotations
 
