@@ -56,10 +56,15 @@ ATTACKS = {
         "nests deeper than 64 levels",
         "nests deeper than 64 levels",
     ),
-    "endless pages": Attack(
-        lambda f: f.endless_pages(path=TARGET),
+    "endless pages, a huge total": Attack(
+        lambda f: f.huge_total(path=TARGET),
         "had not ended after 40 pages",
         "had not ended after 5000 pages",
+    ),
+    "endless pages, a growing total": Attack(
+        lambda f: f.endless_pages(path=TARGET),
+        "the total grew on 10 pages",
+        "the total grew on 10 pages",
     ),
     "page pointing back at itself": Attack(
         lambda f: f.looping_pages(path=TARGET),

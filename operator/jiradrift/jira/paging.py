@@ -48,6 +48,11 @@ def _identity(item: Any) -> Any:
     return item
 
 
+#: How often a listing's ``total`` may grow while it is read (objects created meanwhile) before the
+#: listing counts as one that never ends.
+MAX_TOTAL_GROWTHS = 10
+
+
 class ListingGuard:
     """Ends a listing the site would never end. Remembers a 16-byte fingerprint per page and the
     cursors followed, both bounded by the page cap. With ``seconds`` the listing as a whole (every
@@ -63,6 +68,7 @@ class ListingGuard:
         self._seen: dict[bytes, int] = {}
         self._cursors: set[str] = set()
         self._beyond_total = 0
+        self._totals: list[int] = []  # the total of each page that grew it (a growing total: the listing never ends)
         self.seconds = seconds
         self._ends = None if seconds is None else time.monotonic() + seconds
         self.capture = capture
@@ -121,7 +127,19 @@ class ListingGuard:
 
     def beyond_total(self, start_at: int, total: Any, count: int) -> None:
         """A page starting at or past the announced ``total`` that still says more is coming: allowed
-        once (a total can go stale while an admin edits), not twice."""
+        once (a total can go stale while an admin edits), not twice. A total that grows page after
+        page while ``isLast`` stays false is a listing that runs away from its reader: an admin adding
+        objects while we read grows it a few times, not :data:`MAX_TOTAL_GROWTHS` times."""
+        if isinstance(total, int):
+            if self._totals and total > self._totals[-1]:
+                self._totals.append(total)
+                if len(self._totals) > MAX_TOTAL_GROWTHS:
+                    raise self._stop(
+                        f"the total grew on {len(self._totals) - 1} pages (from {self._totals[0]} to {total}) while "
+                        "isLast stayed false: the listing does not end"
+                    )
+            elif not self._totals:
+                self._totals.append(total)
         if isinstance(total, int) and count and start_at >= total:
             self._beyond_total += 1
             if self._beyond_total > 1:

@@ -15,7 +15,15 @@ from typing import Any, Literal, get_args
 
 # What a broken or malicious site sends (answered by jiradrift.sim.hostile); each is also a switch.
 HostileKind = Literal[
-    "gzip_bomb", "oversized", "deep_json", "endless_pages", "looping_pages", "lying_total", "trickle", "no_headers"
+    "gzip_bomb",
+    "oversized",
+    "deep_json",
+    "endless_pages",
+    "huge_total",
+    "looping_pages",
+    "lying_total",
+    "trickle",
+    "no_headers",
 ]
 HOSTILE_KINDS: tuple[HostileKind, ...] = get_args(HostileKind)
 FaultKind = Literal[
@@ -152,6 +160,11 @@ class Faults:
     def endless_pages(self, *, path: str = "*", times: int | None = None) -> FaultRule:
         """A PageBean whose isLast never becomes true, with fresh ids on every page."""
         return self.add(FaultRule("endless_pages", path, "*", times, 200))
+
+    def huge_total(self, *, path: str = "*", times: int | None = None) -> FaultRule:
+        """A PageBean whose isLast never becomes true, with fresh ids on every page and a constant
+        ``total`` of a billion: nothing but a page, item or time bound stops it."""
+        return self.add(FaultRule("huge_total", path, "*", times, 200))
 
     def looping_pages(self, *, path: str = "*", times: int | None = None) -> FaultRule:
         """Every page is the first page again (startAt ignored; nextPage points back at itself)."""

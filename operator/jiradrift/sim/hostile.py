@@ -7,7 +7,9 @@ stall or exhaust a client. Switched on per path like every other fault (:mod:`ji
 - ``oversized``: ``size`` bytes of valid JSON, streamed (the emulator never holds it in memory).
 - ``deep_json``: one item whose ``description`` nests ``depth`` arrays deep.
 - ``endless_pages``: a PageBean whose ``isLast`` stays false, with fresh ids on every page and a
-  ``total`` that keeps growing (only a page cap stops it).
+  ``total`` that keeps growing.
+- ``huge_total``: as ``endless_pages``, but the ``total`` is a constant billion (a lie the client
+  cannot tell from a huge site until a bound stops it).
 - ``looping_pages``: ignores ``startAt`` and serves the first page again, ``isLast`` false and
   ``nextPage`` pointing back at itself.
 - ``lying_total``: ``total`` stays the size of the first page while ``isLast`` stays false and
@@ -90,6 +92,9 @@ def _page(rule: FaultRule, result: Any, request: web.Request) -> Any:
         page.update(startAt=0, isLast=False, values=template, nextPage=str(request.url))
     elif rule.kind == "endless_pages":
         page.update(startAt=start_at, isLast=False, total=start_at + 2 * len(template))
+        page["values"] = _fresh(template, start_at)
+    elif rule.kind == "huge_total":
+        page.update(startAt=start_at, isLast=False, total=10**9)
         page["values"] = _fresh(template, start_at)
     else:  # lying_total
         page.update(startAt=start_at, isLast=False, total=len(template))
