@@ -28,6 +28,7 @@ from jiradrift.sim.scopes import scopes_for
 from jiradrift.sim.server import API_PREFIX, Credentials, ServerState, build_app
 from jiradrift.sim.site import Site
 from jiradrift.sim.spec import SiteSpec
+from jiradrift.sim.variant import VARIANTS, derive
 
 T = TypeVar("T")
 START_TIMEOUT_S = 30.0
@@ -115,6 +116,7 @@ class Emulator:
         burst_limit: int | None = None,
         tls: ssl.SSLContext | None = None,
         public_url: str | None = None,
+        variant: str = "production",
     ) -> None:
         if host not in BIND_HOSTS:
             raise ValueError(f"the emulator binds loopback or the dev node's bridge only; got host {host!r}")
@@ -132,6 +134,10 @@ class Emulator:
         # pod resolves to the bind address (hostAliases) and the certificate names.
         self.tls = tls
         self.public_url = public_url
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown site variant {variant!r}; use one of {', '.join(VARIANTS)}")
+        # "sandbox": the same site with other ids and a few known differences (jiradrift.sim.variant).
+        self.variant = variant
 
     def _bind(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET6 if self.host == "::1" else socket.AF_INET, socket.SOCK_STREAM)
@@ -152,7 +158,7 @@ class Emulator:
     ) -> tuple[RunningEmulator, web.Application]:
         port = sock.getsockname()[1]
         base_url = self.public_url or f"{'https' if self.tls else 'http'}://{self.host}:{port}"
-        site = Site.generate(self.spec, self.seed, base_url)
+        site = derive(Site.generate(self.spec, self.seed, base_url), self.variant)
         default_scopes = read_only_scopes()
         oauth = AuthorizationServer(
             clock=self.clock,

@@ -1,0 +1,200 @@
+"""``jiradrift compare LEFT RIGHT``: does one site's configuration match another's (sandbox vs production)?
+
+Each side is a store written by ``jiradrift snapshot --out DIR`` (``DIR`` or ``DIR@TENANT`` when the
+store holds several tenants): the newest complete snapshot of every type is read. Items are matched
+by natural key (:mod:`jiradrift.snapshot.natural`), so equal configurations compare equal although
+every id differs. No Jira request is made. Exit code: 0 equal, 1 different, 2 error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from jiradrift.compare.comparison import Comparison, InvalidPin, Pin, compare_sites
+from jiradrift.compare.mapping import InvalidMapping, ValueMappings
+from jiradrift.model.ignore import InvalidIgnoreRule
+from jiradrift.model.kinds import KINDS
+from jiradrift.model.report import display_value
+from jiradrift.model.store_errors import StoreError
+from jiradrift.snapshot.natural import Json, NaturalIndex
+from jiradrift.store.filesystem import FilesystemStore
+
+
+class CompareFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class SideError(Exception):
+    """A side cannot be read; the message says which and what to do."""
+
+
+async def load_side(spec: str, types: list[str]) -> tuple[str, list[tuple[str, Json]]]:
+    """(label, items of the newest complete snapshot of each type) of ``DIR`` or ``DIR@TENANT``."""
+    path, _, tenant = spec.partition("@")
+    if not Path(path).is_dir():
+        raise SideError(f"{path!r} is not a store directory; pass one written by `jiradrift snapshot --out DIR`")
+    store = FilesystemStore.open(path)
+    infos = [i for i in await store.list_snapshots(tenant or None) if i.complete and (not types or i.type in types)]
+    tenants = sorted({i.tenant for i in infos})
+    if not tenants:
+        raise SideError(f"{spec!r} holds no complete snapshot{' of the given --type' if types else ''}")
+    if len(tenants) > 1:
+        raise SideError(f"{path!r} holds tenants {', '.join(tenants)}; name one as {path}@TENANT")
+    newest: dict[str, str] = {}
+    for info in sorted(infos, key=lambda i: i.captured_at, reverse=True):
+        newest.setdefault(info.type, info.snapshot_id)
+    items: list[tuple[str, Json]] = []
+    for snapshot_id in sorted(newest.values()):
+        manifest = await store.get_manifest(snapshot_id)
+        bodies = await store.get_items(set(manifest.items.values()))
+        items.extend((key, orjson.loads(bodies[digest])) for key, digest in manifest.items.items())
+    return f"{path}@{tenants[0]}", items
+
+
+def render_markdown(result: Comparison, limit: int) -> str:
+    s = result.summary()
+    verdict = "in sync" if not result.different else f"{len(result.changes)} difference(s)"
+    lines = [
+        f"## {result.left} vs {result.right}: {verdict}",
+        "",
+        f"{s['equal']} equal, {s['added']} only on the right, {s['removed']} only on the left, "
+        f"{s['changed']} changed; highest severity: {s['highest_severity'] or 'none'}.",
+        "",
+    ]
+    if result.renames:
+        lines += ["Renamed: " + "; ".join(f"{r['kind']} `{r['left']}` → `{r['right']}`" for r in result.renames), ""]
+    if result.changes:
+        lines += ["| Severity | Op | Item | Path | Left | Right |", "|---|---|---|---|---|---|"]
+        for c in result.changes[:limit]:
+            cells = [
+                c.severity.value,
+                c.op.value,
+                c.key,
+                c.path or "—",
+                "" if c.old is None else display_value(c.old, 40),
+                "" if c.new is None else display_value(c.new, 40),
+            ]
+            lines.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
+        if len(result.changes) > limit:
+            lines.append(f"\n… and {len(result.changes) - limit} more (use --format json for all).")
+    if result.duplicates:
+        lines += [
+            "",
+            "Duplicate names (matched by content): "
+            + ", ".join(f"`{d['name']}` ({d['left']} left, {d['right']} right)" for d in result.duplicates),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _print_text(result: Comparison, limit: int) -> None:
+    console = Console()
+    s = result.summary()
+    console.print(
+        f"[bold]{result.left}[/bold] vs [bold]{result.right}[/bold]: "
+        f"{'in sync' if not result.different else 'different'}; {s['equal']} equal, {s['added']} added, "
+        f"{s['removed']} removed, {s['changed']} changed (highest: {s['highest_severity'] or 'none'}"
+        f"{f', {result.ignored} ignored' if result.ignored else ''})",
+        highlight=False,
+    )
+    for r in result.renames:
+        console.print(
+            f"  renamed {r['kind']}: {r['left']!r} → {r['right']!r} ({r['how']}, {r['similarity']})", highlight=False
+        )
+    if result.duplicates:
+        names = ", ".join(f"{d['name']} ({d['left']} left, {d['right']} right)" for d in result.duplicates)
+        console.print(f"  duplicate names, matched by content: {names}", highlight=False)
+    if not result.changes:
+        return
+    table = Table()
+    for column in ("Severity", "Op", "Item", "Path", "Left", "Right"):
+        table.add_column(column, overflow="fold")
+    for c in result.changes[:limit]:
+        table.add_row(
+            c.severity.value,
+            c.op.value,
+            c.key,
+            c.path or "—",
+            "" if c.old is None else display_value(c.old, 40),
+            "" if c.new is None else display_value(c.new, 40),
+        )
+    console.print(table)
+    if len(result.changes) > limit:
+        console.print(f"… and {len(result.changes) - limit} more (--limit, or --format json for all)")
+
+
+def compare_command(
+    left: Annotated[str, typer.Argument(metavar="LEFT", help="The reference side: STORE_DIR or STORE_DIR@TENANT.")],
+    right: Annotated[str, typer.Argument(metavar="RIGHT", help="The side compared with it: STORE_DIR[@TENANT].")],
+    types: Annotated[list[str] | None, typer.Option("--type", help="Only these snapshot types (repeatable).")] = None,
+    kinds: Annotated[
+        list[str] | None, typer.Option("--kind", help="Only these kinds, e.g. workflow (repeatable).")
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option("--ignore", help="Ignore rule on natural keys, e.g. 'workflow/*:description' (repeatable)."),
+    ] = None,
+    mappings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="Expected value difference KIND:LEFT=RIGHT, KIND one of url, email-domain, group, account "
+            "(repeatable), e.g. 'group:jira-administrators=sandbox-administrators'.",
+        ),
+    ] = None,
+    pins: Annotated[
+        list[str] | None,
+        typer.Option("--pin", help="Match by hand: KIND/LEFT NAME=RIGHT NAME (repeatable)."),
+    ] = None,
+    output: Annotated[CompareFormat, typer.Option("--format", help="text, json or markdown.")] = CompareFormat.text,
+    limit: Annotated[int, typer.Option("--limit", help="Changes shown in text and markdown.")] = 200,
+) -> None:
+    """Compare two sites' stored configuration by natural key (no Jira request).
+
+    \b
+    jiradrift compare prod-store sandbox-store
+    jiradrift compare prod-store sandbox-store --map group:jira-administrators=sandbox-admins --format markdown
+    Exit code: 0 in sync, 1 different, 2 error.
+    """
+    err = Console(stderr=True)
+    try:
+        for kind in kinds or []:
+            if kind not in KINDS:
+                raise InvalidMapping(f"unknown kind {kind!r}; kinds: {', '.join(sorted(KINDS))}")
+        maps = ValueMappings.parse(mappings or [])
+        pinned = [Pin.parse(p) for p in pins or []]
+
+        async def both() -> tuple[tuple[str, list[tuple[str, Json]]], tuple[str, list[tuple[str, Json]]]]:
+            return await load_side(left, types or []), await load_side(right, types or [])
+
+        (left_name, left_items), (right_name, right_items) = asyncio.run(both())
+        result = compare_sites(
+            NaturalIndex.build(left_items),
+            NaturalIndex.build(right_items),
+            left_name=left_name,
+            right_name=right_name,
+            ignore=ignore or [],
+            mappings=maps,
+            pins=pinned,
+            kinds=kinds or None,
+        )
+    except (SideError, StoreError, InvalidIgnoreRule, InvalidMapping, InvalidPin, KeyError, OSError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    if output is CompareFormat.json:
+        sys.stdout.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif output is CompareFormat.markdown:
+        sys.stdout.write(render_markdown(result, limit))
+    else:
+        _print_text(result, limit)
+    raise typer.Exit(1 if result.different else 0)
