@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Any
 
 import orjson
@@ -34,6 +35,10 @@ from jiradrift.snapshot.diff import diff_items, display_name
 from jiradrift.snapshot.natural import DUPLICATE_MARK, NaturalIndex, NaturalItem, reorder, rewrite_refs
 
 RENAME_SIMILARITY = 0.7
+#: Below RENAME_SIMILARITY, a pair still counts as a rename when each is the other's clear best
+#: candidate (by content, then by name) and their content is at least this alike: a small object
+#: renamed and edited at once (a status with a new name and description) keeps little in common.
+MUTUAL_SIMILARITY = 0.3
 #: Above this many candidate pairs in one kind, renames are matched by identical content only.
 MAX_SIMILARITY_PAIRS = 250_000
 
@@ -183,11 +188,56 @@ def _best_pairs(
         taken_l.add(i)
         taken_r.add(j)
         pairs.append(Pair(lefts[i], rights[j], how, -neg))
+    if threshold > MUTUAL_SIMILARITY:
+        pairs.extend(_mutual_best(lefts, rights, lp, rp, taken_l, taken_r, how))
     return (
         pairs,
         [x for i, x in enumerate(lefts) if i not in taken_l],
         [x for j, x in enumerate(rights) if j not in taken_r],
     )
+
+
+def _mutual_best(
+    lefts: list[NaturalItem],
+    rights: list[NaturalItem],
+    lp: list[Counter[str]],
+    rp: list[Counter[str]],
+    taken_l: set[int],
+    taken_r: set[int],
+    how: str,
+) -> list[Pair]:
+    """Pairs of leftovers that are each other's unique best candidate (content, then name)."""
+    rest_l = [i for i in range(len(lefts)) if i not in taken_l]
+    rest_r = [j for j in range(len(rights)) if j not in taken_r]
+    by_left: dict[int, list[tuple[tuple[float, float], int]]] = defaultdict(list)
+    by_right: dict[int, list[tuple[tuple[float, float], int]]] = defaultdict(list)
+    for i in rest_l:
+        for j in rest_r:
+            s = similarity(lp[i], rp[j])
+            if s >= MUTUAL_SIMILARITY:
+                score = (s, SequenceMatcher(None, lefts[i].key, rights[j].key).ratio())
+                by_left[i].append((score, j))
+                by_right[j].append((score, i))
+
+    def unique_best(candidates: list[tuple[tuple[float, float], int]]) -> tuple[float, int] | None:
+        ranked = sorted(candidates, reverse=True)
+        if not ranked or (len(ranked) > 1 and ranked[0][0] == ranked[1][0]):
+            return None
+        return ranked[0][0][0], ranked[0][1]
+
+    pairs = []
+    for i in rest_l:
+        best = unique_best(by_left[i])
+        if best is None:
+            continue
+        sim, j = best
+        back = unique_best(by_right[j])
+        if back is None or back[1] != i:
+            continue
+        taken_l.add(i)
+        taken_r.add(j)
+        pairs.append(Pair(lefts[i], rights[j], how, sim))
+    return pairs
 
 
 def match(
