@@ -19,12 +19,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jiradrift.cmd.reach import newest_items
 from jiradrift.compare.comparison import Comparison, InvalidPin, Pin, compare_sites
 from jiradrift.compare.mapping import InvalidMapping, ValueMappings
 from jiradrift.model.ignore import InvalidIgnoreRule
 from jiradrift.model.kinds import KINDS
 from jiradrift.model.report import display_value
 from jiradrift.model.store_errors import StoreError
+from jiradrift.snapshot.blast import REACH_HIGH, BlastRadius, ReachRule
 from jiradrift.snapshot.natural import Json, NaturalIndex
 from jiradrift.store.filesystem import FilesystemStore
 
@@ -51,14 +53,7 @@ async def load_side(spec: str, types: list[str]) -> tuple[str, list[tuple[str, J
         raise SideError(f"{spec!r} holds no complete snapshot{' of the given --type' if types else ''}")
     if len(tenants) > 1:
         raise SideError(f"{path!r} holds tenants {', '.join(tenants)}; name one as {path}@TENANT")
-    newest: dict[str, str] = {}
-    for info in sorted(infos, key=lambda i: i.captured_at, reverse=True):
-        newest.setdefault(info.type, info.snapshot_id)
-    items: list[tuple[str, Json]] = []
-    for snapshot_id in sorted(newest.values()):
-        manifest = await store.get_manifest(snapshot_id)
-        bodies = await store.get_items(set(manifest.items.values()))
-        items.extend((key, orjson.loads(bodies[digest])) for key, digest in manifest.items.items())
+    items = await newest_items(store, tenants[0], types)
     return f"{path}@{tenants[0]}", items
 
 
@@ -75,7 +70,7 @@ def render_markdown(result: Comparison, limit: int) -> str:
     if result.renames:
         lines += ["Renamed: " + "; ".join(f"{r['kind']} `{r['left']}` → `{r['right']}`" for r in result.renames), ""]
     if result.changes:
-        lines += ["| Severity | Op | Item | Path | Left | Right |", "|---|---|---|---|---|---|"]
+        lines += ["| Severity | Op | Item | Path | Left | Right | Affects |", "|---|---|---|---|---|---|---|"]
         for c in result.changes[:limit]:
             cells = [
                 c.severity.value,
@@ -84,6 +79,7 @@ def render_markdown(result: Comparison, limit: int) -> str:
                 c.path or "—",
                 "" if c.old is None else display_value(c.old, 40),
                 "" if c.new is None else display_value(c.new, 40),
+                c.affects_text(),
             ]
             lines.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
         if len(result.changes) > limit:
@@ -117,7 +113,7 @@ def _print_text(result: Comparison, limit: int) -> None:
     if not result.changes:
         return
     table = Table()
-    for column in ("Severity", "Op", "Item", "Path", "Left", "Right"):
+    for column in ("Severity", "Op", "Item", "Path", "Left", "Right", "Affects"):
         table.add_column(column, overflow="fold")
     for c in result.changes[:limit]:
         table.add_row(
@@ -127,6 +123,7 @@ def _print_text(result: Comparison, limit: int) -> None:
             c.path or "—",
             "" if c.old is None else display_value(c.old, 40),
             "" if c.new is None else display_value(c.new, 40),
+            c.affects_text(),
         )
     console.print(table)
     if len(result.changes) > limit:
@@ -158,6 +155,10 @@ def compare_command(
     ] = None,
     output: Annotated[CompareFormat, typer.Option("--format", help="text, json or markdown.")] = CompareFormat.text,
     limit: Annotated[int, typer.Option("--limit", help="Changes shown in text and markdown.")] = 200,
+    reach_high: Annotated[
+        int,
+        typer.Option("--reach-high", help="A medium change affecting this many projects counts as high (0: off)."),
+    ] = REACH_HIGH,
 ) -> None:
     """Compare two sites' stored configuration by natural key (no Jira request).
 
@@ -181,6 +182,8 @@ def compare_command(
         result = compare_sites(
             NaturalIndex.build(left_items),
             NaturalIndex.build(right_items),
+            radii=(BlastRadius.build(left_items), BlastRadius.build(right_items)),
+            reach=ReachRule(reach_high),
             left_name=left_name,
             right_name=right_name,
             ignore=ignore or [],

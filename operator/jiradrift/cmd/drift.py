@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from jiradrift.cmd import s3options
+from jiradrift.cmd.reach import Radii, annotate_page
 from jiradrift.cmd.unaccepted import Outstanding, outstanding, print_outstanding
 from jiradrift.kube.client import Kube, KubeError
 from jiradrift.model.ignore import InvalidIgnoreRule
@@ -32,6 +33,7 @@ from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport, display_value
 from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import StoreError
+from jiradrift.snapshot.blast import REACH_HIGH, ReachRule, annotate_report
 from jiradrift.snapshot.diff import diff_manifests
 from jiradrift.snapshot.drift import DriftPage, InvalidCursor, StoreDriftSource, list_drift_events
 from jiradrift.snapshot.drift_source import KubernetesDriftSource
@@ -47,6 +49,9 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+REACH_HIGH_OPTION = typer.Option(
+    REACH_HIGH, "--reach-high", help="A medium change affecting this many projects counts as high (0: off)."
+)
 _SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "dim"}
 
 
@@ -186,7 +191,8 @@ def _print_report(console: Console, report: DriftReport) -> None:
     if not report.changes:
         return
     table = Table(show_lines=False)
-    for column in ("Severity", "Op", "Item", "Path", "Old", "New"):
+    reach = any(c.affects for c in report.changes)  # the column only when some change reaches a project
+    for column in ("Severity", "Op", "Item", "Path", "Old", "New", *(("Affects",) if reach else ())):
         table.add_column(column, overflow="fold")
     for c in report.changes:
         table.add_row(
@@ -196,6 +202,7 @@ def _print_report(console: Console, report: DriftReport) -> None:
             c.path or "—",
             "" if c.old is None else display_value(c.old, 40),
             "" if c.new is None else display_value(c.new, 40),
+            *((c.affects_text(),) if reach else ()),
         )
     console.print(table)
 
@@ -221,6 +228,7 @@ def diff_command(
     ] = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="table or json.")] = OutputFormat.table,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when there is drift.")] = False,
+    reach_high: int = REACH_HIGH_OPTION,
     s3_endpoint: str = s3options.S3_ENDPOINT,
     s3_region: str = s3options.S3_REGION,
     s3_path_style: bool = s3options.S3_PATH_STYLE,
@@ -241,12 +249,14 @@ def diff_command(
         b = _open_target(snapshot_b, s3) if snapshot_b is not None else None
         try:
             reports = []
+            radii = Radii(b.store if b else a.store)
             for old_id, new_id in await _pairs(a, b, from_id, to_id, types or []):
                 new_store = b.store if b else a.store
                 old = await a.store.get_manifest(old_id)
                 new = await new_store.get_manifest(new_id)
                 reader = await _Bodies.read(a.store, new_store, old, new)
-                reports.append(diff_manifests(old, new, reader, ignore or []))
+                report = diff_manifests(old, new, reader, ignore or [])
+                reports.append(annotate_report(report, await radii.of(new.tenant), ReachRule(reach_high)))
             return reports
         finally:
             await _close(a, b)
@@ -288,6 +298,7 @@ def drift_list_command(
         bool,
         typer.Option("--backfill/--no-backfill", help="First record drift for snapshots that have no report."),
     ] = True,
+    reach_high: int = REACH_HIGH_OPTION,
     unaccepted: Annotated[
         bool,
         typer.Option(
@@ -313,7 +324,8 @@ def drift_list_command(
         try:
             if backfill and cursor is None:
                 await backfill_drift(target.store, tenant)
-            return await list_drift_events(StoreDriftSource(target.store), tenant, cursor, limit)
+            page = await list_drift_events(StoreDriftSource(target.store), tenant, cursor, limit)
+            return await annotate_page(page, Radii(target.store), ReachRule(reach_high))
         finally:
             await _close(target)
 
@@ -339,8 +351,11 @@ def drift_list_command(
         return
     console = Console()
     table = Table()
+    reach = any(e.change.affects for e in page.items)  # the column only when some change reaches a project
     for column in ("Captured", "Tenant", "Type", "Severity", "Op", "Item", "Path", "Old → New"):
         table.add_column(column, overflow="fold")
+    if reach:
+        table.add_column("Affects", overflow="fold")
     for e in page.items:
         c = e.change
         table.add_row(
@@ -352,6 +367,7 @@ def drift_list_command(
             f"{c.key} ({c.name})" if c.name else c.key,
             c.path or "—",
             f"{display_value(c.old, 30)} → {display_value(c.new, 30)}",
+            *((c.affects_text(),) if reach else ()),
         )
     console.print(table)
     shown = f"{len(page.items)} of {page.total_count} events"

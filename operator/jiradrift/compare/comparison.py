@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -31,6 +31,7 @@ from jiradrift.compare.mapping import ValueMappings
 from jiradrift.model.ignore import IgnoreRules, ItemIgnore
 from jiradrift.model.kinds import Severity, severity_of_key
 from jiradrift.model.report import Change, ChangeOp, clip_value
+from jiradrift.snapshot.blast import BlastRadius, ReachRule
 from jiradrift.snapshot.diff import diff_items, display_name
 from jiradrift.snapshot.natural import DUPLICATE_MARK, NaturalIndex, NaturalItem, reorder, rewrite_refs
 
@@ -292,6 +293,67 @@ def _translated(item: NaturalItem, renamed: dict[tuple[str, str], str]) -> Any:
     return body
 
 
+def _compare_pair(
+    result: Comparison,
+    pair: Pair,
+    rules: IgnoreRules,
+    maps: ValueMappings,
+    renamed: dict[tuple[str, str], str],
+) -> None:
+    """Count one pair and add its changes to ``result``."""
+    a, b = pair.left, pair.right
+    key = _pair_key(pair)
+    hide = rules.for_key(key) if rules else ItemIgnore(False, [])
+    if hide.whole_item and (a is None or b is None):
+        result.ignored += 1
+        return
+    sev = severity_of_key(key)
+    if a is None and b is not None:
+        result.added += 1
+        result.changes.append(Change(key, ChangeOp.ADDED, "", sev, None, clip_value(b.body), display_name(b.body)))
+        return
+    if b is None and a is not None:
+        result.removed += 1
+        result.changes.append(Change(key, ChangeOp.REMOVED, "", sev, clip_value(a.body), None, display_name(a.body)))
+        return
+    assert a is not None and b is not None
+    if pair.how in ("similar", "pinned") and a.key != b.key:
+        result.renames.append(
+            {
+                "kind": a.kind,
+                "left": a.key,
+                "right": b.key,
+                "how": pair.how,
+                "similarity": round(pair.similarity, 3),
+            }
+        )
+    left_body = _translated(a, renamed) if renamed else a.body
+    if maps:
+        left_body = maps.apply(left_body)
+        reorder(a.kind, left_body)
+    old, new = (
+        orjson.dumps(left_body, option=orjson.OPT_SORT_KEYS),
+        orjson.dumps(b.body, option=orjson.OPT_SORT_KEYS),
+    )
+    if old == new:
+        result.equal += 1
+        return
+    if hide.whole_item:
+        result.ignored += 1
+        return
+    kept = 0
+    for op, path, o, n in diff_items(key, old, new):
+        if hide.paths and hide.hides(path):
+            result.ignored += 1
+            continue
+        result.changes.append(Change(key, op, path, sev, clip_value(o), clip_value(n), display_name(b.body)))
+        kept += 1
+    if kept:
+        result.changed += 1
+    else:
+        result.equal += 1
+
+
 def compare_sites(
     left: NaturalIndex,
     right: NaturalIndex,
@@ -302,8 +364,14 @@ def compare_sites(
     mappings: ValueMappings | None = None,
     pins: Sequence[Pin] = (),
     kinds: Iterable[str] | None = None,
+    radii: tuple[BlastRadius, BlastRadius] | None = None,
+    reach: ReachRule | None = None,
 ) -> Comparison:
-    """What differs between two sites' configurations (left: the reference, e.g. production)."""
+    """What differs between two sites' configurations (left: the reference, e.g. production).
+
+    With ``radii`` (the blast radius of each site), every change carries the projects it affects on
+    the left site (on the right one for an addition), and ``reach`` may raise its severity.
+    """
     result = Comparison(left_name, right_name, unresolved=(left.unresolved, right.unresolved))
     rules = IgnoreRules(ignore)
     maps = mappings or ValueMappings()
@@ -314,59 +382,21 @@ def compare_sites(
         (p.left.kind, p.left.key): p.right.key for p in result.pairs if p.left and p.right and p.left.key != p.right.key
     }
     for pair in result.pairs:
-        a, b = pair.left, pair.right
-        key = _pair_key(pair)
-        hide = rules.for_key(key) if rules else ItemIgnore(False, [])
-        if hide.whole_item and (a is None or b is None):
-            result.ignored += 1
-            continue
-        sev = severity_of_key(key)
-        if a is None and b is not None:
-            result.added += 1
-            result.changes.append(Change(key, ChangeOp.ADDED, "", sev, None, clip_value(b.body), display_name(b.body)))
-            continue
-        if b is None and a is not None:
-            result.removed += 1
-            result.changes.append(
-                Change(key, ChangeOp.REMOVED, "", sev, clip_value(a.body), None, display_name(a.body))
-            )
-            continue
-        assert a is not None and b is not None
-        if pair.how in ("similar", "pinned") and a.key != b.key:
-            result.renames.append(
-                {
-                    "kind": a.kind,
-                    "left": a.key,
-                    "right": b.key,
-                    "how": pair.how,
-                    "similarity": round(pair.similarity, 3),
-                }
-            )
-        left_body = _translated(a, renamed) if renamed else a.body
-        if maps:
-            left_body = maps.apply(left_body)
-            reorder(a.kind, left_body)
-        old, new = (
-            orjson.dumps(left_body, option=orjson.OPT_SORT_KEYS),
-            orjson.dumps(b.body, option=orjson.OPT_SORT_KEYS),
-        )
-        if old == new:
-            result.equal += 1
-            continue
-        if hide.whole_item:
-            result.ignored += 1
-            continue
-        kept = 0
-        for op, path, o, n in diff_items(key, old, new):
-            if hide.paths and hide.hides(path):
-                result.ignored += 1
-                continue
-            result.changes.append(Change(key, op, path, sev, clip_value(o), clip_value(n), display_name(b.body)))
-            kept += 1
-        if kept:
-            result.changed += 1
-        else:
-            result.equal += 1
+        before = len(result.changes)
+        _compare_pair(result, pair, rules, maps, renamed)
+        if radii is not None and len(result.changes) > before:
+            item, radius = (pair.left, radii[0]) if pair.left else (pair.right, radii[1])
+            assert item is not None
+            found = radius.affects(f"{item.kind}/{item.ident}")
+            result.changes[before:] = [
+                replace(
+                    c,
+                    affects=found.count,
+                    affects_first=found.first,
+                    severity=reach.severity(c.severity, found.count) if reach else c.severity,
+                )
+                for c in result.changes[before:]
+            ]
     wanted = set(kinds) if kinds is not None else None
     for name in sorted(left.duplicates.keys() | right.duplicates.keys()):
         if wanted is None or name.split("/", 1)[0] in wanted:
