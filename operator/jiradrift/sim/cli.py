@@ -22,6 +22,9 @@ def sim_command(
     access_token_ttl: Annotated[int, typer.Option(help="OAuth access token lifetime in seconds.")] = 3600,
     manual_clock: Annotated[bool, typer.Option(help="Freeze time; move it with POST /_sim/clock/advance.")] = False,
     run_for: Annotated[float, typer.Option(help="Stop after this many seconds (0 = until Ctrl-C).")] = 0,
+    variant: Annotated[
+        str, typer.Option(help="production, or sandbox: the same site with other ids and known differences.")
+    ] = "production",
 ) -> None:
     """Serve an emulated Jira Cloud site on 127.0.0.1 for tests, benchmarks and the demo.
 
@@ -39,13 +42,15 @@ def sim_command(
             access_token_ttl=access_token_ttl,
             clock=clock,
             port=port,
+            variant=variant,
         )
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None
     started = time.perf_counter()
     with emulator.running() as sim:
         c = sim.credentials
-        console.print(f"[bold]Jira emulator[/] size={size} seed={seed} started in {time.perf_counter() - started:.2f}s")
+        took = time.perf_counter() - started
+        console.print(f"[bold]Jira emulator[/] size={size} seed={seed} variant={variant} started in {took:.2f}s")
         console.print(f"site URL        {sim.base_url}   (API {sim.api_url})")
         console.print(f"gateway API     {sim.gateway_api_url}")
         console.print(f"cloud id        {sim.cloud_id}")
