@@ -89,7 +89,7 @@ def test_markdown_for_a_change_ticket(production: CapturedSite, sandbox: Capture
 
 def test_errors_exit_2_and_say_what_to_do(production: CapturedSite, tmp_path: Path) -> None:
     code, out = run(str(tmp_path / "missing"), str(production.store))
-    assert code == 2 and "is not a store directory" in out
+    assert code == 2 and "neither a store directory" in out
     code, out = run(str(production.store), str(production.store), "--map", "team:a=b")
     assert code == 2 and "KIND:LEFT=RIGHT" in out
     code, out = run(str(production.store), str(production.store), "--pin", "workflow-no-equals")

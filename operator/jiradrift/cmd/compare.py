@@ -1,7 +1,8 @@
 """``jiradrift compare LEFT RIGHT``: does one site's configuration match another's (sandbox vs production)?
 
 Each side is a store written by ``jiradrift snapshot --out DIR`` (``DIR`` or ``DIR@TENANT`` when the
-store holds several tenants): the newest complete snapshot of every type is read. Items are matched
+store holds several tenants) or a JiraTenant ``NAMESPACE/NAME`` whose snapshots the operator keeps
+in the cluster (Secret or ConfigMap store): the newest complete snapshot of every type is read. Items are matched
 by natural key (:mod:`jiradrift.snapshot.natural`), so equal configurations compare equal although
 every id differs. No Jira request is made. Exit code: 0 equal, 1 different, 2 error.
 """
@@ -9,6 +10,7 @@ every id differs. No Jira request is made. Exit code: 0 equal, 1 different, 2 er
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -22,12 +24,14 @@ from rich.table import Table
 from jiradrift.cmd.reach import newest_items
 from jiradrift.compare.comparison import Comparison, InvalidPin, Pin, compare_sites
 from jiradrift.compare.mapping import InvalidMapping, ValueMappings
+from jiradrift.kube.client import Kube, KubeError
 from jiradrift.model.ignore import InvalidIgnoreRule
 from jiradrift.model.kinds import KINDS
 from jiradrift.model.report import display_value
 from jiradrift.model.store_errors import StoreError
 from jiradrift.snapshot.blast import REACH_HIGH, BlastRadius, ReachRule
 from jiradrift.snapshot.natural import Json, NaturalIndex
+from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore
 
 
@@ -41,11 +45,20 @@ class SideError(Exception):
     """A side cannot be read; the message says which and what to do."""
 
 
-async def load_side(spec: str, types: list[str]) -> tuple[str, list[tuple[str, Json]]]:
-    """(label, items of the newest complete snapshot of each type) of ``DIR`` or ``DIR@TENANT``."""
+TENANT_REF = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
+
+
+async def load_side(spec: str, types: list[str], kubeconfig: str | None = None) -> tuple[str, list[tuple[str, Json]]]:
+    """(label, items of the newest complete snapshot of each type) of ``DIR``, ``DIR@TENANT`` or a
+    JiraTenant ``NAMESPACE/NAME`` (its snapshots in the cluster's Secret or ConfigMap store)."""
     path, _, tenant = spec.partition("@")
     if not Path(path).is_dir():
-        raise SideError(f"{path!r} is not a store directory; pass one written by `jiradrift snapshot --out DIR`")
+        if TENANT_REF.match(spec):
+            return spec, await _tenant_items(spec, types, kubeconfig)
+        raise SideError(
+            f"{path!r} is neither a store directory (written by `jiradrift snapshot --out DIR`) "
+            f"nor a JiraTenant NAMESPACE/NAME"
+        )
     store = FilesystemStore.open(path)
     infos = [i for i in await store.list_snapshots(tenant or None) if i.complete and (not types or i.type in types)]
     tenants = sorted({i.tenant for i in infos})
@@ -55,6 +68,23 @@ async def load_side(spec: str, types: list[str]) -> tuple[str, list[tuple[str, J
         raise SideError(f"{path!r} holds tenants {', '.join(tenants)}; name one as {path}@TENANT")
     items = await newest_items(store, tenants[0], types)
     return f"{path}@{tenants[0]}", items
+
+
+async def _tenant_items(tenant: str, types: list[str], kubeconfig: str | None) -> list[tuple[str, Json]]:
+    namespace = tenant.split("/", 1)[0]
+    try:
+        async with await Kube.connect(kubeconfig) as kube:
+            # The operator's default store is Secrets; an operator run with --store=configmap used ConfigMaps.
+            for store in (SecretStore(kube, namespace, tenant), ConfigMapStore(kube, namespace, tenant)):
+                items = await newest_items(store, tenant, types)
+                if items:
+                    return items
+    except KubeError as exc:
+        raise SideError(f"cannot read the snapshots of JiraTenant {tenant}: {exc}") from None
+    raise SideError(
+        f"JiraTenant {tenant} has no complete snapshot{' of the given --type' if types else ''} in the "
+        f"cluster's Secret or ConfigMap store (is the name right, and has it completed a snapshot?)"
+    )
 
 
 def render_markdown(result: Comparison, limit: int) -> str:
@@ -131,8 +161,13 @@ def _print_text(result: Comparison, limit: int) -> None:
 
 
 def compare_command(
-    left: Annotated[str, typer.Argument(metavar="LEFT", help="The reference side: STORE_DIR or STORE_DIR@TENANT.")],
-    right: Annotated[str, typer.Argument(metavar="RIGHT", help="The side compared with it: STORE_DIR[@TENANT].")],
+    left: Annotated[
+        str,
+        typer.Argument(metavar="LEFT", help="The reference: STORE_DIR[@TENANT] or a JiraTenant NAMESPACE/NAME."),
+    ],
+    right: Annotated[
+        str, typer.Argument(metavar="RIGHT", help="The side compared with it: STORE_DIR[@TENANT] or NAMESPACE/NAME.")
+    ],
     types: Annotated[list[str] | None, typer.Option("--type", help="Only these snapshot types (repeatable).")] = None,
     kinds: Annotated[
         list[str] | None, typer.Option("--kind", help="Only these kinds, e.g. workflow (repeatable).")
@@ -159,11 +194,15 @@ def compare_command(
         int,
         typer.Option("--reach-high", help="A medium change affecting this many projects counts as high (0: off)."),
     ] = REACH_HIGH,
+    kubeconfig: Annotated[
+        str | None, typer.Option("--kubeconfig", help="For NAMESPACE/NAME sides (default: $KUBECONFIG, in-cluster).")
+    ] = None,
 ) -> None:
     """Compare two sites' stored configuration by natural key (no Jira request).
 
     \b
     jiradrift compare prod-store sandbox-store
+    jiradrift compare jiradrift/acme-prod jiradrift/acme-sandbox     two JiraTenants in a cluster
     jiradrift compare prod-store sandbox-store --map group:jira-administrators=sandbox-admins --format markdown
     Exit code: 0 in sync, 1 different, 2 error.
     """
@@ -176,7 +215,7 @@ def compare_command(
         pinned = [Pin.parse(p) for p in pins or []]
 
         async def both() -> tuple[tuple[str, list[tuple[str, Json]]], tuple[str, list[tuple[str, Json]]]]:
-            return await load_side(left, types or []), await load_side(right, types or [])
+            return await load_side(left, types or [], kubeconfig), await load_side(right, types or [], kubeconfig)
 
         (left_name, left_items), (right_name, right_items) = asyncio.run(both())
         result = compare_sites(
