@@ -16,7 +16,7 @@ from tests.compare.conftest import CapturedSite
 from jiradrift.model.kinds import Severity
 from jiradrift.model.report import Change, ChangeOp
 from jiradrift.sim.emulator import Emulator
-from jiradrift.snapshot.blast import BlastRadius, ReachRule, annotate
+from jiradrift.snapshot.blast import BlastRadius, ReachRule, annotate, kinds_reaching
 
 # (captured kind, usage endpoint or scheme-to-project mapping, id of the object in Jira's terms)
 USAGE_ENDPOINTS = {
@@ -116,3 +116,19 @@ def test_changes_carry_what_they_affect_and_reach_raises_severity(production: Ca
     global_context = next(k for k, b in items if k.startswith("field-context/") and b.get("isGlobalContext"))
     assert len(radius.projects(global_context)) == len(projects)
     assert radius.projects(projects[0]) == {projects[0].split("/", 1)[1]}
+
+
+def test_a_radius_built_from_the_kinds_that_reach_a_change_equals_the_full_one(production: CapturedSite) -> None:
+    items = production.items()
+    full = BlastRadius.build(items)
+    kinds = sorted({k.split("/", 1)[0] for k, _ in items})
+    reached = 0
+    for kind in kinds:
+        needed = kinds_reaching({kind})
+        pruned = BlastRadius.build((k, b) for k, b in items if k.split("/", 1)[0] in needed)
+        for key, _ in items:
+            if key.startswith(f"{kind}/"):
+                assert pruned.projects(key) == full.projects(key), key
+                reached += bool(full.projects(key))
+    assert reached > 100
+    assert kinds_reaching({"workflow"}) == {"workflow", "workflow-scheme", "project"}

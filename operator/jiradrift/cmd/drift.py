@@ -256,7 +256,8 @@ def diff_command(
                 new = await new_store.get_manifest(new_id)
                 reader = await _Bodies.read(a.store, new_store, old, new)
                 report = diff_manifests(old, new, reader, ignore or [])
-                reports.append(annotate_report(report, await radii.of(new.tenant), ReachRule(reach_high)))
+                radius = await radii.of(new.tenant, {c.kind for c in report.changes})
+                reports.append(annotate_report(report, radius, ReachRule(reach_high)))
             return reports
         finally:
             await _close(a, b)

@@ -7,18 +7,22 @@ contexts). Reading it costs one pass over those snapshots' bodies and no Jira re
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 import orjson
 
 from jiradrift.model.store import SnapshotStore
-from jiradrift.snapshot.blast import BlastRadius, ReachRule, annotate
+from jiradrift.snapshot.blast import BlastRadius, ReachRule, annotate, kinds_reaching
 from jiradrift.snapshot.drift import DriftPage
 from jiradrift.snapshot.natural import Json
 
 
-async def newest_items(store: SnapshotStore, tenant: str, types: list[str] | None = None) -> list[tuple[str, Json]]:
-    """(item key, body) of the newest complete snapshot of every type (or of ``types``) of ``tenant``."""
+async def newest_items(
+    store: SnapshotStore, tenant: str, types: list[str] | None = None, kinds: set[str] | None = None
+) -> list[tuple[str, Json]]:
+    """(item key, body) of the newest complete snapshot of every type (or of ``types``) of ``tenant``;
+    only the items of ``kinds`` when given (their bodies alone are read)."""
     newest: dict[str, str] = {}
     infos = [i for i in await store.list_snapshots(tenant) if i.complete and (not types or i.type in types)]
     for info in sorted(infos, key=lambda i: i.captured_at, reverse=True):
@@ -26,22 +30,25 @@ async def newest_items(store: SnapshotStore, tenant: str, types: list[str] | Non
     items: list[tuple[str, Json]] = []
     for snapshot_id in sorted(newest.values()):
         manifest = await store.get_manifest(snapshot_id)
-        bodies = await store.get_items(set(manifest.items.values()))
-        items.extend((key, orjson.loads(bodies[digest])) for key, digest in manifest.items.items())
+        wanted = {k: d for k, d in manifest.items.items() if kinds is None or k.split("/", 1)[0] in kinds}
+        bodies = await store.get_items(set(wanted.values()))
+        items.extend((key, orjson.loads(bodies[digest])) for key, digest in wanted.items())
     return items
 
 
 class Radii:
-    """Blast radii per tenant of one store, read once each."""
+    """Blast radii per tenant of one store, each built from the kinds that can reach the changes."""
 
     def __init__(self, store: SnapshotStore) -> None:
         self.store = store
-        self.found: dict[str, BlastRadius] = {}
+        self.found: dict[tuple[str, frozenset[str]], BlastRadius] = {}
 
-    async def of(self, tenant: str) -> BlastRadius:
-        radius = self.found.get(tenant)
+    async def of(self, tenant: str, kinds: Iterable[str]) -> BlastRadius:
+        needed = frozenset(kinds_reaching(kinds))
+        radius = self.found.get((tenant, needed))
         if radius is None:
-            radius = self.found[tenant] = BlastRadius.build(await newest_items(self.store, tenant))
+            items = await newest_items(self.store, tenant, kinds=set(needed))
+            radius = self.found[(tenant, needed)] = BlastRadius.build(items)
         return radius
 
 
@@ -49,6 +56,7 @@ async def annotate_page(page: DriftPage, radii: Radii, rule: ReachRule | None) -
     """``page`` with every event's change carrying what it affects (severity raised by ``rule``)."""
     items = []
     for event in page.items:
-        [change] = annotate([event.change], await radii.of(event.tenant), rule)
+        kinds = {e.change.kind for e in page.items if e.tenant == event.tenant}
+        [change] = annotate([event.change], await radii.of(event.tenant, kinds), rule)
         items.append(replace(event, change=change))
     return replace(page, items=items)

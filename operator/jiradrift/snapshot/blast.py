@@ -101,6 +101,26 @@ class BlastRadius:
         return Affects(len(ids), tuple(keys[:FIRST_KEYS]))
 
 
+def kinds_reaching(kinds: Iterable[str]) -> set[str]:
+    """The kinds whose bodies the radius of items of ``kinds`` needs: those kinds, every kind that
+    uses one of them (transitively), and projects. Reading only these keeps the radius of a diff
+    proportional to what can reach its changes, not to the whole site."""
+    users_of: dict[str, set[str]] = defaultdict(set)
+    for kind, rule in RULES.items():
+        for ref in rule.refs:
+            if ref.relation == "uses":
+                users_of[ref.target].add(kind)
+    needed = {"project"}
+    frontier = list(kinds)
+    while frontier:
+        kind = frontier.pop()
+        if kind in needed and kind != "project":
+            continue
+        needed.add(kind)
+        frontier.extend(users_of.get(kind, set()) - needed)
+    return needed
+
+
 def annotate(changes: Sequence[Change], radius: BlastRadius, rule: ReachRule | None = None) -> list[Change]:
     """``changes`` with what each affects, and severity raised by reach (``rule``)."""
     out = []
