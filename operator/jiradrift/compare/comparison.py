@@ -33,7 +33,7 @@ from jiradrift.model.kinds import Severity, severity_of_key
 from jiradrift.model.report import Change, ChangeOp, clip_value
 from jiradrift.snapshot.blast import BlastRadius, ReachRule
 from jiradrift.snapshot.diff import diff_items, display_name
-from jiradrift.snapshot.natural import DUPLICATE_MARK, NaturalIndex, NaturalItem, reorder, rewrite_refs
+from jiradrift.snapshot.natural import DUPLICATE_MARK, RULES, NaturalIndex, NaturalItem, reorder, rewrite_refs
 
 RENAME_SIMILARITY = 0.7
 #: Below RENAME_SIMILARITY, a pair still counts as a rename when each is the other's clear best
@@ -198,6 +198,28 @@ def _best_pairs(
     )
 
 
+def _content(item: NaturalItem) -> bytes:
+    return orjson.dumps(item.body, option=orjson.OPT_SORT_KEYS)
+
+
+def _identical_pairs(
+    lefts: list[NaturalItem], rights: list[NaturalItem], how: str
+) -> tuple[list[Pair], list[NaturalItem], list[NaturalItem]]:
+    """Pairs of items with identical bodies, in order (cheap: no similarity profile is built)."""
+    by_content: dict[bytes, list[NaturalItem]] = defaultdict(list)
+    for right in rights:
+        by_content[_content(right)].append(right)
+    pairs, rest_l = [], []
+    for left in lefts:
+        found = by_content.get(_content(left))
+        if found:
+            pairs.append(Pair(left, found.pop(0), how))
+        else:
+            rest_l.append(left)
+    used = {id(p.right) for p in pairs}
+    return pairs, rest_l, [r for r in rights if id(r) not in used]
+
+
 def _mutual_best(
     lefts: list[NaturalItem],
     rights: list[NaturalItem],
@@ -268,6 +290,8 @@ def match(
         for base in sorted(dup_bases):
             group_l = [lefts.pop(k) for k in sorted(lefts) if _base(k) == base]
             group_r = [rights.pop(k) for k in sorted(rights) if _base(k) == base]
+            found, group_l, group_r = _identical_pairs(group_l, group_r, "duplicate")
+            pairs.extend(found)
             found, rest_l, rest_r = _best_pairs(group_l, group_r, 0.0, "duplicate")
             pairs.extend(found)
             lefts.update({x.key: x for x in rest_l})
@@ -284,6 +308,12 @@ def match(
 def _pair_key(pair: Pair) -> str:
     item = pair.left or pair.right
     return item.natural_key if item else ""
+
+
+def _refers_to(kind: str, renamed: dict[tuple[str, str], str]) -> bool:
+    rule = RULES.get(kind)
+    targets = {target for target, _ in renamed}
+    return rule is not None and any(ref.target in targets for ref in rule.refs)
 
 
 def _translated(item: NaturalItem, renamed: dict[tuple[str, str], str]) -> Any:
@@ -327,10 +357,13 @@ def _compare_pair(
                 "similarity": round(pair.similarity, 3),
             }
         )
-    left_body = _translated(a, renamed) if renamed else a.body
+    left_body = _translated(a, renamed) if renamed and _refers_to(a.kind, renamed) else a.body
     if maps:
         left_body = maps.apply(left_body)
         reorder(a.kind, left_body)
+    if left_body == b.body:  # the common case, decided without serialising either body
+        result.equal += 1
+        return
     old, new = (
         orjson.dumps(left_body, option=orjson.OPT_SORT_KEYS),
         orjson.dumps(b.body, option=orjson.OPT_SORT_KEYS),
