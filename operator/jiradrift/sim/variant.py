@@ -59,6 +59,8 @@ def sandbox_differences(site: Site) -> list[KnownDifference]:
 
 
 def _renamed_workflow(site: Site) -> Json | None:
+    # Workflow schemes name workflows by name, so every workflow of this name is renamed (on larger
+    # sites the generator gives some names twice: then two workflows are renamed).
     found = [w for w in site.workflows if w["scope"]["type"] == "GLOBAL" and w["name"] != "jira"]
     return found[0] if found else None
 
