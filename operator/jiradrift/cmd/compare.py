@@ -218,10 +218,11 @@ def compare_command(
             return await load_side(left, types or [], kubeconfig), await load_side(right, types or [], kubeconfig)
 
         (left_name, left_items), (right_name, right_items) = asyncio.run(both())
+        radii = (BlastRadius.build(left_items), BlastRadius.build(right_items))  # before the bodies are resolved
         result = compare_sites(
-            NaturalIndex.build(left_items),
-            NaturalIndex.build(right_items),
-            radii=(BlastRadius.build(left_items), BlastRadius.build(right_items)),
+            NaturalIndex.build(left_items, in_place=True),
+            NaturalIndex.build(right_items, in_place=True),
+            radii=radii,
             reach=ReachRule(reach_high),
             left_name=left_name,
             right_name=right_name,
