@@ -132,3 +132,10 @@ def test_a_radius_built_from_the_kinds_that_reach_a_change_equals_the_full_one(p
                 reached += bool(full.projects(key))
     assert reached > 100
     assert kinds_reaching({"workflow"}) == {"workflow", "workflow-scheme", "project"}
+
+
+def test_without_a_projects_snapshot_the_reach_is_unknown_not_zero() -> None:
+    radius = BlastRadius.build([("workflow/w", {"id": "w", "name": "W", "statuses": [], "transitions": []})])
+    change = Change("workflow/w", ChangeOp.MODIFIED, "description", Severity.MEDIUM, "a", "b")
+    [kept] = annotate([change], radius, ReachRule(1))
+    assert kept.affects is None and kept.affects_text() == "?" and "affects" not in kept.to_dict()

@@ -122,7 +122,10 @@ def kinds_reaching(kinds: Iterable[str]) -> set[str]:
 
 
 def annotate(changes: Sequence[Change], radius: BlastRadius, rule: ReachRule | None = None) -> list[Change]:
-    """``changes`` with what each affects, and severity raised by reach (``rule``)."""
+    """``changes`` with what each affects, and severity raised by reach (``rule``); unchanged when the
+    radius knows no project (no projects snapshot was captured: the reach is unknown, not zero)."""
+    if not radius.project_keys:
+        return list(changes)
     out = []
     for change in changes:
         affects = radius.affects(change.key)
