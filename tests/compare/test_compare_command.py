@@ -14,6 +14,7 @@ from tests.compare.conftest import CapturedSite
 from typer.testing import CliRunner
 
 from jiradrift.cli import app
+from jiradrift.sim.usages import workflow_projects
 from jiradrift.sim.variant import RENAMED_GROUP, sandbox_differences
 
 GROUP_MAP = f"group:{RENAMED_GROUP[0]}={RENAMED_GROUP[1]}"
@@ -41,6 +42,10 @@ def test_sandbox_equals_production_but_for_its_known_differences(
     assert [(r["kind"], r["left"], r["right"]) for r in report["renames"]] == [
         ("workflow", renamed[0].key, renamed[0].key + " (sandbox)")
     ]
+    # Each change carries the projects it affects on the left site (Jira's usage model agrees).
+    workflow = next(w for w in production.site.workflows if w["name"] == renamed[0].key)
+    [change] = [c for c in report["changes"] if c["op"] == "renamed"]
+    assert change["affects"]["count"] == len(workflow_projects(production.site, workflow)) > 0
     # Duplicate names are matched, never dropped: each one is reported with its count on both sides.
     assert report["duplicates"] and all(d["left"] >= 2 and d["right"] >= 2 for d in report["duplicates"])
     assert report["equal"] > 300 and report["unresolved_references"]["left"] == report["unresolved_references"]["right"]

@@ -22,14 +22,14 @@ from rich.console import Console
 from rich.table import Table
 
 from jiradrift.cmd.reach import newest_items
-from jiradrift.compare.comparison import Comparison, InvalidPin, Pin, compare_sites
+from jiradrift.compare.comparison import Comparison, InvalidPin, Pin, annotate_comparison, compare_sites
 from jiradrift.compare.mapping import InvalidMapping, ValueMappings
 from jiradrift.kube.client import Kube, KubeError
 from jiradrift.model.ignore import InvalidIgnoreRule
 from jiradrift.model.kinds import KINDS
 from jiradrift.model.report import display_value
 from jiradrift.model.store_errors import StoreError
-from jiradrift.snapshot.blast import REACH_HIGH, BlastRadius, ReachRule
+from jiradrift.snapshot.blast import REACH_HIGH, BlastRadius, ReachRule, kinds_reaching
 from jiradrift.snapshot.natural import Json, NaturalIndex
 from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore
@@ -218,12 +218,9 @@ def compare_command(
             return await load_side(left, types or [], kubeconfig), await load_side(right, types or [], kubeconfig)
 
         (left_name, left_items), (right_name, right_items) = asyncio.run(both())
-        radii = (BlastRadius.build(left_items), BlastRadius.build(right_items))  # before the bodies are resolved
         result = compare_sites(
-            NaturalIndex.build(left_items, in_place=True),
-            NaturalIndex.build(right_items, in_place=True),
-            radii=radii,
-            reach=ReachRule(reach_high),
+            NaturalIndex.build(left_items),
+            NaturalIndex.build(right_items),
             left_name=left_name,
             right_name=right_name,
             ignore=ignore or [],
@@ -231,6 +228,13 @@ def compare_command(
             pins=pinned,
             kinds=kinds or None,
         )
+        # The blast radius of each side, from the kinds that can reach what differs.
+        needed = kinds_reaching({c.kind for c in result.changes})
+        radii = tuple(
+            BlastRadius.build((k, b) for k, b in side if k.split("/", 1)[0] in needed)
+            for side in (left_items, right_items)
+        )
+        annotate_comparison(result, (radii[0], radii[1]), ReachRule(reach_high))
     except (SideError, StoreError, InvalidIgnoreRule, InvalidMapping, InvalidPin, KeyError, OSError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None

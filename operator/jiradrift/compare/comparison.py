@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -31,7 +31,7 @@ from jiradrift.compare.mapping import ValueMappings
 from jiradrift.model.ignore import IgnoreRules, ItemIgnore
 from jiradrift.model.kinds import Severity, severity_of_key
 from jiradrift.model.report import Change, ChangeOp, clip_value
-from jiradrift.snapshot.blast import BlastRadius, ReachRule
+from jiradrift.snapshot.blast import BlastRadius, ReachRule, annotate
 from jiradrift.snapshot.diff import diff_items, display_name
 from jiradrift.snapshot.natural import DUPLICATE_MARK, RULES, NaturalIndex, NaturalItem, reorder, rewrite_refs
 
@@ -89,6 +89,7 @@ class Comparison:
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     unresolved: tuple[int, int] = (0, 0)
     pairs: list[Pair] = field(default_factory=list)
+    sources: list[tuple[int, str]] = field(default_factory=list)  # per change: (side, item key on that side)
 
     @property
     def different(self) -> bool:
@@ -397,13 +398,10 @@ def compare_sites(
     mappings: ValueMappings | None = None,
     pins: Sequence[Pin] = (),
     kinds: Iterable[str] | None = None,
-    radii: tuple[BlastRadius, BlastRadius] | None = None,
-    reach: ReachRule | None = None,
 ) -> Comparison:
     """What differs between two sites' configurations (left: the reference, e.g. production).
 
-    With ``radii`` (the blast radius of each site), every change carries the projects it affects on
-    the left site (on the right one for an addition), and ``reach`` may raise its severity.
+    :func:`annotate_comparison` then adds what each change affects.
     """
     result = Comparison(left_name, right_name, unresolved=(left.unresolved, right.unresolved))
     rules = IgnoreRules(ignore)
@@ -417,23 +415,26 @@ def compare_sites(
     for pair in result.pairs:
         before = len(result.changes)
         _compare_pair(result, pair, rules, maps, renamed)
-        if radii is not None and len(result.changes) > before:
-            item, radius = (pair.left, radii[0]) if pair.left else (pair.right, radii[1])
-            assert item is not None
-            found = radius.affects(f"{item.kind}/{item.ident}")
-            result.changes[before:] = [
-                replace(
-                    c,
-                    affects=found.count,
-                    affects_first=found.first,
-                    severity=reach.severity(c.severity, found.count) if reach else c.severity,
-                )
-                for c in result.changes[before:]
-            ]
+        item, side = (pair.left, 0) if pair.left else (pair.right, 1)
+        if item is not None:
+            result.sources.extend([(side, f"{item.kind}/{item.ident}")] * (len(result.changes) - before))
     wanted = set(kinds) if kinds is not None else None
     for name in sorted(left.duplicates.keys() | right.duplicates.keys()):
         if wanted is None or name.split("/", 1)[0] in wanted:
             result.duplicates.append(
                 {"name": name, "left": left.duplicates.get(name, 1), "right": right.duplicates.get(name, 1)}
             )
+    return result
+
+
+def annotate_comparison(
+    result: Comparison, radii: tuple[BlastRadius, BlastRadius], reach: ReachRule | None = None
+) -> Comparison:
+    """Every change with the projects it affects on the left site (the right one for an addition),
+    severity raised by ``reach``."""
+    changes = []
+    for change, (side, item_key) in zip(result.changes, result.sources, strict=True):
+        [annotated] = annotate([change], radii[side], reach, item_key)
+        changes.append(annotated)
+    result.changes = changes
     return result

@@ -121,14 +121,17 @@ def kinds_reaching(kinds: Iterable[str]) -> set[str]:
     return needed
 
 
-def annotate(changes: Sequence[Change], radius: BlastRadius, rule: ReachRule | None = None) -> list[Change]:
-    """``changes`` with what each affects, and severity raised by reach (``rule``); unchanged when the
+def annotate(
+    changes: Sequence[Change], radius: BlastRadius, rule: ReachRule | None = None, item_key: str | None = None
+) -> list[Change]:
+    """``changes`` (of ``item_key`` when their keys are not item keys, as in a comparison) with what each
+    affects, and severity raised by reach (``rule``); unchanged when the
     radius knows no project (no projects snapshot was captured: the reach is unknown, not zero)."""
     if not radius.project_keys:
         return list(changes)
     out = []
     for change in changes:
-        affects = radius.affects(change.key)
+        affects = radius.affects(item_key or change.key)
         severity = rule.severity(change.severity, affects.count) if rule else change.severity
         out.append(replace(change, severity=severity, affects=affects.count, affects_first=affects.first))
     return out
