@@ -35,6 +35,7 @@ from diff_bench import make_snapshots, store_snapshot
 from jiradrift.cli import app
 from jiradrift.cmd.reach import Radii
 from jiradrift.sim.emulator import Emulator
+from jiradrift.sim.variant import RENAMED_GROUP
 from jiradrift.snapshot.blast import ReachRule, annotate_report
 from jiradrift.snapshot.recording import diff_stored
 from jiradrift.store.filesystem import FilesystemStore
@@ -59,7 +60,8 @@ def capture(size: str, variant: str, out: Path) -> int:
 def _compare_in_child(left: str, right: str, conn: Any) -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
-    result = CliRunner().invoke(app, ["compare", left, right, "--format", "json"])
+    mapping = f"group:{RENAMED_GROUP[0]}={RENAMED_GROUP[1]}"  # the sandbox's declared difference
+    result = CliRunner().invoke(app, ["compare", left, right, "--format", "json", "--map", mapping])
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     conn.send({"exit": result.exit_code, "seconds": elapsed, "rss_growth_kib": after - before, "out": result.stdout})
