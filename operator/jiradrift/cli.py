@@ -67,6 +67,9 @@ app.add_typer(drift_app, name="drift")
 from jiradrift.cmd.accept import accept_command  # noqa: E402
 
 app.command("accept")(accept_command)
+from jiradrift.cmd.compare import compare_command  # noqa: E402
+
+app.command("compare")(compare_command)
 
 # --- operator (jiradrift.handlers) ----------------------------------------------------------
 from jiradrift.cmd.run import run_command  # noqa: E402

@@ -220,6 +220,12 @@ def _plan(sim: RunningEmulator) -> Plan:
     for p in projects:
         for sub in ("", "/role", "/roledetails", "/role/10002", "/role/10001", "/components", "/versions"):
             get(f"/project/{p['key']}{sub}")
+    for w in _sample(site.workflows):
+        get(f"/workflow/{w['id']}/projectUsages", maxResults=2)
+    for ws in _sample(site.workflow_schemes):
+        get(f"/workflowscheme/{ws['id']}/projectUsages")
+    for st in _sample(site.statuses):
+        get(f"/statuses/{st['id']}/projectUsages", maxResults=200)
     get("/auditing/record", limit=50)
     get("/auditing/record", offset=10, limit=1000, filter="workflow")
     return plan

@@ -33,6 +33,7 @@ from jiradrift.cmd.output import (
     text,
     write_data,
 )
+from jiradrift.cmd.reach import Radii, annotate_page
 from jiradrift.cmd.unaccepted import Outstanding, outstanding, print_many_outstanding, print_outstanding
 from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.kube.client import Kube, KubeError, resource_path
@@ -42,6 +43,7 @@ from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import StoreError
+from jiradrift.snapshot.blast import REACH_HIGH, ReachRule, annotate_report
 from jiradrift.snapshot.diff import IncomparableSnapshots, diff_manifests
 from jiradrift.snapshot.drift import DriftPage, InvalidCursor, StoreDriftSource, list_drift_events
 from jiradrift.snapshot.drift_source import KubernetesDriftSource
@@ -50,6 +52,10 @@ from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore
 from jiradrift.store.s3 import S3Store
 from jiradrift.store.s3client import S3Client, S3Config
+
+REACH_HIGH_OPTION = typer.Option(
+    REACH_HIGH, "--reach-high", help="A medium change affecting this many projects counts as high (0: off)."
+)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -196,6 +202,7 @@ def diff_command(
     output: OutputFormat | None = OUTPUT,
     legacy_format: OutputFormat | None = LEGACY_FORMAT,
     exit_code: Annotated[bool, typer.Option("--exit-code", help="Exit 1 when there is drift.")] = False,
+    reach_high: int = REACH_HIGH_OPTION,
     s3_endpoint: str = s3options.S3_ENDPOINT,
     s3_region: str = s3options.S3_REGION,
     s3_path_style: bool = s3options.S3_PATH_STYLE,
@@ -216,12 +223,15 @@ def diff_command(
         b = _open_target(snapshot_b, s3) if snapshot_b is not None else None
         try:
             reports = []
+            radii = Radii(b.store if b else a.store)
             for old_id, new_id in await _pairs(a, b, from_id, to_id, types or []):
                 new_store = b.store if b else a.store
                 old = await a.store.get_manifest(old_id)
                 new = await new_store.get_manifest(new_id)
                 reader = await _Bodies.read(a.store, new_store, old, new)
-                reports.append(diff_manifests(old, new, reader, ignore or []))
+                report = diff_manifests(old, new, reader, ignore or [])
+                radius = await radii.of(new.tenant, {c.kind for c in report.changes})
+                reports.append(annotate_report(report, radius, ReachRule(reach_high)))
             return reports
         finally:
             await _close(a, b)
@@ -271,6 +281,7 @@ def drift_list_command(
         bool,
         typer.Option("--backfill/--no-backfill", help="First record drift for snapshots that have no report."),
     ] = True,
+    reach_high: int = REACH_HIGH_OPTION,
     unaccepted: Annotated[
         bool,
         typer.Option(
@@ -305,7 +316,8 @@ def drift_list_command(
                     )
             if backfill and cursor is None:
                 await backfill_drift(target.store, tenant)
-            return await list_drift_events(StoreDriftSource(target.store), tenant, cursor, limit)
+            page = await list_drift_events(StoreDriftSource(target.store), tenant, cursor, limit)
+            return await annotate_page(page, Radii(target.store), ReachRule(reach_high))
         finally:
             await _close(target)
 
@@ -346,11 +358,13 @@ def drift_list_command(
         return
     console = Console()
     wide = fmt is OutputFormat.wide
-    table = change_table(["Captured", "Tenant", "Type"], [], wide=wide)
+    reach = any(e.change.affects for e in page.items)  # the column only when some change reaches a project
+    table = change_table(["Captured", "Tenant", "Type"], ["Affects"] if reach else [], wide=wide)
     for e in page.items:
         c = e.change
         captured = e.captured_at.strftime("%Y-%m-%d %H:%M")
-        table.add_row(captured, text(e.tenant), e.type, *change_cells(c), *([text(c.key)] if wide else []))
+        affects = [text(c.affects_text())] if reach else []
+        table.add_row(captured, text(e.tenant), e.type, *change_cells(c), *affects, *([text(c.key)] if wide else []))
     console.print(table)
     shown = f"{len(page.items)} of {page.total_count} events"
     console.print(f"page {page.page} (limit {page.limit}): {shown}", highlight=False)

@@ -154,12 +154,14 @@ def _print_report(console: Console, report: DriftReport, *, wide: bool) -> None:
     if not report.changes:
         return
     table = Table(show_lines=False)
-    columns = ["Severity", "Op", "Kind", "Name", "Path", "Old", "New"] + (["Key"] if wide else [])
+    reach = any(c.affects for c in report.changes)  # the column only when some change reaches a project
+    columns = ["Severity", "Op", "Kind", "Name", "Path", "Old", "New"]
+    columns += (["Affects"] if reach else []) + (["Key"] if wide else [])
     for column in columns:
         table.add_column(column, overflow="fold")
     width = 80 if wide else 40
     for c in by_severity(report.changes):
         kind, name = item_cells(c)
         row = [severity_cell(c.severity), c.op.value, kind, name, text(c.path) or "—", *old_new(c, width)]
-        table.add_row(*row, *([text(c.key)] if wide else []))
+        table.add_row(*row, *([text(c.affects_text())] if reach else []), *([text(c.key)] if wide else []))
     console.print(table)

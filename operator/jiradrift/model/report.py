@@ -71,13 +71,15 @@ class Change:
     old: Any = None
     new: Any = None
     name: str | None = None  # the item's display name (its ``name``, else ``value``/``key``), for people
+    affects: int | None = None  # how many projects the change reaches (None: not computed)
+    affects_first: tuple[str, ...] = ()  # the first of their keys (jiradrift.snapshot.blast)
 
     @property
     def kind(self) -> str:
         return self.key.split("/", 1)[0]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "key": self.key,
             "kind": self.kind,
             "op": self.op.value,
@@ -87,6 +89,18 @@ class Change:
             "new": self.new,
             "name": self.name,
         }
+        if self.affects is not None:
+            data["affects"] = {"count": self.affects, "first": list(self.affects_first)}
+        return data
+
+    def affects_text(self) -> str:
+        """``3: ABC, DEF, GHI`` (``+N`` for keys not listed), ``—`` for none, ``?`` when not computed."""
+        if self.affects is None:
+            return "?"
+        if not self.affects:
+            return "—"
+        more = f" +{self.affects - len(self.affects_first)}" if self.affects > len(self.affects_first) else ""
+        return f"{self.affects}: {', '.join(self.affects_first)}{more}"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Change:
@@ -98,6 +112,8 @@ class Change:
             old=data.get("old"),
             new=data.get("new"),
             name=data.get("name"),
+            affects=(data.get("affects") or {}).get("count"),
+            affects_first=tuple((data.get("affects") or {}).get("first") or ()),
         )
 
 

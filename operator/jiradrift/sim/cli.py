@@ -29,6 +29,9 @@ def sim_command(
         int, typer.Option(help="Points quota per window (1 per request + 1 per object returned); 0 = none.")
     ] = 0,
     cost_window_seconds: Annotated[float, typer.Option(help="Length of a points-quota window.")] = 3600,
+    variant: Annotated[
+        str, typer.Option(help="production, or sandbox: the same site with other ids and known differences.")
+    ] = "production",
 ) -> None:
     """Serve an emulated Jira Cloud site on 127.0.0.1 for tests, benchmarks and the demo.
 
@@ -47,6 +50,7 @@ def sim_command(
             clock=clock,
             port=port,
             audit_delay_seconds=audit_delay_seconds,
+            variant=variant,
         )
         if audit_delay_seconds < 0 or cost_points < 0 or cost_window_seconds <= 0:
             raise ValueError("--audit-delay-seconds and --cost-points must be >= 0, --cost-window-seconds > 0")
@@ -56,7 +60,8 @@ def sim_command(
     with emulator.running() as sim:
         sim.set_cost_budget(cost_points or None, window_seconds=cost_window_seconds)
         c = sim.credentials
-        console.print(f"[bold]Jira emulator[/] size={size} seed={seed} started in {time.perf_counter() - started:.2f}s")
+        took = time.perf_counter() - started
+        console.print(f"[bold]Jira emulator[/] size={size} seed={seed} variant={variant} started in {took:.2f}s")
         console.print(f"site URL        {sim.base_url}   (API {sim.api_url})")
         console.print(f"gateway API     {sim.gateway_api_url}")
         console.print(f"cloud id        {sim.cloud_id}")

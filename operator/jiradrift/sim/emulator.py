@@ -30,6 +30,7 @@ from jiradrift.sim.scopes import scopes_for
 from jiradrift.sim.server import API_PREFIX, Credentials, ServerState, build_app
 from jiradrift.sim.site import Site
 from jiradrift.sim.spec import SiteSpec
+from jiradrift.sim.variant import VARIANTS, derive
 
 T = TypeVar("T")
 START_TIMEOUT_S = 30.0
@@ -134,6 +135,7 @@ class Emulator:
         expose: bool = False,
         audit_delay_seconds: float = 0.0,
         unaudited_kinds: frozenset[str] = DEFAULT_UNAUDITED,
+        variant: str = "production",
     ) -> None:
         if host not in BIND_HOSTS and not (expose and host in EXPOSED_HOSTS):
             raise ValueError(f"the emulator binds loopback or the dev node's bridge only; got host {host!r}")
@@ -152,6 +154,10 @@ class Emulator:
         self.tls = tls
         self.public_url = public_url
         self.audit_policy = AuditPolicy(audit_delay_seconds, unaudited_kinds)
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown site variant {variant!r}; use one of {', '.join(VARIANTS)}")
+        # "sandbox": the same site with other ids and a few known differences (jiradrift.sim.variant).
+        self.variant = variant
 
     def _bind(self) -> socket.socket:
         sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
@@ -172,7 +178,7 @@ class Emulator:
     ) -> tuple[RunningEmulator, web.Application]:
         port = sock.getsockname()[1]
         base_url = self.public_url or f"{'https' if self.tls else 'http'}://{self.host}:{port}"
-        site = Site.generate(self.spec, self.seed, base_url)
+        site = derive(Site.generate(self.spec, self.seed, base_url), self.variant)
         site.audit_policy = AuditPolicy(self.audit_policy.delay_seconds, self.audit_policy.unaudited)
         default_scopes = read_only_scopes()
         oauth = AuthorizationServer(

@@ -32,6 +32,7 @@ from jiradrift.sim.requestlog import RequestLog, RequestRecord
 from jiradrift.sim.routes import OPERATIONS, Call, Handler
 from jiradrift.sim.scopes import OperationScopes, scopes_for
 from jiradrift.sim.site import ADMIN_ACCOUNT_ID, Site
+from jiradrift.sim.usages import status_usages  # noqa: F401  (registers the usage operations)
 
 API_PREFIX = "/rest/api/3"
 Deps = Callable[[], Any]

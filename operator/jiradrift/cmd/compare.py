@@ -1,0 +1,249 @@
+"""``jiradrift compare LEFT RIGHT``: does one site's configuration match another's (sandbox vs production)?
+
+Each side is a store written by ``jiradrift snapshot --out DIR`` (``DIR`` or ``DIR@TENANT`` when the
+store holds several tenants) or a JiraTenant ``NAMESPACE/NAME`` whose snapshots the operator keeps
+in the cluster (Secret or ConfigMap store): the newest complete snapshot of every type is read. Items are matched
+by natural key (:mod:`jiradrift.snapshot.natural`), so equal configurations compare equal although
+every id differs. No Jira request is made. Exit code: 0 equal, 1 different, 2 error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from jiradrift.cmd.reach import newest_items
+from jiradrift.compare.comparison import Comparison, InvalidPin, Pin, annotate_comparison, compare_sites
+from jiradrift.compare.mapping import InvalidMapping, ValueMappings
+from jiradrift.kube.client import Kube, KubeError
+from jiradrift.model.ignore import InvalidIgnoreRule
+from jiradrift.model.kinds import KINDS
+from jiradrift.model.report import display_value
+from jiradrift.model.store_errors import StoreError
+from jiradrift.snapshot.blast import REACH_HIGH, BlastRadius, ReachRule, kinds_reaching
+from jiradrift.snapshot.natural import Json, NaturalIndex
+from jiradrift.store.configmap import ConfigMapStore, SecretStore
+from jiradrift.store.filesystem import FilesystemStore
+
+
+class CompareFormat(StrEnum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class SideError(Exception):
+    """A side cannot be read; the message says which and what to do."""
+
+
+TENANT_REF = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
+
+
+async def load_side(spec: str, types: list[str], kubeconfig: str | None = None) -> tuple[str, list[tuple[str, Json]]]:
+    """(label, items of the newest complete snapshot of each type) of ``DIR``, ``DIR@TENANT`` or a
+    JiraTenant ``NAMESPACE/NAME`` (its snapshots in the cluster's Secret or ConfigMap store)."""
+    path, _, tenant = spec.partition("@")
+    if not Path(path).is_dir():
+        if TENANT_REF.match(spec):
+            return spec, await _tenant_items(spec, types, kubeconfig)
+        raise SideError(
+            f"{path!r} is neither a store directory (written by `jiradrift snapshot --out DIR`) "
+            f"nor a JiraTenant NAMESPACE/NAME"
+        )
+    store = FilesystemStore.open(path)
+    infos = [i for i in await store.list_snapshots(tenant or None) if i.complete and (not types or i.type in types)]
+    tenants = sorted({i.tenant for i in infos})
+    if not tenants:
+        raise SideError(f"{spec!r} holds no complete snapshot{' of the given --type' if types else ''}")
+    if len(tenants) > 1:
+        raise SideError(f"{path!r} holds tenants {', '.join(tenants)}; name one as {path}@TENANT")
+    items = await newest_items(store, tenants[0], types)
+    return f"{path}@{tenants[0]}", items
+
+
+async def _tenant_items(tenant: str, types: list[str], kubeconfig: str | None) -> list[tuple[str, Json]]:
+    namespace = tenant.split("/", 1)[0]
+    try:
+        async with await Kube.connect(kubeconfig) as kube:
+            # The operator's default store is Secrets; an operator run with --store=configmap used ConfigMaps.
+            for store in (SecretStore(kube, namespace, tenant), ConfigMapStore(kube, namespace, tenant)):
+                items = await newest_items(store, tenant, types)
+                if items:
+                    return items
+    except KubeError as exc:
+        raise SideError(f"cannot read the snapshots of JiraTenant {tenant}: {exc}") from None
+    raise SideError(
+        f"JiraTenant {tenant} has no complete snapshot{' of the given --type' if types else ''} in the "
+        f"cluster's Secret or ConfigMap store (is the name right, and has it completed a snapshot?)"
+    )
+
+
+def render_markdown(result: Comparison, limit: int) -> str:
+    s = result.summary()
+    verdict = "in sync" if not result.different else f"{len(result.changes)} difference(s)"
+    lines = [
+        f"## {result.left} vs {result.right}: {verdict}",
+        "",
+        f"{s['equal']} equal, {s['added']} only on the right, {s['removed']} only on the left, "
+        f"{s['changed']} changed; highest severity: {s['highest_severity'] or 'none'}.",
+        "",
+    ]
+    if result.renames:
+        lines += ["Renamed: " + "; ".join(f"{r['kind']} `{r['left']}` → `{r['right']}`" for r in result.renames), ""]
+    if result.changes:
+        lines += ["| Severity | Op | Item | Path | Left | Right | Affects |", "|---|---|---|---|---|---|---|"]
+        for c in result.changes[:limit]:
+            cells = [
+                c.severity.value,
+                c.op.value,
+                c.key,
+                c.path or "—",
+                "" if c.old is None else display_value(c.old, 40),
+                "" if c.new is None else display_value(c.new, 40),
+                c.affects_text(),
+            ]
+            lines.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
+        if len(result.changes) > limit:
+            lines.append(f"\n… and {len(result.changes) - limit} more (use -o json for all).")
+    if result.duplicates:
+        lines += [
+            "",
+            "Duplicate names (matched by content): "
+            + ", ".join(f"`{d['name']}` ({d['left']} left, {d['right']} right)" for d in result.duplicates),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _print_text(result: Comparison, limit: int) -> None:
+    console = Console()
+    s = result.summary()
+    console.print(
+        f"[bold]{result.left}[/bold] vs [bold]{result.right}[/bold]: "
+        f"{'in sync' if not result.different else 'different'}; {s['equal']} equal, {s['added']} added, "
+        f"{s['removed']} removed, {s['changed']} changed (highest: {s['highest_severity'] or 'none'}"
+        f"{f', {result.ignored} ignored' if result.ignored else ''})",
+        highlight=False,
+    )
+    for r in result.renames:
+        console.print(
+            f"  renamed {r['kind']}: {r['left']!r} → {r['right']!r} ({r['how']}, {r['similarity']})", highlight=False
+        )
+    if result.duplicates:
+        names = ", ".join(f"{d['name']} ({d['left']} left, {d['right']} right)" for d in result.duplicates)
+        console.print(f"  duplicate names, matched by content: {names}", highlight=False)
+    if not result.changes:
+        return
+    table = Table()
+    for column in ("Severity", "Op", "Item", "Path", "Left", "Right", "Affects"):
+        table.add_column(column, overflow="fold")
+    for c in result.changes[:limit]:
+        table.add_row(
+            c.severity.value,
+            c.op.value,
+            c.key,
+            c.path or "—",
+            "" if c.old is None else display_value(c.old, 40),
+            "" if c.new is None else display_value(c.new, 40),
+            c.affects_text(),
+        )
+    console.print(table)
+    if len(result.changes) > limit:
+        console.print(f"… and {len(result.changes) - limit} more (--limit, or -o json for all)")
+
+
+def compare_command(
+    left: Annotated[
+        str,
+        typer.Argument(metavar="LEFT", help="The reference: STORE_DIR[@TENANT] or a JiraTenant NAMESPACE/NAME."),
+    ],
+    right: Annotated[
+        str, typer.Argument(metavar="RIGHT", help="The side compared with it: STORE_DIR[@TENANT] or NAMESPACE/NAME.")
+    ],
+    types: Annotated[list[str] | None, typer.Option("--type", help="Only these snapshot types (repeatable).")] = None,
+    kinds: Annotated[
+        list[str] | None, typer.Option("--kind", help="Only these kinds, e.g. workflow (repeatable).")
+    ] = None,
+    ignore: Annotated[
+        list[str] | None,
+        typer.Option("--ignore", help="Ignore rule on natural keys, e.g. 'workflow/*:description' (repeatable)."),
+    ] = None,
+    mappings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="Expected value difference KIND:LEFT=RIGHT, KIND one of url, email-domain, group, account "
+            "(repeatable), e.g. 'group:jira-administrators=sandbox-administrators'.",
+        ),
+    ] = None,
+    pins: Annotated[
+        list[str] | None,
+        typer.Option("--pin", help="Match by hand: KIND/LEFT NAME=RIGHT NAME (repeatable)."),
+    ] = None,
+    output: Annotated[
+        CompareFormat, typer.Option("--output", "-o", "--format", help="text, json or markdown (-o as in kubectl).")
+    ] = CompareFormat.text,
+    limit: Annotated[int, typer.Option("--limit", help="Changes shown in text and markdown.")] = 200,
+    reach_high: Annotated[
+        int,
+        typer.Option("--reach-high", help="A medium change affecting this many projects counts as high (0: off)."),
+    ] = REACH_HIGH,
+    kubeconfig: Annotated[
+        str | None, typer.Option("--kubeconfig", help="For NAMESPACE/NAME sides (default: $KUBECONFIG, in-cluster).")
+    ] = None,
+) -> None:
+    """Compare two sites' stored configuration by natural key (no Jira request).
+
+    \b
+    jiradrift compare prod-store sandbox-store
+    jiradrift compare jiradrift/acme-prod jiradrift/acme-sandbox     two JiraTenants in a cluster
+    jiradrift compare prod-store sandbox-store --map group:jira-administrators=sandbox-admins -o markdown
+    Exit code: 0 in sync, 1 different, 2 error.
+    """
+    err = Console(stderr=True)
+    try:
+        for kind in kinds or []:
+            if kind not in KINDS:
+                raise InvalidMapping(f"unknown kind {kind!r}; kinds: {', '.join(sorted(KINDS))}")
+        maps = ValueMappings.parse(mappings or [])
+        pinned = [Pin.parse(p) for p in pins or []]
+
+        async def both() -> tuple[tuple[str, list[tuple[str, Json]]], tuple[str, list[tuple[str, Json]]]]:
+            return await load_side(left, types or [], kubeconfig), await load_side(right, types or [], kubeconfig)
+
+        (left_name, left_items), (right_name, right_items) = asyncio.run(both())
+        result = compare_sites(
+            NaturalIndex.build(left_items),
+            NaturalIndex.build(right_items),
+            left_name=left_name,
+            right_name=right_name,
+            ignore=ignore or [],
+            mappings=maps,
+            pins=pinned,
+            kinds=kinds or None,
+        )
+        # The blast radius of each side, from the kinds that can reach what differs.
+        needed = kinds_reaching({c.kind for c in result.changes})
+        radii = tuple(
+            BlastRadius.build((k, b) for k, b in side if k.split("/", 1)[0] in needed)
+            for side in (left_items, right_items)
+        )
+        annotate_comparison(result, (radii[0], radii[1]), ReachRule(reach_high))
+    except (SideError, StoreError, InvalidIgnoreRule, InvalidMapping, InvalidPin, KeyError, OSError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    if output is CompareFormat.json:
+        sys.stdout.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif output is CompareFormat.markdown:
+        sys.stdout.write(render_markdown(result, limit))
+    else:
+        _print_text(result, limit)
+    raise typer.Exit(1 if result.different else 0)

@@ -1,0 +1,1 @@
+"""Cross-site comparison: two sites' stored snapshots matched by natural key, offline."""

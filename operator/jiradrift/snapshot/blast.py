@@ -1,0 +1,142 @@
+"""Blast radius: which projects a change to an item reaches, from the mappings a snapshot captured.
+
+    radius = BlastRadius.build(items)            # (item key, body) of one site, every type
+    radius.projects("workflow/<uuid>")          # project ids, sorted
+    radius.affects("workflow-scheme/10003")     # Affects(count=40, first=("ABC", "DEF", ...))
+
+The edges are the references of :data:`jiradrift.snapshot.natural.RULES`: a ``uses`` reference
+(a project uses its workflow scheme, which uses its workflows, which use their statuses; a screen
+uses its fields) carries a change from the referenced item to its users; an ``applies`` reference
+(a field context to its projects, a priority scheme to its projects, a team-managed object to its
+project) names projects directly. A global field context applies to every project. No Jira request:
+Jira's own usage endpoints (``/workflow/{id}/projectUsages`` ...) are only the check of this in tests.
+
+Not captured, hence not counted: the project of a permission scheme (projects are captured with
+their issue type, screen, field configuration, workflow, notification and security schemes).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from jiradrift.model.kinds import Severity
+from jiradrift.model.report import Change, DriftReport
+from jiradrift.snapshot.natural import RULES, Json, references
+
+#: How many project keys a change carries (the count is always complete).
+FIRST_KEYS = 5
+#: The default reach rule: a medium change that reaches this many projects counts as high.
+REACH_HIGH = 10
+
+
+@dataclass(frozen=True)
+class Affects:
+    count: int
+    first: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReachRule:
+    """Severity takes reach into account: a ``medium`` change reaching ``high_at`` projects is ``high``."""
+
+    high_at: int = REACH_HIGH
+
+    def severity(self, severity: Severity, reach: int) -> Severity:
+        if self.high_at > 0 and severity is Severity.MEDIUM and reach >= self.high_at:
+            return Severity.HIGH
+        return severity
+
+
+class BlastRadius:
+    """The projects every item of one site reaches (memoised; the reference graph is a DAG)."""
+
+    def __init__(self) -> None:
+        self.users: dict[str, set[str]] = defaultdict(set)  # item key -> item keys that use it
+        self.applies: dict[str, set[str]] = defaultdict(set)  # item key -> project ids
+        self.everywhere: set[str] = set()  # item keys that apply to every project
+        self.project_keys: dict[str, str] = {}  # project id -> project key
+        self._memo: dict[str, frozenset[str]] = {}
+
+    @classmethod
+    def build(cls, items: Iterable[tuple[str, Json]]) -> BlastRadius:
+        radius = cls()
+        for item_key, body in items:
+            kind, _, ident = item_key.partition("/")
+            if kind == "project":
+                radius.project_keys[ident] = str(body.get("key") or ident)
+            if kind == "field-context" and body.get("isGlobalContext") and not body.get("projectIds"):
+                radius.everywhere.add(item_key)
+            if kind not in RULES:
+                continue
+            for ref, value in references(kind, body):
+                if ref.relation == "applies" and ref.target == "project":
+                    radius.applies[item_key].add(value)
+                elif ref.relation == "uses":
+                    radius.users[f"{ref.target}/{value}"].add(item_key)
+        return radius
+
+    def projects(self, item_key: str) -> frozenset[str]:
+        """Ids of the projects a change to ``item_key`` reaches."""
+        found = self._memo.get(item_key)
+        if found is not None:
+            return found
+        self._memo[item_key] = frozenset()  # a cycle (none expected) ends here instead of looping
+        out: set[str] = set(self.applies.get(item_key, ()))
+        kind, _, ident = item_key.partition("/")
+        if kind == "project":
+            out.add(ident)
+        if item_key in self.everywhere:
+            out.update(self.project_keys)
+        for user in self.users.get(item_key, ()):
+            out.update(self.projects(user))
+        result = frozenset(out)
+        self._memo[item_key] = result
+        return result
+
+    def affects(self, item_key: str) -> Affects:
+        ids = self.projects(item_key)
+        keys = sorted(self.project_keys.get(i, i) for i in ids)
+        return Affects(len(ids), tuple(keys[:FIRST_KEYS]))
+
+
+def kinds_reaching(kinds: Iterable[str]) -> set[str]:
+    """The kinds whose bodies the radius of items of ``kinds`` needs: those kinds, every kind that
+    uses one of them (transitively), and projects. Reading only these keeps the radius of a diff
+    proportional to what can reach its changes, not to the whole site."""
+    users_of: dict[str, set[str]] = defaultdict(set)
+    for kind, rule in RULES.items():
+        for ref in rule.refs:
+            if ref.relation == "uses":
+                users_of[ref.target].add(kind)
+    needed = {"project"}
+    frontier = list(kinds)
+    while frontier:
+        kind = frontier.pop()
+        if kind in needed and kind != "project":
+            continue
+        needed.add(kind)
+        frontier.extend(users_of.get(kind, set()) - needed)
+    return needed
+
+
+def annotate(
+    changes: Sequence[Change], radius: BlastRadius, rule: ReachRule | None = None, item_key: str | None = None
+) -> list[Change]:
+    """``changes`` (of ``item_key`` when their keys are not item keys, as in a comparison) with what each
+    affects, and severity raised by reach (``rule``); unchanged when the
+    radius knows no project (no projects snapshot was captured: the reach is unknown, not zero)."""
+    if not radius.project_keys:
+        return list(changes)
+    out = []
+    for change in changes:
+        affects = radius.affects(item_key or change.key)
+        severity = rule.severity(change.severity, affects.count) if rule else change.severity
+        out.append(replace(change, severity=severity, affects=affects.count, affects_first=affects.first))
+    return out
+
+
+def annotate_report(report: DriftReport, radius: BlastRadius, rule: ReachRule | None = None) -> DriftReport:
+    report.changes = annotate(report.changes, radius, rule)
+    return report
