@@ -325,7 +325,10 @@ def test_report_json_round_trips_and_first_n_gives_a_summary() -> None:
     again = DriftReport.from_json(report.to_json())
     assert again == report
     assert again.summary()["highest_severity"] == "medium"
-    assert report.first(1) == report.changes[:1] and report.first(0) == []
+    # first(n): the most severe first (the workflow change, medium, before the added screen, low)
+    [first] = report.first(1)
+    assert first.key == "workflow/1" and first.severity.rank == max(c.severity.rank for c in report.changes)
+    assert report.first(0) == [] and report.first(99) == sorted(report.changes, key=lambda c: -c.severity.rank)
 
 
 def test_changes_carry_the_items_display_name() -> None:
