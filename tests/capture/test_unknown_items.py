@@ -164,10 +164,10 @@ async def test_a_failed_parent_listing_leaves_every_dependent_unknown_not_remove
     result = await asyncio.to_thread(
         CliRunner().invoke,
         app,
-        ["diff", str(tmp_path / "store"), "--type", source.snapshot_type.value, "--format", "json"],
+        ["diff", str(tmp_path / "store"), "--type", source.snapshot_type.value, "-o", "json"],
     )
     assert result.exit_code == 0, result.output
-    [cli] = orjson.loads(result.output)["reports"]
+    [cli] = orjson.loads(result.stdout)["reports"]
     assert cli["removed"] == 0 and cli["change_count"] == 0
     assert cli["unknown"][dependent.kind] == len(children)
 

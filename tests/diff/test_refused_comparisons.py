@@ -109,7 +109,7 @@ def test_a_capture_that_read_nothing_is_refused_as_a_baseline(store_dir: Path) -
 def test_diff_store_compares_a_failed_capture_with_the_last_one_that_read_the_site(store_dir: Path) -> None:
     store = FilesystemStore.open(store_dir)
     assert asyncio.run(predecessor_of(store, "acme-fields-3")) == "acme-fields-1"  # not the failed -2
-    result = runner.invoke(app, ["diff", str(store_dir), "--type", "fields", "--format", "json"])
+    result = runner.invoke(app, ["diff", str(store_dir), "--type", "fields", "-o", "json"])
     assert result.exit_code == 0, result.output
     [report] = orjson.loads(result.stdout)["reports"]
     assert report["old_snapshot"] == "acme-fields-1" and report["new_snapshot"] == "acme-fields-3"
