@@ -176,6 +176,7 @@ def cases(at: Where) -> list[Case]:
         Case("snapshot/bad-type", ["snapshot", "--site", at.site, "--out", "x", "--type", "nope"], 2, "nope"),
         Case("diff/bad-format", ["diff", str(tmp), "--format", "xml"], 2, "--format"),
         Case("drift-list/bad-limit", ["drift", "list", str(tmp), "--limit", "many"], 2, "--limit"),
+        Case("compare/missing-store", ["compare", str(tmp / "a"), str(tmp / "b")], 2, "neither a store directory"),
         Case("accept/bad-tenant", ["accept", "--tenant", "Not_A_Name"], 2, "expected a JiraTenant name"),
         Case("sim/bad-size", ["sim", "--size", "enormous", "--port", "0"], 2, "enormous"),
         Case("run/no-namespace", ["run"], 2, "--namespace"),

@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jiradrift.cmd.errors import one_line
 from jiradrift.cmd.reach import newest_items
 from jiradrift.compare.comparison import Comparison, InvalidPin, Pin, annotate_comparison, compare_sites
 from jiradrift.compare.mapping import InvalidMapping, ValueMappings
@@ -208,7 +209,6 @@ def compare_command(
     jiradrift compare prod-store sandbox-store --map group:jira-administrators=sandbox-admins -o markdown
     Exit code: 0 in sync, 1 different, 2 error.
     """
-    err = Console(stderr=True)
     try:
         for kind in kinds or []:
             if kind not in KINDS:
@@ -238,7 +238,7 @@ def compare_command(
         )
         annotate_comparison(result, (radii[0], radii[1]), ReachRule(reach_high))
     except (SideError, StoreError, InvalidIgnoreRule, InvalidMapping, InvalidPin, KeyError, OSError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        typer.echo(f"error: {one_line(str(exc))}", err=True)  # one line, never wrapped (as every command)
         raise typer.Exit(2) from None
     if output is CompareFormat.json:
         sys.stdout.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
