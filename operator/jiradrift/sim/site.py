@@ -1242,18 +1242,6 @@ class Site:
             "associatedItems": list(associated),
         }
 
-    def record_audit(
-        self,
-        when: datetime,
-        summary: str,
-        category: str,
-        obj_name: str,
-        type_name: str,
-        changes: list[tuple[str, str, str]],
-    ) -> None:
-        rid = 10000 + len(self.audit_records)
-        self.audit_records.append(self._audit_body(rid, when, summary, category, obj_name, type_name, changes))
-
     def audit(
         self,
         when: datetime,
