@@ -92,7 +92,7 @@ LOCK_LINE = re.compile(
     r"(?P<result>acquired|denied|lost|released|error)$"
 )
 LOST_DURING = re.compile(r"lost snapshot_lock:\S+:(?P<window>\S+) during the capture")
-# the operator's line for a failed attempt (handlers/registry.py), logged at info
+# the operator's line for a failed attempt (handlers/runtime/runs.py), logged at info
 RETRIED = re.compile(r"Snapshot (?P<name>\S+): (?:UnexpectedError: )?(?P<cause>[^:;]+).*; retried in \d+s$")
 CR_PATH = f"/apis/{GROUP}/{VERSION}/namespaces/{NAMESPACE}"
 

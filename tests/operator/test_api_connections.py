@@ -21,7 +21,7 @@ from tests.operator.kube import conditions_are, make_secret, make_tenant
 
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
-from jiradrift.handlers.registry import KOPF_CONNECTIONS
+from jiradrift.handlers.runtime.kopf_setup import KOPF_CONNECTIONS
 from jiradrift.kube.client import MAX_CONNECTIONS
 
 pytestmark = pytest.mark.k8s

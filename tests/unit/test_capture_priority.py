@@ -1,4 +1,4 @@
-"""Which captures count as scheduled (handlers/priority.py): only what the operator's own schedule
+"""Which captures count as scheduled (handlers/schedule.py): only what the operator's own schedule
 makes, judged from facts a Snapshot's author cannot forge (name, the tenant's interval, the API
 server's creationTimestamp, the operator's clock); everything else is manual."""
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from jiradrift.handlers.priority import CaptureClass, capture_claim, scheduled_window
+from jiradrift.handlers.schedule import CaptureClass, capture_claim, scheduled_window
 from jiradrift.k8s.scheduling import snapshot_name
 
 NOW = datetime(2026, 12, 1, 12, 41, tzinfo=UTC)  # current 5m window: 12:40

@@ -1,11 +1,11 @@
-"""When a capture refused its window's Lease tries again (handlers/snapshot.py). Which waiting capture
+"""When a capture refused its window's Lease tries again (handlers/schedule.py). Which waiting capture
 gets the next slot: tests/unit/test_capture_priority.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from jiradrift.handlers.snapshot import denied_retry_seconds
+from jiradrift.handlers.schedule import denied_retry_seconds
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import time
 from typing import Any, cast
 
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
-from jiradrift.handlers.registry import _run_owned
+from jiradrift.handlers.runtime.runs import run_owned
 from jiradrift.handlers.state import QuietTimes
 from jiradrift.kube.client import Kube
 
@@ -28,7 +28,7 @@ async def test_a_flood_of_finished_snapshots_costs_each_event_o_1() -> None:
     ctx = OperatorContext(kube=cast(Kube, None), settings=OperatorSettings(), holder="h")
     started = time.perf_counter()
     for i in range(FLOOD):
-        await _run_owned(ctx, finished(i))
+        await run_owned(ctx, finished(i))
     took = time.perf_counter() - started
     assert len(ctx.quiet_until) == FLOOD  # every one is still quiet: none may be forgotten early
     # A sweep per event (the old rule, past 4,096 entries) is ~2 x 10^8 entry visits: tens of seconds.

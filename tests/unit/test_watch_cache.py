@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from jiradrift.handlers.cache import WatchCache, listed_uids
-from jiradrift.handlers.registry import _cached
+from jiradrift.handlers.runtime.caches import cached
 
 
 def test_values_are_grouped_and_follow_their_object() -> None:
@@ -76,7 +76,7 @@ def test_a_cached_body_is_a_deep_copy_without_managed_fields() -> None:
         "spec": {"site": "https://acme.example", "snapshotTypes": ["workflows"]},
         "status": {"conditions": [{"type": "Ready", "status": "True"}]},
     }
-    kept = _cached(body)
+    kept = cached(body)
     assert kept == {
         "metadata": {"name": "acme", "labels": {"a": "b"}},
         "spec": {"site": "https://acme.example", "snapshotTypes": ["workflows"]},

@@ -1,7 +1,7 @@
 """Capture slots: at most N captures at once, the best band first, round-robin over tenants within it.
 
     slots = PrioritySlots(32)
-    async with slots.slot(claim.band, claim.who):   # handlers/priority.py: (class, window, tried)
+    async with slots.slot(claim.band, claim.who):   # handlers/schedule.py: (class, window, tried)
         ...
 
 An ``asyncio.Semaphore`` serves waiters in arrival order. When a replica dies mid-window, the

@@ -23,15 +23,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn
 
-import kopf
-
 from jiradrift.handlers import metrics
 from jiradrift.handlers import snapshot_status as build
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.drift_summary import Attribution, tenant_drift
 from jiradrift.handlers.jiraconn import classify, credentials_for, open_client
 from jiradrift.handlers.objects import patch_labels, patch_status, read_object
-from jiradrift.handlers.priority import capture_claim
+from jiradrift.handlers.schedule import (
+    FINAL,
+    LOST_RETRY_SECONDS,
+    MAX_ATTEMPTS,
+    FailureVerdict,
+    RetryLater,
+    capture_claim,
+    decide_failure,
+    denied_retry_seconds,
+)
 from jiradrift.handlers.snapshot_status import status_patch
 from jiradrift.handlers.stored import stored_manifest, stored_or_new_drift
 from jiradrift.handlers.tenant import tenant_key
@@ -64,9 +71,6 @@ from jiradrift.snapshot.capture import capture_snapshot
 from jiradrift.tokens.tenant import tenant_may_capture
 
 log = logging.getLogger("jiradrift.snapshot")
-
-FINAL = (SnapshotPhase.COMPLETED, SnapshotPhase.INCOMPLETE, SnapshotPhase.FAILED)
-MAX_ATTEMPTS = 5
 
 
 class StepFailed(Exception):
@@ -153,7 +157,7 @@ async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
         await _wait_out_other_holder(ctx, _window_lock(ctx, key, namespace, tenant_name, snapshot_type))
     # At most max_concurrent_captures at once, from the first read on: a thousand windows opening
     # together must not become a thousand simultaneous API calls, captures and response buffers.
-    # The order is earned, not claimed: see handlers/priority.py.
+    # The order is earned, not claimed: see handlers/schedule.py (capture_claim).
     claim = capture_claim(body, ctx.watched_tenant(tenant_key(namespace, tenant_name)), ctx.clock())
     async with ctx.capture_slots.slot(claim.band, claim.who):
         await _run_slotted(ctx, body, key)
@@ -177,7 +181,7 @@ def _held_elsewhere(ctx: OperatorContext, lock: LeaseLock) -> NoReturn:
     """Someone else holds the window's Lease (or died holding it: it expires): retry when it expires."""
     metrics.LOCK_ACQUISITIONS.labels("denied").inc()
     delay = denied_retry_seconds(lock.expires_in(), ctx.settings.lease_duration_seconds)
-    raise kopf.TemporaryError(f"{lock.key} is held by another operator", delay=delay)
+    raise RetryLater(f"{lock.key} is held by another operator", delay=delay)
 
 
 def _window_lock(ctx: OperatorContext, key: str, namespace: str, tenant_name: str, snapshot_type: str) -> LeaseLock:
@@ -282,16 +286,6 @@ async def _run_locked(
         ctx.locks.pop(key, None)
 
 
-def denied_retry_seconds(expires_in: float | None, duration_seconds: int) -> float:
-    """When to try a Lease again that someone else holds: when it expires if that is soon (a dead
-    holder's, taken over then), else a third of a lease duration (a live holder usually finishes
-    first, and its Snapshot's final phase ends our retries)."""
-    every = max(5.0, duration_seconds / 3)
-    if expires_in is None:
-        return every
-    return max(1.0, min(every, expires_in + 1.0))  # +1: past the expiry, not a hair before it
-
-
 Step = Callable[[SnapshotRun], Awaitable[None]]
 
 
@@ -367,10 +361,10 @@ async def capture(run: SnapshotRun) -> None:
             )
             if hold.lost.is_set():
                 metrics.LOCK_ACQUISITIONS.labels("lost").inc()
-                raise kopf.TemporaryError(
-                    f"lost {lock.key} during the capture; another holder will finish it", delay=10
+                raise RetryLater(
+                    f"lost {lock.key} during the capture; another holder will finish it", delay=LOST_RETRY_SECONDS
                 )
-    except kopf.TemporaryError:
+    except RetryLater:
         raise
     except BudgetExceeded as exc:  # retrying cannot help: the site is larger than the budget allows
         await _finish_failed(run.ctx, run.body, exc.reason, str(exc), run.attempts, phase=SnapshotPhase.INCOMPLETE)
@@ -527,17 +521,19 @@ def _record_requests(namespace: str, tenant: str, client: Any) -> None:
 
 
 async def _retry_or_fail(run: SnapshotRun, exc: Exception) -> NoReturn:
-    """Record a failed step: Failed when retrying cannot help (or after MAX_ATTEMPTS), else Pending
-    and a kopf retry with backoff. Raises :class:`StepFailed` or ``kopf.TemporaryError``."""
+    """Record a failed step as :func:`~jiradrift.handlers.schedule.decide_failure` says: Failed
+    when retrying cannot help (or after MAX_ATTEMPTS), else Pending and a retry after its backoff.
+    Raises :class:`StepFailed` or :class:`~jiradrift.handlers.schedule.RetryLater`."""
     problem = classify(exc, run.spec)
     reason, message, attempts = problem.reason, problem.message, run.attempts
     metrics.ERRORS.labels(run.namespace, run.tenant_name, reason).inc()
-    if reason in TERMINAL_REASONS or attempts >= MAX_ATTEMPTS:
+    decision = decide_failure(reason=reason, terminal=reason in TERMINAL_REASONS, attempts=attempts)
+    if decision.verdict is FailureVerdict.GIVE_UP:
         await _finish_failed(run.ctx, run.body, reason, message, attempts)
         raise StepFailed(reason)
     status = build.retrying(attempts, MAX_ATTEMPTS, message)
     await patch_status(run.ctx.kube, run.namespace, "snapshots", run.name, status_patch(status))
-    raise kopf.TemporaryError(redact(f"{reason}: {message}"), delay=min(300, 15 * 2**attempts))
+    raise RetryLater(redact(f"{reason}: {message}"), delay=decision.delay)
 
 
 async def _finish_failed(

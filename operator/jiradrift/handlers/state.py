@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from jiradrift.handlers.acceptance import AcceptanceState
+from jiradrift.handlers.schedule import Scheduled
 from jiradrift.k8s.conditions import Problem
 from jiradrift.k8s.scheduling import EPOCH
 
@@ -27,7 +28,7 @@ class TenantState:
     problems: list[Problem] = field(default_factory=list)
     site: dict[str, str] = field(default_factory=dict)  # serverInfo of the last good check
     posted: dict[str, Posted] = field(default_factory=dict)  # condition type -> last posted transition
-    scheduled: tuple[str, tuple[str, ...]] | None = None  # (window, types) whose Snapshots exist
+    scheduled: Scheduled | None = None  # (window, types) whose Snapshots exist (handlers/schedule.py)
     pruned_at: datetime = EPOCH
     accepted_at: datetime = EPOCH  # when the accepted baselines were last compared
     acceptance: AcceptanceState = field(default_factory=AcceptanceState)

@@ -2,8 +2,8 @@
 
 Reads like the paragraph in DESIGN.md: parse the spec, resolve the Secret, check the site (not
 on every tick: a healthy tenant every ``recheck_seconds``, a failing one every
-``error_recheck_seconds``), compute the window, create the window's Snapshots, prune by
-retention, and write status. Failures become conditions and Warning Events, never exceptions
+``error_recheck_seconds``), create the window's Snapshots when ``schedule.decide_window`` says
+so, prune by retention, and write status. Failures become conditions and Warning Events, never exceptions
 that kopf would retry in a tight loop. The parts live in their own modules: ``probe`` (the
 health check), ``health`` (conditions), ``transitions`` (Events), ``retention``, ``state``.
 """
@@ -25,6 +25,7 @@ from jiradrift.handlers.health import CHECKED, conditions_from, ready_condition
 from jiradrift.handlers.objects import read_object
 from jiradrift.handlers.probe import check_site
 from jiradrift.handlers.retention import prune
+from jiradrift.handlers.schedule import TenantSchedule, WindowDecision, WindowVerdict, decide_window
 from jiradrift.handlers.snapshot_status import status_patch
 from jiradrift.handlers.state import TenantState
 from jiradrift.handlers.transitions import transition_events
@@ -33,7 +34,7 @@ from jiradrift.k8s import events
 from jiradrift.k8s.conditions import ConditionType, Reason
 from jiradrift.k8s.credentials import CredentialsProblem, auth_method
 from jiradrift.k8s.resources import Condition, JiraTenantSpec, JiraTenantStatus, SiteInfo, UnacceptedDrift
-from jiradrift.k8s.scheduling import ensure_snapshot, parse_duration, snapshot_name, window_iso, window_start
+from jiradrift.k8s.scheduling import ensure_snapshot, snapshot_name, window_iso
 from jiradrift.kube.client import KubeError, resource_path
 from jiradrift.kube.mergepatch import changed_fields
 from jiradrift.snapshot.baseline import SnapshotEntry
@@ -89,14 +90,17 @@ async def reconcile_tenant(
         conditions_from(previous, state.problems, spec, generation, now), spec, generation, now
     )
 
-    interval = parse_duration(spec.schedule.interval)
-    types = [t.value for t in spec.snapshot_types]
-    metrics.set_tenant_schedule(namespace, name, None if spec.paused else interval.total_seconds(), types)
-    start = window_start(now, interval)
+    schedule = TenantSchedule.from_spec(spec)
+    metrics.set_tenant_schedule(
+        namespace, name, None if spec.paused else schedule.interval.total_seconds(), list(schedule.types)
+    )
+    window = decide_window(
+        schedule, ready=cond.is_true(conditions, ConditionType.READY), scheduled=state.scheduled, now=now
+    )
     status = JiraTenantStatus(
         conditions=_models(conditions),
         observed_generation=generation,
-        next_snapshot_time=start + interval,
+        next_snapshot_time=window.next_at,
     )
     if state.site:
         status.site = SiteInfo.model_validate(state.site)
@@ -131,8 +135,8 @@ async def reconcile_tenant(
     # only what changes the stored status: a steady tenant costs no write
     changed = changed_fields(current, status_patch(status))
 
-    if cond.is_true(conditions, ConditionType.READY) and not spec.paused:
-        await _schedule(ctx, state, body, spec, start)
+    if window.verdict is WindowVerdict.CREATE:
+        await _schedule(ctx, state, body, window)
     if state.prune_due(now, PRUNE_SECONDS):
         try:  # retention must never block scheduling
             deleted = await prune(ctx, namespace, tenant_key(namespace, name), spec, snapshots, accepted)
@@ -212,23 +216,19 @@ def checked_in_status(status: dict[str, Any], generation: int) -> bool:
     return all(c is not None and c.get("status") == "True" and c.get("observedGeneration") == generation for c in found)
 
 
-async def _schedule(
-    ctx: OperatorContext, state: TenantState, body: dict[str, Any], spec: JiraTenantSpec, start: datetime
-) -> None:
-    """Create the window's Snapshots, once per window and type set per process (a restart
-    re-creates idempotently: 409). A create the namespace's ResourceQuota refuses is reported (a
-    Warning Event, once per window) and tried again at the next tick; the tenant's status is still
-    written."""
+async def _schedule(ctx: OperatorContext, state: TenantState, body: dict[str, Any], window: WindowDecision) -> None:
+    """Create the window's Snapshots (``decide_window`` said CREATE: once per window and type set
+    per process; a restart re-creates idempotently: 409). A create the namespace's ResourceQuota
+    refuses is reported (a Warning Event, once per window) and tried again at the next tick; the
+    tenant's status is still written."""
     meta = body["metadata"]
     namespace, name = meta["namespace"], meta["name"]
-    scheduled = (window_iso(start), tuple(t.value for t in spec.snapshot_types))
-    if state.scheduled == scheduled:
-        return
+    start = window.window
     refused = False
-    for snapshot_type in spec.snapshot_types:
-        snapshot = snapshot_name(name, snapshot_type.value, start)
+    for snapshot_type in window.types:
+        snapshot = snapshot_name(name, snapshot_type, start)
         try:
-            created = await ensure_snapshot(ctx.kube, namespace, name, meta["uid"], snapshot_type.value, start)
+            created = await ensure_snapshot(ctx.kube, namespace, name, meta["uid"], snapshot_type, start)
         except KubeError as exc:
             if not quota_exceeded(exc):
                 raise
@@ -243,7 +243,7 @@ async def _schedule(
         if created:
             log.info("created Snapshot %s for window %s", snapshot, window_iso(start))
     if not refused:
-        state.scheduled = scheduled
+        state.scheduled = window.scheduled
 
 
 def quota_exceeded(exc: KubeError) -> bool:

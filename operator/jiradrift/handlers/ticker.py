@@ -24,6 +24,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Collection
 
+from jiradrift.handlers.schedule import decide_tick
+
 log = logging.getLogger("jiradrift.tenant")
 
 Reconcile = Callable[[str, bool], Awaitable[None]]
@@ -67,21 +69,22 @@ class TenantTicker:
         self._forced.discard(tenant)
 
     def take_due(self, owned: Collection[str], now: float) -> list[tuple[str, bool]]:
-        """The owned tenants to reconcile now, each with whether to force a site check; marks them
-        busy. A tenant newly owned (first seen, or gained from another replica) is due at once, and
-        checked afresh (or trusts a status that shows its generation checked: handlers/tenant.py):
-        what this process remembers of it may be from long ago."""
+        """The owned tenants to reconcile now (``handlers/schedule.decide_tick``), each with whether
+        to force a site check; marks them busy. A tenant newly owned (first seen, or gained from
+        another replica) is due at once, and checked afresh (or trusts a status that shows its
+        generation checked: handlers/tenant.py): what this process remembers of it may be from
+        long ago."""
         owned_set = set(owned)
         self._forced &= owned_set  # a tenant another replica owns is that replica's to check
         for tenant in [t for t in self._due if t not in owned_set]:
             del self._due[tenant]  # lost: due at once if it ever comes back
         due: list[tuple[str, bool]] = []
         for tenant in owned_set - self._busy:
-            forced = tenant in self._forced or tenant not in self._due
-            if forced or self._due[tenant] <= now:
+            tick = decide_tick(forced=tenant in self._forced, due_at=self._due.get(tenant), now=now)
+            if tick.due:
                 self._forced.discard(tenant)
                 self._busy.add(tenant)
-                due.append((tenant, forced))
+                due.append((tenant, tick.check_site))
         return due
 
     def _next_wake(self, now: float) -> float:

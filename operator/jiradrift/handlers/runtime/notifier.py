@@ -1,0 +1,36 @@
+"""Drift notifications run beside the handlers, never inside a capture (jiradrift.notify)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from jiradrift.handlers import metrics
+from jiradrift.handlers.context import OperatorContext
+from jiradrift.notify import Notifier
+
+
+class NotifierTask:
+    """The notifier's task: started with the operator, stopped (and awaited) at cleanup."""
+
+    def __init__(self, ctx: OperatorContext) -> None:
+        self.ctx = ctx
+        self.running: list[tuple[Notifier, asyncio.Task[None]]] = []
+
+    async def start(self, **_: Any) -> None:
+        ctx = self.ctx
+        notifier = Notifier(
+            ctx.kube,
+            ctx.settings.notify,
+            ctx.holder,
+            ctx.settings.namespaces,
+            ctx.clock,
+            lambda *labels: metrics.NOTIFICATIONS.labels(*labels).inc(),
+            owns=ctx.owns,
+        )
+        self.running.append((notifier, asyncio.create_task(notifier.run(), name="notifier")))
+
+    async def stop(self, **_: Any) -> None:
+        for notifier, task in self.running:
+            notifier.stop()
+            await asyncio.gather(task, return_exceptions=True)
