@@ -30,8 +30,8 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any
 
-from jiradrift.k8s.resources import Schedule, SnapshotPhase, SnapshotReason
-from jiradrift.k8s.scheduling import parse_duration, snapshot_name, window_iso, window_start
+from jiradrift.api.resources import Schedule, SnapshotPhase, SnapshotReason
+from jiradrift.api.windows import parse_duration, snapshot_name, window_iso, window_start
 
 LOOKBACK_WINDOWS = 2  # a scheduled window keeps its priority while it is current and for two more
 CLOCK_SKEW = timedelta(seconds=120)  # the API server's clock (creationTimestamp) against ours

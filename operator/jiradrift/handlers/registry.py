@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import kopf
 
+from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.handlers import metrics
 from jiradrift.handlers.cache import WatchCache, listed_uids
 from jiradrift.handlers.context import OperatorContext
@@ -29,7 +30,6 @@ from jiradrift.handlers.shard import Shard
 from jiradrift.handlers.snapshot import FINAL, run_snapshot
 from jiradrift.handlers.tenant import reconcile_tenant
 from jiradrift.handlers.ticker import TenantTicker
-from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.kube.client import METADATA_LIST, KubeError, resource_path
 from jiradrift.notify import Notifier
 from jiradrift.redact import redact
