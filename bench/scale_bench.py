@@ -70,12 +70,12 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
+from jiradrift.api.credentials import ALLOWED_TENANTS_ANNOTATION
+from jiradrift.api.resources import GROUP, LABEL_WINDOW, VERSION
+from jiradrift.api.windows import parse_duration, window_label, window_start
 from jiradrift.dev.controlplane import ControlPlane, install_crds
 from jiradrift.dev.kubejson import api_requests, request_json
 from jiradrift.dev.operator_process import OperatorProcess, start_operator
-from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
-from jiradrift.k8s.resources import GROUP, LABEL_WINDOW, VERSION
-from jiradrift.k8s.scheduling import parse_duration, window_label, window_start
 from jiradrift.store.s3client import S3Client, S3Config
 from jiradrift.store.sigv4 import Credentials
 
@@ -273,7 +273,7 @@ class Replica:
             self.hwm = int(hwm.split()[1]) * 1024
 
     def owns(self, holder: str) -> bool:
-        """Holder identities are ``<POD_NAME>_<hex>`` (jiradrift.k8s.lease.holder_identity)."""
+        """Holder identities are ``<POD_NAME>_<hex>`` (jiradrift.api.locks.holder_identity)."""
         return holder.rsplit("_", 1)[0] == self.name
 
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

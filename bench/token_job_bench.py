@@ -38,9 +38,9 @@ import yaml
 from benchlib import child_process
 from kubernetes import config as k8s_config
 
+from jiradrift.api.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.dev.controlplane import ControlPlane, install_crds
 from jiradrift.dev.kubejson import api_requests, request_json
-from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
 
 TARGET_S = 60.0
 SUMMARY_PREFIX = "Token refresh job: "

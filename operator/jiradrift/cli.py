@@ -43,7 +43,7 @@ def _root(
 
 # --- foundation: CRDs and the local control plane -------------------------------------------
 from jiradrift.dev.cli import dev_app  # noqa: E402
-from jiradrift.k8s.chartgen import crds_command  # noqa: E402
+from jiradrift.generate.chart import crds_command  # noqa: E402
 
 app.command("crds")(crds_command)
 app.add_typer(dev_app, name="dev")

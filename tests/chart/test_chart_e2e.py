@@ -28,9 +28,9 @@ from chartlib import CHART, unique
 from kubernetes import client as k8s
 from tests.operator.kube import condition, get, make_secret, snapshots
 
+from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
-from jiradrift.k8s.resources import GROUP, VERSION
 
 pytestmark = pytest.mark.k8s
 

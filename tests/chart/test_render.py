@@ -13,9 +13,9 @@ import yaml
 from chartlib import CHART, CI_VALUES, KUBE_VERSION, REPO, Helm, by_kind, documents, one
 from kubernetes_validate.utils import all_versions
 
+from jiradrift.generate.chart import stale_chart_crds
+from jiradrift.generate.crds import build_crds
 from jiradrift.jira.limits import DEFAULT_LIMITS
-from jiradrift.k8s.chartgen import stale_chart_crds
-from jiradrift.k8s.crdgen import build_crds
 
 pytestmark = pytest.mark.k8s
 
@@ -40,7 +40,7 @@ def test_ci_values_render_objects_valid_for_kubernetes_1_36(helm: Helm, values: 
 
 
 def test_chart_crds_are_the_generated_crds(helm: Helm) -> None:
-    assert stale_chart_crds() == [], "run `python -m jiradrift.k8s.chartgen`"
+    assert stale_chart_crds() == [], "run `python -m jiradrift.generate.chart`"
     rendered = {d["metadata"]["name"]: d for d in by_kind(documents(helm.template()), "CustomResourceDefinition")}
     committed = {}
     for path in sorted((REPO / "crds").glob("*.yaml")):

@@ -10,8 +10,8 @@ from chartlib import CHART, KUBE_VERSION, Helm, by_kind, documents
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
+from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.dev.controlplane import ControlPlane
-from jiradrift.k8s.resources import GROUP, VERSION
 
 pytestmark = pytest.mark.k8s
 

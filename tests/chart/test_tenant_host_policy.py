@@ -10,9 +10,9 @@ from chartlib import Helm, by_kind, documents
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
+from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import wait_for
-from jiradrift.k8s.resources import GROUP, VERSION
 
 pytestmark = pytest.mark.k8s
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from tests.store.builders import put_snapshot
 
+from jiradrift.api.resources import JiraTenantSpec
 from jiradrift.handlers.stored import stored_or_new_drift
-from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.store.filesystem import FilesystemStore
 
 ITEMS, PATHS_PER_ITEM = 150, 40  # 6,000 changed paths

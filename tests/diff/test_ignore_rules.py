@@ -12,7 +12,7 @@ import time
 import pytest
 from pydantic import ValidationError
 
-from jiradrift.k8s.resources import DriftSettings
+from jiradrift.api.resources import DriftSettings
 from jiradrift.model.ignore import IgnoreRules, InvalidIgnoreRule
 
 # The rule from issue 12: a backtracking regex took 34.5 s on one 38-character path.

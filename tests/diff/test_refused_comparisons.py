@@ -16,9 +16,9 @@ import pytest
 from tests.store.builders import T0, put_bodies
 from typer.testing import CliRunner
 
+from jiradrift.api.resources import JiraTenantSpec
 from jiradrift.cli import app
 from jiradrift.handlers.stored import stored_or_new_drift
-from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.model.manifest import CaptureError, Manifest
 from jiradrift.snapshot.diff import IncomparableSnapshots, check_comparable
 from jiradrift.snapshot.recording import backfill_drift, predecessor_of

@@ -13,9 +13,9 @@ import pytest
 from kubernetes_asyncio.config import list_kube_config_contexts
 from typer.testing import CliRunner
 
+from jiradrift.api.resources import GROUP, LABEL_TENANT, LABEL_TYPE, VERSION
 from jiradrift.cli import app
 from jiradrift.dev.controlplane import ControlPlane
-from jiradrift.k8s.resources import GROUP, LABEL_TENANT, LABEL_TYPE, VERSION
 from jiradrift.kube.client import Kube, resource_path
 from jiradrift.snapshot.baseline import ANNOTATION_ACCEPTED_BY, LABEL_ACCEPTED
 

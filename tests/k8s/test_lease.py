@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 
-from jiradrift.dev.controlplane import ControlPlane
-from jiradrift.k8s.lease import (
+from jiradrift.api.locks import (
     ANNOTATION_LOCK_KEY,
     LOCK_RESULTS,
     LeaseLock,
@@ -27,6 +26,7 @@ from jiradrift.k8s.lease import (
     snapshot_lock_key,
     snapshot_lock_labels,
 )
+from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.kube.client import Kube, KubeError, resource_path
 
 pytestmark = pytest.mark.k8s
@@ -390,7 +390,7 @@ async def test_log_lines_and_counters_keep_the_greppable_phrases(
 ) -> None:
     key = snapshot_lock_key("ns/acme", "fields", WINDOW)
     before = LOCK_RESULTS.copy()
-    with caplog.at_level(logging.INFO, logger="jiradrift.k8s.lease"):
+    with caplog.at_level(logging.INFO, logger="jiradrift.api.locks"):
         a, b = make_lock(key, "a"), make_lock(key, "b")
         assert await a.try_acquire() and not await b.try_acquire() and await a.release()
         token = make_lock("token_refresh:ns/acme", "a")

@@ -24,10 +24,10 @@ from kubernetes import client as k8s
 from tests.store.builders import emulator_client
 from tests.store.hostile import GIB, zstd_bomb
 
+from jiradrift.api.resources import JiraTenantSpec
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.kubejson import request_json
 from jiradrift.handlers.stored import find_baseline
-from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.kube.client import Kube
 from jiradrift.kube.names import label_value
 from jiradrift.model.store_errors import CorruptStoredObject

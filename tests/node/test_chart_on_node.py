@@ -25,10 +25,10 @@ import pytest
 from tests.chart.chartlib import CHART
 from tests.plugins.node import OperatorImage
 
+from jiradrift.api.credentials import ALLOWED_TENANTS_ANNOTATION
+from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.dev.node import Cluster
 from jiradrift.dev.tls_jira import TlsJira, chart_values
-from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
-from jiradrift.k8s.resources import GROUP, VERSION
 
 pytestmark = pytest.mark.k8s
 

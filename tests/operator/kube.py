@@ -8,8 +8,8 @@ from typing import Any
 
 from kubernetes import client as k8s
 
-from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
-from jiradrift.k8s.resources import GROUP, VERSION
+from jiradrift.api.credentials import ALLOWED_TENANTS_ANNOTATION
+from jiradrift.api.resources import GROUP, VERSION
 
 
 def make_secret(api: k8s.ApiClient, ns: str, name: str, data: dict[str, str], tenants: str | None = "*") -> None:

@@ -12,10 +12,10 @@ import pytest
 from kubernetes import client as k8s
 from tests.operator.kube import get, make_secret, make_tenant, manual_snapshot, snapshots
 
+from jiradrift.api.resources import GROUP, VERSION
+from jiradrift.api.windows import snapshot_name, window_iso
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
-from jiradrift.k8s.resources import GROUP, VERSION
-from jiradrift.k8s.scheduling import snapshot_name, window_iso
 
 pytestmark = pytest.mark.k8s
 

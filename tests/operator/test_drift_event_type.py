@@ -18,9 +18,9 @@ from kubernetes import client as k8s
 from prometheus_client.parser import text_string_to_metric_families
 from tests.operator.kube import get, make_secret, make_tenant, manual_snapshot, snapshots
 
+from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
-from jiradrift.k8s.resources import GROUP, VERSION
 
 pytestmark = pytest.mark.k8s
 

@@ -13,10 +13,10 @@ import pytest
 from kubernetes import client as k8s
 from tests.operator.kube import condition, conditions_are, make_secret, make_tenant, manual_snapshot, snapshots
 
+from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.kubejson import api_requests
 from jiradrift.dev.operator_process import running_operator, wait_for
-from jiradrift.k8s.resources import GROUP, VERSION
 
 pytestmark = pytest.mark.k8s
 

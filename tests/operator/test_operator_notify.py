@@ -21,9 +21,9 @@ from kubernetes import client as k8s
 from tests.operator.kube import get, make_secret, make_tenant, snapshots
 from tests.receiver import Receiver
 
+from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import OperatorProcess, running_operator, wait_for
-from jiradrift.k8s.resources import GROUP, VERSION
 
 pytestmark = pytest.mark.k8s
 

@@ -16,10 +16,10 @@ import pytest
 from kubernetes import client as k8s
 from tests.operator.kube import snapshots
 
+from jiradrift.api.credentials import ALLOWED_TENANTS_ANNOTATION
+from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
-from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
-from jiradrift.k8s.resources import GROUP, VERSION
 
 pytestmark = pytest.mark.k8s
 

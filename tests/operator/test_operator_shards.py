@@ -23,12 +23,12 @@ import pytest
 from kubernetes import client as k8s
 from tests.operator.kube import condition, get, make_secret, make_tenant, snapshots
 
+from jiradrift.api.resources import GROUP, VERSION
+from jiradrift.api.windows import snapshot_name, window_iso
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import OperatorProcess, start_operator, wait_for
 from jiradrift.handlers.shard import LABEL_MEMBERSHIP, MEMBERSHIP
-from jiradrift.k8s.resources import GROUP, VERSION
-from jiradrift.k8s.scheduling import snapshot_name, window_iso
-from jiradrift.k8s.sharding import capacity
+from jiradrift.kube.sharding import capacity
 
 pytestmark = pytest.mark.k8s
 

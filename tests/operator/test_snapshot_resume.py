@@ -16,12 +16,12 @@ import pytest
 from kubernetes import client as k8s
 from tests.operator.kube import get, make_secret, make_tenant
 
+from jiradrift.api.resources import GROUP, VERSION, JiraTenantSpec
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.snapshot import FAULT_POINTS, run_snapshot
 from jiradrift.handlers.stored import find_baseline
 from jiradrift.jira.hosts import HostAllowlist
-from jiradrift.k8s.resources import GROUP, VERSION, JiraTenantSpec
 from jiradrift.kube.client import Kube
 from jiradrift.sim.emulator import RunningEmulator
 

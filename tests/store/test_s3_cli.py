@@ -17,9 +17,9 @@ from tests.plugins.s3 import S3Server
 from tests.store.builders import put_snapshot, report_with
 from typer.testing import CliRunner
 
+from jiradrift.api.resources import GROUP, LABEL_TENANT, VERSION
 from jiradrift.cli import app
 from jiradrift.dev.controlplane import ControlPlane
-from jiradrift.k8s.resources import GROUP, LABEL_TENANT, VERSION
 from jiradrift.kube.names import label_value
 from jiradrift.store.s3 import S3Store
 from jiradrift.store.s3client import S3Client

@@ -20,11 +20,11 @@ from tests.store.builders import T0, canonical, put_snapshot, report_with
 from tests.store.contract import WF_A, WF_B
 from tests.store.hostile import GIB, zstd_bomb
 
+from jiradrift.api.conditions import TERMINAL_REASONS, Reason, ReconcileError
+from jiradrift.api.resources import JiraTenantSpec
 from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.stored import find_baseline
-from jiradrift.k8s.conditions import TERMINAL_REASONS, Reason, ReconcileError
-from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.model.store_errors import CorruptStoredObject, SnapshotNotFound, StoreIntegrityError
 from jiradrift.store.codec import MAX_EXPANDED_BYTES, ZstdCodec
 from jiradrift.store.filesystem import FilesystemStore

@@ -14,9 +14,9 @@ import pytest
 from kubernetes import client as k8s
 from tokenlib import EMULATOR, create_secret, create_tenant, oauth_secret, sa_secret, secret_values, soon
 
+from jiradrift.api.locks import ANNOTATION_LOCK_KEY, format_microtime, lease_name
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.kubejson import request_json
-from jiradrift.k8s.lease import ANNOTATION_LOCK_KEY, format_microtime, lease_name
 from jiradrift.kube.client import Kube
 from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.tokens import lease_key, run_refresh_job

@@ -13,11 +13,11 @@ import pytest
 from kubernetes import client as k8s
 from tokenlib import CountingKube
 
+from jiradrift.api import locks as lease_module
+from jiradrift.api.locks import LeaseLock, lease_name
 from jiradrift.dev.kubejson import request_json
-from jiradrift.k8s import lease as lease_module
-from jiradrift.k8s.lease import LeaseLock, lease_name
 from jiradrift.kube.client import Kube
-from jiradrift.tokens.lease import lease_key, refresh_lease
+from jiradrift.tokens.refresh_lock import lease_key, refresh_lease
 
 pytestmark = pytest.mark.k8s
 

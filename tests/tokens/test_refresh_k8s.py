@@ -40,7 +40,7 @@ from jiradrift.tokens import (
     run_refresh_job,
     tenant_may_capture,
 )
-from jiradrift.tokens.lease import refresh_lease
+from jiradrift.tokens.refresh_lock import refresh_lease
 from jiradrift.tokens.secret import REAUTH_ANNOTATION, parse_time
 
 pytestmark = pytest.mark.k8s

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from jiradrift.api.windows import snapshot_name
 from jiradrift.handlers.schedule import CaptureClass, capture_claim, scheduled_window
-from jiradrift.k8s.scheduling import snapshot_name
 
 NOW = datetime(2026, 12, 1, 12, 41, tzinfo=UTC)  # current 5m window: 12:40
 TENANT: dict[str, Any] = {"metadata": {"name": "acme"}, "spec": {"schedule": {"interval": "5m"}}}

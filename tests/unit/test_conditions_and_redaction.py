@@ -4,7 +4,7 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 
-from jiradrift.k8s.conditions import find, set_condition
+from jiradrift.api.conditions import find, set_condition
 from jiradrift.logs import JsonFormatter
 from jiradrift.redact import redact
 

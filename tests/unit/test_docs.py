@@ -12,8 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from jiradrift.k8s.apidocs import REFERENCE, render_api_reference, stale_api_docs
-from jiradrift.k8s.crdgen import build_crds
+from jiradrift.generate.apidocs import REFERENCE, render_api_reference, stale_api_docs
+from jiradrift.generate.crds import build_crds
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"

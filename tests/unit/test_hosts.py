@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from jiradrift.api.credentials import CredentialsProblem, check_tenant_urls
+from jiradrift.api.resources import JiraTenantSpec
 from jiradrift.jira.auth import normalise_origin
 from jiradrift.jira.hosts import DEFAULT_ALLOWED_HOSTS, HostAllowlist, HostRefused
-from jiradrift.k8s.credentials import CredentialsProblem, check_tenant_urls
-from jiradrift.k8s.resources import JiraTenantSpec
 
 DEFAULT = HostAllowlist()
 EMULATOR = HostAllowlist.parse("127.0.0.1,localhost")

@@ -14,15 +14,15 @@ import jsonschema
 import pytest
 from tests.receiver import Receiver
 
-from jiradrift.dev.controlplane import free_port
-from jiradrift.jira.hosts import HostAllowlist
-from jiradrift.k8s.resources import (
+from jiradrift.api.resources import (
     DeliveryState,
     JiraTenantSpec,
     NotificationDelivery,
     NotificationDestination,
     NotificationType,
 )
+from jiradrift.dev.controlplane import free_port
+from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.kube.client import Kube
 from jiradrift.notify import delivery
 from jiradrift.notify.destination import DestinationProblem, check_webhook_url

@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from jiradrift.cli import app
-from jiradrift.k8s.crdgen import stale_crds
+from jiradrift.generate.crds import stale_crds
 
 ROOT = Path(__file__).resolve().parents[2]
 

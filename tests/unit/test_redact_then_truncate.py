@@ -18,13 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
+from jiradrift.api.conditions import set_condition
 from jiradrift.jira.auth import ApiTokenAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.jira.clock import FakeClock
 from jiradrift.jira.errors import BadRequest, OAuthError
 from jiradrift.jira.oauth import request_client_credentials_token
 from jiradrift.jira.token_source import StaticAuthorization
-from jiradrift.k8s.conditions import set_condition
 from jiradrift.redact import MIN_LENGTH, REDACTED, clip, redact, remember_secrets
 from jiradrift.tokens.secret import AuthKind, SecretFormatError, parse_secret
 

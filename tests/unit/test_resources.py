@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from jiradrift.k8s.crdgen import build_crds
-from jiradrift.k8s.resources import JiraTenantSpec
+from jiradrift.api.resources import JiraTenantSpec
+from jiradrift.generate.crds import build_crds
 from jiradrift.model.snapshot_types import SnapshotType
 
 

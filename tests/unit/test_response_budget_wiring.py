@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from jiradrift.api.resources import JiraTenantSpec
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.jiraconn import open_client
 from jiradrift.jira.auth import ApiTokenAuth
 from jiradrift.jira.limits import ResponseLimits
-from jiradrift.k8s.resources import JiraTenantSpec
 
 MiB = 1024 * 1024
 

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from jiradrift.api.resources import JiraTenantSpec
+from jiradrift.api.windows import snapshot_name
 from jiradrift.handlers.schedule import (
     FINISHED_QUIET_SECONDS,
     MAX_ATTEMPTS,
@@ -29,8 +31,6 @@ from jiradrift.handlers.schedule import (
     quiet_seconds,
     retry_delay,
 )
-from jiradrift.k8s.resources import JiraTenantSpec
-from jiradrift.k8s.scheduling import snapshot_name
 
 NOW = datetime(2026, 12, 1, 13, 5, 30, tzinfo=UTC)
 SIX_HOURS = TenantSchedule(timedelta(hours=6), ("workflows", "fields"))

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jiradrift.k8s.resources import DNS_SUBDOMAIN_PATTERN
-from jiradrift.k8s.scheduling import parse_duration, snapshot_name, window_start
+from jiradrift.api.resources import DNS_SUBDOMAIN_PATTERN
+from jiradrift.api.windows import parse_duration, snapshot_name, window_start
 from jiradrift.kube.names import label_value
 
 

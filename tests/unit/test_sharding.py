@@ -1,4 +1,4 @@
-"""Tenant assignment across replicas (jiradrift.k8s.sharding): balanced, stable, and only live members."""
+"""Tenant assignment across replicas (jiradrift.kube.sharding): balanced, stable, and only live members."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from jiradrift.k8s.sharding import assign, capacity, live_members, moves
 from jiradrift.kube.lease import LeaseRecord, Observation
+from jiradrift.kube.sharding import assign, capacity, live_members, moves
 
 TENANTS = [f"team-{i % 37}/site-{i}" for i in range(3000)]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from jiradrift.api.resources import SnapshotStatus
 from jiradrift.handlers.drift_summary import snapshot_drift, summary_line, tenant_drift
 from jiradrift.handlers.snapshot_status import failed, finished, retrying, status_patch
-from jiradrift.k8s.events import event_body, once_name
-from jiradrift.k8s.resources import SnapshotStatus
+from jiradrift.kube.events import event_body, once_name
 from jiradrift.model.kinds import Severity
 from jiradrift.model.manifest import CaptureError, Manifest
 from jiradrift.model.report import Change, ChangeOp, DriftReport

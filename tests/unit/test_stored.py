@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from tests.store.builders import T0, put_snapshot
 
+from jiradrift.api.resources import JiraTenantSpec
 from jiradrift.handlers.stored import stored_manifest, stored_or_new_drift
-from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.store.filesystem import FilesystemStore
 
 SPEC = JiraTenantSpec.model_validate(

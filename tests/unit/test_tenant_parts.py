@@ -7,6 +7,9 @@ from typing import Any
 
 import pytest
 
+from jiradrift.api.conditions import ConditionType, Problem, Reason, find
+from jiradrift.api.credentials import CredentialsProblem
+from jiradrift.api.resources import Condition, JiraTenantSpec, JiraTenantStatus, UnacceptedDrift
 from jiradrift.handlers.health import conditions_from, ready_condition
 from jiradrift.handlers.jiraconn import classify
 from jiradrift.handlers.retention import (
@@ -18,9 +21,6 @@ from jiradrift.handlers.retention import (
 )
 from jiradrift.handlers.state import TenantState
 from jiradrift.handlers.transitions import transition_events
-from jiradrift.k8s.conditions import ConditionType, Problem, Reason, find
-from jiradrift.k8s.credentials import CredentialsProblem
-from jiradrift.k8s.resources import Condition, JiraTenantSpec, JiraTenantStatus, UnacceptedDrift
 from jiradrift.kube import mergepatch
 from jiradrift.snapshot.baseline import SnapshotEntry, Unaccepted
 

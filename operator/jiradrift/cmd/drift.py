@@ -20,6 +20,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.cmd import s3options
 from jiradrift.cmd.cluster import ALL_NAMESPACES, CONTEXT, KUBECONFIG, NAMESPACE, TenantRef, tenant_ref
 from jiradrift.cmd.output import (
@@ -35,7 +36,6 @@ from jiradrift.cmd.output import (
 )
 from jiradrift.cmd.reach import Radii, annotate_page
 from jiradrift.cmd.unaccepted import Outstanding, outstanding, print_many_outstanding, print_outstanding
-from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.kube.client import Kube, KubeError, resource_path
 from jiradrift.kube.kubeconfig import context_namespace
 from jiradrift.model.ignore import InvalidIgnoreRule

@@ -11,6 +11,7 @@ import kopf
 import typer
 
 from jiradrift import logs
+from jiradrift.api.locks import holder_identity
 from jiradrift.cmd import s3options
 from jiradrift.cmd.snapshot import (
     CAPTURE_DEADLINE,
@@ -31,7 +32,6 @@ from jiradrift.handlers.readiness import parse_endpoint
 from jiradrift.handlers.registry import build_registry
 from jiradrift.jira.egress import ALLOWED_CIDRS_ENV, default_policy
 from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
-from jiradrift.k8s.lease import holder_identity
 from jiradrift.kube.client import Kube
 from jiradrift.notify import (
     DEFAULT_NOTIFICATION_HOSTS,

@@ -12,9 +12,9 @@ from typing import Any
 
 from rich.console import Console
 
+from jiradrift.api.resources import GROUP, LABEL_TENANT, VERSION
 from jiradrift.cmd.cluster import TenantRef
 from jiradrift.cmd.output import OutputFormat, change_cells, change_table, plural, text, write_data
-from jiradrift.k8s.resources import GROUP, LABEL_TENANT, VERSION
 from jiradrift.kube.client import Kube, KubeError, resource_path
 from jiradrift.kube.names import label_value
 from jiradrift.model.report import DriftReport

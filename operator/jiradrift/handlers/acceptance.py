@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.handlers import metrics
-from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.kube.client import Kube, resource_path
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore

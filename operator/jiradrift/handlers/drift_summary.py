@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from jiradrift.api.resources import ChangeSummary, SnapshotDrift, TenantDriftSummary
 from jiradrift.jira.audit import AuditEntry
-from jiradrift.k8s.resources import ChangeSummary, SnapshotDrift, TenantDriftSummary
 from jiradrift.model.report import DriftReport
 from jiradrift.redact import clip
 

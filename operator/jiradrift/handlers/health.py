@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from jiradrift.k8s import conditions as cond
-from jiradrift.k8s.conditions import ConditionType, Problem, Reason
-from jiradrift.k8s.resources import JiraTenantSpec
+from jiradrift.api import conditions as cond
+from jiradrift.api.conditions import ConditionType, Problem, Reason
+from jiradrift.api.resources import JiraTenantSpec
 
 CT = ConditionType
 CHECKED = (CT.CREDENTIALS_VALID, CT.REACHABLE, CT.TOKEN_FRESH, CT.SCOPES_READ_ONLY)

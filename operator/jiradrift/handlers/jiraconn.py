@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from jiradrift.api.conditions import ConditionType, Problem, Reason, ReconcileError
+from jiradrift.api.credentials import TenantSecret, check_tenant_urls, read_tenant_secret
+from jiradrift.api.resources import JiraTenantSpec
 from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.jira import errors as jira_errors
@@ -13,9 +16,6 @@ from jiradrift.jira.budget import ByteBudget
 from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.jira.limits import DEFAULT_LIMITS, ResponseLimits
 from jiradrift.jira.probe import probe_settings
-from jiradrift.k8s.conditions import ConditionType, Problem, Reason, ReconcileError
-from jiradrift.k8s.credentials import TenantSecret, check_tenant_urls, read_tenant_secret
-from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.redact import redact
 from jiradrift.tokens import ensure_fresh_token
 from jiradrift.tokens.errors import TokenError

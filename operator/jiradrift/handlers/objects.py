@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jiradrift.k8s.resources import GROUP, VERSION
+from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.kube.client import Kube, KubeError, resource_path
 from jiradrift.redact import redact_strings
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from jiradrift.api.conditions import ConditionType, Problem, Reason
+from jiradrift.api.resources import JiraTenantSpec
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.jiraconn import classify, credentials_for, open_client
-from jiradrift.k8s.conditions import ConditionType, Problem, Reason
-from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.redact import clip
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import kopf
 
+from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.runtime.caches import Caches
 from jiradrift.handlers.runtime.kopf_setup import KopfSetup
@@ -22,7 +23,6 @@ from jiradrift.handlers.runtime.runs import SnapshotRuns
 from jiradrift.handlers.runtime.tick import TenantTick
 from jiradrift.handlers.runtime.watch import WatchEvents
 from jiradrift.handlers.ticker import TenantTicker
-from jiradrift.k8s.resources import GROUP, VERSION
 
 TENANTS = (GROUP, VERSION, "jiratenants")
 SNAPSHOTS = (GROUP, VERSION, "snapshots")

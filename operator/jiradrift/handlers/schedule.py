@@ -46,8 +46,8 @@ from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from jiradrift.k8s.resources import JiraTenantSpec, Schedule, SnapshotPhase, SnapshotReason
-from jiradrift.k8s.scheduling import parse_duration, snapshot_name, window_iso, window_start
+from jiradrift.api.resources import JiraTenantSpec, Schedule, SnapshotPhase, SnapshotReason
+from jiradrift.api.windows import parse_duration, snapshot_name, window_iso, window_start
 
 FINAL = (SnapshotPhase.COMPLETED, SnapshotPhase.INCOMPLETE, SnapshotPhase.FAILED)
 MAX_ATTEMPTS = 5  # attempts at one Snapshot before it is Failed

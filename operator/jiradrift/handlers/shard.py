@@ -9,7 +9,7 @@ Every ``duration / 3`` seconds a replica renews its own Lease and lists the memb
 LIST); it owns nothing until its second round, so replicas that start together see each other
 before any of them claims a tenant. A member whose record has not changed for its duration, as
 seen on our clock, is dead; its Lease is deleted after :data:`FORGET_AFTER` durations. Tenants are assigned by
-:func:`jiradrift.k8s.sharding.assign` over the live members, so a dead replica's tenants move
+:func:`jiradrift.kube.sharding.assign` over the live members, so a dead replica's tenants move
 within about two lease durations (one to notice, plus one round), and a replica that joins takes
 about 1/N of them.
 
@@ -29,11 +29,11 @@ import logging
 import time
 from collections.abc import Callable, Collection
 
-from jiradrift.k8s.lease import LABEL_MANAGED_BY, MANAGED_BY, lease_name
-from jiradrift.k8s.resources import GROUP
-from jiradrift.k8s.sharding import DEFAULT_LOAD_FACTOR, assign, live_members, moves
+from jiradrift.api.locks import LABEL_MANAGED_BY, MANAGED_BY, lease_name
+from jiradrift.api.resources import GROUP
 from jiradrift.kube.client import Kube, KubeError, resource_path
 from jiradrift.kube.lease import Lease, LeaseError, LeaseRecord, Observation, observe
+from jiradrift.kube.sharding import DEFAULT_LOAD_FACTOR, assign, live_members, moves
 
 log = logging.getLogger("jiradrift.shard")
 

@@ -23,6 +23,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn
 
+from jiradrift.api.conditions import TERMINAL_REASONS, Reason
+from jiradrift.api.locks import LeaseLock, snapshot_lock_key, snapshot_lock_labels
+from jiradrift.api.resources import (
+    LABEL_DRIFT,
+    LABEL_NOTIFY,
+    LABEL_TENANT,
+    LABEL_TYPE,
+    JiraTenantSpec,
+    JiraTenantStatus,
+    LockRecord,
+    SnapshotPhase,
+    SnapshotStatus,
+)
 from jiradrift.handlers import metrics
 from jiradrift.handlers import snapshot_status as build
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
@@ -45,20 +58,7 @@ from jiradrift.handlers.tenant import tenant_key
 from jiradrift.jira.audit import attribute, audit_entries
 from jiradrift.jira.client import JiraClient
 from jiradrift.jira.errors import JiraError
-from jiradrift.k8s import events
-from jiradrift.k8s.conditions import TERMINAL_REASONS, Reason
-from jiradrift.k8s.lease import LeaseLock, snapshot_lock_key, snapshot_lock_labels
-from jiradrift.k8s.resources import (
-    LABEL_DRIFT,
-    LABEL_NOTIFY,
-    LABEL_TENANT,
-    LABEL_TYPE,
-    JiraTenantSpec,
-    JiraTenantStatus,
-    LockRecord,
-    SnapshotPhase,
-    SnapshotStatus,
-)
+from jiradrift.kube import events
 from jiradrift.kube.lease import LeaseError
 from jiradrift.kube.names import label_value
 from jiradrift.model.manifest import Manifest

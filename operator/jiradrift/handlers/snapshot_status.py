@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from jiradrift.api import conditions as cond
+from jiradrift.api.conditions import ConditionType
+from jiradrift.api.resources import Condition, LockRecord, SnapshotPhase, SnapshotStatus, StorageRef
 from jiradrift.handlers.drift_summary import Attribution, snapshot_drift, summary_line
-from jiradrift.k8s import conditions as cond
-from jiradrift.k8s.conditions import ConditionType
-from jiradrift.k8s.resources import Condition, LockRecord, SnapshotPhase, SnapshotStatus, StorageRef
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from jiradrift.api.conditions import Problem
+from jiradrift.api.windows import EPOCH
 from jiradrift.handlers.acceptance import AcceptanceState
 from jiradrift.handlers.schedule import Scheduled
-from jiradrift.k8s.conditions import Problem
-from jiradrift.k8s.scheduling import EPOCH
 
 # (status, reason) of a condition, as last posted in an Event
 Posted = tuple[str, str | None]

@@ -11,8 +11,8 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from jiradrift.k8s.conditions import Reason, ReconcileError
-from jiradrift.k8s.resources import JiraTenantSpec
+from jiradrift.api.conditions import Reason, ReconcileError
+from jiradrift.api.resources import JiraTenantSpec
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore

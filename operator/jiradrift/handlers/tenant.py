@@ -18,6 +18,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from jiradrift.api import conditions as cond
+from jiradrift.api.conditions import ConditionType, Reason
+from jiradrift.api.credentials import CredentialsProblem, auth_method
+from jiradrift.api.resources import Condition, JiraTenantSpec, JiraTenantStatus, SiteInfo, UnacceptedDrift
+from jiradrift.api.windows import ensure_snapshot, snapshot_name, window_iso
 from jiradrift.handlers import metrics
 from jiradrift.handlers.acceptance import reconcile_acceptance
 from jiradrift.handlers.context import OperatorContext
@@ -29,12 +34,7 @@ from jiradrift.handlers.schedule import TenantSchedule, WindowDecision, WindowVe
 from jiradrift.handlers.snapshot_status import status_patch
 from jiradrift.handlers.state import TenantState
 from jiradrift.handlers.transitions import transition_events
-from jiradrift.k8s import conditions as cond
-from jiradrift.k8s import events
-from jiradrift.k8s.conditions import ConditionType, Reason
-from jiradrift.k8s.credentials import CredentialsProblem, auth_method
-from jiradrift.k8s.resources import Condition, JiraTenantSpec, JiraTenantStatus, SiteInfo, UnacceptedDrift
-from jiradrift.k8s.scheduling import ensure_snapshot, snapshot_name, window_iso
+from jiradrift.kube import events
 from jiradrift.kube.client import KubeError, resource_path
 from jiradrift.kube.mergepatch import changed_fields
 from jiradrift.snapshot.baseline import SnapshotEntry

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from jiradrift.api import conditions as cond
+from jiradrift.api.conditions import ConditionType, Reason
 from jiradrift.handlers.state import Posted
-from jiradrift.k8s import conditions as cond
-from jiradrift.k8s.conditions import ConditionType, Reason
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,2 @@
-"""Kubernetes access: one async client, one pager, one conflict-retry helper, the API names."""
+"""Kubernetes plumbing: one async client and pager, merge patches, names, Events, the Lease algorithm,
+and replica membership and sharding."""

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from jiradrift.k8s.resources import DeliveryState, NotificationDelivery, NotificationDestination
+from jiradrift.api.resources import DeliveryState, NotificationDelivery, NotificationDestination
 from jiradrift.notify.message import severity_at_least
 
 MAX_ERROR_CHARS = 1024

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from jiradrift.api.credentials import CredentialsProblem, decode_secret_data, read_opted_in_secret
+from jiradrift.api.resources import NotificationDestination
 from jiradrift.jira.hosts import HostAllowlist, internal_reason, is_loopback
-from jiradrift.k8s.credentials import CredentialsProblem, decode_secret_data, read_opted_in_secret
-from jiradrift.k8s.resources import NotificationDestination
 from jiradrift.kube.client import Kube
 from jiradrift.redact import remember_secrets
 

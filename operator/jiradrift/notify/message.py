@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from jiradrift.k8s.resources import API_VERSION
+from jiradrift.api.resources import API_VERSION
 
 PAYLOAD_API_VERSION = API_VERSION
 PAYLOAD_KIND = "DriftNotification"

@@ -21,9 +21,7 @@ from typing import Any, cast
 
 import httpx
 
-from jiradrift.jira.hosts import HostAllowlist
-from jiradrift.k8s import events
-from jiradrift.k8s.resources import (
+from jiradrift.api.resources import (
     GROUP,
     LABEL_NOTIFY,
     VERSION,
@@ -31,6 +29,8 @@ from jiradrift.k8s.resources import (
     JiraTenantSpec,
     NotificationDelivery,
 )
+from jiradrift.jira.hosts import HostAllowlist
+from jiradrift.kube import events
 from jiradrift.kube.client import Kube, KubeError, resource_path, retry_on_conflict
 from jiradrift.notify import delivery
 from jiradrift.notify.delivery import DeliveryPolicy

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from jiradrift.k8s.conditions import ConditionType, Reason
-from jiradrift.k8s.resources import GROUP, LABEL_DRIFT, LABEL_TYPE
+from jiradrift.api.conditions import ConditionType, Reason
+from jiradrift.api.resources import GROUP, LABEL_DRIFT, LABEL_TYPE
 from jiradrift.model.kinds import Severity
 from jiradrift.model.report import DriftReport
 

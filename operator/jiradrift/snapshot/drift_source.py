@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime
 
-from jiradrift.k8s.resources import GROUP, LABEL_TENANT, VERSION
+from jiradrift.api.resources import GROUP, LABEL_TENANT, VERSION
 from jiradrift.kube.client import Kube, resource_path
 from jiradrift.kube.names import label_value
 from jiradrift.model.report import Change

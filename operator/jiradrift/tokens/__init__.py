@@ -25,7 +25,6 @@ from jiradrift.tokens.errors import (
     WriteScopesRefused,
 )
 from jiradrift.tokens.job import JobSummary, run_refresh_job
-from jiradrift.tokens.lease import lease_key
 from jiradrift.tokens.refresh import (
     Outcome,
     RefreshResult,
@@ -33,6 +32,7 @@ from jiradrift.tokens.refresh import (
     TokenState,
     ensure_fresh_token,
 )
+from jiradrift.tokens.refresh_lock import lease_key
 from jiradrift.tokens.secret import AuthKind, TokenSecret, parse_secret
 from jiradrift.tokens.tenant import CaptureVerdict, tenant_auth, tenant_may_capture
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import typer
 
 from jiradrift import logs
+from jiradrift.api.windows import parse_duration
 from jiradrift.jira.egress import ALLOWED_CIDRS_ENV, default_policy
 from jiradrift.jira.errors import OAuthError
 from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
-from jiradrift.k8s.scheduling import parse_duration
 from jiradrift.kube.client import Kube
 from jiradrift.kube.kubeconfig import context_namespace
 from jiradrift.tokens.errors import TokenError
@@ -74,7 +74,7 @@ def refresh_tokens_command(
         raise typer.BadParameter(str(exc), param_hint=ALLOWED_CIDRS_ENV) from None
     logs.configure(logging.INFO, json_format=log_format == "json")
     # One line per refreshed tenant is enough; the Lease's acquired/released lines would triple it.
-    logging.getLogger("jiradrift.k8s.lease").setLevel(logging.WARNING)
+    logging.getLogger("jiradrift.api.locks").setLevel(logging.WARNING)
 
     async def main() -> int:
         # In-cluster credentials in a pod, else --kubeconfig / KUBECONFIG / ~/.kube/config.

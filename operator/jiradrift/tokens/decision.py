@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from jiradrift.k8s.credentials import opt_in_message, secret_opts_in
+from jiradrift.api.credentials import opt_in_message, secret_opts_in
 from jiradrift.tokens.secret import AuthKind, SecretFormatError, TokenSecret, format_time, parse_secret
 
 

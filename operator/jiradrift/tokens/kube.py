@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from jiradrift.k8s.resources import GROUP, VERSION
+from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.kube.client import Kube, KubeError, resource_path
 
 PLURAL = "jiratenants"

@@ -24,13 +24,13 @@ from urllib.parse import urlencode
 import httpx
 from aiohttp import web
 
+from jiradrift.api.credentials import ALLOWED_TENANTS_ANNOTATION, opt_in_message, secret_opts_in
+from jiradrift.api.resources import GROUP
 from jiradrift.jira.clock import SystemClock
 from jiradrift.jira.egress import checked_client
 from jiradrift.jira.hosts import HostAllowlist, HostRefused
 from jiradrift.jira.oauth import exchange_authorization_code, write_scopes
 from jiradrift.jira.transport import default_ssl_context
-from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION, opt_in_message, secret_opts_in
-from jiradrift.k8s.resources import GROUP
 from jiradrift.kube.client import Kube, KubeError
 from jiradrift.tokens.kube import KubeOps
 from jiradrift.tokens.refresh import TokenRefresher, WallClock

@@ -41,6 +41,9 @@ from typing import Any, Protocol
 
 import httpx
 
+from jiradrift.api import conditions as cond
+from jiradrift.api.locks import LeaseError, LeaseLock, holder_identity
+from jiradrift.api.resources import API_VERSION
 from jiradrift.jira.clock import SystemClock
 from jiradrift.jira.egress import checked_client
 from jiradrift.jira.errors import OAuthError, ReauthorizationRequired
@@ -52,10 +55,7 @@ from jiradrift.jira.oauth import (
     write_scopes,
 )
 from jiradrift.jira.transport import default_ssl_context
-from jiradrift.k8s import conditions as cond
-from jiradrift.k8s import events
-from jiradrift.k8s.lease import LeaseError, LeaseLock, holder_identity
-from jiradrift.k8s.resources import API_VERSION
+from jiradrift.kube import events
 from jiradrift.kube.client import Kube, KubeError, retry_on_conflict
 from jiradrift.redact import redact, remember_secrets
 from jiradrift.tokens.decision import Action, Decision, decide
@@ -73,7 +73,7 @@ from jiradrift.tokens.errors import (
     WriteScopesRefused,
 )
 from jiradrift.tokens.kube import KubeOps
-from jiradrift.tokens.lease import refresh_lease
+from jiradrift.tokens.refresh_lock import refresh_lease
 from jiradrift.tokens.secret import (
     ACCESS_TOKEN,
     EXPIRES_AT,

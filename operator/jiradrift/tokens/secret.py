@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from jiradrift.k8s.credentials import REQUIRED_KEYS, decode_secret_value
-from jiradrift.k8s.resources import GROUP
+from jiradrift.api.credentials import REQUIRED_KEYS, decode_secret_value
+from jiradrift.api.resources import GROUP
 from jiradrift.redact import MIN_LENGTH, remember_secrets, too_short
 
 CLIENT_ID = "client_id"

@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from jiradrift.api import conditions as cond
+from jiradrift.api.credentials import CredentialsProblem, auth_method
+from jiradrift.api.resources import JiraTenantSpec
 from jiradrift.jira.oauth import write_scopes
-from jiradrift.k8s import conditions as cond
-from jiradrift.k8s.credentials import CredentialsProblem, auth_method
-from jiradrift.k8s.resources import JiraTenantSpec
 from jiradrift.tokens.errors import UnsupportedAuth
 from jiradrift.tokens.scopes import write_scopes_message
 from jiradrift.tokens.secret import AuthKind, format_time

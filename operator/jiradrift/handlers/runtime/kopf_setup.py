@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import kopf
 
-from jiradrift.k8s.resources import GROUP
+from jiradrift.api.resources import GROUP
 
 KOPF_CONNECTIONS = 16  # kopf's API requests in flight at once (patches, events), besides its watches
 

@@ -10,9 +10,9 @@ import asyncio
 import logging
 from typing import Any
 
+from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.handlers.cache import listed_uids
 from jiradrift.handlers.runtime.caches import Caches
-from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.kube.client import METADATA_LIST, Kube, KubeError, resource_path
 
 log = logging.getLogger("jiradrift.handlers")

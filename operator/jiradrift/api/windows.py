@@ -12,7 +12,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jiradrift.k8s.resources import API_VERSION, GROUP, LABEL_TENANT, LABEL_TYPE, LABEL_WINDOW, VERSION
+from jiradrift.api.resources import API_VERSION, GROUP, LABEL_TENANT, LABEL_TYPE, LABEL_WINDOW, VERSION
 from jiradrift.kube.client import Kube, KubeError, resource_path
 from jiradrift.kube.names import label_value
 

@@ -8,7 +8,7 @@
 The algorithm is :mod:`jiradrift.kube.lease` (a pure state machine and its async driver); this
 module adds what is ours: the Lease name of a key, the snapshot lock key, labels, the holder
 identity, and the ``LOCK_RESULTS`` counters the metrics read. Snapshot locks and token-refresh
-locks (:mod:`jiradrift.tokens.lease`) are both a :class:`LeaseLock`.
+locks (:mod:`jiradrift.tokens.refresh_lock`) are both a :class:`LeaseLock`.
 
 One Lease per key; its name is a DNS-safe slug plus a hash of the key (:func:`lease_name`), the
 exact key is in the ``jiradrift.io/lock-key`` annotation. The rules are client-go's
@@ -43,7 +43,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from jiradrift.k8s.resources import GROUP, LABEL_TENANT, LABEL_TYPE
+from jiradrift.api.resources import GROUP, LABEL_TENANT, LABEL_TYPE
 from jiradrift.kube.client import Kube
 from jiradrift.kube.lease import (
     Lease,

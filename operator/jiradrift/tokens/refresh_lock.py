@@ -1,4 +1,4 @@
-"""The tenant's token refresh Lease: a :class:`~jiradrift.k8s.lease.LeaseLock` on ``token_refresh:{ns}/{name}``.
+"""The tenant's token refresh Lease: a :class:`~jiradrift.api.locks.LeaseLock` on ``token_refresh:{ns}/{name}``.
 
     lease = refresh_lease(kube, "team-a", "acme", holder_identity(), duration_seconds=60)
     if await lease.acquire(timeout=30, create_first=True):
@@ -14,8 +14,8 @@ duration.
 
 from __future__ import annotations
 
-from jiradrift.k8s.lease import LeaseLock
-from jiradrift.k8s.resources import LABEL_TENANT
+from jiradrift.api.locks import LeaseLock
+from jiradrift.api.resources import LABEL_TENANT
 from jiradrift.kube.client import Kube
 from jiradrift.kube.names import label_value
 

@@ -27,9 +27,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jiradrift.jira.hosts import HostAllowlist, HostRefused
-from jiradrift.k8s.conditions import ConditionType, Reason, ReconcileError
-from jiradrift.k8s.resources import (
+from jiradrift.api.conditions import ConditionType, Reason, ReconcileError
+from jiradrift.api.resources import (
     GROUP,
     ApiTokenAuth,
     JiraTenantSpec,
@@ -38,6 +37,7 @@ from jiradrift.k8s.resources import (
     ServiceAccountAuth,
     TenantAuth,
 )
+from jiradrift.jira.hosts import HostAllowlist, HostRefused
 from jiradrift.kube.client import Kube, KubeError, resource_path
 from jiradrift.redact import MIN_LENGTH, remember_secrets, too_short
 
