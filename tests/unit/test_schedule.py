@@ -4,12 +4,15 @@ runs again after an attempt. No API server and no clock: every ``now`` is given.
 
 from __future__ import annotations
 
+import ast
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from jiradrift.api.resources import JiraTenantSpec
 from jiradrift.api.windows import snapshot_name
+from jiradrift.handlers import schedule
 from jiradrift.handlers.schedule import (
     FINISHED_QUIET_SECONDS,
     MAX_ATTEMPTS,
@@ -250,3 +253,17 @@ def test_retry_later_carries_its_delay_and_is_no_kopf_error() -> None:
     signal = RetryLater("snapshot_lock:team-a/acme:workflows:x is held by another operator", delay=13.5)
     assert signal.delay == 13.5 and "held by another operator" in str(signal)
     assert type(signal).__mro__[1] is Exception
+
+
+def test_the_scheduler_core_does_no_io_and_reads_no_clock() -> None:
+    """Its imports are the proof: no kopf, no HTTP or Kubernetes client, no asyncio, no clock."""
+    source = Path(schedule.__file__).read_text()
+    imported = {
+        alias.name if isinstance(node, ast.Import) else str(node.module)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    forbidden = {"kopf", "aiohttp", "httpx", "asyncio", "time", "jiradrift.kube.client", "jiradrift.handlers.context"}
+    assert not imported & forbidden, imported & forbidden
+    assert "datetime.now" not in source and "monotonic()" not in source

@@ -16,7 +16,9 @@ The life of a capture, and the function here that decides each step:
    the tenant is Ready and not paused and this process has not created that window's Snapshots
    for its types yet, it creates them (deterministic names: a restart or a second replica meets
    409). The next capture is at the next window's start, ``window + interval``, which the status
-   shows as ``nextSnapshotTime``.
+   shows as ``nextSnapshotTime``. Ready comes from the site and credentials check, due when the
+   spec or Secret changes and every ``recheck_seconds`` (``error_recheck_seconds`` while failing;
+   ``handlers/state.TenantState.check_due``).
 3. **A Snapshot runs** (:func:`decide_run`) when it is unfinished, its tenant is this replica's,
    this process is not running it already and it is not backing off. A watch event, the tenant's
    tick, the replica gaining the tenant and a retry timer all ask this one question.
