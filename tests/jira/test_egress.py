@@ -20,15 +20,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from jiradrift.clock import FakeClock
 from jiradrift.dev.controlplane import _CA, _pem_cert, _pem_key
 from jiradrift.jira.auth import ApiTokenAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
-from jiradrift.jira.clock import FakeClock
-from jiradrift.jira.egress import AddressPolicy, CheckedBackend, checked_transport
-from jiradrift.jira.errors import AddressRefused, OAuthError
+from jiradrift.jira.errors import AddressRefused, JiraError, OAuthError
 from jiradrift.jira.oauth import request_client_credentials_token
 from jiradrift.jira.token_source import StaticAuthorization
-from jiradrift.jira.transport import AiohttpTransport
+from jiradrift.net import errors as net_errors
+from jiradrift.net.egress import AddressPolicy, CheckedBackend, checked_transport
+from jiradrift.net.transport import AiohttpTransport
 from jiradrift.sim.emulator import Emulator, RunningEmulator
 
 NAME = "jira.egress.test"
@@ -92,6 +93,7 @@ async def test_a_name_resolving_to_loopback_is_refused_before_connecting(tls_sit
             await jira.get_json("/serverInfo")
     assert asked == [NAME]  # one lookup: a refusal is not retried
     assert len(tls_site.sim.requests) == before  # nothing reached the address
+    assert isinstance(refused.value, JiraError)  # the Jira client's refusal, handled like any failure of the site
     message = str(refused.value)
     assert "127.0.0.1, a loopback address" in message and "allowedNetworks" in message, message
 
@@ -109,7 +111,7 @@ async def test_a_name_resolving_to_loopback_is_refused_before_connecting(tls_sit
 )
 def test_every_resolved_address_must_be_public_unless_its_network_is_allowed(answer: list[str], kind: str) -> None:
     policy = AddressPolicy()
-    with pytest.raises(AddressRefused, match=kind):
+    with pytest.raises(net_errors.AddressRefused, match=kind):
         policy.check(NAME, answer)
     assert policy.check(NAME, ["93.184.215.14"]) == ["93.184.215.14"]
     if not answer[0].startswith("::ffff:"):

@@ -12,10 +12,10 @@ import httpx
 from kubernetes import client as k8s
 
 from jiradrift.dev.kubejson import request_json
-from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.kube.client import Kube
+from jiradrift.net.hosts import HostAllowlist
 from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.tokens.secret import format_time
 

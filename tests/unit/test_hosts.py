@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from jiradrift.jira.auth import normalise_origin
-from jiradrift.jira.hosts import DEFAULT_ALLOWED_HOSTS, HostAllowlist, HostRefused
 from jiradrift.k8s.credentials import CredentialsProblem, check_tenant_urls
 from jiradrift.k8s.resources import JiraTenantSpec
+from jiradrift.net.hosts import DEFAULT_ALLOWED_HOSTS, HostAllowlist, HostRefused
 
 DEFAULT = HostAllowlist()
 EMULATOR = HostAllowlist.parse("127.0.0.1,localhost")

@@ -15,7 +15,6 @@ import pytest
 from tests.receiver import Receiver
 
 from jiradrift.dev.controlplane import free_port
-from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.k8s.resources import (
     DeliveryState,
     JiraTenantSpec,
@@ -24,6 +23,7 @@ from jiradrift.k8s.resources import (
     NotificationType,
 )
 from jiradrift.kube.client import Kube
+from jiradrift.net.hosts import HostAllowlist
 from jiradrift.notify import delivery
 from jiradrift.notify.destination import DestinationProblem, check_webhook_url
 from jiradrift.notify.message import (

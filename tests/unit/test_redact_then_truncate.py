@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
+from jiradrift.clock import FakeClock
 from jiradrift.jira.auth import ApiTokenAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
-from jiradrift.jira.clock import FakeClock
 from jiradrift.jira.errors import BadRequest, OAuthError
 from jiradrift.jira.oauth import request_client_credentials_token
 from jiradrift.jira.token_source import StaticAuthorization

@@ -27,7 +27,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jiradrift.jira.hosts import HostAllowlist, HostRefused
 from jiradrift.k8s.conditions import ConditionType, Reason, ReconcileError
 from jiradrift.k8s.resources import (
     GROUP,
@@ -39,6 +38,7 @@ from jiradrift.k8s.resources import (
     TenantAuth,
 )
 from jiradrift.kube.client import Kube, KubeError, resource_path
+from jiradrift.net.hosts import HostAllowlist, HostRefused
 from jiradrift.redact import MIN_LENGTH, remember_secrets, too_short
 
 ALLOWED_TENANTS_ANNOTATION = f"{GROUP}/allowed-tenants"

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import orjson
 
-from jiradrift.jira.egress import checked_transport
-from jiradrift.jira.transport import default_ssl_context
+from jiradrift.net.egress import checked_transport
+from jiradrift.net.tls import default_ssl_context
 from jiradrift.notify.destination import describe_url
 from jiradrift.redact import clip, redact
 

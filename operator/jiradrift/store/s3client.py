@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import random
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -29,6 +28,7 @@ from xml.etree import ElementTree
 import httpx
 
 from jiradrift.model.store_errors import StoreError
+from jiradrift.net.backoff import backoff_delay
 from jiradrift.store.bounded import read_bounded
 from jiradrift.store.credentials import CredentialsProvider, credentials_from_env, provider_for
 from jiradrift.store.sigv4 import EMPTY_SHA256, Credentials, sign
@@ -185,7 +185,7 @@ class S3Client:
                 transient = isinstance(exc, S3Unavailable) or exc.status in RETRY_STATUSES
                 if not transient or attempt >= self.config.retries:
                     raise
-            delay = self.config.retry_backoff_seconds * (2**attempt) * random.uniform(0.5, 1.0)
+            delay = backoff_delay(attempt, base=self.config.retry_backoff_seconds)
             attempt += 1
             await asyncio.sleep(delay)
 

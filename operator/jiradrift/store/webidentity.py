@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +31,7 @@ from xml.etree import ElementTree
 import httpx
 
 from jiradrift.model.store_errors import StoreError
+from jiradrift.net.backoff import backoff_delay
 from jiradrift.redact import redact, remember_secrets
 from jiradrift.store.bounded import read_bounded
 from jiradrift.store.sigv4 import Credentials
@@ -308,7 +308,7 @@ class WebIdentityCredentials:
             except WebIdentityError as exc:
                 if not exc.transient or attempt >= ATTEMPTS:
                     raise
-            await asyncio.sleep(RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.5, 1.0))
+            await asyncio.sleep(backoff_delay(attempt - 1, base=RETRY_BACKOFF_SECONDS))
             attempt += 1
 
     async def _exchange_once(self) -> TemporaryCredentials:

@@ -25,10 +25,12 @@ import aiohttp
 import httpx
 import orjson
 
-from jiradrift.jira.egress import CheckedResolver, proxied
+from jiradrift.jira.errors import AddressRefused
 from jiradrift.jira.limits import ACCEPT_ENCODING, ResponseLimits, deadline, read_body
 from jiradrift.jira.oauth import TOKEN_LIMITS
-from jiradrift.jira.transport import default_ssl_context
+from jiradrift.net import errors as net_errors
+from jiradrift.net.egress import CheckedResolver, proxied
+from jiradrift.net.tls import default_ssl_context
 
 
 class TokenResponseView:
@@ -86,6 +88,8 @@ class AiohttpTokenClient:
                     return TokenResponseView(resp.status, content)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise httpx.TransportError(f"{type(exc).__name__}: {exc}") from exc
+        except net_errors.AddressRefused as exc:
+            raise AddressRefused.of(exc) from None
 
     async def aclose(self) -> None:
         await self.session.close()

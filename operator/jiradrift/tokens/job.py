@@ -21,8 +21,8 @@ from typing import Any
 
 import httpx
 
-from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.kube.client import Kube, KubeError
+from jiradrift.net.hosts import HostAllowlist
 from jiradrift.tokens.errors import UnsupportedAuth
 from jiradrift.tokens.http import token_http_client
 from jiradrift.tokens.kube import KubeOps

@@ -1,6 +1,6 @@
 """Where a connection may go once the host name passed the allowlist: the addresses the name resolves to.
 
-:class:`~jiradrift.jira.hosts.HostAllowlist` checks names. A name is only as good as the DNS answer
+:class:`~jiradrift.net.hosts.HostAllowlist` checks names. A name is only as good as the DNS answer
 for it: an allowed name whose answer is a private, loopback or link-local address (a DNS server the
 cluster admin does not control, or rebinding between two lookups) would reach the cloud metadata
 service or a cluster-internal Service. So every connection a tenant can steer resolves the name once,
@@ -38,7 +38,7 @@ import httpcore
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from jiradrift.jira.errors import AddressRefused
+from jiradrift.net.errors import AddressRefused
 
 ALLOWED_CIDRS_ENV = "JIRADRIFT_ALLOWED_CIDRS"
 """Networks (comma-separated CIDRs) that names may resolve into though they are not public: set by
