@@ -49,7 +49,7 @@ class AddressRefused(JiraError, net_errors.AddressRefused):
 
     @classmethod
     def of(cls, refusal: net_errors.AddressRefused) -> AddressRefused:
-        return cls(refusal.host, refusal.why, refusal.allowed)
+        return cls(refusal.host, refusal.why, refusal.allowed, refusal.what)
 
 
 class JiraHTTPError(JiraError):

@@ -29,6 +29,9 @@ import httpx
 
 from jiradrift.model.store_errors import StoreError
 from jiradrift.net.backoff import backoff_delay
+from jiradrift.net.egress import AddressPolicy, Resolve, checked_client
+from jiradrift.net.errors import refusal_of
+from jiradrift.net.tls import default_ssl_context
 from jiradrift.store.bounded import read_bounded
 from jiradrift.store.credentials import CredentialsProvider, credentials_from_env, provider_for
 from jiradrift.store.sigv4 import EMPTY_SHA256, Credentials, sign
@@ -56,6 +59,10 @@ class S3Error(StoreError):
 
 class S3Unavailable(S3Error):
     """No answer from the S3 endpoint (refused, reset, timed out)."""
+
+
+class S3EndpointRefused(S3Error):
+    """The egress policy refused the address the S3 endpoint (or the proxy) resolved to: never retried."""
 
 
 class S3ResponseTooLarge(S3Error):
@@ -131,12 +138,26 @@ class S3Client:
 
     @classmethod
     def connect(
-        cls, config: S3Config, credentials: Credentials | WebIdentityConfig | CredentialsProvider | None = None
+        cls,
+        config: S3Config,
+        credentials: Credentials | WebIdentityConfig | CredentialsProvider | None = None,
+        *,
+        policy: AddressPolicy | None = None,
+        resolve: Resolve | None = None,
     ) -> S3Client:
         """A client signing with ``credentials``, or with what the environment provides: an access key,
-        or the pod's cloud identity (see :func:`~jiradrift.store.credentials.credentials_from_env`)."""
+        or the pod's cloud identity (see :func:`~jiradrift.store.credentials.credentials_from_env`).
+
+        Its connections (to the S3 endpoint, to STS, or to a proxy from the environment) follow the
+        egress policy (:mod:`jiradrift.net.egress`; ``policy`` and ``resolve`` default to the process's)."""
         source = credentials or credentials_from_env(region=config.region)
-        http = httpx.AsyncClient(timeout=httpx.Timeout(config.timeout_seconds), follow_redirects=False)
+        http = checked_client(
+            default_ssl_context(),
+            policy=policy,
+            resolve=resolve,
+            timeout=httpx.Timeout(config.timeout_seconds),
+            follow_redirects=False,
+        )
         return cls(config, source, http)
 
     def scoped(self, sub_prefix: str) -> S3Client:
@@ -237,6 +258,11 @@ class S3Client:
                 f"{what}: no answer within {self.config.timeout_seconds}s; check the S3 endpoint and network"
             ) from None
         except httpx.TransportError as exc:
+            if refused := refusal_of(exc):
+                raise S3EndpointRefused(
+                    f"{what}: the S3 endpoint {self.config.endpoint} (--s3-endpoint, the chart's store.s3.endpoint) "
+                    f"cannot be used: {refused}"
+                ) from None
             raise S3Unavailable(
                 f"{what}: cannot reach {self.config.endpoint} ({type(exc).__name__}); check the S3 endpoint"
             ) from None

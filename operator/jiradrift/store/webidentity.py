@@ -32,6 +32,7 @@ import httpx
 
 from jiradrift.model.store_errors import StoreError
 from jiradrift.net.backoff import backoff_delay
+from jiradrift.net.errors import refusal_of
 from jiradrift.redact import redact, remember_secrets
 from jiradrift.store.bounded import read_bounded
 from jiradrift.store.sigv4 import Credentials
@@ -333,6 +334,11 @@ class WebIdentityCredentials:
                 transient=True,
             ) from None
         except httpx.TransportError as exc:
+            if refused := refusal_of(exc):
+                raise WebIdentityError(
+                    f"{self._what}: the STS endpoint {self.config.sts_endpoint} (AWS_ENDPOINT_URL_STS, or the "
+                    f"regional endpoint of AWS_REGION) cannot be used: {refused}"
+                ) from None
             raise WebIdentityError(
                 f"{self._what}: cannot reach STS ({type(exc).__name__}); check the STS endpoint and network "
                 f"(AWS_ENDPOINT_URL_STS / AWS_REGION)",
