@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 import httpx
 from aiohttp import web
 
-from jiradrift.clock import SystemClock
+from jiradrift.clock import SystemClock, WallClock
 from jiradrift.jira.oauth import exchange_authorization_code, write_scopes
 from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION, opt_in_message, secret_opts_in
 from jiradrift.k8s.resources import GROUP
@@ -33,7 +33,7 @@ from jiradrift.net.egress import checked_client
 from jiradrift.net.hosts import HostAllowlist, HostRefused
 from jiradrift.net.tls import default_ssl_context
 from jiradrift.tokens.kube import KubeOps
-from jiradrift.tokens.refresh import TokenRefresher, WallClock
+from jiradrift.tokens.refresh import TokenRefresher
 from jiradrift.tokens.scopes import LOGIN_SCOPES, OFFLINE_ACCESS
 from jiradrift.tokens.secret import (
     ACCESS_TOKEN,

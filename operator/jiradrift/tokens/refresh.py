@@ -38,11 +38,11 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
-from jiradrift.clock import SystemClock
+from jiradrift.clock import SystemClock, WallClock
 from jiradrift.jira.errors import OAuthError, ReauthorizationRequired
 from jiradrift.jira.oauth import (
     TokenResponse,
@@ -112,11 +112,6 @@ PERSIST_BACKOFF = Backoff(base=0.5, cap=PERSIST_MAX_PAUSE, jitter=NO_JITTER)
 STATUS_ATTEMPTS = 4
 MIN_REMAINING = timedelta(minutes=5)
 """A token someone else just minted is used if it lasts at least this long."""
-
-
-class WallClock(Protocol):
-    def now(self) -> datetime:
-        """Timezone-aware UTC."""
 
 
 @dataclass(frozen=True)
