@@ -9,5 +9,6 @@ nothing else of the project. Each module holds one concept:
 - :mod:`jiradrift.net.errors`: the egress policy's refusals;
 - :mod:`jiradrift.net.tls`: the one verifying TLS context;
 - :mod:`jiradrift.net.transport`: the httpx-over-aiohttp transport the Jira client sends through;
+- :mod:`jiradrift.net.body`: reading a response body up to a byte bound;
 - :mod:`jiradrift.net.backoff`: the one retry-delay formula (capped exponential, multiplicative jitter).
 """

@@ -29,10 +29,10 @@ import httpx
 
 from jiradrift.model.store_errors import StoreError
 from jiradrift.net.backoff import backoff_delay
+from jiradrift.net.body import read_capped
 from jiradrift.net.egress import AddressPolicy, Resolve, checked_client
 from jiradrift.net.errors import refusal_of
 from jiradrift.net.tls import default_ssl_context
-from jiradrift.store.bounded import read_bounded
 from jiradrift.store.credentials import CredentialsProvider, credentials_from_env, provider_for
 from jiradrift.store.sigv4 import EMPTY_SHA256, Credentials, sign
 from jiradrift.store.webidentity import WebIdentityConfig
@@ -244,8 +244,8 @@ class S3Client:
                         f"the S3 store's max response bytes if such objects are expected",
                         status=response.status_code,
                     )
-                data = await read_bounded(
-                    response,
+                data = await read_capped(
+                    response.aiter_bytes(),
                     limit,
                     lambda: S3ResponseTooLarge(
                         f"{what}: the response exceeded the store's limit of {limit} bytes",

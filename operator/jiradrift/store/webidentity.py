@@ -32,9 +32,9 @@ import httpx
 
 from jiradrift.model.store_errors import StoreError
 from jiradrift.net.backoff import backoff_delay
+from jiradrift.net.body import read_capped
 from jiradrift.net.errors import refusal_of
 from jiradrift.redact import redact, remember_secrets
-from jiradrift.store.bounded import read_bounded
 from jiradrift.store.sigv4 import Credentials
 
 log = logging.getLogger(__name__)
@@ -351,8 +351,8 @@ class WebIdentityCredentials:
         async with self.http.stream(
             "POST", self.config.sts_endpoint + "/", data=form, headers=headers, timeout=self.config.timeout_seconds
         ) as response:
-            body = await read_bounded(
-                response,
+            body = await read_capped(
+                response.aiter_bytes(),
                 MAX_STS_RESPONSE_BYTES,
                 lambda: WebIdentityError(
                     f"{self._what}: the answer exceeded {MAX_STS_RESPONSE_BYTES} bytes; is the STS endpoint right?"
