@@ -9,12 +9,12 @@ a hostile or rebinding DNS answer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from tests.net.fake_dns import fake_resolver
 from tests.plugins.s3 import S3Server
 
 from jiradrift.jira.errors import AddressRefused
@@ -28,16 +28,6 @@ from jiradrift.tokens.http import AiohttpTokenClient
 S3_NAME = "s3.egress.test"
 STS_NAME = "sts.egress.test"
 PROXY_NAME = "proxy.egress.test"
-
-
-def _resolver(answers: dict[str, Sequence[str]]) -> tuple[list[str], object]:
-    asked: list[str] = []
-
-    async def resolve(host: str, port: int) -> Sequence[str]:
-        asked.append(host)
-        return answers[host]
-
-    return asked, resolve
 
 
 @pytest.fixture
@@ -54,8 +44,8 @@ async def test_an_s3_endpoint_resolving_to_loopback_is_refused_naming_the_field(
 ) -> None:
     port = urlsplit(s3_server.endpoint).port
     config = S3Config(endpoint=f"http://{S3_NAME}:{port}", bucket=s3_bucket, path_style=True)
-    asked, resolve = _resolver({S3_NAME: ["127.0.0.1"]})
-    async with S3Client.connect(config, s3_server.credentials, resolve=resolve) as refused:  # type: ignore[arg-type]
+    asked, resolve = fake_resolver({S3_NAME: ["127.0.0.1"]})
+    async with S3Client.connect(config, s3_server.credentials, resolve=resolve) as refused:
         with pytest.raises(S3EndpointRefused) as caught:
             await refused.create_bucket()
     message = str(caught.value)
@@ -65,7 +55,7 @@ async def test_an_s3_endpoint_resolving_to_loopback_is_refused_naming_the_field(
 
     # The admin allows the network: the same name reaches the server at the address that was checked.
     allowed = AddressPolicy.parse("127.0.0.1/32")
-    async with S3Client.connect(config, s3_server.credentials, policy=allowed, resolve=resolve) as s3:  # type: ignore[arg-type]
+    async with S3Client.connect(config, s3_server.credentials, policy=allowed, resolve=resolve) as s3:
         await s3.create_bucket()
         await s3.put("k", b"v")
         got = await s3.get("k")
@@ -81,9 +71,9 @@ async def test_an_sts_endpoint_resolving_to_a_private_address_is_refused_naming_
     identity = WebIdentityConfig(
         token_file=token, role_arn="arn:aws:iam::123456789012:role/r", sts_endpoint=f"https://{STS_NAME}"
     )
-    asked, resolve = _resolver({STS_NAME: ["10.0.0.9"]})
+    asked, resolve = fake_resolver({STS_NAME: ["10.0.0.9"]})
     # the S3 endpoint is an IP literal (no lookup): the exchange at STS is what is refused
-    async with S3Client.connect(s3_server.config(s3_bucket), identity, resolve=resolve) as s3:  # type: ignore[arg-type]
+    async with S3Client.connect(s3_server.config(s3_bucket), identity, resolve=resolve) as s3:
         with pytest.raises(WebIdentityError) as caught:
             await s3.head("k")
     message = str(caught.value)
@@ -96,19 +86,19 @@ async def test_a_proxy_from_the_environment_is_checked_by_address_before_connect
 ) -> None:
     for name in ("HTTPS_PROXY", "HTTP_PROXY"):
         no_proxy_env.setenv(name, f"http://{PROXY_NAME}:3128")
-    asked, resolve = _resolver({PROXY_NAME: ["10.20.0.5"]})
+    asked, resolve = fake_resolver({PROXY_NAME: ["10.20.0.5"]})
 
     # httpx clients: the token endpoint's, and the S3 store's
-    async with checked_client(default_ssl_context(), resolve=resolve) as http:  # type: ignore[arg-type]
+    async with checked_client(default_ssl_context(), resolve=resolve) as http:
         with pytest.raises(httpx.ConnectError, match=r"the proxy \(HTTPS_PROXY.*10\.20\.0\.5, a private address"):
             await http.get("https://auth.atlassian.com/oauth/token")
     config = S3Config(endpoint="https://s3.eu-west-1.amazonaws.com", bucket="b", region="eu-west-1")
-    async with S3Client.connect(config, Credentials("AKIDEXAMPLE", "secret"), resolve=resolve) as s3:  # type: ignore[arg-type]
+    async with S3Client.connect(config, Credentials("AKIDEXAMPLE", "secret"), resolve=resolve) as s3:
         with pytest.raises(S3EndpointRefused, match=r"the proxy \(HTTPS_PROXY.*10\.20\.0\.5, a private address"):
             await s3.head("k")
 
     # the token job's aiohttp client
-    tokens = AiohttpTokenClient(1, resolve=resolve)  # type: ignore[arg-type]
+    tokens = AiohttpTokenClient(1, resolve=resolve)
     try:
         with pytest.raises(AddressRefused) as caught:
             await tokens.post("https://auth.atlassian.com/oauth/token", json={})
