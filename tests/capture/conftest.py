@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from jiradrift.clock import FakeClock
 from jiradrift.jira.auth import ApiTokenAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
-from jiradrift.jira.clock import FakeClock
 from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.store.filesystem import FilesystemStore
 

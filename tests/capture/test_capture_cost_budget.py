@@ -28,7 +28,7 @@ CONCURRENCY = 8
 
 
 class SharedTime:
-    """The client's clock (jira.clock.Clock) driving the emulator's ManualClock: a sleep moves time
+    """The client's clock (jiradrift.clock.Clock) driving the emulator's ManualClock: a sleep moves time
     to its own end, never further, so concurrent sleepers share the wait like real ones would."""
 
     def __init__(self, sim_clock: ManualClock) -> None:

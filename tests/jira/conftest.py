@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from jiradrift.clock import FakeClock
 from jiradrift.jira.auth import ApiTokenAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
-from jiradrift.jira.clock import FakeClock
 from jiradrift.sim.emulator import RunningEmulator
 
 # timeout: generous, so that a loaded machine never turns a slow loopback answer into a retry that

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from jiradrift.clock import FakeClock
 from jiradrift.jira.auth import (
     ApiTokenAuth,
     OAuthAuth,
@@ -14,7 +15,6 @@ from jiradrift.jira.auth import (
     normalise_origin,
 )
 from jiradrift.jira.client import ClientSettings, JiraClient
-from jiradrift.jira.clock import FakeClock
 from jiradrift.jira.discovery import accessible_resources_cloud_id, tenant_info_cloud_id
 from jiradrift.jira.errors import (
     AuthenticationFailed,

@@ -13,36 +13,28 @@ import random
 import socket
 import ssl
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from tests.net.fake_dns import fake_resolver
 
+from jiradrift.clock import FakeClock
 from jiradrift.dev.controlplane import _CA, _pem_cert, _pem_key
 from jiradrift.jira.auth import ApiTokenAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
-from jiradrift.jira.clock import FakeClock
-from jiradrift.jira.egress import AddressPolicy, CheckedBackend, checked_transport
-from jiradrift.jira.errors import AddressRefused, OAuthError
+from jiradrift.jira.errors import AddressRefused, JiraError, OAuthError
 from jiradrift.jira.oauth import request_client_credentials_token
 from jiradrift.jira.token_source import StaticAuthorization
-from jiradrift.jira.transport import AiohttpTransport
+from jiradrift.net import errors as net_errors
+from jiradrift.net.egress import AddressPolicy, CheckedBackend, checked_transport
+from jiradrift.net.transport import AiohttpTransport
 from jiradrift.sim.emulator import Emulator, RunningEmulator
 
 NAME = "jira.egress.test"
 FAST = ClientSettings(max_concurrency=2, requests_per_second=10_000, timeout=30.0)
-
-
-def _resolver(answers: dict[str, Sequence[str]]) -> tuple[list[str], object]:
-    asked: list[str] = []
-
-    async def resolve(host: str, port: int) -> Sequence[str]:
-        asked.append(host)
-        return answers[host]
-
-    return asked, resolve
 
 
 @dataclass
@@ -85,13 +77,14 @@ def _client(site: TlsSite, transport: AiohttpTransport) -> JiraClient:
 
 
 async def test_a_name_resolving_to_loopback_is_refused_before_connecting(tls_site: TlsSite) -> None:
-    asked, resolve = _resolver({NAME: ["127.0.0.1"]})
+    asked, resolve = fake_resolver({NAME: ["127.0.0.1"]})
     before = len(tls_site.sim.requests)
-    async with _client(tls_site, AiohttpTransport(verify=tls_site.verify, resolve=resolve)) as jira:  # type: ignore[arg-type]
+    async with _client(tls_site, AiohttpTransport(verify=tls_site.verify, resolve=resolve)) as jira:
         with pytest.raises(AddressRefused) as refused:
             await jira.get_json("/serverInfo")
     assert asked == [NAME]  # one lookup: a refusal is not retried
     assert len(tls_site.sim.requests) == before  # nothing reached the address
+    assert isinstance(refused.value, JiraError)  # the Jira client's refusal, handled like any failure of the site
     message = str(refused.value)
     assert "127.0.0.1, a loopback address" in message and "allowedNetworks" in message, message
 
@@ -109,7 +102,7 @@ async def test_a_name_resolving_to_loopback_is_refused_before_connecting(tls_sit
 )
 def test_every_resolved_address_must_be_public_unless_its_network_is_allowed(answer: list[str], kind: str) -> None:
     policy = AddressPolicy()
-    with pytest.raises(AddressRefused, match=kind):
+    with pytest.raises(net_errors.AddressRefused, match=kind):
         policy.check(NAME, answer)
     assert policy.check(NAME, ["93.184.215.14"]) == ["93.184.215.14"]
     if not answer[0].startswith("::ffff:"):
@@ -121,22 +114,22 @@ def test_every_resolved_address_must_be_public_unless_its_network_is_allowed(ans
 
 
 async def test_an_allowed_network_reaches_the_checked_address_over_tls_for_the_name(tls_site: TlsSite) -> None:
-    asked, resolve = _resolver({NAME: ["127.0.0.1"]})
+    asked, resolve = fake_resolver({NAME: ["127.0.0.1"]})
     policy = AddressPolicy.parse("127.0.0.0/8")
-    transport = AiohttpTransport(verify=tls_site.verify, policy=policy, resolve=resolve)  # type: ignore[arg-type]
+    transport = AiohttpTransport(verify=tls_site.verify, policy=policy, resolve=resolve)
     async with _client(tls_site, transport) as jira:
         info = await jira.get_json("/serverInfo")
     assert info["baseUrl"] == f"https://{NAME}:{tls_site.port}"
     assert asked == [NAME]
     # the certificate is verified for the name: an address the certificate does not name fails TLS
-    asked, resolve = _resolver({"other.egress.test": ["127.0.0.1"]})
+    asked, resolve = fake_resolver({"other.egress.test": ["127.0.0.1"]})
     c = tls_site.sim.credentials
     other = JiraClient(
         api_base=f"https://other.egress.test:{tls_site.port}/rest/api/3",
         token_source=StaticAuthorization(ApiTokenAuth(c.email, c.api_token).header()),
         settings=FAST,
         clock=FakeClock(),
-        transport=AiohttpTransport(verify=tls_site.verify, policy=policy, resolve=resolve),  # type: ignore[arg-type]
+        transport=AiohttpTransport(verify=tls_site.verify, policy=policy, resolve=resolve),
     )
     async with other:
         with pytest.raises(Exception, match=r"(?i)certificate|hostname"):
@@ -147,15 +140,15 @@ async def test_the_token_endpoint_client_checks_addresses_too(tls_site: TlsSite)
     """The httpx clients (token endpoint, notifications) connect through :class:`CheckedBackend`."""
     c = tls_site.sim.credentials
     token_url = f"https://{NAME}:{tls_site.port}/oauth/token"
-    asked, resolve = _resolver({NAME: ["127.0.0.1"]})
+    asked, resolve = fake_resolver({NAME: ["127.0.0.1"]})
     before = len(tls_site.sim.requests)
-    async with httpx.AsyncClient(transport=checked_transport(tls_site.verify, resolve=resolve)) as http:  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=checked_transport(tls_site.verify, resolve=resolve)) as http:
         with pytest.raises(OAuthError, match=r"127\.0\.0\.1, a loopback address"):
             await request_client_credentials_token(
                 client_id=c.sa_client_id, client_secret=c.sa_client_secret, token_url=token_url, http=http
             )
     assert len(tls_site.sim.requests) == before
-    allowed = checked_transport(tls_site.verify, AddressPolicy.parse("127.0.0.1/32"), resolve)  # type: ignore[arg-type]
+    allowed = checked_transport(tls_site.verify, AddressPolicy.parse("127.0.0.1/32"), resolve)
     async with httpx.AsyncClient(transport=allowed) as http:
         tokens = await request_client_credentials_token(
             client_id=c.sa_client_id, client_secret=c.sa_client_secret, token_url=token_url, http=http

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from jiradrift.clock import FakeClock
 from jiradrift.jira.client import ClientSettings, JiraClient
-from jiradrift.jira.clock import FakeClock
 from jiradrift.jira.errors import (
     DeadlineExceeded,
     JiraTimeout,

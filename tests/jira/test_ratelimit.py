@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from jiradrift.clock import FakeClock
 from jiradrift.jira.client import ClientSettings, JiraClient
-from jiradrift.jira.clock import FakeClock
 from jiradrift.jira.errors import RateLimited, ServerError
 from jiradrift.jira.ratelimit import RetryPolicy, TokenBucket, decide, retry_after_seconds
 from jiradrift.jira.token_source import StaticAuthorization

@@ -21,8 +21,8 @@ from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.snapshot import FAULT_POINTS, run_snapshot
 from jiradrift.handlers.stored import find_baseline
-from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.kube.client import Kube
+from jiradrift.net.hosts import HostAllowlist
 from jiradrift.sim.emulator import RunningEmulator
 
 pytestmark = pytest.mark.k8s

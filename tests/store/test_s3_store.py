@@ -14,9 +14,9 @@ from tests.plugins.s3 import S3Server
 from tests.store.builders import canonical, put_snapshot, report_with
 from tests.store.contract import WF_A, WF_B, StoreContract
 
+from jiradrift.clock import FakeClock
 from jiradrift.jira.auth import ApiTokenAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
-from jiradrift.jira.clock import FakeClock
 from jiradrift.model.store_errors import BudgetExceeded, StoreError, StoreIntegrityError
 from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.snapshot.capture import capture_snapshot

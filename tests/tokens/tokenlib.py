@@ -14,8 +14,8 @@ from kubernetes import client as k8s
 from jiradrift.api.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.dev.kubejson import request_json
-from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.kube.client import Kube
+from jiradrift.net.hosts import HostAllowlist
 from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.tokens.secret import format_time
 

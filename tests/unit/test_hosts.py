@@ -7,7 +7,7 @@ import pytest
 from jiradrift.api.credentials import CredentialsProblem, check_tenant_urls
 from jiradrift.api.resources import JiraTenantSpec
 from jiradrift.jira.auth import normalise_origin
-from jiradrift.jira.hosts import DEFAULT_ALLOWED_HOSTS, HostAllowlist, HostRefused
+from jiradrift.net.hosts import DEFAULT_ALLOWED_HOSTS, HostAllowlist, HostRefused
 
 DEFAULT = HostAllowlist()
 EMULATOR = HostAllowlist.parse("127.0.0.1,localhost")

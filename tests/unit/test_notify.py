@@ -22,8 +22,8 @@ from jiradrift.api.resources import (
     NotificationType,
 )
 from jiradrift.dev.controlplane import free_port
-from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.kube.client import Kube
+from jiradrift.net.hosts import HostAllowlist
 from jiradrift.notify import delivery
 from jiradrift.notify.destination import DestinationProblem, check_webhook_url
 from jiradrift.notify.message import (

@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from jiradrift.api.conditions import set_condition
+from jiradrift.clock import FakeClock
 from jiradrift.jira.auth import ApiTokenAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
-from jiradrift.jira.clock import FakeClock
 from jiradrift.jira.errors import BadRequest, OAuthError
 from jiradrift.jira.oauth import request_client_credentials_token
 from jiradrift.jira.token_source import StaticAuthorization

@@ -37,8 +37,8 @@ from jiradrift.api.resources import (
     ServiceAccountAuth,
     TenantAuth,
 )
-from jiradrift.jira.hosts import HostAllowlist, HostRefused
 from jiradrift.kube.client import Kube, KubeError, resource_path
+from jiradrift.net.hosts import HostAllowlist, HostRefused
 from jiradrift.redact import MIN_LENGTH, remember_secrets, too_short
 
 ALLOWED_TENANTS_ANNOTATION = f"{GROUP}/allowed-tenants"

@@ -30,9 +30,9 @@ from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.readiness import parse_endpoint
 from jiradrift.handlers.registry import build_registry
-from jiradrift.jira.egress import ALLOWED_CIDRS_ENV, default_policy
-from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
 from jiradrift.kube.client import Kube
+from jiradrift.net.egress import ALLOWED_CIDRS_ENV, default_policy
+from jiradrift.net.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
 from jiradrift.notify import (
     DEFAULT_NOTIFICATION_HOSTS,
     NOTIFICATION_HOSTS_ENV,

@@ -12,10 +12,10 @@ from jiradrift.handlers.shard import Shard
 from jiradrift.handlers.slots import PrioritySlots
 from jiradrift.handlers.state import QuietTimes, TenantState
 from jiradrift.jira.budget import ByteBudget
-from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.jira.limits import ResponseLimits
 from jiradrift.kube.client import Kube
 from jiradrift.model.store import SnapshotStore
+from jiradrift.net.hosts import HostAllowlist
 from jiradrift.notify import NotifySettings
 from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore

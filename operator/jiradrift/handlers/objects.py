@@ -15,13 +15,7 @@ def object_path(namespace: str, plural: str, name: str | None = None) -> str:
 
 async def read_object(kube: Kube, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
     """The object, or None when it does not exist."""
-    try:
-        found: dict[str, Any] = await kube.get(object_path(namespace, plural, name))
-        return found
-    except KubeError as exc:
-        if exc.not_found:
-            return None
-        raise
+    return await kube.get_or_none(object_path(namespace, plural, name))
 
 
 async def patch_status(kube: Kube, namespace: str, plural: str, name: str, status: dict[str, Any]) -> None:

@@ -50,6 +50,7 @@ from typing import Any
 
 from jiradrift.api.resources import JiraTenantSpec, Schedule, SnapshotPhase, SnapshotReason
 from jiradrift.api.windows import parse_duration, snapshot_name, window_iso, window_start
+from jiradrift.net.backoff import NO_JITTER, backoff_delay
 
 FINAL = (SnapshotPhase.COMPLETED, SnapshotPhase.INCOMPLETE, SnapshotPhase.FAILED)
 MAX_ATTEMPTS = 5  # attempts at one Snapshot before it is Failed
@@ -297,7 +298,7 @@ def capture_claim(body: Mapping[str, Any], tenant: Mapping[str, Any] | None, now
 
 def backoff_seconds(attempts: int) -> float:
     """The wait after failed attempt number ``attempts`` (1, 2, ...): 30 s doubling, at most 5 min."""
-    return float(min(300, 15 * 2**attempts))
+    return backoff_delay(attempts, base=15, cap=300, jitter=NO_JITTER)
 
 
 class FailureVerdict(StrEnum):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from jiradrift.jira.errors import ConfigurationError
-from jiradrift.jira.hosts import canonical_url
+from jiradrift.net.hosts import canonical_url
 
 DEFAULT_GATEWAY = "https://api.atlassian.com"
 

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import orjson
 
+from jiradrift.clock import Clock, SystemClock
 from jiradrift.jira import errors
 from jiradrift.jira.auth import (
     DEFAULT_GATEWAY,
@@ -40,7 +41,6 @@ from jiradrift.jira.auth import (
     uses_gateway,
 )
 from jiradrift.jira.budget import ByteBudget, Claim, parse_cost
-from jiradrift.jira.clock import Clock, SystemClock
 from jiradrift.jira.discovery import discover_cloud_id
 from jiradrift.jira.guard import ReadOnlyTransport, check_request
 from jiradrift.jira.limits import ACCEPT_ENCODING, ResponseLimits, deadline, decoded, loads_json, read_response
@@ -48,7 +48,8 @@ from jiradrift.jira.oauth import DEFAULT_TOKEN_URL
 from jiradrift.jira.ratelimit import RetryPolicy, TokenBucket, decide
 from jiradrift.jira.requestcount import count_request
 from jiradrift.jira.token_source import TokenSource, token_source_for
-from jiradrift.jira.transport import AiohttpTransport
+from jiradrift.net import errors as net_errors
+from jiradrift.net.transport import AiohttpTransport
 from jiradrift.redact import clip
 
 QueryValue = str | int | bool
@@ -429,7 +430,10 @@ class JiraClient:
         if seconds <= 0:
             raise errors.DeadlineExceeded(method, endpoint, what)
         async with deadline(seconds, method, endpoint, what):
-            response = await self._http.send(request, stream=True)
+            try:
+                response = await self._http.send(request, stream=True)
+            except net_errors.AddressRefused as exc:
+                raise errors.AddressRefused.of(exc) from None
             try:
                 content = await read_response(response, limits.max_body_bytes, method, endpoint, claim)
             finally:

@@ -8,11 +8,11 @@ import httpx
 import orjson
 
 from jiradrift.jira.auth import normalise_origin, origin_of
-from jiradrift.jira.egress import checked_transport
 from jiradrift.jira.errors import DiscoveryError, MalformedResponse, SiteMisbehaved
 from jiradrift.jira.guard import ReadOnlyTransport
 from jiradrift.jira.limits import ACCEPT_ENCODING, DEFAULT_LIMITS, ResponseLimits, deadline, loads_json, read_response
-from jiradrift.jira.transport import default_ssl_context
+from jiradrift.net.egress import checked_transport
+from jiradrift.net.tls import default_ssl_context
 
 
 async def _get(

@@ -6,6 +6,8 @@ status condition or a log line is actionable without reading the code.
 
 from __future__ import annotations
 
+from jiradrift.net import errors as net_errors
+
 
 class JiraError(Exception):
     """Base class: anything that went wrong talking to Jira or its token endpoint."""
@@ -40,19 +42,14 @@ class ForeignHostRefused(JiraError):
         )
 
 
-class AddressRefused(JiraError):
-    """An allowed host name resolved to an address credentials may not go to (private, loopback,
-    link-local, reserved): refused before connecting, never retried."""
+class AddressRefused(JiraError, net_errors.AddressRefused):
+    """The egress policy refused the address a Jira host resolved to (:mod:`jiradrift.net.egress`):
+    refused before connecting, never retried. A :class:`JiraError`, so a capture treats it like
+    every other failure of the site."""
 
-    def __init__(self, host: str, why: str, allowed: tuple[object, ...] = ()) -> None:
-        self.host = host
-        self.why = why
-        networks = ", ".join(str(n) for n in allowed) or "none"
-        super().__init__(
-            f"refused to connect to {host}: it {why}; credentials only go to public addresses unless the "
-            f"cluster admin allows the network (Helm value allowedNetworks, JIRADRIFT_ALLOWED_CIDRS; "
-            f"allowed now: {networks}). If the name should be public, its DNS answer is wrong or hostile"
-        )
+    @classmethod
+    def of(cls, refusal: net_errors.AddressRefused) -> AddressRefused:
+        return cls(refusal.host, refusal.why, refusal.allowed, refusal.what)
 
 
 class JiraHTTPError(JiraError):

@@ -23,10 +23,10 @@ import httpx
 import orjson
 from pydantic import BaseModel
 
-from jiradrift.jira.egress import checked_client
 from jiradrift.jira.errors import MalformedResponse, OAuthError, ReauthorizationRequired, SiteMisbehaved
 from jiradrift.jira.limits import ACCEPT_ENCODING, MiB, ResponseLimits, deadline, loads_json, read_response
-from jiradrift.jira.transport import default_ssl_context
+from jiradrift.net.egress import checked_client
+from jiradrift.net.tls import default_ssl_context
 from jiradrift.redact import MIN_LENGTH, clip, too_short
 
 DEFAULT_TOKEN_URL = "https://auth.atlassian.com/oauth/token"

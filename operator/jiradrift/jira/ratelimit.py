@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from jiradrift.jira.clock import Clock
+from jiradrift.clock import Clock
 from jiradrift.jira.limits import DEFAULT_LIMITS
+from jiradrift.net.backoff import ATLASSIAN_JITTER, Jitter, backoff_delay
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,11 @@ class RetryPolicy:
     max_retries: int = 4
     initial_delay: float = 5.0
     max_delay: float = 30.0
-    jitter: tuple[float, float] = (0.7, 1.3)
+    jitter: Jitter = ATLASSIAN_JITTER
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Delay before retry number ``attempt`` (0-based): 5, 10, 20, 30, 30 ... seconds, jittered."""
-        base = min(self.initial_delay * (2**attempt), self.max_delay)
-        return float(base * rng.uniform(*self.jitter))
+        return backoff_delay(attempt, base=self.initial_delay, cap=self.max_delay, jitter=self.jitter, rng=rng)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from typing import Protocol
 
 import httpx
 
+from jiradrift.clock import Clock
 from jiradrift.jira.auth import Credentials, ServiceAccountAuth
-from jiradrift.jira.clock import Clock
 from jiradrift.jira.oauth import DEFAULT_TOKEN_URL, request_client_credentials_token
 
 

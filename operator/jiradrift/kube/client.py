@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
-import random
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -35,6 +34,7 @@ import orjson
 from kubernetes_asyncio import client as kclient
 from kubernetes_asyncio import config as kconfig
 
+from jiradrift.net.backoff import backoff_delay
 from jiradrift.redact import clip
 
 T = TypeVar("T")
@@ -247,6 +247,16 @@ class Kube:
     async def get(self, path: str, **query: Any) -> Any:
         return await self.request("GET", path, query=query)
 
+    async def get_or_none(self, path: str, **query: Any) -> dict[str, Any] | None:
+        """The object at ``path``, or None when the API server answers 404 (other errors raise)."""
+        try:
+            found: dict[str, Any] = await self.request("GET", path, query=query)
+        except KubeError as exc:
+            if exc.not_found:
+                return None
+            raise
+        return found
+
     async def create(self, path: str, body: Mapping[str, Any]) -> Any:
         return await self.request("POST", path, body=body)
 
@@ -304,5 +314,5 @@ async def retry_on_conflict(attempt: Callable[[], Awaitable[T]], *, attempts: in
         except KubeError as exc:
             if not exc.conflict or number == attempts - 1:
                 raise
-        await asyncio.sleep(base_delay * (2**number) * (0.5 + random.random()))
+        await asyncio.sleep(backoff_delay(number, base=base_delay))
     raise AssertionError("unreachable")

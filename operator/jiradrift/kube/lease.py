@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from enum import StrEnum
 from typing import Any
 
 from jiradrift.kube.client import Kube, KubeError, resource_path
+from jiradrift.net.backoff import CLIENT_GO_JITTER, backoff_delay
 
 MICROTIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 RENEW_DEADLINE_FRACTION = 2 / 3  # client-go: RenewDeadline < LeaseDuration
@@ -346,12 +346,12 @@ class Lease:
 
     async def _read(self) -> Observation | None:
         try:
-            obj = await self.kube.get(self._path)
+            obj = await self.kube.get_or_none(self._path)
         except KubeError as exc:
-            if exc.not_found:
-                self._forget()
-                return None
             raise self._error("read", exc) from None
+        if obj is None:
+            self._forget()
+            return None
         return self._remember(obj)
 
     async def _apply(self, decision: Decision, what: str) -> bool:
@@ -466,7 +466,7 @@ class Lease:
         from our first look, and then taken over: a dead holder never blocks us for good.
         """
         deadline = self._clock() + timeout
-        period = retry_period
+        polls = 0
         first: LeaseRecord | None = None
         async with self._mutex:
             was_held = self._is_leader()
@@ -483,9 +483,11 @@ class Lease:
                     self._note("denied")
                     return False
             # client-go's JitterUntil with factor 1.2: spread contenders apart; never past expiry.
-            pause = period * (1 + 0.2 * random.random())
+            pause = backoff_delay(
+                polls, base=retry_period, cap=max_retry_period or retry_period, jitter=CLIENT_GO_JITTER
+            )
             await self._sleep(max(0.01, min(pause, decision.wait_seconds + 0.01)))
-            period = min(period * 2, max_retry_period or retry_period)
+            polls += 1
 
     async def renew(self) -> bool:
         """PUT a fresh ``renewTime`` with the resourceVersion we hold; False if we lost the Lease.

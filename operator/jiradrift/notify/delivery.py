@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from jiradrift.api.resources import DeliveryState, NotificationDelivery, NotificationDestination
+from jiradrift.net.backoff import NO_JITTER, backoff_delay
 from jiradrift.notify.message import severity_at_least
 
 MAX_ERROR_CHARS = 1024
@@ -28,7 +29,10 @@ MAX_ERROR_CHARS = 1024
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
-    """Retry with exponential backoff: ``base * 2**(attempts-1)``, at most ``cap`` seconds apart."""
+    """Retry with exponential backoff: ``base * 2**(attempts-1)``, at most ``cap`` seconds apart.
+
+    Without jitter: the next attempt's time is recorded in status, and the claim already keeps
+    two replicas from sending together."""
 
     backoff_base_seconds: float = 10.0
     backoff_cap_seconds: float = 600.0
@@ -36,7 +40,10 @@ class DeliveryPolicy:
     claim_seconds: float = 120.0  # a Sending claim older than this belongs to a dead operator
 
     def backoff(self, attempts: int) -> float:
-        return float(min(self.backoff_cap_seconds, self.backoff_base_seconds * 2 ** max(attempts - 1, 0)))
+        """Delay after the ``attempts``-th failed attempt (1-based)."""
+        return backoff_delay(
+            attempts - 1, base=self.backoff_base_seconds, cap=self.backoff_cap_seconds, jitter=NO_JITTER
+        )
 
 
 def pending_deliveries(

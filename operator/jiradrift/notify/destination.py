@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from jiradrift.api.credentials import CredentialsProblem, decode_secret_data, read_opted_in_secret
 from jiradrift.api.resources import NotificationDestination
-from jiradrift.jira.hosts import HostAllowlist, internal_reason, is_loopback
 from jiradrift.kube.client import Kube
+from jiradrift.net.hosts import HostAllowlist, internal_reason, is_loopback
 from jiradrift.redact import remember_secrets
 
 DEFAULT_NOTIFICATION_HOSTS: tuple[str, ...] = ("hooks.slack.com", "*.webhook.office.com", "*.logic.azure.com")

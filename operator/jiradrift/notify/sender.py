@@ -18,8 +18,9 @@ from typing import Any
 import httpx
 import orjson
 
-from jiradrift.jira.egress import checked_transport
-from jiradrift.jira.transport import default_ssl_context
+from jiradrift.net.body import read_head
+from jiradrift.net.egress import checked_transport
+from jiradrift.net.tls import default_ssl_context
 from jiradrift.notify.destination import describe_url
 from jiradrift.redact import clip, redact
 
@@ -67,11 +68,7 @@ async def post_json(
             async with client.stream(
                 "POST", url, content=body, headers=request_headers, timeout=limits.timeout_seconds
             ) as response:
-                head = b""
-                async for chunk in response.aiter_raw():
-                    head += chunk
-                    if len(head) >= limits.max_response_bytes:
-                        break
+                head = await read_head(response.aiter_raw(), limits.max_response_bytes)
     except TimeoutError:
         return SendResult(False, True, None, f"{where} did not answer within {limits.timeout_seconds:g} s")
     except httpx.HTTPError as exc:

@@ -29,9 +29,9 @@ from jiradrift.api.resources import (
     JiraTenantSpec,
     NotificationDelivery,
 )
-from jiradrift.jira.hosts import HostAllowlist
 from jiradrift.kube import events
 from jiradrift.kube.client import Kube, KubeError, resource_path, retry_on_conflict
+from jiradrift.net.hosts import HostAllowlist
 from jiradrift.notify import delivery
 from jiradrift.notify.delivery import DeliveryPolicy
 from jiradrift.notify.destination import DEFAULT_NOTIFICATION_HOSTS, DestinationProblem, webhook_url
@@ -297,12 +297,7 @@ class Notifier:
                 raise
 
     async def _read(self, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
-        try:
-            return cast(dict[str, Any], await self.kube.get(resource_path(GROUP, VERSION, plural, namespace, name)))
-        except KubeError as exc:
-            if exc.not_found:
-                return None
-            raise
+        return await self.kube.get_or_none(resource_path(GROUP, VERSION, plural, namespace, name))
 
 
 def _name(body: dict[str, Any]) -> str:

@@ -1,31 +1,16 @@
-"""Read an HTTP answer or a stored file up to a byte bound: an endpoint we do not control, or a
-file someone planted, never fills our memory.
+"""Read a stored file up to a byte bound: a file someone planted never fills our memory.
 
-data = await read_bounded(response, limit, lambda: S3ResponseTooLarge("... over the limit"))
 data = read_file_bounded(path, limit, "manifest of snapshot 'x'", "/data")
+
+(HTTP answers: :func:`jiradrift.net.body.read_capped`.)
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
-import httpx
-
 from jiradrift.model.store_errors import CorruptStoredObject
-
-
-async def read_bounded(response: httpx.Response, limit: int, too_large: Callable[[], Exception]) -> bytes:
-    """The streamed body of ``response``; raises ``too_large()`` as soon as it passes ``limit`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise too_large()
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def read_file_bounded(path: Path, limit: int, what: str, where: str) -> bytes:

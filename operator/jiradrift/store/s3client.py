@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import random
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -29,7 +28,11 @@ from xml.etree import ElementTree
 import httpx
 
 from jiradrift.model.store_errors import StoreError
-from jiradrift.store.bounded import read_bounded
+from jiradrift.net.backoff import backoff_delay
+from jiradrift.net.body import read_capped
+from jiradrift.net.egress import AddressPolicy, Resolve, checked_client
+from jiradrift.net.errors import refusal_of
+from jiradrift.net.tls import default_ssl_context
 from jiradrift.store.credentials import CredentialsProvider, credentials_from_env, provider_for
 from jiradrift.store.sigv4 import EMPTY_SHA256, Credentials, sign
 from jiradrift.store.webidentity import WebIdentityConfig
@@ -56,6 +59,10 @@ class S3Error(StoreError):
 
 class S3Unavailable(S3Error):
     """No answer from the S3 endpoint (refused, reset, timed out)."""
+
+
+class S3EndpointRefused(S3Error):
+    """The egress policy refused the address the S3 endpoint (or the proxy) resolved to: never retried."""
 
 
 class S3ResponseTooLarge(S3Error):
@@ -131,12 +138,26 @@ class S3Client:
 
     @classmethod
     def connect(
-        cls, config: S3Config, credentials: Credentials | WebIdentityConfig | CredentialsProvider | None = None
+        cls,
+        config: S3Config,
+        credentials: Credentials | WebIdentityConfig | CredentialsProvider | None = None,
+        *,
+        policy: AddressPolicy | None = None,
+        resolve: Resolve | None = None,
     ) -> S3Client:
         """A client signing with ``credentials``, or with what the environment provides: an access key,
-        or the pod's cloud identity (see :func:`~jiradrift.store.credentials.credentials_from_env`)."""
+        or the pod's cloud identity (see :func:`~jiradrift.store.credentials.credentials_from_env`).
+
+        Its connections (to the S3 endpoint, to STS, or to a proxy from the environment) follow the
+        egress policy (:mod:`jiradrift.net.egress`; ``policy`` and ``resolve`` default to the process's)."""
         source = credentials or credentials_from_env(region=config.region)
-        http = httpx.AsyncClient(timeout=httpx.Timeout(config.timeout_seconds), follow_redirects=False)
+        http = checked_client(
+            default_ssl_context(),
+            policy=policy,
+            resolve=resolve,
+            timeout=httpx.Timeout(config.timeout_seconds),
+            follow_redirects=False,
+        )
         return cls(config, source, http)
 
     def scoped(self, sub_prefix: str) -> S3Client:
@@ -185,7 +206,7 @@ class S3Client:
                 transient = isinstance(exc, S3Unavailable) or exc.status in RETRY_STATUSES
                 if not transient or attempt >= self.config.retries:
                     raise
-            delay = self.config.retry_backoff_seconds * (2**attempt) * random.uniform(0.5, 1.0)
+            delay = backoff_delay(attempt, base=self.config.retry_backoff_seconds)
             attempt += 1
             await asyncio.sleep(delay)
 
@@ -223,8 +244,8 @@ class S3Client:
                         f"the S3 store's max response bytes if such objects are expected",
                         status=response.status_code,
                     )
-                data = await read_bounded(
-                    response,
+                data = await read_capped(
+                    response.aiter_bytes(),
                     limit,
                     lambda: S3ResponseTooLarge(
                         f"{what}: the response exceeded the store's limit of {limit} bytes",
@@ -237,6 +258,11 @@ class S3Client:
                 f"{what}: no answer within {self.config.timeout_seconds}s; check the S3 endpoint and network"
             ) from None
         except httpx.TransportError as exc:
+            if refused := refusal_of(exc):
+                raise S3EndpointRefused(
+                    f"{what}: the S3 endpoint {self.config.endpoint} (--s3-endpoint, the chart's store.s3.endpoint) "
+                    f"cannot be used: {refused}"
+                ) from None
             raise S3Unavailable(
                 f"{what}: cannot reach {self.config.endpoint} ({type(exc).__name__}); check the S3 endpoint"
             ) from None

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -32,8 +31,10 @@ from xml.etree import ElementTree
 import httpx
 
 from jiradrift.model.store_errors import StoreError
+from jiradrift.net.backoff import backoff_delay
+from jiradrift.net.body import read_capped
+from jiradrift.net.errors import refusal_of
 from jiradrift.redact import redact, remember_secrets
-from jiradrift.store.bounded import read_bounded
 from jiradrift.store.sigv4 import Credentials
 
 log = logging.getLogger(__name__)
@@ -308,7 +309,7 @@ class WebIdentityCredentials:
             except WebIdentityError as exc:
                 if not exc.transient or attempt >= ATTEMPTS:
                     raise
-            await asyncio.sleep(RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1) * random.uniform(0.5, 1.0))
+            await asyncio.sleep(backoff_delay(attempt - 1, base=RETRY_BACKOFF_SECONDS))
             attempt += 1
 
     async def _exchange_once(self) -> TemporaryCredentials:
@@ -333,6 +334,11 @@ class WebIdentityCredentials:
                 transient=True,
             ) from None
         except httpx.TransportError as exc:
+            if refused := refusal_of(exc):
+                raise WebIdentityError(
+                    f"{self._what}: the STS endpoint {self.config.sts_endpoint} (AWS_ENDPOINT_URL_STS, or the "
+                    f"regional endpoint of AWS_REGION) cannot be used: {refused}"
+                ) from None
             raise WebIdentityError(
                 f"{self._what}: cannot reach STS ({type(exc).__name__}); check the STS endpoint and network "
                 f"(AWS_ENDPOINT_URL_STS / AWS_REGION)",
@@ -345,8 +351,8 @@ class WebIdentityCredentials:
         async with self.http.stream(
             "POST", self.config.sts_endpoint + "/", data=form, headers=headers, timeout=self.config.timeout_seconds
         ) as response:
-            body = await read_bounded(
-                response,
+            body = await read_capped(
+                response.aiter_bytes(),
                 MAX_STS_RESPONSE_BYTES,
                 lambda: WebIdentityError(
                     f"{self._what}: the answer exceeded {MAX_STS_RESPONSE_BYTES} bytes; is the STS endpoint right?"

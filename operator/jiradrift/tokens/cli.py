@@ -14,11 +14,11 @@ import typer
 
 from jiradrift import logs
 from jiradrift.api.windows import parse_duration
-from jiradrift.jira.egress import ALLOWED_CIDRS_ENV, default_policy
 from jiradrift.jira.errors import OAuthError
-from jiradrift.jira.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
 from jiradrift.kube.client import Kube
 from jiradrift.kube.kubeconfig import context_namespace
+from jiradrift.net.egress import ALLOWED_CIDRS_ENV, default_policy
+from jiradrift.net.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
 from jiradrift.tokens.errors import TokenError
 from jiradrift.tokens.job import run_refresh_job
 from jiradrift.tokens.login import DEFAULT_PORT, LoginError, LoginResult, login

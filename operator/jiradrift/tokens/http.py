@@ -25,10 +25,12 @@ import aiohttp
 import httpx
 import orjson
 
-from jiradrift.jira.egress import CheckedResolver, proxied
+from jiradrift.jira.errors import AddressRefused
 from jiradrift.jira.limits import ACCEPT_ENCODING, ResponseLimits, deadline, read_body
 from jiradrift.jira.oauth import TOKEN_LIMITS
-from jiradrift.jira.transport import default_ssl_context
+from jiradrift.net import errors as net_errors
+from jiradrift.net.egress import PROXY, CheckedResolver, Resolve
+from jiradrift.net.tls import default_ssl_context
 
 
 class TokenResponseView:
@@ -48,15 +50,15 @@ class TokenResponseView:
 class AiohttpTokenClient:
     """``post`` / ``aclose`` of ``httpx.AsyncClient`` over one aiohttp connection pool."""
 
-    def __init__(self, pool: int, limits: ResponseLimits = TOKEN_LIMITS) -> None:
+    def __init__(self, pool: int, limits: ResponseLimits = TOKEN_LIMITS, resolve: Resolve | None = None) -> None:
         self.limits = limits
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
                 limit=pool,
                 ssl=default_ssl_context(),
-                # without a proxy, names are looked up once and every address checked before connecting;
-                # with one, the proxy resolves them (and the egress NetworkPolicy bounds the pod)
-                resolver=None if proxied() else CheckedResolver(),
+                # names are looked up once and every address checked before connecting: the token
+                # endpoint's, or with a proxy the proxy's (which then resolves the endpoint itself)
+                resolver=CheckedResolver(resolve=resolve),
             ),
             auto_decompress=False,  # read_body decodes, with a size bound
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=limits.request_deadline),
@@ -76,16 +78,21 @@ class AiohttpTokenClient:
     async def post(self, url: str, *, json: Any = None, headers: dict[str, str] | None = None) -> TokenResponseView:
         sent = {"Content-Type": "application/json", "Accept-Encoding": ACCEPT_ENCODING, **(headers or {})}
         limit = self.limits.max_body_bytes
+        proxy = self.proxy_for(url)
         try:
             async with deadline(self.limits.request_deadline, "POST", url):
                 async with self.session.post(
-                    url, data=orjson.dumps(json), headers=sent, allow_redirects=False, proxy=self.proxy_for(url)
+                    url, data=orjson.dumps(json), headers=sent, allow_redirects=False, proxy=proxy
                 ) as resp:
                     chunks = resp.content.iter_chunked(64 * 1024)
                     content = await read_body(chunks, resp.headers.get("Content-Encoding"), limit, "POST", url)
                     return TokenResponseView(resp.status, content)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise httpx.TransportError(f"{type(exc).__name__}: {exc}") from exc
+        except net_errors.AddressRefused as exc:
+            if proxy and not exc.what and exc.host == urlsplit(proxy).hostname:
+                exc = net_errors.AddressRefused(exc.host, exc.why, exc.allowed, PROXY)
+            raise AddressRefused.of(exc) from None
 
     async def aclose(self) -> None:
         await self.session.close()

@@ -21,12 +21,13 @@ from typing import Any
 
 import httpx
 
-from jiradrift.jira.hosts import HostAllowlist
+from jiradrift.clock import WallClock
 from jiradrift.kube.client import Kube, KubeError
+from jiradrift.net.hosts import HostAllowlist
 from jiradrift.tokens.errors import UnsupportedAuth
 from jiradrift.tokens.http import token_http_client
 from jiradrift.tokens.kube import KubeOps
-from jiradrift.tokens.refresh import Outcome, RefreshResult, TokenRefresher, WallClock
+from jiradrift.tokens.refresh import Outcome, RefreshResult, TokenRefresher
 from jiradrift.tokens.tenant import auth_kind, tenant_spec
 
 log = logging.getLogger("jiradrift.tokens.job")

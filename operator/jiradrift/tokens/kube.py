@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from jiradrift.api.resources import GROUP, VERSION
-from jiradrift.kube.client import Kube, KubeError, resource_path
+from jiradrift.kube.client import Kube, resource_path
 
 PLURAL = "jiratenants"
 FIELD_MANAGER = "jiradrift-tokens"
@@ -23,19 +23,10 @@ class KubeOps:
     def __init__(self, kube: Kube) -> None:
         self.kube = kube
 
-    async def _get_or_none(self, path: str) -> dict[str, Any] | None:
-        try:
-            found: dict[str, Any] = await self.kube.get(path)
-        except KubeError as exc:
-            if exc.not_found:
-                return None
-            raise
-        return found
-
     # --- Secrets --------------------------------------------------------------------------
 
     async def get_secret(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return await self._get_or_none(resource_path("", "v1", "secrets", namespace, name))
+        return await self.kube.get_or_none(resource_path("", "v1", "secrets", namespace, name))
 
     async def replace_secret(self, body: dict[str, Any]) -> dict[str, Any]:
         """PUT; ``metadata.resourceVersion`` in ``body`` is the precondition (409: ``.conflict``)."""
@@ -54,7 +45,7 @@ class KubeOps:
     # --- JiraTenants ----------------------------------------------------------------------
 
     async def get_tenant(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return await self._get_or_none(resource_path(GROUP, VERSION, PLURAL, namespace, name))
+        return await self.kube.get_or_none(resource_path(GROUP, VERSION, PLURAL, namespace, name))
 
     async def patch_tenant_status(self, namespace: str, name: str, patch: dict[str, Any]) -> dict[str, Any]:
         """JSON merge patch of ``/status``; a ``metadata.resourceVersion`` in it makes it conditional."""

@@ -26,14 +26,14 @@ from aiohttp import web
 
 from jiradrift.api.credentials import ALLOWED_TENANTS_ANNOTATION, opt_in_message, secret_opts_in
 from jiradrift.api.resources import GROUP
-from jiradrift.jira.clock import SystemClock
-from jiradrift.jira.egress import checked_client
-from jiradrift.jira.hosts import HostAllowlist, HostRefused
+from jiradrift.clock import SystemClock, WallClock
 from jiradrift.jira.oauth import exchange_authorization_code, write_scopes
-from jiradrift.jira.transport import default_ssl_context
 from jiradrift.kube.client import Kube, KubeError
+from jiradrift.net.egress import checked_client
+from jiradrift.net.hosts import HostAllowlist, HostRefused
+from jiradrift.net.tls import default_ssl_context
 from jiradrift.tokens.kube import KubeOps
-from jiradrift.tokens.refresh import TokenRefresher, WallClock
+from jiradrift.tokens.refresh import TokenRefresher
 from jiradrift.tokens.scopes import LOGIN_SCOPES, OFFLINE_ACCESS
 from jiradrift.tokens.secret import (
     ACCESS_TOKEN,

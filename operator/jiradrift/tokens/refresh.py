@@ -32,31 +32,33 @@ Tokens never reach logs, Events or status.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
 from jiradrift.api import conditions as cond
 from jiradrift.api.locks import LeaseError, LeaseLock, holder_identity
 from jiradrift.api.resources import API_VERSION
-from jiradrift.jira.clock import SystemClock
-from jiradrift.jira.egress import checked_client
+from jiradrift.clock import SystemClock, WallClock
 from jiradrift.jira.errors import OAuthError, ReauthorizationRequired
-from jiradrift.jira.hosts import HostAllowlist, HostRefused
 from jiradrift.jira.oauth import (
     TokenResponse,
     refresh_access_token,
     request_client_credentials_token,
     write_scopes,
 )
-from jiradrift.jira.transport import default_ssl_context
 from jiradrift.kube import events
 from jiradrift.kube.client import Kube, KubeError, retry_on_conflict
+from jiradrift.net.backoff import NO_JITTER, Backoff
+from jiradrift.net.egress import checked_client
+from jiradrift.net.hosts import HostAllowlist, HostRefused
+from jiradrift.net.tls import default_ssl_context
 from jiradrift.redact import redact, remember_secrets
 from jiradrift.tokens.decision import Action, Decision, decide
 from jiradrift.tokens.errors import (
@@ -105,14 +107,11 @@ PERSIST_WINDOW_SECONDS = 540.0
 the old refresh token (counted from the token endpoint's answer), with a minute to spare."""
 PERSIST_CONFLICTS = 5
 PERSIST_MAX_PAUSE = 15.0
+PERSIST_BACKOFF = Backoff(base=0.5, cap=PERSIST_MAX_PAUSE, jitter=NO_JITTER)
+"""Pauses between tries to save a rotated token (or re-read its Secret): 0.5 s doubling to 15 s."""
 STATUS_ATTEMPTS = 4
 MIN_REMAINING = timedelta(minutes=5)
 """A token someone else just minted is used if it lasts at least this long."""
-
-
-class WallClock(Protocol):
-    def now(self) -> datetime:
-        """Timezone-aware UTC."""
 
 
 @dataclass(frozen=True)
@@ -421,7 +420,6 @@ class TokenRefresher:
         """
         current = spent.raw
         deadline = time.monotonic() + self.persist_window
-        pause = 0.5
         conflicts = 0
         failures = 0
         while True:
@@ -455,7 +453,7 @@ class TokenRefresher:
                 detail = " (it kept changing)"
             elif error.not_found:
                 raise SecretNotFound(ref.key, ref.namespace, ref.secret_name) from None
-            elif _transient(error) and time.monotonic() + pause < deadline:
+            elif _transient(error) and time.monotonic() + (pause := PERSIST_BACKOFF.delay(failures)) < deadline:
                 failures += 1
                 log.warning(
                     "JiraTenant %s: could not save the new token to Secret %s (attempt %d, retrying in %.1fs, "
@@ -468,7 +466,6 @@ class TokenRefresher:
                     redact(str(error)),
                 )
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, PERSIST_MAX_PAUSE)
                 continue
             else:
                 detail = f": {redact(str(error))}"
@@ -484,16 +481,16 @@ class TokenRefresher:
 
     async def _read_secret_retrying(self, ref: TenantAuthRef, deadline: float) -> dict[str, Any] | None:
         """The Secret, read again after a 409, through outages until ``deadline``."""
-        pause = 0.5
-        while True:
+        for attempt in itertools.count():
             try:
                 return await self.ops.get_secret(ref.namespace, ref.secret_name)
             except KubeError as exc:
+                pause = PERSIST_BACKOFF.delay(attempt)
                 if not _transient(exc) or time.monotonic() + pause >= deadline:
                     raise
                 log.warning("JiraTenant %s: could not re-read Secret %s: %s", ref.key, ref.secret_key, exc)
                 await asyncio.sleep(pause)
-                pause = min(pause * 2, PERSIST_MAX_PAUSE)
+        raise AssertionError("unreachable")
 
     async def _after_conflict(self, tenant: dict[str, Any], ref: TenantAuthRef, window: timedelta) -> RefreshResult:
         decision = await self._read_and_decide(ref, window)

@@ -7,6 +7,7 @@ acceptance would read partial Snapshot lists (``loops`` waits for this before it
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from typing import Any
 
@@ -14,6 +15,7 @@ from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.handlers.cache import listed_uids
 from jiradrift.handlers.runtime.caches import Caches
 from jiradrift.kube.client import METADATA_LIST, Kube, KubeError, resource_path
+from jiradrift.net.backoff import NO_JITTER, backoff_delay
 
 log = logging.getLogger("jiradrift.handlers")
 CACHE_READY_SECONDS = 120.0  # how long startup waits for the watch to deliver what a LIST showed
@@ -31,8 +33,7 @@ async def fill_caches(kube: Kube, namespaces: list[str], caches: Caches) -> None
 async def list_metadata(kube: Kube, namespaces: list[str], plural: str) -> list[dict[str, Any]]:
     """Every object's metadata in the watched namespaces (paged); retried until the API answers."""
     scopes: list[str | None] = list(namespaces) or [None]
-    delay = 1.0
-    while True:
+    for attempt in itertools.count():
         try:
             return [
                 item
@@ -40,6 +41,7 @@ async def list_metadata(kube: Kube, namespaces: list[str], plural: str) -> list[
                 async for item in kube.pages(resource_path(GROUP, VERSION, plural, namespace), accept=METADATA_LIST)
             ]
         except KubeError as exc:
+            delay = backoff_delay(attempt, base=1.0, cap=30.0, jitter=NO_JITTER)
             log.warning("could not list %s at startup (%s); retrying in %.0fs", plural, exc, delay)
             await asyncio.sleep(delay)
-            delay = min(30.0, delay * 2)
+    raise AssertionError("unreachable")  # itertools.count() never ends

@@ -1,6 +1,6 @@
 """Where a connection may go once the host name passed the allowlist: the addresses the name resolves to.
 
-:class:`~jiradrift.jira.hosts.HostAllowlist` checks names. A name is only as good as the DNS answer
+:class:`~jiradrift.net.hosts.HostAllowlist` checks names. A name is only as good as the DNS answer
 for it: an allowed name whose answer is a private, loopback or link-local address (a DNS server the
 cluster admin does not control, or rebinding between two lookups) would reach the cloud metadata
 service or a cluster-internal Service. So every connection a tenant can steer resolves the name once,
@@ -18,8 +18,14 @@ admits it only when named exactly, as the emulator and the tests do).
 Two hooks into the HTTP stacks, both connecting to the checked address:
 
 - :class:`CheckedResolver`, an aiohttp resolver (the Jira client's transport, the token job);
-- :class:`CheckedBackend`, an httpcore network backend (the httpx clients of the token endpoint
-  and of notifications), used through :func:`checked_transport`.
+- :class:`CheckedBackend`, an httpcore network backend (the httpx clients of the token endpoint,
+  of notifications, of the S3 store and of STS), used through :func:`checked_transport` and
+  :func:`checked_client`.
+
+The S3 endpoint and the STS endpoint are set by the admin, not by a tenant, but they get the same
+check: a DNS answer is no more trustworthy for them, and the S3 client carries the store's
+credentials. A proxy from the environment (``HTTPS_PROXY``) is checked the same way when it is
+connected to: its network must be public or allowed (:data:`PROXY` names it in the refusal).
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import httpcore
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from jiradrift.jira.errors import AddressRefused
+from jiradrift.net.errors import AddressRefused
 
 ALLOWED_CIDRS_ENV = "JIRADRIFT_ALLOWED_CIDRS"
 """Networks (comma-separated CIDRs) that names may resolve into though they are not public: set by
@@ -116,15 +122,16 @@ class AddressPolicy:
             return None
         return f"resolves to {ip}, a {_kind(ip)} address"
 
-    def check(self, host: str, addresses: Sequence[str]) -> list[str]:
+    def check(self, host: str, addresses: Sequence[str], what: str = "") -> list[str]:
         """``addresses`` if every one may be used for ``host``; else :class:`AddressRefused` (one bad
-        address in an answer refuses the whole answer: a mixed answer is how rebinding starts)."""
+        address in an answer refuses the whole answer: a mixed answer is how rebinding starts).
+        ``what`` names the host in the refusal when it is not the request's own (a proxy)."""
         if not addresses:
-            raise AddressRefused(host, "resolves to no address")
+            raise AddressRefused(host, "resolves to no address", what=what)
         for address in addresses:
             why = self.refusal(host, address)
             if why:
-                raise AddressRefused(host, why, self.allowed_networks)
+                raise AddressRefused(host, why, self.allowed_networks, what)
         return list(addresses)
 
 
@@ -171,9 +178,10 @@ class CheckedBackend(httpcore.AsyncNetworkBackend):
     httpcore starts TLS on the returned stream with ``server_hostname`` = the request's host, so the
     certificate is still verified for the name."""
 
-    def __init__(self, policy: AddressPolicy | None = None, resolve: Resolve | None = None) -> None:
+    def __init__(self, policy: AddressPolicy | None = None, resolve: Resolve | None = None, what: str = "") -> None:
         self._policy = policy
         self._resolve = resolve or system_resolve
+        self._what = what
         self._inner = httpcore.AnyIOBackend()
 
     async def connect_tcp(
@@ -188,7 +196,7 @@ class CheckedBackend(httpcore.AsyncNetworkBackend):
             return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
         policy = self._policy or default_policy()
         try:
-            addresses = policy.check(host, await self._resolve(host, port))
+            addresses = policy.check(host, await self._resolve(host, port), self._what)
         except OSError as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         except AddressRefused as exc:
@@ -220,14 +228,26 @@ def checked_transport(
     return transport
 
 
-def proxied() -> bool:
-    return any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"))
+PROXY = "the proxy (HTTPS_PROXY / HTTP_PROXY / ALL_PROXY)"
+"""How a refusal names a proxy from the environment."""
 
 
-def checked_client(verify: ssl.SSLContext, **kwargs: Any) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` whose connections use :class:`CheckedBackend`. With a proxy in the
-    environment the proxy resolves names (and is where addresses are checked), so the client keeps
-    httpx's own proxy handling."""
-    if proxied():
-        return httpx.AsyncClient(verify=verify, **kwargs)
-    return httpx.AsyncClient(transport=checked_transport(verify), **kwargs)
+def checked_client(
+    verify: ssl.SSLContext, *, policy: AddressPolicy | None = None, resolve: Resolve | None = None, **kwargs: Any
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` whose every connection goes through :class:`CheckedBackend`.
+
+    Without a proxy that is the request's host. With one in the environment (``HTTPS_PROXY``,
+    ``HTTP_PROXY``, ``ALL_PROXY``; ``NO_PROXY`` honoured, all as httpx reads them) it is the proxy:
+    the proxy's name is resolved and checked like any other, so an address the admin did not allow
+    is refused before connecting (the proxy then resolves the target's name itself). Hosts that
+    ``NO_PROXY`` exempts are connected to directly, checked."""
+    client = httpx.AsyncClient(verify=verify, trust_env=True, **kwargs)
+    direct = CheckedBackend(policy, resolve)
+    via_proxy = CheckedBackend(policy, resolve, what=PROXY)
+    for transport in (client._transport, *client._mounts.values()):
+        if isinstance(transport, httpx.AsyncHTTPTransport):
+            pool = transport._pool
+            proxy = isinstance(pool, httpcore.AsyncHTTPProxy | httpcore.AsyncSOCKSProxy)
+            pool._network_backend = via_proxy if proxy else direct
+    return client

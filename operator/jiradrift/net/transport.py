@@ -10,7 +10,7 @@ Behaviour kept from ``httpx.AsyncHTTPTransport``: TLS verification with httpx's 
 a bounded connection pool, the per-request ``timeout`` extension (connect / read / pool), and httpx
 exception types (``ConnectTimeout``, ``ReadTimeout``, ``PoolTimeout``, ``ConnectError``,
 ``ReadError``, ``RemoteProtocolError``), so the client's retry logic is unchanged. Names are looked
-up once and every address is checked (:mod:`jiradrift.jira.egress`) before connecting to it. Bodies are
+up once and every address is checked (:mod:`jiradrift.net.egress`) before connecting to it. Bodies are
 streamed through undecoded, chunk by chunk: the caller decides how much of a body it will read
 (:func:`jiradrift.jira.limits.read_response`), and closing the response closes the connection.
 """
@@ -18,8 +18,6 @@ streamed through undecoded, chunk by chunk: the caller decides how much of a bod
 from __future__ import annotations
 
 import contextlib
-import functools
-import os
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -28,22 +26,8 @@ import aiohttp
 import httpx
 from yarl import URL
 
-from jiradrift.jira.egress import AddressPolicy, CheckedResolver, Resolve
-
-
-@functools.cache
-def default_ssl_context() -> ssl.SSLContext:
-    """One verifying TLS context per process: loading the CA bundle costs milliseconds and a few
-    MiB, and an SSLContext is safe to share, so tenants' clients reuse it instead of each loading it.
-
-    ``JIRADRIFT_EXTRA_CA_FILE`` adds a PEM bundle to the default trust store (the chart's
-    ``extraCACertificates``): a Jira Data Center site or a TLS-inspecting egress proxy with a private CA."""
-    context = httpx.create_ssl_context()
-    extra = os.environ.get("JIRADRIFT_EXTRA_CA_FILE")
-    if extra:
-        context.load_verify_locations(cafile=extra)
-    return context
-
+from jiradrift.net.egress import AddressPolicy, CheckedResolver, Resolve
+from jiradrift.net.tls import default_ssl_context
 
 CHUNK_BYTES = 64 * 1024
 

@@ -8,11 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
-class Clock(Protocol):
-    def monotonic(self) -> float: ...
+class WallClock(Protocol):
+    """The part of a :class:`Clock` that code needing only the date reads."""
 
     def now(self) -> datetime:
         """Wall-clock time, timezone-aware UTC."""
+
+
+class Clock(WallClock, Protocol):
+    def monotonic(self) -> float: ...
 
     async def sleep(self, seconds: float) -> None: ...
 
