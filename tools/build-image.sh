@@ -105,6 +105,5 @@ log "building $ref from $dockerfile (PYTHON_IMAGE=$base_ref)"
 mv "$image_tar.tmp" "$image_tar"
 # Keep the cache small: older tarballs of this image go.
 find "$images" -name "$name-${version:-dev}-*.tar" ! -name "$(basename "$image_tar")" -delete
-find "$images" -regextype posix-extended -regex ".*/$name-[0-9a-f]{12}\.tar" -delete  # before versioned names
 "$docker" image prune -f >/dev/null 2>&1 || true
 echo "$image_tar $ref"
