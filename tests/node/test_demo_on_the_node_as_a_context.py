@@ -21,6 +21,7 @@ from jiradrift.dev.node import Cluster, build_operator_image
 pytestmark = pytest.mark.k8s
 
 
+@pytest.mark.timeout(900)  # pushes the emulator image (about 500 MB) and pulls both images from the registry
 def test_demo_against_a_kubectl_context_shows_and_accepts_a_drift(
     node_cluster: Cluster, published: Published, release_tools: ReleaseTools
 ) -> None:
@@ -61,7 +62,7 @@ def test_demo_against_a_kubectl_context_shows_and_accepts_a_drift(
         capture_output=True,
         text=True,
         env=kubeconfig_env,
-        timeout=900,
+        timeout=780,
         check=False,
     )
     out = proc.stdout

@@ -1,7 +1,8 @@
 """pytest fixtures for the real single-node cluster and the registry it pulls from (test tooling, not shipped).
 
 ``node_cluster`` starts the control plane, controllers, containerd, kubelet and kube-proxy once per
-session (``jiradrift.dev.node``; about 7 s) and tears it all down, host state included, after it. Each
+session (``jiradrift.dev.node``; about 7 s) and tears it all down, host state included, after the
+last test that needs it (a later test may start a node of its own). Each
 test module that installs the chart starts from a cluster without the project's CRDs
 (:func:`forget_crds`), as a new cluster would be.
 
@@ -46,10 +47,31 @@ CHART_REPOSITORY = "jiradrift/charts"
 CRDS = ("jiratenants.jiradrift.io", "snapshots.jiradrift.io")
 
 
+_running: list[Cluster] = []  # the session's node while it runs
+
+
+def _stop_node() -> None:
+    while _running:
+        _running.pop().stop()
+
+
 @pytest.fixture(scope="session")
 def node_cluster() -> Iterator[Cluster]:
-    with Cluster.start() as cluster:
+    cluster = Cluster.launch()
+    _running.append(cluster)
+    try:
         yield cluster
+    finally:
+        _stop_node()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stop the session's node as soon as no further test needs it, not at the end of the session: one
+    node per machine, and a later test (``tests/operator/test_demo.py``) starts its own. The node tests
+    are collected together (one directory), so the node is started once."""
+    if _running and (nextitem is None or "node_cluster" not in getattr(nextitem, "fixturenames", ())):
+        _stop_node()
 
 
 def forget_crds(cluster: Cluster) -> None:
