@@ -1,7 +1,7 @@
 pytest_plugins = [
     "tests.plugins.k8s",
     "tests.plugins.sim",
+    "tests.plugins.registry",  # before node, which imports it
     "tests.plugins.node",
     "tests.plugins.s3",
-    "tests.plugins.registry",
 ]

@@ -50,8 +50,11 @@ fi
 # The image: keyed by the build context's content and the base.
 context_key=$( (cat "$dockerfile" pyproject.toml README.md; find operator -type f ! -path '*/__pycache__/*' ! -name '*.pyc' \
   ! -path '*.egg-info/*' -print0 | sort -z | xargs -0 sha256sum; echo "$base_key") | sha256sum | cut -c1-12)
+# The tarball's name carries the version the tree says (the Dockerfile's VERSION), so the upgrade test's
+# previous release, built from a copy stamped with a lower version, does not evict the current one.
+version=$(sed -n 's/^ARG VERSION=//p' "$dockerfile" | head -1)
 ref="jira-drift-$name:dev-$context_key"
-image_tar="$images/$name-$context_key.tar"
+image_tar="$images/$name-${version:-dev}-$context_key.tar"
 if [[ -s "$image_tar" ]]; then
   log "image $ref cached"
   echo "$image_tar $ref"
@@ -101,6 +104,6 @@ log "building $ref from $dockerfile (PYTHON_IMAGE=$base_ref)"
 "$docker" save "$ref" -o "$image_tar.tmp"
 mv "$image_tar.tmp" "$image_tar"
 # Keep the cache small: older tarballs of this image go.
-find "$images" -name "$name-*.tar" ! -name "$name-$context_key.tar" -delete
+find "$images" -name "$name-${version:-dev}-*.tar" ! -name "$(basename "$image_tar")" -delete
 "$docker" image prune -f >/dev/null 2>&1 || true
 echo "$image_tar $ref"

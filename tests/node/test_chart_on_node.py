@@ -1,9 +1,12 @@
 """The product as a cluster admin meets it: ``helm install`` on a real node, the chart's pods.
 
-The image is built from the repository's Dockerfile and loaded into the node's containerd; the
-chart starts the operator as its Deployment's pod (in-cluster config, the chart's ServiceAccount,
-non-root, read-only root filesystem) and the token CronJob's Jobs; kube-controller-manager turns the
-CronJob into Jobs and Pods and garbage-collects what ``helm uninstall`` removes. The Jira emulator
+The image is built from the repository's Dockerfile and released into a real OCI registry with the
+release scripts (pushed, signed by digest, the chart pinned to that digest, pushed and signed); the
+admin verifies both signatures against the registry, installs ``oci://`` by version, and the node's
+containerd pulls the image by digest from the registry. The chart starts the operator as its
+Deployment's pod (in-cluster config, the chart's ServiceAccount, non-root, read-only root
+filesystem) and the token CronJob's Jobs; kube-controller-manager turns the CronJob into Jobs and
+Pods and garbage-collects what ``helm uninstall`` removes. The Jira emulator
 is reached from the pods over TLS on the node's bridge as ``https://jira.emulator.test`` (a
 ``hostAliases`` entry and a test CA given to the chart's ``extraCACertificates``), so the CRD admits
 nothing it would not admit for everyone.
@@ -19,11 +22,12 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from tempfile import mkdtemp
 from typing import Any, TypeVar
 
 import pytest
-from tests.chart.chartlib import CHART
-from tests.plugins.node import OperatorImage
+from tests.plugins.node import Published, ReleaseTools, cosign_key_pair, forget_crds
 
 from jiradrift.api.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.api.resources import GROUP, VERSION
@@ -52,7 +56,8 @@ def wait_until(check: Callable[[], T | None], what: str, timeout: float, describ
 @dataclass
 class Release:
     cluster: Cluster
-    image: OperatorImage
+    published: Published
+    tools: ReleaseTools
     jira: TlsJira
 
     def kubectl(self, *args: str, check: bool = True, input: str | None = None) -> str:
@@ -79,10 +84,13 @@ class Release:
         return self.cluster.plane.helm(*args).stdout
 
     def values(self, tag: str) -> list[str]:
+        """The chart from the registry, the image by the chart's pinned digest (``tag`` is informational)."""
         return [
+            *self.published.helm_source(self.tools),
             "--namespace",
             NS,
-            *chart_values(self.jira, f"{self.image.repository}:{tag}"),
+            *chart_values(self.jira, f"{self.published.image_repository}:{tag}"),
+            *("--set", "image.pullPolicy=IfNotPresent"),  # chart_values says Never (an imported image)
             "--set",
             f"fullnameOverride={RELEASE}",
             "--set",
@@ -133,8 +141,13 @@ def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def release(node_cluster: Cluster, operator_image: OperatorImage, tls_jira: TlsJira) -> Iterator[Release]:
-    rel = Release(node_cluster, operator_image, tls_jira)
+def release(
+    node_cluster: Cluster, published: Published, release_tools: ReleaseTools, tls_jira: TlsJira
+) -> Iterator[Release]:
+    forget_crds(node_cluster)
+    rel = Release(node_cluster, published, release_tools, tls_jira)
+    # Before anything is installed: both signatures, against the registry, with the release's public key.
+    assert published.verify(release_tools) == (published.image_digest, published.chart_digest)
     rel.kubectl("create", "namespace", NS)
     rel.kubectl(
         "create", "configmap", "jira-ca", "-n", NS, f"--from-literal=ca.crt={tls_jira.ca_pem}"
@@ -152,10 +165,11 @@ def release(node_cluster: Cluster, operator_image: OperatorImage, tls_jira: TlsJ
     # The Secrets opt in to the tenants that may use them.
     rel.kubectl("annotate", "secret", "-n", NS, "acme-jira", f"{ALLOWED_TENANTS_ANNOTATION}=acme")
     rel.kubectl("annotate", "secret", "-n", NS, "acme-oauth", f"{ALLOWED_TENANTS_ANNOTATION}=acme-oauth")
-    rel.helm("install", RELEASE, str(CHART), *rel.values(operator_image.tag))
+    rel.helm("install", RELEASE, *rel.values(published.version))
     yield rel
     rel.helm("uninstall", RELEASE, "--namespace", NS, "--ignore-not-found")
     rel.kubectl("delete", "namespace", NS, "--wait=false", check=False)
+    forget_crds(node_cluster)
 
 
 def _tenant(name: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -169,14 +183,26 @@ def _tenant(name: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 def test_operator_runs_as_the_charts_pod_and_reports_drift(release: Release) -> None:
     (pod,) = release.operator_pods()
+    name = pod["metadata"]["name"]
     spec = pod["spec"]
     container = spec["containers"][0]
-    assert container["image"] == release.image.ref and container["imagePullPolicy"] == "Never"
+    published = release.published
+    assert container["image"] == published.image and container["imagePullPolicy"] == "IfNotPresent"
     assert spec["serviceAccountName"] == RELEASE
     assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] == 65532
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     status = pod["status"]["containerStatuses"][0]
     assert status["ready"] is True and status["restartCount"] == 0, status
+    # The node's containerd pulled it from the registry, by the signed digest.
+    assert status["imageID"] == f"{published.image_repository}@{published.image_digest}", status
+    assert release.cluster.image_digests()[f"{published.image_repository}@{published.image_digest}"] == (
+        published.image_digest
+    )
+    # The figures docs/benchmarks.md quotes (shown with pytest -rP): the pull, and pod creation to Ready.
+    pulled = release.json("get", "events", "-n", NS, "--field-selector", f"reason=Pulled,involvedObject.name={name}")
+    ready = _condition(pod, "Ready")["lastTransitionTime"]
+    print(f"cold start: pod created {pod['metadata']['creationTimestamp']}, Ready {ready}")
+    print("pull:", [e["message"] for e in pulled["items"]])
     # The process really runs as uid 65532 on a read-only root (not just declared so).
     ident = release.kubectl("exec", "-n", NS, pod["metadata"]["name"], "--", "python3", "-c", _WHOAMI)
     assert ident.split() == ["65532", "read-only"], ident
@@ -224,6 +250,36 @@ def test_operator_runs_as_the_charts_pod_and_reports_drift(release: Release) -> 
     assert workflow["name"] in json.dumps(changes[0]), changes
     events = release.json("get", "events", "-n", NS, "--field-selector", "reason=DriftDetected")["items"]
     assert [e["involvedObject"]["name"] for e in events] == ["acme"]
+
+
+def test_a_tampered_image_is_refused_and_the_release_keeps_the_signed_digest(release: Release) -> None:
+    """Other content pushed under the released tag has another digest, which nobody signed: the check
+    an admin runs before installing refuses it, and the chart, pinned by digest, never pulls it."""
+    published, tools = release.published, release.tools
+    tag = f"{published.image_repository}:{published.version}"
+    signed = f"{published.image_repository}@{published.image_digest}"
+    tampered = tools.crane("mutate", signed, "--label", "org.example.tampered=yes", "--tag", tag)
+    try:
+        tampered_digest = tools.crane("digest", tag)
+        assert tampered_digest != published.image_digest and tampered.endswith(tampered_digest), tampered
+        for ref in (tag, f"{published.image_repository}@{tampered_digest}"):
+            refused = tools.script(published.source, "verify.sh", ref, check=False)
+            assert "no signatures found" in refused or "no matching signatures" in refused, refused
+        # A key that did not sign the release is refused too, for the signed digest itself.
+        _, foreign_pub = cosign_key_pair(Path(tools.env["JIRADRIFT_COSIGN_BIN"]), Path(mkdtemp()))
+        foreign = tools.script(published.source, "verify.sh", signed, check=False, pub=foreign_pub)
+        assert "no matching signatures" in foreign, foreign
+        # The chart from the registry still names the signed digest, whatever the tag says now.
+        rendered = release.helm(
+            "template", RELEASE, *published.helm_source(tools), "--namespace", NS, "--kube-version", "1.36.3"
+        )
+        images = {line.split("image: ", 1)[1].strip('" ') for line in rendered.splitlines() if " image: " in line}
+        assert images == {published.image}, images
+        (pod,) = release.operator_pods()
+        assert pod["status"]["containerStatuses"][0]["imageID"] == signed
+    finally:
+        tools.crane("tag", signed, published.version)  # the release's tag back where it was signed
+    assert tools.crane("digest", tag) == published.image_digest
 
 
 _WHOAMI = """
@@ -310,9 +366,10 @@ def test_helm_upgrade_rolls_the_operator_pod_without_losing_a_window(release: Re
         for s in release.json("get", "snapshots", "-n", NS)["items"]
         if (s.get("status") or {}).get("phase") == "Completed"
     }
-    new_tag = release.image.tag + "-upgrade"
-    release.cluster.tag_image(release.image.ref, f"{release.image.repository}:{new_tag}")
-    release.helm("upgrade", RELEASE, str(CHART), *release.values(new_tag))
+    new_tag = release.published.version + "-upgrade"
+    published = release.published
+    release.tools.crane("tag", f"{published.image_repository}@{published.image_digest}", new_tag)
+    release.helm("upgrade", RELEASE, *release.values(new_tag))
 
     def rolled() -> dict[str, Any] | None:
         pods = release.operator_pods()
@@ -322,7 +379,7 @@ def test_helm_upgrade_rolls_the_operator_pod_without_losing_a_window(release: Re
         return pods[0] if statuses[0].get("ready") else None
 
     new = wait_until(rolled, "the upgraded operator pod Ready (and the old one gone)", 120, release.describe)
-    assert new["spec"]["containers"][0]["image"].endswith(new_tag)
+    assert new["spec"]["containers"][0]["image"] == f"{published.image_repository}:{new_tag}@{published.image_digest}"
     # Nothing done before is lost or redone: every Completed Snapshot is still there, once.
     snaps = release.json("get", "snapshots", "-n", NS)["items"]
     names = [s["metadata"]["name"] for s in snaps]

@@ -2,7 +2,8 @@
 
 The node stands in for the user's cluster: it is reached only through its kubeconfig's context, with
 kubectl and helm from PATH, the operator image and the emulator image (built from their Dockerfiles)
-already in the node, as `kind load` would leave them. Needs the node (root); the lead runs tests/node.
+in the node's registry (pushed there by the release scripts; the node's containerd pulls them by tag, as
+from any registry the user's cluster trusts). Needs the node (root); the lead runs tests/node.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from tests.plugins.node import OperatorImage
+from tests.plugins.node import EMULATOR_REPOSITORY, Published, ReleaseTools, forget_crds
 
 from jiradrift.dev.controlplane import REPO_ROOT
 from jiradrift.dev.node import Cluster, build_operator_image
@@ -20,11 +21,15 @@ from jiradrift.dev.node import Cluster, build_operator_image
 pytestmark = pytest.mark.k8s
 
 
+@pytest.mark.timeout(900)  # pushes the emulator image (about 500 MB) and pulls both images from the registry
 def test_demo_against_a_kubectl_context_shows_and_accepts_a_drift(
-    node_cluster: Cluster, operator_image: OperatorImage
+    node_cluster: Cluster, published: Published, release_tools: ReleaseTools
 ) -> None:
-    tarball, emulator_ref = build_operator_image(REPO_ROOT, "Dockerfile.emulator")
-    node_cluster.import_image(tarball)
+    forget_crds(node_cluster)
+    tarball, _ = build_operator_image(REPO_ROOT, "Dockerfile.emulator")
+    emulator_tag = f"{published.registry.address}/{EMULATOR_REPOSITORY}:{published.version}"
+    release_tools.script(published.source, "push-image-tarball.sh", str(tarball), emulator_tag)
+    operator_tag = f"{published.image_repository}:{published.version}"
     plane = node_cluster.plane
     # The user's shell: a kubeconfig naming the context, kubectl and helm on PATH.
     kubeconfig_env = {
@@ -50,14 +55,14 @@ def test_demo_against_a_kubectl_context_shows_and_accepts_a_drift(
             "--context",
             "jiradrift",
             "--image",
-            operator_image.ref,
+            operator_tag,
             "--emulator-image",
-            emulator_ref,
+            emulator_tag,
         ],
         capture_output=True,
         text=True,
         env=kubeconfig_env,
-        timeout=900,
+        timeout=780,
         check=False,
     )
     out = proc.stdout
@@ -77,3 +82,4 @@ def test_demo_against_a_kubectl_context_shows_and_accepts_a_drift(
         ["helm", "list", "-n", "jira-demo", "-q"], capture_output=True, text=True, env=kubeconfig_env, check=True
     )
     assert released.stdout.strip() == ""
+    forget_crds(node_cluster)

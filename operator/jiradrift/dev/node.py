@@ -12,8 +12,10 @@ plugins, cgroups under ``kubepods``, mounts under the work dir, and a few sysctl
 it is recorded in a state file before it happens, so :func:`cleanup` also undoes a node whose process
 crashed. There is one node per machine at a time (an exclusive lock); a second start waits for it.
 
-No registry is reachable: pods use images imported into containerd (``imagePullPolicy: Never``), the
-sandbox ("pause") image is compiled from the ``k8s.io/kubernetes`` module's ``pause.c``.
+No public registry is reachable: pods use images imported into containerd (``imagePullPolicy: Never``)
+or pulled from a registry on this machine that :meth:`Cluster.trust_registry` names to containerd
+(TLS with a CA made for it, in ``certs.d/<host:port>/hosts.toml``); the sandbox ("pause") image is
+compiled from the ``k8s.io/kubernetes`` module's ``pause.c``.
 """
 
 from __future__ import annotations
@@ -310,6 +312,11 @@ class Cluster:
     def containerd_socket(self) -> Path:
         return self.workdir / "containerd" / "containerd.sock"
 
+    @property
+    def registry_hosts(self) -> Path:
+        """containerd's registry host configuration (``certs.d/<host:port>/hosts.toml``), read on each pull."""
+        return self.workdir / "containerd" / "certs.d"
+
     @classmethod
     @contextlib.contextmanager
     def start(cls, *, timeout: float = 180) -> Iterator[Cluster]:
@@ -425,6 +432,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{CNI_BIN}"
     conf_dir = "{cni_conf}"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "{self.registry_hosts}"
 """
         )
         (cni_conf / "10-jiradrift.conflist").write_text(
@@ -552,6 +561,25 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     def import_image(self, tarball: Path) -> None:
         """Load an image tarball into the node's containerd (pods then use ``imagePullPolicy: Never``)."""
         self._ctr("images", "import", "--no-unpack", str(tarball), timeout=600)
+
+    def trust_registry(self, address: str, ca: Path) -> None:
+        """Let the node's containerd pull from the registry at ``address`` (host:port) over TLS,
+        trusting ``ca`` for that registry only, as an admin configures a private registry on a node.
+        containerd reads the file on each pull: no restart."""
+        hosts = self.registry_hosts / address
+        hosts.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ca, hosts / "ca.crt")
+        (hosts / "hosts.toml").write_text(
+            f'server = "https://{address}"\n\n'
+            f'[host."https://{address}"]\n'
+            '  capabilities = ["pull", "resolve"]\n'
+            f'  ca = "{hosts / "ca.crt"}"\n'
+        )
+
+    def image_digests(self) -> dict[str, str]:
+        """What the node's containerd holds: image name -> manifest (or index) digest."""
+        out = self._ctr("images", "ls").stdout.splitlines()[1:]
+        return {line.split()[0]: line.split()[2] for line in out if line.strip()}
 
     def tag_image(self, source: str, target: str) -> None:
         self._ctr("images", "tag", "--force", _qualified(source), _qualified(target))
