@@ -27,10 +27,10 @@ from tests.plugins.node import Published, ReleaseTools, forget_crds, publish, so
 from tests.plugins.registry import Registry
 
 from jiradrift import __version__
+from jiradrift.api.credentials import ALLOWED_TENANTS_ANNOTATION
+from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.dev.node import Cluster, build_operator_image
 from jiradrift.dev.tls_jira import TlsJira, chart_values
-from jiradrift.k8s.credentials import ALLOWED_TENANTS_ANNOTATION
-from jiradrift.k8s.resources import GROUP, VERSION
 
 pytestmark = pytest.mark.k8s
 
