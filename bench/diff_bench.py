@@ -7,7 +7,8 @@ Baselines, all on the same data and measured in this run:
   on 100k items, so by default it runs on a 10k-item slice with the same 1 % change rate and its
   time is scaled x10 (linear; the output says so). ``--full-deepdiff`` runs it on everything.
 - dictdiffer.diff(old, new) on the full dicts (target: >= 10x faster).
-- orjson.dumps of both dicts, i.e. merely serialising them (target: ours within 3x).
+- orjson.dumps of both dicts, i.e. merely serialising them (target: ours within 1.2x; 1.11x on
+  2026-11-26, 1.83x before the one-pass fix of 2026-12-07).
 
 "Ours" is ``diff_manifests`` reading changed bodies from a FilesystemStore on disk, measured twice:
 with both manifests already in memory (what capture hands over), and including loading both
@@ -201,7 +202,7 @@ def main() -> None:
     for name, base, target, faster in [
         ("DeepDiff / ours", deep_t, 100.0, True),
         ("dictdiffer / ours", dictdiffer_t, 10.0, True),
-        ("ours / orjson serialise", serialise, 3.0, False),
+        ("ours / orjson serialise", serialise, 1.2, False),
     ]:
         if faster:
             a, b = base / ours, base / ours_loading
