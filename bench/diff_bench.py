@@ -7,7 +7,8 @@ Baselines, all on the same data and measured in this run:
   on 100k items, so by default it runs on a 10k-item slice with the same 1 % change rate and its
   time is scaled x10 (linear; the output says so). ``--full-deepdiff`` runs it on everything.
 - dictdiffer.diff(old, new) on the full dicts (target: >= 10x faster).
-- orjson.dumps of both dicts, i.e. merely serialising them (target: ours within 3x).
+- orjson.dumps of both dicts, i.e. merely serialising them (target: ours within 1.2x; 1.11x on
+  2026-11-26, 1.83x before the one-pass fix of 2026-12-07).
 
 "Ours" is ``diff_manifests`` reading changed bodies from a FilesystemStore on disk, measured twice:
 with both manifests already in memory (what capture hands over), and including loading both
@@ -23,7 +24,7 @@ import hashlib
 import random
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -128,6 +129,17 @@ def best_of(runs: int, fn: Callable[[], object]) -> float:
     return best
 
 
+async def best_of_async(runs: int, fn: Callable[[], Awaitable[object]]) -> float:
+    """``best_of`` inside one running loop: each ``asyncio.run`` would add a loop's start and
+    teardown (and on Python 3.11 a repr of the result, 2,000 changes, on teardown) to the diff."""
+    best = float("inf")
+    for _ in range(runs):
+        t = time.perf_counter()
+        await fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=100_000)
@@ -149,12 +161,12 @@ def main() -> None:
 
         report = asyncio.run(diff_stored(store, m_old, m_new))
         assert report.added + report.removed + report.changed == n_changed, report.summary()
-        ours = best_of(5, lambda: asyncio.run(diff_stored(store, m_old, m_new)))
+        ours = asyncio.run(best_of_async(5, lambda: diff_stored(store, m_old, m_new)))
 
         async def loading() -> object:
             return await diff_stored(store, await store.get_manifest("old"), await store.get_manifest("new"))
 
-        ours_loading = best_of(3, lambda: asyncio.run(loading()))
+        ours_loading = asyncio.run(best_of_async(3, loading))
         print(
             f"ours: {report.changed} changed, {report.added} added, {report.removed} removed items, "
             f"{report.change_count} path-level changes"
@@ -190,7 +202,7 @@ def main() -> None:
     for name, base, target, faster in [
         ("DeepDiff / ours", deep_t, 100.0, True),
         ("dictdiffer / ours", dictdiffer_t, 10.0, True),
-        ("ours / orjson serialise", serialise, 3.0, False),
+        ("ours / orjson serialise", serialise, 1.2, False),
     ]:
         if faster:
             a, b = base / ours, base / ours_loading

@@ -37,10 +37,11 @@ def stopped_by(manifest: Manifest, reason: str) -> set[str]:
 
 
 def test_endless_listings_everywhere_end_at_the_capture_page_bound(jira_sim: RunningEmulator, tmp_path: Path) -> None:
-    # Every PageBean of the site: isLast never true, fresh ids on every page, a constant huge total
-    # (a growing one is refused by each listing on its own: the next test). With one cap per listing
-    # the listings multiply it (the issue: past 150 s and 530 MiB).
-    jira_sim.faults.huge_total(path="/rest/api/3/*")
+    # Every PageBean of the site: isLast never true, fresh ids on every page, a constant total as
+    # large as a capture may hold (a growing one, or one larger, is refused by each listing on its
+    # own: the next tests). With one cap per listing the listings multiply it (the issue: past 150 s
+    # and 530 MiB).
+    jira_sim.faults.huge_total(path="/rest/api/3/*", total=DEFAULT_LIMITS.max_capture_items)
     run = run_snapshot(jira_sim, tmp_path / "out", [])  # the default limits
     assert run.exit_code == 3, run.output[-3000:]
     assert run.seconds < WALL_LIMIT, f"{run.seconds:.0f} s"  # the issue's two minutes
@@ -71,8 +72,31 @@ def test_a_growing_total_ends_every_listing_within_seconds_whatever_the_type(
     assert [m.complete for m in manifests if m.type == "screens"] == [False]
 
 
+def test_a_total_larger_than_a_capture_may_hold_ends_every_listing_at_its_first_page(
+    jira_sim: RunningEmulator, tmp_path: Path
+) -> None:
+    """The emulator's huge_total: a constant total of a billion, isLast always false, fresh ids on every
+    page. The screens capture, whose page bound is the largest (10x), ran about two minutes before
+    that bound stopped it; a total no capture may hold is now refused at each listing's first page."""
+    jira_sim.faults.huge_total(path="/rest/api/3/*")
+    run = run_snapshot(jira_sim, tmp_path / "out", ["--type", "screens"])
+    assert run.exit_code == 3, run.output[-3000:]
+    # The CLI's own CPU time (its start included): wall time on a loaded machine is the neighbours'.
+    assert run.cpu_seconds < SLACK, f"{run.cpu_seconds:.0f} CPU s"
+    assert run.seconds < WALL_LIMIT / 2, f"{run.seconds:.0f} s"
+    assert run.peak_rss < RSS_LIMIT, f"peak RSS {run.peak_rss / 2**20:.0f} MiB"
+    store = FilesystemStore(tmp_path / "out")
+    manifests = [asyncio.run(store.get_manifest(i)) for i in asyncio.run(store.list_manifests("acme"))]
+    (screens,) = [m for m in manifests if m.type == "screens"]
+    assert not screens.complete
+    most = DEFAULT_LIMITS.max_capture_items
+    reason = f"the site announced total=1000000000 items, more than a capture may hold ({most}"
+    assert any(reason in e.message for e in screens.errors), screens.errors[:5]
+    assert not any("pages of long listings" in e.message for e in screens.errors), screens.errors[:5]
+
+
 def test_the_capture_item_bound(jira_sim: RunningEmulator, tmp_path: Path) -> None:
-    jira_sim.faults.huge_total(path=TARGET)
+    jira_sim.faults.huge_total(path=TARGET, total=300)
     run = run_snapshot(jira_sim, tmp_path / "out", ["--max-capture-items", "300"])
     assert run.exit_code == 3, run.output[-3000:]
     manifest = stored(tmp_path / "out")

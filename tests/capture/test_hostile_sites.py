@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from jiradrift.jira.limits import DEFAULT_LIMITS
 from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.sim.faults import Faults
 from jiradrift.store.filesystem import FilesystemStore
@@ -58,6 +59,11 @@ ATTACKS = {
     ),
     "endless pages, a huge total": Attack(
         lambda f: f.huge_total(path=TARGET),
+        "the site announced total=1000000000 items, more than a capture may hold (200000",
+        "the site announced total=1000000000 items, more than a capture may hold (200000",
+    ),
+    "endless pages, a total a capture may hold": Attack(
+        lambda f: f.huge_total(path=TARGET, total=DEFAULT_LIMITS.max_capture_items),
         "had not ended after 40 pages",
         "had not ended after 5000 pages",
     ),

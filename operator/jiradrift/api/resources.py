@@ -405,8 +405,15 @@ class JiraTenantSpec(Resource):
         ),
         json_schema_extra=validations(url_rules("spec.apiGateway")),
     )
-    auth: TenantAuth = Field(json_schema_extra=validations(TENANT_AUTH_RULES))
-    schedule: Schedule = Field(default_factory=Schedule, json_schema_extra=validations(SCHEDULE_RULES))
+    auth: TenantAuth = Field(
+        description="How the operator authenticates to Jira: exactly one of oauth, serviceAccount, apiToken, pat.",
+        json_schema_extra=validations(TENANT_AUTH_RULES),
+    )
+    schedule: Schedule = Field(
+        default_factory=Schedule,
+        description="When Snapshots are taken: one per snapshot type every interval.",
+        json_schema_extra=validations(SCHEDULE_RULES),
+    )
     snapshot_types: list[SnapshotType] = Field(
         default_factory=lambda: list(SnapshotType),
         min_length=1,
@@ -414,9 +421,17 @@ class JiraTenantSpec(Resource):
         description="Which configuration groups to snapshot (default: all).",
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
-    retention: Retention = Field(default_factory=Retention)
-    drift: DriftSettings = Field(default_factory=DriftSettings, json_schema_extra=validations(DRIFT_RULES))
-    rate_limit: RateLimit = Field(default_factory=RateLimit)
+    retention: Retention = Field(
+        default_factory=Retention, description="How many Snapshots and how many stored bytes this tenant keeps."
+    )
+    drift: DriftSettings = Field(
+        default_factory=DriftSettings,
+        description="What each Snapshot is compared with, and which changes are not drift.",
+        json_schema_extra=validations(DRIFT_RULES),
+    )
+    rate_limit: RateLimit = Field(
+        default_factory=RateLimit, description="How hard the operator may read this site (concurrency, requests/s)."
+    )
     paused: bool = Field(default=False, description="Stop scheduling Snapshots; status is still kept current.")
     notifications: list[NotificationDestination] = Field(
         default_factory=list,
@@ -427,25 +442,35 @@ class JiraTenantSpec(Resource):
 
 
 class TokenStatus(Resource):
+    """The OAuth access token the operator holds for this tenant (never the token itself)."""
+
     expires_at: datetime | None = Field(default=None, description="When the current access token expires.")
     last_refresh_time: datetime | None = Field(default=None, description="When the token was last refreshed.")
     scopes_read_only: bool | None = Field(default=None, description="False when a granted scope can write.")
 
 
 class SiteInfo(Resource):
-    cloud_id: str | None = Field(default=None, max_length=64)
-    title: str | None = Field(default=None, max_length=512)
-    version: str | None = Field(default=None, max_length=64)
-    deployment_type: str | None = Field(default=None, max_length=64)
+    """What the site says about itself (serverInfo), read at each health check."""
+
+    cloud_id: str | None = Field(default=None, max_length=64, description="The site's Jira Cloud id.")
+    title: str | None = Field(default=None, max_length=512, description="The site's title, as Jira shows it.")
+    version: str | None = Field(default=None, max_length=64, description="The Jira version the site runs.")
+    deployment_type: str | None = Field(
+        default=None, max_length=64, description="Cloud or Server/DataCenter, as the site reports it."
+    )
 
 
 class TenantDriftSummary(Resource):
+    """The newest drift between two consecutive Snapshots of this tenant, accepted or not."""
+
     last_detected: datetime | None = Field(default=None, description="When drift was last detected.")
     last_snapshot: str | None = Field(default=None, max_length=253, description="Snapshot that drifted.")
-    added: int = 0
-    removed: int = 0
-    changed: int = 0
-    highest_severity: str | None = Field(default=None, max_length=16)
+    added: int = Field(default=0, description="Items in that Snapshot that its baseline did not have.")
+    removed: int = Field(default=0, description="Items of the baseline that Snapshot no longer has.")
+    changed: int = Field(default=0, description="Items present in both whose content changed.")
+    highest_severity: str | None = Field(
+        default=None, max_length=16, description="The highest severity among those changes: high, medium or low."
+    )
     summary: str = Field(default="", max_length=256, description="One line, e.g. '3 changes (high)'.")
 
 
@@ -453,10 +478,12 @@ class UnacceptedDrift(Resource):
     """Changes between each type's accepted snapshot and its newest complete one (``Drifted``)."""
 
     total: int = Field(default=0, ge=0, description="Unaccepted changes over all snapshot types.")
-    high: int = Field(default=0, ge=0)
-    medium: int = Field(default=0, ge=0)
-    low: int = Field(default=0, ge=0)
-    highest_severity: str | None = Field(default=None, max_length=16)
+    high: int = Field(default=0, ge=0, description="Unaccepted changes of high severity.")
+    medium: int = Field(default=0, ge=0, description="Unaccepted changes of medium severity.")
+    low: int = Field(default=0, ge=0, description="Unaccepted changes of low severity.")
+    highest_severity: str | None = Field(
+        default=None, max_length=16, description="The highest severity among the unaccepted changes (empty: none)."
+    )
     types: list[str] = Field(default_factory=list, max_length=16, description="Snapshot types with unaccepted changes.")
     since: datetime | None = Field(default=None, description="When the oldest unaccepted change was first captured.")
     unknown_items: int = Field(
@@ -467,14 +494,31 @@ class UnacceptedDrift(Resource):
 class JiraTenantStatus(Resource):
     """What the operator observed. Written only by the operator."""
 
-    observed_generation: int | None = Field(default=None, ge=0)
-    conditions: list[Condition] = Field(default_factory=list, max_length=16, json_schema_extra=CONDITIONS_SCHEMA_EXTRA)
-    last_snapshot_time: datetime | None = None
-    next_snapshot_time: datetime | None = None
-    token: TokenStatus | None = None
-    site: SiteInfo | None = None
-    drift: TenantDriftSummary | None = None
-    unaccepted: UnacceptedDrift | None = None
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="The .metadata.generation of the spec this status was written for."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Ready (the tenant is reachable and captures run), Drifted, and the other observed conditions.",
+        json_schema_extra=CONDITIONS_SCHEMA_EXTRA,
+    )
+    last_snapshot_time: datetime | None = Field(
+        default=None, description="When the newest Snapshot of this tenant finished (UTC)."
+    )
+    next_snapshot_time: datetime | None = Field(
+        default=None, description="When the next scheduled Snapshots will be created (UTC); empty while paused."
+    )
+    token: TokenStatus | None = Field(
+        default=None, description="The OAuth access token the operator holds (oauth and serviceAccount auth only)."
+    )
+    site: SiteInfo | None = Field(default=None, description="What the site reported about itself.")
+    drift: TenantDriftSummary | None = Field(
+        default=None, description="The newest drift between two consecutive Snapshots, accepted or not."
+    )
+    unaccepted: UnacceptedDrift | None = Field(
+        default=None, description="Changes since the accepted Snapshots (what the Drifted condition counts)."
+    )
     owner: str | None = Field(
         default=None,
         max_length=253,
@@ -512,6 +556,8 @@ class SnapshotPhase(StrEnum):
 
 
 class TenantReference(Resource):
+    """The JiraTenant a Snapshot belongs to."""
+
     name: str = Field(
         min_length=1,
         max_length=253,
@@ -523,7 +569,7 @@ class TenantReference(Resource):
 class SnapshotSpec(Resource):
     """Which capture this is. Immutable: create a new Snapshot instead of editing one."""
 
-    tenant_ref: TenantReference
+    tenant_ref: TenantReference = Field(description="The JiraTenant, in this namespace, whose site is captured.")
     type: SnapshotType = Field(description="The configuration group to capture.")
     window_start: datetime | None = Field(
         default=None, description="Start of the schedule window (UTC) for Scheduled snapshots."
@@ -547,28 +593,38 @@ SNAPSHOT_SPEC_RULES = [
 
 
 class StorageRef(Resource):
+    """Where the Snapshot's manifest is stored."""
+
     backend: str = Field(max_length=32, description="Secret, ConfigMap, Filesystem or S3.")
     location: str = Field(max_length=1024, description="Where the manifest lives in that backend.")
 
 
 class ChangeSummary(Resource):
-    key: str = Field(max_length=512)
+    """One change of the drift: an item added, removed or changed at a path."""
+
+    key: str = Field(max_length=512, description="The item, as <kind>/<id>, e.g. workflow/10001.")
     name: str | None = Field(default=None, max_length=256, description="The item's name in Jira.")
     changed_by: str | None = Field(
         default=None, max_length=256, description="The matching Jira audit-log entry: what, who and when."
     )
-    op: str = Field(max_length=16)
-    path: str = Field(default="", max_length=512)
-    severity: str = Field(max_length=16)
+    op: str = Field(max_length=16, description="added, removed, modified or renamed.")
+    path: str = Field(
+        default="", max_length=512, description="Where in the item, e.g. transitions[id=3].name; empty: the whole item."
+    )
+    severity: str = Field(max_length=16, description="high, medium or low, from the item's kind.")
 
 
 class SnapshotDrift(Resource):
+    """How this Snapshot differs from its baseline."""
+
     baseline: str | None = Field(default=None, max_length=253, description="Snapshot compared against.")
     total: int = Field(default=0, description="added + removed + changed.")
-    added: int = 0
-    removed: int = 0
-    changed: int = 0
-    highest_severity: str | None = Field(default=None, max_length=16)
+    added: int = Field(default=0, description="Items this Snapshot has that the baseline did not.")
+    removed: int = Field(default=0, description="Items of the baseline this Snapshot no longer has.")
+    changed: int = Field(default=0, description="Items in both whose content changed.")
+    highest_severity: str | None = Field(
+        default=None, max_length=16, description="The highest severity among the changes: high, medium or low."
+    )
     unknown_items: int = Field(
         default=0,
         ge=0,
@@ -582,11 +638,13 @@ class SnapshotDrift(Resource):
 
 
 class LockRecord(Resource):
-    lease: str = Field(max_length=253)
-    key: str = Field(max_length=1024)
-    holder: str = Field(max_length=253)
-    transitions: int = 0
-    acquired_at: datetime | None = None
+    """The Lease that makes one operator replica at a time capture this Snapshot."""
+
+    lease: str = Field(max_length=253, description="Name of the coordination.k8s.io Lease, in this namespace.")
+    key: str = Field(max_length=1024, description="What the Lease guards: the tenant, type and window.")
+    holder: str = Field(max_length=253, description="The operator replica that held the Lease.")
+    transitions: int = Field(default=0, description="How often the Lease changed hands (a replica took over).")
+    acquired_at: datetime | None = Field(default=None, description="When the holder acquired the Lease (UTC).")
 
 
 class DeliveryState(StrEnum):
@@ -600,38 +658,75 @@ class NotificationDelivery(Resource):
     """How the announcement of this Snapshot's drift to one destination went."""
 
     destination: str = Field(max_length=63, description="spec.notifications[].name of the JiraTenant.")
-    type: NotificationType
-    state: DeliveryState = DeliveryState.PENDING
+    type: NotificationType = Field(description="slack, teams or webhook, as in the destination.")
+    state: DeliveryState = Field(
+        default=DeliveryState.PENDING,
+        description=(
+            "Pending (waiting for its first or next attempt), Sending (an operator is sending it), Delivered, "
+            "or Failed (a permanent error, or out of attempts)."
+        ),
+    )
     digest: str = Field(
         default="",
         max_length=80,
         description="Content digest of the message: a destination is never sent the same digest twice.",
     )
-    attempts: int = Field(default=0, ge=0)
+    attempts: int = Field(default=0, ge=0, description="Delivery attempts made so far.")
     last_error: str | None = Field(default=None, max_length=1024, description="Why the last attempt failed.")
-    last_attempt_time: datetime | None = None
-    next_attempt_time: datetime | None = None
-    delivered_at: datetime | None = None
+    last_attempt_time: datetime | None = Field(default=None, description="When the last attempt was made (UTC).")
+    next_attempt_time: datetime | None = Field(
+        default=None, description="When the next attempt is due (UTC), while Pending after a failed attempt."
+    )
+    delivered_at: datetime | None = Field(default=None, description="When the destination accepted it (UTC).")
     holder: str | None = Field(default=None, max_length=253, description="The operator sending it (Sending).")
 
 
 class SnapshotStatus(Resource):
-    observed_generation: int | None = Field(default=None, ge=0)
-    phase: SnapshotPhase = SnapshotPhase.PENDING
-    conditions: list[Condition] = Field(default_factory=list, max_length=16, json_schema_extra=CONDITIONS_SCHEMA_EXTRA)
-    message: str = Field(default="", max_length=4096)
-    start_time: datetime | None = None
-    completion_time: datetime | None = None
-    duration_seconds: float | None = None
-    item_count: int | None = None
-    request_count: int | None = None
-    error_count: int | None = None
-    digest: str | None = Field(default=None, max_length=80)
-    storage_ref: StorageRef | None = None
-    unchanged_from: str | None = Field(default=None, max_length=253)
-    drift: SnapshotDrift | None = None
-    lock: LockRecord | None = None
-    attempts: int = 0
+    """What the capture found. Written only by the operator."""
+
+    observed_generation: int | None = Field(
+        default=None, ge=0, description="The .metadata.generation of the spec this status was written for."
+    )
+    phase: SnapshotPhase = Field(
+        default=SnapshotPhase.PENDING,
+        description=(
+            "Pending (waiting for a capture slot), Capturing, Completed (every item read), Incomplete (stored, "
+            "but some reads failed: see message) or Failed (nothing stored)."
+        ),
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Ready and the other observed conditions of this Snapshot.",
+        json_schema_extra=CONDITIONS_SCHEMA_EXTRA,
+    )
+    message: str = Field(
+        default="", max_length=4096, description="What happened: the reason for Incomplete or Failed, and the fix."
+    )
+    start_time: datetime | None = Field(default=None, description="When the capture started (UTC).")
+    completion_time: datetime | None = Field(default=None, description="When the capture ended (UTC).")
+    duration_seconds: float | None = Field(default=None, description="How long the capture took, in seconds.")
+    item_count: int | None = Field(default=None, description="Configuration items captured.")
+    request_count: int | None = Field(default=None, description="Requests the capture sent to Jira.")
+    error_count: int | None = Field(
+        default=None, description="Reads that failed; more than 0 makes the Snapshot Incomplete."
+    )
+    digest: str | None = Field(
+        default=None,
+        max_length=80,
+        description="Content digest of the captured items (sha256): equal digests mean equal configuration.",
+    )
+    storage_ref: StorageRef | None = Field(default=None, description="Where the Snapshot's manifest is stored.")
+    unchanged_from: str | None = Field(
+        default=None,
+        max_length=253,
+        description="The earlier Snapshot with the same content, whose stored manifest this one shares.",
+    )
+    drift: SnapshotDrift | None = Field(default=None, description="How this Snapshot differs from its baseline.")
+    lock: LockRecord | None = Field(
+        default=None, description="The Lease that let one operator replica capture this Snapshot."
+    )
+    attempts: int = Field(default=0, description="Capture attempts so far (a failed attempt is retried with backoff).")
     notifications: list[NotificationDelivery] | None = Field(
         default=None,
         max_length=MAX_NOTIFICATION_DESTINATIONS,

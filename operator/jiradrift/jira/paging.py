@@ -4,9 +4,10 @@ Only the current page is held; callers stream items out of it. All loops are bou
 cannot keep one going: every listing stops with :class:`RunawayListing` (an error, never "complete")
 after ``max_pages`` pages (``ResponseLimits.max_pages`` of the client, 5,000 by default) or at its
 ``listing_deadline`` (600 s), when a cursor points back at one already followed, when a page
-repeats the items of an earlier one (a site ignoring ``startAt``), or when pages keep coming
-beyond the ``total`` the site announced. Read through a capture's
-:class:`~jiradrift.jira.bounds.BoundedReader`, pages also count against the capture's own bounds.
+repeats the items of an earlier one (a site ignoring ``startAt``), when pages keep coming beyond
+the ``total`` the site announced, or when that ``total`` is more than a capture may hold. Read
+through a capture's :class:`~jiradrift.jira.bounds.BoundedReader`, pages also count against the
+capture's own bounds.
 
 - :func:`offset_pages`: the PageBean (``startAt``/``maxResults``/``total``/``isLast``/``values``),
   including ``/screens/tabs`` whose size parameter is ``maxResult``. Advances by the real page
@@ -60,10 +61,17 @@ class ListingGuard:
     capture's bounds too."""
 
     def __init__(
-        self, path: str, max_pages: int, *, seconds: float | None = None, capture: CaptureBounds | None = None
+        self,
+        path: str,
+        max_pages: int,
+        *,
+        seconds: float | None = None,
+        capture: CaptureBounds | None = None,
+        max_items: int | None = None,
     ) -> None:
         self.path = path
         self.max_pages = max_pages
+        self.max_items = max_items  # the most a capture may hold: a total above it can never be read
         self.pages = 0
         self._seen: dict[bytes, int] = {}
         self._cursors: set[str] = set()
@@ -83,6 +91,7 @@ class ListingGuard:
             limits.max_pages,
             seconds=limits.listing_deadline,
             capture=bounds if isinstance(bounds, CaptureBounds) else None,
+            max_items=limits.max_capture_items,
         )
 
     async def fetch(self, page: Awaitable[T]) -> T:
@@ -129,7 +138,16 @@ class ListingGuard:
         """A page starting at or past the announced ``total`` that still says more is coming: allowed
         once (a total can go stale while an admin edits), not twice. A total that grows page after
         page while ``isLast`` stays false is a listing that runs away from its reader: an admin adding
-        objects while we read grows it a few times, not :data:`MAX_TOTAL_GROWTHS` times."""
+        objects while we read grows it a few times, not :data:`MAX_TOTAL_GROWTHS` times. A total
+        above what a capture may hold (``max_capture_items``) is never read to its end: the listing
+        stops at once instead of paging until a page or time bound stops it (minutes of pages for a
+        constant total of a billion)."""
+        if isinstance(total, int) and self.max_items is not None and total > self.max_items:
+            raise self._stop(
+                f"the site announced total={total} items, more than a capture may hold ({self.max_items}, "
+                "--max-capture-items): no Jira configuration list is that long, and this one could never be "
+                "read to its end"
+            )
         if isinstance(total, int):
             if self._totals and total > self._totals[-1]:
                 self._totals.append(total)

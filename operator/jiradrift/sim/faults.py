@@ -50,6 +50,7 @@ class FaultRule:
     step: int = 0
     size: int = 0  # bytes of a hostile body
     depth: int = 0  # nesting of a hostile body
+    total: int = 0  # the constant total a huge_total listing declares
     retry_after_text: str = ""  # a Retry-After sent verbatim ("inf", an HTTP date)
     fired: int = 0
     template: list[Any] | None = field(default=None, repr=False)  # the first page, for hostile paging
@@ -161,10 +162,11 @@ class Faults:
         """A PageBean whose isLast never becomes true, with fresh ids on every page."""
         return self.add(FaultRule("endless_pages", path, "*", times, 200))
 
-    def huge_total(self, *, path: str = "*", times: int | None = None) -> FaultRule:
+    def huge_total(self, *, path: str = "*", times: int | None = None, total: int = 10**9) -> FaultRule:
         """A PageBean whose isLast never becomes true, with fresh ids on every page and a constant
-        ``total`` of a billion: nothing but a page, item or time bound stops it."""
-        return self.add(FaultRule("huge_total", path, "*", times, 200))
+        ``total`` (a billion: more than a capture may hold, so the client stops at the first page; at
+        most ``max_capture_items``: only a page, item or time bound stops it)."""
+        return self.add(FaultRule("huge_total", path, "*", times, 200, total=total))
 
     def looping_pages(self, *, path: str = "*", times: int | None = None) -> FaultRule:
         """Every page is the first page again (startAt ignored; nextPage points back at itself)."""

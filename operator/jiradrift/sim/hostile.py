@@ -8,8 +8,9 @@ stall or exhaust a client. Switched on per path like every other fault (:mod:`ji
 - ``deep_json``: one item whose ``description`` nests ``depth`` arrays deep.
 - ``endless_pages``: a PageBean whose ``isLast`` stays false, with fresh ids on every page and a
   ``total`` that keeps growing.
-- ``huge_total``: as ``endless_pages``, but the ``total`` is a constant billion (a lie the client
-  cannot tell from a huge site until a bound stops it).
+- ``huge_total``: as ``endless_pages``, but the ``total`` is constant (a billion by default: more
+  than a capture may hold; a smaller one is a lie the client cannot tell from a big site until a
+  page, item or time bound stops it).
 - ``looping_pages``: ignores ``startAt`` and serves the first page again, ``isLast`` false and
   ``nextPage`` pointing back at itself.
 - ``lying_total``: ``total`` stays the size of the first page while ``isLast`` stays false and
@@ -94,7 +95,7 @@ def _page(rule: FaultRule, result: Any, request: web.Request) -> Any:
         page.update(startAt=start_at, isLast=False, total=start_at + 2 * len(template))
         page["values"] = _fresh(template, start_at)
     elif rule.kind == "huge_total":
-        page.update(startAt=start_at, isLast=False, total=10**9)
+        page.update(startAt=start_at, isLast=False, total=rule.total)
         page["values"] = _fresh(template, start_at)
     else:  # lying_total
         page.update(startAt=start_at, isLast=False, total=len(template))

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
-from jiradrift.snapshot.diff import diff_manifests
+from jiradrift.snapshot.diff import ItemDelta, diff_manifests
 
 DIFF_THREADS = 2  # CPU-bound under the GIL: more threads would not diff faster, only starve the loop
 _DIFFS = ThreadPoolExecutor(max_workers=DIFF_THREADS, thread_name_prefix="jiradrift-diff")
@@ -41,12 +41,13 @@ async def predecessor_of(store: SnapshotStore, snapshot_id: str) -> str | None:
     return None
 
 
-async def bodies_for_diff(store: SnapshotStore, old: Manifest, new: Manifest) -> dict[str, bytes]:
+async def bodies_for_diff(
+    store: SnapshotStore, old: Manifest, new: Manifest, delta: ItemDelta | None = None
+) -> dict[str, bytes]:
     """The bodies ``diff_manifests(old, new)`` reads (added, removed and modified items), read at
     once so the store reads each container of bodies once and the diff itself stays pure."""
-    wanted = {d for k, d in new.items.items() if old.items.get(k) != d}
-    wanted.update(d for k, d in old.items.items() if new.items.get(k) != d)
-    return await store.get_items(wanted)
+    delta = delta if delta is not None else ItemDelta.of(old, new)
+    return await store.get_items(delta.digests(old, new))
 
 
 class _Bodies:
@@ -66,8 +67,9 @@ async def diff_stored(store: SnapshotStore, old: Manifest, new: Manifest, ignore
     At most :data:`DIFF_THREADS` diffs run at once, in their own threads (not the default executor's,
     which the filesystem store's reads wait on); the CRD's limits on ignore rules
     (``spec.drift.ignore``: 100 rules of at most 512 characters) bound each."""
-    bodies = _Bodies(await bodies_for_diff(store, old, new))
-    job = functools.partial(diff_manifests, old, new, bodies, tuple(ignore))
+    delta = ItemDelta.of(old, new)  # once: on 100k items each pass over the manifests costs as much as the rest
+    bodies = _Bodies(await bodies_for_diff(store, old, new, delta))
+    job = functools.partial(diff_manifests, old, new, bodies, tuple(ignore), delta=delta)
     return await asyncio.get_running_loop().run_in_executor(_DIFFS, job)
 
 
