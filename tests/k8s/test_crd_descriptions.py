@@ -10,8 +10,8 @@ import pytest
 import yaml
 from pydantic import Field
 
-from jiradrift.k8s.crdgen import UndescribedFields, build_crds, check_described, openapi_schema, undescribed
-from jiradrift.k8s.resources import Resource
+from jiradrift.api.resources import Resource
+from jiradrift.generate.crds import UndescribedFields, build_crds, check_described, openapi_schema, undescribed
 
 CRDS = Path(__file__).resolve().parents[2] / "crds"
 

@@ -105,7 +105,7 @@ def check_described(crds: dict[str, dict[str, Any]]) -> None:
         raise UndescribedFields(
             f"{len(problems)} CRD field(s) have no description, so kubectl explain shows nothing for them: "
             + ", ".join(problems)
-            + ". Add description=... to each Field in operator/jiradrift/k8s/resources.py (what it means to a "
+            + ". Add description=... to each Field in operator/jiradrift/api/resources.py (what it means to a "
             "cluster admin, its unit, when it is set), then run jiradrift crds."
         )
 
