@@ -263,6 +263,19 @@ async def _field_contexts(jira: JiraReader, sink: Sink, field: Json) -> None:
     await for_each(contexts, one, limit=4)
 
 
+async def collect_field_list(jira: JiraReader, sink: Sink) -> list[Json]:
+    """The ``field`` kind alone (one ``GET /field``); returns the custom fields whose contexts a full
+    read would list. Raises JiraError."""
+    fields = await plain_list(jira, "/field")
+    _emit_all(sink, "field", fields, _field)
+    return [f for f in fields if f.get("custom") and not is_team_managed(f) and f.get("scope") is None]
+
+
+async def collect_field_contexts(jira: JiraReader, sink: Sink, field: Json) -> None:
+    """The ``field-context`` items of one custom field, exactly as the full read produces them."""
+    await _field_contexts(jira, sink, field)
+
+
 async def collect_fields(jira: JiraReader, sink: Sink) -> None:
     fields: list[Json] = []
     with recorded(sink, "field", "GET /field"):
@@ -467,6 +480,18 @@ async def collect_workflows(jira: JiraReader, sink: Sink) -> None:
                 with recorded(sink, "workflow", "POST /workflows"):
                     data = await jira.post_read("/workflows", {"workflowIds": batch})
                     _emit_all(sink, "workflow", data.get("workflows") or [], _workflow)
+
+
+async def collect_workflows_by_id(jira: JiraReader, sink: Sink, ids: list[str]) -> set[str]:
+    """Re-read some workflows by id (``POST /workflows``, as the full read does): the ids Jira
+    answered for. Raises JiraError (the caller re-lists the kind instead)."""
+    found: set[str] = set()
+    for batch in batches(sorted(ids), WORKFLOW_BATCH):
+        data = await jira.post_read("/workflows", {"workflowIds": batch})
+        workflows = [w for w in data.get("workflows") or [] if str(w.get("id")) in batch]
+        found.update(str(w["id"]) for w in workflows)
+        _emit_all(sink, "workflow", workflows, _workflow)
+    return found
 
 
 def _workflow_scheme(scheme: Json) -> Json:
@@ -768,8 +793,17 @@ async def _project_details(jira: JiraReader, sink: Sink, project: Json, schemes:
         sink.item("project", pid, body)
 
 
-async def collect_projects(jira: JiraReader, sink: Sink) -> None:
+async def collect_projects(jira: JiraReader, sink: Sink, ids: list[str] | None = None) -> None:
+    """Every live company-managed project, or only those of ``ids`` (an incremental re-read)."""
     params: ParamList = [("expand", "description,lead,issueTypes,projectKeys,url"), ("status", "live")]
+    if ids is not None:
+        for batch in batches(sorted(ids), PROJECT_IDS_PER_CALL):
+            await _collect_projects(jira, sink, [*params, *(("id", i) for i in batch)])
+        return
+    await _collect_projects(jira, sink, params)
+
+
+async def _collect_projects(jira: JiraReader, sink: Sink, params: ParamList) -> None:
     with recorded(sink, "project", "GET /project/search"):
         async for page in offset_pages(jira, "/project/search", params, page_size=BIG_PAGE):
             for chunk in batches(page, PROJECT_IDS_PER_CALL):

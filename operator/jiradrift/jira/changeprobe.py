@@ -1,0 +1,126 @@
+"""Cheap change probes: how an incremental window learns that a kind changed without the audit log.
+
+Atlassian does not document statuses, priorities, resolutions, field configurations and most other
+kinds as audited (jira-api.md section 9), so every window asks Jira a question per such kind that
+costs one or two requests whatever the site's size, and compares the answer with the one the
+previous window stored (:func:`fingerprint`):
+
+- a whole listing where it fits a page or two (``GET /priority/search``, ``GET /statuscategory``);
+- the first page of a longer listing, whose ``total`` also changes with any addition or removal;
+- for workflows, one page of ``GET /workflows/search?orderBy=-updated``: which workflows were
+  updated since a moment (:func:`updated_workflows`), a second signal beside the audit log.
+
+A probe that fails answers ``None``: its kind is then re-read, never trusted unchanged. A probe
+sees what its listing shows (names, descriptions, counts); a change only visible in a sub-read
+(a field configuration's items, an issue security level's members) waits for the next full
+capture, which counts it as missed (``snapshot.missed``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+
+from jiradrift.jira.audit import parse_jira_time
+from jiradrift.jira.catalog import BIG_PAGE, STATUS_PAGE, JiraReader
+from jiradrift.jira.errors import JiraError, WriteRefused
+from jiradrift.jira.paging import ParamList
+
+WORKFLOW_PROBE_PAGE = 50  # one page of the most recently updated workflows
+
+
+@dataclass(frozen=True)
+class ProbeRead:
+    """One request of a probe: a path, its query, and whether it is paged (first page only)."""
+
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+    page_size: int | None = None  # None: unpaged; else startAt=0&maxResults=page_size
+
+
+def _listing(path: str, *params: tuple[str, str], page: int = BIG_PAGE) -> ProbeRead:
+    return ProbeRead(path, tuple(params), page)
+
+
+def _read(path: str, *params: tuple[str, str]) -> ProbeRead:
+    return ProbeRead(path, tuple(params))
+
+
+# kind -> the reads whose answers fingerprint it. Every kind the audit coverage does not list has
+# one (tests/incremental checks it); some audited kinds have one too, as a second signal.
+PROBES: dict[str, tuple[ProbeRead, ...]] = {
+    "configuration": (_read("/configuration"),),
+    "application-property": (_read("/application-properties/advanced-settings"),),
+    "application-role": (_read("/applicationrole"),),
+    "issue-event": (_read("/events"),),
+    "permission-key": (_read("/permissions"),),
+    "timetracking": (_read("/configuration/timetracking"), _read("/configuration/timetracking/options")),
+    "issuetype": (_read("/issuetype"),),
+    "issuetype-scheme": (_listing("/issuetypescheme"), _listing("/issuetypescheme/mapping")),
+    "issuetype-screen-scheme": (_listing("/issuetypescreenscheme"), _listing("/issuetypescreenscheme/mapping")),
+    "screen-scheme": (_listing("/screenscheme"),),
+    "field-configuration": (_listing("/fieldconfiguration"),),
+    "field-configuration-scheme": (_listing("/fieldconfigurationscheme"), _listing("/fieldconfigurationscheme/mapping")),
+    "status": (_listing("/statuses/search", page=STATUS_PAGE),),
+    "status-category": (_read("/statuscategory"),),
+    "priority": (_listing("/priority/search"),),
+    "priority-scheme": (_listing("/priorityscheme", ("expand", "priorities,projects")),),
+    "resolution": (_listing("/resolution/search"),),
+    "issue-link-type": (_read("/issueLinkType"),),
+    "issue-security-scheme": (_read("/issuesecurityschemes"),),
+    "project-role": (_read("/role"),),
+    "project-category": (_read("/projectCategory"),),
+    # audited, and one request: a second signal beside the audit log
+    "permission-scheme": (_read("/permissionscheme", ("expand", "all")),),
+}
+
+
+def fingerprint(answers: Collection[object]) -> str:
+    """sha256 over the probe's answers in canonical JSON: equal answers, equal fingerprint."""
+    h = hashlib.sha256()
+    for answer in answers:
+        h.update(orjson.dumps(answer, option=orjson.OPT_SORT_KEYS))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+async def probe_kind(client: JiraReader, kind: str) -> str | None:
+    """The kind's fingerprint now, or None when a read failed (the caller then re-reads the kind)."""
+    answers: list[object] = []
+    try:
+        for read in PROBES[kind]:
+            params: ParamList = list(read.params)
+            if read.page_size is not None:
+                params += [("startAt", "0"), ("maxResults", str(read.page_size))]
+            answers.append(await client.get_json(read.path, params or None))
+    except WriteRefused:
+        raise
+    except JiraError:
+        return None
+    return fingerprint(answers)
+
+
+async def updated_workflows(client: JiraReader, since: datetime) -> set[str] | None:
+    """Ids of workflows updated at or after ``since``, from one page ordered by ``-updated``; None
+    when the read failed or the whole page is that recent (more may follow: re-list the kind)."""
+    params: ParamList = [("orderBy", "-updated"), ("startAt", "0"), ("maxResults", str(WORKFLOW_PROBE_PAGE))]
+    try:
+        page = await client.get_json("/workflows/search", params)
+        values = page.get("values") if isinstance(page, dict) else None
+        if not isinstance(values, list):
+            return None
+        recent: set[str] = set()
+        for wf in values:
+            stamp = wf.get("updated") if isinstance(wf, dict) else None
+            if not isinstance(stamp, str) or parse_jira_time(stamp) < since:
+                return recent
+            recent.add(str(wf["id"]))
+    except WriteRefused:
+        raise
+    except (JiraError, KeyError, ValueError):
+        return None
+    return None if page.get("isLast") is False or len(values) >= WORKFLOW_PROBE_PAGE else recent
