@@ -64,7 +64,10 @@ PROBES: dict[str, tuple[ProbeRead, ...]] = {
     "issuetype-screen-scheme": (_listing("/issuetypescreenscheme"), _listing("/issuetypescreenscheme/mapping")),
     "screen-scheme": (_listing("/screenscheme"),),
     "field-configuration": (_listing("/fieldconfiguration"),),
-    "field-configuration-scheme": (_listing("/fieldconfigurationscheme"), _listing("/fieldconfigurationscheme/mapping")),
+    "field-configuration-scheme": (
+        _listing("/fieldconfigurationscheme"),
+        _listing("/fieldconfigurationscheme/mapping"),
+    ),
     "status": (_listing("/statuses/search", page=STATUS_PAGE),),
     "status-category": (_read("/statuscategory"),),
     "priority": (_listing("/priority/search"),),

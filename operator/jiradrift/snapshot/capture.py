@@ -207,7 +207,7 @@ async def collect_into(
     before = len(manifest.items)
     total = len(sources) + len(extra)
     # This capture's own requests, though other captures may share the client (jira.requestcount).
-    requests = RequestCounter()
+    requests = RequestCounter(current_counter.get())
     counting = current_counter.set(requests)  # the tasks started below inherit it
     done = 0
     current = {"source": ""}

@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 
 import orjson
 
-from jiradrift.jira.audit import AuditRead, read_audit_log
+from jiradrift.jira.audit import MAX_WINDOW_RECORDS, PAGE_SIZE, AuditRead, read_audit_log
 from jiradrift.jira.catalog import (
     Collect,
     JiraReader,
@@ -106,12 +106,14 @@ async def capture_window(
     coverage: AuditCoverage = DEFAULT_COVERAGE,
     progress: ProgressCallback | None = None,
     bases: Mapping[str, Manifest] | None = None,
+    max_audit_records: int = MAX_WINDOW_RECORDS,
+    audit_page_size: int = PAGE_SIZE,
 ) -> WindowResult:
     """Capture ``types`` incrementally where a base allows it, else in full; ``captured_at`` is the
     window's moment (changes made before it are in the result), ``snapshot_id(type)`` names each
     new snapshot. ``bases`` overrides the store's newest complete snapshot per type."""
     names = [str(SnapshotType(t)) for t in types]
-    requests = RequestCounter()
+    requests = RequestCounter(current_counter.get())
     counting = current_counter.set(requests)
     try:
         if bases is None:
@@ -123,7 +125,9 @@ async def capture_window(
         continuing = [t for t in names if not full and cursors[t] is not None]
         if any(audited.intersection(kinds[t]) for t in continuing):
             since = min(c.since for t in continuing if (c := cursors[t]) is not None) - overlap
-            read = await read_audit_log(client, since, captured_at)
+            read = await read_audit_log(
+                client, since, captured_at, max_records=max_audit_records, page_size=audit_page_size
+            )
         plans: dict[str, TypePlan] = {}
         seen: dict[str, list[int]] = {}
         for t in names:
@@ -161,9 +165,7 @@ async def capture_window(
                     )
                 )
                 continue
-            changed = {
-                k for k in kinds[t] if k in PROBES and (k not in own or own[k] != base.capture.probes.get(k))
-            }
+            changed = {k for k in kinds[t] if k in PROBES and (k not in own or own[k] != base.capture.probes.get(k))}
             workflows: set[str] | None = set()
             if "workflow" in kinds[t]:
                 horizon = (cursors[t] or AuditCursor(captured_at)).since - overlap
