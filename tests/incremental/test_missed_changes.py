@@ -71,13 +71,8 @@ async def test_missed_changes_counts_what_the_chain_did_not_see(site: Site) -> N
     call = next(c for c in example_calls(site.sim.site, "m") if c.kind == "field-configuration")
     getattr(site.sim.admin, call.mutation)(**call.kwargs)
     site.clock.advance(WINDOW)
-    stale = base.model_copy(
-        update={
-            "snapshot_id": "stale",
-            "captured_at": site.now(),
-            "capture": base.capture.model_copy(update={"mode": CaptureMode.INCREMENTAL}),
-        }
-    )
+    carried = base.capture.model_copy(update={"mode": CaptureMode.INCREMENTAL})
+    stale = base.model_copy(update={"snapshot_id": "stale", "captured_at": site.now(), "capture": carried})
     full = (await site.window("full", full=True)).manifests
     screens = next(m for m in full if m.type == "screens")
     missed = missed_changes(screens, [stale])
