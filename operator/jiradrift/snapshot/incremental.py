@@ -108,16 +108,21 @@ async def capture_window(
     bases: Mapping[str, Manifest] | None = None,
     max_audit_records: int = MAX_WINDOW_RECORDS,
     audit_page_size: int = PAGE_SIZE,
+    store_for: Callable[[str], SnapshotStore] | None = None,
 ) -> WindowResult:
     """Capture ``types`` incrementally where a base allows it, else in full; ``captured_at`` is the
     window's moment (changes made before it are in the result), ``snapshot_id(type)`` names each
-    new snapshot. ``bases`` overrides the store's newest complete snapshot per type."""
+    new snapshot. ``bases`` overrides the store's newest complete snapshot per type (a base of
+    another site is ignored). Types are captured concurrently; ``store_for(type)``, when given,
+    hands each its own store object (the same store) as ``jiradrift snapshot`` does."""
     names = [str(SnapshotType(t)) for t in types]
     requests = RequestCounter(current_counter.get())
     counting = current_counter.set(requests)
     try:
         if bases is None:
             bases = {} if full else await base_manifests(store, tenant, names)
+        site = str(getattr(client, "site", ""))
+        bases = {t: b for t, b in bases.items() if not (site and b.site and b.site != site)}
         kinds = kinds_by_type(names)
         cursors = {t: _cursor(bases.get(t)) for t in names}
         audited = coverage.kinds
@@ -140,8 +145,8 @@ async def capture_window(
         probed = sorted({k for t in names for k in kinds[t] if k in PROBES})
         answers = await asyncio.gather(*(probe_kind(client, k) for k in probed))
         fingerprints = dict(zip(probed, answers, strict=True))
-        manifests = []
-        for t in names:
+
+        async def one(t: str) -> Manifest:
             plan, base = plans[t], bases.get(t)
             own = {k: fp for k in kinds[t] if (fp := fingerprints.get(k)) is not None}
             info = CaptureInfo(
@@ -151,39 +156,37 @@ async def capture_window(
                 audit_until=captured_at,
                 audit_seen=seen.get(t, []),
             )
+            target = store_for(t) if store_for is not None else store
             if plan.mode is Mode.FULL or base is None:
-                manifests.append(
-                    await capture_snapshot(
-                        client,
-                        store,
-                        tenant=tenant,
-                        snapshot_type=t,
-                        snapshot_id=snapshot_id(t),
-                        captured_at=captured_at,
-                        progress=progress,
-                        info=info,
-                    )
+                return await capture_snapshot(
+                    client,
+                    target,
+                    tenant=tenant,
+                    snapshot_type=t,
+                    snapshot_id=snapshot_id(t),
+                    captured_at=captured_at,
+                    progress=progress,
+                    info=info,
                 )
-                continue
             changed = {k for k in kinds[t] if k in PROBES and (k not in own or own[k] != base.capture.probes.get(k))}
             workflows: set[str] | None = set()
             if "workflow" in kinds[t]:
                 horizon = (cursors[t] or AuditCursor(captured_at)).since - overlap
                 workflows = await updated_workflows(client, horizon)
-            manifests.append(
-                await _continue(
-                    client,
-                    store,
-                    base,
-                    plan,
-                    changed,
-                    workflows,
-                    snapshot_id=snapshot_id(t),
-                    captured_at=captured_at,
-                    info=info.model_copy(update={"mode": CaptureMode.INCREMENTAL, "base": base.snapshot_id}),
-                    progress=progress,
-                )
+            return await _continue(
+                client,
+                target,
+                base,
+                plan,
+                changed,
+                workflows,
+                snapshot_id=snapshot_id(t),
+                captured_at=captured_at,
+                info=info.model_copy(update={"mode": CaptureMode.INCREMENTAL, "base": base.snapshot_id}),
+                progress=progress,
             )
+
+        manifests = list(await asyncio.gather(*(one(t) for t in names)))
     finally:
         current_counter.reset(counting)
     reasons = {t: p.reason for t, p in plans.items() if p.mode is Mode.FULL}
