@@ -369,10 +369,23 @@ async def collect_screen_schemes(jira: JiraReader, sink: Sink) -> None:
             _emit_all(sink, "screen-scheme", page, lambda s: clean(s, frozenset({"issueTypeScreenSchemes"})))
 
 
-async def collect_screens(jira: JiraReader, sink: Sink) -> None:
-    """``/screens`` pages; tabs of up to 100 screens per ``/screens/tabs`` call; fields per tab."""
+def _id_filters(ids: list[str] | None, per_call: int = 50) -> list[ParamList | None]:
+    """No filter (the whole listing), or ``id=`` filters of at most ``per_call`` ids each."""
+    if ids is None:
+        return [None]
+    return [[("id", i) for i in batch] for batch in batches(sorted(ids), per_call)]
+
+
+async def collect_screens(jira: JiraReader, sink: Sink, ids: list[str] | None = None) -> None:
+    """``/screens`` pages; tabs of up to 100 screens per ``/screens/tabs`` call; fields per tab.
+    With ``ids``, only those screens (``/screens?id=``: an incremental re-read)."""
+    for params in _id_filters(ids):
+        await _collect_screens(jira, sink, params)
+
+
+async def _collect_screens(jira: JiraReader, sink: Sink, params: ParamList | None) -> None:
     with recorded(sink, "screen", "GET /screens"):
-        async for page in offset_pages(jira, "/screens", page_size=BIG_PAGE):
+        async for page in offset_pages(jira, "/screens", params, page_size=BIG_PAGE):
             screens = [s for s in page if not is_team_managed(s)]
             for chunk in batches(screens, SCREEN_IDS_PER_TABS_CALL):
                 await _screen_chunk(jira, sink, chunk)
@@ -416,9 +429,15 @@ async def _screen_chunk(jira: JiraReader, sink: Sink, screens: list[Json]) -> No
         sink.item("screen", sid, body)
 
 
-async def collect_field_configurations(jira: JiraReader, sink: Sink) -> None:
+async def collect_field_configurations(jira: JiraReader, sink: Sink, ids: list[str] | None = None) -> None:
+    """Every field configuration with its items, or only those of ``ids`` (``?id=``)."""
+    for params in _id_filters(ids):
+        await _collect_field_configurations(jira, sink, params)
+
+
+async def _collect_field_configurations(jira: JiraReader, sink: Sink, params: ParamList | None) -> None:
     with recorded(sink, "field-configuration", "GET /fieldconfiguration"):
-        async for page in offset_pages(jira, "/fieldconfiguration", page_size=BIG_PAGE):
+        async for page in offset_pages(jira, "/fieldconfiguration", params, page_size=BIG_PAGE):
 
             async def one(fc: Json) -> None:
                 fcid = str(fc["id"])

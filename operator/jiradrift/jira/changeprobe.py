@@ -6,7 +6,9 @@ costs one or two requests whatever the site's size, and compares the answer with
 previous window stored (:func:`fingerprint`):
 
 - a whole listing where it fits a page or two (``GET /priority/search``, ``GET /statuscategory``);
-- the first page of a longer listing, whose ``total`` also changes with any addition or removal;
+- the first two pages of a longer listing, whose ``total`` also changes with any addition or removal;
+- for kinds Jira lists by id (``BY_ID``), the digest of each object the listing shows, so a change
+  re-reads only the objects whose listing entry changed when the listing was read whole;
 - for workflows, one page of ``GET /workflows/search?orderBy=-updated``: which workflows were
   updated since a moment (:func:`updated_workflows`), a second signal beside the audit log.
 
@@ -31,6 +33,9 @@ from jiradrift.jira.errors import JiraError, WriteRefused
 from jiradrift.jira.paging import ParamList
 
 WORKFLOW_PROBE_PAGE = 50  # one page of the most recently updated workflows
+LISTING_PAGES = 2  # a listing probe reads at most this many pages
+# Kinds whose objects a probe listing names by ``id`` and the capture can re-read by id.
+BY_ID = frozenset({"field-configuration"})
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class ProbeRead:
 
     path: str
     params: tuple[tuple[str, str], ...] = ()
-    page_size: int | None = None  # None: unpaged; else startAt=0&maxResults=page_size
+    page_size: int | None = None  # None: unpaged; else pages from startAt=0 with maxResults=page_size
 
 
 def _listing(path: str, *params: tuple[str, str], page: int = BIG_PAGE) -> ProbeRead:
@@ -91,20 +96,46 @@ def fingerprint(answers: Collection[object]) -> str:
     return h.hexdigest()
 
 
-async def probe_kind(client: JiraReader, kind: str) -> str | None:
-    """The kind's fingerprint now, or None when a read failed (the caller then re-reads the kind)."""
+@dataclass(frozen=True)
+class ProbeAnswer:
+    """A kind's fingerprint now, and for a ``BY_ID`` kind whose listing was read whole, each
+    object's digest by id (None otherwise)."""
+
+    fingerprint: str
+    objects: dict[str, str] | None = None
+
+
+async def probe_kind(client: JiraReader, kind: str) -> ProbeAnswer | None:
+    """The kind's probe answer now, or None when a read failed (the caller then re-reads the kind)."""
     answers: list[object] = []
+    objects: dict[str, str] | None = {} if kind in BY_ID else None
     try:
         for read in PROBES[kind]:
-            params: ParamList = list(read.params)
-            if read.page_size is not None:
-                params += [("startAt", "0"), ("maxResults", str(read.page_size))]
-            answers.append(await client.get_json(read.path, params or None))
+            if read.page_size is None:
+                answers.append(await client.get_json(read.path, list(read.params) or None))
+                continue
+            start, whole = 0, False
+            for _ in range(LISTING_PAGES):
+                params: ParamList = [*read.params, ("startAt", str(start)), ("maxResults", str(read.page_size))]
+                page = await client.get_json(read.path, params)
+                answers.append(page)
+                values = page.get("values") if isinstance(page, dict) else None
+                if not isinstance(values, list):
+                    break
+                if objects is not None:
+                    for obj in values:
+                        objects[str(obj["id"])] = fingerprint([obj])
+                start += len(values)
+                if page.get("isLast") is True or not values:
+                    whole = True
+                    break
+            if not whole:
+                objects = None
     except WriteRefused:
         raise
-    except JiraError:
+    except (JiraError, KeyError, TypeError):
         return None
-    return fingerprint(answers)
+    return ProbeAnswer(fingerprint(answers), objects)
 
 
 async def updated_workflows(client: JiraReader, since: datetime) -> set[str] | None:

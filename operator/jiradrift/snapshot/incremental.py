@@ -26,7 +26,7 @@ audited kind: never a silent skip. Each manifest records how (``Manifest.capture
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -37,13 +37,15 @@ from jiradrift.jira.catalog import (
     Collect,
     JiraReader,
     Sink,
+    collect_field_configurations,
     collect_field_contexts,
     collect_field_list,
     collect_projects,
+    collect_screens,
     collect_workflows_by_id,
     sources_for,
 )
-from jiradrift.jira.changeprobe import PROBES, probe_kind, updated_workflows
+from jiradrift.jira.changeprobe import BY_ID, PROBES, probe_kind, updated_workflows
 from jiradrift.jira.errors import JiraError, WriteRefused
 from jiradrift.jira.requestcount import RequestCounter, current_counter
 from jiradrift.model.kinds import kind_of_key
@@ -148,7 +150,13 @@ async def capture_window(
 
         async def one(t: str) -> Manifest:
             plan, base = plans[t], bases.get(t)
-            own = {k: fp for k in kinds[t] if (fp := fingerprints.get(k)) is not None}
+            own: dict[str, str] = {}
+            for k in kinds[t]:
+                if (answer := fingerprints.get(k)) is not None:
+                    own[k] = answer.fingerprint
+                    if answer.objects is not None:
+                        own[f"{k}{WHOLE}"] = "1"
+                        own |= {f"{k}/{i}": d for i, d in answer.objects.items()}
             info = CaptureInfo(
                 mode=CaptureMode.FULL,
                 reason=plan.reason,
@@ -169,6 +177,8 @@ async def capture_window(
                     info=info,
                 )
             changed = {k for k in kinds[t] if k in PROBES and (k not in own or own[k] != base.capture.probes.get(k))}
+            probed_ids = {k: ids for k in sorted(changed) if (ids := _changed_objects(k, own, base)) is not None}
+            changed -= probed_ids.keys()
             workflows: set[str] | None = set()
             if "workflow" in kinds[t]:
                 horizon = (cursors[t] or AuditCursor(captured_at)).since - overlap
@@ -180,6 +190,7 @@ async def capture_window(
                 plan,
                 changed,
                 workflows,
+                probed_ids,
                 snapshot_id=snapshot_id(t),
                 captured_at=captured_at,
                 info=info.model_copy(update={"mode": CaptureMode.INCREMENTAL, "base": base.snapshot_id}),
@@ -191,6 +202,20 @@ async def capture_window(
         current_counter.reset(counting)
     reasons = {t: p.reason for t, p in plans.items() if p.mode is Mode.FULL}
     return WindowResult(manifests, read, requests.value, reasons)
+
+
+WHOLE = "#whole"  # in CaptureInfo.probes: the kind's listing was read whole, each object's digest kept
+
+
+def _changed_objects(kind: str, own: Mapping[str, str], base: Manifest) -> set[str] | None:
+    """Ids whose listing entry differs from the base's (added, removed or changed), when both
+    probes read the kind's listing whole; None otherwise (the kind is re-listed)."""
+    if kind not in BY_ID or f"{kind}{WHOLE}" not in own or f"{kind}{WHOLE}" not in base.capture.probes:
+        return None
+    prefix = f"{kind}/"
+    now = {k: d for k, d in own.items() if k.startswith(prefix)}
+    before = {k: d for k, d in base.capture.probes.items() if k.startswith(prefix)}
+    return {k[len(prefix) :] for k in now.keys() | before.keys() if now.get(k) != before.get(k)}
 
 
 async def _field_context_keys(store: SnapshotStore, base: Manifest, field_ids: set[str]) -> set[str]:
@@ -214,6 +239,7 @@ async def _continue(
     plan: TypePlan,
     changed: set[str],
     workflows: set[str] | None,
+    probed_ids: Mapping[str, set[str]],
     *,
     snapshot_id: str,
     captured_at: datetime,
@@ -224,13 +250,15 @@ async def _continue(
     stype = SnapshotType(base.type)
     relist = set(plan.relist) | changed
     by_id: dict[str, set[str]] = {k: set(ids) for k, ids in plan.reread.items()}
+    for k, named in probed_ids.items():
+        by_id.setdefault(k, set()).update(named)
     if workflows is None:
         relist.add("workflow")
     elif workflows:
         by_id.setdefault("workflow", set()).update(workflows)
     # Kinds read by id where Jira reads one object the way the full capture does; the field
     # listing is one request, so a named field (or its contexts) re-lists the fields themselves.
-    cheap = {"workflow", "project", "field", "field-context"}
+    cheap = {"workflow", "project", "screen", "field-configuration", "field", "field-context"}
     relist |= {k for k in by_id if k not in cheap}
     sources = [s for s in sources_for(stype) if relist.intersection(s.kinds)]
     dropped = {k for s in sources for k in s.kinds}
@@ -240,9 +268,21 @@ async def _continue(
     if ids := by_id.get("workflow"):
         drop_keys |= {f"workflow/{i}" for i in ids}
         collectors.append(Collector("workflows by id", ("workflow",), _workflows(sorted(ids))))
+    if ids := by_id.get("screen"):
+        drop_keys |= {f"screen/{i}" for i in ids}
+        collectors.append(Collector("screens by id", ("screen",), _listed(collect_screens, sorted(ids))))
+    if ids := by_id.get("field-configuration"):
+        drop_keys |= {f"field-configuration/{i}" for i in ids}
+        collectors.append(
+            Collector(
+                "field configurations by id",
+                ("field-configuration",),
+                _listed(collect_field_configurations, sorted(ids)),
+            )
+        )
     if ids := by_id.get("project"):
         drop_keys |= {f"project/{i}" for i in ids}
-        collectors.append(Collector("projects by id", ("project",), _projects(sorted(ids))))
+        collectors.append(Collector("projects by id", ("project",), _listed(collect_projects, sorted(ids))))
     field_ids = by_id.get("field", set()) | by_id.get("field-context", set())
     if field_ids:
         dropped.add("field")
@@ -275,9 +315,11 @@ def _workflows(ids: list[str]) -> Collect:
     return collect
 
 
-def _projects(ids: list[str]) -> Collect:
+def _listed(read: Callable[[JiraReader, Sink, list[str] | None], Awaitable[None]], ids: list[str]) -> Collect:
+    """A catalog read narrowed to ``ids`` (its listing filtered with ``id=``)."""
+
     async def collect(jira: JiraReader, sink: Sink) -> None:
-        await collect_projects(jira, sink, ids)
+        await read(jira, sink, ids)
 
     return collect
 
