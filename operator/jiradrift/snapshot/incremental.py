@@ -204,6 +204,7 @@ async def capture_window(
     return WindowResult(manifests, read, requests.value, reasons)
 
 
+BODY_CHUNK = 500  # stored bodies read at once when looking for a field's contexts
 WHOLE = "#whole"  # in CaptureInfo.probes: the kind's listing was read whole, each object's digest kept
 
 
@@ -219,16 +220,16 @@ def _changed_objects(kind: str, own: Mapping[str, str], base: Manifest) -> set[s
 
 
 async def _field_context_keys(store: SnapshotStore, base: Manifest, field_ids: set[str]) -> set[str]:
-    """Keys of the base's field contexts that belong to ``field_ids`` (their bodies say ``fieldId``)."""
-    keys = {k: d for k, d in base.items.items() if kind_of_key(k) == "field-context"}
-    if not keys:
-        return set()
-    bodies = await store.get_items(set(keys.values()))
+    """Keys of the base's field contexts that belong to ``field_ids`` (their bodies say ``fieldId``);
+    the bodies are read from the store (no Jira request), a chunk at a time."""
+    keys = [(k, d) for k, d in base.items.items() if kind_of_key(k) == "field-context"]
     owned = set()
-    for key, digest in keys.items():
-        body = orjson.loads(bodies[digest])
-        if str(body.get("fieldId")) in field_ids:
-            owned.add(key)
+    for start in range(0, len(keys), BODY_CHUNK):
+        chunk = keys[start : start + BODY_CHUNK]
+        bodies = await store.get_items({d for _, d in chunk})
+        for key, digest in chunk:
+            if str(orjson.loads(bodies[digest]).get("fieldId")) in field_ids:
+                owned.add(key)
     return owned
 
 
