@@ -53,6 +53,10 @@ async def test_incremental_equals_full_on_every_kind(site: Site) -> None:
             if t != stype:
                 assert m.items == before[t].items, f"{call.mutation} changed {t} too"
         before = incremental
+    # and no type went stale through another's change (a rename shown inside another kind's body)
+    everything = await site.window("full-all", full=True)
+    for m in everything.manifests:
+        assert before[m.type].items == m.items, m.type
 
 
 async def test_quiet_window_reads_nothing_and_costs_a_few_requests(site: Site) -> None:
