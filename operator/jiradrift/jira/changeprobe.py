@@ -36,6 +36,7 @@ WORKFLOW_PROBE_PAGE = 50  # one page of the most recently updated workflows
 LISTING_PAGES = 2  # a listing probe reads at most this many pages
 # Kinds whose objects a probe listing names by ``id`` and the capture can re-read by id.
 BY_ID = frozenset({"field-configuration"})
+BY_ID_PAGES = 5  # their listing is read whole up to this many pages (500 objects at Jira's 100 a page)
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,11 @@ class ProbeRead:
     path: str
     params: tuple[tuple[str, str], ...] = ()
     page_size: int | None = None  # None: unpaged; else pages from startAt=0 with maxResults=page_size
+    pages: int = LISTING_PAGES  # at most this many pages
 
 
-def _listing(path: str, *params: tuple[str, str], page: int = BIG_PAGE) -> ProbeRead:
-    return ProbeRead(path, tuple(params), page)
+def _listing(path: str, *params: tuple[str, str], page: int = BIG_PAGE, pages: int = LISTING_PAGES) -> ProbeRead:
+    return ProbeRead(path, tuple(params), page, pages)
 
 
 def _read(path: str, *params: tuple[str, str]) -> ProbeRead:
@@ -68,7 +70,8 @@ PROBES: dict[str, tuple[ProbeRead, ...]] = {
     "issuetype-scheme": (_listing("/issuetypescheme"), _listing("/issuetypescheme/mapping")),
     "issuetype-screen-scheme": (_listing("/issuetypescreenscheme"), _listing("/issuetypescreenscheme/mapping")),
     "screen-scheme": (_listing("/screenscheme"),),
-    "field-configuration": (_listing("/fieldconfiguration"),),
+    # read whole (a few pages even on big sites), so a change re-reads only the configurations it names
+    "field-configuration": (_listing("/fieldconfiguration", pages=BY_ID_PAGES),),
     "field-configuration-scheme": (
         _listing("/fieldconfigurationscheme"),
         _listing("/fieldconfigurationscheme/mapping"),
@@ -115,7 +118,7 @@ async def probe_kind(client: JiraReader, kind: str) -> ProbeAnswer | None:
                 answers.append(await client.get_json(read.path, list(read.params) or None))
                 continue
             start, whole = 0, False
-            for _ in range(LISTING_PAGES):
+            for _ in range(read.pages):
                 params: ParamList = [*read.params, ("startAt", str(start)), ("maxResults", str(read.page_size))]
                 page = await client.get_json(read.path, params)
                 answers.append(page)
