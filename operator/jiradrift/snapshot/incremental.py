@@ -29,10 +29,12 @@ import asyncio
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import orjson
 
-from jiradrift.jira.audit import MAX_WINDOW_RECORDS, PAGE_SIZE, AuditRead, read_audit_log
+from jiradrift.jira.audit import MAX_WINDOW_RECORDS, PAGE_SIZE, AuditRead, ReadStatus, read_audit_log
+from jiradrift.jira.bounds import limits_of
 from jiradrift.jira.catalog import (
     Collect,
     JiraReader,
@@ -64,6 +66,8 @@ from jiradrift.snapshot.changes import (
     kinds_by_type,
 )
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class WindowResult:
@@ -87,6 +91,14 @@ async def base_manifests(store: SnapshotStore, tenant: str, types: Collection[st
         if info.type in types and info.type not in found and info.complete and not info.read_nothing:
             found[info.type] = await store.get_manifest(info.snapshot_id)
     return found
+
+
+async def _bounded(work: Awaitable[T], seconds: float) -> T | None:
+    """``work``'s result, or None when it has not ended within ``seconds``."""
+    try:
+        return await asyncio.wait_for(work, seconds)
+    except TimeoutError:
+        return None
 
 
 def _cursor(base: Manifest | None) -> AuditCursor | None:
@@ -126,15 +138,27 @@ async def capture_window(
         site = str(getattr(client, "site", ""))
         bases = {t: b for t, b in bases.items() if not (site and b.site and b.site != site)}
         kinds = kinds_by_type(names)
+        limits = limits_of(client)
+        # The window's own reads (audit log, probes) end within a listing's and a capture's deadline:
+        # one that does not answers "unknown", which re-reads (or fully captures) what it covers.
+        deadline = min(limits.listing_deadline, limits.capture_deadline)
         cursors = {t: _cursor(bases.get(t)) for t in names}
         audited = coverage.kinds
         read: AuditRead | None = None
         continuing = [t for t in names if not full and cursors[t] is not None]
         if any(audited.intersection(kinds[t]) for t in continuing):
             since = min(c.since for t in continuing if (c := cursors[t]) is not None) - overlap
-            read = await read_audit_log(
-                client, since, captured_at, max_records=max_audit_records, page_size=audit_page_size
+            read = await _bounded(
+                read_audit_log(client, since, captured_at, max_records=max_audit_records, page_size=audit_page_size),
+                deadline,
             )
+            if read is None:
+                read = AuditRead(
+                    since,
+                    captured_at,
+                    ReadStatus.FAILED,
+                    detail=f"the audit log read had not ended within {deadline} s",
+                )
         plans: dict[str, TypePlan] = {}
         seen: dict[str, list[int]] = {}
         for t in names:
@@ -145,7 +169,7 @@ async def capture_window(
             plans[t] = window.types[t]
             seen[t] = sorted(window.next_cursor.seen)
         probed = sorted({k for t in names for k in kinds[t] if k in PROBES})
-        answers = await asyncio.gather(*(probe_kind(client, k) for k in probed))
+        answers = await asyncio.gather(*(_bounded(probe_kind(client, k), deadline) for k in probed))
         fingerprints = dict(zip(probed, answers, strict=True))
 
         async def one(t: str) -> Manifest:
@@ -182,7 +206,7 @@ async def capture_window(
             workflows: set[str] | None = set()
             if "workflow" in kinds[t]:
                 horizon = (cursors[t] or AuditCursor(captured_at)).since - overlap
-                workflows = await updated_workflows(client, horizon)
+                workflows = await _bounded(updated_workflows(client, horizon), deadline)
             return await _continue(
                 client,
                 target,
