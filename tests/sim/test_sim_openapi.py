@@ -226,6 +226,17 @@ def _plan(sim: RunningEmulator) -> Plan:
         get(f"/workflowscheme/{ws['id']}/projectUsages")
     for st in _sample(site.statuses):
         get(f"/statuses/{st['id']}/projectUsages", maxResults=200)
+    # what incremental capture asks (jira.changeprobe, snapshot.incremental): one page ordered by
+    # last update, listings narrowed to some ids
+    get("/workflows/search", orderBy="-updated", startAt=0, maxResults=50)
+    get("/fieldconfiguration", id=[str(fc["id"]) for fc in site.field_configurations[:3]])
+    get("/screens", id=[str(s["id"]) for s in site.screens[:3]])
+    get(
+        "/project/search",
+        expand="description,lead,issueTypes,projectKeys,url",
+        status="live",
+        id=[p["id"] for p in projects],
+    )
     get("/auditing/record", limit=50)
     get("/auditing/record", offset=10, limit=1000, filter="workflow")
     return plan

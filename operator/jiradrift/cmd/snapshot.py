@@ -33,7 +33,8 @@ from jiradrift.jira.oauth import DEFAULT_TOKEN_URL
 from jiradrift.jira.probe import probe_settings, probe_site
 from jiradrift.model.manifest import Manifest
 from jiradrift.model.snapshot_types import SnapshotType
-from jiradrift.snapshot.capture import CaptureProgress, capture_snapshot
+from jiradrift.snapshot.capture import CaptureProgress
+from jiradrift.snapshot.incremental import WindowResult, capture_window
 from jiradrift.store.filesystem import FilesystemStore
 
 PLAIN_PROGRESS_SECONDS = 10.0
@@ -214,12 +215,18 @@ async def run_snapshot(
     types: list[SnapshotType],
     console: Console,
     captured_at: datetime | None = None,
-) -> list[Manifest]:
-    """Capture every type (concurrently; the client paces the tenant) into a FilesystemStore at ``out``."""
+    full: bool = False,
+) -> WindowResult:
+    """Capture every type (concurrently; the client paces the tenant) into a FilesystemStore at ``out``:
+    incrementally from the store's newest complete snapshot of each type where it holds one
+    (``jiradrift.snapshot.incremental``), in full otherwise or with ``full``."""
 
-    FilesystemStore(out)  # create it (or refuse a directory that is not a store) before reading Jira
+    store = FilesystemStore(out)  # create it (or refuse a directory that is not a store) before reading Jira
     now = captured_at or datetime.now(UTC)
     stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    taken = set(await store.list_manifests(tenant))
+    if any(f"{tenant}-{t.value}-{stamp}" in taken for t in types):  # a second run within the second
+        stamp = now.strftime("%Y%m%dT%H%M%S.%fZ")
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.fields[stype]:<11}"),
@@ -261,22 +268,18 @@ async def run_snapshot(
                 source=p.source,
             )
 
-        return list(
-            await asyncio.gather(
-                *(
-                    capture_snapshot(
-                        client,
-                        FilesystemStore(out),  # one store object per capture: it tracks its capture
-                        tenant=tenant,
-                        snapshot_type=t,
-                        snapshot_id=f"{tenant}-{t.value}-{stamp}",
-                        captured_at=now,
-                        progress=on_progress,
-                    )
-                    for t in types
-                )
-            )
+        window = await capture_window(
+            client,
+            FilesystemStore(out),
+            tenant=tenant,
+            types=types,
+            captured_at=now,
+            snapshot_id=lambda t: f"{tenant}-{t}-{stamp}",
+            full=full,
+            progress=on_progress,
+            store_for=lambda _t: FilesystemStore(out),  # one store object per capture: it tracks its capture
         )
+        return window
 
 
 def snapshot_command(
@@ -336,8 +339,18 @@ def snapshot_command(
     max_capture_items: int = MAX_CAPTURE_ITEMS,
     capture_deadline: float = CAPTURE_DEADLINE,
     max_inflight_bytes: int = MAX_INFLIGHT_BYTES,
+    full: bool = typer.Option(
+        False,
+        "--full",
+        help="Read every object; by default a store that already holds a snapshot of the site is "
+        "continued incrementally (the audit log and cheap probes say what to re-read).",
+    ),
 ) -> None:
     """Capture the configuration of a Jira site into a store directory (read-only towards Jira).
+
+    Into a store that already holds a complete snapshot of the site, only what changed since is
+    re-read (the audit log, overlapping the last window, and a cheap probe per kind say what) and
+    everything else is carried over: the result equals a full capture. ``--full`` reads everything.
 
     Secrets are read from environment variables or files, never from the command line, and never
     printed. Exit codes: 0 complete, 3 some objects could not be read (the snapshot is stored and
@@ -379,7 +392,7 @@ def snapshot_command(
     )
     settings = ClientSettings(max_concurrency=max_concurrency, requests_per_second=rps, timeout=timeout, limits=limits)
 
-    async def main() -> tuple[list[Manifest], dict[str, object]]:
+    async def main() -> tuple[WindowResult, dict[str, object]]:
         def open_client(client_settings: ClientSettings, known_cloud_id: str | None) -> Awaitable[JiraClient]:
             return JiraClient.connect(
                 site,
@@ -396,19 +409,28 @@ def snapshot_command(
             await probe_site(probe)
         client = await open_client(settings, cloud_id or probe.cloud_id)
         async with client:
-            manifests = await run_snapshot(
-                client, out, tenant=tenant or _tenant_from(site), types=snapshot_types, console=console
+            window = await run_snapshot(
+                client, out, tenant=tenant or _tenant_from(site), types=snapshot_types, console=console, full=full
             )
-            return manifests, client.stats.as_dict()
+            return window, client.stats.as_dict()
 
     try:
-        manifests, stats = asyncio.run(main())
+        window, stats = asyncio.run(main())
     except JiraError as exc:
         typer.echo(f"error: {one_line(str(exc))}", err=True)
         raise typer.Exit(EXIT_FAILED) from None
 
+    manifests = window.manifests
     for line in error_lines(manifests):
         console.print(line, soft_wrap=True, highlight=False, markup=False)
+    modes = sorted({m.capture.mode.value for m in manifests})
+    console.print(
+        f"capture: {'/'.join(modes)}; {sum(m.capture.reread or 0 for m in manifests)} object(s) re-read "
+        f"of {sum(len(m.items) for m in manifests)}"
+        + "".join(f"; full: {r}" for r in sorted({m.capture.reason for m in manifests if m.capture.reason})),
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print(
         f"requests: {stats['requests_total']} by status {stats['requests_by_status']}; "
         f"rate-limit waits {stats['rate_limit_waits']}",
@@ -420,6 +442,8 @@ def snapshot_command(
                 "site": site,
                 "store": str(out),
                 "requests": stats["requests_total"],
+                # the audit log and the change probes: the window's own reads, not one type's
+                "window_requests": window.requests - sum(m.request_count for m in manifests),
                 "snapshots": [
                     {
                         "type": m.type,
@@ -429,6 +453,9 @@ def snapshot_command(
                         "complete": m.complete,
                         "errors": len(m.errors),
                         "unchanged_from": m.unchanged_from,
+                        "mode": m.capture.mode.value,
+                        "reread": m.capture.reread,
+                        "full_reason": m.capture.reason,
                     }
                     for m in manifests
                 ],
@@ -437,13 +464,25 @@ def snapshot_command(
         )
     else:
         table = Table(title=f"snapshot of {site} -> {out}")
-        for column in ("type", "snapshot", "items", "requests", "complete", "errors", "unchanged from"):
+        for column in (
+            "type",
+            "snapshot",
+            "mode",
+            "items",
+            "re-read",
+            "requests",
+            "complete",
+            "errors",
+            "unchanged from",
+        ):
             table.add_column(column)
         for m in manifests:
             table.add_row(
                 m.type,
                 m.snapshot_id,
+                m.capture.mode.value,
                 str(len(m.items)),
+                str(m.capture.reread),
                 str(m.request_count),
                 "yes" if m.complete else "[red]no[/red]",
                 str(len(m.errors)),

@@ -263,6 +263,19 @@ async def _field_contexts(jira: JiraReader, sink: Sink, field: Json) -> None:
     await for_each(contexts, one, limit=4)
 
 
+async def collect_field_list(jira: JiraReader, sink: Sink) -> list[Json]:
+    """The ``field`` kind alone (one ``GET /field``); returns the custom fields whose contexts a full
+    read would list. Raises JiraError."""
+    fields = await plain_list(jira, "/field")
+    _emit_all(sink, "field", fields, _field)
+    return [f for f in fields if f.get("custom") and not is_team_managed(f) and f.get("scope") is None]
+
+
+async def collect_field_contexts(jira: JiraReader, sink: Sink, field: Json) -> None:
+    """The ``field-context`` items of one custom field, exactly as the full read produces them."""
+    await _field_contexts(jira, sink, field)
+
+
 async def collect_fields(jira: JiraReader, sink: Sink) -> None:
     fields: list[Json] = []
     with recorded(sink, "field", "GET /field"):
@@ -356,10 +369,23 @@ async def collect_screen_schemes(jira: JiraReader, sink: Sink) -> None:
             _emit_all(sink, "screen-scheme", page, lambda s: clean(s, frozenset({"issueTypeScreenSchemes"})))
 
 
-async def collect_screens(jira: JiraReader, sink: Sink) -> None:
-    """``/screens`` pages; tabs of up to 100 screens per ``/screens/tabs`` call; fields per tab."""
+def _id_filters(ids: list[str] | None, per_call: int = 50) -> list[ParamList | None]:
+    """No filter (the whole listing), or ``id=`` filters of at most ``per_call`` ids each."""
+    if ids is None:
+        return [None]
+    return [[("id", i) for i in batch] for batch in batches(sorted(ids), per_call)]
+
+
+async def collect_screens(jira: JiraReader, sink: Sink, ids: list[str] | None = None) -> None:
+    """``/screens`` pages; tabs of up to 100 screens per ``/screens/tabs`` call; fields per tab.
+    With ``ids``, only those screens (``/screens?id=``: an incremental re-read)."""
+    for params in _id_filters(ids):
+        await _collect_screens(jira, sink, params)
+
+
+async def _collect_screens(jira: JiraReader, sink: Sink, params: ParamList | None) -> None:
     with recorded(sink, "screen", "GET /screens"):
-        async for page in offset_pages(jira, "/screens", page_size=BIG_PAGE):
+        async for page in offset_pages(jira, "/screens", params, page_size=BIG_PAGE):
             screens = [s for s in page if not is_team_managed(s)]
             for chunk in batches(screens, SCREEN_IDS_PER_TABS_CALL):
                 await _screen_chunk(jira, sink, chunk)
@@ -403,9 +429,15 @@ async def _screen_chunk(jira: JiraReader, sink: Sink, screens: list[Json]) -> No
         sink.item("screen", sid, body)
 
 
-async def collect_field_configurations(jira: JiraReader, sink: Sink) -> None:
+async def collect_field_configurations(jira: JiraReader, sink: Sink, ids: list[str] | None = None) -> None:
+    """Every field configuration with its items, or only those of ``ids`` (``?id=``)."""
+    for params in _id_filters(ids):
+        await _collect_field_configurations(jira, sink, params)
+
+
+async def _collect_field_configurations(jira: JiraReader, sink: Sink, params: ParamList | None) -> None:
     with recorded(sink, "field-configuration", "GET /fieldconfiguration"):
-        async for page in offset_pages(jira, "/fieldconfiguration", page_size=BIG_PAGE):
+        async for page in offset_pages(jira, "/fieldconfiguration", params, page_size=BIG_PAGE):
 
             async def one(fc: Json) -> None:
                 fcid = str(fc["id"])
@@ -467,6 +499,18 @@ async def collect_workflows(jira: JiraReader, sink: Sink) -> None:
                 with recorded(sink, "workflow", "POST /workflows"):
                     data = await jira.post_read("/workflows", {"workflowIds": batch})
                     _emit_all(sink, "workflow", data.get("workflows") or [], _workflow)
+
+
+async def collect_workflows_by_id(jira: JiraReader, sink: Sink, ids: list[str]) -> set[str]:
+    """Re-read some workflows by id (``POST /workflows``, as the full read does): the ids Jira
+    answered for. Raises JiraError (the caller re-lists the kind instead)."""
+    found: set[str] = set()
+    for batch in batches(sorted(ids), WORKFLOW_BATCH):
+        data = await jira.post_read("/workflows", {"workflowIds": batch})
+        workflows = [w for w in data.get("workflows") or [] if str(w.get("id")) in batch]
+        found.update(str(w["id"]) for w in workflows)
+        _emit_all(sink, "workflow", workflows, _workflow)
+    return found
 
 
 def _workflow_scheme(scheme: Json) -> Json:
@@ -768,8 +812,17 @@ async def _project_details(jira: JiraReader, sink: Sink, project: Json, schemes:
         sink.item("project", pid, body)
 
 
-async def collect_projects(jira: JiraReader, sink: Sink) -> None:
+async def collect_projects(jira: JiraReader, sink: Sink, ids: list[str] | None = None) -> None:
+    """Every live company-managed project, or only those of ``ids`` (an incremental re-read)."""
     params: ParamList = [("expand", "description,lead,issueTypes,projectKeys,url"), ("status", "live")]
+    if ids is not None:
+        for batch in batches(sorted(ids), PROJECT_IDS_PER_CALL):
+            await _collect_projects(jira, sink, [*params, *(("id", i) for i in batch)])
+        return
+    await _collect_projects(jira, sink, params)
+
+
+async def _collect_projects(jira: JiraReader, sink: Sink, params: ParamList) -> None:
     with recorded(sink, "project", "GET /project/search"):
         async for page in offset_pages(jira, "/project/search", params, page_size=BIG_PAGE):
             for chunk in batches(page, PROJECT_IDS_PER_CALL):

@@ -12,10 +12,14 @@ from contextvars import ContextVar
 
 
 class RequestCounter:
-    __slots__ = ("value",)
+    """A count of requests; one started inside another's context (a capture inside an incremental
+    window) also counts into that ``parent``."""
 
-    def __init__(self) -> None:
+    __slots__ = ("parent", "value")
+
+    def __init__(self, parent: RequestCounter | None = None) -> None:
         self.value = 0
+        self.parent = parent
 
 
 current_counter: ContextVar[RequestCounter | None] = ContextVar("jiradrift_capture_requests", default=None)
@@ -23,5 +27,6 @@ current_counter: ContextVar[RequestCounter | None] = ContextVar("jiradrift_captu
 
 def count_request() -> None:
     counter = current_counter.get()
-    if counter is not None:
+    while counter is not None:
         counter.value += 1
+        counter = counter.parent

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
@@ -19,6 +20,30 @@ class CaptureError(BaseModel):
     endpoint: str
     status: int | None = None
     message: str
+
+
+class CaptureMode(StrEnum):
+    FULL = "full"  # every kind of the type read from Jira
+    INCREMENTAL = "incremental"  # changed objects re-read, the rest carried from ``base``
+
+
+class CaptureInfo(BaseModel):
+    """How a manifest was captured, and where the next incremental window continues from.
+
+    ``reread`` counts the objects read from Jira (for a full capture, every item); ``base`` is the
+    snapshot an incremental capture carried its unchanged items from. ``probes`` holds each probed
+    kind's fingerprint (what its cheap change probe answered), ``audit_until`` / ``audit_seen``
+    where the audit log was read up to and the record ids already acted on: the next window's
+    starting point. ``reason`` says why a window that could have been incremental was full.
+    """
+
+    mode: CaptureMode = CaptureMode.FULL
+    reread: int | None = None  # None: stored before this field existed
+    base: str | None = None
+    reason: str = ""
+    probes: dict[str, str] = Field(default_factory=dict)
+    audit_until: datetime | None = None
+    audit_seen: list[int] = Field(default_factory=list)
 
 
 class Manifest(BaseModel):
@@ -39,6 +64,8 @@ class Manifest(BaseModel):
     request_count: int = 0
     unchanged_from: str | None = None
     digest: str = ""  # sha256 over sorted (key, hash) pairs: equal digests mean equal content
+    # How it was captured (issue 26). Manifests stored before incremental capture load as full.
+    capture: CaptureInfo = Field(default_factory=lambda: CaptureInfo())
 
     @property
     def read_nothing(self) -> bool:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,10 +31,10 @@ from typing import Any
 import orjson
 
 from jiradrift.jira.bounds import BoundedReader, CaptureBounds, limits_of
-from jiradrift.jira.catalog import JiraReader, Source, sources_for
+from jiradrift.jira.catalog import JiraReader, Sink, Source, sources_for
 from jiradrift.jira.errors import CaptureLimitExceeded, JiraHTTPError
 from jiradrift.jira.requestcount import RequestCounter, current_counter
-from jiradrift.model.manifest import CaptureError, Manifest, compute_digest
+from jiradrift.model.manifest import CaptureError, CaptureInfo, Manifest, compute_digest
 from jiradrift.model.snapshot_types import SnapshotType
 from jiradrift.model.store import SnapshotStore
 from jiradrift.redact import clip
@@ -56,6 +56,16 @@ class CaptureProgress:
 
 
 ProgressCallback = Callable[[CaptureProgress], None]
+
+
+@dataclass(frozen=True)
+class Collector:
+    """A read that is not a whole catalog source (e.g. some objects by id): like ``Source``, it
+    names the kinds it emits and collects them into a sink."""
+
+    name: str
+    kinds: tuple[str, ...]
+    collect: Callable[[JiraReader, Sink], Awaitable[None]]
 
 
 def canonical_bytes(body: Any) -> bytes:
@@ -149,12 +159,14 @@ async def capture_snapshot(
     progress: ProgressCallback | None = None,
     kinds: set[str] | None = None,
     max_parallel_sources: int = MAX_PARALLEL_SOURCES,
+    info: CaptureInfo | None = None,
 ) -> Manifest:
     """Capture every kind of ``snapshot_type`` from Jira into ``store`` and return the stored manifest.
 
     ``kinds`` narrows the capture to some kinds of the type. Up to ``max_parallel_sources`` catalog
     sources run at once; each pages its endpoints sequentially, and the client bounds concurrency
-    and rate for the tenant as a whole.
+    and rate for the tenant as a whole. ``info`` is recorded as the manifest's ``capture`` (how it
+    was captured; the default says full, with every item read).
     """
     stype = SnapshotType(snapshot_type)
     sources: list[Source] = sources_for(stype)
@@ -169,8 +181,33 @@ async def capture_snapshot(
         captured_at=captured_at,
         site=str(getattr(client, "site", "")),
     )
+    await collect_into(
+        client, store, manifest, sources, wanted, progress=progress, max_parallel_sources=max_parallel_sources
+    )
+    manifest.capture = (info or CaptureInfo()).model_copy(update={"reread": len(manifest.items)})
+    return await store.put_manifest(manifest)  # the stored form (the store may mark it unchanged_from)
+
+
+async def collect_into(
+    client: JiraReader,
+    store: SnapshotStore,
+    manifest: Manifest,
+    sources: list[Source],
+    wanted: set[str],
+    *,
+    progress: ProgressCallback | None = None,
+    max_parallel_sources: int = MAX_PARALLEL_SOURCES,
+    extra: Sequence[Collector] = (),
+) -> int:
+    """Run ``sources`` (and ``extra`` collectors, e.g. reads by id) into ``manifest``: items of the
+    ``wanted`` kinds not already in it are added and their bodies stored; errors mark it incomplete.
+    Returns how many items were added. ``manifest.digest`` and ``request_count`` are set; the
+    caller stores it."""
+    stype = SnapshotType(manifest.type)
+    before = len(manifest.items)
+    total = len(sources) + len(extra)
     # This capture's own requests, though other captures may share the client (jira.requestcount).
-    requests = RequestCounter()
+    requests = RequestCounter(current_counter.get())
     counting = current_counter.set(requests)  # the tasks started below inherit it
     done = 0
     current = {"source": ""}
@@ -185,7 +222,7 @@ async def capture_snapshot(
                     errors=len(manifest.errors),
                     requests=requests.value,
                     sources_done=done,
-                    sources_total=len(sources),
+                    sources_total=total,
                 )
             )
 
@@ -195,7 +232,7 @@ async def capture_snapshot(
     gate = asyncio.Semaphore(max(1, max_parallel_sources))
     finished: set[str] = set()  # kinds whose source ran to its end before any bound was passed
 
-    async def run(source: Source) -> None:
+    async def run(source: Source | Collector) -> None:
         nonlocal done
         async with gate:
             current["source"] = source.name
@@ -210,9 +247,10 @@ async def capture_snapshot(
                 report()
 
     try:
-        await store.begin_capture(tenant, stype.value)
+        await store.begin_capture(manifest.tenant, stype.value)
         writer = asyncio.create_task(sink.drain())
-        collectors = asyncio.gather(*(run(s) for s in sources))
+        runs: list[Source | Collector] = [*sources, *extra]
+        collectors = asyncio.gather(*(run(s) for s in runs))
         stopper = asyncio.create_task(bounds.stop_event.wait())
         try:
             watched: set[asyncio.Future[Any]] = {writer, collectors, stopper}
@@ -239,7 +277,8 @@ async def capture_snapshot(
             await asyncio.gather(writer, collectors, stopper, return_exceptions=True)
     finally:
         current_counter.reset(counting)
+    added = len(manifest.items) - before
     manifest.items = dict(sorted(manifest.items.items()))
     manifest.digest = compute_digest(manifest.items)
-    manifest.request_count = requests.value
-    return await store.put_manifest(manifest)  # the stored form (the store may mark it unchanged_from)
+    manifest.request_count += requests.value
+    return added
