@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from jiradrift.jira.clock import FakeClock
 from tests.plugins.sim import EmulatorFactory
 
 from jiradrift.jira.auth import ApiTokenAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
-from jiradrift.jira.clock import FakeClock
 from jiradrift.model.snapshot_types import SnapshotType
 from jiradrift.sim.clock import ManualClock
 from jiradrift.sim.emulator import RunningEmulator
