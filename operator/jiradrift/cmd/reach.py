@@ -2,7 +2,8 @@
 
 The radius of a tenant comes from the newest complete snapshot of each type in the store (projects
 and their schemes, schemes and their workflows, screens and field configurations, fields and their
-contexts). Reading it costs one pass over those snapshots' bodies and no Jira request.
+contexts): from the reference index kept with each snapshot, so no body is read and no Jira request
+is made.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from dataclasses import replace
 
 import orjson
 
-from jiradrift.model.store import SnapshotStore
-from jiradrift.snapshot.blast import BlastRadius, ReachRule, annotate, kinds_reaching
+from jiradrift.model.store import SnapshotInfo, SnapshotStore
+from jiradrift.snapshot.blast import BlastRadius, ReachRule, annotate
 from jiradrift.snapshot.drift import DriftPage
 from jiradrift.snapshot.natural import Json
+from jiradrift.snapshot.reach_index import edges_of
 
 
 async def newest_items(
@@ -36,19 +38,33 @@ async def newest_items(
     return items
 
 
+async def newest_infos(store: SnapshotStore, tenant: str, types: list[str] | None = None) -> list[SnapshotInfo]:
+    """The newest complete snapshot of every type (or of ``types``) of ``tenant`` (no manifest read)."""
+    newest: dict[str, SnapshotInfo] = {}
+    infos = [i for i in await store.list_snapshots(tenant) if i.complete and (not types or i.type in types)]
+    for info in sorted(infos, key=lambda i: i.captured_at, reverse=True):
+        newest.setdefault(info.type, info)
+    return [newest[t] for t in sorted(newest)]
+
+
+async def radius_of(store: SnapshotStore, tenant: str, types: list[str] | None = None) -> BlastRadius:
+    """The blast radius of ``tenant`` from the reference index of its newest snapshots (a lookup:
+    the index is kept with each snapshot, see :mod:`jiradrift.snapshot.reach_index`)."""
+    return BlastRadius.from_edges([await edges_of(store, info) for info in await newest_infos(store, tenant, types)])
+
+
 class Radii:
-    """Blast radii per tenant of one store, each built from the kinds that can reach the changes."""
+    """Blast radii per tenant of one store."""
 
     def __init__(self, store: SnapshotStore) -> None:
         self.store = store
-        self.found: dict[tuple[str, frozenset[str]], BlastRadius] = {}
+        self.found: dict[str, BlastRadius] = {}
 
-    async def of(self, tenant: str, kinds: Iterable[str]) -> BlastRadius:
-        needed = frozenset(kinds_reaching(kinds))
-        radius = self.found.get((tenant, needed))
+    async def of(self, tenant: str, kinds: Iterable[str] = ()) -> BlastRadius:
+        """The radius of ``tenant`` (``kinds``: what changed; every kind's reach is known anyway)."""
+        radius = self.found.get(tenant)
         if radius is None:
-            items = await newest_items(self.store, tenant, kinds=set(needed))
-            radius = self.found[(tenant, needed)] = BlastRadius.build(items)
+            radius = self.found[tenant] = await radius_of(self.store, tenant)
         return radius
 
 

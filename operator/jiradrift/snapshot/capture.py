@@ -38,6 +38,7 @@ from jiradrift.model.manifest import CaptureError, Manifest, compute_digest
 from jiradrift.model.snapshot_types import SnapshotType
 from jiradrift.model.store import SnapshotStore
 from jiradrift.redact import clip
+from jiradrift.snapshot.reach_index import SnapshotEdges, remember
 
 MAX_PARALLEL_SOURCES = 4
 
@@ -81,6 +82,7 @@ class _ManifestSink:
         self.bounds = bounds
         self.queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
         self.queued: set[str] = set()
+        self.edges = SnapshotEdges()  # the reference index, kept with the snapshot
 
     def item(self, kind: str, ident: str, body: dict[str, Any]) -> None:
         if kind not in self.kinds:
@@ -95,6 +97,7 @@ class _ManifestSink:
             self.queued.add(digest)
             self.queue.put_nowait((digest, data))
         self.manifest.items[key] = digest
+        self.edges.add(key, body)
         self.on_item()
 
     def stopped(self, exc: CaptureLimitExceeded, kinds: list[str]) -> None:
@@ -242,4 +245,6 @@ async def capture_snapshot(
     manifest.items = dict(sorted(manifest.items.items()))
     manifest.digest = compute_digest(manifest.items)
     manifest.request_count = requests.value
-    return await store.put_manifest(manifest)  # the stored form (the store may mark it unchanged_from)
+    stored = await store.put_manifest(manifest)  # the stored form (the store may mark it unchanged_from)
+    await remember(store, stored.digest, sink.edges)  # reach at diff time is then a lookup
+    return stored
