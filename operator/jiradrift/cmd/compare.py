@@ -26,7 +26,6 @@ from rich.console import Console
 from rich.table import Table
 
 from jiradrift.cmd.errors import one_line
-from jiradrift.cmd.reach import newest_infos
 from jiradrift.compare.comparison import Comparison, InvalidPin, Pin, annotate_comparison, compare_sites
 from jiradrift.compare.mapping import InvalidMapping, ValueMappings
 from jiradrift.kube.client import Kube, KubeError
@@ -35,7 +34,7 @@ from jiradrift.model.kinds import KINDS
 from jiradrift.model.report import display_value
 from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import StoreError
-from jiradrift.snapshot.blast import REACH_HIGH, BlastRadius, ReachRule
+from jiradrift.snapshot.blast import REACH_HIGH, BlastRadius, ReachRule, newest_infos
 from jiradrift.snapshot.natural import Json, NaturalIndex
 from jiradrift.snapshot.reach_index import SnapshotEdges, remember, stored_edges
 from jiradrift.store.configmap import ConfigMapStore, SecretStore

@@ -13,11 +13,10 @@ from dataclasses import replace
 
 import orjson
 
-from jiradrift.model.store import SnapshotInfo, SnapshotStore
-from jiradrift.snapshot.blast import BlastRadius, ReachRule, annotate
+from jiradrift.model.store import SnapshotStore
+from jiradrift.snapshot.blast import BlastRadius, ReachRule, annotate, site_radius
 from jiradrift.snapshot.drift import DriftPage
 from jiradrift.snapshot.natural import Json
-from jiradrift.snapshot.reach_index import edges_of
 
 
 async def newest_items(
@@ -38,19 +37,7 @@ async def newest_items(
     return items
 
 
-async def newest_infos(store: SnapshotStore, tenant: str, types: list[str] | None = None) -> list[SnapshotInfo]:
-    """The newest complete snapshot of every type (or of ``types``) of ``tenant`` (no manifest read)."""
-    newest: dict[str, SnapshotInfo] = {}
-    infos = [i for i in await store.list_snapshots(tenant) if i.complete and (not types or i.type in types)]
-    for info in sorted(infos, key=lambda i: i.captured_at, reverse=True):
-        newest.setdefault(info.type, info)
-    return [newest[t] for t in sorted(newest)]
-
-
-async def radius_of(store: SnapshotStore, tenant: str, types: list[str] | None = None) -> BlastRadius:
-    """The blast radius of ``tenant`` from the reference index of its newest snapshots (a lookup:
-    the index is kept with each snapshot, see :mod:`jiradrift.snapshot.reach_index`)."""
-    return BlastRadius.from_edges([await edges_of(store, info) for info in await newest_infos(store, tenant, types)])
+radius_of = site_radius
 
 
 class Radii:

@@ -551,6 +551,13 @@ class StorageRef(Resource):
     location: str = Field(max_length=1024, description="Where the manifest lives in that backend.")
 
 
+class ChangeAffects(Resource):
+    """The blast radius of a change: the projects it reaches (from the captured mappings)."""
+
+    count: int = Field(ge=0, description="How many projects the change reaches.")
+    first: list[str] = Field(default_factory=list, max_length=5, description="The first of their project keys, sorted.")
+
+
 class ChangeSummary(Resource):
     key: str = Field(max_length=512)
     name: str | None = Field(default=None, max_length=256, description="The item's name in Jira.")
@@ -560,6 +567,10 @@ class ChangeSummary(Resource):
     op: str = Field(max_length=16)
     path: str = Field(default="", max_length=512)
     severity: str = Field(max_length=16)
+    affects: ChangeAffects | None = Field(
+        default=None,
+        description="The projects the change affects (absent when no projects snapshot was captured).",
+    )
 
 
 class SnapshotDrift(Resource):

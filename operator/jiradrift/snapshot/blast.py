@@ -23,8 +23,9 @@ from dataclasses import dataclass, replace
 
 from jiradrift.model.kinds import Severity
 from jiradrift.model.report import Change, DriftReport
+from jiradrift.model.store import SnapshotInfo, SnapshotStore
 from jiradrift.snapshot.natural import RULES, Json
-from jiradrift.snapshot.reach_index import SnapshotEdges
+from jiradrift.snapshot.reach_index import SnapshotEdges, edges_of
 
 #: How many project keys a change carries (the count is always complete).
 FIRST_KEYS = 5
@@ -104,6 +105,21 @@ class BlastRadius:
         ids = self.projects(item_key)
         keys = sorted(self.project_keys.get(i, i) for i in ids)
         return Affects(len(ids), tuple(keys[:FIRST_KEYS]))
+
+
+async def newest_infos(store: SnapshotStore, tenant: str, types: list[str] | None = None) -> list[SnapshotInfo]:
+    """The newest complete snapshot of every type (or of ``types``) of ``tenant`` (no manifest read)."""
+    newest: dict[str, SnapshotInfo] = {}
+    infos = [i for i in await store.list_snapshots(tenant) if i.complete and (not types or i.type in types)]
+    for info in sorted(infos, key=lambda i: i.captured_at, reverse=True):
+        newest.setdefault(info.type, info)
+    return [newest[t] for t in sorted(newest)]
+
+
+async def site_radius(store: SnapshotStore, tenant: str, types: list[str] | None = None) -> BlastRadius:
+    """The blast radius of ``tenant`` from the reference index of its newest snapshots (a lookup:
+    the index is kept with each snapshot, see :mod:`jiradrift.snapshot.reach_index`)."""
+    return BlastRadius.from_edges([await edges_of(store, info) for info in await newest_infos(store, tenant, types)])
 
 
 def kinds_reaching(kinds: Iterable[str]) -> set[str]:
