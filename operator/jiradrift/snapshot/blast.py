@@ -11,8 +11,8 @@ uses its fields) carries a change from the referenced item to its users; an ``ap
 project) names projects directly. A global field context applies to every project. No Jira request:
 Jira's own usage endpoints (``/workflow/{id}/projectUsages`` ...) are only the check of this in tests.
 
-Not captured, hence not counted: the project of a permission scheme (projects are captured with
-their issue type, screen, field configuration, workflow, notification and security schemes).
+Projects are captured with all their schemes (issue type, issue type screen, field configuration,
+workflow, notification, issue security and permission scheme), so each of those reaches its projects.
 """
 
 from __future__ import annotations

@@ -246,6 +246,7 @@ RULES: dict[str, Rule] = {
             Ref("schemes.workflowScheme", "workflow-scheme"),
             Ref("schemes.notificationScheme", "notification-scheme"),
             Ref("schemes.issueSecurityScheme", "issue-security-scheme"),
+            Ref("schemes.permissionScheme", "permission-scheme"),
             Ref("roles{key}", "project-role"),
         ),
         unordered=("issueTypeIds", "components", "roles{*}"),
