@@ -15,7 +15,6 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -28,15 +27,14 @@ from rich.table import Table
 from jiradrift.cmd.errors import one_line
 from jiradrift.compare.comparison import Comparison, InvalidPin, Pin, annotate_comparison, compare_sites
 from jiradrift.compare.mapping import InvalidMapping, ValueMappings
+from jiradrift.compare.sides import Side, read_side
 from jiradrift.kube.client import Kube, KubeError
 from jiradrift.model.ignore import InvalidIgnoreRule
 from jiradrift.model.kinds import KINDS
 from jiradrift.model.report import display_value
-from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import StoreError
-from jiradrift.snapshot.blast import REACH_HIGH, BlastRadius, ReachRule, newest_infos
-from jiradrift.snapshot.natural import Json, NaturalIndex
-from jiradrift.snapshot.reach_index import SnapshotEdges, remember, stored_edges
+from jiradrift.snapshot.blast import REACH_HIGH, ReachRule
+from jiradrift.snapshot.natural import NaturalIndex
 from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore
 
@@ -52,42 +50,6 @@ class SideError(Exception):
 
 
 TENANT_REF = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
-
-
-@dataclass
-class Side:
-    """One side of a comparison: its label, the items of its newest snapshots and its blast radius
-    (from the reference index kept with each snapshot: no body is read for it)."""
-
-    label: str
-    items: list[tuple[str, Json]]
-    radius: BlastRadius
-
-    def __repr__(self) -> str:  # asyncio may repr a finished task's result: never the whole site
-        return f"Side({self.label!r}, {len(self.items)} items)"
-
-
-async def _read_side(label: str, store: SnapshotStore, tenant: str, types: list[str]) -> Side | None:
-    infos = await newest_infos(store, tenant, types)
-    if not infos:
-        return None
-    items: list[tuple[str, Json]] = []
-    keys_of: dict[str, set[str]] = {}
-    for info in infos:
-        manifest = await store.get_manifest(info.snapshot_id)
-        keys_of[info.snapshot_id] = set(manifest.items)
-        bodies = await store.get_items(set(manifest.items.values()))
-        items.extend((key, orjson.loads(bodies[digest])) for key, digest in manifest.items.items())
-    # The reference index kept with each snapshot; a snapshot stored before there was one gets it
-    # from the bodies just read (and kept, so the next comparison finds it).
-    edges = []
-    for info in infos:
-        found = await stored_edges(store, info)
-        if found is None:
-            found = SnapshotEdges.of_items(i for i in items if i[0] in keys_of[info.snapshot_id])
-            await remember(store, info.digest, found)
-        edges.append(found)
-    return Side(label, items, BlastRadius.from_edges(edges))
 
 
 async def load_side(spec: str, types: list[str], kubeconfig: str | None = None) -> Side:
@@ -108,7 +70,7 @@ async def load_side(spec: str, types: list[str], kubeconfig: str | None = None) 
         raise SideError(f"{spec!r} holds no complete snapshot{' of the given --type' if types else ''}")
     if len(tenants) > 1:
         raise SideError(f"{path!r} holds tenants {', '.join(tenants)}; name one as {path}@TENANT")
-    side = await _read_side(f"{path}@{tenants[0]}", store, tenants[0], types)
+    side = await read_side(f"{path}@{tenants[0]}", store, tenants[0], types)
     assert side is not None  # the tenant has a complete snapshot
     return side
 
@@ -119,7 +81,7 @@ async def _tenant_side(tenant: str, types: list[str], kubeconfig: str | None) ->
         async with await Kube.connect(kubeconfig) as kube:
             # The operator's default store is Secrets; an operator run with --store=configmap used ConfigMaps.
             for store in (SecretStore(kube, namespace, tenant), ConfigMapStore(kube, namespace, tenant)):
-                side = await _read_side(tenant, store, tenant, types)
+                side = await read_side(tenant, store, tenant, types)
                 if side is not None and side.items:
                     return side
     except KubeError as exc:

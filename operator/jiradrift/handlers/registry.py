@@ -22,6 +22,7 @@ import kopf
 
 from jiradrift.handlers import metrics
 from jiradrift.handlers.cache import WatchCache, listed_uids
+from jiradrift.handlers.comparison import register_comparisons
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.objects import patch_status, read_object
 from jiradrift.handlers.readiness import Readiness, serve_readiness
@@ -373,6 +374,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     async def _run_owned_handler(body: Mapping[str, Any], **_: Any) -> None:
         await _run_owned(ctx, body)
 
+    register_comparisons(registry, ctx)  # SiteComparisons: handlers/comparison.py
     return registry
 
 
