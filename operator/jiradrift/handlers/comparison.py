@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from prometheus_client import Gauge
 from pydantic import ValidationError
 
 from jiradrift.compare.comparison import Comparison, Pin, annotate_comparison, compare_sites
@@ -51,12 +50,7 @@ IN_SYNC = "InSync"
 SEVERITIES = ("high", "medium", "low")
 FINISHED = frozenset({"Completed", "Incomplete"})
 
-DIFFERENCES = Gauge(
-    "jiradrift_comparison_differences",
-    "Differences between the two tenants of a SiteComparison, by severity.",
-    ["namespace", "comparison", "severity"],
-    registry=metrics.REGISTRY,
-)
+DIFFERENCES = metrics.COMPARISON_DIFFERENCES
 
 
 def compare(left: Side, right: Side, spec: SiteComparisonSpec) -> Comparison:
