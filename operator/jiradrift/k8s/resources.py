@@ -725,10 +725,6 @@ class SiteComparisonSpec(Resource):
         le=100000,
         description="A medium difference affecting this many projects counts as high (0: off).",
     )
-    notify: bool = Field(
-        default=True,
-        description="Send a message to the left tenant's notification destinations when the sites stop being in sync.",
-    )
 
 
 class ComparisonDifference(Resource):
@@ -769,12 +765,7 @@ class SiteComparisonStatus(Resource):
     first: list[ComparisonDifference] | None = Field(
         default=None,
         max_length=MAX_COMPARISON_DIFFERENCES,
-        description="The first differences; all of them with jiradrift compare or the stored report.",
-    )
-    report: str | None = Field(
-        default=None,
-        max_length=1024,
-        description="Where the full report is stored (the left tenant's store).",
+        description="The first differences; all of them with jiradrift compare NS/LEFT NS/RIGHT.",
     )
     message: str | None = Field(default=None, max_length=4096, description="One line: the result or what went wrong.")
 
