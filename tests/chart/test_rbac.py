@@ -30,6 +30,8 @@ OPERATOR_NEEDS = [
     ("patch", G, "jiratenants/status"),
     *[(v, G, "snapshots") for v in ("get", "list", "watch", "create", "patch", "delete")],
     ("patch", G, "snapshots/status"),
+    *[(v, G, "sitecomparisons") for v in ("get", "list", "watch")],  # compared, never made or changed
+    ("patch", G, "sitecomparisons/status"),
     ("create", "", "events"),
     *[(v, "coordination.k8s.io", "leases") for v in ("get", "create", "update", "delete")],
     # credentials: get, and update for refreshed tokens; the default (secret) store's payload parts:
@@ -58,6 +60,7 @@ OPERATOR_MUST_NOT = [
     ("create", "rbac.authorization.k8s.io", "rolebindings"),
     ("create", "apps", "deployments"),
     ("deletecollection", G, "snapshots"),
+    *[(v, G, "sitecomparisons") for v in ("create", "update", "patch", "delete")],
     # granted once, never called (the audit-log comparison in tests/node found them): gone
     *[(v, G, "jiratenants/status") for v in ("get", "update")],
     ("patch", "", "events"),

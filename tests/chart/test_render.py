@@ -54,6 +54,7 @@ def test_chart_crds_are_the_generated_crds(helm: Helm) -> None:
         == {
             "jiratenants.jiradrift.io",
             "snapshots.jiradrift.io",
+            "sitecomparisons.jiradrift.io",
         }
     )
     for name, crd in rendered.items():
@@ -66,7 +67,7 @@ def test_chart_crds_are_the_generated_crds(helm: Helm) -> None:
 def test_crds_can_be_left_out_and_unkept(helm: Helm) -> None:
     assert by_kind(documents(helm.template("--set", "crds.install=false")), "CustomResourceDefinition") == []
     unkept = by_kind(documents(helm.template("--set", "crds.keep=false")), "CustomResourceDefinition")
-    assert len(unkept) == 2 and all("annotations" not in crd["metadata"] for crd in unkept)
+    assert len(unkept) == 3 and all("annotations" not in crd["metadata"] for crd in unkept)
 
 
 def _container(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -29,6 +29,11 @@ SCHEME_MAPPINGS = {
     "issuetype-screen-scheme": ("/issuetypescreenscheme/project", "issueTypeScreenScheme"),
     "field-configuration-scheme": ("/fieldconfigurationscheme/project", "fieldConfigurationScheme"),
 }
+# (scheme-to-project pairs endpoint, scheme id field)
+SCHEME_PAIRS = {
+    "notification-scheme": ("/notificationscheme/project", "notificationSchemeId"),
+    "issue-security-scheme": ("/issuesecurityschemes/project", "issueSecuritySchemeId"),
+}
 
 
 def usages(client: httpx.Client, path: str) -> set[str]:
@@ -45,6 +50,31 @@ def usages(client: httpx.Client, path: str) -> set[str]:
         token = page.get("nextPageToken")
         if not token:
             return found
+
+
+def scheme_pairs(client: httpx.Client, path: str, field: str) -> dict[str, set[str]]:
+    """Scheme id -> project ids, from a paged list of (scheme, project) pairs."""
+    out: dict[str, set[str]] = {}
+    start = 0
+    while True:
+        page = client.get(path, params={"startAt": start, "maxResults": 50}).raise_for_status().json()
+        for row in page["values"]:
+            out.setdefault(str(row[field]), set()).add(str(row["projectId"]))
+        start += len(page["values"])
+        if page.get("isLast", True) or not page["values"]:
+            return out
+
+
+def permission_scheme_projects(client: httpx.Client, project_ids: list[str]) -> dict[str, set[str]]:
+    """Scheme id -> project ids, asking each project for its permission scheme (404: a team-managed
+    project, whose own project-scoped scheme names it)."""
+    out: dict[str, set[str]] = {}
+    for pid in project_ids:
+        response = client.get(f"/project/{pid}/permissionscheme")
+        if response.status_code == 404:
+            continue
+        out.setdefault(str(response.raise_for_status().json()["id"]), set()).add(pid)
+    return out
 
 
 def scheme_projects(client: httpx.Client, path: str, field: str, project_ids: list[str]) -> dict[str, set[str]]:
@@ -65,7 +95,7 @@ def test_offline_radius_agrees_with_the_usage_endpoints_on_every_object(
     captured: CapturedSite = request.getfixturevalue(side)
     items = captured.items()
     radius = BlastRadius.build(items)
-    compared = {kind: 0 for kind in (*USAGE_ENDPOINTS, *SCHEME_MAPPINGS)}
+    compared = {kind: 0 for kind in (*USAGE_ENDPOINTS, *SCHEME_MAPPINGS, *SCHEME_PAIRS, "permission-scheme")}
     disagreements: list[str] = []
     with Emulator(size="small", seed=1, variant=side).running() as sim:
         auth = (sim.credentials.email, sim.credentials.api_token)
@@ -75,11 +105,20 @@ def test_offline_radius_agrees_with_the_usage_endpoints_on_every_object(
                 kind: scheme_projects(client, path, field, project_ids)
                 for kind, (path, field) in SCHEME_MAPPINGS.items()
             }
+            mappings.update({kind: scheme_pairs(client, path, field) for kind, (path, field) in SCHEME_PAIRS.items()})
+            mappings["permission-scheme"] = permission_scheme_projects(client, project_ids)
+            scoped = {  # a team-managed project's own permission scheme: Jira names the project in its scope
+                k.split("/", 1)[1]: {str(b["scope"]["project"]["id"])}
+                for k, b in items
+                if k.startswith("permission-scheme/") and (b.get("scope") or {}).get("project")
+            }
+            for sid, projects in scoped.items():
+                mappings["permission-scheme"].setdefault(sid, set()).update(projects)
             for item_key, _ in items:
                 kind, _, ident = item_key.partition("/")
                 if kind in USAGE_ENDPOINTS:
                     truth = usages(client, USAGE_ENDPOINTS[kind].format(ident))
-                elif kind in SCHEME_MAPPINGS:
+                elif kind in mappings:
                     truth = mappings[kind].get(ident, set())
                 else:
                     continue

@@ -24,13 +24,20 @@ from jiradrift.store.configmap import ConfigMapStore, SecretStore
 pytestmark = pytest.mark.k8s
 
 
-async def put_site(store: SnapshotStore, tenant: str, items: list[tuple[str, Any]]) -> None:
+async def put_site(
+    store: SnapshotStore, tenant: str, items: list[tuple[str, Any]], suffix: str = "w0", hours: int = 0
+) -> None:
     by_type: dict[str, dict[str, Any]] = defaultdict(dict)
     for key, body in items:
         by_type[KINDS[key.split("/", 1)[0]].snapshot_type.value][key] = body
     for n, (snapshot_type, objects) in enumerate(sorted(by_type.items())):
         await put_snapshot(
-            store, f"{tenant.split('/')[1]}-{snapshot_type}-w0", objects, tenant=tenant, type=snapshot_type, hours=n
+            store,
+            f"{tenant.split('/')[1]}-{snapshot_type}-{suffix}",
+            objects,
+            tenant=tenant,
+            type=snapshot_type,
+            hours=hours + n,
         )
 
 

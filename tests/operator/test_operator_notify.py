@@ -24,6 +24,7 @@ from tests.receiver import Receiver
 from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import OperatorProcess, running_operator, wait_for
+from jiradrift.sim.usages import workflow_projects
 
 pytestmark = pytest.mark.k8s
 
@@ -42,26 +43,34 @@ FAST = [
 ]
 
 
+TYPES = ["workflows", "projects"]
+
+
 def tenant_notifying(api: k8s.ApiClient, ns: str, jira_sim: Any, *entries: tuple[str, str, str, str]) -> None:
-    """Tenant ``acme`` on the emulator, capturing workflows, with destinations (name, type, secret, key)."""
+    """Tenant ``acme`` on the emulator, capturing workflows and projects (what a workflow change affects),
+    with destinations (name, type, secret, key)."""
     creds = jira_sim.credentials
     make_secret(api, ns, "acme-jira", {"email": creds.email, "token": creds.api_token})
     notifications = [{"name": n, "type": t, "urlSecretRef": {"name": s, "key": k}} for n, t, s, k in entries]
-    make_tenant(api, ns, "acme", jira_sim.base_url, "acme-jira", ["workflows"], notifications=notifications)
+    make_tenant(api, ns, "acme", jira_sim.base_url, "acme-jira", TYPES, notifications=notifications)
 
 
 def first_window_completed(api: k8s.ApiClient, ns: str, op: OperatorProcess) -> None:
     wait_for(
-        lambda: (s := snapshots(api, ns)) and all((x.get("status") or {}).get("phase") == "Completed" for x in s),
-        "the first window's Snapshot Completed",
+        lambda: (
+            len(s := snapshots(api, ns)) >= len(TYPES)
+            and all((x.get("status") or {}).get("phase") == "Completed" for x in s)
+        ),
+        "the first window's Snapshots Completed",
         op=op,
         timeout=120,
     )
 
 
 def drift_snapshot(plane: ControlPlane, jira_sim: Any, ns: str, name: str, description: str) -> None:
-    """Change a workflow in the emulator, then ask for a manual Snapshot of workflows."""
-    workflow = next(w for w in jira_sim.site.workflows if w["scope"]["type"] == "GLOBAL")
+    """Change a workflow that projects use in the emulator, then ask for a manual Snapshot of workflows."""
+    site = jira_sim.site
+    workflow = next(w for w in site.workflows if w["scope"]["type"] == "GLOBAL" and workflow_projects(site, w))
     jira_sim.admin.change_workflow(workflow["id"], description=description)
     manual = {
         "apiVersion": f"{GROUP}/{VERSION}",
@@ -175,6 +184,16 @@ def test_each_destination_gets_one_message_across_an_outage_and_a_restart(
             "site": jira_sim.base_url,
         }
         assert any(c["path"] == "description" and c["changedBy"] for c in body["drift"]["changes"])
+        # what the change affects, everywhere drift is shown: the Snapshot's status and every message
+        [changed] = [w for w in jira_sim.site.workflows if w.get("description") == "changed for the notification test"]
+        keys = {str(p["id"]): p["key"] for p in jira_sim.site.projects}
+        reach = sorted(keys[p] for p in workflow_projects(jira_sim.site, changed))
+        [entry] = [c for c in get(k8s_api, ns, "snapshots", "acme-drift-1")["status"]["drift"]["changes"]]
+        assert entry["affects"] == {"count": len(reach), "first": reach[:5]}, entry
+        [sent] = body["drift"]["changes"]
+        assert sent["affects"] == entry["affects"]
+        assert f"affects {len(reach)} project" in json.dumps(slack.requests[0].json())
+        assert f"affects {len(reach)} project" in json.dumps(teams.requests[0].json())
         assert hook.requests[0].headers["X-Jiradrift-Notification-Id"] == body["id"] == delivered["digest"]
         slack_body = slack.requests[0].json()
         assert slack_body["text"].startswith(f"Jira drift in {ns}/acme") and slack_body["blocks"][0]["type"] == "header"

@@ -220,6 +220,8 @@ def _plan(sim: RunningEmulator) -> Plan:
     for p in projects:
         for sub in ("", "/role", "/roledetails", "/role/10002", "/role/10001", "/components", "/versions"):
             get(f"/project/{p['key']}{sub}")
+        if not p.get("simplified"):
+            get(f"/project/{p['key']}/permissionscheme")
     for w in _sample(site.workflows):
         get(f"/workflow/{w['id']}/projectUsages", maxResults=2)
     for ws in _sample(site.workflow_schemes):

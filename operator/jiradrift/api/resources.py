@@ -599,6 +599,13 @@ class StorageRef(Resource):
     location: str = Field(max_length=1024, description="Where the manifest lives in that backend.")
 
 
+class ChangeAffects(Resource):
+    """The blast radius of a change: the projects it reaches (from the captured mappings)."""
+
+    count: int = Field(ge=0, description="How many projects the change reaches.")
+    first: list[str] = Field(default_factory=list, max_length=5, description="The first of their project keys, sorted.")
+
+
 class ChangeSummary(Resource):
     """One change of the drift: an item added, removed or changed at a path."""
 
@@ -612,6 +619,10 @@ class ChangeSummary(Resource):
         default="", max_length=512, description="Where in the item, e.g. transitions[id=3].name; empty: the whole item."
     )
     severity: str = Field(max_length=16, description="high, medium or low, from the item's kind.")
+    affects: ChangeAffects | None = Field(
+        default=None,
+        description="The projects the change affects (absent when no projects snapshot was captured).",
+    )
 
 
 class SnapshotDrift(Resource):
@@ -743,3 +754,122 @@ class Snapshot(Resource):
     metadata: dict[str, Any] = Field(default_factory=dict)
     spec: SnapshotSpec = Field(json_schema_extra=validations(SNAPSHOT_SPEC_RULES))
     status: SnapshotStatus | None = None
+
+
+# --- SiteComparison -------------------------------------------------------------------------
+
+MAX_COMPARISON_DIFFERENCES = 10
+VALUE_MAPPING_PATTERN = r"^(url|email-domain|group|account):[^=]+=.*$"
+PIN_PATTERN = r"^[a-z-]+/[^=]+=.+$"
+
+COMPARISON_SPEC_RULES = [
+    cel(
+        "self.left.name != self.right.name",
+        "spec.right.name names the same JiraTenant as spec.left.name; name two different tenants "
+        "(e.g. left: acme-prod, right: acme-sandbox)",
+        field_path=".right.name",
+    ),
+    cel(
+        "!has(self.mappings) || self.mappings.all(m, m.matches('" + VALUE_MAPPING_PATTERN + "'))",
+        "spec.mappings: every entry is KIND:LEFT=RIGHT with KIND one of url, email-domain, group, account "
+        "(e.g. 'group:jira-administrators=sandbox-administrators')",
+        field_path=".mappings",
+    ),
+    cel(
+        "!has(self.pins) || self.pins.all(p, p.matches('" + PIN_PATTERN + "'))",
+        "spec.pins: every entry is KIND/LEFT NAME=RIGHT NAME (e.g. 'workflow/Bug Flow=Bug Workflow')",
+        field_path=".pins",
+    ),
+]
+
+
+class SiteComparisonSpec(Resource):
+    """Which two tenants to compare and which differences are expected."""
+
+    left: TenantReference = Field(
+        description="The reference JiraTenant in this namespace (e.g. production): a name, never another namespace."
+    )
+    right: TenantReference = Field(description="The JiraTenant compared with it in this namespace (e.g. its sandbox).")
+    types: list[SnapshotType] | None = Field(
+        default=None,
+        max_length=32,
+        description="Snapshot types compared (default: every type both tenants captured).",
+    )
+    ignore: list[str] | None = Field(
+        default=None,
+        max_length=100,
+        description="Ignore rules on natural keys, as in jiradrift compare --ignore (e.g. 'workflow/*:description').",
+        json_schema_extra={"items": {"type": "string", "maxLength": 512}},
+    )
+    mappings: list[str] | None = Field(
+        default=None,
+        max_length=100,
+        description="Expected value differences KIND:LEFT=RIGHT (KIND: url, email-domain, group, account), "
+        "as in jiradrift compare --map.",
+        json_schema_extra={"items": {"type": "string", "maxLength": 512}},
+    )
+    pins: list[str] | None = Field(
+        default=None,
+        max_length=100,
+        description="Objects matched by hand, KIND/LEFT NAME=RIGHT NAME, as in jiradrift compare --pin.",
+        json_schema_extra={"items": {"type": "string", "maxLength": 512}},
+    )
+    reach_high: int = Field(
+        default=10,
+        ge=0,
+        le=100000,
+        description="A medium difference affecting this many projects counts as high (0: off).",
+    )
+
+
+class ComparisonDifference(Resource):
+    """One difference between the two sites."""
+
+    key: str = Field(max_length=512, description="KIND/natural key of the item (its name on both sites).")
+    op: str = Field(max_length=16, description="added (right only), removed (left only), modified or renamed.")
+    path: str = Field(default="", max_length=512, description="Where in the item; empty for the whole item.")
+    severity: str = Field(max_length=16, description="low, medium or high (raised by reach).")
+    affects: ChangeAffects | None = Field(default=None, description="The projects the difference affects.")
+
+
+class ComparisonCounts(Resource):
+    """How many differences, by severity."""
+
+    total: int = Field(default=0, ge=0, description="Every difference.")
+    high: int = Field(default=0, ge=0, description="High-severity differences.")
+    medium: int = Field(default=0, ge=0, description="Medium-severity differences.")
+    low: int = Field(default=0, ge=0, description="Low-severity differences.")
+
+
+class SiteComparisonStatus(Resource):
+    """What the last comparison found."""
+
+    observed_generation: int | None = Field(default=None, description="The spec generation last compared.")
+    conditions: list[Condition] | None = Field(
+        default=None, max_length=8, description="InSync: True when the two sites' configurations match."
+    )
+    last_compared: datetime | None = Field(default=None, description="When the sites were last compared (UTC).")
+    left_snapshots: list[str] | None = Field(
+        default=None, max_length=32, description="The left tenant's snapshots compared (newest complete per type)."
+    )
+    right_snapshots: list[str] | None = Field(
+        default=None, max_length=32, description="The right tenant's snapshots compared."
+    )
+    differences: ComparisonCounts | None = Field(default=None, description="Differences by severity.")
+    equal: int | None = Field(default=None, ge=0, description="Items equal on both sites.")
+    first: list[ComparisonDifference] | None = Field(
+        default=None,
+        max_length=MAX_COMPARISON_DIFFERENCES,
+        description="The first differences; all of them with jiradrift compare NS/LEFT NS/RIGHT.",
+    )
+    message: str | None = Field(default=None, max_length=4096, description="One line: the result or what went wrong.")
+
+
+class SiteComparison(Resource):
+    """Does one JiraTenant's configuration match another's (sandbox against production), kept up to date."""
+
+    api_version: Literal["jiradrift.io/v1alpha1"] = "jiradrift.io/v1alpha1"
+    kind: Literal["SiteComparison"] = "SiteComparison"
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    spec: SiteComparisonSpec = Field(json_schema_extra=validations(COMPARISON_SPEC_RULES))
+    status: SiteComparisonStatus | None = None

@@ -10,8 +10,11 @@ every id differs. No Jira request is made. Exit code: 0 equal, 1 different, 2 er
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -22,16 +25,16 @@ from rich.console import Console
 from rich.table import Table
 
 from jiradrift.cmd.errors import one_line
-from jiradrift.cmd.reach import newest_items
 from jiradrift.compare.comparison import Comparison, InvalidPin, Pin, annotate_comparison, compare_sites
 from jiradrift.compare.mapping import InvalidMapping, ValueMappings
+from jiradrift.compare.sides import Side, read_side
 from jiradrift.kube.client import Kube, KubeError
 from jiradrift.model.ignore import InvalidIgnoreRule
 from jiradrift.model.kinds import KINDS
 from jiradrift.model.report import display_value
 from jiradrift.model.store_errors import StoreError
-from jiradrift.snapshot.blast import REACH_HIGH, BlastRadius, ReachRule, kinds_reaching
-from jiradrift.snapshot.natural import Json, NaturalIndex
+from jiradrift.snapshot.blast import REACH_HIGH, ReachRule
+from jiradrift.snapshot.natural import NaturalIndex
 from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore
 
@@ -49,13 +52,13 @@ class SideError(Exception):
 TENANT_REF = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
 
 
-async def load_side(spec: str, types: list[str], kubeconfig: str | None = None) -> tuple[str, list[tuple[str, Json]]]:
-    """(label, items of the newest complete snapshot of each type) of ``DIR``, ``DIR@TENANT`` or a
-    JiraTenant ``NAMESPACE/NAME`` (its snapshots in the cluster's Secret or ConfigMap store)."""
+async def load_side(spec: str, types: list[str], kubeconfig: str | None = None) -> Side:
+    """The newest complete snapshot of each type of ``DIR``, ``DIR@TENANT`` or a JiraTenant
+    ``NAMESPACE/NAME`` (its snapshots in the cluster's Secret or ConfigMap store)."""
     path, _, tenant = spec.partition("@")
     if not Path(path).is_dir():
         if TENANT_REF.match(spec):
-            return spec, await _tenant_items(spec, types, kubeconfig)
+            return await _tenant_side(spec, types, kubeconfig)
         raise SideError(
             f"{path!r} is neither a store directory (written by `jiradrift snapshot --out DIR`) "
             f"nor a JiraTenant NAMESPACE/NAME"
@@ -67,25 +70,59 @@ async def load_side(spec: str, types: list[str], kubeconfig: str | None = None) 
         raise SideError(f"{spec!r} holds no complete snapshot{' of the given --type' if types else ''}")
     if len(tenants) > 1:
         raise SideError(f"{path!r} holds tenants {', '.join(tenants)}; name one as {path}@TENANT")
-    items = await newest_items(store, tenants[0], types)
-    return f"{path}@{tenants[0]}", items
+    side = await read_side(f"{path}@{tenants[0]}", store, tenants[0], types)
+    assert side is not None  # the tenant has a complete snapshot
+    return side
 
 
-async def _tenant_items(tenant: str, types: list[str], kubeconfig: str | None) -> list[tuple[str, Json]]:
+async def _tenant_side(tenant: str, types: list[str], kubeconfig: str | None) -> Side:
     namespace = tenant.split("/", 1)[0]
     try:
         async with await Kube.connect(kubeconfig) as kube:
             # The operator's default store is Secrets; an operator run with --store=configmap used ConfigMaps.
             for store in (SecretStore(kube, namespace, tenant), ConfigMapStore(kube, namespace, tenant)):
-                items = await newest_items(store, tenant, types)
-                if items:
-                    return items
+                side = await read_side(tenant, store, tenant, types)
+                if side is not None and side.items:
+                    return side
     except KubeError as exc:
         raise SideError(f"cannot read the snapshots of JiraTenant {tenant}: {exc}") from None
     raise SideError(
         f"JiraTenant {tenant} has no complete snapshot{' of the given --type' if types else ''} in the "
         f"cluster's Secret or ConfigMap store (is the name right, and has it completed a snapshot?)"
     )
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _compare(
+    a: Side,
+    b: Side,
+    ignore: list[str],
+    maps: ValueMappings,
+    pins: list[Pin],
+    kinds: list[str] | None,
+    reach_high: int,
+) -> Comparison:
+    result = compare_sites(
+        NaturalIndex.build(a.items, in_place=True),
+        NaturalIndex.build(b.items, in_place=True),
+        left_name=a.label,
+        right_name=b.label,
+        ignore=ignore,
+        mappings=maps,
+        pins=pins,
+        kinds=kinds,
+    )
+    return annotate_comparison(result, (a.radius, b.radius), ReachRule(reach_high))
 
 
 def render_markdown(result: Comparison, limit: int) -> str:
@@ -216,27 +253,12 @@ def compare_command(
         maps = ValueMappings.parse(mappings or [])
         pinned = [Pin.parse(p) for p in pins or []]
 
-        async def both() -> tuple[tuple[str, list[tuple[str, Json]]], tuple[str, list[tuple[str, Json]]]]:
+        async def both() -> tuple[Side, Side]:
             return await load_side(left, types or [], kubeconfig), await load_side(right, types or [], kubeconfig)
 
-        (left_name, left_items), (right_name, right_items) = asyncio.run(both())
-        result = compare_sites(
-            NaturalIndex.build(left_items),
-            NaturalIndex.build(right_items),
-            left_name=left_name,
-            right_name=right_name,
-            ignore=ignore or [],
-            mappings=maps,
-            pins=pinned,
-            kinds=kinds or None,
-        )
-        # The blast radius of each side, from the kinds that can reach what differs.
-        needed = kinds_reaching({c.kind for c in result.changes})
-        radii = tuple(
-            BlastRadius.build((k, b) for k, b in side if k.split("/", 1)[0] in needed)
-            for side in (left_items, right_items)
-        )
-        annotate_comparison(result, (radii[0], radii[1]), ReachRule(reach_high))
+        with gc_paused():  # millions of acyclic JSON objects: collections would only walk them
+            a, b = asyncio.run(both())
+            result = _compare(a, b, ignore or [], maps, pinned, kinds or None, reach_high)
     except (SideError, StoreError, InvalidIgnoreRule, InvalidMapping, InvalidPin, KeyError, OSError) as exc:
         typer.echo(f"error: {one_line(str(exc))}", err=True)  # one line, never wrapped (as every command)
         raise typer.Exit(2) from None

@@ -2,7 +2,8 @@
 
 The radius of a tenant comes from the newest complete snapshot of each type in the store (projects
 and their schemes, schemes and their workflows, screens and field configurations, fields and their
-contexts). Reading it costs one pass over those snapshots' bodies and no Jira request.
+contexts): from the reference index kept with each snapshot, so no body is read and no Jira request
+is made.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import replace
 import orjson
 
 from jiradrift.model.store import SnapshotStore
-from jiradrift.snapshot.blast import BlastRadius, ReachRule, annotate, kinds_reaching
+from jiradrift.snapshot.blast import BlastRadius, ReachRule, annotate, site_radius
 from jiradrift.snapshot.drift import DriftPage
 from jiradrift.snapshot.natural import Json
 
@@ -36,19 +37,21 @@ async def newest_items(
     return items
 
 
+radius_of = site_radius
+
+
 class Radii:
-    """Blast radii per tenant of one store, each built from the kinds that can reach the changes."""
+    """Blast radii per tenant of one store."""
 
     def __init__(self, store: SnapshotStore) -> None:
         self.store = store
-        self.found: dict[tuple[str, frozenset[str]], BlastRadius] = {}
+        self.found: dict[str, BlastRadius] = {}
 
-    async def of(self, tenant: str, kinds: Iterable[str]) -> BlastRadius:
-        needed = frozenset(kinds_reaching(kinds))
-        radius = self.found.get((tenant, needed))
+    async def of(self, tenant: str, kinds: Iterable[str] = ()) -> BlastRadius:
+        """The radius of ``tenant`` (``kinds``: what changed; every kind's reach is known anyway)."""
+        radius = self.found.get(tenant)
         if radius is None:
-            items = await newest_items(self.store, tenant, kinds=set(needed))
-            radius = self.found[(tenant, needed)] = BlastRadius.build(items)
+            radius = self.found[tenant] = await radius_of(self.store, tenant)
         return radius
 
 

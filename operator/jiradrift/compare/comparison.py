@@ -288,9 +288,15 @@ def match(
         for key in sorted(lefts.keys() & rights.keys()):
             if _base(key) not in dup_bases:
                 pairs.append(Pair(lefts.pop(key), rights.pop(key), "key"))
+        groups: dict[str, tuple[list[str], list[str]]] = {base: ([], []) for base in dup_bases}
+        for side, found_keys in enumerate((sorted(lefts), sorted(rights))):
+            for k in found_keys:
+                group = groups.get(_base(k))
+                if group is not None:
+                    group[side].append(k)
         for base in sorted(dup_bases):
-            group_l = [lefts.pop(k) for k in sorted(lefts) if _base(k) == base]
-            group_r = [rights.pop(k) for k in sorted(rights) if _base(k) == base]
+            group_l = [lefts.pop(k) for k in groups[base][0]]
+            group_r = [rights.pop(k) for k in groups[base][1]]
             found, group_l, group_r = _identical_pairs(group_l, group_r, "duplicate")
             pairs.extend(found)
             found, rest_l, rest_r = _best_pairs(group_l, group_r, 0.0, "duplicate")
@@ -330,6 +336,7 @@ def _compare_pair(
     rules: IgnoreRules,
     maps: ValueMappings,
     renamed: dict[tuple[str, str], str],
+    needles: tuple[bytes, ...] = (),
 ) -> None:
     """Count one pair and add its changes to ``result``."""
     a, b = pair.left, pair.right
@@ -359,7 +366,7 @@ def _compare_pair(
             }
         )
     left_body = _translated(a, renamed) if renamed and _refers_to(a.kind, renamed) else a.body
-    if maps:
+    if maps and maps.touches(orjson.dumps(left_body), needles):
         left_body = maps.apply(left_body)
         reorder(a.kind, left_body)
     if left_body == b.body:  # the common case, decided without serialising either body
@@ -406,6 +413,7 @@ def compare_sites(
     result = Comparison(left_name, right_name, unresolved=(left.unresolved, right.unresolved))
     rules = IgnoreRules(ignore)
     maps = mappings or ValueMappings()
+    needles = maps.needles()
     result.pairs = match(left, right, pins, kinds)
     result.pairs.sort(key=_pair_key)
     # What the left calls by its old name, the right calls by the new one: references follow renames.
@@ -414,7 +422,7 @@ def compare_sites(
     }
     for pair in result.pairs:
         before = len(result.changes)
-        _compare_pair(result, pair, rules, maps, renamed)
+        _compare_pair(result, pair, rules, maps, renamed, needles)
         item, side = (pair.left, 0) if pair.left else (pair.right, 1)
         if item is not None:
             result.sources.extend([(side, f"{item.kind}/{item.ident}")] * (len(result.changes) - before))

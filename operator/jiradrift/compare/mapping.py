@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 KINDS = ("url", "email-domain", "group", "account")
 
 
@@ -49,6 +51,18 @@ class ValueMappings:
 
     def __bool__(self) -> bool:
         return bool(self.exact or self.prefixes or self.domains)
+
+    def needles(self) -> tuple[bytes, ...]:
+        """Byte strings at least one of which is in the JSON of any value a mapping changes."""
+        exact = (orjson.dumps(k) for k in self.exact)  # '"value"': a whole string or a key
+        prefixes = (orjson.dumps(left)[:-1] for left, _ in self.prefixes)  # '"https://...' (no closing quote)
+        domains = (orjson.dumps(left)[1:] for left, _ in self.domains)  # '@domain"' (no opening quote)
+        return (*exact, *prefixes, *domains)
+
+    def touches(self, data: bytes, needles: tuple[bytes, ...] | None = None) -> bool:
+        """Whether a mapping may change the value serialised as ``data`` (no false negative: a value
+        it says no to is returned unchanged by :meth:`apply`)."""
+        return any(n in data for n in (needles if needles is not None else self.needles()))
 
     def apply(self, value: Any) -> Any:
         """``value`` with every mapping applied (a new object; unchanged parts are shared)."""

@@ -211,7 +211,26 @@ def build_crds() -> dict[str, dict[str, Any]]:
             _column("Age", ".metadata.creationTimestamp", "date"),
         ],
     )
-    crds = {"jiradrift.io_jiratenants.yaml": tenant, "jiradrift.io_snapshots.yaml": snapshot}
+    comparison = _crd(
+        r.SiteComparison,
+        "SiteComparison",
+        "sitecomparisons",
+        "sitecmp",
+        [
+            _column("InSync", '.status.conditions[?(@.type=="InSync")].status'),
+            _column("Differences", ".status.differences.total", "integer", desc="Differences between the two sites."),
+            _column("High", ".status.differences.high", "integer", desc="High-severity differences."),
+            _column("Left", ".spec.left.name"),
+            _column("Right", ".spec.right.name"),
+            _column("Message", ".status.message", priority=1),
+            _column("Age", ".metadata.creationTimestamp", "date"),
+        ],
+    )
+    crds = {
+        "jiradrift.io_jiratenants.yaml": tenant,
+        "jiradrift.io_snapshots.yaml": snapshot,
+        "jiradrift.io_sitecomparisons.yaml": comparison,
+    }
     check_described(crds)  # so `jiradrift crds` and `jiradrift crds --check` (CI) fail on a field without one
     return crds
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from jiradrift.api.resources import ChangeSummary, SnapshotDrift, TenantDriftSummary
+from jiradrift.api.resources import ChangeAffects, ChangeSummary, SnapshotDrift, TenantDriftSummary
 from jiradrift.jira.audit import AuditEntry
 from jiradrift.model.report import DriftReport
 from jiradrift.redact import clip
@@ -26,6 +26,8 @@ def snapshot_drift(report: DriftReport | None, limit: int, attribution: Attribut
             change.name = clip(c.name, 256)
         if c.key in attribution:
             change.changed_by = clip(attribution[c.key].describe(), 256)
+        if c.affects is not None:
+            change.affects = ChangeAffects(count=c.affects, first=[clip(k, 64) for k in c.affects_first[:5]])
         changes.append(change)
     return SnapshotDrift(
         baseline=report.old_snapshot,

@@ -49,6 +49,12 @@ DRIFT_CHANGES = Counter(
     ["namespace", "tenant", "type", "severity"],
     registry=REGISTRY,
 )
+COMPARISON_DIFFERENCES = Gauge(
+    "jiradrift_comparison_differences",
+    "Differences between the two tenants of a SiteComparison, by severity (handlers/comparison.py).",
+    ["namespace", "comparison", "severity"],
+    registry=REGISTRY,
+)
 JIRA_REQUESTS = Counter(
     "jiradrift_jira_requests_total",
     "Requests sent to Jira, by HTTP status.",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import kopf
 
 from jiradrift.api.resources import GROUP, VERSION
+from jiradrift.handlers.comparison import register_comparisons
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.runtime.caches import Caches
 from jiradrift.handlers.runtime.kopf_setup import KopfSetup
@@ -51,4 +52,5 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     kopf.on.event(*TENANTS, id="tenant_seen", registry=registry)(watch.tenant_seen)
     kopf.on.event(*SNAPSHOTS, id="snapshot_seen", registry=registry)(watch.snapshot_seen)
     kopf.on.cleanup(id="stop_retries", registry=registry)(runs.stop)
+    register_comparisons(registry, ctx)  # SiteComparisons: handlers/comparison.py
     return registry

@@ -17,6 +17,7 @@ from jiradrift.model.manifest import Manifest
 from jiradrift.model.report import DriftReport
 from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import CorruptStoredObject, SnapshotOfAnotherTenant
+from jiradrift.snapshot.blast import ReachRule, annotate_report, site_radius
 from jiradrift.snapshot.diff import incomparable
 from jiradrift.snapshot.recording import diff_stored
 from jiradrift.store.codec import skip
@@ -107,6 +108,7 @@ async def stored_or_new_drift(
     if baseline is None or incomparable(baseline, manifest) is not None:
         return None, None  # e.g. the tenant's site changed: its first snapshot there has no baseline
     report = await diff_stored(store, baseline, manifest, spec.drift.ignore)
+    annotate_report(report, await site_radius(store, manifest.tenant), ReachRule())  # what each change affects
     before_put()
     await store.put_drift(report)  # replaces an earlier attempt's report: idempotent
     return report, baseline

@@ -803,6 +803,10 @@ async def _project_details(jira: JiraReader, sink: Sink, project: Json, schemes:
         for comp in body["components"]:
             if isinstance(comp.get("lead"), dict):
                 comp["lead"] = pick(comp["lead"], "accountId")
+        if not project.get("simplified"):  # a team-managed project's scheme is scoped to it (and names it)
+            scheme = await jira.get_json(f"/project/{pid}/permissionscheme")
+            if isinstance(scheme, dict) and scheme.get("id") is not None:
+                body["schemes"] = dict(sorted({**body["schemes"], "permissionScheme": str(scheme["id"])}.items()))
         details = await asyncio.gather(*(jira.get_json(f"/project/{pid}/role/{role['id']}") for role in roles))
         actors = {
             str(role["id"]): sorted_list(_actor(a) for a in detail.get("actors") or [])
@@ -1041,6 +1045,7 @@ CATALOG: tuple[Source, ...] = (
             "GET /notificationscheme/project",
             "GET /issuesecurityschemes/project",
             "GET /project/{id}/components",
+            "GET /project/{id}/permissionscheme",
             "GET /project/{id}/roledetails",
             "GET /project/{id}/role/{roleId}",
         ),

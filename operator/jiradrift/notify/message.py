@@ -43,6 +43,24 @@ class ChangeLine:
     severity: str
     name: str | None = None
     changed_by: str | None = None
+    affects: int | None = None  # projects the change reaches (None: unknown)
+    affects_first: tuple[str, ...] = ()
+
+    def affects_text(self) -> str:
+        """``3 projects: ABC, DEF, GHI`` (``+N`` for those not named); empty when unknown."""
+        if self.affects is None:
+            return ""
+        named = ", ".join(self.affects_first)
+        more = f" +{self.affects - len(self.affects_first)}" if self.affects > len(self.affects_first) else ""
+        unit = "project" if self.affects == 1 else "projects"
+        return f"{self.affects} {unit}" + (f": {named}{more}" if named else "")
+
+
+def _affects(change: dict[str, Any]) -> tuple[int | None, tuple[str, ...]]:
+    found = change.get("affects")
+    if not isinstance(found, dict) or not isinstance(found.get("count"), int):
+        return None, ()
+    return found["count"], tuple(str(k) for k in (found.get("first") or [])[:5])
 
 
 @dataclass(frozen=True)
@@ -78,6 +96,8 @@ class DriftNotice:
                 severity=str(c.get("severity") or ""),
                 name=c.get("name"),
                 changed_by=c.get("changedBy"),
+                affects=_affects(c)[0],
+                affects_first=_affects(c)[1],
             )
             for c in (drift.get("changes") or [])[:MAX_LISTED]
         )
@@ -155,6 +175,11 @@ def generic_payload(notice: DriftNotice) -> dict[str, Any]:
                     "path": c.path,
                     "severity": c.severity,
                     "changedBy": c.changed_by,
+                    **(
+                        {"affects": {"count": c.affects, "first": list(c.affects_first)}}
+                        if c.affects is not None
+                        else {}
+                    ),
                 }
                 for c in notice.changes
             ],
@@ -179,7 +204,8 @@ def markdown_escape(text: str) -> str:
 def _change_text(change: ChangeLine, escape: Any) -> str:
     target = change.key + (f" ({change.name})" if change.name else "") + (f": {change.path}" if change.path else "")
     who = f" — {change.changed_by}" if change.changed_by else ""
-    return f"[{change.severity}] {change.op} {escape(target)}{escape(who)}"
+    reach = f" — affects {change.affects_text()}" if change.affects is not None else ""
+    return f"[{change.severity}] {change.op} {escape(target)}{escape(who)}{escape(reach)}"
 
 
 def _more(notice: DriftNotice) -> str:

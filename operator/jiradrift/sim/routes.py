@@ -779,6 +779,18 @@ def permission_schemes(call: Call) -> Json:
     return {"permissionSchemes": [_permission_scheme_view(s, with_grants) for s in call.site.permission_schemes]}
 
 
+@op("GET", "/project/{projectKeyOrId}/permissionscheme")
+def project_permission_scheme(call: Call) -> Json:
+    """The permission scheme a company-managed project is assigned (a team-managed project has none:
+    its own project-scoped scheme names it, and Jira answers 404 here as for any project without one)."""
+    project = _project(call, call.params["projectKeyOrId"])
+    sid = call.site.project_schemes.get(project["id"], {}).get("permissionscheme")
+    scheme = next((s for s in call.site.permission_schemes if str(s["id"]) == sid), None) if sid else None
+    if scheme is None:
+        raise JiraError(404, f"No permission scheme is associated with project '{project['key']}'.")
+    return _permission_scheme_view(scheme, bool(call.expand))
+
+
 @op("GET", "/permissionscheme/{schemeId}/permission")
 def permission_scheme_grants(call: Call) -> Json:
     sid = call.params["schemeId"]

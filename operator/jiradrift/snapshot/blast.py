@@ -11,8 +11,8 @@ uses its fields) carries a change from the referenced item to its users; an ``ap
 project) names projects directly. A global field context applies to every project. No Jira request:
 Jira's own usage endpoints (``/workflow/{id}/projectUsages`` ...) are only the check of this in tests.
 
-Not captured, hence not counted: the project of a permission scheme (projects are captured with
-their issue type, screen, field configuration, workflow, notification and security schemes).
+Projects are captured with all their schemes (issue type, issue type screen, field configuration,
+workflow, notification, issue security and permission scheme), so each of those reaches its projects.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from dataclasses import dataclass, replace
 
 from jiradrift.model.kinds import Severity
 from jiradrift.model.report import Change, DriftReport
-from jiradrift.snapshot.natural import RULES, Json, references
+from jiradrift.model.store import SnapshotInfo, SnapshotStore
+from jiradrift.snapshot.natural import RULES, Json
+from jiradrift.snapshot.reach_index import SnapshotEdges, edges_of
 
 #: How many project keys a change carries (the count is always complete).
 FIRST_KEYS = 5
@@ -50,32 +52,34 @@ class ReachRule:
 
 
 class BlastRadius:
-    """The projects every item of one site reaches (memoised; the reference graph is a DAG)."""
+    """The projects every item of one site reaches (memoised; the reference graph is a DAG).
 
-    def __init__(self) -> None:
-        self.users: dict[str, set[str]] = defaultdict(set)  # item key -> item keys that use it
-        self.applies: dict[str, set[str]] = defaultdict(set)  # item key -> project ids
+    Built from the reference index of each snapshot of the site (:class:`SnapshotEdges`), which
+    already holds the edges in the direction the walk takes (an item -> who uses it): building costs
+    nothing per edge, and a change's reach reads only the edges it walks.
+    """
+
+    def __init__(self, parts: Sequence[SnapshotEdges] = ()) -> None:
+        self.parts = list(parts)
         self.everywhere: set[str] = set()  # item keys that apply to every project
         self.project_keys: dict[str, str] = {}  # project id -> project key
+        for edges in self.parts:
+            self.everywhere.update(edges.everywhere)
+            self.project_keys.update(edges.project_keys)
         self._memo: dict[str, frozenset[str]] = {}
 
     @classmethod
     def build(cls, items: Iterable[tuple[str, Json]]) -> BlastRadius:
-        radius = cls()
-        for item_key, body in items:
-            kind, _, ident = item_key.partition("/")
-            if kind == "project":
-                radius.project_keys[ident] = str(body.get("key") or ident)
-            if kind == "field-context" and body.get("isGlobalContext") and not body.get("projectIds"):
-                radius.everywhere.add(item_key)
-            if kind not in RULES:
-                continue
-            for ref, value in references(kind, body):
-                if ref.relation == "applies" and ref.target == "project":
-                    radius.applies[item_key].add(value)
-                elif ref.relation == "uses":
-                    radius.users[f"{ref.target}/{value}"].add(item_key)
-        return radius
+        return cls([SnapshotEdges.of_items(items)])
+
+    @classmethod
+    def from_edges(cls, snapshots: Iterable[SnapshotEdges]) -> BlastRadius:
+        """The radius of a site from the reference index of each of its snapshots (no body read)."""
+        return cls(list(snapshots))
+
+    def users(self, item_key: str) -> list[str]:
+        """The item keys that use ``item_key`` (in any snapshot of the site)."""
+        return [u for edges in self.parts for u in edges.used_by.get(item_key, ())]
 
     def projects(self, item_key: str) -> frozenset[str]:
         """Ids of the projects a change to ``item_key`` reaches."""
@@ -83,13 +87,15 @@ class BlastRadius:
         if found is not None:
             return found
         self._memo[item_key] = frozenset()  # a cycle (none expected) ends here instead of looping
-        out: set[str] = set(self.applies.get(item_key, ()))
+        out: set[str] = set()
+        for edges in self.parts:
+            out.update(edges.applies.get(item_key, ()))
         kind, _, ident = item_key.partition("/")
         if kind == "project":
             out.add(ident)
         if item_key in self.everywhere:
             out.update(self.project_keys)
-        for user in self.users.get(item_key, ()):
+        for user in self.users(item_key):
             out.update(self.projects(user))
         result = frozenset(out)
         self._memo[item_key] = result
@@ -99,6 +105,21 @@ class BlastRadius:
         ids = self.projects(item_key)
         keys = sorted(self.project_keys.get(i, i) for i in ids)
         return Affects(len(ids), tuple(keys[:FIRST_KEYS]))
+
+
+async def newest_infos(store: SnapshotStore, tenant: str, types: list[str] | None = None) -> list[SnapshotInfo]:
+    """The newest complete snapshot of every type (or of ``types``) of ``tenant`` (no manifest read)."""
+    newest: dict[str, SnapshotInfo] = {}
+    infos = [i for i in await store.list_snapshots(tenant) if i.complete and (not types or i.type in types)]
+    for info in sorted(infos, key=lambda i: i.captured_at, reverse=True):
+        newest.setdefault(info.type, info)
+    return [newest[t] for t in sorted(newest)]
+
+
+async def site_radius(store: SnapshotStore, tenant: str, types: list[str] | None = None) -> BlastRadius:
+    """The blast radius of ``tenant`` from the reference index of its newest snapshots (a lookup:
+    the index is kept with each snapshot, see :mod:`jiradrift.snapshot.reach_index`)."""
+    return BlastRadius.from_edges([await edges_of(store, info) for info in await newest_infos(store, tenant, types)])
 
 
 def kinds_reaching(kinds: Iterable[str]) -> set[str]:

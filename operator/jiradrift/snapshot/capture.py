@@ -38,6 +38,7 @@ from jiradrift.model.manifest import CaptureError, CaptureInfo, Manifest, comput
 from jiradrift.model.snapshot_types import SnapshotType
 from jiradrift.model.store import SnapshotStore
 from jiradrift.redact import clip
+from jiradrift.snapshot.reach_index import SnapshotEdges, remember
 
 MAX_PARALLEL_SOURCES = 4
 
@@ -83,6 +84,7 @@ class _ManifestSink:
         kinds: set[str],
         on_item: Callable[[], None],
         bounds: CaptureBounds,
+        edges: SnapshotEdges | None = None,
     ) -> None:
         self.manifest = manifest
         self.store = store
@@ -91,6 +93,7 @@ class _ManifestSink:
         self.bounds = bounds
         self.queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
         self.queued: set[str] = set()
+        self.edges = edges if edges is not None else SnapshotEdges()  # the reference index, kept with the snapshot
 
     def item(self, kind: str, ident: str, body: dict[str, Any]) -> None:
         if kind not in self.kinds:
@@ -105,6 +108,7 @@ class _ManifestSink:
             self.queued.add(digest)
             self.queue.put_nowait((digest, data))
         self.manifest.items[key] = digest
+        self.edges.add(key, body)
         self.on_item()
 
     def stopped(self, exc: CaptureLimitExceeded, kinds: list[str]) -> None:
@@ -181,11 +185,21 @@ async def capture_snapshot(
         captured_at=captured_at,
         site=str(getattr(client, "site", "")),
     )
+    edges = SnapshotEdges()  # which items use which: the reference index kept with the snapshot
     await collect_into(
-        client, store, manifest, sources, wanted, progress=progress, max_parallel_sources=max_parallel_sources
+        client,
+        store,
+        manifest,
+        sources,
+        wanted,
+        progress=progress,
+        max_parallel_sources=max_parallel_sources,
+        edges=edges,
     )
     manifest.capture = (info or CaptureInfo()).model_copy(update={"reread": len(manifest.items)})
-    return await store.put_manifest(manifest)  # the stored form (the store may mark it unchanged_from)
+    stored = await store.put_manifest(manifest)  # the stored form (the store may mark it unchanged_from)
+    await remember(store, stored.digest, edges)  # reach at diff time is then a lookup
+    return stored
 
 
 async def collect_into(
@@ -198,6 +212,7 @@ async def collect_into(
     progress: ProgressCallback | None = None,
     max_parallel_sources: int = MAX_PARALLEL_SOURCES,
     extra: Sequence[Collector] = (),
+    edges: SnapshotEdges | None = None,
 ) -> int:
     """Run ``sources`` (and ``extra`` collectors, e.g. reads by id) into ``manifest``: items of the
     ``wanted`` kinds not already in it are added and their bodies stored; errors mark it incomplete.
@@ -228,7 +243,7 @@ async def collect_into(
 
     bounds = CaptureBounds(limits_of(client), stype.value)
     reader = BoundedReader(client, bounds)
-    sink = _ManifestSink(manifest, store, wanted, report, bounds)
+    sink = _ManifestSink(manifest, store, wanted, report, bounds, edges=edges)
     gate = asyncio.Semaphore(max(1, max_parallel_sources))
     finished: set[str] = set()  # kinds whose source ran to its end before any bound was passed
 

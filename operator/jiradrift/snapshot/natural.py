@@ -22,6 +22,7 @@ that a change to the referenced object reaches whoever uses it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import defaultdict
@@ -245,6 +246,7 @@ RULES: dict[str, Rule] = {
             Ref("schemes.workflowScheme", "workflow-scheme"),
             Ref("schemes.notificationScheme", "notification-scheme"),
             Ref("schemes.issueSecurityScheme", "issue-security-scheme"),
+            Ref("schemes.permissionScheme", "permission-scheme"),
             Ref("roles{key}", "project-role"),
         ),
         unordered=("issueTypeIds", "components", "roles{*}"),
@@ -257,8 +259,13 @@ RULES: dict[str, Rule] = {
 # ---------------------------------------------------------------------------- paths
 
 
+@functools.cache
+def _segments(path: str) -> tuple[str, ...]:
+    return tuple(SEGMENT.findall(path))
+
+
 def segments(path: str) -> list[str]:
-    return SEGMENT.findall(path)
+    return list(_segments(path))
 
 
 def walk(obj: Any, segs: list[str]) -> Iterator[tuple[Any, Any]]:
@@ -296,17 +303,19 @@ def _resort(body: Json, path: str) -> None:
     for container, slot in list(walk(body, segs)):
         value = container[slot]
         if isinstance(value, list):
-            container[slot] = sorted(value, key=_list_order(value))
+            container[slot] = _sorted_list(value)
 
 
-def _list_order(items: list[Any]) -> Callable[[Any], Any]:
-    """Order by a unique string ``id`` when every element has one (cheap on thousands of field
-    configuration items), else by the element's canonical JSON."""
-    if items and all(isinstance(e, dict) and isinstance(e.get("id"), str) for e in items):
-        ids = {e["id"] for e in items}
-        if len(ids) == len(items):
-            return lambda e: e["id"]
-    return _sort_key
+def _sorted_list(items: list[Any]) -> list[Any]:
+    """Ordered by a unique string ``id`` when every element has one (cheap on thousands of field
+    configuration items), else by each element's canonical JSON."""
+    try:
+        by_id = {e["id"]: e for e in items}
+    except (KeyError, TypeError):
+        by_id = {}
+    if by_id and len(by_id) == len(items) and all(type(i) is str for i in by_id):
+        return [by_id[i] for i in sorted(by_id)]
+    return sorted(items, key=_sort_key)
 
 
 def references(kind: str, body: Json) -> Iterator[tuple[Ref, str]]:
@@ -357,6 +366,7 @@ class NaturalIndex:
     key_of: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, id) -> natural key in kind
     duplicates: dict[str, int] = field(default_factory=dict)  # "kind/name" -> count, names used twice or more
     unresolved: int = 0  # references that named nothing on the site
+    _tables: dict[str, dict[str, str]] | None = field(default=None, repr=False)  # kind -> id -> key, once final
 
     @classmethod
     def build(cls, items: Iterable[tuple[str, Json]], *, in_place: bool = False) -> NaturalIndex:
@@ -369,6 +379,8 @@ class NaturalIndex:
         index = cls()
         base: dict[tuple[str, str], str] = {}
         final: dict[tuple[str, str], str] = {}
+        tables: dict[str, dict[str, str]] = defaultdict(dict)  # final, by kind (what resolving looks up)
+        index._tables = tables
         # Parents first: a child's key starts with its parent's final key (duplicates numbered).
         for phase in (False, True):
             kinds = [k for k in sorted(raw) if (k in RULES and RULES[k].parent is not None) == phase]
@@ -379,7 +391,7 @@ class NaturalIndex:
                     if rule and rule.parent:
                         pid = str(body.get(rule.parent[0]))
                         own = f"{final.get((rule.parent[1], pid), UNRESOLVED_MARK + pid)}/{own}"
-                    base[(kind, ident)] = final[(kind, ident)] = own
+                    base[(kind, ident)] = final[(kind, ident)] = tables[kind][ident] = own
             # Duplicates are numbered in the order of their resolved content, the same on any site.
             index.key_of = final
             for kind in kinds:
@@ -392,7 +404,7 @@ class NaturalIndex:
                     index.duplicates[f"{kind}/{key}"] = len(idents)
                     ranked = sorted(idents, key=lambda i: (_fingerprint(index._resolve(kind, raw[kind][i])[0]), i))
                     for n, ident in enumerate(ranked, start=1):
-                        final[(kind, ident)] = f"{key}{DUPLICATE_MARK}{n}"
+                        final[(kind, ident)] = tables[kind][ident] = f"{key}{DUPLICATE_MARK}{n}"
         index.key_of = final
         for kind, bodies in raw.items():
             for ident, body in bodies.items():
@@ -424,7 +436,7 @@ class NaturalIndex:
                 return UNRESOLVED_MARK + target
             return found
 
-        rewrite_refs(kind, out, resolve)
+        rewrite_refs(kind, out, resolve, self._tables.get if self._tables is not None else None)
         if rule.fixup:
             rule.fixup(out)
         for path in rule.drop:
@@ -440,8 +452,16 @@ def reorder(kind: str, body: Json) -> None:
         _resort(body, path)
 
 
-def rewrite_refs(kind: str, body: Json, rewrite: Callable[[str, str], str]) -> None:
-    """Replace, in place, every reference of ``body`` by ``rewrite(target kind, value)``."""
+def rewrite_refs(
+    kind: str,
+    body: Json,
+    rewrite: Callable[[str, str], str],
+    tables: Callable[[str], dict[str, str] | None] | None = None,
+) -> None:
+    """Replace, in place, every reference of ``body`` by ``rewrite(target kind, value)``.
+
+    ``tables``: the rewrite of most values of a target kind as a dict (tried first, in the big flat
+    lists: thousands of field configuration items); ``rewrite`` answers what it does not hold."""
     rule = RULES.get(kind)
     if rule is None:
         return
@@ -456,10 +476,22 @@ def rewrite_refs(kind: str, body: Json, rewrite: Callable[[str, str], str]) -> N
         if len(segs) == 3 and segs[1] == "[*]" and ref.when is None and "{" not in segs[0] + segs[2]:
             # The common big case (``items[*].id``): a flat loop, no generator per element.
             elements = body.get(segs[0])
-            for element in elements if isinstance(elements, list) else ():
-                value = element.get(segs[2]) if isinstance(element, dict) else None
-                if value is not None and not isinstance(value, dict | list) and str(value) not in LITERALS:
-                    element[segs[2]] = rewrite(ref.target, str(value))
+            if not isinstance(elements, list):
+                continue
+            table = (tables(ref.target) if tables is not None else None) or {}
+            slot = segs[2]
+            if all(type(e) is dict for e in elements):
+                # Looked up in bulk (comprehensions): field configurations hold one element per field.
+                found = [table.get(e.get(slot)) if type(e.get(slot)) is str else None for e in elements]
+                for element, new in zip(elements, found, strict=True):
+                    if new is not None and element[slot] not in LITERALS:
+                        element[slot] = new
+                    else:
+                        _rewrite_one(element, slot, ref.target, rewrite)
+                continue
+            for element in elements:
+                if isinstance(element, dict):
+                    _rewrite_one(element, slot, ref.target, rewrite)
             continue
         for container, slot in list(walk(body, segs)):
             if ref.when and isinstance(container, dict) and str(container.get(ref.when[0])) != ref.when[1]:
@@ -468,6 +500,12 @@ def rewrite_refs(kind: str, body: Json, rewrite: Callable[[str, str], str]) -> N
             if value is None or isinstance(value, dict | list) or str(value) in LITERALS:
                 continue
             container[slot] = rewrite(ref.target, str(value))
+
+
+def _rewrite_one(element: Json, slot: str, target: str, rewrite: Callable[[str, str], str]) -> None:
+    value = element.get(slot)
+    if value is not None and not isinstance(value, dict | list) and str(value) not in LITERALS:
+        element[slot] = rewrite(target, str(value))
 
 
 def _fingerprint(body: Json) -> str:

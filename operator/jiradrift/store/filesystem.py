@@ -8,6 +8,7 @@ Layout under ``root``::
     snapshots/<id>/drift.json         drift report summary (written last: its commit marker)
     snapshots/<id>/drift/<n>.json.zst drift changes, CHANGES_PER_CHUNK per chunk
     index/<tenant>.json               small per-snapshot records, newest first (a cache of the above)
+    reach/<content digest>.json.zst   the reference index of a snapshot's content (blast radius)
     tmp/                              in-flight writes; every file appears by an atomic rename
 
 The operator keeps one such store per namespace, ``<root>/namespaces/<namespace>/``
@@ -508,6 +509,29 @@ class FilesystemStore:
 
     async def collect_garbage(self) -> int:
         return await asyncio.to_thread(self._collect_garbage)
+
+    async def get_edges(self, digest: str) -> bytes | None:
+        """The reference index stored for snapshot content ``digest`` (None when there is none or
+        it is unreadable: it is then recomputed; see :mod:`jiradrift.snapshot.reach_index`)."""
+        return await asyncio.to_thread(self._get_edges, digest)
+
+    async def put_edges(self, digest: str, data: bytes) -> None:
+        await asyncio.to_thread(self._put_edges, digest, data)
+
+    def _edges_path(self, digest: str) -> Path:
+        return self.root / "reach" / f"{layout.check_name('content digest', digest)}.json.zst"
+
+    def _get_edges(self, digest: str) -> bytes | None:
+        path = self._edges_path(digest)
+        try:
+            return self._codec.decode(self._read(path, "reference index"), "reference index", str(path))
+        except (OSError, StoreError):
+            return None
+
+    def _put_edges(self, digest: str, data: bytes) -> None:
+        path = self._edges_path(digest)
+        path.parent.mkdir(exist_ok=True)
+        self._write_atomic(path, self._codec.compress(data))
 
     async def put_drift(self, report: DriftReport) -> None:
         await asyncio.to_thread(self._put_drift, report)

@@ -1,0 +1,222 @@
+"""SiteComparison: two JiraTenants of one namespace compared, again whenever either side completes a
+snapshot and whenever the comparison's spec changes.
+
+    register_comparisons(registry, ctx)     # in build_registry: two raw-event watches, nothing else
+
+A comparison names its tenants by name only, so it can only read tenants of its own namespace (the
+stores are per namespace and per tenant). The replica that owns the left tenant compares; the
+comparison is offline (stored snapshots, no Jira request) and runs off the event loop. The status
+says ``InSync``, counts the differences by severity and lists the first ones; the gauge
+``jiradrift_comparison_differences{namespace,comparison,severity}`` carries the counts to the
+chart's alert. A comparison whose inputs (spec generation, both sides' snapshot ids) did not change
+is not compared again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from jiradrift.api.conditions import set_condition
+from jiradrift.api.resources import (
+    GROUP,
+    MAX_COMPARISON_DIFFERENCES,
+    VERSION,
+    ChangeAffects,
+    ComparisonCounts,
+    ComparisonDifference,
+    SiteComparisonSpec,
+)
+from jiradrift.compare.comparison import Comparison, Pin, annotate_comparison, compare_sites
+from jiradrift.compare.mapping import ValueMappings
+from jiradrift.compare.sides import Side, read_snapshots
+from jiradrift.handlers import metrics
+from jiradrift.handlers.context import OperatorContext
+from jiradrift.handlers.objects import patch_status
+from jiradrift.kube.client import KubeError
+from jiradrift.redact import clip
+from jiradrift.snapshot.blast import ReachRule, newest_infos
+from jiradrift.snapshot.natural import NaturalIndex
+
+log = logging.getLogger("jiradrift.handlers.comparison")
+PLURAL = "sitecomparisons"
+IN_SYNC = "InSync"
+SEVERITIES = ("high", "medium", "low")
+FINISHED = frozenset({"Completed", "Incomplete"})
+
+DIFFERENCES = metrics.COMPARISON_DIFFERENCES
+
+
+def compare(left: Side, right: Side, spec: SiteComparisonSpec) -> Comparison:
+    """The comparison of two sides as ``spec`` declares it (CPU-bound: run it off the loop)."""
+    result = compare_sites(
+        NaturalIndex.build(left.items, in_place=True),
+        NaturalIndex.build(right.items, in_place=True),
+        left_name=left.label,
+        right_name=right.label,
+        ignore=spec.ignore or [],
+        mappings=ValueMappings.parse(spec.mappings or []),
+        pins=[Pin.parse(p) for p in spec.pins or []],
+    )
+    return annotate_comparison(result, (left.radius, right.radius), ReachRule(spec.reach_high))
+
+
+def status_of(result: Comparison, left: Side, right: Side, conditions: Any, generation: int) -> dict[str, Any]:
+    """The comparison's ``status``: InSync, counts by severity, the first differences."""
+    counts = ComparisonCounts(total=len(result.changes))
+    for change in result.changes:
+        severity = change.severity.value
+        setattr(counts, severity, getattr(counts, severity) + 1)
+    first = []
+    for change in result.changes[:MAX_COMPARISON_DIFFERENCES]:
+        entry = ComparisonDifference(
+            key=clip(change.key, 512), op=change.op.value, path=clip(change.path, 512), severity=change.severity.value
+        )
+        if change.affects is not None:
+            entry.affects = ChangeAffects(count=change.affects, first=[clip(k, 64) for k in change.affects_first[:5]])
+        first.append(entry.model_dump(by_alias=True, exclude_none=True))
+    highest = result.highest_severity
+    message = (
+        f"in sync: {result.equal} items equal"
+        if not result.different
+        else f"{counts.total} difference(s) (highest {highest.value if highest else 'low'}): "
+        f"{result.added} only on {right.label}, {result.removed} only on {left.label}, {result.changed} changed"
+    )
+    return {
+        "observedGeneration": generation,
+        "conditions": set_condition(
+            conditions,
+            IN_SYNC,
+            not result.different,
+            "Equal" if not result.different else "Different",
+            message,
+            generation=generation,
+        ),
+        "lastCompared": datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "leftSnapshots": list(left.snapshots),
+        "rightSnapshots": list(right.snapshots),
+        "differences": counts.model_dump(by_alias=True),
+        "equal": result.equal,
+        "first": first,
+        "message": clip(message, 4096),
+    }
+
+
+def register_comparisons(registry: kopf.OperatorRegistry, ctx: OperatorContext) -> None:
+    """Watch SiteComparisons (their spec) and Snapshots (a side completing) and keep each compared."""
+    bodies: dict[str, dict[str, Any]] = {}  # uid -> the watch's copy of each SiteComparison
+    compared: dict[str, tuple[Any, ...]] = {}  # uid -> the inputs of its last comparison
+    locks: dict[str, asyncio.Lock] = {}
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, id="site_comparison_seen", registry=registry)
+    async def comparison_seen(body: kopf.Body, type: str | None, **_: Any) -> None:
+        uid = body.metadata.uid or ""
+        if type == "DELETED":
+            bodies.pop(uid, None)
+            compared.pop(uid, None)
+            for severity in SEVERITIES:
+                _forget(body.metadata.namespace or "", body.metadata.name or "", severity)
+            return
+        bodies[uid] = {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.status)}
+        await reconcile(uid)
+
+    @kopf.on.event(GROUP, VERSION, "snapshots", id="site_comparison_side_completed", registry=registry)
+    async def side_completed(body: kopf.Body, type: str | None, **_: Any) -> None:
+        if type == "DELETED" or str(body.status.get("phase") or "") not in FINISHED:
+            return
+        namespace = body.metadata.namespace or ""
+        tenant = str((body.spec.get("tenantRef") or {}).get("name") or "")
+        for uid, comparison in list(bodies.items()):
+            spec = comparison["spec"]
+            names = {(spec.get("left") or {}).get("name"), (spec.get("right") or {}).get("name")}
+            if comparison["metadata"].get("namespace") == namespace and tenant in names:
+                await reconcile(uid)
+
+    async def reconcile(uid: str) -> None:
+        lock = locks.setdefault(uid, asyncio.Lock())
+        async with lock:
+            body = bodies.get(uid)
+            if body is None:
+                return
+            try:
+                await _reconcile(ctx, body, compared, uid)
+            except KubeError as exc:
+                if not exc.not_found:  # deleted meanwhile: nothing to report on
+                    log.warning("SiteComparison %s: %s", body["metadata"].get("name"), exc)
+
+
+def _forget(namespace: str, name: str, severity: str) -> None:
+    try:
+        DIFFERENCES.remove(namespace, name, severity)
+    except KeyError:
+        pass
+
+
+async def _reconcile(
+    ctx: OperatorContext, body: dict[str, Any], compared: dict[str, tuple[Any, ...]], uid: str
+) -> None:
+    meta = body["metadata"]
+    namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+    generation = int(meta.get("generation") or 0)
+    conditions = (body.get("status") or {}).get("conditions")
+    try:
+        spec = SiteComparisonSpec.model_validate(body["spec"])
+        ValueMappings.parse(spec.mappings or [])
+        for pin in spec.pins or []:
+            Pin.parse(pin)
+    except (ValidationError, ValueError) as exc:
+        message = clip(f"spec is not valid: {exc}", 1024)
+        if compared.get(uid) != ("invalid", generation):
+            compared[uid] = ("invalid", generation)
+            status = {"observedGeneration": generation, "message": message}
+            status["conditions"] = set_condition(conditions, IN_SYNC, "Unknown", "InvalidSpec", message)
+            await patch_status(ctx.kube, namespace, PLURAL, name, status)
+        return
+    left, right = spec.left.name, spec.right.name
+    if not ctx.owns(namespace, left):
+        return  # the replica that owns the left tenant compares
+    types = [t.value for t in spec.types] if spec.types else None
+    sides = []
+    for tenant in (left, right):
+        store = await ctx.store_for(namespace, f"{namespace}/{tenant}")
+        sides.append((tenant, store, await newest_infos(store, f"{namespace}/{tenant}", types)))
+    inputs = (generation, *(tuple(i.snapshot_id for i in infos) for _, _, infos in sides))
+    if compared.get(uid) == inputs:
+        return
+    missing = [tenant for tenant, _, infos in sides if not infos]
+    if missing:
+        message = (
+            f"waiting for a complete snapshot of JiraTenant {', '.join(missing)} in namespace {namespace} "
+            f"(is the name right, and has it completed a snapshot?)"
+        )
+        status = {"observedGeneration": generation, "message": message}
+        status["conditions"] = set_condition(
+            conditions, IN_SYNC, "Unknown", "WaitingForSnapshots", message, generation=generation
+        )
+        await patch_status(ctx.kube, namespace, PLURAL, name, status)
+        compared[uid] = inputs
+        return
+    (_, left_store, left_infos), (_, right_store, right_infos) = sides
+    a = await read_snapshots(left, left_store, left_infos)
+    b = await read_snapshots(right, right_store, right_infos)
+    job = functools.partial(compare, a, b, spec)
+    result = await asyncio.get_running_loop().run_in_executor(None, job)
+    status = status_of(result, a, b, conditions, generation)
+    await patch_status(ctx.kube, namespace, PLURAL, name, status)
+    body["status"] = {**(body.get("status") or {}), **status}
+    for severity in SEVERITIES:
+        DIFFERENCES.labels(namespace, name, severity).set(sum(c.severity.value == severity for c in result.changes))
+    compared[uid] = inputs
+    log.info(
+        "SiteComparison %s/%s: %s",
+        namespace,
+        name,
+        status["message"],
+        extra={"k8s_ref": {"kind": "SiteComparison", "namespace": namespace, "name": name}},
+    )
