@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from jiradrift.cli import app
 from jiradrift.dev.controlplane import ControlPlane
+from jiradrift.k8s.baseline import ANNOTATION_ACCEPTED_BY, LABEL_ACCEPTED
 from jiradrift.k8s.resources import GROUP, LABEL_TENANT, LABEL_TYPE, VERSION
 from jiradrift.kube.client import Kube, resource_path
-from jiradrift.snapshot.baseline import ANNOTATION_ACCEPTED_BY, LABEL_ACCEPTED
 
 pytestmark = pytest.mark.k8s
 runner = CliRunner()

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from jiradrift.cli import app
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
-from jiradrift.snapshot.baseline import LABEL_ACCEPTED
+from jiradrift.k8s.baseline import LABEL_ACCEPTED
 
 pytestmark = pytest.mark.k8s
 runner = CliRunner()

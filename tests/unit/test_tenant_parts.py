@@ -18,11 +18,11 @@ from jiradrift.handlers.retention import (
 )
 from jiradrift.handlers.state import TenantState
 from jiradrift.handlers.transitions import transition_events
+from jiradrift.k8s.baseline import SnapshotEntry, Unaccepted
 from jiradrift.k8s.conditions import ConditionType, Problem, Reason, find
 from jiradrift.k8s.credentials import CredentialsProblem
 from jiradrift.k8s.resources import Condition, JiraTenantSpec, JiraTenantStatus, UnacceptedDrift
 from jiradrift.kube import mergepatch
-from jiradrift.snapshot.baseline import SnapshotEntry, Unaccepted
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 CT = ConditionType

@@ -22,6 +22,7 @@ from rich.console import Console
 
 from jiradrift.cmd import s3options
 from jiradrift.cmd.cluster import ALL_NAMESPACES, CONTEXT, KUBECONFIG, NAMESPACE, TenantRef, tenant_ref
+from jiradrift.cmd.drift_source import KubernetesDriftSource
 from jiradrift.cmd.output import (
     LEGACY_FORMAT,
     OUTPUT,
@@ -46,7 +47,6 @@ from jiradrift.model.store_errors import StoreError
 from jiradrift.snapshot.blast import REACH_HIGH, ReachRule, annotate_report
 from jiradrift.snapshot.diff import IncomparableSnapshots, diff_manifests
 from jiradrift.snapshot.drift import DriftPage, InvalidCursor, StoreDriftSource, list_drift_events
-from jiradrift.snapshot.drift_source import KubernetesDriftSource
 from jiradrift.snapshot.recording import backfill_drift, predecessor_of
 from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore

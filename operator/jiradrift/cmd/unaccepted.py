@@ -14,11 +14,11 @@ from rich.console import Console
 
 from jiradrift.cmd.cluster import TenantRef
 from jiradrift.cmd.output import OutputFormat, change_cells, change_table, plural, text, write_data
+from jiradrift.k8s.baseline import SnapshotEntry, baselines
 from jiradrift.k8s.resources import GROUP, LABEL_TENANT, VERSION
 from jiradrift.kube.client import Kube, KubeError, resource_path
 from jiradrift.kube.names import label_value
 from jiradrift.model.report import DriftReport
-from jiradrift.snapshot.baseline import SnapshotEntry, baselines
 from jiradrift.snapshot.recording import diff_stored
 from jiradrift.store.configmap import ConfigMapStore, SecretStore
 

@@ -29,11 +29,11 @@ from jiradrift.handlers.shard import Shard
 from jiradrift.handlers.snapshot import FINAL, run_snapshot
 from jiradrift.handlers.tenant import reconcile_tenant
 from jiradrift.handlers.ticker import TenantTicker
+from jiradrift.k8s.baseline import SnapshotEntry
 from jiradrift.k8s.resources import GROUP, VERSION
 from jiradrift.kube.client import METADATA_LIST, KubeError, resource_path
 from jiradrift.notify import Notifier
 from jiradrift.redact import redact
-from jiradrift.snapshot.baseline import SnapshotEntry
 
 log = logging.getLogger("jiradrift.handlers")
 Handler = Callable[..., Awaitable[None]]

@@ -11,11 +11,11 @@ from datetime import datetime
 
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.objects import delete_object
+from jiradrift.k8s.baseline import SnapshotEntry
 from jiradrift.k8s.resources import JiraTenantSpec, SnapshotPhase
 from jiradrift.kube.client import KubeError, resource_path
 from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import StoreError
-from jiradrift.snapshot.baseline import SnapshotEntry
 
 log = logging.getLogger("jiradrift.retention")
 

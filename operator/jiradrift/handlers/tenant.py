@@ -30,13 +30,13 @@ from jiradrift.handlers.state import TenantState
 from jiradrift.handlers.transitions import transition_events
 from jiradrift.k8s import conditions as cond
 from jiradrift.k8s import events
+from jiradrift.k8s.baseline import SnapshotEntry
 from jiradrift.k8s.conditions import ConditionType, Reason
 from jiradrift.k8s.credentials import CredentialsProblem, auth_method
 from jiradrift.k8s.resources import Condition, JiraTenantSpec, JiraTenantStatus, SiteInfo, UnacceptedDrift
 from jiradrift.k8s.scheduling import ensure_snapshot, parse_duration, snapshot_name, window_iso, window_start
 from jiradrift.kube.client import KubeError, resource_path
 from jiradrift.kube.mergepatch import changed_fields
-from jiradrift.snapshot.baseline import SnapshotEntry
 
 log = logging.getLogger("jiradrift.tenant")
 
