@@ -61,12 +61,14 @@ COMMANDS: dict[str, LazyCommand] = {
         "demo_command",
         "Run the demo: a real node, the chart's operator pod, the Jira emulator, then a real drift.",
         install=_DEV,
+        requires=("kubernetes",),
     ),
     "dev": LazyCommand(
         "jiradrift.dev.cli",
         "dev_app",
         "Local development helpers: a real kube-apiserver + etcd on loopback.",
         install=_DEV,
+        requires=("kubernetes",),
     ),
     "sim": LazyCommand(
         "jiradrift.sim.cli",

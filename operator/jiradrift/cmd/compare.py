@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jiradrift.cmd.cluster import cluster_store
 from jiradrift.cmd.errors import one_line
 from jiradrift.cmd.reach import newest_items
 from jiradrift.compare.comparison import Comparison, InvalidPin, Pin, annotate_comparison, compare_sites
@@ -32,7 +33,6 @@ from jiradrift.model.report import display_value
 from jiradrift.model.store_errors import StoreError
 from jiradrift.snapshot.blast import REACH_HIGH, BlastRadius, ReachRule, kinds_reaching
 from jiradrift.snapshot.natural import Json, NaturalIndex
-from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore
 
 
@@ -75,11 +75,9 @@ async def _tenant_items(tenant: str, types: list[str], kubeconfig: str | None) -
     namespace = tenant.split("/", 1)[0]
     try:
         async with await Kube.connect(kubeconfig) as kube:
-            # The operator's default store is Secrets; an operator run with --store=configmap used ConfigMaps.
-            for store in (SecretStore(kube, namespace, tenant), ConfigMapStore(kube, namespace, tenant)):
-                items = await newest_items(store, tenant, types)
-                if items:
-                    return items
+            items = await newest_items(await cluster_store(kube, namespace, tenant), tenant, types)
+            if items:
+                return items
     except KubeError as exc:
         raise SideError(f"cannot read the snapshots of JiraTenant {tenant}: {exc}") from None
     raise SideError(

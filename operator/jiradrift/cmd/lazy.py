@@ -13,6 +13,7 @@ emulator, which the operator image does not carry) answers with one line saying 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,8 @@ class LazyCommand:
     help: str
     install: str = "pip install jira-drift-operator"
     """What to run when the module cannot be imported here (named in the error)."""
+    requires: tuple[str, ...] = ()
+    """Top-level packages of an extra the command needs beyond its own imports (checked first)."""
 
 
 class MissingCommand(_click.ClickException):
@@ -41,6 +44,9 @@ class MissingCommand(_click.ClickException):
 
 def load_command(name: str, spec: LazyCommand) -> _click.Command:
     """The click command of ``spec``; one that explains what is missing when its module cannot load."""
+    for package in spec.requires:
+        if importlib.util.find_spec(package) is None:
+            return _missing(name, spec, package)
     try:
         target: Any = getattr(importlib.import_module(spec.module), spec.attribute)
     except ModuleNotFoundError as exc:
