@@ -37,7 +37,13 @@ else:
 print(json.dumps({{"code": code, "modules": sorted(sys.modules)}}), file=sys.__stderr__)
 """
 
-NOT_PRODUCTION = ("jiradrift.sim", "jiradrift.dev", "jiradrift.k8s.crdgen", "jiradrift.k8s.chartgen", "jiradrift.k8s.apidocs")
+NOT_PRODUCTION = (
+    "jiradrift.sim",
+    "jiradrift.dev",
+    "jiradrift.k8s.crdgen",
+    "jiradrift.k8s.chartgen",
+    "jiradrift.k8s.apidocs",
+)
 
 
 def probe(argv: list[str], block: tuple[str, ...] = ()) -> tuple[int, list[str], str]:

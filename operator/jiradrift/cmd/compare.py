@@ -29,7 +29,7 @@ from jiradrift.compare.mapping import InvalidMapping, ValueMappings
 from jiradrift.kube.client import Kube, KubeError
 from jiradrift.model.ignore import InvalidIgnoreRule
 from jiradrift.model.kinds import KINDS
-from jiradrift.model.report import display_value
+from jiradrift.model.report import Change, display_value
 from jiradrift.model.store_errors import StoreError
 from jiradrift.snapshot.blast import REACH_HIGH, BlastRadius, ReachRule, kinds_reaching
 from jiradrift.snapshot.natural import Json, NaturalIndex
@@ -86,6 +86,29 @@ async def _tenant_items(tenant: str, types: list[str], kubeconfig: str | None) -
     )
 
 
+COLUMNS = ("Severity", "Op", "Item", "Path", "Left", "Right", "Affects")
+"""The columns of a comparison's changes, in text and markdown alike."""
+
+
+def change_cells(change: Change) -> tuple[str, ...]:
+    """One change as the :data:`COLUMNS` show it."""
+    return (
+        change.severity.value,
+        change.op.value,
+        change.key,
+        change.path or "—",
+        "" if change.old is None else display_value(change.old, 40),
+        "" if change.new is None else display_value(change.new, 40),
+        change.affects_text(),
+    )
+
+
+def more_line(result: Comparison, limit: int) -> str | None:
+    """``… and N more (...)`` when ``limit`` cuts the changes short, else ``None``."""
+    hidden = len(result.changes) - limit
+    return f"… and {hidden} more (--limit, or -o json for all)" if hidden > 0 else None
+
+
 def render_markdown(result: Comparison, limit: int) -> str:
     s = result.summary()
     verdict = "in sync" if not result.different else f"{len(result.changes)} difference(s)"
@@ -99,20 +122,12 @@ def render_markdown(result: Comparison, limit: int) -> str:
     if result.renames:
         lines += ["Renamed: " + "; ".join(f"{r['kind']} `{r['left']}` → `{r['right']}`" for r in result.renames), ""]
     if result.changes:
-        lines += ["| Severity | Op | Item | Path | Left | Right | Affects |", "|---|---|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
         for c in result.changes[:limit]:
-            cells = [
-                c.severity.value,
-                c.op.value,
-                c.key,
-                c.path or "—",
-                "" if c.old is None else display_value(c.old, 40),
-                "" if c.new is None else display_value(c.new, 40),
-                c.affects_text(),
-            ]
-            lines.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
-        if len(result.changes) > limit:
-            lines.append(f"\n… and {len(result.changes) - limit} more (use -o json for all).")
+            lines.append("| " + " | ".join(x.replace("|", "\\|") for x in change_cells(c)) + " |")
+        more = more_line(result, limit)
+        if more:
+            lines.append(f"\n{more}")
     if result.duplicates:
         lines += [
             "",
@@ -142,21 +157,14 @@ def _print_text(result: Comparison, limit: int) -> None:
     if not result.changes:
         return
     table = Table()
-    for column in ("Severity", "Op", "Item", "Path", "Left", "Right", "Affects"):
+    for column in COLUMNS:
         table.add_column(column, overflow="fold")
     for c in result.changes[:limit]:
-        table.add_row(
-            c.severity.value,
-            c.op.value,
-            c.key,
-            c.path or "—",
-            "" if c.old is None else display_value(c.old, 40),
-            "" if c.new is None else display_value(c.new, 40),
-            c.affects_text(),
-        )
+        table.add_row(*change_cells(c))
     console.print(table)
-    if len(result.changes) > limit:
-        console.print(f"… and {len(result.changes) - limit} more (--limit, or -o json for all)")
+    more = more_line(result, limit)
+    if more:
+        console.print(more, highlight=False)
 
 
 def compare_command(
