@@ -39,11 +39,16 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system --gid 65532 nonroot \
  && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin nonroot
-# Install offline from the builder's wheels, drop pip, and smoke-test every command the chart runs.
+# Install offline from the builder's wheels (no extra: production dependencies only), drop pip and
+# the emulator and developer tooling (jiradrift.sim, jiradrift.dev: nothing the chart runs imports
+# them, and `jiradrift sim` / `dev` here say where to get them), and smoke-test every command the
+# chart runs.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     python3 -m venv /opt/jiradrift \
  && /opt/jiradrift/bin/pip install --no-cache-dir --no-index --find-links=/wheels "jira-drift-operator==${VERSION}" \
  && /opt/jiradrift/bin/pip uninstall -q -y pip \
+ && package="$(python3 -c 'import jiradrift, os; print(os.path.dirname(jiradrift.__file__))')" \
+ && rm -rf "${package:?}/sim" "${package:?}/dev" \
  && jiradrift --help >/dev/null \
  && jiradrift run --help >/dev/null \
  && jiradrift refresh-tokens --help >/dev/null

@@ -1,7 +1,8 @@
 """The one CLI: ``jiradrift ...`` (also ``python -m jiradrift``).
 
-Each layer owns its commands in its own module; this file only assembles them, so
-``jiradrift --help`` lists everything and each command's ``--help`` is its manual.
+Each layer owns its commands in its own module; this file only names them (:data:`COMMANDS`), so
+``jiradrift --help`` lists everything, each command's ``--help`` is its manual, and a command's
+module is imported only when that command runs (:mod:`jiradrift.cmd.lazy`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import typer
 
 from jiradrift import __version__
 from jiradrift.cmd.errors import EXIT_CODES_HELP, run
+from jiradrift.cmd.lazy import LazyCommand, lazy_group
 
 app = typer.Typer(
     name="jiradrift",
@@ -41,45 +43,73 @@ def _root(
     """
 
 
-# --- foundation: CRDs and the local control plane -------------------------------------------
-from jiradrift.dev.cli import dev_app  # noqa: E402
-from jiradrift.generate.chart import crds_command  # noqa: E402
-
-app.command("crds")(crds_command)
-app.add_typer(dev_app, name="dev")
-from jiradrift.dev.demo import demo_command  # noqa: E402
-
-app.command("demo")(demo_command)
-
-# --- emulator (jiradrift.sim) ---------------------------------------------------------------
-from jiradrift.sim.cli import sim_command  # noqa: E402
-
-app.command("sim")(sim_command)
-
-# --- core: snapshot / diff / drift (jiradrift.snapshot) -------------------------------------
-from jiradrift.cmd.snapshot import snapshot_command  # noqa: E402
-
-app.command("snapshot")(snapshot_command)
-from jiradrift.cmd.drift import diff_command, drift_app  # noqa: E402
-
-app.command("diff")(diff_command)
-app.add_typer(drift_app, name="drift")
-from jiradrift.cmd.accept import accept_command  # noqa: E402
-
-app.command("accept")(accept_command)
-from jiradrift.cmd.compare import compare_command  # noqa: E402
-
-app.command("compare")(compare_command)
-
-# --- operator (jiradrift.handlers) ----------------------------------------------------------
-from jiradrift.cmd.run import run_command  # noqa: E402
-
-app.command("run")(run_command)
-# --- tokens (jiradrift.tokens) --------------------------------------------------------------
-from jiradrift.tokens.cli import auth_app, refresh_tokens_command  # noqa: E402
-
-app.command("refresh-tokens")(refresh_tokens_command)
-app.add_typer(auth_app, name="auth")
+# Each command by module name: loaded when called, so `jiradrift run` (the image's command) and
+# `jiradrift refresh-tokens` (the CronJob) never import the emulator, the developer tooling or the
+# CRD generators. The help line is the command's own (tests/cli/test_lazy_commands.py keeps them equal).
+_DEV = "pip install 'jira-drift-operator[dev]' (from a source checkout: pip install -e '.[dev]')"
+_EMULATOR = "the emulator image (Dockerfile.emulator), or pip install jira-drift-operator outside the operator image"
+COMMANDS: dict[str, LazyCommand] = {
+    # --- build tools: CRDs, chart templates and the API reference from the models (jiradrift.k8s) ----
+    "crds": LazyCommand(
+        "jiradrift.generate.chart",
+        "crds_command",
+        "Generate the CRD YAML (crds/ and the chart's templates) and docs/reference/api.md from the pydantic models.",
+    ),
+    # --- developer tooling and the emulator (jiradrift.dev, jiradrift.sim): not for production ----------
+    "demo": LazyCommand(
+        "jiradrift.dev.demo",
+        "demo_command",
+        "Run the demo: a real node, the chart's operator pod, the Jira emulator, then a real drift.",
+        install=_DEV,
+        requires=("kubernetes",),
+    ),
+    "dev": LazyCommand(
+        "jiradrift.dev.cli",
+        "dev_app",
+        "Local development helpers: a real kube-apiserver + etcd on loopback.",
+        install=_DEV,
+        requires=("kubernetes",),
+    ),
+    "sim": LazyCommand(
+        "jiradrift.sim.cli",
+        "sim_command",
+        "Serve an emulated Jira Cloud site on 127.0.0.1 for tests, benchmarks and the demo.",
+        install=_EMULATOR,
+    ),
+    # --- core: snapshot / diff / drift (jiradrift.snapshot) ---------------------------------------
+    "snapshot": LazyCommand(
+        "jiradrift.cmd.snapshot",
+        "snapshot_command",
+        "Capture the configuration of a Jira site into a store directory (read-only towards Jira).",
+    ),
+    "diff": LazyCommand("jiradrift.cmd.drift", "diff_command", "Show what changed between two snapshots."),
+    "drift": LazyCommand("jiradrift.cmd.drift", "drift_app", "Drift events recorded in a store."),
+    "accept": LazyCommand(
+        "jiradrift.cmd.accept",
+        "accept_command",
+        "Accept snapshots as the tenant's baseline: its Drifted condition then compares against them.",
+    ),
+    "compare": LazyCommand(
+        "jiradrift.cmd.compare",
+        "compare_command",
+        "Compare two sites' stored configuration by natural key (no Jira request).",
+    ),
+    # --- operator (jiradrift.handlers) and tokens (jiradrift.tokens) -------------------------------
+    "run": LazyCommand(
+        "jiradrift.cmd.run",
+        "run_command",
+        "Run the operator: reconcile JiraTenants and Snapshots in the given namespaces.",
+    ),
+    "refresh-tokens": LazyCommand(
+        "jiradrift.tokens.cli",
+        "refresh_tokens_command",
+        "Refresh the OAuth / service-account tokens of every JiraTenant that needs it (the CronJob).",
+    ),
+    "auth": LazyCommand(
+        "jiradrift.tokens.cli", "auth_app", "OAuth consent for JiraTenants (writes the credential Secret)."
+    ),
+}
+app.info.cls = lazy_group(COMMANDS)
 
 
 def main() -> None:

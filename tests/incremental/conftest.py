@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from jiradrift.jira.clock import FakeClock
 from tests.plugins.sim import EmulatorFactory
 
+from jiradrift.clock import FakeClock
 from jiradrift.jira.auth import ApiTokenAuth
 from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.model.snapshot_types import SnapshotType

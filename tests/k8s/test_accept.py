@@ -13,11 +13,11 @@ import pytest
 from kubernetes_asyncio.config import list_kube_config_contexts
 from typer.testing import CliRunner
 
+from jiradrift.api.baseline import ANNOTATION_ACCEPTED_BY, LABEL_ACCEPTED
 from jiradrift.api.resources import GROUP, LABEL_TENANT, LABEL_TYPE, VERSION
 from jiradrift.cli import app
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.kube.client import Kube, resource_path
-from jiradrift.snapshot.baseline import ANNOTATION_ACCEPTED_BY, LABEL_ACCEPTED
 
 pytestmark = pytest.mark.k8s
 runner = CliRunner()

@@ -19,10 +19,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.operator.kube import condition, get, make_secret, make_tenant, manual_snapshot, snapshots
 from typer.testing import CliRunner
 
+from jiradrift.api.baseline import LABEL_ACCEPTED
 from jiradrift.cli import app
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
-from jiradrift.snapshot.baseline import LABEL_ACCEPTED
 
 pytestmark = pytest.mark.k8s
 runner = CliRunner()

@@ -6,9 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from jiradrift.model.kinds import Severity
-from jiradrift.model.report import Change, ChangeOp, DriftReport
-from jiradrift.snapshot.baseline import (
+from jiradrift.api.baseline import (
     LABEL_ACCEPTED,
     REASON_IN_SYNC,
     REASON_NO_BASELINE,
@@ -21,6 +19,8 @@ from jiradrift.snapshot.baseline import (
     summarise,
     to_auto_accept,
 )
+from jiradrift.model.kinds import Severity
+from jiradrift.model.report import Change, ChangeOp, DriftReport
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

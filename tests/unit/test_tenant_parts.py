@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from jiradrift.api.baseline import SnapshotEntry, Unaccepted
 from jiradrift.api.conditions import ConditionType, Problem, Reason, find
 from jiradrift.api.credentials import CredentialsProblem
 from jiradrift.api.resources import Condition, JiraTenantSpec, JiraTenantStatus, UnacceptedDrift
@@ -22,7 +23,6 @@ from jiradrift.handlers.retention import (
 from jiradrift.handlers.state import TenantState
 from jiradrift.handlers.transitions import transition_events
 from jiradrift.kube import mergepatch
-from jiradrift.snapshot.baseline import SnapshotEntry, Unaccepted
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 CT = ConditionType

@@ -17,11 +17,11 @@ from typing import Annotated
 
 import typer
 
+from jiradrift.api.baseline import UNACCEPT_PATCH, SnapshotEntry, accept_patch, baselines
 from jiradrift.api.resources import GROUP, LABEL_TENANT, VERSION
 from jiradrift.cmd.cluster import CONTEXT, KUBECONFIG, NAMESPACE, tenant_ref
 from jiradrift.kube.client import Kube, KubeError, resource_path
 from jiradrift.kube.names import label_value
-from jiradrift.snapshot.baseline import UNACCEPT_PATCH, SnapshotEntry, accept_patch, baselines
 
 
 def _fail(message: str) -> typer.Exit:

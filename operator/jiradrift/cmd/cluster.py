@@ -17,7 +17,9 @@ from pathlib import Path
 import typer
 
 from jiradrift.cmd.output import deprecated
+from jiradrift.kube.client import Kube
 from jiradrift.kube.kubeconfig import context_namespace
+from jiradrift.store.configmap import ConfigMapStore, SecretStore
 
 NAMESPACE = typer.Option(
     None, "--namespace", "-n", help="Namespace of the JiraTenant (default: the kubeconfig context's, else default)."
@@ -61,3 +63,15 @@ def tenant_ref(
     if not _NAMESPACE.match(ns) or not _NAME.match(name):
         raise typer.BadParameter(f"{flag} {tenant!r}: expected a JiraTenant name, e.g. {flag} acme -n jira")
     return TenantRef(ns, name, kubeconfig, context)
+
+
+async def cluster_store(kube: Kube, namespace: str, tenant: str) -> ConfigMapStore:
+    """The store the operator wrote tenant ``tenant``'s snapshots to in ``namespace``.
+
+    Secrets are the operator's default store; an operator run with ``--store=configmap`` used
+    ConfigMaps. The Secret store is the answer when it holds a manifest of the tenant.
+    """
+    store: ConfigMapStore = SecretStore(kube, namespace, tenant)
+    if await store.list_manifests(tenant):
+        return store
+    return ConfigMapStore(kube, namespace, tenant)

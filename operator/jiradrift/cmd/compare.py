@@ -24,6 +24,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jiradrift.cmd.cluster import cluster_store
 from jiradrift.cmd.errors import one_line
 from jiradrift.compare.comparison import Comparison, InvalidPin, Pin, annotate_comparison, compare_sites
 from jiradrift.compare.mapping import InvalidMapping, ValueMappings
@@ -31,11 +32,10 @@ from jiradrift.compare.sides import Side, read_side
 from jiradrift.kube.client import Kube, KubeError
 from jiradrift.model.ignore import InvalidIgnoreRule
 from jiradrift.model.kinds import KINDS
-from jiradrift.model.report import display_value
+from jiradrift.model.report import Change, display_value
 from jiradrift.model.store_errors import StoreError
 from jiradrift.snapshot.blast import REACH_HIGH, ReachRule
 from jiradrift.snapshot.natural import NaturalIndex
-from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore
 
 
@@ -79,17 +79,38 @@ async def _tenant_side(tenant: str, types: list[str], kubeconfig: str | None) ->
     namespace = tenant.split("/", 1)[0]
     try:
         async with await Kube.connect(kubeconfig) as kube:
-            # The operator's default store is Secrets; an operator run with --store=configmap used ConfigMaps.
-            for store in (SecretStore(kube, namespace, tenant), ConfigMapStore(kube, namespace, tenant)):
-                side = await read_side(tenant, store, tenant, types)
-                if side is not None and side.items:
-                    return side
+            side = await read_side(tenant, await cluster_store(kube, namespace, tenant), tenant, types)
+            if side is not None and side.items:
+                return side
     except KubeError as exc:
         raise SideError(f"cannot read the snapshots of JiraTenant {tenant}: {exc}") from None
     raise SideError(
         f"JiraTenant {tenant} has no complete snapshot{' of the given --type' if types else ''} in the "
         f"cluster's Secret or ConfigMap store (is the name right, and has it completed a snapshot?)"
     )
+
+
+COLUMNS = ("Severity", "Op", "Item", "Path", "Left", "Right", "Affects")
+"""The columns of a comparison's changes, in text and markdown alike."""
+
+
+def change_cells(change: Change) -> tuple[str, ...]:
+    """One change as the :data:`COLUMNS` show it."""
+    return (
+        change.severity.value,
+        change.op.value,
+        change.key,
+        change.path or "—",
+        "" if change.old is None else display_value(change.old, 40),
+        "" if change.new is None else display_value(change.new, 40),
+        change.affects_text(),
+    )
+
+
+def more_line(result: Comparison, limit: int) -> str | None:
+    """``… and N more (...)`` when ``limit`` cuts the changes short, else ``None``."""
+    hidden = len(result.changes) - limit
+    return f"… and {hidden} more (--limit, or -o json for all)" if hidden > 0 else None
 
 
 @contextmanager
@@ -138,20 +159,12 @@ def render_markdown(result: Comparison, limit: int) -> str:
     if result.renames:
         lines += ["Renamed: " + "; ".join(f"{r['kind']} `{r['left']}` → `{r['right']}`" for r in result.renames), ""]
     if result.changes:
-        lines += ["| Severity | Op | Item | Path | Left | Right | Affects |", "|---|---|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
         for c in result.changes[:limit]:
-            cells = [
-                c.severity.value,
-                c.op.value,
-                c.key,
-                c.path or "—",
-                "" if c.old is None else display_value(c.old, 40),
-                "" if c.new is None else display_value(c.new, 40),
-                c.affects_text(),
-            ]
-            lines.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
-        if len(result.changes) > limit:
-            lines.append(f"\n… and {len(result.changes) - limit} more (use -o json for all).")
+            lines.append("| " + " | ".join(x.replace("|", "\\|") for x in change_cells(c)) + " |")
+        more = more_line(result, limit)
+        if more:
+            lines.append(f"\n{more}")
     if result.duplicates:
         lines += [
             "",
@@ -181,21 +194,14 @@ def _print_text(result: Comparison, limit: int) -> None:
     if not result.changes:
         return
     table = Table()
-    for column in ("Severity", "Op", "Item", "Path", "Left", "Right", "Affects"):
+    for column in COLUMNS:
         table.add_column(column, overflow="fold")
     for c in result.changes[:limit]:
-        table.add_row(
-            c.severity.value,
-            c.op.value,
-            c.key,
-            c.path or "—",
-            "" if c.old is None else display_value(c.old, 40),
-            "" if c.new is None else display_value(c.new, 40),
-            c.affects_text(),
-        )
+        table.add_row(*change_cells(c))
     console.print(table)
-    if len(result.changes) > limit:
-        console.print(f"… and {len(result.changes) - limit} more (--limit, or -o json for all)")
+    more = more_line(result, limit)
+    if more:
+        console.print(more, highlight=False)
 
 
 def compare_command(

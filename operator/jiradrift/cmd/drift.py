@@ -22,7 +22,8 @@ from rich.console import Console
 
 from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.cmd import s3options
-from jiradrift.cmd.cluster import ALL_NAMESPACES, CONTEXT, KUBECONFIG, NAMESPACE, TenantRef, tenant_ref
+from jiradrift.cmd.cluster import ALL_NAMESPACES, CONTEXT, KUBECONFIG, NAMESPACE, TenantRef, cluster_store, tenant_ref
+from jiradrift.cmd.drift_source import KubernetesDriftSource
 from jiradrift.cmd.output import (
     LEGACY_FORMAT,
     OUTPUT,
@@ -46,9 +47,7 @@ from jiradrift.model.store_errors import StoreError
 from jiradrift.snapshot.blast import REACH_HIGH, ReachRule, annotate_report
 from jiradrift.snapshot.diff import IncomparableSnapshots, diff_manifests
 from jiradrift.snapshot.drift import DriftPage, InvalidCursor, StoreDriftSource, list_drift_events
-from jiradrift.snapshot.drift_source import KubernetesDriftSource
 from jiradrift.snapshot.recording import backfill_drift, predecessor_of
-from jiradrift.store.configmap import ConfigMapStore, SecretStore
 from jiradrift.store.filesystem import FilesystemStore
 from jiradrift.store.s3 import S3Store
 from jiradrift.store.s3client import S3Client, S3Config
@@ -427,8 +426,5 @@ async def _cluster_page(ref: TenantRef, cursor: str | None, limit: int, s3: S3Co
             source = KubernetesDriftSource(kube, namespace, name, s3_store)
             return await list_drift_events(source, tenant, cursor, limit)
     async with await Kube.connect(ref.kubeconfig, ref.context) as kube:
-        # The operator's default store is Secrets; an operator run with --store=configmap used ConfigMaps.
-        store: ConfigMapStore = SecretStore(kube, namespace, tenant)
-        if not await store.list_manifests(tenant):
-            store = ConfigMapStore(kube, namespace, tenant)
+        store = await cluster_store(kube, namespace, tenant)
         return await list_drift_events(KubernetesDriftSource(kube, namespace, name, store), tenant, cursor, limit)

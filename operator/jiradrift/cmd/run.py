@@ -13,23 +13,12 @@ import typer
 from jiradrift import logs
 from jiradrift.api.locks import holder_identity
 from jiradrift.cmd import s3options
-from jiradrift.cmd.snapshot import (
-    CAPTURE_DEADLINE,
-    LISTING_DEADLINE,
-    MAX_CAPTURE_ITEMS,
-    MAX_CAPTURE_PAGES,
-    MAX_DEPTH,
-    MAX_INFLIGHT_BYTES,
-    MAX_PAGES,
-    MAX_RESPONSE_BYTES,
-    MAX_WAIT,
-    REQUEST_DEADLINE,
-    response_limits,
-)
+from jiradrift.cmd.limits import LIMIT_OPTIONS, with_response_limits
 from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.readiness import parse_endpoint
 from jiradrift.handlers.registry import build_registry
+from jiradrift.jira.limits import ResponseLimits
 from jiradrift.kube.client import Kube
 from jiradrift.net.egress import ALLOWED_CIDRS_ENV, default_policy
 from jiradrift.net.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
@@ -69,6 +58,7 @@ async def operate(settings: OperatorSettings, *, all_namespaces: bool, liveness:
         await kube.close()
 
 
+@with_response_limits
 def run_command(
     namespace: list[str] = typer.Option([], "--namespace", "-n", help="Namespace to watch (repeatable)."),
     all_namespaces: bool = typer.Option(False, "--all-namespaces", "-A", help="Watch every namespace."),
@@ -128,16 +118,7 @@ def run_command(
         help="Membership Lease duration, seconds: a replica that stops renewing loses its tenants after about two.",
     ),
     tenant_interval: float = typer.Option(30.0, help="Seconds between reconciliations of each JiraTenant."),
-    max_response_bytes: int = MAX_RESPONSE_BYTES,
-    max_depth: int = MAX_DEPTH,
-    request_deadline: float = REQUEST_DEADLINE,
-    max_pages: int = MAX_PAGES,
-    max_wait: float = MAX_WAIT,
-    listing_deadline: float = LISTING_DEADLINE,
-    max_capture_pages: int = MAX_CAPTURE_PAGES,
-    max_capture_items: int = MAX_CAPTURE_ITEMS,
-    capture_deadline: float = CAPTURE_DEADLINE,
-    max_inflight_bytes: int = MAX_INFLIGHT_BYTES,
+    limits: ResponseLimits = LIMIT_OPTIONS,
     probe_timeout: float = typer.Option(60.0, min=0.1, help="Overall deadline of a tenant's health check, seconds."),
     audit_timeout: float = typer.Option(60.0, min=0.1, help="Overall deadline of audit-log attribution, seconds."),
     allowed_hosts: str = typer.Option(
@@ -205,18 +186,7 @@ def run_command(
         max_concurrent_captures=max_concurrent_captures,
         readiness_endpoint=readiness or None,
         tenant_timer_seconds=tenant_interval,
-        limits=response_limits(
-            max_response_bytes,
-            max_depth,
-            request_deadline,
-            max_pages,
-            max_wait,
-            listing_deadline=listing_deadline,
-            max_capture_pages=max_capture_pages,
-            max_capture_items=max_capture_items,
-            capture_deadline=capture_deadline,
-            max_inflight_bytes=max_inflight_bytes,
-        ),
+        limits=limits,
         probe_timeout_seconds=probe_timeout,
         audit_timeout_seconds=audit_timeout,
         allowed_hosts=allowlist,

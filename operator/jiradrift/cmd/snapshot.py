@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from jiradrift.cmd.errors import EXIT_FAILED, EXIT_INCOMPLETE, one_line
+from jiradrift.cmd.limits import LIMIT_OPTIONS, with_response_limits
 from jiradrift.cmd.output import LEGACY_FORMAT, OUTPUT, OutputFormat, deprecated, output_format, plural, write_data
 from jiradrift.jira.auth import (
     DEFAULT_GATEWAY,
@@ -28,7 +29,7 @@ from jiradrift.jira.auth import (
 )
 from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.jira.errors import JiraError
-from jiradrift.jira.limits import DEFAULT_LIMITS, ResponseLimits
+from jiradrift.jira.limits import ResponseLimits
 from jiradrift.jira.oauth import DEFAULT_TOKEN_URL
 from jiradrift.jira.probe import probe_settings, probe_site
 from jiradrift.model.manifest import Manifest
@@ -38,86 +39,6 @@ from jiradrift.snapshot.incremental import WindowResult, capture_window
 from jiradrift.store.filesystem import FilesystemStore
 
 PLAIN_PROGRESS_SECONDS = 10.0
-
-# What a site may cost us (jiradrift.jira.limits.ResponseLimits): shared with `jiradrift run`.
-MAX_RESPONSE_BYTES = typer.Option(
-    DEFAULT_LIMITS.max_body_bytes, "--max-response-bytes", min=1024, help="Largest response body, after decompression."
-)
-MAX_DEPTH = typer.Option(DEFAULT_LIMITS.max_depth, "--max-depth", min=1, help="Deepest JSON nesting accepted.")
-REQUEST_DEADLINE = typer.Option(
-    DEFAULT_LIMITS.request_deadline,
-    "--request-deadline",
-    min=0.1,
-    help="Wall-clock seconds for one request including its whole body.",
-)
-MAX_PAGES = typer.Option(DEFAULT_LIMITS.max_pages, "--max-pages", min=1, help="Most pages read from one listing.")
-LISTING_DEADLINE = typer.Option(
-    DEFAULT_LIMITS.listing_deadline,
-    "--listing-deadline",
-    min=0.1,
-    help="Wall-clock seconds for one listing: all its pages with their retries.",
-)
-MAX_CAPTURE_PAGES = typer.Option(
-    DEFAULT_LIMITS.max_capture_pages,
-    "--max-capture-pages",
-    min=1,
-    help="Most pages of long listings (past the 20th page of each) one capture (one snapshot type) reads.",
-)
-MAX_CAPTURE_ITEMS = typer.Option(
-    DEFAULT_LIMITS.max_capture_items, "--max-capture-items", min=1, help="Most items in one capture."
-)
-CAPTURE_DEADLINE = typer.Option(
-    DEFAULT_LIMITS.capture_deadline,
-    "--capture-deadline",
-    min=0.1,
-    help="Wall-clock seconds for one capture (one snapshot type); then it ends incomplete.",
-)
-MAX_INFLIGHT_BYTES = typer.Option(
-    DEFAULT_LIMITS.max_inflight_bytes,
-    "--max-inflight-bytes",
-    min=2048,
-    help=(
-        "Memory budget of all Jira responses being read or parsed at once in this process, every tenant "
-        "together (at least twice --max-response-bytes)."
-    ),
-)
-MAX_WAIT = typer.Option(
-    DEFAULT_LIMITS.max_wait,
-    "--max-wait",
-    min=0,
-    max=86400,
-    help="Longest Retry-After or quota pause honoured, in seconds; a site asking for more fails the request.",
-)
-
-
-def response_limits(
-    max_response_bytes: int,
-    max_depth: int,
-    request_deadline: float,
-    max_pages: int,
-    max_wait: float,
-    *,
-    listing_deadline: float = DEFAULT_LIMITS.listing_deadline,
-    max_capture_pages: int = DEFAULT_LIMITS.max_capture_pages,
-    max_capture_items: int = DEFAULT_LIMITS.max_capture_items,
-    capture_deadline: float = DEFAULT_LIMITS.capture_deadline,
-    max_inflight_bytes: int = DEFAULT_LIMITS.max_inflight_bytes,
-) -> ResponseLimits:
-    try:
-        return ResponseLimits(
-            max_body_bytes=max_response_bytes,
-            max_depth=max_depth,
-            request_deadline=request_deadline,
-            max_pages=max_pages,
-            max_wait=max_wait,
-            listing_deadline=listing_deadline,
-            max_capture_pages=max_capture_pages,
-            max_capture_items=max_capture_items,
-            capture_deadline=capture_deadline,
-            max_inflight_bytes=max_inflight_bytes,
-        )
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
 
 
 class AuthMethod(StrEnum):
@@ -282,6 +203,7 @@ async def run_snapshot(
         return window
 
 
+@with_response_limits
 def snapshot_command(
     site: str = typer.Option(
         ..., "--site", help="Jira site URL, e.g. https://acme.atlassian.net (Data Center: its base URL)."
@@ -329,16 +251,7 @@ def snapshot_command(
     timeout: float = typer.Option(
         30.0, "--timeout", min=0.1, help="Connect/read timeout in seconds (a read timeout restarts with every byte)."
     ),
-    max_response_bytes: int = MAX_RESPONSE_BYTES,
-    max_depth: int = MAX_DEPTH,
-    request_deadline: float = REQUEST_DEADLINE,
-    max_pages: int = MAX_PAGES,
-    max_wait: float = MAX_WAIT,
-    listing_deadline: float = LISTING_DEADLINE,
-    max_capture_pages: int = MAX_CAPTURE_PAGES,
-    max_capture_items: int = MAX_CAPTURE_ITEMS,
-    capture_deadline: float = CAPTURE_DEADLINE,
-    max_inflight_bytes: int = MAX_INFLIGHT_BYTES,
+    limits: ResponseLimits = LIMIT_OPTIONS,
     full: bool = typer.Option(
         False,
         "--full",
@@ -377,18 +290,6 @@ def snapshot_command(
         client_id=client_id,
         client_secret_env=client_secret_env,
         client_secret_file=client_secret_file,
-    )
-    limits = response_limits(
-        max_response_bytes,
-        max_depth,
-        request_deadline,
-        max_pages,
-        max_wait,
-        listing_deadline=listing_deadline,
-        max_capture_pages=max_capture_pages,
-        max_capture_items=max_capture_items,
-        capture_deadline=capture_deadline,
-        max_inflight_bytes=max_inflight_bytes,
     )
     settings = ClientSettings(max_concurrency=max_concurrency, requests_per_second=rps, timeout=timeout, limits=limits)
 

@@ -12,15 +12,14 @@ from typing import Any
 
 from rich.console import Console
 
+from jiradrift.api.baseline import SnapshotEntry, baselines
 from jiradrift.api.resources import GROUP, LABEL_TENANT, VERSION
-from jiradrift.cmd.cluster import TenantRef
+from jiradrift.cmd.cluster import TenantRef, cluster_store
 from jiradrift.cmd.output import OutputFormat, change_cells, change_table, plural, text, write_data
 from jiradrift.kube.client import Kube, KubeError, resource_path
 from jiradrift.kube.names import label_value
 from jiradrift.model.report import DriftReport
-from jiradrift.snapshot.baseline import SnapshotEntry, baselines
 from jiradrift.snapshot.recording import diff_stored
-from jiradrift.store.configmap import ConfigMapStore, SecretStore
 
 
 @dataclass(slots=True)
@@ -54,10 +53,7 @@ async def outstanding(kube: Kube, namespace: str, name: str) -> list[Outstanding
     by_name = {o["metadata"]["name"]: o for o in objects}
     entries = [SnapshotEntry.from_object(o) for o in objects]
     key = f"{namespace}/{name}"
-    # The operator's default store is Secrets; an operator run with --store=configmap used ConfigMaps.
-    store: ConfigMapStore = SecretStore(kube, namespace, key)
-    if not await store.list_manifests(key):
-        store = ConfigMapStore(kube, namespace, key)
+    store = await cluster_store(kube, namespace, key)
     result = []
     for stype, base in baselines(entries).items():
         if not base.outstanding or base.accepted is None or base.newest is None:

@@ -29,12 +29,12 @@ from typing import Any, Protocol
 
 import typer
 
+from jiradrift.api.baseline import LABEL_ACCEPTED
 from jiradrift.api.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.dev.controlplane import REPO_ROOT, ControlPlane
 from jiradrift.dev.kubecontext import ContextCluster, ContextError, build_image
 from jiradrift.dev.node import Cluster, build_operator_image
 from jiradrift.dev.tls_jira import TlsJira, chart_values, tls_emulator
-from jiradrift.snapshot.baseline import LABEL_ACCEPTED
 
 NAMESPACE = "jira-demo"
 EMULATOR_HOST = "jira.emulator.test"

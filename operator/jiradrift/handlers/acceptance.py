@@ -1,6 +1,6 @@
 """Accepted baselines in the operator: the first complete snapshot of each type is accepted, and
 the tenant's ``Drifted`` condition, ``status.unaccepted`` and ``jiradrift_unaccepted_changes`` say
-what changed since the accepted snapshots (see :mod:`jiradrift.snapshot.baseline`).
+what changed since the accepted snapshots (see :mod:`jiradrift.api.baseline`).
 
 The tenant's Snapshots come from the operator's own watch (the ``tenant_snapshots`` index in
 ``registry``), so a comparison costs no API request; a diff only when a type's accepted or newest
@@ -15,13 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from jiradrift.api.resources import GROUP, VERSION
-from jiradrift.handlers import metrics
-from jiradrift.kube.client import Kube, resource_path
-from jiradrift.model.report import DriftReport
-from jiradrift.model.store import SnapshotStore
-from jiradrift.model.store_errors import StoreError
-from jiradrift.snapshot.baseline import (
+from jiradrift.api.baseline import (
     AUTO_ACCEPTED_BY,
     UNACCEPT_PATCH,
     SnapshotEntry,
@@ -31,6 +25,12 @@ from jiradrift.snapshot.baseline import (
     drifted_condition,
     summarise,
 )
+from jiradrift.api.resources import GROUP, VERSION
+from jiradrift.handlers import metrics
+from jiradrift.kube.client import Kube, resource_path
+from jiradrift.model.report import DriftReport
+from jiradrift.model.store import SnapshotStore
+from jiradrift.model.store_errors import StoreError
 from jiradrift.snapshot.diff import IncomparableSnapshots
 from jiradrift.snapshot.recording import diff_stored
 

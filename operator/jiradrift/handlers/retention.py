@@ -9,13 +9,13 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from jiradrift.api.baseline import SnapshotEntry
 from jiradrift.api.resources import JiraTenantSpec, SnapshotPhase
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.objects import delete_object
 from jiradrift.kube.client import KubeError, resource_path
 from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import StoreError
-from jiradrift.snapshot.baseline import SnapshotEntry
 
 log = logging.getLogger("jiradrift.retention")
 

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from jiradrift.api import conditions as cond
+from jiradrift.api.baseline import SnapshotEntry
 from jiradrift.api.conditions import ConditionType, Reason
 from jiradrift.api.credentials import CredentialsProblem, auth_method
 from jiradrift.api.resources import Condition, JiraTenantSpec, JiraTenantStatus, SiteInfo, UnacceptedDrift
@@ -37,7 +38,6 @@ from jiradrift.handlers.transitions import transition_events
 from jiradrift.kube import events
 from jiradrift.kube.client import KubeError, resource_path
 from jiradrift.kube.mergepatch import changed_fields
-from jiradrift.snapshot.baseline import SnapshotEntry
 
 log = logging.getLogger("jiradrift.tenant")
 

@@ -69,8 +69,13 @@ def _edited_status(site: Site) -> Json:
     return site.statuses[1]
 
 
-def _n(value: Any) -> Any:
-    """A per-site numeric id moved by OFFSET, keeping its type (int or numeric string)."""
+def _n(value: Any, *, keep_defaults: bool = False) -> Any:
+    """A per-site numeric id moved by OFFSET, keeping its form (int, numeric string, ``customfield_N``).
+
+    With ``keep_defaults``, the ids Jira fixes on every site (0, 1: the defaults) stay.
+    """
+    if keep_defaults and str(value) in ("0", "1"):
+        return value
     if isinstance(value, int) and not isinstance(value, bool):
         return value + OFFSET
     if isinstance(value, str) and value.isdigit():
@@ -78,15 +83,9 @@ def _n(value: Any) -> Any:
     return value
 
 
-def _nz(value: Any) -> Any:
-    """Like :func:`_n`, but ids Jira fixes on every site (0, 1: the defaults) stay."""
-    return value if str(value) in ("0", "1") else _n(value)
-
-
 def _field_id(fid: str) -> str:
-    if fid.startswith("customfield_"):
-        return f"customfield_{int(fid.removeprefix('customfield_')) + OFFSET}"
-    return fid
+    prefix = "customfield_"
+    return prefix + _n(fid.removeprefix(prefix)) if fid.startswith(prefix) else fid
 
 
 def _uuid_of(old: str) -> str:
@@ -304,7 +303,7 @@ def derive_sandbox(origin: Site) -> SandboxSite:
         s.screens.append(body)
     for ss in origin.screen_schemes:
         body = o(ss)
-        body["id"] = _nz(ss["id"])
+        body["id"] = _n(ss["id"], keep_defaults=True)
         body["screens"] = {k: _n(v) for k, v in ss["screens"].items()}
         s.screen_schemes.append(body)
     for its in origin.issue_type_schemes:
@@ -314,12 +313,12 @@ def derive_sandbox(origin: Site) -> SandboxSite:
             body["defaultIssueTypeId"] = _n(body["defaultIssueTypeId"])
         s.issue_type_schemes.append(body)
         s.issue_type_scheme_items[body["id"]] = [_n(i) for i in origin.issue_type_scheme_items[its["id"]]]
-    s.itss = [{**x, "id": _nz(x["id"])} for x in origin.itss]
+    s.itss = [{**x, "id": _n(x["id"], keep_defaults=True)} for x in origin.itss]
     s.itss_items = [
         {
-            "issueTypeScreenSchemeId": _nz(x["issueTypeScreenSchemeId"]),
+            "issueTypeScreenSchemeId": _n(x["issueTypeScreenSchemeId"], keep_defaults=True),
             "issueTypeId": _n(x["issueTypeId"]),
-            "screenSchemeId": _nz(x["screenSchemeId"]),
+            "screenSchemeId": _n(x["screenSchemeId"], keep_defaults=True),
         }
         for x in origin.itss_items
     ]
@@ -338,8 +337,8 @@ def derive_sandbox(origin: Site) -> SandboxSite:
     s.priority_schemes = [
         {
             **o(ps),
-            "id": _nz(ps["id"]),
-            "self": s.url(f"priorityscheme/{_nz(ps['id'])}"),
+            "id": _n(ps["id"], keep_defaults=True),
+            "self": s.url(f"priorityscheme/{_n(ps['id'], keep_defaults=True)}"),
             "_project_ids": [_n(p) for p in ps["_project_ids"]],
         }
         for ps in origin.priority_schemes
@@ -361,7 +360,7 @@ def derive_sandbox(origin: Site) -> SandboxSite:
 
     for ps in origin.permission_schemes:
         body = o(ps)
-        body["id"] = _nz(ps["id"])
+        body["id"] = _n(ps["id"], keep_defaults=True)
         body["self"] = s.url(f"permissionscheme/{body['id']}")
         _scope(body)
         body["permissions"] = [
@@ -420,7 +419,7 @@ def derive_sandbox(origin: Site) -> SandboxSite:
             elif name in keys:
                 mapped[name] = _n(sid)
             else:  # issuetypescreenscheme, permissionscheme, priorityscheme: the defaults keep id 1 / 0
-                mapped[name] = _nz(sid)
+                mapped[name] = _n(sid, keep_defaults=True)
         s.project_schemes[_n(pid)] = mapped
     s.audit_records = o(origin.audit_records)
     s.configuration = o(origin.configuration)
@@ -464,5 +463,5 @@ def counterpart(item_key: str) -> str:
     if kind == "workflow":
         return f"workflow/{_uuid_of(ident)}"
     if kind in _DEFAULT_KEEPS_ID:
-        return f"{kind}/{_nz(ident)}"
+        return f"{kind}/{_n(ident, keep_defaults=True)}"
     return f"{kind}/{_n(ident)}"

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jiradrift.api.baseline import SnapshotEntry
 from jiradrift.handlers.cache import WatchCache
 from jiradrift.handlers.context import OperatorContext
-from jiradrift.snapshot.baseline import SnapshotEntry
 
 
 @dataclass

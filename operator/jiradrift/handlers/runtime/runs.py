@@ -22,6 +22,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from jiradrift.api.baseline import SnapshotEntry
 from jiradrift.handlers.cache import WatchCache
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.objects import read_object
@@ -37,7 +38,6 @@ from jiradrift.handlers.schedule import (
 from jiradrift.handlers.snapshot import run_snapshot
 from jiradrift.kube.client import KubeError
 from jiradrift.redact import redact
-from jiradrift.snapshot.baseline import SnapshotEntry
 
 log = logging.getLogger("jiradrift.handlers")
 RETRY_MARGIN_SECONDS = 0.1  # a retry timer fires this long after the Snapshot's backoff ends

@@ -16,13 +16,13 @@ from typing import Any
 
 import kopf
 
+from jiradrift.api.baseline import SnapshotEntry
 from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.runtime.caches import Caches, cached
 from jiradrift.handlers.runtime.runs import SnapshotRuns
 from jiradrift.handlers.schedule import FINAL
 from jiradrift.handlers.ticker import TenantTicker
-from jiradrift.snapshot.baseline import SnapshotEntry
 
 
 class WatchEvents:
