@@ -25,10 +25,11 @@ class HistoryReason(StrEnum):
 class HistoryError(Exception):
     """A failed history operation: ``reason`` for status and metrics, the message names the fix."""
 
-    def __init__(self, reason: HistoryReason, message: str) -> None:
+    def __init__(self, reason: HistoryReason, message: str, stderr: str = "") -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.stderr = stderr  # git's whole stderr, for deciding; the message carries its tail
 
     @property
     def retryable(self) -> bool:
@@ -88,8 +89,8 @@ def classify(stderr: str, what: str) -> HistoryError:
     """The failure of ``what`` (``git push to ...``) from git's stderr."""
     for pattern, reason, fix in _RULES:
         if pattern.search(stderr):
-            return HistoryError(reason, f"{what} failed: {fix} (git: {_tail(stderr)})")
-    return HistoryError(HistoryReason.GIT_FAILED, f"{what} failed: {_tail(stderr)}")
+            return HistoryError(reason, f"{what} failed: {fix} (git: {_tail(stderr)})", stderr)
+    return HistoryError(HistoryReason.GIT_FAILED, f"{what} failed: {_tail(stderr)}", stderr)
 
 
 def _tail(stderr: str) -> str:

@@ -183,11 +183,13 @@ class GitRepo:
 
     def fetch(self) -> str | None:
         """The branch's tip on the server (also stored as the remote ref), None when it has no such branch."""
-        listing = self.git("ls-remote", "--heads", self.remote.url, self.local_ref).stdout.decode()
-        if not listing.strip():
+        try:
+            self.git("fetch", "--quiet", "--no-tags", self.remote.url, f"+{self.local_ref}:{self.remote_ref}")
+        except HistoryError as exc:
+            if "couldn't find remote ref" not in exc.stderr:
+                raise
             self.git("update-ref", "-d", self.remote_ref)
             return None
-        self.git("fetch", "--quiet", "--no-tags", self.remote.url, f"+{self.local_ref}:{self.remote_ref}")
         return self.rev(self.remote_ref)
 
     def rev(self, ref: str) -> str | None:
@@ -228,14 +230,16 @@ class GitRepo:
         return found
 
     def fast_import(self, stream: bytes) -> None:
-        self.git("fast-import", "--quiet", "--done", input=stream, timeout=600)
+        self.git("fast-import", "--quiet", "--done", "--force", input=stream, timeout=600)  # local scratch ref
 
     def push(self, sha: str) -> None:
         """Push ``sha`` to the branch; never forced: a branch that moved is refused (HistoryReason.RACE)."""
         try:
             self.git("push", "--quiet", self.remote.url, f"{sha}:{self.local_ref}")
         except HistoryError as exc:
-            if re.search(r"\(fetch first\)|\(non-fast-forward\)|stale info|\[rejected\]", exc.message):
+            if exc.reason is HistoryReason.GIT_FAILED and re.search(
+                r"\(fetch first\)|\(non-fast-forward\)|stale info|\[rejected\]", exc.stderr
+            ):
                 raise HistoryError(HistoryReason.RACE, exc.message) from None
             raise
 
