@@ -135,12 +135,14 @@ async def test_unreachable_repository_commits_later_in_order(
     assert snapshots_on(bare) == result.pushed == ["acme-workflows-0", "acme-workflows-1", "acme-workflows-2"]
 
 
+OTHER_HOST = "[example.test]:22 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+
+
 @pytest.mark.parametrize(
     ("creds", "reason", "says"),
     [
         ({"known_hosts": "WRONG"}, HistoryReason.HOST_KEY_MISMATCH, "known_hosts"),
-        ({"known_hosts": "[example.test]:22 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"},
-         HistoryReason.HOST_KEY_UNKNOWN, "never trusted on first use"),
+        ({"known_hosts": OTHER_HOST}, HistoryReason.HOST_KEY_UNKNOWN, "never trusted on first use"),
         ({"ssh_key": "OTHER"}, HistoryReason.PERMISSION_DENIED, "may write"),
     ],
 )  # fmt: skip
