@@ -70,6 +70,9 @@ app.command("accept")(accept_command)
 from jiradrift.cmd.compare import compare_command  # noqa: E402
 
 app.command("compare")(compare_command)
+from jiradrift.cmd.history import history_app  # noqa: E402
+
+app.add_typer(history_app, name="history")
 
 # --- operator (jiradrift.handlers) ----------------------------------------------------------
 from jiradrift.cmd.run import run_command  # noqa: E402

@@ -56,7 +56,12 @@ class Remote:
 
     @property
     def is_ssh(self) -> bool:
-        return not self.url.startswith("https://")
+        return not self.url.startswith("https://") and not self.is_local
+
+    @property
+    def is_local(self) -> bool:
+        """A repository on this machine's file system (the CLI's export; never a tenant's URL)."""
+        return self.url.startswith("/")
 
 
 def remote_host(url: str) -> str:
@@ -84,6 +89,8 @@ def check_remote(remote: Remote, allowlist: HostAllowlist) -> None:
             f"({allowlist}); ask the cluster admin to add it (chart value history.allowedHosts)",
         )
     creds = remote.credentials
+    if remote.is_local:
+        raise HistoryError(HistoryReason.INVALID_SPEC, "spec.history.repository must be an ssh or https URL")
     if remote.is_ssh and not (creds.ssh_key and creds.known_hosts):
         raise HistoryError(
             HistoryReason.INVALID_SPEC,
@@ -131,7 +138,7 @@ class GitRepo:
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_ASKPASS": "/bin/false",
             "SSH_ASKPASS": "/bin/false",
-            "GIT_ALLOW_PROTOCOL": "ssh:https",
+            "GIT_ALLOW_PROTOCOL": "file" if self.remote.is_local else "ssh:https",
             "LC_ALL": "C",
         }
         config: list[tuple[str, str]] = [("credential.helper", ""), ("core.askPass", "/bin/false")]
@@ -148,7 +155,7 @@ class GitRepo:
             ]  # fmt: skip
             env["GIT_SSH_COMMAND"] = shlex.join(ssh)
             env["GIT_SSH_VARIANT"] = "ssh"
-        else:
+        elif not self.remote.is_local:
             basic = base64.b64encode(f"{creds.username}:{creds.token}".encode()).decode()
             config.append(("http.extraHeader", f"Authorization: Basic {basic}"))
             config.append(("http.lowSpeedLimit", "1"))
