@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from jiradrift.history.layout import IndexEntry, encode_segment, item_paths
 from jiradrift.history.message import OPERATOR, CommitMeta, authors, commit_message, jira_person
-from jiradrift.history.plan import bodies_needed, decode_index, encode_index, index_path, moved_keys, plan_type
+from jiradrift.history.plan import (
+    MissingBodies,
+    TypeState,
+    bodies_needed,
+    decode_index,
+    encode_index,
+    index_path,
+    plan_type,
+)
 from jiradrift.history.render import render_yaml
 from jiradrift.model.kinds import Severity
 from jiradrift.model.report import Change, ChangeOp, DriftReport
@@ -56,7 +66,7 @@ def test_a_rename_moves_the_file_and_its_children_and_reads_only_what_changed() 
     other = {"id": "customfield_2", "name": "Other", "custom": True}
     first = plan_type(
         "fields",
-        {},
+        TypeState({}, {}),
         {"field/customfield_1": "f1", "field-context/9": "c1", "field/customfield_2": "o1"},
         {"f1": field_v1, "c1": context, "o1": other},
     )
@@ -69,15 +79,18 @@ def test_a_rename_moves_the_file_and_its_children_and_reads_only_what_changed() 
     assert decode_index(encode_index(first.index.values())) == first.index
     items = {"field/customfield_1": "f2", "field-context/9": "c1", "field/customfield_2": "o1"}
     assert bodies_needed(first.index, items) == {"f2"}
-    assert moved_keys("fields", first.index, items, {"f2": field_v2}) == {"field-context/9"}
-    second = plan_type("fields", first.index, items, {"f2": field_v2, "c1": context})
+    with pytest.raises(MissingBodies) as moved:  # the context did not change, but its path does
+        plan_type("fields", first.state, items, {"f2": field_v2})
+    assert moved.value.digests == {"c1"}
+    second = plan_type("fields", first.state, items, {"f2": field_v2, "c1": context})
     assert second.deletes == ["fields/field-context/Team/Default.yaml", "fields/field/Team.yaml"]
     assert set(second.writes) == {
         "fields/field/Squad.yaml",
         "fields/field-context/Squad/Default.yaml",
         "fields/.index.jsonl",
     }
-    assert plan_type("fields", second.index, items, {}).empty
+    assert plan_type("fields", second.state, items, {}).empty
+    assert TypeState.of("fields", second.index).paths == second.state.paths
 
 
 def test_message_lists_changes_severities_projects_and_trailers() -> None:

@@ -13,7 +13,9 @@ case-insensitive checkout.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,21 +26,21 @@ from jiradrift.snapshot.natural import RULES
 SUFFIX = ".yaml"
 MAX_SEGMENT_BYTES = 150  # well under every file system's 255, with room for " #<id>.yaml"
 #: Characters that are not portable in a file name (Windows, URLs in a forge's UI) or that git treats specially.
-_UNSAFE = set('/\\%:*?"<>|') | {chr(c) for c in range(0x20)} | {"\x7f"}
+_UNSAFE = re.compile(r'[/\\%:*?"<>|\x00-\x1f\x7f]')
 
 
+@functools.lru_cache(maxsize=65536)  # the same names come back every window
 def encode_segment(name: str) -> str:
     """``name`` as one safe path segment: unsafe characters percent-encoded (``/`` is ``%2F``),
     a leading dot or trailing space or dot encoded, an empty name ``%00``, a long one cut with a hash."""
     if not name:
         return "%00"
-    out = "".join(f"%{ord(ch):02X}" if ch in _UNSAFE else ch for ch in name)
+    out = _UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", name)
     if out.startswith("."):
         out = "%2E" + out[1:]
     if out.endswith((" ", ".")):
         out = out[:-1] + f"%{ord(out[-1]):02X}"
-    raw = out.encode()
-    if len(raw) > MAX_SEGMENT_BYTES:
+    if len(out) * 4 > MAX_SEGMENT_BYTES and len(raw := out.encode()) > MAX_SEGMENT_BYTES:
         digest = hashlib.sha256(name.encode()).hexdigest()[:12]
         out = raw[: MAX_SEGMENT_BYTES - 13].decode(errors="ignore") + "~" + digest
     return out
@@ -80,26 +82,23 @@ class IndexEntry:
 def item_paths(type_dir: str, entries: Iterable[IndexEntry]) -> dict[str, str]:
     """Item key -> path (relative to the prefix) for every entry of one snapshot type."""
     by_key = {e.key: e for e in entries}
-
-    def base(entry: IndexEntry) -> str:
-        label = encode_segment(entry.label)
-        parent = by_key.get(entry.parent)
-        if entry.parent and parent is None:
-            return encode_segment("?" + entry.parent.partition("/")[2]) + "/" + label
-        return f"{encode_segment(parent.label)}/{label}" if parent is not None else label
-
     stems: dict[str, str] = {}
-    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for entry in by_key.values():
-        kind = entry.key.partition("/")[0]
-        stem = f"{encode_segment(kind)}/{base(entry)}"
-        stems[entry.key] = stem
-        groups[(kind, stem.casefold())].append(entry.key)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for key, entry in by_key.items():
+        kind = key.partition("/")[0]
+        label = encode_segment(entry.label)
+        if entry.parent:
+            parent = by_key.get(entry.parent)
+            above = parent.label if parent is not None else "?" + entry.parent.partition("/")[2]
+            label = f"{encode_segment(above)}/{label}"
+        stem = f"{encode_segment(kind)}/{label}"
+        stems[key] = stem
+        groups[stem.casefold()].append(key)
     paths: dict[str, str] = {}
     for keys in groups.values():
-        for key in keys:
-            stem = stems[key]
-            if len(keys) > 1:  # same name twice (or differing only by case): each gets its id
-                stem += " #" + encode_segment(key.partition("/")[2])
-            paths[key] = f"{type_dir}/{stem}{SUFFIX}"
+        if len(keys) == 1:
+            paths[keys[0]] = f"{type_dir}/{stems[keys[0]]}{SUFFIX}"
+            continue
+        for key in keys:  # the same name twice (or differing only by case): each gets its id
+            paths[key] = f"{type_dir}/{stems[key]} #{encode_segment(key.partition('/')[2])}{SUFFIX}"
     return paths

@@ -56,76 +56,73 @@ def bodies_needed(previous: Mapping[str, IndexEntry], items: Mapping[str, str]) 
 
 
 @dataclass
+class TypeState:
+    """What the branch holds for one type: its index, and the path of every item."""
+
+    index: Mapping[str, IndexEntry]
+    paths: dict[str, str]
+
+    @classmethod
+    def of(cls, type_dir: str, index: Mapping[str, IndexEntry]) -> TypeState:
+        return cls(index, item_paths(type_dir, index.values()))
+
+
+class MissingBodies(KeyError):
+    """Unchanged items moved (a parent renamed, a namesake came or went): read these bodies, then plan again."""
+
+    def __init__(self, digests: set[str]) -> None:
+        super().__init__(f"{len(digests)} moved item(s) need their bodies")
+        self.digests = digests
+
+
+@dataclass
 class TypePlan:
     writes: dict[str, bytes] = field(default_factory=dict)
     deletes: list[str] = field(default_factory=list)
-    index: dict[str, IndexEntry] = field(default_factory=dict)
+    state: TypeState = field(default_factory=lambda: TypeState({}, {}))
+
+    @property
+    def index(self) -> Mapping[str, IndexEntry]:
+        return self.state.index
 
     @property
     def empty(self) -> bool:
         return not self.writes and not self.deletes
 
 
-def plan_type(
-    type_dir: str,
-    previous: Mapping[str, IndexEntry],
-    items: Mapping[str, str],
-    bodies: Mapping[str, Any],
-    rendered: Mapping[str, bytes] | None = None,
-) -> TypePlan:
+def plan_type(type_dir: str, previous: TypeState, items: Mapping[str, str], bodies: Mapping[str, Any]) -> TypePlan:
     """The file operations that take ``type_dir`` from ``previous`` to the snapshot ``items``.
 
-    ``bodies``: digest -> parsed body, for at least :func:`bodies_needed`. ``rendered``: digest ->
-    YAML already rendered (optional; a re-read body renders the same bytes). KeyError names a body
-    that is missing.
+    ``bodies``: digest -> parsed body, for at least :func:`bodies_needed`. Raises
+    :class:`MissingBodies` naming the unchanged bodies it needs too (items whose path moved).
     """
+    old_index = previous.index
     index: dict[str, IndexEntry] = {}
     for key, digest in items.items():
-        old = previous.get(key)
+        old = old_index.get(key)
         if old is not None and old.digest == digest:
             index[key] = old
-        else:
-            if digest not in bodies:
-                raise KeyError(f"the body of {key} ({digest[:12]}) was not read")
+        elif digest in bodies:
             index[key] = IndexEntry.of(key, digest, bodies[digest])
-    old_paths = item_paths(type_dir, previous.values())
+        else:
+            raise KeyError(f"the body of {key} ({digest[:12]}) was not read")
     new_paths = item_paths(type_dir, index.values())
-    plan = TypePlan(index=index)
+    old_paths = previous.paths
+    plan = TypePlan(state=TypeState(index, new_paths))
+    missing: set[str] = set()
     for key, path in new_paths.items():
         entry = index[key]
-        old = previous.get(key)
+        old = old_index.get(key)
         if old is not None and old.digest == entry.digest and old_paths.get(key) == path:
             continue
-        if rendered is not None and entry.digest in rendered:
-            plan.writes[path] = rendered[entry.digest]
-        elif entry.digest in bodies:
+        if entry.digest in bodies:
             plan.writes[path] = render_yaml(bodies[entry.digest])
-        else:  # unchanged content that moved (its parent was renamed, a namesake came or went)
-            raise KeyError(f"the body of {key} ({entry.digest[:12]}) was not read")
+        else:
+            missing.add(entry.digest)
+    if missing:
+        raise MissingBodies(missing)
     kept = set(new_paths.values())
     plan.deletes = sorted({p for p in old_paths.values() if p not in kept})
-    if plan.writes or plan.deletes or index.keys() != previous.keys():
+    if plan.writes or plan.deletes or index.keys() != old_index.keys():
         plan.writes[index_path(type_dir)] = encode_index(index.values())
     return plan
-
-
-def moved_keys(
-    type_dir: str, previous: Mapping[str, IndexEntry], items: Mapping[str, str], bodies: Mapping[str, Any]
-) -> set[str]:
-    """Unchanged items whose path changes (a parent renamed, a namesake added or removed): their
-    bodies must be read too. Call after reading :func:`bodies_needed`; read these, then plan."""
-    index = {
-        key: (
-            previous[key]
-            if key in previous and previous[key].digest == digest
-            else IndexEntry.of(key, digest, bodies[digest])
-        )
-        for key, digest in items.items()
-    }
-    old_paths = item_paths(type_dir, previous.values())
-    new_paths = item_paths(type_dir, index.values())
-    return {
-        key
-        for key, path in new_paths.items()
-        if key in previous and previous[key].digest == items[key] and old_paths.get(key) != path
-    }

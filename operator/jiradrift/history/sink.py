@@ -21,14 +21,13 @@ not write (no trailer) is never built upon or rewritten; the call fails with ``B
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from jiradrift.history.errors import HistoryError, HistoryReason
 from jiradrift.history.gitcli import CommitInfo, GitRepo
-from jiradrift.history.layout import IndexEntry
 from jiradrift.history.message import (
     OPERATOR,
     TRAILER_SNAPSHOT,
@@ -37,7 +36,7 @@ from jiradrift.history.message import (
     Person,
     commit_message,
 )
-from jiradrift.history.plan import bodies_needed, decode_index, index_path, moved_keys, plan_type
+from jiradrift.history.plan import MissingBodies, TypeState, bodies_needed, decode_index, index_path, plan_type
 from jiradrift.model.report import DriftReport
 
 MAX_RACES = 5  # pushes refused because the branch moved, before giving up for this call
@@ -167,26 +166,27 @@ class HistorySink:
         """A fast-import stream of one commit per candidate that changes files, on top of ``tip``."""
         ref = self.repo.local_ref
         out = [b"reset " + ref.encode() + b"\n" + (b"from " + tip.encode() + b"\n" if tip else b"") + b"\n"]
-        indexes: dict[str, Mapping[str, IndexEntry]] = {}
+        states: dict[str, TypeState] = {}
         made: list[str] = []
         for candidate in todo:
             type_dir = self._dir(candidate.type)
-            if type_dir not in indexes:
+            if type_dir not in states:
                 raw = await self._git(self.repo.read_file, tip, index_path(type_dir))
                 try:
-                    indexes[type_dir] = decode_index(raw) if raw else {}
+                    states[type_dir] = TypeState.of(type_dir, decode_index(raw) if raw else {})
                 except ValueError as exc:
                     raise HistoryError(
                         HistoryReason.NOT_OURS, f"{index_path(type_dir)} on the branch is not jiradrift's: {exc}"
                     ) from None
-            previous = indexes[type_dir]
+            previous = states[type_dir]
             content = await source.content(candidate)
-            bodies = await source.bodies(bodies_needed(previous, content.items))
-            moved = moved_keys(type_dir, previous, content.items, bodies)
-            if moved:
-                bodies.update(await source.bodies({content.items[k] for k in moved}))
-            plan = plan_type(type_dir, previous, content.items, bodies)
-            indexes[type_dir] = plan.index
+            bodies = await source.bodies(bodies_needed(previous.index, content.items))
+            try:
+                plan = plan_type(type_dir, previous, content.items, bodies)
+            except MissingBodies as moved:
+                bodies.update(await source.bodies(moved.digests))
+                plan = plan_type(type_dir, previous, content.items, bodies)
+            states[type_dir] = plan.state
             if plan.empty:
                 continue
             out.append(self._commit(ref, candidate, content, plan.writes, plan.deletes))
