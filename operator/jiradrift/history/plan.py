@@ -30,24 +30,29 @@ def index_path(type_dir: str) -> str:
     return f"{type_dir}/{INDEX_NAME}"
 
 
-def encode_index(entries: Iterable[IndexEntry]) -> bytes:
-    """One JSON row per line, sorted by item key: a window's change is a few changed lines."""
+def encode_index(entries: Iterable[IndexEntry], paths: Mapping[str, str]) -> bytes:
+    """One JSON row per line, sorted by item key (a window's change is a few changed lines): the item
+    key, its digest, name, parent and path (so the next window need not compute every path again)."""
     rows = sorted(entries, key=lambda e: e.key)
-    return b"".join(orjson.dumps(e.to_row()) + b"\n" for e in rows)
+    return b"".join(orjson.dumps([*e.to_row(), paths.get(e.key, "")]) + b"\n" for e in rows)
 
 
-def decode_index(raw: bytes) -> dict[str, IndexEntry]:
-    """The index file's entries by item key; ValueError naming the line when one is not a row."""
-    out: dict[str, IndexEntry] = {}
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = IndexEntry.from_row(orjson.loads(line))
-        except (orjson.JSONDecodeError, ValueError) as exc:
-            raise ValueError(f"{INDEX_NAME} line {number}: {exc}") from None
-        out[entry.key] = entry
-    return out
+def decode_index(raw: bytes) -> TypeState:
+    """The index file as a :class:`TypeState`; ValueError when it is not one this module wrote."""
+    lines = [line for line in raw.splitlines() if line.strip()]
+    try:
+        rows = orjson.loads(b"[" + b",".join(lines) + b"]")
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"{INDEX_NAME} is not one JSON row per line: {exc}") from None
+    index: dict[str, IndexEntry] = {}
+    paths: dict[str, str] = {}
+    for number, row in enumerate(rows, start=1):
+        if not (isinstance(row, list) and len(row) == 5 and all(type(v) is str for v in row)):
+            raise ValueError(f"{INDEX_NAME} line {number}: not an index row")
+        key, digest, label, parent, path = row
+        index[key] = IndexEntry(key, digest, label, parent)
+        paths[key] = path
+    return TypeState(index, paths)
 
 
 def bodies_needed(previous: Mapping[str, IndexEntry], items: Mapping[str, str]) -> set[str]:
@@ -65,6 +70,15 @@ class TypeState:
     @classmethod
     def of(cls, type_dir: str, index: Mapping[str, IndexEntry]) -> TypeState:
         return cls(index, item_paths(type_dir, index.values()))
+
+    def same_places(self, index: Mapping[str, IndexEntry]) -> bool:
+        """Whether every item of ``index`` keeps its path: the same items, none renamed or re-parented."""
+        if index.keys() != self.index.keys():
+            return False
+        return all(
+            (old := self.index[k]) is new or (old.label == new.label and old.parent == new.parent)
+            for k, new in index.items()
+        )
 
 
 class MissingBodies(KeyError):
@@ -106,8 +120,8 @@ def plan_type(type_dir: str, previous: TypeState, items: Mapping[str, str], bodi
             index[key] = IndexEntry.of(key, digest, bodies[digest])
         else:
             raise KeyError(f"the body of {key} ({digest[:12]}) was not read")
-    new_paths = item_paths(type_dir, index.values())
     old_paths = previous.paths
+    new_paths = old_paths if previous.same_places(index) else item_paths(type_dir, index.values())
     plan = TypePlan(state=TypeState(index, new_paths))
     missing: set[str] = set()
     for key, path in new_paths.items():
@@ -124,5 +138,5 @@ def plan_type(type_dir: str, previous: TypeState, items: Mapping[str, str], bodi
     kept = set(new_paths.values())
     plan.deletes = sorted({p for p in old_paths.values() if p not in kept})
     if plan.writes or plan.deletes or index.keys() != old_index.keys():
-        plan.writes[index_path(type_dir)] = encode_index(index.values())
+        plan.writes[index_path(type_dir)] = encode_index(index.values(), new_paths)
     return plan

@@ -173,7 +173,7 @@ class HistorySink:
             if type_dir not in states:
                 raw = await self._git(self.repo.read_file, tip, index_path(type_dir))
                 try:
-                    states[type_dir] = TypeState.of(type_dir, decode_index(raw) if raw else {})
+                    states[type_dir] = decode_index(raw) if raw else TypeState({}, {})
                 except ValueError as exc:
                     raise HistoryError(
                         HistoryReason.NOT_OURS, f"{index_path(type_dir)} on the branch is not jiradrift's: {exc}"
