@@ -221,6 +221,29 @@ class GitRepo:
         )
         return done.stdout if done.returncode == 0 else None
 
+    def read_dir(self, rev: str | None, directory: str) -> dict[str, bytes]:
+        """Path -> content of the files directly in ``directory`` at ``rev`` (two git calls in all)."""
+        if rev is None:
+            return {}
+        listing = self.git("ls-tree", "-z", rev, "--", directory + "/").stdout.split(b"\0")
+        blobs = []
+        for row in listing:
+            meta, _, raw_path = row.partition(b"\t")
+            parts = meta.split()
+            if len(parts) == 3 and parts[1] == b"blob":
+                blobs.append((parts[2].decode(), raw_path.decode()))
+        if not blobs:
+            return {}
+        out = self.git("cat-file", "--batch", input=b"".join(oid.encode() + b"\n" for oid, _ in blobs)).stdout
+        found: dict[str, bytes] = {}
+        at = 0
+        for _, name in blobs:
+            header_end = out.index(b"\n", at)
+            size = int(out[at:header_end].split()[2])
+            found[name] = out[header_end + 1 : header_end + 1 + size]
+            at = header_end + 1 + size + 1
+        return found
+
     def history(self, rev: str | None, trailers: tuple[str, ...]) -> list[CommitInfo]:
         """Commits reachable from ``rev``, newest first, with the values of ``trailers``."""
         if rev is None:

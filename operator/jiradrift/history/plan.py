@@ -14,6 +14,7 @@ children); a name shared by two objects gives each its id; the index is rewritte
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,32 +24,52 @@ import orjson
 from jiradrift.history.layout import IndexEntry, item_paths
 from jiradrift.history.render import render_yaml
 
-INDEX_NAME = ".index.jsonl"
+INDEX_DIR = ".index"
+SHARDS = 64  # a window rewrites the few index shards its changes fall in, not a 10k-row file
 
 
-def index_path(type_dir: str) -> str:
-    return f"{type_dir}/{INDEX_NAME}"
+def index_dir(type_dir: str) -> str:
+    return f"{type_dir}/{INDEX_DIR}"
 
 
-def encode_index(entries: Iterable[IndexEntry], paths: Mapping[str, str]) -> bytes:
-    """One JSON row per line, sorted by item key (a window's change is a few changed lines): the item
-    key, its digest, name, parent and path (so the next window need not compute every path again)."""
-    rows = sorted(entries, key=lambda e: e.key)
-    return b"".join(orjson.dumps([*e.to_row(), paths.get(e.key, "")]) + b"\n" for e in rows)
+def shard_of(key: str) -> int:
+    return hashlib.sha256(key.encode()).digest()[0] % SHARDS
 
 
-def decode_index(raw: bytes) -> TypeState:
-    """The index file as a :class:`TypeState`; ValueError when it is not one this module wrote."""
-    lines = [line for line in raw.splitlines() if line.strip()]
+def shard_path(type_dir: str, shard: int) -> str:
+    return f"{index_dir(type_dir)}/{shard:02x}.jsonl"
+
+
+def encode_index(
+    type_dir: str, entries: Iterable[IndexEntry], paths: Mapping[str, str], shards: set[int] | None = None
+) -> dict[str, bytes]:
+    """Shard path -> its rows (one JSON row per line, sorted by item key: the item key, its digest,
+    name, parent and path), for ``shards`` (default: every shard with an entry). An empty shard is b""."""
+    rows: dict[int, list[IndexEntry]] = {s: [] for s in shards or ()}
+    for entry in entries:
+        shard = shard_of(entry.key)
+        if shards is None or shard in shards:
+            rows.setdefault(shard, []).append(entry)
+    return {
+        shard_path(type_dir, shard): b"".join(
+            orjson.dumps([*e.to_row(), paths.get(e.key, "")]) + b"\n" for e in sorted(found, key=lambda e: e.key)
+        )
+        for shard, found in rows.items()
+    }
+
+
+def decode_index(shards: Iterable[bytes]) -> TypeState:
+    """The index shards as a :class:`TypeState`; ValueError when they are not ones this module wrote."""
+    lines = [line for raw in shards for line in raw.splitlines() if line.strip()]
     try:
         rows = orjson.loads(b"[" + b",".join(lines) + b"]")
     except orjson.JSONDecodeError as exc:
-        raise ValueError(f"{INDEX_NAME} is not one JSON row per line: {exc}") from None
+        raise ValueError(f"{INDEX_DIR} is not one JSON row per line: {exc}") from None
     index: dict[str, IndexEntry] = {}
     paths: dict[str, str] = {}
     for number, row in enumerate(rows, start=1):
         if not (isinstance(row, list) and len(row) == 5 and all(type(v) is str for v in row)):
-            raise ValueError(f"{INDEX_NAME} line {number}: not an index row")
+            raise ValueError(f"{INDEX_DIR} row {number}: not an index row")
         key, digest, label, parent, path = row
         index[key] = IndexEntry(key, digest, label, parent)
         paths[key] = path
@@ -136,7 +157,13 @@ def plan_type(type_dir: str, previous: TypeState, items: Mapping[str, str], bodi
     if missing:
         raise MissingBodies(missing)
     kept = set(new_paths.values())
-    plan.deletes = sorted({p for p in old_paths.values() if p not in kept})
-    if plan.writes or plan.deletes or index.keys() != old_index.keys():
-        plan.writes[index_path(type_dir)] = encode_index(index.values(), new_paths)
+    deletes = {p for p in old_paths.values() if p not in kept}
+    touched = {shard_of(k) for k in old_index.keys() - index.keys()}
+    touched |= {shard_of(k) for k, e in index.items() if old_index.get(k) != e or old_paths.get(k) != new_paths.get(k)}
+    for path, rows in encode_index(type_dir, index.values(), new_paths, touched).items():
+        if rows:
+            plan.writes[path] = rows
+        elif previous.index:
+            deletes.add(path)
+    plan.deletes = sorted(deletes)
     return plan

@@ -36,7 +36,7 @@ from jiradrift.history.message import (
     Person,
     commit_message,
 )
-from jiradrift.history.plan import MissingBodies, TypeState, bodies_needed, decode_index, index_path, plan_type
+from jiradrift.history.plan import MissingBodies, TypeState, bodies_needed, decode_index, index_dir, plan_type
 from jiradrift.model.report import DriftReport
 
 MAX_RACES = 5  # pushes refused because the branch moved, before giving up for this call
@@ -141,6 +141,7 @@ class HistorySink:
                     continue  # someone (another replica) pushed: fetch and rebuild on the new tip
                 raise
             await self._git(self.repo.set_ref, self.repo.remote_ref, sha)
+            await self._git(self.repo.gc)  # the local mirror: packs when git's own thresholds say so
             return PublishResult(sha, made, skipped + [c.snapshot for c in todo if c.snapshot not in made], 0)
         raise HistoryError(
             HistoryReason.RACE,
@@ -171,12 +172,12 @@ class HistorySink:
         for candidate in todo:
             type_dir = self._dir(candidate.type)
             if type_dir not in states:
-                raw = await self._git(self.repo.read_file, tip, index_path(type_dir))
+                shards = await self._git(self.repo.read_dir, tip, index_dir(type_dir))
                 try:
-                    states[type_dir] = decode_index(raw) if raw else TypeState({}, {})
+                    states[type_dir] = decode_index(shards.values())
                 except ValueError as exc:
                     raise HistoryError(
-                        HistoryReason.NOT_OURS, f"{index_path(type_dir)} on the branch is not jiradrift's: {exc}"
+                        HistoryReason.NOT_OURS, f"{index_dir(type_dir)} on the branch is not jiradrift's: {exc}"
                     ) from None
             previous = states[type_dir]
             content = await source.content(candidate)
