@@ -17,4 +17,4 @@ class HistorySettings:
 
     hosts: HostAllowlist = field(default_factory=lambda: HostAllowlist(()))
     workdir: Path = Path("/tmp/jiradrift-history")
-    timeout_seconds: float = 300.0
+    timeout_seconds: float = 120.0
