@@ -25,7 +25,7 @@ from jiradrift.history.layout import IndexEntry, item_paths
 from jiradrift.history.render import render_yaml
 
 INDEX_DIR = ".index"
-SHARDS = 64  # a window rewrites the few index shards its changes fall in, not a 10k-row file
+SHARDS = 256  # a window rewrites the few index shards its changes fall in, not a 10k-row file
 
 
 def index_dir(type_dir: str) -> str:
