@@ -177,7 +177,8 @@ def run_command(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--notification-hosts") from None
     try:
-        history_allowlist = HostAllowlist.parse(history_hosts)
+        # Empty (the default) is allowed here, unlike the other allowlists: it refuses every spec.history.
+        history_allowlist = HostAllowlist.parse(history_hosts) if history_hosts.strip() else HostAllowlist(())
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--history-hosts") from None
     if readiness:
