@@ -820,6 +820,12 @@ class SiteComparisonSpec(Resource):
         le=100000,
         description="A medium difference affecting this many projects counts as high (0: off).",
     )
+    notify: bool = Field(
+        default=True,
+        description="Send the left JiraTenant's spec.notifications destinations a message when InSync changes "
+        "(in sync to different and back), with the counts, the first differences and the projects they affect; "
+        "false: no messages.",
+    )
 
 
 class ComparisonDifference(Resource):
@@ -863,6 +869,12 @@ class SiteComparisonStatus(Resource):
         description="The first differences; all of them with jiradrift compare NS/LEFT NS/RIGHT.",
     )
     message: str | None = Field(default=None, max_length=4096, description="One line: the result or what went wrong.")
+    notifications: list[NotificationDelivery] | None = Field(
+        default=None,
+        max_length=MAX_NOTIFICATION_DESTINATIONS,
+        description="Delivery of the last InSync change to each of the left tenant's destinations.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["destination"]},
+    )
 
 
 class SiteComparison(Resource):
