@@ -94,6 +94,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "compare_command",
         "Compare two sites' stored configuration by natural key (no Jira request).",
     ),
+    "comparison-report": LazyCommand(
+        "jiradrift.cmd.comparison_report",
+        "comparison_report_command",
+        "Print the full report a SiteComparison keeps in its left tenant's store (JSON).",
+    ),
     # --- operator (jiradrift.handlers) and tokens (jiradrift.tokens) -------------------------------
     "run": LazyCommand(
         "jiradrift.cmd.run",

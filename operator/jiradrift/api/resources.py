@@ -847,6 +847,15 @@ class ComparisonCounts(Resource):
     low: int = Field(default=0, ge=0, description="Low-severity differences.")
 
 
+class ComparisonReport(Resource):
+    """Where the full comparison report is kept (what jiradrift compare -o json gives)."""
+
+    store: str = Field(max_length=1024, description="The left tenant's store that keeps it.")
+    key: str = Field(max_length=253, description="Its key in that store (read it with jiradrift comparison-report).")
+    digest: str = Field(max_length=80, description="sha256:<hex> of the report's JSON.")
+    bytes: int = Field(ge=0, description="Size of the report's JSON in bytes (compressed in the store).")
+
+
 class SiteComparisonStatus(Resource):
     """What the last comparison found."""
 
@@ -869,6 +878,9 @@ class SiteComparisonStatus(Resource):
         description="The first differences; all of them with jiradrift compare NS/LEFT NS/RIGHT.",
     )
     message: str | None = Field(default=None, max_length=4096, description="One line: the result or what went wrong.")
+    report: ComparisonReport | None = Field(
+        default=None, description="The full report of the last comparison, in the left tenant's store."
+    )
     notifications: list[NotificationDelivery] | None = Field(
         default=None,
         max_length=MAX_NOTIFICATION_DESTINATIONS,

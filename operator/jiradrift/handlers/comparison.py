@@ -31,16 +31,19 @@ from jiradrift.api.resources import (
     ChangeAffects,
     ComparisonCounts,
     ComparisonDifference,
+    ComparisonReport,
     JiraTenantSpec,
     SiteComparisonSpec,
 )
 from jiradrift.compare.comparison import Comparison, Pin, annotate_comparison, compare_sites
 from jiradrift.compare.mapping import ValueMappings
+from jiradrift.compare.report import ReportStore, keep_report, report_name
 from jiradrift.compare.sides import Side, read_snapshots
 from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.objects import patch_status
 from jiradrift.kube.client import KubeError, resource_path
+from jiradrift.model.store_errors import StoreError
 from jiradrift.notify import pending_deliveries, records_json
 from jiradrift.notify.comparison import highest_of, in_sync_condition
 from jiradrift.redact import clip
@@ -134,6 +137,30 @@ async def announcements(
     except ValidationError:
         destinations = []  # the tenant's own status says what is wrong with it
     return records_json(pending_deliveries(destinations, severity or "low"))
+
+
+async def _keep(
+    store: object, namespace: str, name: str, result: Comparison, meta: dict[str, Any]
+) -> tuple[dict[str, Any] | None, str]:
+    """The full report written to the left tenant's store (owned by the comparison: deleted with it),
+    or None and why not."""
+    if not isinstance(store, ReportStore):
+        return None, f"the left tenant's store ({type(store).__name__}) cannot keep reports"
+    owner = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SiteComparison",
+        "name": name,
+        "uid": str(meta.get("uid") or ""),
+    }
+    job = functools.partial(result.to_dict)
+    report = await asyncio.get_running_loop().run_in_executor(None, job)
+    try:
+        kept = await keep_report(store, report_name(namespace, name), report, owner)
+    except StoreError as exc:
+        log.warning("SiteComparison %s/%s: the report is not kept: %s", namespace, name, exc)
+        return None, str(exc)
+    ref = ComparisonReport(store=kept.store, key=kept.key, digest=kept.digest, bytes=kept.bytes)
+    return ref.model_dump(by_alias=True), ""
 
 
 def register_comparisons(registry: kopf.OperatorRegistry, ctx: OperatorContext) -> None:
@@ -236,6 +263,9 @@ async def _reconcile(
     job = functools.partial(compare, a, b, spec)
     result = await asyncio.get_running_loop().run_in_executor(None, job)
     status = status_of(result, a, b, conditions, generation)
+    status["report"], why = await _keep(left_store, namespace, name, result, meta)
+    if status["report"] is None:
+        status["message"] = clip(f"{status['message']}; the full report is not kept: {why}", 4096)
     pending = await announcements(ctx, namespace, spec, body.get("status") or {}, status)
     if pending is not None:
         status["notifications"] = pending  # replaces the records of the previous change
