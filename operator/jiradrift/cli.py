@@ -97,7 +97,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "comparison-report": LazyCommand(
         "jiradrift.cmd.comparison_report",
         "comparison_report_command",
-        "Print the full report a SiteComparison keeps in its left tenant's store (JSON).",
+        "Print the full report of a SiteComparison's last comparison (JSON, as jiradrift compare -o json).",
     ),
     # --- operator (jiradrift.handlers) and tokens (jiradrift.tokens) -------------------------------
     "run": LazyCommand(
