@@ -99,6 +99,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "comparison_report_command",
         "Print the full report of a SiteComparison's last comparison (JSON, as jiradrift compare -o json).",
     ),
+    "history": LazyCommand(
+        "jiradrift.cmd.history",
+        "history_app",
+        "Configuration history in git: one commit per changed snapshot.",
+    ),
     # --- operator (jiradrift.handlers) and tokens (jiradrift.tokens) -------------------------------
     "run": LazyCommand(
         "jiradrift.cmd.run",
