@@ -94,6 +94,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "compare_command",
         "Compare two sites' stored configuration by natural key (no Jira request).",
     ),
+    "comparison-report": LazyCommand(
+        "jiradrift.cmd.comparison_report",
+        "comparison_report_command",
+        "Print the full report of a SiteComparison's last comparison (JSON, as jiradrift compare -o json).",
+    ),
     "history": LazyCommand(
         "jiradrift.cmd.history",
         "history_app",

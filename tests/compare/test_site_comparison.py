@@ -17,8 +17,10 @@ from kubernetes import client as k8s
 from tests.compare.conftest import CapturedSite
 from tests.compare.test_compare_cluster import put_site
 from tests.operator.kube import get
+from typer.testing import CliRunner
 
 from jiradrift.api.resources import GROUP, VERSION
+from jiradrift.cli import app
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
 from jiradrift.kube.client import Kube
@@ -100,6 +102,16 @@ def test_an_operator_keeps_a_comparison_up_to_date(
         assert sum(status["differences"][s] for s in ("high", "medium", "low")) == len(expected)
         assert 0 < len(status["first"]) <= 10 and status["observedGeneration"] == 1
         assert {(d["op"], d["key"]) for d in status["first"]} <= {(d.op, f"{d.kind}/{d.key}") for d in expected}
+        # The full report is in the left tenant's store, named by status.report and read back by the CLI.
+        ref = status["report"]
+        assert ref["store"] == f"secrets of namespace {ns}" and ref["digest"].startswith("sha256:"), ref
+        printed = CliRunner().invoke(
+            app, ["comparison-report", f"{ns}/prod-vs-sandbox", "--kubeconfig", str(control_plane.kubeconfig)]
+        )
+        assert printed.exit_code == 0, printed.output
+        report = json.loads(printed.stdout)
+        assert len(report["changes"]) == status["differences"]["total"] and report["in_sync"] is False
+        assert {(c["op"], c["key"]) for c in report["changes"]} == {(d.op, f"{d.kind}/{d.key}") for d in expected}
         table = control_plane.kubectl("get", "sitecomparisons", "-n", ns).stdout
         header = table.splitlines()[0].split()
         assert header[:6] == ["NAME", "INSYNC", "DIFFERENCES", "HIGH", "LEFT", "RIGHT"], table
@@ -138,3 +150,14 @@ def test_an_operator_keeps_a_comparison_up_to_date(
         )
         assert status["differences"]["total"] == 0 and status["first"] == []
         assert all(sid.endswith("-w10") for sid in status["rightSnapshots"])
+        # The report kept before is replaced by the new comparison's.
+        printed = CliRunner().invoke(
+            app, ["comparison-report", f"{ns}/prod-vs-sandbox", "--kubeconfig", str(control_plane.kubeconfig)]
+        )
+        assert printed.exit_code == 0, printed.output
+        assert json.loads(printed.stdout)["in_sync"] is True and json.loads(printed.stdout)["changes"] == []
+        assert status["report"]["key"] == ref["key"] and status["report"]["digest"] != ref["digest"]
+        missing = CliRunner().invoke(
+            app, ["comparison-report", f"{ns}/no-such", "--kubeconfig", str(control_plane.kubeconfig)]
+        )
+        assert missing.exit_code == 2 and f"SiteComparison {ns}/no-such does not exist" in missing.output

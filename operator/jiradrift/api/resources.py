@@ -895,6 +895,12 @@ class SiteComparisonSpec(Resource):
         le=100000,
         description="A medium difference affecting this many projects counts as high (0: off).",
     )
+    notify: bool = Field(
+        default=True,
+        description="Send the left JiraTenant's spec.notifications destinations a message when InSync changes "
+        "(in sync to different and back), with the counts, the first differences and the projects they affect; "
+        "false: no messages.",
+    )
 
 
 class ComparisonDifference(Resource):
@@ -914,6 +920,15 @@ class ComparisonCounts(Resource):
     high: int = Field(default=0, ge=0, description="High-severity differences.")
     medium: int = Field(default=0, ge=0, description="Medium-severity differences.")
     low: int = Field(default=0, ge=0, description="Low-severity differences.")
+
+
+class ComparisonReport(Resource):
+    """Where the full comparison report is kept (what jiradrift compare -o json gives)."""
+
+    store: str = Field(max_length=1024, description="The left tenant's store that keeps it.")
+    key: str = Field(max_length=253, description="Its key in that store (read it with jiradrift comparison-report).")
+    digest: str = Field(max_length=80, description="sha256:<hex> of the report's JSON.")
+    bytes: int = Field(ge=0, description="Size of the report's JSON in bytes (compressed in the store).")
 
 
 class SiteComparisonStatus(Resource):
@@ -938,6 +953,15 @@ class SiteComparisonStatus(Resource):
         description="The first differences; all of them with jiradrift compare NS/LEFT NS/RIGHT.",
     )
     message: str | None = Field(default=None, max_length=4096, description="One line: the result or what went wrong.")
+    report: ComparisonReport | None = Field(
+        default=None, description="The full report of the last comparison, in the left tenant's store."
+    )
+    notifications: list[NotificationDelivery] | None = Field(
+        default=None,
+        max_length=MAX_NOTIFICATION_DESTINATIONS,
+        description="Delivery of the last InSync change to each of the left tenant's destinations.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["destination"]},
+    )
 
 
 class SiteComparison(Resource):

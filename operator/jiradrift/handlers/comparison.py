@@ -31,15 +31,21 @@ from jiradrift.api.resources import (
     ChangeAffects,
     ComparisonCounts,
     ComparisonDifference,
+    ComparisonReport,
+    JiraTenantSpec,
     SiteComparisonSpec,
 )
 from jiradrift.compare.comparison import Comparison, Pin, annotate_comparison, compare_sites
 from jiradrift.compare.mapping import ValueMappings
+from jiradrift.compare.report import ReportStore, keep_report, report_name
 from jiradrift.compare.sides import Side, read_snapshots
 from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.objects import patch_status
-from jiradrift.kube.client import KubeError
+from jiradrift.kube.client import KubeError, resource_path
+from jiradrift.model.store_errors import StoreError
+from jiradrift.notify import pending_deliveries, records_json
+from jiradrift.notify.comparison import highest_of, in_sync_condition
 from jiradrift.redact import clip
 from jiradrift.snapshot.blast import ReachRule, newest_infos
 from jiradrift.snapshot.natural import NaturalIndex
@@ -106,6 +112,55 @@ def status_of(result: Comparison, left: Side, right: Side, conditions: Any, gene
         "first": first,
         "message": clip(message, 4096),
     }
+
+
+async def announcements(
+    ctx: OperatorContext, namespace: str, spec: SiteComparisonSpec, before: dict[str, Any], after: dict[str, Any]
+) -> list[dict[str, Any]] | None:
+    """Pending deliveries to the left tenant's destinations when InSync changed (None when it did not).
+
+    A first comparison that finds the sites in sync says nothing; one that finds them different does.
+    A change to different reaches the destinations whose ``minSeverity`` the differences reach; the
+    change back to in sync reaches those the differences had reached."""
+    was, now = in_sync_condition(before).get("status"), in_sync_condition(after).get("status")
+    if (
+        not spec.notify
+        or was == now
+        or now not in ("True", "False")
+        or (was not in ("True", "False") and now == "True")
+    ):
+        return None
+    severity = highest_of(after.get("differences") if now == "False" else before.get("differences"))
+    tenant = await ctx.kube.get_or_none(resource_path(GROUP, VERSION, "jiratenants", namespace, spec.left.name))
+    try:
+        destinations = JiraTenantSpec.model_validate(tenant["spec"]).notifications if tenant else []
+    except ValidationError:
+        destinations = []  # the tenant's own status says what is wrong with it
+    return records_json(pending_deliveries(destinations, severity or "low"))
+
+
+async def _keep(
+    store: object, namespace: str, name: str, result: Comparison, meta: dict[str, Any]
+) -> tuple[dict[str, Any] | None, str]:
+    """The full report written to the left tenant's store (owned by the comparison: deleted with it),
+    or None and why not."""
+    if not isinstance(store, ReportStore):
+        return None, f"the left tenant's store ({type(store).__name__}) cannot keep reports"
+    owner = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "SiteComparison",
+        "name": name,
+        "uid": str(meta.get("uid") or ""),
+    }
+    job = functools.partial(result.to_dict)
+    report = await asyncio.get_running_loop().run_in_executor(None, job)
+    try:
+        kept = await keep_report(store, report_name(namespace, name), report, owner)
+    except StoreError as exc:
+        log.warning("SiteComparison %s/%s: the report is not kept: %s", namespace, name, exc)
+        return None, str(exc)
+    ref = ComparisonReport(store=kept.store, key=kept.key, digest=kept.digest, bytes=kept.bytes)
+    return ref.model_dump(by_alias=True), ""
 
 
 def register_comparisons(registry: kopf.OperatorRegistry, ctx: OperatorContext) -> None:
@@ -208,6 +263,12 @@ async def _reconcile(
     job = functools.partial(compare, a, b, spec)
     result = await asyncio.get_running_loop().run_in_executor(None, job)
     status = status_of(result, a, b, conditions, generation)
+    status["report"], why = await _keep(left_store, namespace, name, result, meta)
+    if status["report"] is None:
+        status["message"] = clip(f"{status['message']}; the full report is not kept: {why}", 4096)
+    pending = await announcements(ctx, namespace, spec, body.get("status") or {}, status)
+    if pending is not None:
+        status["notifications"] = pending  # replaces the records of the previous change
     await patch_status(ctx.kube, namespace, PLURAL, name, status)
     body["status"] = {**(body.get("status") or {}), **status}
     for severity in SEVERITIES:

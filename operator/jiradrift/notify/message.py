@@ -56,7 +56,7 @@ class ChangeLine:
         return f"{self.affects} {unit}" + (f": {named}{more}" if named else "")
 
 
-def _affects(change: dict[str, Any]) -> tuple[int | None, tuple[str, ...]]:
+def affects_of(change: dict[str, Any]) -> tuple[int | None, tuple[str, ...]]:
     found = change.get("affects")
     if not isinstance(found, dict) or not isinstance(found.get("count"), int):
         return None, ()
@@ -96,8 +96,8 @@ class DriftNotice:
                 severity=str(c.get("severity") or ""),
                 name=c.get("name"),
                 changed_by=c.get("changedBy"),
-                affects=_affects(c)[0],
-                affects_first=_affects(c)[1],
+                affects=affects_of(c)[0],
+                affects_first=affects_of(c)[1],
             )
             for c in (drift.get("changes") or [])[:MAX_LISTED]
         )
@@ -201,7 +201,7 @@ def markdown_escape(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text)
 
 
-def _change_text(change: ChangeLine, escape: Any) -> str:
+def change_text(change: ChangeLine, escape: Any) -> str:
     target = change.key + (f" ({change.name})" if change.name else "") + (f": {change.path}" if change.path else "")
     who = f" — {change.changed_by}" if change.changed_by else ""
     reach = f" — affects {change.affects_text()}" if change.affects is not None else ""
@@ -214,7 +214,7 @@ def _more(notice: DriftNotice) -> str:
 
 def slack_payload(notice: DriftNotice) -> dict[str, Any]:
     """A Slack incoming-webhook message: ``text`` (notification fallback) and Block Kit blocks."""
-    lines = [f"• {_change_text(c, slack_escape)}" for c in notice.changes]
+    lines = [f"• {change_text(c, slack_escape)}" for c in notice.changes]
     if notice.omitted:
         lines.append(slack_escape(_more(notice)))
     listing = "\n".join(lines)
@@ -266,7 +266,7 @@ def teams_payload(notice: DriftNotice) -> dict[str, Any]:
             ],
         },
     ]
-    body += [{"type": "TextBlock", "text": _change_text(c, markdown_escape), "wrap": True} for c in notice.changes]
+    body += [{"type": "TextBlock", "text": change_text(c, markdown_escape), "wrap": True} for c in notice.changes]
     if notice.omitted:
         body.append({"type": "TextBlock", "text": markdown_escape(_more(notice)), "wrap": True, "isSubtle": True})
     card = {

@@ -33,6 +33,7 @@ from jiradrift.kube import events
 from jiradrift.kube.client import Kube, KubeError, resource_path, retry_on_conflict
 from jiradrift.net.hosts import HostAllowlist
 from jiradrift.notify import delivery
+from jiradrift.notify.comparison import ComparisonNotice, comparison_payload_for
 from jiradrift.notify.delivery import DeliveryPolicy
 from jiradrift.notify.destination import DEFAULT_NOTIFICATION_HOSTS, DestinationProblem, webhook_url
 from jiradrift.notify.message import ID_HEADER, DriftNotice, payload_for
@@ -46,6 +47,25 @@ ResultHook = Callable[[str, str, str, str], None]
 
 WRITE_RETRIES = 5
 FINAL_PHASES = ("Completed", "Incomplete", "Failed")
+SNAPSHOTS, COMPARISONS = "snapshots", "sitecomparisons"
+Notice = DriftNotice | ComparisonNotice
+
+
+def _plural(body: dict[str, Any]) -> str:
+    return COMPARISONS if body.get("kind") == "SiteComparison" else SNAPSHOTS
+
+
+def _tenant(body: dict[str, Any]) -> str:
+    """The JiraTenant whose destinations are used: a Snapshot's, or a comparison's left tenant."""
+    spec = body.get("spec") or {}
+    ref = spec.get("left") if _plural(body) == COMPARISONS else spec.get("tenantRef")
+    return str((ref or {}).get("name") or "")
+
+
+def _payload(kind: str, notice: Notice) -> dict[str, Any]:
+    if isinstance(notice, ComparisonNotice):
+        return comparison_payload_for(kind, notice)
+    return payload_for(kind, notice)
 
 
 @dataclass(frozen=True)
@@ -126,10 +146,10 @@ class Notifier:
 
     async def round(self, client: httpx.AsyncClient) -> int:
         """Start delivering each marked Snapshot not already in flight; returns how many are marked."""
-        bodies = await self._marked()
+        bodies = await self._marked() + await self._comparisons()
         for body in bodies:
             key = body["metadata"]["uid"]
-            if not self.owns(body["metadata"]["namespace"], body["spec"]["tenantRef"]["name"]):
+            if not self.owns(body["metadata"]["namespace"], _tenant(body)):
                 continue  # another replica's tenant (its claims would keep us out anyway)
             if key not in self._inflight:
                 task = asyncio.create_task(self._guarded(client, body), name=f"notify {_name(body)}")
@@ -160,33 +180,49 @@ class Notifier:
             out.extend(await self.kube.list_all(resource_path(GROUP, VERSION, "snapshots", ns), labelSelector=selector))
         return out
 
+    async def _comparisons(self) -> list[dict[str, Any]]:
+        """SiteComparisons with an InSync change to deliver (few objects, and no label to patch)."""
+        found: list[dict[str, Any]] = []
+        scopes: list[str | None] = [*self.namespaces] or [None]
+        for ns in scopes:
+            found.extend(await self.kube.list_all(resource_path(GROUP, VERSION, COMPARISONS, ns)))
+        for body in found:
+            body["kind"] = "SiteComparison"
+        return [b for b in found if not delivery.is_settled(records_of(b))]
+
     async def deliver(self, client: httpx.AsyncClient, body: dict[str, Any]) -> None:
-        """Attempt every due record of one Snapshot: claim, send, record."""
+        """Attempt every due record of one Snapshot or SiteComparison: claim, send, record."""
         meta = body["metadata"]
-        namespace, name = meta["namespace"], meta["name"]
-        tenant_name = body["spec"]["tenantRef"]["name"]
-        if (body.get("status") or {}).get("phase") not in FINAL_PHASES:
+        namespace, name, plural = meta["namespace"], meta["name"], _plural(body)
+        tenant_name = _tenant(body)
+        if plural == SNAPSHOTS and (body.get("status") or {}).get("phase") not in FINAL_PHASES:
             return  # labelled just before the capture writes its result
         records = records_of(body)
         if delivery.is_settled(records):
-            await self._unmark(namespace, name)
+            if plural == SNAPSHOTS:
+                await self._unmark(namespace, name)
             return
         if not any(delivery.is_due(r, self.clock(), r.digest, self.settings.policy) for r in records):
             return  # all waiting for their backoff or in flight: no reads
         tenant = await self._read(namespace, "jiratenants", tenant_name)
         spec = JiraTenantSpec.model_validate(tenant["spec"]) if tenant else None
-        notice = DriftNotice.from_snapshot(body, site=spec.site if spec else "")
+        site = spec.site if spec else ""
+        notice: Notice = (
+            ComparisonNotice.from_comparison(body, site)
+            if plural == COMPARISONS
+            else DriftNotice.from_snapshot(body, site=site)
+        )
         digest, now = notice.digest, self.clock()
         due = {r.destination for r in records if delivery.is_due(r, now, digest, self.settings.policy)}
         if not due:
             return
         claimed = [delivery.claim(r, now, self.holder, digest) if r.destination in due else r for r in records]
-        if not await self._write(namespace, name, meta["resourceVersion"], claimed):
+        if not await self._write(plural, namespace, name, meta["resourceVersion"], claimed):
             return  # another replica claimed first, or the Snapshot changed: look again next round
         outcomes = await asyncio.gather(
             *(self._attempt(client, body, tenant_name, spec, notice, r) for r in claimed if r.destination in due)
         )
-        await self._record(namespace, name, dict(outcomes))
+        await self._record(plural, namespace, name, dict(outcomes))
 
     async def _attempt(
         self,
@@ -194,12 +230,13 @@ class Notifier:
         snapshot: dict[str, Any],
         tenant: str,
         spec: JiraTenantSpec | None,
-        notice: DriftNotice,
+        notice: Notice,
         record: NotificationDelivery,
     ) -> tuple[str, NotificationDelivery]:
         policy, now = self.settings.policy, self.clock
         namespace = notice.namespace
-        where = f"notification of Snapshot {namespace}/{notice.snapshot} to {record.destination!r}"
+        kind = "SiteComparison" if isinstance(notice, ComparisonNotice) else "Snapshot"
+        where = f"notification of {kind} {_name(snapshot)} to {record.destination!r}"
         destination = next((d for d in spec.notifications if d.name == record.destination), None) if spec else None
         if destination is None:
             gone = (
@@ -216,7 +253,7 @@ class Notifier:
                 result = await post_json(
                     client,
                     url,
-                    payload_for(record.type.value, notice),
+                    _payload(record.type.value, notice),
                     headers={ID_HEADER: notice.digest},
                     limits=self.settings.limits,
                 )
@@ -233,11 +270,11 @@ class Notifier:
         self.on_result(namespace, tenant, record.destination, verdict)
         return record.destination, outcome
 
-    async def _record(self, namespace: str, name: str, outcomes: dict[str, NotificationDelivery]) -> None:
+    async def _record(self, plural: str, namespace: str, name: str, outcomes: dict[str, NotificationDelivery]) -> None:
         """Write the outcomes over the records this operator still holds (re-read on a conflict)."""
 
         async def attempt() -> None:
-            body = await self._read(namespace, "snapshots", name)
+            body = await self._read(namespace, plural, name)
             if body is None:
                 return
             merged = [
@@ -251,14 +288,12 @@ class Notifier:
                 "status": {"notifications": records_json(merged)},
             }
             try:
-                await self.kube.merge_patch(
-                    resource_path(GROUP, VERSION, "snapshots", namespace, name) + "/status", patch
-                )
+                await self.kube.merge_patch(resource_path(GROUP, VERSION, plural, namespace, name) + "/status", patch)
             except KubeError as exc:
                 if exc.not_found:
                     return
                 raise  # a 409: retry_on_conflict reads again
-            if delivery.is_settled(merged):
+            if delivery.is_settled(merged) and plural == SNAPSHOTS:
                 await self._unmark(namespace, name)
 
         try:
@@ -274,12 +309,12 @@ class Notifier:
             )
 
     async def _write(
-        self, namespace: str, name: str, resource_version: str, records: list[NotificationDelivery]
+        self, plural: str, namespace: str, name: str, resource_version: str, records: list[NotificationDelivery]
     ) -> bool:
-        """Replace ``status.notifications`` if the Snapshot is still at ``resource_version``."""
+        """Replace ``status.notifications`` if the object is still at ``resource_version``."""
         patch = {"metadata": {"resourceVersion": resource_version}, "status": {"notifications": records_json(records)}}
         try:
-            await self.kube.merge_patch(resource_path(GROUP, VERSION, "snapshots", namespace, name) + "/status", patch)
+            await self.kube.merge_patch(resource_path(GROUP, VERSION, plural, namespace, name) + "/status", patch)
         except KubeError as exc:
             if exc.status in (404, 409):
                 return False

@@ -1004,6 +1004,47 @@ class ConfigMapStore:
         for name in (record.drift or {}).get("parts", []):
             await self._delete(name)
 
+    # --- comparison reports -------------------------------------------------------------------
+
+    @property
+    def report_where(self) -> str:
+        """Where reports live, for a status a user reads (``secrets of namespace acme``)."""
+        return self._where_text
+
+    async def put_report(self, name: str, report: bytes, owner: Mapping[str, Any] | None = None) -> str:
+        """Keep ``report`` (a comparison's JSON) compressed under ``name``, replacing the one kept
+        before; returns its key for :meth:`get_report`. ``owner``: whose deletion removes it."""
+        data = self._compress(report)
+        if len(data) > layout.MAX_REPORT_BYTES:
+            raise StoreError(
+                f"comparison report {name} is {len(data)} bytes compressed, more than "
+                f"{layout.MAX_REPORT_BYTES} a store keeps; narrow spec.types or add ignore rules"
+            )
+        base = self._name("r", name)
+        await self._delete_report(base)  # the previous report, replaced (a reader in between finds none)
+        entries = self._slices(data, "report")
+        await self._write_parts(base, entries, self._labels("report", None), owner=owner)
+        return base
+
+    async def get_report(self, key: str) -> bytes | None:
+        """The report kept under ``key`` (None when there is none)."""
+        chunks: list[bytes] = []
+        for i in range(layout.MAX_REPORT_BYTES // self.max_chunk_bytes + 2):
+            obj = await self._get(key if i == 0 else f"{key}-{i}")
+            if obj is None:
+                break
+            data = obj.get(self.DATA) or {}
+            keys = sorted((k for k in data if k.startswith("report.")), key=lambda k: int(k.rsplit(".", 1)[1]))
+            chunks += [base64.b64decode(data[k]) for k in keys]
+        if not chunks:
+            return None
+        return self._decompress(b"".join(chunks), f"comparison report {key}")
+
+    async def _delete_report(self, key: str) -> None:
+        for i in range(layout.MAX_REPORT_BYTES // self.max_chunk_bytes + 2):
+            if not await self._delete(key if i == 0 else f"{key}-{i}"):
+                break
+
     async def _drift(self, snapshot_id: str) -> dict[str, Any] | None:
         record = self._record(await self._manifest_cm(snapshot_id))
         layout.check_owner(snapshot_id, record.info.tenant, self.tenant)

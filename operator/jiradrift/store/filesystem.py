@@ -32,10 +32,11 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,8 @@ from jiradrift.store import layout
 from jiradrift.store.bounded import read_file_bounded
 from jiradrift.store.codec import MAX_EXPANDED_BYTES, load_json, shared_codec, skip
 from jiradrift.store.layout import DEFAULT_GC_GRACE, FORMAT_MARKER, FORMAT_VERSION, Capture, Row
+
+_REPORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")  # namespace.name: no path
 
 
 class FilesystemStore:
@@ -509,6 +512,47 @@ class FilesystemStore:
 
     async def collect_garbage(self) -> int:
         return await asyncio.to_thread(self._collect_garbage)
+
+    # --- comparison reports -------------------------------------------------------------------
+
+    @property
+    def report_where(self) -> str:
+        return str(self.root)
+
+    def _report_path(self, name: str) -> Path:
+        if not _REPORT_NAME.match(name):
+            raise StoreError(f"comparison report name {name[:80]!r} is not a Kubernetes namespace.name")
+        return self.root / "reports" / f"{name}.json.zst"
+
+    def _put_report(self, name: str, report: bytes) -> str:
+        data = self._codec.compress(report)
+        if len(data) > layout.MAX_REPORT_BYTES:
+            raise StoreError(
+                f"comparison report {name} is {len(data)} bytes compressed, more than "
+                f"{layout.MAX_REPORT_BYTES} a store keeps; narrow spec.types or add ignore rules"
+            )
+        path = self._report_path(name)
+        path.parent.mkdir(exist_ok=True)
+        staging = path.with_name(f".{uuid.uuid4().hex}.tmp")
+        staging.write_bytes(data)
+        os.replace(staging, path)  # a reader finds the old report or the new one, never half of one
+        return name
+
+    def _get_report(self, key: str) -> bytes | None:
+        what = f"comparison report {key}"
+        try:
+            raw = read_file_bounded(self._report_path(key), MAX_EXPANDED_BYTES, what, str(self.root))
+        except FileNotFoundError:
+            return None
+        return self._codec.decode(raw, what, str(self.root))
+
+    async def put_report(self, name: str, report: bytes, owner: Mapping[str, Any] | None = None) -> str:
+        """Keep ``report`` (a comparison's JSON) compressed as ``reports/<name>.json.zst``, replacing
+        the one kept before; returns its key for :meth:`get_report` (``owner`` is for cluster stores)."""
+        return await asyncio.to_thread(self._put_report, name, report)
+
+    async def get_report(self, key: str) -> bytes | None:
+        return await asyncio.to_thread(self._get_report, key)
 
     async def get_edges(self, digest: str) -> bytes | None:
         """The reference index stored for snapshot content ``digest`` (None when there is none or

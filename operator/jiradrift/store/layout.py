@@ -33,6 +33,7 @@ from jiradrift.store.codec import ZstdCodec, skip
 FORMAT_MARKER = "jiradrift-store.json"
 FORMAT_VERSION = 1
 CHANGES_PER_CHUNK = 100
+MAX_REPORT_BYTES = 16 * 1024 * 1024  # a comparison report, compressed: beyond it the report is refused
 DEFAULT_GC_GRACE = timedelta(hours=1)
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
