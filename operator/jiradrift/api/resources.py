@@ -741,7 +741,9 @@ class DeliveryState(StrEnum):
 
 
 class NotificationDelivery(Resource):
-    """How the announcement of this object's changes (a Snapshot's drift, a SiteComparison's InSync change) to one destination went."""
+    """How the announcement of this object's changes to one destination went.
+
+    The changes are a Snapshot's drift or a SiteComparison's InSync change."""
 
     destination: str = Field(max_length=63, description="spec.notifications[].name of the JiraTenant.")
     type: NotificationType = Field(description="slack, teams or webhook, as in the destination.")
@@ -816,7 +818,10 @@ class SnapshotStatus(Resource):
     notifications: list[NotificationDelivery] | None = Field(
         default=None,
         max_length=MAX_NOTIFICATION_DESTINATIONS,
-        description="Delivery of this object's changes (a Snapshot's drift, a SiteComparison's InSync change) to the tenant's notification destinations.",
+        description=(
+            "Delivery of this object's changes (a Snapshot's drift, a SiteComparison's InSync change) "
+            "to the tenant's notification destinations."
+        ),
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["destination"]},
     )
 
