@@ -66,7 +66,8 @@ def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
     # Kubernetes supplies these; the CRD only declares their type (and what kubectl explain says).
     props["apiVersion"] = {"type": "string", "description": f"The API version of this object: {r.API_VERSION}."}
     props["kind"] = {"type": "string", "description": f"The kind of this object: {model.__name__}."}
-    props["metadata"] = {"type": "object", "description": "Standard object metadata (name, namespace, labels...)."}
+    # metadata: its type only; kube-apiserver refuses anything more ("metadata is implicitly specified")
+    props["metadata"] = {"type": "object"}
     schema["required"] = [n for n in schema.get("required", []) if n not in {"apiVersion", "kind", "metadata"}]
     schema.pop("description", None)
     schema["description"] = (model.__doc__ or "").strip().splitlines()[0]
@@ -79,6 +80,8 @@ def undescribed(schema: dict[str, Any], path: str = "") -> list[str]:
     missing: list[str] = []
     for name, prop in (schema.get("properties") or {}).items():
         where = f"{path}.{name}" if path else name
+        if where == "metadata":  # Kubernetes describes it; a CRD may not (see openapi_schema)
+            continue
         if not str(prop.get("description") or "").strip():
             missing.append(where)
         missing += undescribed(prop, where)

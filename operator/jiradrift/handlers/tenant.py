@@ -166,14 +166,14 @@ async def reconcile_tenant(
             status.last_checked_time = now
             log.info(
                 "JiraTenant %s/%s: incremental window %s: %d Jira request(s), %d object(s) re-read, changed %s, "
-                "quiet %s%s",
+                "quiet: %s%s",
                 namespace,
                 name,
                 window_iso(incremental.window),
                 outcome.requests,
                 outcome.reread,
-                outcome.created or "nothing",
-                outcome.quiet or "none",
+                ", ".join(outcome.created) or "nothing",
+                ", ".join(outcome.quiet) or "none",
                 f", waiting for a full capture: {outcome.unbased}" if outcome.unbased else "",
             )
     # only what changes the stored status: a steady tenant costs no write
