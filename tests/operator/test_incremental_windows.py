@@ -9,6 +9,7 @@ boundaries, so this test waits for up to two of them (about two minutes at worst
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from jiradrift.dev.operator_process import running_operator, wait_for
 pytestmark = pytest.mark.k8s
 
 TYPES = ["workflows", "priorities"]
+WINDOW = "2026-01-01T00:00:00Z"  # a past window: the Scheduled Snapshot this test creates itself
 WINDOW_LINE = r"JiraTenant {ns}/acme: incremental window (\S+): .*"
 
 
@@ -119,3 +121,22 @@ def test_an_incremental_window_reports_a_change_and_a_quiet_one_writes_only_the_
         assert reasons == ["Incremental", "Scheduled", "Scheduled"], reasons
         described = control_plane.kubectl("describe", "snapshot", "-n", ns, snap["metadata"]["name"]).stdout
         assert "Mode:" in described and "incremental" in described and "Reread:" in described, described
+
+        # a full capture (a Scheduled Snapshot) compares itself with an incremental window at the
+        # same moment and reports what the windows missed: nothing here
+        full = {
+            "apiVersion": snap["apiVersion"],
+            "kind": "Snapshot",
+            "metadata": {"name": "acme-workflows-full"},
+            "spec": {"tenantRef": {"name": "acme"}, "type": "workflows", "reason": "Scheduled", "windowStart": WINDOW},
+        }
+        control_plane.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(full))
+
+        def full_completed() -> dict[str, Any]:
+            done = get(k8s_api, ns, "snapshots", "acme-workflows-full")
+            assert (done.get("status") or {}).get("phase") == "Completed", done.get("status")
+            return done
+
+        done = wait_for(full_completed, "the full Snapshot Completed", op=op, timeout=120)
+        assert done["status"]["capture"]["mode"] == "full"
+        assert done["status"]["capture"]["missedCount"] == 0, done["status"]["capture"]
