@@ -66,7 +66,8 @@ def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
     # Kubernetes supplies these; the CRD only declares their type (and what kubectl explain says).
     props["apiVersion"] = {"type": "string", "description": f"The API version of this object: {r.API_VERSION}."}
     props["kind"] = {"type": "string", "description": f"The kind of this object: {model.__name__}."}
-    # metadata: its type only; kube-apiserver refuses anything more ("metadata is implicitly specified")
+    # metadata: the type only. The API server refuses anything more (even a description: "must not
+    # specify anything other than name and generateName"); kubectl explain shows ObjectMeta's own docs.
     props["metadata"] = {"type": "object"}
     schema["required"] = [n for n in schema.get("required", []) if n not in {"apiVersion", "kind", "metadata"}]
     schema.pop("description", None)
@@ -79,9 +80,9 @@ def undescribed(schema: dict[str, Any], path: str = "") -> list[str]:
     nothing for it): ``spec.retention.keepLast``, ``status.conditions[].reason``, ``...{}`` for map values."""
     missing: list[str] = []
     for name, prop in (schema.get("properties") or {}).items():
+        if not path and name == "metadata":
+            continue  # ObjectMeta: described by Kubernetes itself, and a CRD may not describe it
         where = f"{path}.{name}" if path else name
-        if where == "metadata":  # Kubernetes describes it; a CRD may not (see openapi_schema)
-            continue
         if not str(prop.get("description") or "").strip():
             missing.append(where)
         missing += undescribed(prop, where)
