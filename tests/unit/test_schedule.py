@@ -142,7 +142,9 @@ def test_a_tenant_s_schedule_comes_from_its_spec() -> None:
             "paused": True,
         }
     )
-    assert TenantSchedule.from_spec(spec) == TenantSchedule(timedelta(minutes=90), ("workflows", "fields"), True)
+    assert TenantSchedule.from_spec(spec) == TenantSchedule(
+        timedelta(minutes=90), ("workflows", "fields"), True, incremental=timedelta(minutes=5)
+    )
 
 
 # --- 3. whether a Snapshot runs now ---------------------------------------------------------------
@@ -267,3 +269,51 @@ def test_the_scheduler_core_does_no_io_and_reads_no_clock() -> None:
     forbidden = {"kopf", "aiohttp", "httpx", "asyncio", "time", "jiradrift.kube.client", "jiradrift.handlers.context"}
     assert not imported & forbidden, imported & forbidden
     assert "datetime.now" not in source and "monotonic()" not in source
+
+
+# --- incremental windows (issue 26) ----------------------------------------------------------------
+
+DAILY = TenantSchedule(timedelta(hours=24), ("workflows", "fields"), incremental=timedelta(minutes=5))
+INC_WINDOW = datetime(2026, 12, 1, 13, 5, tzinfo=UTC)  # floor(NOW, 5m)
+FULL_DONE = decide_window(DAILY, ready=True, scheduled=("2026-12-01T00:00:00Z", DAILY.types), now=NOW)
+FULL_DUE = decide_window(DAILY, ready=True, scheduled=None, now=NOW)
+
+# why -> (schedule, ready, full window, busy, last checked window, due)
+INCREMENTALS: dict[str, tuple[TenantSchedule, bool, schedule.WindowDecision, bool, datetime | None, bool]] = {
+    "first window of this process": (DAILY, True, FULL_DONE, False, None, True),
+    "previous window checked, this one not": (DAILY, True, FULL_DONE, False, INC_WINDOW - timedelta(minutes=5), True),
+    "this window checked already": (DAILY, True, FULL_DONE, False, INC_WINDOW, False),
+    "disabled": (SIX_HOURS, True, FULL_DONE, False, None, False),
+    "paused": (
+        TenantSchedule(DAILY.interval, DAILY.types, paused=True, incremental=DAILY.incremental),
+        True,
+        FULL_DONE,
+        False,
+        None,
+        False,
+    ),
+    "not ready": (DAILY, False, FULL_DONE, False, None, False),
+    "the full window is created in this tick": (DAILY, True, FULL_DUE, False, None, False),
+    "unfinished Snapshots (their bases move)": (DAILY, True, FULL_DONE, True, None, False),
+}
+
+
+@pytest.mark.parametrize("why", sorted(INCREMENTALS))
+def test_when_an_incremental_window_runs(why: str) -> None:
+    sched, ready, full, busy, checked, due = INCREMENTALS[why]
+    decision = schedule.decide_incremental(sched, ready=ready, full=full, busy=busy, checked=checked, now=NOW)
+    assert decision.due is due, decision.why
+    assert decision.why
+    if sched.incremental is not None:
+        assert decision.window == INC_WINDOW
+
+
+def test_incremental_windows_are_on_by_default_every_five_minutes() -> None:
+    spec = JiraTenantSpec.model_validate(
+        {"site": "https://acme.atlassian.net", "auth": {"apiToken": {"secretRef": {"name": "s"}}}}
+    )
+    assert TenantSchedule.from_spec(spec).incremental == timedelta(minutes=5)
+    off = spec.model_copy(deep=True)
+    off.schedule.incremental.enabled = False
+    assert TenantSchedule.from_spec(off).incremental is None
+    assert CaptureKind.INCREMENTAL.value == "incremental"

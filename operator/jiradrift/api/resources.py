@@ -280,12 +280,49 @@ TENANT_AUTH_RULES = [
 ]
 
 
+class IncrementalSchedule(Resource):
+    """Incremental windows between full captures: the audit log and cheap change probes are read,
+    and only what changed is re-read (docs/incremental.md)."""
+
+    enabled: bool = Field(
+        default=True,
+        description=(
+            "Check the site for changes every incremental interval between full captures. A window in which "
+            "nothing changed creates no Snapshot: it only sets status.lastCheckedTime of the JiraTenant."
+        ),
+    )
+    interval: str = Field(
+        default="5m",
+        max_length=32,
+        pattern=DURATION_PATTERN,
+        description="How often to check for changes, as a duration such as 5m or 15m. At least 1m.",
+    )
+
+
+INCREMENTAL_RULES = [
+    cel(
+        "self.interval != '' && duration(self.interval) >= duration('1m')",
+        "spec.schedule.incremental.interval must be a duration of at least 1m, such as 5m",
+        field_path=".interval",
+        reason="FieldValueInvalid",
+    )
+]
+
+
 class Schedule(Resource):
     interval: str = Field(
         default="6h",
         max_length=32,
         pattern=DURATION_PATTERN,
-        description="How often to snapshot, as a duration such as 30m, 6h or 1h30m. At least 5m.",
+        description=(
+            "How often to take a full capture (every object of every type), as a duration such as 6h or 24h. "
+            "At least 5m. Incremental windows (incremental) find changes in between."
+        ),
+    )
+    incremental: IncrementalSchedule = Field(
+        default_factory=IncrementalSchedule,
+        description="Incremental windows between full captures: what changed is captured within minutes.",
+        json_schema_extra=validations(INCREMENTAL_RULES),
     )
 
 
@@ -578,6 +615,13 @@ class JiraTenantStatus(Resource):
     last_snapshot_time: datetime | None = Field(
         default=None, description="When the newest Snapshot of this tenant finished (UTC)."
     )
+    last_checked_time: datetime | None = Field(
+        default=None,
+        description=(
+            "When the site was last checked for changes (a full capture or an incremental window), even when "
+            "nothing changed and no Snapshot was created."
+        ),
+    )
     next_snapshot_time: datetime | None = Field(
         default=None, description="When the next scheduled Snapshots will be created (UTC); empty while paused."
     )
@@ -620,6 +664,7 @@ class JiraTenant(Resource):
 class SnapshotReason(StrEnum):
     SCHEDULED = "Scheduled"
     MANUAL = "Manual"
+    INCREMENTAL = "Incremental"  # created by an incremental window that found a change, its manifest stored
 
 
 class SnapshotPhase(StrEnum):
@@ -649,7 +694,13 @@ class SnapshotSpec(Resource):
     window_start: datetime | None = Field(
         default=None, description="Start of the schedule window (UTC) for Scheduled snapshots."
     )
-    reason: SnapshotReason = Field(default=SnapshotReason.MANUAL, description="Scheduled or Manual.")
+    reason: SnapshotReason = Field(
+        default=SnapshotReason.MANUAL,
+        description=(
+            "Scheduled (a full capture window), Manual, or Incremental (an incremental window found a change "
+            "of this type; created by the operator with its capture already stored)."
+        ),
+    )
 
 
 SNAPSHOT_SPEC_RULES = [
@@ -769,6 +820,31 @@ class NotificationDelivery(Resource):
     holder: str | None = Field(default=None, max_length=253, description="The operator sending it (Sending).")
 
 
+class CaptureStatus(Resource):
+    """How a Snapshot was captured."""
+
+    mode: str = Field(
+        default="full",
+        max_length=16,
+        description="full (every object read) or incremental (what changed re-read, the rest carried over).",
+    )
+    reread: int | None = Field(default=None, ge=0, description="Objects read from Jira for this Snapshot.")
+    reason: str = Field(
+        default="", max_length=1024, description="Why a capture that could have been incremental was full."
+    )
+    missed_count: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "A full capture: changes it found that the incremental windows before it had missed "
+            "(jiradrift_incremental_missed_total). Unset when not counted."
+        ),
+    )
+    missed_kinds: str = Field(
+        default="", max_length=1024, description="The missed changes per kind, such as field-configuration=2."
+    )
+
+
 class SnapshotStatus(Resource):
     """What the capture found. Written only by the operator."""
 
@@ -805,6 +881,9 @@ class SnapshotStatus(Resource):
         description="Content digest of the captured items (sha256): equal digests mean equal configuration.",
     )
     storage_ref: StorageRef | None = Field(default=None, description="Where the Snapshot's manifest is stored.")
+    capture: CaptureStatus | None = Field(
+        default=None, description="Whether the capture was full or incremental, and how many objects were re-read."
+    )
     unchanged_from: str | None = Field(
         default=None,
         max_length=253,

@@ -174,6 +174,12 @@ def build_crds() -> dict[str, dict[str, Any]]:
             _column("Ready", f"{READY}.status"),
             _column("Last Snapshot", ".status.lastSnapshotTime", "date"),
             _column(
+                "Last Checked",
+                ".status.lastCheckedTime",
+                "date",
+                desc="When the site was last checked for changes, even by a window that found none.",
+            ),
+            _column(
                 "Unaccepted",
                 ".status.unaccepted.total",
                 "integer",
@@ -202,6 +208,7 @@ def build_crds() -> dict[str, dict[str, Any]]:
             _column("Type", ".spec.type"),
             _column("Window", ".spec.windowStart"),
             _column("Phase", ".status.phase"),
+            _column("Mode", ".status.capture.mode", desc="full or incremental."),
             _column("Items", ".status.itemCount", "integer"),
             _column(
                 "Changes", ".status.drift.total", "integer", desc="Items changed since the type's previous snapshot."

@@ -148,6 +148,12 @@ NOTIFICATIONS = Counter(
     ["namespace", "tenant", "destination", "result"],
     registry=REGISTRY,
 )
+INCREMENTAL_MISSED = Counter(
+    "jiradrift_incremental_missed_total",
+    "Changes a full capture found that the incremental windows before it had missed, by config kind",
+    ["kind"],
+    registry=REGISTRY,
+)
 SHARD_TENANTS = Gauge(
     "jiradrift_shard_tenants",
     "Tenants this replica owns (sharded replicas; with one replica, every tenant).",

@@ -63,9 +63,12 @@ DEFAULT_INTERVAL = Schedule().interval
 
 
 class CaptureKind(StrEnum):
-    """What a due capture reads. Only full captures so far: every object of each type."""
+    """What a due capture reads: every object of each type (a full window's Snapshots), or the audit
+    log and change probes, re-reading only what changed (an incremental window, run in the tenant's
+    tick: see :func:`decide_incremental` and ``handlers/incremental.py``)."""
 
     FULL = "full"
+    INCREMENTAL = "incremental"
 
 
 class RetryLater(Exception):
@@ -114,10 +117,17 @@ class TenantSchedule:
     interval: timedelta
     types: tuple[str, ...]
     paused: bool = False
+    incremental: timedelta | None = None  # the incremental windows' interval (None: disabled)
 
     @classmethod
     def from_spec(cls, spec: JiraTenantSpec) -> TenantSchedule:
-        return cls(parse_duration(spec.schedule.interval), tuple(t.value for t in spec.snapshot_types), spec.paused)
+        inc = spec.schedule.incremental
+        return cls(
+            parse_duration(spec.schedule.interval),
+            tuple(t.value for t in spec.snapshot_types),
+            spec.paused,
+            parse_duration(inc.interval) if inc.enabled else None,
+        )
 
 
 class WindowVerdict(StrEnum):
@@ -167,6 +177,45 @@ def decide_window(
         WindowVerdict.CREATE,
         f"window {name} (floor(now, {schedule.interval})) is open and its Snapshots of "
         f"{', '.join(schedule.types) or 'no type'} were not created by this process yet",
+    )
+
+
+@dataclass(frozen=True)
+class IncrementalDecision:
+    due: bool
+    window: datetime | None  # the incremental window's start (None: disabled)
+    why: str
+
+
+def decide_incremental(
+    schedule: TenantSchedule,
+    *,
+    ready: bool,
+    full: WindowDecision,
+    busy: bool,
+    checked: datetime | None,
+    now: datetime,
+) -> IncrementalDecision:
+    """Whether the tenant's incremental window runs now (in its tick). The window is
+    ``floor(now, incremental interval)``; it runs once (``checked``: the start of the last one this
+    process ran), never with the tenant's full window it would duplicate (``full`` says CREATE), nor
+    while the tenant has unfinished Snapshots (``busy``: their bases are about to move)."""
+    if schedule.incremental is None:
+        return IncrementalDecision(False, None, "spec.schedule.incremental.enabled is false")
+    window = window_start(now, schedule.incremental)
+    name = window_iso(window)
+    if schedule.paused:
+        return IncrementalDecision(False, window, "spec.paused is true")
+    if not ready:
+        return IncrementalDecision(False, window, "Ready is not True: tried again at the next tick")
+    if full.verdict is WindowVerdict.CREATE:
+        return IncrementalDecision(False, window, f"the full window {window_iso(full.window)} is created now")
+    if busy:
+        return IncrementalDecision(False, window, "the tenant has unfinished Snapshots: checked after them")
+    if checked is not None and checked >= window:
+        return IncrementalDecision(False, window, f"incremental window {name} was checked already")
+    return IncrementalDecision(
+        True, window, f"incremental window {name} (floor(now, {schedule.incremental})) is open and not checked yet"
     )
 
 

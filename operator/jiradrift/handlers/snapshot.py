@@ -30,10 +30,12 @@ from jiradrift.api.resources import (
     LABEL_NOTIFY,
     LABEL_TENANT,
     LABEL_TYPE,
+    CaptureStatus,
     JiraTenantSpec,
     JiraTenantStatus,
     LockRecord,
     SnapshotPhase,
+    SnapshotReason,
     SnapshotStatus,
 )
 from jiradrift.handlers import metrics
@@ -41,6 +43,7 @@ from jiradrift.handlers import snapshot_status as build
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.drift_summary import Attribution, tenant_drift
 from jiradrift.handlers.history import publish_history
+from jiradrift.handlers.incremental import incremental_check
 from jiradrift.handlers.jiraconn import classify, credentials_for, open_client
 from jiradrift.handlers.objects import patch_labels, patch_status, read_object
 from jiradrift.handlers.schedule import (
@@ -68,7 +71,8 @@ from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import BudgetExceeded
 from jiradrift.notify import pending_deliveries, records_json
 from jiradrift.redact import redact
-from jiradrift.snapshot.capture import capture_snapshot
+from jiradrift.snapshot.incremental import capture_window
+from jiradrift.snapshot.missed import missed_changes, missed_counts
 from jiradrift.tokens.tenant import tenant_may_capture
 
 log = logging.getLogger("jiradrift.snapshot")
@@ -97,6 +101,7 @@ class SnapshotRun:
     report: DriftReport | None = None
     attribution: Attribution = field(default_factory=dict)
     status: SnapshotStatus | None = None
+    missed: dict[str, int] | None = None  # a full capture: what the incremental windows missed, per kind
 
     def fault(self, point: str) -> None:
         """A test's fault hook at ``point`` (one of :data:`FAULT_POINTS`); nothing in production."""
@@ -132,6 +137,8 @@ class SnapshotRun:
 def lock_key(namespace: str, name: str, spec: dict[str, Any]) -> str:
     tenant_name, snapshot_type = spec["tenantRef"]["name"], spec["type"]
     window = spec.get("windowStart")
+    if window and spec.get("reason") == SnapshotReason.INCREMENTAL:  # apart from the full window's Lease
+        return f"snapshot_lock:{tenant_key(namespace, tenant_name)}:{snapshot_type}:incremental-{name}"
     if window:
         start = datetime.fromisoformat(window.replace("Z", "+00:00"))
         return snapshot_lock_key(tenant_key(namespace, tenant_name), snapshot_type, start)
@@ -349,17 +356,24 @@ async def capture(run: SnapshotRun) -> None:
     lock = run.lock
     try:
         async with lock.held(release=False) as hold:  # released in run_snapshot
-            run.manifest = await asyncio.wait_for(
-                capture_snapshot(
+            check = await _incremental_check(run, client)
+            # capture_window(full=True): the manifest records the probes and the audit cursor that
+            # the next incremental window continues from (handlers/incremental.py)
+            window = await asyncio.wait_for(
+                capture_window(
                     client,
                     run.store,
                     tenant=run.tkey,
-                    snapshot_type=run.snapshot_type,
-                    snapshot_id=run.name,
+                    types=[run.snapshot_type],
                     captured_at=run.started,
+                    snapshot_id=lambda _t: run.name,
+                    full=True,
                 ),
                 timeout=run.ctx.settings.capture_timeout_seconds,
             )
+            run.manifest = window.manifests[0]
+            if check is not None:
+                _count_missed(run, check)
             if hold.lost.is_set():
                 metrics.LOCK_ACQUISITIONS.labels("lost").inc()
                 raise RetryLater(
@@ -373,6 +387,53 @@ async def capture(run: SnapshotRun) -> None:
     except Exception as exc:
         await _retry_or_fail(run, exc)
     run.fault("manifest-stored")
+
+
+async def _incremental_check(run: SnapshotRun, client: JiraClient) -> Manifest | None:
+    """Before a scheduled full capture of a tenant with incremental windows: what a window at the
+    same moment would hold (nothing written), to count what the windows missed. Best effort."""
+    if run.body["spec"].get("reason") != SnapshotReason.SCHEDULED or not run.spec.schedule.incremental.enabled:
+        return None
+    try:
+        return await asyncio.wait_for(
+            incremental_check(
+                client,
+                run.store,
+                tenant=run.tkey,
+                snapshot_type=run.snapshot_type,
+                captured_at=run.started,
+                snapshot_id=f"{run.name}-check",
+            ),
+            timeout=run.ctx.settings.capture_timeout_seconds,
+        )
+    except Exception as exc:
+        log.info("%s: what the incremental windows missed is not counted: %s", run.name, redact(str(exc)))
+        return None
+
+
+def _count_missed(run: SnapshotRun, check: Manifest) -> None:
+    """``jiradrift_incremental_missed_total{kind}``, the log and the Snapshot's status.capture."""
+    assert run.manifest is not None
+    try:
+        counts = missed_counts(missed_changes(run.manifest, [check]))
+    except ValueError as exc:
+        log.info("%s: what the incremental windows missed is not counted: %s", run.name, exc)
+        return
+    run.missed = counts
+    for kind, count in counts.items():
+        metrics.INCREMENTAL_MISSED.labels(kind).inc(count)
+    if counts:
+        log.warning(
+            "snapshot %s/%s: the full capture found %d change(s) the incremental windows missed: %s",
+            run.namespace,
+            run.name,
+            sum(counts.values()),
+            _kinds_text(counts),
+        )
+
+
+def _kinds_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{kind}={count}" for kind, count in sorted(counts.items()))
 
 
 async def drift(run: SnapshotRun) -> None:
@@ -415,6 +476,14 @@ def final_status(run: SnapshotRun) -> SnapshotStatus:
         now=ctx.clock(),
         generation=run.generation,
     )
+    info = run.manifest.capture
+    run.status.capture = CaptureStatus(
+        mode=info.mode.value,
+        reread=info.reread,
+        reason=info.reason[:1024],
+        missed_count=sum(run.missed.values()) if run.missed is not None else None,
+        missed_kinds=_kinds_text(run.missed)[:1024] if run.missed else "",
+    )
     return run.status
 
 
@@ -440,7 +509,7 @@ async def tell_tenant(run: SnapshotRun) -> None:
     assert run.manifest is not None
     ctx, status = run.ctx, final_status(run)
     now = status.completion_time or ctx.clock()
-    tenant_status = JiraTenantStatus(last_snapshot_time=now)
+    tenant_status = JiraTenantStatus(last_snapshot_time=now, last_checked_time=now)
     if run.report is not None and run.report.has_drift and status.drift is not None:
         tenant_status.drift = tenant_drift(status.drift, run.snapshot_type, run.name, now)
         message = f"{run.name}: {status.message}"

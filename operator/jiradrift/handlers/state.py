@@ -29,6 +29,7 @@ class TenantState:
     site: dict[str, str] = field(default_factory=dict)  # serverInfo of the last good check
     posted: dict[str, Posted] = field(default_factory=dict)  # condition type -> last posted transition
     scheduled: Scheduled | None = None  # (window, types) whose Snapshots exist (handlers/schedule.py)
+    checked: datetime | None = None  # the last incremental window this process ran (handlers/incremental.py)
     pruned_at: datetime = EPOCH
     accepted_at: datetime = EPOCH  # when the accepted baselines were last compared
     acceptance: AcceptanceState = field(default_factory=AcceptanceState)

@@ -28,16 +28,25 @@ from jiradrift.handlers import metrics
 from jiradrift.handlers.acceptance import reconcile_acceptance
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.health import CHECKED, conditions_from, ready_condition
+from jiradrift.handlers.incremental import run_window
 from jiradrift.handlers.objects import read_object
 from jiradrift.handlers.probe import check_site
 from jiradrift.handlers.retention import prune
-from jiradrift.handlers.schedule import TenantSchedule, WindowDecision, WindowVerdict, decide_window
+from jiradrift.handlers.schedule import (
+    FINAL,
+    TenantSchedule,
+    WindowDecision,
+    WindowVerdict,
+    decide_incremental,
+    decide_window,
+)
 from jiradrift.handlers.snapshot_status import status_patch
 from jiradrift.handlers.state import TenantState
 from jiradrift.handlers.transitions import transition_events
 from jiradrift.kube import events
 from jiradrift.kube.client import KubeError, resource_path
 from jiradrift.kube.mergepatch import changed_fields
+from jiradrift.redact import redact
 
 log = logging.getLogger("jiradrift.tenant")
 
@@ -132,6 +141,41 @@ async def reconcile_tenant(
     # after the acceptance, so a Drifted transition is posted with the status that shows it
     for event in transition_events(state.posted, previous, conditions):
         await events.post(ctx.kube, body, event.type, event.reason, event.message)
+    # An incremental window (handlers/incremental.py): a quiet one writes only lastCheckedTime
+    incremental = decide_incremental(
+        schedule,
+        ready=cond.is_true(conditions, ConditionType.READY),
+        full=window,
+        busy=any(s.phase not in FINAL for s in snapshots),
+        checked=state.checked,
+        now=now,
+    )
+    if incremental.due and incremental.window is not None:
+        state.checked = incremental.window  # once per window, whatever the outcome: never a hot loop
+        try:
+            outcome = await run_window(ctx, body, spec, schedule.types, incremental.window)
+        except Exception as exc:
+            log.warning(
+                "JiraTenant %s/%s: incremental window %s failed: %s; tried again at the next window",
+                namespace,
+                name,
+                window_iso(incremental.window),
+                redact(str(exc)),
+            )
+        else:
+            status.last_checked_time = now
+            log.info(
+                "JiraTenant %s/%s: incremental window %s: %d Jira request(s), %d object(s) re-read, changed %s, "
+                "quiet: %s%s",
+                namespace,
+                name,
+                window_iso(incremental.window),
+                outcome.requests,
+                outcome.reread,
+                ", ".join(outcome.created) or "nothing",
+                ", ".join(outcome.quiet) or "none",
+                f", waiting for a full capture: {outcome.unbased}" if outcome.unbased else "",
+            )
     # only what changes the stored status: a steady tenant costs no write
     changed = changed_fields(current, status_patch(status))
 
