@@ -41,7 +41,7 @@ def test_an_incremental_window_reports_a_change_and_a_quiet_one_writes_only_the_
         jira_sim.base_url,
         "jira",
         TYPES,
-        schedule={"interval": "6h", "incremental": {"interval": "1m"}},
+        schedule={"interval": "6h", "incremental": {"enabled": True, "interval": "1m"}},
     )
     quiet_notifier = ["--notify-interval", "3600"]
     with running_operator(control_plane, [ns], tmp_path, tenant_interval=1, extra=quiet_notifier) as op:

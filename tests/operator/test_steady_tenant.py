@@ -64,7 +64,7 @@ def test_a_steady_tenant_reads_its_secret_per_tick_and_writes_nothing(
     # kube-apiserver renews its own identity Lease (kube-system) every 10 s; the operator holds none now
     own_lease_renewals = writes.pop(("PUT", "leases"), 0)
     assert own_lease_renewals <= elapsed / 10 + 1, f"{own_lease_renewals} Lease writes in {elapsed:.0f}s"
-    # an incremental window (every 5 m by default) that finds nothing writes status.lastCheckedTime, nothing else
+    # an incremental window (when enabled) that finds nothing writes status.lastCheckedTime, nothing else
     checked = writes.pop(("PATCH", "jiratenants/status"), 0)
     assert checked <= elapsed / 300 + 1, f"{checked} tenant status writes in {elapsed:.0f}s"
     assert writes == {}, f"a steady tenant wrote {writes}"

@@ -308,12 +308,12 @@ def test_when_an_incremental_window_runs(why: str) -> None:
         assert decision.window == INC_WINDOW
 
 
-def test_incremental_windows_are_on_by_default_every_five_minutes() -> None:
+def test_incremental_windows_are_opt_in_and_every_five_minutes_by_default() -> None:
     spec = JiraTenantSpec.model_validate(
         {"site": "https://acme.atlassian.net", "auth": {"apiToken": {"secretRef": {"name": "s"}}}}
     )
-    assert TenantSchedule.from_spec(spec).incremental == timedelta(minutes=5)
-    off = spec.model_copy(deep=True)
-    off.schedule.incremental.enabled = False
-    assert TenantSchedule.from_spec(off).incremental is None
+    assert TenantSchedule.from_spec(spec).incremental is None
+    on = spec.model_copy(deep=True)
+    on.schedule.incremental.enabled = True
+    assert TenantSchedule.from_spec(on).incremental == timedelta(minutes=5)
     assert CaptureKind.INCREMENTAL.value == "incremental"

@@ -285,10 +285,11 @@ class IncrementalSchedule(Resource):
     and only what changed is re-read (docs/incremental.md)."""
 
     enabled: bool = Field(
-        default=True,
+        default=False,
         description=(
-            "Check the site for changes every incremental interval between full captures. A window in which "
-            "nothing changed creates no Snapshot: it only sets status.lastCheckedTime of the JiraTenant."
+            "Check the site for changes every incremental interval between full captures (off by default in "
+            "this release). A window in which nothing changed creates no Snapshot: it only sets "
+            "status.lastCheckedTime of the JiraTenant."
         ),
     )
     interval: str = Field(
