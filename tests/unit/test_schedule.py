@@ -143,7 +143,7 @@ def test_a_tenant_s_schedule_comes_from_its_spec() -> None:
         }
     )
     assert TenantSchedule.from_spec(spec) == TenantSchedule(
-        timedelta(minutes=90), ("workflows", "fields"), True, incremental=timedelta(minutes=5)
+        timedelta(minutes=90), ("workflows", "fields"), True, incremental=None
     )
 
 
