@@ -39,6 +39,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system --gid 65532 nonroot \
  && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin nonroot
+# git and OpenSSH's client for spec.history (jiradrift.history runs the git command; SSH host keys are
+# pinned from the tenant's Secret). The test harness's base already has them (tools/build-image.sh).
+# hadolint ignore=DL3008
+RUN if ! command -v git >/dev/null || ! command -v ssh >/dev/null; then \
+      apt-get update && apt-get install -y --no-install-recommends git openssh-client \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi
 # Install offline from the builder's wheels (no extra: production dependencies only), drop pip and
 # the emulator and developer tooling (jiradrift.sim, jiradrift.dev: nothing the chart runs imports
 # them, and `jiradrift sim` / `dev` here say where to get them), and smoke-test every command the
@@ -51,7 +58,8 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
  && rm -rf "${package:?}/sim" "${package:?}/dev" \
  && jiradrift --help >/dev/null \
  && jiradrift run --help >/dev/null \
- && jiradrift refresh-tokens --help >/dev/null
+ && jiradrift refresh-tokens --help >/dev/null \
+ && git --version >/dev/null && command -v ssh >/dev/null
 USER 65532:65532
 WORKDIR /tmp
 # 8080: kopf liveness (/healthz); 8081: readiness (/readyz); 9090: Prometheus metrics.

@@ -36,11 +36,11 @@ fi
 docker=/usr/bin/docker  # Debian's client: it builds with the daemon's BuildKit without a buildx plugin
 
 # The base: Debian bookworm's python3 (3.11) and venv module, and the host's trust store.
-base_key=$(printf 'bookworm python3 python3-venv passwd ca-certificates v1\n%s' "$(sha256sum /etc/ssl/certs/ca-certificates.crt)" | sha256sum | cut -c1-12)
+base_key=$(printf 'bookworm python3 python3-venv passwd ca-certificates git openssh-client v2\n%s' "$(sha256sum /etc/ssl/certs/ca-certificates.crt)" | sha256sum | cut -c1-12)
 base_tar="$images/base-$base_key.tar"
 if [[ ! -s "$base_tar" ]]; then
   log "making the base image with mmdebstrap (cold: a minute or two)"
-  mmdebstrap --quiet --format=tar --variant=minbase --include=python3,python3-venv,passwd,ca-certificates \
+  mmdebstrap --quiet --format=tar --variant=minbase --include=python3,python3-venv,passwd,ca-certificates,git,openssh-client \
     --customize-hook='copy-in /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/' \
     --customize-hook='rm -rf "$1"/var/cache/apt/archives/*.deb "$1"/var/lib/apt/lists/*' \
     bookworm "$base_tar.tmp" http://deb.debian.org/debian

@@ -94,6 +94,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "compare_command",
         "Compare two sites' stored configuration by natural key (no Jira request).",
     ),
+    "history": LazyCommand(
+        "jiradrift.cmd.history",
+        "history_app",
+        "Configuration history in git: one commit per changed snapshot.",
+    ),
     # --- operator (jiradrift.handlers) and tokens (jiradrift.tokens) -------------------------------
     "run": LazyCommand(
         "jiradrift.cmd.run",

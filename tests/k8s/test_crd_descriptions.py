@@ -61,3 +61,10 @@ def test_a_field_without_a_description_is_named_with_its_path() -> None:
     for path in ("Probe.spec.plain", "Probe.spec.inner.bare", "Probe.spec.elements[].bare", "Probe.spec.labels{}.bare"):
         assert path in message
     assert "description=" in message and "jiradrift crds" in message  # and the fix
+
+
+def test_metadata_declares_only_its_type_because_the_api_server_refuses_more() -> None:
+    # kube-apiserver: "metadata: Forbidden: must not specify anything other than name and generateName".
+    for name, crd in build_crds().items():
+        for version in crd["spec"]["versions"]:
+            assert version["schema"]["openAPIV3Schema"]["properties"]["metadata"] == {"type": "object"}, name

@@ -379,6 +379,47 @@ class RateLimit(Resource):
     )
 
 
+HISTORY_REPOSITORY_PATTERN = r"^(ssh://[^\s]+|https://[^\s@]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+)$"
+
+
+class HistorySpec(Resource):
+    """Configuration history in git: every completed Snapshot with changes becomes one commit.
+
+    One file per object under ``<pathPrefix>/<type>/<kind>/<name>.yaml``, authored by the Jira user
+    the audit log names. The branch belongs to the operator: it never rewrites commits it did not write.
+    """
+
+    repository: str = Field(
+        max_length=2048,
+        pattern=HISTORY_REPOSITORY_PATTERN,
+        description=(
+            "The git repository: ssh://git@host/org/repo.git, git@host:org/repo.git (deploy key) or "
+            "https://host/org/repo.git (token). Its host must be on the operator's history host allowlist, "
+            "set by the cluster admin (chart value history.allowedHosts; empty by default)."
+        ),
+    )
+    branch: str = Field(
+        default="main",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[A-Za-z0-9._/-]+$",
+        description="The branch the operator writes (only the operator may write to it). Default: main.",
+    )
+    path_prefix: str = Field(
+        default="",
+        max_length=255,
+        pattern=r"^([A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*)?$",
+        description="A directory inside the repository for this tenant's files (default: the repository root).",
+    )
+    secret_ref: SecretReference = Field(
+        description=(
+            "Secret with the credentials; it must opt in to this tenant (annotation jiradrift.io/allowed-tenants). "
+            "SSH: keys ssh-privatekey (the deploy key) and known_hosts (the server's host keys, pinned: never "
+            "trusted on first use). HTTPS: key token, optional username (default x-access-token) and ca.crt."
+        )
+    )
+
+
 class JiraTenantSpec(Resource):
     """What to watch: one Jira site and how to read it."""
 
@@ -439,6 +480,9 @@ class JiraTenantSpec(Resource):
         description="Where to announce each Snapshot that drifted (one message per Snapshot and destination).",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
+    history: HistorySpec | None = Field(
+        default=None, description="Write every completed Snapshot with changes to a git repository as one commit."
+    )
 
 
 class TokenStatus(Resource):
@@ -491,6 +535,34 @@ class UnacceptedDrift(Resource):
     )
 
 
+class HistoryStatus(Resource):
+    """The git history of this tenant (spec.history), as the operator last pushed it."""
+
+    last_commit: str | None = Field(default=None, max_length=64, description="The branch's tip after the last push.")
+    last_snapshot: str | None = Field(
+        default=None, max_length=253, description="The newest Snapshot committed (its Jiradrift-Snapshot trailer)."
+    )
+    last_push_time: datetime | None = Field(
+        default=None, description="When the operator last pushed (or found nothing to push)."
+    )
+    lag: int = Field(
+        default=0, ge=0, description="Completed Snapshots with changes that are not on the branch yet (0: up to date)."
+    )
+    reason: str | None = Field(
+        default=None,
+        max_length=64,
+        description=(
+            "Why the last attempt failed (HostKeyMismatch, HostKeyUnknown, PermissionDenied, BranchProtected, "
+            "BranchNotOurs, Unreachable, TLSVerifyFailed, RepositoryNotFound, InvalidSpec, SecretNotOptedIn ...); "
+            "empty when it succeeded."
+        ),
+    )
+    message: str | None = Field(
+        default=None, max_length=1024, description="What failed and what to fix; empty when it succeeded."
+    )
+    last_failure_time: datetime | None = Field(default=None, description="When an attempt last failed.")
+
+
 class JiraTenantStatus(Resource):
     """What the operator observed. Written only by the operator."""
 
@@ -518,6 +590,9 @@ class JiraTenantStatus(Resource):
     )
     unaccepted: UnacceptedDrift | None = Field(
         default=None, description="Changes since the accepted Snapshots (what the Drifted condition counts)."
+    )
+    history: HistoryStatus | None = Field(
+        default=None, description="The git history (spec.history): last push, lag, failure."
     )
     owner: str | None = Field(
         default=None,

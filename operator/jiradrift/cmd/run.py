@@ -18,6 +18,7 @@ from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.readiness import parse_endpoint
 from jiradrift.handlers.registry import build_registry
+from jiradrift.history.settings import HISTORY_HOSTS_ENV, HistorySettings
 from jiradrift.jira.limits import MAX_CONCURRENT_CAPTURES, ResponseLimits
 from jiradrift.kube.client import Kube
 from jiradrift.net.egress import ALLOWED_CIDRS_ENV, default_policy
@@ -142,6 +143,14 @@ def run_command(
             "exact names or '*.' wildcards, as --allowed-hosts. Loopback only when named here."
         ),
     ),
+    history_hosts: str = typer.Option(
+        "",
+        envvar=HISTORY_HOSTS_ENV,
+        help=(
+            "Hosts tenants' git history (spec.history.repository) may be pushed to, comma-separated, as "
+            "--allowed-hosts. Empty (the default): spec.history is refused."
+        ),
+    ),
     notify_interval: float = typer.Option(10.0, min=0.05, help="Seconds between passes over pending notifications."),
     notify_backoff: float = typer.Option(10.0, min=0.01, help="First retry delay of a failed notification, seconds."),
     notify_backoff_cap: float = typer.Option(600.0, min=0.01, help="Longest retry delay of a notification, seconds."),
@@ -171,6 +180,11 @@ def run_command(
         notification_allowlist = HostAllowlist.parse(notification_hosts)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--notification-hosts") from None
+    try:
+        # Empty (the default) is allowed here, unlike the other allowlists: it refuses every spec.history.
+        history_allowlist = HostAllowlist.parse(history_hosts) if history_hosts.strip() else HostAllowlist(())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--history-hosts") from None
     if readiness:
         try:
             parse_endpoint(readiness)
@@ -194,6 +208,7 @@ def run_command(
         probe_timeout_seconds=probe_timeout,
         audit_timeout_seconds=audit_timeout,
         allowed_hosts=allowlist,
+        history=HistorySettings(hosts=history_allowlist),
         notify=NotifySettings(
             hosts=notification_allowlist,
             poll_seconds=notify_interval,

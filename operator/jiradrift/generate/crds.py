@@ -66,7 +66,9 @@ def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
     # Kubernetes supplies these; the CRD only declares their type (and what kubectl explain says).
     props["apiVersion"] = {"type": "string", "description": f"The API version of this object: {r.API_VERSION}."}
     props["kind"] = {"type": "string", "description": f"The kind of this object: {model.__name__}."}
-    props["metadata"] = {"type": "object", "description": "Standard object metadata (name, namespace, labels...)."}
+    # metadata: the type only. The API server refuses anything more (even a description: "must not
+    # specify anything other than name and generateName"); kubectl explain shows ObjectMeta's own docs.
+    props["metadata"] = {"type": "object"}
     schema["required"] = [n for n in schema.get("required", []) if n not in {"apiVersion", "kind", "metadata"}]
     schema.pop("description", None)
     schema["description"] = (model.__doc__ or "").strip().splitlines()[0]
@@ -78,6 +80,8 @@ def undescribed(schema: dict[str, Any], path: str = "") -> list[str]:
     nothing for it): ``spec.retention.keepLast``, ``status.conditions[].reason``, ``...{}`` for map values."""
     missing: list[str] = []
     for name, prop in (schema.get("properties") or {}).items():
+        if not path and name == "metadata":
+            continue  # ObjectMeta: described by Kubernetes itself, and a CRD may not describe it
         where = f"{path}.{name}" if path else name
         if not str(prop.get("description") or "").strip():
             missing.append(where)

@@ -11,6 +11,7 @@ from typing import Any
 from jiradrift.handlers.shard import Shard
 from jiradrift.handlers.slots import PrioritySlots
 from jiradrift.handlers.state import QuietTimes, TenantState
+from jiradrift.history.settings import HistorySettings
 from jiradrift.jira.budget import ByteBudget, ItemBudget
 from jiradrift.jira.limits import ResponseLimits
 from jiradrift.kube.client import Kube
@@ -48,6 +49,8 @@ class OperatorSettings:
     allowed_hosts: HostAllowlist = field(default_factory=HostAllowlist)
     # drift notifications: where they may go (--notification-hosts), how often and how hard to retry
     notify: NotifySettings = field(default_factory=NotifySettings)
+    # the git history sink (spec.history): allowed hosts (--history-hosts), local mirrors, deadline
+    history: HistorySettings = field(default_factory=HistorySettings)
     # cluster-wide cap on one tenant's stored snapshot bytes (chart: store.maxBytesPerTenant); None: no cap
     store_max_bytes: int | None = None
     # sharded replicas (handlers/shard.py): the namespace of the membership Leases (None: off, this

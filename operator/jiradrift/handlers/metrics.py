@@ -124,6 +124,24 @@ ERRORS = Counter(
     ["namespace", "tenant", "reason"],
     registry=REGISTRY,
 )
+HISTORY_LAST_PUSH = Gauge(
+    "jiradrift_history_last_push_timestamp_seconds",
+    "When the tenant's git history (spec.history) was last pushed or found up to date.",
+    ["namespace", "tenant"],
+    registry=REGISTRY,
+)
+HISTORY_FAILURES = Counter(
+    "jiradrift_history_failures_total",
+    "Failed pushes of a tenant's git history, by reason (HostKeyMismatch, PermissionDenied, BranchProtected ...).",
+    ["namespace", "tenant", "reason"],
+    registry=REGISTRY,
+)
+HISTORY_COMMITS = Counter(
+    "jiradrift_history_commits_total",
+    "Snapshots committed and pushed to a tenant's git history.",
+    ["namespace", "tenant"],
+    registry=REGISTRY,
+)
 NOTIFICATIONS = Counter(
     "jiradrift_notifications_total",
     "Drift notification attempts, by destination and result (delivered, retrying, failed).",
@@ -209,6 +227,7 @@ _TENANT_GAUGES: tuple[tuple[Gauge, tuple[str, ...]], ...] = (
     (LAST_COMPLETE_SNAPSHOT, ("namespace", "tenant", "type")),
     (TENANT_INTERVAL, ("namespace", "tenant")),
     (UNACCEPTED_CHANGES, ("namespace", "tenant", "severity")),
+    (HISTORY_LAST_PUSH, ("namespace", "tenant")),
 )
 
 

@@ -40,6 +40,7 @@ from jiradrift.handlers import metrics
 from jiradrift.handlers import snapshot_status as build
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.drift_summary import Attribution, tenant_drift
+from jiradrift.handlers.history import publish_history
 from jiradrift.handlers.jiraconn import classify, credentials_for, open_client
 from jiradrift.handlers.objects import patch_labels, patch_status, read_object
 from jiradrift.handlers.schedule import (
@@ -478,6 +479,14 @@ async def record(run: SnapshotRun) -> None:
     log.info("snapshot %s/%s %s: %s", ns, run.name, phase.lower(), run.status.message)
 
 
+async def history(run: SnapshotRun) -> None:
+    """spec.history: a completed Snapshot with changes is pushed to git (handlers/history.py; never fails it)."""
+    if run.spec.history is not None and run.manifest is not None and run.manifest.unchanged_from is None:
+        previous = (run.tenant.get("status") or {}).get("history")
+        args = (run.spec, run.store, run.name, run.attribution, previous)
+        await publish_history(run.ctx, run.namespace, run.tenant_name, *args)
+
+
 STEPS: tuple[tuple[str, Step], ...] = (
     ("mark-capturing", mark_capturing),
     ("capture", capture),  # opens the Jira client, unless the manifest is already stored
@@ -485,6 +494,7 @@ STEPS: tuple[tuple[str, Step], ...] = (
     ("tenant", tell_tenant),
     ("status", write_status),  # the final phase: nothing after it needs to be repeated
     ("record", record),
+    ("history", history),
 )
 # Where a test may inject a fault (ctx.before_step): every write from the stored manifest to the
 # final phase. A fault at put-drift goes through the step's own error handling (Pending, retry);

@@ -1,0 +1,134 @@
+"""spec.history in the operator: a completed Snapshot with changes is pushed, authored by the Jira
+user the emulator's audit log names, and status.history says what happened (or what to fix).
+
+The Snapshot handler runs in this process against the real kube-apiserver, the emulator, and the
+SSH git server of tests/plugins/git.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client as k8s
+from tests.history.helpers import git, snapshots_on
+from tests.operator.kube import get, make_secret, make_tenant
+from tests.operator.test_snapshot_resume import make_snapshot, run_until_final
+from tests.plugins.git import SshGitServer, new_repo
+
+from jiradrift.dev.controlplane import ControlPlane
+from jiradrift.handlers import metrics
+from jiradrift.handlers.context import OperatorContext, OperatorSettings
+from jiradrift.history.settings import HistorySettings
+from jiradrift.kube.client import Kube
+from jiradrift.net.hosts import HostAllowlist
+from jiradrift.sim.emulator import RunningEmulator
+from jiradrift.sim.site import ADMIN_ACCOUNT_ID
+
+pytestmark = pytest.mark.k8s
+
+
+@pytest.fixture
+async def kube(control_plane: ControlPlane) -> AsyncIterator[Kube]:
+    async with await Kube.connect(control_plane.kubeconfig) as client:
+        yield client
+
+
+def _context(kube: Kube, ns: str, workdir: Path, history_hosts: str = "127.0.0.1") -> OperatorContext:
+    settings = OperatorSettings(
+        namespaces=[ns],
+        allowed_hosts=HostAllowlist.parse("127.0.0.1"),
+        history=HistorySettings(hosts=HostAllowlist.parse(history_hosts), workdir=workdir),
+    )
+    return OperatorContext(kube=kube, settings=settings, holder="test-holder")
+
+
+async def test_a_changed_snapshot_is_pushed_with_the_audit_author(
+    tmp_path: Path,
+    k8s_api: k8s.ApiClient,
+    k8s_namespace: str,
+    kube: Kube,
+    jira_sim: RunningEmulator,
+    ssh_git: SshGitServer,
+    repo_name: str,
+) -> None:
+    ns, creds = k8s_namespace, jira_sim.credentials
+    bare = new_repo(ssh_git.root, repo_name)
+    make_secret(k8s_api, ns, "jira", {"email": creds.email, "token": creds.api_token})
+    make_secret(
+        k8s_api, ns, "git", {"ssh-privatekey": ssh_git.client_key, "known_hosts": ssh_git.host_key_line}, tenants="acme"
+    )
+    history = {
+        "repository": ssh_git.url(repo_name),
+        "branch": "main",
+        "pathPrefix": "jira/acme",
+        "secretRef": {"name": "git"},
+    }
+    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "jira", ["workflows"], history=history)
+    ctx = _context(kube, ns, tmp_path / "mirrors")
+
+    make_snapshot(k8s_api, ns, "base")
+    base, _ = await run_until_final(ctx, k8s_api, ns, "base")
+    assert base["status"]["phase"] == "Completed"
+    assert snapshots_on(bare) == ["base"]
+
+    workflow = next(w for w in jira_sim.site.workflows if w["scope"]["type"] == "GLOBAL")
+    jira_sim.admin.change_workflow(workflow["id"], description="changed by the test")  # audited as the admin
+    make_snapshot(k8s_api, ns, "s2")
+    s2, _ = await run_until_final(ctx, k8s_api, ns, "s2")
+    assert s2["status"]["phase"] == "Completed" and s2["status"]["drift"]["total"] >= 1
+    assert snapshots_on(bare) == ["base", "s2"]
+    head = git(bare, "log", "-1", "--format=%an <%ae>|%cn|%B", "main")
+    assert head.startswith(f"{ADMIN_ACCOUNT_ID} <{ADMIN_ACCOUNT_ID}@users.noreply.jiradrift.invalid>|jiradrift|")
+    assert f"Jiradrift-Tenant: {ns}/acme" in head and "Jiradrift-Snapshot: s2" in head
+    changed = git(bare, "show", "--name-status", "--format=", "main").split("\n")
+    assert changed[0].startswith("M\tjira/acme/workflows/.index/") and changed[0].endswith(".jsonl")
+    assert changed[1:] == [f"M\tjira/acme/workflows/workflow/{workflow['name']}.yaml", ""]
+
+    tenant = get(k8s_api, ns, "jiratenants", "acme")["status"]["history"]
+    assert tenant["lastCommit"] == git(bare, "rev-parse", "main").strip()
+    assert tenant["lastSnapshot"] == "s2" and tenant["lag"] == 0 and not tenant.get("reason")
+    assert metrics.HISTORY_LAST_PUSH.labels(ns, "acme")._value.get() > 0
+
+
+@pytest.mark.parametrize(
+    ("secret", "history_hosts", "reason", "says"),
+    [
+        ({"known_hosts": "WRONG"}, "127.0.0.1", "HostKeyMismatch", "known_hosts"),
+        ({}, "git.example.com", "InvalidSpec", "history.allowedHosts"),
+        ({"opt-in": "other"}, "127.0.0.1", "SecretNotOptedIn", "kubectl annotate"),
+    ],
+)
+async def test_a_failed_push_says_what_to_fix_and_the_snapshot_still_completes(
+    tmp_path: Path,
+    k8s_api: k8s.ApiClient,
+    k8s_namespace: str,
+    kube: Kube,
+    jira_sim: RunningEmulator,
+    ssh_git: SshGitServer,
+    repo_name: str,
+    secret: dict[str, str],
+    history_hosts: str,
+    reason: str,
+    says: str,
+) -> None:
+    ns, creds = k8s_namespace, jira_sim.credentials
+    bare = new_repo(ssh_git.root, repo_name)
+    make_secret(k8s_api, ns, "jira", {"email": creds.email, "token": creds.api_token})
+    known = ssh_git.wrong_host_line if secret.get("known_hosts") == "WRONG" else ssh_git.host_key_line
+    data = {"ssh-privatekey": ssh_git.client_key, "known_hosts": known}
+    make_secret(k8s_api, ns, "git", data, tenants=secret.get("opt-in", "acme"))
+    history = {"repository": ssh_git.url(repo_name), "secretRef": {"name": "git"}}
+    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "jira", ["workflows"], history=history)
+    before = metrics.HISTORY_FAILURES.labels(ns, "acme", reason)._value.get()
+    make_snapshot(k8s_api, ns, "base")
+    snap, _ = await run_until_final(ctx := _context(kube, ns, tmp_path / "m", history_hosts), k8s_api, ns, "base")
+    del ctx
+    assert snap["status"]["phase"] == "Completed"
+    status = get(k8s_api, ns, "jiratenants", "acme")["status"]["history"]
+    assert status["reason"] == reason and says in status["message"], status
+    assert status["lag"] == 1 and status.get("lastFailureTime")
+    assert metrics.HISTORY_FAILURES.labels(ns, "acme", reason)._value.get() == before + 1
+    assert not subprocess.run(["git", f"--git-dir={bare}", "for-each-ref"], capture_output=True, text=True).stdout

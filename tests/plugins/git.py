@@ -1,0 +1,256 @@
+"""Real git servers on loopback for the history sink's tests (test tooling).
+
+- :class:`SshGitServer`: Debian's OpenSSH ``sshd`` on a free loopback port, with its own host key and
+  config in a temporary directory; the client key's ``authorized_keys`` line forces ``git-shell``,
+  so the key can run git's pack protocols and nothing else.
+- :class:`HttpsGitServer`: ``git http-backend`` (git's smart HTTP) as a CGI behind a small threaded
+  Python HTTPS server with a certificate from a CA made for the purpose; requests without the token
+  (HTTP basic auth) get 401.
+
+Both serve bare repositories under one root; :meth:`GitServers.new_repo` makes one, optionally with a
+``pre-receive`` hook that refuses every push (a protected branch). Startup waits on the condition
+(the port accepts connections), bounded; both are stopped when the session ends.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from jiradrift.dev.controlplane import _CA, _pem_cert, _pem_key, free_port
+
+PROTECTED_HOOK = "#!/bin/sh\necho 'GL-HOOK-ERR: branch is protected: pushes to it are refused' >&2\nexit 1\n"
+
+
+def _wait_port(
+    port: int, proc: subprocess.Popen[bytes] | None, what: str, log: Path | None, timeout: float = 20
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}: {log.read_text() if log else ''}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)  # polling a condition (the port), bounded by the deadline
+    raise RuntimeError(f"{what} did not open port {port} within {timeout} s: {log.read_text() if log else ''}")
+
+
+def keygen(path: Path) -> str:
+    """An ed25519 key pair at ``path`` (and ``path.pub``); returns the public key line."""
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", path.name, "-f", str(path)], check=True)
+    return (path.with_name(path.name + ".pub")).read_text().strip()
+
+
+@dataclass
+class SshGitServer:
+    port: int
+    root: Path
+    host_key_line: str  # the pinned known_hosts line
+    client_key: str  # the deploy key (private, OpenSSH PEM) that is authorised
+    other_key: str  # a key the server does not know
+    wrong_host_line: str  # a known_hosts line with another key for the same host
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def url(self, repo: str) -> str:
+        return f"ssh://{getpass.getuser()}@127.0.0.1:{self.port}{self.root / repo}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    @classmethod
+    def start(cls, workdir: Path, root: Path) -> SshGitServer:
+        workdir.mkdir(parents=True, exist_ok=True)
+        Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # sshd's privilege-separation directory
+        host_pub = keygen(workdir / "host_ed25519")
+        keygen(workdir / "client")
+        keygen(workdir / "other")
+        other_host_pub = keygen(workdir / "other_host")
+        client_pub = (workdir / "client.pub").read_text().strip()
+        forced = (
+            'command="git-shell -c \\"$SSH_ORIGINAL_COMMAND\\"",'
+            "no-port-forwarding,no-X11-forwarding,no-agent-forwarding,no-pty"
+        )
+        (workdir / "authorized_keys").write_text(f"{forced} {client_pub}\n")
+        port = free_port()
+        config = workdir / "sshd_config"
+        config.write_text(
+            "\n".join(
+                [
+                    f"Port {port}",
+                    "ListenAddress 127.0.0.1",
+                    f"HostKey {workdir / 'host_ed25519'}",
+                    f"PidFile {workdir / 'sshd.pid'}",
+                    f"AuthorizedKeysFile {workdir / 'authorized_keys'}",
+                    "StrictModes no",
+                    "UsePAM no",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "PubkeyAuthentication yes",
+                    "PermitRootLogin forced-commands-only",
+                    f"AllowUsers {getpass.getuser()}",
+                    "LogLevel VERBOSE",
+                    "",
+                ]
+            )
+        )
+        log = workdir / "sshd.log"
+        proc = subprocess.Popen(
+            [shutil.which("sshd") or "/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("wb"),
+        )
+        _wait_port(port, proc, "sshd", log)
+        host = f"[127.0.0.1]:{port}"
+        return cls(
+            port=port,
+            root=root,
+            host_key_line=f"{host} {' '.join(host_pub.split()[:2])}",
+            client_key=(workdir / "client").read_text(),
+            other_key=(workdir / "other").read_text(),
+            wrong_host_line=f"{host} {' '.join(other_host_pub.split()[:2])}",
+            proc=proc,
+            log=log,
+        )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _GitHttpServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+    def _authorised(self) -> bool:
+        expected = base64.b64encode(f"{self.server.username}:{self.server.token}".encode()).decode()
+        if self.headers.get("Authorization") == f"Basic {expected}":
+            return True
+        body = b"token required\n"
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Basic realm="git"')
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        return False
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _cgi(self) -> None:
+        if not self._authorised():
+            return
+        body = self._body() if self.command == "POST" else b""
+        path, _, query = self.path.partition("?")
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "GIT_PROJECT_ROOT": str(self.server.root),
+            "GIT_HTTP_EXPORT_ALL": "1",
+            "PATH_INFO": path,
+            "QUERY_STRING": query,
+            "REQUEST_METHOD": self.command,
+            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+            "CONTENT_LENGTH": str(len(body)),
+            "REMOTE_USER": self.server.username,
+            "REMOTE_ADDR": "127.0.0.1",
+            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+            "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+        }
+        done = subprocess.run(["git", "http-backend"], input=body, capture_output=True, env=env, timeout=120)
+        head, _, payload = done.stdout.partition(b"\r\n\r\n")
+        status = 200
+        headers = []
+        for line in head.decode(errors="replace").split("\r\n"):
+            name, _, value = line.partition(":")
+            if name.lower() == "status":
+                status = int(value.strip().split()[0])
+            elif name:
+                headers.append((name, value.strip()))
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = _cgi
+    do_POST = _cgi
+
+
+class _GitHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+    root: Path
+    username: str
+    token: str
+
+
+@dataclass
+class HttpsGitServer:
+    port: int
+    root: Path
+    token: str
+    username: str
+    ca_pem: str
+    server: _GitHttpServer
+
+    def url(self, repo: str) -> str:
+        return f"https://127.0.0.1:{self.port}/{repo}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @classmethod
+    def start(cls, workdir: Path, root: Path) -> HttpsGitServer:
+        workdir.mkdir(parents=True, exist_ok=True)
+        ca = _CA.create("jiradrift-test-git-ca")
+        key, cert = ca.issue("127.0.0.1", server=True)
+        (workdir / "tls.crt").write_bytes(_pem_cert(cert))
+        (workdir / "tls.key").write_bytes(_pem_key(key))
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(workdir / "tls.crt", workdir / "tls.key")
+        server = _GitHttpServer(("127.0.0.1", 0), _Handler)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.root, server.username, server.token = root, "x-access-token", base64.b32encode(os.urandom(20)).decode()
+        threading.Thread(target=server.serve_forever, name="git-https", daemon=True).start()
+        port = int(server.server_address[1])
+        _wait_port(port, None, "git https server", None)
+        return cls(port, root, server.token, server.username, _pem_cert(ca.cert).decode(), server)
+
+
+def new_repo(root: Path, name: str, *, protected: bool = False) -> Path:
+    """A bare repository ``name`` under ``root`` (``protected``: a pre-receive hook refuses every push)."""
+    path = root / name
+    subprocess.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", str(path)], check=True)
+    subprocess.run(["git", f"--git-dir={path}", "config", "http.receivepack", "true"], check=True)
+    if protected:
+        hook = path / "hooks" / "pre-receive"
+        hook.write_text(PROTECTED_HOOK)
+        hook.chmod(0o755)
+    return path
