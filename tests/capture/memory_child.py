@@ -1,12 +1,13 @@
 """The child process of test_inflight_memory.py: many tenants' captures at once in one process, as the
-operator runs them (one response memory budget shared by every client).
+operator runs them (one response memory budget and one manifest item budget shared by every client).
 
     python memory_child.py AS_LIMIT_BYTES OUT TENANTS CONCURRENCY HOSTILE_URL EMAIL TOKEN HEALTHY_URL EMAIL TOKEN
 
 ``AS_LIMIT_BYTES`` caps the address space, only so that a run without a bound cannot take the test
 machine's memory (the test judges the peak RSS, which is what a pod's memory limit counts: orjson
 reserves address space it never touches). Prints one line per capture (``tenant complete errors
-first-error``) and ``peak-budget N``; exits 0 when every capture ended, complete or not.
+first-error``), ``peak-budget N`` (response bytes) and ``peak-items N`` (manifest items); exits 0
+when every capture ended, complete or not.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def main() -> None:
     hostile, healthy = tuple(sys.argv[5:8]), tuple(sys.argv[8:11])
 
     from jiradrift.jira.auth import ApiTokenAuth
-    from jiradrift.jira.budget import ByteBudget
+    from jiradrift.jira.budget import ByteBudget, ItemBudget
     from jiradrift.jira.client import ClientSettings, JiraClient
     from jiradrift.jira.limits import DEFAULT_LIMITS
     from jiradrift.snapshot.capture import capture_snapshot
@@ -33,7 +34,8 @@ def main() -> None:
 
     async def run() -> None:
         budget = ByteBudget(DEFAULT_LIMITS.max_inflight_bytes)  # the operator's: one per process
-        settings = ClientSettings(max_concurrency=concurrency, requests_per_second=100_000, budget=budget)
+        items = ItemBudget(DEFAULT_LIMITS.max_process_items)  # the operator's: one per process
+        settings = ClientSettings(max_concurrency=concurrency, requests_per_second=100_000, budget=budget, items=items)
         sites = [hostile] * tenants + [healthy]
 
         async def capture(i: int, site: tuple[str, ...]) -> str:
@@ -54,6 +56,7 @@ def main() -> None:
         for line in await asyncio.gather(*(capture(i, s) for i, s in enumerate(sites))):
             print(line, flush=True)
         print(f"peak-budget {budget.peak}", flush=True)
+        print(f"peak-items {items.peak}", flush=True)
 
     asyncio.run(run())
 

@@ -1,16 +1,22 @@
-"""Memory is bounded per process, not per response: the worst admitted settings against a site whose
-every answer is a slowly sent gzip bomb stay under the chart's memory limit, and end with reasons.
+"""Memory is bounded per process, not per response or per capture: the worst admitted settings (the
+most captures at once ``--max-concurrent-captures`` admits, each tenant at the most ``maxConcurrency``
+a JiraTenant admits) against a site whose every priority answer is a slowly sent gzip bomb and whose
+resolution listing never ends (fresh ids, 1,000 a page) stay under the chart's memory limit, and end
+with reasons.
 
 The captures run in a child process (tests/capture/memory_child.py) whose peak RSS (``ru_maxrss``
 from ``wait4``) must stay under the chart's ``operator.resources.limits.memory``: without a
-process-wide budget the bombs being inflated side by side need gigabytes (the child's address space
-is capped at three times the limit, so such a run ends in ``MemoryError`` rather than taking the
-test machine's memory); with the budget each hostile capture ends, incomplete with a reason where
-a read was abandoned, while a healthy tenant's capture beside them completes.
+process-wide response budget the bombs being inflated side by side need gigabytes, and without a
+process-wide item budget the manifests of 64 endless captures grow towards 64 x 200,000 entries
+(the child's address space is capped at three times the limit, so such a run ends in
+``MemoryError`` rather than taking the test machine's memory); with the budgets each hostile capture
+ends, incomplete with a reason where a read was abandoned or the items were spent, while a healthy
+tenant's capture beside them completes.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import subprocess
@@ -21,12 +27,16 @@ from pathlib import Path
 import yaml
 from tests.plugins.sim import EmulatorFactory
 
-from jiradrift.jira.limits import DEFAULT_LIMITS
+from jiradrift.api.resources import RateLimit
+from jiradrift.cmd.run import run_command
+from jiradrift.jira.limits import DEFAULT_LIMITS, MAX_CONCURRENT_CAPTURES
 
 MiB = 1024 * 1024
 CHART = Path(__file__).resolve().parents[2] / "charts" / "jira-drift-operator"
 CHILD = Path(__file__).with_name("memory_child.py")
-RESULT = re.compile(r"^(t\d+|healthy|peak-budget) ")
+RESULT = re.compile(r"^(t\d+|healthy|peak-budget|peak-items) ")
+# Fresh ids, 1,000 to a page: what fills manifests fastest (a hostile site ignores maxResults).
+PAGE = [{"id": str(i), "name": f"filler {i}", "description": "x" * 40} for i in range(1000)]
 
 
 def chart_memory_limit() -> int:
@@ -39,15 +49,18 @@ def chart_memory_limit() -> int:
 def test_the_worst_settings_against_gzip_bombs_stay_under_the_chart_limit(
     jira_sim_factory: EmulatorFactory, tmp_path: Path
 ) -> None:
-    values = yaml.safe_load((CHART / "values.yaml").read_text())
-    captures = int(values["operator"]["maxConcurrentCaptures"])  # the chart's captures in flight (32)
-    concurrency = 64  # the most JiraTenant.spec.rateLimit.maxConcurrency admits
+    captures = most_admitted("max_concurrent_captures")  # the most --max-concurrent-captures admits
+    concurrency = next(m.le for m in RateLimit.model_fields["max_concurrency"].metadata if hasattr(m, "le"))
+    assert (captures, concurrency) == (MAX_CONCURRENT_CAPTURES, 64)  # the most each admits
     limit = chart_memory_limit()
     assert DEFAULT_LIMITS.max_inflight_bytes <= limit // 2  # the budget leaves room for the rest
     hostile, healthy = jira_sim_factory(seed=2), jira_sim_factory(seed=3)
     # 31 MiB each (under the 32 MiB per-response cap, so every one is a "valid" answer), 32 KB on
     # the wire, sent a KiB every 20 ms: all of them are being inflated at the same time.
-    hostile.faults.gzip_bomb(size=31 * MiB, seconds=0.02, path="/rest/api/3/*")
+    hostile.faults.gzip_bomb(size=31 * MiB, seconds=0.02, path="/rest/api/3/priority/*")
+    # Beside them, a listing that never ends and never declares more than a capture may hold.
+    endless = hostile.faults.huge_total(path="/rest/api/3/resolution/*", total=DEFAULT_LIMITS.max_capture_items)
+    endless.template = PAGE
     # The address space is capped at 3x the limit only as a safety net for the machine.
     args = [str(3 * limit), str(tmp_path / "out"), str(captures), str(concurrency)]
     for sim in (hostile, healthy):
@@ -55,7 +68,7 @@ def test_the_worst_settings_against_gzip_bombs_stay_under_the_chart_limit(
     env = {**os.environ, "MALLOC_ARENA_MAX": "2"}  # glibc reserves 64 MiB of address space per arena
     cmd = [sys.executable, str(CHILD), *args]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    killer = threading.Timer(300, proc.kill)
+    killer = threading.Timer(300, proc.kill)  # unbounded manifests need minutes to reach the cap
     killer.start()
     assert proc.stdout is not None
     try:
@@ -71,7 +84,16 @@ def test_the_worst_settings_against_gzip_bombs_stay_under_the_chart_limit(
     lines = dict(line.split(" ", 1) for line in output.splitlines() if RESULT.match(line))
     assert lines.pop("healthy").startswith("True 0"), output[-3000:]  # completed, no errors
     assert int(lines.pop("peak-budget")) <= DEFAULT_LIMITS.max_inflight_bytes
+    peak_items = int(lines.pop("peak-items"))
+    assert peak_items == DEFAULT_LIMITS.max_process_items  # the manifests filled the process's item budget, no more
     assert len(lines) == captures
-    for result in lines.values():  # each ended: complete (empty pages) or with a reason
+    reasons = ("memory budget", "deadline", "--max-process-items", "items")
+    for result in lines.values():  # each ended incomplete with a reason
         complete, errors, reason = [*result.split(" ", 2), ""][:3]
-        assert (complete, errors) == ("True", "0") or "memory budget" in reason or "deadline" in reason, result
+        assert complete == "False" and int(errors) > 0 and any(r in reason for r in reasons), result
+
+
+def most_admitted(option: str) -> int:
+    """The largest value ``jiradrift run`` admits for ``option`` (its ``max``)."""
+    default = inspect.signature(run_command).parameters[option].default
+    return int(default.max)

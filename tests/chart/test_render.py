@@ -373,6 +373,7 @@ def test_site_limits_reach_the_operator_and_default_to_the_codes(helm: Helm) -> 
         "--max-capture-items": str(DEFAULT_LIMITS.max_capture_items),
         "--capture-deadline": str(int(DEFAULT_LIMITS.capture_deadline)),
         "--max-inflight-bytes": str(DEFAULT_LIMITS.max_inflight_bytes),
+        "--max-process-items": str(DEFAULT_LIMITS.max_process_items),
     }
     tight = limit_args(
         "--set", "operator.siteLimits.maxResponseBytes=1048576", "--set", "operator.siteLimits.maxWait=30"

@@ -4,7 +4,7 @@
     def snapshot_command(site: str = ..., limits: ResponseLimits = LIMIT_OPTIONS) -> None: ...
 
 What a site may cost us (:class:`jiradrift.jira.limits.ResponseLimits`): :func:`with_response_limits`
-puts the ten ``--max-*`` / ``--*-deadline`` options where the command has its ``limits`` parameter
+puts the eleven ``--max-*`` / ``--*-deadline`` options where the command has its ``limits`` parameter
 and hands the command one validated :class:`ResponseLimits` (a bad combination is a usage error).
 """
 
@@ -62,6 +62,15 @@ MAX_INFLIGHT_BYTES = typer.Option(
         "together (at least twice --max-response-bytes)."
     ),
 )
+MAX_PROCESS_ITEMS = typer.Option(
+    DEFAULT_LIMITS.max_process_items,
+    "--max-process-items",
+    min=1,
+    help=(
+        "Most manifest items held by all captures of this process at once, every tenant together (at least "
+        "--max-capture-items); a capture that finds them spent ends incomplete."
+    ),
+)
 MAX_WAIT = typer.Option(
     DEFAULT_LIMITS.max_wait,
     "--max-wait",
@@ -83,6 +92,7 @@ _OPTIONS: dict[str, tuple[type, Any, str]] = {
     "max_capture_items": (int, MAX_CAPTURE_ITEMS, "max_capture_items"),
     "capture_deadline": (float, CAPTURE_DEADLINE, "capture_deadline"),
     "max_inflight_bytes": (int, MAX_INFLIGHT_BYTES, "max_inflight_bytes"),
+    "max_process_items": (int, MAX_PROCESS_ITEMS, "max_process_items"),
 }
 
 LIMIT_OPTIONS: Any = DEFAULT_LIMITS

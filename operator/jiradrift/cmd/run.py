@@ -19,7 +19,7 @@ from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.readiness import parse_endpoint
 from jiradrift.handlers.registry import build_registry
 from jiradrift.history.settings import HISTORY_HOSTS_ENV, HistorySettings
-from jiradrift.jira.limits import ResponseLimits
+from jiradrift.jira.limits import MAX_CONCURRENT_CAPTURES, ResponseLimits
 from jiradrift.kube.client import Kube
 from jiradrift.net.egress import ALLOWED_CIDRS_ENV, default_policy
 from jiradrift.net.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
@@ -109,8 +109,12 @@ def run_command(
     max_concurrent_captures: int = typer.Option(
         32,
         min=1,
-        max=1000,
-        help="Captures this replica runs at once; further Snapshots wait Pending (bounds memory and API bursts).",
+        max=MAX_CONCURRENT_CAPTURES,
+        help=(
+            "Captures this replica runs at once; further Snapshots wait Pending (bounds memory and API bursts). "
+            f"At most {MAX_CONCURRENT_CAPTURES}: what tests/capture/test_inflight_memory.py runs under the chart's "
+            "memory limit; for more throughput run more replicas (operator.replicas)."
+        ),
     ),
     shard_lease_duration: int = typer.Option(
         15,

@@ -12,7 +12,7 @@ from jiradrift.handlers.shard import Shard
 from jiradrift.handlers.slots import PrioritySlots
 from jiradrift.handlers.state import QuietTimes, TenantState
 from jiradrift.history.settings import HistorySettings
-from jiradrift.jira.budget import ByteBudget
+from jiradrift.jira.budget import ByteBudget, ItemBudget
 from jiradrift.jira.limits import ResponseLimits
 from jiradrift.kube.client import Kube
 from jiradrift.model.store import SnapshotStore
@@ -98,6 +98,7 @@ class OperatorContext:
     watched_tenant: Callable[[str], dict[str, Any] | None] = field(default=lambda _key: None)
     _capture_slots: PrioritySlots | None = None
     _response_budget: ByteBudget | None = None
+    _item_budget: ItemBudget | None = None
 
     @property
     def capture_slots(self) -> PrioritySlots:
@@ -113,6 +114,13 @@ class OperatorContext:
         if self._response_budget is None:
             self._response_budget = ByteBudget(self.settings.limits.max_inflight_bytes)
         return self._response_budget
+
+    @property
+    def item_budget(self) -> ItemBudget:
+        """The one budget of manifest items of every capture in this process: ``settings.limits.max_process_items``."""
+        if self._item_budget is None:
+            self._item_budget = ItemBudget(self.settings.limits.max_process_items)
+        return self._item_budget
 
     def owns(self, namespace: str, tenant: str) -> bool:
         """Whether this replica works on JiraTenant ``namespace/tenant`` now."""

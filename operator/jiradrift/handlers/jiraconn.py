@@ -12,7 +12,7 @@ from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.jira import errors as jira_errors
 from jiradrift.jira.auth import ApiTokenAuth, Credentials, OAuthAuth, PatAuth
-from jiradrift.jira.budget import ByteBudget
+from jiradrift.jira.budget import ByteBudget, ItemBudget
 from jiradrift.jira.client import ClientSettings, JiraClient
 from jiradrift.jira.limits import DEFAULT_LIMITS, ResponseLimits
 from jiradrift.jira.probe import probe_settings
@@ -61,17 +61,19 @@ async def open_client(
     probe: bool = False,
     limits: ResponseLimits = DEFAULT_LIMITS,
     budget: ByteBudget | None = None,
+    items: ItemBudget | None = None,
 ) -> JiraClient:
     """A client honouring the tenant's rate limits and the operator's ``limits`` on what a site may
-    cost, taking its responses' memory from the process's ``budget``. ``probe``: a quick health
-    check that gives up after one short retry, so a dead site costs the reconciler seconds, not
-    minutes of backoff."""
+    cost, taking its responses' memory from the process's ``budget`` and its captures' manifest
+    items from ``items``. ``probe``: a quick health check that gives up after one short retry, so a
+    dead site costs the reconciler seconds, not minutes of backoff."""
     settings = ClientSettings(
         max_concurrency=spec.rate_limit.max_concurrency,
         requests_per_second=spec.rate_limit.requests_per_second,
         endpoint_requests_per_second=ENDPOINT_REQUESTS_PER_SECOND,
         limits=limits,
         budget=budget,
+        items=items,
     )
     if probe:
         settings = probe_settings(settings)

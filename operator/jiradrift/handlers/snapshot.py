@@ -334,7 +334,11 @@ async def connect(run: SnapshotRun) -> JiraClient:
     if run.client is None:
         credentials, _ = await credentials_for(run.ctx, run.namespace, run.tenant_name, run.spec, run.tenant)
         run.client = await open_client(
-            run.spec, credentials, limits=run.ctx.settings.limits, budget=run.ctx.response_budget
+            run.spec,
+            credentials,
+            limits=run.ctx.settings.limits,
+            budget=run.ctx.response_budget,
+            items=run.ctx.item_budget,
         )
     return run.client
 

@@ -1,14 +1,17 @@
 """Bounds on one capture as a whole: listing pages and items across all its sources, and a deadline.
 
-    bounds = CaptureBounds(limits, "priorities")
+    bounds = CaptureBounds(limits, "priorities", items)   # items: the process's ItemBudget
     reader = BoundedReader(jira, bounds)        # every read of the capture goes through it
     ...
     if bounds.stopped: ...                      # the capture ends Incomplete with this reason
+    bounds.release()                            # stored: its items go back to the process
 
 Per-listing caps (:class:`~jiradrift.jira.paging.ListingGuard`) stop one runaway listing; a site
 whose every listing runs away would still multiply them. These stop the capture: the first bound
 passed is recorded in :attr:`CaptureBounds.stopped`, ``stop_event`` is set (the capture cancels its
-sources on it), and every later read of the capture fails at once with the same reason.
+sources on it), and every later read of the capture fails at once with the same reason. The
+manifests of all captures of the process together are bounded by a shared
+:class:`~jiradrift.jira.budget.ItemBudget` (``max_process_items``).
 """
 
 from __future__ import annotations
@@ -16,12 +19,19 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from jiradrift.jira.budget import ItemBudget
 from jiradrift.jira.errors import CaptureLimitExceeded
 from jiradrift.jira.limits import DEFAULT_LIMITS, ResponseLimits
 
 # A listing's first pages are free of the capture's page bound: a genuine capture reads thousands
 # of short listings (one per field, per screen tab); only pages past this many count.
 LONG_LISTING_PAGES = 20
+
+
+def item_budget_of(client: object) -> ItemBudget | None:
+    """The process's manifest item budget the client draws from (a scripted test source has none)."""
+    items = getattr(client, "item_budget", None)
+    return items if isinstance(items, ItemBudget) else None
 
 
 def limits_of(client: object) -> ResponseLimits:
@@ -33,9 +43,13 @@ def limits_of(client: object) -> ResponseLimits:
 class CaptureBounds:
     """What one capture has used of its bounds (``ResponseLimits.max_capture_*``, ``capture_deadline``)."""
 
-    def __init__(self, limits: ResponseLimits, what: str) -> None:
-        """``what``: the snapshot type captured (it names the capture in messages and picks the page bound)."""
+    def __init__(self, limits: ResponseLimits, what: str, items: ItemBudget | None = None) -> None:
+        """``what``: the snapshot type captured (it names the capture in messages and picks the page bound);
+        ``items``: the process's manifest item budget, which every item of the capture draws from until
+        :meth:`release`."""
         self.limits = limits
+        self.item_budget = items
+        self.held = 0  # items taken from item_budget
         self.what = what
         self.pages = 0
         self.max_pages = limits.capture_pages(what)
@@ -83,6 +97,24 @@ class CaptureBounds:
         self.items += 1
         if self.items > self.limits.max_capture_items:
             raise self.stop("GET", self.what, f"the {self.what} capture passed {self.limits.max_capture_items} items")
+        budget = self.item_budget
+        if budget is None:
+            return
+        if not budget.take(1):
+            raise self.stop(
+                "GET",
+                self.what,
+                f"the manifests of all captures in this process hold the whole budget of {budget.capacity} items "
+                f"(--max-process-items; chart value operator.siteLimits.maxProcessItems); the {self.what} capture "
+                f"stopped at {self.items - 1} items and is retried at its next window",
+            )
+        self.held += 1
+
+    def release(self) -> None:
+        """The capture's manifest was stored (or dropped): its items go back to the process's budget."""
+        if self.item_budget is not None and self.held:
+            self.item_budget.give_back(self.held)
+        self.held = 0
 
 
 class BoundedReader:

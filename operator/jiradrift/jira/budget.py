@@ -1,4 +1,5 @@
-"""One memory budget for every response in flight in the process, whatever tenant it belongs to.
+"""Process-wide memory budgets: one for every response in flight in the process, whatever tenant it
+belongs to (:class:`ByteBudget`), one for the manifest items of every capture (:class:`ItemBudget`).
 
     budget = ByteBudget(128 * MiB)            # one per process: the operator's, or the CLI's
     async with budget.claim("GET", url) as claim:
@@ -155,3 +156,40 @@ class Claim:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.give_back(self.held)
+
+
+class ItemBudget:
+    """Manifest items held by every capture of the process, whatever tenant it belongs to.
+
+        items = ItemBudget(200_000)               # one per process, as the ByteBudget
+        if not items.take(1): ...                 # the capture stops Incomplete (CaptureBounds.item)
+        items.give_back(n)                        # the capture's manifest was stored: its items return
+
+    The item bound of one capture (``max_capture_items``) does not bound the process: 64 captures
+    of a site whose listings never end hold 64 x 200,000 manifest entries (about 3 GB). A capture
+    takes one item from this budget for each entry its manifest gains and gives them all back when
+    it ends. It never waits: a manifest is held for the whole capture (minutes, not the
+    milliseconds of a response), so captures waiting for each other's items would deadlock; a
+    capture that finds the budget spent ends Incomplete at once, keeps what it read and is retried
+    at its next window.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        if capacity <= 0:
+            raise ValueError(f"ItemBudget capacity must be positive, got {capacity!r}")
+        self.capacity = capacity
+        self.used = 0
+        self.peak = 0
+        self.refused = 0  # captures stopped because the budget was spent
+
+    def take(self, n: int) -> bool:
+        """Take ``n`` items; False (and nothing taken) when fewer than ``n`` are left."""
+        if self.used + n > self.capacity:
+            self.refused += 1
+            return False
+        self.used += n
+        self.peak = max(self.peak, self.used)
+        return True
+
+    def give_back(self, n: int) -> None:
+        self.used = max(0, self.used - n)

@@ -40,7 +40,7 @@ from jiradrift.jira.auth import (
     origin_of,
     uses_gateway,
 )
-from jiradrift.jira.budget import ByteBudget, Claim, parse_cost
+from jiradrift.jira.budget import ByteBudget, Claim, ItemBudget, parse_cost
 from jiradrift.jira.discovery import discover_cloud_id
 from jiradrift.jira.guard import ReadOnlyTransport, check_request
 from jiradrift.jira.limits import ACCEPT_ENCODING, ResponseLimits, deadline, decoded, loads_json, read_response
@@ -80,6 +80,9 @@ class ClientSettings:
     # The process's one response memory budget, shared by every client (the operator's or the
     # CLI's); None: this client gets its own of limits.max_inflight_bytes.
     budget: ByteBudget | None = None
+    # The process's one budget of manifest items, shared by every capture; None: this client gets
+    # its own of limits.max_process_items.
+    items: ItemBudget | None = None
 
 
 @dataclass
@@ -199,6 +202,7 @@ class JiraClient:
         )
         self._semaphore = asyncio.Semaphore(self.settings.max_concurrency)
         self.budget = self.settings.budget or ByteBudget(self.settings.limits.max_inflight_bytes)
+        self.item_budget = self.settings.items or ItemBudget(self.settings.limits.max_process_items)
         rps = self.settings.requests_per_second
         self._bucket = TokenBucket(rps, self.settings.burst or rps, self.clock)
         self._endpoint_buckets: dict[str, TokenBucket] = {}

@@ -75,6 +75,13 @@ class ResponseLimits:
       every tenant together (default 128 MiB; see :mod:`jiradrift.jira.budget`). With the chart's
       512 MiB limit this leaves the rest to the operator's baseline (about 200 MiB at 1,000 tenants)
       and the captures' manifests. At least twice ``max_body_bytes`` (a body and its parse).
+    - ``max_process_items``: manifest items held by all captures of the process at once, every
+      tenant together (default 200,000; see :class:`jiradrift.jira.budget.ItemBudget`). A manifest
+      item costs about 780 bytes while its capture runs (the entry, its body's digest queued for the
+      store, the sorted copy and the JSON of the stored manifest): tests/capture/test_inflight_memory.py
+      measured 456 MiB peak RSS for the worst admitted settings with both process budgets full (and
+      493 MiB with 250,000 items), under the chart's 512 MiB limit. At least ``max_capture_items``
+      (one capture must be able to reach its own bound).
     """
 
     max_body_bytes: int = 32 * MiB
@@ -87,6 +94,7 @@ class ResponseLimits:
     max_capture_items: int = 200_000
     capture_deadline: float = 1800.0
     max_inflight_bytes: int = 128 * MiB
+    max_process_items: int = 200_000
 
     def capture_pages(self, snapshot_type: str) -> int:
         """``max_capture_pages`` for a capture of ``snapshot_type``."""
@@ -103,6 +111,7 @@ class ResponseLimits:
             "max_capture_items",
             "capture_deadline",
             "max_inflight_bytes",
+            "max_process_items",
         )
         for name in positive:
             if not getattr(self, name) > 0:
@@ -114,9 +123,19 @@ class ResponseLimits:
                 f"ResponseLimits.max_inflight_bytes ({self.max_inflight_bytes}) must be at least twice "
                 f"max_body_bytes ({self.max_body_bytes}): one largest body and its parse must fit"
             )
+        if self.max_process_items < self.max_capture_items:
+            raise ValueError(
+                f"ResponseLimits.max_process_items ({self.max_process_items}) must be at least "
+                f"max_capture_items ({self.max_capture_items}): one capture must be able to reach its own bound"
+            )
 
 
 DEFAULT_LIMITS = ResponseLimits()
+
+# The most captures one operator process runs at once (``jiradrift run --max-concurrent-captures``,
+# the chart's ``operator.maxConcurrentCaptures``): what tests/capture/test_inflight_memory.py runs,
+# with the most concurrency a JiraTenant admits, against hostile sites under the chart's memory limit.
+MAX_CONCURRENT_CAPTURES = 64
 
 
 class _Inflater:

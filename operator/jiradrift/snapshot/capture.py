@@ -16,7 +16,9 @@ A capture as a whole is bounded (:class:`~jiradrift.jira.bounds.CaptureBounds`: 
 items across all its sources, and a deadline, from the client's ``ResponseLimits``). Passing one
 cancels the sources, records the reason as an error of each kind whose source had not finished,
 and stores what was read as an incomplete manifest, so a site whose every listing runs away ends
-within the bounds.
+within the bounds. Every item a manifest gains is taken from the process's
+:class:`~jiradrift.jira.budget.ItemBudget` (``max_process_items``, shared by all captures) and given
+back once the manifest is stored: a capture that finds it spent stops the same way.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from jiradrift.jira.bounds import BoundedReader, CaptureBounds, limits_of
+from jiradrift.jira.bounds import BoundedReader, CaptureBounds, item_budget_of, limits_of
 from jiradrift.jira.catalog import JiraReader, Sink, Source, sources_for
 from jiradrift.jira.errors import CaptureLimitExceeded, JiraHTTPError
 from jiradrift.jira.requestcount import RequestCounter, current_counter
@@ -186,19 +188,25 @@ async def capture_snapshot(
         site=str(getattr(client, "site", "")),
     )
     edges = SnapshotEdges()  # which items use which: the reference index kept with the snapshot
-    await collect_into(
-        client,
-        store,
-        manifest,
-        sources,
-        wanted,
-        progress=progress,
-        max_parallel_sources=max_parallel_sources,
-        edges=edges,
-    )
-    manifest.capture = (info or CaptureInfo()).model_copy(update={"reread": len(manifest.items)})
-    stored = await store.put_manifest(manifest)  # the stored form (the store may mark it unchanged_from)
-    await remember(store, stored.digest, edges)  # reach at diff time is then a lookup
+    # The manifest's items count against the process's item budget until it is stored.
+    bounds = CaptureBounds(limits_of(client), stype.value, item_budget_of(client))
+    try:
+        await collect_into(
+            client,
+            store,
+            manifest,
+            sources,
+            wanted,
+            progress=progress,
+            max_parallel_sources=max_parallel_sources,
+            edges=edges,
+            bounds=bounds,
+        )
+        manifest.capture = (info or CaptureInfo()).model_copy(update={"reread": len(manifest.items)})
+        stored = await store.put_manifest(manifest)  # the stored form (the store may mark it unchanged_from)
+        await remember(store, stored.digest, edges)  # reach at diff time is then a lookup
+    finally:
+        bounds.release()
     return stored
 
 
@@ -213,11 +221,13 @@ async def collect_into(
     max_parallel_sources: int = MAX_PARALLEL_SOURCES,
     extra: Sequence[Collector] = (),
     edges: SnapshotEdges | None = None,
+    bounds: CaptureBounds | None = None,
 ) -> int:
     """Run ``sources`` (and ``extra`` collectors, e.g. reads by id) into ``manifest``: items of the
     ``wanted`` kinds not already in it are added and their bodies stored; errors mark it incomplete.
     Returns how many items were added. ``manifest.digest`` and ``request_count`` are set; the
-    caller stores it."""
+    caller stores it. ``bounds``: the capture's bounds, when the caller releases their items from
+    the process's budget once it has stored the manifest; by default they are released on return."""
     stype = SnapshotType(manifest.type)
     before = len(manifest.items)
     total = len(sources) + len(extra)
@@ -241,7 +251,9 @@ async def collect_into(
                 )
             )
 
-    bounds = CaptureBounds(limits_of(client), stype.value)
+    owned = bounds is None
+    if bounds is None:
+        bounds = CaptureBounds(limits_of(client), stype.value, item_budget_of(client))
     reader = BoundedReader(client, bounds)
     sink = _ManifestSink(manifest, store, wanted, report, bounds, edges=edges)
     gate = asyncio.Semaphore(max(1, max_parallel_sources))
@@ -292,6 +304,8 @@ async def collect_into(
             await asyncio.gather(writer, collectors, stopper, return_exceptions=True)
     finally:
         current_counter.reset(counting)
+        if owned:
+            bounds.release()
     added = len(manifest.items) - before
     manifest.items = dict(sorted(manifest.items.items()))
     manifest.digest = compute_digest(manifest.items)
