@@ -1021,7 +1021,10 @@ class SiteComparisonStatus(Resource):
 
     observed_generation: int | None = Field(default=None, description="The spec generation last compared.")
     conditions: list[Condition] | None = Field(
-        default=None, max_length=8, description="InSync: True when the two sites' configurations match."
+        default=None,
+        max_length=8,
+        description="InSync: True when the two sites' configurations match.",
+        json_schema_extra=CONDITIONS_SCHEMA_EXTRA,
     )
     last_compared: datetime | None = Field(default=None, description="When the sites were last compared (UTC).")
     left_snapshots: list[str] | None = Field(
