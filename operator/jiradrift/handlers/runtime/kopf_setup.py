@@ -39,7 +39,9 @@ class KopfSetup:
         settings.execution.max_workers = 8
 
     async def login(self, **kwargs: Any) -> kopf.AiohttpSession | None:  # async: the session needs the loop
-        info = kopf.login_via_client(**kwargs)
+        # kubernetes_asyncio, the production client: the image has no sync `kubernetes` package, which
+        # kopf.login_via_client needs (without it the pod found no credentials and exited).
+        info = await kopf.login_via_async_client(**kwargs)
         if info is None:
             return None
         session = kopf_session(info, len(self.namespaces))
