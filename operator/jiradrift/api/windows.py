@@ -53,9 +53,11 @@ def window_iso(start: datetime) -> str:
     return start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def snapshot_name(tenant: str, snapshot_type: str, start: datetime) -> str:
-    """``<tenant>-<type>-<window>`` (lowercase, DNS-1123), shortened with a hash when too long."""
-    name = f"{tenant}-{snapshot_type}-{window_label(start).lower()}"
+def snapshot_name(tenant: str, snapshot_type: str, start: datetime, marker: str = "") -> str:
+    """``<tenant>-<type>-<window>`` (lowercase, DNS-1123), or ``<tenant>-<type>-<marker>-<window>``,
+    shortened with a hash when too long."""
+    infix = f"{marker}-" if marker else ""
+    name = f"{tenant}-{snapshot_type}-{infix}{window_label(start).lower()}"
     if len(name) <= 253:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:10]

@@ -23,7 +23,6 @@ A type without a complete base in the store is not checked: its next full captur
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from jiradrift.api.resources import (
     JiraTenantSpec,
     SnapshotReason,
 )
-from jiradrift.api.windows import window_iso, window_label
+from jiradrift.api.windows import snapshot_name, window_iso
 from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.jiraconn import credentials_for, open_client
@@ -125,11 +124,7 @@ class StagedStore:
 
 def incremental_snapshot_name(tenant: str, snapshot_type: str, start: datetime) -> str:
     """``<tenant>-<type>-inc-<window>``: apart from the full windows' names (``api/windows.snapshot_name``)."""
-    name = f"{tenant}-{snapshot_type}-inc-{window_label(start).lower()}"
-    if len(name) <= 253:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:10]
-    return f"{name[: 253 - 11].rstrip('-.')}-{digest}"
+    return snapshot_name(tenant, snapshot_type, start, marker="inc")
 
 
 def incremental_snapshot(
