@@ -439,6 +439,10 @@ def test_each_service_account_holds_exactly_the_verbs_its_code_calls(release: Re
             # kopf removes the finalizer that earlier builds (a kopf timer per tenant) put on
             # tenants; this build puts none, so a fresh install never patches a tenant itself
             ("jiradrift.io", "jiratenants", "patch"),
+            # SiteComparisons: this flow creates none, so none is read or has its status written
+            # (tests/compare/test_site_comparison.py runs that path)
+            ("jiradrift.io", "sitecomparisons", "get"),
+            ("jiradrift.io", "sitecomparisons/status", "patch"),
         },
         f"{RELEASE}-token-refresh": {
             ("", "events", "create"),  # an Event when a refresh fails or needs a person to consent again
