@@ -27,7 +27,7 @@ from tempfile import mkdtemp
 from typing import Any, TypeVar
 
 import pytest
-from tests.plugins.node import Published, ReleaseTools, cosign_key_pair, forget_crds
+from tests.plugins.node import CRDS, Published, ReleaseTools, cosign_key_pair, forget_crds
 
 from jiradrift.api.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.api.resources import GROUP, VERSION
@@ -494,7 +494,7 @@ def test_helm_uninstall_keeps_crds_tenants_secrets_and_snapshots(release: Releas
 
     # ReplicaSets, Pods and the token Jobs go by the real garbage collector (owner references).
     wait_until(chart_objects_gone, "everything the chart owns removed", 120, release.describe)
-    assert release.kubectl("get", "crd", "jiratenants.jiradrift.io", "snapshots.jiradrift.io", "-o", "name").split()
+    assert release.kubectl("get", "crd", *CRDS, "-o", "name").split()
     assert {t["metadata"]["name"] for t in release.json("get", "jiratenants", "-n", NS)["items"]} == {
         "acme",
         "acme-oauth",

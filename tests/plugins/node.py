@@ -44,7 +44,7 @@ from jiradrift.dev.tls_jira import TlsJira, tls_emulator
 IMAGE_REPOSITORY = "jiradrift/jira-drift-operator"
 EMULATOR_REPOSITORY = "jiradrift/jira-drift-emulator"
 CHART_REPOSITORY = "jiradrift/charts"
-CRDS = ("jiratenants.jiradrift.io", "snapshots.jiradrift.io")
+CRDS = ("jiratenants.jiradrift.io", "snapshots.jiradrift.io", "sitecomparisons.jiradrift.io")
 
 
 _running: list[Cluster] = []  # the session's node while it runs

@@ -513,4 +513,5 @@ def wait_crds_established(plane: ControlPlane) -> None:
         "--timeout=60s",
         "crd/jiratenants.jiradrift.io",
         "crd/snapshots.jiradrift.io",
+        "crd/sitecomparisons.jiradrift.io",
     )
