@@ -214,7 +214,8 @@ def test_printer_columns(control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8
     assert "jiratenant.jiradrift.io/acme" in both
     assert "snapshot.jiradrift.io/acme-workflows-manual" in both
     snaps = control_plane.kubectl("get", "snap", "-n", k8s_namespace).stdout.splitlines()
-    assert snaps[0].split() == ["NAME", "TENANT", "TYPE", "WINDOW", "PHASE", "ITEMS", "CHANGES", "ACCEPTED", "AGE"]
+    columns = ["NAME", "TENANT", "TYPE", "WINDOW", "PHASE", "MODE", "ITEMS", "CHANGES", "ACCEPTED", "AGE"]
+    assert snaps[0].split() == columns
     assert snaps[1].split()[:3] == ["acme-workflows-manual", "acme", "workflows"]
     short = control_plane.kubectl("get", "jt", "-n", k8s_namespace, "-o", "name").stdout.strip()
     assert short == "jiratenant.jiradrift.io/acme"
