@@ -68,24 +68,39 @@ def scheduled_snapshot(
     namespace: str, tenant: str, tenant_uid: str, snapshot_type: str, start: datetime
 ) -> dict[str, Any]:
     """The Snapshot of one window, owned by its tenant (so it goes when the tenant goes)."""
+    return window_snapshot(namespace, tenant, tenant_uid, snapshot_type, start)
+
+
+def window_snapshot(
+    namespace: str,
+    tenant: str,
+    tenant_uid: str,
+    snapshot_type: str,
+    start: datetime,
+    *,
+    reason: str = "Scheduled",
+    marker: str = "",
+) -> dict[str, Any]:
+    """A Snapshot created for the window starting at ``start``, owned by its tenant. Only a scheduled
+    (full) window's Snapshot carries the window label; ``marker`` sets its name apart
+    (:func:`snapshot_name`)."""
+    labels = {LABEL_TENANT: label_value(tenant), LABEL_TYPE: snapshot_type}
+    if reason == "Scheduled":
+        labels[LABEL_WINDOW] = window_label(start)
     return {
         "apiVersion": API_VERSION,
         "kind": "Snapshot",
         "metadata": {
-            "name": snapshot_name(tenant, snapshot_type, start),
+            "name": snapshot_name(tenant, snapshot_type, start, marker),
             "namespace": namespace,
-            "labels": {
-                LABEL_TENANT: label_value(tenant),
-                LABEL_TYPE: snapshot_type,
-                LABEL_WINDOW: window_label(start),
-            },
+            "labels": labels,
             "ownerReferences": [{"apiVersion": API_VERSION, "kind": "JiraTenant", "name": tenant, "uid": tenant_uid}],
         },
         "spec": {
             "tenantRef": {"name": tenant},
             "type": snapshot_type,
             "windowStart": window_iso(start),
-            "reason": "Scheduled",
+            "reason": reason,
         },
     }
 

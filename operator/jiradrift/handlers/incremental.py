@@ -30,20 +30,16 @@ from datetime import datetime
 from typing import Any
 
 from jiradrift.api.resources import (
-    API_VERSION,
     GROUP,
-    LABEL_TENANT,
-    LABEL_TYPE,
     VERSION,
     JiraTenantSpec,
     SnapshotReason,
 )
-from jiradrift.api.windows import snapshot_name, window_iso
+from jiradrift.api.windows import snapshot_name, window_iso, window_snapshot
 from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.jiraconn import credentials_for, open_client
 from jiradrift.kube.client import KubeError, resource_path
-from jiradrift.kube.names import label_value
 from jiradrift.model.manifest import CaptureMode, Manifest
 from jiradrift.model.report import Change, DriftReport
 from jiradrift.model.store import SnapshotInfo, SnapshotStore, StoreUsage
@@ -130,22 +126,10 @@ def incremental_snapshot_name(tenant: str, snapshot_type: str, start: datetime) 
 def incremental_snapshot(
     namespace: str, tenant: str, tenant_uid: str, snapshot_type: str, start: datetime
 ) -> dict[str, Any]:
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Snapshot",
-        "metadata": {
-            "name": incremental_snapshot_name(tenant, snapshot_type, start),
-            "namespace": namespace,
-            "labels": {LABEL_TENANT: label_value(tenant), LABEL_TYPE: snapshot_type},
-            "ownerReferences": [{"apiVersion": API_VERSION, "kind": "JiraTenant", "name": tenant, "uid": tenant_uid}],
-        },
-        "spec": {
-            "tenantRef": {"name": tenant},
-            "type": snapshot_type,
-            "windowStart": window_iso(start),
-            "reason": SnapshotReason.INCREMENTAL.value,
-        },
-    }
+    """The Snapshot of an incremental window that found a change (reason ``Incremental``)."""
+    return window_snapshot(
+        namespace, tenant, tenant_uid, snapshot_type, start, reason=SnapshotReason.INCREMENTAL.value, marker="inc"
+    )
 
 
 @dataclass
