@@ -26,6 +26,7 @@ from jiradrift.notify.message import (
     change_text,
     markdown_escape,
     slack_escape,
+    teams_message,
 )
 
 PAYLOAD_KIND = "ComparisonNotification"
@@ -214,18 +215,7 @@ def teams_payload(notice: ComparisonNotice) -> dict[str, Any]:
     body += [{"type": "TextBlock", "text": change_text(c, markdown_escape), "wrap": True} for c in notice.changes]
     if notice.omitted:
         body.append({"type": "TextBlock", "text": markdown_escape(notice.more_text()), "wrap": True, "isSubtle": True})
-    card = {
-        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-        "type": "AdaptiveCard",
-        "version": "1.4",
-        "body": body,
-    }
-    return {
-        "type": "message",
-        "attachments": [
-            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
-        ],
-    }
+    return teams_message(body)
 
 
 FORMATTERS = {"slack": slack_payload, "teams": teams_payload, "webhook": generic_payload}

@@ -269,6 +269,11 @@ def teams_payload(notice: DriftNotice) -> dict[str, Any]:
     body += [{"type": "TextBlock", "text": change_text(c, markdown_escape), "wrap": True} for c in notice.changes]
     if notice.omitted:
         body.append({"type": "TextBlock", "text": markdown_escape(_more(notice)), "wrap": True, "isSubtle": True})
+    return teams_message(body)
+
+
+def teams_message(body: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Teams incoming-webhook message carrying one Adaptive Card with ``body``."""
     card = {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
