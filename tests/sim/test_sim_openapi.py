@@ -25,6 +25,7 @@ from jiradrift.sim import SIZES, Emulator, RunningEmulator
 from jiradrift.sim.mutations import example_calls
 from jiradrift.sim.routes import OPERATIONS
 from jiradrift.sim.site import CUSTOM_TYPES
+from jiradrift.sim.users import GONE_ACCOUNT_ID
 
 SPEC_PATH = Path("/work/shared/reference/jira-openapi-v3.json")
 if not SPEC_PATH.exists():  # the repo copy, when the shared reference is not mounted
@@ -241,6 +242,12 @@ def _plan(sim: RunningEmulator) -> Plan:
     )
     get("/auditing/record", limit=50)
     get("/auditing/record", offset=10, limit=1000, filter="workflow")
+    # who the audit log names (jira.users): a user whose e-mail is hidden, one whose is shown, and a
+    # deleted one (left out of the bulk page)
+    for account in site.users:
+        get("/user", accountId=account)
+    get("/user/bulk", accountId=[*site.users, GONE_ACCOUNT_ID], maxResults=1)
+    get("/user/bulk", accountId=[*site.users, GONE_ACCOUNT_ID], startAt=1)
     return plan
 
 

@@ -64,6 +64,11 @@ class Admin:
     ) -> None:
         self._site.audit(self._now(), summary, obj, changes, associated)
 
+    def act_as(self, account_id: str) -> None:
+        """Whom the audit log names as the author of the mutations that follow (an account id;
+        one missing from ``site.users`` is a deleted user, as ``sim.users.GONE_ACCOUNT_ID``)."""
+        self._site.audit_author = account_id
+
     # ---------------------------------------------------------------- workflows
 
     def change_workflow(

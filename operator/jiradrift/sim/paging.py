@@ -24,6 +24,7 @@ PAGE_LIMITS: dict[str, tuple[int, int]] = {
     "/field/{fieldId}/context/{contextId}/option": (100, 1000),
     "/screenscheme": (25, 100),
     "/workflows/search": (50, 200),
+    "/user/bulk": (10, 100),  # the document's default; the cap is not documented
 }
 DEFAULT_LIMITS = (50, UNDOCUMENTED_CAP)
 

@@ -26,6 +26,7 @@ from jiradrift.sim.site import (
     Site,
     timestamp,
 )
+from jiradrift.sim.users import ADMIN
 
 
 @dataclass
@@ -142,12 +143,32 @@ def myself(call: Call) -> Json:
         "self": call.site.url(f"user?accountId={ADMIN_ACCOUNT_ID}"),
         "accountId": ADMIN_ACCOUNT_ID,
         "accountType": "atlassian",
-        "emailAddress": "admin@example.com",
-        "displayName": "Site Admin",
+        "emailAddress": "admin@example.com",  # one's own address is always shown to oneself
+        "displayName": ADMIN.display_name,
         "active": True,
         "timeZone": "Etc/UTC",
         "locale": "en_US",
     }
+
+
+@op("GET", "/user")
+def user(call: Call) -> Json:
+    """One user by account id; 404 for an account Jira does not know (deleted, or never existed)."""
+    account_id = call.query.get("accountId") or ""
+    if not account_id:
+        raise JiraError(400, "The 'accountId' query parameter is required.")
+    found = call.site.users.get(account_id)
+    if found is None:
+        raise JiraError(404, f"Specified user does not exist or you do not have required permissions: {account_id}")
+    return found.body(call.site.base_url)
+
+
+@op("GET", "/user/bulk")
+def user_bulk(call: Call) -> Json:
+    """A page of the users named by ``accountId`` (repeated); unknown ids are left out, as Jira does."""
+    wanted = _required_ids(call, "accountId", maximum=200)
+    users = [call.site.users[a] for a in dict.fromkeys(wanted) if a in call.site.users]
+    return call.page([u.body(call.site.base_url) for u in users])
 
 
 @op("GET", "/configuration")
@@ -883,7 +904,7 @@ def _project_view(call: Call, p: Json, expand: set[str]) -> Json:
         view["lead"] = {
             "self": call.site.url(f"user?accountId={ADMIN_ACCOUNT_ID}"),
             "accountId": ADMIN_ACCOUNT_ID,
-            "displayName": "Site Admin",
+            "displayName": ADMIN.display_name,
             "active": True,
             "accountType": "atlassian",
         }

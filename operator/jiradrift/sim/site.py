@@ -20,6 +20,8 @@ from typing import Any
 from jiradrift.sim.auditlog import AUDIT_TYPES, AuditedObject, AuditPolicy
 from jiradrift.sim.names import Namer, project_key
 from jiradrift.sim.spec import SiteSpec
+from jiradrift.sim.users import ADMIN, DirectoryUser, default_directory
+from jiradrift.sim.users import ADMIN_ACCOUNT_ID as ADMIN_ACCOUNT_ID  # re-exported: tests name it from here
 
 Json = dict[str, Any]
 
@@ -120,7 +122,6 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("site-admins", "5f1c0b3e-0000-4000-8000-000000000003"),
     ("Entwickler-Öffentlich", "5f1c0b3e-0000-4000-8000-000000000004"),
 )
-ADMIN_ACCOUNT_ID = "5b10a2844c20165700ede21g"
 
 
 def _rng(seed: int, *parts: object) -> random.Random:
@@ -213,6 +214,10 @@ class Site:
     audit_records: list[Json] = field(default_factory=list)
     audit_policy: AuditPolicy = field(default_factory=AuditPolicy)
     _audit_visible_at: dict[int, float] = field(default_factory=dict)  # record id -> epoch seconds
+    # the people GET /user and /user/bulk know (sim/users.py), and whom the audit log names as the
+    # author of the next admin mutation (Admin.act_as)
+    users: dict[str, DirectoryUser] = field(default_factory=default_directory)
+    audit_author: str = ADMIN_ACCOUNT_ID
     configuration: Json = field(default_factory=dict)
     advanced_settings: list[Json] = field(default_factory=list)
     application_roles: list[Json] = field(default_factory=list)
@@ -1154,7 +1159,7 @@ class Site:
                 found.append(
                     {
                         "id": 10100,
-                        "displayName": "Site Admin",
+                        "displayName": ADMIN.display_name,
                         "type": "atlassian-user-role-actor",
                         "actorUser": {"accountId": ADMIN_ACCOUNT_ID},
                     }
@@ -1232,7 +1237,7 @@ class Site:
             "id": rid,
             "summary": summary,
             "remoteAddress": "192.0.2.10",
-            "authorKey": ADMIN_ACCOUNT_ID,
+            "authorKey": self.audit_author,
             "created": _ts(when),
             "category": category,
             "eventSource": "",
