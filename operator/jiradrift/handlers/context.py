@@ -8,12 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from jiradrift.handlers.keyed import KeyedWorkers
 from jiradrift.handlers.shard import Shard
 from jiradrift.handlers.slots import PrioritySlots
 from jiradrift.handlers.state import QuietTimes, TenantState
 from jiradrift.history.settings import HistorySettings
 from jiradrift.jira.budget import ByteBudget, ItemBudget
 from jiradrift.jira.limits import ResponseLimits
+from jiradrift.jira.users import UserDirectory
 from jiradrift.kube.client import Kube
 from jiradrift.model.store import SnapshotStore
 from jiradrift.net.hosts import HostAllowlist
@@ -96,7 +98,11 @@ class OperatorContext:
     # JiraTenant "namespace/name" -> its body as the operator's watch last delivered it (None: not
     # seen); set by the registry, so a capture reads its tenant without a GET
     watched_tenant: Callable[[str], dict[str, Any] | None] = field(default=lambda _key: None)
+    # who the audit log's account ids are (display names), per site, bounded and expiring: asked
+    # from Jira once, not once per Snapshot or window
+    users: UserDirectory = field(default_factory=UserDirectory)
     _capture_slots: PrioritySlots | None = None
+    _history_pushes: KeyedWorkers[Any] | None = None
     _response_budget: ByteBudget | None = None
     _item_budget: ItemBudget | None = None
 
@@ -106,6 +112,17 @@ class OperatorContext:
         if self._capture_slots is None:
             self._capture_slots = PrioritySlots(self.settings.max_concurrent_captures)
         return self._capture_slots
+
+    @property
+    def history_pushes(self) -> KeyedWorkers[Any]:
+        """The git pushes of spec.history (handlers/history.py), outside the capture slots: one per
+        tenant at a time, in order, at most ``settings.history.max_concurrent_pushes`` at once."""
+        if self._history_pushes is None:
+            history = self.settings.history
+            self._history_pushes = KeyedWorkers(
+                "history push", limit=history.max_concurrent_pushes, max_keys=history.max_waiting_tenants
+            )
+        return self._history_pushes
 
     @property
     def response_budget(self) -> ByteBudget:

@@ -1,11 +1,15 @@
 """The tenant's git history (``spec.history``): after a Snapshot completes with changes, push it.
 
-    status = await publish_history(ctx, namespace, tenant_name, tenant, spec, store, attribution)
+    queue_history(ctx, HistoryRequest(namespace, tenant, spec, store, {snapshot: snapshot_authors(attribution)}))
+    status = await publish_history(ctx, request)        # what the queue runs, one per tenant at a time
 
 Best effort towards the Snapshot (which is already Completed; a push never fails it) and exact
 towards the branch (:mod:`jiradrift.history.sink`: every stored snapshot that the branch lacks is
 committed, oldest first, so a push that failed is made up by the next one). The outcome is the
 tenant's ``status.history`` (last commit, lag, and a reason that says what to fix) and metrics.
+The push runs after the Snapshot, outside its capture slot (``ctx.history_pushes``, owned by the
+runtime): a slow or unreachable git server holds a push slot for up to ``timeout_seconds``, never a
+capture, and one tenant's pushes never overlap or reorder.
 
 Trust: the repository's host must be on the admin's ``--history-hosts``; the credentials Secret
 must opt in to the tenant (``jiradrift.io/allowed-tenants``) like every other Secret; SSH host keys
@@ -17,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from jiradrift.api.credentials import CredentialsProblem, decode_secret_data, read_opted_in_secret
@@ -40,9 +46,8 @@ from jiradrift.redact import clip, remember_secrets
 log = logging.getLogger("jiradrift.history")
 
 SSH_KEY, KNOWN_HOSTS, TOKEN, USERNAME, CA = "ssh-privatekey", "known_hosts", "token", "username", "ca.crt"
-# One publish per tenant at a time in this process: two Snapshots of a tenant completing together
-# share its local mirror (across replicas, the server's refusal of a non-fast-forward push decides).
-_locks: dict[str, asyncio.Lock] = {}
+# Authors kept for Snapshots waiting to be pushed (a publish brings every one the branch lacks)
+MAX_REMEMBERED_AUTHORS = 64
 
 
 async def history_credentials(ctx: OperatorContext, namespace: str, tenant: str, spec: HistorySpec) -> Credentials:
@@ -65,66 +70,84 @@ async def history_credentials(ctx: OperatorContext, namespace: str, tenant: str,
     )
 
 
-def snapshot_authors(snapshot: str, attribution: Mapping[str, AuditEntry]) -> Any:
-    """Authors of ``snapshot`` (the one just completed) from its audit attribution; others: the operator."""
-    people = authors(entry.author for entry in attribution.values())
-
-    def lookup(name: str) -> list[Person]:
-        return people if name == snapshot else []
-
-    return lookup
+def snapshot_authors(attribution: Mapping[str, AuditEntry]) -> list[Person]:
+    """The people of a Snapshot's commit, from its audit attribution, by display name where read."""
+    entries = list(attribution.values())
+    names = {e.author: e.author_name for e in entries if e.author_name}
+    emails = {e.author: e.author_email for e in entries if e.author_email}
+    return authors((e.author for e in entries), names, emails)
 
 
-async def publish_history(
-    ctx: OperatorContext,
-    namespace: str,
-    tenant_name: str,
-    spec: JiraTenantSpec,
-    store: SnapshotStore,
-    snapshot: str,
-    attribution: Mapping[str, AuditEntry],
-    previous: Mapping[str, Any] | None = None,
-) -> HistoryStatus | None:
-    """Push what the branch lacks; write and return the tenant's ``status.history`` (None: no spec.history)."""
-    history = spec.history
+@dataclass(frozen=True)
+class HistoryRequest:
+    """One tenant's publish: what the branch lacks, with the authors of the Snapshots that asked for it."""
+
+    namespace: str
+    tenant_name: str
+    spec: JiraTenantSpec
+    store: SnapshotStore
+    authors: Mapping[str, list[Person]] = field(default_factory=dict)  # Snapshot name -> its people
+    previous: Mapping[str, Any] | None = None  # the tenant's status.history when asked
+
+    @property
+    def tenant(self) -> str:
+        return tenant_key(self.namespace, self.tenant_name)
+
+
+def merged(waiting: HistoryRequest, new: HistoryRequest) -> HistoryRequest:
+    """Two publishes of a tenant as one: the newer, still naming the authors the waiting one knew."""
+    people = {**waiting.authors, **new.authors}
+    return replace(new, authors=dict(list(people.items())[-MAX_REMEMBERED_AUTHORS:]))
+
+
+def queue_history(ctx: OperatorContext, request: HistoryRequest) -> bool:
+    """Publish ``request`` after the tenant's earlier publishes, outside any capture slot
+    (``ctx.history_pushes``); returns at once. False: too many tenants waiting, left to the next Snapshot."""
+    return ctx.history_pushes.submit(request.tenant, request, partial(publish_history, ctx), merged)
+
+
+async def publish_history(ctx: OperatorContext, request: HistoryRequest) -> HistoryStatus | None:
+    """Push what the branch lacks; write and return the tenant's ``status.history`` (None: no spec.history).
+    Run one at a time per tenant (:func:`queue_history`): the tenant's local mirror is shared; across
+    replicas, the server's refusal of a non-fast-forward push decides."""
+    history = request.spec.history
     if history is None:
         return None
-    tkey = tenant_key(namespace, tenant_name)
+    namespace, tenant_name, tkey, store = request.namespace, request.tenant_name, request.tenant, request.store
+    previous = request.previous
     settings = ctx.settings.history
     now = ctx.clock()
-    lock = _locks.setdefault(tkey, asyncio.Lock())
-    async with lock:
-        waiting = candidates(await store.list_snapshots(tkey))
-        try:
-            creds = await history_credentials(ctx, namespace, tenant_name, history)
-            remote = Remote(history.repository, history.branch, creds)
-            check_remote(remote, settings.hosts)
-            workdir = settings.workdir / label_value(namespace) / label_value(tenant_name) / "mirror.git"
-            sink = HistorySink(GitRepo.open(workdir, remote), prefix=history.path_prefix, tenant=tkey)
-            source = StoreSource(store, snapshot_authors(snapshot, attribution))
-            result = await asyncio.wait_for(sink.publish(waiting, source), settings.timeout_seconds)
-        except Exception as exc:
-            reason, message = _problem(exc, settings.timeout_seconds)
-            metrics.HISTORY_FAILURES.labels(namespace, tenant_name, reason).inc()
-            log.warning("history of %s: %s: %s", tkey, reason, message)
-            status = HistoryStatus(
-                last_commit=(previous or {}).get("lastCommit"),
-                last_snapshot=(previous or {}).get("lastSnapshot"),
-                last_push_time=_time((previous or {}).get("lastPushTime")),
-                lag=_lag(waiting, (previous or {}).get("lastPushTime")),
-                reason=reason,
-                message=clip(message, 1024),
-                last_failure_time=seconds(now),
-            )
-        else:
-            pushed = result.pushed[-1] if result.pushed else (previous or {}).get("lastSnapshot")
-            metrics.HISTORY_LAST_PUSH.labels(namespace, tenant_name).set(now.timestamp())
-            metrics.HISTORY_COMMITS.labels(namespace, tenant_name).inc(len(result.pushed))
-            if result.pushed:
-                log.info("history of %s: pushed %s (tip %s)", tkey, ", ".join(result.pushed), result.tip)
-            status = HistoryStatus(
-                last_commit=result.tip, last_snapshot=pushed, last_push_time=seconds(now), lag=0, reason="", message=""
-            )
+    waiting = candidates(await store.list_snapshots(tkey))
+    try:
+        creds = await history_credentials(ctx, namespace, tenant_name, history)
+        remote = Remote(history.repository, history.branch, creds)
+        check_remote(remote, settings.hosts)
+        workdir = settings.workdir / label_value(namespace) / label_value(tenant_name) / "mirror.git"
+        sink = HistorySink(GitRepo.open(workdir, remote), prefix=history.path_prefix, tenant=tkey)
+        source = StoreSource(store, lambda snapshot: list(request.authors.get(snapshot, [])))
+        result = await asyncio.wait_for(sink.publish(waiting, source), settings.timeout_seconds)
+    except Exception as exc:
+        reason, message = _problem(exc, settings.timeout_seconds)
+        metrics.HISTORY_FAILURES.labels(namespace, tenant_name, reason).inc()
+        log.warning("history of %s: %s: %s", tkey, reason, message)
+        status = HistoryStatus(
+            last_commit=(previous or {}).get("lastCommit"),
+            last_snapshot=(previous or {}).get("lastSnapshot"),
+            last_push_time=_time((previous or {}).get("lastPushTime")),
+            lag=_lag(waiting, (previous or {}).get("lastPushTime")),
+            reason=reason,
+            message=clip(message, 1024),
+            last_failure_time=seconds(now),
+        )
+    else:
+        pushed = result.pushed[-1] if result.pushed else (previous or {}).get("lastSnapshot")
+        metrics.HISTORY_LAST_PUSH.labels(namespace, tenant_name).set(now.timestamp())
+        metrics.HISTORY_COMMITS.labels(namespace, tenant_name).inc(len(result.pushed))
+        if result.pushed:
+            log.info("history of %s: pushed %s (tip %s)", tkey, ", ".join(result.pushed), result.tip)
+        status = HistoryStatus(
+            last_commit=result.tip, last_snapshot=pushed, last_push_time=seconds(now), lag=0, reason="", message=""
+        )
     patch = status_patch(JiraTenantStatus(history=status))
     await patch_status(ctx.kube, namespace, "jiratenants", tenant_name, patch)
     return status

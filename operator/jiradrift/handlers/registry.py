@@ -52,5 +52,8 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     kopf.on.event(*TENANTS, id="tenant_seen", registry=registry)(watch.tenant_seen)
     kopf.on.event(*SNAPSHOTS, id="snapshot_seen", registry=registry)(watch.snapshot_seen)
     kopf.on.cleanup(id="stop_retries", registry=registry)(runs.stop)
+    kopf.on.cleanup(id="stop_history_pushes", registry=registry)(
+        ctx.history_pushes.stop
+    )  # the next Snapshot catches up
     register_comparisons(registry, ctx)  # SiteComparisons: handlers/comparison.py
     return registry

@@ -40,9 +40,9 @@ from jiradrift.api.resources import (
 )
 from jiradrift.handlers import metrics
 from jiradrift.handlers import snapshot_status as build
-from jiradrift.handlers.context import OperatorContext, OperatorSettings
+from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.drift_summary import Attribution, tenant_drift
-from jiradrift.handlers.history import publish_history
+from jiradrift.handlers.history import HistoryRequest, queue_history, snapshot_authors
 from jiradrift.handlers.incremental import incremental_check
 from jiradrift.handlers.jiraconn import classify, credentials_for, open_client
 from jiradrift.handlers.objects import patch_labels, patch_status, read_object
@@ -460,7 +460,7 @@ async def drift(run: SnapshotRun) -> None:
     except Exception as exc:
         log.info("no audit attribution for %s: %s", run.name, classify(exc, run.spec).message)
         return
-    run.attribution = await _attribute(client, run.report, baseline.captured_at, run.ctx.clock(), run.ctx.settings)
+    run.attribution = await _attribute(client, run.report, baseline.captured_at, run.ctx, str(run.spec.site))
 
 
 def final_status(run: SnapshotRun) -> SnapshotStatus:
@@ -549,11 +549,13 @@ async def record(run: SnapshotRun) -> None:
 
 
 async def history(run: SnapshotRun) -> None:
-    """spec.history: a completed Snapshot with changes is pushed to git (handlers/history.py; never fails it)."""
+    """spec.history: a completed Snapshot with changes is queued for a push to git, which runs after
+    this capture's slot is free (handlers/history.py; never fails the Snapshot)."""
     if run.spec.history is not None and run.manifest is not None and run.manifest.unchanged_from is None:
         previous = (run.tenant.get("status") or {}).get("history")
-        args = (run.spec, run.store, run.name, run.attribution, previous)
-        await publish_history(run.ctx, run.namespace, run.tenant_name, *args)
+        people = {run.name: snapshot_authors(run.attribution)}
+        request = HistoryRequest(run.namespace, run.tenant_name, run.spec, run.store, people, previous)
+        queue_history(run.ctx, request)
 
 
 STEPS: tuple[tuple[str, Step], ...] = (
@@ -571,11 +573,11 @@ STEPS: tuple[tuple[str, Step], ...] = (
 FAULT_POINTS = ("manifest-stored", "put-drift", "drift-event", "tenant-status", "snapshot-status")
 
 
-async def _attribute(
-    client: Any, report: DriftReport, since: datetime, until: datetime, settings: OperatorSettings
-) -> Attribution:
-    """Audit-log attribution of the changes shown in status; best effort (needs the audit scope),
-    and given at most ``audit_timeout_seconds``: a slow audit log never holds up a Snapshot."""
+async def _attribute(client: Any, report: DriftReport, since: datetime, ctx: OperatorContext, site: str) -> Attribution:
+    """Audit-log attribution of the changes shown in status, with the authors' display names
+    (``ctx.users``: cached per site); best effort (needs the audit scope), and given at most
+    ``audit_timeout_seconds`` for each: a slow audit log never holds up a Snapshot."""
+    settings, until = ctx.settings, ctx.clock()
     shown = report.first(settings.max_changes_in_status)
     try:
         async with asyncio.timeout(settings.audit_timeout_seconds):
@@ -590,7 +592,10 @@ async def _attribute(
             settings.audit_timeout_seconds,
         )
         return {}
-    return attribute(((c.key, c.name) for c in shown), entries)
+    found = attribute(((c.key, c.name) for c in shown), entries)
+    authors = {entry.author for entry in found.values()}
+    users = await ctx.users.resolve(client, site, authors, timeout=settings.audit_timeout_seconds)
+    return {key: entry.named(users.get(entry.author)) for key, entry in found.items()}
 
 
 def _record_requests(namespace: str, tenant: str, client: Any) -> None:

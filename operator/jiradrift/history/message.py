@@ -54,16 +54,19 @@ def jira_person(account_id: str, display_name: str = "", email: str = "") -> Per
     return Person(display_name or account_id, email or f"{local}@{NOREPLY_DOMAIN}")
 
 
-def authors(attributed: Iterable[str], names: Mapping[str, str] | None = None) -> list[Person]:
+def authors(
+    attributed: Iterable[str], names: Mapping[str, str] | None = None, emails: Mapping[str, str] | None = None
+) -> list[Person]:
     """The people behind a commit, the one with the most attributed changes first (ties by id).
 
     ``attributed``: the account id behind each attributed change (one per change; empty ids are
-    skipped); ``names``: account id -> display name, where known.
+    skipped); ``names``: account id -> display name, where known; ``emails``: account id -> the
+    address Jira shows (absent when hidden: the noreply address stands in).
     """
     counts = Counter(a for a in attributed if a)
     ranked = sorted(counts, key=lambda a: (-counts[a], a))
-    names = names or {}
-    return [jira_person(a, names.get(a, "")) for a in ranked]
+    names, emails = names or {}, emails or {}
+    return [jira_person(a, names.get(a, ""), emails.get(a, "")) for a in ranked]
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Iterable
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
 from jiradrift.jira.errors import JiraError, PermissionDenied
 from jiradrift.jira.paging import JsonSource, ParamList, audit_pages
+from jiradrift.jira.users import JiraUser
 from jiradrift.redact import clip
 
 MAX_RECORDS = 2000  # a bound on what one attribution may read (two pages of 1,000)
@@ -36,10 +37,22 @@ class AuditEntry:
     object_name: str
     object_type: str
     object_id: str
+    author_name: str = ""  # the author's display name (jira.users), when read
+    author_email: str = ""  # ...and e-mail address, when Jira shows it
+
+    def who(self) -> str:
+        """``Alice Admin (5b10a…)`` with the whole account id; the account id alone when the name is unknown."""
+        return JiraUser(self.author, self.author_name).label() if self.author else "unknown"
 
     def describe(self) -> str:
-        """One line for a status field or an Event: ``'Workflow updated' by <author> at <time>``."""
-        return clip(f"{self.summary!r} by {self.author or 'unknown'} at {self.created}", 256)
+        """One line for a status field or an Event: ``'Workflow updated' by <who> at <time>``."""
+        return clip(f"{self.summary!r} by {self.who()} at {self.created}", 256)
+
+    def named(self, user: JiraUser | None) -> AuditEntry:
+        """This entry with its author's display name and e-mail (unchanged for None or another account)."""
+        if user is None or user.account_id != self.author:
+            return self
+        return replace(self, author_name=user.display_name, author_email=user.email)
 
 
 def _jira_time(moment: datetime) -> str:
