@@ -18,7 +18,9 @@ from kubernetes import client as k8s
 from tests.operator.kube import get, make_secret, make_tenant
 from tests.operator.test_snapshot_resume import make_snapshot, run_until_final
 
-from jiradrift.api.resources import JiraTenantSpec
+from jiradrift.api.baseline import LABEL_ACCEPTED
+from jiradrift.api.resources import GROUP, VERSION, JiraTenantSpec
+from jiradrift.cmd.unaccepted import outstanding
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.incremental import run_window
@@ -79,6 +81,11 @@ async def test_status_and_event_name_the_author_and_a_deleted_one_by_account_id(
     assert BOB_LABEL in _drift_event(k8s_api, ns, "s2")
     asked = jira_sim.requests.count(BULK)
     assert asked == 1
+    # `jiradrift drift list --unaccepted` (cmd/unaccepted.py) shows the same
+    patch = {"metadata": {"labels": {LABEL_ACCEPTED: "true"}}}
+    k8s.CustomObjectsApi(k8s_api).patch_namespaced_custom_object(GROUP, VERSION, ns, "snapshots", "base", patch)
+    [listed] = await outstanding(kube, ns, "acme")
+    assert BOB_LABEL in (listed.attribution(f"workflow/{workflows[0]['id']}", "description") or "")
 
     jira_sim.admin.act_as(GONE_ACCOUNT_ID)  # an account deleted since: Jira no longer knows it
     jira_sim.admin.change_workflow(workflows[0]["id"], description="changed by a deleted account")
