@@ -7,6 +7,7 @@ SSH git server of tests/plugins/git.py.
 
 from __future__ import annotations
 
+import base64
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from jiradrift.kube.client import Kube
 from jiradrift.net.hosts import HostAllowlist
 from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.sim.site import ADMIN_ACCOUNT_ID
+from jiradrift.sim.users import BOB
 
 pytestmark = pytest.mark.k8s
 
@@ -135,3 +137,49 @@ async def test_a_failed_push_says_what_to_fix_and_the_snapshot_still_completes(
     assert status["lag"] == 1 and status.get("lastFailureTime")
     assert metrics.HISTORY_FAILURES.labels(ns, "acme", reason)._value.get() == before + 1
     assert not subprocess.run(["git", f"--git-dir={bare}", "for-each-ref"], capture_output=True, text=True).stdout
+
+
+async def test_snapshots_pushed_after_a_failure_keep_their_authors(
+    tmp_path: Path,
+    k8s_api: k8s.ApiClient,
+    k8s_namespace: str,
+    kube: Kube,
+    jira_sim: RunningEmulator,
+    ssh_git: SshGitServer,
+    repo_name: str,
+) -> None:
+    """Pushes fail (the host key is wrong) while Bob and then Alice change a workflow; once the key
+    is fixed, the next push commits every waiting Snapshot, in order, each authored by its own
+    Jira user: Bob with the address Jira shows, Alice (whose address is hidden) with the .invalid one."""
+    ns, creds = k8s_namespace, jira_sim.credentials
+    bare = new_repo(ssh_git.root, repo_name)
+    make_secret(k8s_api, ns, "jira", {"email": creds.email, "token": creds.api_token})
+    wrong = {"ssh-privatekey": ssh_git.client_key, "known_hosts": ssh_git.wrong_host_line}
+    make_secret(k8s_api, ns, "git", wrong, tenants="acme")
+    history = {"repository": ssh_git.url(repo_name), "secretRef": {"name": "git"}}
+    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "jira", ["workflows"], history=history)
+    ctx = _context(kube, ns, tmp_path / "mirrors")
+    workflow = next(w for w in jira_sim.site.workflows if w["scope"]["type"] == "GLOBAL")
+
+    for name, author in (("base", None), ("s2", BOB.account_id), ("s3", ADMIN_ACCOUNT_ID)):
+        if author is not None:
+            jira_sim.admin.act_as(author)
+            jira_sim.admin.change_workflow(workflow["id"], description=f"changed for {name}")
+        if name == "s3":  # the admin fixes the pinned host key before the last Snapshot
+            fixed = {"known_hosts": base64.b64encode(ssh_git.host_key_line.encode()).decode()}
+            k8s.CoreV1Api(k8s_api).patch_namespaced_secret("git", ns, {"data": fixed})
+        make_snapshot(k8s_api, ns, name)
+        snap, _ = await run_until_final(ctx, k8s_api, ns, name)
+        assert snap["status"]["phase"] == "Completed"
+        await ctx.history_pushes.idle()
+        if name != "s3":
+            assert get(k8s_api, ns, "jiratenants", "acme")["status"]["history"]["reason"] == "HostKeyMismatch"
+
+    assert snapshots_on(bare) == ["base", "s2", "s3"]
+    authors = git(bare, "log", "--reverse", "--format=%an <%ae>", "main").splitlines()
+    assert authors == [
+        "jiradrift <operator@users.noreply.jiradrift.invalid>",  # the first snapshot: nobody changed anything
+        "Bob Builder <bob@example.com>",
+        f"Alice Admin <{ADMIN_ACCOUNT_ID}@users.noreply.jiradrift.invalid>",
+    ]
+    assert get(k8s_api, ns, "jiratenants", "acme")["status"]["history"]["lag"] == 0

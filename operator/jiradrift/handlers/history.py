@@ -103,7 +103,15 @@ def merged(waiting: HistoryRequest, new: HistoryRequest) -> HistoryRequest:
 def queue_history(ctx: OperatorContext, request: HistoryRequest) -> bool:
     """Publish ``request`` after the tenant's earlier publishes, outside any capture slot
     (``ctx.history_pushes``); returns at once. False: too many tenants waiting, left to the next Snapshot."""
-    return ctx.history_pushes.submit(request.tenant, request, partial(publish_history, ctx), merged)
+    return ctx.history_pushes.submit(request.tenant, request, partial(_publish_queued, ctx), merged)
+
+
+async def _publish_queued(ctx: OperatorContext, request: HistoryRequest) -> None:
+    """A queued publish; when it fails, its authors wait for the tenant's next one (which commits the
+    Snapshots this one could not, and must still name who changed them)."""
+    status = await publish_history(ctx, request)
+    if status is not None and status.reason:
+        ctx.history_pushes.park(request.tenant, request, merged)
 
 
 async def publish_history(ctx: OperatorContext, request: HistoryRequest) -> HistoryStatus | None:
