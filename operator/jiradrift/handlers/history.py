@@ -122,7 +122,9 @@ async def publish_history(ctx: OperatorContext, request: HistoryRequest) -> Hist
     if history is None:
         return None
     namespace, tenant_name, tkey, store = request.namespace, request.tenant_name, request.tenant, request.store
-    previous = request.previous
+    # what the watch shows now (an earlier push may have finished since the request), else what the request saw
+    watched = ((ctx.watched_tenant(tkey) or {}).get("status") or {}).get("history")
+    previous = watched or request.previous
     settings = ctx.settings.history
     now = ctx.clock()
     waiting = candidates(await store.list_snapshots(tkey))
