@@ -96,7 +96,8 @@ async def test_a_silent_git_server_does_not_delay_another_tenants_capture(
     _snapshot(k8s_api, ns, "slow", "slow-1")
     _snapshot(k8s_api, ns, "other", "other-1")
     slow = asyncio.create_task(run_snapshot(ctx, get(k8s_api, ns, "snapshots", "slow-1")))
-    await silent.connected.wait()  # slow-1 is captured and its push hangs on the silent server
+    # slow-1 is captured and its push hangs on the silent server (bounded: a broken capture fails here)
+    await asyncio.wait_for(silent.connected.wait(), 120)
     await run_snapshot(ctx, get(k8s_api, ns, "snapshots", "other-1"))  # needs the only capture slot
     assert get(k8s_api, ns, "snapshots", "other-1")["status"]["phase"] == "Completed"
     assert silent.open, "the other tenant's capture waited for the hanging push"
