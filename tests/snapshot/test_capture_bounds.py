@@ -12,7 +12,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from tests.capture.test_hostile_sites import RSS_LIMIT, TARGET, WALL_LIMIT, run_snapshot
+from tests.snapshot.test_capture_hostile_sites import RSS_LIMIT, TARGET, WALL_LIMIT, run_snapshot
 
 from jiradrift.jira.limits import DEFAULT_LIMITS
 from jiradrift.model.manifest import Manifest
