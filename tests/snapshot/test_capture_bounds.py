@@ -2,7 +2,7 @@
 ends the capture ``Incomplete`` with the reason, within its bounds, in bounded memory.
 
 ``jiradrift snapshot --types priorities`` runs as its own process against the emulator
-(tests/capture/test_hostile_sites.py has the runner); the attacks are switched on for every listing
+(tests/snapshot/test_capture_hostile_sites.py has the runner); the attacks are switched on for every listing
 of the type, not one.
 """
 
