@@ -15,7 +15,22 @@ DEVELOPMENT = REPO / "docs" / "development.md"
 SUPPORT = {"plugins"}  # pytest plugins, registered in tests/conftest.py: no tests of their own
 
 # Where test paths are named. CHANGELOG.md is left out: it records where things were.
-NAMING_PATHS = ("README.md", "mkdocs.yml", "pyproject.toml", "docs", "operator", "tests", "bench", "tools", ".ci")
+NAMING_PATHS = (
+    "README.md",
+    "mkdocs.yml",
+    "pyproject.toml",
+    "Dockerfile",
+    "Dockerfile.emulator",
+    ".dockerignore",
+    ".ci",
+    ".github",
+    "bench",
+    "charts",
+    "docs",
+    "operator",
+    "tests",
+    "tools",
+)
 SKIPPED_DIRS = {"__pycache__", ".venv", "site", ".mypy_cache", ".ruff_cache"}
 TEST_PATH = re.compile(r"(?<![\w/.-])tests/[\w./*-]*[\w*/]")
 
