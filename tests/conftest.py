@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.plugins.registry",  # before node, which imports it
     "tests.plugins.node",
     "tests.plugins.s3",
+    "tests.plugins.sites",
 ]

@@ -45,7 +45,7 @@ def _root(
 
 # Each command by module name: loaded when called, so `jiradrift run` (the image's command) and
 # `jiradrift refresh-tokens` (the CronJob) never import the emulator, the developer tooling or the
-# CRD generators. The help line is the command's own (tests/cli/test_lazy_commands.py keeps them equal).
+# CRD generators. The help line is the command's own (tests/packaging/test_production_path.py keeps them equal).
 _DEV = "pip install 'jira-drift-operator[dev]' (from a source checkout: pip install -e '.[dev]')"
 _EMULATOR = "the emulator image (Dockerfile.emulator), or pip install jira-drift-operator outside the operator image"
 COMMANDS: dict[str, LazyCommand] = {

@@ -46,7 +46,7 @@ _IMPORT_EVERYTHING = """
 import importlib, pkgutil, sys
 import jiradrift
 for info in pkgutil.walk_packages(jiradrift.__path__, "jiradrift."):
-    # jiradrift.dev needs the dev extra (the sync kubernetes client); tests/cli/test_production_install.py
+    # jiradrift.dev needs the dev extra (the sync kubernetes client); tests/packaging/test_production_install.py
     # checks that its command says so where the extra is missing.
     if info.name != "jiradrift.__main__" and not info.name.startswith("jiradrift.dev"):
         importlib.import_module(info.name)

@@ -440,7 +440,7 @@ def test_each_service_account_holds_exactly_the_verbs_its_code_calls(release: Re
             # tenants; this build puts none, so a fresh install never patches a tenant itself
             ("jiradrift.io", "jiratenants", "patch"),
             # SiteComparisons: this flow creates none, so none is read or has its status written
-            # (tests/compare/test_site_comparison.py runs that path)
+            # (tests/operator/test_site_comparison.py runs that path)
             ("jiradrift.io", "sitecomparisons", "get"),
             ("jiradrift.io", "sitecomparisons/status", "patch"),
         },

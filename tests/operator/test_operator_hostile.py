@@ -3,7 +3,7 @@
 on time, and a site that stalls its health check is reported within the probe deadline.
 
 Three emulators on loopback; the operator is its own process (``jiradrift run``) with limits
-tightened by flags so the test takes seconds (tests/capture/test_hostile_sites.py proves the
+tightened by flags so the test takes seconds (tests/snapshot/test_capture_hostile_sites.py proves the
 defaults bounded too).
 """
 

@@ -149,7 +149,7 @@ def test_replicas_share_tenants_and_hand_them_over(
         print(f"\nkilled replica's {len(orphans)} tenants owned by survivors after {takeover:.1f}s")
         # detection within one duration after its last renewal, one round, one tenant tick
         assert takeover <= 2 * SHARD_LEASE + TENANT_INTERVAL, f"takeover took {takeover:.1f}s"
-        # (how many of the survivors' own tenants move too, with bounded loads, is tests/unit/test_sharding.py's)
+        # (how many of the survivors' own tenants move too, with bounded loads, is tests/kube/test_sharding.py's)
         assert sum(metric(ops[n], "jiradrift_shard_moves_total") for n in ("op-a", "op-b")) >= len(orphans)
         assert sum(metric(ops[n], "jiradrift_shard_tenants") for n in ("op-a", "op-b")) == len(TENANTS)
 

@@ -1,7 +1,7 @@
 """The custom resources, as pydantic models: the single source of truth for the CRDs.
 
 ``jiradrift crds`` turns these models into the structural CRD YAML in ``crds/`` (and the chart);
-``tests/unit/test_crds.py`` fails when the committed YAML is out of date. Field docs become the
+``tests/packaging/test_packaging.py`` fails when the committed YAML is out of date. Field docs become the
 ``kubectl explain`` text, so they are written for a cluster admin.
 
 Rules the API server enforces live here too, as ``x-kubernetes-validations`` (CEL) next to the

@@ -112,7 +112,7 @@ def run_command(
         max=MAX_CONCURRENT_CAPTURES,
         help=(
             "Captures this replica runs at once; further Snapshots wait Pending (bounds memory and API bursts). "
-            f"At most {MAX_CONCURRENT_CAPTURES}: what tests/capture/test_inflight_memory.py runs under the chart's "
+            f"At most {MAX_CONCURRENT_CAPTURES}: what tests/cmd/test_run_inflight_memory.py runs under the chart's "
             "memory limit; for more throughput run more replicas (operator.replicas)."
         ),
     ),

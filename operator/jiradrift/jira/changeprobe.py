@@ -58,7 +58,7 @@ def _read(path: str, *params: tuple[str, str]) -> ProbeRead:
 
 
 # kind -> the reads whose answers fingerprint it. Every kind the audit coverage does not list has
-# one (tests/incremental checks it); some audited kinds have one too, as a second signal.
+# one (tests/snapshot/test_incremental_capture.py checks it); some audited kinds have one too, as a second signal.
 PROBES: dict[str, tuple[ProbeRead, ...]] = {
     "configuration": (_read("/configuration"),),
     "application-property": (_read("/application-properties/advanced-settings"),),

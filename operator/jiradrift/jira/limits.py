@@ -78,7 +78,7 @@ class ResponseLimits:
     - ``max_process_items``: manifest items held by all captures of the process at once, every
       tenant together (default 200,000; see :class:`jiradrift.jira.budget.ItemBudget`). A manifest
       item costs about 780 bytes while its capture runs (the entry, its body's digest queued for the
-      store, the sorted copy and the JSON of the stored manifest): tests/capture/test_inflight_memory.py
+      store, the sorted copy and the JSON of the stored manifest): tests/cmd/test_run_inflight_memory.py
       measured 456 MiB peak RSS for the worst admitted settings with both process budgets full (and
       493 MiB with 250,000 items), under the chart's 512 MiB limit. At least ``max_capture_items``
       (one capture must be able to reach its own bound).
@@ -133,7 +133,7 @@ class ResponseLimits:
 DEFAULT_LIMITS = ResponseLimits()
 
 # The most captures one operator process runs at once (``jiradrift run --max-concurrent-captures``,
-# the chart's ``operator.maxConcurrentCaptures``): what tests/capture/test_inflight_memory.py runs,
+# the chart's ``operator.maxConcurrentCaptures``): what tests/cmd/test_run_inflight_memory.py runs,
 # with the most concurrency a JiraTenant admits, against hostile sites under the chart's memory limit.
 MAX_CONCURRENT_CAPTURES = 64
 

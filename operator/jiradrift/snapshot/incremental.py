@@ -16,8 +16,8 @@ For each snapshot type the newest complete snapshot in the store is the *base*. 
    catalog source, and carries every other item of the base by reference (its content hash: the
    store holds the body already).
 
-The manifest then equals what a full capture at the same moment would store (tests/incremental
-prove it on every kind the emulator mutates). A type is captured in full instead when it has no
+The manifest then equals what a full capture at the same moment would store (tests/snapshot/test_incremental_capture.py
+proves it on every kind the emulator mutates). A type is captured in full instead when it has no
 complete base, when the base does not say where its window ended (stored before this), when
 ``full`` is asked, or when the audit read failed, was truncated or forbidden while the type has an
 audited kind: never a silent skip. Each manifest records how (``Manifest.capture``).

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from tests.capture.test_hostile_sites import TARGET
+from tests.snapshot.test_capture_hostile_sites import TARGET
 
 from jiradrift.jira.auth import ApiTokenAuth
 from jiradrift.jira.budget import ItemBudget

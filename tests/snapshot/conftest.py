@@ -1,10 +1,11 @@
-"""Fixtures for incremental capture: the emulator on a manual clock (so audit delays and windows
-move when a test says), a basic-auth client to it, and a window runner."""
+"""Fixtures for capture tests: a FilesystemStore in a temp dir and a basic-auth client to the emulator;
+for incremental capture, the emulator on a manual clock (so audit delays and windows move when a test
+says), a basic-auth client to it, and a window runner."""
 
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +51,27 @@ class Site:
             full=full,
             **kwargs,  # type: ignore[arg-type]
         )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FilesystemStore:
+    return FilesystemStore(tmp_path / "store")
+
+
+@pytest.fixture
+def connect() -> Callable[[RunningEmulator], Awaitable[JiraClient]]:
+    async def open_client(sim: RunningEmulator) -> JiraClient:
+        c = sim.credentials
+        return await JiraClient.connect(
+            sim.base_url,
+            ApiTokenAuth(c.email, c.api_token),
+            # a generous timeout: a slow answer on a loaded machine must not become a retry
+            settings=ClientSettings(max_concurrency=8, requests_per_second=10_000, timeout=30.0),
+            clock=FakeClock(),
+            rng=random.Random(1),
+        )
+
+    return open_client
 
 
 SiteFactory = Callable[..., "AsyncIterator[Site]"]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from tests.compare.conftest import CapturedSite
+from tests.plugins.sites import CapturedSite
 from typer.testing import CliRunner
 
 from jiradrift.cli import app

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
-from tests.k8s.test_configmap_store import kube  # noqa: F401  (the async client fixture)
 from tests.store.builders import put_snapshot
 from tests.store.contract import StoreContract
+from tests.store.test_configmap import kube  # noqa: F401  (the async client fixture)
 
 from jiradrift.dev.kubejson import request_json
 from jiradrift.kube.client import Kube

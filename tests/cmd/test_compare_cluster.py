@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from kubernetes import client as k8s  # noqa: F401  (the k8s plugin's fixtures use it)
-from tests.compare.conftest import CapturedSite
+from tests.plugins.sites import CapturedSite
 from tests.store.builders import put_snapshot
 from typer.testing import CliRunner
 

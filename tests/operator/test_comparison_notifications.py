@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
-from tests.compare.conftest import CapturedSite
-from tests.compare.test_compare_cluster import put_site
-from tests.compare.test_site_comparison import apply, comparison, in_sync
+from tests.cmd.test_compare_cluster import put_site
 from tests.operator.kube import get, make_secret, make_tenant
 from tests.operator.test_operator_notify import FAST
+from tests.operator.test_site_comparison import apply, comparison, in_sync
+from tests.plugins.sites import CapturedSite
 from tests.receiver import Receiver
 
 from jiradrift.api.resources import GROUP, VERSION

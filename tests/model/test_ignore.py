@@ -1,6 +1,6 @@
 """Ignore rules: linear-time matching whatever the rule, the same answers as the glob semantics
 always gave, and unparsable rules refused by the model (the CRD refuses them too, see
-tests/integration/test_crd_validation.py)."""
+tests/api/test_resources_crd_validation.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """When a capture refused its window's Lease tries again (handlers/schedule.py). Which waiting capture
-gets the next slot: tests/unit/test_capture_priority.py."""
+gets the next slot: tests/handlers/test_schedule_priority.py."""
 
 from __future__ import annotations
 

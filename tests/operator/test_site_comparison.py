@@ -14,9 +14,9 @@ from typing import Any
 import httpx
 import pytest
 from kubernetes import client as k8s
-from tests.compare.conftest import CapturedSite
-from tests.compare.test_compare_cluster import put_site
+from tests.cmd.test_compare_cluster import put_site
 from tests.operator.kube import get
+from tests.plugins.sites import CapturedSite
 from typer.testing import CliRunner
 
 from jiradrift.api.resources import GROUP, VERSION

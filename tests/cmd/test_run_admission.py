@@ -1,5 +1,5 @@
 """The most captures one operator process runs at once is what the memory test runs under the chart's
-memory limit (tests/capture/test_inflight_memory.py): ``--max-concurrent-captures`` and the chart's
+memory limit (tests/cmd/test_run_inflight_memory.py): ``--max-concurrent-captures`` and the chart's
 ``operator.maxConcurrentCaptures`` refuse more, naming the option and its range."""
 
 from __future__ import annotations

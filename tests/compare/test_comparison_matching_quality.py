@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from tests.compare.conftest import CapturedSite
+from tests.plugins.sites import CapturedSite
 
 from jiradrift.compare.comparison import match
 from jiradrift.sim.variant import counterpart

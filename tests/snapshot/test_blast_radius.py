@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.compare.conftest import CapturedSite
+from tests.plugins.sites import CapturedSite
 
 from jiradrift.model.kinds import Severity
 from jiradrift.model.report import Change, ChangeOp

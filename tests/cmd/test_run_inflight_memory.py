@@ -4,7 +4,7 @@ a JiraTenant admits) against a site whose every priority answer is a slowly sent
 resolution listing never ends (fresh ids, 1,000 a page) stay under the chart's memory limit, and end
 with reasons.
 
-The captures run in a child process (tests/capture/memory_child.py) whose peak RSS (``ru_maxrss``
+The captures run in a child process (tests/cmd/memory_child.py) whose peak RSS (``ru_maxrss``
 from ``wait4``) must stay under the chart's ``operator.resources.limits.memory``: without a
 process-wide response budget the bombs being inflated side by side need gigabytes, and without a
 process-wide item budget the manifests of 64 endless captures grow towards 64 x 200,000 entries

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from tests.incremental.conftest import Site
+from tests.snapshot.conftest import Site
 
 from jiradrift.model.manifest import CaptureMode, Manifest
 from jiradrift.sim.mutations import example_calls

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from tests.compare.conftest import CapturedSite
+from tests.plugins.sites import CapturedSite
 
 from jiradrift.snapshot import reach_index
 from jiradrift.snapshot.blast import BlastRadius, newest_infos

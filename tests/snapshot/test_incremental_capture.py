@@ -4,7 +4,7 @@ emulator mutates, quiet windows cheap, and every way the audit log can fail a fu
 from __future__ import annotations
 
 import pytest
-from tests.incremental.conftest import Site
+from tests.snapshot.conftest import Site
 
 from jiradrift.jira.changeprobe import PROBES
 from jiradrift.model.kinds import KINDS

@@ -2,7 +2,7 @@
 ends the capture ``Incomplete`` with the reason, within its bounds, in bounded memory.
 
 ``jiradrift snapshot --types priorities`` runs as its own process against the emulator
-(tests/capture/test_hostile_sites.py has the runner); the attacks are switched on for every listing
+(tests/snapshot/test_capture_hostile_sites.py has the runner); the attacks are switched on for every listing
 of the type, not one.
 """
 
@@ -12,7 +12,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from tests.capture.test_hostile_sites import RSS_LIMIT, TARGET, WALL_LIMIT, run_snapshot
+from tests.snapshot.test_capture_hostile_sites import RSS_LIMIT, TARGET, WALL_LIMIT, run_snapshot
 
 from jiradrift.jira.limits import DEFAULT_LIMITS
 from jiradrift.model.manifest import Manifest
