@@ -31,12 +31,12 @@ from typing import Any, Protocol
 
 import typer
 
-from jiradrift.api.baseline import LABEL_ACCEPTED
 from jiradrift.api.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.dev.controlplane import REPO_ROOT, ControlPlane
 from jiradrift.dev.gitpod import GIT_HOST, GitPod, start_git_pod
 from jiradrift.dev.kubecontext import ContextCluster, ContextError, build_image
 from jiradrift.dev.node import Cluster, build_operator_image
+from jiradrift.dev.sandbox_pod import SANDBOX_HOST, SANDBOX_NAME, start_sandbox_pod
 from jiradrift.dev.tls_jira import TlsJira, chart_values, tls_emulators
 from jiradrift.sim.variant import RENAMED_GROUP
 
@@ -260,7 +260,7 @@ def tenant_flow(
             incremental,
             '{.status.message}{"\\n"}'
             "{range .status.drift.changes[*]}{.op} {.key} ({.name}) {.path} ({.severity}) "
-            '{.changedBy} affects {.affects.count} project(s): {.affects.first}{"\\n"}{end}',
+            '{.changedBy}; affects {.affects.count} project(s): {.affects.first[*]}{"\\n"}{end}',
         )
     )
 
@@ -272,7 +272,7 @@ def tenant_flow(
     _wait_for(plane, lambda: _drifted(plane) == "True", "JiraTenant Drifted=True", timeout=120)
     _show(plane, "get", "jt", "-n", NAMESPACE)
     _show_drifted(plane)
-    _show(plane, "get", "snap", "-n", NAMESPACE, "-l", "jiradrift.io/tenant=acme", "-L", LABEL_ACCEPTED)
+    _show(plane, "get", "snap", "-n", NAMESPACE, "-l", "jiradrift.io/tenant=acme")  # the ACCEPTED column
 
     _step(f"jiradrift drift list {tenant_ref} --unaccepted: the outstanding changes, with attribution")
     _cli(plane, "drift", "list", "--tenant", "acme", "-n", NAMESPACE, "--unaccepted")
@@ -286,7 +286,7 @@ def tenant_flow(
     if extras.git is not None:
         _history(plane, extras.git, incremental)
     if len(tenants) > 1:
-        _comparison(plane)
+        _comparison(plane, workflow_name)
 
     typer.secho(f"\nDemo finished in {time.monotonic() - started:.0f}s.", fg=typer.colors.GREEN, bold=True)
     if keep and not isinstance(plane, ControlPlane):
@@ -355,7 +355,7 @@ def _history(plane: DemoCluster, git: GitPod, snapshot: str) -> None:
     typer.echo(git.git(plane, "show", "--stat", "--format=%B", "main").rstrip())
 
 
-def _comparison(plane: DemoCluster) -> None:
+def _comparison(plane: DemoCluster, workflow_name: str) -> None:
     _step(f"A SiteComparison: is the sandbox ({SANDBOX}) configured like production (acme)?")
     # The sandbox's administrators group has another name: an expected difference, declared once.
     mapping = f"group:{RENAMED_GROUP[0]}={RENAMED_GROUP[1]}"
@@ -390,11 +390,18 @@ def _comparison(plane: DemoCluster) -> None:
     report = json.loads(_cli_output(plane, "comparison-report", f"{NAMESPACE}/{COMPARISON}"))
     typer.echo(f"in_sync: {report.get('in_sync')}; {len(report.get('changes') or [])} difference(s)")
     for change in report.get("changes") or []:
-        affects = change.get("affects") or {}
-        typer.echo(
-            f"  {change['op']} {change['key']} {change.get('path') or ''} ({change['severity']}) "
-            f"affects {affects.get('count', '?')} project(s): {', '.join(affects.get('first') or [])}"
-        )
+        where = f"{change['key']} {change.get('path') or ''}".rstrip()
+        typer.echo(f"  {change['op']} {where} ({change['severity']}) {_affects(change)}")
+    typer.echo(f"(workflow {workflow_name!r} differs too: the demo edited it on production above)")
+
+
+def _affects(change: dict[str, Any]) -> str:
+    affects = change.get("affects")
+    if not affects:
+        return "affects: not computed"
+    count, first = int(affects.get("count") or 0), list(affects.get("first") or [])
+    more = f" +{count - len(first)}" if count > len(first) else ""
+    return f"affects {count} project(s): {', '.join(first)}{more}" if count else "affects no project"
 
 
 def _demo_on_context(context: str, image: str, emulator_image: str, size: str, keep: bool, started: float) -> None:
@@ -413,6 +420,10 @@ def _demo_on_context(context: str, image: str, emulator_image: str, size: str, k
     em_repo, em_tag = images["emulator"].rsplit(":", 1)
     cluster.kubectl("create", "namespace", NAMESPACE)
     try:
+        git = _git_server(cluster, images["operator"], pull_never=False)
+        _step(f"The site's sandbox as a second emulator pod (--variant sandbox), as https://{SANDBOX_HOST}")
+        sandbox = start_sandbox_pod(cluster, NAMESPACE, images["emulator"], size=size, seed=7)
+        _show(cluster, "get", "pod,service", SANDBOX_NAME, "-n", NAMESPACE)
         _step("helm install jira-drift-operator with the chart's Jira emulator (emulator.enabled=true)")
         chart = str(REPO_ROOT / "charts" / "jira-drift-operator")
         common = [
@@ -424,20 +435,29 @@ def _demo_on_context(context: str, image: str, emulator_image: str, size: str, k
         cluster.helm("install", RELEASE, chart, *common)
         ip = cluster.kubectl("get", "service", EMULATOR, "-n", NAMESPACE, "-o", "jsonpath={.spec.clusterIP}").stdout
         _step(
-            f"Letting the operator reach https://{EMULATOR_HOST} ({ip}): allowedHosts, its CA, a hostAliases entry, "
-            "and allowedNetworks (a Service address is private: the operator refuses private addresses unless allowed)"
+            f"Letting the operator reach https://{EMULATOR_HOST} ({ip}) and https://{SANDBOX_HOST} ({sandbox.ip}): "
+            "allowedHosts, their CAs, hostAliases entries, and allowedNetworks (a Service address is private: the "
+            f"operator refuses private addresses unless allowed); and https://{GIT_HOST} for history"
         )
+        chart_ca = cluster.kubectl(
+            "get", "configmap", f"{EMULATOR}-ca", "-n", NAMESPACE, "-o", "jsonpath={.data.ca\\.crt}"
+        ).stdout
+        bundle = chart_ca.rstrip() + "\n" + sandbox.ca_pem
+        cluster.kubectl("create", "configmap", "demo-ca", "-n", NAMESPACE, f"--from-literal=ca.crt={bundle}")
         cluster.helm(
             "upgrade",
             RELEASE,
             chart,
             *common,
-            *("--set", f"allowedHosts={{{EMULATOR_HOST}}}"),
-            *("--set", f"extraCACertificates.configMap={EMULATOR}-ca"),
+            *("--set", f"allowedHosts={{{EMULATOR_HOST},{SANDBOX_HOST}}}"),
+            *("--set", "extraCACertificates.configMap=demo-ca"),
             *("--set", f"hostAliases[0].ip={ip}", "--set", f"hostAliases[0].hostnames[0]={EMULATOR_HOST}"),
-            *("--set", f"allowedNetworks={{{ip}/32}}"),
+            *("--set", f"hostAliases[1].ip={sandbox.ip}", "--set", f"hostAliases[1].hostnames[0]={SANDBOX_HOST}"),
+            *_git_values(git, 2),
+            *("--set", f"allowedNetworks={{{ip}/32,{sandbox.ip}/32}}"),
         )
         _show(cluster, "get", "pods", "-n", NAMESPACE)
+        _apply_secret(cluster, "acme-sandbox-jira", SANDBOX, {"email": sandbox.email, "token": sandbox.token})
 
         def change() -> None:
             # The emulator's admin API, from inside its pod: nothing is exposed outside the cluster.
@@ -450,7 +470,10 @@ def _demo_on_context(context: str, image: str, emulator_image: str, size: str, k
             )
             cluster.kubectl("exec", "-n", NAMESPACE, f"deploy/{EMULATOR}", "--", "python3", "-c", script, body)
 
-        tenant_flow(cluster, f"https://{EMULATOR_HOST}", f"{EMULATOR}-credentials", "jira", change, keep, started)
+        extras = Extras(sandbox.url, "acme-sandbox-jira", git)
+        tenant_flow(
+            cluster, f"https://{EMULATOR_HOST}", f"{EMULATOR}-credentials", "jira", change, keep, started, extras
+        )
     finally:
         if not keep:
             _step("Removing the demo: helm uninstall and the namespace (--keep leaves them)")
