@@ -2,17 +2,26 @@
 
 A real single-node cluster (``jiradrift.dev.node``), the operator image built from the Dockerfile, and
 ``helm install`` of the chart, so the operator runs as the chart's pod exactly as in a cluster; the
-Jira emulator serves TLS on the node's bridge as ``https://jira.emulator.test``. A JiraTenant is
-applied, becomes Ready and snapshots; the emulator's configuration is changed; a new Snapshot shows
-the drift in ``kubectl get`` and ``jiradrift drift list``. Then the accept flow: the first snapshot
-of each type was accepted by the operator, so the tenant turns ``Drifted=True`` (Unaccepted and
-Severity columns); ``jiradrift drift list --unaccepted`` lists the outstanding changes and
-``jiradrift accept`` makes the newest snapshots the baseline, after which ``Drifted=False``.
-Needs root (a node changes host state, all of it undone on exit).
+Jira emulator serves TLS on the node's bridge as ``https://jira.emulator.test``, and its sandbox (the
+site derived from it: same names, other ids, known differences) as ``https://sandbox.emulator.test:8443``.
+A git server runs as a pod (``jiradrift.dev.gitpod``: smart HTTP over HTTPS with a token).
+
+The JiraTenant ``acme`` has incremental windows every minute and ``spec.history`` on that git server;
+``acme-sandbox`` watches the sandbox. After the first full captures the emulator's configuration is
+changed; the next incremental window reports it as an ``Incremental`` Snapshot (MODE column,
+``status.capture``) with its drift, its audit attribution and the projects it affects, shown by
+``kubectl get`` and ``jiradrift drift list``. Then the accept flow: the first snapshot of each type was
+accepted by the operator, so the tenant turns ``Drifted=True``; ``jiradrift accept`` makes the newest
+snapshots the baseline, after which ``Drifted=False``. The change is a commit on the git server whose
+author is the Jira user the audit log names (``git log``). Last, a SiteComparison of ``acme`` with
+``acme-sandbox``: ``InSync=False`` and the differences with the projects they affect
+(``kubectl get sitecomparisons``, ``jiradrift comparison-report``). Every wait is on a condition,
+bounded. Needs root (a node changes host state, all of it undone on exit).
 
 ``jiradrift demo --context NAME`` runs the same flow on a cluster the user already has (kind, k3d,
 minikube, any kubectl context; ``jiradrift.dev.kubecontext``): no root and no Kubernetes build; the
-chart runs the emulator as a pod (``emulator.enabled``) and the operator reaches it by name, as above.
+chart runs the emulator as a pod (``emulator.enabled``), the demo runs the sandbox
+(``jiradrift.dev.sandbox_pod``) and the git server as pods, and the operator reaches them by name.
 """
 
 from __future__ import annotations
