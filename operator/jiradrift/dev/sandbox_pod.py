@@ -118,7 +118,7 @@ def _objects(
 
 
 def start_sandbox_pod(
-    plane: Kubectl, namespace: str, image: str, *, size: str, seed: int, timeout: int = 180
+    plane: Kubectl, namespace: str, image: str, *, size: str, seed: int, timeout: int = 300
 ) -> SandboxPod:
     """Create the sandbox emulator's objects and wait until its pod is Ready (bounded)."""
     ca = _CA.create("jiradrift-demo-sandbox-ca")
