@@ -81,8 +81,11 @@ class DemoCluster(Protocol):
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]: ...
 
 
+_STARTED = [time.monotonic()]  # when the demo started: each step says how long it has run
+
+
 def _step(text: str) -> None:
-    typer.secho(f"\n==> {text}", fg=typer.colors.CYAN, bold=True)
+    typer.secho(f"\n==> {text}  [{time.monotonic() - _STARTED[0]:.0f}s]", fg=typer.colors.CYAN, bold=True)
 
 
 def _show(plane: DemoCluster, *args: str) -> str:
@@ -103,7 +106,7 @@ def demo_command(
     emulator_image: str = typer.Option("", help="With --context: the emulator image to use instead of building one."),
 ) -> None:
     """Run the demo: a real node, the chart's operator pod, the Jira emulator, then a real drift."""
-    started = time.monotonic()
+    started = _STARTED[0] = time.monotonic()
     if context:
         try:
             _demo_on_context(context, image, emulator_image, size, keep, started)
