@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from tests.operator.test_demo import assert_demo_shows_the_incremental_window_history_and_comparison
 from tests.plugins.node import EMULATOR_REPOSITORY, Published, ReleaseTools, forget_crds
 
 from jiradrift.dev.controlplane import REPO_ROOT
@@ -21,7 +22,9 @@ from jiradrift.dev.node import Cluster, build_operator_image
 pytestmark = pytest.mark.k8s
 
 
-@pytest.mark.timeout(900)  # pushes the emulator image (about 500 MB) and pulls both images from the registry
+# pushes the emulator image (about 500 MB) and pulls both images from the registry; then waits for an
+# incremental window (1m) and the git push
+@pytest.mark.timeout(1200)
 def test_demo_against_a_kubectl_context_shows_and_accepts_a_drift(
     node_cluster: Cluster, published: Published, release_tools: ReleaseTools
 ) -> None:
@@ -62,7 +65,7 @@ def test_demo_against_a_kubectl_context_shows_and_accepts_a_drift(
         capture_output=True,
         text=True,
         env=kubeconfig_env,
-        timeout=780,
+        timeout=1080,
         check=False,
     )
     out = proc.stdout
@@ -73,10 +76,14 @@ def test_demo_against_a_kubectl_context_shows_and_accepts_a_drift(
     assert any(
         line.startswith("jira-drift-operator-") and "Running" in line and "emulator" not in line for line in lines
     )
-    assert "acme-workflows-after-change" in out and "modified workflow/" in out
+    # the sandbox site and the git server as pods beside them
+    assert any(line.startswith("pod/jira-sandbox ") and "Running" in line for line in lines), out
+    assert any(line.startswith("pod/git-server ") and "Running" in line for line in lines), out
+    assert "modified workflow/" in out
     drifted = out.index("Drifted=True (UnacceptedChanges)")
-    accepted = out.index("workflows: accepted acme-workflows-after-change", drifted)
+    accepted = out.index("workflows: accepted acme-workflows-inc-", drifted)
     assert out.index("Drifted=False (MatchesAccepted)", accepted) > accepted
+    assert_demo_shows_the_incremental_window_history_and_comparison(out)
     # Without --keep the demo removes what it installed.
     released = subprocess.run(
         ["helm", "list", "-n", "jira-demo", "-q"], capture_output=True, text=True, env=kubeconfig_env, check=True

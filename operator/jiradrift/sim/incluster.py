@@ -36,6 +36,10 @@ def serve(
     email: Annotated[str, typer.Option(help="The basic-auth user.")] = "jira-drift@emulator.test",
     size: Annotated[str, typer.Option(help=f"Site size: {', '.join(SIZES)}.")] = "small",
     seed: Annotated[int, typer.Option(help="Seed of the generated site.")] = 7,
+    variant: Annotated[
+        str,
+        typer.Option(help="production, or sandbox: the site derived from it (other ids, known differences)."),
+    ] = "production",
     host: Annotated[str, typer.Option(help="Address to bind: 0.0.0.0 or :: (every address of the pod).")] = "0.0.0.0",
     port: Annotated[int, typer.Option(help="Port to serve TLS on.")] = 8443,
 ) -> None:
@@ -46,6 +50,7 @@ def serve(
         emulator = Emulator(
             size=size,
             seed=seed,
+            variant=variant,
             host=host,
             port=port,
             email=email,
@@ -67,7 +72,8 @@ def serve(
             typer.secho(f"jira emulator: {err}", err=True, fg=typer.colors.RED)
             raise typer.Exit(2) from None
         # The API token stays out of the log: it is in the chart's Secret.
-        typer.echo(f"jira emulator size={size} seed={seed} serving {sim.base_url} on {host}:{port} as {email}")
+        served = f"serving {sim.base_url} on {host}:{port} as {email}"
+        typer.echo(f"jira emulator size={size} seed={seed} variant={variant} {served}")
         stop.wait()
     typer.echo(f"jira emulator stopped after {len(sim.requests)} requests")
 
