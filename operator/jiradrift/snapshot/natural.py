@@ -26,10 +26,9 @@ import functools
 import hashlib
 import operator
 import re
-from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Any
 
 import orjson
@@ -46,23 +45,18 @@ Watch = dict[str, set[str] | None]
 
 
 class ListMemo:
-    """What the big flat lists of one index build resolve to, worked out once per distinct list.
+    """The order of the big flat lists of one index build, worked out once per distinct list.
 
     A site's field configurations each hold one element per field (thousands), mostly the same
-    fields: their references are looked up, and their order after resolving computed, once per
-    distinct id list instead of once per configuration. Lists shorter than :attr:`MIN` are not kept.
+    fields: their order after resolving is computed once per distinct id list instead of once per
+    configuration. Lists shorter than :attr:`MIN` are not kept.
     """
 
     MIN = 64
-    MAX_LISTS = 64  # per target kind and for orders: a bound on what one build keeps
+    MAX_LISTS = 64  # a bound on what one build keeps
 
     def __init__(self) -> None:
-        self.found: dict[str, dict[tuple[Any, ...], list[str | None]]] = {}
         self.orders: dict[tuple[Any, ...], tuple[int, ...] | None] = {}
-
-    def forget(self, target: str) -> None:
-        """The keys of ``target`` changed (duplicates numbered): its lookups are stale."""
-        self.found.pop(target, None)
 
 
 @dataclass(frozen=True)
@@ -293,28 +287,34 @@ def segments(path: str) -> list[str]:
     return list(_segments(path))
 
 
-def walk(obj: Any, segs: list[str]) -> Iterator[tuple[Any, Any]]:
-    """Every (container, slot) the path reaches: a dict and a key, a list and an index."""
+def walk(obj: Any, segs: Sequence[str]) -> list[tuple[Any, Any]]:
+    """Every (container, slot) the path reaches: a dict and a key, a list and an index (in
+    document order; level by level, without a generator per step)."""
     if not segs:
-        return
-    head, rest = segs[0], segs[1:]
-    if head == "[*]":
-        if isinstance(obj, list):
-            for i in range(len(obj)):
-                yield from (((obj, i),) if not rest else walk(obj[i], rest))
-    elif head == "{*}":
-        if isinstance(obj, dict):
-            for k in list(obj):
-                yield from (((obj, k),) if not rest else walk(obj[k], rest))
-    elif isinstance(obj, dict) and head in obj:
-        if not rest:
-            yield (obj, head)
-        else:
-            yield from walk(obj[head], rest)
+        return []
+    nodes: list[Any] = [obj]
+    last = len(segs) - 1
+    for depth, head in enumerate(segs):
+        out: list[Any] = []
+        for node in nodes:
+            if head == "[*]":
+                if isinstance(node, list):
+                    out.extend([(node, i) for i in range(len(node))] if depth == last else node)
+            elif head == "{*}":
+                if isinstance(node, dict):
+                    out.extend([(node, k) for k in node] if depth == last else list(node.values()))
+            elif isinstance(node, dict) and head in node:
+                out.append((node, head) if depth == last else node[head])
+        nodes = out
+    return nodes
 
 
 def _drop(body: Json, path: str) -> None:
-    for container, slot in list(walk(body, segments(path))):
+    segs = _segments(path)
+    if len(segs) == 1 and segs[0][0] not in "[{":  # a key of the body itself (``id``): no walk
+        body.pop(segs[0], None)
+        return
+    for container, slot in walk(body, segs):
         if isinstance(container, dict):
             container.pop(slot, None)
 
@@ -324,8 +324,7 @@ def _sort_key(value: Any) -> bytes:
 
 
 def _resort(body: Json, path: str, memo: ListMemo | None = None) -> None:
-    segs = segments(path)
-    for container, slot in list(walk(body, segs)):
+    for container, slot in walk(body, _segments(path)):
         value = container[slot]
         if isinstance(value, list):
             container[slot] = _sorted_list(value, memo)
@@ -366,7 +365,7 @@ def references(kind: str, body: Json) -> Iterator[tuple[Ref, str]]:
     if rule is None:
         return
     for ref in rule.refs:
-        segs = segments(ref.path)
+        segs = _segments(ref.path)
         if segs[-1] == "{key}":
             for container, slot in walk(body, segs[:-1]):
                 value = container[slot]
@@ -439,7 +438,6 @@ class NaturalIndex:
                         pid = str(body.get(rule.parent[0]))
                         own = f"{final.get((rule.parent[1], pid), UNRESOLVED_MARK + pid)}/{own}"
                     base[(kind, ident)] = final[(kind, ident)] = tables[kind][ident] = own
-                index._memo.forget(kind)
             # Duplicates are numbered in the order of their resolved content, the same on any site.
             index.key_of = final
             groups: dict[str, dict[str, list[str]]] = {}
@@ -453,12 +451,14 @@ class NaturalIndex:
                     if len(idents) < 2:
                         continue
                     index.duplicates[f"{kind}/{key}"] = len(idents)
-                    resolved = {i: index._resolve(kind, raw[kind][i], watch=pending) for i in idents}
+                    # Naming nothing that may change, the bodies are resolved for good: in place if allowed.
+                    sure = not any(pending.get(t, set()) != set() for t in targets_of(kind))
+                    copy = not (sure and in_place)
+                    resolved = {i: index._resolve(kind, raw[kind][i], copy, watch=pending) for i in idents}
                     ranked = sorted(idents, key=lambda i: (_fingerprint(resolved[i][0]), i))
                     for n, ident in enumerate(ranked, start=1):
                         final[(kind, ident)] = tables[kind][ident] = f"{key}{DUPLICATE_MARK}{n}"
-                    index._memo.forget(kind)
-                    ready.update(((kind, i), (b, m)) for i, (b, m, clean) in resolved.items() if clean)
+                        ready.update(((kind, i), (b, m)) for i, (b, m, clean) in resolved.items() if clean)
                 pending[kind] = set()
         index.key_of = final
         for kind, bodies in raw.items():
@@ -515,6 +515,13 @@ class NaturalIndex:
         return out, missing, clean
 
 
+@functools.cache
+def targets_of(kind: str) -> frozenset[str]:
+    """The kinds ``kind``'s bodies reference."""
+    rule = RULES.get(kind)
+    return frozenset(ref.target for ref in rule.refs) if rule else frozenset()
+
+
 def reorder(kind: str, body: Json, memo: ListMemo | None = None) -> None:
     """Sort, in place, the lists of ``body`` whose order only followed ids (after a rewrite, too)."""
     rule = RULES.get(kind)
@@ -537,9 +544,9 @@ def rewrite_refs(
     if rule is None:
         return
     for ref in rule.refs:
-        segs = segments(ref.path)
+        segs = _segments(ref.path)
         if segs[-1] == "{key}":
-            for container, slot in list(walk(body, segs[:-1])):
+            for container, slot in walk(body, segs[:-1]):
                 value = container[slot]
                 if isinstance(value, dict):
                     container[slot] = dict(sorted((rewrite(ref.target, str(k)), v) for k, v in value.items()))
@@ -550,9 +557,9 @@ def rewrite_refs(
             if not isinstance(elements, list):
                 continue
             table = (tables(ref.target) if tables is not None else None) or {}
-            _rewrite_flat(elements, segs[2], ref.target, rewrite, table, memo)
+            _rewrite_flat(elements, segs[2], ref.target, rewrite, table)
             continue
-        for container, slot in list(walk(body, segs)):
+        for container, slot in walk(body, segs):
             if ref.when and isinstance(container, dict) and str(container.get(ref.when[0])) != ref.when[1]:
                 continue
             value = container[slot]
@@ -562,32 +569,23 @@ def rewrite_refs(
 
 
 def _rewrite_flat(
-    elements: list[Any],
-    slot: str,
-    target: str,
-    rewrite: Callable[[str, str], str],
-    table: dict[str, str],
-    memo: ListMemo | None = None,
+    elements: list[Any], slot: str, target: str, rewrite: Callable[[str, str], str], table: dict[str, str]
 ) -> None:
     """``elements[*].<slot>`` rewritten: looked up in ``table`` in bulk (C loops via ``map``: field
-    configurations hold one element per field, thousands each; once per distinct list with a
-    ``memo``), ``rewrite`` for what it lacks."""
+    configurations hold one element per field, thousands each), ``rewrite`` for what it lacks."""
     found: list[str | None]
     try:
-        values = list(map(operator.methodcaller("get", slot), elements))
-        if memo is not None and table and len(values) >= ListMemo.MIN:
-            known = memo.found.setdefault(target, {})
-            key = tuple(values)
-            found = known.get(key) or list(map(table.get, values))
-            if len(known) < ListMemo.MAX_LISTS:
-                known[key] = found
-        else:
-            found = list(map(table.get, values))
+        try:
+            values = list(map(operator.itemgetter(slot), elements))
+        except KeyError:
+            values = list(map(operator.methodcaller("get", slot), elements))
+        found = list(map(table.get, values))
     except (AttributeError, TypeError):  # an element that is not a dict, a value that is not hashable
         found = [None] * len(elements)
     literal = any(map(table.__contains__, LITERALS))  # a table naming "default" must not rewrite it
     if not literal and None not in found:  # every element a dict with a value the table knows
-        deque(map(dict.__setitem__, elements, repeat(slot), found), maxlen=0)
+        for element, new in zip(elements, found, strict=True):
+            element[slot] = new
         return
     for element, new in zip(elements, found, strict=True):
         if new is not None and not (literal and element[slot] in LITERALS):
