@@ -354,6 +354,7 @@ class FilesystemStore:
                     if entry.stat().st_mtime < cutoff:
                         os.unlink(entry.path)
                         removed += 1
+        self._collect_edges(cutoff)
         for stale in (self.root / "tmp").iterdir():
             with contextlib.suppress(FileNotFoundError):
                 if stale.stat().st_mtime < cutoff:
@@ -362,6 +363,20 @@ class FilesystemStore:
                     else:
                         stale.unlink()
         return removed
+
+    def _collect_edges(self, cutoff: float) -> None:
+        """Sweep the reference indexes (``reach/``) of content no listed snapshot has any more (they
+        are a cache: one swept by mistake is computed again from the bodies when next needed)."""
+        reach = self.root / "reach"
+        if not reach.is_dir():
+            return
+        live = {str(row["digest"]) for tenant in self._tenants() for row in self._read_index(tenant)}
+        for entry in os.scandir(reach):
+            if entry.name.removesuffix(".json.zst") in live:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
 
     # --- drift reports ----------------------------------------------------------------------
 
