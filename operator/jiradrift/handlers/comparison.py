@@ -182,6 +182,7 @@ def register_comparisons(
             compared.pop(uid, None)
             for severity in SEVERITIES:
                 _forget(body.metadata.namespace or "", body.metadata.name or "", severity)
+            await _drop_reports(ctx, body.metadata.namespace or "", body.metadata.name or "", dict(body.spec))
             return
         copy = {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.status)}
         bodies.put(uid, body.metadata.namespace or "", copy)
@@ -211,6 +212,19 @@ def register_comparisons(
             except KubeError as exc:
                 if not exc.not_found:  # deleted meanwhile: nothing to report on
                     log.warning("SiteComparison %s: %s", body["metadata"].get("name"), exc)
+
+
+async def _drop_reports(ctx: OperatorContext, namespace: str, name: str, spec: dict[str, Any]) -> None:
+    """A deleted comparison's reports leave the left tenant's store (the replica owning it deletes)."""
+    left = str((spec.get("left") or {}).get("name") or "")
+    if not left or not ctx.owns(namespace, left):
+        return
+    try:
+        store = await ctx.store_for(namespace, f"{namespace}/{left}")
+        if isinstance(store, ReportStore):
+            await store.delete_reports(report_name(namespace, name))
+    except (StoreError, KubeError) as exc:
+        log.warning("SiteComparison %s/%s deleted: its reports are not: %s", namespace, name, exc)
 
 
 def _forget(namespace: str, name: str, severity: str) -> None:
