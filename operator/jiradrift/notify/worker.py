@@ -6,6 +6,7 @@ kopf handler, lists the marked Snapshots every ``poll_seconds`` and moves their 
 state machine of :mod:`jiradrift.notify.delivery`. A receiver that hangs or fails costs this task
 time (bounded by :class:`SendLimits`), never a capture; a notification never changes a Snapshot's
 phase. The label is removed once every record is settled, so the listing stays small.
+SiteComparisons with records to deliver come from the operator's watch of them (no LIST per round).
 """
 
 from __future__ import annotations
