@@ -20,6 +20,7 @@ from tests.receiver import Receiver
 
 from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.dev.controlplane import ControlPlane
+from jiradrift.dev.kubejson import api_requests
 from jiradrift.dev.operator_process import running_operator, wait_for
 from jiradrift.kube.client import Kube
 from jiradrift.sim.variant import RENAMED_GROUP, sandbox_differences
@@ -144,3 +145,23 @@ def test_insync_changes_reach_the_left_tenants_destinations_once(
                 op=op,
             )
         assert len(hook.requests) == 2 and len(slack.requests) == 2
+
+
+def test_the_notifier_lists_no_site_comparison_each_round(
+    control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str, tmp_path: Path
+) -> None:
+    """The notifier reads the SiteComparisons the operator's watch keeps: its rounds cost no LIST of
+    them (counted by kube-apiserver itself), however many rounds run."""
+    ns = k8s_namespace
+    make_tenant(k8s_api, ns, "prod", SITE, "no-such-secret", ["workflows"])
+    with running_operator(control_plane, [ns], tmp_path, extra=FAST) as op:
+        assert apply(control_plane, ns, comparison("prod-vs-sandbox", "prod", "sandbox")).returncode == 0
+        wait_for(lambda: in_sync(k8s_api, ns, "prod-vs-sandbox"), "the comparison seen by the operator", op=op)
+        before = api_requests(k8s_api)
+
+        def listed(resource: str) -> float:
+            return api_requests(k8s_api).get(("LIST", resource), 0.0) - before.get(("LIST", resource), 0.0)
+
+        # Each notifier round lists the Snapshots marked for notification: that count is its clock.
+        wait_for(lambda: listed("snapshots") >= 10, "ten notifier rounds", op=op, timeout=120)
+        assert listed("sitecomparisons") == 0

@@ -199,26 +199,19 @@ def _best_pairs(
     )
 
 
-def _content(item: NaturalItem) -> bytes:
-    return orjson.dumps(item.body, option=orjson.OPT_SORT_KEYS)
-
-
 def _identical_pairs(
     lefts: list[NaturalItem], rights: list[NaturalItem], how: str
 ) -> tuple[list[Pair], list[NaturalItem], list[NaturalItem]]:
-    """Pairs of items with identical bodies, in order (cheap: no similarity profile is built)."""
-    by_content: dict[bytes, list[NaturalItem]] = defaultdict(list)
-    for right in rights:
-        by_content[_content(right)].append(right)
-    pairs, rest_l = [], []
+    """Pairs of items with identical bodies, in order (cheap: no similarity profile is built, no
+    body serialised: the groups are a few duplicates of one name, and unequal bodies differ early)."""
+    pairs, rest_l, rest_r = [], [], list(rights)
     for left in lefts:
-        found = by_content.get(_content(left))
-        if found:
-            pairs.append(Pair(left, found.pop(0), how))
+        found = next((j for j, right in enumerate(rest_r) if right.body == left.body), None)
+        if found is not None:
+            pairs.append(Pair(left, rest_r.pop(found), how))
         else:
             rest_l.append(left)
-    used = {id(p.right) for p in pairs}
-    return pairs, rest_l, [r for r in rights if id(r) not in used]
+    return pairs, rest_l, rest_r
 
 
 def _mutual_best(
@@ -317,10 +310,10 @@ def _pair_key(pair: Pair) -> str:
     return item.natural_key if item else ""
 
 
-def _refers_to(kind: str, renamed: dict[tuple[str, str], str]) -> bool:
-    rule = RULES.get(kind)
+def _referring_kinds(renamed: dict[tuple[str, str], str]) -> frozenset[str]:
+    """The kinds whose bodies may name a renamed item (their references follow the rename)."""
     targets = {target for target, _ in renamed}
-    return rule is not None and any(ref.target in targets for ref in rule.refs)
+    return frozenset(kind for kind, rule in RULES.items() if any(ref.target in targets for ref in rule.refs))
 
 
 def _translated(item: NaturalItem, renamed: dict[tuple[str, str], str]) -> Any:
@@ -337,6 +330,7 @@ def _compare_pair(
     maps: ValueMappings,
     renamed: dict[tuple[str, str], str],
     needles: tuple[bytes, ...] = (),
+    referring: frozenset[str] = frozenset(),
 ) -> None:
     """Count one pair and add its changes to ``result``."""
     a, b = pair.left, pair.right
@@ -365,7 +359,7 @@ def _compare_pair(
                 "similarity": round(pair.similarity, 3),
             }
         )
-    left_body = _translated(a, renamed) if renamed and _refers_to(a.kind, renamed) else a.body
+    left_body = _translated(a, renamed) if a.kind in referring else a.body
     if maps and maps.touches(orjson.dumps(left_body), needles):
         left_body = maps.apply(left_body)
         reorder(a.kind, left_body)
@@ -420,9 +414,10 @@ def compare_sites(
     renamed = {
         (p.left.kind, p.left.key): p.right.key for p in result.pairs if p.left and p.right and p.left.key != p.right.key
     }
+    referring = _referring_kinds(renamed)
     for pair in result.pairs:
         before = len(result.changes)
-        _compare_pair(result, pair, rules, maps, renamed, needles)
+        _compare_pair(result, pair, rules, maps, renamed, needles, referring)
         item, side = (pair.left, 0) if pair.left else (pair.right, 1)
         if item is not None:
             result.sources.extend([(side, f"{item.kind}/{item.ident}")] * (len(result.changes) - before))

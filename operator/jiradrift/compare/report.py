@@ -3,8 +3,9 @@
     kept = await keep_report(store, "acme.prod-vs-sandbox", result.to_dict(), owner)  # status.report
     report = await read_report(store, kept.key, kept.digest)  # what jiradrift compare -o json gives
 
-Stores that can keep reports (the Secret, ConfigMap and filesystem stores) implement
-:class:`ReportStore`; the status says so when the left tenant's store cannot.
+Every store keeps reports (:class:`ReportStore`): the Secret and ConfigMap stores the latest one, owned
+by the comparison; the filesystem and S3 stores the newest few (``layout.REPORTS_KEPT``), each at most
+``layout.MAX_REPORT_BYTES`` compressed, deleted with the comparison (``delete_reports``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class ReportStore(Protocol):
     async def put_report(self, name: str, report: bytes, owner: Mapping[str, Any] | None = None) -> str: ...
 
     async def get_report(self, key: str) -> bytes | None: ...
+
+    async def delete_reports(self, name: str) -> None: ...
 
 
 @dataclass(frozen=True)

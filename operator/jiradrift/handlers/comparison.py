@@ -40,6 +40,7 @@ from jiradrift.compare.mapping import ValueMappings
 from jiradrift.compare.report import ReportStore, keep_report, report_name
 from jiradrift.compare.sides import Side, read_snapshots
 from jiradrift.handlers import metrics
+from jiradrift.handlers.cache import WatchCache
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.objects import patch_status
 from jiradrift.kube.client import KubeError, resource_path
@@ -163,9 +164,13 @@ async def _keep(
     return ref.model_dump(by_alias=True), ""
 
 
-def register_comparisons(registry: kopf.OperatorRegistry, ctx: OperatorContext) -> None:
-    """Watch SiteComparisons (their spec) and Snapshots (a side completing) and keep each compared."""
-    bodies: dict[str, dict[str, Any]] = {}  # uid -> the watch's copy of each SiteComparison
+def register_comparisons(
+    registry: kopf.OperatorRegistry, ctx: OperatorContext, cache: WatchCache[str, dict[str, Any]] | None = None
+) -> None:
+    """Watch SiteComparisons (their spec) and Snapshots (a side completing) and keep each compared.
+
+    ``cache`` receives the watch's copy of each SiteComparison, by namespace (the notifier reads it)."""
+    bodies: WatchCache[str, dict[str, Any]] = cache if cache is not None else WatchCache("SiteComparisons")
     compared: dict[str, tuple[Any, ...]] = {}  # uid -> the inputs of its last comparison
     locks: dict[str, asyncio.Lock] = {}
 
@@ -173,12 +178,14 @@ def register_comparisons(registry: kopf.OperatorRegistry, ctx: OperatorContext) 
     async def comparison_seen(body: kopf.Body, type: str | None, **_: Any) -> None:
         uid = body.metadata.uid or ""
         if type == "DELETED":
-            bodies.pop(uid, None)
+            bodies.remove(uid)
             compared.pop(uid, None)
             for severity in SEVERITIES:
                 _forget(body.metadata.namespace or "", body.metadata.name or "", severity)
+            await _drop_reports(ctx, body.metadata.namespace or "", body.metadata.name or "", dict(body.spec))
             return
-        bodies[uid] = {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.status)}
+        copy = {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.status)}
+        bodies.put(uid, body.metadata.namespace or "", copy)
         await reconcile(uid)
 
     @kopf.on.event(GROUP, VERSION, "snapshots", id="site_comparison_side_completed", registry=registry)
@@ -187,23 +194,37 @@ def register_comparisons(registry: kopf.OperatorRegistry, ctx: OperatorContext) 
             return
         namespace = body.metadata.namespace or ""
         tenant = str((body.spec.get("tenantRef") or {}).get("name") or "")
-        for uid, comparison in list(bodies.items()):
+        for comparison in bodies.group(namespace):
             spec = comparison["spec"]
             names = {(spec.get("left") or {}).get("name"), (spec.get("right") or {}).get("name")}
-            if comparison["metadata"].get("namespace") == namespace and tenant in names:
-                await reconcile(uid)
+            if tenant in names:
+                await reconcile(str(comparison["metadata"].get("uid") or ""))
 
     async def reconcile(uid: str) -> None:
         lock = locks.setdefault(uid, asyncio.Lock())
         async with lock:
-            body = bodies.get(uid)
-            if body is None:
+            found = bodies.get(uid)
+            if found is None:
                 return
+            body = found[1]
             try:
                 await _reconcile(ctx, body, compared, uid)
             except KubeError as exc:
                 if not exc.not_found:  # deleted meanwhile: nothing to report on
                     log.warning("SiteComparison %s: %s", body["metadata"].get("name"), exc)
+
+
+async def _drop_reports(ctx: OperatorContext, namespace: str, name: str, spec: dict[str, Any]) -> None:
+    """A deleted comparison's reports leave the left tenant's store (the replica owning it deletes)."""
+    left = str((spec.get("left") or {}).get("name") or "")
+    if not left or not ctx.owns(namespace, left):
+        return
+    try:
+        store = await ctx.store_for(namespace, f"{namespace}/{left}")
+        if isinstance(store, ReportStore):
+            await store.delete_reports(report_name(namespace, name))
+    except (StoreError, KubeError) as exc:
+        log.warning("SiteComparison %s/%s deleted: its reports are not: %s", namespace, name, exc)
 
 
 def _forget(namespace: str, name: str, severity: str) -> None:

@@ -37,7 +37,7 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     join_shard(ctx, caches, runs)
     interval = ctx.settings.tenant_timer_seconds
     ticker = TenantTicker(TenantTick(ctx, caches, runs), interval=interval, concurrency=TICK_CONCURRENCY)
-    kopf_setup, notifier = KopfSetup(ctx.settings.namespaces), NotifierTask(ctx)
+    kopf_setup, notifier = KopfSetup(ctx.settings.namespaces), NotifierTask(ctx, caches.comparisons)
     loops, watch = TenantLoops(ctx, caches, ticker), WatchEvents(ctx, caches, ticker, runs)
 
     registry = kopf.OperatorRegistry()
@@ -55,5 +55,5 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
     kopf.on.cleanup(id="stop_history_pushes", registry=registry)(
         ctx.history_pushes.stop
     )  # the next Snapshot catches up
-    register_comparisons(registry, ctx)  # SiteComparisons: handlers/comparison.py
+    register_comparisons(registry, ctx, caches.comparisons)  # SiteComparisons: handlers/comparison.py
     return registry

@@ -22,11 +22,11 @@ from jiradrift.notify.message import (
     MAX_LISTED,
     PAYLOAD_API_VERSION,
     ChangeLine,
-    affects_of,
-    change_text,
+    ChatMessage,
     markdown_escape,
     slack_escape,
-    teams_message,
+    slack_message,
+    teams_card,
 )
 
 PAYLOAD_KIND = "ComparisonNotification"
@@ -70,17 +70,7 @@ class ComparisonNotice:
         meta, spec, status = body.get("metadata") or {}, body.get("spec") or {}, body.get("status") or {}
         condition = in_sync_condition(status)
         counts = status.get("differences") or {}
-        changes = tuple(
-            ChangeLine(
-                key=str(c.get("key") or ""),
-                op=str(c.get("op") or ""),
-                path=str(c.get("path") or ""),
-                severity=str(c.get("severity") or ""),
-                affects=affects_of(c)[0],
-                affects_first=affects_of(c)[1],
-            )
-            for c in (status.get("first") or [])[:MAX_LISTED]
-        )
+        changes = tuple(ChangeLine.from_status(c) for c in (status.get("first") or [])[:MAX_LISTED])
         return cls(
             namespace=str(meta.get("namespace") or ""),
             comparison=str(meta.get("name") or ""),
@@ -155,67 +145,36 @@ def generic_payload(notice: ComparisonNotice) -> dict[str, Any]:
             "low": notice.low,
             "equal": notice.equal,
             "highestSeverity": notice.highest_severity,
-            "first": [
-                {
-                    "key": c.key,
-                    "op": c.op,
-                    "path": c.path,
-                    "severity": c.severity,
-                    **(
-                        {"affects": {"count": c.affects, "first": list(c.affects_first)}}
-                        if c.affects is not None
-                        else {}
-                    ),
-                }
-                for c in notice.changes
-            ],
+            "first": [c.payload(authored=False) for c in notice.changes],
             "omitted": notice.omitted,
         },
     }
 
 
+def chat_message(notice: ComparisonNotice) -> ChatMessage:
+    """A comparison notice as Slack and Teams show it (the layout of drift messages)."""
+    return ChatMessage(
+        headline=notice.headline(),
+        slack_summary=slack_escape(notice.counts_text()),
+        facts=(
+            ("Comparison", markdown_escape(f"{notice.namespace}/{notice.comparison}")),
+            ("Left", markdown_escape(notice.left)),
+            ("Right", markdown_escape(notice.right)),
+            ("Differences", markdown_escape(notice.counts_text())),
+        ),
+        changes=notice.changes,
+        more=notice.more_text(),
+        context=f"{notice.site} · since {notice.since}",
+        color="Good" if notice.in_sync else ("Attention" if notice.highest_severity == "high" else "Default"),
+    )
+
+
 def slack_payload(notice: ComparisonNotice) -> dict[str, Any]:
-    """A Slack incoming-webhook message: ``text`` and Block Kit blocks, as drift messages."""
-    lines = [f"• {change_text(c, slack_escape)}" for c in notice.changes]
-    if notice.omitted:
-        lines.append(slack_escape(notice.more_text()))
-    listing = "\n".join(lines)[:2900]
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": notice.headline()[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(notice.counts_text())}},
-    ]
-    if listing:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": listing}})
-    context = slack_escape(f"{notice.site} · since {notice.since}")[:300]
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-    return {"text": slack_escape(notice.headline()), "blocks": blocks}
+    return slack_message(chat_message(notice))
 
 
 def teams_payload(notice: ComparisonNotice) -> dict[str, Any]:
-    """A Microsoft Teams incoming-webhook message carrying one Adaptive Card (version 1.4)."""
-    body: list[dict[str, Any]] = [
-        {
-            "type": "TextBlock",
-            "text": markdown_escape(notice.headline()),
-            "weight": "Bolder",
-            "size": "Medium",
-            "wrap": True,
-            "color": "Good" if notice.in_sync else ("Attention" if notice.highest_severity == "high" else "Default"),
-        },
-        {
-            "type": "FactSet",
-            "facts": [
-                {"title": "Comparison", "value": markdown_escape(f"{notice.namespace}/{notice.comparison}")},
-                {"title": "Left", "value": markdown_escape(notice.left)},
-                {"title": "Right", "value": markdown_escape(notice.right)},
-                {"title": "Differences", "value": markdown_escape(notice.counts_text())},
-            ],
-        },
-    ]
-    body += [{"type": "TextBlock", "text": change_text(c, markdown_escape), "wrap": True} for c in notice.changes]
-    if notice.omitted:
-        body.append({"type": "TextBlock", "text": markdown_escape(notice.more_text()), "wrap": True, "isSubtle": True})
-    return teams_message(body)
+    return teams_card(chat_message(notice))
 
 
 FORMATTERS = {"slack": slack_payload, "teams": teams_payload, "webhook": generic_payload}

@@ -46,6 +46,31 @@ class ChangeLine:
     affects: int | None = None  # projects the change reaches (None: unknown)
     affects_first: tuple[str, ...] = ()
 
+    @classmethod
+    def from_status(cls, change: dict[str, Any]) -> ChangeLine:
+        """A change as a status lists it (a Snapshot's ``drift.changes``, a comparison's ``first``)."""
+        count, first = affects_of(change)
+        return cls(
+            key=str(change.get("key") or ""),
+            op=str(change.get("op") or ""),
+            path=str(change.get("path") or ""),
+            severity=str(change.get("severity") or ""),
+            name=change.get("name"),
+            changed_by=change.get("changedBy"),
+            affects=count,
+            affects_first=first,
+        )
+
+    def payload(self, *, authored: bool = True) -> dict[str, Any]:
+        """The change in a generic webhook body (``authored``: with its name and who changed it)."""
+        who = {"name": self.name} if authored else {}
+        out: dict[str, Any] = {"key": self.key, **who, "op": self.op, "path": self.path, "severity": self.severity}
+        if authored:
+            out["changedBy"] = self.changed_by
+        if self.affects is not None:
+            out["affects"] = {"count": self.affects, "first": list(self.affects_first)}
+        return out
+
     def affects_text(self) -> str:
         """``3 projects: ABC, DEF, GHI`` (``+N`` for those not named); empty when unknown."""
         if self.affects is None:
@@ -88,19 +113,7 @@ class DriftNotice:
         meta, spec = body.get("metadata") or {}, body.get("spec") or {}
         status = body.get("status") or {}
         drift = status.get("drift") or {}
-        changes = tuple(
-            ChangeLine(
-                key=str(c.get("key") or ""),
-                op=str(c.get("op") or ""),
-                path=str(c.get("path") or ""),
-                severity=str(c.get("severity") or ""),
-                name=c.get("name"),
-                changed_by=c.get("changedBy"),
-                affects=affects_of(c)[0],
-                affects_first=affects_of(c)[1],
-            )
-            for c in (drift.get("changes") or [])[:MAX_LISTED]
-        )
+        changes = tuple(ChangeLine.from_status(c) for c in (drift.get("changes") or [])[:MAX_LISTED])
         return cls(
             namespace=str(meta.get("namespace") or ""),
             tenant=str((spec.get("tenantRef") or {}).get("name") or ""),
@@ -167,22 +180,7 @@ def generic_payload(notice: DriftNotice) -> dict[str, Any]:
             "removed": notice.removed,
             "changed": notice.changed,
             "highestSeverity": notice.highest_severity,
-            "changes": [
-                {
-                    "key": c.key,
-                    "name": c.name,
-                    "op": c.op,
-                    "path": c.path,
-                    "severity": c.severity,
-                    "changedBy": c.changed_by,
-                    **(
-                        {"affects": {"count": c.affects, "first": list(c.affects_first)}}
-                        if c.affects is not None
-                        else {}
-                    ),
-                }
-                for c in notice.changes
-            ],
+            "changes": [c.payload() for c in notice.changes],
             "omitted": notice.omitted,
         },
     }
@@ -212,64 +210,88 @@ def _more(notice: DriftNotice) -> str:
     return f"…and {notice.omitted} more (jiradrift drift list --snapshot {notice.snapshot})" if notice.omitted else ""
 
 
-def slack_payload(notice: DriftNotice) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ChatMessage:
+    """What a Slack or a Teams message says, whichever notice it comes from: one layout for drift and
+    comparison notifications (:func:`slack_message`, :func:`teams_card`)."""
+
+    headline: str  # plain text
+    slack_summary: str  # Slack mrkdwn, escaped by the caller
+    facts: tuple[tuple[str, str], ...]  # the Teams FactSet: (title, markdown escaped by the caller)
+    changes: tuple[ChangeLine, ...]
+    more: str  # plain: how many changes are not listed ("" when none)
+    context: str  # plain: the footer (site, time)
+    color: str = "Default"  # the Teams headline's colour: Good, Attention or Default
+
+
+def slack_message(message: ChatMessage) -> dict[str, Any]:
     """A Slack incoming-webhook message: ``text`` (notification fallback) and Block Kit blocks."""
-    lines = [f"• {change_text(c, slack_escape)}" for c in notice.changes]
-    if notice.omitted:
-        lines.append(slack_escape(_more(notice)))
+    lines = [f"• {change_text(c, slack_escape)}" for c in message.changes]
+    if message.more:
+        lines.append(slack_escape(message.more))
     listing = "\n".join(lines)
     if len(listing) > _SLACK_SECTION_CHARS:
         listing = listing[: _SLACK_SECTION_CHARS - 1] + "…"
-    summary = (
-        f"*{notice.added}* added, *{notice.removed}* removed, *{notice.changed}* changed item(s) "
-        f"in snapshot `{slack_escape(notice.snapshot)}` (baseline `{slack_escape(notice.baseline or '-')}`)"
-    )
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": notice.headline()[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
+        {"type": "header", "text": {"type": "plain_text", "text": message.headline[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": message.slack_summary}},
     ]
     if listing:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": listing}})
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                {"type": "mrkdwn", "text": slack_escape(f"{notice.site} · {notice.completion_time or ''}")[:300]}
-            ],
-        }
-    )
-    return {"text": slack_escape(notice.headline()), "blocks": blocks}
+    context = slack_escape(message.context)[:300]
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    return {"text": slack_escape(message.headline), "blocks": blocks}
 
 
-def teams_payload(notice: DriftNotice) -> dict[str, Any]:
+def teams_card(message: ChatMessage) -> dict[str, Any]:
     """A Microsoft Teams incoming-webhook message carrying one Adaptive Card (version 1.4)."""
     body: list[dict[str, Any]] = [
         {
             "type": "TextBlock",
-            "text": markdown_escape(notice.headline()),
+            "text": markdown_escape(message.headline),
             "weight": "Bolder",
             "size": "Medium",
             "wrap": True,
-            "color": "Attention" if notice.highest_severity == "high" else "Default",
+            "color": message.color,
         },
-        {
-            "type": "FactSet",
-            "facts": [
-                {"title": "Tenant", "value": markdown_escape(f"{notice.namespace}/{notice.tenant}")},
-                {"title": "Site", "value": markdown_escape(notice.site)},
-                {"title": "Snapshot", "value": markdown_escape(notice.snapshot)},
-                {"title": "Baseline", "value": markdown_escape(notice.baseline or "-")},
-                {
-                    "title": "Changes",
-                    "value": f"{notice.added} added, {notice.removed} removed, {notice.changed} changed item(s)",
-                },
-            ],
-        },
+        {"type": "FactSet", "facts": [{"title": title, "value": value} for title, value in message.facts]},
     ]
-    body += [{"type": "TextBlock", "text": change_text(c, markdown_escape), "wrap": True} for c in notice.changes]
-    if notice.omitted:
-        body.append({"type": "TextBlock", "text": markdown_escape(_more(notice)), "wrap": True, "isSubtle": True})
+    body += [{"type": "TextBlock", "text": change_text(c, markdown_escape), "wrap": True} for c in message.changes]
+    if message.more:
+        body.append({"type": "TextBlock", "text": markdown_escape(message.more), "wrap": True, "isSubtle": True})
     return teams_message(body)
+
+
+def chat_message(notice: DriftNotice) -> ChatMessage:
+    """A drift notice as Slack and Teams show it."""
+    return ChatMessage(
+        headline=notice.headline(),
+        slack_summary=(
+            f"*{notice.added}* added, *{notice.removed}* removed, *{notice.changed}* changed item(s) "
+            f"in snapshot `{slack_escape(notice.snapshot)}` (baseline `{slack_escape(notice.baseline or '-')}`)"
+        ),
+        facts=(
+            ("Tenant", markdown_escape(f"{notice.namespace}/{notice.tenant}")),
+            ("Site", markdown_escape(notice.site)),
+            ("Snapshot", markdown_escape(notice.snapshot)),
+            ("Baseline", markdown_escape(notice.baseline or "-")),
+            ("Changes", f"{notice.added} added, {notice.removed} removed, {notice.changed} changed item(s)"),
+        ),
+        changes=notice.changes,
+        more=_more(notice),
+        context=f"{notice.site} · {notice.completion_time or ''}",
+        color="Attention" if notice.highest_severity == "high" else "Default",
+    )
+
+
+def slack_payload(notice: DriftNotice) -> dict[str, Any]:
+    """A Slack incoming-webhook message: ``text`` (notification fallback) and Block Kit blocks."""
+    return slack_message(chat_message(notice))
+
+
+def teams_payload(notice: DriftNotice) -> dict[str, Any]:
+    """A Microsoft Teams incoming-webhook message carrying one Adaptive Card (version 1.4)."""
+    return teams_card(chat_message(notice))
 
 
 def teams_message(body: list[dict[str, Any]]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ kopf handler, lists the marked Snapshots every ``poll_seconds`` and moves their 
 state machine of :mod:`jiradrift.notify.delivery`. A receiver that hangs or fails costs this task
 time (bounded by :class:`SendLimits`), never a capture; a notification never changes a Snapshot's
 phase. The label is removed once every record is settled, so the listing stays small.
+SiteComparisons with records to deliver come from the operator's watch of them (no LIST per round).
 """
 
 from __future__ import annotations
@@ -101,8 +102,11 @@ class Notifier:
         clock: Callable[[], datetime],
         on_result: ResultHook = lambda *_: None,
         owns: Callable[[str, str], bool] = lambda namespace, tenant: True,
+        comparisons: Callable[[], list[dict[str, Any]]] | None = None,
     ) -> None:
         self.kube = kube
+        # the SiteComparisons a watch keeps (the operator's); None: LIST them every round
+        self.watched_comparisons = comparisons
         self.owns = owns  # sharded replicas: deliver only for this replica's tenants
         self.settings = settings
         self.holder = holder
@@ -181,14 +185,16 @@ class Notifier:
         return out
 
     async def _comparisons(self) -> list[dict[str, Any]]:
-        """SiteComparisons with an InSync change to deliver (few objects, and no label to patch)."""
+        """SiteComparisons with an InSync change to deliver: from the watch's copies when there is a
+        watch (no request), else listed (no label to select them by)."""
         found: list[dict[str, Any]] = []
-        scopes: list[str | None] = [*self.namespaces] or [None]
-        for ns in scopes:
-            found.extend(await self.kube.list_all(resource_path(GROUP, VERSION, COMPARISONS, ns)))
-        for body in found:
-            body["kind"] = "SiteComparison"
-        return [b for b in found if not delivery.is_settled(records_of(b))]
+        if self.watched_comparisons is not None:
+            found = self.watched_comparisons()
+        else:
+            scopes: list[str | None] = [*self.namespaces] or [None]
+            for ns in scopes:
+                found.extend(await self.kube.list_all(resource_path(GROUP, VERSION, COMPARISONS, ns)))
+        return [{**b, "kind": "SiteComparison"} for b in found if not delivery.is_settled(records_of(b))]
 
     async def deliver(self, client: httpx.AsyncClient, body: dict[str, Any]) -> None:
         """Attempt every due record of one Snapshot or SiteComparison: claim, send, record."""

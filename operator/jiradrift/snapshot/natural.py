@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import operator
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,24 @@ DUPLICATE_MARK = "#"
 UNRESOLVED_MARK = "?"
 #: Values that are not ids although they sit where ids do.
 LITERALS = frozenset({"default"})
+_ID = operator.itemgetter("id")
+_MISSING: Any = object()
+Watch = dict[str, set[str] | None]
+
+
+class ListMemo:
+    """The order of the big flat lists of one index build, worked out once per distinct list.
+
+    A site's field configurations each hold one element per field (thousands), mostly the same
+    fields: their order after resolving is computed once per distinct id list instead of once per
+    configuration. Lists shorter than :attr:`MIN` are not kept.
+    """
+
+    MIN = 64
+    MAX_LISTS = 64  # a bound on what one build keeps
+
+    def __init__(self) -> None:
+        self.orders: dict[tuple[Any, ...], tuple[int, ...] | None] = {}
 
 
 @dataclass(frozen=True)
@@ -268,28 +287,34 @@ def segments(path: str) -> list[str]:
     return list(_segments(path))
 
 
-def walk(obj: Any, segs: list[str]) -> Iterator[tuple[Any, Any]]:
-    """Every (container, slot) the path reaches: a dict and a key, a list and an index."""
+def walk(obj: Any, segs: Sequence[str]) -> list[tuple[Any, Any]]:
+    """Every (container, slot) the path reaches: a dict and a key, a list and an index (in
+    document order; level by level, without a generator per step)."""
     if not segs:
-        return
-    head, rest = segs[0], segs[1:]
-    if head == "[*]":
-        if isinstance(obj, list):
-            for i in range(len(obj)):
-                yield from (((obj, i),) if not rest else walk(obj[i], rest))
-    elif head == "{*}":
-        if isinstance(obj, dict):
-            for k in list(obj):
-                yield from (((obj, k),) if not rest else walk(obj[k], rest))
-    elif isinstance(obj, dict) and head in obj:
-        if not rest:
-            yield (obj, head)
-        else:
-            yield from walk(obj[head], rest)
+        return []
+    nodes: list[Any] = [obj]
+    last = len(segs) - 1
+    for depth, head in enumerate(segs):
+        out: list[Any] = []
+        for node in nodes:
+            if head == "[*]":
+                if isinstance(node, list):
+                    out.extend([(node, i) for i in range(len(node))] if depth == last else node)
+            elif head == "{*}":
+                if isinstance(node, dict):
+                    out.extend([(node, k) for k in node] if depth == last else list(node.values()))
+            elif isinstance(node, dict) and head in node:
+                out.append((node, head) if depth == last else node[head])
+        nodes = out
+    return nodes
 
 
 def _drop(body: Json, path: str) -> None:
-    for container, slot in list(walk(body, segments(path))):
+    segs = _segments(path)
+    if len(segs) == 1 and segs[0][0] not in "[{":  # a key of the body itself (``id``): no walk
+        body.pop(segs[0], None)
+        return
+    for container, slot in walk(body, segs):
         if isinstance(container, dict):
             container.pop(slot, None)
 
@@ -298,24 +323,40 @@ def _sort_key(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-def _resort(body: Json, path: str) -> None:
-    segs = segments(path)
-    for container, slot in list(walk(body, segs)):
+def _resort(body: Json, path: str, memo: ListMemo | None = None) -> None:
+    for container, slot in walk(body, _segments(path)):
         value = container[slot]
         if isinstance(value, list):
-            container[slot] = _sorted_list(value)
+            container[slot] = _sorted_list(value, memo)
 
 
-def _sorted_list(items: list[Any]) -> list[Any]:
+def _sorted_list(items: list[Any], memo: ListMemo | None = None) -> list[Any]:
     """Ordered by a unique string ``id`` when every element has one (cheap on thousands of field
-    configuration items), else by each element's canonical JSON."""
+    configuration items, cheaper again when ``memo`` has seen the same ids), else by each
+    element's canonical JSON."""
     try:
-        by_id = {e["id"]: e for e in items}
-    except (KeyError, TypeError):
-        by_id = {}
-    if by_id and len(by_id) == len(items) and all(type(i) is str for i in by_id):
-        return [by_id[i] for i in sorted(by_id)]
+        ids = list(map(_ID, items))
+        if memo is not None and len(ids) >= ListMemo.MIN:
+            key = tuple(ids)
+            order = memo.orders.get(key, _MISSING)
+            if order is _MISSING:
+                order = _order(ids)
+                if len(memo.orders) < ListMemo.MAX_LISTS:
+                    memo.orders[key] = order
+            return sorted(items, key=_sort_key) if order is None else list(map(items.__getitem__, order))
+        by_id = dict(zip(ids, items, strict=True))
+    except (KeyError, TypeError):  # an element without an id, not a dict, or an id not hashable
+        return sorted(items, key=_sort_key)
+    if by_id and len(by_id) == len(items) and set(map(type, ids)) == {str}:
+        return list(map(by_id.__getitem__, sorted(ids)))
     return sorted(items, key=_sort_key)
+
+
+def _order(ids: list[Any]) -> tuple[int, ...] | None:
+    """The positions of ``ids`` in sorted order, or None unless they are unique strings."""
+    if len(set(ids)) != len(ids) or set(map(type, ids)) != {str}:
+        return None
+    return tuple(sorted(range(len(ids)), key=ids.__getitem__))
 
 
 def references(kind: str, body: Json) -> Iterator[tuple[Ref, str]]:
@@ -324,7 +365,7 @@ def references(kind: str, body: Json) -> Iterator[tuple[Ref, str]]:
     if rule is None:
         return
     for ref in rule.refs:
-        segs = segments(ref.path)
+        segs = _segments(ref.path)
         if segs[-1] == "{key}":
             for container, slot in walk(body, segs[:-1]):
                 value = container[slot]
@@ -367,6 +408,7 @@ class NaturalIndex:
     duplicates: dict[str, int] = field(default_factory=dict)  # "kind/name" -> count, names used twice or more
     unresolved: int = 0  # references that named nothing on the site
     _tables: dict[str, dict[str, str]] | None = field(default=None, repr=False)  # kind -> id -> key, once final
+    _memo: ListMemo = field(default_factory=ListMemo, repr=False)
 
     @classmethod
     def build(cls, items: Iterable[tuple[str, Json]], *, in_place: bool = False) -> NaturalIndex:
@@ -382,8 +424,12 @@ class NaturalIndex:
         tables: dict[str, dict[str, str]] = defaultdict(dict)  # final, by kind (what resolving looks up)
         index._tables = tables
         # Parents first: a child's key starts with its parent's final key (duplicates numbered).
-        for phase in (False, True):
-            kinds = [k for k in sorted(raw) if (k in RULES and RULES[k].parent is not None) == phase]
+        phases = [[k for k in sorted(raw) if (k in RULES and RULES[k].parent is not None) == p] for p in (False, True)]
+        # What may still change while duplicates are ranked: a body resolved for its rank that names
+        # none of it is resolved for good (kept, not resolved a second time).
+        pending: Watch = {kind: None for kind in phases[1]}
+        ready: dict[tuple[str, str], tuple[Json, int]] = {}
+        for kinds in phases:
             for kind in kinds:
                 rule = RULES.get(kind)
                 for ident, body in raw[kind].items():
@@ -394,30 +440,43 @@ class NaturalIndex:
                     base[(kind, ident)] = final[(kind, ident)] = tables[kind][ident] = own
             # Duplicates are numbered in the order of their resolved content, the same on any site.
             index.key_of = final
+            groups: dict[str, dict[str, list[str]]] = {}
             for kind in kinds:
-                groups: dict[str, list[str]] = defaultdict(list)
+                groups[kind] = defaultdict(list)
                 for ident in raw[kind]:
-                    groups[base[(kind, ident)]].append(ident)
-                for key, idents in groups.items():
+                    groups[kind][base[(kind, ident)]].append(ident)
+                pending[kind] = {i for idents in groups[kind].values() if len(idents) > 1 for i in idents}
+            for kind in kinds:
+                for key, idents in groups[kind].items():
                     if len(idents) < 2:
                         continue
                     index.duplicates[f"{kind}/{key}"] = len(idents)
-                    ranked = sorted(idents, key=lambda i: (_fingerprint(index._resolve(kind, raw[kind][i])[0]), i))
+                    # Naming nothing that may change, the bodies are resolved for good: in place if allowed.
+                    sure = not any(pending.get(t, set()) != set() for t in targets_of(kind))
+                    copy = not (sure and in_place)
+                    resolved = {i: index._resolve(kind, raw[kind][i], copy, watch=pending) for i in idents}
+                    ranked = sorted(idents, key=lambda i: (_fingerprint(resolved[i][0]), i))
                     for n, ident in enumerate(ranked, start=1):
                         final[(kind, ident)] = tables[kind][ident] = f"{key}{DUPLICATE_MARK}{n}"
+                        ready.update(((kind, i), (b, m)) for i, (b, m, clean) in resolved.items() if clean)
+                pending[kind] = set()
         index.key_of = final
         for kind, bodies in raw.items():
             for ident, body in bodies.items():
-                resolved, missing = index._resolve(kind, body, copy=not in_place)
+                found = ready.get((kind, ident))
+                resolved, missing = found if found is not None else index._resolve(kind, body, copy=not in_place)[:2]
                 index.unresolved += missing
                 key = final[(kind, ident)]
                 dup = int(key.rsplit(DUPLICATE_MARK, 1)[1]) if key != base[(kind, ident)] else 0
                 item = NaturalItem(kind, ident, key, resolved, dup)
                 index.items[item.natural_key] = item
+        index._memo = ListMemo()  # what the build needed, not what the index keeps
         return index
 
-    def _resolve(self, kind: str, body: Json, copy: bool = True) -> tuple[Json, int]:
-        """``body`` with its own ids dropped and references replaced by natural keys (a copy).
+    def _resolve(self, kind: str, body: Json, copy: bool = True, watch: Watch | None = None) -> tuple[Json, int, bool]:
+        """``body`` with its own ids dropped and references replaced by natural keys (a copy), the
+        count of references that named nothing, and whether it names nothing ``watch`` holds
+        (target kind -> ids whose key may still change; None: every id of that kind).
 
         A reference to something the site's snapshots do not hold (a team-managed object) becomes
         ``?<kind>``: it names nothing comparable, and its id would differ on every site.
@@ -425,31 +484,49 @@ class NaturalIndex:
         out: Json = orjson.loads(orjson.dumps(body)) if copy else body
         rule = RULES.get(kind)
         if rule is None:
-            return out, 0
+            return out, 0, True
         missing = 0
+        clean = True
 
         def resolve(target: str, value: str) -> str:
-            nonlocal missing
+            nonlocal missing, clean
+            if watch is not None and target in watch:
+                ids = watch[target]
+                if ids is None or value in ids:
+                    clean = False
             found = self.key_of.get((target, value))
             if found is None:
                 missing += 1
                 return UNRESOLVED_MARK + target
             return found
 
-        rewrite_refs(kind, out, resolve, self._tables.get if self._tables is not None else None)
+        def table(target: str) -> dict[str, str] | None:
+            # a target with ids still to watch is looked up one value at a time, through resolve()
+            if self._tables is None or (watch is not None and target in watch and watch[target] != set()):
+                return None
+            return self._tables.get(target)
+
+        rewrite_refs(kind, out, resolve, table, self._memo)
         if rule.fixup:
             rule.fixup(out)
         for path in rule.drop:
             _drop(out, path)
-        reorder(kind, out)
-        return out, missing
+        reorder(kind, out, self._memo)
+        return out, missing, clean
 
 
-def reorder(kind: str, body: Json) -> None:
+@functools.cache
+def targets_of(kind: str) -> frozenset[str]:
+    """The kinds ``kind``'s bodies reference."""
+    rule = RULES.get(kind)
+    return frozenset(ref.target for ref in rule.refs) if rule else frozenset()
+
+
+def reorder(kind: str, body: Json, memo: ListMemo | None = None) -> None:
     """Sort, in place, the lists of ``body`` whose order only followed ids (after a rewrite, too)."""
     rule = RULES.get(kind)
     for path in rule.unordered if rule else ():
-        _resort(body, path)
+        _resort(body, path, memo)
 
 
 def rewrite_refs(
@@ -457,6 +534,7 @@ def rewrite_refs(
     body: Json,
     rewrite: Callable[[str, str], str],
     tables: Callable[[str], dict[str, str] | None] | None = None,
+    memo: ListMemo | None = None,
 ) -> None:
     """Replace, in place, every reference of ``body`` by ``rewrite(target kind, value)``.
 
@@ -466,9 +544,9 @@ def rewrite_refs(
     if rule is None:
         return
     for ref in rule.refs:
-        segs = segments(ref.path)
+        segs = _segments(ref.path)
         if segs[-1] == "{key}":
-            for container, slot in list(walk(body, segs[:-1])):
+            for container, slot in walk(body, segs[:-1]):
                 value = container[slot]
                 if isinstance(value, dict):
                     container[slot] = dict(sorted((rewrite(ref.target, str(k)), v) for k, v in value.items()))
@@ -479,27 +557,41 @@ def rewrite_refs(
             if not isinstance(elements, list):
                 continue
             table = (tables(ref.target) if tables is not None else None) or {}
-            slot = segs[2]
-            if all(type(e) is dict for e in elements):
-                # Looked up in bulk (comprehensions): field configurations hold one element per field.
-                found = [table.get(e.get(slot)) if type(e.get(slot)) is str else None for e in elements]
-                for element, new in zip(elements, found, strict=True):
-                    if new is not None and element[slot] not in LITERALS:
-                        element[slot] = new
-                    else:
-                        _rewrite_one(element, slot, ref.target, rewrite)
-                continue
-            for element in elements:
-                if isinstance(element, dict):
-                    _rewrite_one(element, slot, ref.target, rewrite)
+            _rewrite_flat(elements, segs[2], ref.target, rewrite, table)
             continue
-        for container, slot in list(walk(body, segs)):
+        for container, slot in walk(body, segs):
             if ref.when and isinstance(container, dict) and str(container.get(ref.when[0])) != ref.when[1]:
                 continue
             value = container[slot]
             if value is None or isinstance(value, dict | list) or str(value) in LITERALS:
                 continue
             container[slot] = rewrite(ref.target, str(value))
+
+
+def _rewrite_flat(
+    elements: list[Any], slot: str, target: str, rewrite: Callable[[str, str], str], table: dict[str, str]
+) -> None:
+    """``elements[*].<slot>`` rewritten: looked up in ``table`` in bulk (C loops via ``map``: field
+    configurations hold one element per field, thousands each), ``rewrite`` for what it lacks."""
+    found: list[str | None]
+    try:
+        try:
+            values = list(map(operator.itemgetter(slot), elements))
+        except KeyError:
+            values = list(map(operator.methodcaller("get", slot), elements))
+        found = list(map(table.get, values))
+    except (AttributeError, TypeError):  # an element that is not a dict, a value that is not hashable
+        found = [None] * len(elements)
+    literal = any(map(table.__contains__, LITERALS))  # a table naming "default" must not rewrite it
+    if not literal and None not in found:  # every element a dict with a value the table knows
+        for element, new in zip(elements, found, strict=True):
+            element[slot] = new
+        return
+    for element, new in zip(elements, found, strict=True):
+        if new is not None and not (literal and element[slot] in LITERALS):
+            element[slot] = new
+        elif isinstance(element, dict):
+            _rewrite_one(element, slot, target, rewrite)
 
 
 def _rewrite_one(element: Json, slot: str, target: str, rewrite: Callable[[str, str], str]) -> None:

@@ -1015,11 +1015,7 @@ class ConfigMapStore:
         """Keep ``report`` (a comparison's JSON) compressed under ``name``, replacing the one kept
         before; returns its key for :meth:`get_report`. ``owner``: whose deletion removes it."""
         data = self._compress(report)
-        if len(data) > layout.MAX_REPORT_BYTES:
-            raise StoreError(
-                f"comparison report {name} is {len(data)} bytes compressed, more than "
-                f"{layout.MAX_REPORT_BYTES} a store keeps; narrow spec.types or add ignore rules"
-            )
+        layout.check_report_size(name, data)
         base = self._name("r", name)
         await self._delete_report(base)  # the previous report, replaced (a reader in between finds none)
         entries = self._slices(data, "report")
@@ -1039,6 +1035,10 @@ class ConfigMapStore:
         if not chunks:
             return None
         return self._decompress(b"".join(chunks), f"comparison report {key}")
+
+    async def delete_reports(self, name: str) -> None:
+        """Delete the report of comparison ``name`` (its owner reference deletes it too)."""
+        await self._delete_report(self._name("r", name))
 
     async def _delete_report(self, key: str) -> None:
         for i in range(layout.MAX_REPORT_BYTES // self.max_chunk_bytes + 2):

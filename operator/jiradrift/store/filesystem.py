@@ -9,6 +9,7 @@ Layout under ``root``::
     snapshots/<id>/drift/<n>.json.zst drift changes, CHANGES_PER_CHUNK per chunk
     index/<tenant>.json               small per-snapshot records, newest first (a cache of the above)
     reach/<content digest>.json.zst   the reference index of a snapshot's content (blast radius)
+    reports/<ns.name>/<time>-<hash>.json.zst  a SiteComparison's full reports, the newest few
     tmp/                              in-flight writes; every file appears by an atomic rename
 
 The operator keeps one such store per namespace, ``<root>/namespaces/<namespace>/``
@@ -32,12 +33,11 @@ import asyncio
 import contextlib
 import fcntl
 import os
-import re
 import shutil
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -59,8 +59,6 @@ from jiradrift.store import layout
 from jiradrift.store.bounded import read_file_bounded
 from jiradrift.store.codec import MAX_EXPANDED_BYTES, load_json, shared_codec, skip
 from jiradrift.store.layout import DEFAULT_GC_GRACE, FORMAT_MARKER, FORMAT_VERSION, Capture, Row
-
-_REPORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")  # namespace.name: no path
 
 
 class FilesystemStore:
@@ -354,6 +352,7 @@ class FilesystemStore:
                     if entry.stat().st_mtime < cutoff:
                         os.unlink(entry.path)
                         removed += 1
+        self._collect_edges(cutoff)
         for stale in (self.root / "tmp").iterdir():
             with contextlib.suppress(FileNotFoundError):
                 if stale.stat().st_mtime < cutoff:
@@ -362,6 +361,20 @@ class FilesystemStore:
                     else:
                         stale.unlink()
         return removed
+
+    def _collect_edges(self, cutoff: float) -> None:
+        """Sweep the reference indexes (``reach/``) of content no listed snapshot has any more (they
+        are a cache: one swept by mistake is computed again from the bodies when next needed)."""
+        reach = self.root / "reach"
+        if not reach.is_dir():
+            return
+        live = {str(row["digest"]) for tenant in self._tenants() for row in self._read_index(tenant)}
+        for entry in os.scandir(reach):
+            if entry.name.removesuffix(".json.zst") in live:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
 
     # --- drift reports ----------------------------------------------------------------------
 
@@ -519,40 +532,57 @@ class FilesystemStore:
     def report_where(self) -> str:
         return str(self.root)
 
-    def _report_path(self, name: str) -> Path:
-        if not _REPORT_NAME.match(name):
-            raise StoreError(f"comparison report name {name[:80]!r} is not a Kubernetes namespace.name")
-        return self.root / "reports" / f"{name}.json.zst"
+    def _reports_dir(self, name: str) -> Path:
+        return self.root / "reports" / layout.check_report_name(name)
 
-    def _put_report(self, name: str, report: bytes) -> str:
+    def _put_report(self, name: str, report: bytes, now: datetime) -> str:
         data = self._codec.compress(report)
-        if len(data) > layout.MAX_REPORT_BYTES:
-            raise StoreError(
-                f"comparison report {name} is {len(data)} bytes compressed, more than "
-                f"{layout.MAX_REPORT_BYTES} a store keeps; narrow spec.types or add ignore rules"
-            )
-        path = self._report_path(name)
-        path.parent.mkdir(exist_ok=True)
+        layout.check_report_size(name, data)
+        key = layout.new_report_key(name, data, now)
+        path = self.root / "reports" / f"{key}.json.zst"
+        path.parent.mkdir(parents=True, exist_ok=True)
         staging = path.with_name(f".{uuid.uuid4().hex}.tmp")
         staging.write_bytes(data)
-        os.replace(staging, path)  # a reader finds the old report or the new one, never half of one
-        return name
+        os.replace(staging, path)  # a reader finds the whole report or none
+        older = [p.name.removesuffix(".json.zst") for p in path.parent.glob("*.json.zst")]
+        for stale in layout.reports_beyond(older):
+            with contextlib.suppress(FileNotFoundError):
+                (path.parent / f"{stale}.json.zst").unlink()
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / "reports" / f"{name}.json.zst").unlink()  # the one report a store kept before
+        return key
 
     def _get_report(self, key: str) -> bytes | None:
         what = f"comparison report {key}"
+        if "/" in key:
+            layout.report_key_name(key)
+            path = self.root / "reports" / f"{key}.json.zst"
+        else:  # written before reports were kept by time: reports/NAME.json.zst
+            path = self._reports_dir(key).with_name(f"{key}.json.zst")
         try:
-            raw = read_file_bounded(self._report_path(key), MAX_EXPANDED_BYTES, what, str(self.root))
+            raw = read_file_bounded(path, MAX_EXPANDED_BYTES, what, str(self.root))
         except FileNotFoundError:
             return None
         return self._codec.decode(raw, what, str(self.root))
 
+    def _delete_reports(self, name: str) -> None:
+        folder = self._reports_dir(name)
+        with contextlib.suppress(FileNotFoundError):
+            folder.with_name(f"{name}.json.zst").unlink()
+        self._remove_tree(folder)
+
     async def put_report(self, name: str, report: bytes, owner: Mapping[str, Any] | None = None) -> str:
-        """Keep ``report`` (a comparison's JSON) compressed as ``reports/<name>.json.zst``, replacing
-        the one kept before; returns its key for :meth:`get_report` (``owner`` is for cluster stores)."""
-        return await asyncio.to_thread(self._put_report, name, report)
+        """Keep ``report`` (a comparison's JSON) compressed as ``reports/<name>/<time>-<hash>.json.zst``
+        beside the newest :data:`~jiradrift.store.layout.REPORTS_KEPT` - 1 before it (older ones are
+        deleted); returns its key for :meth:`get_report` (``owner`` is for cluster stores)."""
+        return await asyncio.to_thread(self._put_report, name, report, datetime.now(UTC))
 
     async def get_report(self, key: str) -> bytes | None:
         return await asyncio.to_thread(self._get_report, key)
+
+    async def delete_reports(self, name: str) -> None:
+        """Delete every report of comparison ``name`` (the comparison is gone)."""
+        await asyncio.to_thread(self._delete_reports, name)
 
     async def get_edges(self, digest: str) -> bytes | None:
         """The reference index stored for snapshot content ``digest`` (None when there is none or

@@ -8,6 +8,7 @@ Everything here is pure: the stores bring the I/O.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,6 +36,9 @@ FORMAT_VERSION = 1
 CHANGES_PER_CHUNK = 100
 MAX_REPORT_BYTES = 16 * 1024 * 1024  # a comparison report, compressed: beyond it the report is refused
 DEFAULT_GC_GRACE = timedelta(hours=1)
+#: Reports kept per comparison in a file or S3 store: the newest (``status.report`` names it) and
+#: the ones just before it (a reader that got the previous status still finds its report).
+REPORTS_KEPT = 3
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,252}$")
@@ -353,3 +357,45 @@ class Capture:
             raise BudgetExceeded(self.tenant, self.type, budget_bytes, self.bytes + size, where)
         self.bytes += size
         self.seen.add(digest)
+
+
+# --- comparison reports (file and S3 stores) ---------------------------------------------------
+
+_REPORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")  # namespace.name: no path
+_REPORT_KEY = re.compile(r"^(?P<name>[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)/\d{8}T\d{12}Z-[0-9a-f]{16}$")
+
+
+def check_report_name(name: str) -> str:
+    """``name`` if it is a comparison's ``namespace.name``; else StoreError."""
+    if not _REPORT_NAME.match(name):
+        raise StoreError(f"comparison report name {name[:80]!r} is not a Kubernetes namespace.name")
+    return name
+
+
+def new_report_key(name: str, data: bytes, now: datetime) -> str:
+    """The key of one report of comparison ``name``: ``NAME/<UTC time>-<content hash>``, so a
+    comparison's keys sort oldest first and two reports never share one."""
+    stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+    return f"{check_report_name(name)}/{stamp}-{hashlib.sha256(data).hexdigest()[:16]}"
+
+
+def report_key_name(key: str) -> str:
+    """The comparison a report key belongs to; StoreError for a key no store wrote (no path)."""
+    found = _REPORT_KEY.match(key)
+    if found is None:
+        raise StoreError(f"comparison report key {key[:120]!r} is not NAME/<time>-<hash> (as status.report says)")
+    return found["name"]
+
+
+def reports_beyond(keys: Iterable[str], kept: int = REPORTS_KEPT) -> list[str]:
+    """The report keys of one comparison to delete: all but the newest ``kept``."""
+    ordered = sorted(keys)
+    return ordered[: max(len(ordered) - kept, 0)]
+
+
+def check_report_size(name: str, data: bytes) -> None:
+    if len(data) > MAX_REPORT_BYTES:
+        raise StoreError(
+            f"comparison report {name} is {len(data)} bytes compressed, more than "
+            f"{MAX_REPORT_BYTES} a store keeps; narrow spec.types or add ignore rules"
+        )

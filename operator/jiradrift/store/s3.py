@@ -29,7 +29,7 @@ written again, which renews its age (S3 has no ``touch``). A sweep reads every m
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
@@ -43,12 +43,12 @@ from jiradrift.model.store_errors import CorruptStoredObject, ItemNotFound, Snap
 from jiradrift.store import layout
 from jiradrift.store.codec import load_json, shared_codec, skip
 from jiradrift.store.layout import DEFAULT_GC_GRACE, FORMAT_MARKER, FORMAT_VERSION, Capture, Row
-from jiradrift.store.s3client import S3Client
+from jiradrift.store.s3client import ObjectInfo, S3Client
 
 MAX_CAS_ATTEMPTS = 20
 GC_MARKER = "gc.json"  # when garbage collection last ran in this store
 # Every key the store writes starts with one of these (items, snapshots, tenant indexes, GC state).
-OWN_PREFIXES = ("items/", "snapshots/", "index/", GC_MARKER, FORMAT_MARKER)
+OWN_PREFIXES = ("items/", "snapshots/", "index/", "reports/", GC_MARKER, FORMAT_MARKER)
 _CONCURRENCY = 16  # parallel requests of one bulk read or delete
 
 
@@ -522,6 +522,39 @@ class S3Store:
         numbers = layout.chunks_to_read(summary, start, stop)
         chunks = await self._gather(self._read_chunk(snapshot_id, n) for n in numbers)
         return layout.changes_in_chunks(summary, start, stop, zip(numbers, chunks, strict=True))
+
+    # --- comparison reports -------------------------------------------------------------------
+
+    @property
+    def report_where(self) -> str:
+        return self.where
+
+    async def put_report(self, name: str, report: bytes, owner: Mapping[str, Any] | None = None) -> str:
+        """Keep ``report`` (a comparison's JSON) compressed as ``reports/<name>/<time>-<hash>.json.zst``
+        beside the newest :data:`~jiradrift.store.layout.REPORTS_KEPT` - 1 before it (older ones are
+        deleted); returns its key for :meth:`get_report` (``owner`` is for cluster stores)."""
+        data = self._codec.compress(report)
+        layout.check_report_size(name, data)
+        key = layout.new_report_key(name, data, datetime.now(UTC))
+        await self._ensure_marker()
+        await self.client.put(f"reports/{key}.json.zst", data)
+        kept = [info.key.removeprefix("reports/").removesuffix(".json.zst") async for info in self._reports(name)]
+        await self._gather(self.client.delete(f"reports/{k}.json.zst") for k in layout.reports_beyond(kept))
+        return key
+
+    async def get_report(self, key: str) -> bytes | None:
+        """The report kept under ``key`` (None when there is none)."""
+        layout.report_key_name(key)
+        found = await self.client.get(f"reports/{key}.json.zst")
+        return None if found is None else self._decompress(found[0], f"comparison report {key}")
+
+    async def delete_reports(self, name: str) -> None:
+        """Delete every report of comparison ``name`` (the comparison is gone)."""
+        keys = [info.key async for info in self._reports(name)]
+        await self._gather(self.client.delete(k) for k in keys)
+
+    def _reports(self, name: str) -> AsyncIterator[ObjectInfo]:
+        return self.client.list(f"reports/{layout.check_report_name(name)}/")
 
     # --- accounting -------------------------------------------------------------------------
 

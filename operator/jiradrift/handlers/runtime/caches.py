@@ -1,4 +1,4 @@
-"""The operator's own copies of the watched JiraTenants and Snapshots (fed by ``watch``).
+"""The operator's own copies of the watched JiraTenants, Snapshots (fed by ``watch``) and SiteComparisons.
 
 The ticker, acceptance, retention and the Snapshot runner read these, never the API: a tenant's
 tick costs no LIST. ``handlers/cache.py`` has the cache itself; ``startup`` says when they are full.
@@ -20,6 +20,8 @@ from jiradrift.handlers.context import OperatorContext
 class Caches:
     tenants: WatchCache[str, dict[str, Any]] = field(default_factory=lambda: WatchCache("JiraTenants"))
     snapshots: WatchCache[tuple[str, str], SnapshotEntry] = field(default_factory=lambda: WatchCache("Snapshots"))
+    #: SiteComparisons by namespace (handlers/comparison.py feeds it; the notifier reads it: no LIST).
+    comparisons: WatchCache[str, dict[str, Any]] = field(default_factory=lambda: WatchCache("SiteComparisons"))
 
     @classmethod
     def serving(cls, ctx: OperatorContext) -> Caches:

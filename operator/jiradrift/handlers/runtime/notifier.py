@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from jiradrift.handlers import metrics
+from jiradrift.handlers.cache import WatchCache
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.notify import Notifier
 
@@ -13,8 +14,9 @@ from jiradrift.notify import Notifier
 class NotifierTask:
     """The notifier's task: started with the operator, stopped (and awaited) at cleanup."""
 
-    def __init__(self, ctx: OperatorContext) -> None:
+    def __init__(self, ctx: OperatorContext, comparisons: WatchCache[str, dict[str, Any]] | None = None) -> None:
         self.ctx = ctx
+        self.comparisons = comparisons  # the watch's SiteComparisons: the notifier lists none itself
         self.running: list[tuple[Notifier, asyncio.Task[None]]] = []
 
     async def start(self, **_: Any) -> None:
@@ -27,8 +29,13 @@ class NotifierTask:
             ctx.clock,
             lambda *labels: metrics.NOTIFICATIONS.labels(*labels).inc(),
             owns=ctx.owns,
+            comparisons=None if self.comparisons is None else self._watched_comparisons,
         )
         self.running.append((notifier, asyncio.create_task(notifier.run(), name="notifier")))
+
+    def _watched_comparisons(self) -> list[dict[str, Any]]:
+        cache = self.comparisons
+        return [] if cache is None else [body for namespace in cache.groups() for body in cache.group(namespace)]
 
     async def stop(self, **_: Any) -> None:
         for notifier, task in self.running:
