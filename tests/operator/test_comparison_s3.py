@@ -14,8 +14,8 @@ from typing import Any
 import orjson
 import pytest
 from kubernetes import client as k8s
-from tests.compare.test_compare_cluster import put_site
-from tests.compare.test_site_comparison import apply, comparison
+from tests.cmd.test_compare_cluster import put_site
+from tests.operator.test_site_comparison import apply, comparison
 from tests.operator.kube import get, make_tenant
 from tests.plugins.s3 import S3Server
 from tests.plugins.sites import CapturedSite
