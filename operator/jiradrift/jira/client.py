@@ -436,8 +436,10 @@ class JiraClient:
         async with deadline(seconds, method, endpoint, what):
             try:
                 response = await self._http.send(request, stream=True)
-            except net_errors.AddressRefused as exc:
-                raise errors.AddressRefused.of(exc) from None
+            except httpx.ConnectError as exc:
+                if (refused := net_errors.refusal_of(exc)) is not None:
+                    raise errors.AddressRefused.of(refused) from None
+                raise
             try:
                 content = await read_response(response, limits.max_body_bytes, method, endpoint, claim)
             finally:
