@@ -29,7 +29,7 @@ from tests.plugins.sim import EmulatorFactory
 
 from jiradrift.api.resources import RateLimit
 from jiradrift.cmd.run import run_command
-from jiradrift.jira.limits import DEFAULT_LIMITS, MAX_CONCURRENT_CAPTURES
+from jiradrift.jira.limits import CAPTURE_SLOTS, DEFAULT_LIMITS, MAX_CONCURRENT_CAPTURES
 
 MiB = 1024 * 1024
 CHART = Path(__file__).resolve().parents[2] / "charts" / "jira-drift-operator"
@@ -94,6 +94,9 @@ def test_the_worst_settings_against_gzip_bombs_stay_under_the_chart_limit(
 
 
 def most_admitted(option: str) -> int:
-    """The largest value ``jiradrift run`` admits for ``option`` (its ``max``)."""
+    """The largest value ``jiradrift run`` admits for ``option``: the maximum of the Limit its option is
+    built from (it refuses more with the limit's error: tests/cmd/test_run_admission.py)."""
     default = inspect.signature(run_command).parameters[option].default
-    return int(default.max)
+    limit = {CAPTURE_SLOTS.flag: CAPTURE_SLOTS}[default.param_decls[0]]
+    assert limit.maximum is not None
+    return int(limit.maximum)

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from tests.net.fake_dns import fake_resolver
 
@@ -29,8 +28,8 @@ from jiradrift.jira.errors import AddressRefused, JiraError, OAuthError
 from jiradrift.jira.oauth import request_client_credentials_token
 from jiradrift.jira.token_source import StaticAuthorization
 from jiradrift.net import errors as net_errors
-from jiradrift.net.egress import AddressPolicy, CheckedBackend, checked_transport
-from jiradrift.net.transport import AiohttpTransport
+from jiradrift.net.egress import AddressPolicy
+from jiradrift.net.transport import AiohttpTransport, outbound_client
 from jiradrift.sim.emulator import Emulator, RunningEmulator
 
 NAME = "jira.egress.test"
@@ -137,21 +136,20 @@ async def test_an_allowed_network_reaches_the_checked_address_over_tls_for_the_n
 
 
 async def test_the_token_endpoint_client_checks_addresses_too(tls_site: TlsSite) -> None:
-    """The httpx clients (token endpoint, notifications) connect through :class:`CheckedBackend`."""
+    """The token endpoint's client (as notifications', S3's and STS's) checks addresses in the one adapter."""
     c = tls_site.sim.credentials
     token_url = f"https://{NAME}:{tls_site.port}/oauth/token"
     asked, resolve = fake_resolver({NAME: ["127.0.0.1"]})
     before = len(tls_site.sim.requests)
-    async with httpx.AsyncClient(transport=checked_transport(tls_site.verify, resolve=resolve)) as http:
+    async with outbound_client(verify=tls_site.verify, resolve=resolve) as http:
         with pytest.raises(OAuthError, match=r"127\.0\.0\.1, a loopback address"):
             await request_client_credentials_token(
                 client_id=c.sa_client_id, client_secret=c.sa_client_secret, token_url=token_url, http=http
             )
     assert len(tls_site.sim.requests) == before
-    allowed = checked_transport(tls_site.verify, AddressPolicy.parse("127.0.0.1/32"), resolve)
-    async with httpx.AsyncClient(transport=allowed) as http:
+    allowed = AddressPolicy.parse("127.0.0.1/32")
+    async with outbound_client(verify=tls_site.verify, policy=allowed, resolve=resolve) as http:
         tokens = await request_client_credentials_token(
             client_id=c.sa_client_id, client_secret=c.sa_client_secret, token_url=token_url, http=http
         )
     assert tokens.access_token and asked == [NAME, NAME]
-    assert isinstance(allowed._pool._network_backend, CheckedBackend)

@@ -17,13 +17,14 @@ import pytest
 from tests.net.fake_dns import fake_resolver
 from tests.plugins.s3 import S3Server
 
-from jiradrift.jira.errors import AddressRefused
-from jiradrift.net.egress import PROXY, AddressPolicy, checked_client
-from jiradrift.net.tls import default_ssl_context
+from jiradrift.jira.errors import OAuthError
+from jiradrift.jira.oauth import refresh_access_token
+from jiradrift.net.egress import PROXY, AddressPolicy
+from jiradrift.net.errors import refusal_of
+from jiradrift.net.transport import outbound_client
 from jiradrift.store.s3client import S3Client, S3Config, S3EndpointRefused
 from jiradrift.store.sigv4 import Credentials
 from jiradrift.store.webidentity import WebIdentityConfig, WebIdentityError
-from jiradrift.tokens.http import AiohttpTokenClient
 
 S3_NAME = "s3.egress.test"
 STS_NAME = "sts.egress.test"
@@ -88,21 +89,24 @@ async def test_a_proxy_from_the_environment_is_checked_by_address_before_connect
         no_proxy_env.setenv(name, f"http://{PROXY_NAME}:3128")
     asked, resolve = fake_resolver({PROXY_NAME: ["10.20.0.5"]})
 
-    # httpx clients: the token endpoint's, and the S3 store's
-    async with checked_client(default_ssl_context(), resolve=resolve) as http:
-        with pytest.raises(httpx.ConnectError, match=r"the proxy \(HTTPS_PROXY.*10\.20\.0\.5, a private address"):
+    # the one outbound client (the token endpoint's, the job's), and the S3 store's
+    async with outbound_client(resolve=resolve) as http:
+        with pytest.raises(
+            httpx.ConnectError, match=r"the proxy \(HTTPS_PROXY.*10\.20\.0\.5, a private address"
+        ) as raw:
             await http.get("https://auth.atlassian.com/oauth/token")
+        with pytest.raises(OAuthError, match=r"the proxy \(HTTPS_PROXY.*10\.20\.0\.5, a private address"):
+            await refresh_access_token(
+                client_id="c",
+                client_secret="s",
+                refresh_token="r1",
+                token_url="https://auth.atlassian.com/oauth/token",
+                http=http,
+            )
+    refusal = refusal_of(raw.value)
+    assert refusal is not None and refusal.what == PROXY
     config = S3Config(endpoint="https://s3.eu-west-1.amazonaws.com", bucket="b", region="eu-west-1")
     async with S3Client.connect(config, Credentials("AKIDEXAMPLE", "secret"), resolve=resolve) as s3:
         with pytest.raises(S3EndpointRefused, match=r"the proxy \(HTTPS_PROXY.*10\.20\.0\.5, a private address"):
             await s3.head("k")
-
-    # the token job's aiohttp client
-    tokens = AiohttpTokenClient(1, resolve=resolve)
-    try:
-        with pytest.raises(AddressRefused) as caught:
-            await tokens.post("https://auth.atlassian.com/oauth/token", json={})
-    finally:
-        await tokens.aclose()
-    assert caught.value.what == PROXY and "10.20.0.5, a private address" in str(caught.value)
     assert set(asked) == {PROXY_NAME}  # the targets' names are never looked up here: the proxy does that

@@ -15,8 +15,8 @@ import orjson
 import pytest
 from kubernetes import client as k8s
 from tests.cmd.test_compare_cluster import put_site
-from tests.operator.test_site_comparison import apply, comparison
 from tests.operator.kube import get, make_tenant
+from tests.operator.test_site_comparison import apply, comparison
 from tests.plugins.s3 import S3Server
 from tests.plugins.sites import CapturedSite
 

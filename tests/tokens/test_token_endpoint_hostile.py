@@ -1,6 +1,7 @@
 """The token endpoint is a URL a tenant names: a hostile one gets the same bounds as a Jira site
-(size after decompression, a wall-clock deadline), through both token clients -- the refresh job's
-aiohttp client and the operator's httpx one -- and the job's client honours HTTP(S)_PROXY."""
+(size after decompression, a wall-clock deadline), through the refresh job's shared client and the
+client a single refresh makes for itself (both :func:`jiradrift.net.transport.outbound_client`), and
+the job's client honours HTTP(S)_PROXY."""
 
 from __future__ import annotations
 
@@ -14,16 +15,16 @@ from aiohttp import web
 
 from jiradrift.jira.errors import OAuthError
 from jiradrift.jira.limits import ResponseLimits
-from jiradrift.jira.oauth import refresh_access_token
+from jiradrift.jira.oauth import TOKEN_LIMITS, refresh_access_token
+from jiradrift.net.transport import outbound_client
 from jiradrift.sim.emulator import RunningEmulator
-from jiradrift.tokens.http import token_http_client
 
 MiB = 1024 * 1024
 
 
 async def _refresh(sim: RunningEmulator, *, job_client: bool, limits: ResponseLimits | None = None) -> None:
     c = sim.credentials
-    http = token_http_client(2, limits) if limits else token_http_client(2) if job_client else None
+    http = outbound_client(max_connections=2) if job_client else None
     try:
         await refresh_access_token(
             client_id=c.client_id,
@@ -31,13 +32,14 @@ async def _refresh(sim: RunningEmulator, *, job_client: bool, limits: ResponseLi
             refresh_token=c.refresh_token,
             token_url=sim.token_url,
             http=http,
+            limits=limits or TOKEN_LIMITS,
         )
     finally:
         if http is not None:
             await http.aclose()
 
 
-@pytest.mark.parametrize("job_client", [True, False], ids=["job-aiohttp", "operator-httpx"])
+@pytest.mark.parametrize("job_client", [True, False], ids=["job-client", "own-client"])
 async def test_a_gzip_bomb_is_refused_in_bounded_memory(jira_sim: RunningEmulator, job_client: bool) -> None:
     jira_sim.faults.gzip_bomb(size=100 * MiB, path="/oauth/token")
     tracemalloc.start()
@@ -50,7 +52,7 @@ async def test_a_gzip_bomb_is_refused_in_bounded_memory(jira_sim: RunningEmulato
     assert peak < 16 * MiB, f"peak {peak / MiB:.0f} MiB"
 
 
-@pytest.mark.parametrize("job_client", [True, False], ids=["job-aiohttp", "operator-httpx"])
+@pytest.mark.parametrize("job_client", [True, False], ids=["job-client", "own-client"])
 async def test_an_oversized_answer_is_refused(jira_sim: RunningEmulator, job_client: bool) -> None:
     jira_sim.faults.oversized(size=50 * MiB, path="/oauth/token")
     with pytest.raises(OAuthError, match=r"unusable_response.*the response body exceeded 1\.0 MiB"):
@@ -109,7 +111,7 @@ async def test_the_job_client_honours_the_proxy_environment(
     monkeypatch.setenv("HTTP_PROXY", proxy)
     monkeypatch.setenv("http_proxy", proxy)
     unreachable = "http://127.0.0.1:9/oauth/token"  # nothing listens there: only the proxy can answer
-    http = token_http_client(2)
+    http = outbound_client(max_connections=2)
     try:
         tokens = await refresh_access_token(
             client_id="c", client_secret="s", refresh_token="r1", token_url=unreachable, http=http

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from jiradrift.jira.limits import SITE_CONCURRENCY, SITE_REQUESTS_PER_SECOND
 from jiradrift.model.ignore import rule_problem
 from jiradrift.model.kinds import Severity
 from jiradrift.model.snapshot_types import SnapshotType
@@ -411,9 +412,17 @@ class RateLimit(Resource):
     """How hard the operator may read this site. Each endpoint is also kept under Jira Cloud's
     burst limit (100 GET/s per endpoint) by a fixed 80/s per-endpoint cap."""
 
-    max_concurrency: int = Field(default=8, ge=1, le=64, description="Concurrent requests to this site.")
+    max_concurrency: int = Field(
+        default=int(SITE_CONCURRENCY.default),
+        ge=SITE_CONCURRENCY.minimum,
+        le=SITE_CONCURRENCY.maximum,
+        description=SITE_CONCURRENCY.help,
+    )
     requests_per_second: float = Field(
-        default=50.0, ge=0.1, le=400, description="Requests per second to this site, across all endpoints."
+        default=SITE_REQUESTS_PER_SECOND.default,
+        ge=SITE_REQUESTS_PER_SECOND.minimum,
+        le=SITE_REQUESTS_PER_SECOND.maximum,
+        description=SITE_REQUESTS_PER_SECOND.help,
     )
 
 

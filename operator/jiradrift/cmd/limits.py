@@ -5,7 +5,9 @@
 
 What a site may cost us (:class:`jiradrift.jira.limits.ResponseLimits`): :func:`with_response_limits`
 puts the eleven ``--max-*`` / ``--*-deadline`` options where the command has its ``limits`` parameter
-and hands the command one validated :class:`ResponseLimits` (a bad combination is a usage error).
+and hands the command one validated :class:`ResponseLimits` (a value out of bounds or a bad
+combination is a usage error). Each option is declared once, as a :class:`~jiradrift.limit.Limit` in
+:data:`jiradrift.jira.limits.SITE_LIMITS`: flag, default, bounds, help and error text.
 """
 
 from __future__ import annotations
@@ -17,82 +19,31 @@ from typing import Any, TypeVar
 
 import typer
 
-from jiradrift.jira.limits import DEFAULT_LIMITS, ResponseLimits
+from jiradrift.jira.limits import DEFAULT_LIMITS, SITE_LIMITS, ResponseLimits
+from jiradrift.limit import Limit
 
 R = TypeVar("R")
 
-MAX_RESPONSE_BYTES = typer.Option(
-    DEFAULT_LIMITS.max_body_bytes, "--max-response-bytes", min=1024, help="Largest response body, after decompression."
-)
-MAX_DEPTH = typer.Option(DEFAULT_LIMITS.max_depth, "--max-depth", min=1, help="Deepest JSON nesting accepted.")
-REQUEST_DEADLINE = typer.Option(
-    DEFAULT_LIMITS.request_deadline,
-    "--request-deadline",
-    min=0.1,
-    help="Wall-clock seconds for one request including its whole body.",
-)
-MAX_PAGES = typer.Option(DEFAULT_LIMITS.max_pages, "--max-pages", min=1, help="Most pages read from one listing.")
-LISTING_DEADLINE = typer.Option(
-    DEFAULT_LIMITS.listing_deadline,
-    "--listing-deadline",
-    min=0.1,
-    help="Wall-clock seconds for one listing: all its pages with their retries.",
-)
-MAX_CAPTURE_PAGES = typer.Option(
-    DEFAULT_LIMITS.max_capture_pages,
-    "--max-capture-pages",
-    min=1,
-    help="Most pages of long listings (past the 20th page of each) one capture (one snapshot type) reads.",
-)
-MAX_CAPTURE_ITEMS = typer.Option(
-    DEFAULT_LIMITS.max_capture_items, "--max-capture-items", min=1, help="Most items in one capture."
-)
-CAPTURE_DEADLINE = typer.Option(
-    DEFAULT_LIMITS.capture_deadline,
-    "--capture-deadline",
-    min=0.1,
-    help="Wall-clock seconds for one capture (one snapshot type); then it ends incomplete.",
-)
-MAX_INFLIGHT_BYTES = typer.Option(
-    DEFAULT_LIMITS.max_inflight_bytes,
-    "--max-inflight-bytes",
-    min=2048,
-    help=(
-        "Memory budget of all Jira responses being read or parsed at once in this process, every tenant "
-        "together (at least twice --max-response-bytes)."
-    ),
-)
-MAX_PROCESS_ITEMS = typer.Option(
-    DEFAULT_LIMITS.max_process_items,
-    "--max-process-items",
-    min=1,
-    help=(
-        "Most manifest items held by all captures of this process at once, every tenant together (at least "
-        "--max-capture-items); a capture that finds them spent ends incomplete."
-    ),
-)
-MAX_WAIT = typer.Option(
-    DEFAULT_LIMITS.max_wait,
-    "--max-wait",
-    min=0,
-    max=86400,
-    help="Longest Retry-After or quota pause honoured, in seconds; a site asking for more fails the request.",
-)
+
+def limit_option(limit: Limit) -> Any:
+    """The command-line option of ``limit``: its flag (and earlier spellings), default, help and bounds,
+    a value out of bounds refused with the limit's own error text."""
+
+    def checked(value: Any) -> Any:
+        why = limit.error(value)
+        if why is not None:
+            raise typer.BadParameter(why)
+        return value
+
+    return typer.Option(
+        limit.default, limit.flag, *limit.old_flags, callback=checked, help=f"{limit.help} [{limit.bounds()}]"
+    )
 
 
-# The options in their order in --help, with the ResponseLimits field each one sets.
+# The options in their order in --help (the parameter name, its type and option), with the
+# ResponseLimits field each one sets: all read from SITE_LIMITS.
 _OPTIONS: dict[str, tuple[type, Any, str]] = {
-    "max_response_bytes": (int, MAX_RESPONSE_BYTES, "max_body_bytes"),
-    "max_depth": (int, MAX_DEPTH, "max_depth"),
-    "request_deadline": (float, REQUEST_DEADLINE, "request_deadline"),
-    "max_pages": (int, MAX_PAGES, "max_pages"),
-    "max_wait": (float, MAX_WAIT, "max_wait"),
-    "listing_deadline": (float, LISTING_DEADLINE, "listing_deadline"),
-    "max_capture_pages": (int, MAX_CAPTURE_PAGES, "max_capture_pages"),
-    "max_capture_items": (int, MAX_CAPTURE_ITEMS, "max_capture_items"),
-    "capture_deadline": (float, CAPTURE_DEADLINE, "capture_deadline"),
-    "max_inflight_bytes": (int, MAX_INFLIGHT_BYTES, "max_inflight_bytes"),
-    "max_process_items": (int, MAX_PROCESS_ITEMS, "max_process_items"),
+    limit.flag.lstrip("-").replace("-", "_"): (limit.kind, limit_option(limit), limit.name) for limit in SITE_LIMITS
 }
 
 LIMIT_OPTIONS: Any = DEFAULT_LIMITS

@@ -13,13 +13,13 @@ import typer
 from jiradrift import logs
 from jiradrift.api.locks import holder_identity
 from jiradrift.cmd import s3options
-from jiradrift.cmd.limits import LIMIT_OPTIONS, with_response_limits
+from jiradrift.cmd.limits import LIMIT_OPTIONS, limit_option, with_response_limits
 from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.readiness import parse_endpoint
 from jiradrift.handlers.registry import build_registry
 from jiradrift.history.settings import HISTORY_HOSTS_ENV, HistorySettings
-from jiradrift.jira.limits import MAX_CONCURRENT_CAPTURES, ResponseLimits
+from jiradrift.jira.limits import CAPTURE_SLOTS, ResponseLimits
 from jiradrift.kube.client import Kube
 from jiradrift.net.egress import ALLOWED_CIDRS_ENV, default_policy
 from jiradrift.net.hosts import ALLOWED_HOSTS_ENV, DEFAULT_ALLOWED_HOSTS, HostAllowlist
@@ -106,16 +106,7 @@ def run_command(
             "this replica works on every tenant."
         ),
     ),
-    max_concurrent_captures: int = typer.Option(
-        32,
-        min=1,
-        max=MAX_CONCURRENT_CAPTURES,
-        help=(
-            "Captures this replica runs at once; further Snapshots wait Pending (bounds memory and API bursts). "
-            f"At most {MAX_CONCURRENT_CAPTURES}: what tests/cmd/test_run_inflight_memory.py runs under the chart's "
-            "memory limit; for more throughput run more replicas (operator.replicas)."
-        ),
-    ),
+    max_concurrent_captures: int = limit_option(CAPTURE_SLOTS),
     shard_lease_duration: int = typer.Option(
         15,
         min=3,

@@ -14,7 +14,7 @@ from jiradrift.handlers.slots import PrioritySlots
 from jiradrift.handlers.state import QuietTimes, TenantState
 from jiradrift.history.settings import HistorySettings
 from jiradrift.jira.budget import ByteBudget, ItemBudget
-from jiradrift.jira.limits import ResponseLimits
+from jiradrift.jira.limits import CAPTURE_SLOTS, ResponseLimits
 from jiradrift.jira.users import UserDirectory
 from jiradrift.kube.client import Kube
 from jiradrift.model.store import SnapshotStore
@@ -61,7 +61,7 @@ class OperatorSettings:
     shard_lease_seconds: int = 15
     # captures running at once in this process; the rest wait Pending (bounds memory and API bursts
     # when a thousand tenants' windows open together)
-    max_concurrent_captures: int = 32
+    max_concurrent_captures: int = int(CAPTURE_SLOTS.default)
     # the readiness endpoint (handlers/readiness.py), http://host:port/path; None: not served
     readiness_endpoint: str | None = None
 

@@ -43,7 +43,16 @@ from jiradrift.jira.auth import (
 from jiradrift.jira.budget import ByteBudget, Claim, ItemBudget, parse_cost
 from jiradrift.jira.discovery import discover_cloud_id
 from jiradrift.jira.guard import ReadOnlyTransport, check_request
-from jiradrift.jira.limits import ACCEPT_ENCODING, ResponseLimits, deadline, decoded, loads_json, read_response
+from jiradrift.jira.limits import (
+    ACCEPT_ENCODING,
+    SITE_CONCURRENCY,
+    SITE_REQUESTS_PER_SECOND,
+    ResponseLimits,
+    deadline,
+    decoded,
+    loads_json,
+    read_response,
+)
 from jiradrift.jira.oauth import DEFAULT_TOKEN_URL
 from jiradrift.jira.ratelimit import RetryPolicy, TokenBucket, decide
 from jiradrift.jira.requestcount import count_request
@@ -66,8 +75,8 @@ class ClientSettings:
     pause honoured. ``jiradrift snapshot`` and ``jiradrift run`` set them from flags.
     """
 
-    max_concurrency: int = 8
-    requests_per_second: float = 50.0
+    max_concurrency: int = int(SITE_CONCURRENCY.default)
+    requests_per_second: float = SITE_REQUESTS_PER_SECOND.default
     burst: float | None = None  # defaults to one second's worth of requests
     # Jira's burst limits are per tenant, endpoint and method (GET 100 rps by default): when set,
     # each endpoint template ("GET /project/{}/role/{}") is also paced to this rate.
@@ -436,8 +445,10 @@ class JiraClient:
         async with deadline(seconds, method, endpoint, what):
             try:
                 response = await self._http.send(request, stream=True)
-            except net_errors.AddressRefused as exc:
-                raise errors.AddressRefused.of(exc) from None
+            except httpx.ConnectError as exc:
+                if (refused := net_errors.refusal_of(exc)) is not None:
+                    raise errors.AddressRefused.of(refused) from None
+                raise
             try:
                 content = await read_response(response, limits.max_body_bytes, method, endpoint, claim)
             finally:

@@ -11,8 +11,7 @@ from jiradrift.jira.auth import normalise_origin, origin_of
 from jiradrift.jira.errors import DiscoveryError, MalformedResponse, SiteMisbehaved
 from jiradrift.jira.guard import ReadOnlyTransport
 from jiradrift.jira.limits import ACCEPT_ENCODING, DEFAULT_LIMITS, ResponseLimits, deadline, loads_json, read_response
-from jiradrift.net.egress import checked_transport
-from jiradrift.net.tls import default_ssl_context
+from jiradrift.net.transport import AiohttpTransport
 
 
 async def _get(
@@ -22,7 +21,7 @@ async def _get(
     timeout: float,
     limits: ResponseLimits = DEFAULT_LIMITS,
 ) -> Any:
-    guarded = ReadOnlyTransport(transport or checked_transport(default_ssl_context()), frozenset({origin_of(url)}))
+    guarded = ReadOnlyTransport(transport or AiohttpTransport(), frozenset({origin_of(url)}))
     sent = {"Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING, **headers}
     async with httpx.AsyncClient(transport=guarded, timeout=timeout) as http:
         try:

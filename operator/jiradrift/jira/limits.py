@@ -29,6 +29,7 @@ from jiradrift.jira.budget import Claim
 from jiradrift.jira.budget import MiB as MiB
 from jiradrift.jira.budget import size_text as _size
 from jiradrift.jira.errors import DeadlineExceeded, MalformedResponse, ResponseTooDeep, ResponseTooLarge
+from jiradrift.limit import Limit
 
 # What the clients ask for: the encodings read_body can inflate with a bound.
 ACCEPT_ENCODING = "gzip, deflate"
@@ -38,6 +39,93 @@ ACCEPT_ENCODING = "gzip, deflate"
 # ``max_capture_pages`` they may read: the ``xl`` site's screens read 2,750 pages past the 20th of
 # their listings (/screens/tabs per hundred screens); every other type of it reads none.
 CAPTURE_PAGE_SCALE: dict[str, int] = {"screens": 10}
+
+
+def _site_limit(name: str, default: int | float, flag: str, chart: str, help: str, **bounds: Any) -> Limit:
+    return Limit(name, default, help, flag=flag, chart=f"operator.siteLimits.{chart}", **bounds)
+
+
+# What one site may cost, declared once: ResponseLimits' fields, the options of `jiradrift run` and
+# `jiradrift snapshot` (cmd/limits.py), and the chart's operator.siteLimits (tests/chart keep them equal).
+SITE_LIMITS: tuple[Limit, ...] = (
+    _site_limit(
+        "max_body_bytes",
+        32 * MiB,
+        "--max-response-bytes",
+        "maxResponseBytes",
+        "Largest response body, after decompression.",
+        minimum=1024,
+    ),
+    _site_limit("max_depth", 64, "--max-depth", "maxDepth", "Deepest JSON nesting accepted.", minimum=1),
+    _site_limit(
+        "request_deadline",
+        60.0,
+        "--request-deadline",
+        "requestDeadline",
+        "Wall-clock seconds for one request including its whole body.",
+        minimum=0.1,
+    ),
+    _site_limit("max_pages", 5_000, "--max-pages", "maxPages", "Most pages read from one listing.", minimum=1),
+    _site_limit(
+        "max_wait",
+        300.0,
+        "--max-wait",
+        "maxWait",
+        "Longest Retry-After or quota pause honoured, in seconds; a site asking for more fails the request.",
+        minimum=0,
+        maximum=86400,
+    ),
+    _site_limit(
+        "listing_deadline",
+        600.0,
+        "--listing-deadline",
+        "listingDeadline",
+        "Wall-clock seconds for one listing: all its pages with their retries.",
+        minimum=0.1,
+    ),
+    _site_limit(
+        "max_capture_pages",
+        5_000,
+        "--max-capture-pages",
+        "maxCapturePages",
+        "Most pages of long listings (past the 20th page of each) one capture (one snapshot type) reads.",
+        minimum=1,
+    ),
+    _site_limit(
+        "max_capture_items", 200_000, "--max-capture-items", "maxCaptureItems", "Most items in one capture.", minimum=1
+    ),
+    _site_limit(
+        "capture_deadline",
+        1800.0,
+        "--capture-deadline",
+        "captureDeadline",
+        "Wall-clock seconds for one capture (one snapshot type); then it ends incomplete.",
+        minimum=0.1,
+    ),
+    _site_limit(
+        "max_inflight_bytes",
+        128 * MiB,
+        "--max-inflight-bytes",
+        "maxInflightBytes",
+        "Memory budget of all Jira responses being read or parsed at once in this process, every tenant "
+        "together (at least twice --max-response-bytes).",
+        minimum=2048,
+    ),
+    _site_limit(
+        "max_process_items",
+        200_000,
+        "--max-process-items",
+        "maxProcessItems",
+        "Most manifest items held by all captures of this process at once, every tenant together (at least "
+        "--max-capture-items); a capture that finds them spent ends incomplete.",
+        minimum=1,
+    ),
+)
+SITE_LIMIT = {limit.name: limit for limit in SITE_LIMITS}
+
+
+def _default(name: str) -> Any:
+    return SITE_LIMIT[name].default
 
 
 @dataclass(frozen=True)
@@ -84,49 +172,36 @@ class ResponseLimits:
       (one capture must be able to reach its own bound).
     """
 
-    max_body_bytes: int = 32 * MiB
-    max_depth: int = 64
-    request_deadline: float = 60.0
-    max_pages: int = 5_000
-    max_wait: float = 300.0
-    listing_deadline: float = 600.0
-    max_capture_pages: int = 5_000
-    max_capture_items: int = 200_000
-    capture_deadline: float = 1800.0
-    max_inflight_bytes: int = 128 * MiB
-    max_process_items: int = 200_000
+    max_body_bytes: int = _default("max_body_bytes")
+    max_depth: int = _default("max_depth")
+    request_deadline: float = _default("request_deadline")
+    max_pages: int = _default("max_pages")
+    max_wait: float = _default("max_wait")
+    listing_deadline: float = _default("listing_deadline")
+    max_capture_pages: int = _default("max_capture_pages")
+    max_capture_items: int = _default("max_capture_items")
+    capture_deadline: float = _default("capture_deadline")
+    max_inflight_bytes: int = _default("max_inflight_bytes")
+    max_process_items: int = _default("max_process_items")
 
     def capture_pages(self, snapshot_type: str) -> int:
         """``max_capture_pages`` for a capture of ``snapshot_type``."""
         return self.max_capture_pages * CAPTURE_PAGE_SCALE.get(snapshot_type, 1)
 
     def __post_init__(self) -> None:
-        positive = (
-            "max_body_bytes",
-            "max_depth",
-            "request_deadline",
-            "max_pages",
-            "listing_deadline",
-            "max_capture_pages",
-            "max_capture_items",
-            "capture_deadline",
-            "max_inflight_bytes",
-            "max_process_items",
-        )
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise ValueError(f"ResponseLimits.{name} must be positive, got {getattr(self, name)!r}")
-        if not 0 <= self.max_wait < float("inf"):
-            raise ValueError(f"ResponseLimits.max_wait must be finite and >= 0, got {self.max_wait!r}")
+        for limit in SITE_LIMITS:
+            limit.check(getattr(self, limit.name))
         if self.max_inflight_bytes < 2 * self.max_body_bytes:
             raise ValueError(
-                f"ResponseLimits.max_inflight_bytes ({self.max_inflight_bytes}) must be at least twice "
-                f"max_body_bytes ({self.max_body_bytes}): one largest body and its parse must fit"
+                f"{SITE_LIMIT['max_inflight_bytes'].where()} ({self.max_inflight_bytes}) must be at least twice "
+                f"{SITE_LIMIT['max_body_bytes'].where()} ({self.max_body_bytes}): one largest body and its parse "
+                "must fit"
             )
         if self.max_process_items < self.max_capture_items:
             raise ValueError(
-                f"ResponseLimits.max_process_items ({self.max_process_items}) must be at least "
-                f"max_capture_items ({self.max_capture_items}): one capture must be able to reach its own bound"
+                f"{SITE_LIMIT['max_process_items'].where()}: max_process_items ({self.max_process_items}) must be "
+                f"at least max_capture_items ({self.max_capture_items}): one capture must be able to reach its "
+                f"own bound ({SITE_LIMIT['max_capture_items'].where()})"
             )
 
 
@@ -136,6 +211,36 @@ DEFAULT_LIMITS = ResponseLimits()
 # the chart's ``operator.maxConcurrentCaptures``): what tests/cmd/test_run_inflight_memory.py runs,
 # with the most concurrency a JiraTenant admits, against hostile sites under the chart's memory limit.
 MAX_CONCURRENT_CAPTURES = 64
+CAPTURE_SLOTS = Limit(
+    "max_concurrent_captures",
+    32,
+    "Captures this replica runs at once; further Snapshots wait Pending (bounds memory and API bursts). "
+    f"At most {MAX_CONCURRENT_CAPTURES}: what tests/cmd/test_run_inflight_memory.py runs under the chart's "
+    "memory limit; for more throughput run more replicas (operator.replicas).",
+    minimum=1,
+    maximum=MAX_CONCURRENT_CAPTURES,
+    flag="--max-concurrent-captures",
+    chart="operator.maxConcurrentCaptures",
+)
+
+# How hard the operator may read one site: JiraTenant spec.rateLimit (api/resources.RateLimit) and
+# the client's defaults (jira/client.ClientSettings).
+SITE_CONCURRENCY = Limit(
+    "max_concurrency",
+    8,
+    "Concurrent requests to this site.",
+    minimum=1,
+    maximum=64,
+    spec="spec.rateLimit.maxConcurrency",
+)
+SITE_REQUESTS_PER_SECOND = Limit(
+    "requests_per_second",
+    50.0,
+    "Requests per second to this site, across all endpoints.",
+    minimum=0.1,
+    maximum=400,
+    spec="spec.rateLimit.requestsPerSecond",
+)
 
 
 class _Inflater:

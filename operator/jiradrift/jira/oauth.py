@@ -25,8 +25,7 @@ from pydantic import BaseModel
 
 from jiradrift.jira.errors import MalformedResponse, OAuthError, ReauthorizationRequired, SiteMisbehaved
 from jiradrift.jira.limits import ACCEPT_ENCODING, MiB, ResponseLimits, deadline, loads_json, read_response
-from jiradrift.net.egress import checked_client
-from jiradrift.net.tls import default_ssl_context
+from jiradrift.net.transport import outbound_client
 from jiradrift.redact import MIN_LENGTH, clip, too_short
 
 DEFAULT_TOKEN_URL = "https://auth.atlassian.com/oauth/token"
@@ -70,10 +69,6 @@ async def _exchange(
 ) -> tuple[int, bytes]:
     """POST ``body``; the status and the (bounded, decoded) answer."""
     headers = {"Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING}
-    if not isinstance(client, httpx.AsyncClient):
-        # jiradrift.tokens.http's lean client: it bounds its reads with the same helpers.
-        answer = await client.post(token_url, json=body, headers=headers)
-        return answer.status_code, answer.content
     async with deadline(limits.request_deadline, "POST", token_url):
         async with client.stream("POST", token_url, json=body, headers=headers) as response:
             return response.status_code, await read_response(response, limits.max_body_bytes, "POST", token_url)
@@ -83,7 +78,7 @@ async def _post_token(
     body: dict[str, Any], token_url: str, http: httpx.AsyncClient | None, limits: ResponseLimits = TOKEN_LIMITS
 ) -> TokenResponse:
     own = http is None
-    client = http or checked_client(default_ssl_context(), timeout=30.0)
+    client = http or outbound_client(timeout=30.0)
     try:
         try:
             status, content = await _exchange(client, token_url, body, limits)
@@ -151,11 +146,12 @@ async def refresh_access_token(
     refresh_token: str,
     token_url: str = DEFAULT_TOKEN_URL,
     http: httpx.AsyncClient | None = None,
+    limits: ResponseLimits = TOKEN_LIMITS,
 ) -> TokenResponse:
     """Rotate: returns a new access token and a new refresh token (the old one is now disabled).
 
     If Atlassian omits the new refresh token (it occasionally does), the old one stays valid and
-    is returned in its place.
+    is returned in its place. ``limits``: what the answer may cost (size, depth, deadline).
     """
     body = {
         "grant_type": "refresh_token",
@@ -163,7 +159,7 @@ async def refresh_access_token(
         "client_secret": client_secret,
         "refresh_token": refresh_token,
     }
-    tokens = await _post_token(body, token_url, http)
+    tokens = await _post_token(body, token_url, http, limits)
     if not tokens.refresh_token:
         tokens = tokens.model_copy(update={"refresh_token": refresh_token})
     return tokens

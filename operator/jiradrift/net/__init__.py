@@ -8,7 +8,8 @@ nothing else of the project. Each module holds one concept:
   that connect to the checked address (also for the S3 and STS endpoints and an HTTPS proxy);
 - :mod:`jiradrift.net.errors`: the egress policy's refusals;
 - :mod:`jiradrift.net.tls`: the one verifying TLS context;
-- :mod:`jiradrift.net.transport`: the httpx-over-aiohttp transport the Jira client sends through;
+- :mod:`jiradrift.net.transport`: the one HTTP adapter (httpx over aiohttp) every outbound client
+  sends through: Jira, the token endpoint, notifications, S3 and STS;
 - :mod:`jiradrift.net.body`: reading a response body up to a byte bound;
 - :mod:`jiradrift.net.backoff`: the one retry-delay formula (capped exponential, multiplicative jitter).
 """

@@ -15,12 +15,9 @@ already decided by the name allowlist: an IP literal host (no lookup happens; th
 every literal but loopback named exactly) and ``localhost`` resolving to loopback (the allowlist
 admits it only when named exactly, as the emulator and the tests do).
 
-Two hooks into the HTTP stacks, both connecting to the checked address:
-
-- :class:`CheckedResolver`, an aiohttp resolver (the Jira client's transport, the token job);
-- :class:`CheckedBackend`, an httpcore network backend (the httpx clients of the token endpoint,
-  of notifications, of the S3 store and of STS), used through :func:`checked_transport` and
-  :func:`checked_client`.
+One hook into the HTTP stack, connecting to the checked address: :class:`CheckedResolver`, the
+resolver of :class:`jiradrift.net.transport.AiohttpTransport`, the one adapter every outbound client
+sends through (the Jira client, the token endpoint, notifications, the S3 store and STS).
 
 The S3 endpoint and the STS endpoint are set by the admin, not by a tenant, but they get the same
 check: a DNS answer is no more trustworthy for them, and the S3 client carries the store's
@@ -35,13 +32,9 @@ import functools
 import ipaddress
 import os
 import socket
-import ssl
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-import httpcore
-import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from jiradrift.net.errors import AddressRefused
@@ -172,82 +165,5 @@ class CheckedResolver(AbstractResolver):
         return None
 
 
-class CheckedBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that connects to a name's checked addresses, never to the name.
-
-    httpcore starts TLS on the returned stream with ``server_hostname`` = the request's host, so the
-    certificate is still verified for the name."""
-
-    def __init__(self, policy: AddressPolicy | None = None, resolve: Resolve | None = None, what: str = "") -> None:
-        self._policy = policy
-        self._resolve = resolve or system_resolve
-        self._what = what
-        self._inner = httpcore.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        if _literal(host) is not None:
-            return await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        policy = self._policy or default_policy()
-        try:
-            addresses = policy.check(host, await self._resolve(host, port), self._what)
-        except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        except AddressRefused as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        last: Exception | None = None
-        for address in addresses:
-            try:
-                return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                last = exc
-        assert last is not None
-        raise last
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        return await self._inner.connect_unix_socket(path, timeout, socket_options)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-def checked_transport(
-    verify: ssl.SSLContext, policy: AddressPolicy | None = None, resolve: Resolve | None = None
-) -> httpx.AsyncHTTPTransport:
-    """``httpx.AsyncHTTPTransport(verify=verify)`` whose connections go through :class:`CheckedBackend`."""
-    transport = httpx.AsyncHTTPTransport(verify=verify)
-    transport._pool = httpcore.AsyncConnectionPool(ssl_context=verify, network_backend=CheckedBackend(policy, resolve))
-    return transport
-
-
 PROXY = "the proxy (HTTPS_PROXY / HTTP_PROXY / ALL_PROXY)"
 """How a refusal names a proxy from the environment."""
-
-
-def checked_client(
-    verify: ssl.SSLContext, *, policy: AddressPolicy | None = None, resolve: Resolve | None = None, **kwargs: Any
-) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` whose every connection goes through :class:`CheckedBackend`.
-
-    Without a proxy that is the request's host. With one in the environment (``HTTPS_PROXY``,
-    ``HTTP_PROXY``, ``ALL_PROXY``; ``NO_PROXY`` honoured, all as httpx reads them) it is the proxy:
-    the proxy's name is resolved and checked like any other, so an address the admin did not allow
-    is refused before connecting (the proxy then resolves the target's name itself). Hosts that
-    ``NO_PROXY`` exempts are connected to directly, checked."""
-    client = httpx.AsyncClient(verify=verify, trust_env=True, **kwargs)
-    direct = CheckedBackend(policy, resolve)
-    via_proxy = CheckedBackend(policy, resolve, what=PROXY)
-    for transport in (client._transport, *client._mounts.values()):
-        if isinstance(transport, httpx.AsyncHTTPTransport):
-            pool = transport._pool
-            proxy = isinstance(pool, httpcore.AsyncHTTPProxy | httpcore.AsyncSOCKSProxy)
-            pool._network_backend = via_proxy if proxy else direct
-    return client

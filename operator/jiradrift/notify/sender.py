@@ -19,8 +19,7 @@ import httpx
 import orjson
 
 from jiradrift.net.body import read_head
-from jiradrift.net.egress import checked_transport
-from jiradrift.net.tls import default_ssl_context
+from jiradrift.net.transport import outbound_client
 from jiradrift.notify.destination import describe_url
 from jiradrift.redact import clip, redact
 
@@ -43,9 +42,7 @@ class SendResult:
 
 def new_client() -> httpx.AsyncClient:
     """One client for all deliveries: TLS verified, no proxy from the environment, no redirects."""
-    return httpx.AsyncClient(
-        transport=checked_transport(default_ssl_context()), trust_env=False, follow_redirects=False
-    )
+    return outbound_client(trust_env=False, follow_redirects=False)
 
 
 def _clean(text: str, url: str) -> str:

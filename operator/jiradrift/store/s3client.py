@@ -30,9 +30,9 @@ import httpx
 from jiradrift.model.store_errors import StoreError
 from jiradrift.net.backoff import backoff_delay
 from jiradrift.net.body import read_capped
-from jiradrift.net.egress import AddressPolicy, Resolve, checked_client
+from jiradrift.net.egress import AddressPolicy, Resolve
 from jiradrift.net.errors import refusal_of
-from jiradrift.net.tls import default_ssl_context
+from jiradrift.net.transport import outbound_client
 from jiradrift.store.credentials import CredentialsProvider, credentials_from_env, provider_for
 from jiradrift.store.sigv4 import EMPTY_SHA256, Credentials, sign
 from jiradrift.store.webidentity import WebIdentityConfig
@@ -151,8 +151,7 @@ class S3Client:
         Its connections (to the S3 endpoint, to STS, or to a proxy from the environment) follow the
         egress policy (:mod:`jiradrift.net.egress`; ``policy`` and ``resolve`` default to the process's)."""
         source = credentials or credentials_from_env(region=config.region)
-        http = checked_client(
-            default_ssl_context(),
+        http = outbound_client(
             policy=policy,
             resolve=resolve,
             timeout=httpx.Timeout(config.timeout_seconds),

@@ -22,10 +22,11 @@ from typing import Any
 import httpx
 
 from jiradrift.clock import WallClock
+from jiradrift.jira.oauth import TOKEN_LIMITS
 from jiradrift.kube.client import Kube, KubeError
 from jiradrift.net.hosts import HostAllowlist
+from jiradrift.net.transport import outbound_client
 from jiradrift.tokens.errors import UnsupportedAuth
-from jiradrift.tokens.http import token_http_client
 from jiradrift.tokens.kube import KubeOps
 from jiradrift.tokens.refresh import Outcome, RefreshResult, TokenRefresher
 from jiradrift.tokens.tenant import auth_kind, tenant_spec
@@ -77,7 +78,7 @@ async def run_refresh_job(
     if concurrency < 1:
         raise ValueError(f"concurrency={concurrency} must be at least 1")
     own = http is None
-    client = http or token_http_client(concurrency)
+    client = http or outbound_client(max_connections=concurrency, timeout=TOKEN_LIMITS.request_deadline)
     ops = KubeOps(kube)
     refresher = TokenRefresher(kube, http=client, clock=clock, lease_wait=lease_wait, allowlist=allowlist)
     summary = JobSummary()

@@ -29,9 +29,8 @@ from jiradrift.api.resources import GROUP
 from jiradrift.clock import SystemClock, WallClock
 from jiradrift.jira.oauth import exchange_authorization_code, write_scopes
 from jiradrift.kube.client import Kube, KubeError
-from jiradrift.net.egress import checked_client
 from jiradrift.net.hosts import HostAllowlist, HostRefused
-from jiradrift.net.tls import default_ssl_context
+from jiradrift.net.transport import outbound_client
 from jiradrift.tokens.kube import KubeOps
 from jiradrift.tokens.refresh import TokenRefresher
 from jiradrift.tokens.scopes import LOGIN_SCOPES, OFFLINE_ACCESS
@@ -245,7 +244,7 @@ async def login(
     written, created = await _write_secret(ops, namespace, ref.secret_name, values, existing, tenant=name)
     secret = parse_secret(written, AuthKind.OAUTH)
     own = http is None
-    client = http or checked_client(default_ssl_context(), timeout=30.0)
+    client = http or outbound_client(timeout=30.0)
     try:
         await TokenRefresher(kube, http=client, clock=clock).publish(tenant, secret, refreshed_at=started)
     finally:

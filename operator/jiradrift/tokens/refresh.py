@@ -56,9 +56,8 @@ from jiradrift.jira.oauth import (
 from jiradrift.kube import events
 from jiradrift.kube.client import Kube, KubeError, retry_on_conflict
 from jiradrift.net.backoff import NO_JITTER, Backoff
-from jiradrift.net.egress import checked_client
 from jiradrift.net.hosts import HostAllowlist, HostRefused
-from jiradrift.net.tls import default_ssl_context
+from jiradrift.net.transport import outbound_client
 from jiradrift.redact import redact, remember_secrets
 from jiradrift.tokens.decision import Action, Decision, decide
 from jiradrift.tokens.errors import (
@@ -640,7 +639,7 @@ async def ensure_fresh_token(
     ``SecretNotFound``, ``RefreshFailed``, ``LeaseUnavailable``, ``SecretConflict``, ``UnsupportedAuth``.
     """
     own = http is None
-    client = http or checked_client(default_ssl_context(), timeout=30.0)
+    client = http or outbound_client(timeout=30.0)
     try:
         refresher = TokenRefresher(kube, http=client, clock=clock, lease_wait=lease_wait, allowlist=allowlist)
         result = await refresher.refresh(tenant, window=window)
