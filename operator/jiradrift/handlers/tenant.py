@@ -163,7 +163,8 @@ async def reconcile_tenant(
                 redact(str(exc)),
             )
         else:
-            status.last_checked_time = now
+            if outcome.checked:  # not when no type had a base to continue from: nothing was checked
+                status.last_checked_time = now
             log.info(
                 "JiraTenant %s/%s: incremental window %s: %d Jira request(s), %d object(s) re-read, changed %s, "
                 "quiet: %s%s",
