@@ -333,7 +333,11 @@ class Schedule(Resource):
             "Incremental windows between full captures (on by default, every 2m): what changed is captured "
             "within minutes."
         ),
-        json_schema_extra=validations(INCREMENTAL_RULES),
+        # the API server stores the defaults (kubectl get -o yaml shows them), as pydantic applies them
+        json_schema_extra={
+            **validations(INCREMENTAL_RULES),
+            "default": IncrementalSchedule().model_dump(by_alias=True),
+        },
     )
 
 
@@ -504,7 +508,7 @@ class JiraTenantSpec(Resource):
             "When Snapshots are taken: a full capture of each snapshot type every interval (default 24h), and "
             "incremental windows in between (default every 2m) that create a Snapshot only for a change."
         ),
-        json_schema_extra=validations(SCHEDULE_RULES),
+        json_schema_extra={**validations(SCHEDULE_RULES), "default": Schedule().model_dump(by_alias=True)},
     )
     snapshot_types: list[SnapshotType] = Field(
         default_factory=lambda: list(SnapshotType),
