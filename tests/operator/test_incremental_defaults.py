@@ -14,8 +14,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from kubernetes import client as k8s
+from prometheus_client.parser import text_string_to_metric_families
 from tests.operator.kube import condition, get, make_secret, snapshots
 
 from jiradrift.api.resources import GROUP, VERSION
@@ -26,6 +28,17 @@ pytestmark = pytest.mark.k8s
 
 TYPES = ["workflows", "priorities"]
 WINDOW_LINE = r"JiraTenant {ns}/acme: incremental window \S+: .*changed {snap}, quiet: ([a-z, ]+)"
+
+
+def _windows(port: int, ns: str) -> dict[str, float]:
+    """jiradrift_incremental_windows_total of the tenant, by result."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return {
+        s.labels["result"]: s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.name == "jiradrift_incremental_windows_total" and s.labels["namespace"] == ns
+    }
 
 
 def test_a_tenant_with_only_defaults_reports_a_change_through_an_incremental_window(
@@ -50,14 +63,15 @@ def test_a_tenant_with_only_defaults_reports_a_change_through_an_incremental_win
     quiet_notifier = ["--notify-interval", "3600"]
     with running_operator(control_plane, [ns], tmp_path, tenant_interval=1, extra=quiet_notifier) as op:
 
-        def checked() -> str:  # the full captures done and accepted, then a first (quiet) window ran
+        def checked() -> dict[str, float]:  # the full captures done, then a first (quiet) window ran
             phases = sorted((s.get("status") or {}).get("phase") for s in snapshots(k8s_api, ns))
             assert phases == ["Completed"] * len(TYPES), phases
-            status = get(k8s_api, ns, "jiratenants", "acme").get("status") or {}
-            assert status.get("lastCheckedTime"), "no incremental window yet"
-            return str(status["lastCheckedTime"])
+            counted = _windows(op.metrics_port, ns)
+            assert counted.get("quiet", 0) >= 1, f"no quiet incremental window yet: {counted}"
+            return counted
 
         wait_for(checked, "the first full capture and a first incremental window", op=op, timeout=180)
+        assert get(k8s_api, ns, "jiratenants", "acme")["status"]["lastCheckedTime"]
         reasons = sorted(s["spec"]["reason"] for s in snapshots(k8s_api, ns))
         assert reasons == ["Scheduled"] * len(TYPES), "a quiet window created a Snapshot"
 
@@ -100,3 +114,5 @@ def test_a_tenant_with_only_defaults_reports_a_change_through_an_incremental_win
         # priorities has no audited kind: it stays incremental (and quiet) in the same windows
         line = WINDOW_LINE.format(ns=re.escape(ns), snap=re.escape(second["metadata"]["name"]))
         assert re.findall(line, op.text()) == ["priorities"], op.text()[-3000:]
+        counted = _windows(op.metrics_port, ns)
+        assert counted.get("changed", 0) >= 2 and not counted.get("failed"), counted
