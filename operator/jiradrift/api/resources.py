@@ -281,7 +281,7 @@ TENANT_AUTH_RULES = [
 
 
 DEFAULT_FULL_INTERVAL = "24h"  # full captures: daily (issue 26)
-DEFAULT_INCREMENTAL_INTERVAL = "2m"  # p95 change -> Drifted well under 5 min (docs/incremental.md, "Defaults")
+DEFAULT_INCREMENTAL_INTERVAL = "2m"  # change -> Drifted within about 3 min (docs/incremental.md: detection budget)
 
 
 class IncrementalSchedule(Resource):
