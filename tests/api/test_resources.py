@@ -14,7 +14,10 @@ def test_tenant_defaults() -> None:
     spec = JiraTenantSpec.model_validate(
         {"site": "https://acme.atlassian.net", "auth": {"apiToken": {"secretRef": {"name": "jira"}}}}
     )
-    assert spec.schedule.interval == "6h"
+    # issue 26: daily full captures, incremental windows every 2 minutes, on for every tenant
+    assert spec.schedule.interval == "24h"
+    assert spec.schedule.incremental.enabled is True
+    assert spec.schedule.incremental.interval == "2m"
     assert spec.snapshot_types == list(SnapshotType)
     assert spec.auth.allow_write_scopes is False
     assert spec.retention.keep_last == 30

@@ -143,8 +143,12 @@ def test_a_tenant_s_schedule_comes_from_its_spec() -> None:
         }
     )
     assert TenantSchedule.from_spec(spec) == TenantSchedule(
-        timedelta(minutes=90), ("workflows", "fields"), True, incremental=None
-    )
+        timedelta(minutes=90), ("workflows", "fields"), True, incremental=timedelta(minutes=2)
+    ), "incremental windows are on by default, every 2m (issue 26)"
+    off = spec.model_copy(update={"schedule": spec.schedule.model_validate({"incremental": {"enabled": False}})})
+    assert TenantSchedule.from_spec(off) == TenantSchedule(
+        timedelta(hours=24), ("workflows", "fields"), True, incremental=None
+    ), "explicitly off; the full capture interval defaults to daily"
 
 
 # --- 3. whether a Snapshot runs now ---------------------------------------------------------------
@@ -308,12 +312,13 @@ def test_when_an_incremental_window_runs(why: str) -> None:
         assert decision.window == INC_WINDOW
 
 
-def test_incremental_windows_are_opt_in_and_every_five_minutes_by_default() -> None:
+def test_incremental_windows_are_on_and_every_two_minutes_by_default() -> None:
     spec = JiraTenantSpec.model_validate(
         {"site": "https://acme.atlassian.net", "auth": {"apiToken": {"secretRef": {"name": "s"}}}}
     )
-    assert TenantSchedule.from_spec(spec).incremental is None
-    on = spec.model_copy(deep=True)
-    on.schedule.incremental.enabled = True
-    assert TenantSchedule.from_spec(on).incremental == timedelta(minutes=5)
+    assert TenantSchedule.from_spec(spec).incremental == timedelta(minutes=2)
+    assert TenantSchedule.from_spec(spec).interval == timedelta(hours=24), "full captures daily"
+    off = spec.model_copy(deep=True)
+    off.schedule.incremental.enabled = False
+    assert TenantSchedule.from_spec(off).incremental is None
     assert CaptureKind.INCREMENTAL.value == "incremental"

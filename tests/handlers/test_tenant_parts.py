@@ -15,6 +15,7 @@ from jiradrift.handlers.health import conditions_from, ready_condition
 from jiradrift.handlers.jiraconn import classify
 from jiradrift.handlers.retention import (
     beyond_keep_last,
+    beyond_retention,
     budget_candidates,
     finished_by_type,
     protected,
@@ -189,6 +190,20 @@ def test_drift_after_the_accepted_snapshot_is_kept_as_evidence_until_accepted() 
     snaps[1] = snap("f1", 1)
     snaps[4] = snap("f4", 4, accepted="true")  # accepted later: f2 is history now
     assert unaccepted_evidence(snaps) == set()
+
+
+def test_unaccepted_evidence_is_bounded_per_type() -> None:
+    """Incremental windows (on by default) create a Snapshot per change: while nobody accepts, the
+    evidence spared beyond keepLast is at most keepLast more per type, the newest of it."""
+    snaps = [snap("f0", 0, accepted="true")] + [snap(f"f{i}", i, drift="true") for i in range(1, 10)]
+    snaps += [snap("w0", 0, "workflows", accepted="true"), snap("w1", 1, "workflows", drift="true")]
+    evidence = unaccepted_evidence(snaps)
+    assert len(evidence) == 10
+    by_type = finished_by_type(snaps)
+    doomed = beyond_retention(by_type, 3, protected(snaps, None), evidence)
+    assert sorted(names(doomed)) == ["f1", "f2", "f3"], "f7..f9 kept by keepLast, f4..f6 as evidence, f0 accepted"
+    # fewer than keepLast past it: all spared, as before
+    assert beyond_retention(by_type, 5, protected(snaps, None), evidence) == []
 
 
 @pytest.mark.parametrize("baseline", [None, "f0"])

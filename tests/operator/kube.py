@@ -26,6 +26,12 @@ def make_secret(api: k8s.ApiClient, ns: str, name: str, data: dict[str, str], te
     )
 
 
+# For tests about what a manual Snapshot taken right after a change reports (its drift, Events,
+# notifications, the chain of baselines): an incremental window (on by default, every 2m) could report
+# the change first. tests/operator/test_incremental_*.py run with incremental windows on.
+FULL_CAPTURES_ONLY = {"interval": "6h", "incremental": {"enabled": False}}
+
+
 def make_tenant(api: k8s.ApiClient, ns: str, name: str, site: str, secret: str, types: list[str], **spec: Any) -> None:
     body = {
         "apiVersion": f"{GROUP}/{VERSION}",

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from kubernetes import client as k8s
 from prometheus_client.parser import text_string_to_metric_families
-from tests.operator.kube import get, make_secret, make_tenant, manual_snapshot, snapshots
+from tests.operator.kube import FULL_CAPTURES_ONLY, get, make_secret, make_tenant, manual_snapshot, snapshots
 
 from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.dev.controlplane import ControlPlane
@@ -36,7 +36,9 @@ def test_drift_event_is_warning_only_for_high_severity(
     ns = k8s_namespace
     creds = jira_sim.credentials
     make_secret(k8s_api, ns, "acme-jira", {"email": creds.email, "token": creds.api_token})
-    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "acme-jira", ["workflows", "schemes"])
+    make_tenant(
+        k8s_api, ns, "acme", jira_sim.base_url, "acme-jira", ["workflows", "schemes"], schedule=FULL_CAPTURES_ONLY
+    )
     with running_operator(control_plane, [ns], tmp_path) as op:
         wait_for(
             lambda: (

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from kubernetes import client as k8s
 from prometheus_client.parser import text_string_to_metric_families
-from tests.operator.kube import condition, get, make_secret, make_tenant, manual_snapshot, snapshots
+from tests.operator.kube import FULL_CAPTURES_ONLY, condition, get, make_secret, make_tenant, manual_snapshot, snapshots
 from typer.testing import CliRunner
 
 from jiradrift.api.baseline import LABEL_ACCEPTED
@@ -58,7 +58,16 @@ def test_drift_stays_until_accepted(
     monkeypatch.setenv("KUBECONFIG", str(control_plane.kubeconfig))  # the CLI reads the cluster like a user
     creds = jira_sim.credentials
     make_secret(k8s_api, ns, "acme-jira", {"email": creds.email, "token": creds.api_token})
-    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "acme-jira", ["workflows"], retention={"keepLast": 2})
+    make_tenant(
+        k8s_api,
+        ns,
+        "acme",
+        jira_sim.base_url,
+        "acme-jira",
+        ["workflows"],
+        retention={"keepLast": 2},
+        schedule=FULL_CAPTURES_ONLY,
+    )
     with running_operator(control_plane, [ns], tmp_path) as op:
         first = wait_for(
             lambda: [

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from kubernetes import client as k8s
-from tests.operator.kube import condition, get, make_secret, make_tenant, snapshots
+from tests.operator.kube import FULL_CAPTURES_ONLY, condition, get, make_secret, make_tenant, snapshots
 
 from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.dev.controlplane import ControlPlane
@@ -32,7 +32,9 @@ def test_tenant_snapshots_and_reports_drift(
     ns = k8s_namespace
     creds = jira_sim.credentials
     make_secret(k8s_api, ns, "acme-jira", {"email": creds.email, "token": creds.api_token})
-    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "acme-jira", ["workflows", "priorities"])
+    make_tenant(
+        k8s_api, ns, "acme", jira_sim.base_url, "acme-jira", ["workflows", "priorities"], schedule=FULL_CAPTURES_ONLY
+    )
     with running_operator(control_plane, [ns], tmp_path) as op:
         tenant = wait_for(
             lambda: (

@@ -18,7 +18,7 @@ import httpx
 import jsonschema
 import pytest
 from kubernetes import client as k8s
-from tests.operator.kube import get, make_secret, make_tenant, snapshots
+from tests.operator.kube import FULL_CAPTURES_ONLY, get, make_secret, make_tenant, snapshots
 from tests.receiver import Receiver
 
 from jiradrift.api.resources import GROUP, VERSION
@@ -52,7 +52,9 @@ def tenant_notifying(api: k8s.ApiClient, ns: str, jira_sim: Any, *entries: tuple
     creds = jira_sim.credentials
     make_secret(api, ns, "acme-jira", {"email": creds.email, "token": creds.api_token})
     notifications = [{"name": n, "type": t, "urlSecretRef": {"name": s, "key": k}} for n, t, s, k in entries]
-    make_tenant(api, ns, "acme", jira_sim.base_url, "acme-jira", TYPES, notifications=notifications)
+    make_tenant(
+        api, ns, "acme", jira_sim.base_url, "acme-jira", TYPES, notifications=notifications, schedule=FULL_CAPTURES_ONLY
+    )
 
 
 def first_window_completed(api: k8s.ApiClient, ns: str, op: OperatorProcess) -> None:

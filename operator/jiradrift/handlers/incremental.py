@@ -140,6 +140,12 @@ class WindowOutcome:
     requests: int = 0
     reread: int = 0
 
+    @property
+    def checked(self) -> bool:
+        """Whether the window checked any type (the tenant's ``lastCheckedTime`` says so only then): a
+        tenant none of whose types has a complete base yet was not checked, whatever the window."""
+        return bool(self.created or self.quiet)
+
 
 async def run_window(
     ctx: OperatorContext, body: dict[str, Any], spec: JiraTenantSpec, types: Iterable[str], start: datetime

@@ -154,6 +154,13 @@ INCREMENTAL_MISSED = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+INCREMENTAL_WINDOWS = Counter(
+    "jiradrift_incremental_windows_total",
+    "Incremental windows run, by result: quiet (nothing changed), changed (a Snapshot created), "
+    "unchecked (no type had a complete base yet), failed (tried again at the next window)",
+    ["namespace", "tenant", "result"],
+    registry=REGISTRY,
+)
 SHARD_TENANTS = Gauge(
     "jiradrift_shard_tenants",
     "Tenants this replica owns (sharded replicas; with one replica, every tenant).",

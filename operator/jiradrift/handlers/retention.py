@@ -55,6 +55,26 @@ def beyond_keep_last(by_type: dict[str, list[SnapshotEntry]], keep_last: int, ke
     return [s for snaps in by_type.values() for s in snaps[keep_last:] if s.name not in keep]
 
 
+def beyond_retention(
+    by_type: dict[str, list[SnapshotEntry]], keep_last: int, keep: set[str], evidence: set[str]
+) -> list[SnapshotEntry]:
+    """The Snapshots past the newest ``keep_last`` of their type, less the newest ``keep_last`` of
+    them per type that are unaccepted ``evidence``: a type keeps at most ``2 * keep_last`` Snapshots
+    besides the protected ones. Incremental windows create one per change, so a busy site that
+    nobody accepts must not grow its Snapshots without bound."""
+    doomed: list[SnapshotEntry] = []
+    for snaps in by_type.values():
+        spared = 0
+        for s in snaps[keep_last:]:  # newest first
+            if s.name in keep:
+                continue
+            if s.name in evidence and spared < keep_last:
+                spared += 1
+                continue
+            doomed.append(s)
+    return doomed
+
+
 def budget_candidates(
     by_type: dict[str, list[SnapshotEntry]], kept: list[SnapshotEntry], keep: set[str]
 ) -> list[SnapshotEntry]:
@@ -80,7 +100,7 @@ async def prune(
     by_type = finished_by_type(snapshots)
     baseline = spec.drift.baseline_snapshot if spec.drift.compare_to == "baseline" else None
     keep = protected(snapshots, baseline) | set(accepted)
-    doomed = beyond_keep_last(by_type, spec.retention.keep_last, keep | unaccepted_evidence(snapshots))
+    doomed = beyond_retention(by_type, spec.retention.keep_last, keep, unaccepted_evidence(snapshots))
     store = await ctx.store_for(namespace, tkey)
     deleted = [await delete_snapshot(ctx, store, namespace, s) for s in doomed]
     kept = [s for snaps in by_type.values() for s in snaps if s not in doomed]

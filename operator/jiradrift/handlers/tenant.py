@@ -155,6 +155,7 @@ async def reconcile_tenant(
         try:
             outcome = await run_window(ctx, body, spec, schedule.types, incremental.window)
         except Exception as exc:
+            metrics.INCREMENTAL_WINDOWS.labels(namespace, name, "failed").inc()
             log.warning(
                 "JiraTenant %s/%s: incremental window %s failed: %s; tried again at the next window",
                 namespace,
@@ -163,7 +164,10 @@ async def reconcile_tenant(
                 redact(str(exc)),
             )
         else:
-            status.last_checked_time = now
+            if outcome.checked:  # not when no type had a base to continue from: nothing was checked
+                status.last_checked_time = now
+            result = "changed" if outcome.created else "quiet" if outcome.checked else "unchecked"
+            metrics.INCREMENTAL_WINDOWS.labels(namespace, name, result).inc()
             log.info(
                 "JiraTenant %s/%s: incremental window %s: %d Jira request(s), %d object(s) re-read, changed %s, "
                 "quiet: %s%s",
