@@ -15,8 +15,9 @@ CRD's default (the pydantic model's, ``api/resources.py``) unless ``--incrementa
 given, its full captures the default interval.
 
 One change per tenant, so many changes run at once and the run takes a few intervals, not 50:
-once every tenant's first full capture is Completed and accepted (``Drifted=False``), each tenant
-gets one admin mutation at a random moment within one incremental interval. The mutations cycle
+once every tenant's first full capture of every type is Completed and accepted (``Drifted=False``;
+a change made before its type was read would be in the base), each tenant gets one admin
+mutation at a random moment within one incremental interval. The mutations cycle
 through every one the emulator has (``sim.admin.MUTATIONS``: audited kinds and the unaudited
 statuses, priorities, resolutions and field configurations) in random order; on
 ``--late-share`` of the sites audit records show up ``--audit-delay`` seconds late.
@@ -57,6 +58,7 @@ from benchlib import child_process
 from kubernetes import config as k8s_config
 from scale_bench import NAMESPACE, BenchKube, b64, cpu_seconds, parse_time
 
+from jiradrift.api.baseline import ACCEPTED, LABEL_ACCEPTED
 from jiradrift.api.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.api.resources import GROUP, VERSION, IncrementalSchedule, Schedule
 from jiradrift.api.windows import parse_duration
@@ -370,10 +372,25 @@ def run(args: argparse.Namespace) -> int:
         stack.callback(op.stop)
         began = time.monotonic()
 
+        types = len(SnapshotType)
+
         def steady() -> tuple[bool, Any]:
+            # Every type's first full capture Completed and accepted (a change made before its type
+            # was read would be in the base, never reported), and the tenant says so.
+            accepted = Counter(
+                s["spec"]["tenantRef"]["name"]
+                for s in listing(kube, "snapshots")
+                if (s.get("status") or {}).get("phase") == "Completed"
+                and (s["metadata"].get("labels") or {}).get(LABEL_ACCEPTED) == ACCEPTED
+            )
             tenants = listing(kube, "jiratenants")
-            ok = [t for t in tenants if condition(t, "Drifted").get("reason") == "MatchesAccepted"]
-            return len(ok) == n, f"{len(ok)}/{n} tenants accepted"
+            ok = [
+                t
+                for t in tenants
+                if condition(t, "Drifted").get("reason") == "MatchesAccepted"
+                and accepted[t["metadata"]["name"]] == types
+            ]
+            return len(ok) == n, f"{len(ok)}/{n} tenants with all {types} types Completed and accepted"
 
         wait("every tenant's first full capture accepted", steady, timeout=1800, poll=5.0, op=op)
         print(f"first full captures Completed and accepted in {time.monotonic() - began:.0f}s")
