@@ -48,7 +48,7 @@ full captures at the CRD's default interval. The bench waits for the first full 
 tenant's Scheduled Snapshot), then measures ``--windows`` whole incremental windows after it. A
 window is on time when every tenant's ``status.lastCheckedTime`` falls in it before it ends, each
 tenant ran it once (its log line), and a quiet window created no Snapshot; with ``--change-window K``
-the shared site's first priority is renamed as window K opens, and each tenant's Incremental
+the shared site's first priority is renamed just before window K opens, and each tenant's Incremental
 Snapshot of that window must also be Completed within it. Per window: when the last tenant was
 checked, Jira requests per tenant-window (the operator's log lines), and Kubernetes API requests per
 tenant-window over the whole interval (ticks included), writes apart. Exit 1 as above, or when a
@@ -670,6 +670,9 @@ def wait_first_full(
     return []
 
 
+CHANGE_LEAD_SECONDS = 10.0
+
+
 def change_priority(sim: dict[str, Any], tag: str) -> None:
     """Rename the shared site's first priority (an unaudited kind: found by its probe)."""
     base = sim["base_url"]
@@ -692,26 +695,34 @@ def run_incremental_window(
     it (and, in a change window, every tenant's Incremental Snapshot of it is final), then on to the
     window's end, so the marks span one whole interval (what a tenant costs per window)."""
     iso, end = window_iso(start), start + interval
-    while datetime.now(UTC) < start:
+    changed = index == args.change_window
+    # The change is made just before the window opens: every tenant ran the previous window in
+    # its first tick, so each finds it in this one (made after the boundary, it would miss the
+    # tenants whose tick came first, until the next window).
+    before = start - timedelta(seconds=CHANGE_LEAD_SECONDS) if changed else start
+    while datetime.now(UTC) < before:
         for r in replicas:
             r.sample()
-        time.sleep(min(5.0, max(0.1, (start - datetime.now(UTC)).total_seconds())))
-    opened = mark(kube, replicas)
-    changed = index == args.change_window
+        time.sleep(min(5.0, max(0.1, (before - datetime.now(UTC)).total_seconds())))
     if changed:
         change_priority(sim, f"w{index}")
+    while datetime.now(UTC) < start:
+        time.sleep(min(1.0, max(0.05, (start - datetime.now(UTC)).total_seconds())))
+    opened = mark(kube, replicas)
     problems: list[str] = []
     checked_at: list[datetime] = []
     snaps: list[dict[str, Any]] = []
+    unchecked: dict[str, str] = {}
     observed = start
     while True:
         tenants = list_tenants(kube)
-        checked_at = [
-            t
-            for tenant in tenants
-            if (text := (tenant.get("status") or {}).get("lastCheckedTime"))
-            and start <= (t := parse_time(str(text))) < end
-        ]
+        checked_at, unchecked = [], {}
+        for tenant in tenants:
+            text = str((tenant.get("status") or {}).get("lastCheckedTime") or "")
+            if text and start <= parse_time(text) < end:
+                checked_at.append(parse_time(text))
+            else:
+                unchecked[tenant["metadata"]["name"]] = text or "(unset)"
         snaps = [
             s
             for s in list_snapshots(kube)
@@ -732,6 +743,8 @@ def run_incremental_window(
                 + (f", {len(final)} of {args.tenants} Incremental Snapshots final" if changed else "")
                 + " within the interval"
             )
+            shown = ", ".join(f"{k} lastCheckedTime {v}" for k, v in sorted(unchecked.items())[:5])
+            print(f"  not checked in the window: {len(unchecked)}, e.g. {shown}")
             break
         time.sleep(args.poll)
     done_at = observed
