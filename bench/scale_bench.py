@@ -705,6 +705,8 @@ def run_incremental_window(
             r.sample()
         time.sleep(min(5.0, max(0.1, (before - datetime.now(UTC)).total_seconds())))
     if changed:
+        if datetime.now(UTC) >= start:
+            raise RuntimeError(f"--change-window {index}: the bench reached {iso} too late to change before it")
         change_priority(sim, f"w{index}")
     while datetime.now(UTC) < start:
         time.sleep(min(1.0, max(0.05, (start - datetime.now(UTC)).total_seconds())))
@@ -719,7 +721,7 @@ def run_incremental_window(
         checked_at, unchecked = [], {}
         for tenant in tenants:
             text = str((tenant.get("status") or {}).get("lastCheckedTime") or "")
-            if text and start <= parse_time(text) < end:
+            if text and start <= parse_time(text):  # (a later window's check also passed this one)
                 checked_at.append(parse_time(text))
             else:
                 unchecked[tenant["metadata"]["name"]] = text or "(unset)"
@@ -748,10 +750,12 @@ def run_incremental_window(
             break
         time.sleep(args.poll)
     done_at = observed
-    while datetime.now(UTC) < end:  # the rest of the interval: ticks only
+    # the rest of the interval, ticks only (a change before the next window is made in its lead)
+    until = end - timedelta(seconds=2 * CHANGE_LEAD_SECONDS if index + 1 == args.change_window else 0)
+    while datetime.now(UTC) < until:
         for r in replicas:
             r.sample()
-        time.sleep(min(5.0, max(0.1, (end - datetime.now(UTC)).total_seconds())))
+        time.sleep(min(5.0, max(0.1, (until - datetime.now(UTC)).total_seconds())))
     closed = mark(kube, replicas)
 
     lines = [
@@ -779,7 +783,7 @@ def run_incremental_window(
     writes = {k: v for k, v in seg.api.items() if k[0] not in ("GET", "LIST", "WATCH")}
     on_time = not problems
     print(
-        f"incremental window {index} ({iso}, {'a priority renamed at its start' if changed else 'quiet'}): "
+        f"incremental window {index} ({iso}, {'a priority renamed 10 s before it opened' if changed else 'quiet'}): "
         f"{len(checked_at)}/{args.tenants} tenants checked (status.lastCheckedTime in the window), the last check "
         f"{last_check:.0f}s after the window opened"
         + (f"; {len(snaps)} Incremental Snapshots {dict(phases)}, the last final {last_done}s in" if changed else "")
