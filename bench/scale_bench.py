@@ -3,6 +3,7 @@
     .venv/bin/python bench/scale_bench.py                                  # 1,000 tenants, 1 replica
     .venv/bin/python bench/scale_bench.py --tenants 3000 --replicas 3 --kill-one
     .venv/bin/python bench/scale_bench.py --tenants 1000 --store s3
+    .venv/bin/python bench/scale_bench.py --tenants 1000 --incremental --windows 2   # incremental windows
 
 Baselines (issue 14): 1,000 tenants on one replica (one snapshot type, 30 ms site latency): every
 window completes within the interval and peak RSS stays under 512 MiB; 3 replicas sharing 3,000
@@ -40,6 +41,18 @@ Exit status 1 when a target is missed: a window not within the interval, a Snaps
 a duplicate capture, wasted lock attempts >= 1 %, peak RSS over ``--rss-limit-mib``, or with
 ``--kill-one`` a killed replica's tenant whose window did not finish on a survivor.
 SIGTERM and SIGINT stop everything the bench started (replicas, emulator, S3 server, control plane).
+
+``--incremental`` (issue 26: 1,000 tenants on one replica with incremental windows every 5 minutes):
+every tenant also has ``spec.schedule.incremental`` enabled (``--incremental-interval``, 5m) and its
+full captures at the CRD's default interval. The bench waits for the first full capture (each
+tenant's Scheduled Snapshot), then measures ``--windows`` whole incremental windows after it. A
+window is on time when every tenant's ``status.lastCheckedTime`` falls in it before it ends, each
+tenant ran it once (its log line), and a quiet window created no Snapshot; with ``--change-window K``
+the shared site's first priority is renamed just before window K opens, and each tenant's Incremental
+Snapshot of that window must also be Completed within it. Per window: when the last tenant was
+checked, Jira requests per tenant-window (the operator's log lines), and Kubernetes API requests per
+tenant-window over the whole interval (ticks included), writes apart. Exit 1 as above, or when a
+window is not on time.
 """
 
 from __future__ import annotations
@@ -71,8 +84,8 @@ from kubernetes.client.exceptions import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
 from jiradrift.api.credentials import ALLOWED_TENANTS_ANNOTATION
-from jiradrift.api.resources import GROUP, LABEL_WINDOW, VERSION
-from jiradrift.api.windows import parse_duration, window_label, window_start
+from jiradrift.api.resources import GROUP, LABEL_WINDOW, VERSION, Schedule
+from jiradrift.api.windows import parse_duration, window_iso, window_label, window_start
 from jiradrift.dev.controlplane import ControlPlane, install_crds
 from jiradrift.dev.kubejson import api_requests, request_json
 from jiradrift.dev.operator_process import OperatorProcess, start_operator
@@ -204,7 +217,14 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def populate(kube: BenchKube, sim: dict[str, Any], tenants: int, interval: str, snapshot_type: str) -> None:
+def populate(
+    kube: BenchKube,
+    sim: dict[str, Any],
+    tenants: int,
+    interval: str,
+    snapshot_type: str,
+    incremental: str | None = None,
+) -> None:
     kube.call("POST", "/api/v1/namespaces", resource="namespaces", body={"metadata": {"name": NAMESPACE}})
     kube.call("POST", "/api/v1/namespaces", resource="namespaces", body={"metadata": {"name": SHARD_NAMESPACE}})
     kube.call(
@@ -216,6 +236,10 @@ def populate(kube: BenchKube, sim: dict[str, Any], tenants: int, interval: str, 
             "data": {"email": b64(sim["email"]), "token": b64(sim["token"])},
         },
     )
+
+    schedule: dict[str, Any] = {"interval": interval}
+    if incremental is not None:
+        schedule["incremental"] = {"enabled": True, "interval": incremental}
 
     def one(i: int) -> None:
         kube.call(
@@ -229,7 +253,7 @@ def populate(kube: BenchKube, sim: dict[str, Any], tenants: int, interval: str, 
                 "spec": {
                     "site": sim["base_url"],
                     "auth": {"apiToken": {"secretRef": {"name": "jira"}}},
-                    "schedule": {"interval": interval},
+                    "schedule": schedule,
                     "snapshotTypes": [snapshot_type],
                 },
             },
@@ -597,6 +621,207 @@ def report_takeover(victim: Victim, replicas: list[Replica], snaps: list[dict[st
     return problems
 
 
+# --- incremental windows (--incremental) -------------------------------------------------------------
+
+INCREMENTAL_LINE = re.compile(
+    r"^JiraTenant (?P<ns>[^/\s]+)/(?P<name>\S+): incremental window (?P<window>\S+): (?P<requests>\d+) Jira "
+    r"request\(s\), (?P<reread>\d+) object\(s\) re-read, changed (?P<changed>.*), quiet: "
+)
+
+
+def list_snapshots(kube: BenchKube) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = kube.call(
+        "GET", f"{CR_PATH}/snapshots", resource="snapshots", query={"resourceVersion": "0"}, timeout=120
+    )["items"]
+    return items
+
+
+def list_tenants(kube: BenchKube) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = kube.call(
+        "GET", f"{CR_PATH}/jiratenants", resource="jiratenants", query={"resourceVersion": "0"}, timeout=120
+    )["items"]
+    return items
+
+
+def wait_first_full(
+    args: argparse.Namespace, kube: BenchKube, replicas: list[Replica], began: datetime, full: timedelta
+) -> list[str]:
+    """Until every tenant's first full capture (its Scheduled Snapshot) is final: the bases the
+    incremental windows continue from. Prints its wall time; returns problems."""
+    deadline = time.monotonic() + max(600.0, full.total_seconds() / 10)
+    while True:
+        snaps = [s for s in list_snapshots(kube) if s["spec"].get("reason") == "Scheduled"]
+        final = [s for s in snaps if (s.get("status") or {}).get("phase") in FINAL]
+        for r in replicas:
+            r.sample()
+            if r.op.proc.poll() is not None:
+                raise RuntimeError(f"{r.name} exited ({r.op.proc.returncode}); log tail:\n{r.op.text()[-3000:]}")
+        if len(snaps) >= args.tenants and len(final) == len(snaps):
+            break
+        if time.monotonic() > deadline:
+            return [f"first full capture: only {len(final)} of {args.tenants} Snapshots final"]
+        time.sleep(args.poll)
+    done = [parse_time(s["status"]["completionTime"]) for s in final if s["status"].get("completionTime")]
+    phases = Counter(str(s["status"].get("phase")) for s in final)
+    wall = (max(done) - began).total_seconds() if done else 0.0
+    print(f"first full capture: {len(final)} Snapshots {dict(phases)} in {wall:.0f}s from the replicas' start")
+    if phases.get("Completed", 0) != args.tenants:
+        return [f"first full capture: {dict(phases)} (every Snapshot must be Completed)"]
+    return []
+
+
+CHANGE_LEAD_SECONDS = 10.0
+
+
+def change_priority(sim: dict[str, Any], tag: str) -> None:
+    """Rename the shared site's first priority (an unaudited kind: found by its probe)."""
+    base = sim["base_url"]
+    first = httpx.get(f"{base}/rest/api/3/priority", auth=(sim["email"], sim["token"]), timeout=30).json()[0]
+    httpx.post(
+        f"{base}/_sim/admin/rename_priority", json={"priority_id": first["id"], "name": f"Priority {tag}"}, timeout=30
+    ).raise_for_status()
+
+
+def run_incremental_window(
+    args: argparse.Namespace,
+    kube: BenchKube,
+    replicas: list[Replica],
+    sim: dict[str, Any],
+    index: int,
+    start: datetime,
+    interval: timedelta,
+) -> tuple[WindowResult, Mark, Mark]:
+    """One incremental window: from its start until every tenant's ``status.lastCheckedTime`` is in
+    it (and, in a change window, every tenant's Incremental Snapshot of it is final), then on to the
+    window's end, so the marks span one whole interval (what a tenant costs per window)."""
+    iso, end = window_iso(start), start + interval
+    changed = index == args.change_window
+    # The change is made just before the window opens: every tenant ran the previous window in
+    # its first tick, so each finds it in this one (made after the boundary, it would miss the
+    # tenants whose tick came first, until the next window).
+    before = start - timedelta(seconds=CHANGE_LEAD_SECONDS) if changed else start
+    while datetime.now(UTC) < before:
+        for r in replicas:
+            r.sample()
+        time.sleep(min(5.0, max(0.1, (before - datetime.now(UTC)).total_seconds())))
+    if changed:
+        if datetime.now(UTC) >= start:
+            raise RuntimeError(f"--change-window {index}: the bench reached {iso} too late to change before it")
+        change_priority(sim, f"w{index}")
+    while datetime.now(UTC) < start:
+        time.sleep(min(1.0, max(0.05, (start - datetime.now(UTC)).total_seconds())))
+    opened = mark(kube, replicas)
+    problems: list[str] = []
+    checked_at: list[datetime] = []
+    snaps: list[dict[str, Any]] = []
+    unchecked: dict[str, str] = {}
+    observed = start
+    while True:
+        tenants = list_tenants(kube)
+        checked_at, unchecked = [], {}
+        for tenant in tenants:
+            text = str((tenant.get("status") or {}).get("lastCheckedTime") or "")
+            if text and start <= parse_time(text):  # (a later window's check also passed this one)
+                checked_at.append(parse_time(text))
+            else:
+                unchecked[tenant["metadata"]["name"]] = text or "(unset)"
+        snaps = [
+            s
+            for s in list_snapshots(kube)
+            if s["spec"].get("reason") == "Incremental" and s["spec"].get("windowStart") == iso
+        ]
+        final = [s for s in snaps if (s.get("status") or {}).get("phase") in FINAL]
+        for r in replicas:
+            r.sample()
+            if r.op.proc.poll() is not None:
+                raise RuntimeError(f"{r.name} exited ({r.op.proc.returncode}); log tail:\n{r.op.text()[-3000:]}")
+        observed = datetime.now(UTC)
+        captured = len(snaps) >= args.tenants and len(final) == len(snaps)
+        if len(checked_at) >= args.tenants and (not changed or captured):
+            break
+        if observed >= end:
+            problems.append(
+                f"incremental window {iso}: {len(checked_at)} of {args.tenants} tenants checked"
+                + (f", {len(final)} of {args.tenants} Incremental Snapshots final" if changed else "")
+                + " within the interval"
+            )
+            shown = ", ".join(f"{k} lastCheckedTime {v}" for k, v in sorted(unchecked.items())[:5])
+            print(f"  not checked in the window: {len(unchecked)}, e.g. {shown}")
+            break
+        time.sleep(args.poll)
+    done_at = observed
+    # the rest of the interval, ticks only (a change before the next window is made in its lead)
+    until = end - timedelta(seconds=2 * CHANGE_LEAD_SECONDS if index + 1 == args.change_window else 0)
+    while datetime.now(UTC) < until:
+        for r in replicas:
+            r.sample()
+        time.sleep(min(5.0, max(0.1, (until - datetime.now(UTC)).total_seconds())))
+    closed = mark(kube, replicas)
+
+    lines = [
+        m
+        for r in replicas
+        for line in r.op.lines()
+        if (m := INCREMENTAL_LINE.match(str(line.get("message", "")))) and m["window"] == iso
+    ]
+    per_tenant = Counter(m["name"] for m in lines)
+    jira = sum(int(m["requests"]) for m in lines)
+    twice = sum(1 for v in per_tenant.values() if v > 1)
+    if twice:
+        problems.append(f"incremental window {iso}: {twice} tenants ran it more than once")
+    phases = Counter(str((s.get("status") or {}).get("phase") or "Pending") for s in snaps)
+    if changed and phases.get("Completed", 0) != args.tenants:
+        problems.append(f"incremental window {iso}: Incremental Snapshots {dict(phases)} (each must be Completed)")
+    if not changed and snaps:
+        problems.append(f"incremental window {iso}: a quiet window created {len(snaps)} Snapshots")
+    last_check = (max(checked_at) - start).total_seconds() if checked_at else float("nan")
+    completions = [
+        parse_time(s["status"]["completionTime"]) for s in snaps if (s.get("status") or {}).get("completionTime")
+    ]
+    last_done = (max(completions) - start).total_seconds() if completions else None
+    seg = segment(opened, closed, args.tenants)
+    writes = {k: v for k, v in seg.api.items() if k[0] not in ("GET", "LIST", "WATCH")}
+    on_time = not problems
+    print(
+        f"incremental window {index} ({iso}, {'a priority renamed 10 s before it opened' if changed else 'quiet'}): "
+        f"{len(checked_at)}/{args.tenants} tenants checked (status.lastCheckedTime in the window), the last check "
+        f"{last_check:.0f}s after the window opened"
+        + (f"; {len(snaps)} Incremental Snapshots {dict(phases)}, the last final {last_done}s in" if changed else "")
+        + f"; all seen done {(done_at - start).total_seconds():.0f}s in (bench polls every {args.poll:.0f}s) of the "
+        f"{interval.total_seconds():.0f}s interval; on time: {'yes' if on_time else 'NO'}"
+    )
+    print(
+        f"  window log lines: {len(lines)} ({len(per_tenant)} tenants), Jira requests {jira} = "
+        f"{jira / max(1, len(lines)):.1f} per tenant-window"
+    )
+    print(f"  the whole interval ({seg.seconds:.0f}s): {seg.describe(replicas)}")
+    print(f"  of which writes: {describe_api(writes, args.tenants, 'tenant-window') if writes else 'none'}")
+    return WindowResult(on_time, problems), opened, closed
+
+
+def run_incremental(
+    args: argparse.Namespace,
+    kube: BenchKube,
+    replicas: list[Replica],
+    sim: dict[str, Any],
+    began: datetime,
+    full: timedelta,
+    inc: timedelta,
+) -> tuple[list[WindowResult], Mark, Mark]:
+    """The first full capture, then ``--windows`` whole incremental windows after it."""
+    problems = wait_first_full(args, kube, replicas, began, full)
+    results = [WindowResult(not problems, problems)]
+    first = window_start(datetime.now(UTC), inc) + inc
+    print(f"incremental windows every {args.incremental_interval} from {first:%H:%M:%S} UTC")
+    start_mark = last = mark(kube, replicas)
+    for k in range(args.windows):
+        result, opened, last = run_incremental_window(args, kube, replicas, sim, k, first + k * inc, inc)
+        if k == 0:
+            start_mark = opened
+        results.append(result)
+    return results, start_mark, last
+
+
 # --- the end ----------------------------------------------------------------------------------------
 
 
@@ -633,7 +858,23 @@ def main() -> int:
     parser.add_argument(
         "--windows", type=int, default=2, help="windows to measure (the first starts with the replicas)"
     )
-    parser.add_argument("--interval", default="5m", help="spec.schedule.interval of every tenant (at least 5m)")
+    parser.add_argument(
+        "--interval",
+        help="spec.schedule.interval of every tenant (at least 5m; default 5m, with --incremental the CRD's default)",
+    )
+    parser.add_argument(
+        "--incremental",
+        action="store_true",
+        help="incremental windows: the first full capture, then --windows incremental windows after it",
+    )
+    parser.add_argument(
+        "--incremental-interval", default="5m", help="with --incremental: spec.schedule.incremental.interval"
+    )
+    parser.add_argument(
+        "--change-window",
+        type=int,
+        help="with --incremental: rename the shared site's first priority at the start of this window (0-based)",
+    )
     parser.add_argument("--snapshot-type", default="priorities", help="the one snapshot type of every tenant")
     parser.add_argument(
         "--tenant-interval", type=float, default=30.0, help="the replicas' --tenant-interval (the CLI's default)"
@@ -652,11 +893,16 @@ def main() -> int:
     )
     parser.add_argument("--keep", type=Path, help="keep the replicas' logs in this directory")
     args = parser.parse_args()
+    args.interval = args.interval or (Schedule().interval if args.incremental else "5m")
     interval = parse_duration(args.interval)
+    if args.incremental and parse_duration(args.incremental_interval) < timedelta(minutes=1):
+        parser.error("--incremental-interval: spec.schedule.incremental.interval must be at least 1m")
+    if args.incremental and args.replicas > 1:
+        parser.error("--incremental measures one replica (--replicas 1)")
     if interval < timedelta(minutes=5):
         parser.error("--interval: a tenant's spec.schedule.interval must be at least 5m")
-    if args.kill_one and args.replicas < 2:
-        parser.error("--kill-one needs --replicas 2 or more")
+    if args.kill_one and (args.replicas < 2 or args.incremental):
+        parser.error("--kill-one needs --replicas 2 or more, without --incremental")
     if args.tenants < 1 or args.windows < 1:
         parser.error("--tenants and --windows must be at least 1")
 
@@ -701,9 +947,12 @@ def run(args: argparse.Namespace, interval: timedelta) -> int:
             }
 
         started = time.monotonic()
-        populate(kube, sim, args.tenants, args.interval, args.snapshot_type)
+        incremental = args.incremental_interval if args.incremental else None
+        populate(kube, sim, args.tenants, args.interval, args.snapshot_type, incremental)
         print(
-            f"setup: {args.tenants} tenants ({args.snapshot_type}, every {args.interval}) + 1 Secret in "
+            f"setup: {args.tenants} tenants ({args.snapshot_type}, every {args.interval}"
+            + (f", incremental windows every {incremental}" if incremental else "")
+            + f") + 1 Secret in "
             f"{time.monotonic() - started:.1f}s; store {args.store}, {args.replicas} replica(s), "
             f"site latency {args.latency_ms:.0f} ms, {os.cpu_count()} cores"
         )
@@ -711,7 +960,9 @@ def run(args: argparse.Namespace, interval: timedelta) -> int:
         # A tenant schedules the window it is in when it first reconciles: replicas started just before a
         # boundary would leave the first window with only some tenants' Snapshots. Start in the next one.
         opens = window_start(datetime.now(UTC), interval) + interval
-        if args.align or (opens - datetime.now(UTC)).total_seconds() < max(60.0, 3 * args.tenant_interval):
+        if not args.incremental and (
+            args.align or (opens - datetime.now(UTC)).total_seconds() < max(60.0, 3 * args.tenant_interval)
+        ):
             print(f"waiting for the window at {opens:%H:%M:%S} UTC to start the replicas in a whole window")
             while datetime.now(UTC) < opens:
                 time.sleep(min(5.0, max(0.1, (opens - datetime.now(UTC)).total_seconds())))
@@ -737,18 +988,23 @@ def run(args: argparse.Namespace, interval: timedelta) -> int:
         last = first_mark = mark(kube, replicas)
         first = window_start(began, interval)
 
-        results = []
-        for k in range(args.windows):
-            result, last = run_window(args, kube, replicas, k, first + k * interval, began, interval, last)
-            results.append(result)
-            if any("after twice the interval" in p for p in result.problems):
-                break  # later windows would only pile up behind this one
+        results: list[WindowResult] = []
+        if args.incremental:
+            inc = parse_duration(args.incremental_interval)
+            results, first_mark, last = run_incremental(args, kube, replicas, sim, began, interval, inc)
+            windows = args.windows  # tenant-windows below: the incremental ones
+        else:
+            for k in range(args.windows):
+                result, last = run_window(args, kube, replicas, k, first + k * interval, began, interval, last)
+                results.append(result)
+                if any("after twice the interval" in p for p in result.problems):
+                    break  # later windows would only pile up behind this one
+            windows = len(results)
 
         for r in replicas:
             r.sample()
         metrics = {r.name: r.metrics() for r in replicas}
         server_cpu = {name: cpu_seconds(pid) - server_cpu[name] for name, pid in servers.items()}
-        windows = len(results)
         total_api = api_delta(first_mark, last)
         owner_of = owners(kube)
         payload = etcd_payload(kube)
