@@ -1,7 +1,7 @@
 """``jiradrift snapshot`` against hostile sites: every attack ends the affected source with a reason
 (exit 3, the snapshot stored as incomplete), quickly and in bounded memory.
 
-The CLI runs as its own process so its peak RSS (``ru_maxrss`` from ``wait4``) is its own; the
+The CLI runs as its own process so its peak RSS (``VmHWM`` at exit: tests/plugins/peak.py) is its own; the
 emulator answers over loopback with one hostile mode switched on for ``/resolution/search``, the
 one listing of the ``priorities`` snapshot that pages. Each attack runs twice: with tight limits
 (fast), and with the defaults (proving the shipped limits are bounded too).
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.plugins.peak import AT_EXIT, PEAK_FILE, own_peak
 
 from jiradrift.jira.limits import DEFAULT_LIMITS
 from jiradrift.sim.emulator import RunningEmulator
@@ -108,8 +109,9 @@ def run_snapshot(sim: RunningEmulator, out: Path, extra: list[str]) -> Run:
     c = sim.credentials
     args = ["--site", sim.base_url, "--auth", "basic", "--email", c.email, "--out", str(out)]
     args += ["--types", "priorities", "--tenant", "acme", "--rps", "100000", *extra]
-    env = {**os.environ, "JIRA_API_TOKEN": c.api_token, "COLUMNS": "250", "NO_COLOR": "1"}
-    cmd = [sys.executable, "-c", "from jiradrift.cli import main; main()", "snapshot", *args]
+    peak = out.parent / f"{out.name}.peak"
+    env = {**os.environ, "JIRA_API_TOKEN": c.api_token, "COLUMNS": "250", "NO_COLOR": "1", PEAK_FILE: str(peak)}
+    cmd = [sys.executable, "-c", AT_EXIT + "from jiradrift.cli import main; main()", "snapshot", *args]
     start = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     killer = threading.Timer(HANG_LIMIT, proc.kill)
@@ -122,7 +124,8 @@ def run_snapshot(sim: RunningEmulator, out: Path, extra: list[str]) -> Run:
         killer.cancel()
         proc.returncode = 0  # reaped by wait4 above
     cpu = usage.ru_utime + usage.ru_stime
-    return Run(os.waitstatus_to_exitcode(status), output, time.monotonic() - start, cpu, usage.ru_maxrss * 1024)
+    peak_rss = own_peak(peak, usage.ru_maxrss * 1024)
+    return Run(os.waitstatus_to_exitcode(status), output, time.monotonic() - start, cpu, peak_rss)
 
 
 def _check(run: Run, out: Path, reason: str, sim: RunningEmulator) -> None:
