@@ -430,7 +430,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_full_check:
             problems += full_check(kube, list(changes), 5.0, op)[2]
         else:
-            print("full check: skipped (--no-full-check); tests/incremental/test_missed_changes.py covers it")
+            print("full check: skipped (--no-full-check); tests/snapshot/test_missed_changes.py covers it")
         cpu = cpu_seconds(op.proc.pid)
         rss = psutil.Process(op.proc.pid).memory_info().rss if op.proc.poll() is None else 0
         print(
