@@ -1,7 +1,7 @@
 """SiteComparison: two JiraTenants of one namespace compared, again whenever either side completes a
 snapshot and whenever the comparison's spec changes.
 
-    register_comparisons(registry, ctx)     # in build_registry: two raw-event watches, nothing else
+    register_comparisons(registry, ctx, caches.comparisons)     # in build_registry: two raw-event watches, nothing else
 
 A comparison names its tenants by name only, so it can only read tenants of its own namespace (the
 stores are per namespace and per tenant). The replica that owns the left tenant compares; the
@@ -165,12 +165,11 @@ async def _keep(
 
 
 def register_comparisons(
-    registry: kopf.OperatorRegistry, ctx: OperatorContext, cache: WatchCache[str, dict[str, Any]] | None = None
+    registry: kopf.OperatorRegistry, ctx: OperatorContext, bodies: WatchCache[str, dict[str, Any]]
 ) -> None:
     """Watch SiteComparisons (their spec) and Snapshots (a side completing) and keep each compared.
 
-    ``cache`` receives the watch's copy of each SiteComparison, by namespace (the notifier reads it)."""
-    bodies: WatchCache[str, dict[str, Any]] = cache if cache is not None else WatchCache("SiteComparisons")
+    ``bodies`` receives the watch's copy of each SiteComparison, by namespace (the notifier reads it)."""
     compared: dict[str, tuple[Any, ...]] = {}  # uid -> the inputs of its last comparison
     locks: dict[str, asyncio.Lock] = {}
 

@@ -83,9 +83,6 @@ class KeyedWorkers(Generic[T]):
         while len(self._parked) > self.max_keys:
             self._parked.popitem(last=False)
 
-    def parked(self, key: str) -> T | None:
-        return self._parked.get(key)
-
     async def _work(self, key: str) -> None:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.limit)

@@ -1,6 +1,6 @@
 """Retention: keep the newest ``keepLast`` finished Snapshots per type, within the byte budget.
 
-The choice is pure (:func:`beyond_keep_last`, :func:`budget_candidates`); :func:`prune` does the I/O.
+The choice is pure (:func:`beyond_retention`, :func:`budget_candidates`); :func:`prune` does the I/O.
 """
 
 from __future__ import annotations

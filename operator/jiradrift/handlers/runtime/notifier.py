@@ -14,7 +14,7 @@ from jiradrift.notify import Notifier
 class NotifierTask:
     """The notifier's task: started with the operator, stopped (and awaited) at cleanup."""
 
-    def __init__(self, ctx: OperatorContext, comparisons: WatchCache[str, dict[str, Any]] | None = None) -> None:
+    def __init__(self, ctx: OperatorContext, comparisons: WatchCache[str, dict[str, Any]]) -> None:
         self.ctx = ctx
         self.comparisons = comparisons  # the watch's SiteComparisons: the notifier lists none itself
         self.running: list[tuple[Notifier, asyncio.Task[None]]] = []
@@ -29,13 +29,13 @@ class NotifierTask:
             ctx.clock,
             lambda *labels: metrics.NOTIFICATIONS.labels(*labels).inc(),
             owns=ctx.owns,
-            comparisons=None if self.comparisons is None else self._watched_comparisons,
+            comparisons=self._watched_comparisons,
         )
         self.running.append((notifier, asyncio.create_task(notifier.run(), name="notifier")))
 
     def _watched_comparisons(self) -> list[dict[str, Any]]:
         cache = self.comparisons
-        return [] if cache is None else [body for namespace in cache.groups() for body in cache.group(namespace)]
+        return [body for namespace in cache.groups() for body in cache.group(namespace)]
 
     async def stop(self, **_: Any) -> None:
         for notifier, task in self.running:
