@@ -73,6 +73,26 @@ def test_a_newer_accept_wins_and_accepting_the_newest_ends_the_drift() -> None:
     assert w.accepted.name == "w2" and not w.outstanding  # type: ignore[union-attr]
 
 
+def test_snapshots_created_in_one_second_are_ordered_by_when_jira_was_read() -> None:
+    """A window's Snapshot and a manual one taken right after it are often created in the same
+    second (creation times are whole seconds): the name must not decide which is newer. The upgrade
+    test on the node lost the admin's accept of ``acme-before-upgrade`` to the window's
+    ``acme-workflows-...`` that way ("acme-b" < "acme-w"), and Drifted stayed UnacceptedChanges."""
+    window = snap("acme-workflows-20261207t1305z", "workflows", 0, "d1", accepted=True)
+    manual = snap("acme-before-upgrade", "workflows", 0, "d2", accepted=True)
+    window["status"]["capturedAt"] = (T0 + timedelta(milliseconds=120)).isoformat()
+    manual["status"]["capturedAt"] = (T0 + timedelta(milliseconds=640)).isoformat()
+    w = baselines(entries(window, manual))["workflows"]
+    assert (w.accepted.name, w.newest.name, w.outstanding) == ("acme-before-upgrade", "acme-before-upgrade", False)  # type: ignore[union-attr]
+    # the store orders manifests the same way (captured_at, then id): the two agree on "newest"
+    older = snap("acme-workflows-20261207t1300z", "workflows", 0, "d0")  # by an older release: no capturedAt
+    assert [e.name for e in sorted(entries(manual, older, window), key=lambda e: e.order)] == [
+        "acme-workflows-20261207t1300z",
+        "acme-workflows-20261207t1305z",
+        "acme-before-upgrade",
+    ]
+
+
 def test_first_complete_snapshot_is_auto_accepted_only_once() -> None:
     assert to_auto_accept([], "workflows")
     es = entries(snap("w1", "workflows", 0, "d1", phase="Failed"))

@@ -55,6 +55,7 @@ class SnapshotEntry:
     drift: str | None = None  # the ``jiradrift.io/drift`` label: "true" when it recorded drift
     lease: str | None = None  # the window's Lease (``status.lock.lease``), deleted with the Snapshot
     uid: str = ""
+    captured: datetime | None = None  # ``status.capturedAt``: when Jira was read, to the microsecond
 
     @classmethod
     def from_object(cls, obj: Mapping[str, Any]) -> SnapshotEntry:
@@ -73,11 +74,15 @@ class SnapshotEntry:
             drift=(meta.get("labels") or {}).get(LABEL_DRIFT),
             lease=(status.get("lock") or {}).get("lease"),
             uid=str(meta.get("uid") or ""),
+            captured=_parse_time(status.get("capturedAt")),
         )
 
     @property
     def order(self) -> tuple[datetime, str]:
-        return (self.created, self.name)
+        """Oldest first, as the store orders manifests: by when Jira was read where the Snapshot says
+        (a window and a manual Snapshot are often created in the same second, and then the name
+        alone would decide), else by creation."""
+        return (self.captured or self.created, self.name)
 
     @property
     def complete(self) -> bool:

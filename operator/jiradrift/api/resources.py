@@ -896,6 +896,13 @@ class SnapshotStatus(Resource):
     )
     start_time: datetime | None = Field(default=None, description="When the capture started (UTC).")
     completion_time: datetime | None = Field(default=None, description="When the capture ended (UTC).")
+    captured_at: datetime | None = Field(
+        default=None,
+        description=(
+            "When Jira was read (UTC, to the microsecond), as the store records it: orders a tenant's "
+            "Snapshots of one type (newest, accepted), which creation times to the second cannot."
+        ),
+    )
     duration_seconds: float | None = Field(default=None, description="How long the capture took, in seconds.")
     item_count: int | None = Field(default=None, description="Configuration items captured.")
     request_count: int | None = Field(default=None, description="Requests the capture sent to Jira.")

@@ -102,6 +102,7 @@ def finished(
         phase=phase,
         message=message[:MAX_MESSAGE],
         completion_time=seconds(now),
+        captured_at=manifest.captured_at,
         duration_seconds=round(duration, 3),
         item_count=len(manifest.items),
         request_count=manifest.request_count,
