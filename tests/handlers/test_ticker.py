@@ -170,3 +170,22 @@ async def test_reconciles_at_once_are_bounded(concurrency: int) -> None:
     await asyncio.wait_for(runner, 5)
     assert sorted(done) == sorted(tenants)
     assert peak == concurrency
+
+
+async def test_a_snapshot_that_ended_makes_its_tenant_due_now_once() -> None:
+    clock = Clock()
+    t = ticker(clock)
+    t.nudge("a/x")  # never reconciled here: nothing to hurry, the first tick reads everything
+    assert t._due == {} and not t._wake.is_set()
+    assert t.take_due(["a/x"], clock.now) == [("a/x", True)]
+    t.nudge("a/x")  # ended while its reconcile runs: one more right after, not a second at once
+    assert t.take_due(["a/x"], clock.now) == []
+    t.nudge("a/x")
+    await t._one("a/x", True)
+    assert t.take_due(["a/x"], clock.now) == [("a/x", False)], "reconciled again at once, no site check"
+    await t._one("a/x", False)
+    clock.now += 1.0
+    assert t.take_due(["a/x"], clock.now) == [], "the burst coalesced into one extra reconcile"
+    t.nudge("a/x")  # idle, due in 29 s: now
+    assert t._wake.is_set()
+    assert t.take_due(["a/x"], clock.now) == [("a/x", False)]

@@ -63,6 +63,11 @@ class TenantState:
         self.accepted_at = now
         return True
 
+    def snapshot_ended(self) -> None:
+        """One of the tenant's Snapshots reached a final phase: compare the accepted baselines at the
+        next reconcile, whenever the last comparison was."""
+        self.accepted_at = EPOCH
+
     def prune_due(self, now: datetime, every_seconds: float) -> bool:
         """True at most once every ``every_seconds`` (and then marks now as the last prune)."""
         if (now - self.pruned_at).total_seconds() < every_seconds:

@@ -51,6 +51,7 @@ class TenantTicker:
         self._generations: dict[str, int] = {}  # tenant -> the spec generation last observed
         self._forced: set[str] = set()  # tenants to reconcile now, with a site check
         self._busy: set[str] = set()
+        self._again: set[str] = set()  # busy tenants nudged while their reconcile ran
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
 
@@ -62,11 +63,25 @@ class TenantTicker:
         self._forced.add(tenant)
         self._wake.set()
 
+    def nudge(self, tenant: str) -> None:
+        """One of the tenant's Snapshots just ended: reconcile it now (without a site check) instead
+        of at its next tick, so ``Drifted`` follows the Snapshot within seconds. Only a tenant this
+        replica reconciles already (one it has a due time for); a running reconcile is followed
+        by another as soon as it ends, and a burst of endings coalesces into one."""
+        if tenant not in self._due and tenant not in self._busy:
+            return  # not (yet) reconciled here: the first tick reads everything anyway
+        if tenant in self._busy:
+            self._again.add(tenant)
+            return
+        self._due[tenant] = min(self._due[tenant], self._clock())
+        self._wake.set()
+
     def forget(self, tenant: str) -> None:
         """The tenant is gone."""
         self._generations.pop(tenant, None)
         self._due.pop(tenant, None)
         self._forced.discard(tenant)
+        self._again.discard(tenant)
 
     def take_due(self, owned: Collection[str], now: float) -> list[tuple[str, bool]]:
         """The owned tenants to reconcile now (``handlers/schedule.decide_tick``), each with whether
@@ -124,5 +139,9 @@ class TenantTicker:
         finally:
             self._busy.discard(tenant)
             self._due[tenant] = self._clock() + self.interval
+            if tenant in self._again:  # a Snapshot ended while it ran: once more, now
+                self._again.discard(tenant)
+                self._due[tenant] = self._clock()
+                self._wake.set()
             if tenant in self._forced:  # the spec changed while it ran
                 self._wake.set()

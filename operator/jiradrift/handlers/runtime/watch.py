@@ -48,6 +48,18 @@ class WatchEvents:
             self.caches.snapshots.remove(uid)
             return
         entry = SnapshotEntry.from_object(body)
+        seen = self.caches.snapshots.get(uid)
         self.caches.snapshots.put(uid, (body.metadata.namespace or "", str(tenant)), entry)
+        if entry.phase in FINAL and seen is not None and seen[1].phase not in FINAL:
+            self._snapshot_ended(f"{body.metadata.namespace or ''}/{tenant}")
         if str(body.status.get("phase") or "") not in FINAL:
             await self.runs.run_logged(body)
+
+    def _snapshot_ended(self, key: str) -> None:
+        """A Snapshot of tenant ``key`` just ended: its Drifted and counts follow now, not at the
+        tenant's next tick."""
+        tenant = self.caches.tenants.first(key)
+        state = self.ctx.tenants.get(str(((tenant or {}).get("metadata") or {}).get("uid") or ""))
+        if state is not None:
+            state.snapshot_ended()
+        self.ticker.nudge(key)
