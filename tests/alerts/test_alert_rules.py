@@ -67,7 +67,7 @@ def test_rule_refuses_a_service_monitor_that_renames_the_namespace_label(helm: H
     error = template_error(helm, *ENABLE, *common)
     assert "honorLabels=true" in error, error
     rule = rendered_rule(helm, *common, "--set", "metrics.serviceMonitor.honorLabels=true")
-    assert len(alerts(rule)) == 7  # six per tenant and operator, one per SiteComparison
+    assert len(alerts(rule)) == 8  # seven per tenant and operator, one per SiteComparison
 
 
 def test_rule_takes_labels_and_thresholds_from_values(helm: Helm) -> None:
@@ -93,7 +93,7 @@ def test_rule_takes_labels_and_thresholds_from_values(helm: Helm) -> None:
 def test_rules_pass_promtool_check(promtool: Path, rules_dir: Path) -> None:
     proc = promtool_run(promtool, "check", "rules", RULES_FILE, cwd=rules_dir)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "SUCCESS: 7 rules found" in proc.stdout, proc.stdout
+    assert "SUCCESS: 8 rules found" in proc.stdout, proc.stdout
 
 
 def test_promtool_unit_tests_fire_and_silence_every_alert(promtool: Path, rules_dir: Path, helm: Helm) -> None:

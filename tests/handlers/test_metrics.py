@@ -34,6 +34,17 @@ def test_schedule_exports_the_interval_until_paused_and_starts_counters_at_zero(
     metrics.set_tenant_schedule(ns, "acme", None, ["workflows"])  # paused twice is fine
 
 
+def test_incremental_window_counters_start_at_zero_only_for_tenants_with_windows() -> None:
+    """JiraDriftIncrementalWindowsFailing reads increase() of the failed windows: the first failure
+    counts only if the series existed at 0 before it."""
+    ns = f"ns-{uuid.uuid4().hex[:6]}"
+    metrics.set_tenant_schedule(ns, "full-only", 600.0, ["fields"])
+    metrics.set_tenant_schedule(ns, "acme", 600.0, ["fields"], incremental=True)
+    for result in metrics.WINDOW_RESULTS:
+        assert value("jiradrift_incremental_windows_total", namespace=ns, tenant="acme", result=result) == 0.0
+        assert value("jiradrift_incremental_windows_total", namespace=ns, tenant="full-only", result=result) is None
+
+
 def test_forget_tenant_drops_only_that_tenants_gauges() -> None:
     ns = f"ns-{uuid.uuid4().hex[:6]}"
     for tenant in ("acme", "globex"):

@@ -182,6 +182,7 @@ SHARD_MOVES = Counter(
 
 
 SNAPSHOT_PHASES = ("Completed", "Incomplete", "Failed")
+WINDOW_RESULTS = ("quiet", "changed", "unchecked", "failed")  # jiradrift_incremental_windows_total{result}
 _newest_complete: dict[tuple[str, str, str], float] = {}
 
 
@@ -206,9 +207,17 @@ def set_snapshot_items(namespace: str, tenant: str, snapshot_type: str, items: i
         SNAPSHOT_ITEMS.labels(namespace, tenant, snapshot_type).set(items)
 
 
-def set_tenant_schedule(namespace: str, tenant: str, interval_seconds: float | None, snapshot_types: list[str]) -> None:
+def set_tenant_schedule(
+    namespace: str,
+    tenant: str,
+    interval_seconds: float | None,
+    snapshot_types: list[str],
+    *,
+    incremental: bool = False,
+) -> None:
     """Export the interval (``None``, a paused tenant: removed, as no snapshot is due) and start the
-    tenant's snapshot counters at 0, so a rule's ``increase()`` sees even the first failure."""
+    tenant's snapshot counters (and, with ``incremental`` windows, its window counters) at 0, so a
+    rule's ``increase()`` sees even the first failure."""
     _forgotten.discard((namespace, tenant))
     if interval_seconds is None:
         TENANT_INTERVAL.remove(namespace, tenant)  # a no-op when absent
@@ -217,6 +226,9 @@ def set_tenant_schedule(namespace: str, tenant: str, interval_seconds: float | N
     for snapshot_type in snapshot_types:
         for phase in SNAPSHOT_PHASES:
             SNAPSHOTS.labels(namespace, tenant, snapshot_type, phase)
+    if incremental:
+        for result in WINDOW_RESULTS:
+            INCREMENTAL_WINDOWS.labels(namespace, tenant, result)
 
 
 def forget_tenant(namespace: str, tenant: str) -> None:

@@ -101,7 +101,11 @@ async def reconcile_tenant(
 
     schedule = TenantSchedule.from_spec(spec)
     metrics.set_tenant_schedule(
-        namespace, name, None if spec.paused else schedule.interval.total_seconds(), list(schedule.types)
+        namespace,
+        name,
+        None if spec.paused else schedule.interval.total_seconds(),
+        list(schedule.types),
+        incremental=schedule.incremental is not None and not spec.paused,
     )
     window = decide_window(
         schedule, ready=cond.is_true(conditions, ConditionType.READY), scheduled=state.scheduled, now=now
