@@ -3,9 +3,9 @@
 - :class:`SshGitServer`: Debian's OpenSSH ``sshd`` on a free loopback port, with its own host key and
   config in a temporary directory; the client key's ``authorized_keys`` line forces ``git-shell``,
   so the key can run git's pack protocols and nothing else.
-- :class:`HttpsGitServer`: ``git http-backend`` (git's smart HTTP) as a CGI behind a small threaded
-  Python HTTPS server with a certificate from a CA made for the purpose; requests without the token
-  (HTTP basic auth) get 401.
+- :class:`HttpsGitServer`: ``git http-backend`` (git's smart HTTP) as a CGI behind the demo's small
+  threaded HTTPS server (``jiradrift.dev.git_https``) with a certificate from a CA made for the
+  purpose; requests without the token (HTTP basic auth) get 401.
 
 Both serve bare repositories under one root; :meth:`GitServers.new_repo` makes one, optionally with a
 ``pre-receive`` hook that refuses every push (a protected branch). Startup waits on the condition
@@ -24,10 +24,10 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from jiradrift.dev.controlplane import _CA, _pem_cert, _pem_key, free_port
+from jiradrift.dev.git_https import USERNAME, GitHttpServer
 
 PROTECTED_HOOK = "#!/bin/sh\necho 'GL-HOOK-ERR: branch is protected: pushes to it are refused' >&2\nexit 1\n"
 
@@ -131,85 +131,6 @@ class SshGitServer:
         )
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _GitHttpServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:  # quiet
-        pass
-
-    def _authorised(self) -> bool:
-        expected = base64.b64encode(f"{self.server.username}:{self.server.token}".encode()).decode()
-        if self.headers.get("Authorization") == f"Basic {expected}":
-            return True
-        body = b"token required\n"
-        self.send_response(401)
-        self.send_header("WWW-Authenticate", 'Basic realm="git"')
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-        return False
-
-    def _body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().strip().split(b";")[0], 16)
-                if size == 0:
-                    self.rfile.readline()
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-    def _cgi(self) -> None:
-        if not self._authorised():
-            return
-        body = self._body() if self.command == "POST" else b""
-        path, _, query = self.path.partition("?")
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "GIT_PROJECT_ROOT": str(self.server.root),
-            "GIT_HTTP_EXPORT_ALL": "1",
-            "PATH_INFO": path,
-            "QUERY_STRING": query,
-            "REQUEST_METHOD": self.command,
-            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-            "CONTENT_LENGTH": str(len(body)),
-            "REMOTE_USER": self.server.username,
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
-            "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
-        }
-        done = subprocess.run(["git", "http-backend"], input=body, capture_output=True, env=env, timeout=120)
-        head, _, payload = done.stdout.partition(b"\r\n\r\n")
-        status = 200
-        headers = []
-        for line in head.decode(errors="replace").split("\r\n"):
-            name, _, value = line.partition(":")
-            if name.lower() == "status":
-                status = int(value.strip().split()[0])
-            elif name:
-                headers.append((name, value.strip()))
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = _cgi
-    do_POST = _cgi
-
-
-class _GitHttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-    root: Path
-    username: str
-    token: str
-
-
 @dataclass
 class HttpsGitServer:
     port: int
@@ -217,7 +138,7 @@ class HttpsGitServer:
     token: str
     username: str
     ca_pem: str
-    server: _GitHttpServer
+    server: GitHttpServer
 
     def url(self, repo: str) -> str:
         return f"https://127.0.0.1:{self.port}/{repo}"
@@ -235,13 +156,13 @@ class HttpsGitServer:
         (workdir / "tls.key").write_bytes(_pem_key(key))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(workdir / "tls.crt", workdir / "tls.key")
-        server = _GitHttpServer(("127.0.0.1", 0), _Handler)
+        token = base64.b32encode(os.urandom(20)).decode()
+        server = GitHttpServer(("127.0.0.1", 0), root, token)  # the demo's server, on loopback
         server.socket = context.wrap_socket(server.socket, server_side=True)
-        server.root, server.username, server.token = root, "x-access-token", base64.b32encode(os.urandom(20)).decode()
         threading.Thread(target=server.serve_forever, name="git-https", daemon=True).start()
         port = int(server.server_address[1])
         _wait_port(port, None, "git https server", None)
-        return cls(port, root, server.token, server.username, _pem_cert(ca.cert).decode(), server)
+        return cls(port, root, token, USERNAME, _pem_cert(ca.cert).decode(), server)
 
 
 def new_repo(root: Path, name: str, *, protected: bool = False) -> Path:

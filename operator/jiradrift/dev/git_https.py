@@ -6,7 +6,8 @@ Standalone (the standard library and the ``git`` command only), so the demo runs
 the operator's image, which has Debian's git but not ``jiradrift.dev``: the demo puts this file in a
 ConfigMap. It creates the bare repository ``--repo`` (branch ``main``, pushes over HTTP allowed),
 then serves every repository under ``--root``; a request without the token (HTTP basic auth, user
-``x-access-token``) gets 401. The approach of ``tests/plugins/git.py``, made to run in a pod.
+``x-access-token``) gets 401. ``tests/plugins/git.py`` serves the history tests with the same server
+on loopback.
 """
 
 from __future__ import annotations
