@@ -37,7 +37,8 @@ class KubernetesDriftSource:
                 continue
             status = snap.get("status") or {}
             total = int((status.get("drift") or {}).get("total") or 0)
-            started = status.get("startTime") or snap["metadata"]["creationTimestamp"]
+            # when Jira was read, as the store orders (older Snapshots: when the capture started)
+            started = status.get("capturedAt") or status.get("startTime") or snap["metadata"]["creationTimestamp"]
             if total and status.get("phase") in ("Completed", "Incomplete"):
                 when = datetime.fromisoformat(started.replace("Z", "+00:00"))
                 found.append(SnapshotDrift(snap["metadata"]["name"], key, snap["spec"]["type"], when, total))
