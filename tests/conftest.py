@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.plugins.node",
     "tests.plugins.s3",
     "tests.plugins.sites",
+    "tests.plugins.git",
 ]

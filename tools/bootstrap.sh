@@ -20,9 +20,10 @@ bash tools/build-promtool.sh >/dev/null
 bash tools/build-s3.sh >/dev/null  # versitygw for the S3 store tests (tools/test.sh prints its path)
 # The release tooling and its tests (tests/release): an OCI registry, crane, cosign, helm-docs, actionlint.
 for tool in registry crane cosign helm-docs actionlint; do bash tools/build-go-tool.sh "$tool" >/dev/null; done
-# The history sink's tests (tests/history) run Debian's sshd and git (git-shell, http-backend) on loopback.
+# The git servers of tests/plugins/git.py (tests/history, tests/handlers/test_history*.py,
+# tests/cmd/test_history_export.py) run Debian's sshd and git (git-shell, http-backend) on loopback.
 if ! command -v git >/dev/null || [[ ! -x /usr/sbin/sshd ]] || ! command -v ssh-keygen >/dev/null; then
-  echo "bootstrap: installing openssh-server, openssh-client and git from Debian for tests/history" >&2
+  echo "bootstrap: installing openssh-server, openssh-client and git from Debian for the history tests" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client git >/dev/null
 fi
 bash tools/build-control-plane.sh

@@ -96,6 +96,29 @@ def test_a_test_file_beside_the_suites_tests_a_top_level_module() -> None:
         )
 
 
+def test_a_test_file_in_a_package_directory_tests_a_module_of_that_package() -> None:
+    """The rule above, one level down: tests/<package>/**/test_<name>.py names a module or subpackage
+    of operator/jiradrift/<package>/** (the directory it mirrors)."""
+    checked, strays = 0, []
+    for package in sorted(packages()):
+        for path in sorted((TESTS / package).rglob("test_*.py")):
+            parts = path.parent.relative_to(TESTS).parts
+            mirrored = PACKAGE.joinpath(*parts)
+            modules = {p.stem for p in mirrored.glob("*.py") if not p.stem.startswith("_")}
+            modules |= {p.parent.name for p in mirrored.glob("*/__init__.py")}
+            name = path.stem.removeprefix("test_")
+            checked += 1
+            if not any(name == m or name.startswith(f"{m}_") for m in modules):
+                strays.append((path.relative_to(REPO), "/".join(parts), sorted(modules)))
+    assert checked > 100  # the package directories were found and read
+    assert not strays, (
+        f"{strays[0][0]} tests no module of operator/jiradrift/{strays[0][1]}/ ({strays[0][2]}): rename it to "
+        f"tests/{strays[0][1]}/test_<module>*.py after the module it tests, or move it to the package or suite "
+        "whose module it tests (docs/development.md, 'Where the tests are'). All such files: "
+        f"{[str(path) for path, _, _ in strays]}"
+    )
+
+
 def named_test_paths() -> list[tuple[str, str]]:
     """(where, path) for every ``tests/...`` path a page, docstring, comment or script names."""
     found = []

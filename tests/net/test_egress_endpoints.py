@@ -3,7 +3,7 @@ as Jira hosts: the name is resolved once, every address checked, and the connect
 checked address (issue 23, Secrets: "host names are checked, not the addresses they resolve to").
 
 Names resolve through a resolver the test injects (no /etc/hosts edit, no DNS server), as in
-tests/jira/test_egress.py: an innocent-looking name whose answer is loopback or private stands for
+tests/net/test_egress.py: an innocent-looking name whose answer is loopback or private stands for
 a hostile or rebinding DNS answer.
 """
 

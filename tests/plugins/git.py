@@ -1,4 +1,6 @@
-"""Real git servers on loopback for the history sink's tests (test tooling).
+"""pytest fixtures for real git servers on loopback, for the history tests (registered in tests/conftest.py;
+test tooling): ``ssh_git`` and ``https_git``, one of each per session, and ``repo_name``, a fresh repository
+name per test.
 
 - :class:`SshGitServer`: Debian's OpenSSH ``sshd`` on a free loopback port, with its own host key and
   config in a temporary directory; the client key's ``authorized_keys`` line forces ``git-shell``,
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import getpass
+import itertools
 import os
 import shutil
 import socket
@@ -23,8 +26,11 @@ import ssl
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from jiradrift.dev.controlplane import _CA, _pem_cert, _pem_key, free_port
 from jiradrift.dev.git_https import USERNAME, GitHttpServer
@@ -175,3 +181,30 @@ def new_repo(root: Path, name: str, *, protected: bool = False) -> Path:
         hook.write_text(PROTECTED_HOOK)
         hook.chmod(0o755)
     return path
+
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def git_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("git-repos")
+
+
+@pytest.fixture(scope="session")
+def ssh_git(tmp_path_factory: pytest.TempPathFactory, git_root: Path) -> Iterator[SshGitServer]:
+    server = SshGitServer.start(tmp_path_factory.mktemp("sshd"), git_root)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def https_git(tmp_path_factory: pytest.TempPathFactory, git_root: Path) -> Iterator[HttpsGitServer]:
+    server = HttpsGitServer.start(tmp_path_factory.mktemp("git-https"), git_root)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def repo_name() -> str:
+    return f"history-{next(_names)}.git"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s
-from tests.history.test_operator_history import _context
+from tests.handlers.test_history import _context
 from tests.operator.kube import get, make_secret, make_tenant
 from tests.plugins.git import SshGitServer
 
