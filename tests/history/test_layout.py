@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from jiradrift.history.layout import IndexEntry, encode_segment, item_paths
-from jiradrift.history.message import OPERATOR, CommitMeta, authors, commit_message, jira_person
+from jiradrift.history.message import OPERATOR, CommitMeta, commit_message, jira_person, people
 from jiradrift.history.plan import (
     MissingBodies,
     TypeState,
@@ -20,7 +20,7 @@ from jiradrift.history.plan import (
 )
 from jiradrift.history.render import render_yaml
 from jiradrift.model.kinds import Severity
-from jiradrift.model.report import Change, ChangeOp, DriftReport
+from jiradrift.model.report import Change, ChangeOp, DriftReport, ranked_authors
 
 
 def test_segments_cannot_climb_hide_or_clash() -> None:
@@ -97,13 +97,13 @@ def test_message_lists_changes_severities_projects_and_trailers() -> None:
                name="Software Simplified Workflow", affects=12, affects_first=("ABC", "DEF")),
         Change("permission-scheme/1", ChangeOp.MODIFIED, "permissions", Severity.HIGH, name="Default"),
     ]  # fmt: skip
-    people = authors(["acc-b", "acc-a", "acc-b", ""], {"acc-b": "Bob"})
-    assert [p.ident() for p in people] == [
+    authors = people(ranked_authors(["acc-b", "acc-a", "acc-b", ""], {"acc-b": "Bob"}))
+    assert [p.ident() for p in authors] == [
         "Bob <acc-b@users.noreply.jiradrift.invalid>",
         "acc-a <acc-a@users.noreply.jiradrift.invalid>",
     ]
     meta = CommitMeta("snap-2", "abc", "jira/acme", "workflows", datetime(2026, 1, 5, tzinfo=UTC), "acme.example")
-    text = commit_message(meta, report, people)
+    text = commit_message(meta, report, authors)
     subject, _, rest = text.partition("\n")
     assert subject == "workflows: 2 change(s) on acme.example (high 1, medium 1)"
     assert (

@@ -1,6 +1,6 @@
 """The tenant's git history (``spec.history``): after a Snapshot completes with changes, push it.
 
-    queue_history(ctx, HistoryRequest(namespace, tenant, spec, store, {snapshot: snapshot_authors(attribution)}))
+    queue_history(ctx, HistoryRequest(namespace, tenant, spec, store, {snapshot: people(report.authors)}))
     status = await publish_history(ctx, request)        # what the queue runs, one per tenant at a time
 
 Best effort towards the Snapshot (which is already Completed; a push never fails it) and exact
@@ -35,10 +35,9 @@ from jiradrift.handlers.snapshot_status import seconds, status_patch
 from jiradrift.handlers.tenant import tenant_key
 from jiradrift.history.errors import HistoryError, HistoryReason
 from jiradrift.history.gitcli import Credentials, GitRepo, Remote, check_remote
-from jiradrift.history.message import Person, authors
+from jiradrift.history.message import Person
 from jiradrift.history.sink import HistorySink
 from jiradrift.history.source import StoreSource, candidates
-from jiradrift.jira.audit import AuditEntry
 from jiradrift.kube.names import label_value
 from jiradrift.model.store import SnapshotStore
 from jiradrift.redact import clip, remember_secrets
@@ -70,17 +69,10 @@ async def history_credentials(ctx: OperatorContext, namespace: str, tenant: str,
     )
 
 
-def snapshot_authors(attribution: Mapping[str, AuditEntry]) -> list[Person]:
-    """The people of a Snapshot's commit, from its audit attribution, by display name where read."""
-    entries = list(attribution.values())
-    names = {e.author: e.author_name for e in entries if e.author_name}
-    emails = {e.author: e.author_email for e in entries if e.author_email}
-    return authors((e.author for e in entries), names, emails)
-
-
 @dataclass(frozen=True)
 class HistoryRequest:
-    """One tenant's publish: what the branch lacks, with the authors of the Snapshots that asked for it."""
+    """One tenant's publish: what the branch lacks, with the authors of the Snapshots that asked for it
+    (also kept in the store with each drift report: these stand in when storing them failed)."""
 
     namespace: str
     tenant_name: str

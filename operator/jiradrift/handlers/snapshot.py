@@ -42,7 +42,7 @@ from jiradrift.handlers import metrics
 from jiradrift.handlers import snapshot_status as build
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.drift_summary import Attribution, tenant_drift
-from jiradrift.handlers.history import HistoryRequest, queue_history, snapshot_authors
+from jiradrift.handlers.history import HistoryRequest, queue_history
 from jiradrift.handlers.incremental import incremental_check
 from jiradrift.handlers.jiraconn import classify, credentials_for, open_client
 from jiradrift.handlers.objects import patch_labels, patch_status, read_object
@@ -59,14 +59,15 @@ from jiradrift.handlers.schedule import (
 from jiradrift.handlers.snapshot_status import status_patch
 from jiradrift.handlers.stored import stored_manifest, stored_or_new_drift
 from jiradrift.handlers.tenant import tenant_key
-from jiradrift.jira.audit import attribute, audit_entries
+from jiradrift.history.message import people
+from jiradrift.jira.audit import attribute, audit_entries, drift_authors
 from jiradrift.jira.client import JiraClient
 from jiradrift.jira.errors import JiraError
 from jiradrift.kube import events
 from jiradrift.kube.lease import LeaseError
 from jiradrift.kube.names import label_value
 from jiradrift.model.manifest import Manifest
-from jiradrift.model.report import DriftReport
+from jiradrift.model.report import DriftAuthor, DriftReport
 from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import BudgetExceeded
 from jiradrift.notify import pending_deliveries, records_json
@@ -461,6 +462,21 @@ async def drift(run: SnapshotRun) -> None:
         log.info("no audit attribution for %s: %s", run.name, classify(exc, run.spec).message)
         return
     run.attribution = await _attribute(client, run.report, baseline.captured_at, run.ctx, str(run.spec.site))
+    await _keep_authors(run.store, run.report, drift_authors(run.attribution))
+
+
+async def _keep_authors(store: SnapshotStore, report: DriftReport, authors: list[DriftAuthor]) -> None:
+    """Store the report again with the authors the audit log names, for every later reader of the
+    store (a push after an operator restart, ``jiradrift history export``). Best effort: a failure is
+    logged (the queued push still has them in memory) and never fails the Snapshot; none found, or
+    the same as stored (a resumed run): nothing is written."""
+    if not authors or authors == report.authors:
+        return
+    report.authors = authors
+    try:
+        await store.put_drift(report)
+    except Exception as exc:
+        log.warning("the authors of %s are not stored with its drift report: %s", report.new_snapshot, redact(str(exc)))
 
 
 def final_status(run: SnapshotRun) -> SnapshotStatus:
@@ -553,8 +569,8 @@ async def history(run: SnapshotRun) -> None:
     this capture's slot is free (handlers/history.py; never fails the Snapshot)."""
     if run.spec.history is not None and run.manifest is not None and run.manifest.unchanged_from is None:
         previous = (run.tenant.get("status") or {}).get("history")
-        people = {run.name: snapshot_authors(run.attribution)}
-        request = HistoryRequest(run.namespace, run.tenant_name, run.spec, run.store, people, previous)
+        authors = {run.name: people(run.report.authors if run.report is not None else [])}
+        request = HistoryRequest(run.namespace, run.tenant_name, run.spec, run.store, authors, previous)
         queue_history(run.ctx, request)
 
 

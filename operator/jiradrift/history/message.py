@@ -1,12 +1,14 @@
 """The commit of one snapshot: its authors, committer, message and trailers.
 
-    people = authors(attribution_by_key, names)          # the Jira users the audit log names
-    text = commit_message(meta, report, people)          # subject, the changes, trailers
+    authors = people(report.authors)                     # the Jira users the audit log names
+    text = commit_message(meta, report, authors)         # subject, the changes, trailers
 
-The author is the Jira user the audit log attributes the most changes to (display name; an address
+The author is the Jira user the audit log attributes the most changes to (``DriftReport.authors``,
+kept in the store with the report, most changes first; display name; an address
 under ``users.noreply.jiradrift.invalid`` when Jira hides the e-mail, which no mail system
 delivers: ``.invalid`` is reserved); every other attributed user is a ``Co-authored-by:`` trailer.
-With no attribution (an export, a token without the audit scope) the operator is the author.
+With no attribution (a token without the audit scope, a report stored before authors were kept)
+the operator is the author.
 The ``Jiradrift-Snapshot`` trailer is what makes a commit exactly-once: a snapshot whose name is
 on the branch is never committed again.
 """
@@ -15,11 +17,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from jiradrift.model.report import Change, DriftReport
+from jiradrift.model.report import Change, DriftAuthor, DriftReport
 
 NOREPLY_DOMAIN = "users.noreply.jiradrift.invalid"
 TRAILER_SNAPSHOT = "Jiradrift-Snapshot"
@@ -54,19 +56,9 @@ def jira_person(account_id: str, display_name: str = "", email: str = "") -> Per
     return Person(display_name or account_id, email or f"{local}@{NOREPLY_DOMAIN}")
 
 
-def authors(
-    attributed: Iterable[str], names: Mapping[str, str] | None = None, emails: Mapping[str, str] | None = None
-) -> list[Person]:
-    """The people behind a commit, the one with the most attributed changes first (ties by id).
-
-    ``attributed``: the account id behind each attributed change (one per change; empty ids are
-    skipped); ``names``: account id -> display name, where known; ``emails``: account id -> the
-    address Jira shows (absent when hidden: the noreply address stands in).
-    """
-    counts = Counter(a for a in attributed if a)
-    ranked = sorted(counts, key=lambda a: (-counts[a], a))
-    names, emails = names or {}, emails or {}
-    return [jira_person(a, names.get(a, ""), emails.get(a, "")) for a in ranked]
+def people(authors: Iterable[DriftAuthor]) -> list[Person]:
+    """A report's authors (``DriftReport.authors``, most changes first) as git identities, in order."""
+    return [jira_person(a.account_id, a.display_name, a.email) for a in authors]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Candidates and their content from a :class:`~jiradrift.model.store.SnapshotStore`.
 
 A candidate is a stored snapshot that is complete and changed something (not ``unchanged_from``
-its predecessor): an incomplete one would delete the files of what it failed to read.
+its predecessor): an incomplete one would delete the files of what it failed to read. Its commit
+authors are those the caller names for it, else those stored with its drift report.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from jiradrift.history.message import Person
+from jiradrift.history.message import Person, people
 from jiradrift.history.sink import Candidate, CommitContent, SnapshotSource
 from jiradrift.model.store import SnapshotInfo, SnapshotStore
 
@@ -36,8 +37,9 @@ class StoreSource(SnapshotSource):
     async def content(self, candidate: Candidate) -> CommitContent:
         manifest = await self.store.get_manifest(candidate.snapshot)
         report = await self.store.get_drift(candidate.snapshot)
-        people = self.authors(candidate.snapshot) if self.authors else []
-        return CommitContent(dict(manifest.items), manifest.site, report, people)
+        named = self.authors(candidate.snapshot) if self.authors else []
+        stored = people(report.authors) if report is not None else []
+        return CommitContent(dict(manifest.items), manifest.site, report, named or stored)
 
     async def bodies(self, digests: Iterable[str]) -> dict[str, Any]:
         wanted = sorted(set(digests))

@@ -13,7 +13,7 @@ is cut short or is forbidden, because each of those must become a full capture, 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Iterable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -23,6 +23,7 @@ from typing import Any, cast
 from jiradrift.jira.errors import JiraError, PermissionDenied
 from jiradrift.jira.paging import JsonSource, ParamList, audit_pages
 from jiradrift.jira.users import JiraUser
+from jiradrift.model.report import DriftAuthor, ranked_authors
 from jiradrift.redact import clip
 
 MAX_RECORDS = 2000  # a bound on what one attribution may read (two pages of 1,000)
@@ -112,6 +113,14 @@ def attribute(items: Iterable[tuple[str, str | None]], entries: list[AuditEntry]
         if entry is not None:
             found[key] = entry
     return found
+
+
+def drift_authors(attribution: Mapping[str, AuditEntry]) -> list[DriftAuthor]:
+    """The authors of a report from its attribution (:func:`attribute`, then named), most changes first."""
+    entries = list(attribution.values())
+    names = {e.author: e.author_name for e in entries if e.author_name}
+    emails = {e.author: e.author_email for e in entries if e.author_email}
+    return ranked_authors((e.author for e in entries), names, emails)
 
 
 # ------------------------------------------------------------------ incremental capture

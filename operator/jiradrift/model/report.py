@@ -7,6 +7,8 @@ snapshot so the drift listing can page through changes without recomputing them.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -117,6 +119,38 @@ class Change:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class DriftAuthor:
+    """A Jira user the audit log attributes some of a report's changes to (the history's commit
+    authors: ``jiradrift.history.message.people``). ``email`` is empty where Jira hides it."""
+
+    account_id: str
+    display_name: str = ""
+    email: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"account_id": self.account_id, "display_name": self.display_name, "email": self.email}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DriftAuthor:
+        return cls(str(data.get("account_id") or ""), str(data.get("display_name") or ""), str(data.get("email") or ""))
+
+
+def ranked_authors(
+    attributed: Iterable[str], names: Mapping[str, str] | None = None, emails: Mapping[str, str] | None = None
+) -> list[DriftAuthor]:
+    """The authors of a report, the one with the most attributed changes first (ties by id).
+
+    ``attributed``: the account id behind each attributed change (one per change; empty ids are
+    skipped); ``names``: account id -> display name, where known; ``emails``: account id -> the
+    address Jira shows (absent when hidden).
+    """
+    counts = Counter(a for a in attributed if a)
+    ranked = sorted(counts, key=lambda a: (-counts[a], a))
+    names, emails = names or {}, emails or {}
+    return [DriftAuthor(a, names.get(a, ""), emails.get(a, "")) for a in ranked]
+
+
 @dataclass(slots=True)
 class DriftReport:
     """The drift of snapshot ``new_snapshot`` against ``old_snapshot`` (None: no baseline).
@@ -127,6 +161,8 @@ class DriftReport:
     could not read them (an ``Incomplete`` snapshot); ``unreadable`` counts, by kind, failed reads
     (a listing, or the children of one parent) whose number of items is itself unknown. A report with
     unknowns and no changes says "nothing changed that we could see", never "nothing changed".
+    ``authors``: who the audit log says made the changes (:func:`ranked_authors`), kept with the
+    report so every reader of the store (a git history export, an operator after a restart) has them.
     """
 
     tenant: str
@@ -140,6 +176,7 @@ class DriftReport:
     changes: list[Change] = field(default_factory=list)
     unknown: dict[str, int] = field(default_factory=dict)
     unreadable: dict[str, int] = field(default_factory=dict)
+    authors: list[DriftAuthor] = field(default_factory=list)
 
     @property
     def unknown_count(self) -> int:
@@ -176,9 +213,11 @@ class DriftReport:
         return heapq.nsmallest(n, self.changes, key=lambda c: -c.severity.rank)  # stable: key order within a rank
 
     def summary(self) -> dict[str, Any]:
-        """Everything but the change list: small enough for a status field or an index."""
+        """Everything but the change list: small enough for a status field or an index (and what the
+        stores keep beside the change chunks). ``authors`` only when there are some: a report without
+        them serializes exactly as before they existed."""
         highest = self.highest_severity
-        return {
+        data: dict[str, Any] = {
             "tenant": self.tenant,
             "type": self.type,
             "new_snapshot": self.new_snapshot,
@@ -193,6 +232,9 @@ class DriftReport:
             "unknown_count": self.unknown_count,
             "unreadable": dict(sorted(self.unreadable.items())),
         }
+        if self.authors:
+            data["authors"] = [a.to_dict() for a in self.authors]
+        return data
 
     def to_dict(self) -> dict[str, Any]:
         data = self.summary()
@@ -216,6 +258,11 @@ class DriftReport:
             changes=[Change.from_dict(c) for c in data.get("changes", [])],
             unknown={str(k): int(v) for k, v in (data.get("unknown") or {}).items()},
             unreadable={str(k): int(v) for k, v in (data.get("unreadable") or {}).items()},
+            authors=[
+                author
+                for author in (DriftAuthor.from_dict(a) for a in data.get("authors") or [] if isinstance(a, dict))
+                if author.account_id
+            ],
         )
 
     def unknown_text(self) -> str:
