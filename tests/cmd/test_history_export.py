@@ -7,8 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.history.helpers import git, snapshots_on, store_with
+from tests.history.helpers import TENANT, git, snapshots_on, store_with
 from tests.plugins.git import SshGitServer, new_repo
+from tests.store.builders import report_with
+
+from jiradrift.model.report import DriftAuthor
 
 JIRADRIFT = [sys.executable, "-m", "jiradrift"]
 FILE = "workflows/workflow/Software Simplified Workflow.yaml"
@@ -37,6 +40,31 @@ async def test_export_to_a_local_repository_then_git_log_replays_one_object(tmp_
     commits = [c for c in life.split("\x00") if c.strip()]
     assert [c.splitlines()[0] for c in commits] == [f"acme-workflows-{n}" for n in range(4)]
     assert "+description: edit 1" in commits[1] and "-description: edit 2\n+description: edit 3" in commits[3]
+
+
+async def test_export_commits_are_authored_by_the_authors_stored_with_each_drift_report(tmp_path: Path) -> None:
+    """Snapshot 1's report names Alice (e-mail hidden) and Bob; snapshot 2's report names nobody, and
+    snapshot 0 has no report: those two are the operator's."""
+    store = await store_with(tmp_path, 3)
+    alice, bob = DriftAuthor("acc-alice", "Alice Admin"), DriftAuthor("acc-bob", "Bob Builder", "bob@example.com")
+    for n, authors in ((1, [alice, bob]), (2, [])):
+        report = report_with(f"acme-workflows-{n}", 1, tenant=TENANT)
+        report.authors = authors
+        await store.put_drift(report)
+    repo = tmp_path / "history.git"
+    done = export(str(tmp_path / "store"), str(repo))
+    assert done.returncode == 0, done.stderr
+    assert snapshots_on(repo) == [f"acme-workflows-{n}" for n in range(3)]
+    assert git(repo, "log", "--reverse", "--format=%an%n%ae", "main").splitlines() == [
+        "jiradrift",
+        "operator@users.noreply.jiradrift.invalid",
+        "Alice Admin",
+        "acc-alice@users.noreply.jiradrift.invalid",
+        "jiradrift",
+        "operator@users.noreply.jiradrift.invalid",
+    ]
+    assert git(repo, "log", "--reverse", "--format=%cn", "main").split() == ["jiradrift"] * 3
+    assert "Co-authored-by: Bob Builder <bob@example.com>" in git(repo, "log", "-1", "--format=%B", "main~1")
 
 
 async def test_export_over_ssh_with_pinned_host_keys(tmp_path: Path, ssh_git: SshGitServer, repo_name: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s
+from tests.cmd.test_history_export import export
 from tests.history.helpers import git, snapshots_on
 from tests.operator.kube import get, make_secret, make_tenant
 from tests.operator.test_snapshot_resume import make_snapshot, run_until_final
@@ -24,6 +25,7 @@ from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.history.settings import HistorySettings
 from jiradrift.kube.client import Kube
+from jiradrift.model.report import DriftAuthor
 from jiradrift.net.hosts import HostAllowlist
 from jiradrift.sim.emulator import RunningEmulator
 from jiradrift.sim.site import ADMIN_ACCOUNT_ID
@@ -38,11 +40,14 @@ async def kube(control_plane: ControlPlane) -> AsyncIterator[Kube]:
         yield client
 
 
-def _context(kube: Kube, ns: str, workdir: Path, history_hosts: str = "127.0.0.1") -> OperatorContext:
+def _context(
+    kube: Kube, ns: str, workdir: Path, history_hosts: str = "127.0.0.1", store_path: Path | None = None
+) -> OperatorContext:
     settings = OperatorSettings(
         namespaces=[ns],
         allowed_hosts=HostAllowlist.parse("127.0.0.1"),
         history=HistorySettings(hosts=HostAllowlist.parse(history_hosts), workdir=workdir),
+        **({"store": "filesystem", "store_path": store_path} if store_path is not None else {}),
     )
     return OperatorContext(kube=kube, settings=settings, holder="test-holder")
 
@@ -183,3 +188,63 @@ async def test_snapshots_pushed_after_a_failure_keep_their_authors(
         f"Alice Admin <{ADMIN_ACCOUNT_ID}@users.noreply.jiradrift.invalid>",
     ]
     assert get(k8s_api, ns, "jiratenants", "acme")["status"]["history"]["lag"] == 0
+
+
+async def test_authors_kept_with_the_drift_report_survive_a_restart_and_reach_an_export(
+    tmp_path: Path,
+    k8s_api: k8s.ApiClient,
+    k8s_namespace: str,
+    kube: Kube,
+    jira_sim: RunningEmulator,
+    ssh_git: SshGitServer,
+    repo_name: str,
+) -> None:
+    """Alice changes a workflow while pushes fail (wrong host key): her Snapshot's stored drift
+    report names her. The operator restarts (its memory of waiting authors is gone), the key is
+    fixed, Bob changes the workflow: the push commits Alice's Snapshot as hers, read from the store.
+    ``jiradrift history export`` of the same store gives the same authors."""
+    ns, creds = k8s_namespace, jira_sim.credentials
+    bare = new_repo(ssh_git.root, repo_name)
+    make_secret(k8s_api, ns, "jira", {"email": creds.email, "token": creds.api_token})
+    wrong = {"ssh-privatekey": ssh_git.client_key, "known_hosts": ssh_git.wrong_host_line}
+    make_secret(k8s_api, ns, "git", wrong, tenants="acme")
+    history = {"repository": ssh_git.url(repo_name), "secretRef": {"name": "git"}}
+    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "jira", ["workflows"], history=history)
+    store_path = tmp_path / "store"
+    workflow = next(w for w in jira_sim.site.workflows if w["scope"]["type"] == "GLOBAL")
+    alice = DriftAuthor(ADMIN_ACCOUNT_ID, "Alice Admin")  # Jira hides her e-mail
+
+    before = _context(kube, ns, tmp_path / "mirrors", store_path=store_path)
+    for name in ("base", "s2"):
+        if name == "s2":
+            jira_sim.admin.change_workflow(workflow["id"], description="changed by Alice")  # audited as the admin
+        make_snapshot(k8s_api, ns, name)
+        snap, _ = await run_until_final(before, k8s_api, ns, name)
+        assert snap["status"]["phase"] == "Completed"
+        await before.history_pushes.idle()
+        assert get(k8s_api, ns, "jiratenants", "acme")["status"]["history"]["reason"] == "HostKeyMismatch"
+    store = await before.store_for(ns, f"{ns}/acme")
+    stored = await store.get_drift("s2")
+    assert stored is not None and stored.has_drift and stored.authors == [alice]
+
+    after = _context(kube, ns, tmp_path / "mirrors", store_path=store_path)  # a restarted operator
+    fixed = {"known_hosts": base64.b64encode(ssh_git.host_key_line.encode()).decode()}
+    k8s.CoreV1Api(k8s_api).patch_namespaced_secret("git", ns, {"data": fixed})
+    jira_sim.admin.act_as(BOB.account_id)
+    jira_sim.admin.change_workflow(workflow["id"], description="changed by Bob")
+    make_snapshot(k8s_api, ns, "s3")
+    snap, _ = await run_until_final(after, k8s_api, ns, "s3")
+    assert snap["status"]["phase"] == "Completed"
+    await after.history_pushes.idle()
+
+    operator = ["jiradrift", "operator@users.noreply.jiradrift.invalid"]
+    expected = [*operator, "Alice Admin", f"{ADMIN_ACCOUNT_ID}@users.noreply.jiradrift.invalid"]
+    expected += ["Bob Builder", "bob@example.com"]
+    assert snapshots_on(bare) == ["base", "s2", "s3"]
+    assert git(bare, "log", "--reverse", "--format=%an%n%ae", "main").splitlines() == expected
+
+    exported = tmp_path / "export.git"
+    done = export(str(store_path / "namespaces" / ns), str(exported))
+    assert done.returncode == 0, done.stderr
+    assert snapshots_on(exported) == ["base", "s2", "s3"]
+    assert git(exported, "log", "--reverse", "--format=%an%n%ae", "main").splitlines() == expected

@@ -24,6 +24,7 @@ import pytest
 from tests.store.builders import T0, canonical, put_bodies, put_snapshot, report_with
 
 from jiradrift.model.manifest import CaptureError, Manifest, compute_digest
+from jiradrift.model.report import DriftAuthor
 from jiradrift.model.store import SnapshotStore
 from jiradrift.model.store_errors import SnapshotOfAnotherTenant
 
@@ -227,6 +228,21 @@ class StoreContract:
         await store.put_drift(report_with("s1", 2))
         assert await store.get_drift("s1") == report_with("s1", 2)
         assert next(iter(await store.list_snapshots())).change_count == 2
+
+    async def test_put_drift_again_with_authors_keeps_them_and_again_without_drops_them(
+        self, store: SnapshotStore
+    ) -> None:
+        """The operator stores a report, then again with the authors the audit log names."""
+        await put_snapshot(store, "s1", WF_A)
+        await store.put_drift(report_with("s1", 150))
+        with_authors = report_with("s1", 150)
+        with_authors.authors = [DriftAuthor("acc-1", "Alice Admin"), DriftAuthor("acc-2", "Bob", "bob@example.com")]
+        await store.put_drift(with_authors)
+        assert await store.get_drift("s1") == with_authors
+        assert await store.read_changes("s1", 140, 150) == with_authors.changes[140:]
+        assert next(iter(await store.list_snapshots())).change_count == 150
+        await store.put_drift(report_with("s1", 2))
+        assert await store.get_drift("s1") == report_with("s1", 2)
 
     async def test_put_drift_for_an_unknown_snapshot_raises_key_error(self, store: SnapshotStore) -> None:
         with pytest.raises(KeyError, match="s9"):
