@@ -248,3 +248,47 @@ async def test_authors_kept_with_the_drift_report_survive_a_restart_and_reach_an
     assert done.returncode == 0, done.stderr
     assert snapshots_on(exported) == ["base", "s2", "s3"]
     assert git(exported, "log", "--reverse", "--format=%an%n%ae", "main").splitlines() == expected
+
+
+async def test_a_resumed_snapshot_whose_audit_log_now_fails_is_pushed_with_its_stored_authors(
+    tmp_path: Path,
+    k8s_api: k8s.ApiClient,
+    k8s_namespace: str,
+    kube: Kube,
+    jira_sim: RunningEmulator,
+    ssh_git: SshGitServer,
+    repo_name: str,
+) -> None:
+    """The first attempt stores the drift report with Alice as its author, then fails before the
+    push is queued; the audit log is forbidden from then on. The resumed attempt reads the report
+    back (no attribution of its own) and the commit is still Alice's."""
+    ns, creds = k8s_namespace, jira_sim.credentials
+    bare = new_repo(ssh_git.root, repo_name)
+    make_secret(k8s_api, ns, "jira", {"email": creds.email, "token": creds.api_token})
+    keys = {"ssh-privatekey": ssh_git.client_key, "known_hosts": ssh_git.host_key_line}
+    make_secret(k8s_api, ns, "git", keys, tenants="acme")
+    history = {"repository": ssh_git.url(repo_name), "secretRef": {"name": "git"}}
+    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "jira", ["workflows"], history=history)
+    ctx = _context(kube, ns, tmp_path / "mirrors")
+    make_snapshot(k8s_api, ns, "base")
+    await run_until_final(ctx, k8s_api, ns, "base")
+
+    workflow = next(w for w in jira_sim.site.workflows if w["scope"]["type"] == "GLOBAL")
+    jira_sim.admin.change_workflow(workflow["id"], description="changed by Alice")  # audited as the admin
+    faults: list[str] = []
+
+    def fail_once_then_forbid_the_audit_log(step: str) -> None:
+        if step == "tenant-status" and not faults:
+            faults.append(step)
+            jira_sim.faults.fail_object("/rest/api/3/auditing/record", status=403, times=None)
+            raise RuntimeError(f"injected at {step}")
+
+    ctx.before_step = fail_once_then_forbid_the_audit_log
+    make_snapshot(k8s_api, ns, "s2")
+    snap, calls = await run_until_final(ctx, k8s_api, ns, "s2")
+    assert faults == ["tenant-status"] and calls == 2 and snap["status"]["phase"] == "Completed"
+    await ctx.history_pushes.idle()
+
+    assert snapshots_on(bare) == ["base", "s2"]
+    head = git(bare, "log", "-1", "--format=%an <%ae>", "main").strip()
+    assert head == f"Alice Admin <{ADMIN_ACCOUNT_ID}@users.noreply.jiradrift.invalid>"
