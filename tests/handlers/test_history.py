@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import subprocess
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -190,105 +191,120 @@ async def test_snapshots_pushed_after_a_failure_keep_their_authors(
     assert get(k8s_api, ns, "jiratenants", "acme")["status"]["history"]["lag"] == 0
 
 
-async def test_authors_kept_with_the_drift_report_survive_a_restart_and_reach_an_export(
-    tmp_path: Path,
-    k8s_api: k8s.ApiClient,
-    k8s_namespace: str,
-    kube: Kube,
+@dataclass
+class HistoryTenant:
+    """Tenant ``acme`` with spec.history on the SSH git server's repository ``bare``."""
+
+    ns: str
+    api: k8s.ApiClient
+    kube: Kube
+    sim: RunningEmulator
+    git: SshGitServer
+    bare: Path
+    tmp: Path
+
+    def context(self, store_path: Path | None = None) -> OperatorContext:
+        return _context(self.kube, self.ns, self.tmp / "mirrors", store_path=store_path)
+
+    def fix_host_key(self) -> None:
+        fixed = {"known_hosts": base64.b64encode(self.git.host_key_line.encode()).decode()}
+        k8s.CoreV1Api(self.api).patch_namespaced_secret("git", self.ns, {"data": fixed})
+
+    async def snapshot(self, ctx: OperatorContext, name: str) -> int:
+        """Snapshot ``name`` run until Completed, then its push; returns the handler calls it took."""
+        make_snapshot(self.api, self.ns, name)
+        snap, calls = await run_until_final(ctx, self.api, self.ns, name)
+        assert snap["status"]["phase"] == "Completed", snap["status"]
+        await ctx.history_pushes.idle()
+        return calls
+
+    def authors(self, bare: Path | None = None) -> list[str]:
+        return git(bare or self.bare, "log", "--reverse", "--format=%an <%ae>", "main").splitlines()
+
+
+def _history_tenant(
+    api: k8s.ApiClient, ns: str, sim: RunningEmulator, server: SshGitServer, repo: str, known: str
+) -> Path:
+    """Tenant ``acme`` whose history goes to a new repository ``repo`` (returned) with host key ``known`` pinned."""
+    bare = new_repo(server.root, repo)
+    make_secret(api, ns, "jira", {"email": sim.credentials.email, "token": sim.credentials.api_token})
+    make_secret(api, ns, "git", {"ssh-privatekey": server.client_key, "known_hosts": known}, tenants="acme")
+    history = {"repository": server.url(repo), "secretRef": {"name": "git"}}
+    make_tenant(api, ns, "acme", sim.base_url, "jira", ["workflows"], history=history)
+    return bare
+
+
+@pytest.fixture
+def wrong_key(
     jira_sim: RunningEmulator,
     ssh_git: SshGitServer,
     repo_name: str,
+    k8s_api: k8s.ApiClient,
+    k8s_namespace: str,
+    kube: Kube,
+    tmp_path: Path,
+) -> HistoryTenant:
+    """A history tenant whose pushes fail (the wrong host key is pinned) until ``fix_host_key``."""
+    bare = _history_tenant(k8s_api, k8s_namespace, jira_sim, ssh_git, repo_name, ssh_git.wrong_host_line)
+    return HistoryTenant(k8s_namespace, k8s_api, kube, jira_sim, ssh_git, bare, tmp_path)
+
+
+ALICE = f"Alice Admin <{ADMIN_ACCOUNT_ID}@users.noreply.jiradrift.invalid>"  # Jira hides her e-mail
+OPERATOR = "jiradrift <operator@users.noreply.jiradrift.invalid>"
+
+
+def _global_workflow(sim: RunningEmulator) -> str:
+    return str(next(w for w in sim.site.workflows if w["scope"]["type"] == "GLOBAL")["id"])
+
+
+async def test_authors_kept_with_the_drift_report_survive_a_restart_and_reach_an_export(
+    wrong_key: HistoryTenant,
 ) -> None:
-    """Alice changes a workflow while pushes fail (wrong host key): her Snapshot's stored drift
-    report names her. The operator restarts (its memory of waiting authors is gone), the key is
-    fixed, Bob changes the workflow: the push commits Alice's Snapshot as hers, read from the store.
-    ``jiradrift history export`` of the same store gives the same authors."""
-    ns, creds = k8s_namespace, jira_sim.credentials
-    bare = new_repo(ssh_git.root, repo_name)
-    make_secret(k8s_api, ns, "jira", {"email": creds.email, "token": creds.api_token})
-    wrong = {"ssh-privatekey": ssh_git.client_key, "known_hosts": ssh_git.wrong_host_line}
-    make_secret(k8s_api, ns, "git", wrong, tenants="acme")
-    history = {"repository": ssh_git.url(repo_name), "secretRef": {"name": "git"}}
-    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "jira", ["workflows"], history=history)
-    store_path = tmp_path / "store"
-    workflow = next(w for w in jira_sim.site.workflows if w["scope"]["type"] == "GLOBAL")
-    alice = DriftAuthor(ADMIN_ACCOUNT_ID, "Alice Admin")  # Jira hides her e-mail
+    """Alice changes a workflow while pushes fail: her Snapshot's stored drift report names her. The
+    operator restarts (its memory of waiting authors is gone), the key is fixed, Bob changes the
+    workflow: the push commits Alice's Snapshot as hers, read from the store. ``jiradrift history
+    export`` of the same store gives the same authors."""
+    t, store_path = wrong_key, wrong_key.tmp / "store"
+    before = t.context(store_path)
+    await t.snapshot(before, "base")
+    t.sim.admin.change_workflow(_global_workflow(t.sim), description="changed by Alice")  # audited as the admin
+    await t.snapshot(before, "s2")
+    assert get(t.api, t.ns, "jiratenants", "acme")["status"]["history"]["reason"] == "HostKeyMismatch"
+    stored = await (await before.store_for(t.ns, f"{t.ns}/acme")).get_drift("s2")
+    assert stored is not None and stored.has_drift and stored.authors == [DriftAuthor(ADMIN_ACCOUNT_ID, "Alice Admin")]
 
-    before = _context(kube, ns, tmp_path / "mirrors", store_path=store_path)
-    for name in ("base", "s2"):
-        if name == "s2":
-            jira_sim.admin.change_workflow(workflow["id"], description="changed by Alice")  # audited as the admin
-        make_snapshot(k8s_api, ns, name)
-        snap, _ = await run_until_final(before, k8s_api, ns, name)
-        assert snap["status"]["phase"] == "Completed"
-        await before.history_pushes.idle()
-        assert get(k8s_api, ns, "jiratenants", "acme")["status"]["history"]["reason"] == "HostKeyMismatch"
-    store = await before.store_for(ns, f"{ns}/acme")
-    stored = await store.get_drift("s2")
-    assert stored is not None and stored.has_drift and stored.authors == [alice]
+    after = t.context(store_path)  # a restarted operator
+    t.fix_host_key()
+    t.sim.admin.act_as(BOB.account_id)
+    t.sim.admin.change_workflow(_global_workflow(t.sim), description="changed by Bob")
+    await t.snapshot(after, "s3")
+    expected = [OPERATOR, ALICE, "Bob Builder <bob@example.com>"]
+    assert snapshots_on(t.bare) == ["base", "s2", "s3"] and t.authors() == expected
 
-    after = _context(kube, ns, tmp_path / "mirrors", store_path=store_path)  # a restarted operator
-    fixed = {"known_hosts": base64.b64encode(ssh_git.host_key_line.encode()).decode()}
-    k8s.CoreV1Api(k8s_api).patch_namespaced_secret("git", ns, {"data": fixed})
-    jira_sim.admin.act_as(BOB.account_id)
-    jira_sim.admin.change_workflow(workflow["id"], description="changed by Bob")
-    make_snapshot(k8s_api, ns, "s3")
-    snap, _ = await run_until_final(after, k8s_api, ns, "s3")
-    assert snap["status"]["phase"] == "Completed"
-    await after.history_pushes.idle()
-
-    operator = ["jiradrift", "operator@users.noreply.jiradrift.invalid"]
-    expected = [*operator, "Alice Admin", f"{ADMIN_ACCOUNT_ID}@users.noreply.jiradrift.invalid"]
-    expected += ["Bob Builder", "bob@example.com"]
-    assert snapshots_on(bare) == ["base", "s2", "s3"]
-    assert git(bare, "log", "--reverse", "--format=%an%n%ae", "main").splitlines() == expected
-
-    exported = tmp_path / "export.git"
-    done = export(str(store_path / "namespaces" / ns), str(exported))
+    done = export(str(store_path / "namespaces" / t.ns), str(t.tmp / "export.git"))
     assert done.returncode == 0, done.stderr
-    assert snapshots_on(exported) == ["base", "s2", "s3"]
-    assert git(exported, "log", "--reverse", "--format=%an%n%ae", "main").splitlines() == expected
+    assert snapshots_on(t.tmp / "export.git") == ["base", "s2", "s3"] and t.authors(t.tmp / "export.git") == expected
 
 
 async def test_a_resumed_snapshot_whose_audit_log_now_fails_is_pushed_with_its_stored_authors(
-    tmp_path: Path,
-    k8s_api: k8s.ApiClient,
-    k8s_namespace: str,
-    kube: Kube,
-    jira_sim: RunningEmulator,
-    ssh_git: SshGitServer,
-    repo_name: str,
+    wrong_key: HistoryTenant,
 ) -> None:
     """The first attempt stores the drift report with Alice as its author, then fails before the
     push is queued; the audit log is forbidden from then on. The resumed attempt reads the report
     back (no attribution of its own) and the commit is still Alice's."""
-    ns, creds = k8s_namespace, jira_sim.credentials
-    bare = new_repo(ssh_git.root, repo_name)
-    make_secret(k8s_api, ns, "jira", {"email": creds.email, "token": creds.api_token})
-    keys = {"ssh-privatekey": ssh_git.client_key, "known_hosts": ssh_git.host_key_line}
-    make_secret(k8s_api, ns, "git", keys, tenants="acme")
-    history = {"repository": ssh_git.url(repo_name), "secretRef": {"name": "git"}}
-    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "jira", ["workflows"], history=history)
-    ctx = _context(kube, ns, tmp_path / "mirrors")
-    make_snapshot(k8s_api, ns, "base")
-    await run_until_final(ctx, k8s_api, ns, "base")
-
-    workflow = next(w for w in jira_sim.site.workflows if w["scope"]["type"] == "GLOBAL")
-    jira_sim.admin.change_workflow(workflow["id"], description="changed by Alice")  # audited as the admin
+    t = wrong_key
+    t.fix_host_key()
+    ctx = t.context()
+    await t.snapshot(ctx, "base")
+    t.sim.admin.change_workflow(_global_workflow(t.sim), description="changed by Alice")  # audited as the admin
     faults: list[str] = []
 
     def fail_once_then_forbid_the_audit_log(step: str) -> None:
         if step == "tenant-status" and not faults:
             faults.append(step)
-            jira_sim.faults.fail_object("/rest/api/3/auditing/record", status=403, times=None)
+            t.sim.faults.fail_object("/rest/api/3/auditing/record", status=403, times=None)
             raise RuntimeError(f"injected at {step}")
 
     ctx.before_step = fail_once_then_forbid_the_audit_log
-    make_snapshot(k8s_api, ns, "s2")
-    snap, calls = await run_until_final(ctx, k8s_api, ns, "s2")
-    assert faults == ["tenant-status"] and calls == 2 and snap["status"]["phase"] == "Completed"
-    await ctx.history_pushes.idle()
-
-    assert snapshots_on(bare) == ["base", "s2"]
-    head = git(bare, "log", "-1", "--format=%an <%ae>", "main").strip()
-    assert head == f"Alice Admin <{ADMIN_ACCOUNT_ID}@users.noreply.jiradrift.invalid>"
+    assert await t.snapshot(ctx, "s2") == 2 and faults == ["tenant-status"]
+    assert snapshots_on(t.bare) == ["base", "s2"] and t.authors() == [OPERATOR, ALICE]
