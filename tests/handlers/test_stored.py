@@ -11,6 +11,8 @@ from tests.store.builders import T0, put_snapshot
 
 from jiradrift.api.resources import JiraTenantSpec
 from jiradrift.handlers.stored import stored_manifest, stored_or_new_drift
+from jiradrift.model.manifest import Manifest
+from jiradrift.model.report import DriftAuthor, DriftReport
 from jiradrift.store.filesystem import FilesystemStore
 
 SPEC = JiraTenantSpec.model_validate(
@@ -60,3 +62,28 @@ async def test_a_resumed_snapshot_reads_back_its_drift_and_a_new_one_stores_it(s
 async def test_the_first_snapshot_of_a_type_has_no_drift(store: FilesystemStore) -> None:
     s1 = await put_snapshot(store, "s1", {"workflow/a": {"name": "A"}})
     assert await stored_or_new_drift(store, s1, resumed=True, spec=SPEC) == (None, None)
+
+
+async def test_a_fresh_report_is_stored_once_with_the_authors_its_attribution_found(store: FilesystemStore) -> None:
+    """The drift step attributes before the one write: the store never holds a changed Snapshot's
+    report without its authors (which ``jiradrift history export`` and a restarted operator read)."""
+    await put_snapshot(store, "s1", {"workflow/a": {"name": "A"}})
+    s2 = await put_snapshot(store, "s2", {"workflow/a": {"name": "B"}}, hours=1)
+    order: list[str] = []
+
+    async def attribute(report: DriftReport, baseline: Manifest) -> None:
+        assert await store.get_drift("s2") is None, "attributed after the report was stored"
+        assert baseline.snapshot_id == "s1"
+        order.append("attribute")
+        report.authors = [DriftAuthor("5b10a2844c20165700ede21g", "Alice Admin", "")]
+
+    report, _ = await stored_or_new_drift(
+        store, s2, resumed=False, spec=SPEC, before_put=lambda: order.append("put"), attribute=attribute
+    )
+    assert order == ["attribute", "put"] and report is not None and report.authors
+    stored = await store.get_drift("s2")
+    assert stored is not None and [a.display_name for a in stored.authors] == ["Alice Admin"]
+    # no drift, nothing to attribute
+    s3 = await put_snapshot(store, "s3", {"workflow/a": {"name": "B"}}, hours=2)
+    await stored_or_new_drift(store, s3, resumed=False, spec=SPEC, attribute=attribute)
+    assert order == ["attribute", "put"]

@@ -442,8 +442,17 @@ def _kinds_text(counts: dict[str, int]) -> str:
 
 
 async def drift(run: SnapshotRun) -> None:
-    """The drift from the baseline (read back when a resumed attempt stored it), and who made it."""
+    """The drift from the baseline (read back when a resumed attempt stored it), and who made it:
+    a fresh report is stored once, with its authors."""
     assert run.manifest is not None
+    attributed = False
+
+    async def attribute(report: DriftReport, baseline: Manifest) -> None:
+        nonlocal attributed
+        attributed = True
+        await _attribute_run(run, report, baseline)
+        report.authors = drift_authors(run.attribution)
+
     try:
         run.report, baseline = await stored_or_new_drift(
             run.store,
@@ -451,26 +460,38 @@ async def drift(run: SnapshotRun) -> None:
             resumed=run.resumed,
             spec=run.spec,
             before_put=lambda: run.fault("put-drift"),
+            attribute=attribute,
         )
     except Exception as exc:
         await _retry_or_fail(run, exc)
-    if run.report is None or not run.report.has_drift or baseline is None:
+    if attributed or run.report is None or not run.report.has_drift or baseline is None:
         return
-    try:  # attribution is best effort: a resumed run whose credentials now fail still completes
+    # A resumed run read its report back: attribute it again for status (the audit log may now
+    # fail: the stored authors stay), storing the authors only if the stored report lacks them.
+    await _attribute_run(run, run.report, baseline)
+    await _keep_authors(run.store, run.report, drift_authors(run.attribution))
+
+
+async def _attribute_run(run: SnapshotRun, report: DriftReport, baseline: Manifest) -> None:
+    """``run.attribution``: best effort, never raises (a resumed run whose credentials now fail
+    still completes)."""
+    try:
         client = await connect(run)
     except Exception as exc:
         log.info("no audit attribution for %s: %s", run.name, classify(exc, run.spec).message)
         return
-    run.attribution = await _attribute(client, run.report, baseline.captured_at, run.ctx, str(run.spec.site))
-    await _keep_authors(run.store, run.report, drift_authors(run.attribution))
+    try:
+        run.attribution = await _attribute(client, report, baseline.captured_at, run.ctx, str(run.spec.site))
+    except Exception as exc:  # never the reason a Snapshot fails or retries
+        log.warning("no audit attribution for %s: %s", run.name, redact(str(exc)))
 
 
 async def _keep_authors(store: SnapshotStore, report: DriftReport, authors: list[DriftAuthor]) -> None:
-    """Store the report again with the authors the audit log names, for every later reader of the
-    store (a push after an operator restart, ``jiradrift history export``). Best effort: a failure is
-    logged (the queued push still has them in memory) and never fails the Snapshot; none found, or
-    the same as stored (a resumed run): nothing is written."""
-    if not authors or authors == report.authors:
+    """A resumed run's report read back without authors (stored before they were known) is stored
+    again with them, for every later reader of the store (a push after an operator restart,
+    ``jiradrift history export``). Best effort: a failure is logged (the queued push still has them
+    in memory) and never fails the Snapshot; none found, or some stored already: nothing is written."""
+    if not authors or report.authors:
         return
     report.authors = authors
     try:

@@ -8,7 +8,7 @@ The store is async: these await it and never block the event loop.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from jiradrift.api.conditions import Reason, ReconcileError
@@ -96,9 +96,13 @@ async def stored_or_new_drift(
     resumed: bool,
     spec: JiraTenantSpec,
     before_put: Callable[[], None] = lambda: None,
+    attribute: Callable[[DriftReport, Manifest], Awaitable[None]] | None = None,
 ) -> tuple[DriftReport | None, Manifest | None]:
     """(report, baseline): a resumed Snapshot's stored report (against the baseline it was first
-    compared to), else a fresh diff against the baseline, stored. None, None: no baseline yet."""
+    compared to), else a fresh diff against the baseline, stored. None, None: no baseline yet.
+
+    ``attribute`` (best effort, must not raise) completes a fresh report that has drift (its
+    ``authors``) before the one write, so the store never holds it without them."""
     if resumed:
         stored = await store.get_drift(manifest.snapshot_id)
         if stored is not None:
@@ -109,6 +113,8 @@ async def stored_or_new_drift(
         return None, None  # e.g. the tenant's site changed: its first snapshot there has no baseline
     report = await diff_stored(store, baseline, manifest, spec.drift.ignore)
     annotate_report(report, await site_radius(store, manifest.tenant), ReachRule())  # what each change affects
+    if attribute is not None and report.has_drift:
+        await attribute(report, baseline)
     before_put()
     await store.put_drift(report)  # replaces an earlier attempt's report: idempotent
     return report, baseline
