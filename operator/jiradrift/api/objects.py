@@ -24,12 +24,14 @@ from __future__ import annotations
 import logging
 import types
 from collections.abc import Mapping, Sequence
+from datetime import datetime
+from enum import Enum
 from functools import cache
 from typing import Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from jiradrift.api.resources import Condition
+from jiradrift.api.resources import Condition, JiraTenant, SiteComparison, Snapshot
 
 log = logging.getLogger("jiradrift.api")
 
@@ -76,6 +78,21 @@ def obj_key(obj: BaseModel) -> str:
     return str(getattr(meta, "key", "?"))
 
 
+def wire_time(value: datetime | None) -> str | None:
+    """A time as the operator writes it into status (RFC 3339, ``Z``): the string it was read from."""
+    return None if value is None else str(_adapter(datetime).dump_python(value, mode="json"))
+
+
+def involved(obj: JiraTenant | Snapshot | SiteComparison) -> dict[str, Any]:
+    """The object as an Event's ``involvedObject`` needs it (:func:`jiradrift.kube.events.event_body`)."""
+    meta = obj.metadata
+    return {
+        "apiVersion": obj.api_version,
+        "kind": obj.kind,
+        "metadata": {"name": meta.name, "namespace": meta.namespace, "uid": meta.uid},
+    }
+
+
 def condition_of(conditions: Sequence[Condition] | None, type_: str) -> Condition | None:
     """The condition of type ``type_``, if set."""
     return next((c for c in conditions or () if c.type == type_), None)
@@ -97,11 +114,19 @@ def _lenient(model: type[M], data: Any) -> M | None:
     values: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         key = info.alias or name
-        if key in data:
-            value = _lenient_value(info.annotation, data[key])
-            if value is not _SKIP:
-                values[name] = value
+        value = _lenient_value(info.annotation, data[key]) if key in data else _SKIP
+        if value is not _SKIP:
+            values[name] = value
+        elif info.is_required():  # as a Go client reads a field it cannot: its type's zero value
+            values[name] = _zero(info.annotation)
     return model.model_construct(**values)
+
+
+def _zero(annotation: Any) -> Any:
+    inner = _without_none(annotation)
+    if isinstance(inner, type) and issubclass(inner, str | int | float | bool | list) and not issubclass(inner, Enum):
+        return inner()
+    return None
 
 
 def _lenient_value(annotation: Any, value: Any) -> Any:

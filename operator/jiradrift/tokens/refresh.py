@@ -44,8 +44,8 @@ import httpx
 
 from jiradrift.api import conditions as cond
 from jiradrift.api.locks import LeaseError, LeaseLock, holder_identity
-from jiradrift.api.objects import condition_of
-from jiradrift.api.resources import API_VERSION, ConditionStatus, JiraTenant
+from jiradrift.api.objects import condition_of, involved
+from jiradrift.api.resources import ConditionStatus, JiraTenant
 from jiradrift.clock import SystemClock, WallClock
 from jiradrift.jira.errors import OAuthError, ReauthorizationRequired
 from jiradrift.jira.oauth import (
@@ -555,15 +555,9 @@ class TokenRefresher:
         except KubeError as err:
             log.warning("JiraTenant %s: could not mark Secret %s: %s", ref.key, ref.secret_key, err)
         await self._set_status(tenant, ref, TokenFreshness(False, REAUTHORIZATION_REQUIRED, message))
-        meta = tenant.metadata
-        involved = {
-            "apiVersion": API_VERSION,
-            "kind": "JiraTenant",
-            "metadata": {"name": meta.name, "namespace": meta.namespace, "uid": meta.uid},
-        }
         try:  # Events are advisory: one that cannot be posted is logged, never raised
             await self.ops.create_event(
-                ref.namespace, events.event_body(involved, "Warning", REAUTHORIZATION_REQUIRED, message)
+                ref.namespace, events.event_body(involved(tenant), "Warning", REAUTHORIZATION_REQUIRED, message)
             )
         except KubeError as err:
             log.warning("JiraTenant %s: could not post the %s Event: %s", ref.key, REAUTHORIZATION_REQUIRED, err)
