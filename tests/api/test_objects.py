@@ -167,3 +167,15 @@ def test_snapshot_and_comparison_read_with_lenient_status() -> None:
 def test_a_valid_object_reads_as_the_model_validates_it() -> None:
     body = tenant(status={"conditions": [CONDITION]})
     assert read_object(JiraTenant, body) == JiraTenant.model_validate(body)
+
+
+def test_a_newer_versions_fields_are_dropped_and_nothing_else() -> None:
+    clean = {"conditions": [CONDITION], "token": {"scopesReadOnly": False}}
+    newer = {
+        "conditions": [{**CONDITION, "severity": "Error"}],
+        "token": {"scopesReadOnly": False, "kind": "3LO"},
+        "shardEpoch": 7,
+    }
+    body = tenant(status=newer)
+    assert read_object(JiraTenant, body) == read_object(JiraTenant, tenant(status=clean))
+    assert body["status"]["token"] == {"scopesReadOnly": False, "kind": "3LO"}  # the caller's JSON is not changed

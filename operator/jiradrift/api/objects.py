@@ -66,6 +66,15 @@ def read_object(model: type[M], body: Mapping[str, Any]) -> M:
         raise InvalidObject(
             model.__name__, f"{meta.get('namespace', '')}/{meta.get('name', '')}", field, refused["msg"]
         ) from None
+    if all(e["type"] == "extra_forbidden" for e in errors):
+        # The common case (a newer operator's fields): without them, one more validation reads it.
+        status = body["status"]
+        for error in errors:
+            status = _without(status, error["loc"][1:])
+        try:
+            return model.model_validate({**body, "status": status})
+        except ValidationError:
+            pass
     status_model = _model_in(model.model_fields["status"].annotation)
     obj = model.model_validate({k: v for k, v in body.items() if k != "status"})
     status = _lenient(status_model, body["status"]) if status_model is not None else None
@@ -101,6 +110,24 @@ def condition_of(conditions: Sequence[Condition] | None, type_: str) -> Conditio
 # --- lenient reading of status ---------------------------------------------------------------
 
 _SKIP = object()
+
+
+def _without(data: Any, path: Sequence[int | str]) -> Any:
+    """``data`` without the entry at ``path``; only the containers on the path are copied."""
+    if not path:
+        return data
+    head, rest = path[0], path[1:]
+    if isinstance(data, Mapping) and isinstance(head, str) and head in data:
+        copy: Any = dict(data)
+    elif isinstance(data, list) and isinstance(head, int) and 0 <= head < len(data):
+        copy = list(data)
+    else:
+        return data
+    if rest:
+        copy[head] = _without(data[head], rest)
+    else:
+        del copy[head]
+    return copy
 
 
 def _lenient(model: type[M], data: Any) -> M | None:
