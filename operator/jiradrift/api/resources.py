@@ -113,6 +113,41 @@ class Resource(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+class OwnerReference(BaseModel):
+    """A metav1.OwnerReference, as read (fields a newer API server adds are ignored)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    api_version: str = ""
+    kind: str = ""
+    name: str = ""
+    uid: str = ""
+    controller: bool | None = None
+    block_owner_deletion: bool | None = None
+
+
+class ObjectMeta(BaseModel):
+    """The metav1.ObjectMeta fields the operator reads. The API server owns metadata, so fields not
+    named here (managedFields, finalizers, ...) are ignored when reading, never refused."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    name: str = ""
+    namespace: str = ""
+    uid: str = ""
+    generation: int | None = None
+    resource_version: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    creation_timestamp: datetime | None = None
+    owner_references: list[OwnerReference] = Field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """``namespace/name``."""
+        return f"{self.namespace}/{self.name}"
+
+
 # --- shared pieces --------------------------------------------------------------------------
 
 
@@ -680,7 +715,7 @@ class JiraTenant(Resource):
 
     api_version: Literal["jiradrift.io/v1alpha1"] = "jiradrift.io/v1alpha1"
     kind: Literal["JiraTenant"] = "JiraTenant"
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: JiraTenantSpec
     status: JiraTenantStatus | None = None
 
@@ -944,7 +979,7 @@ class Snapshot(Resource):
 
     api_version: Literal["jiradrift.io/v1alpha1"] = "jiradrift.io/v1alpha1"
     kind: Literal["Snapshot"] = "Snapshot"
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: SnapshotSpec = Field(json_schema_extra=validations(SNAPSHOT_SPEC_RULES))
     status: SnapshotStatus | None = None
 
@@ -1090,6 +1125,6 @@ class SiteComparison(Resource):
 
     api_version: Literal["jiradrift.io/v1alpha1"] = "jiradrift.io/v1alpha1"
     kind: Literal["SiteComparison"] = "SiteComparison"
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: SiteComparisonSpec = Field(json_schema_extra=validations(COMPARISON_SPEC_RULES))
     status: SiteComparisonStatus | None = None

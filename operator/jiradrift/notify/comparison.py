@@ -1,6 +1,6 @@
 """What a SiteComparison notification says when InSync changes, in the three drift formats.
 
-    notice = ComparisonNotice.from_comparison(body, site="https://acme.atlassian.net")
+    notice = ComparisonNotice.from_comparison(comparison, site="https://acme.atlassian.net")  # model or JSON
     comparison_payload_for("slack", notice)   # or "teams", "webhook" (kind ComparisonNotification)
 
 Everything comes from the comparison's status (the InSync condition, the counts, the first
@@ -12,11 +12,14 @@ InSync is one message, however often the sites are compared again while it holds
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from jiradrift.api.objects import condition_of, read_object, wire_time
+from jiradrift.api.resources import ComparisonCounts, ConditionStatus, SiteComparison, SiteComparisonStatus
 from jiradrift.notify.message import (
     ID_HEADER,
     MAX_LISTED,
@@ -36,7 +39,7 @@ SEVERITIES = ("high", "medium", "low")
 __all__ = ["ID_HEADER", "ComparisonNotice", "comparison_payload_for", "highest_of"]
 
 
-def highest_of(counts: dict[str, Any] | None) -> str | None:
+def highest_of(counts: Mapping[str, Any] | None) -> str | None:
     """The highest severity with a difference in status ``differences`` (None when none)."""
     return next((s for s in SEVERITIES if int((counts or {}).get(s) or 0) > 0), None)
 
@@ -66,26 +69,27 @@ class ComparisonNotice:
     changes: tuple[ChangeLine, ...] = ()
 
     @classmethod
-    def from_comparison(cls, body: dict[str, Any], site: str = "") -> ComparisonNotice:
-        meta, spec, status = body.get("metadata") or {}, body.get("spec") or {}, body.get("status") or {}
-        condition = in_sync_condition(status)
-        counts = status.get("differences") or {}
-        changes = tuple(ChangeLine.from_status(c) for c in (status.get("first") or [])[:MAX_LISTED])
+    def from_comparison(cls, comparison: SiteComparison | Mapping[str, Any], site: str = "") -> ComparisonNotice:
+        """The notice of a SiteComparison (its model, or the API server's JSON: read into the model here)."""
+        obj = comparison if isinstance(comparison, SiteComparison) else read_object(SiteComparison, comparison)
+        status = obj.status or SiteComparisonStatus()
+        condition = condition_of(status.conditions, IN_SYNC)
+        counts = status.differences or ComparisonCounts()
         return cls(
-            namespace=str(meta.get("namespace") or ""),
-            comparison=str(meta.get("name") or ""),
-            left=str((spec.get("left") or {}).get("name") or ""),
-            right=str((spec.get("right") or {}).get("name") or ""),
-            in_sync=condition.get("status") == "True",
-            since=str(condition.get("lastTransitionTime") or ""),
+            namespace=obj.metadata.namespace,
+            comparison=obj.metadata.name,
+            left=obj.spec.left.name,
+            right=obj.spec.right.name,
+            in_sync=condition is not None and condition.status == ConditionStatus.TRUE,
+            since=(wire_time(condition.last_transition_time) if condition else None) or "",
             site=site,
-            total=int(counts.get("total") or 0),
-            high=int(counts.get("high") or 0),
-            medium=int(counts.get("medium") or 0),
-            low=int(counts.get("low") or 0),
-            equal=int(status.get("equal") or 0),
-            message=str(status.get("message") or ""),
-            changes=changes,
+            total=counts.total,
+            high=counts.high,
+            medium=counts.medium,
+            low=counts.low,
+            equal=status.equal or 0,
+            message=status.message or "",
+            changes=tuple(ChangeLine.from_status(c) for c in (status.first or [])[:MAX_LISTED]),
         )
 
     @property

@@ -1,6 +1,6 @@
 """What a drift notification says, in three formats: pure functions from a Snapshot to a payload.
 
-    notice = DriftNotice.from_snapshot(snapshot_body, site="https://acme.atlassian.net")
+    notice = DriftNotice.from_snapshot(snapshot, site="https://acme.atlassian.net")   # a Snapshot model (or its JSON)
     generic_payload(notice)   # {"apiVersion": "jiradrift.io/v1alpha1", "kind": "DriftNotification", ...}
     slack_payload(notice)     # Slack incoming webhook: text + blocks
     teams_payload(notice)     # Microsoft Teams incoming webhook: a message with one Adaptive Card
@@ -20,12 +20,21 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
 
-from jiradrift.api.resources import API_VERSION
+from jiradrift.api.objects import read_object, wire_time
+from jiradrift.api.resources import (
+    API_VERSION,
+    ChangeSummary,
+    ComparisonDifference,
+    Snapshot,
+    SnapshotDrift,
+    SnapshotStatus,
+)
 
 PAYLOAD_API_VERSION = API_VERSION
 PAYLOAD_KIND = "DriftNotification"
@@ -47,18 +56,18 @@ class ChangeLine:
     affects_first: tuple[str, ...] = ()
 
     @classmethod
-    def from_status(cls, change: dict[str, Any]) -> ChangeLine:
+    def from_status(cls, change: ChangeSummary | ComparisonDifference) -> ChangeLine:
         """A change as a status lists it (a Snapshot's ``drift.changes``, a comparison's ``first``)."""
-        count, first = affects_of(change)
+        authored = change if isinstance(change, ChangeSummary) else None
         return cls(
-            key=str(change.get("key") or ""),
-            op=str(change.get("op") or ""),
-            path=str(change.get("path") or ""),
-            severity=str(change.get("severity") or ""),
-            name=change.get("name"),
-            changed_by=change.get("changedBy"),
-            affects=count,
-            affects_first=first,
+            key=change.key,
+            op=change.op,
+            path=change.path,
+            severity=change.severity,
+            name=authored.name if authored else None,
+            changed_by=authored.changed_by if authored else None,
+            affects=change.affects.count if change.affects else None,
+            affects_first=tuple(change.affects.first[:5]) if change.affects else (),
         )
 
     def payload(self, *, authored: bool = True) -> dict[str, Any]:
@@ -79,13 +88,6 @@ class ChangeLine:
         more = f" +{self.affects - len(self.affects_first)}" if self.affects > len(self.affects_first) else ""
         unit = "project" if self.affects == 1 else "projects"
         return f"{self.affects} {unit}" + (f": {named}{more}" if named else "")
-
-
-def affects_of(change: dict[str, Any]) -> tuple[int | None, tuple[str, ...]]:
-    found = change.get("affects")
-    if not isinstance(found, dict) or not isinstance(found.get("count"), int):
-        return None, ()
-    return found["count"], tuple(str(k) for k in (found.get("first") or [])[:5])
 
 
 @dataclass(frozen=True)
@@ -109,27 +111,28 @@ class DriftNotice:
     changes: tuple[ChangeLine, ...] = field(default_factory=tuple)
 
     @classmethod
-    def from_snapshot(cls, body: dict[str, Any], site: str = "") -> DriftNotice:
-        meta, spec = body.get("metadata") or {}, body.get("spec") or {}
-        status = body.get("status") or {}
-        drift = status.get("drift") or {}
-        changes = tuple(ChangeLine.from_status(c) for c in (drift.get("changes") or [])[:MAX_LISTED])
+    def from_snapshot(cls, snapshot: Snapshot | Mapping[str, Any], site: str = "") -> DriftNotice:
+        """The notice of a Snapshot (its model, or the API server's JSON: read into the model here)."""
+        obj = snapshot if isinstance(snapshot, Snapshot) else read_object(Snapshot, snapshot)
+        status = obj.status or SnapshotStatus()
+        drift = status.drift or SnapshotDrift()
         return cls(
-            namespace=str(meta.get("namespace") or ""),
-            tenant=str((spec.get("tenantRef") or {}).get("name") or ""),
-            snapshot=str(meta.get("name") or ""),
-            type=str(spec.get("type") or ""),
-            phase=str(status.get("phase") or ""),
+            namespace=obj.metadata.namespace,
+            tenant=obj.spec.tenant_ref.name,
+            snapshot=obj.metadata.name,
+            type=str(obj.spec.type),
+            # what status says; no status (or no phase in it) is "", not the model's default
+            phase=str(status.phase) if "phase" in status.model_fields_set else "",
             site=site,
-            completion_time=status.get("completionTime"),
-            baseline=drift.get("baseline"),
-            snapshot_digest=status.get("digest"),
-            total=int(drift.get("total") or 0),
-            added=int(drift.get("added") or 0),
-            removed=int(drift.get("removed") or 0),
-            changed=int(drift.get("changed") or 0),
-            highest_severity=drift.get("highestSeverity"),
-            changes=changes,
+            completion_time=wire_time(status.completion_time),
+            baseline=drift.baseline,
+            snapshot_digest=status.digest,
+            total=drift.total,
+            added=drift.added,
+            removed=drift.removed,
+            changed=drift.changed,
+            highest_severity=drift.highest_severity,
+            changes=tuple(ChangeLine.from_status(c) for c in drift.changes[:MAX_LISTED]),
         )
 
     @property

@@ -15,20 +15,24 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
 import httpx
 
+from jiradrift.api.objects import InvalidObject, involved, read_object
 from jiradrift.api.resources import (
     GROUP,
     LABEL_NOTIFY,
     VERSION,
     DeliveryState,
+    JiraTenant,
     JiraTenantSpec,
     NotificationDelivery,
+    SiteComparison,
+    Snapshot,
 )
 from jiradrift.kube import events
 from jiradrift.kube.client import Kube, KubeError, resource_path, retry_on_conflict
@@ -50,17 +54,18 @@ WRITE_RETRIES = 5
 FINAL_PHASES = ("Completed", "Incomplete", "Failed")
 SNAPSHOTS, COMPARISONS = "snapshots", "sitecomparisons"
 Notice = DriftNotice | ComparisonNotice
+Announced = Snapshot | SiteComparison
+"""An object whose changes are announced."""
+MODELS: dict[str, type[Announced]] = {SNAPSHOTS: Snapshot, COMPARISONS: SiteComparison}
 
 
-def _plural(body: dict[str, Any]) -> str:
-    return COMPARISONS if body.get("kind") == "SiteComparison" else SNAPSHOTS
+def _plural(obj: Announced) -> str:
+    return COMPARISONS if isinstance(obj, SiteComparison) else SNAPSHOTS
 
 
-def _tenant(body: dict[str, Any]) -> str:
+def _tenant(obj: Announced) -> str:
     """The JiraTenant whose destinations are used: a Snapshot's, or a comparison's left tenant."""
-    spec = body.get("spec") or {}
-    ref = spec.get("left") if _plural(body) == COMPARISONS else spec.get("tenantRef")
-    return str((ref or {}).get("name") or "")
+    return obj.spec.left.name if isinstance(obj, SiteComparison) else obj.spec.tenant_ref.name
 
 
 def _payload(kind: str, notice: Notice) -> dict[str, Any]:
@@ -79,9 +84,17 @@ class NotifySettings:
     stop_grace_seconds: float = 15.0  # on shutdown, how long deliveries in flight may take to finish
 
 
-def records_of(body: dict[str, Any]) -> list[NotificationDelivery]:
-    raw = (body.get("status") or {}).get("notifications") or []
-    return [NotificationDelivery.model_validate(r) for r in raw]
+def records_of(obj: Announced) -> list[NotificationDelivery]:
+    return list(obj.status.notifications or []) if obj.status else []
+
+
+def _read_announced(plural: str, body: Mapping[str, Any]) -> Announced | None:
+    """The object as its model; one whose spec the model refuses is left out, with a warning naming it."""
+    try:
+        return read_object(MODELS[plural], body)
+    except InvalidObject as exc:
+        log.warning("notifications of %s %s: %s", exc.kind, exc.key, exc.message)
+        return None
 
 
 def records_json(records: Sequence[NotificationDelivery]) -> list[dict[str, Any]]:
@@ -150,41 +163,43 @@ class Notifier:
 
     async def round(self, client: httpx.AsyncClient) -> int:
         """Start delivering each marked Snapshot not already in flight; returns how many are marked."""
-        bodies = await self._marked() + await self._comparisons()
-        for body in bodies:
-            key = body["metadata"]["uid"]
-            if not self.owns(body["metadata"]["namespace"], _tenant(body)):
+        found = await self._marked() + await self._comparisons()
+        for obj in found:
+            key = obj.metadata.uid
+            if not self.owns(obj.metadata.namespace, _tenant(obj)):
                 continue  # another replica's tenant (its claims would keep us out anyway)
             if key not in self._inflight:
-                task = asyncio.create_task(self._guarded(client, body), name=f"notify {_name(body)}")
+                task = asyncio.create_task(self._guarded(client, obj), name=f"notify {_name(obj)}")
                 self._inflight[key] = task
                 task.add_done_callback(functools.partial(self._done, key))
-        return len(bodies)
+        return len(found)
 
     def _done(self, key: str, _: asyncio.Task[None]) -> None:
         self._inflight.pop(key, None)
 
-    async def _guarded(self, client: httpx.AsyncClient, body: dict[str, Any]) -> None:
+    async def _guarded(self, client: httpx.AsyncClient, obj: Announced) -> None:
         async with self._gate:
             if self._stopping.is_set():
                 return
             try:
-                await self.deliver(client, body)
+                await self.deliver(client, obj)
             except KubeError as exc:
-                log.warning("notifications of %s: API error %s", _name(body), exc.status)
+                log.warning("notifications of %s: API error %s", _name(obj), exc.status)
             except Exception:
-                log.exception("notifications of %s failed", _name(body))
+                log.exception("notifications of %s failed", _name(obj))
 
-    async def _marked(self) -> list[dict[str, Any]]:
+    async def _marked(self) -> list[Announced]:
         selector = f"{LABEL_NOTIFY}=pending"
+        bodies: list[dict[str, Any]] = []
         if not self.namespaces:
-            return await self.kube.list_all(resource_path(GROUP, VERSION, "snapshots"), labelSelector=selector)
-        out: list[dict[str, Any]] = []
+            bodies = await self.kube.list_all(resource_path(GROUP, VERSION, "snapshots"), labelSelector=selector)
         for ns in self.namespaces:
-            out.extend(await self.kube.list_all(resource_path(GROUP, VERSION, "snapshots", ns), labelSelector=selector))
-        return out
+            bodies.extend(
+                await self.kube.list_all(resource_path(GROUP, VERSION, "snapshots", ns), labelSelector=selector)
+            )
+        return [obj for obj in (_read_announced(SNAPSHOTS, b) for b in bodies) if obj is not None]
 
-    async def _comparisons(self) -> list[dict[str, Any]]:
+    async def _comparisons(self) -> list[Announced]:
         """SiteComparisons with an InSync change to deliver: from the watch's copies when there is a
         watch (no request), else listed (no label to select them by)."""
         found: list[dict[str, Any]] = []
@@ -194,16 +209,16 @@ class Notifier:
             scopes: list[str | None] = [*self.namespaces] or [None]
             for ns in scopes:
                 found.extend(await self.kube.list_all(resource_path(GROUP, VERSION, COMPARISONS, ns)))
-        return [{**b, "kind": "SiteComparison"} for b in found if not delivery.is_settled(records_of(b))]
+        read = (_read_announced(COMPARISONS, b) for b in found)
+        return [obj for obj in read if obj is not None and not delivery.is_settled(records_of(obj))]
 
-    async def deliver(self, client: httpx.AsyncClient, body: dict[str, Any]) -> None:
+    async def deliver(self, client: httpx.AsyncClient, obj: Announced) -> None:
         """Attempt every due record of one Snapshot or SiteComparison: claim, send, record."""
-        meta = body["metadata"]
-        namespace, name, plural = meta["namespace"], meta["name"], _plural(body)
-        tenant_name = _tenant(body)
-        if plural == SNAPSHOTS and (body.get("status") or {}).get("phase") not in FINAL_PHASES:
+        namespace, name, plural = obj.metadata.namespace, obj.metadata.name, _plural(obj)
+        tenant_name = _tenant(obj)
+        if isinstance(obj, Snapshot) and (obj.status is None or obj.status.phase not in FINAL_PHASES):
             return  # labelled just before the capture writes its result
-        records = records_of(body)
+        records = records_of(obj)
         if delivery.is_settled(records):
             if plural == SNAPSHOTS:
                 await self._unmark(namespace, name)
@@ -211,29 +226,29 @@ class Notifier:
         if not any(delivery.is_due(r, self.clock(), r.digest, self.settings.policy) for r in records):
             return  # all waiting for their backoff or in flight: no reads
         tenant = await self._read(namespace, "jiratenants", tenant_name)
-        spec = JiraTenantSpec.model_validate(tenant["spec"]) if tenant else None
+        spec = read_object(JiraTenant, tenant).spec if tenant else None
         site = spec.site if spec else ""
         notice: Notice = (
-            ComparisonNotice.from_comparison(body, site)
-            if plural == COMPARISONS
-            else DriftNotice.from_snapshot(body, site=site)
+            ComparisonNotice.from_comparison(obj, site)
+            if isinstance(obj, SiteComparison)
+            else DriftNotice.from_snapshot(obj, site=site)
         )
         digest, now = notice.digest, self.clock()
         due = {r.destination for r in records if delivery.is_due(r, now, digest, self.settings.policy)}
         if not due:
             return
         claimed = [delivery.claim(r, now, self.holder, digest) if r.destination in due else r for r in records]
-        if not await self._write(plural, namespace, name, meta["resourceVersion"], claimed):
+        if not await self._write(plural, namespace, name, obj.metadata.resource_version or "", claimed):
             return  # another replica claimed first, or the Snapshot changed: look again next round
         outcomes = await asyncio.gather(
-            *(self._attempt(client, body, tenant_name, spec, notice, r) for r in claimed if r.destination in due)
+            *(self._attempt(client, obj, tenant_name, spec, notice, r) for r in claimed if r.destination in due)
         )
         await self._record(plural, namespace, name, dict(outcomes))
 
     async def _attempt(
         self,
         client: httpx.AsyncClient,
-        snapshot: dict[str, Any],
+        announced: Announced,
         tenant: str,
         spec: JiraTenantSpec | None,
         notice: Notice,
@@ -241,8 +256,7 @@ class Notifier:
     ) -> tuple[str, NotificationDelivery]:
         policy, now = self.settings.policy, self.clock
         namespace = notice.namespace
-        kind = "SiteComparison" if isinstance(notice, ComparisonNotice) else "Snapshot"
-        where = f"notification of {kind} {_name(snapshot)} to {record.destination!r}"
+        where = f"notification of {announced.kind} {_name(announced)} to {record.destination!r}"
         destination = next((d for d in spec.notifications if d.name == record.destination), None) if spec else None
         if destination is None:
             gone = (
@@ -272,7 +286,7 @@ class Notifier:
             log.warning("%s %s (attempt %d): %s", where, verdict, record.attempts, redact(result.error))
             if outcome.state is DeliveryState.FAILED:
                 message = f"{where} failed for good after {record.attempts} attempt(s): {outcome.last_error}"
-                await events.post(self.kube, snapshot, "Warning", "NotificationFailed", message)
+                await events.post(self.kube, involved(announced), "Warning", "NotificationFailed", message)
         self.on_result(namespace, tenant, record.destination, verdict)
         return record.destination, outcome
 
@@ -281,16 +295,17 @@ class Notifier:
 
         async def attempt() -> None:
             body = await self._read(namespace, plural, name)
-            if body is None:
+            latest = read_object(MODELS[plural], body) if body is not None else None
+            if latest is None:
                 return
             merged = [
                 outcomes[r.destination]
                 if r.destination in outcomes and r.state is DeliveryState.SENDING and r.holder == self.holder
                 else r
-                for r in records_of(body)
+                for r in records_of(latest)
             ]
             patch = {
-                "metadata": {"resourceVersion": body["metadata"]["resourceVersion"]},
+                "metadata": {"resourceVersion": latest.metadata.resource_version},
                 "status": {"notifications": records_json(merged)},
             }
             try:
@@ -341,6 +356,5 @@ class Notifier:
         return await self.kube.get_or_none(resource_path(GROUP, VERSION, plural, namespace, name))
 
 
-def _name(body: dict[str, Any]) -> str:
-    meta = body.get("metadata") or {}
-    return f"{meta.get('namespace')}/{meta.get('name')}"
+def _name(obj: Announced) -> str:
+    return obj.metadata.key

@@ -17,7 +17,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 import httpx
 
@@ -29,7 +28,7 @@ from jiradrift.net.transport import outbound_client
 from jiradrift.tokens.errors import UnsupportedAuth
 from jiradrift.tokens.kube import KubeOps
 from jiradrift.tokens.refresh import Outcome, RefreshResult, TokenRefresher
-from jiradrift.tokens.tenant import auth_kind, tenant_spec
+from jiradrift.tokens.tenant import TenantObject, auth_kind, read_tenant
 
 log = logging.getLogger("jiradrift.tokens.job")
 
@@ -82,7 +81,7 @@ async def run_refresh_job(
     ops = KubeOps(kube)
     refresher = TokenRefresher(kube, http=client, clock=clock, lease_wait=lease_wait, allowlist=allowlist)
     summary = JobSummary()
-    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue(maxsize=concurrency * 2)
+    queue: asyncio.Queue[TenantObject | None] = asyncio.Queue(maxsize=concurrency * 2)
 
     async def worker() -> None:
         while True:
@@ -104,12 +103,13 @@ async def run_refresh_job(
         for namespace in targets:
             where = f"namespace {namespace}" if namespace else "all namespaces"
             try:
-                async for tenant in ops.list_tenants(namespace, limit=page_size):
+                async for body in ops.list_tenants(namespace, limit=page_size):
                     try:
-                        kind = auth_kind(tenant_spec(tenant))
+                        tenant = read_tenant(body)  # read once, here: the workers get the model
                     except UnsupportedAuth:
-                        await queue.put(tenant)  # an invalid spec: refresh() reports it as a failure
+                        await queue.put(body)  # an invalid spec: refresh() reports it as a failure
                         continue
+                    kind = auth_kind(tenant.spec)
                     if kind is None or not kind.refreshable:
                         summary.not_refreshable += 1
                         continue

@@ -49,7 +49,7 @@ from jiradrift.tokens.secret import (
     parse_secret,
     updated_secret_body,
 )
-from jiradrift.tokens.tenant import tenant_auth
+from jiradrift.tokens.tenant import read_tenant, tenant_auth
 
 log = logging.getLogger("jiradrift.tokens.login")
 
@@ -172,9 +172,10 @@ async def login(
     """
     ops = KubeOps(kube)
     key = f"{namespace}/{name}"
-    tenant = await ops.get_tenant(namespace, name)
-    if tenant is None:
+    body = await ops.get_tenant(namespace, name)
+    if body is None:
         raise LoginError(f"JiraTenant {key} does not exist; create it (spec.auth.oauth.secretRef) first")
+    tenant = read_tenant(body)
     ref = tenant_auth(tenant)
     if ref.kind is not AuthKind.OAUTH:
         raise LoginError(

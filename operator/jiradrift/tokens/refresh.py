@@ -36,7 +36,7 @@ import itertools
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -44,7 +44,8 @@ import httpx
 
 from jiradrift.api import conditions as cond
 from jiradrift.api.locks import LeaseError, LeaseLock, holder_identity
-from jiradrift.api.resources import API_VERSION
+from jiradrift.api.objects import condition_of, involved
+from jiradrift.api.resources import ConditionStatus, JiraTenant
 from jiradrift.clock import SystemClock, WallClock
 from jiradrift.jira.errors import OAuthError, ReauthorizationRequired
 from jiradrift.jira.oauth import (
@@ -86,13 +87,14 @@ from jiradrift.tokens.secret import (
     TokenSecret,
     format_time,
     parse_secret,
-    parse_time,
     updated_secret_body,
 )
 from jiradrift.tokens.tenant import (
     REAUTHORIZATION_REQUIRED,
     TenantAuthRef,
+    TenantObject,
     TokenFreshness,
+    read_tenant,
     tenant_auth,
     token_status_patch,
 )
@@ -194,12 +196,11 @@ class TokenRefresher:
 
     # --- entry points ---------------------------------------------------------------------
 
-    async def refresh(self, tenant: dict[str, Any], *, window: timedelta) -> RefreshResult:
+    async def refresh(self, tenant: TenantObject, *, window: timedelta) -> RefreshResult:
         """Refresh when needed; every failure comes back as a ``FAILED`` result, never raised."""
-        meta = tenant.get("metadata") or {}
-        key = f"{meta.get('namespace')}/{meta.get('name')}"
+        key = _key_of(tenant)
         try:
-            return await self._refresh(tenant, window)
+            return await self._refresh(read_tenant(tenant), window)
         except TokenError as exc:
             return RefreshResult(exc.tenant, Outcome.FAILED, exc.reason, exc.message, error=exc)
         except KubeError as exc:
@@ -212,7 +213,7 @@ class TokenRefresher:
 
     # --- the steps ------------------------------------------------------------------------
 
-    async def _refresh(self, tenant: dict[str, Any], window: timedelta) -> RefreshResult:
+    async def _refresh(self, tenant: JiraTenant, window: timedelta) -> RefreshResult:
         ref = tenant_auth(tenant)
         if not ref.kind.refreshable:
             raise UnsupportedAuth(ref.key, f"spec.auth.{ref.kind.value} has no token to refresh")
@@ -243,7 +244,8 @@ class TokenRefresher:
             duration_seconds=self.lease_duration,
         )
         # Never refreshed: no Lease is expected yet, so try creating it before reading it.
-        never_refreshed = not ((tenant.get("status") or {}).get("token") or {}).get("lastRefreshTime")
+        token = tenant.status.token if tenant.status else None
+        never_refreshed = token is None or token.last_refresh_time is None
         try:
             # A refresh takes well under a second: poll briefly. A holder that stops renewing is
             # waited out (at most one lease duration) and taken over, however short lease_wait is.
@@ -275,12 +277,12 @@ class TokenRefresher:
         except LeaseError as exc:  # the Lease expires on its own; never mask the result
             log.warning("could not release refresh Lease of JiraTenant %s: %s", ref.key, exc)
 
-    def _status_expiry(self, tenant: dict[str, Any]) -> datetime | None:
-        reported = ((tenant.get("status") or {}).get("token") or {}).get("expiresAt")
-        try:
-            return parse_time(str(reported)) if reported else None
-        except ValueError:
+    def _status_expiry(self, tenant: JiraTenant) -> datetime | None:
+        token = tenant.status.token if tenant.status else None
+        if token is None or token.expires_at is None:
             return None
+        expires = token.expires_at  # a time without offset is UTC, as parse_time reads the Secret's
+        return expires if expires.tzinfo else expires.replace(tzinfo=UTC)
 
     def _refreshed_meanwhile(self, seen: _Seen, latest: Decision) -> bool:
         """Someone refreshed since we looked (Secret read, or status), and left a usable token.
@@ -303,21 +305,21 @@ class TokenRefresher:
         body = await self.ops.get_secret(ref.namespace, ref.secret_name)
         return decide(body, ref.kind, now=self.clock.now(), window=window, secret_ref=ref.secret_key, tenant=ref.name)
 
-    async def _failed(self, tenant: dict[str, Any], ref: TenantAuthRef, decision: Decision) -> TokenError:
+    async def _failed(self, tenant: JiraTenant, ref: TenantAuthRef, decision: Decision) -> TokenError:
         error = self._decision_error(ref, decision)
-        reported = cond.find((tenant.get("status") or {}).get("conditions"), cond.TOKEN_FRESH)
+        reported = condition_of(tenant.status.conditions if tenant.status else None, cond.TOKEN_FRESH)
         if (
             isinstance(error, ReauthorizationPending)
             and reported is not None
-            and (reported.get("status"), reported.get("reason")) == ("False", REAUTHORIZATION_REQUIRED)
+            and (reported.status, reported.reason) == (ConditionStatus.FALSE, REAUTHORIZATION_REQUIRED)
         ):
             # Status already carries what the token endpoint said; repeat it, rewrite nothing.
-            return ReauthorizationPending(ref.key, str(reported.get("message", error.message)))
+            return ReauthorizationPending(ref.key, reported.message)
         await self._set_status(tenant, ref, TokenFreshness(False, error.reason, error.message))
         return error
 
     async def _refresh_locked(
-        self, tenant: dict[str, Any], ref: TenantAuthRef, window: timedelta, seen: _Seen
+        self, tenant: JiraTenant, ref: TenantAuthRef, window: timedelta, seen: _Seen
     ) -> RefreshResult:
         decision = await self._read_and_decide(ref, window)
         if decision.action is Action.SKIP:
@@ -491,7 +493,7 @@ class TokenRefresher:
                 await asyncio.sleep(pause)
         raise AssertionError("unreachable")
 
-    async def _after_conflict(self, tenant: dict[str, Any], ref: TenantAuthRef, window: timedelta) -> RefreshResult:
+    async def _after_conflict(self, tenant: JiraTenant, ref: TenantAuthRef, window: timedelta) -> RefreshResult:
         decision = await self._read_and_decide(ref, window)
         if decision.action is Action.SKIP:
             return await self._skipped(tenant, ref, decision, reason="RefreshedConcurrently")
@@ -502,7 +504,7 @@ class TokenRefresher:
         )
 
     async def _skipped(
-        self, tenant: dict[str, Any], ref: TenantAuthRef, decision: Decision, *, reason: str | None = None
+        self, tenant: JiraTenant, ref: TenantAuthRef, decision: Decision, *, reason: str | None = None
     ) -> RefreshResult:
         secret = decision.secret
         assert secret is not None and secret.expires_at is not None
@@ -526,7 +528,7 @@ class TokenRefresher:
         )
 
     async def _mark_reauthorization(
-        self, tenant: dict[str, Any], ref: TenantAuthRef, secret: TokenSecret, exc: OAuthError
+        self, tenant: JiraTenant, ref: TenantAuthRef, secret: TokenSecret, exc: OAuthError
     ) -> None:
         message = self._reauth_message(ref, exc)
         log.warning("JiraTenant %s: %s", ref.key, message)
@@ -553,21 +555,21 @@ class TokenRefresher:
         except KubeError as err:
             log.warning("JiraTenant %s: could not mark Secret %s: %s", ref.key, ref.secret_key, err)
         await self._set_status(tenant, ref, TokenFreshness(False, REAUTHORIZATION_REQUIRED, message))
-        involved = {**tenant, "apiVersion": API_VERSION, "kind": "JiraTenant"}
         try:  # Events are advisory: one that cannot be posted is logged, never raised
             await self.ops.create_event(
-                ref.namespace, events.event_body(involved, "Warning", REAUTHORIZATION_REQUIRED, message)
+                ref.namespace, events.event_body(involved(tenant), "Warning", REAUTHORIZATION_REQUIRED, message)
             )
         except KubeError as err:
             log.warning("JiraTenant %s: could not post the %s Event: %s", ref.key, REAUTHORIZATION_REQUIRED, err)
 
     # --- status ---------------------------------------------------------------------------
 
-    async def publish(self, tenant: dict[str, Any], secret: TokenSecret, *, refreshed_at: datetime) -> None:
+    async def publish(self, tenant: TenantObject, secret: TokenSecret, *, refreshed_at: datetime) -> None:
         """Mirror a token just written by someone else (``jiradrift auth login``) into the status."""
+        obj = read_tenant(tenant)
         await self._set_status(
-            tenant,
-            tenant_auth(tenant),
+            obj,
+            tenant_auth(obj),
             FRESH,
             expires_at=secret.expires_at,
             refreshed_at=refreshed_at,
@@ -576,7 +578,7 @@ class TokenRefresher:
 
     async def _set_status(
         self,
-        tenant: dict[str, Any],
+        tenant: JiraTenant,
         ref: TenantAuthRef,
         freshness: TokenFreshness,
         *,
@@ -585,9 +587,8 @@ class TokenRefresher:
         scopes: str | None = None,
     ) -> None:
         """Best effort: the Secret is the record of truth; status mirrors it for people and the operator."""
-        current: dict[str, Any] | None = tenant
+        current = tenant
         for _ in range(STATUS_ATTEMPTS):
-            assert current is not None
             patch = token_status_patch(
                 current,
                 ref,
@@ -607,13 +608,22 @@ class TokenRefresher:
                     log.warning("JiraTenant %s: could not update status: %s", ref.key, exc)
                     return
             try:
-                current = await self.ops.get_tenant(ref.namespace, ref.name)
-            except KubeError as exc:
+                latest = await self.ops.get_tenant(ref.namespace, ref.name)
+                if latest is None:
+                    return
+                current = read_tenant(latest)
+            except (KubeError, UnsupportedAuth) as exc:  # gone unreadable meanwhile: status waits for a fix
                 log.warning("JiraTenant %s: could not update status: %s", ref.key, exc)
                 return
-            if current is None:
-                return
         log.warning("JiraTenant %s: status kept changing; token status not updated this time", ref.key)
+
+
+def _key_of(tenant: TenantObject) -> str:
+    """``namespace/name`` of a tenant, also of one whose spec does not read."""
+    if isinstance(tenant, JiraTenant):
+        return tenant.metadata.key
+    meta = tenant.get("metadata") or {}
+    return f"{meta.get('namespace')}/{meta.get('name')}"
 
 
 def _transient(error: KubeError) -> bool:
@@ -623,7 +633,7 @@ def _transient(error: KubeError) -> bool:
 
 async def ensure_fresh_token(
     kube: Kube,
-    tenant: dict[str, Any],
+    tenant: TenantObject,
     *,
     window: timedelta,
     http: httpx.AsyncClient | None = None,
@@ -638,11 +648,15 @@ async def ensure_fresh_token(
     paused), ``WriteScopesRefused`` (write scope without ``allowWriteScopes``), ``MalformedSecret``,
     ``SecretNotFound``, ``RefreshFailed``, ``LeaseUnavailable``, ``SecretConflict``, ``UnsupportedAuth``.
     """
+    try:
+        obj = read_tenant(tenant)
+    except UnsupportedAuth:
+        obj = None  # refresh() reports it, as a FAILED result
     own = http is None
     client = http or outbound_client(timeout=30.0)
     try:
         refresher = TokenRefresher(kube, http=client, clock=clock, lease_wait=lease_wait, allowlist=allowlist)
-        result = await refresher.refresh(tenant, window=window)
+        result = await refresher.refresh(obj or tenant, window=window)
     finally:
         if own:
             await client.aclose()
@@ -650,7 +664,7 @@ async def ensure_fresh_token(
         raise result.error
     assert result.state is not None
     writes = result.state.write_scopes
-    if writes and not tenant_auth(tenant).allow_write_scopes:
+    if writes and not tenant_auth(obj or tenant).allow_write_scopes:
         raise WriteScopesRefused(
             result.tenant,
             f"the token was granted write-capable scope(s) {' '.join(writes)} and spec.auth.allowWriteScopes "

@@ -1,5 +1,6 @@
 """What the token lifecycle reads from a JiraTenant, and what it writes to its status.
 
+    tenant = read_tenant(body)                # the API server's JSON into the JiraTenant model, once
     ref = tenant_auth(tenant)                 # which Secret, which token endpoint (from JiraTenantSpec)
     verdict = tenant_may_capture(tenant)      # the operator's gate before a capture
     if not verdict: ...                       # verdict.reason / verdict.message say why
@@ -9,15 +10,15 @@ Only ``status.token`` and the ``TokenFresh`` / ``ScopesReadOnly`` conditions are
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from jiradrift.api import conditions as cond
 from jiradrift.api.credentials import CredentialsProblem, auth_method
-from jiradrift.api.resources import JiraTenantSpec
+from jiradrift.api.objects import InvalidObject, condition_of, read_object
+from jiradrift.api.resources import ConditionStatus, JiraTenant, JiraTenantSpec, JiraTenantStatus
 from jiradrift.jira.oauth import write_scopes
 from jiradrift.tokens.errors import UnsupportedAuth
 from jiradrift.tokens.scopes import write_scopes_message
@@ -47,18 +48,19 @@ class TenantAuthRef:
         return f"{self.namespace}/{self.secret_name}"
 
 
-def tenant_spec(tenant: dict[str, Any]) -> JiraTenantSpec:
-    """The JiraTenant's spec as the API model. Raises :class:`UnsupportedAuth` naming the bad field."""
+TenantObject = JiraTenant | Mapping[str, Any]
+"""A JiraTenant as its model, or as the API server's JSON (read into the model where it enters)."""
+
+
+def read_tenant(tenant: TenantObject) -> JiraTenant:
+    """The JiraTenant as its model (a model passes as it is). Raises :class:`UnsupportedAuth` naming
+    the bad field of a spec the CRD admitted but the model refuses."""
+    if isinstance(tenant, JiraTenant):
+        return tenant
     try:
-        return JiraTenantSpec.model_validate(tenant.get("spec") or {})
-    except ValidationError as exc:
-        meta = tenant.get("metadata") or {}
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise UnsupportedAuth(
-            f"{meta.get('namespace', '')}/{meta.get('name', '')}",
-            f"spec.{where} is invalid ({first['msg']}); fix the JiraTenant",
-        ) from None
+        return read_object(JiraTenant, tenant)
+    except InvalidObject as exc:
+        raise UnsupportedAuth(exc.key, exc.message) from None
 
 
 def auth_kind(spec: JiraTenantSpec) -> AuthKind | None:
@@ -70,12 +72,11 @@ def auth_kind(spec: JiraTenantSpec) -> AuthKind | None:
     return AuthKind(method)
 
 
-def tenant_auth(tenant: dict[str, Any]) -> TenantAuthRef:
-    """The auth reference of a JiraTenant (the API server's JSON). Raises :class:`UnsupportedAuth`."""
-    meta = tenant.get("metadata") or {}
-    namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
-    key = f"{namespace}/{name}"
-    spec = tenant_spec(tenant)
+def tenant_auth(tenant: TenantObject) -> TenantAuthRef:
+    """The auth reference of a JiraTenant. Raises :class:`UnsupportedAuth`."""
+    obj = read_tenant(tenant)
+    meta, spec = obj.metadata, obj.spec
+    key = meta.key
     kind = auth_kind(spec)
     if kind is None:
         raise UnsupportedAuth(key, "spec.auth sets none of oauth, serviceAccount, apiToken, pat")
@@ -84,10 +85,10 @@ def tenant_auth(tenant: dict[str, Any]) -> TenantAuthRef:
         raise UnsupportedAuth(key, f"spec.auth.{kind.value}.secretRef.name is empty; name the credential Secret")
     block = spec.auth.oauth or spec.auth.service_account
     return TenantAuthRef(
-        namespace=namespace,
-        name=name,
-        uid=str(meta.get("uid", "")),
-        generation=meta.get("generation"),
+        namespace=meta.namespace,
+        name=meta.name,
+        uid=meta.uid,
+        generation=meta.generation,
         kind=kind,
         secret_name=secret_name,
         token_url=block.token_url if block is not None else "",
@@ -105,24 +106,24 @@ class CaptureVerdict:
         return self.allowed
 
 
-def tenant_may_capture(tenant: dict[str, Any]) -> CaptureVerdict:
+def tenant_may_capture(tenant: TenantObject) -> CaptureVerdict:
     """May the operator capture this tenant now, as far as its token is concerned?
 
     Refused while the grant awaits re-authorisation, and while a write-capable scope is granted
     without ``spec.auth.allowWriteScopes: true``.
     """
-    status = tenant.get("status") or {}
-    conditions = status.get("conditions") or []
-    fresh = cond.find(conditions, cond.TOKEN_FRESH)
-    if fresh and fresh.get("status") == "False" and fresh.get("reason") == REAUTHORIZATION_REQUIRED:
-        return CaptureVerdict(False, REAUTHORIZATION_REQUIRED, str(fresh.get("message", "")))
-    allowed = tenant_spec(tenant).auth.allow_write_scopes
-    read_only = cond.find(conditions, cond.SCOPES_READ_ONLY)
-    writes = (read_only is not None and read_only.get("status") == "False") or (
-        (status.get("token") or {}).get("scopesReadOnly") is False
+    obj = read_tenant(tenant)
+    status = obj.status or JiraTenantStatus()
+    fresh = condition_of(status.conditions, cond.TOKEN_FRESH)
+    if fresh and fresh.status == ConditionStatus.FALSE and fresh.reason == REAUTHORIZATION_REQUIRED:
+        return CaptureVerdict(False, REAUTHORIZATION_REQUIRED, fresh.message)
+    allowed = obj.spec.auth.allow_write_scopes
+    read_only = condition_of(status.conditions, cond.SCOPES_READ_ONLY)
+    writes = (read_only is not None and read_only.status == ConditionStatus.FALSE) or (
+        status.token is not None and status.token.scopes_read_only is False
     )
     if writes and not allowed:
-        message = str(read_only.get("message", "")) if read_only else "a granted scope can write to Jira"
+        message = read_only.message if read_only else "a granted scope can write to Jira"
         return CaptureVerdict(False, WRITE_SCOPES_GRANTED, message)
     return CaptureVerdict(True)
 
@@ -137,7 +138,7 @@ class TokenFreshness:
 
 
 def token_status_patch(
-    tenant: dict[str, Any],
+    tenant: TenantObject,
     ref: TenantAuthRef,
     *,
     freshness: TokenFreshness,
@@ -147,17 +148,19 @@ def token_status_patch(
     scopes: str | None = None,
 ) -> dict[str, Any] | None:
     """The merge patch for ``/status`` (with the tenant's resourceVersion), or ``None`` if nothing changes."""
-    status = tenant.get("status") or {}
-    generation = (tenant.get("metadata") or {}).get("generation", ref.generation)
-    old_token = dict(status.get("token") or {})
+    obj = read_tenant(tenant)
+    status = obj.status or JiraTenantStatus()
+    generation = obj.metadata.generation if obj.metadata.generation is not None else ref.generation
+    # The patch is JSON: the status as the API server holds it, with ours set on top.
+    old_token = status.token.model_dump(by_alias=True, mode="json", exclude_none=True) if status.token else {}
+    old_conditions = [c.model_dump(by_alias=True, mode="json", exclude_none=True) for c in status.conditions]
     token = dict(old_token)
     if expires_at is not None:
         token["expiresAt"] = format_time(expires_at)
     if refreshed_at is not None:
         token["lastRefreshTime"] = format_time(refreshed_at)
-    conditions = status.get("conditions") or []
     conditions = cond.set_condition(
-        conditions,
+        old_conditions,
         cond.TOKEN_FRESH,
         freshness.status,
         freshness.reason,
@@ -189,12 +192,11 @@ def token_status_patch(
                 generation=generation,
                 now=now,
             )
-    if token == old_token and conditions == (status.get("conditions") or []):
+    if token == old_token and conditions == old_conditions:
         return None
     patch: dict[str, Any] = {"status": {"conditions": conditions}}
     if token != old_token:
         patch["status"]["token"] = token
-    resource_version = (tenant.get("metadata") or {}).get("resourceVersion")
-    if resource_version:
-        patch["metadata"] = {"resourceVersion": resource_version}
+    if obj.metadata.resource_version:
+        patch["metadata"] = {"resourceVersion": obj.metadata.resource_version}
     return patch
