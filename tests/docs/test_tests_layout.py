@@ -151,3 +151,17 @@ def test_every_test_path_the_repository_names_exists() -> None:
     assert not missing, "these name a test path that does not exist (moved? update the reference):\n" + "\n".join(
         missing
     )
+
+
+def test_no_two_test_files_share_a_name() -> None:
+    """pytest imports test files by their name (rootdir-relative, no packages): a second
+    ``test_report.py`` in another directory stops the whole collection ("import file mismatch")."""
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted(TESTS.rglob("test_*.py")):
+        if SKIPPED_DIRS & set(path.relative_to(TESTS).parts):
+            continue
+        if path.name in seen:
+            clashes.append(f"{seen[path.name].relative_to(REPO)} and {path.relative_to(REPO)}")
+        seen.setdefault(path.name, path)
+    assert not clashes, "test files sharing a name (rename one, e.g. test_<module>_<what>.py): " + "; ".join(clashes)
