@@ -7,9 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.history.helpers import TENANT, git, snapshots_on, store_with
+from tests.history.helpers import git, snapshots_on, store_authors, store_with
 from tests.plugins.git import SshGitServer, new_repo
-from tests.store.builders import report_with
 
 from jiradrift.model.report import DriftAuthor
 
@@ -47,10 +46,7 @@ async def test_export_commits_are_authored_by_the_authors_stored_with_each_drift
     snapshot 0 has no report: those two are the operator's."""
     store = await store_with(tmp_path, 3)
     alice, bob = DriftAuthor("acc-alice", "Alice Admin"), DriftAuthor("acc-bob", "Bob Builder", "bob@example.com")
-    for n, authors in ((1, [alice, bob]), (2, [])):
-        report = report_with(f"acme-workflows-{n}", 1, tenant=TENANT)
-        report.authors = authors
-        await store.put_drift(report)
+    await store_authors(store, {1: [alice, bob], 2: []})
     repo = tmp_path / "history.git"
     done = export(str(tmp_path / "store"), str(repo))
     assert done.returncode == 0, done.stderr

@@ -261,9 +261,9 @@ async def test_authors_kept_with_the_drift_report_survive_a_restart_and_reach_an
     wrong_key: HistoryTenant,
 ) -> None:
     """Alice changes a workflow while pushes fail: her Snapshot's stored drift report names her. The
-    operator restarts (its memory of waiting authors is gone), the key is fixed, Bob changes the
-    workflow: the push commits Alice's Snapshot as hers, read from the store. ``jiradrift history
-    export`` of the same store gives the same authors."""
+    operator restarts (a new context: nothing of the failed push is left in memory), the key is fixed,
+    Bob changes the workflow: the push commits Alice's Snapshot as hers, read from the store.
+    ``jiradrift history export`` of the same store gives the same authors."""
     t, store_path = wrong_key, wrong_key.tmp / "store"
     before = t.context(store_path)
     await t.snapshot(before, "base")

@@ -1,4 +1,4 @@
-"""handlers/keyed.KeyedWorkers: per key one job at a time and in order, jobs merged while waiting,
+"""handlers/keyed.KeyedWorkers: per key one job at a time and in order, the newest job replacing one waiting,
 a bounded number at once and of keys, nothing left behind when idle, cancelled at stop."""
 
 from __future__ import annotations
@@ -33,20 +33,16 @@ class Gate:
         return run
 
 
-def merge(waiting: list[int], new: list[int]) -> list[int]:
-    return waiting + new
-
-
-async def test_jobs_of_a_key_run_one_at_a_time_in_order_merged_while_waiting() -> None:
+async def test_jobs_of_a_key_run_one_at_a_time_in_order_the_newest_replacing_one_waiting() -> None:
     gate = Gate()
     workers: KeyedWorkers[list[int]] = KeyedWorkers("test", limit=4, max_keys=10)
-    assert workers.submit("a", [1], gate.job("a"), merge)
+    assert workers.submit("a", [1], gate.job("a"))
     await gate.started.setdefault("a", asyncio.Event()).wait()
-    assert workers.submit("a", [2], gate.job("a"), merge)  # waits behind [1]
-    assert workers.submit("a", [3], gate.job("a"), merge)  # merged into the waiting one
+    assert workers.submit("a", [2], gate.job("a"))  # waits behind [1]
+    assert workers.submit("a", [3], gate.job("a"))  # replaces the waiting one
     gate.gates["a"].set()
     await workers.idle()
-    assert gate.ran == [("a", [1]), ("a", [2, 3])]
+    assert gate.ran == [("a", [1]), ("a", [3])]
     assert not workers.busy("a") and len(workers) == 0  # nothing kept for an idle key
 
 
@@ -94,46 +90,3 @@ async def test_stop_cancels_what_runs_and_what_waits() -> None:
 def test_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="at least one"):
         KeyedWorkers("test", limit=0, max_keys=1)
-
-
-async def test_a_parked_value_is_merged_into_the_keys_next_job() -> None:
-    ran: list[list[int]] = []
-
-    async def run(values: list[int]) -> None:
-        if values == [1]:  # the first push fails: what it knew waits for the next one
-            workers.park("a", values, merge)
-            return
-        ran.append(values)
-
-    workers: KeyedWorkers[list[int]] = KeyedWorkers("test", limit=1, max_keys=1)
-    workers.submit("a", [1], run, merge)
-    await workers.idle()
-    assert ran == [] and len(workers) == 0  # parked: no worker, no run
-    workers.submit("a", [2], run, merge)
-    await workers.idle()
-    assert ran == [[1, 2]]
-    workers.park("b", [7], merge)
-    workers.park("c", [8], merge)  # max_keys parked: the oldest goes
-    workers.submit("b", [9], run, merge)
-    await workers.idle()
-    assert ran[-1] == [9]
-
-
-async def test_a_value_parked_while_a_job_waits_joins_that_job() -> None:
-    gate = Gate()
-    ran: list[list[int]] = []
-
-    async def failing(values: list[int]) -> None:
-        await gate.job("a")(values)
-        workers.park("a", values, merge)
-
-    async def run(values: list[int]) -> None:
-        ran.append(values)
-
-    workers: KeyedWorkers[list[int]] = KeyedWorkers("test", limit=1, max_keys=4)
-    workers.submit("a", [1], failing, merge)
-    await gate.started.setdefault("a", asyncio.Event()).wait()
-    workers.submit("a", [2], run, merge)  # waits behind the job that is about to fail
-    gate.gates["a"].set()
-    await workers.idle()
-    assert ran == [[1, 2]]

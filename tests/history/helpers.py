@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from tests.plugins.git import HttpsGitServer, SshGitServer
-from tests.store.builders import put_snapshot
+from tests.store.builders import put_snapshot, report_with
 
 from jiradrift.history.gitcli import Credentials, GitRepo, Remote
-from jiradrift.history.message import Person
 from jiradrift.history.sink import HistorySink
 from jiradrift.history.source import StoreSource, candidates
+from jiradrift.model.report import DriftAuthor
 from jiradrift.store.filesystem import FilesystemStore
 
 TENANT = "jira/acme"
@@ -46,6 +46,15 @@ async def store_with(tmp: Path, count: int) -> FilesystemStore:
     return store
 
 
+async def store_authors(store: FilesystemStore, authors: dict[int, list[DriftAuthor]]) -> None:
+    """Snapshot ``n`` of :func:`store_with` gets a drift report naming ``authors[n]``, as the operator
+    stores it (the history reads a commit's authors from there alone)."""
+    for n, named in authors.items():
+        report = report_with(f"acme-workflows-{n}", 1, tenant=TENANT)
+        report.authors = named
+        await store.put_drift(report)
+
+
 def ssh_remote(server: SshGitServer, repo: str, **creds: str) -> Remote:
     values = {"ssh_key": server.client_key, "known_hosts": server.host_key_line, **creds}
     return Remote(server.url(repo), "main", Credentials(**values))
@@ -60,9 +69,8 @@ def sink(workdir: Path, remote: Remote) -> HistorySink:
     return HistorySink(GitRepo.open(workdir, remote), prefix="", tenant=TENANT)
 
 
-async def publish(s: HistorySink, store: FilesystemStore, people: list[Person] | None = None) -> Any:
-    source = StoreSource(store, (lambda _: people) if people else None)
-    return await s.publish(candidates(await store.list_snapshots(TENANT)), source)
+async def publish(s: HistorySink, store: FilesystemStore) -> Any:
+    return await s.publish(candidates(await store.list_snapshots(TENANT)), StoreSource(store))
 
 
 def git(bare: Path, *args: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ async def test_two_replicas_racing_push_each_snapshot_once(
         async def content(self, candidate: Candidate) -> CommitContent:
             if not self.raced:
                 self.raced = True
-                await b.publish(everything[:2], StoreSource(store, lambda _: [jira_person("acc-1", "Alice")]))
+                await b.publish(everything[:2], AliceSource(store))
             return await self.inner.content(candidate)
 
         async def bodies(self, digests: Any) -> dict[str, Any]:
@@ -52,6 +53,13 @@ async def test_two_replicas_racing_push_each_snapshot_once(
     assert result.pushed == ["acme-workflows-2"]
     assert snapshots_on(bare) == ["acme-workflows-0", "acme-workflows-1", "acme-workflows-2"]
     assert git(bare, "log", "--format=%an", "main").split("\n")[:3] == ["jiradrift", "Alice", "Alice"]
+
+
+class AliceSource(StoreSource):
+    """A store whose every commit is Alice's (B's, in the race above: its commits differ from A's)."""
+
+    async def content(self, candidate: Candidate) -> CommitContent:
+        return replace(await super().content(candidate), authors=[jira_person("acc-1", "Alice")])
 
 
 class CrashBeforePush(GitRepo):

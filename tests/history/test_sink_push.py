@@ -12,12 +12,13 @@ from tests.history.helpers import (
     sink,
     snapshots_on,
     ssh_remote,
+    store_authors,
     store_with,
 )
 from tests.plugins.git import HttpsGitServer, SshGitServer, new_repo
 
 from jiradrift.history.errors import HistoryError, HistoryReason
-from jiradrift.history.message import jira_person
+from jiradrift.model.report import DriftAuthor
 
 WORKFLOW_FILE = "workflows/workflow/Software Simplified Workflow.yaml"
 
@@ -27,8 +28,9 @@ async def test_ssh_each_snapshot_one_commit_authored_by_the_jira_user(
 ) -> None:
     bare = new_repo(ssh_git.root, repo_name)
     store = await store_with(tmp_path, 3)
-    people = [jira_person("5b10a2844c20165700ede21g", "Alice Admin"), jira_person("712020:abc", "Bob")]
-    result = await publish(sink(tmp_path / "work", ssh_remote(ssh_git, repo_name)), store, people)
+    people = [DriftAuthor("5b10a2844c20165700ede21g", "Alice Admin"), DriftAuthor("712020:abc", "Bob")]
+    await store_authors(store, {n: people for n in range(3)})
+    result = await publish(sink(tmp_path / "work", ssh_remote(ssh_git, repo_name)), store)
     assert result.pushed == ["acme-workflows-0", "acme-workflows-1", "acme-workflows-2"]
     assert snapshots_on(bare) == result.pushed
     authors = git(bare, "log", "--format=%an <%ae>|%cn", "main").splitlines()

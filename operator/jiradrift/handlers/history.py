@@ -1,11 +1,13 @@
 """The tenant's git history (``spec.history``): after a Snapshot completes with changes, push it.
 
-    queue_history(ctx, HistoryRequest(namespace, tenant, spec, store, {snapshot: people(report.authors)}))
+    queue_history(ctx, HistoryRequest(namespace, tenant, spec, store, previous))
     status = await publish_history(ctx, request)        # what the queue runs, one per tenant at a time
 
 Best effort towards the Snapshot (which is already Completed; a push never fails it) and exact
 towards the branch (:mod:`jiradrift.history.sink`: every stored snapshot that the branch lacks is
-committed, oldest first, so a push that failed is made up by the next one). The outcome is the
+committed, oldest first, so a push that failed is made up by the next one). Each commit is authored
+by the Jira users stored with its Snapshot's drift report (:class:`~jiradrift.history.source.StoreSource`,
+as ``jiradrift history export`` reads them): nothing about a push is kept in memory. The outcome is the
 tenant's ``status.history`` (last commit, lag, and a reason that says what to fix) and metrics.
 The push runs after the Snapshot, outside its capture slot (``ctx.history_pushes``, owned by the
 runtime): a slow or unreachable git server holds a push slot for up to ``timeout_seconds``, never a
@@ -21,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -35,7 +37,6 @@ from jiradrift.handlers.snapshot_status import seconds, status_patch
 from jiradrift.handlers.tenant import tenant_key
 from jiradrift.history.errors import HistoryError, HistoryReason
 from jiradrift.history.gitcli import Credentials, GitRepo, Remote, check_remote
-from jiradrift.history.message import Person
 from jiradrift.history.sink import HistorySink
 from jiradrift.history.source import StoreSource, candidates
 from jiradrift.kube.names import label_value
@@ -45,8 +46,6 @@ from jiradrift.redact import clip, remember_secrets
 log = logging.getLogger("jiradrift.history")
 
 SSH_KEY, KNOWN_HOSTS, TOKEN, USERNAME, CA = "ssh-privatekey", "known_hosts", "token", "username", "ca.crt"
-# Authors kept for Snapshots waiting to be pushed (a publish brings every one the branch lacks)
-MAX_REMEMBERED_AUTHORS = 64
 
 
 async def history_credentials(ctx: OperatorContext, namespace: str, tenant: str, spec: HistorySpec) -> Credentials:
@@ -71,14 +70,13 @@ async def history_credentials(ctx: OperatorContext, namespace: str, tenant: str,
 
 @dataclass(frozen=True)
 class HistoryRequest:
-    """One tenant's publish: what the branch lacks, with the authors of the Snapshots that asked for it
-    (also kept in the store with each drift report: these stand in when storing them failed)."""
+    """One tenant's publish: what the branch lacks (every stored snapshot it has not got, authored as
+    their stored drift reports say)."""
 
     namespace: str
     tenant_name: str
     spec: JiraTenantSpec
     store: SnapshotStore
-    authors: Mapping[str, list[Person]] = field(default_factory=dict)  # Snapshot name -> its people
     previous: Mapping[str, Any] | None = None  # the tenant's status.history when asked
 
     @property
@@ -86,24 +84,12 @@ class HistoryRequest:
         return tenant_key(self.namespace, self.tenant_name)
 
 
-def merged(waiting: HistoryRequest, new: HistoryRequest) -> HistoryRequest:
-    """Two publishes of a tenant as one: the newer, still naming the authors the waiting one knew."""
-    people = {**waiting.authors, **new.authors}
-    return replace(new, authors=dict(list(people.items())[-MAX_REMEMBERED_AUTHORS:]))
-
-
 def queue_history(ctx: OperatorContext, request: HistoryRequest) -> bool:
     """Publish ``request`` after the tenant's earlier publishes, outside any capture slot
-    (``ctx.history_pushes``); returns at once. False: too many tenants waiting, left to the next Snapshot."""
-    return ctx.history_pushes.submit(request.tenant, request, partial(_publish_queued, ctx), merged)
-
-
-async def _publish_queued(ctx: OperatorContext, request: HistoryRequest) -> None:
-    """A queued publish; when it fails, its authors wait for the tenant's next one (which commits the
-    Snapshots this one could not, and must still name who changed them)."""
-    status = await publish_history(ctx, request)
-    if status is not None and status.reason:
-        ctx.history_pushes.park(request.tenant, request, merged)
+    (``ctx.history_pushes``); returns at once. A request that comes while the tenant's previous one
+    waits replaces it (the newer knows as much: both push what the store holds). False: too many
+    tenants waiting, left to the next Snapshot, as is whatever a failed push left behind."""
+    return ctx.history_pushes.submit(request.tenant, request, partial(publish_history, ctx))
 
 
 async def publish_history(ctx: OperatorContext, request: HistoryRequest) -> HistoryStatus | None:
@@ -126,8 +112,7 @@ async def publish_history(ctx: OperatorContext, request: HistoryRequest) -> Hist
         check_remote(remote, settings.hosts)
         workdir = settings.workdir / label_value(namespace) / label_value(tenant_name) / "mirror.git"
         sink = HistorySink(GitRepo.open(workdir, remote), prefix=history.path_prefix, tenant=tkey)
-        source = StoreSource(store, lambda snapshot: list(request.authors.get(snapshot, [])))
-        result = await asyncio.wait_for(sink.publish(waiting, source), settings.timeout_seconds)
+        result = await asyncio.wait_for(sink.publish(waiting, StoreSource(store)), settings.timeout_seconds)
     except Exception as exc:
         reason, message = _problem(exc, settings.timeout_seconds)
         metrics.HISTORY_FAILURES.labels(namespace, tenant_name, reason).inc()

@@ -2,25 +2,21 @@
 a few keys at once; a bounded number of keys waiting.
 
     pushes = KeyedWorkers("history push", limit=4, max_keys=1000)
-    pushes.submit("team-a/acme", request, run=publish, merge=merge)   # returns at once
-    await pushes.idle()                                                  # every job submitted so far done
-    await pushes.stop()                                                  # at cleanup: cancelled, awaited
-    pushes.park("team-a/acme", leftover, merge)                          # merged into the key's next job
+    pushes.submit("team-a/acme", request, run=publish)  # returns at once
+    await pushes.idle()                                  # every job submitted so far done
+    await pushes.stop()                                  # at cleanup: cancelled, awaited
 
-A job submitted while the key's previous one runs (or waits for a slot) is merged into the one
-waiting (``merge(waiting, new)``; without ``merge`` the newer replaces it), so a key never has more
-than one job running and one waiting, and jobs of one key never overlap or reorder. Each key's
-worker ends when nothing is waiting; a key with no worker holds no memory. A job's exception is
-logged, never raised: the caller has long moved on. A job that must be retried with what it
-knew (a push that failed) parks it: the key's next submit merges it in, without a run of its own
-(at most ``max_keys`` parked, the oldest dropped first).
+A job submitted while the key's previous one runs (or waits for a slot) replaces the one waiting,
+so a key never has more than one job running and one waiting, and jobs of one key never overlap or
+reorder: fit for jobs whose newest value says all (a history push pushes what the store holds).
+Each key's worker ends when nothing is waiting; a key with no worker holds no memory. A job's
+exception is logged, never raised: the caller has long moved on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -42,7 +38,6 @@ class KeyedWorkers(Generic[T]):
         self._slots: asyncio.Semaphore | None = None  # made in the running loop, at first use
         self._waiting: dict[str, tuple[T, Job[T]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._parked: OrderedDict[str, T] = OrderedDict()
         self.refused = 0  # jobs refused because max_keys keys were busy
 
     def busy(self, key: str) -> bool:
@@ -52,15 +47,11 @@ class KeyedWorkers(Generic[T]):
     def __len__(self) -> int:
         return len(self._workers)
 
-    def submit(self, key: str, value: T, run: Job[T], merge: Callable[[T, T], T] | None = None) -> bool:
-        """Run ``run(value)`` after the key's earlier jobs; False (and a log line) when ``max_keys``
-        other keys are busy: the caller's next submit for the key is its retry."""
-        if key in self._parked:
-            parked = self._parked.pop(key)
-            value = merge(parked, value) if merge else value
+    def submit(self, key: str, value: T, run: Job[T]) -> bool:
+        """Run ``run(value)`` after the key's earlier jobs (in place of one still waiting); False (and
+        a log line) when ``max_keys`` other keys are busy: the caller's next submit for the key is its retry."""
         if key in self._waiting:
-            waiting, _ = self._waiting[key]
-            self._waiting[key] = (merge(waiting, value) if merge else value, run)
+            self._waiting[key] = (value, run)
             return True
         if key not in self._workers and len(self._workers) >= self.max_keys:
             self.refused += 1
@@ -71,25 +62,13 @@ class KeyedWorkers(Generic[T]):
             self._workers[key] = asyncio.create_task(self._work(key), name=f"{self.name} {key}")
         return True
 
-    def park(self, key: str, value: T, merge: Callable[[T, T], T]) -> None:
-        """Merge ``value`` into the key's waiting job, or keep it for the key's next :meth:`submit`
-        (without running it now)."""
-        if key in self._waiting:
-            waiting, run = self._waiting[key]
-            self._waiting[key] = (merge(value, waiting), run)
-            return
-        self._parked[key] = value
-        self._parked.move_to_end(key)
-        while len(self._parked) > self.max_keys:
-            self._parked.popitem(last=False)
-
     async def _work(self, key: str) -> None:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.limit)
         try:
             while key in self._waiting:
                 async with self._slots:
-                    value, run = self._waiting.pop(key)  # merged with whatever came while waiting for a slot
+                    value, run = self._waiting.pop(key)  # the newest that came while waiting for a slot
                     try:
                         await run(value)
                     except Exception as exc:

@@ -59,7 +59,6 @@ from jiradrift.handlers.schedule import (
 from jiradrift.handlers.snapshot_status import status_patch
 from jiradrift.handlers.stored import stored_manifest, stored_or_new_drift
 from jiradrift.handlers.tenant import tenant_key
-from jiradrift.history.message import people
 from jiradrift.jira.audit import attribute, audit_entries, drift_authors
 from jiradrift.jira.client import JiraClient
 from jiradrift.jira.errors import JiraError
@@ -489,8 +488,8 @@ async def _attribute_run(run: SnapshotRun, report: DriftReport, baseline: Manife
 async def _keep_authors(store: SnapshotStore, report: DriftReport, authors: list[DriftAuthor]) -> None:
     """A resumed run's report read back without authors (stored before they were known) is stored
     again with them, for every later reader of the store (a push after an operator restart,
-    ``jiradrift history export``). Best effort: a failure is logged (the queued push still has them
-    in memory) and never fails the Snapshot; none found, or some stored already: nothing is written."""
+    ``jiradrift history export``). Best effort: a failure is logged (that Snapshot's commit is then
+    the operator's) and never fails the Snapshot; none found, or some stored already: nothing is written."""
     if not authors or report.authors:
         return
     report.authors = authors
@@ -590,9 +589,7 @@ async def history(run: SnapshotRun) -> None:
     this capture's slot is free (handlers/history.py; never fails the Snapshot)."""
     if run.spec.history is not None and run.manifest is not None and run.manifest.unchanged_from is None:
         previous = (run.tenant.get("status") or {}).get("history")
-        authors = {run.name: people(run.report.authors if run.report is not None else [])}
-        request = HistoryRequest(run.namespace, run.tenant_name, run.spec, run.store, authors, previous)
-        queue_history(run.ctx, request)
+        queue_history(run.ctx, HistoryRequest(run.namespace, run.tenant_name, run.spec, run.store, previous))
 
 
 STEPS: tuple[tuple[str, Step], ...] = (

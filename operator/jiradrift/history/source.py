@@ -2,21 +2,20 @@
 
 A candidate is a stored snapshot that is complete and changed something (not ``unchanged_from``
 its predecessor): an incomplete one would delete the files of what it failed to read. Its commit
-authors are those the caller names for it, else those stored with its drift report.
+authors are those stored with its drift report (none: the operator's identity), whoever publishes
+it: the operator's push and ``jiradrift history export`` alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
-from jiradrift.history.message import Person, people
+from jiradrift.history.message import people
 from jiradrift.history.sink import Candidate, CommitContent, SnapshotSource
 from jiradrift.model.store import SnapshotInfo, SnapshotStore
-
-Authors = Callable[[str], list[Person]]
 
 
 def candidates(snapshots: Iterable[SnapshotInfo]) -> list[Candidate]:
@@ -30,16 +29,14 @@ def candidates(snapshots: Iterable[SnapshotInfo]) -> list[Candidate]:
 
 
 class StoreSource(SnapshotSource):
-    def __init__(self, store: SnapshotStore, authors: Authors | None = None) -> None:
+    def __init__(self, store: SnapshotStore) -> None:
         self.store = store
-        self.authors = authors
 
     async def content(self, candidate: Candidate) -> CommitContent:
         manifest = await self.store.get_manifest(candidate.snapshot)
         report = await self.store.get_drift(candidate.snapshot)
-        named = self.authors(candidate.snapshot) if self.authors else []
-        stored = people(report.authors) if report is not None else []
-        return CommitContent(dict(manifest.items), manifest.site, report, named or stored)
+        authors = people(report.authors) if report is not None else []
+        return CommitContent(dict(manifest.items), manifest.site, report, authors)
 
     async def bodies(self, digests: Iterable[str]) -> dict[str, Any]:
         wanted = sorted(set(digests))
