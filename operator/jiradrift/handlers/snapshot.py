@@ -446,7 +446,7 @@ async def drift(run: SnapshotRun) -> None:
     assert run.manifest is not None
     attributed = False
 
-    async def attribute(report: DriftReport, baseline: Manifest) -> None:
+    async def attribute_fresh(report: DriftReport, baseline: Manifest) -> None:
         nonlocal attributed
         attributed = True
         await _attribute_run(run, report, baseline)
@@ -459,7 +459,7 @@ async def drift(run: SnapshotRun) -> None:
             resumed=run.resumed,
             spec=run.spec,
             before_put=lambda: run.fault("put-drift"),
-            attribute=attribute,
+            attribute=attribute_fresh,
         )
     except Exception as exc:
         await _retry_or_fail(run, exc)
