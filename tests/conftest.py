@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.plugins.s3",
     "tests.plugins.sites",
     "tests.plugins.git",
+    "tests.plugins.history",
 ]

@@ -10,18 +10,16 @@ port that accepts connections and says nothing (an SSH client waits there for th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s
-from tests.handlers.test_history import _context
-from tests.operator.kube import get, make_secret, make_tenant
+from tests.operator.kube import get, make_tenant
 from tests.plugins.git import SshGitServer
+from tests.plugins.history import history_context, make_history_tenant
 
 from jiradrift.api.resources import GROUP, VERSION
-from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.handlers.snapshot import run_snapshot
 from jiradrift.kube.client import Kube
 from jiradrift.sim.emulator import RunningEmulator
@@ -57,12 +55,6 @@ class SilentServer:
             self.server.close()
 
 
-@pytest.fixture
-async def kube(control_plane: ControlPlane) -> AsyncIterator[Kube]:
-    async with await Kube.connect(control_plane.kubeconfig) as client:
-        yield client
-
-
 def _snapshot(api: k8s.ApiClient, ns: str, tenant: str, name: str) -> None:
     body = {
         "apiVersion": f"{GROUP}/{VERSION}",
@@ -80,17 +72,15 @@ async def test_a_silent_git_server_does_not_delay_another_tenants_capture(
     kube: Kube,
     jira_sim: RunningEmulator,
     ssh_git: SshGitServer,
+    repo_name: str,
 ) -> None:
-    ns, creds = k8s_namespace, jira_sim.credentials
+    ns = k8s_namespace
     silent = SilentServer()
     port = await silent.start()
-    make_secret(k8s_api, ns, "jira", {"email": creds.email, "token": creds.api_token})
-    git_secret = {"ssh-privatekey": ssh_git.client_key, "known_hosts": ssh_git.host_key_line}
-    make_secret(k8s_api, ns, "git", git_secret, tenants="slow")
-    history = {"repository": f"ssh://git@127.0.0.1:{port}/silent.git", "secretRef": {"name": "git"}}
-    make_tenant(k8s_api, ns, "slow", jira_sim.base_url, "jira", ["workflows"], history=history)
+    silent_repo = f"ssh://git@127.0.0.1:{port}/silent.git"
+    make_history_tenant(k8s_api, ns, jira_sim, ssh_git, repo_name, tenant="slow", repository=silent_repo)
     make_tenant(k8s_api, ns, "other", jira_sim.base_url, "jira", ["workflows"])
-    ctx = _context(kube, ns, tmp_path / "mirrors")
+    ctx = history_context(kube, ns, tmp_path / "mirrors")
     ctx.settings = replace(ctx.settings, max_concurrent_captures=1)  # one capture at a time in this process
 
     _snapshot(k8s_api, ns, "slow", "slow-1")

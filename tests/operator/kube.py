@@ -10,6 +10,8 @@ from kubernetes import client as k8s
 
 from jiradrift.api.credentials import ALLOWED_TENANTS_ANNOTATION
 from jiradrift.api.resources import GROUP, VERSION
+from jiradrift.dev.controlplane import ControlPlane
+from jiradrift.dev.operator_process import OperatorProcess, wait_for
 
 
 def make_secret(api: k8s.ApiClient, ns: str, name: str, data: dict[str, str], tenants: str | None = "*") -> None:
@@ -87,3 +89,35 @@ def manual_snapshot(name: str, snapshot_type: str, tenant: str = "acme") -> str:
             "spec": {"tenantRef": {"name": tenant}, "type": snapshot_type},
         }
     )
+
+
+def make_acme(api: k8s.ApiClient, ns: str, sim: Any, types: list[str], **spec: Any) -> None:
+    """Tenant ``acme`` on the emulator ``sim`` with its API token in Secret ``acme-jira``; full
+    captures only unless ``spec`` names a schedule."""
+    make_secret(api, ns, "acme-jira", {"email": sim.credentials.email, "token": sim.credentials.api_token})
+    make_tenant(api, ns, "acme", sim.base_url, "acme-jira", types, **{"schedule": FULL_CAPTURES_ONLY, **spec})
+
+
+def change_global_workflow(sim: Any, description: str = "changed by the test") -> dict[str, Any]:
+    """Change the description of the emulator's global workflow (audited as the acting admin);
+    returns that workflow (the emulator's own object, changed)."""
+    workflow: dict[str, Any] = next(w for w in sim.site.workflows if w["scope"]["type"] == "GLOBAL")
+    sim.admin.change_workflow(workflow["id"], description=description)
+    return workflow
+
+
+def apply_manual_snapshot(plane: ControlPlane, ns: str, name: str, snapshot_type: str = "workflows") -> None:
+    """``kubectl apply`` a manual Snapshot of tenant ``acme`` (:func:`manual_snapshot`)."""
+    plane.kubectl("apply", "-n", ns, "-f", "-", input=manual_snapshot(name, snapshot_type))
+
+
+def drift_by_hand(
+    plane: ControlPlane, api: k8s.ApiClient, ns: str, sim: Any, op: OperatorProcess, why: str
+) -> dict[str, Any]:
+    """Change the emulator's global workflow, apply the manual Snapshot ``acme-workflows-manual-1``
+    and wait (``why``: what the test expects to make it so) until tenant ``acme`` is Drifted;
+    returns the changed workflow."""
+    workflow = change_global_workflow(sim)
+    apply_manual_snapshot(plane, ns, "acme-workflows-manual-1")
+    wait_for(lambda: conditions_are(api, ns, "acme", Drifted="True"), why, op=op, timeout=120)
+    return workflow

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from kubernetes import client as k8s
 from prometheus_client.parser import text_string_to_metric_families
-from tests.operator.kube import FULL_CAPTURES_ONLY, get, make_secret, make_tenant, manual_snapshot, snapshots
+from tests.operator.kube import apply_manual_snapshot, change_global_workflow, get, make_acme, snapshots
 
 from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.dev.controlplane import ControlPlane
@@ -34,11 +34,7 @@ def test_drift_event_is_warning_only_for_high_severity(
     control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: Any, tmp_path: Path
 ) -> None:
     ns = k8s_namespace
-    creds = jira_sim.credentials
-    make_secret(k8s_api, ns, "acme-jira", {"email": creds.email, "token": creds.api_token})
-    make_tenant(
-        k8s_api, ns, "acme", jira_sim.base_url, "acme-jira", ["workflows", "schemes"], schedule=FULL_CAPTURES_ONLY
-    )
+    make_acme(k8s_api, ns, jira_sim, ["workflows", "schemes"])
     with running_operator(control_plane, [ns], tmp_path) as op:
         wait_for(
             lambda: (
@@ -70,14 +66,11 @@ def test_drift_event_is_warning_only_for_high_severity(
         assert interval == [6 * 3600.0]  # make_tenant's schedule.interval: 6h
 
         # medium: a workflow's description; high: a permission grant (who can do what)
-        global_wf = next(w for w in jira_sim.site.workflows if w["scope"]["type"] == "GLOBAL")
-        jira_sim.admin.change_workflow(global_wf["id"], description="changed by the test")
+        change_global_workflow(jira_sim)
         scheme = jira_sim.site.permission_schemes[0]
         jira_sim.admin.grant_permission(scheme["id"], "ADMINISTER_PROJECTS", "group", "contractors")
-        control_plane.kubectl(
-            "apply", "-n", ns, "-f", "-", input=manual_snapshot("acme-workflows-manual-1", "workflows")
-        )
-        control_plane.kubectl("apply", "-n", ns, "-f", "-", input=manual_snapshot("acme-schemes-manual-1", "schemes"))
+        apply_manual_snapshot(control_plane, ns, "acme-workflows-manual-1")
+        apply_manual_snapshot(control_plane, ns, "acme-schemes-manual-1", "schemes")
 
         def drift_events() -> dict[str, dict[str, Any]]:
             out = control_plane.kubectl(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
-from tests.operator.kube import FULL_CAPTURES_ONLY, condition, get, make_secret, make_tenant, manual_snapshot, snapshots
+from tests.operator.kube import condition, drift_by_hand, get, make_acme, snapshots
 
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
@@ -24,9 +24,7 @@ def test_drifted_is_set_when_the_snapshot_ends_not_at_the_next_tick(
     control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: Any, tmp_path: Path
 ) -> None:
     ns = k8s_namespace
-    creds = jira_sim.credentials
-    make_secret(k8s_api, ns, "acme-jira", {"email": creds.email, "token": creds.api_token})
-    make_tenant(k8s_api, ns, "acme", jira_sim.base_url, "acme-jira", ["workflows"], schedule=FULL_CAPTURES_ONLY)
+    make_acme(k8s_api, ns, jira_sim, ["workflows"])
     with running_operator(control_plane, [ns], tmp_path, extra=("--tenant-interval", "3600")) as op:
         wait_for(
             lambda: condition(get(k8s_api, ns, "jiratenants", "acme"), "Drifted").get("status") == "False",
@@ -34,16 +32,7 @@ def test_drifted_is_set_when_the_snapshot_ends_not_at_the_next_tick(
             op=op,
             timeout=120,
         )
-        global_wf = next(w for w in jira_sim.site.workflows if w["scope"]["type"] == "GLOBAL")
-        jira_sim.admin.change_workflow(global_wf["id"], description="changed by the test")
-        control_plane.kubectl(
-            "apply", "-n", ns, "-f", "-", input=manual_snapshot("acme-workflows-manual-1", "workflows")
-        )
-        wait_for(
-            lambda: condition(get(k8s_api, ns, "jiratenants", "acme"), "Drifted").get("status") == "True",
-            "Drifted=True once the manual Snapshot ended, without waiting for the tenant's hourly tick",
-            op=op,
-            timeout=120,
-        )
+        why = "Drifted=True once the manual Snapshot ended, without waiting for the tenant's hourly tick"
+        drift_by_hand(control_plane, k8s_api, ns, jira_sim, op, why)
         manual = next(s for s in snapshots(k8s_api, ns) if s["metadata"]["name"] == "acme-workflows-manual-1")
         assert manual["status"]["phase"] == "Completed", manual["status"]

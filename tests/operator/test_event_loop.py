@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
-from tests.operator.kube import condition, get, make_secret, make_tenant, manual_snapshot, snapshots
+from tests.operator.kube import drift_by_hand, make_secret, make_tenant, snapshots
 
 from jiradrift.cmd.run import SLOW_CALLBACK_ENV
 from jiradrift.dev.controlplane import ControlPlane
@@ -64,16 +64,8 @@ def test_no_callback_blocks_the_event_loop(
             op=op,
             timeout=120,
         )
-        global_wf = next(w for w in jira_sim.site.workflows if w["scope"]["type"] == "GLOBAL")
-        jira_sim.admin.change_workflow(global_wf["id"], description="changed by the test")
-        control_plane.kubectl(
-            "apply", "-n", ns, "-f", "-", input=manual_snapshot("acme-workflows-manual-1", "workflows")
-        )
-        wait_for(
-            lambda: condition(get(k8s_api, ns, "jiratenants", "acme"), "Drifted").get("status") == "True",
-            "the drift seen through the accepted-baseline comparison",
-            op=op,
-            timeout=120,
+        drift_by_hand(
+            control_plane, k8s_api, ns, jira_sim, op, "the drift seen through the accepted-baseline comparison"
         )
         assert f"event loop in debug mode: callbacks over {THRESHOLD} s are logged" in op.text()
     assert slow_callbacks(op.lines()) == [], slow_callbacks(op.lines())[:5]

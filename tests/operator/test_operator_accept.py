@@ -16,7 +16,15 @@ import httpx
 import pytest
 from kubernetes import client as k8s
 from prometheus_client.parser import text_string_to_metric_families
-from tests.operator.kube import FULL_CAPTURES_ONLY, condition, get, make_secret, make_tenant, manual_snapshot, snapshots
+from tests.operator.kube import (
+    apply_manual_snapshot,
+    change_global_workflow,
+    condition,
+    conditions_are,
+    get,
+    make_acme,
+    snapshots,
+)
 from typer.testing import CliRunner
 
 from jiradrift.api.baseline import LABEL_ACCEPTED
@@ -56,18 +64,7 @@ def test_drift_stays_until_accepted(
 ) -> None:
     ns = k8s_namespace
     monkeypatch.setenv("KUBECONFIG", str(control_plane.kubeconfig))  # the CLI reads the cluster like a user
-    creds = jira_sim.credentials
-    make_secret(k8s_api, ns, "acme-jira", {"email": creds.email, "token": creds.api_token})
-    make_tenant(
-        k8s_api,
-        ns,
-        "acme",
-        jira_sim.base_url,
-        "acme-jira",
-        ["workflows"],
-        retention={"keepLast": 2},
-        schedule=FULL_CAPTURES_ONLY,
-    )
+    make_acme(k8s_api, ns, jira_sim, ["workflows"], retention={"keepLast": 2})
     with running_operator(control_plane, [ns], tmp_path) as op:
         first = wait_for(
             lambda: [
@@ -84,21 +81,16 @@ def test_drift_stays_until_accepted(
             op=op,
         )
 
-        global_wf = next(w for w in jira_sim.site.workflows if w["scope"]["type"] == "GLOBAL")
-        jira_sim.admin.change_workflow(global_wf["id"], description="changed by the test")
+        change_global_workflow(jira_sim)
         # Two later snapshots: the drift stays seen after the window that showed it.
         for i in (1, 2, 3, 4):
             name = f"acme-workflows-manual-{i}"
-            control_plane.kubectl("apply", "-n", ns, "-f", "-", input=manual_snapshot(name, "workflows"))
+            apply_manual_snapshot(control_plane, ns, name)
             wait_for(lambda name=name: _completed(k8s_api, ns, name), f"{name} Completed", op=op, timeout=120)
 
-        def drifted() -> dict[str, Any]:
-            tenant = get(k8s_api, ns, "jiratenants", "acme")
-            cond = condition(tenant, "Drifted")
-            assert cond.get("status") == "True", cond
-            return tenant
-
-        tenant = wait_for(drifted, "Drifted=True after the change", op=op)
+        tenant = wait_for(
+            lambda: conditions_are(k8s_api, ns, "acme", Drifted="True"), "Drifted=True after the change", op=op
+        )
         cond = condition(tenant, "Drifted")
         assert cond["reason"] == "UnacceptedChanges"
         unaccepted = tenant["status"]["unaccepted"]

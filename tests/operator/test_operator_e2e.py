@@ -17,9 +17,8 @@ from typing import Any
 import httpx
 import pytest
 from kubernetes import client as k8s
-from tests.operator.kube import FULL_CAPTURES_ONLY, condition, get, make_secret, make_tenant, snapshots
+from tests.operator.kube import apply_manual_snapshot, change_global_workflow, condition, get, make_acme, snapshots
 
-from jiradrift.api.resources import GROUP, VERSION
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.operator_process import running_operator, wait_for
 
@@ -30,11 +29,7 @@ def test_tenant_snapshots_and_reports_drift(
     control_plane: ControlPlane, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: Any, tmp_path: Path
 ) -> None:
     ns = k8s_namespace
-    creds = jira_sim.credentials
-    make_secret(k8s_api, ns, "acme-jira", {"email": creds.email, "token": creds.api_token})
-    make_tenant(
-        k8s_api, ns, "acme", jira_sim.base_url, "acme-jira", ["workflows", "priorities"], schedule=FULL_CAPTURES_ONLY
-    )
+    make_acme(k8s_api, ns, jira_sim, ["workflows", "priorities"])
     with running_operator(control_plane, [ns], tmp_path) as op:
         tenant = wait_for(
             lambda: (
@@ -65,15 +60,8 @@ def test_tenant_snapshots_and_reports_drift(
             assert snap["status"]["digest"].startswith("sha256:")
 
         # drift: change a workflow in the emulator, then snapshot again by hand
-        global_wf = next(w for w in jira_sim.site.workflows if w["scope"]["type"] == "GLOBAL")
-        workflow = jira_sim.admin.change_workflow(global_wf["id"], description="changed by the test")
-        manual = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "Snapshot",
-            "metadata": {"name": "acme-workflows-manual-1"},
-            "spec": {"tenantRef": {"name": "acme"}, "type": "workflows"},
-        }
-        control_plane.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(manual))
+        global_wf = change_global_workflow(jira_sim)
+        apply_manual_snapshot(control_plane, ns, "acme-workflows-manual-1")
         snap = wait_for(
             lambda: (
                 (x := get(k8s_api, ns, "snapshots", "acme-workflows-manual-1"))
@@ -106,7 +94,6 @@ def test_tenant_snapshots_and_reports_drift(
         )
         assert "[audit:" in snap["status"]["message"]
         assert snap["metadata"]["labels"]["jiradrift.io/drift"] == "true"
-        assert workflow is not None
 
         events = control_plane.kubectl(
             "get", "events", "-n", ns, "--field-selector", "reason=DriftDetected", "-o", "json"
@@ -155,4 +142,4 @@ def test_tenant_snapshots_and_reports_drift(
             assert line in scrape, line
         assert httpx.get(f"http://127.0.0.1:{op.liveness_port}/healthz", timeout=5).status_code == 200
         # secrets never reach logs
-        assert creds.api_token not in op.text()
+        assert jira_sim.credentials.api_token not in op.text()

@@ -1,19 +1,21 @@
 """pytest fixtures for the real control plane (registered in tests/conftest.py; test tooling, not shipped).
 
 ``control_plane`` starts etcd + kube-apiserver once per session and installs the CRDs;
-``k8s_namespace`` gives each test its own namespace; ``k8s_api`` is an ApiClient for it.
+``k8s_namespace`` gives each test its own namespace; ``k8s_api`` is an ApiClient for it; ``kube``
+is the operator's own async client (:class:`~jiradrift.kube.client.Kube`) for one test.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from jiradrift.dev.controlplane import ControlPlane, install_crds
+from jiradrift.kube.client import Kube
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +30,12 @@ def k8s_api(control_plane: ControlPlane) -> Iterator[k8s.ApiClient]:
     api = k8s_config.new_client_from_config(config_file=str(control_plane.kubeconfig))
     yield api
     api.close()
+
+
+@pytest.fixture
+async def kube(control_plane: ControlPlane) -> AsyncIterator[Kube]:
+    async with await Kube.connect(control_plane.kubeconfig) as client:
+        yield client
 
 
 @pytest.fixture
