@@ -7,7 +7,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -26,7 +26,6 @@ from jiradrift.api.locks import (
     snapshot_lock_key,
     snapshot_lock_labels,
 )
-from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.kube.client import Kube, KubeError, resource_path
 
 pytestmark = pytest.mark.k8s
@@ -57,12 +56,6 @@ async def until(check: Callable[[], Awaitable[Any]], what: str, timeout: float =
             return result
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-@pytest.fixture
-async def kube(control_plane: ControlPlane) -> AsyncIterator[Kube]:
-    async with await Kube.connect(control_plane.kubeconfig) as client:
-        yield client
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ kube-apiserver and the emulator; the user lookups are counted on the emulator.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +20,6 @@ from tests.operator.test_snapshot_resume import make_snapshot, run_until_final
 from jiradrift.api.baseline import LABEL_ACCEPTED
 from jiradrift.api.resources import GROUP, VERSION, JiraTenantSpec
 from jiradrift.cmd.unaccepted import outstanding
-from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.incremental import run_window
 from jiradrift.kube.client import Kube
@@ -33,12 +31,6 @@ pytestmark = pytest.mark.k8s
 
 BULK = "GET /rest/api/3/user/bulk"
 BOB_LABEL = f"Bob Builder ({BOB.account_id})"
-
-
-@pytest.fixture
-async def kube(control_plane: ControlPlane) -> AsyncIterator[Kube]:
-    async with await Kube.connect(control_plane.kubeconfig) as client:
-        yield client
 
 
 def _tenant(api: k8s.ApiClient, ns: str, sim: RunningEmulator, **spec: Any) -> OperatorContext:

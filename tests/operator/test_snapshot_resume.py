@@ -9,7 +9,6 @@ again with the object as it now is.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -32,12 +31,6 @@ TYPE = "workflows"
 
 class InjectedFault(Exception):
     pass
-
-
-@pytest.fixture
-async def kube(control_plane: ControlPlane) -> AsyncIterator[Kube]:
-    async with await Kube.connect(control_plane.kubeconfig) as client:
-        yield client
 
 
 def make_snapshot(api: k8s.ApiClient, ns: str, name: str) -> None:

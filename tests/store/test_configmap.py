@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +18,6 @@ from kubernetes import client as k8s
 from tests.store.builders import T0, canonical, put_snapshot, report_with
 from tests.store.contract import WF_A, WF_B, StoreContract
 
-from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.kubejson import request_json
 from jiradrift.kube.client import Kube
 from jiradrift.model.manifest import Manifest
@@ -48,12 +47,6 @@ def owner(name: str) -> dict[str, str]:
 
 def owner_uids(cm: dict[str, Any]) -> set[str]:
     return {ref["uid"] for ref in cm["metadata"].get("ownerReferences") or []}
-
-
-@pytest.fixture
-async def kube(control_plane: ControlPlane) -> AsyncIterator[Kube]:
-    async with await Kube.connect(control_plane.kubeconfig) as client:
-        yield client
 
 
 @pytest.fixture

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from tests.store.builders import emulator_client
 
-from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.kube.client import Kube
 from jiradrift.model.snapshot_types import SnapshotType
 from jiradrift.sim.emulator import RunningEmulator
@@ -26,12 +24,6 @@ from jiradrift.store.configmap import ConfigMapStore
 pytestmark = pytest.mark.k8s
 
 TENANT = "team-a/acme"
-
-
-@pytest.fixture
-async def kube(control_plane: ControlPlane) -> AsyncIterator[Kube]:
-    async with await Kube.connect(control_plane.kubeconfig) as client:
-        yield client
 
 
 async def capture_every_type(sim: RunningEmulator, store: ConfigMapStore, label: str, at: datetime) -> int:

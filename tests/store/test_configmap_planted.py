@@ -14,7 +14,6 @@ import base64
 import logging
 import tracemalloc
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +24,6 @@ from tests.store.builders import emulator_client
 from tests.store.hostile import GIB, zstd_bomb
 
 from jiradrift.api.resources import JiraTenantSpec
-from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.kubejson import request_json
 from jiradrift.handlers.stored import find_baseline
 from jiradrift.kube.client import Kube
@@ -43,12 +41,6 @@ TENANT = "team-a/acme"
 TYPE = "priorities"
 SITE = {"site": "https://acme.atlassian.net", "auth": {"apiToken": {"secretRef": {"name": "jira"}}}}
 MEMORY_BOUND = MAX_EXPANDED_BYTES // 2  # far below the 1 GiB planted, far above a capture of the emulator
-
-
-@pytest.fixture
-async def kube(control_plane: ControlPlane) -> AsyncIterator[Kube]:
-    async with await Kube.connect(control_plane.kubeconfig) as client:
-        yield client
 
 
 def plant(api: k8s.ApiClient, store: ConfigMapStore, name: str, part: str, data: dict[str, bytes], **ann: str) -> None:
