@@ -20,7 +20,6 @@ import pytest
 from kubernetes import client as k8s
 from tests.store.builders import put_snapshot
 from tests.store.contract import StoreContract
-from tests.store.test_configmap import kube  # noqa: F401  (the async client fixture)
 
 from jiradrift.dev.kubejson import request_json
 from jiradrift.kube.client import Kube
@@ -32,7 +31,7 @@ AGGREGATE_TO_VIEW = "rbac.authorization.k8s.io/aggregate-to-view"
 
 
 @pytest.fixture
-def make_store(kube: Kube, k8s_namespace: str) -> Callable[..., SecretStore]:  # noqa: F811
+def make_store(kube: Kube, k8s_namespace: str) -> Callable[..., SecretStore]:
     def make(**kwargs: Any) -> SecretStore:
         kwargs.setdefault("gc_grace", timedelta(0))
         return SecretStore(kube, k8s_namespace, **kwargs)
