@@ -41,11 +41,12 @@ M = TypeVar("M", bound=BaseModel)
 class InvalidObject(ValueError):
     """An object whose spec (or metadata) the model refuses: which object, which field, what is wrong."""
 
-    def __init__(self, kind: str, key: str, field: str, problem: str) -> None:
+    def __init__(self, kind: str, key: str, field: str, problem: str, loc: tuple[int | str, ...] = ()) -> None:
         self.kind = kind
         self.key = key
         self.field = field
         self.problem = problem
+        self.loc = loc  # pydantic's location of the field, within spec for a spec field
         self.message = f"{field} is invalid ({problem}); fix the {kind}"
         super().__init__(f"{kind} {key}: {self.message}")
 
@@ -64,7 +65,11 @@ def read_object(model: type[M], body: Mapping[str, Any]) -> M:
         loc = [str(part) for part in refused["loc"]]
         field = "spec." + ".".join(loc[1:]) if loc[:1] == ["spec"] else ".".join(loc)
         raise InvalidObject(
-            model.__name__, f"{meta.get('namespace', '')}/{meta.get('name', '')}", field, refused["msg"]
+            model.__name__,
+            f"{meta.get('namespace', '')}/{meta.get('name', '')}",
+            field,
+            refused["msg"],
+            tuple(refused["loc"][1:] if loc[:1] == ["spec"] else refused["loc"]),
         ) from None
     if all(e["type"] == "extra_forbidden" for e in errors):
         # The common case (a newer operator's fields): without them, one more validation reads it.
@@ -100,6 +105,11 @@ def involved(obj: JiraTenant | Snapshot | SiteComparison) -> dict[str, Any]:
         "kind": obj.kind,
         "metadata": {"name": meta.name, "namespace": meta.namespace, "uid": meta.uid},
     }
+
+
+def owner_of(obj: JiraTenant | Snapshot | SiteComparison) -> dict[str, Any]:
+    """The object as an owner reference names it (the store's objects are owned by it)."""
+    return {"apiVersion": obj.api_version, "kind": obj.kind, "name": obj.metadata.name, "uid": obj.metadata.uid}
 
 
 def condition_of(conditions: Sequence[Condition] | None, type_: str) -> Condition | None:
