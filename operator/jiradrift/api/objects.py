@@ -2,7 +2,7 @@
 
     tenant = read_object(JiraTenant, body)        # raises InvalidObject naming the field
     tenant.metadata.key, tenant.spec.site, tenant.status.token.expires_at if tenant.status ...
-    fresh = condition_of(tenant.status.conditions, "TokenFresh")
+    fresh = find(tenant.status.conditions, "TokenFresh")      # api.conditions.find
 
 The models refuse unknown fields (``extra="forbid"``): that keeps what the operator *writes* exact.
 Reading must be more tolerant than writing, in two places:
@@ -31,7 +31,7 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from jiradrift.api.resources import Condition, JiraTenant, SiteComparison, Snapshot
+from jiradrift.api.resources import JiraTenant, SiteComparison, Snapshot
 
 log = logging.getLogger("jiradrift.api")
 
@@ -110,11 +110,6 @@ def involved(obj: JiraTenant | Snapshot | SiteComparison) -> dict[str, Any]:
 def owner_of(obj: JiraTenant | Snapshot | SiteComparison) -> dict[str, Any]:
     """The object as an owner reference names it (the store's objects are owned by it)."""
     return {"apiVersion": obj.api_version, "kind": obj.kind, "name": obj.metadata.name, "uid": obj.metadata.uid}
-
-
-def condition_of(conditions: Sequence[Condition] | None, type_: str) -> Condition | None:
-    """The condition of type ``type_``, if set."""
-    return next((c for c in conditions or () if c.type == type_), None)
 
 
 # --- lenient reading of status ---------------------------------------------------------------

@@ -20,7 +20,7 @@ from jiradrift.api import conditions as cond
 from jiradrift.api.baseline import SnapshotEntry
 from jiradrift.api.conditions import ConditionType, Reason
 from jiradrift.api.credentials import CredentialsProblem, auth_method
-from jiradrift.api.objects import InvalidObject, condition_of, involved, read_object
+from jiradrift.api.objects import InvalidObject, involved, read_object
 from jiradrift.api.resources import (
     Condition,
     ConditionStatus,
@@ -255,7 +255,7 @@ async def _check(
         metrics.TOKEN_EXPIRY.labels(namespace, name).set(token.expires_at.timestamp())
     if token and token.last_refresh_time:
         metrics.TOKEN_LAST_REFRESH.labels(namespace, name).set(token.last_refresh_time.timestamp())
-    return [_wire(c) for c in status.conditions] if status else []
+    return cond.written(status.conditions) if status else []
 
 
 async def _reread(ctx: OperatorContext, tenant: JiraTenant) -> JiraTenant:
@@ -273,7 +273,7 @@ def checked_in_status(status: JiraTenantStatus | None, generation: int) -> bool:
     every checked condition True, each observed at this generation."""
     if status is None or status.observed_generation != generation:
         return False
-    found = [condition_of(status.conditions, type_) for type_ in (ConditionType.READY, *CHECKED)]
+    found = [cond.find(status.conditions, type_) for type_ in (ConditionType.READY, *CHECKED)]
     return all(
         c is not None and c.status == ConditionStatus.TRUE and c.observed_generation == generation for c in found
     )
@@ -318,12 +318,6 @@ def quota_exceeded(exc: KubeError) -> bool:
 
 def _models(conditions: list[dict[str, Any]]) -> list[Condition]:
     return [Condition.model_validate(c) for c in conditions]
-
-
-def _wire(condition: Condition) -> dict[str, Any]:
-    """A condition as the API server stores it (the shape ``api.conditions`` works on)."""
-    wire: dict[str, Any] = condition.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return wire
 
 
 async def _secret_version(ctx: OperatorContext, namespace: str, spec: JiraTenantSpec) -> str:
