@@ -49,8 +49,7 @@ from jiradrift.handlers.drift_summary import Attribution, tenant_drift
 from jiradrift.handlers.history import HistoryRequest, queue_history
 from jiradrift.handlers.incremental import incremental_check
 from jiradrift.handlers.jiraconn import classify, credentials_for, open_client
-from jiradrift.handlers.objects import patch_labels, patch_status
-from jiradrift.handlers.objects import read_object as get_object
+from jiradrift.handlers.objects import get_object, patch_labels, patch_status
 from jiradrift.handlers.schedule import (
     FINAL,
     LOST_RETRY_SECONDS,
@@ -577,7 +576,11 @@ async def history(run: SnapshotRun) -> None:
     this capture's slot is free (handlers/history.py; never fails the Snapshot)."""
     if run.spec.history is not None and run.manifest is not None and run.manifest.unchanged_from is None:
         status = run.tenant.status
-        previous = status.history.model_dump(mode="json", by_alias=True) if status and status.history else None
+        previous = (
+            status.history.model_dump(mode="json", by_alias=True, exclude_none=True)
+            if status and status.history
+            else None
+        )
         authors = {run.name: people(run.report.authors if run.report is not None else [])}
         request = HistoryRequest(run.namespace, run.tenant_name, run.spec, run.store, authors, previous)
         queue_history(run.ctx, request)

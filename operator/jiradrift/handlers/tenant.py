@@ -36,7 +36,7 @@ from jiradrift.handlers.acceptance import reconcile_acceptance
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.health import CHECKED, conditions_from, ready_condition
 from jiradrift.handlers.incremental import run_window
-from jiradrift.handlers.objects import read_object as get_object
+from jiradrift.handlers.objects import get_object
 from jiradrift.handlers.probe import check_site
 from jiradrift.handlers.retention import prune
 from jiradrift.handlers.schedule import (
