@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from jiradrift.api.objects import InvalidObject, condition_of, read_object
+from jiradrift.api.conditions import find
+from jiradrift.api.objects import InvalidObject, read_object
 from jiradrift.api.resources import (
     ConditionStatus,
     JiraTenant,
@@ -89,7 +90,7 @@ def test_metadata_fields_read_and_unknown_ones_are_ignored() -> None:
         ),
         pytest.param(
             {"conditions": [{"type": "TokenFresh", "status": "False", "reason": "ReauthorizationRequired"}]},
-            lambda s: condition_of(s.conditions, "TokenFresh").reason == "ReauthorizationRequired",
+            lambda s: find(s.conditions, "TokenFresh").reason == "ReauthorizationRequired",
             id="condition-without-lastTransitionTime-still-read",
         ),
     ],

@@ -18,7 +18,8 @@ from tests.operator.kube import get, make_secret, make_tenant
 from tests.operator.test_snapshot_resume import make_snapshot, run_until_final
 
 from jiradrift.api.baseline import LABEL_ACCEPTED
-from jiradrift.api.resources import GROUP, VERSION, JiraTenantSpec
+from jiradrift.api.objects import read_object
+from jiradrift.api.resources import GROUP, VERSION, JiraTenant
 from jiradrift.cmd.unaccepted import outstanding
 from jiradrift.handlers.context import OperatorContext, OperatorSettings
 from jiradrift.handlers.incremental import run_window
@@ -103,8 +104,9 @@ async def test_incremental_windows_name_the_author_and_the_second_asks_jira_noth
     for minute in (1, 2):
         jira_sim.admin.change_workflow(workflow["id"], description=f"window {minute}")
         body = get(k8s_api, ns, "jiratenants", "acme")
-        spec = JiraTenantSpec.model_validate(body["spec"])
-        outcome = await run_window(ctx, body, spec, ["workflows"], datetime(2026, 1, 1, 0, minute, tzinfo=UTC))
+        outcome = await run_window(
+            ctx, read_object(JiraTenant, body), ["workflows"], datetime(2026, 1, 1, 0, minute, tzinfo=UTC)
+        )
         (name,) = outcome.created
         before = jira_sim.requests.count(BULK)
         snap, _ = await run_until_final(ctx, k8s_api, ns, name)

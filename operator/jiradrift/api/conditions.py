@@ -5,17 +5,20 @@ them), so they are enums here and nowhere else. A failure that should show in st
 :class:`ReconcileError` -- it names the condition it falsifies and the reason -- so handlers turn
 errors into status in one function (``jiradrift.handlers.problems.problem_of``).
 
-Conditions are plain dicts in the helpers below (the shape the API server stores), so the same
-helpers serve kopf's ``patch.status``, the status models and the token job.
+The helpers below write conditions as plain dicts (the shape the API server stores), so they serve
+merge patches and the status models alike; :func:`find` looks a condition up in either form (the
+models read by ``api.objects.read_object``, or the dicts being written).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
+from jiradrift.api.resources import Condition
 from jiradrift.redact import redact
 
 
@@ -146,11 +149,21 @@ def now_rfc3339(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def find(conditions: list[dict[str, Any]] | None, type_: str) -> dict[str, Any] | None:
-    for condition in conditions or []:
-        if condition.get("type") == type_:
+# A condition as read (the model) or as written (the dict :func:`set_condition` builds).
+C = TypeVar("C", Condition, dict[str, Any])
+
+
+def find(conditions: Iterable[C] | None, type_: str) -> C | None:
+    """The condition of type ``type_``, if set."""
+    for condition in conditions or ():
+        if (condition.get("type") if isinstance(condition, dict) else condition.type) == type_:
             return condition
     return None
+
+
+def written(conditions: Iterable[Condition]) -> list[dict[str, Any]]:
+    """Conditions read as models, as the API server stores them: the dicts :func:`set_condition` works on."""
+    return [c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in conditions]
 
 
 def is_true(conditions: list[dict[str, Any]] | None, type_: str) -> bool:

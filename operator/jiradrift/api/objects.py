@@ -2,7 +2,7 @@
 
     tenant = read_object(JiraTenant, body)        # raises InvalidObject naming the field
     tenant.metadata.key, tenant.spec.site, tenant.status.token.expires_at if tenant.status ...
-    fresh = condition_of(tenant.status.conditions, "TokenFresh")
+    fresh = find(tenant.status.conditions, "TokenFresh")      # api.conditions.find
 
 The models refuse unknown fields (``extra="forbid"``): that keeps what the operator *writes* exact.
 Reading must be more tolerant than writing, in two places:
@@ -31,7 +31,7 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from jiradrift.api.resources import Condition, JiraTenant, SiteComparison, Snapshot
+from jiradrift.api.resources import JiraTenant, SiteComparison, Snapshot
 
 log = logging.getLogger("jiradrift.api")
 
@@ -41,11 +41,12 @@ M = TypeVar("M", bound=BaseModel)
 class InvalidObject(ValueError):
     """An object whose spec (or metadata) the model refuses: which object, which field, what is wrong."""
 
-    def __init__(self, kind: str, key: str, field: str, problem: str) -> None:
+    def __init__(self, kind: str, key: str, field: str, problem: str, loc: tuple[int | str, ...] = ()) -> None:
         self.kind = kind
         self.key = key
         self.field = field
         self.problem = problem
+        self.loc = loc  # pydantic's location of the field, within spec for a spec field
         self.message = f"{field} is invalid ({problem}); fix the {kind}"
         super().__init__(f"{kind} {key}: {self.message}")
 
@@ -64,7 +65,11 @@ def read_object(model: type[M], body: Mapping[str, Any]) -> M:
         loc = [str(part) for part in refused["loc"]]
         field = "spec." + ".".join(loc[1:]) if loc[:1] == ["spec"] else ".".join(loc)
         raise InvalidObject(
-            model.__name__, f"{meta.get('namespace', '')}/{meta.get('name', '')}", field, refused["msg"]
+            model.__name__,
+            f"{meta.get('namespace', '')}/{meta.get('name', '')}",
+            field,
+            refused["msg"],
+            tuple(refused["loc"][1:] if loc[:1] == ["spec"] else refused["loc"]),
         ) from None
     if all(e["type"] == "extra_forbidden" for e in errors):
         # The common case (a newer operator's fields): without them, one more validation reads it.
@@ -102,9 +107,9 @@ def involved(obj: JiraTenant | Snapshot | SiteComparison) -> dict[str, Any]:
     }
 
 
-def condition_of(conditions: Sequence[Condition] | None, type_: str) -> Condition | None:
-    """The condition of type ``type_``, if set."""
-    return next((c for c in conditions or () if c.type == type_), None)
+def owner_of(obj: JiraTenant | Snapshot | SiteComparison) -> dict[str, Any]:
+    """The object as an owner reference names it (the store's objects are owned by it)."""
+    return {"apiVersion": obj.api_version, "kind": obj.kind, "name": obj.metadata.name, "uid": obj.metadata.uid}
 
 
 # --- lenient reading of status ---------------------------------------------------------------

@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from pydantic import ValidationError
 
 from jiradrift.api.conditions import set_condition
+from jiradrift.api.objects import InvalidObject, owner_of, read_object
 from jiradrift.api.resources import (
     GROUP,
     MAX_COMPARISON_DIFFERENCES,
@@ -32,7 +32,8 @@ from jiradrift.api.resources import (
     ComparisonCounts,
     ComparisonDifference,
     ComparisonReport,
-    JiraTenantSpec,
+    JiraTenant,
+    SiteComparison,
     SiteComparisonSpec,
 )
 from jiradrift.compare.comparison import Comparison, Pin, annotate_comparison, compare_sites
@@ -134,25 +135,18 @@ async def announcements(
     severity = highest_of(after.get("differences") if now == "False" else before.get("differences"))
     tenant = await ctx.kube.get_or_none(resource_path(GROUP, VERSION, "jiratenants", namespace, spec.left.name))
     try:
-        destinations = JiraTenantSpec.model_validate(tenant["spec"]).notifications if tenant else []
-    except ValidationError:
+        destinations = read_object(JiraTenant, tenant).spec.notifications if tenant else []
+    except InvalidObject:
         destinations = []  # the tenant's own status says what is wrong with it
     return records_json(pending_deliveries(destinations, severity or "low"))
 
 
-async def _keep(
-    store: object, namespace: str, name: str, result: Comparison, meta: dict[str, Any]
-) -> tuple[dict[str, Any] | None, str]:
+async def _keep(store: object, comparison: SiteComparison, result: Comparison) -> tuple[dict[str, Any] | None, str]:
     """The full report written to the left tenant's store (owned by the comparison: deleted with it),
     or None and why not."""
     if not isinstance(store, ReportStore):
         return None, f"the left tenant's store ({type(store).__name__}) cannot keep reports"
-    owner = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "SiteComparison",
-        "name": name,
-        "uid": str(meta.get("uid") or ""),
-    }
+    namespace, name, owner = comparison.metadata.namespace, comparison.metadata.name, owner_of(comparison)
     job = functools.partial(result.to_dict)
     report = await asyncio.get_running_loop().run_in_executor(None, job)
     try:
@@ -181,7 +175,8 @@ def register_comparisons(
             compared.pop(uid, None)
             for severity in SEVERITIES:
                 _forget(body.metadata.namespace or "", body.metadata.name or "", severity)
-            await _drop_reports(ctx, body.metadata.namespace or "", body.metadata.name or "", dict(body.spec))
+            left = str((body.spec.get("left") or {}).get("name") or "")
+            await _drop_reports(ctx, body.metadata.namespace or "", body.metadata.name or "", left)
             return
         copy = {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.status)}
         bodies.put(uid, body.metadata.namespace or "", copy)
@@ -213,9 +208,8 @@ def register_comparisons(
                     log.warning("SiteComparison %s: %s", body["metadata"].get("name"), exc)
 
 
-async def _drop_reports(ctx: OperatorContext, namespace: str, name: str, spec: dict[str, Any]) -> None:
+async def _drop_reports(ctx: OperatorContext, namespace: str, name: str, left: str) -> None:
     """A deleted comparison's reports leave the left tenant's store (the replica owning it deletes)."""
-    left = str((spec.get("left") or {}).get("name") or "")
     if not left or not ctx.owns(namespace, left):
         return
     try:
@@ -241,12 +235,13 @@ async def _reconcile(
     generation = int(meta.get("generation") or 0)
     conditions = (body.get("status") or {}).get("conditions")
     try:
-        spec = SiteComparisonSpec.model_validate(body["spec"])
+        comparison = read_object(SiteComparison, body)
+        spec = comparison.spec
         ValueMappings.parse(spec.mappings or [])
         for pin in spec.pins or []:
             Pin.parse(pin)
-    except (ValidationError, ValueError) as exc:
-        message = clip(f"spec is not valid: {exc}", 1024)
+    except ValueError as exc:  # InvalidObject (the model refuses the spec), or a mapping or pin
+        message = clip(f"spec is not valid: {exc.message if isinstance(exc, InvalidObject) else exc}", 1024)
         if compared.get(uid) != ("invalid", generation):
             compared[uid] = ("invalid", generation)
             status = {"observedGeneration": generation, "message": message}
@@ -283,7 +278,7 @@ async def _reconcile(
     job = functools.partial(compare, a, b, spec)
     result = await asyncio.get_running_loop().run_in_executor(None, job)
     status = status_of(result, a, b, conditions, generation)
-    status["report"], why = await _keep(left_store, namespace, name, result, meta)
+    status["report"], why = await _keep(left_store, comparison, result)
     if status["report"] is None:
         status["message"] = clip(f"{status['message']}; the full report is not kept: {why}", 4096)
     pending = await announcements(ctx, namespace, spec, body.get("status") or {}, status)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from jiradrift.api.locks import LeaseLock
 from jiradrift.handlers.keyed import KeyedWorkers
 from jiradrift.handlers.shard import Shard
 from jiradrift.handlers.slots import PrioritySlots
@@ -80,7 +81,7 @@ class OperatorContext:
     stores: dict[tuple[str, str], SnapshotStore] = field(default_factory=dict)
     # Lease locks live across handler retries: expiry is judged from how long *this process* has
     # seen a Lease unchanged (client-go's observedTime), which a fresh lock object would forget.
-    locks: dict[str, Any] = field(default_factory=dict)
+    locks: dict[str, LeaseLock] = field(default_factory=dict)
     # Called with the name of each write after a Snapshot's capture, before it (FAULT_POINTS in
     # handlers/snapshot.py): a test injects a fault there to prove each later step idempotent.
     # None in production.

@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from jiradrift.api.objects import owner_of
 from jiradrift.api.resources import (
     GROUP,
     VERSION,
-    JiraTenantSpec,
+    JiraTenant,
     SnapshotReason,
 )
 from jiradrift.api.windows import snapshot_name, window_iso, window_snapshot
@@ -147,12 +148,10 @@ class WindowOutcome:
         return bool(self.created or self.quiet)
 
 
-async def run_window(
-    ctx: OperatorContext, body: dict[str, Any], spec: JiraTenantSpec, types: Iterable[str], start: datetime
-) -> WindowOutcome:
+async def run_window(ctx: OperatorContext, tenant: JiraTenant, types: Iterable[str], start: datetime) -> WindowOutcome:
     """Run the tenant's incremental window ``start`` (see the module docstring)."""
-    meta = body["metadata"]
-    namespace, name = str(meta["namespace"]), str(meta["name"])
+    meta, spec = tenant.metadata, tenant.spec
+    namespace, name = meta.namespace, meta.name
     tkey = f"{namespace}/{name}"
     wanted = list(types)
     store = await ctx.store_for(namespace, tkey)
@@ -160,7 +159,7 @@ async def run_window(
     outcome = WindowOutcome(unbased=[t for t in wanted if t not in bases])
     if not bases:
         return outcome
-    credentials, _ = await credentials_for(ctx, namespace, name, spec, body)
+    credentials, _ = await credentials_for(ctx, tenant)
     client = await open_client(spec, credentials, limits=ctx.settings.limits, budget=ctx.response_budget)
     staged = {t: StagedStore(store) for t in bases}
     try:
@@ -184,7 +183,7 @@ async def run_window(
                 metrics.JIRA_REQUESTS.labels(namespace, name, str(code)).inc(count)
         await client.aclose()
     outcome.requests, outcome.reread = result.requests, result.reread
-    owner = {"apiVersion": body["apiVersion"], "kind": "JiraTenant", "name": name, "uid": meta["uid"]}
+    owner = owner_of(tenant)
     for manifest in result.manifests:
         snapshot_type = manifest.type
         if manifest.items == bases[snapshot_type].items:
@@ -198,7 +197,7 @@ async def run_window(
             namespace, tkey, owner=owner, budget_bytes=spec.retention.max_bytes, parts_owner=owner
         )
         await staged[snapshot_type].flush(target, manifest.snapshot_id)
-        snapshot = incremental_snapshot(namespace, name, str(meta["uid"]), snapshot_type, start)
+        snapshot = incremental_snapshot(namespace, name, meta.uid, snapshot_type, start)
         try:
             await ctx.kube.create(resource_path(GROUP, VERSION, "snapshots", namespace), snapshot)
         except KubeError as exc:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from jiradrift.api.conditions import ConditionType, Problem, Reason, ReconcileError
 from jiradrift.api.credentials import TenantSecret, check_tenant_urls, read_tenant_secret
-from jiradrift.api.resources import JiraTenantSpec
+from jiradrift.api.resources import JiraTenant, JiraTenantSpec
 from jiradrift.handlers import metrics
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.jira import errors as jira_errors
@@ -21,14 +20,13 @@ from jiradrift.tokens import ensure_fresh_token
 from jiradrift.tokens.errors import TokenError
 
 
-async def credentials_for(
-    ctx: OperatorContext, namespace: str, name: str, spec: JiraTenantSpec, tenant: dict[str, Any]
-) -> tuple[Credentials, TenantSecret]:
+async def credentials_for(ctx: OperatorContext, tenant: JiraTenant) -> tuple[Credentials, TenantSecret]:
     """Read the Secret (and for OAuth / service accounts make sure the access token is fresh).
 
     Both token kinds go through ``jiradrift.tokens`` -- the same code the CronJob runs -- so the
     Secret, the refresh Lease and the tenant's TokenFresh / ScopesReadOnly status stay in one place.
     """
+    namespace, name, spec = tenant.metadata.namespace, tenant.metadata.name, tenant.spec
     check_tenant_urls(ctx.settings.allowed_hosts, spec)  # before the Secret is even read
     secret = await read_tenant_secret(ctx.kube, namespace, name, spec)
     data = secret.data

@@ -1,4 +1,4 @@
-"""Our custom objects over the one Kubernetes client: read, patch status, patch labels, delete."""
+"""Our custom objects over the one Kubernetes client: get, patch status, patch labels, delete."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ def object_path(namespace: str, plural: str, name: str | None = None) -> str:
     return resource_path(GROUP, VERSION, plural, namespace, name)
 
 
-async def read_object(kube: Kube, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
-    """The object, or None when it does not exist."""
+async def get_object(kube: Kube, namespace: str, plural: str, name: str) -> dict[str, Any] | None:
+    """The object as the API server returns it, or None when it does not exist (``api.objects.read_object``
+    reads it into its model)."""
     return await kube.get_or_none(object_path(namespace, plural, name))
 
 

@@ -6,20 +6,19 @@ import asyncio
 from typing import Any
 
 from jiradrift.api.conditions import ConditionType, Problem, Reason
-from jiradrift.api.resources import JiraTenantSpec
+from jiradrift.api.resources import JiraTenant
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.jiraconn import classify, credentials_for, open_client
 from jiradrift.redact import clip
 
 
-async def check_site(
-    ctx: OperatorContext, namespace: str, name: str, spec: JiraTenantSpec, body: dict[str, Any]
-) -> tuple[list[Problem], dict[str, str]]:
+async def check_site(ctx: OperatorContext, tenant: JiraTenant) -> tuple[list[Problem], dict[str, str]]:
     """Problems (empty when healthy) and the site's serverInfo, within ``probe_timeout_seconds`` overall."""
     seconds = ctx.settings.probe_timeout_seconds
+    spec = tenant.spec
     try:
         async with asyncio.timeout(seconds):
-            return await _check_site(ctx, namespace, name, spec, body)
+            return await _check_site(ctx, tenant)
     except TimeoutError:
         return [
             Problem(
@@ -42,11 +41,10 @@ def site_info(info: dict[str, Any], cloud_id: str | None) -> dict[str, str]:
     return {k: v for k, v in site.items() if v}
 
 
-async def _check_site(
-    ctx: OperatorContext, namespace: str, name: str, spec: JiraTenantSpec, body: dict[str, Any]
-) -> tuple[list[Problem], dict[str, str]]:
+async def _check_site(ctx: OperatorContext, tenant: JiraTenant) -> tuple[list[Problem], dict[str, str]]:
+    spec = tenant.spec
     try:
-        credentials, _secret = await credentials_for(ctx, namespace, name, spec, body)
+        credentials, _secret = await credentials_for(ctx, tenant)
         client = await open_client(
             spec, credentials, probe=True, limits=ctx.settings.limits, budget=ctx.response_budget
         )

@@ -18,24 +18,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn
 
 from jiradrift.api.conditions import TERMINAL_REASONS, Reason
 from jiradrift.api.locks import LeaseLock, snapshot_lock_key, snapshot_lock_labels
+from jiradrift.api.objects import involved, owner_of, read_object
 from jiradrift.api.resources import (
     LABEL_DRIFT,
     LABEL_NOTIFY,
     LABEL_TENANT,
     LABEL_TYPE,
     CaptureStatus,
+    JiraTenant,
     JiraTenantSpec,
     JiraTenantStatus,
     LockRecord,
+    Snapshot,
     SnapshotPhase,
     SnapshotReason,
+    SnapshotSpec,
     SnapshotStatus,
 )
 from jiradrift.handlers import metrics
@@ -45,7 +49,7 @@ from jiradrift.handlers.drift_summary import Attribution, tenant_drift
 from jiradrift.handlers.history import HistoryRequest, queue_history
 from jiradrift.handlers.incremental import incremental_check
 from jiradrift.handlers.jiraconn import classify, credentials_for, open_client
-from jiradrift.handlers.objects import patch_labels, patch_status, read_object
+from jiradrift.handlers.objects import get_object, patch_labels, patch_status
 from jiradrift.handlers.schedule import (
     FINAL,
     LOST_RETRY_SECONDS,
@@ -87,8 +91,8 @@ class SnapshotRun:
     """One attempt at one Snapshot: what the steps read and what they produce."""
 
     ctx: OperatorContext
-    body: dict[str, Any]
-    tenant: dict[str, Any]
+    snapshot: Snapshot
+    tenant: JiraTenant
     spec: JiraTenantSpec
     lock: LeaseLock
     attempts: int
@@ -110,19 +114,19 @@ class SnapshotRun:
 
     @property
     def namespace(self) -> str:
-        return str(self.body["metadata"]["namespace"])
+        return self.snapshot.metadata.namespace
 
     @property
     def name(self) -> str:
-        return str(self.body["metadata"]["name"])
+        return self.snapshot.metadata.name
 
     @property
     def tenant_name(self) -> str:
-        return str(self.body["spec"]["tenantRef"]["name"])
+        return self.snapshot.spec.tenant_ref.name
 
     @property
     def snapshot_type(self) -> str:
-        return str(self.body["spec"]["type"])
+        return str(self.snapshot.spec.type)
 
     @property
     def tkey(self) -> str:
@@ -130,45 +134,41 @@ class SnapshotRun:
 
     @property
     def generation(self) -> int | None:
-        generation = self.body["metadata"].get("generation")
-        return int(generation) if generation is not None else None
+        return self.snapshot.metadata.generation
 
 
-def lock_key(namespace: str, name: str, spec: dict[str, Any]) -> str:
-    tenant_name, snapshot_type = spec["tenantRef"]["name"], spec["type"]
-    window = spec.get("windowStart")
-    if window and spec.get("reason") == SnapshotReason.INCREMENTAL:  # apart from the full window's Lease
+def lock_key(namespace: str, name: str, spec: SnapshotSpec) -> str:
+    tenant_name, snapshot_type = spec.tenant_ref.name, str(spec.type)
+    window = spec.window_start
+    if window and spec.reason == SnapshotReason.INCREMENTAL:  # apart from the full window's Lease
         return f"snapshot_lock:{tenant_key(namespace, tenant_name)}:{snapshot_type}:incremental-{name}"
     if window:
-        start = datetime.fromisoformat(window.replace("Z", "+00:00"))
-        return snapshot_lock_key(tenant_key(namespace, tenant_name), snapshot_type, start)
+        return snapshot_lock_key(tenant_key(namespace, tenant_name), snapshot_type, window)
     # a Manual Snapshot is its own window
     return f"snapshot_lock:{tenant_key(namespace, tenant_name)}:{snapshot_type}:manual-{name}"
 
 
-async def run_snapshot(ctx: OperatorContext, body: dict[str, Any]) -> None:
-    meta, spec = body["metadata"], body["spec"]
-    namespace, name = meta["namespace"], meta["name"]
-    status = body.get("status") or {}
-    tenant_name, snapshot_type = spec["tenantRef"]["name"], spec["type"]
+async def run_snapshot(ctx: OperatorContext, body: Mapping[str, Any]) -> None:
+    snapshot = read_object(Snapshot, body)
+    meta, spec, status = snapshot.metadata, snapshot.spec, snapshot.status or SnapshotStatus()
+    namespace, name = meta.namespace, meta.name
+    tenant_name, snapshot_type = spec.tenant_ref.name, str(spec.type)
     key = lock_key(namespace, name, spec)
-    if status.get("phase") in FINAL:
+    if status.phase in FINAL:
         ctx.locks.pop(key, None)  # another replica finished it; forget our observation
-        if status.get("phase") == SnapshotPhase.COMPLETED and status.get(
-            "completionTime"
-        ):  # learnt again after a restart
-            completed = datetime.fromisoformat(status["completionTime"]).timestamp()
+        if status.phase == SnapshotPhase.COMPLETED and status.completion_time:  # learnt again after a restart
+            completed = status.completion_time.timestamp()
             metrics.record_complete_snapshot(namespace, tenant_name, snapshot_type, completed)
         return
-    holder = str((status.get("lock") or {}).get("holder") or "")
-    if status.get("phase") == SnapshotPhase.CAPTURING and holder != ctx.holder:
+    holder = status.lock.holder if status.lock else ""
+    if status.phase == SnapshotPhase.CAPTURING and holder != ctx.holder:
         await _wait_out_other_holder(ctx, _window_lock(ctx, key, namespace, tenant_name, snapshot_type))
     # At most max_concurrent_captures at once, from the first read on: a thousand windows opening
     # together must not become a thousand simultaneous API calls, captures and response buffers.
     # The order is earned, not claimed: see handlers/schedule.py (capture_claim).
     claim = capture_claim(body, ctx.watched_tenant(tenant_key(namespace, tenant_name)), ctx.clock())
     async with ctx.capture_slots.slot(claim.band, claim.who):
-        await _run_slotted(ctx, body, key)
+        await _run_slotted(ctx, snapshot, key)
 
 
 async def _wait_out_other_holder(ctx: OperatorContext, lock: LeaseLock) -> None:
@@ -208,51 +208,41 @@ def _window_lock(ctx: OperatorContext, key: str, namespace: str, tenant_name: st
     return lock
 
 
-async def _run_slotted(ctx: OperatorContext, body: dict[str, Any], key: str) -> None:
-    spec, namespace = body["spec"], body["metadata"]["namespace"]
-    status = body.get("status") or {}
-    tenant_name = spec["tenantRef"]["name"]
-    attempts = int(status.get("attempts") or 0) + 1
+async def _run_slotted(ctx: OperatorContext, snapshot: Snapshot, key: str) -> None:
+    namespace, tenant_name = snapshot.metadata.namespace, snapshot.spec.tenant_ref.name
+    attempts = (snapshot.status.attempts if snapshot.status else 0) + 1
     # The watch's copy (a GET per capture otherwise); read only when the watch has not shown it
-    tenant = ctx.watched_tenant(tenant_key(namespace, tenant_name))
-    if tenant is None:
-        tenant = await read_object(ctx.kube, namespace, "jiratenants", tenant_name)
-    if tenant is None:
+    body = ctx.watched_tenant(tenant_key(namespace, tenant_name))
+    if body is None:
+        body = await get_object(ctx.kube, namespace, "jiratenants", tenant_name)
+    if body is None:
         await _finish_failed(
             ctx,
-            body,
+            snapshot,
             Reason.TENANT_NOT_FOUND,
             f"JiraTenant {namespace}/{tenant_name} (spec.tenantRef.name) does not exist; "
             "create it or delete this Snapshot",
             attempts,
         )
         return
-    tenant_spec = JiraTenantSpec.model_validate(tenant.get("spec") or {})
+    tenant = read_object(JiraTenant, body)
     verdict = tenant_may_capture(tenant)
     if not verdict:
         await _finish_failed(
             ctx,
-            body,
+            snapshot,
             verdict.reason,
             f"JiraTenant {namespace}/{tenant_name} may not be captured: {verdict.message}",
             attempts,
         )
         return
 
-    await _run_locked(ctx, body, key, tenant, tenant_spec, attempts)
+    await _run_locked(ctx, snapshot, key, tenant, attempts)
 
 
-async def _run_locked(
-    ctx: OperatorContext,
-    body: dict[str, Any],
-    key: str,
-    tenant: dict[str, Any],
-    tenant_spec: JiraTenantSpec,
-    attempts: int,
-) -> None:
-    meta, spec = body["metadata"], body["spec"]
-    namespace, name = meta["namespace"], meta["name"]
-    tenant_name, snapshot_type = spec["tenantRef"]["name"], spec["type"]
+async def _run_locked(ctx: OperatorContext, snapshot: Snapshot, key: str, tenant: JiraTenant, attempts: int) -> None:
+    namespace, name = snapshot.metadata.namespace, snapshot.metadata.name
+    tenant_name, snapshot_type = snapshot.spec.tenant_ref.name, str(snapshot.spec.type)
     lock = _window_lock(ctx, key, namespace, tenant_name, snapshot_type)
     # A window's Lease normally does not exist yet (the last holder deleted it): create, read only on 409
     if not await lock.try_acquire(create_first=True):
@@ -260,28 +250,23 @@ async def _run_locked(
     metrics.LOCK_ACQUISITIONS.labels("acquired").inc()
     try:
         # The other holder may have finished between our read and our acquire.
-        fresh = await read_object(ctx.kube, namespace, "snapshots", name)
-        if fresh is None or (fresh.get("status") or {}).get("phase") in FINAL:
+        body = await get_object(ctx.kube, namespace, "snapshots", name)
+        fresh = read_object(Snapshot, body) if body is not None else None
+        if fresh is None or (fresh.status is not None and fresh.status.phase in FINAL):
             return  # the finally below releases and forgets the lock
-        owner = {"apiVersion": fresh["apiVersion"], "kind": "Snapshot", "name": name, "uid": fresh["metadata"]["uid"]}
         run = SnapshotRun(
             ctx=ctx,
-            body=fresh,
+            snapshot=fresh,
             tenant=tenant,
-            spec=tenant_spec,
+            spec=tenant.spec,
             lock=lock,
             attempts=attempts,
             store=await ctx.store_for(
                 namespace,
                 tenant_key(namespace, tenant_name),
-                owner=owner,
-                budget_bytes=tenant_spec.retention.max_bytes,
-                parts_owner={
-                    "apiVersion": tenant["apiVersion"],
-                    "kind": "JiraTenant",
-                    "name": tenant_name,
-                    "uid": tenant["metadata"]["uid"],
-                },
+                owner=owner_of(fresh),
+                budget_bytes=tenant.spec.retention.max_bytes,
+                parts_owner=owner_of(tenant),
             ),
             started=ctx.clock(),
         )
@@ -323,7 +308,7 @@ async def mark_capturing(run: SnapshotRun) -> None:
     # Manual Snapshots arrive unlabelled; the labels make them listable per tenant and type.
     # Scheduled ones carry them from their creation: no write (each is an event to every replica).
     labels = {LABEL_TENANT: label_value(run.tenant_name), LABEL_TYPE: run.snapshot_type}
-    present = run.body["metadata"].get("labels") or {}
+    present = run.snapshot.metadata.labels
     if any(present.get(key) != value for key, value in labels.items()):
         await patch_labels(run.ctx.kube, run.namespace, "snapshots", run.name, labels)
     log.info("snapshot %s/%s capturing under %s (holder %s)", run.namespace, run.name, lock.key, lock.holder)
@@ -332,7 +317,7 @@ async def mark_capturing(run: SnapshotRun) -> None:
 async def connect(run: SnapshotRun) -> JiraClient:
     """The read-only Jira client of this run (opened once; closed when the steps end)."""
     if run.client is None:
-        credentials, _ = await credentials_for(run.ctx, run.namespace, run.tenant_name, run.spec, run.tenant)
+        credentials, _ = await credentials_for(run.ctx, run.tenant)
         run.client = await open_client(
             run.spec,
             credentials,
@@ -345,7 +330,8 @@ async def connect(run: SnapshotRun) -> JiraClient:
 
 async def capture(run: SnapshotRun) -> None:
     """Capture the site into the store -- unless an earlier attempt did (then resume from its manifest)."""
-    created = datetime.fromisoformat(str(run.body["metadata"]["creationTimestamp"]).replace("Z", "+00:00"))
+    created = run.snapshot.metadata.creation_timestamp
+    assert created is not None  # the API server sets it
     run.manifest = await stored_manifest(
         run.store, run.name, tenant=run.tkey, snapshot_type=run.snapshot_type, created=created
     )
@@ -386,7 +372,7 @@ async def capture(run: SnapshotRun) -> None:
     except RetryLater:
         raise
     except BudgetExceeded as exc:  # retrying cannot help: the site is larger than the budget allows
-        await _finish_failed(run.ctx, run.body, exc.reason, str(exc), run.attempts, phase=SnapshotPhase.INCOMPLETE)
+        await _finish_failed(run.ctx, run.snapshot, exc.reason, str(exc), run.attempts, phase=SnapshotPhase.INCOMPLETE)
         raise StepFailed(exc.reason) from None
     except Exception as exc:
         await _retry_or_fail(run, exc)
@@ -396,7 +382,7 @@ async def capture(run: SnapshotRun) -> None:
 async def _incremental_check(run: SnapshotRun, client: JiraClient) -> Manifest | None:
     """Before a scheduled full capture of a tenant with incremental windows: what a window at the
     same moment would hold (nothing written), to count what the windows missed. Best effort."""
-    if run.body["spec"].get("reason") != SnapshotReason.SCHEDULED or not run.spec.schedule.incremental.enabled:
+    if run.snapshot.spec.reason != SnapshotReason.SCHEDULED or not run.spec.schedule.incremental.enabled:
         return None
     try:
         return await asyncio.wait_for(
@@ -555,11 +541,11 @@ async def tell_tenant(run: SnapshotRun) -> None:
         message = f"{run.name}: {status.message}"
         run.fault("drift-event")
         event_type = events.drift_event_type(run.report.highest_severity)
-        await events.post(ctx.kube, run.tenant, event_type, Reason.DRIFT_DETECTED, message, once=run.name)
+        await events.post(ctx.kube, involved(run.tenant), event_type, Reason.DRIFT_DETECTED, message, once=run.name)
     if status.phase == SnapshotPhase.INCOMPLETE:
         await events.post(
             ctx.kube,
-            run.body,
+            involved(run.snapshot),
             "Warning",
             Reason.SNAPSHOT_INCOMPLETE,
             build.incomplete_message(run.manifest),
@@ -588,7 +574,12 @@ async def history(run: SnapshotRun) -> None:
     """spec.history: a completed Snapshot with changes is queued for a push to git, which runs after
     this capture's slot is free (handlers/history.py; never fails the Snapshot)."""
     if run.spec.history is not None and run.manifest is not None and run.manifest.unchanged_from is None:
-        previous = (run.tenant.get("status") or {}).get("history")
+        status = run.tenant.status
+        previous = (
+            status.history.model_dump(mode="json", by_alias=True, exclude_none=True)
+            if status and status.history
+            else None
+        )
         queue_history(run.ctx, HistoryRequest(run.namespace, run.tenant_name, run.spec, run.store, previous))
 
 
@@ -651,7 +642,7 @@ async def _retry_or_fail(run: SnapshotRun, exc: Exception) -> NoReturn:
     metrics.ERRORS.labels(run.namespace, run.tenant_name, reason).inc()
     decision = decide_failure(reason=reason, terminal=reason in TERMINAL_REASONS, attempts=attempts)
     if decision.verdict is FailureVerdict.GIVE_UP:
-        await _finish_failed(run.ctx, run.body, reason, message, attempts)
+        await _finish_failed(run.ctx, run.snapshot, reason, message, attempts)
         raise StepFailed(reason)
     status = build.retrying(attempts, MAX_ATTEMPTS, message)
     await patch_status(run.ctx.kube, run.namespace, "snapshots", run.name, status_patch(status))
@@ -660,17 +651,15 @@ async def _retry_or_fail(run: SnapshotRun, exc: Exception) -> NoReturn:
 
 async def _finish_failed(
     ctx: OperatorContext,
-    body: dict[str, Any],
+    snapshot: Snapshot,
     reason: str,
     message: str,
     attempts: int,
     phase: SnapshotPhase = SnapshotPhase.FAILED,
 ) -> None:
-    meta = body["metadata"]
-    status = build.failed(reason, message, attempts, ctx.clock(), meta.get("generation"), phase=phase)
-    await patch_status(ctx.kube, meta["namespace"], "snapshots", meta["name"], status_patch(status))
-    metrics.SNAPSHOTS.labels(
-        meta["namespace"], body["spec"]["tenantRef"]["name"], body["spec"]["type"], phase.value
-    ).inc()
-    await events.post(ctx.kube, body, "Warning", reason, message)
-    log.warning("snapshot %s/%s failed: %s", meta["namespace"], meta["name"], message)
+    meta, spec = snapshot.metadata, snapshot.spec
+    status = build.failed(reason, message, attempts, ctx.clock(), meta.generation, phase=phase)
+    await patch_status(ctx.kube, meta.namespace, "snapshots", meta.name, status_patch(status))
+    metrics.SNAPSHOTS.labels(meta.namespace, spec.tenant_ref.name, str(spec.type), phase.value).inc()
+    await events.post(ctx.kube, involved(snapshot), "Warning", reason, message)
+    log.warning("snapshot %s/%s failed: %s", meta.namespace, meta.name, message)

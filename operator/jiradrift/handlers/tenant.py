@@ -12,24 +12,31 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-
-from pydantic import ValidationError
 
 from jiradrift.api import conditions as cond
 from jiradrift.api.baseline import SnapshotEntry
 from jiradrift.api.conditions import ConditionType, Reason
 from jiradrift.api.credentials import CredentialsProblem, auth_method
-from jiradrift.api.resources import Condition, JiraTenantSpec, JiraTenantStatus, SiteInfo, UnacceptedDrift
+from jiradrift.api.objects import InvalidObject, involved, read_object
+from jiradrift.api.resources import (
+    Condition,
+    ConditionStatus,
+    JiraTenant,
+    JiraTenantSpec,
+    JiraTenantStatus,
+    SiteInfo,
+    UnacceptedDrift,
+)
 from jiradrift.api.windows import ensure_snapshot, snapshot_name, window_iso
 from jiradrift.handlers import metrics
 from jiradrift.handlers.acceptance import reconcile_acceptance
 from jiradrift.handlers.context import OperatorContext
 from jiradrift.handlers.health import CHECKED, conditions_from, ready_condition
 from jiradrift.handlers.incremental import run_window
-from jiradrift.handlers.objects import read_object
+from jiradrift.handlers.objects import get_object
 from jiradrift.handlers.probe import check_site
 from jiradrift.handlers.retention import prune
 from jiradrift.handlers.schedule import (
@@ -59,14 +66,13 @@ def tenant_key(namespace: str, name: str) -> str:
     return f"{namespace}/{name}"
 
 
-def invalid_spec_message(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    return f"spec is invalid: {first['loc']}: {first['msg']}"
+def invalid_spec_message(exc: InvalidObject) -> str:
+    return f"spec is invalid: {exc.loc}: {exc.problem}"
 
 
 async def reconcile_tenant(
     ctx: OperatorContext,
-    body: dict[str, Any],
+    body: Mapping[str, Any],
     snapshots: Sequence[SnapshotEntry],
     *,
     force_check: bool = False,
@@ -74,13 +80,12 @@ async def reconcile_tenant(
     """Returns the merge patch of the tenant's status: only the fields that change (empty for a
     steady tenant). ``snapshots``: the tenant's Snapshots as the operator's watch knows them (no LIST
     per tick)."""
-    meta, namespace, name = body["metadata"], body["metadata"]["namespace"], body["metadata"]["name"]
-    generation = int(meta.get("generation") or 0)
-    current = body.get("status") or {}
+    current = body.get("status") or {}  # as stored: the patch carries only what differs from it
     now = ctx.clock()
     try:
-        spec = JiraTenantSpec.model_validate(body.get("spec") or {})
-    except ValidationError as exc:
+        tenant = read_object(JiraTenant, body)
+    except InvalidObject as exc:
+        generation = int(body["metadata"].get("generation") or 0)
         conditions = cond.set_condition(
             current.get("conditions"),
             ConditionType.READY,
@@ -93,8 +98,10 @@ async def reconcile_tenant(
         invalid = JiraTenantStatus(conditions=_models(conditions), observed_generation=generation)
         return changed_fields(current, status_patch(invalid))
 
-    state = ctx.tenants.setdefault(meta["uid"], TenantState())
-    previous = await _check(ctx, state, body, spec, generation, now, force_check=force_check)
+    meta, spec = tenant.metadata, tenant.spec
+    namespace, name, generation = meta.namespace, meta.name, meta.generation or 0
+    state = ctx.tenants.setdefault(meta.uid, TenantState())
+    previous = await _check(ctx, state, tenant, generation, now, force_check=force_check)
     conditions = ready_condition(
         conditions_from(previous, state.problems, spec, generation, now), spec, generation, now
     )
@@ -144,7 +151,7 @@ async def reconcile_tenant(
             accepted = acceptance.protected
     # after the acceptance, so a Drifted transition is posted with the status that shows it
     for event in transition_events(state.posted, previous, conditions):
-        await events.post(ctx.kube, body, event.type, event.reason, event.message)
+        await events.post(ctx.kube, involved(tenant), event.type, event.reason, event.message)
     # An incremental window (handlers/incremental.py): a quiet one writes only lastCheckedTime
     incremental = decide_incremental(
         schedule,
@@ -157,7 +164,7 @@ async def reconcile_tenant(
     if incremental.due and incremental.window is not None:
         state.checked = incremental.window  # once per window, whatever the outcome: never a hot loop
         try:
-            outcome = await run_window(ctx, body, spec, schedule.types, incremental.window)
+            outcome = await run_window(ctx, tenant, schedule.types, incremental.window)
         except Exception as exc:
             metrics.INCREMENTAL_WINDOWS.labels(namespace, name, "failed").inc()
             log.warning(
@@ -188,7 +195,7 @@ async def reconcile_tenant(
     changed = changed_fields(current, status_patch(status))
 
     if window.verdict is WindowVerdict.CREATE:
-        await _schedule(ctx, state, body, window)
+        await _schedule(ctx, state, tenant, window)
     if state.prune_due(now, PRUNE_SECONDS):
         try:  # retention must never block scheduling
             deleted = await prune(ctx, namespace, tenant_key(namespace, name), spec, snapshots, accepted)
@@ -202,16 +209,16 @@ async def reconcile_tenant(
 async def _check(
     ctx: OperatorContext,
     state: TenantState,
-    body: dict[str, Any],
-    spec: JiraTenantSpec,
+    tenant: JiraTenant,
     generation: int,
     now: datetime,
     *,
     force_check: bool,
 ) -> list[dict[str, Any]]:
     """Check credentials and site when due; returns the conditions to start from."""
-    meta, namespace, name = body["metadata"], body["metadata"]["namespace"], body["metadata"]["name"]
-    status = body.get("status") or {}
+    meta, spec = tenant.metadata, tenant.spec
+    namespace, name = meta.namespace, meta.name
+    status = tenant.status
     secret_version = await _secret_version(ctx, namespace, spec)
     settings = ctx.settings
     if state.generation < 0 and checked_in_status(status, generation):
@@ -219,8 +226,8 @@ async def _check(
         # this generation checked and healthy: trusted until its next recheck, which is spread
         # over the recheck interval. A replica gaining a dead one's thousand tenants would
         # otherwise probe a thousand sites at once, just when the survivors have the most to do.
-        spread = (zlib.crc32(str(meta["uid"]).encode()) / 2**32) * settings.recheck_seconds
-        site = {k: str(v) for k, v in (status.get("site") or {}).items()}
+        spread = (zlib.crc32(str(meta.uid).encode()) / 2**32) * settings.recheck_seconds
+        site = status.site.model_dump(by_alias=True, exclude_none=True) if status and status.site else {}
         state.record_check(
             generation=generation,
             secret_version=secret_version,
@@ -237,50 +244,54 @@ async def _check(
         error_recheck_seconds=settings.error_recheck_seconds,
     )
     if due:
-        problems, site = await check_site(ctx, namespace, name, spec, body)
+        problems, site = await check_site(ctx, tenant)
         state.record_check(generation=generation, secret_version=secret_version, now=now, problems=problems, site=site)
         for p in problems:
             metrics.ERRORS.labels(namespace, name, p.reason).inc()
         # re-read: the token module may have written status (token, ScopesReadOnly) meanwhile
-        try:
-            fresh = await read_object(ctx.kube, namespace, "jiratenants", meta["name"])
-        except KubeError:
-            fresh = None
-        status = (fresh or body).get("status") or {}
-    expires = (status.get("token") or {}).get("expiresAt")
-    if expires:
-        metrics.TOKEN_EXPIRY.labels(namespace, name).set(
-            datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
-        )
-    if refreshed := (status.get("token") or {}).get("lastRefreshTime"):
-        metrics.TOKEN_LAST_REFRESH.labels(namespace, name).set(datetime.fromisoformat(refreshed).timestamp())
-    return list(status.get("conditions") or [])
+        status = (await _reread(ctx, tenant)).status
+    token = status.token if status else None
+    if token and token.expires_at:
+        metrics.TOKEN_EXPIRY.labels(namespace, name).set(token.expires_at.timestamp())
+    if token and token.last_refresh_time:
+        metrics.TOKEN_LAST_REFRESH.labels(namespace, name).set(token.last_refresh_time.timestamp())
+    return cond.written(status.conditions) if status else []
 
 
-def checked_in_status(status: dict[str, Any], generation: int) -> bool:
+async def _reread(ctx: OperatorContext, tenant: JiraTenant) -> JiraTenant:
+    """The tenant as the API server has it now; ``tenant`` when it cannot be read (or no longer validates)."""
+    meta = tenant.metadata
+    try:
+        fresh = await get_object(ctx.kube, meta.namespace, "jiratenants", meta.name)
+        return read_object(JiraTenant, fresh) if fresh is not None else tenant
+    except (KubeError, InvalidObject):
+        return tenant
+
+
+def checked_in_status(status: JiraTenantStatus | None, generation: int) -> bool:
     """Whether ``status`` records a check of spec ``generation`` that found nothing wrong: Ready and
     every checked condition True, each observed at this generation."""
-    if status.get("observedGeneration") != generation:
+    if status is None or status.observed_generation != generation:
         return False
-    conditions = list(status.get("conditions") or [])
-    wanted = [ConditionType.READY, *CHECKED]
-    found = [cond.find(conditions, type_) for type_ in wanted]
-    return all(c is not None and c.get("status") == "True" and c.get("observedGeneration") == generation for c in found)
+    found = [cond.find(status.conditions, type_) for type_ in (ConditionType.READY, *CHECKED)]
+    return all(
+        c is not None and c.status == ConditionStatus.TRUE and c.observed_generation == generation for c in found
+    )
 
 
-async def _schedule(ctx: OperatorContext, state: TenantState, body: dict[str, Any], window: WindowDecision) -> None:
+async def _schedule(ctx: OperatorContext, state: TenantState, tenant: JiraTenant, window: WindowDecision) -> None:
     """Create the window's Snapshots (``decide_window`` said CREATE: once per window and type set
     per process; a restart re-creates idempotently: 409). A create the namespace's ResourceQuota
     refuses is reported (a Warning Event, once per window) and tried again at the next tick; the
     tenant's status is still written."""
-    meta = body["metadata"]
-    namespace, name = meta["namespace"], meta["name"]
+    meta = tenant.metadata
+    namespace, name = meta.namespace, meta.name
     start = window.window
     refused = False
     for snapshot_type in window.types:
         snapshot = snapshot_name(name, snapshot_type, start)
         try:
-            created = await ensure_snapshot(ctx.kube, namespace, name, meta["uid"], snapshot_type, start)
+            created = await ensure_snapshot(ctx.kube, namespace, name, meta.uid, snapshot_type, start)
         except KubeError as exc:
             if not quota_exceeded(exc):
                 raise
@@ -290,7 +301,9 @@ async def _schedule(ctx: OperatorContext, state: TenantState, body: dict[str, An
                 f"namespace's ResourceQuota for count/snapshots.jiradrift.io or lower spec.retention.keepLast"
             )
             log.warning("JiraTenant %s/%s: %s", namespace, name, message)
-            await events.post(ctx.kube, body, "Warning", Reason.QUOTA_EXCEEDED, message, once=window_iso(start))
+            await events.post(
+                ctx.kube, involved(tenant), "Warning", Reason.QUOTA_EXCEEDED, message, once=window_iso(start)
+            )
             continue
         if created:
             log.info("created Snapshot %s for window %s", snapshot, window_iso(start))

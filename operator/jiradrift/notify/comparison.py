@@ -18,7 +18,8 @@ from typing import Any
 
 import orjson
 
-from jiradrift.api.objects import condition_of, read_object, wire_time
+from jiradrift.api.conditions import find
+from jiradrift.api.objects import read_object, wire_time
 from jiradrift.api.resources import ComparisonCounts, ConditionStatus, SiteComparison, SiteComparisonStatus
 from jiradrift.notify.message import (
     ID_HEADER,
@@ -73,7 +74,7 @@ class ComparisonNotice:
         """The notice of a SiteComparison (its model, or the API server's JSON: read into the model here)."""
         obj = comparison if isinstance(comparison, SiteComparison) else read_object(SiteComparison, comparison)
         status = obj.status or SiteComparisonStatus()
-        condition = condition_of(status.conditions, IN_SYNC)
+        condition = find(status.conditions, IN_SYNC)
         counts = status.differences or ComparisonCounts()
         return cls(
             namespace=obj.metadata.namespace,

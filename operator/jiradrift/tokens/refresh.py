@@ -44,7 +44,7 @@ import httpx
 
 from jiradrift.api import conditions as cond
 from jiradrift.api.locks import LeaseError, LeaseLock, holder_identity
-from jiradrift.api.objects import condition_of, involved
+from jiradrift.api.objects import involved
 from jiradrift.api.resources import ConditionStatus, JiraTenant
 from jiradrift.clock import SystemClock, WallClock
 from jiradrift.jira.errors import OAuthError, ReauthorizationRequired
@@ -307,7 +307,7 @@ class TokenRefresher:
 
     async def _failed(self, tenant: JiraTenant, ref: TenantAuthRef, decision: Decision) -> TokenError:
         error = self._decision_error(ref, decision)
-        reported = condition_of(tenant.status.conditions if tenant.status else None, cond.TOKEN_FRESH)
+        reported = cond.find(tenant.status.conditions if tenant.status else None, cond.TOKEN_FRESH)
         if (
             isinstance(error, ReauthorizationPending)
             and reported is not None

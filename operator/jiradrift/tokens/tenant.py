@@ -17,7 +17,7 @@ from typing import Any
 
 from jiradrift.api import conditions as cond
 from jiradrift.api.credentials import CredentialsProblem, auth_method
-from jiradrift.api.objects import InvalidObject, condition_of, read_object
+from jiradrift.api.objects import InvalidObject, read_object
 from jiradrift.api.resources import ConditionStatus, JiraTenant, JiraTenantSpec, JiraTenantStatus
 from jiradrift.jira.oauth import write_scopes
 from jiradrift.tokens.errors import UnsupportedAuth
@@ -114,11 +114,11 @@ def tenant_may_capture(tenant: TenantObject) -> CaptureVerdict:
     """
     obj = read_tenant(tenant)
     status = obj.status or JiraTenantStatus()
-    fresh = condition_of(status.conditions, cond.TOKEN_FRESH)
+    fresh = cond.find(status.conditions, cond.TOKEN_FRESH)
     if fresh and fresh.status == ConditionStatus.FALSE and fresh.reason == REAUTHORIZATION_REQUIRED:
         return CaptureVerdict(False, REAUTHORIZATION_REQUIRED, fresh.message)
     allowed = obj.spec.auth.allow_write_scopes
-    read_only = condition_of(status.conditions, cond.SCOPES_READ_ONLY)
+    read_only = cond.find(status.conditions, cond.SCOPES_READ_ONLY)
     writes = (read_only is not None and read_only.status == ConditionStatus.FALSE) or (
         status.token is not None and status.token.scopes_read_only is False
     )
@@ -153,7 +153,7 @@ def token_status_patch(
     generation = obj.metadata.generation if obj.metadata.generation is not None else ref.generation
     # The patch is JSON: the status as the API server holds it, with ours set on top.
     old_token = status.token.model_dump(by_alias=True, mode="json", exclude_none=True) if status.token else {}
-    old_conditions = [c.model_dump(by_alias=True, mode="json", exclude_none=True) for c in status.conditions]
+    old_conditions = cond.written(status.conditions)
     token = dict(old_token)
     if expires_at is not None:
         token["expiresAt"] = format_time(expires_at)

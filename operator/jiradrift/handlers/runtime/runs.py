@@ -25,7 +25,7 @@ from typing import Any
 from jiradrift.api.baseline import SnapshotEntry
 from jiradrift.handlers.cache import WatchCache
 from jiradrift.handlers.context import OperatorContext
-from jiradrift.handlers.objects import read_object
+from jiradrift.handlers.objects import get_object
 from jiradrift.handlers.schedule import (
     FINAL,
     Outcome,
@@ -76,7 +76,7 @@ class SnapshotRuns:
 
     async def _reread_and_run(self, namespace: str, entry: SnapshotEntry) -> None:
         try:
-            body = await read_object(self.ctx.kube, namespace, "snapshots", entry.name)
+            body = await get_object(self.ctx.kube, namespace, "snapshots", entry.name)
         except KubeError as exc:
             log.info("Snapshot %s/%s not read (%s); retried at the next tick", namespace, entry.name, exc)
             return
