@@ -27,7 +27,7 @@ async def credentials_for(
     """Read the Secret (and for OAuth / service accounts make sure the access token is fresh).
 
     Both token kinds go through ``jiradrift.tokens`` -- the same code the CronJob runs -- so the
-    Secret, the refresh Lease and the tenant's TokenFresh / ScopesReadOnly status stay in one place.
+    Secret, its refresh lock and the tenant's TokenFresh / ScopesReadOnly status stay in one place.
     """
     check_tenant_urls(ctx.settings.allowed_hosts, spec)  # before the Secret is even read
     secret = await read_tenant_secret(ctx.kube, namespace, name, spec)
