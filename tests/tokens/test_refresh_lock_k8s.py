@@ -7,6 +7,7 @@ These tests pin the interplay and the round trips the job's speed depends on.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from datetime import timedelta
@@ -185,3 +186,37 @@ async def test_a_due_tenant_costs_a_read_the_lock_the_tokens_with_the_release_an
     released = json.loads(stored["metadata"]["annotations"][LOCK_ANNOTATION])
     assert (released["holderIdentity"], released["leaseTransitions"]) == ("", 0)
     assert REAUTH_ANNOTATION not in stored["metadata"]["annotations"]
+
+
+async def test_a_slow_refresh_renews_the_lock_on_the_secret_and_nobody_takes_it_over_meanwhile(
+    kube: Kube, counting_kube: CountingKube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+) -> None:
+    """The token endpoint answers after 3.5 s; the lock lasts 2 s and is renewed every 0.7 s (PUTs
+    of the Secret), so a contender polling all along never sees it unchanged for its duration; the
+    rotated tokens are then written on top of the renewed Secret, releasing the lock."""
+    ns, sim = k8s_namespace, jira_sim
+    spent = sim.oauth.create_grant()
+    create_secret(k8s_api, ns, "acme-creds", oauth_secret(sim, spent, expires_at=soon(30)))
+    tenant = create_tenant(k8s_api, ns, "acme", sim)
+    asked = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> None:
+        if request.url.path.endswith("/oauth/token"):
+            asked.set()
+            await asyncio.sleep(3.5)
+
+    async with httpx.AsyncClient(timeout=30.0, event_hooks={"request": [slow]}) as http:
+        refresher = TokenRefresher(counting_kube, http=http, allowlist=EMULATOR, lease_duration=2)
+        job = asyncio.create_task(refresher.refresh(tenant, window=timedelta(hours=24)))
+        await asyncio.wait_for(asked.wait(), 30)
+        contender = lock(kube, ns, "contender", duration=2)
+        while not job.done():
+            assert await contender.acquire(0) is None, "taken over while the holder was renewing"
+            await asyncio.sleep(0.3)
+        result = await job
+    assert result.outcome is Outcome.REFRESHED, result.message
+    puts = [p for m, p in counting_kube.requests if m == "PUT"]
+    assert len(puts) >= 4, f"lock, at least two renewals, the tokens: {counting_kube.requests}"
+    assert secret_values(k8s_api, ns, "acme-creds")["refresh_token"] != spent
+    released = record(k8s_api, ns, "acme-creds")
+    assert (released["holderIdentity"], released["leaseDurationSeconds"]) == ("", 1)
