@@ -6,16 +6,12 @@
 
 Baseline: DESIGN.md "Token job: 10,000 tenants processed in under a minute against the emulator".
 Worst case on purpose: every tenant is an OAuth (3LO) tenant whose access token expires within the
-window, so each one reads its Secret, takes its refresh lock (a PUT of that Secret with the read's
-resourceVersion: the lock is an annotation on the Secret), rotates its refresh token at the
-emulator, writes the rotated tokens and the lock's release in one PUT, and patches status: 4 API
-requests per tenant (the baseline's job took a Lease: POST Lease, GET Secret, PUT Secret, PATCH
-status, DELETE Lease = 5).
+window, so each one takes its Lease, re-reads its Secret, rotates its refresh token at the
+emulator, writes the Secret (resourceVersion precondition), patches status and releases the Lease.
 
 A real kube-apiserver + etcd (``ControlPlane``) and the emulator (its own process) run on loopback;
 the job is the CLI exactly as the CronJob runs it, in its own process, authenticated by a
-ServiceAccount token with the chart's refresher RBAC (``--admin``: the admin client certificate);
-the baseline's ServiceAccount also gets the Lease rules the chart granted before the lock moved.
+ServiceAccount token with the chart's refresher RBAC (``--admin``: the admin client certificate).
 The job's Python path starts with ``bench/production_path``, which hides the dev-only
 ``kubernetes-validate`` (the image has none; importing it costs ~5 s of CPU at the job's start).
 Side by side in one run: the same job from the code of ``--baseline`` (a git ref, default the code
@@ -55,10 +51,8 @@ from jiradrift.dev.kubejson import api_requests, request_json
 
 TARGET_S = 60.0
 BASELINE_REF = "cee29e8"
-"""The code before the refresh lock moved onto the Secret (a Lease per tenant, 5 requests): the
-side-by-side baseline. The earlier baseline, 196a643 (before issue 25's fixes), can no longer run
-against today's CRDs: its JiraTenant model refuses the ``spec.schedule.incremental`` the CRD now
-defaults, so its job fails every tenant."""
+"""The side-by-side baseline: the token code as of 2026-12-07 (196a643, the code before issue 25's fixes, no
+longer runs: its model refuses today's defaulted ``spec.schedule.incremental``)."""
 SUMMARY_PREFIX = "Token refresh job: "
 PRODUCTION_PATH = Path(__file__).resolve().parent / "production_path"
 
@@ -153,30 +147,22 @@ REFRESHER_RULES = [
     {"apiGroups": ["jiradrift.io"], "resources": ["jiratenants"], "verbs": ["get", "list"]},
     {"apiGroups": ["jiradrift.io"], "resources": ["jiratenants/status"], "verbs": ["patch"]},
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "update"]},
+    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update", "delete"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
 ]
-#: What the chart granted the refresher besides, before its refresh lock moved onto the Secret: the
-#: baseline's job takes a Lease per tenant, so its ServiceAccount gets these too.
-LEASE_RULES = [
-    {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update", "delete"]},
-]
 
 
-def refresher_kubeconfig(
-    api: Any, plane: ControlPlane, tmp: Path, name: str = "token-refresher", rules: list[dict[str, Any]] | None = None
-) -> Path:
+def refresher_kubeconfig(api: Any, plane: ControlPlane, tmp: Path) -> Path:
     """A kubeconfig with a bound ServiceAccount token (TokenRequest) and the refresher's RBAC only.
 
     That is how the CronJob's pod authenticates (a projected token), and what the API server
     authenticates per request (cached), rather than verifying an admin client certificate.
     """
-    ns = "jiradrift-system"
+    ns, name = "jiradrift-system", "token-refresher"
     rbac = "/apis/rbac.authorization.k8s.io/v1"
-    if not request_json(api, "GET", "/api/v1/namespaces", query={"fieldSelector": f"metadata.name={ns}"})["items"]:
-        request_json(api, "POST", "/api/v1/namespaces", body={"metadata": {"name": ns}})
+    request_json(api, "POST", "/api/v1/namespaces", body={"metadata": {"name": ns}})
     request_json(api, "POST", f"/api/v1/namespaces/{ns}/serviceaccounts", body={"metadata": {"name": name}})
-    role = {"metadata": {"name": name}, "rules": rules or REFRESHER_RULES}
-    request_json(api, "POST", f"{rbac}/clusterroles", body=role)
+    request_json(api, "POST", f"{rbac}/clusterroles", body={"metadata": {"name": name}, "rules": REFRESHER_RULES})
     request_json(
         api,
         "POST",
@@ -197,7 +183,7 @@ def refresher_kubeconfig(
     config["users"] = [{"name": name, "user": {"token": token}}]
     for context in config["contexts"]:
         context["context"]["user"] = name
-    path = tmp / f"{name}.kubeconfig"
+    path = tmp / "refresher.kubeconfig"
     path.write_text(yaml.safe_dump(config))
     path.chmod(0o600)
     return path
@@ -372,18 +358,7 @@ def main() -> int:
                 f"setup: {args.tenants} tenants + Secrets for each of {len(sets)} job(s) created in "
                 f"{time.monotonic() - started:.1f}s"
             )
-            kubeconfigs = {
-                prefix: plane.kubeconfig
-                if args.admin
-                else refresher_kubeconfig(
-                    api,
-                    plane,
-                    Path(tmp),
-                    f"token-refresher-{prefix}",
-                    REFRESHER_RULES + LEASE_RULES if ref else REFRESHER_RULES,
-                )
-                for _, prefix, ref in sets
-            }
+            kubeconfig = plane.kubeconfig if args.admin else refresher_kubeconfig(api, plane, Path(tmp))
             servers = {
                 p.name(): p.pid
                 for p in psutil.Process().children(recursive=True)
@@ -392,9 +367,7 @@ def main() -> int:
             servers["emulator"] = sim["pid"]
             for label, prefix, ref in sets:
                 source = sources[ref] if ref else None
-                runs.append(
-                    run_job(label, api, servers, kubeconfigs[prefix], namespaces[prefix], args, Path(tmp), source)
-                )
+                runs.append(run_job(label, api, servers, kubeconfig, namespaces[prefix], args, Path(tmp), source))
         api.close()
 
     expected = f"{SUMMARY_PREFIX}{args.tenants} refreshed, 0 skipped, 0 failed"

@@ -42,8 +42,9 @@ TOKEN_JOB_NEEDS = [
     ("get", G, "jiratenants"),
     ("list", G, "jiratenants"),
     ("patch", G, "jiratenants/status"),
-    # the credentials, and the refresh lock in an annotation on them (tokens/refresh_lock.py)
     *[(v, "", "secrets") for v in ("get", "update")],
+    # a refresh Lease is released by deleting it (kube/lease.py), so the next run creates it in one call
+    *[(v, "coordination.k8s.io", "leases") for v in ("get", "create", "update", "delete")],
     ("create", "", "events"),
 ]
 # In the release namespace: the membership Leases of sharded replicas (handlers/shard.py), and nothing else.
@@ -71,8 +72,7 @@ TOKEN_JOB_MUST_NOT = [
     *[(v, "", "secrets") for v in ("list", "watch", "create", "delete", "patch")],
     *[(v, G, "snapshots") for v in ("get", "create", "delete")],
     ("get", "", "configmaps"),
-    # the refresh lock lives on the Secret: no Lease at all
-    *[(v, "coordination.k8s.io", "leases") for v in ("get", "create", "update", "delete", "list", "watch", "patch")],
+    *[(v, "coordination.k8s.io", "leases") for v in ("list", "watch", "patch")],
     ("create", "", "pods"),
     ("get", G, "jiratenants/status"),  # never called: status is only patched
 ]

@@ -450,6 +450,9 @@ def test_each_service_account_holds_exactly_the_verbs_its_code_calls(release: Re
         f"{RELEASE}-token-refresh": {
             ("", "events", "create"),  # an Event when a refresh fails or needs a person to consent again
             ("jiradrift.io", "jiratenants", "get"),  # re-read after a 409 on the status patch
+            # renewing the refresh Lease through a long refresh, or taking over one a dead run left
+            # (a finished run deletes its Lease, so the next one creates it)
+            ("coordination.k8s.io", "leases", "update"),
         },
     }
     # Whoever refreshes the OAuth tenant's token first (the operator before a capture, or the
@@ -461,8 +464,8 @@ def test_each_service_account_holds_exactly_the_verbs_its_code_calls(release: Re
             # 409 (someone holds it), or when the operator refreshes the token a second time
             ("coordination.k8s.io", "leases", "get"),
         },
-        # the job's refresh lock is an annotation on the Secret (secrets get/update, always called)
-        f"{RELEASE}-token-refresh": set(),
+        # the job took the Lease first (and released it by deleting it)
+        f"{RELEASE}-token-refresh": {("coordination.k8s.io", "leases", v) for v in ("create", "delete")},
     }
     for service_account, unreached in not_reached.items():
         granted, called = _granted(release, service_account), _called(release, service_account)

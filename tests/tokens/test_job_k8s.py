@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -13,14 +12,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from kubernetes import client as k8s
-from tokenlib import EMULATOR, create_secret, create_tenant, get_secret, oauth_secret, sa_secret, secret_values, soon
+from tokenlib import EMULATOR, create_secret, create_tenant, oauth_secret, sa_secret, secret_values, soon
 
-from jiradrift.api.locks import format_microtime
+from jiradrift.api.locks import ANNOTATION_LOCK_KEY, format_microtime, lease_name
 from jiradrift.dev.controlplane import ControlPlane
 from jiradrift.dev.kubejson import request_json
 from jiradrift.kube.client import Kube
 from jiradrift.sim.emulator import RunningEmulator
-from jiradrift.tokens import LOCK_ANNOTATION, run_refresh_job
+from jiradrift.tokens import lease_key, run_refresh_job
 
 pytestmark = pytest.mark.k8s
 
@@ -120,34 +119,34 @@ def test_cronjob_command_prints_one_summary_line_and_exits_by_failures(
     assert "at-" not in failing.stderr and "rt-" not in failing.stderr, "no token in the logs"
 
 
-DEAD_HOLDER_DURATION = 6  # the chart's 60 s lock and 30 s wait, scaled down: the wait is shorter than the lock
+DEAD_HOLDER_DURATION = 6  # the chart's 60 s Lease and 30 s wait, scaled down: the wait is shorter than the Lease
 
 
-async def test_a_lock_left_by_a_dead_holder_is_taken_over_by_the_next_run_within_one_lock_duration(
+async def test_a_lease_left_by_a_dead_holder_is_taken_over_by_the_next_run_within_one_lease_duration(
     kube: Kube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
 ) -> None:
-    """A refresher killed mid-refresh (Job deadline, OOM, node drain) leaves its lock record on the
-    Secret held, freshly renewed, and nobody renews it again. The next run must not give up after its
-    (shorter) wait: it sees the record unchanged for its duration, takes it over and refreshes."""
+    """A refresher killed mid-refresh (Job deadline, OOM, node drain) leaves its Lease held, freshly
+    renewed, and nobody renews it again. The next run must not give up after its (shorter) wait: it
+    sees the record unchanged for the Lease's duration, takes it over and refreshes."""
     ns, sim = k8s_namespace, jira_sim
     spent = sim.oauth.create_grant()
     create_secret(k8s_api, ns, "t0-creds", oauth_secret(sim, spent, expires_at=soon(30)))
     create_tenant(k8s_api, ns, "t0", sim)
+    key = lease_key(ns, "t0")
     now = format_microtime(datetime.now(UTC))
     dead = {
-        "holderIdentity": "refresh-job-28a7c_0b1d2e3f4a",
-        "leaseDurationSeconds": DEAD_HOLDER_DURATION,
-        "leaseTransitions": 0,
-        "acquireTime": now,
-        "renewTime": now,
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": lease_name(key), "namespace": ns, "annotations": {ANNOTATION_LOCK_KEY: key}},
+        "spec": {
+            "holderIdentity": "refresh-job-28a7c_0b1d2e3f4a",
+            "leaseDurationSeconds": DEAD_HOLDER_DURATION,
+            "leaseTransitions": 0,
+            "acquireTime": now,
+            "renewTime": now,
+        },
     }
-    request_json(
-        k8s_api,
-        "PATCH",
-        f"/api/v1/namespaces/{ns}/secrets/t0-creds",
-        body={"metadata": {"annotations": {LOCK_ANNOTATION: json.dumps(dead)}}},
-        content_type="application/merge-patch+json",
-    )
+    request_json(k8s_api, "POST", f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases", body=dead)
 
     started = time.monotonic()
     summary = await run_refresh_job(
@@ -158,12 +157,10 @@ async def test_a_lock_left_by_a_dead_holder_is_taken_over_by_the_next_run_within
     assert summary.line() == "Token refresh job: 1 refreshed, 0 skipped, 0 failed", [
         f.message for f in summary.failures
     ]
-    assert elapsed < DEAD_HOLDER_DURATION + 3, f"took {elapsed:.1f}s, more than one lock duration (+3 s of calls)"
-    # taken over from the dead holder (one transition), then released by the write of the new tokens
-    record = json.loads(get_secret(k8s_api, ns, "t0-creds")["metadata"]["annotations"][LOCK_ANNOTATION])
-    assert (record["holderIdentity"], record["leaseDurationSeconds"], record["leaseTransitions"]) == ("", 1, 1)
+    assert elapsed < DEAD_HOLDER_DURATION + 3, f"took {elapsed:.1f}s, more than one lease duration (+3 s of calls)"
+    # taken over from the dead holder (it refreshed), then released by deleting it: nothing lingers
     leases = request_json(k8s_api, "GET", f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases")["items"]
-    assert leases == [], "no Lease is used for the refresh any more"
+    assert [item["metadata"]["name"] for item in leases] == []
     stored = secret_values(k8s_api, ns, "t0-creds")
     assert stored["refresh_token"] != spent
     assert sim.oauth.grant_of_refresh_token(stored["refresh_token"]) is not None, "the emulator issued it"

@@ -40,8 +40,7 @@ from jiradrift.tokens import (
     run_refresh_job,
     tenant_may_capture,
 )
-from jiradrift.tokens.kube import KubeOps
-from jiradrift.tokens.refresh_lock import SecretLock, lock_key
+from jiradrift.tokens.refresh_lock import refresh_lease
 from jiradrift.tokens.secret import REAUTH_ANNOTATION, parse_time
 
 pytestmark = pytest.mark.k8s
@@ -224,29 +223,27 @@ async def test_credentials_replaced_during_refresh_are_never_overwritten(
     assert result.state is not None and result.state.access_token == their_access
 
 
-async def test_a_long_window_does_not_rotate_again_what_the_lock_holder_just_rotated(
+async def test_a_long_window_does_not_rotate_again_what_the_lease_holder_just_rotated(
     kube: Kube, counting_kube: CountingKube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
 ) -> None:
-    """The job (24 h window) waits for the operator's refresh lock; the 1 h token it then finds is enough."""
+    """The job (24 h window) waits for the operator's Lease; the 1 h token it then finds is enough."""
     ns, sim = k8s_namespace, jira_sim
     tenant = oauth_tenant(k8s_api, ns, sim)
-    ops = KubeOps(kube)
-    operator = SecretLock(ops, ns, "acme-creds", "operator-test", duration_seconds=60, key=lock_key(ns, "acme"))
-    assert await operator.acquire(0) is not None
+    operator = refresh_lease(kube, ns, "acme", "operator-test", duration_seconds=60)
+    assert await operator.try_acquire()
     spy = RefreshTokenSpy()
-    secret_reads = ("GET", f"/api/v1/namespaces/{ns}/secrets/acme-creds")
+    lease_reads = ("GET", f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{operator.name}")
     async with spy.client() as http:
         job = asyncio.create_task(
             TokenRefresher(counting_kube, http=http, allowlist=EMULATOR).refresh(tenant, window=timedelta(hours=24))
         )
-        # Wait until the job has read the Secret and looked at the held lock again (a second read).
+        # Wait until the job has read the Secret and found the Lease held (it reads before it asks).
         deadline = time.monotonic() + 30
-        while counting_kube.requests.count(secret_reads) < 2:
-            assert not job.done(), f"the job finished without waiting for the lock: {job.result()}"
-            assert time.monotonic() < deadline, "the job did not look at the held lock within 30 s"
+        while lease_reads not in counting_kube.requests:
+            assert not job.done(), f"the job finished without waiting for the Lease: {job.result()}"
+            assert time.monotonic() < deadline, "the job did not look at the held Lease within 30 s"
             await asyncio.sleep(0.02)
         assert not job.done()
-        assert ("PUT", secret_reads[1]) not in counting_kube.requests, "the job wrote nothing while the lock was held"
         set_secret_values(k8s_api, ns, "acme-creds", oauth_secret(sim, sim.oauth.create_grant(), expires_at=soon(60)))
         assert await operator.release()
         result = await asyncio.wait_for(job, 30)

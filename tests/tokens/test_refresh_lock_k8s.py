@@ -1,41 +1,23 @@
-"""The token refresh lock lives on the credential Secret (an annotation holding a Lease record, the
-Lease's rules): two refreshers exclude each other, with the fewest calls, a dead holder's lock is taken
-over within one duration, and a refresh costs GET, PUT (lock), PUT (tokens + release), PATCH (status).
+"""The token refresh Lease is a ``LeaseLock`` (one algorithm): it and the operator's locks agree,
+with the fewest calls, and a Lease left by a dead holder is taken over within one lease duration.
 
 These tests pin the interplay and the round trips the job's speed depends on.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections import Counter
-from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
 from kubernetes import client as k8s
-from tokenlib import (
-    EMULATOR,
-    CountingKube,
-    create_secret,
-    create_tenant,
-    get_secret,
-    oauth_secret,
-    patch_secret,
-    secret_values,
-    soon,
-    tenant_path,
-)
+from tokenlib import CountingKube
 
 from jiradrift.api import locks as lease_module
+from jiradrift.api.locks import LeaseLock, lease_name
+from jiradrift.dev.kubejson import request_json
 from jiradrift.kube.client import Kube
-from jiradrift.sim.emulator import RunningEmulator
-from jiradrift.tokens import LOCK_ANNOTATION, Outcome, TokenRefresher
-from jiradrift.tokens.kube import KubeOps
-from jiradrift.tokens.refresh_lock import SecretLock, lock_key
-from jiradrift.tokens.secret import REAUTH_ANNOTATION
+from jiradrift.tokens.refresh_lock import lease_key, refresh_lease
 
 pytestmark = pytest.mark.k8s
 
@@ -48,175 +30,96 @@ class FakeClock:
         return self.now
 
 
-def record(api: k8s.ApiClient, ns: str, name: str) -> dict[str, Any]:
-    annotations = get_secret(api, ns, name)["metadata"].get("annotations") or {}
-    return dict(json.loads(annotations[LOCK_ANNOTATION])) if LOCK_ANNOTATION in annotations else {}
+def raw_lease(api: k8s.ApiClient, ns: str, key: str) -> dict[str, Any]:
+    return request_json(api, "GET", f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{lease_name(key)}")
 
 
-def lock(kube: Kube, ns: str, holder: str, *, duration: int = 60, clock: FakeClock | None = None) -> SecretLock:
-    extra: dict[str, Any] = {"clock": clock} if clock is not None else {}
-    return SecretLock(
-        KubeOps(kube), ns, "acme-creds", holder, duration_seconds=duration, key=lock_key(ns, "acme"), **extra
-    )
-
-
-def credentials(api: k8s.ApiClient, ns: str, sim: RunningEmulator, *, minutes: float = 1) -> dict[str, Any]:
-    return create_secret(api, ns, "acme-creds", oauth_secret(sim, sim.oauth.create_grant(), expires_at=soon(minutes)))
-
-
-async def test_the_lock_on_a_secret_just_read_is_one_write_and_its_release_one_more(
-    counting_kube: CountingKube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+async def test_new_lease_is_created_then_released_in_two_writes_and_no_read(
+    counting_kube: CountingKube, k8s_api: k8s.ApiClient, k8s_namespace: str
 ) -> None:
     ns = k8s_namespace
-    read = credentials(k8s_api, ns, jira_sim)
-    job = lock(counting_kube, ns, "job_1")
-    locked = await job.acquire(0, secret=read)
-    assert locked is not None and job.holds()
-    held = record(k8s_api, ns, "acme-creds")
-    assert (held["holderIdentity"], held["leaseDurationSeconds"], held["leaseTransitions"]) == ("job_1", 60, 0)
-    assert locked["metadata"]["resourceVersion"] == get_secret(k8s_api, ns, "acme-creds")["metadata"]["resourceVersion"]
-    assert await job.release()
-    assert counting_kube.calls == Counter({"PUT": 2}), "no read before the lock nor the release"
-    released = record(k8s_api, ns, "acme-creds")
-    assert (released["holderIdentity"], released["leaseDurationSeconds"]) == ("", 1)
-    assert not await job.release(), "released once"
-    assert lease_module.LOCK_RESULTS["released"] >= 1
+    lock = refresh_lease(counting_kube, ns, "fresh", "job_1", duration_seconds=60)
+    key = lease_key(ns, "fresh")
+    assert lock.key == key and lock.name == lease_name(key)
+    assert await lock.try_acquire(create_first=True)
+    held = raw_lease(k8s_api, ns, key)
+    assert held["spec"]["holderIdentity"] == "job_1" and held["spec"]["leaseDurationSeconds"] == 60
+    assert held["metadata"]["annotations"][lease_module.ANNOTATION_LOCK_KEY] == key
+    assert held["metadata"]["labels"][lease_module.LABEL_MANAGED_BY] == lease_module.MANAGED_BY
+    assert held["metadata"]["labels"]["jiradrift.io/tenant"] == f"{ns}.fresh"
+    assert await lock.release()
+    assert counting_kube.calls == Counter({"POST": 1, "PUT": 1}), "no GET before the create nor the release"
+    released = raw_lease(k8s_api, ns, key)["spec"]
+    assert released.get("holderIdentity", "") == "" and released["leaseDurationSeconds"] == 1
+    assert not await lock.release(), "released once"
 
 
-async def test_a_stale_read_is_never_locked_a_409_reads_again_and_locks_the_newest(
-    counting_kube: CountingKube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+async def test_existing_free_lease_is_taken_over_when_create_was_only_a_guess(
+    kube: Kube, k8s_api: k8s.ApiClient, k8s_namespace: str
 ) -> None:
     ns = k8s_namespace
-    stale = credentials(k8s_api, ns, jira_sim)
-    patch_secret(k8s_api, ns, "acme-creds", {"metadata": {"labels": {"touched": "yes"}}})
-    job = lock(counting_kube, ns, "job_2")
-    locked = await job.acquire(0, secret=stale)
-    assert locked is not None and locked["metadata"]["labels"] == {"touched": "yes"}, "locked on what was written"
-    assert counting_kube.calls == Counter({"PUT": 2, "GET": 1})
-    assert record(k8s_api, ns, "acme-creds")["holderIdentity"] == "job_2"
+    earlier = refresh_lease(kube, ns, "old", "earlier_run", duration_seconds=60)
+    assert await earlier.try_acquire() and await earlier.release()
+    lock = refresh_lease(kube, ns, "old", "job_2", duration_seconds=60)
+    assert await lock.try_acquire(create_first=True)  # 409 on create, then read and take over
+    spec = raw_lease(k8s_api, ns, lease_key(ns, "old"))["spec"]
+    assert (spec["holderIdentity"], spec["leaseTransitions"]) == ("job_2", 1)
+    assert await lock.release()
 
 
-async def test_two_refreshers_exclude_each_other_and_release_only_their_own(
-    kube: Kube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+async def test_refresh_lease_and_the_operators_lock_exclude_each_other(
+    kube: Kube, k8s_api: k8s.ApiClient, k8s_namespace: str
 ) -> None:
-    ns = k8s_namespace
-    credentials(k8s_api, ns, jira_sim)
+    ns, key = k8s_namespace, lease_key(k8s_namespace, "shared")
     clock = FakeClock()
-    operator = lock(kube, ns, "operator_a", clock=clock)
-    job = lock(kube, ns, "job_b", clock=clock)
-    assert await operator.acquire(0) is not None
-    assert await job.acquire(0) is None
+    operator = LeaseLock(kube, ns, key, "operator_a", duration_seconds=60, clock=clock)
+    job = LeaseLock(kube, ns, key, "job_b", duration_seconds=60, clock=clock)
+    assert await operator.try_acquire()
+    assert not await job.try_acquire(create_first=True)
     clock.now += 59  # not yet seen unchanged for the whole duration
-    assert await job.acquire(0) is None
+    assert not await job.try_acquire()
     assert await operator.release()  # one PUT; the job may take it at once
-    assert await job.acquire(0) is not None
-    assert record(k8s_api, ns, "acme-creds")["leaseTransitions"] == 1
-    assert await operator.acquire(0) is None
+    assert await job.try_acquire()
+    assert raw_lease(k8s_api, ns, key)["spec"]["leaseTransitions"] == 1
+    assert not await operator.try_acquire()
     assert not await operator.release(), "never releases what the job holds"
     assert await job.release()
-    assert await operator.acquire(0) is not None
-    assert record(k8s_api, ns, "acme-creds")["leaseTransitions"] == 2
+    assert await operator.try_acquire()
+    assert raw_lease(k8s_api, ns, key)["spec"]["leaseTransitions"] == 2
     assert not await job.release(), "never releases what the operator holds"
-    assert record(k8s_api, ns, "acme-creds")["holderIdentity"] == "operator_a"
+    assert raw_lease(k8s_api, ns, key)["spec"]["holderIdentity"] == "operator_a"
 
 
 async def test_a_silent_holder_is_taken_over_after_its_duration_on_the_local_clock(
-    kube: Kube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+    kube: Kube, k8s_namespace: str
 ) -> None:
     ns = k8s_namespace
-    credentials(k8s_api, ns, jira_sim)
     clock = FakeClock()
-    gone = lock(kube, ns, "crashed_pod", duration=10)
-    assert await gone.acquire(0) is not None
-    job = lock(kube, ns, "job_c", clock=clock)
-    assert await job.acquire(0) is None
+    gone = refresh_lease(kube, ns, "stale", "crashed_pod", duration_seconds=10)
+    assert await gone.try_acquire()
+    job = LeaseLock(kube, ns, lease_key(ns, "stale"), "job_c", duration_seconds=60, clock=clock)
+    assert not await job.try_acquire()
     clock.now += 10.5
-    assert await job.acquire(0) is not None
+    assert await job.try_acquire()
     assert not await gone.renew(), "the old holder has lost it"
-    assert record(k8s_api, ns, "acme-creds")["holderIdentity"] == "job_c"
 
 
-async def test_renew_and_release_after_someone_else_wrote_the_secret_reread_and_act_only_if_ours(
-    counting_kube: CountingKube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
+async def test_release_after_someone_else_touched_the_lease_rereads_and_releases_only_if_ours(
+    counting_kube: CountingKube, k8s_api: k8s.ApiClient, k8s_namespace: str
 ) -> None:
-    ns = k8s_namespace
-    credentials(k8s_api, ns, jira_sim)
-    job = lock(counting_kube, ns, "job_d")
-    assert await job.acquire(0) is not None
-    patch_secret(k8s_api, ns, "acme-creds", {"metadata": {"labels": {"touched": "yes"}}})
+    ns, key = k8s_namespace, lease_key(k8s_namespace, "touched")
+    path = f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{lease_name(key)}"
+    lock = refresh_lease(counting_kube, ns, "touched", "job_d", duration_seconds=60)
+    assert await lock.try_acquire(create_first=True)
+    patch = {"metadata": {"labels": {"touched": "yes"}}}
+    request_json(k8s_api, "PATCH", path, body=patch, content_type="application/merge-patch+json")
     counting_kube.calls.clear()
-    assert await job.renew(), "409, re-read: still ours, so renewed"
+    assert await lock.release(), "409, re-read: still ours, so released"
     assert counting_kube.calls == Counter({"PUT": 2, "GET": 1})
-    patch_secret(k8s_api, ns, "acme-creds", {"metadata": {"labels": {"again": "yes"}}})
-    assert await job.release(), "409, re-read: still ours, so released"
-    labels = get_secret(k8s_api, ns, "acme-creds")["metadata"]["labels"]
-    assert labels == {"touched": "yes", "again": "yes"}, "the other writes are kept"
+    assert raw_lease(k8s_api, ns, key)["metadata"]["labels"]["touched"] == "yes"
 
-    assert await job.acquire(0) is not None
-    thief = {"holderIdentity": "thief", "leaseDurationSeconds": 60, "leaseTransitions": 5}
-    patch_secret(k8s_api, ns, "acme-creds", {"metadata": {"annotations": {LOCK_ANNOTATION: json.dumps(thief)}}})
-    assert not await job.renew()
-    assert not await job.release()
-    assert record(k8s_api, ns, "acme-creds")["holderIdentity"] == "thief"
-
-
-async def test_a_due_tenant_costs_a_read_the_lock_the_tokens_with_the_release_and_status(
-    counting_kube: CountingKube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
-) -> None:
-    """GET Secret, PUT Secret (lock: proves the read is the newest), PUT Secret (rotated tokens and
-    the release in one write), PATCH status: four requests, no Lease."""
-    ns, sim = k8s_namespace, jira_sim
-    spent = sim.oauth.create_grant()
-    create_secret(k8s_api, ns, "acme-creds", oauth_secret(sim, spent, expires_at=soon(30)))
-    tenant = create_tenant(k8s_api, ns, "acme", sim)
-    async with httpx.AsyncClient(timeout=30.0) as http:
-        result = await TokenRefresher(counting_kube, http=http, allowlist=EMULATOR).refresh(
-            tenant, window=timedelta(hours=24)
-        )
-    assert result.outcome is Outcome.REFRESHED, result.message
-    secret_path = f"/api/v1/namespaces/{ns}/secrets/acme-creds"
-    assert counting_kube.requests == [
-        ("GET", secret_path),
-        ("PUT", secret_path),
-        ("PUT", secret_path),
-        ("PATCH", tenant_path(ns, "acme") + "/status"),
-    ]
-    stored = get_secret(k8s_api, ns, "acme-creds")
-    assert secret_values(k8s_api, ns, "acme-creds")["refresh_token"] != spent
-    released = json.loads(stored["metadata"]["annotations"][LOCK_ANNOTATION])
-    assert (released["holderIdentity"], released["leaseTransitions"]) == ("", 0)
-    assert REAUTH_ANNOTATION not in stored["metadata"]["annotations"]
-
-
-async def test_a_slow_refresh_renews_the_lock_on_the_secret_and_nobody_takes_it_over_meanwhile(
-    kube: Kube, counting_kube: CountingKube, k8s_api: k8s.ApiClient, k8s_namespace: str, jira_sim: RunningEmulator
-) -> None:
-    """The token endpoint answers after 3.5 s; the lock lasts 2 s and is renewed every 0.7 s (PUTs
-    of the Secret), so a contender polling all along never sees it unchanged for its duration; the
-    rotated tokens are then written on top of the renewed Secret, releasing the lock."""
-    ns, sim = k8s_namespace, jira_sim
-    spent = sim.oauth.create_grant()
-    create_secret(k8s_api, ns, "acme-creds", oauth_secret(sim, spent, expires_at=soon(30)))
-    tenant = create_tenant(k8s_api, ns, "acme", sim)
-    asked = asyncio.Event()
-
-    async def slow(request: httpx.Request) -> None:
-        if request.url.path.endswith("/oauth/token"):
-            asked.set()
-            await asyncio.sleep(3.5)
-
-    async with httpx.AsyncClient(timeout=30.0, event_hooks={"request": [slow]}) as http:
-        refresher = TokenRefresher(counting_kube, http=http, allowlist=EMULATOR, lease_duration=2)
-        job = asyncio.create_task(refresher.refresh(tenant, window=timedelta(hours=24)))
-        await asyncio.wait_for(asked.wait(), 30)
-        contender = lock(kube, ns, "contender", duration=2)
-        while not job.done():
-            assert await contender.acquire(0) is None, "taken over while the holder was renewing"
-            await asyncio.sleep(0.3)
-        result = await job
-    assert result.outcome is Outcome.REFRESHED, result.message
-    puts = [p for m, p in counting_kube.requests if m == "PUT"]
-    assert len(puts) >= 4, f"lock, at least two renewals, the tokens: {counting_kube.requests}"
-    assert secret_values(k8s_api, ns, "acme-creds")["refresh_token"] != spent
-    released = record(k8s_api, ns, "acme-creds")
-    assert (released["holderIdentity"], released["leaseDurationSeconds"]) == ("", 1)
+    assert await lock.try_acquire()
+    thief = {"spec": {"holderIdentity": "thief", "leaseDurationSeconds": 60}}
+    request_json(k8s_api, "PATCH", path, body=thief, content_type="application/merge-patch+json")
+    assert not await lock.release()
+    assert raw_lease(k8s_api, ns, key)["spec"]["holderIdentity"] == "thief"

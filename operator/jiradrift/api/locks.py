@@ -7,9 +7,8 @@
 
 The algorithm is :mod:`jiradrift.kube.lease` (a pure state machine and its async driver); this
 module adds what is ours: the Lease name of a key, the snapshot lock key, labels, the holder
-identity, and the ``LOCK_RESULTS`` counters the metrics read. Snapshot locks are a
-:class:`LeaseLock`; the token-refresh lock (:mod:`jiradrift.tokens.refresh_lock`) keeps the same
-record, by the same rules, in an annotation of the credential Secret it guards.
+identity, and the ``LOCK_RESULTS`` counters the metrics read. Snapshot locks and token-refresh
+locks (:mod:`jiradrift.tokens.refresh_lock`) are both a :class:`LeaseLock`.
 
 One Lease per key; its name is a DNS-safe slug plus a hash of the key (:func:`lease_name`), the
 exact key is in the ``jiradrift.io/lock-key`` annotation. The rules are client-go's

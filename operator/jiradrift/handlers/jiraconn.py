@@ -24,7 +24,7 @@ async def credentials_for(ctx: OperatorContext, tenant: JiraTenant) -> tuple[Cre
     """Read the Secret (and for OAuth / service accounts make sure the access token is fresh).
 
     Both token kinds go through ``jiradrift.tokens`` -- the same code the CronJob runs -- so the
-    Secret, its refresh lock and the tenant's TokenFresh / ScopesReadOnly status stay in one place.
+    Secret, the refresh Lease and the tenant's TokenFresh / ScopesReadOnly status stay in one place.
     """
     namespace, name, spec = tenant.metadata.namespace, tenant.metadata.name, tenant.spec
     check_tenant_urls(ctx.settings.allowed_hosts, spec)  # before the Secret is even read

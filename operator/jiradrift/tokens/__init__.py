@@ -32,12 +32,11 @@ from jiradrift.tokens.refresh import (
     TokenState,
     ensure_fresh_token,
 )
-from jiradrift.tokens.refresh_lock import LOCK_ANNOTATION, lock_key
+from jiradrift.tokens.refresh_lock import lease_key
 from jiradrift.tokens.secret import AuthKind, TokenSecret, parse_secret
 from jiradrift.tokens.tenant import CaptureVerdict, tenant_auth, tenant_may_capture
 
 __all__ = [
-    "LOCK_ANNOTATION",
     "Action",
     "AuthKind",
     "CaptureVerdict",
@@ -61,7 +60,7 @@ __all__ = [
     "WriteScopesRefused",
     "decide",
     "ensure_fresh_token",
-    "lock_key",
+    "lease_key",
     "parse_secret",
     "run_refresh_job",
     "tenant_auth",

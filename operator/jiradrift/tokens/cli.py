@@ -43,7 +43,7 @@ def refresh_tokens_command(
     ),
     concurrency: int = typer.Option(20, min=1, max=256, help="Tenants refreshed at the same time."),
     lease_wait: float = typer.Option(
-        30.0, help="Seconds to wait for a tenant's refresh lock held by the operator before giving up."
+        30.0, help="Seconds to wait for a tenant's refresh Lease held by the operator before giving up."
     ),
     kubeconfig: Path | None = typer.Option(None, help="Kubeconfig file (default: in-cluster, then KUBECONFIG)."),
     context: str | None = typer.Option(None, "--context", help="Kubeconfig context to use (default: the current one)."),
@@ -57,7 +57,7 @@ def refresh_tokens_command(
     """Refresh the OAuth / service-account tokens of every JiraTenant that needs it (the CronJob).
 
     Visits each JiraTenant using spec.auth.oauth or spec.auth.serviceAccount, refreshes those whose
-    access token expires within --window under the tenant's refresh lock, skips the rest, and
+    access token expires within --window under the tenant's refresh Lease, skips the rest, and
     carries on past failures. The last line of stdout is exactly
     `Token refresh job: N refreshed, M skipped, K failed`; the exit status is 0 when K is 0.
     """

@@ -72,7 +72,7 @@ class SecretConflict(TokenError):
 
 
 class LeaseUnavailable(TokenError):
-    """Another refresher held the tenant's refresh lock for longer than we were willing to wait."""
+    """Another refresher held the tenant's refresh Lease for longer than we were willing to wait."""
 
     reason = "RefreshInProgress"
 

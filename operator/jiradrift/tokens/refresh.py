@@ -6,25 +6,20 @@
 
 The steps, and why:
 
-1. Read the Secret and decide: a token good beyond the window is skipped, and skipping writes
-   nothing, so it needs no lock; a Secret that does not read, or is not opted in to the tenant, is
-   reported and never written.
-2. Take the tenant's refresh lock (:mod:`jiradrift.tokens.refresh_lock`): a Lease record in an
-   annotation of that same Secret, written by a PUT with the resourceVersion of our read. It
-   succeeding proves the Secret we read is the newest (a 409 re-reads and decides again: the
-   other caller may have rotated it a moment ago), so nothing is read again under the lock. A
-   record held by someone else is waited for; one left by a dead holder is taken over within one
-   lock duration; it is renewed (a PUT of the Secret) while a slow refresh runs. Decide again on
-   the Secret as locked: a token someone refreshed since we looked (and that lasts 5 more
-   minutes) is used, not rotated again.
+1. Unless status already says a refresh is due, read the Secret without the Lease: a token good
+   beyond the window is skipped, and skipping writes nothing, so it needs no lock.
+2. Take the tenant's refresh Lease (``token_refresh:{namespace}/{name}``; renewed while the
+   refresh runs; a Lease left by a dead holder is taken over within one lease duration) and
+   **re-read the Secret**: the other caller may have rotated it a moment ago. Decide again (``decide``); a token
+   someone refreshed since we looked (and that lasts 5 more minutes) is used, not rotated again.
 3. Refresh: 3LO rotates the refresh token (the old one is spent), a service account re-mints.
 4. Persist the rotation with the Secret's resourceVersion as precondition **before** the new access
-   token is handed out; the same write releases the lock. On 409 re-read: if the credentials are
-   still the ones we spent, the change was unrelated and we write again on the new version; if they
-   changed, someone else rotated or replaced them, and their Secret wins (never overwritten). An
-   API server that does not answer (or answers 5xx / 429) is retried with backoff for as long as
-   Atlassian's 10-minute reuse window of the old refresh token allows (``persist_window``). Steps
-   3-4 are shielded from cancellation, so a rotated refresh token is never dropped half-way.
+   token is handed out. On 409 re-read: if the credentials are still the ones we spent, the change
+   was unrelated and we write again on the new version; if they changed, someone else rotated or
+   replaced them, and their Secret wins (never overwritten). An API server that does not answer
+   (or answers 5xx / 429) is retried with backoff for as long as Atlassian's 10-minute reuse
+   window of the old refresh token allows (``persist_window``). Steps 3-4 are shielded from
+   cancellation, so a rotated refresh token is never dropped half-way.
 5. Update ``status.token`` and the ``TokenFresh`` / ``ScopesReadOnly`` conditions (merge patch of
    ``/status`` with the tenant's resourceVersion; 409 re-reads and recomputes).
 
@@ -48,7 +43,7 @@ from typing import Any
 import httpx
 
 from jiradrift.api import conditions as cond
-from jiradrift.api.locks import LeaseError, holder_identity
+from jiradrift.api.locks import LeaseError, LeaseLock, holder_identity
 from jiradrift.api.objects import involved
 from jiradrift.api.resources import ConditionStatus, JiraTenant
 from jiradrift.clock import SystemClock, WallClock
@@ -80,7 +75,7 @@ from jiradrift.tokens.errors import (
     WriteScopesRefused,
 )
 from jiradrift.tokens.kube import KubeOps
-from jiradrift.tokens.refresh_lock import LockSecretGone, SecretLock, lock_key
+from jiradrift.tokens.refresh_lock import refresh_lease
 from jiradrift.tokens.secret import (
     ACCESS_TOKEN,
     EXPIRES_AT,
@@ -122,7 +117,7 @@ MIN_REMAINING = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class _Seen:
-    """What we knew before taking the lock: the Secret we read, or the expiry status reported."""
+    """What we knew before taking the Lease: the Secret we read, or only the expiry status reported."""
 
     resource_version: str | None
     expires_at: datetime | None
@@ -229,67 +224,58 @@ class TokenRefresher:
             await self._set_status(tenant, ref, TokenFreshness(False, error.reason, error.message))
             raise error from None
         reported = self._status_expiry(tenant)
-        # Reading and skipping write nothing to the Secret, so they need no lock; and a Secret that
-        # does not read (or is not opted in to this tenant) is never written, not even a lock.
-        first = await self._read_and_decide(ref, window)
-        if first.action is Action.SKIP:
-            return await self._skipped(tenant, ref, first)
-        if first.action is Action.FAIL:
-            raise await self._failed(tenant, ref, first)
-        assert first.secret is not None
         if reported is not None and reported - self.clock.now() <= window:
-            # Status said a refresh is due: what status reported is what we knew before.
+            # Status says a refresh is due: go straight to the Lease (the Secret is read under it).
             seen = _Seen(None, reported)
-            if self._refreshed_meanwhile(seen, first):
-                return await self._skipped(tenant, ref, first, reason="RefreshedConcurrently")
         else:
+            # Reading and skipping write nothing to the Secret, so they need no lock.
+            first = await self._read_and_decide(ref, window)
+            if first.action is Action.SKIP:
+                return await self._skipped(tenant, ref, first)
+            if first.action is Action.FAIL:
+                raise await self._failed(tenant, ref, first)
+            assert first.secret is not None
             seen = _Seen(first.secret.resource_version, first.secret.expires_at)
-        lock = SecretLock(
-            self.ops,
+        lock = refresh_lease(
+            self.kube,
             ref.namespace,
-            ref.secret_name,
+            ref.name,
             holder_identity(self.holder_prefix),
             duration_seconds=self.lease_duration,
-            key=lock_key(ref.namespace, ref.name),
         )
+        # Never refreshed: no Lease is expected yet, so try creating it before reading it.
+        token = tenant.status.token if tenant.status else None
+        never_refreshed = token is None or token.last_refresh_time is None
         try:
-            # Taking the lock is a PUT of the Secret we just read (its resourceVersion the
-            # precondition), so it also proves that Secret is the newest: no second read.
             # A refresh takes well under a second: poll briefly. A holder that stops renewing is
-            # waited out (at most one lock duration) and taken over, however short lease_wait is.
-            locked = await lock.acquire(self.lease_wait, 0.02, max_retry_period=1.0, secret=first.secret.raw)
-        except LockSecretGone:
-            raise SecretNotFound(ref.key, ref.namespace, ref.secret_name) from None
+            # waited out (at most one lease duration) and taken over, however short lease_wait is.
+            acquired = await lock.acquire(self.lease_wait, 0.02, max_retry_period=1.0, create_first=never_refreshed)
         except LeaseError as exc:
             raise RefreshFailed(ref.key, str(exc)) from None
-        if locked is None:
-            # The other refresher held it all along; what it wrote may be all we need (the lock's
-            # last poll read the Secret as it is now).
-            decision = self._decide(ref, lock.secret, window)
+        if not acquired:
+            # The other refresher held it all along; what it wrote may be all we need.
+            decision = await self._read_and_decide(ref, window)
             if decision.action is Action.SKIP or self._refreshed_meanwhile(seen, decision):
                 return await self._skipped(tenant, ref, decision, reason="RefreshedConcurrently")
             holder = lock.record.holder if lock.record else "?"
             duration = lock.record.duration_seconds if lock.record else self.lease_duration
             raise LeaseUnavailable(
                 ref.key,
-                f"the refresh lock on Secret {ref.secret_key} stayed held by {holder}, which kept renewing "
+                f"the refresh Lease {ref.namespace}/{lock.name} stayed held by {holder}, which kept renewing "
                 f"it, for {self.lease_wait:.0f}s; once its holder stops, the next run takes it over within "
                 f"{duration}s and refreshes",
             )
         try:
-            async with lock.held():  # renewed while the refresh (and its persisting) runs
-                return await self._refresh_locked(tenant, ref, window, seen, lock, locked)
+            async with lock.held(release=False):  # renewed while the refresh (and its persisting) runs
+                return await self._refresh_locked(tenant, ref, window, seen)
         finally:
             await self._release(lock, ref)
 
-    async def _release(self, lock: SecretLock, ref: TenantAuthRef) -> None:
-        """Clear the lock unless the write of the rotated tokens already did (then no request)."""
-        if not lock.holds():
-            return
+    async def _release(self, lock: LeaseLock, ref: TenantAuthRef) -> None:
         try:
-            await lock.release()
-        except LeaseError as exc:  # the lock expires on its own; never mask the result
-            log.warning("could not release the refresh lock of JiraTenant %s: %s", ref.key, exc)
+            await lock.release(delete=True)  # the next run creates it in one call
+        except LeaseError as exc:  # the Lease expires on its own; never mask the result
+            log.warning("could not release refresh Lease of JiraTenant %s: %s", ref.key, exc)
 
     def _status_expiry(self, tenant: JiraTenant) -> datetime | None:
         token = tenant.status.token if tenant.status else None
@@ -316,9 +302,7 @@ class TokenRefresher:
         return after.expires_at - self.clock.now() > MIN_REMAINING
 
     async def _read_and_decide(self, ref: TenantAuthRef, window: timedelta) -> Decision:
-        return self._decide(ref, await self.ops.get_secret(ref.namespace, ref.secret_name), window)
-
-    def _decide(self, ref: TenantAuthRef, body: dict[str, Any] | None, window: timedelta) -> Decision:
+        body = await self.ops.get_secret(ref.namespace, ref.secret_name)
         return decide(body, ref.kind, now=self.clock.now(), window=window, secret_ref=ref.secret_key, tenant=ref.name)
 
     async def _failed(self, tenant: JiraTenant, ref: TenantAuthRef, decision: Decision) -> TokenError:
@@ -335,15 +319,9 @@ class TokenRefresher:
         return error
 
     async def _refresh_locked(
-        self,
-        tenant: JiraTenant,
-        ref: TenantAuthRef,
-        window: timedelta,
-        seen: _Seen,
-        lock: SecretLock,
-        locked: dict[str, Any],
+        self, tenant: JiraTenant, ref: TenantAuthRef, window: timedelta, seen: _Seen
     ) -> RefreshResult:
-        decision = self._decide(ref, locked, window)  # the Secret as our lock's write returned it: the newest
+        decision = await self._read_and_decide(ref, window)
         if decision.action is Action.SKIP:
             return await self._skipped(tenant, ref, decision)
         if decision.action is Action.FAIL:
@@ -352,7 +330,7 @@ class TokenRefresher:
             return await self._skipped(tenant, ref, decision, reason="RefreshedConcurrently")
         assert decision.secret is not None
         # Rotation and persistence must finish together even if our caller is cancelled.
-        task = asyncio.ensure_future(self._rotate_and_persist(ref, decision.secret, lock))
+        task = asyncio.ensure_future(self._rotate_and_persist(ref, decision.secret))
         try:
             stored, refreshed_at = await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -360,7 +338,7 @@ class TokenRefresher:
                 await asyncio.wait([task], timeout=60)
             raise
         except ReauthorizationRequired as exc:
-            await self._mark_reauthorization(tenant, ref, decision.secret, exc, lock)
+            await self._mark_reauthorization(tenant, ref, decision.secret, exc)
             raise ReauthorizationPending(ref.key, self._reauth_message(ref, exc)) from exc
         except OAuthError as exc:
             error = RefreshFailed(ref.key, f"the token endpoint {ref.token_url} failed: {redact(str(exc))}")
@@ -420,9 +398,7 @@ class TokenRefresher:
             http=self.http,
         )
 
-    async def _rotate_and_persist(
-        self, ref: TenantAuthRef, secret: TokenSecret, lock: SecretLock
-    ) -> tuple[TokenSecret | None, datetime]:
+    async def _rotate_and_persist(self, ref: TenantAuthRef, secret: TokenSecret) -> tuple[TokenSecret | None, datetime]:
         """Call the token endpoint and save the answer; ``None`` when another writer's Secret won."""
         started = self.clock.now()
         tokens = await self._call_token_endpoint(ref, secret)
@@ -432,14 +408,11 @@ class TokenRefresher:
         values = {ACCESS_TOKEN: tokens.access_token, EXPIRES_AT: format_time(expires_at), SCOPE: tokens.scope}
         if ref.kind is AuthKind.OAUTH and tokens.refresh_token:
             values[REFRESH_TOKEN] = tokens.refresh_token
-        stored = await self._persist(ref, secret, values, lock)
+        stored = await self._persist(ref, secret, values)
         return stored, started
 
-    async def _persist(
-        self, ref: TenantAuthRef, spent: TokenSecret, values: dict[str, str], lock: SecretLock
-    ) -> TokenSecret | None:
-        """Write ``values`` into the Secret, releasing our lock in the same write; ``None`` when
-        another writer's credentials won.
+    async def _persist(self, ref: TenantAuthRef, spent: TokenSecret, values: dict[str, str]) -> TokenSecret | None:
+        """Write ``values`` into the Secret; ``None`` when another writer's credentials won.
 
         A rotated refresh token exists only in memory until this succeeds, and the old one is
         accepted for Atlassian's 10-minute reuse window only. So an API server that does not answer,
@@ -451,11 +424,9 @@ class TokenRefresher:
         conflicts = 0
         failures = 0
         while True:
-            notes: dict[str, str | None] = {REAUTH_ANNOTATION: None, **lock.release_annotation(current)}
-            body = updated_secret_body(current, values, annotations=notes)
+            body = updated_secret_body(current, values, annotations={REAUTH_ANNOTATION: None})
             try:
                 written = await self.ops.replace_secret(body)
-                lock.released(written)
                 if failures:
                     log.info("JiraTenant %s: the new token was saved to Secret %s", ref.key, ref.secret_key)
                 return parse_secret(written, ref.kind)
@@ -557,7 +528,7 @@ class TokenRefresher:
         )
 
     async def _mark_reauthorization(
-        self, tenant: JiraTenant, ref: TenantAuthRef, secret: TokenSecret, exc: OAuthError, lock: SecretLock
+        self, tenant: JiraTenant, ref: TenantAuthRef, secret: TokenSecret, exc: OAuthError
     ) -> None:
         message = self._reauth_message(ref, exc)
         log.warning("JiraTenant %s: %s", ref.key, message)
@@ -575,8 +546,9 @@ class TokenRefresher:
                     return
                 current = latest
             reads += 1
-            notes = {REAUTH_ANNOTATION: secret.fingerprint, **lock.release_annotation(current)}
-            lock.released(await self.ops.replace_secret(updated_secret_body(current, {}, annotations=notes)))
+            await self.ops.replace_secret(
+                updated_secret_body(current, {}, annotations={REAUTH_ANNOTATION: secret.fingerprint})
+            )
 
         try:
             await retry_on_conflict(mark, attempts=3)
@@ -671,7 +643,7 @@ async def ensure_fresh_token(
 ) -> TokenState:
     """The operator's call before a capture: an access token valid for longer than ``window``.
 
-    Refreshes under the tenant's refresh lock when needed (the same code the CronJob runs). Raises a
+    Refreshes under the tenant's Lease when needed (the same code the CronJob runs). Raises a
     :class:`~jiradrift.tokens.errors.TokenError`: ``ReauthorizationPending`` (grant revoked; captures
     paused), ``WriteScopesRefused`` (write scope without ``allowWriteScopes``), ``MalformedSecret``,
     ``SecretNotFound``, ``RefreshFailed``, ``LeaseUnavailable``, ``SecretConflict``, ``UnsupportedAuth``.
