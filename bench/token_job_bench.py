@@ -14,8 +14,8 @@ the job is the CLI exactly as the CronJob runs it, in its own process, authentic
 ServiceAccount token with the chart's refresher RBAC (``--admin``: the admin client certificate).
 The job's Python path starts with ``bench/production_path``, which hides the dev-only
 ``kubernetes-validate`` (the image has none; importing it costs ~5 s of CPU at the job's start).
-Side by side in one run: the same job from the code of ``--baseline`` (a git ref, default the code
-before issue 25's fixes) runs first on its own N tenants, then this tree's on N others, against the
+Side by side in one run: the same job from the code of ``--baseline`` (a git ref, default
+``BASELINE_REF``) runs first on its own N tenants, then this tree's on N others, against the
 same API server and emulator. Prints, for each, the wall time, the ratio to the 60 s target,
 tenants/s, API requests per tenant and the CPU seconds each process used (all share the cores), then
 this tree's time as a ratio of the baseline's.
